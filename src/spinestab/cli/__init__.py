@@ -1,0 +1,29 @@
+"""Command-line interface: ``spinestab COMMAND``.
+
+Each sub-module defines ``register(app)``; heavy imports happen inside the commands so
+that ``spinestab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from spinestab.cli import demo, patient, score
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="spinestab",
+    help="Personalized lumbar stability profiles. Supports decisions; does not diagnose.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (score, patient, demo):
+    _module.register(app)
+
+
+def main() -> None:
+    """Run the command-line interface."""
+    app()

@@ -1,0 +1,31 @@
+"""Helpers shared by the CLI commands: error reporting and exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+
+from spinestab.errors import InputError, MissingDependencyError
+
+__all__ = ["EXIT_BAD_INPUT", "console", "err_console", "exit_on_bad_input"]
+
+EXIT_BAD_INPUT = 2
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def exit_on_bad_input() -> Iterator[None]:
+    """Turn :class:`InputError` (and missing extras) into a clear message and exit code 2."""
+    try:
+        yield
+    except InputError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    except MissingDependencyError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
