@@ -1,0 +1,105 @@
+"""``spinestab score``: score questionnaire files, optionally saving them for a patient."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from spinestab.cli._common import EXIT_BAD_INPUT, console, err_console, exit_on_bad_input
+from spinestab.errors import InputError
+
+__all__ = ["register", "score_table"]
+
+
+def score_table(result: dict, *, title: str) -> Table:
+    """Build a Rich table of one scored form (a :meth:`Score.to_dict` result)."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    shown = result["score"] if result["score"] is not None else "— (incomplete: no score)"
+    if isinstance(shown, float):
+        shown = f"{shown:.2f}"
+    table.add_row("score", f"{shown} / {result['max']}" if result["max"] else str(shown))
+    table.add_row("complete", "yes" if result["complete"] else "[red]no[/]")
+    if result["missing"]:
+        table.add_row("missing", ", ".join(result["missing"]))
+    if result["risk"]:
+        table.add_row("risk", result["risk"])
+        table.add_row("psychosocial", f"{result['psychosocial']} / 5")
+    if result["percent"] is not None:
+        table.add_row("percent", f"{result['percent']:.1f} %")
+        table.add_row("band", result["band"])
+    if result["instrument"] == "redflags":
+        if not result["actions"]:
+            table.add_row("red flags", "[green]none positive[/]")
+        for action in result["actions"]:
+            colour = {"emergency": "bold red", "same_day": "red", "urgent": "yellow"}.get(
+                action["urgency"], "cyan"
+            )
+            table.add_row(
+                f"[{colour}]{action['urgency'].upper()}[/]",
+                f"{action['label']}: {action['action']} "
+                f"[dim](items: {', '.join(action['items'])}; {action['source']}; "
+                f"evidence {action['evidence']})[/]",
+            )
+    for note in result["notes"]:
+        table.add_row("note", note)
+    table.add_row("source", f"[dim]{result['source']}[/]")
+    return table
+
+
+def score_command(
+    files: Annotated[list[Path], typer.Argument(help="Questionnaire files (JSON, YAML, FHIR).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    save: Annotated[
+        str | None, typer.Option("--save", metavar="PATIENT", help="Save to this patient.")
+    ] = None,
+) -> None:
+    """Score questionnaires (STarT Back, ODI, RMDQ, NRS, PSFS, red flags).
+
+    Exit code 0 when every file scored, 2 on bad input (then nothing is saved).
+    """
+    from spinestab.clinical import load_form, score_form
+
+    scored, errors = [], []
+    for path in files:
+        try:
+            form = load_form(path)
+            scored.append((form, score_form(form)))
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        for exc in errors:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        if save:
+            err_console.print("nothing was saved", style="red")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if save:
+        from spinestab.settings import get_settings
+        from spinestab.store import add_assessments, open_store, session_scope
+
+        settings = get_settings()
+        with exit_on_bad_input(), session_scope(open_store(settings)) as session:
+            add_assessments(session, save, scored, actor=settings.user)
+    results = [score.to_dict() | {"file": form.source} for form, score in scored]
+    if as_json:
+        payload = results[0] if len(results) == 1 else results
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        for result in results:
+            console.print(
+                score_table(
+                    result, title=f"{result['instrument']}  {result['date']}  ({result['file']})"
+                )
+            )
+    if save:
+        err_console.print(f"saved {len(scored)} assessment(s) for patient {save}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``score`` to the app."""
+    app.command("score")(score_command)

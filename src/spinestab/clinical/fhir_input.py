@@ -1,0 +1,127 @@
+"""Read a FHIR R4 ``QuestionnaireResponse`` (fhir.resources, R4B models) as a :class:`Form`.
+
+Conventions (documented in the README):
+
+- The instrument is named by ``QuestionnaireResponse.questionnaire``: a canonical URL whose
+  last path segment is the instrument key (``.../Questionnaire/odi``), or that contains the
+  LOINC panel code (STarT Back 91349-1, ODI 97908-8, pain NRS 72514-3; CLINICAL_LOGIC.md §6.2).
+- The date is ``authored``.
+- Items use the file format's keys as ``linkId``: ``q1``..``q9`` (STarT Back), ``s1``..``s10``
+  (ODI; a section without an answer is skipped, two answers are a double tick), ``1``..``24``
+  with ``valueBoolean`` (RMDQ), ``pain`` (NRS), red-flag item keys with ``valueBoolean``. PSFS:
+  one item per activity, ``text`` = the activity and ``valueInteger`` = its rating.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from spinestab.errors import InputError, require
+
+__all__ = ["form_from_questionnaire_response"]
+
+#: LOINC panel codes that identify an instrument (CLINICAL_LOGIC.md §6.2 [V]).
+LOINC_PANELS = {"91349-1": "startback", "97908-8": "odi", "72514-3": "nrs"}
+_INSTRUMENT_KEYS = ("startback", "odi", "rmdq", "nrs", "psfs", "redflags")
+
+
+def _instrument_from_canonical(canonical: str | None) -> str:
+    if canonical:
+        for code, instrument in LOINC_PANELS.items():
+            if code in canonical:
+                return instrument
+        last = canonical.rstrip("/").split("|")[0].rsplit("/", 1)[-1].lower()
+        if last in _INSTRUMENT_KEYS:
+            return last
+    raise InputError(
+        "cannot tell the instrument",
+        item="questionnaire",
+        value=canonical,
+        expected="a canonical ending in one of "
+        + ", ".join(_INSTRUMENT_KEYS)
+        + " or containing a LOINC panel code",
+    )
+
+
+def _answer_value(answer: Any) -> Any:
+    for name in ("valueInteger", "valueBoolean", "valueDecimal", "valueString"):
+        value = getattr(answer, name, None)
+        if value is not None:
+            return value
+    coding = getattr(answer, "valueCoding", None)
+    if coding is not None and coding.code is not None:
+        code = str(coding.code)
+        return int(code) if code.lstrip("-").isdigit() else code
+    raise InputError(
+        "unsupported answer type",
+        expected="valueInteger, valueBoolean, valueDecimal, valueString or valueCoding",
+    )
+
+
+def _flatten(items: list[Any] | None) -> list[Any]:
+    flat = []
+    for item in items or []:
+        if item.item:
+            flat.extend(_flatten(item.item))
+        else:
+            flat.append(item)
+    return flat
+
+
+def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) -> Any:
+    """Convert a QuestionnaireResponse dict into a :class:`~spinestab.clinical.forms.Form`.
+
+    Parameters
+    ----------
+    data : mapping
+        The decoded JSON of a FHIR R4 QuestionnaireResponse.
+    source : str
+        Where it came from, for messages.
+
+    """
+    from spinestab.clinical.forms import Form
+
+    require("fhir.resources", extra="fhir", feature="Reading FHIR QuestionnaireResponse")
+    from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+    from pydantic import ValidationError
+
+    try:
+        response = QuestionnaireResponse.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(
+            "invalid FHIR QuestionnaireResponse: " + first["msg"],
+            item=".".join(str(p) for p in first["loc"]),
+        ) from None
+    instrument = _instrument_from_canonical(response.questionnaire)
+    authored = response.authored
+    if authored is None:
+        raise InputError("no date", item="authored", expected="the date the form was filled")
+    date = authored.date() if isinstance(authored, dt.datetime) else authored
+    if not isinstance(date, dt.date):
+        date = dt.date.fromisoformat(str(authored)[:10])
+    items = _flatten(response.item)
+    answers: Any
+    if instrument == "psfs":
+        activities = []
+        for item in items:
+            values = [_answer_value(a) for a in item.answer or []]
+            activities.append(
+                {"name": item.text or item.linkId, "score": values[0] if values else None}
+            )
+        answers = {"activities": activities}
+    else:
+        answers = {}
+        for item in items:
+            if item.linkId in answers:
+                raise InputError("duplicated item", item=item.linkId, expected="each linkId once")
+            values = [_answer_value(a) for a in item.answer or []]
+            if not values:
+                answers[item.linkId] = None
+            elif len(values) == 1:
+                answers[item.linkId] = values[0]
+            else:
+                answers[item.linkId] = values
+    return Form(instrument, date, answers, source)
