@@ -26,6 +26,7 @@ class InputError(ValueError):
         The offending value.
     expected : str, optional
         What would have been accepted.
+
     """
 
     def __init__(
@@ -89,6 +90,7 @@ def require(module: str, *, extra: str, feature: str) -> Any:
     -------
     module
         The imported module.
+
     """
     import importlib
 
