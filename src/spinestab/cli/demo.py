@@ -47,7 +47,7 @@ def demo() -> None:
     from spinestab.cli.score import score_table
     from spinestab.clinical import load_form, score_form
     from spinestab.settings import get_settings
-    from spinestab.store import add_assessments, add_patient, get_patient, open_store, session_scope
+    from spinestab.store import add_assessments, add_patient, get_patient, store_session
 
     settings = get_settings()
     info = json.loads(
@@ -55,8 +55,7 @@ def demo() -> None:
     )
     with exit_on_bad_input():
         scored = [(form, score_form(form)) for form in map(load_form, _demo_files())]
-        factory = open_store(settings)
-        with session_scope(factory) as session:
+        with store_session(settings) as session:
             if get_patient(session, info["pseudonym"]) is None:
                 add_patient(
                     session,

@@ -15,12 +15,11 @@ __all__ = ["register"]
 patient_app = typer.Typer(help="Patients in the store (pseudonymous).", no_args_is_help=True)
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _session():  # type: ignore[no-untyped-def]
     from spinestab.settings import get_settings
-    from spinestab.store import open_store
+    from spinestab.store import store_session
 
-    settings = get_settings()
-    return settings, open_store(settings)
+    return store_session(get_settings())
 
 
 @patient_app.command("add")
@@ -30,22 +29,20 @@ def add(
     birth_year: Annotated[int | None, typer.Option(help="Year of birth.")] = None,
 ) -> None:
     """Add a patient."""
-    from spinestab.store import add_patient, session_scope
+    from spinestab.settings import get_settings
+    from spinestab.store import add_patient
 
-    with exit_on_bad_input():
-        settings, factory = _store()
-        with session_scope(factory) as session:
-            add_patient(session, pseudonym, sex=sex, birth_year=birth_year, actor=settings.user)
+    with exit_on_bad_input(), _session() as session:
+        add_patient(session, pseudonym, sex=sex, birth_year=birth_year, actor=get_settings().user)
     console.print(f"added patient {pseudonym}")
 
 
 @patient_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List patients."""
-    from spinestab.store import list_patients, session_scope
+    from spinestab.store import list_patients
 
-    _, factory = _store()
-    with session_scope(factory) as session:
+    with _session() as session:
         rows = [
             {
                 "pseudonym": p.pseudonym,
@@ -76,32 +73,30 @@ def show(
 ) -> None:
     """Show a patient and their assessments."""
     from spinestab.errors import InputError
-    from spinestab.store import get_patient, session_scope
+    from spinestab.store import get_patient
 
-    with exit_on_bad_input():
-        _, factory = _store()
-        with session_scope(factory) as session:
-            patient = get_patient(session, pseudonym)
-            if patient is None:
-                raise InputError("unknown patient", item="patient", value=pseudonym)
-            data = {
-                "pseudonym": patient.pseudonym,
-                "sex": patient.sex,
-                "birth_year": patient.birth_year,
-                "assessments": [
-                    {
-                        "date": a.date.isoformat(),
-                        "instrument": a.instrument,
-                        "score": a.scores.get("score"),
-                        "complete": a.scores.get("complete"),
-                        "risk": a.scores.get("risk"),
-                        "percent": a.scores.get("percent"),
-                        "band": a.scores.get("band"),
-                        "actions": [x["urgency"] for x in a.scores.get("actions", [])],
-                    }
-                    for a in patient.assessments
-                ],
-            }
+    with exit_on_bad_input(), _session() as session:
+        patient = get_patient(session, pseudonym)
+        if patient is None:
+            raise InputError("unknown patient", item="patient", value=pseudonym)
+        data = {
+            "pseudonym": patient.pseudonym,
+            "sex": patient.sex,
+            "birth_year": patient.birth_year,
+            "assessments": [
+                {
+                    "date": a.date.isoformat(),
+                    "instrument": a.instrument,
+                    "score": a.scores.get("score"),
+                    "complete": a.scores.get("complete"),
+                    "risk": a.scores.get("risk"),
+                    "percent": a.scores.get("percent"),
+                    "band": a.scores.get("band"),
+                    "actions": [x["urgency"] for x in a.scores.get("actions", [])],
+                }
+                for a in patient.assessments
+            ],
+        }
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return

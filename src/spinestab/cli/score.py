@@ -80,10 +80,10 @@ def score_command(
         raise typer.Exit(EXIT_BAD_INPUT)
     if save:
         from spinestab.settings import get_settings
-        from spinestab.store import add_assessments, open_store, session_scope
+        from spinestab.store import add_assessments, store_session
 
         settings = get_settings()
-        with exit_on_bad_input(), session_scope(open_store(settings)) as session:
+        with exit_on_bad_input(), store_session(settings) as session:
             add_assessments(session, save, scored, actor=settings.user)
     results = [score.to_dict() | {"file": form.source} for form, score in scored]
     if as_json:

@@ -3,7 +3,7 @@
 SQLite in the user's data folder by default; PostgreSQL via ``SPINESTAB_DATABASE_URL``.
 """
 
-from spinestab.store.db import make_engine, migrate, open_store, session_scope
+from spinestab.store.db import make_engine, migrate, open_store, session_scope, store_session
 from spinestab.store.models import Assessment, AuditEvent, Base, Patient
 from spinestab.store.repository import (
     add_assessments,
@@ -27,4 +27,5 @@ __all__ = [
     "migrate",
     "open_store",
     "session_scope",
+    "store_session",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.settings import Settings, get_settings
 
-__all__ = ["make_engine", "migrate", "open_store", "session_scope"]
+__all__ = ["make_engine", "migrate", "open_store", "session_scope", "store_session"]
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -78,3 +78,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def store_session(settings: Settings | None = None, *, url: str | None = None) -> Iterator[Session]:
+    """Open the store for one transaction and close its connections afterwards.
+
+    For command-line use: migrations applied, one transaction (all or nothing), engine
+    disposed at the end.
+    """
+    factory = open_store(settings, url=url)
+    try:
+        with session_scope(factory) as session:
+            yield session
+    finally:
+        factory.kw["bind"].dispose()
