@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+LINT_PATHS := $(wildcard src tests benchmarks)
 
 .PHONY: run test lint bench clean
 
@@ -23,8 +24,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/spinestab demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider
