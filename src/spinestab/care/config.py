@@ -1,0 +1,243 @@
+"""Care rules as data: thresholds with their source and evidence tag, overridable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spinestab.errors import InputError
+
+__all__ = ["CareRules", "Reason", "Rule", "load_rules"]
+
+EVIDENCE_TAGS = ("V", "R", "D")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One configurable rule or threshold.
+
+    Attributes
+    ----------
+    name : str
+        Key in ``rules.yaml``.
+    value : Any
+        The threshold or setting.
+    source : str
+        Where it comes from (CLINICAL_LOGIC.md section and primary source).
+    evidence : {"V", "R", "D"}
+        Evidence tag of CLINICAL_LOGIC.md.
+    overridden : bool
+        True when a user rule file replaced the bundled value.
+
+    """
+
+    name: str
+    value: Any
+    source: str
+    evidence: str
+    overridden: bool = False
+
+    @property
+    def configurable(self) -> bool:
+        """Whether the rule is a recalled [R] or design [D] rule (always configurable)."""
+        return self.evidence in ("R", "D")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason for a decision, with its source and evidence tag.
+
+    Attributes
+    ----------
+    code : str
+        Stable machine code, e.g. ``"sbst_high"``.
+    text : str
+        Clinician-facing explanation (English).
+    source : str
+        Source of the rule that produced it.
+    evidence : str
+        Evidence tag (``V``, ``R`` or ``D``); several tags are joined with ``/``.
+    configurable : bool
+        True for [R] and [D] rules: the value can be changed in the rule file.
+    rules : tuple of str
+        Names of the rules (``rules.yaml`` keys) the reason depends on.
+
+    """
+
+    code: str
+    text: str
+    source: str
+    evidence: str
+    configurable: bool = False
+    rules: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "code": self.code,
+            "text": self.text,
+            "source": self.source,
+            "evidence": self.evidence,
+            "configurable": self.configurable,
+            "rules": list(self.rules),
+        }
+
+
+@dataclass(frozen=True)
+class CareRules:
+    """The set of care rules in force (bundled defaults plus overrides)."""
+
+    rules: Mapping[str, Rule]
+    origin: str = "spinestab/care/rules.yaml"
+
+    def __getitem__(self, name: str) -> Any:
+        """Return the value of rule ``name``."""
+        return self.rule(name).value
+
+    def rule(self, name: str) -> Rule:
+        """Return the full :class:`Rule` ``name``."""
+        try:
+            return self.rules[name]
+        except KeyError:
+            raise InputError(
+                "unknown care rule", item=name, expected="one of " + ", ".join(sorted(self.rules))
+            ) from None
+
+    def reason(
+        self,
+        code: str,
+        text: str,
+        *names: str,
+        source: str | None = None,
+        evidence: str | None = None,
+    ) -> Reason:
+        """Build a :class:`Reason` citing the rules ``names``.
+
+        Parameters
+        ----------
+        code, text : str
+            Machine code and clinician-facing text.
+        *names : str
+            Rule names whose sources and evidence tags are cited.
+        source, evidence : str, optional
+            An extra source (and its tag) that is not a rule-file entry.
+
+        """
+        sources = [self.rules[n].source for n in names]
+        tags = [self.rules[n].evidence for n in names]
+        if source:
+            sources.insert(0, source)
+        if evidence:
+            tags.insert(0, evidence)
+        tags = list(dict.fromkeys(tags)) or ["D"]
+        configurable = any(t in ("R", "D") for t in tags)
+        return Reason(
+            code,
+            text,
+            "; ".join(dict.fromkeys(sources)),
+            "/".join(tags),
+            configurable,
+            tuple(names),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every rule with value, source, tag and whether it was overridden."""
+        return {
+            name: {
+                "value": r.value,
+                "source": r.source,
+                "evidence": r.evidence,
+                "configurable": True,
+                "overridden": r.overridden,
+            }
+            for name, r in self.rules.items()
+        }
+
+
+def _parse(raw: Any, origin: str) -> dict[str, Rule]:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("rules"), Mapping):
+        raise InputError(
+            "not a care rule file", source=origin, expected="a YAML mapping with a 'rules' mapping"
+        )
+    parsed: dict[str, Rule] = {}
+    for name, spec in raw["rules"].items():
+        if not isinstance(spec, Mapping) or "value" not in spec:
+            raise InputError(
+                "rule without a value",
+                source=origin,
+                item=str(name),
+                expected="{value, source, evidence}",
+            )
+        evidence = str(spec.get("evidence", "D"))
+        if evidence not in EVIDENCE_TAGS:
+            raise InputError(
+                "unknown evidence tag",
+                source=origin,
+                item=str(name),
+                value=evidence,
+                expected="V, R or D",
+            )
+        parsed[str(name)] = Rule(
+            str(name), spec["value"], " ".join(str(spec.get("source", origin)).split()), evidence
+        )
+    return parsed
+
+
+@cache
+def _bundled() -> dict[str, Rule]:
+    text = resources.files("spinestab.care").joinpath("rules.yaml").read_text("utf-8")
+    return _parse(yaml.safe_load(text), "spinestab/care/rules.yaml")
+
+
+def load_rules(
+    path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None
+) -> CareRules:
+    """Load the care rules: bundled defaults, then a user file, then explicit overrides.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A YAML file with the same layout as the bundled ``rules.yaml``; any subset of
+        the rules may be given. A value given without a source is cited as the file.
+    overrides : mapping, optional
+        ``{rule name: value}`` applied last (source: "override").
+
+    Returns
+    -------
+    CareRules
+
+    """
+    rules = dict(_bundled())
+    origin = "spinestab/care/rules.yaml"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("rule file not found", source=source) from None
+        except yaml.YAMLError as exc:
+            raise InputError(f"not valid YAML: {exc}", source=source) from None
+        for name, rule in _parse(raw, source).items():
+            if name not in rules:
+                raise InputError(
+                    "unknown care rule",
+                    source=source,
+                    item=name,
+                    expected="one of " + ", ".join(sorted(rules)),
+                )
+            rules[name] = Rule(name, rule.value, rule.source, rule.evidence, True)
+        origin += f" + {source}"
+    for name, value in (overrides or {}).items():
+        if name not in rules:
+            raise InputError(
+                "unknown care rule", item=name, expected="one of " + ", ".join(sorted(rules))
+            )
+        base = rules[name]
+        rules[name] = Rule(name, value, f"override of: {base.source}", "D", True)
+    return CareRules(rules, origin)

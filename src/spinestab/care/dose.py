@@ -1,0 +1,255 @@
+"""Doses of one exercise level and the steps up and down between them.
+
+Progression follows CLINICAL_LOGIC.md §5.3 [D]: one variable at a time, in the order hold
+time or repetitions -> sets -> level. Regression drops one level (to its start dose) or, at
+the lowest level, reduces the volume by the rule ``regression_volume_factor`` (30-50 %).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from spinestab.care.exercises import LEVELS, Exercise
+from spinestab.errors import InputError
+
+__all__ = ["Dose", "start_dose", "step_down", "step_up"]
+
+HOLD_STEP_S = 2  # [D] seconds added per step-up of a hold
+REPS_STEP = 2  # [D] repetitions added per step-up
+SETS_STEP = 1  # [D]
+
+
+@dataclass(frozen=True)
+class Dose:
+    """A prescribed dose.
+
+    Attributes
+    ----------
+    type : {"hold", "reps", "walk", "break"}
+    hold_s : int or None
+        Seconds per hold.
+    pyramid : tuple of int
+        Descending hold blocks (McGill 5-3-1) for pyramid holds, else empty.
+    sets : int or None
+        Sets (reps type) or number of holds (hold type without pyramid).
+    reps : int or None
+        Repetitions per set.
+    per_side : bool
+        Dose applies to each side.
+    tempo : str or None
+        ``slow_lowering`` (3-4 s eccentric phase) or None.
+    minutes : int or None
+        Minutes per walk.
+    per_day : int or None
+        Walks per day.
+    duration_min : int or None
+        Minutes of a movement break.
+    interval_min : int or None
+        Longest sitting spell before a break (movement breaks).
+
+    """
+
+    type: str
+    hold_s: int | None = None
+    pyramid: tuple[int, ...] = ()
+    sets: int | None = None
+    reps: int | None = None
+    per_side: bool = False
+    tempo: str | None = None
+    minutes: int | None = None
+    per_day: int | None = None
+    duration_min: int | None = None
+    interval_min: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict without empty fields."""
+        data = asdict(self)
+        data["pyramid"] = list(self.pyramid)
+        return {k: v for k, v in data.items() if v not in (None, [])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "plan") -> Dose:
+        """Validate and build a dose from its dict."""
+        if not isinstance(data, dict) or data.get("type") not in ("hold", "reps", "walk", "break"):
+            raise InputError(
+                "not a dose",
+                source=source,
+                value=data,
+                expected="an object with type hold/reps/walk/break",
+            )
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise InputError("unknown dose field", source=source, item=sorted(unknown)[0])
+        values = dict(data)
+        values["pyramid"] = tuple(int(x) for x in values.get("pyramid", ()))
+        for key in ("hold_s", "sets", "reps", "minutes", "per_day", "duration_min", "interval_min"):
+            if values.get(key) is not None:
+                value = values[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise InputError(
+                        "not a non-negative whole number", source=source, item=key, value=value
+                    )
+        return cls(**values)
+
+    @property
+    def volume(self) -> float:
+        """A scalar size of the dose (hold-seconds, repetitions or minutes) for comparison."""
+        side = 2 if self.per_side else 1
+        if self.type == "hold":
+            n = sum(self.pyramid) if self.pyramid else (self.sets or 1)
+            return float(n * (self.hold_s or 0) * side)
+        if self.type == "reps":
+            return float((self.sets or 0) * (self.reps or 0) * side)
+        if self.type == "walk":
+            return float((self.minutes or 0) * (self.per_day or 1))
+        return float(self.duration_min or 0)
+
+
+def _spec(exercise: Exercise, level: int) -> dict[str, Any]:
+    if not 0 <= level < len(LEVELS):
+        raise InputError("level out of range", item=exercise.id, value=level, expected="0-3")
+    return dict(exercise.levels[LEVELS[level]])
+
+
+def start_dose(
+    exercise: Exercise, level: int, *, endurance: bool = False, extra_set: bool = False
+) -> Dose:
+    """Return the starting dose of ``exercise`` at ``level``.
+
+    Parameters
+    ----------
+    exercise : Exercise
+        The library exercise.
+    level : int
+        0-3.
+    endurance : bool
+        Endurance-focused dosing (§5.9 FI grade 2 [D]): repetitions start at the top of the
+        range, sets at the bottom.
+    extra_set : bool
+        One more set than the start, up to the most (§5.9 extensor emphasis [D]).
+
+    """
+    spec = _spec(exercise, level)
+    kind = spec["type"]
+    if kind == "hold":
+        sets = spec.get("sets")
+        n_sets = None if sets is None else min(sets[1], sets[0] + (SETS_STEP if extra_set else 0))
+        return Dose(
+            "hold",
+            hold_s=int(spec["hold_s"][0]),
+            pyramid=tuple(spec.get("pyramid", ())),
+            sets=n_sets,
+            per_side=bool(spec.get("per_side")),
+            tempo=spec.get("tempo"),
+        )
+    if kind == "reps":
+        reps = spec["reps"][1] if endurance else spec["reps"][0]
+        sets = min(spec["sets"][1], spec["sets"][0] + (SETS_STEP if extra_set else 0))
+        return Dose(
+            "reps",
+            sets=int(sets),
+            reps=int(reps),
+            per_side=bool(spec.get("per_side")),
+            tempo=spec.get("tempo"),
+        )
+    if kind == "walk":
+        return Dose("walk", minutes=int(spec["minutes"][0]), per_day=int(spec["per_day"]))
+    return Dose("break", duration_min=int(spec["duration_min"][0]))
+
+
+def step_up(
+    exercise: Exercise, level: int, dose: Dose, *, max_level: int = 3, walk_increase: float = 0.10
+) -> tuple[int, Dose, str]:
+    """Progress one variable (§5.3 order: hold/reps -> sets -> level).
+
+    Returns
+    -------
+    level : int
+    dose : Dose
+    change : str
+        ``hold``, ``reps``, ``sets``, ``minutes``, ``level`` or ``none`` (already at the
+        most allowed, e.g. by the phase's highest level).
+
+    """
+    spec = _spec(exercise, level)
+    if dose.type == "hold":
+        top = int(spec["hold_s"][1])
+        if (dose.hold_s or 0) < top:
+            return level, replace(dose, hold_s=min(top, (dose.hold_s or 0) + HOLD_STEP_S)), "hold"
+        if spec.get("sets") and (dose.sets or 0) < spec["sets"][1]:
+            return level, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
+    elif dose.type == "reps":
+        if (dose.reps or 0) < spec["reps"][1]:
+            return (
+                level,
+                replace(dose, reps=min(spec["reps"][1], (dose.reps or 0) + REPS_STEP)),
+                "reps",
+            )
+        if (dose.sets or 0) < spec["sets"][1]:
+            return level, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
+    elif dose.type == "walk":
+        top = int(spec["minutes"][1])
+        if (dose.minutes or 0) < top:
+            grown = max(
+                (dose.minutes or 0) + 1, math.ceil((dose.minutes or 0) * (1 + walk_increase))
+            )
+            return level, replace(dose, minutes=min(top, grown)), "minutes"
+    elif dose.type == "break":
+        top = int(spec["duration_min"][1])
+        if (dose.duration_min or 0) < top:
+            return level, replace(dose, duration_min=(dose.duration_min or 0) + 1), "minutes"
+    if level < min(max_level, len(LEVELS) - 1):
+        new = start_dose(exercise, level + 1)
+        if dose.type == "break":
+            new = replace(new, interval_min=dose.interval_min)
+        return level + 1, new, "level"
+    return level, dose, "none"
+
+
+def step_down(
+    exercise: Exercise, level: int, dose: Dose, *, volume_factor: float = 0.5
+) -> tuple[int, Dose, str]:
+    """Regress: one level down (its start dose), or at L0 reduce the volume.
+
+    Parameters
+    ----------
+    exercise : Exercise
+        The library exercise.
+    level : int
+        Current level, 0-3.
+    dose : Dose
+        Current dose.
+    volume_factor : float
+        Fraction of the volume kept at the lowest level (§5.3: reduce by 30-50 %).
+
+    Returns
+    -------
+    level, dose, change
+        ``change`` is ``level`` or ``volume`` (or ``none`` at the smallest dose).
+
+    """
+    if level > 0:
+        new = start_dose(exercise, level - 1)
+        if dose.type == "break":
+            new = replace(new, interval_min=dose.interval_min)
+        return level - 1, new, "level"
+
+    def cut(value: int | None) -> int | None:
+        return None if value is None else max(1, math.floor(value * volume_factor))
+
+    if dose.type == "hold":
+        if dose.pyramid:
+            smaller = tuple(p for p in (cut(x) for x in dose.pyramid) if p)
+            new = replace(dose, pyramid=smaller)
+        else:
+            new = replace(dose, sets=cut(dose.sets), hold_s=dose.hold_s)
+    elif dose.type == "reps":
+        new = replace(dose, reps=cut(dose.reps))
+    elif dose.type == "walk":
+        new = replace(dose, minutes=cut(dose.minutes))
+    else:
+        new = dose
+    return (0, new, "volume") if new.volume < dose.volume else (0, dose, "none")

@@ -1,0 +1,243 @@
+"""The whole chain on files: patient folder -> profile, triage, plan, handout (and progress).
+
+These are the functions behind ``spinestab plan`` and ``spinestab progress`` (and the
+demo). Outputs are written whole or not at all: every document is rendered in memory
+before the first file is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from spinestab.care.config import load_rules
+from spinestab.care.handout import render_handout
+from spinestab.care.i18n import resolve_language
+from spinestab.care.io import load_patient_dir, read_json
+from spinestab.care.plan import Plan, prescribe
+from spinestab.care.progression import Outcome, progress, read_sessions
+from spinestab.care.triage import triage
+from spinestab.errors import InputError
+
+__all__ = ["run_plan", "run_progress"]
+
+log = logging.getLogger(__name__)
+
+
+def _resolve_jurisdiction(jurisdiction: str | None) -> str:
+    if jurisdiction is None:
+        from spinestab.settings import get_settings
+
+        jurisdiction = get_settings().jurisdiction
+    value = jurisdiction.strip().upper()
+    if value not in ("NICE", "ACP"):
+        raise InputError(
+            "unknown jurisdiction", item="jurisdiction", value=jurisdiction, expected="NICE or ACP"
+        )
+    return value
+
+
+def _write_all(out_dir: Path, documents: dict[str, str]) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in documents.items():
+        path = out_dir / name
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        paths[name] = path
+    return paths
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def run_plan(
+    patient_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    language: str | None = None,
+    jurisdiction: str | None = None,
+    rules_path: str | Path | None = None,
+    start: dt.date | None = None,
+) -> dict[str, Any]:
+    """Profile, triage, plan and handout for one patient folder.
+
+    Parameters
+    ----------
+    patient_dir : path-like
+        Questionnaire files plus optional ``muscle_quality.csv``, ``instability.json``,
+        ``daily.csv``, ``history.json``.
+    out_dir : path-like
+        Receives ``profile.json``, ``triage.json``, ``plan.json`` (and ``plan_v1.json``),
+        ``handout.html``.
+    language : {"en", "de"}, optional
+        Handout language (default: setting ``SPINESTAB_LANGUAGE``).
+    jurisdiction : {"NICE", "ACP"}, optional
+        Guideline set (default: setting ``SPINESTAB_JURISDICTION``).
+    rules_path : path-like, optional
+        A rule file overriding ``rules.yaml`` values.
+    start : datetime.date, optional
+        Programme start (default: the latest questionnaire date).
+
+    Returns
+    -------
+    dict
+        ``track``, ``plan_allowed``, ``status``, ``language``, ``jurisdiction`` and
+        ``files`` (name -> path).
+
+    """
+    language = resolve_language(language)
+    jurisdiction = _resolve_jurisdiction(jurisdiction)
+    rules = load_rules(rules_path)
+    profile = load_patient_dir(patient_dir, rules=rules)
+    tri = triage(profile, rules=rules, jurisdiction=jurisdiction)
+    plan = prescribe(profile, tri, rules=rules, start=start)
+    if plan is None:
+        plan_doc: dict[str, Any] = {
+            "version": 1,
+            "patient": profile.patient,
+            "track": tri.track,
+            "status": "blocked",
+            "phases": [],
+            "exercises": [],
+            "actions": [a.to_dict() for a in tri.actions],
+            "note": "No exercise plan while an emergency or urgent red flag is open "
+            "(CLINICAL_LOGIC.md §3, §8 step 1). Re-screen after the escalation.",
+        }
+    else:
+        plan_doc = plan.to_dict()
+    date = (profile.date or dt.date.today()).isoformat()
+    html = render_handout(
+        patient=profile.patient,
+        date=date,
+        track=tri.track,
+        actions=[a.to_dict() for a in tri.actions],
+        plan=plan,
+        language=language,
+    )
+    profile_doc = profile.to_dict() | {"rules": rules.to_dict()}
+    triage_doc = tri.to_dict()
+    documents = {
+        "profile.json": _dump(profile_doc),
+        "triage.json": _dump(triage_doc),
+        "plan.json": _dump(plan_doc),
+        "handout.html": html,
+    }
+    if plan is not None:
+        documents["plan_v1.json"] = documents["plan.json"]
+    files = _write_all(Path(out_dir), documents)
+    log.info("%s: track %s, plan %s", profile.patient, tri.track, plan_doc["status"])
+    return {
+        "patient": profile.patient,
+        "track": tri.track,
+        "plan_allowed": tri.plan_allowed,
+        "status": plan_doc["status"],
+        "language": language,
+        "jurisdiction": jurisdiction,
+        "files": {k: str(v) for k, v in files.items()},
+    }
+
+
+def _forms_outcomes(forms_dir: Path) -> list[Outcome]:
+    from spinestab.clinical import load_form, score_form
+
+    outcomes = []
+    for path in sorted(forms_dir.iterdir()):
+        if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+            continue
+        score = score_form(load_form(path))
+        if score.instrument in ("odi", "rmdq", "nrs", "psfs") and score.complete:
+            value = score.percent if score.instrument == "odi" else score.score
+            outcomes.append(Outcome(score.date, score.instrument, float(value)))
+    return outcomes
+
+
+def run_progress(
+    plan_path: str | Path,
+    sessions_path: str | Path,
+    out_dir: str | Path,
+    *,
+    language: str | None = None,
+    forms_dir: str | Path | None = None,
+    rules_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Write the next plan version from session logs.
+
+    Parameters
+    ----------
+    plan_path : path-like
+        The current ``plan.json``.
+    sessions_path : path-like
+        Session logs (CSV or JSON, see :func:`spinestab.care.progression.read_sessions`).
+    out_dir : path-like
+        Receives ``plan.json`` (the new version), ``plan_v<N>.json`` for the new and the
+        previous version, ``progress.json`` and ``handout.html``.
+    language : {"en", "de"}, optional
+        Handout language (default: setting ``SPINESTAB_LANGUAGE``).
+    forms_dir : path-like, optional
+        Follow-up questionnaires for the 6/12-week review (scored by spinestab.clinical).
+    rules_path : path-like, optional
+        A rule file overriding ``rules.yaml`` values.
+
+    Returns
+    -------
+    dict
+        ``version``, ``decisions`` counts, ``review`` status and ``files``.
+
+    """
+    language = resolve_language(language)
+    rules = load_rules(rules_path)
+    data = read_json(Path(plan_path))
+    if isinstance(data, dict) and data.get("status") == "blocked":
+        raise InputError(
+            "this plan is blocked by an open red flag: no progression",
+            source=str(plan_path),
+            item="status",
+            value="blocked",
+            expected="an active or draft plan",
+        )
+    plan = Plan.from_dict(data, source=str(plan_path))
+    sessions, outcomes = read_sessions(sessions_path)
+    if forms_dir is not None:
+        outcomes += _forms_outcomes(Path(forms_dir))
+    new = progress(plan, sessions, outcomes=outcomes, rules=rules)
+    actions = [dict(a) for a in new.actions]
+    html = render_handout(
+        patient=new.patient,
+        date=new.created.isoformat(),
+        track=new.track,
+        actions=actions,
+        plan=new,
+        language=language,
+    )
+    progress_doc = {
+        "version": new.version,
+        "previous_version": plan.version,
+        "as_of": new.created.isoformat(),
+        "decisions": list(new.decisions),
+        "adherence": new.adherence,
+        "review": new.review,
+    }
+    documents = {
+        "plan.json": _dump(new.to_dict()),
+        f"plan_v{new.version}.json": _dump(new.to_dict()),
+        f"plan_v{plan.version}.json": _dump(plan.to_dict()),
+        "progress.json": _dump(progress_doc),
+        "handout.html": html,
+    }
+    files = _write_all(Path(out_dir), documents)
+    counts: dict[str, int] = {}
+    for d in new.decisions:
+        counts[d["decision"]] = counts.get(d["decision"], 0) + 1
+    return {
+        "patient": new.patient,
+        "version": new.version,
+        "decisions": counts,
+        "review": (new.review or {}).get("status"),
+        "files": {k: str(v) for k, v in files.items()},
+    }

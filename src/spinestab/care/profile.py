@@ -1,0 +1,481 @@
+"""The stability profile: everything known about one patient at one time.
+
+Four parts, each optional: the clinical state (scores, red flags, history), muscle quality
+(from ``muscle_quality.csv`` of ``spinestab mri``), instability findings (from
+``instability.json`` of ``spinestab instability``) and a movement summary (from
+``daily.csv`` of ``spinestab wearable``). The profile names what is missing and what that
+limits; it never fills a gap with a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "ClinicalState",
+    "History",
+    "InstabilityFindings",
+    "LevelFinding",
+    "Missing",
+    "MovementSummary",
+    "MuscleQuality",
+    "RedFlag",
+    "StabilityProfile",
+]
+
+#: Condition flags from ``history.json`` that shape exercise choice (CLINICAL_LOGIC.md §5.2
+#: safety notes 3-7).
+KNOWN_CONDITIONS = (
+    "pregnancy",
+    "osteoporosis",
+    "shoulder_wrist_pain",
+    "recent_spinal_surgery",
+    "implanted_stimulator",
+    "hypertension",
+)
+
+MEYERDING_ROMAN = {"0": 0, "I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+VERDICT_ORDER = ("stable", "borderline", "unstable")
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """One open red-flag action (from the red-flag screen of ``spinestab.clinical``)."""
+
+    condition: str
+    urgency: str
+    action: str
+    items: tuple[str, ...]
+    source: str
+    evidence: str
+    blocks_exercise: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        data = asdict(self)
+        data["items"] = list(self.items)
+        return data
+
+
+@dataclass(frozen=True)
+class History:
+    """Clinical history and examination (``history.json``); every field may be unknown.
+
+    Attributes
+    ----------
+    age : int or None
+        Age in years.
+    pain_duration_weeks : float or None
+        Duration of the current episode.
+    active_care_weeks : float or None
+        Weeks of active care (exercise therapy) so far in this episode.
+    adherence_pct : float or None
+        Adherence to that care, percent of prescribed sessions.
+    previous_response : {"responder", "non_responder"} or None
+        Response to that care (MIC or 30 % on the primary measure, §2.6).
+    aberrant_movement, prone_instability_test : bool or None
+        Movement-control signs (§4.5, §5.1).
+    slr_deg : float or None
+        Straight-leg raise range, degrees (Hicks predictor).
+    neuro_deficit : bool or None
+        A known (stable, not progressive) neurological deficit.
+    concordant_symptoms : bool or None
+        Clinician's judgement that symptoms match the structural finding.
+    symptoms : tuple of str
+        E.g. ``neurogenic_claudication``, ``radiculopathy``, ``mechanical_back_pain``.
+    slip_progression : bool or None
+        Documented progression of a slip.
+    conditions : tuple of str
+        Any of :data:`KNOWN_CONDITIONS`.
+    symptomatic_levels : tuple of str
+        Vertebral levels of the symptoms, e.g. ``("L4", "L5")``.
+    surgical_candidate : bool or None
+        Whether the patient is a candidate for spine surgery (for §5.8).
+
+    """
+
+    age: int | None = None
+    pain_duration_weeks: float | None = None
+    active_care_weeks: float | None = None
+    adherence_pct: float | None = None
+    previous_response: str | None = None
+    aberrant_movement: bool | None = None
+    prone_instability_test: bool | None = None
+    slr_deg: float | None = None
+    neuro_deficit: bool | None = None
+    concordant_symptoms: bool | None = None
+    symptoms: tuple[str, ...] = ()
+    slip_progression: bool | None = None
+    conditions: tuple[str, ...] = ()
+    symptomatic_levels: tuple[str, ...] = ()
+    surgical_candidate: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        data = asdict(self)
+        for key in ("symptoms", "conditions", "symptomatic_levels"):
+            data[key] = list(data[key])
+        return data
+
+
+@dataclass(frozen=True)
+class ClinicalState:
+    """Scores, red flags and history.
+
+    Scores are the latest complete value per instrument; ``baseline`` holds the earliest
+    complete value where there are several dates, and ``change`` the MIC status between
+    them (``spinestab.clinical.compare_scores``).
+    """
+
+    date: dt.date | None = None
+    startback_risk: str | None = None
+    startback_total: float | None = None
+    startback_psychosocial: int | None = None
+    odi_pct: float | None = None
+    rmdq: float | None = None
+    nrs: float | None = None
+    leg_pain_nrs: float | None = None
+    psfs: float | None = None
+    red_flag_screen: bool = False
+    red_flag_screen_complete: bool = False
+    red_flags: tuple[RedFlag, ...] = ()
+    baseline: dict[str, float] = field(default_factory=dict)
+    change: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scores: tuple[dict[str, Any], ...] = ()
+    history: History = field(default_factory=History)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "date": self.date.isoformat() if self.date else None,
+            "startback_risk": self.startback_risk,
+            "startback_total": self.startback_total,
+            "startback_psychosocial": self.startback_psychosocial,
+            "odi_pct": self.odi_pct,
+            "rmdq": self.rmdq,
+            "nrs": self.nrs,
+            "leg_pain_nrs": self.leg_pain_nrs,
+            "psfs": self.psfs,
+            "red_flag_screen": self.red_flag_screen,
+            "red_flag_screen_complete": self.red_flag_screen_complete,
+            "red_flags": [f.to_dict() for f in self.red_flags],
+            "baseline": dict(self.baseline),
+            "change": dict(self.change),
+            "scores": list(self.scores),
+            "history": self.history.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class MuscleQuality:
+    """Multifidus (and other muscle) quality from the MRI table.
+
+    Attributes
+    ----------
+    multifidus_fat_pct : float or None
+        Highest multifidus fat fraction (%) over the levels considered (the symptomatic
+        levels when they are known and measured, otherwise all measured levels).
+    multifidus_levels : tuple of str
+        Levels the value was taken over.
+    fat_method : str or None
+        How fat was measured (Dixon, PDFF, CT HU, single-contrast, ...).
+    multifidus_asymmetry_pct : float or None
+        Largest left/right asymmetry of multifidus CSA (%), where reported.
+    rows : tuple of dict
+        The multifidus rows used, as read.
+
+    """
+
+    multifidus_fat_pct: float | None
+    multifidus_levels: tuple[str, ...]
+    fat_method: str | None
+    multifidus_asymmetry_pct: float | None
+    rows: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "multifidus_fat_pct": self.multifidus_fat_pct,
+            "multifidus_levels": list(self.multifidus_levels),
+            "fat_method": self.fat_method,
+            "multifidus_asymmetry_pct": self.multifidus_asymmetry_pct,
+            "rows": list(self.rows),
+        }
+
+
+@dataclass(frozen=True)
+class LevelFinding:
+    """Instability measures of one motion segment (``instability.json``)."""
+
+    level: str
+    slip_mm: float | None
+    slip_pct: float | None
+    meyerding_grade: int | None
+    translation_mm: float | None
+    translation_pct: float | None
+    angulation_deg: float | None
+    verdict: str | None
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        data = asdict(self)
+        data["reasons"] = list(self.reasons)
+        return data
+
+
+@dataclass(frozen=True)
+class InstabilityFindings:
+    """All measured motion segments."""
+
+    levels: tuple[LevelFinding, ...]
+
+    @property
+    def max_grade(self) -> int | None:
+        """Highest Meyerding grade measured, or None."""
+        grades = [f.meyerding_grade for f in self.levels if f.meyerding_grade is not None]
+        return max(grades) if grades else None
+
+    @property
+    def worst_verdict(self) -> str | None:
+        """Worst dynamic verdict (stable < borderline < unstable), or None."""
+        verdicts = [f.verdict for f in self.levels if f.verdict in VERDICT_ORDER]
+        return max(verdicts, key=VERDICT_ORDER.index) if verdicts else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "levels": [f.to_dict() for f in self.levels],
+            "max_meyerding_grade": self.max_grade,
+            "worst_verdict": self.worst_verdict,
+        }
+
+
+@dataclass(frozen=True)
+class MovementSummary:
+    """Per-day means over valid wear days of ``daily.csv``.
+
+    Attributes
+    ----------
+    days : int
+        Days in the file.
+    valid_days : int
+        Days with enough wear time (rule ``valid_wear_day_min``).
+    wear_min, sitting_min, walking_min, upright_static_min : float
+        Mean minutes per valid day.
+    steps : float
+        Median steps per valid day.
+    static_bouts_over_30min : float
+        Mean number per valid day of static bouts longer than 30 min.
+    longest_static_bout_min : float
+        Median over valid days of the day's longest static bout.
+    breaks : float
+        Mean number of breaks per valid day.
+    forward_ge20_min, forward_ge60_min : float
+        Mean minutes per valid day with trunk flexion >= 20 / >= 60 degrees.
+
+    """
+
+    days: int
+    valid_days: int
+    wear_min: float | None = None
+    sitting_min: float | None = None
+    walking_min: float | None = None
+    upright_static_min: float | None = None
+    steps: float | None = None
+    static_bouts_over_30min: float | None = None
+    longest_static_bout_min: float | None = None
+    breaks: float | None = None
+    forward_ge20_min: float | None = None
+    forward_ge60_min: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A part of the profile that is missing and what that limits."""
+
+    part: str
+    limits: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a JSON-ready dict."""
+        return {"part": self.part, "limits": self.limits}
+
+
+@dataclass(frozen=True)
+class StabilityProfile:
+    """One patient at one time: clinical state, muscle, instability, movement.
+
+    Attributes
+    ----------
+    patient : str
+        Identifier (the patient folder's name).
+    date : datetime.date or None
+        Date of the profile (latest assessment).
+    clinical : ClinicalState
+    muscle : MuscleQuality or None
+    instability : InstabilityFindings or None
+    movement : MovementSummary or None
+    missing : tuple of Missing
+        What is missing and what that limits.
+
+    """
+
+    patient: str
+    date: dt.date | None
+    clinical: ClinicalState
+    muscle: MuscleQuality | None = None
+    instability: InstabilityFindings | None = None
+    movement: MovementSummary | None = None
+    missing: tuple[Missing, ...] = ()
+
+    @property
+    def open_red_flags(self) -> tuple[RedFlag, ...]:
+        """Red-flag actions of the screen (all are open until a clinician closes them)."""
+        return self.clinical.red_flags
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (``profile.json``)."""
+        return {
+            "patient": self.patient,
+            "date": self.date.isoformat() if self.date else None,
+            "clinical": self.clinical.to_dict(),
+            "muscle": self.muscle.to_dict() if self.muscle else None,
+            "instability": self.instability.to_dict() if self.instability else None,
+            "movement": self.movement.to_dict() if self.movement else None,
+            "missing": [m.to_dict() for m in self.missing],
+        }
+
+
+def find_missing(
+    clinical: ClinicalState,
+    muscle: MuscleQuality | None,
+    instability: InstabilityFindings | None,
+    movement: MovementSummary | None,
+) -> tuple[Missing, ...]:
+    """List the missing parts of a profile and what each one limits.
+
+    Parameters
+    ----------
+    clinical, muscle, instability, movement
+        The profile parts (``None`` where absent).
+
+    Returns
+    -------
+    tuple of Missing
+
+    """
+    out: list[Missing] = []
+    h = clinical.history
+    if not clinical.red_flag_screen:
+        out.append(
+            Missing(
+                "red-flag screen",
+                "no plan can be released before the red-flag "
+                "questions are answered (CLINICAL_LOGIC.md §3); the plan is a draft",
+            )
+        )
+    elif not clinical.red_flag_screen_complete:
+        out.append(
+            Missing(
+                "red-flag screen items",
+                "unanswered red-flag questions must be "
+                "asked before the plan starts; positive answers are acted on",
+            )
+        )
+    if clinical.startback_risk is None:
+        out.append(
+            Missing(
+                "STarT Back (complete)",
+                "no risk group: F1/F2/F3 stratification "
+                "falls back to the default track (rule unknown_risk_track)",
+            )
+        )
+    if clinical.odi_pct is None and clinical.rmdq is None:
+        out.append(
+            Missing(
+                "ODI or RMDQ",
+                "no disability baseline: the 6/12-week review and "
+                "the neurostimulation criteria (ODI) cannot be assessed",
+            )
+        )
+    if clinical.nrs is None:
+        out.append(
+            Missing(
+                "pain NRS",
+                "no pain baseline: next-morning pain is compared with "
+                "each session's own pre-session pain only",
+            )
+        )
+    if h.pain_duration_weeks is None:
+        out.append(Missing("pain duration", "acute/chronic status and §5.8 criteria unknown"))
+    if h.active_care_weeks is None or h.previous_response is None:
+        out.append(
+            Missing(
+                "weeks of active care / previous response",
+                "failed active care "
+                "(>= 12 weeks without MIC) cannot be established: no S1 referral "
+                "on that ground and no neurostimulation assessment",
+            )
+        )
+    if h.aberrant_movement is None and h.prone_instability_test is None:
+        out.append(
+            Missing(
+                "movement-control examination",
+                "aberrant movement / prone "
+                "instability test unknown: F1 signs and Hicks rule not assessed",
+            )
+        )
+    if muscle is None:
+        out.append(
+            Missing(
+                "muscle_quality.csv",
+                "no multifidus fat fraction: the plan uses "
+                "standard emphasis and dose (§5.9 not applied)",
+            )
+        )
+    elif muscle.multifidus_fat_pct is None:
+        out.append(
+            Missing(
+                "multifidus fat fraction",
+                "the MRI table has no multifidus fat fraction: §5.9 not applied",
+            )
+        )
+    if instability is None:
+        out.append(
+            Missing(
+                "instability.json",
+                "no imaging measures: structural tracks S1/S2 "
+                "are not assessed (imaging is not routine, NICE NG59 1.1.4)",
+            )
+        )
+    if instability is not None and h.concordant_symptoms is None:
+        out.append(
+            Missing(
+                "symptom concordance",
+                "whether symptoms match the structural "
+                "finding is unknown: no S1 referral on a dynamic or low-grade "
+                "finding",
+            )
+        )
+    if movement is None:
+        out.append(
+            Missing(
+                "daily.csv",
+                "no movement summary: the movement-break goal uses "
+                "the default interval, not the patient's own static bouts",
+            )
+        )
+    elif movement.valid_days == 0:
+        out.append(
+            Missing(
+                "valid wear days", "no day reached the wear-time rule: movement summary not used"
+            )
+        )
+    return tuple(out)
