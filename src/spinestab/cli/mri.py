@@ -1,0 +1,454 @@
+"""``spinestab mri``: muscle quality per muscle, side and vertebral level from MRI or CT."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.errors import InputError
+
+__all__ = ["register", "run_mri"]
+
+logger = logging.getLogger(__name__)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.10g}"
+    return str(value)
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_fmt(row[c]) for c in columns])
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(type(obj).__name__)
+
+
+def _clean_json(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean_json(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError as exc:
+        raise InputError(
+            "bad HU range", item="--ct-fat-range", value=text, expected="LOW,HIGH"
+        ) from exc
+    return lo, hi
+
+
+def run_mri(
+    *,
+    out: Path,
+    image: Path | None = None,
+    water: Path | None = None,
+    fat: Path | None = None,
+    ff: Path | None = None,
+    mask: Path,
+    labels: str = "musclemap",
+    vertebrae: Path | None = None,
+    vertebrae_labels: str = "spineps_vert",
+    anchor: str = "L5",
+    anchor_is: str = "lowest",
+    levels_table: Path | None = None,
+    vertebral_body: Path | None = None,
+    vertebral_body_labels: str = "spineps_subreg",
+    sex: str | None = None,
+    age: float | None = None,
+    modality: str = "auto",
+    contrast: str = "t1w",
+    fat_method: str = "otsu",
+    classes: int = 2,
+    bias_correction: bool = True,
+    pool: str = "label",
+    ct_fat_range: tuple[float, float] = (-190.0, -30.0),
+    ff_units: str = "auto",
+    grade_scheme: str = "three_grade_20_50",
+    grade_cutoffs: list[float] | None = None,
+    reference_table: Path | None = None,
+    series_uid: str | None = None,
+    qa: bool = True,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Run the whole muscle-quality pipeline and write the outputs into ``out``.
+
+    Returns the JSON summary. Nothing is written when the input is bad.
+    """
+    import numpy as np
+
+    from spinestab.imaging import fat as fatmod
+    from spinestab.imaging.grading import get_grading_scheme
+    from spinestab.imaging.io import check_same_grid, read_volume
+    from spinestab.imaging.labels import get_scheme, laterality_consistent
+    from spinestab.imaging.levels import (
+        levels_from_instances,
+        levels_from_single_label,
+        levels_from_table,
+    )
+    from spinestab.imaging.muscle import MUSCLE_COLUMNS, PER_SLICE_COLUMNS, measure
+    from spinestab.imaging.reference import BUILTIN_REFERENCES, load_reference_table
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def step(name: str) -> None:
+        timings[name] = round(time.perf_counter() - t0, 3)
+        if progress is not None:
+            progress(name)
+
+    given = [x for x in (image, water, ff) if x is not None]
+    if len(given) != 1 or (water is None) != (fat is None):
+        raise InputError(
+            "give exactly one input: --image, or --water with --fat, or --ff",
+            expected="--image IMG | --water W --fat F | --ff MAP",
+        )
+    grading = get_grading_scheme(grade_scheme, cutoffs_pct=grade_cutoffs)
+    scheme = get_scheme(labels)
+    refs = load_reference_table(reference_table) if reference_table else BUILTIN_REFERENCES
+    if sex is not None:
+        sex = sex.lower()
+        sex = {"f": "female", "m": "male", "w": "female"}.get(sex, sex)
+
+    # ---- read -------------------------------------------------------------------------
+    mod_override = None if modality == "auto" else modality.upper()
+    if water is not None and fat is not None:
+        base = read_volume(water, series_uid=series_uid, modality="MR")
+        fat_img = read_volume(fat, series_uid=series_uid, modality="MR")
+        check_same_grid(base, fat_img, what="fat image")
+    elif ff is not None:
+        base = read_volume(ff, series_uid=series_uid, modality="MR")
+    else:
+        assert image is not None
+        base = read_volume(image, series_uid=series_uid, modality=mod_override)
+    mask_vol = read_volume(mask, as_labels=True)
+    check_same_grid(base, mask_vol, what="mask")
+    step("read")
+
+    # ---- modality and fat --------------------------------------------------------------
+    mod = base.modality.upper()
+    modality_note = "given" if mod_override else "from DICOM header"
+    if image is not None and mod not in ("CT", "MR"):
+        finite = base.data[np.isfinite(base.data)] if base.data.dtype.kind == "f" else base.data
+        mod = "CT" if finite.size and float(finite.min()) < -500 else "MR"
+        modality_note = "guessed: CT when values below -500 (air in HU) are present, else MR"
+    nan_count = int(np.count_nonzero(~np.isfinite(base.data))) if base.data.dtype.kind == "f" else 0
+    muscle_values = list(scheme.muscles())
+    muscle_mask = np.isin(mask_vol.data, muscle_values)
+    if water is not None:
+        fmap = fatmod.dixon_fat_fraction(base.data, fat_img.data, source=f"{water} / {fat}")
+    elif ff is not None:
+        fmap = fatmod.pdff_passthrough(base.data, units=ff_units, source=str(ff))  # type: ignore[arg-type]
+    elif mod == "CT":
+        fmap = fatmod.ct_fat(base.data, fat_range=ct_fat_range)
+    else:
+        fmap = fatmod.single_contrast_fat(
+            base.data,
+            np.where(muscle_mask, mask_vol.data, 0),
+            base.spacing_mm,
+            method=fat_method,  # type: ignore[arg-type]
+            classes=classes,
+            bias_correction=bias_correction,
+            pool=pool,  # type: ignore[arg-type]
+            contrast=contrast,
+        )
+    step("fat")
+
+    # ---- levels ------------------------------------------------------------------------
+    levels = None
+    level_source = "none"
+    if levels_table is not None:
+        from spinestab.imaging.io import slice_axis
+
+        levels = levels_from_table(levels_table, base.shape[slice_axis(base.affine)])
+        level_source = str(levels_table)
+    else:
+        vsrc, vscheme = None, None
+        if vertebrae is not None:
+            vsrc, vscheme = read_volume(vertebrae, as_labels=True), get_scheme(vertebrae_labels)
+        elif scheme.vertebrae() or scheme.of_kind("vertebrae"):
+            vsrc, vscheme = mask_vol, scheme
+        if vsrc is not None and vscheme is not None:
+            present = set(np.unique(vsrc.data).tolist())
+            if any(v in present for v in vscheme.vertebrae()):
+                levels = levels_from_instances(vsrc, vscheme, base)
+            elif any(v in present for v in vscheme.of_kind("vertebrae")):
+                levels = levels_from_single_label(
+                    vsrc, vscheme, base, anchor=anchor, anchor_is=anchor_is
+                )
+            elif vertebrae is not None:
+                raise InputError(
+                    f"no vertebra labels of scheme '{vscheme.name}' in the vertebra mask",
+                    source=str(vertebrae),
+                    value=sorted(int(v) for v in present if v)[:20],
+                )
+            level_source = str(vertebrae) if vertebrae is not None else f"{mask} (vertebra labels)"
+    vb = None
+    if vertebral_body is not None:
+        vb_vol = read_volume(vertebral_body, as_labels=True)
+        check_same_grid(base, vb_vol, what="vertebral body mask")
+        vb_scheme = get_scheme(vertebral_body_labels)
+        vb_values = list(vb_scheme.of_kind("vertebral_body"))
+        if not vb_values:
+            raise InputError("scheme has no vertebral body labels", value=vertebral_body_labels)
+        vb = np.isin(vb_vol.data, vb_values)
+    step("levels")
+
+    # ---- measure -----------------------------------------------------------------------
+    result = measure(
+        base,
+        mask_vol,
+        scheme,
+        levels=levels,
+        fat=fmap,
+        vertebral_body=vb,
+        grading=grading,
+        sex=sex,
+        age=age,
+        references=refs,
+    )
+    swapped = laterality_consistent(mask_vol.data, mask_vol.affine, scheme)
+    step("measure")
+
+    # ---- write (into a temporary folder first, then move: no half results) --------------
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mri-", dir=out))
+    try:
+        from dataclasses import asdict
+
+        _write_csv(tmp / "muscle_quality.csv", MUSCLE_COLUMNS, [asdict(r) for r in result.rows])
+        _write_csv(tmp / "per_slice.csv", PER_SLICE_COLUMNS, [asdict(r) for r in result.slices])
+        pictures: list[str] = []
+        if qa:
+            from spinestab.imaging.qa import save_level_pictures
+
+            pics = save_level_pictures(
+                base,
+                mask_vol,
+                scheme,
+                result.levels,
+                tmp,
+                title=Path(str(image or water or ff)).name,
+            )
+            pictures = [p.name for p in pics]
+        step("write")
+        summary = result.summary()
+        summary.update(
+            {
+                "inputs": {
+                    "image": str(image) if image else None,
+                    "water": str(water) if water else None,
+                    "fat": str(fat) if fat else None,
+                    "ff": str(ff) if ff else None,
+                    "mask": str(mask),
+                    "labels": labels,
+                    "levels_from": level_source,
+                    "sex": sex,
+                    "age": age,
+                },
+                "geometry": {
+                    "shape": list(base.shape),
+                    "spacing_mm": list(base.spacing_mm),
+                    "orientation": base.axcodes,
+                    "affine": base.affine.tolist(),
+                },
+                "modality": {"value": mod, "how": modality_note},
+                "image_nan_voxels": nan_count,
+                "laterality_suspect": swapped,
+                "qa_pictures": pictures,
+                "timings_s": timings,
+                "outputs": ["muscle_quality.csv", "per_slice.csv", "summary.json", *pictures],
+            }
+        )
+        (tmp / "summary.json").write_text(
+            json.dumps(_clean_json(summary), indent=2, default=_json_default) + "\n",
+            encoding="utf-8",
+        )
+        for item in tmp.iterdir():
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def mri_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    mask: Annotated[
+        Path, typer.Option("--mask", help="Muscle label map (NIfTI) on the image grid.")
+    ],
+    image: Annotated[
+        Path | None,
+        typer.Option("--image", help="Single-contrast MR (T1w/T2w) or CT: NIfTI or DICOM folder."),
+    ] = None,
+    water: Annotated[Path | None, typer.Option("--water", help="Dixon water image.")] = None,
+    fat: Annotated[Path | None, typer.Option("--fat", help="Dixon fat image.")] = None,
+    ff: Annotated[Path | None, typer.Option("--ff", help="Fat fraction / PDFF map.")] = None,
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels",
+            help="Mask scheme: musclemap, totalseg_total (total), totalseg_total_mr (total_mr), "
+            "or a custom JSON file.",
+        ),
+    ] = "musclemap",
+    vertebrae: Annotated[
+        Path | None, typer.Option("--vertebrae", help="Vertebra mask for levels (any grid).")
+    ] = None,
+    vertebrae_labels: Annotated[
+        str,
+        typer.Option(
+            "--vertebrae-labels",
+            help="Vertebra scheme: spineps_vert (tptbox), totalseg_vertebrae_mr, totalseg_total, "
+            "totalseg_total_mr (one label, split with --anchor), or JSON.",
+        ),
+    ] = "spineps_vert",
+    anchor: Annotated[
+        str,
+        typer.Option(
+            "--anchor", help="Name of the lowest (or highest) vertebra for a single label."
+        ),
+    ] = "L5",
+    anchor_is: Annotated[str, typer.Option("--anchor-is", help="lowest or highest.")] = "lowest",
+    levels_table: Annotated[
+        Path | None,
+        typer.Option("--levels-table", help="CSV level,first_slice,last_slice (or JSON)."),
+    ] = None,
+    vertebral_body: Annotated[
+        Path | None,
+        typer.Option(
+            "--vertebral-body", help="Subregion mask with the vertebral body (image grid)."
+        ),
+    ] = None,
+    sex: Annotated[
+        str | None, typer.Option("--sex", help="female or male (reference values).")
+    ] = None,
+    age: Annotated[float | None, typer.Option("--age", help="Age in years.")] = None,
+    modality: Annotated[str, typer.Option("--modality", help="auto, mr or ct.")] = "auto",
+    contrast: Annotated[str, typer.Option("--contrast", help="t1w or t2w (fat bright).")] = "t1w",
+    fat_method: Annotated[
+        str, typer.Option("--fat-method", help="Single contrast: otsu (default), kmeans or gmm.")
+    ] = "otsu",
+    classes: Annotated[int, typer.Option("--classes", help="2 or 3 classes.")] = 2,
+    bias_correction: Annotated[
+        bool, typer.Option("--bias-correction/--no-bias-correction", help="N4 before classifying.")
+    ] = True,
+    pool: Annotated[
+        str, typer.Option("--pool", help="Classify each label apart (label) or all together (all).")
+    ] = "label",
+    ct_fat_range: Annotated[
+        str, typer.Option("--ct-fat-range", help="Fat HU range LOW,HIGH [R: Mitsiopoulos 1998].")
+    ] = "-190,-30",
+    ff_units: Annotated[
+        str, typer.Option("--ff-units", help="auto, percent or fraction.")
+    ] = "auto",
+    grade_scheme: Annotated[
+        str,
+        typer.Option(
+            "--grade-scheme",
+            help="three_grade_20_50 (default), three_grade_10_50 (unconfirmed), goutallier "
+            "(needs --grade-cutoffs).",
+        ),
+    ] = "three_grade_20_50",
+    grade_cutoffs: Annotated[
+        str | None, typer.Option("--grade-cutoffs", help="Comma-separated cut-offs in %.")
+    ] = None,
+    reference_table: Annotated[
+        Path | None, typer.Option("--reference-table", help="Own reference values (CSV).")
+    ] = None,
+    series_uid: Annotated[
+        str | None, typer.Option("--series-uid", help="SeriesInstanceUID in a mixed DICOM folder.")
+    ] = None,
+    qa: Annotated[bool, typer.Option("--qa/--no-qa", help="Write QA pictures.")] = True,
+) -> None:
+    """Rate paraspinal muscle quality per muscle, side and vertebral level.
+
+    Writes OUT/muscle_quality.csv, OUT/per_slice.csv, OUT/qa_<level>.png and
+    OUT/summary.json. Exit code 2 on bad input (then nothing is written).
+    """
+    from rich.progress import Progress
+
+    with exit_on_bad_input():
+        cutoffs = None
+        if grade_cutoffs:
+            try:
+                cutoffs = [float(x) for x in grade_cutoffs.split(",")]
+            except ValueError as exc:
+                raise InputError(
+                    "bad cut-offs", item="--grade-cutoffs", value=grade_cutoffs
+                ) from exc
+        with Progress(transient=True, console=console) as bar:
+            task = bar.add_task("muscle quality", total=5)
+
+            def advance(name: str) -> None:
+                bar.update(task, advance=1, description=name)
+
+            summary = run_mri(
+                out=out,
+                image=image,
+                water=water,
+                fat=fat,
+                ff=ff,
+                mask=mask,
+                labels=labels,
+                vertebrae=vertebrae,
+                vertebrae_labels=vertebrae_labels,
+                anchor=anchor,
+                anchor_is=anchor_is,
+                levels_table=levels_table,
+                vertebral_body=vertebral_body,
+                sex=sex,
+                age=age,
+                modality=modality,
+                contrast=contrast,
+                fat_method=fat_method,
+                classes=classes,
+                bias_correction=bias_correction,
+                pool=pool,
+                ct_fat_range=_parse_range(ct_fat_range),
+                ff_units=ff_units,
+                grade_scheme=grade_scheme,
+                grade_cutoffs=cutoffs,
+                reference_table=reference_table,
+                series_uid=series_uid,
+                qa=qa,
+                progress=advance,
+            )
+    levels = summary["levels"]["present"] or ["none"]
+    console.print(
+        f"[bold]muscle quality[/]: {len(summary['rows'])} rows, levels {', '.join(levels)}, "
+        f"fat method {summary['fat_method']} -> {out}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``spinestab mri`` to the app."""
+    app.command("mri")(mri_command)

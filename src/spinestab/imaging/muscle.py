@@ -1,0 +1,553 @@
+"""Muscle metrics per muscle x side x vertebral level, and over all slices (level ``all``).
+
+All per-slice sums come from one ``np.bincount`` over (label, slice) keys, so the cost is a
+few passes over the voxels whatever the number of labels and slices.
+
+Definitions
+-----------
+* area (mm^2): voxels of the label in the slice x in-plane pixel area.
+* csa_max_mm2 / csa_mean_mm2: maximum / mean of the per-slice areas over the slices of the
+  level in which the muscle is present.
+* volume_ml: voxels x voxel volume / 1000.
+* fat_fraction_pct: voxel-weighted mean of the voxel fat fraction x 100 (voxels with an
+  undefined fat fraction are left out and counted in ``flags``).
+* lean_csa_mean_mm2: mean over slices of area x (1 - slice fat fraction).
+* asymmetry_pct: ``100 * (right - left) / mean(right, left)`` of csa_mean_mm2 (signed;
+  positive = right larger), the same value on both rows of a pair. No threshold is applied.
+* csa_to_vertebral_body: csa_mean_mm2 / mean vertebral-body area over the same slices,
+  where a vertebral body mask is given.
+* level ``all``: every slice of the image, assigned to a level or not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spinestab.errors import InputError
+from spinestab.imaging.fat import FatMap
+from spinestab.imaging.grading import GRADING_SCHEMES, GradingScheme
+from spinestab.imaging.io import Volume, check_same_grid, slice_axis
+from spinestab.imaging.labels import LabelEntry, LabelScheme, check_labels_known, vertebra_order
+from spinestab.imaging.levels import SliceLevels
+from spinestab.imaging.reference import (
+    BUILTIN_REFERENCES,
+    MISSING_NOTE,
+    Reference,
+    compare_with_reference,
+)
+
+__all__ = [
+    "MUSCLE_COLUMNS",
+    "PER_SLICE_COLUMNS",
+    "MuscleQuality",
+    "MuscleRow",
+    "SliceRow",
+    "in_plane_pixel_area_mm2",
+    "measure",
+    "per_slice_sums",
+]
+
+UNASSIGNED = "unassigned"
+
+PER_SLICE_COLUMNS = (
+    "slice",
+    "level",
+    "muscle",
+    "side",
+    "area_mm2",
+    "mean_intensity",
+    "fat_fraction_pct",
+)
+MUSCLE_COLUMNS = (
+    "muscle",
+    "side",
+    "level",
+    "csa_max_mm2",
+    "csa_mean_mm2",
+    "volume_ml",
+    "fat_fraction_pct",
+    "fat_method",
+    "lean_csa_mean_mm2",
+    "grade",
+    "asymmetry_pct",
+    "reference_note",
+    "n_slices",
+    "mean_intensity",
+    "csa_to_vertebral_body",
+    "grade_scheme",
+    "reference_mean_pct",
+    "reference_sd_pct",
+    "reference_z",
+    "label_value",
+    "flags",
+)
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    """One muscle in one slice (a row of ``per_slice.csv``)."""
+
+    slice: int
+    level: str
+    muscle: str
+    side: str
+    area_mm2: float
+    mean_intensity: float
+    fat_fraction_pct: float
+    label_value: int = 0
+
+
+@dataclass(frozen=True)
+class MuscleRow:
+    """One muscle x side x level (a row of ``muscle_quality.csv``)."""
+
+    muscle: str
+    side: str
+    level: str
+    csa_max_mm2: float
+    csa_mean_mm2: float
+    volume_ml: float
+    fat_fraction_pct: float
+    fat_method: str
+    lean_csa_mean_mm2: float
+    grade: str
+    asymmetry_pct: float
+    reference_note: str
+    n_slices: int
+    mean_intensity: float
+    csa_to_vertebral_body: float
+    grade_scheme: str
+    reference_mean_pct: float
+    reference_sd_pct: float
+    reference_z: float
+    label_value: int
+    flags: str
+
+
+@dataclass(frozen=True)
+class MuscleQuality:
+    """Everything measured for one study."""
+
+    rows: tuple[MuscleRow, ...]
+    slices: tuple[SliceRow, ...]
+    levels: SliceLevels
+    fat_method: str
+    grading: GradingScheme
+    scheme: LabelScheme
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def row(self, muscle: str, side: str, level: str) -> MuscleRow:
+        """Return the row of one muscle, side and level."""
+        for r in self.rows:
+            if (r.muscle, r.side, r.level) == (muscle, side, level):
+                return r
+        raise KeyError((muscle, side, level))
+
+    def summary(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "label_scheme": {"name": self.scheme.name, "source": self.scheme.source},
+            "levels": {
+                "method": self.levels.method,
+                "present": self.levels.names(),
+                "per_slice": list(self.levels.levels),
+            },
+            "fat_method": self.fat_method,
+            "grading": {"name": self.grading.label, "source": self.grading.source},
+            "rows": [asdict(r) for r in self.rows],
+            **self.meta,
+        }
+
+
+def in_plane_pixel_area_mm2(affine: np.ndarray) -> float:
+    """Area (mm^2) of one voxel face in the axial plane (exact for any affine)."""
+    ax = slice_axis(affine)
+    a, b = (i for i in range(3) if i != ax)
+    return float(np.linalg.norm(np.cross(affine[:3, a], affine[:3, b])))
+
+
+def per_slice_sums(
+    labels: np.ndarray,
+    values: Sequence[int],
+    axis: int,
+    *,
+    image: np.ndarray | None = None,
+    fat: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Per (label, slice) voxel counts and sums.
+
+    Parameters
+    ----------
+    labels : (I, J, K) ndarray of int
+        Label map.
+    values : sequence of int
+        Label values to measure (row order of the outputs).
+    axis : int
+        Slice axis.
+    image, fat : (I, J, K) ndarray, optional
+        Intensities and voxel fat fractions (NaN = undefined).
+
+    Returns
+    -------
+    dict of (n_values, n_slices) ndarrays
+        ``count``; with ``image``: ``sum``, ``nan``; with ``fat``: ``fat_sum``, ``fat_n``.
+
+    """
+    lab = np.moveaxis(np.asarray(labels), axis, -1)
+    n_slices = lab.shape[-1]
+    values = np.asarray(values, dtype=np.int64)
+    nv = values.size
+    lab_flat = lab.reshape(-1).astype(np.int64, copy=False)
+    lo = int(min(lab_flat.min(initial=0), 0))
+    hi = int(max(lab_flat.max(initial=0), values.max(initial=0)))
+    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+    lut[values - lo] = np.arange(nv)
+    row = lut[lab_flat - lo]
+    sel = np.flatnonzero(row >= 0)
+    k = np.broadcast_to(np.arange(n_slices), lab.shape).reshape(-1)[sel]
+    key = row[sel] * n_slices + k
+    size = nv * n_slices
+    out = {"count": np.bincount(key, minlength=size).reshape(nv, n_slices)}
+    if image is not None:
+        img = np.moveaxis(np.asarray(image), axis, -1).reshape(-1)[sel].astype(np.float64)
+        bad = ~np.isfinite(img)
+        out["nan"] = np.bincount(key, weights=bad, minlength=size).reshape(nv, n_slices)
+        out["sum"] = np.bincount(key, weights=np.where(bad, 0.0, img), minlength=size).reshape(
+            nv, n_slices
+        )
+    if fat is not None:
+        ff = np.moveaxis(np.asarray(fat), axis, -1).reshape(-1)[sel].astype(np.float64)
+        ok = np.isfinite(ff)
+        out["fat_n"] = np.bincount(key, weights=ok, minlength=size).reshape(nv, n_slices)
+        out["fat_sum"] = np.bincount(key, weights=np.where(ok, ff, 0.0), minlength=size).reshape(
+            nv, n_slices
+        )
+    return out
+
+
+def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def _fmt_flags(flags: Iterable[str]) -> str:
+    return ";".join(sorted(set(flags)))
+
+
+def measure(
+    image: Volume,
+    mask: Volume,
+    scheme: LabelScheme,
+    *,
+    levels: SliceLevels | None = None,
+    fat: FatMap | None = None,
+    vertebral_body: np.ndarray | None = None,
+    grading: GradingScheme | None = None,
+    sex: str | None = None,
+    age: float | None = None,
+    references: Iterable[Reference] = BUILTIN_REFERENCES,
+    grid_tolerance_mm: float = 1e-3,
+) -> MuscleQuality:
+    """Measure every muscle of ``mask`` per slice, per level and over all slices.
+
+    Parameters
+    ----------
+    image : Volume
+        Intensities for ``mean_intensity`` (HU for CT).
+    mask : Volume
+        Muscle label map on the image grid.
+    scheme : LabelScheme
+        Meaning of the mask's labels.
+    levels : SliceLevels, optional
+        Level of every slice; without it only level ``all`` is reported.
+    fat : FatMap, optional
+        Voxel fat fractions; without it fat columns are NaN.
+    vertebral_body : (I, J, K) ndarray of bool, optional
+        Vertebral body voxels on the image grid, for ``csa_to_vertebral_body``.
+    grading : GradingScheme, optional
+        Default ``three_grade_20_50``.
+    sex, age : optional
+        For the reference comparison.
+    references : iterable of Reference
+        Reference values (default: the built-in ones).
+    grid_tolerance_mm : float
+        Accepted origin difference between image and mask.
+
+    Raises
+    ------
+    InputError
+        Grid mismatch, unknown labels, no muscle labels.
+
+    """
+    check_same_grid(image, mask, tolerance_mm=grid_tolerance_mm, what="mask")
+    present = np.unique(mask.data)
+    check_labels_known(present, scheme, source=mask.source, kinds=("muscle",))
+    grading = grading or GRADING_SCHEMES["three_grade_20_50"]
+    axis = slice_axis(image.affine)
+    n_slices = image.shape[axis]
+    if levels is None:
+        levels = SliceLevels(tuple("" for _ in range(n_slices)), "none given")
+    if len(levels.levels) != n_slices:
+        raise InputError(
+            "level table length differs from the number of slices",
+            value=len(levels.levels),
+            expected=str(n_slices),
+        )
+    if sex is not None and sex not in ("female", "male"):
+        raise InputError("unknown sex", value=sex, expected="female or male")
+
+    muscle_entries = scheme.muscles()
+    present_set = {int(v) for v in present}
+    values = [v for v in sorted(muscle_entries) if v in present_set]
+    entries = [muscle_entries[v] for v in values]
+    sums = per_slice_sums(
+        mask.data, values, axis, image=image.data, fat=None if fat is None else fat.fraction
+    )
+    pix_area = in_plane_pixel_area_mm2(image.affine)
+    vox_ml = image.voxel_volume_mm3 / 1000.0
+    count = sums["count"].astype(np.float64)
+    area = count * pix_area
+    valid_n = count - sums["nan"]
+    mean_int = _safe_div(sums["sum"], valid_n)
+    if fat is not None:
+        slice_ff = _safe_div(sums["fat_sum"], sums["fat_n"])
+    else:
+        slice_ff = np.full(count.shape, np.nan)
+
+    vb_area = None
+    if vertebral_body is not None:
+        if vertebral_body.shape != image.shape:
+            raise InputError(
+                "vertebral body mask is not on the image grid",
+                value=vertebral_body.shape,
+                expected=str(image.shape),
+            )
+        vb = np.moveaxis(np.asarray(vertebral_body, dtype=bool), axis, -1)
+        vb_area = vb.reshape(-1, n_slices).sum(axis=0).astype(np.float64) * pix_area
+
+    level_arr = np.asarray([lv or UNASSIGNED for lv in levels.levels], dtype=object)
+    slices = _slice_rows(entries, values, area, mean_int, slice_ff, level_arr)
+    level_names = levels.names()
+    truncated = {lv for lv in level_names if level_arr[0] == lv or level_arr[-1] == lv}
+
+    groups: list[tuple[str, np.ndarray]] = [(lv, level_arr == lv) for lv in level_names]
+    groups.append(("all", np.ones(n_slices, dtype=bool)))
+    fat_method = fat.method if fat is not None else "none"
+    raw: list[dict[str, Any]] = []
+    for r, entry in enumerate(entries):
+        for level, in_level in groups:
+            raw.append(
+                _aggregate(
+                    entry,
+                    values[r],
+                    level,
+                    in_level,
+                    count[r],
+                    area[r],
+                    sums["sum"][r],
+                    valid_n[r],
+                    sums["nan"][r],
+                    None if fat is None else sums["fat_sum"][r],
+                    None if fat is None else sums["fat_n"][r],
+                    slice_ff[r],
+                    vb_area,
+                    vox_ml=vox_ml,
+                    truncated=level in truncated,
+                )
+            )
+    _add_asymmetry(raw)
+    rows = []
+    for d in raw:
+        note, ref, z = compare_with_reference(
+            d["fat_fraction_pct"],
+            muscle=d["muscle"],
+            level=d["level"],
+            levels_covered=level_names,
+            fat_method=fat_method,
+            sex=sex,
+            age=age,
+            references=references,
+        )
+        if fat is None:
+            note = "no fat estimate; " + MISSING_NOTE
+        grade = grading.grade(d["fat_fraction_pct"]) if grading.cutoffs_pct is not None else ""
+        rows.append(
+            MuscleRow(
+                muscle=d["muscle"],
+                side=d["side"],
+                level=d["level"],
+                csa_max_mm2=d["csa_max_mm2"],
+                csa_mean_mm2=d["csa_mean_mm2"],
+                volume_ml=d["volume_ml"],
+                fat_fraction_pct=d["fat_fraction_pct"],
+                fat_method=fat_method,
+                lean_csa_mean_mm2=d["lean_csa_mean_mm2"],
+                grade=grade,
+                asymmetry_pct=d["asymmetry_pct"],
+                reference_note=note,
+                n_slices=d["n_slices"],
+                mean_intensity=d["mean_intensity"],
+                csa_to_vertebral_body=d["csa_to_vertebral_body"],
+                grade_scheme=grading.label,
+                reference_mean_pct=ref.mean_pct if ref else math.nan,
+                reference_sd_pct=ref.sd_pct if ref else math.nan,
+                reference_z=z if z is not None else math.nan,
+                label_value=d["label_value"],
+                flags=_fmt_flags(d["flags"]),
+            )
+        )
+    rows.sort(key=lambda r: (r.muscle, r.side, _level_rank(r.level)))
+    meta = {
+        "pixel_area_mm2": pix_area,
+        "voxel_volume_mm3": image.voxel_volume_mm3,
+        "slice_axis": axis,
+        "n_slices": n_slices,
+        "fat_details": {} if fat is None else _jsonable(fat.details),
+    }
+    return MuscleQuality(tuple(rows), tuple(slices), levels, fat_method, grading, scheme, meta)
+
+
+def _level_rank(level: str) -> int:
+    if level == "all":
+        return 10_000
+    try:
+        return vertebra_order(level)
+    except InputError:
+        return 9_999
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _slice_rows(
+    entries: Sequence[LabelEntry],
+    values: Sequence[int],
+    area: np.ndarray,
+    mean_int: np.ndarray,
+    slice_ff: np.ndarray,
+    level_arr: np.ndarray,
+) -> list[SliceRow]:
+    rr, kk = np.nonzero(area > 0)
+    order = np.lexsort((rr, kk))
+    rows = []
+    for r, k in zip(rr[order].tolist(), kk[order].tolist(), strict=True):
+        e = entries[r]
+        rows.append(
+            SliceRow(
+                slice=k,
+                level=str(level_arr[k]),
+                muscle=e.name,
+                side=e.side,
+                area_mm2=float(area[r, k]),
+                mean_intensity=float(mean_int[r, k]),
+                fat_fraction_pct=float(slice_ff[r, k] * 100.0),
+                label_value=int(values[r]),
+            )
+        )
+    return rows
+
+
+def _aggregate(
+    entry: LabelEntry,
+    value: int,
+    level: str,
+    in_level: np.ndarray,
+    count: np.ndarray,
+    area: np.ndarray,
+    int_sum: np.ndarray,
+    valid_n: np.ndarray,
+    nan_n: np.ndarray,
+    fat_sum: np.ndarray | None,
+    fat_n: np.ndarray | None,
+    slice_ff: np.ndarray,
+    vb_area: np.ndarray | None,
+    *,
+    vox_ml: float,
+    truncated: bool,
+) -> dict[str, Any]:
+    flags: list[str] = []
+    if entry.note:
+        flags.append("note:" + entry.note.replace(";", ","))
+    present = in_level & (count > 0)
+    n = int(present.sum())
+    nan = math.nan
+    out: dict[str, Any] = {
+        "muscle": entry.name,
+        "side": entry.side,
+        "level": level,
+        "label_value": value,
+        "n_slices": n,
+        "flags": flags,
+        "csa_to_vertebral_body": nan,
+        "asymmetry_pct": nan,
+    }
+    if n == 0:
+        flags.append("empty_at_level")
+        out.update(
+            csa_max_mm2=nan,
+            csa_mean_mm2=nan,
+            volume_ml=0.0,
+            fat_fraction_pct=nan,
+            lean_csa_mean_mm2=nan,
+            mean_intensity=nan,
+        )
+        return out
+    if truncated:
+        flags.append("level_truncated_by_field_of_view")
+    a = area[present]
+    csa_mean = float(a.mean())
+    out["csa_max_mm2"] = float(a.max())
+    out["csa_mean_mm2"] = csa_mean
+    out["volume_ml"] = float(count[present].sum() * vox_ml)
+    n_nan = int(nan_n[present].sum())
+    if n_nan:
+        flags.append(f"nan_voxels:{n_nan}")
+    vn = float(valid_n[present].sum())
+    out["mean_intensity"] = float(int_sum[present].sum() / vn) if vn > 0 else nan
+    if fat_sum is not None and fat_n is not None:
+        fn = float(fat_n[present].sum())
+        undefined = int(count[present].sum() - fn)
+        if undefined:
+            flags.append(f"fat_undefined_voxels:{undefined}")
+        ff = float(fat_sum[present].sum() / fn) if fn > 0 else nan
+        out["fat_fraction_pct"] = ff * 100.0
+        lean = a * (1.0 - slice_ff[present])
+        out["lean_csa_mean_mm2"] = float(np.nanmean(lean)) if np.isfinite(lean).any() else nan
+    else:
+        out["fat_fraction_pct"] = nan
+        out["lean_csa_mean_mm2"] = nan
+    if vb_area is not None:
+        vb = vb_area[present]
+        vb = vb[vb > 0]
+        if vb.size:
+            out["csa_to_vertebral_body"] = csa_mean / float(vb.mean())
+        else:
+            flags.append("no_vertebral_body_at_level")
+    return out
+
+
+def _add_asymmetry(raw: list[dict[str, Any]]) -> None:
+    index = {(d["muscle"], d["side"], d["level"]): d for d in raw}
+    for (muscle, side, level), d in index.items():
+        if side != "right":
+            continue
+        left = index.get((muscle, "left", level))
+        if left is None:
+            continue
+        r, lft = d["csa_mean_mm2"], left["csa_mean_mm2"]
+        if math.isfinite(r) and math.isfinite(lft) and r + lft > 0:
+            asym = 100.0 * (r - lft) / ((r + lft) / 2.0)
+            d["asymmetry_pct"] = asym
+            left["asymmetry_pct"] = asym

@@ -1,0 +1,342 @@
+"""Digital phantoms of the lumbar trunk with known muscle areas and fat fractions.
+
+Axial slices through an elliptical trunk: subcutaneous fat ring, vertebral body and
+spinous process (vertebra slices) or disc (disc slices), and four paired muscles
+(multifidus, erector spinae, psoas, quadratus lumborum) drawn as ellipses whose analytic
+area (pi a b) and fat fraction are set per vertebral level. Inside each muscle and slice
+exactly ``round(ff * n)`` voxels are fat (salt-and-pepper "marbling"), so the truth is known
+voxel for voxel. Images:
+
+* Dixon: water and fat magnitude images (lean voxel W=1000, fat voxel F=1000), the same
+  smooth bias field on both, Gaussian noise, magnitude.
+* single contrast (T1w-like): muscle 300, fat 1000, viscera 450, marrow 600, disc 250, times
+  a smooth multiplicative bias field (posterior coil shading), Gaussian noise, magnitude.
+
+Masks use MuscleMap labels; vertebrae use SPINEPS/TPTBox instance values (L1 = 20).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spinestab.imaging.io import Volume
+from spinestab.imaging.labels import get_scheme, vertebra_order
+
+__all__ = ["DEFAULT_FAT_PCT", "Phantom", "make_phantom", "reorient"]
+
+# (centre x mm (patient right +), centre y mm (anterior +), semi-axis x, semi-axis y);
+# centres off the pixel lattice, so that rasterised areas stay within ~1.5 % of pi a b
+_SHAPES = {
+    "multifidus": (15.31, -68.27, 10.0, 15.0),
+    "erector_spinae": (45.17, -65.41, 17.0, 19.0),
+    "psoas": (38.29, -15.13, 13.0, 13.0),
+    "quadratus_lumborum": (76.23, -40.37, 13.0, 8.0),
+}
+# area scale per level, cranial to caudal (L1..L5)
+_SCALE = {
+    "multifidus": {"L1": 0.6, "L2": 0.7, "L3": 0.8, "L4": 1.0, "L5": 1.15},
+    "erector_spinae": {"L1": 1.1, "L2": 1.1, "L3": 1.05, "L4": 1.0, "L5": 0.85},
+    "psoas": {"L1": 0.6, "L2": 0.75, "L3": 0.9, "L4": 1.05, "L5": 1.15},
+    "quadratus_lumborum": {"L1": 1.0, "L2": 1.0, "L3": 1.0, "L4": 0.9, "L5": 0.75},
+}
+#: Default fat fraction (%) per muscle, side and level.
+DEFAULT_FAT_PCT: dict[tuple[str, str, str], float] = {}
+for _lv, _mf, _es, _ps, _ql in (
+    ("L1", 6.0, 8.0, 3.0, 9.0),
+    ("L2", 7.0, 9.0, 3.5, 10.0),
+    ("L3", 8.0, 10.0, 4.0, 10.0),
+    ("L4", 15.0, 12.0, 5.0, 12.0),
+    ("L5", 25.0, 16.0, 6.0, 14.0),
+):
+    for _side, _extra in (("right", 0.0), ("left", 3.0)):
+        DEFAULT_FAT_PCT[("multifidus", _side, _lv)] = _mf + _extra
+        DEFAULT_FAT_PCT[("erector_spinae", _side, _lv)] = _es + _extra / 3
+        DEFAULT_FAT_PCT[("psoas", _side, _lv)] = _ps
+        DEFAULT_FAT_PCT[("quadratus_lumborum", _side, _lv)] = _ql + _extra / 2
+
+_MUSCLEMAP_VALUE = {
+    ("multifidus", "right"): 1,
+    ("multifidus", "left"): 2,
+    ("erector_spinae", "right"): 3,
+    ("erector_spinae", "left"): 4,
+    ("psoas", "right"): 5,
+    ("psoas", "left"): 6,
+    ("quadratus_lumborum", "right"): 7,
+    ("quadratus_lumborum", "left"): 8,
+}
+
+
+@dataclass(frozen=True)
+class Phantom:
+    """A phantom study with its truth.
+
+    Attributes
+    ----------
+    water, fat, single : Volume
+        Dixon water, Dixon fat and single-contrast images.
+    mask : Volume
+        Muscle labels (MuscleMap scheme).
+    vertebrae : Volume
+        Vertebra instance labels (SPINEPS scheme).
+    vertebral_body : Volume
+        Vertebral body voxels (1) on the image grid.
+    bias : ndarray
+        The multiplicative bias field applied.
+    slice_levels : tuple of str
+        True level of every slice ("" for margin slices).
+    area_mm2 : dict
+        Analytic area (pi a b) per (muscle, side, level).
+    fat_pct : dict
+        Realised fat fraction (%) per (muscle, side, level) and per (muscle, side, "all").
+
+    """
+
+    water: Volume
+    fat: Volume
+    single: Volume
+    mask: Volume
+    vertebrae: Volume
+    vertebral_body: Volume
+    bias: np.ndarray
+    slice_levels: tuple[str, ...]
+    area_mm2: dict[tuple[str, str, str], float]
+    fat_pct: dict[tuple[str, str, str], float]
+    vertebral_body_area_mm2: dict[str, float] = field(default_factory=dict)
+
+
+def _ellipse(u: np.ndarray, v: np.ndarray, cx: float, cy: float, a: float, b: float) -> np.ndarray:
+    return ((u - cx) / a) ** 2 + ((v - cy) / b) ** 2 <= 1.0
+
+
+def _ellipse_cover(
+    u: np.ndarray, v: np.ndarray, cx: float, cy: float, a: float, b: float, *, sub: int = 5
+) -> np.ndarray:
+    """Pixels whose area is at least half inside the ellipse (``sub`` x ``sub`` samples).
+
+    Keeps the pixel count within a fraction of a percent of pi a b for muscle-sized shapes.
+    """
+    du = float(u[1] - u[0])
+    dv = float(v[1] - v[0])
+    offs_u = ((np.arange(sub) + 0.5) / sub - 0.5) * du
+    offs_v = ((np.arange(sub) + 0.5) / sub - 0.5) * dv
+    iu = np.flatnonzero(np.abs(u - cx) <= a + du)
+    iv = np.flatnonzero(np.abs(v - cy) <= b + dv)
+    su = (u[iu][:, None] + offs_u[None, :]).reshape(-1)
+    sv = (v[iv][:, None] + offs_v[None, :]).reshape(-1)
+    inside = ((su[:, None] - cx) / a) ** 2 + ((sv[None, :] - cy) / b) ** 2 <= 1.0
+    frac = inside.reshape(iu.size, sub, iv.size, sub).mean(axis=(1, 3))
+    out = np.zeros((u.size, v.size), bool)
+    out[np.ix_(iu, iv)] = frac >= 0.5
+    return out
+
+
+def make_phantom(
+    *,
+    levels: Sequence[str] = ("L3", "L4", "L5"),
+    slices_per_vertebra: int = 5,
+    disc_slices: int = 2,
+    margin_slices: int = 1,
+    pixel_mm: float = 1.0,
+    slice_mm: float = 4.0,
+    shape_xy: tuple[int, int] = (320, 240),
+    fat_pct: Mapping[tuple[str, str, str], float] | None = None,
+    dixon_noise: float = 0.005,
+    single_noise: float = 0.02,
+    bias_strength: float = 1.2,
+    orientation: str = "LPS",
+    seed: int = 0,
+) -> Phantom:
+    """Build a phantom (see module docstring).
+
+    Parameters
+    ----------
+    levels : sequence of str
+        Vertebrae from cranial to caudal, L1..L5.
+    slices_per_vertebra, disc_slices, margin_slices : int
+        Slices through each vertebra, between vertebrae, and above/below the first/last.
+    pixel_mm, slice_mm : float
+        In-plane pixel size and slice spacing.
+    shape_xy : tuple of int
+        In-plane size (pixels).
+    fat_pct : mapping, optional
+        Fat fraction (%) per (muscle, side, level); default :data:`DEFAULT_FAT_PCT`.
+    dixon_noise, single_noise : float
+        Noise SD relative to a signal of 1000.
+    bias_strength : float
+        Log-amplitude of the bias field along the antero-posterior axis per 110 mm
+        (0 = none). The default 1.2 makes the paraspinal muscles about 1.8 times brighter
+        than psoas and the back 11 times brighter than the front, as posterior surface-coil
+        shading does (the real MuscleMap image: paraspinals about 8 times psoas).
+    orientation : str
+        Axis codes of the returned arrays (e.g. ``"LPS"``, ``"RAS"``, ``"PIR"``).
+    seed : int
+        Seed of the noise and of the fat voxel placement.
+
+    """
+    levels = list(levels)
+    for lv in levels:
+        vertebra_order(lv)
+        if lv not in _SCALE["multifidus"]:
+            raise ValueError(f"phantom supports L1..L5, not {lv}")
+    fat_pct = dict(DEFAULT_FAT_PCT if fat_pct is None else fat_pct)
+    rng = np.random.default_rng(seed)
+
+    # slice plan, cranial (top) to caudal: margin, V1, disc, V2, ..., Vn, margin
+    plan: list[tuple[str, str]] = []  # (kind, level used for muscle shapes)
+    plan += [("margin", levels[0])] * margin_slices
+    for n, lv in enumerate(levels):
+        plan += [("vertebra", lv)] * slices_per_vertebra
+        if n < len(levels) - 1:
+            half = disc_slices // 2
+            plan += [("disc", lv)] * half + [("disc", levels[n + 1])] * (disc_slices - half)
+    plan += [("margin", levels[-1])] * margin_slices
+    nz = len(plan)
+    nx, ny = shape_xy
+    # RAS-ordered arrays: i -> patient right (+x), j -> anterior (+y), k -> superior (+z)
+    u = (np.arange(nx) - (nx - 1) / 2.0) * pixel_mm
+    v = (np.arange(ny) - (ny - 1) / 2.0) * pixel_mm
+    uu, vv = np.meshgrid(u, v, indexing="ij")
+    body = _ellipse(uu, vv, 0, 0, 150, 110)
+    inner = _ellipse(uu, vv, 0, 0, 135, 95)
+    vb = _ellipse(uu, vv, 0, -30, 22, 16)
+    spinous = _ellipse(uu, vv, 0, -62, 4, 12)
+
+    mask = np.zeros((nx, ny, nz), np.int16)
+    fat_vox = np.zeros((nx, ny, nz), bool)
+    tissue = np.zeros((nx, ny, nz), np.int8)  # 0 bg, 1 viscera, 2 subcut fat, 3 marrow, 4 disc
+    verts = np.zeros((nx, ny, nz), np.int16)
+    body_mask = np.zeros((nx, ny, nz), np.uint8)
+    slice_levels: list[str] = []
+    area: dict[tuple[str, str, str], float] = {}
+    counts: dict[tuple[str, str, str], list[int]] = {}
+    spine_scheme = {e.name: v for v, e in get_scheme("spineps_vert").vertebrae().items()}
+    for z_top, (kind, lv) in enumerate(plan):
+        k = nz - 1 - z_top  # k increases superiorly
+        slice_levels.append("" if kind == "margin" else lv)
+        t = np.where(body, 2, 0)
+        t[inner] = 1
+        if kind in ("vertebra", "margin"):
+            t[vb] = 3
+        else:
+            t[vb] = 4
+        if kind == "vertebra":
+            verts[vb | spinous, k] = spine_scheme[lv]
+            body_mask[vb, k] = 1
+        tissue[:, :, k] = t
+        for muscle, (cx, cy, a, b) in _SHAPES.items():
+            s = math.sqrt(_SCALE[muscle][lv])
+            for side, sign in (("right", 1.0), ("left", -1.0)):
+                m = _ellipse_cover(u, v, sign * cx, cy, a * s, b * s)
+                val = _MUSCLEMAP_VALUE[(muscle, side)]
+                mask[m, k] = val
+                area[(muscle, side, lv)] = math.pi * a * s * b * s
+                idx = np.flatnonzero(m.ravel())
+                n_fat = round(fat_pct[(muscle, side, lv)] / 100.0 * idx.size)
+                chosen = rng.choice(idx, size=n_fat, replace=False)
+                fs = np.zeros(m.size, bool)
+                fs[chosen] = True
+                fat_vox[:, :, k] |= fs.reshape(m.shape)
+                key_level = "" if kind == "margin" else lv
+                for key in ((muscle, side, key_level), (muscle, side, "all")):
+                    c = counts.setdefault(key, [0, 0])
+                    c[0] += n_fat
+                    c[1] += idx.size
+    slice_levels.reverse()  # index by k (inferior to superior)
+    muscle_vox = mask > 0
+    tissue[muscle_vox] = 5
+
+    zz = (np.arange(nz) - (nz - 1) / 2.0) * slice_mm
+    bias = np.exp(
+        -bias_strength * vv[:, :, None] / 110.0
+        + 0.1 * bias_strength * uu[:, :, None] / 150.0
+        + 0.05 * bias_strength * zz[None, None, :] / max(1.0, zz.max(initial=1.0))
+    )
+    bias /= float(np.median(bias[mask > 0]))
+    # Dixon
+    water = np.zeros((nx, ny, nz))
+    fatimg = np.zeros((nx, ny, nz))
+    water[tissue == 1] = 900.0
+    fatimg[tissue == 1] = 50.0
+    fatimg[tissue == 2] = 1000.0
+    water[tissue == 3] = 400.0
+    fatimg[tissue == 3] = 500.0
+    water[tissue == 4] = 1000.0
+    water[muscle_vox & ~fat_vox] = 1000.0
+    fatimg[muscle_vox & fat_vox] = 1000.0
+    noise_w = rng.normal(0.0, dixon_noise * 1000.0, water.shape)
+    noise_f = rng.normal(0.0, dixon_noise * 1000.0, water.shape)
+    water = np.abs(water * bias + noise_w)
+    fatimg = np.abs(fatimg * bias + noise_f)
+    # single contrast (T1w-like)
+    single = np.zeros((nx, ny, nz))
+    for code, level in ((1, 450.0), (2, 1000.0), (3, 600.0), (4, 250.0)):
+        single[tissue == code] = level
+    single[muscle_vox & ~fat_vox] = 300.0
+    single[muscle_vox & fat_vox] = 1000.0
+    single = np.abs(single * bias + rng.normal(0.0, single_noise * 1000.0, single.shape))
+
+    affine = np.diag([pixel_mm, pixel_mm, slice_mm, 1.0])
+    affine[:3, 3] = [u[0], v[0], zz[0]]
+    truth_ff = {key: 100.0 * c[0] / c[1] for key, c in counts.items() if key[2] != ""}
+
+    vols = {
+        name: Volume(arr, affine, "MR", f"phantom:{name}")
+        for name, arr in (
+            ("water", water),
+            ("fat", fatimg),
+            ("single", single),
+            ("mask", mask),
+            ("vertebrae", verts),
+            ("vertebral_body", body_mask),
+        )
+    }
+    if orientation != "RAS":
+        vols = {k: reorient(vol, orientation) for k, vol in vols.items()}
+        bias_vol = reorient(Volume(bias, affine), orientation)
+        bias = bias_vol.data
+        # levels follow the slice axis of the reoriented grid
+        from spinestab.imaging.io import slice_axis
+
+        ax = slice_axis(vols["mask"].affine)
+        flipped = vols["mask"].affine[2, ax] < 0
+        if flipped:
+            slice_levels = slice_levels[::-1]
+    vb_area = {lv: float(vb.sum()) * pixel_mm * pixel_mm for lv in levels}
+    return Phantom(
+        water=vols["water"],
+        fat=vols["fat"],
+        single=vols["single"],
+        mask=vols["mask"],
+        vertebrae=vols["vertebrae"],
+        vertebral_body=vols["vertebral_body"],
+        bias=bias,
+        slice_levels=tuple(slice_levels),
+        area_mm2=area,
+        fat_pct=truth_ff,
+        vertebral_body_area_mm2=vb_area,
+    )
+
+
+def reorient(volume: Volume, axcodes: str) -> Volume:
+    """Return the same volume stored in another axis order / direction (world unchanged).
+
+    Parameters
+    ----------
+    volume : Volume
+        The volume to reorient.
+    axcodes : str
+        Target orientation, e.g. ``"LPS"`` or ``"PIR"``.
+
+    """
+    from nibabel import orientations as nio
+
+    start = nio.io_orientation(volume.affine)
+    target = nio.axcodes2ornt(tuple(axcodes))
+    transform = nio.ornt_transform(start, target)
+    data = nio.apply_orientation(volume.data, transform)
+    affine = volume.affine @ nio.inv_ornt_aff(transform, volume.data.shape)
+    return Volume(np.ascontiguousarray(data), affine, volume.modality, volume.source, volume.meta)

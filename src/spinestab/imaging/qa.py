@@ -1,0 +1,167 @@
+"""QA pictures: one PNG per vertebral level, mask contours over the image.
+
+Slices are shown in radiological convention (patient's right on the picture's left,
+anterior at the top) whatever the stored orientation, so a swapped side is visible.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from spinestab.errors import require
+from spinestab.imaging.io import Volume, slice_axis
+from spinestab.imaging.labels import LabelScheme
+from spinestab.imaging.levels import SliceLevels
+
+__all__ = ["display_slice", "pick_slice", "save_level_pictures"]
+
+logger = logging.getLogger(__name__)
+
+_COLOURS = {
+    "multifidus": "#e6194b",
+    "erector_spinae": "#3cb44b",
+    "autochthon": "#3cb44b",
+    "psoas": "#4363d8",
+    "quadratus_lumborum": "#f58231",
+}
+
+
+def display_slice(volume: Volume, data: np.ndarray, k: int) -> np.ndarray:
+    """Return slice ``k`` as a 2-D picture in radiological convention.
+
+    Rows run anterior to posterior, columns patient right to patient left.
+
+    Parameters
+    ----------
+    volume : Volume
+        Gives the geometry.
+    data : (I, J, K) ndarray
+        Values on the volume's grid (image or labels).
+    k : int
+        Slice index.
+
+    Returns
+    -------
+    (rows, cols) ndarray
+
+    """
+    ax = slice_axis(volume.affine)
+    plane = np.take(data, k, axis=ax)
+    in_plane = [i for i in range(3) if i != ax]
+    rot = volume.affine[:3, :3] / np.linalg.norm(volume.affine[:3, :3], axis=0)
+    # which in-plane array axis runs along world x (left-right)
+    a, b = in_plane
+    if abs(rot[0, a]) >= abs(rot[0, b]):
+        x_axis, y_axis, plane_xy = a, b, plane
+    else:
+        x_axis, y_axis, plane_xy = b, a, plane.T
+    if rot[0, x_axis] > 0:  # index increases to patient right: flip so right is on the left
+        plane_xy = plane_xy[::-1, :]
+    if rot[1, y_axis] > 0:  # index increases anteriorly: flip so anterior is on top
+        plane_xy = plane_xy[:, ::-1]
+    return plane_xy.T
+
+
+def pick_slice(levels: SliceLevels, level: str, mask_area: np.ndarray) -> int:
+    """Return the slice of ``level`` with the largest muscle area (ties: the middle one)."""
+    idx = levels.slices_of(level)
+    if idx.size == 0:
+        raise ValueError(f"no slice at level {level}")
+    area = mask_area[idx]
+    best = np.flatnonzero(area == area.max())
+    return int(idx[best[len(best) // 2]])
+
+
+def save_level_pictures(
+    image: Volume,
+    mask: Volume,
+    scheme: LabelScheme,
+    levels: SliceLevels,
+    out_dir: str | Path,
+    *,
+    title: str = "",
+    window_pct: tuple[float, float] = (1.0, 99.5),
+    extra_levels: Sequence[str] = ("all",),
+) -> list[Path]:
+    """Write one PNG per level (plus the slice of largest muscle area as ``all``).
+
+    Returns
+    -------
+    list of Path
+        The written files (``qa_<level>.png``).
+
+    """
+    matplotlib = require("matplotlib", extra="imaging", feature="QA pictures")
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ax_idx = slice_axis(image.affine)
+    muscles = scheme.muscles()
+    values = np.asarray(sorted(muscles), dtype=np.int64)
+    in_muscle = np.isin(mask.data, values)
+    area = np.moveaxis(in_muscle, ax_idx, -1).reshape(-1, image.shape[ax_idx]).sum(axis=0)
+    finite = image.data[np.isfinite(image.data)]
+    lo, hi = np.percentile(finite, window_pct) if finite.size else (0.0, 1.0)
+    spacing = image.spacing_mm
+    in_plane = [spacing[i] for i in range(3) if i != ax_idx]
+    targets = [(lv, None) for lv in levels.names()]
+    if "all" in extra_levels and area.max() > 0:
+        targets.append(("all", int(np.argmax(area))))
+    written = []
+    for level, k in targets:
+        if k is None:
+            k = pick_slice(levels, level, area)
+        img2 = display_slice(image, image.data, k)
+        lab2 = display_slice(mask, mask.data, k)
+        fig = Figure(figsize=(6, 6 * img2.shape[0] / max(img2.shape[1], 1) + 0.6), dpi=110)
+        axes = fig.add_subplot(1, 1, 1)
+        axes.imshow(
+            img2,
+            cmap="gray",
+            vmin=lo,
+            vmax=hi,
+            interpolation="nearest",
+            aspect=max(in_plane) / min(in_plane) if min(in_plane) > 0 else 1.0,
+        )
+        handles = []
+        seen = set()
+        for value in values:
+            entry = muscles[int(value)]
+            region = lab2 == value
+            if not region.any():
+                continue
+            colour = _COLOURS.get(entry.name, "#ffe119")
+            style = "-" if entry.side != "left" else "--"
+            axes.contour(
+                region.astype(float),
+                levels=[0.5],
+                colors=[colour],
+                linewidths=1.0,
+                linestyles=style,
+            )
+            if (entry.name, entry.side) not in seen:
+                seen.add((entry.name, entry.side))
+                handles.append(
+                    Line2D(
+                        [0], [0], color=colour, linestyle=style, label=f"{entry.name} {entry.side}"
+                    )
+                )
+        axes.text(0.01, 0.5, "R", color="yellow", transform=axes.transAxes, fontsize=12)
+        axes.text(0.97, 0.5, "L", color="yellow", transform=axes.transAxes, fontsize=12)
+        axes.text(0.5, 0.97, "A", color="yellow", transform=axes.transAxes, fontsize=12)
+        axes.set_axis_off()
+        axes.set_title(f"{title} level {level}, slice {k}".strip(), fontsize=10)
+        if handles:
+            axes.legend(handles=handles, loc="lower center", fontsize=6, ncol=4, framealpha=0.6)
+        path = out_dir / f"qa_{level}.png"
+        fig.savefig(path, bbox_inches="tight")
+        written.append(path)
+        logger.info("wrote %s", path)
+    return written
