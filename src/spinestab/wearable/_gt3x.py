@@ -1,0 +1,228 @@
+"""ActiGraph GT3X decoder: the current ``log.bin`` format and the older ``activity.bin`` one.
+
+Format: ActiGraph's public GT3X file-format description. ``log.bin`` is a sequence of
+records ``0x1E, type, unix time (u32, local), size (u16), payload, checksum``; samples come
+in one-second ACTIVITY (type 0x00, 12-bit packed y, x, z) or ACTIVITY2 (type 0x1A, int16
+x, y, z) records. Seconds without a record while the device was in idle-sleep mode (event
+record 0x03, payload 0x08 enter / 0x09 leave) are filled with the last sample, as ActiLife
+does, and marked in ``filled``. The older format stores one continuous 12-bit bit stream in
+``activity.bin``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from spinestab.errors import InputError
+
+__all__ = ["Gt3xData", "decode_gt3x"]
+
+log = logging.getLogger(__name__)
+
+_TICKS_UNIX0 = 621355968000000000  # .NET ticks (100 ns since 0001-01-01) at 1970-01-01
+_ACTIVITY, _EVENT, _ACTIVITY2 = 0x00, 0x03, 0x1A
+_ENTER_IDLE = 0x08
+
+
+@dataclass(frozen=True)
+class Gt3xData:
+    """Decoded GT3X file.
+
+    Attributes
+    ----------
+    time_unix_s : (N,) float64 ndarray
+        Sample times (device local clock, as stored).
+    acc_g : (N, 3) float32 ndarray
+        Acceleration in g.
+    filled : (N,) bool ndarray
+        True for samples filled in for seconds without data (idle sleep).
+    fs_hz : float
+        Sample rate from ``info.txt``.
+    device : str
+        Device type from ``info.txt``.
+    truncated : bool
+        The last record was cut short (an incomplete file).
+
+    """
+
+    time_unix_s: np.ndarray
+    acc_g: np.ndarray
+    filled: np.ndarray
+    fs_hz: float
+    device: str
+    truncated: bool
+
+
+def _unpack12(payload: np.ndarray, n_values: int) -> np.ndarray:
+    """Unpack big-endian 12-bit two's-complement values from (R, B) uint8 rows."""
+    rows = payload.shape[0]
+    nbytes_pairs = (n_values + 1) // 2 * 3
+    p = np.zeros((rows, nbytes_pairs), np.uint8)
+    p[:, : min(payload.shape[1], nbytes_pairs)] = payload[:, :nbytes_pairs]
+    trip = p.reshape(rows, -1, 3).astype(np.int32)
+    v0 = (trip[..., 0] << 4) | (trip[..., 1] >> 4)
+    v1 = ((trip[..., 1] & 0x0F) << 8) | trip[..., 2]
+    vals = np.stack([v0, v1], axis=-1).reshape(rows, -1)[:, :n_values]
+    return np.where(vals >= 2048, vals - 4096, vals)
+
+
+def _info(z: zipfile.ZipFile, source: str) -> dict[str, str]:
+    try:
+        text = z.read("info.txt").decode("utf-8-sig", errors="replace")
+    except KeyError as exc:
+        raise InputError("GT3X file has no info.txt", source=source) from exc
+    return {
+        k.strip(): v.strip() for k, v in (ln.split(":", 1) for ln in text.splitlines() if ":" in ln)
+    }
+
+
+def _ticks_to_unix(value: str) -> float:
+    return (int(value) - _TICKS_UNIX0) / 1e7
+
+
+def decode_gt3x(raw: bytes, *, source: str = "GT3X file") -> Gt3xData:
+    """Decode the bytes of an ActiGraph ``.gt3x`` file.
+
+    Parameters
+    ----------
+    raw : bytes
+        The whole file (a zip archive).
+    source : str, keyword-only
+        Name used in error messages.
+
+    Returns
+    -------
+    Gt3xData
+        Samples, with idle-sleep seconds filled and marked.
+
+    Raises
+    ------
+    InputError
+        Not a zip archive, no ``info.txt``, or no acceleration data.
+
+    """
+    try:
+        z = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile as exc:
+        raise InputError("not a GT3X file (not a zip archive)", source=source) from exc
+    info = _info(z, source)
+    fs = float(info.get("Sample Rate", "nan"))
+    if not np.isfinite(fs) or fs <= 0:
+        raise InputError(
+            "GT3X info.txt has no valid Sample Rate", source=source, value=info.get("Sample Rate")
+        )
+    device = info.get("Device Type", "unknown")
+    names = set(z.namelist())
+    if "log.bin" in names:
+        scale = float(info.get("Acceleration Scale", 256.0))
+        return _decode_log(z.read("log.bin"), info, fs, scale, device, source)
+    if "activity.bin" in names:
+        # GT3X+ / NEO devices: 341 counts per g unless info.txt says otherwise
+        scale = float(info.get("Acceleration Scale", 341.0))
+        return _decode_activity_bin(z.read("activity.bin"), info, fs, scale, device, source)
+    raise InputError(
+        "GT3X file holds neither log.bin nor activity.bin", source=source, value=sorted(names)
+    )
+
+
+def _decode_activity_bin(
+    data: bytes, info: dict[str, str], fs: float, scale: float, device: str, source: str
+) -> Gt3xData:
+    n = len(data) * 8 // 36
+    if n == 0:
+        raise InputError("GT3X activity.bin is empty", source=source)
+    vals = _unpack12(np.frombuffer(data, np.uint8)[None, :], 3 * n)[0].reshape(n, 3)
+    acc = (vals[:, [1, 0, 2]] / scale).astype(np.float32)  # stored y, x, z
+    t0 = _ticks_to_unix(info["Start Date"])
+    return Gt3xData(t0 + np.arange(n) / fs, acc, np.zeros(n, bool), fs, device, False)
+
+
+def _decode_log(
+    data: bytes, info: dict[str, str], fs: float, scale: float, device: str, source: str
+) -> Gt3xData:
+    buf = np.frombuffer(data, np.uint8)
+    n_per = round(fs)
+    stamps: list[int] = []
+    kinds: list[int] = []
+    offsets: list[int] = []
+    sizes: list[int] = []
+    idle_at_end = False
+    i, end = 0, len(data)
+    truncated = False
+    while i + 8 <= end:
+        if data[i] != 0x1E:
+            raise InputError(
+                "GT3X log.bin record separator missing",
+                source=source,
+                item=f"byte {i}",
+                value=data[i],
+                expected="0x1E",
+            )
+        kind = data[i + 1]
+        size = int.from_bytes(data[i + 6 : i + 8], "little")
+        if i + 9 + size > end:
+            truncated = True
+            break
+        if kind in (_ACTIVITY, _ACTIVITY2):
+            stamps.append(int.from_bytes(data[i + 2 : i + 6], "little"))
+            kinds.append(kind)
+            offsets.append(i + 8)
+            sizes.append(size)
+            idle_at_end = False
+        elif kind == _EVENT and size >= 1:
+            idle_at_end = data[i + 8] == _ENTER_IDLE
+        i += 9 + size
+    if i < end and not truncated:
+        truncated = True
+    if truncated:
+        log.warning("%s: GT3X log.bin ends in an incomplete record (truncated file)", source)
+    if not stamps:
+        raise InputError("GT3X file holds no acceleration records", source=source)
+    st = np.asarray(stamps, np.int64)
+    kd = np.asarray(kinds)
+    off = np.asarray(offsets, np.int64)
+    sz = np.asarray(sizes, np.int64)
+    # decode every record with a full second of samples; others count as missing seconds
+    full2 = (kd == _ACTIVITY2) & (sz == 6 * n_per)
+    full1 = (kd == _ACTIVITY) & (sz == (36 * n_per + 7) // 8)
+    ok = full1 | full2
+    rec = np.zeros((len(st), n_per, 3), np.float32)
+    if full2.any():
+        idx = off[full2, None] + np.arange(6 * n_per)[None, :]
+        rec[full2] = buf[idx].copy().view("<i2").reshape(-1, n_per, 3) / np.float32(scale)
+    if full1.any():
+        nb = (36 * n_per + 7) // 8
+        idx = off[full1, None] + np.arange(nb)[None, :]
+        vals = _unpack12(buf[idx], 3 * n_per).reshape(-1, n_per, 3)
+        rec[full1] = vals[..., [1, 0, 2]] / np.float32(scale)
+    st, rec = st[ok], rec[ok]
+    first = int(st[0])
+    last = int(st[-1])
+    if idle_at_end and "Last Sample Time" in info:
+        # the device went to idle sleep after its last record and stayed there until the end
+        last = max(last, round(_ticks_to_unix(info["Last Sample Time"])) - 1)
+    nsec = last - first + 1
+    sec = st - first
+    keep = np.ones(len(sec), bool)
+    keep[1:] = np.diff(sec) > 0  # duplicated seconds: first record wins
+    sec, rec = sec[keep], rec[keep]
+    have = np.zeros(nsec, bool)
+    have[sec] = True
+    src = np.maximum.accumulate(np.where(have, np.arange(nsec), -1))
+    pos = np.full(nsec, -1, np.int64)
+    pos[sec] = np.arange(len(sec))
+    acc = np.empty((nsec, n_per, 3), np.float32)
+    acc[sec] = rec
+    gap = ~have
+    if gap.any():
+        # fill with the last sample before the gap (ActiLife's idle-sleep convention)
+        last_sample = rec[pos[src[gap]], -1, :]
+        acc[gap] = last_sample[:, None, :]
+    filled = np.repeat(gap, n_per)
+    t = first + np.arange(nsec * n_per) / fs
+    return Gt3xData(t, acc.reshape(-1, 3), filled, fs, device, truncated)

@@ -1,0 +1,169 @@
+"""Autocalibration (van Hees et al. 2014) and non-wear detection on per-second features.
+
+Autocalibration fits a per-axis offset and gain so that still seconds have a magnitude of
+1 g (van Hees VT et al., J Appl Physiol 2014;117:738-744 [R]). It needs still gravity
+readings on both sides of every axis (beyond +-0.3 g); a trunk sensor that is never
+upside down rarely has them, and then calibration is skipped and the status says so.
+Non-wear is a run of still seconds lasting ``nonwear_min`` or longer (van Hees 2011
+[R]); non-wear is flagged, never deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from spinestab.wearable.config import WearableConfig
+from spinestab.wearable.posture import runs
+
+__all__ = ["Calibration", "autocalibrate", "nonwear_mask", "still_mask"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Result of the autocalibration.
+
+    Attributes
+    ----------
+    status : str
+        ``"ok"``, ``"skipped: ..."`` or ``"rejected: ..."``.
+    offset_g, gain : (3,) ndarrays
+        Corrected reading = offset + gain * reading (identity when not ``ok``).
+    error_before_g, error_after_g : float
+        Mean absolute deviation of still magnitudes from 1 g.
+    n_points : int
+        Still seconds used.
+
+    """
+
+    status: str
+    offset_g: np.ndarray
+    gain: np.ndarray
+    error_before_g: float
+    error_after_g: float
+    n_points: int
+
+    def apply(self, g: np.ndarray) -> np.ndarray:
+        """Apply the calibration to (S, 3) readings."""
+        if not self.status.startswith("ok"):
+            return g
+        return (self.offset_g + self.gain * g).astype(np.float32)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready summary."""
+        return {
+            "status": self.status,
+            "offset_g": np.round(self.offset_g, 5).tolist(),
+            "gain": np.round(self.gain, 5).tolist(),
+            "error_before_g": round(self.error_before_g, 5),
+            "error_after_g": round(self.error_after_g, 5),
+            "n_points": self.n_points,
+        }
+
+
+def still_mask(sd: np.ndarray, cfg: WearableConfig) -> np.ndarray:
+    """Still seconds: total SD below ``still_sd_g * sqrt(3)`` (the per-axis limit on 3 axes)."""
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(sd, nan=np.inf) < cfg.still_sd_g * np.sqrt(3.0)
+
+
+def nonwear_mask(sd: np.ndarray, missing: np.ndarray, cfg: WearableConfig) -> np.ndarray:
+    """Non-wear per second: still runs of ``nonwear_min`` or longer, and missing seconds."""
+    still = still_mask(sd, cfg)
+    out = np.asarray(missing, bool).copy()
+    st, en = runs(still)
+    long = (en - st) >= cfg.nonwear_min * 60
+    for a, b in zip(st[long], en[long], strict=True):
+        out[a:b] = True
+    return out
+
+
+def autocalibrate(
+    g: np.ndarray,
+    still: np.ndarray,
+    *,
+    max_points: int = 5000,
+    iterations: int = 1000,
+    min_side_g: float = 0.3,
+    accept_error_g: float = 0.01,
+    min_spread: float = 0.02,
+    max_gain_change: float = 0.1,
+    max_offset_g: float = 0.2,
+) -> Calibration:
+    """Fit offset and gain per axis on still seconds (van Hees 2014).
+
+    Parameters
+    ----------
+    g : (S, 3) ndarray
+        Mean acceleration per second, g.
+    still : (S,) bool ndarray
+        Still (and worn) seconds.
+    max_points : int, keyword-only
+        Still seconds used at most (evenly spread).
+    iterations : int, keyword-only
+        Iterations of the closest-point fit.
+    min_side_g : float, keyword-only
+        van Hees' criterion: every axis has still readings beyond +- this value.
+    min_spread : float, keyword-only
+        Where that criterion fails, the fit is still tried if the still directions span
+        3-D space: the smallest eigenvalue of their scatter matrix is at least this [D]
+        (lying on the back, front and sides gives this for a trunk sensor). The result
+        is kept only under the same error test and within ``max_gain_change`` and
+        ``max_offset_g`` of the identity, and its status says "partial coverage".
+    accept_error_g : float, keyword-only
+        The fit is kept only if the mean error drops below this and improves.
+    max_gain_change, max_offset_g : float, keyword-only
+        Plausibility limits of a kept fit.
+
+    Returns
+    -------
+    Calibration
+
+    """
+    ident = (np.zeros(3), np.ones(3))
+    pts = np.asarray(g, np.float64)[np.asarray(still, bool)]
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if pts.shape[0] > max_points:
+        pts = pts[np.linspace(0, pts.shape[0] - 1, max_points).astype(int)]
+    n = int(pts.shape[0])
+    err0 = float(np.mean(np.abs(np.linalg.norm(pts, axis=1) - 1.0))) if n else float("nan")
+    if n < 30:
+        return Calibration("skipped: fewer than 30 still seconds", *ident, err0, err0, n)
+    covered = (pts.max(axis=0) > min_side_g) & (pts.min(axis=0) < -min_side_g)
+    u = pts / np.linalg.norm(pts, axis=1, keepdims=True)
+    spread = float(np.linalg.eigvalsh(u.T @ u / n)[0])
+    partial = not covered.all()
+    if partial and spread < min_spread:
+        return Calibration(
+            f"skipped: still readings do not reach +-{min_side_g} g on every axis and span "
+            f"too few directions (smallest eigenvalue {spread:.3f} < {min_spread})",
+            *ident,
+            err0,
+            err0,
+            n,
+        )
+    offset = np.zeros(3)
+    gain = np.ones(3)
+    mp = pts.mean(axis=0)
+    dp = pts - mp
+    vp = (dp * dp).sum(axis=0)
+    for _ in range(iterations):
+        cal = offset + gain * pts
+        target = cal / np.linalg.norm(cal, axis=1, keepdims=True)
+        # per-axis least squares target = offset + gain * reading, in closed form
+        new_gain = (dp * (target - target.mean(axis=0))).sum(axis=0) / vp
+        new_off = target.mean(axis=0) - new_gain * mp
+        change = np.abs(new_off - offset).max() + np.abs(new_gain - gain).max()
+        offset, gain = new_off, new_gain
+        if change < 1e-9:
+            break
+    err1 = float(np.mean(np.abs(np.linalg.norm(offset + gain * pts, axis=1) - 1.0)))
+    plausible = np.abs(gain - 1.0).max() <= max_gain_change and np.abs(offset).max() <= max_offset_g
+    if not (err1 < accept_error_g and err1 < err0 and plausible):
+        return Calibration(f"rejected: error {err0:.4f} -> {err1:.4f} g", *ident, err0, err1, n)
+    status = "ok (partial coverage)" if partial else "ok"
+    return Calibration(status, offset, gain, err0, err1, n)

@@ -1,0 +1,136 @@
+"""Thresholds and options of the wearable pipeline, each with its source and evidence tag.
+
+Evidence tags follow ``shared/clinical/CLINICAL_LOGIC.md``: [V] verified against the source,
+[R] recalled from the source (check before release), [D] a design decision of this project.
+Every value is a field of :class:`WearableConfig`, so any of them can be changed per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+__all__ = ["PromptConfig", "WearableConfig"]
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    """Options of the "keep moving" prompts.
+
+    Attributes
+    ----------
+    static_limit_min : float
+        A prompt falls due when a static posture (sitting, standing still, upright static)
+        has lasted this long. Default 30 min: CLINICAL_LOGIC §5.7 product rule "prompt after
+        ~30-45 min of continuous sitting" [D]; there is no LBP-specific evidence for an
+        interval (§9 item 10), hence configurable.
+    clear_move_s : float
+        Movement (walking, running, stairs) that lasts this long clears the static clock.
+        Default 60 s, the lower end of the 1-3-min "movement snack" of §5.7 [D].
+    snooze_min : float
+        After a prompt, the next one may fall due this much later if the person stays
+        static. Default 30 min [D].
+    quiet_start_h, quiet_end_h : float
+        Local clock hours between which no prompt is sent (default 22:00-07:00) [D].
+    lying_suppresses : bool
+        No prompts while lying (the clock also resets when lying) [D].
+
+    """
+
+    static_limit_min: float = 30.0
+    clear_move_s: float = 60.0
+    snooze_min: float = 30.0
+    quiet_start_h: float = 22.0
+    quiet_end_h: float = 7.0
+    lying_suppresses: bool = True
+
+
+@dataclass(frozen=True)
+class WearableConfig:
+    """Thresholds of posture, bouts and daily summaries.
+
+    Attributes
+    ----------
+    sit_thigh_deg : float
+        Thigh inclination above which a person sits (thigh sensor). 45 deg: Skotte et al.
+        2014, J Phys Act Health 11:76 (Acti4) [R].
+    lie_trunk_deg : float
+        Trunk inclination from upright above which a person lies. 65 deg [D] (between the
+        sitting lean, rarely above 45 deg, and horizontal, 90 deg).
+    lie_min_s : float
+        Trunk-only set-up: a run above ``lie_trunk_deg`` must last this long to count as
+        lying, so that bends are not called lying. 120 s [D].
+    step_peak_g : float
+        A step is a peak of the smoothed vertical trunk acceleration at least 0.02 g above
+        its 1-s moving mean [D] (tuned on the mobgap lower-back recordings).
+    step_hz : tuple of float
+        Plausible step frequencies, 1.0-3.5 Hz (60-210 steps/min) [D].
+    step_regularity : float
+        Consecutive step intervals may differ by at most 50 % [D].
+    min_steps : int
+        Walking needs a sequence of at least 5 steps (two strides and more) [D]; Mobilise-D
+        walking bouts need at least two consecutive strides (Kluge et al. 2021) [R].
+    min_walk_s : float
+        A step sequence must span at least 2.5 s from first to last step to be walking, so
+        that 2-s fidgets are not [D].
+    run_sd_g : float
+        Vertical trunk acceleration SD above which walking is running, 0.6 g [D] (the thigh
+        counterpart in Acti4 is 0.72 g [R]).
+    move_sd_g : float
+        Standing with an acceleration SD above this is "moving" rather than standing still:
+        0.1 g, Skotte et al. 2014 (Acti4 stand/move threshold) [R].
+    min_move_s : float
+        Moving must last at least 3 s; shorter bursts are fidgets of the static posture [D].
+    still_sd_g : float
+        Non-wear and calibration stillness: SD per axis below 13 mg. van Hees et al. 2013,
+        PLoS One 8:e61691 [R].
+    nonwear_min : float
+        Still for at least 60 min means non-wear: van Hees et al. 2011 (60-min window) [R];
+        actipy uses 90 min [R].
+    forward_deg : tuple of float
+        Forward-inclination exposure thresholds 20/30/60/90 deg: Acti4 trunk-inclination
+        output categories (Hallman et al.; Skotte 2014) [R].
+    bend_deg : float
+        A bend is a forward inclination that rises to 45 deg or more [D]; it ends when the
+        trunk returns below ``bend_end_deg`` (30 deg) [D].
+    longest_deg : float
+        Longest continuous period above 60 deg forward [D] (Acti4 reports time above 60) [R].
+    static_bins_min : tuple of float
+        Static-bout bins <5, 5-20, 20-30, 30-60, >60 min [D].
+    break_min_s : float
+        A static bout ends when non-static time lasts at least 10 s [D].
+    valid_day_wear_h : float
+        A valid day has at least 10 h of wear: Troiano et al. 2008 (accelerometer valid-day
+        rule used in NHANES) [R].
+    units_tolerance : float
+        Unit detection: median |a| of still seconds within 25 % of 1 g or 9.81 m/s^2 [D].
+    prompts : PromptConfig
+        Options of the prompt engine.
+
+    """
+
+    sit_thigh_deg: float = 45.0
+    lie_trunk_deg: float = 65.0
+    lie_min_s: float = 120.0
+    step_peak_g: float = 0.02
+    step_hz: tuple[float, float] = (1.0, 3.5)
+    step_regularity: float = 0.5
+    min_steps: int = 5
+    min_walk_s: float = 2.5
+    run_sd_g: float = 0.6
+    move_sd_g: float = 0.1
+    min_move_s: float = 3.0
+    still_sd_g: float = 0.013
+    nonwear_min: float = 60.0
+    forward_deg: tuple[float, ...] = (20.0, 30.0, 60.0, 90.0)
+    bend_deg: float = 45.0
+    bend_end_deg: float = 30.0
+    longest_deg: float = 60.0
+    static_bins_min: tuple[float, ...] = (5.0, 20.0, 30.0, 60.0)
+    break_min_s: float = 10.0
+    valid_day_wear_h: float = 10.0
+    units_tolerance: float = 0.25
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+
+    def with_(self, **changes: object) -> WearableConfig:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]

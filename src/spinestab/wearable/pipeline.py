@@ -1,0 +1,320 @@
+"""The whole wearable path: recordings in, per-second posture, daily table and prompts out.
+
+``analyse`` is pure (arrays in, :class:`WearableResult` out); ``write_outputs`` writes the
+files the CLI promises: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``,
+``summary.json`` and one ``timeline_YYYY-MM-DD.png`` per day.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spinestab.errors import InputError, require
+from spinestab.wearable.bouts import daily_summary
+from spinestab.wearable.calibrate import Calibration, autocalibrate, nonwear_mask, still_mask
+from spinestab.wearable.config import WearableConfig
+from spinestab.wearable.features import SecondFeatures, compute_features
+from spinestab.wearable.io import Recording
+from spinestab.wearable.orientation import Orientation, body_angles, estimate_orientation, unit_rows
+from spinestab.wearable.posture import (
+    CLASS_NAMES,
+    LYING,
+    NONWEAR,
+    RUNNING,
+    STAIRS,
+    WALKING,
+    classify,
+    gait_per_second,
+)
+from spinestab.wearable.prompts import offline_prompts
+
+__all__ = ["WearableResult", "analyse", "write_outputs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WearableResult:
+    """Everything the pipeline found.
+
+    Attributes
+    ----------
+    start_unix_s : float
+        Time of second 0.
+    posture : (S,) int8 ndarray
+        Posture codes (:data:`~spinestab.wearable.posture.CLASS_NAMES`).
+    trunk_inclination_deg, trunk_forward_deg, trunk_lateral_deg : (S,) float32 ndarrays
+        Trunk angles from the upright reference.
+    thigh_inclination_deg : (S,) float32 ndarray or None
+        Thigh angle from its walking reference.
+    steps : (S,) float32 ndarray
+        Steps per second.
+    nonwear, missing, clipped : (S,) bool ndarrays
+        Flags per second.
+    prompts_unix_s : (P,) float64 ndarray
+        Prompt times.
+    daily : dict of str to ndarray
+        The daily table.
+    info : dict
+        Orientation, calibration, reader notes and set-up.
+
+    """
+
+    start_unix_s: float
+    posture: np.ndarray
+    trunk_inclination_deg: np.ndarray
+    trunk_forward_deg: np.ndarray
+    trunk_lateral_deg: np.ndarray
+    thigh_inclination_deg: np.ndarray | None
+    steps: np.ndarray
+    nonwear: np.ndarray
+    missing: np.ndarray
+    clipped: np.ndarray
+    prompts_unix_s: np.ndarray
+    daily: dict[str, np.ndarray]
+    info: dict[str, object]
+
+
+def _align(f: SecondFeatures, start_unix_s: float, n: int) -> tuple[np.ndarray, ...]:
+    """Thigh features placed on the trunk's second grid; uncovered seconds are missing."""
+    off = round(f.start_unix_s - start_unix_s)
+    g = np.full((n, 3), np.nan, np.float32)
+    sd = np.full(n, np.nan, np.float32)
+    miss = np.ones(n, bool)
+    a, b = max(0, off), min(n, off + f.n_seconds)
+    if b > a:
+        g[a:b] = f.g[a - off : b - off]
+        sd[a:b] = f.sd[a - off : b - off]
+        miss[a:b] = f.missing[a - off : b - off]
+    return g, sd, miss
+
+
+def analyse(
+    trunk: Recording,
+    thigh: Recording | None = None,
+    *,
+    cfg: WearableConfig | None = None,
+    standing_s: tuple[float, float] | None = None,
+    utc_offset_h: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+) -> WearableResult:
+    """Run the pipeline on a trunk recording and an optional thigh recording.
+
+    Parameters
+    ----------
+    trunk : Recording
+        Trunk (lower back or upper back) sensor.
+    thigh : Recording, optional
+        Thigh sensor; with it, sitting and standing are told apart.
+    cfg : WearableConfig, keyword-only
+        Thresholds.
+    standing_s : (float, float), optional, keyword-only
+        A declared standing period (unix seconds) for the upright reference instead of
+        walking.
+    utc_offset_h : float, keyword-only
+        Local clock offset for day boundaries and quiet hours.
+    progress : callable, optional, keyword-only
+        Called with seconds processed (per sensor).
+
+    Returns
+    -------
+    WearableResult
+
+    """
+    cfg = cfg or WearableConfig()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ft = pool.submit(compute_features, trunk, keep_vert=True, progress=progress)
+        fh = (
+            pool.submit(compute_features, thigh, keep_vert=False, progress=progress)
+            if (thigh is not None)
+            else None
+        )
+        tf = ft.result()
+        hf = fh.result() if fh is not None else None
+    n = tf.n_seconds
+    assert tf.vert is not None
+    gait = gait_per_second(tf.vert, tf.nsub, cfg)
+    nonwear_t = nonwear_mask(tf.sd, tf.missing, cfg)
+    still_t = still_mask(tf.sd, cfg) & ~nonwear_t
+    cal_t = autocalibrate(tf.g, still_t)
+    g_t = cal_t.apply(tf.g)
+    walking = gait.walking & ~nonwear_t
+    standing = None
+    if standing_s is not None:
+        t = tf.start_unix_s + np.arange(n)
+        standing = (t >= standing_s[0]) & (t < standing_s[1]) & ~nonwear_t
+        if standing.sum() < 10:
+            raise InputError(
+                "declared standing period holds under 10 worn seconds",
+                item="standing",
+                value=standing_s,
+            )
+    u_t = unit_rows(g_t)
+    orient_t = estimate_orientation(
+        u_t, walking=walking, standing=standing, forward_candidates=~walking & ~nonwear_t
+    )
+    inc, fwd, lat = body_angles(g_t, orient_t)
+    info: dict[str, object] = {
+        "setup": "trunk+thigh" if thigh is not None else "trunk only",
+        "trunk": {
+            "source": trunk.source,
+            "device": trunk.device,
+            "fs_hz": trunk.fs_hz,
+            "units": trunk.units,
+            "notes": list(trunk.notes),
+            "orientation": orient_t.as_dict(),
+            "calibration": cal_t.as_dict(),
+        },
+    }
+    thigh_inc = thigh_sd = thigh_nw = None
+    if hf is not None and thigh is not None:
+        g_h, sd_h, miss_h = _align(hf, tf.start_unix_s, n)
+        nonwear_h = nonwear_mask(sd_h, miss_h, cfg)
+        cal_h: Calibration = autocalibrate(g_h, still_mask(sd_h, cfg) & ~nonwear_h)
+        g_h = cal_h.apply(g_h)
+        orient_h: Orientation = estimate_orientation(
+            unit_rows(g_h),
+            walking=walking & ~nonwear_h,
+            standing=None if standing is None else standing & ~nonwear_h,
+            nominal_forward=(0.0, 0.0, -1.0),
+            forward_candidates=~walking & ~nonwear_h,
+        )
+        thigh_inc, _, _ = body_angles(g_h, orient_h)
+        thigh_sd, thigh_nw = sd_h, nonwear_h
+        info["thigh"] = {
+            "source": thigh.source,
+            "device": thigh.device,
+            "fs_hz": thigh.fs_hz,
+            "units": thigh.units,
+            "notes": list(thigh.notes),
+            "orientation": orient_h.as_dict(),
+            "calibration": cal_h.as_dict(),
+        }
+    posture = classify(
+        trunk_inc=inc,
+        trunk_sd=tf.sd,
+        gait=gait,
+        nonwear=nonwear_t,
+        cfg=cfg,
+        thigh_inc=thigh_inc,
+        thigh_sd=thigh_sd,
+        thigh_nonwear=thigh_nw,
+    )
+    steps = np.where(np.isin(posture, (WALKING, RUNNING, STAIRS)), gait.steps, 0.0)
+    steps = steps.astype(np.float32)
+    prompts = offline_prompts(
+        posture, start_unix_s=tf.start_unix_s, cfg=cfg.prompts, utc_offset_h=utc_offset_h
+    )
+    prompt_sec = np.round(prompts - tf.start_unix_s).astype(np.int64)
+    worn_fwd = np.where(posture == NONWEAR, np.nan, fwd).astype(np.float32)
+    daily = daily_summary(
+        posture=posture,
+        forward_deg=np.where(posture == LYING, np.nan, worn_fwd),
+        steps=steps,
+        prompt_seconds=prompt_sec,
+        start_unix_s=tf.start_unix_s,
+        cfg=cfg,
+        utc_offset_h=utc_offset_h,
+    )
+    info["seconds"] = int(n)
+    info["prompts"] = int(prompts.size)
+    return WearableResult(
+        start_unix_s=tf.start_unix_s,
+        posture=posture,
+        trunk_inclination_deg=np.where(posture == NONWEAR, np.nan, inc).astype(np.float32),
+        trunk_forward_deg=worn_fwd,
+        trunk_lateral_deg=np.where(posture == NONWEAR, np.nan, lat).astype(np.float32),
+        thigh_inclination_deg=thigh_inc,
+        steps=steps,
+        nonwear=posture == NONWEAR,
+        missing=tf.missing,
+        clipped=tf.clipped,
+        prompts_unix_s=prompts,
+        daily=daily,
+        info=info,
+    )
+
+
+def _csv(path: Path, cols: dict[str, np.ndarray]) -> None:
+    names = list(cols)
+    n = len(next(iter(cols.values()))) if cols else 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(",".join(names) + "\n")
+        for i in range(n):
+            cells = []
+            for k in names:
+                v = cols[k][i]
+                if isinstance(v, float | np.floating):
+                    cells.append(
+                        f"{float(v):.3f}".rstrip("0").rstrip(".") if np.isfinite(v) else ""
+                    )
+                elif isinstance(v, bool | np.bool_):
+                    cells.append("true" if v else "false")
+                else:
+                    cells.append(str(v))
+            f.write(",".join(cells) + "\n")
+
+
+def write_outputs(
+    result: WearableResult, out_dir: str | Path, *, pictures: bool = True
+) -> list[Path]:
+    """Write the output files into ``out_dir`` and return their paths.
+
+    Files: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``, ``summary.json`` and one
+    ``timeline_YYYY-MM-DD.png`` per day (unless ``pictures`` is False).
+    """
+    pa = require("pyarrow", extra="wearable", feature="writing per_second.parquet")
+    pq = require("pyarrow.parquet", extra="wearable", feature="writing per_second.parquet")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n = result.posture.size
+    t = (np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)).astype(
+        "datetime64[s]"
+    )
+    names = pa.array(np.asarray(CLASS_NAMES, dtype=object)[result.posture])
+    table = {
+        "time": pa.array(t),
+        "posture": names.dictionary_encode(),
+        "trunk_inclination_deg": pa.array(result.trunk_inclination_deg),
+        "trunk_forward_deg": pa.array(result.trunk_forward_deg),
+        "trunk_lateral_deg": pa.array(result.trunk_lateral_deg),
+        "steps": pa.array(result.steps),
+        "nonwear": pa.array(result.nonwear),
+        "missing": pa.array(result.missing),
+        "clipped": pa.array(result.clipped),
+    }
+    if result.thigh_inclination_deg is not None:
+        table["thigh_inclination_deg"] = pa.array(result.thigh_inclination_deg)
+    paths = [
+        out / "per_second.parquet",
+        out / "daily.csv",
+        out / "prompts.csv",
+        out / "summary.json",
+    ]
+    pq.write_table(pa.table(table), paths[0], compression="zstd")
+    _csv(paths[1], result.daily)
+    pt = result.prompts_unix_s
+    sec = np.round(pt - result.start_unix_s).astype(np.int64)
+    _csv(
+        paths[2],
+        {
+            "time": np.array([str(np.datetime64(round(x), "s")) for x in pt], dtype=object),
+            "posture": np.asarray(CLASS_NAMES, dtype=object)[result.posture[sec]]
+            if sec.size
+            else np.zeros(0, object),
+            "reason": np.array(["static posture limit reached"] * sec.size, dtype=object),
+        },
+    )
+    paths[3].write_text(json.dumps(result.info, indent=2, default=str))
+    if pictures:
+        from spinestab.wearable.plots import daily_timelines
+
+        paths += daily_timelines(result, out)
+    return paths

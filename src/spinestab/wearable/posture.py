@@ -1,0 +1,240 @@
+"""Posture and movement classes per second, steps and cadence.
+
+Walking is found from the trunk (lower-back) sensor as sequences of regular steps: peaks
+of the vertical acceleration, one per step (Zijlstra & Hof 2003 use the vertical trunk
+acceleration for step events [R]). Sitting versus standing needs a thigh sensor (thigh
+inclination, Skotte et al. 2014 [R]); with a trunk sensor alone both are
+``upright_static``. Lying is a trunk inclination beyond ``lie_trunk_deg``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spinestab.wearable.config import WearableConfig
+
+__all__ = [
+    "CLASS_NAMES",
+    "LYING",
+    "MOVING",
+    "NONWEAR",
+    "RUNNING",
+    "SITTING",
+    "STANDING",
+    "STATIC_CLASSES",
+    "UPRIGHT_STATIC",
+    "WALKING",
+    "Gait",
+    "classify",
+    "fill_short",
+    "gait_per_second",
+    "runs",
+]
+
+NONWEAR, LYING, SITTING, STANDING, UPRIGHT_STATIC, MOVING, WALKING, RUNNING, STAIRS = range(9)
+CLASS_NAMES = (
+    "nonwear",
+    "lying",
+    "sitting",
+    "standing",
+    "upright_static",
+    "moving",
+    "walking",
+    "running",
+    "stairs",
+)
+STATIC_CLASSES = (SITTING, STANDING, UPRIGHT_STATIC)
+MOVEMENT_CLASSES = (MOVING, WALKING, RUNNING, STAIRS)
+
+
+@dataclass(frozen=True)
+class Gait:
+    """Gait per second from the trunk (lower-back) sensor.
+
+    Attributes
+    ----------
+    walking : (S,) bool ndarray
+        At least half of the second lies inside a sequence of regular steps.
+    steps : (S,) float32 ndarray
+        Steps (vertical-acceleration peaks inside step sequences) per second.
+    sd_vert : (S,) float32 ndarray
+        SD of the vertical dynamic acceleration over the 3-s window centred on the second, g.
+
+    """
+
+    walking: np.ndarray
+    steps: np.ndarray
+    sd_vert: np.ndarray
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return start and stop (exclusive) indices of the True runs of a boolean array."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.flatnonzero(m[1:] != m[:-1])
+    return d[0::2], d[1::2]
+
+
+def fill_short(mask: np.ndarray, *, min_true: int = 0, max_gap: int = 0) -> np.ndarray:
+    """Fill False gaps up to ``max_gap`` long inside True, then drop True runs < ``min_true``."""
+    out = np.asarray(mask, bool).copy()
+    if max_gap > 0:
+        st, en = runs(~out)
+        inner = (st > 0) & (en < out.size) & ((en - st) <= max_gap)
+        for a, b in zip(st[inner], en[inner], strict=True):
+            out[a:b] = True
+    if min_true > 1:
+        st, en = runs(out)
+        for a, b in zip(st[(en - st) < min_true], en[(en - st) < min_true], strict=True):
+            out[a:b] = False
+    return out
+
+
+def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
+    c = np.cumsum(np.concatenate([[0.0], x.astype(np.float64)]))
+    half = n // 2
+    lo = np.clip(np.arange(x.size) - half, 0, x.size)
+    hi = np.clip(np.arange(x.size) + n - half, 0, x.size)
+    return ((c[hi] - c[lo]) / (hi - lo)).astype(np.float32)
+
+
+def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
+    """Find steps and walking from the decimated vertical trunk acceleration.
+
+    Steps are peaks of the smoothed vertical acceleration (0.2-s moving mean) above its
+    1-s moving mean by ``step_peak_g``, at least ``1 / step_hz[1]`` apart. Consecutive steps
+    whose interval lies within ``1 / step_hz`` and differs from the previous interval by at
+    most ``step_regularity`` of it form a sequence; sequences of ``min_steps`` or more steps
+    are walking, from the first to the last step (as gait-sequence references count them).
+
+    Parameters
+    ----------
+    vert : (S, nsub) float32 ndarray
+        Vertical dynamic acceleration, ``nsub`` samples per second, g.
+    nsub : int
+        Samples per second of ``vert``.
+    cfg : WearableConfig
+        Thresholds.
+
+    Returns
+    -------
+    Gait
+
+    """
+    s = vert.shape[0]
+    v = vert.reshape(-1).astype(np.float32)
+    # SD over a 3-s window, from per-second sums
+    s1 = vert.sum(axis=1, dtype=np.float64)
+    s2 = np.einsum("ij,ij->i", vert, vert, dtype=np.float64)
+    k3 = np.ones(3)
+    sd = np.sqrt(
+        np.maximum(
+            np.convolve(s2, k3, "same") / (3 * nsub)
+            - (np.convolve(s1, k3, "same") / (3 * nsub)) ** 2,
+            0.0,
+        )
+    )
+    walking = np.zeros(s, bool)
+    steps = np.zeros(s, np.float32)
+    if nsub < 5 or s < 2:
+        return Gait(walking, steps, sd.astype(np.float32))
+    sm = _moving_mean(v, max(1, round(0.2 * nsub)))
+    d = sm - _moving_mean(sm, nsub)
+    pk = np.flatnonzero((d[1:-1] > d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] > cfg.step_peak_g)) + 1
+    if pk.size < cfg.min_steps:
+        return Gait(walking, steps, sd.astype(np.float32))
+    # closer than the shortest step: keep the higher peak (one pass, like a refractory time)
+    min_gap = nsub / cfg.step_hz[1]
+    close = np.diff(pk) < min_gap
+    if close.any():
+        drop = np.zeros(pk.size, bool)
+        i = np.flatnonzero(close)
+        lower_first = d[pk[i]] < d[pk[i + 1]]
+        drop[i[lower_first]] = True
+        drop[i[~lower_first] + 1] = True
+        pk = pk[~drop]
+    iv = np.diff(pk) / nsub
+    ok = (iv >= 1.0 / cfg.step_hz[1]) & (iv <= 1.0 / cfg.step_hz[0])
+    similar = np.ones(iv.size, bool)
+    similar[1:] = np.abs(iv[1:] - iv[:-1]) <= cfg.step_regularity * np.maximum(iv[1:], iv[:-1])
+    prev_ok = np.concatenate([[False], ok[:-1]])
+    good = ok & (~prev_ok | similar)
+    st, en = runs(good)  # runs of good links; a run of m links spans m + 1 steps
+    keep = ((en - st + 1) >= cfg.min_steps) & ((pk[en] - pk[st]) >= cfg.min_walk_s * nsub)
+    wmask = np.zeros(v.size, np.int8)
+    step_mask = np.zeros(v.size, bool)
+    for a, b in zip(st[keep], en[keep], strict=True):
+        wmask[pk[a] : pk[b] + 1] = 1
+        step_mask[pk[a : b + 1]] = True
+    walking = wmask.reshape(s, nsub).mean(axis=1) >= 0.5
+    steps = step_mask.reshape(s, nsub).sum(axis=1).astype(np.float32)
+    return Gait(walking, steps, sd.astype(np.float32))
+
+
+def classify(
+    *,
+    trunk_inc: np.ndarray,
+    trunk_sd: np.ndarray,
+    gait: Gait,
+    nonwear: np.ndarray,
+    cfg: WearableConfig,
+    thigh_inc: np.ndarray | None = None,
+    thigh_sd: np.ndarray | None = None,
+    thigh_nonwear: np.ndarray | None = None,
+) -> np.ndarray:
+    """Posture class per second (codes of :data:`CLASS_NAMES`).
+
+    Parameters
+    ----------
+    trunk_inc : (S,) ndarray
+        Trunk inclination from upright, degrees.
+    trunk_sd : (S,) ndarray
+        Total acceleration SD of the trunk sensor per second, g.
+    gait : Gait
+        Gait features from :func:`gait_per_second`.
+    nonwear : (S,) bool ndarray
+        Trunk sensor not worn (or no data).
+    cfg : WearableConfig, keyword-only
+        Thresholds.
+    thigh_inc, thigh_sd, thigh_nonwear : (S,) ndarrays, optional, keyword-only
+        Thigh inclination from its walking reference, SD and non-wear; when given, sitting
+        and standing are told apart.
+
+    Returns
+    -------
+    (S,) int8 ndarray
+
+    """
+    s = trunk_inc.shape[0]
+    out = np.full(s, UPRIGHT_STATIC, np.int8)
+    with np.errstate(invalid="ignore"):
+        high = np.nan_to_num(trunk_inc, nan=0.0) > cfg.lie_trunk_deg
+    walking = gait.walking & ~high  # steps while the trunk is near horizontal are not gait
+    running = walking & (gait.sd_vert >= cfg.run_sd_g)
+    mm = int(cfg.min_move_s)
+    moving = fill_short(trunk_sd >= cfg.move_sd_g, min_true=mm)
+    if thigh_inc is not None:
+        tsd = thigh_sd if thigh_sd is not None else trunk_sd
+        with np.errstate(invalid="ignore"):
+            thigh_h = np.nan_to_num(thigh_inc, nan=0.0) > cfg.sit_thigh_deg
+        both = ~(thigh_nonwear if thigh_nonwear is not None else np.zeros(s, bool))
+        out[:] = np.where(thigh_h, SITTING, STANDING)
+        out[thigh_h & high] = LYING
+        out[~thigh_h & fill_short(tsd >= cfg.move_sd_g, min_true=mm)] = MOVING
+        out[~thigh_h & walking] = WALKING
+        out[~thigh_h & running] = RUNNING
+        # thigh missing: fall back on the trunk-only rules for those seconds
+        solo = ~both
+    else:
+        solo = np.ones(s, bool)
+    if solo.any():
+        lying = fill_short(high & ~walking, min_true=int(cfg.lie_min_s), max_gap=0)
+        t = np.full(s, UPRIGHT_STATIC, np.int8)
+        t[moving] = MOVING
+        t[walking] = WALKING
+        t[running] = RUNNING
+        t[lying] = LYING
+        out[solo] = t[solo]
+    out[nonwear] = NONWEAR
+    return out
