@@ -1,0 +1,175 @@
+"""``spinestab instability``: slip, translation, angulation and verdicts per motion segment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.errors import InputError
+
+__all__ = ["register"]
+
+_COLOURS = {"stable": "green", "borderline": "yellow", "unstable": "red", "not_assessable": "dim"}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _fmt(value: object, unit: str = "") -> str:
+    return (
+        "-" if value is None else f"{value:.1f}{unit}" if isinstance(value, float) else str(value)
+    )
+
+
+def instability_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    neutral: Annotated[
+        Path | None, typer.Option("--neutral", help="Neutral-view landmarks (.json or .csv).")
+    ] = None,
+    flexion: Annotated[
+        Path | None, typer.Option("--flexion", help="Flexion-view landmarks (.json or .csv).")
+    ] = None,
+    extension: Annotated[
+        Path | None, typer.Option("--extension", help="Extension-view landmarks (.json or .csv).")
+    ] = None,
+    mask: Annotated[
+        Path | None,
+        typer.Option(
+            "--mask", help="Vertebra mask (NIfTI); corners are derived as the neutral view."
+        ),
+    ] = None,
+    labels: Annotated[
+        str,
+        typer.Option(
+            "--labels",
+            help="Label scheme of --mask: spineps, tptbox, totalsegmentator, or a JSON mapping.",
+        ),
+    ] = "spineps",
+    subreg: Annotated[
+        Path | None,
+        typer.Option("--subreg", help="SPINEPS subregion mask (found beside --mask if omitted)."),
+    ] = None,
+    thresholds: Annotated[
+        str | None,
+        typer.Option(
+            "--thresholds",
+            help="Threshold set: white-panjabi (default), nordsten, slip, or a YAML/JSON file.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result.")] = False,
+) -> None:
+    """Measure structural instability per motion segment and write OUT/instability.json.
+
+    Give a neutral view (landmarks or --mask), a flexion + extension pair, or both.
+    Also writes OUT/instability.png (overlay) and, for --mask, OUT/landmarks_neutral.json.
+    Exit code 2 on bad input (then nothing is written).
+    """
+    with exit_on_bad_input():
+        from spinestab.instability import (
+            assess,
+            landmarks_to_dict,
+            load_threshold_set,
+            read_landmarks,
+        )
+
+        if mask is not None and neutral is not None:
+            raise InputError(
+                "give either --neutral or --mask, not both",
+                item="--mask",
+                expected="one source for the neutral view",
+            )
+        if (flexion is None) != (extension is None):
+            raise InputError(
+                "a dynamic study needs both --flexion and --extension",
+                item="--flexion" if flexion is not None else "--extension",
+                expected="both files",
+            )
+        if neutral is None and mask is None and flexion is None:
+            raise InputError(
+                "no input given",
+                item="views",
+                expected="--neutral, --mask, or --flexion with --extension",
+            )
+        if subreg is not None and mask is None:
+            raise InputError("--subreg needs --mask", item="--subreg", expected="--mask M")
+        tset = load_threshold_set(thresholds)
+        neutral_ls = None
+        if mask is not None:
+            from spinestab.instability.masks import corners_from_masks
+
+            neutral_ls = corners_from_masks(mask, labels=labels, subregions=subreg)
+        elif neutral is not None:
+            neutral_ls = read_landmarks(neutral, view="neutral")
+        flex_ls = read_landmarks(flexion, view="flexion") if flexion is not None else None
+        ext_ls = read_landmarks(extension, view="extension") if extension is not None else None
+        report = assess(neutral=neutral_ls, flexion=flex_ls, extension=ext_ls, thresholds=tset)
+        if out.exists() and not out.is_dir():
+            raise InputError("--out is a file", source=str(out), expected="a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        from spinestab.instability.picture import draw_overlay
+
+        picture = draw_overlay(report, out / "instability.png")
+        data = report.to_dict()
+        data["picture"] = picture.name
+        if mask is not None and neutral_ls is not None:
+            _write_json_atomic(out / "landmarks_neutral.json", landmarks_to_dict(neutral_ls))
+            data["landmarks_file"] = "landmarks_neutral.json"
+        _write_json_atomic(out / "instability.json", data)
+
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Instability ({tset.name} [{tset.evidence}])", title_justify="left")
+    for col in ("level", "slip", "grade", "transl.", "angul.", "seg. angle", "verdict"):
+        table.add_column(col)
+    pct_first = not data["magnification_known"]
+    for rec in data["levels"]:
+        slip = (
+            f"{_fmt(rec['slip_pct'], ' %')} ({_fmt(rec['slip_mm'], ' mm')})"
+            if pct_first
+            else f"{_fmt(rec['slip_mm'], ' mm')} ({_fmt(rec['slip_pct'], ' %')})"
+        )
+        trans = (
+            f"{_fmt(rec['translation_pct'], ' %')} ({_fmt(rec['translation_mm'], ' mm')})"
+            if pct_first
+            else f"{_fmt(rec['translation_mm'], ' mm')} ({_fmt(rec['translation_pct'], ' %')})"
+        )
+        colour = _COLOURS.get(rec["verdict"], "")
+        table.add_row(
+            rec["level"],
+            slip,
+            _fmt(rec["meyerding_grade"]),
+            trans,
+            _fmt(rec["angulation_deg"], " deg"),
+            _fmt(rec["segmental_angle_deg"], " deg"),
+            f"[{colour}]{rec['verdict']}[/]",
+        )
+    console.print(table)
+    for rec in data["levels"]:
+        for reason in rec["reasons"]:
+            console.print(f"  {rec['level']}: {reason}", highlight=False, soft_wrap=True)
+    errors = [q for q in data["quality"] if q["severity"] != "info"]
+    for q in errors:
+        console.print(
+            f"  [yellow]quality[/] {q['view']} {q['level']}: {q['message']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for note in data["notes"]:
+        console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {out / 'instability.json'} and {out / 'instability.png'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``spinestab instability`` to the app."""
+    app.command("instability")(instability_command)

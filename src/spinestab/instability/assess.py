@@ -1,0 +1,496 @@
+"""Per-level instability findings from neutral and/or flexion-extension views.
+
+:func:`assess` combines the views measured by :func:`~spinestab.instability.measures.measure_view`,
+computes the dynamic measures (translation, angulation) per motion segment, grades the slip
+(Meyerding) and applies a cited threshold set. The result is JSON-ready through
+:meth:`InstabilityReport.to_dict` (schema documented in the README, section
+"Structural instability").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from spinestab.errors import InputError
+from spinestab.instability._levels import level_index
+from spinestab.instability.geometry import meyerding_grade
+from spinestab.instability.landmarks import LandmarkSet
+from spinestab.instability.measures import SegmentGeometry, ViewResult, measure_view
+from spinestab.instability.quality import QualityIssue
+from spinestab.instability.thresholds import Rule, ThresholdSet, load_threshold_set
+
+__all__ = ["SCHEMA", "InstabilityReport", "assess"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "spinestab.instability/1"
+_RANK = {"stable": 0, "not_assessable": 1, "borderline": 2, "unstable": 3}
+DISCLAIMER = (
+    "Supports clinical decisions; does not diagnose. No lumbar instability test is validated "
+    "[V: Hipp JA et al. 2023, doi 10.21203/rs.3.rs-3659900/v1]; thresholds are study or trial "
+    "definitions. Manual landmarking varies by about 1-3 mm and 2-5 deg between observers "
+    "[R: CLINICAL_LOGIC.md §4.3]."
+)
+TRANSLATION_METHOD = (
+    "posterior-inferior corner of the upper body projected on the superior endplate of the "
+    "lower body, from its posterior-superior corner (CLINICAL_LOGIC.md §4.3); + = anterior"
+)
+
+
+_LABELS = {
+    "translation_mm": "translation",
+    "translation_pct": "translation",
+    "angulation_deg": "sagittal rotation (ROM)",
+    "slip_mm": "resting slip",
+    "slip_pct": "resting slip",
+    "relative_angulation_deg": "relative angulation",
+}
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits) + 0.0
+
+
+@dataclass
+class InstabilityReport:
+    """Findings of one study: per-level records, per-vertebra geometry, quality, settings."""
+
+    thresholds: ThresholdSet
+    views: dict[str, ViewResult]
+    levels: list[dict[str, Any]]
+    vertebrae: list[dict[str, Any]]
+    lordosis: dict[str, Any]
+    quality: list[QualityIssue]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def magnification_known(self) -> bool:
+        """True when every view's lengths are true sizes (CT/MRI or calibrated films)."""
+        return all(v.magnification_known for v in self.views.values())
+
+    def record(self, level: str) -> dict[str, Any]:
+        """Return the per-level record of a motion segment, e.g. ``"L4-L5"``."""
+        for rec in self.levels:
+            if rec["level"] == level:
+                return rec
+        raise KeyError(level)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``instability.json`` content."""
+        from spinestab import __version__
+
+        return {
+            "schema": SCHEMA,
+            "spinestab_version": __version__,
+            "disclaimer": DISCLAIMER,
+            "thresholds": self.thresholds.to_dict(),
+            "inputs": {
+                name: {
+                    "source": v.source,
+                    "unit": v.unit,
+                    "magnification_known": v.magnification_known,
+                    "levels": list(v.coords),
+                }
+                for name, v in self.views.items()
+            },
+            "magnification_known": self.magnification_known,
+            "preferred_measures": "mm" if self.magnification_known else "pct",
+            "translation_method": TRANSLATION_METHOD,
+            "notes": self.notes,
+            "levels": self.levels,
+            "vertebrae": self.vertebrae,
+            "lordosis": self.lordosis,
+            "quality": [q.to_dict() for q in self.quality],
+        }
+
+
+def _evaluate(
+    rules: list[Rule],
+    values: dict[str, float | None],
+    *,
+    segment: str,
+    tset: ThresholdSet,
+    magnification_known: bool,
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """Apply rules of one kind (dynamic or static) to a segment's values."""
+    met_reasons: list[tuple[str, str]] = []
+    criteria: list[dict[str, Any]] = []
+    verdict_rank = -1
+    judged = 0
+    for rule in rules:
+        value = values.get(rule.measure)
+        entry: dict[str, Any] = {
+            "id": rule.id,
+            "measure": rule.measure,
+            "value": _r(value),
+            "limit": rule.describe(segment),
+            "verdict_if_met": rule.verdict,
+            "source": rule.source,
+            "evidence": rule.evidence,
+        }
+        if rule.limit(segment) is None:
+            entry["met"] = None
+            entry["skipped"] = f"the rule sets no limit for {segment}"
+            criteria.append(entry)
+            continue
+        if rule.measure.endswith("_mm") and not magnification_known and tset.has_pct_twin(rule):
+            entry["met"] = None
+            entry["skipped"] = "magnification unknown: the % criterion is used instead"
+            criteria.append(entry)
+            continue
+        if value is None:
+            entry["met"] = None
+            entry["skipped"] = "measure not available"
+            criteria.append(entry)
+            continue
+        judged += 1
+        met = bool(rule.met(value, segment))
+        entry["met"] = met
+        criteria.append(entry)
+        if met:
+            unit = {"mm": "mm", "pct": "%", "deg": "deg"}[rule.measure.rsplit("_", 1)[1]]
+            caveat = (
+                " (mm not corrected for radiographic magnification)"
+                if unit == "mm" and not magnification_known
+                else ""
+            )
+            met_reasons.append(
+                (
+                    rule.verdict,
+                    f"{rule.verdict}: {_LABELS[rule.measure]} {abs(value):.1f} {unit} "
+                    f"{rule.describe(segment)}{caveat} [{rule.evidence}] ({rule.source})",
+                )
+            )
+            verdict_rank = max(verdict_rank, _RANK[rule.verdict])
+    if judged == 0:
+        return "not_assessable", [], criteria
+    if verdict_rank < 0:
+        return "stable", [], criteria
+    verdict = next(k for k, v in _RANK.items() if v == verdict_rank)
+    return verdict, [text for v, text in met_reasons if v == verdict], criteria
+
+
+def _slip_summary(seg: SegmentGeometry, view: ViewResult, tset: ThresholdSet) -> dict[str, Any]:
+    slip_mm = view.mm(seg.slip)
+    pct = seg.slip_pct
+    if pct is None:
+        return {"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None}
+    use_mm = slip_mm is not None and view.magnification_known
+    present = (
+        abs(slip_mm) >= tset.listhesis_min_mm if use_mm else abs(pct) >= tset.listhesis_min_pct
+    )
+    if not present:
+        listhesis, grade = "none", 0
+    else:
+        listhesis = "anterolisthesis" if pct > 0 else "retrolisthesis"
+        grade = meyerding_grade(pct)
+    return {
+        "slip_mm": _r(slip_mm),
+        "slip_pct": _r(pct),
+        "listhesis": listhesis,
+        "meyerding_grade": grade,
+    }
+
+
+def _view_values(seg: SegmentGeometry, view: ViewResult) -> dict[str, Any]:
+    def pct(length: float | None) -> float | None:
+        if length is None or not seg.endplate_depth:
+            return None
+        return 100.0 * length / seg.endplate_depth
+
+    return {
+        "slip_mm": _r(view.mm(seg.slip)),
+        "slip_pct": _r(seg.slip_pct),
+        "segmental_angle_deg": _r(seg.angle_deg),
+        "disc_height_anterior_mm": _r(view.mm(seg.disc_anterior)),
+        "disc_height_posterior_mm": _r(view.mm(seg.disc_posterior)),
+        "disc_height_anterior_pct": _r(pct(seg.disc_anterior)),
+        "disc_height_posterior_pct": _r(pct(seg.disc_posterior)),
+        "endplate_depth_mm": _r(view.mm(seg.endplate_depth)),
+        "withheld": list(seg.withheld),
+    }
+
+
+def _relative_angulation(view: ViewResult, name: str) -> float | None:
+    seg = view.segments.get(name)
+    if seg is None or seg.angle_deg is None:
+        return None
+    diffs = [
+        abs(seg.angle_deg - other.angle_deg)
+        for other in view.segments.values()
+        if other.name != name
+        and other.angle_deg is not None
+        and (other.upper == seg.lower or other.lower == seg.upper)
+    ]
+    return max(diffs) if diffs else None
+
+
+def assess(
+    *,
+    neutral: LandmarkSet | None = None,
+    flexion: LandmarkSet | None = None,
+    extension: LandmarkSet | None = None,
+    thresholds: ThresholdSet | str | None = None,
+) -> InstabilityReport:
+    """Measure and judge every motion segment.
+
+    Parameters
+    ----------
+    neutral : LandmarkSet, optional
+        Neutral (resting) view: slip, Meyerding grade, disc heights, angles, lordosis and
+        resting-film criteria.
+    flexion, extension : LandmarkSet, optional
+        The dynamic pair; both or neither. Translation (``slip_flexion - slip_extension``)
+        and angulation (``angle_extension - angle_flexion``, the segment's sagittal ROM).
+    thresholds : ThresholdSet or str, optional
+        A loaded set or a set name; default: the bundled default (``white-panjabi``).
+
+    Returns
+    -------
+    InstabilityReport
+
+    Raises
+    ------
+    InputError
+        No view given, only one of flexion/extension, or a view given under the wrong name.
+
+    """
+    if (flexion is None) != (extension is None):
+        given = "flexion" if flexion is not None else "extension"
+        raise InputError(
+            "a dynamic study needs both flexion and extension views",
+            item=given,
+            expected="both --flexion and --extension",
+        )
+    if neutral is None and flexion is None:
+        raise InputError(
+            "no landmarks given",
+            item="views",
+            expected="a neutral view, a flexion + extension pair, or both",
+        )
+    for name, ls in (("neutral", neutral), ("flexion", flexion), ("extension", extension)):
+        if ls is not None and ls.view != name:
+            raise InputError(
+                f"the {ls.view} view was given as {name}",
+                source=ls.source,
+                item="view",
+                value=ls.view,
+                expected=name,
+            )
+    tset = thresholds if isinstance(thresholds, ThresholdSet) else load_threshold_set(thresholds)
+    views = {
+        name: measure_view(ls)
+        for name, ls in (("neutral", neutral), ("flexion", flexion), ("extension", extension))
+        if ls is not None
+    }
+    notes: list[str] = []
+    magnification_known = all(v.magnification_known for v in views.values())
+    if not magnification_known:
+        notes.append(
+            "Radiographic magnification is unknown: % measures (slip %, translation %) are "
+            "preferred because they are ratios of two lengths on the same film; mm values are "
+            "not corrected for magnification, and mm criteria that have a % twin are not applied."
+        )
+    if any(v.unit == "px" for v in views.values()):
+        notes.append(
+            "At least one view is in pixels without a pixel spacing: mm measures are not "
+            "available there; % measures and angles assume square pixels."
+        )
+    dynamic = flexion is not None
+    dyn_rules = [r for r in tset.rules if r.dynamic]
+    static_rules = [r for r in tset.rules if not r.dynamic]
+    if dynamic and not dyn_rules:
+        notes.append(f"Threshold set {tset.name} has no flexion-extension criteria.")
+    if neutral is not None and not static_rules:
+        notes.append(
+            f"Threshold set {tset.name} has no resting-film criteria: the neutral view gives "
+            "measures and the Meyerding grade, not a verdict."
+        )
+    if not dynamic:
+        notes.append("No flexion-extension pair: dynamic measures and verdicts not available.")
+
+    names = sorted(
+        {n for v in views.values() for n in v.segments},
+        key=lambda n: level_index(n.split("-")[0]),
+    )
+    issues = [i for v in views.values() for i in v.issues]
+    levels: list[dict[str, Any]] = []
+    for name in names:
+        upper, lower = name.split("-")
+        per_view = {vn: v.segments[name] for vn, v in views.items() if name in v.segments}
+        rec: dict[str, Any] = {"level": name, "upper": upper, "lower": lower}
+        # static slip: neutral if given, else the dynamic view with the larger |slip %|
+        slip_view = None
+        if "neutral" in per_view and per_view["neutral"].slip_pct is not None:
+            slip_view = "neutral"
+        elif "neutral" not in views:
+            cands = [
+                vn
+                for vn in ("flexion", "extension")
+                if vn in per_view and per_view[vn].slip_pct is not None
+            ]
+            if cands:
+                # the larger |slip %|; near-ties (0.05 %) go to flexion, so that rounding
+                # noise cannot switch the view
+                slip_view = cands[0]
+                if (
+                    len(cands) == 2
+                    and abs(per_view[cands[1]].slip_pct or 0.0)
+                    > abs(per_view[cands[0]].slip_pct or 0.0) + 0.05
+                ):
+                    slip_view = cands[1]
+        if slip_view:
+            rec.update(_slip_summary(per_view[slip_view], views[slip_view], tset))
+        else:
+            rec.update(
+                {"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None}
+            )
+        rec["slip_view"] = slip_view
+        # dynamic
+        flex, ext = per_view.get("flexion"), per_view.get("extension")
+        t_mm = t_pct = ang = None
+        if flex is not None and ext is not None:
+            fv, ev = views["flexion"], views["extension"]
+            if flex.slip is not None and ext.slip is not None:
+                if fv.unit == "mm" and ev.unit == "mm":
+                    t_mm = flex.slip - ext.slip
+                t_pct = (flex.slip_pct or 0.0) - (ext.slip_pct or 0.0)
+            if flex.angle_deg is not None and ext.angle_deg is not None:
+                ang = ext.angle_deg - flex.angle_deg
+        rec["translation_mm"] = _r(t_mm)
+        rec["translation_pct"] = _r(t_pct)
+        rec["angulation_deg"] = _r(ang)
+        base = per_view.get(slip_view) if slip_view else None
+        base_view = views[slip_view] if slip_view else None
+        rec["segmental_angle_deg"] = _r(base.angle_deg) if base else None
+        rel = _relative_angulation(views["neutral"], name) if "neutral" in views else None
+        rec["relative_angulation_deg"] = _r(rel)
+        if base is not None and base_view is not None:
+            vals = _view_values(base, base_view)
+            for key in (
+                "disc_height_anterior_mm",
+                "disc_height_posterior_mm",
+                "disc_height_anterior_pct",
+                "disc_height_posterior_pct",
+                "endplate_depth_mm",
+            ):
+                rec[key] = vals[key]
+        else:
+            for key in (
+                "disc_height_anterior_mm",
+                "disc_height_posterior_mm",
+                "disc_height_anterior_pct",
+                "disc_height_posterior_pct",
+                "endplate_depth_mm",
+            ):
+                rec[key] = None
+        # verdicts
+        reasons: list[str] = []
+        criteria: list[dict[str, Any]] = []
+        dyn_verdict = static_verdict = None
+        if dynamic and dyn_rules:
+            withheld = [w for s in (flex, ext) if s is not None for w in s.withheld]
+            if flex is None or ext is None:
+                dyn_verdict = "not_assessable"
+                reasons.append(f"{name} is not on both the flexion and the extension view")
+            elif withheld:
+                dyn_verdict = "not_assessable"
+                reasons += [f"dynamic measures withheld: {w}" for w in withheld]
+            else:
+                dyn_verdict, r, c = _evaluate(
+                    dyn_rules,
+                    {"translation_mm": t_mm, "translation_pct": t_pct, "angulation_deg": ang},
+                    segment=name,
+                    tset=tset,
+                    magnification_known=magnification_known,
+                )
+                reasons += r
+                criteria += c
+                if ang is not None and abs(ang) < tset.min_rom_deg:
+                    issues.append(
+                        QualityIssue(
+                            "flexion/extension",
+                            name,
+                            "low_motion",
+                            "warning",
+                            f"{name}: sagittal ROM {abs(ang):.1f} deg < "
+                            f"{tset.min_rom_deg:g} deg: too little motion to judge stability "
+                            f"({tset.min_rom_source}).",
+                        )
+                    )
+                    if dyn_verdict == "stable":
+                        dyn_verdict = "not_assessable"
+                        reasons.append(
+                            f"not assessable: sagittal ROM {abs(ang):.1f} deg < "
+                            f"{tset.min_rom_deg:g} deg, too little effort to call the segment "
+                            f"stable [R] ({tset.min_rom_source})"
+                        )
+        if "neutral" in views and static_rules:
+            seg = per_view.get("neutral")
+            if seg is None or seg.withheld:
+                static_verdict = "not_assessable"
+                reasons += [
+                    f"neutral measures withheld: {w}"
+                    for w in (seg.withheld if seg else (f"{name} not on the neutral view",))
+                ]
+            else:
+                nv = views["neutral"]
+                static_verdict, r, c = _evaluate(
+                    static_rules,
+                    {
+                        "slip_mm": nv.mm(seg.slip),
+                        "slip_pct": seg.slip_pct,
+                        "relative_angulation_deg": rel,
+                    },
+                    segment=name,
+                    tset=tset,
+                    magnification_known=magnification_known,
+                )
+                reasons += r
+                criteria += c
+        present = [v for v in (dyn_verdict, static_verdict) if v is not None]
+        verdict = max(present, key=lambda v: _RANK[v]) if present else "not_assessable"
+        if not present:
+            reasons.append(f"no criterion of threshold set {tset.name} applies to the views given")
+        if verdict == "stable":
+            reasons.append(f"stable: no criterion of threshold set {tset.name} is met")
+        rec["verdict"] = verdict
+        rec["dynamic_verdict"] = dyn_verdict
+        rec["static_verdict"] = static_verdict
+        rec["reasons"] = reasons
+        rec["criteria"] = criteria
+        rec["views"] = {vn: _view_values(s, views[vn]) for vn, s in per_view.items()}
+        rec["quality"] = [q.to_dict() for q in issues if q.level in (name, upper, lower, "all")]
+        levels.append(rec)
+
+    vertebrae = []
+    for vn, v in views.items():
+        for lv, g in v.vertebrae.items():
+            vertebrae.append(
+                {
+                    "level": lv,
+                    "view": vn,
+                    "superior_endplate_depth_mm": _r(v.mm(g.superior_depth)),
+                    "inferior_endplate_depth_mm": _r(v.mm(g.inferior_depth)),
+                    "anterior_height_mm": _r(v.mm(g.anterior_height)),
+                    "posterior_height_mm": _r(v.mm(g.posterior_height)),
+                    "wedge_deg": _r(g.wedge_deg),
+                }
+            )
+    lordosis = {
+        "levels": "L1-S1",
+        "method": "Cobb angle between the superior endplates of L1 and S1; + = lordosis",
+        "by_view": {vn: _r(v.lordosis_deg) for vn, v in views.items()},
+        "notes": {vn: v.lordosis_note for vn, v in views.items() if v.lordosis_deg is None},
+    }
+    return InstabilityReport(
+        thresholds=tset,
+        views=views,
+        levels=levels,
+        vertebrae=vertebrae,
+        lordosis=lordosis,
+        quality=issues,
+        notes=notes,
+    )

@@ -1,0 +1,251 @@
+"""Measures per view (slip, angles, disc heights, lordosis) from corner landmarks.
+
+:func:`measure_view` turns one :class:`~spinestab.instability.landmarks.LandmarkSet` into
+geometry per vertebra and per motion segment, after the quality checks of
+:mod:`spinestab.instability.quality`. Measures of a level with a quality error are
+withheld (None), never guessed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spinestab.instability import geometry as geo
+from spinestab.instability._levels import adjacent, level_index, segment_name
+from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
+from spinestab.instability.quality import (
+    QualityIssue,
+    check_partial_orientation,
+    check_segment_overlap,
+    check_vertebrae,
+    cranial_direction,
+    working_coordinates,
+)
+
+__all__ = ["SegmentGeometry", "VertebraGeometry", "ViewResult", "measure_view"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VertebraGeometry:
+    """Geometry of one vertebral body in one view (lengths in the view's ``unit``).
+
+    ``wedge_deg`` is the signed angle from the inferior to the superior endplate, positive
+    when the body is taller anteriorly (lordotic wedge).
+    """
+
+    level: str
+    superior_depth: float | None
+    inferior_depth: float | None
+    anterior_height: float | None
+    posterior_height: float | None
+    wedge_deg: float | None
+
+
+@dataclass(frozen=True)
+class SegmentGeometry:
+    """Geometry of one motion segment (upper over lower) in one view.
+
+    Attributes
+    ----------
+    slip : float or None
+        Translation of the upper posterior-inferior corner along the lower superior endplate,
+        in ``unit``; positive = anterolisthesis.
+    slip_pct : float or None
+        ``100 * slip / endplate_depth``.
+    endplate_depth : float or None
+        Depth of the lower superior endplate, in ``unit``.
+    angle_deg : float or None
+        Segmental (disc) angle, positive = lordotic.
+    disc_anterior, disc_posterior : float or None
+        Disc heights (distance of the upper inferior corners from the lower superior
+        endplate line), in ``unit``.
+    withheld : tuple of str
+        Why measures are None, if they are.
+
+    """
+
+    name: str
+    upper: str
+    lower: str
+    slip: float | None = None
+    slip_pct: float | None = None
+    endplate_depth: float | None = None
+    angle_deg: float | None = None
+    disc_anterior: float | None = None
+    disc_posterior: float | None = None
+    withheld: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ViewResult:
+    """Everything measured on one view."""
+
+    view: str
+    source: str
+    unit: str
+    magnification_known: bool
+    coords: dict[str, np.ndarray]
+    cranial: np.ndarray | None
+    vertebrae: dict[str, VertebraGeometry]
+    segments: dict[str, SegmentGeometry]
+    lordosis_deg: float | None
+    lordosis_note: str
+    issues: list[QualityIssue] = field(default_factory=list)
+
+    def mm(self, value: float | None) -> float | None:
+        """Return a length in mm, or None when the view has no mm scale."""
+        return None if value is None or self.unit != "mm" else float(value)
+
+
+def _f(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _has(arr: np.ndarray, rows: tuple[int, int]) -> bool:
+    return not np.isnan(arr[list(rows)]).any()
+
+
+def _vertebra(level: str, arr: np.ndarray, cranial: np.ndarray | None) -> VertebraGeometry:
+    sup = _has(arr, (AS, PS))
+    inf = _has(arr, (AI, PI))
+    both = sup and inf
+    return VertebraGeometry(
+        level=level,
+        superior_depth=_f(np.hypot(*(arr[AS] - arr[PS]))) if sup else None,
+        inferior_depth=_f(np.hypot(*(arr[AI] - arr[PI]))) if inf else None,
+        anterior_height=_f(np.hypot(*(arr[AS] - arr[AI]))) if both else None,
+        posterior_height=_f(np.hypot(*(arr[PS] - arr[PI]))) if both else None,
+        wedge_deg=(
+            _f(geo.signed_angle_deg(arr[AS] - arr[PS], arr[AI] - arr[PI], cranial))
+            if both and cranial is not None
+            else None
+        ),
+    )
+
+
+def measure_view(landmarks: LandmarkSet) -> ViewResult:
+    """Quality-check one view and measure its vertebrae and motion segments.
+
+    Parameters
+    ----------
+    landmarks : LandmarkSet
+        Corners of one view.
+
+    Returns
+    -------
+    ViewResult
+        Lengths in mm when a scale is known, else in px (then only % and angles are
+        meaningful). Segments are formed between anatomically adjacent levels present.
+
+    """
+    view = landmarks.view
+    coords, unit, issues = working_coordinates(landmarks)
+    for level, notes in landmarks.notes.items():
+        for note in notes:
+            check = "truncated" if "field of view" in note else "missing_endplate"
+            issues.append(QualityIssue(view, level, check, "info", f"{level}: {note}"))
+    issues += check_vertebrae(coords, unit=unit, view=view)
+    bad = {i.level for i in issues if i.severity == "error"}
+    if "all" in bad:
+        bad |= set(coords)
+    cranial, seq_issues = cranial_direction(coords, view=view, exclude=bad)
+    issues += seq_issues
+    for issue in seq_issues:
+        if issue.severity == "error":
+            bad |= set(coords) if issue.level == "all" else set(issue.level.split("-"))
+    if cranial is not None:
+        orient = check_partial_orientation(coords, cranial=cranial, view=view, exclude=bad)
+        issues += orient
+        bad |= {i.level for i in orient}
+    vertebrae = {lv: _vertebra(lv, arr, cranial) for lv, arr in coords.items() if lv not in bad}
+
+    segments: dict[str, SegmentGeometry] = {}
+    present = sorted(landmarks.vertebrae, key=level_index)
+    for upper, lower in itertools.pairwise(present):
+        if not adjacent(upper, lower, set(present)):
+            issues.append(
+                QualityIssue(
+                    view,
+                    f"{upper}-{lower}",
+                    "sequence",
+                    "info",
+                    f"{upper} and {lower} are not adjacent levels: no motion segment measured "
+                    "between them.",
+                )
+            )
+            continue
+        name = segment_name(upper, lower)
+        withheld = [
+            f"{lv} failed a quality check in the {view} view" for lv in (upper, lower) if lv in bad
+        ]
+        if upper not in coords or lower not in coords:
+            withheld.append(f"{upper} or {lower} has no usable coordinates in the {view} view")
+        if withheld or cranial is None:
+            if cranial is None and not withheld:
+                withheld.append("the cranial direction could not be determined")
+            segments[name] = SegmentGeometry(name, upper, lower, withheld=tuple(withheld))
+            continue
+        u, lo = coords[upper], coords[lower]
+        if not (_has(u, (AI, PI)) and _has(lo, (AS, PS))):
+            segments[name] = SegmentGeometry(
+                name,
+                upper,
+                lower,
+                withheld=(f"{upper} inferior or {lower} superior endplate not given",),
+            )
+            continue
+        overlap = check_segment_overlap(u, lo, cranial=cranial, name=name, view=view)
+        issues += overlap
+        if overlap:
+            segments[name] = SegmentGeometry(name, upper, lower, withheld=(overlap[0].message,))
+            continue
+        d, pct, depth = geo.slip(u[PI], lo[PS], lo[AS])
+        angle = geo.signed_angle_deg(u[AI] - u[PI], lo[AS] - lo[PS], cranial)
+        ant, post = geo.disc_heights(u[PI], u[AI], lo[PS], lo[AS], cranial)
+        segments[name] = SegmentGeometry(
+            name,
+            upper,
+            lower,
+            slip=_f(d),
+            slip_pct=_f(pct),
+            endplate_depth=_f(depth),
+            angle_deg=_f(angle),
+            disc_anterior=_f(ant),
+            disc_posterior=_f(post),
+        )
+
+    lordosis, note = None, ""
+    if "L1" in vertebrae and "S1" in vertebrae and cranial is not None:
+        l1, s1 = coords["L1"], coords["S1"]
+        if _has(l1, (AS, PS)) and _has(s1, (AS, PS)):
+            lordosis = _f(geo.signed_angle_deg(l1[AS] - l1[PS], s1[AS] - s1[PS], cranial))
+            note = "Cobb angle between the superior endplates of L1 and S1; + = lordosis"
+        else:
+            note = "L1 or S1 superior endplate not given"
+    else:
+        missing = [lv for lv in ("L1", "S1") if lv not in vertebrae]
+        note = (
+            f"not measured: {', '.join(missing)} not given or failed a quality check"
+            if missing
+            else "not measured: cranial direction unknown"
+        )
+    return ViewResult(
+        view=view,
+        source=landmarks.source,
+        unit=unit,
+        magnification_known=landmarks.magnification_known,
+        coords=coords,
+        cranial=cranial,
+        vertebrae=vertebrae,
+        segments=segments,
+        lordosis_deg=lordosis,
+        lordosis_note=note,
+        issues=issues,
+    )

@@ -1,0 +1,154 @@
+"""Analytic lumbar spines with known slip, disc heights and angles (for tests and the demo).
+
+The spine is built from S1 upwards in a frame with x anterior and y cranial (mm). For each
+motion segment the upper body's posterior-inferior corner is placed at
+``L.PS + slip * e_L + disc_posterior * n_L`` and its inferior endplate is rotated by the
+segmental angle from the lower superior endplate, so the truth of
+:mod:`spinestab.instability.geometry` is exact by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
+
+__all__ = ["build_spine", "transform"]
+
+
+def _rot(vec: np.ndarray, deg: float) -> np.ndarray:
+    t = np.radians(deg)
+    c, s = np.cos(t), np.sin(t)
+    return np.array([c * vec[0] - s * vec[1], s * vec[0] + c * vec[1]])
+
+
+def build_spine(
+    *,
+    levels: Sequence[str] = ("L1", "L2", "L3", "L4", "L5", "S1"),
+    depth_mm: float | Sequence[float] = 40.0,
+    height_mm: float = 27.0,
+    wedge_deg: float | Sequence[float] = 0.0,
+    slip_mm: float | Sequence[float] = 0.0,
+    angle_deg: float | Sequence[float] = 8.0,
+    disc_posterior_mm: float | Sequence[float] = 7.0,
+    sacral_slope_deg: float = 35.0,
+    view: str = "neutral",
+) -> LandmarkSet:
+    """Build the corners of an analytic spine.
+
+    Parameters
+    ----------
+    levels : sequence of str
+        Adjacent levels, cranial to caudal; the last one gets only its superior endplate
+        when it is S1.
+    depth_mm : float or sequence
+        Endplate depth of every body (or per level, cranial to caudal).
+    height_mm : float
+        Posterior body height.
+    wedge_deg : float or sequence
+        Signed angle from each body's inferior to its superior endplate (+ = taller
+        anteriorly), per level.
+    slip_mm, angle_deg, disc_posterior_mm : float or sequence
+        Per motion segment (cranial to caudal): slip along the lower endplate (+ forwards),
+        segmental angle (+ lordotic) and posterior disc height.
+    sacral_slope_deg : float
+        Tilt of the lowest superior endplate from the x axis (descending anteriorly).
+    view : str
+        View name of the result.
+
+    Returns
+    -------
+    LandmarkSet
+        In mm, magnification known; x anterior, y cranial.
+
+    """
+    n = len(levels)
+
+    def per(value: float | Sequence[float], count: int) -> list[float]:
+        if isinstance(value, (int, float)):
+            return [float(value)] * count
+        values = [float(v) for v in value]
+        if len(values) != count:
+            raise ValueError(f"expected {count} values, got {len(values)}")
+        return values
+
+    depth = per(depth_mm, n)
+    wedge = per(wedge_deg, n)
+    slips = per(slip_mm, n - 1)
+    angles = per(angle_deg, n - 1)
+    discs = per(disc_posterior_mm, n - 1)
+    corners: dict[str, np.ndarray] = {}
+    # lowest body: place its superior endplate; body below it if not S1
+    e_sup = _rot(np.array([1.0, 0.0]), -sacral_slope_deg)  # S1 endplate descends anteriorly
+    ps = np.array([0.0, 0.0])
+    low = levels[-1]
+    arr = np.full((4, 2), np.nan)
+    arr[PS], arr[AS] = ps, ps + depth[-1] * e_sup
+    if low != "S1":
+        e_inf = _rot(e_sup, -wedge[-1])
+        n_inf = np.array([-e_inf[1], e_inf[0]])
+        arr[PI] = ps - height_mm * n_inf
+        arr[AI] = arr[PI] + depth[-1] * e_inf
+    corners[low] = arr
+    for i in range(n - 2, -1, -1):
+        lower = corners[levels[i + 1]]
+        e_l = (lower[AS] - lower[PS]) / np.linalg.norm(lower[AS] - lower[PS])
+        n_l = np.array([-e_l[1], e_l[0]])
+        e_inf = _rot(e_l, angles[i])
+        pi = lower[PS] + slips[i] * e_l + discs[i] * n_l
+        n_inf = np.array([-e_inf[1], e_inf[0]])
+        e_s = _rot(e_inf, wedge[i])
+        arr = np.empty((4, 2))
+        arr[PI], arr[AI] = pi, pi + depth[i] * e_inf
+        arr[PS] = pi + height_mm * n_inf
+        arr[AS] = arr[PS] + depth[i] * e_s
+        corners[levels[i]] = arr
+    ordered = {lv: corners[lv] for lv in levels}
+    return LandmarkSet(
+        view=view,
+        units="mm",
+        vertebrae=ordered,
+        vertebra_units={lv: "mm" for lv in levels},
+        magnification_known=True,
+        source="<phantom>",
+    )
+
+
+def transform(
+    landmarks: LandmarkSet,
+    *,
+    rotation_deg: float = 0.0,
+    scale: float = 1.0,
+    shift: Sequence[float] = (0.0, 0.0),
+    mirror: bool = False,
+    units: str | None = None,
+    pixel_spacing_mm: tuple[float, float] | None = None,
+    magnification_known: bool | None = None,
+) -> LandmarkSet:
+    """Apply ``x -> scale * R(rotation) * M x + shift`` to every corner (``M`` flips y).
+
+    Returns a new :class:`LandmarkSet`; ``units``/``pixel_spacing_mm`` relabel the result
+    (e.g. to express mm corners as pixels).
+    """
+    t = np.radians(rotation_deg)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    if mirror:
+        rot = rot @ np.diag([1.0, -1.0])
+    out = {
+        lv: scale * arr @ rot.T + np.asarray(shift, float)
+        for lv, arr in landmarks.vertebrae.items()
+    }
+    new_units = units or landmarks.units
+    return LandmarkSet(
+        view=landmarks.view,
+        units=new_units,
+        vertebrae=out,
+        pixel_spacing_mm=pixel_spacing_mm,
+        vertebra_units={lv: new_units for lv in out},
+        magnification_known=(
+            landmarks.magnification_known if magnification_known is None else magnification_known
+        ),
+        source=landmarks.source,
+    )

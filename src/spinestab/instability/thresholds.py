@@ -1,0 +1,375 @@
+"""Threshold sets for instability verdicts, loaded from data with their sources.
+
+The bundled sets live in ``thresholds.yaml`` beside this module (White & Panjabi [R],
+NORDSTEN-DS [V], SLIP [V]); a user file with the same layout can be given instead. Each
+rule names its measure, comparison, limit, verdict, source and evidence tag.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from spinestab.errors import InputError
+
+__all__ = [
+    "DYNAMIC_MEASURES",
+    "STATIC_MEASURES",
+    "Rule",
+    "ThresholdSet",
+    "available_sets",
+    "load_threshold_set",
+]
+
+DYNAMIC_MEASURES = ("translation_mm", "translation_pct", "angulation_deg")
+STATIC_MEASURES = ("slip_mm", "slip_pct", "relative_angulation_deg")
+_VERDICTS = ("unstable", "borderline")
+_OPS = (">", ">=")
+_EVIDENCE = ("V", "R", "D")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One criterion: ``measure op value`` gives ``verdict``.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier, e.g. ``"wp-translation-mm"``.
+    measure : str
+        One of :data:`DYNAMIC_MEASURES` or :data:`STATIC_MEASURES` (absolute values).
+    op : {">", ">="}
+        Comparison.
+    value : float or dict of str to float
+        The limit, or limits per motion segment (segments not listed are not judged).
+    verdict : {"unstable", "borderline"}
+        What meeting the rule means.
+    source : str
+        Citation.
+    evidence : {"V", "R", "D"}
+        Evidence tag from ``CLINICAL_LOGIC.md``.
+    group : str or None
+        Ties an mm rule to its % twin (magnification handling).
+
+    """
+
+    id: str
+    measure: str
+    op: str
+    value: float | dict[str, float]
+    verdict: str
+    source: str
+    evidence: str
+    group: str | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the rule needs a flexion + extension pair."""
+        return self.measure in DYNAMIC_MEASURES
+
+    def limit(self, segment: str) -> float | None:
+        """Return the limit at ``segment`` (None when the rule does not judge it)."""
+        if isinstance(self.value, dict):
+            return self.value.get(segment)
+        return self.value
+
+    def met(self, value: float, segment: str) -> bool | None:
+        """Whether ``|value|`` meets the rule at ``segment`` (None: not judged here)."""
+        limit = self.limit(segment)
+        if limit is None:
+            return None
+        # compare at 1e-6 precision so that a value printed as the limit is not "above" it
+        magnitude = round(abs(value), 6)
+        return magnitude > limit if self.op == ">" else magnitude >= limit
+
+    def describe(self, segment: str) -> str:
+        """Short text such as ``"> 4.5 mm"``."""
+        limit = self.limit(segment)
+        unit = {"mm": " mm", "pct": " %", "deg": " deg"}[self.measure.rsplit("_", 1)[1]]
+        return f"{self.op} {limit:g}{unit}" if limit is not None else "no limit here"
+
+
+@dataclass(frozen=True)
+class ThresholdSet:
+    """A named, cited set of rules plus the shared listhesis and quality settings."""
+
+    name: str
+    title: str
+    source: str
+    evidence: str
+    note: str
+    rules: tuple[Rule, ...]
+    listhesis_min_mm: float
+    listhesis_min_pct: float
+    listhesis_source: str
+    min_rom_deg: float
+    min_rom_source: str
+
+    def has_pct_twin(self, rule: Rule) -> bool:
+        """Whether an mm rule has a % rule in the same group and with the same verdict."""
+        return rule.group is not None and any(
+            r.group == rule.group and r.verdict == rule.verdict and r.measure.endswith("_pct")
+            for r in self.rules
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (for the output file)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "source": self.source,
+            "evidence": self.evidence,
+            "note": self.note,
+            "rules": [
+                {
+                    "id": r.id,
+                    "measure": r.measure,
+                    "op": r.op,
+                    "value": r.value,
+                    "verdict": r.verdict,
+                    "group": r.group,
+                    "source": r.source,
+                    "evidence": r.evidence,
+                }
+                for r in self.rules
+            ],
+            "listhesis": {
+                "min_mm": self.listhesis_min_mm,
+                "min_pct": self.listhesis_min_pct,
+                "source": self.listhesis_source,
+            },
+            "min_rom_deg": {"value": self.min_rom_deg, "source": self.min_rom_source},
+        }
+
+
+def _number(value: Any, *, source: str, item: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(
+            "not a finite number", source=source, item=item, value=value, expected="a number"
+        )
+    if value < 0:
+        raise InputError(
+            "must not be negative", source=source, item=item, value=value, expected="a number >= 0"
+        )
+    return float(value)
+
+
+def _text(data: Mapping[str, Any], key: str, *, source: str, item: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(
+            f"{key} missing",
+            source=source,
+            item=f"{item}.{key}",
+            value=value,
+            expected="a non-empty text (every threshold must cite its source)",
+        )
+    return value.strip()
+
+
+def _rule(data: Any, *, source: str, item: str) -> Rule:
+    if not isinstance(data, Mapping):
+        raise InputError("a rule must be a mapping", source=source, item=item, value=data)
+    rid = _text(data, "id", source=source, item=item)
+    item = f"{item} ({rid})"
+    measure = data.get("measure")
+    if measure not in DYNAMIC_MEASURES + STATIC_MEASURES:
+        raise InputError(
+            "unknown measure",
+            source=source,
+            item=item,
+            value=measure,
+            expected=", ".join(DYNAMIC_MEASURES + STATIC_MEASURES),
+        )
+    op = data.get("op")
+    if op not in _OPS:
+        raise InputError(
+            "unknown comparison", source=source, item=item, value=op, expected='">" or ">="'
+        )
+    verdict = data.get("verdict")
+    if verdict not in _VERDICTS:
+        raise InputError(
+            "unknown verdict",
+            source=source,
+            item=item,
+            value=verdict,
+            expected='"unstable" or "borderline"',
+        )
+    evidence = str(data.get("evidence", "")).strip("[] ")
+    if evidence not in _EVIDENCE:
+        raise InputError(
+            "evidence tag missing or unknown",
+            source=source,
+            item=item,
+            value=data.get("evidence"),
+            expected="V, R or D",
+        )
+    raw = data.get("value")
+    value: float | dict[str, float]
+    if isinstance(raw, Mapping):
+        from spinestab.instability._levels import normalise_level
+
+        value = {}
+        for seg, v in raw.items():
+            parts = str(seg).split("-")
+            if len(parts) != 2:
+                raise InputError(
+                    "segment name must be UPPER-LOWER",
+                    source=source,
+                    item=item,
+                    value=seg,
+                    expected="e.g. L4-L5",
+                )
+            name = "-".join(normalise_level(p, source=source) for p in parts)
+            value[name] = _number(v, source=source, item=f"{item}.{seg}")
+        if not value:
+            raise InputError("empty per-segment limits", source=source, item=item)
+    else:
+        value = _number(raw, source=source, item=f"{item}.value")
+    group = data.get("group")
+    return Rule(
+        id=rid,
+        measure=str(measure),
+        op=str(op),
+        value=value,
+        verdict=str(verdict),
+        source=_text(data, "source", source=source, item=item),
+        evidence=evidence,
+        group=str(group) if group is not None else None,
+    )
+
+
+def _load_document(path: Path | None) -> tuple[dict[str, Any], str]:
+    if path is None:
+        text = (
+            resources.files("spinestab.instability")
+            .joinpath("thresholds.yaml")
+            .read_text(encoding="utf-8")
+        )
+        source = "spinestab/instability/thresholds.yaml"
+    else:
+        source = str(path)
+        if not path.is_file():
+            raise InputError(
+                "threshold file not found", source=source, expected="a YAML or JSON threshold file"
+            )
+        text = path.read_text(encoding="utf-8")
+    try:
+        if source.lower().endswith(".json"):
+            doc = json.loads(text)
+        else:
+            import yaml
+
+            doc = yaml.safe_load(text)
+    except (ValueError, Exception) as exc:  # yaml.YAMLError is not a ValueError
+        raise InputError(f"cannot parse threshold file: {exc}", source=source) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("sets"), dict) or not doc["sets"]:
+        raise InputError(
+            "threshold file has no sets",
+            source=source,
+            item="sets",
+            expected="a mapping 'sets: {name: {title, source, evidence, rules}}'",
+        )
+    return doc, source
+
+
+def available_sets() -> list[str]:
+    """Names of the bundled threshold sets."""
+    doc, _ = _load_document(None)
+    return list(doc["sets"])
+
+
+def load_threshold_set(name: str | None = None, *, path: str | Path | None = None) -> ThresholdSet:
+    """Load a threshold set by name from the bundled data or from a YAML/JSON file.
+
+    Parameters
+    ----------
+    name : str, optional
+        Set name (``white-panjabi``, ``nordsten``, ``slip``); None for the file's default.
+        A name that is the path of an existing ``.yaml``/``.yml``/``.json`` file loads that
+        file's default (or only) set.
+    path : str or Path, optional
+        A user threshold file with the layout of the bundled ``thresholds.yaml``.
+
+    Raises
+    ------
+    InputError
+        Unknown name, or a set without sources, evidence tags or valid rules.
+
+    """
+    if path is None and name and Path(name).suffix.lower() in (".yaml", ".yml", ".json"):
+        path, name = name, None
+    doc, source = _load_document(Path(path) if path is not None else None)
+    sets = doc["sets"]
+    if name is None:
+        name = doc.get("default") or (next(iter(sets)) if len(sets) == 1 else None)
+        if name is None:
+            raise InputError(
+                "threshold file has several sets and no default",
+                source=source,
+                item="default",
+                expected=", ".join(sets),
+            )
+    key = str(name).strip().lower().replace("_", "-").replace(" ", "-")
+    aliases = {
+        "wp": "white-panjabi",
+        "white-and-panjabi": "white-panjabi",
+        "nordsten-ds": "nordsten",
+    }
+    key = aliases.get(key, key)
+    if key not in sets:
+        raise InputError(
+            "unknown threshold set",
+            source=source,
+            item="--thresholds",
+            value=name,
+            expected=", ".join(sets),
+        )
+    data = sets[key]
+    if not isinstance(data, Mapping):
+        raise InputError("a threshold set must be a mapping", source=source, item=key)
+    rules_raw = data.get("rules")
+    if not isinstance(rules_raw, list) or not rules_raw:
+        raise InputError(
+            "threshold set has no rules",
+            source=source,
+            item=f"{key}.rules",
+            expected="a list of rules",
+        )
+    rules = tuple(
+        _rule(r, source=source, item=f"{key}.rules[{i}]") for i, r in enumerate(rules_raw)
+    )
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise InputError(
+            "rule ids repeat", source=source, item=key, value=ids, expected="unique ids"
+        )
+    lis = doc.get("listhesis") or {}
+    qual = (doc.get("quality") or {}).get("min_rom_deg") or {}
+    set_evidence = str(data.get("evidence", "")).strip("[] ")
+    if set_evidence not in _EVIDENCE:
+        raise InputError(
+            "evidence tag missing or unknown",
+            source=source,
+            item=key,
+            value=data.get("evidence"),
+            expected="V, R or D",
+        )
+    return ThresholdSet(
+        name=key,
+        title=_text(data, "title", source=source, item=key),
+        source=_text(data, "source", source=source, item=key),
+        evidence=set_evidence,
+        note=str(data.get("note", "")).strip(),
+        rules=rules,
+        listhesis_min_mm=_number(lis.get("min_mm", 3.0), source=source, item="listhesis.min_mm"),
+        listhesis_min_pct=_number(lis.get("min_pct", 8.0), source=source, item="listhesis.min_pct"),
+        listhesis_source=str(lis.get("source", "spinestab/instability/thresholds.yaml [D]")),
+        min_rom_deg=_number(qual.get("value", 5.0), source=source, item="quality.min_rom_deg"),
+        min_rom_source=str(qual.get("source", "CLINICAL_LOGIC.md §4.3 [R]")),
+    )
