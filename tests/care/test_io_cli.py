@@ -1,0 +1,218 @@
+"""Reading the other commands' files, bad input, and the plan/progress CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from spinestab.care import demo_patients_dir, load_patient_dir, run_plan, run_progress
+from spinestab.care.io import read_instability, read_muscle_quality
+from spinestab.cli import app
+from spinestab.errors import InputError
+
+from .conftest import DAILY_COLUMNS, daily_row, slip_level
+
+runner = CliRunner()
+
+
+def test_instability_layouts_are_all_read(tmp_path):
+    entry = slip_level(verdict="unstable-likely")
+    for i, doc in enumerate(
+        ([entry], {"levels": [entry]}, {"levels": {"L4-L5": entry}}, {"segments": [entry]})
+    ):
+        path = tmp_path / f"i{i}.json"
+        path.write_text(json.dumps(doc))
+        found = read_instability(path)
+        assert found.levels[0].level == "L4-L5"
+        assert found.worst_verdict == "unstable"
+        assert found.max_grade == 2
+
+
+def test_meyerding_roman_numerals(tmp_path):
+    path = tmp_path / "i.json"
+    path.write_text(json.dumps([slip_level() | {"meyerding_grade": "III"}]))
+    assert read_instability(path).max_grade == 3
+
+
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [
+        ([slip_level() | {"verdict": "wobbly"}], "unknown verdict"),
+        ([slip_level() | {"meyerding_grade": 7}], "out of range"),
+        ([slip_level() | {"slip_mm": "a lot"}], "not a number"),
+        ({"nothing": 1}, "no per-level results"),
+    ],
+)
+def test_bad_instability_is_refused(tmp_path, doc, match):
+    path = tmp_path / "instability.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=match):
+        read_instability(path)
+
+
+def test_muscle_table_needs_its_columns(tmp_path):
+    path = tmp_path / "muscle_quality.csv"
+    path.write_text("muscle,side,level,csa_mean_mm2\nmultifidus,left,L4,800\n")
+    with pytest.raises(InputError, match=r"missing column.*fat_fraction_pct"):
+        read_muscle_quality(path)
+    path.write_text("muscle,side,level,fat_fraction_pct,fat_method\nmultifidus,left,L4,130,dixon\n")
+    with pytest.raises(InputError, match="out of range"):
+        read_muscle_quality(path)
+
+
+def test_muscle_table_prefers_symptomatic_levels(tmp_path):
+    path = tmp_path / "muscle_quality.csv"
+    path.write_text(
+        "muscle,side,level,fat_fraction_pct,fat_method\n"
+        "multifidus,left,L3,60,dixon\nmultifidus,left,L5,20,dixon\n"
+        "multifidus,both,all,40,dixon\n"
+    )
+    assert read_muscle_quality(path).multifidus_fat_pct == 60
+    mq = read_muscle_quality(path, symptomatic_levels=["L5"])
+    assert mq.multifidus_fat_pct == 20 and mq.multifidus_levels == ("L5",)
+
+
+def test_bad_daily_and_history_are_refused(make_patient):
+    folder = make_patient(daily=[daily_row(1) | {"sitting_min": -5}])
+    with pytest.raises(InputError, match="sitting_min"):
+        load_patient_dir(folder)
+    folder = make_patient(history={"age": 40, "painduration": 3})
+    with pytest.raises(InputError, match="unknown history field"):
+        load_patient_dir(folder)
+    folder = make_patient(daily=[])
+    (folder / "daily.csv").write_text(",".join(DAILY_COLUMNS[:-1]) + "\n")
+    with pytest.raises(InputError, match="missing column"):
+        load_patient_dir(folder)
+
+
+def test_folder_without_questionnaires_is_refused(tmp_path):
+    (tmp_path / "history.json").write_text("{}")
+    with pytest.raises(InputError, match="no questionnaire files"):
+        load_patient_dir(tmp_path)
+
+
+def test_cli_plan_writes_the_contract_files(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            str(demo_patients_dir() / "structural_spondylolisthesis"),
+            "--out",
+            str(out),
+            "--lang",
+            "de",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    triage_doc = json.loads((out / "triage.json").read_text())
+    assert triage_doc["track"] == "S1"
+    for item in triage_doc["actions"] + triage_doc["reasons"]:
+        assert item["source"] and item["evidence"]
+    plan_doc = json.loads((out / "plan.json").read_text())
+    assert plan_doc["phases"] and plan_doc["exercises"]
+    assert all(
+        ex["level"] in ("L0", "L1", "L2", "L3") and ex["dose"] for ex in plan_doc["exercises"]
+    )
+    profile_doc = json.loads((out / "profile.json").read_text())
+    assert profile_doc["instability"]["max_meyerding_grade"] == 2
+    assert {m["part"] for m in profile_doc["missing"]} >= {"muscle_quality.csv", "daily.csv"}
+    html = (out / "handout.html").read_text()
+    assert '<html lang="de">' in html
+
+
+def test_cli_bad_input_exits_2(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "odi.json").write_text(
+        '{"instrument": "odi", "date": "2024-01-01", "answers": {"s1": 9}}'
+    )
+    result = runner.invoke(app, ["plan", str(folder), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "o").exists()  # nothing half-written
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            str(demo_patients_dir() / "functional_high_risk"),
+            "--out",
+            str(tmp_path / "o"),
+            "--lang",
+            "fr",
+        ],
+    )
+    assert result.exit_code == 2
+
+
+def test_demo_patients_cover_red_flag_structural_and_functional(tmp_path):
+    tracks = {}
+    for folder in sorted(demo_patients_dir().iterdir()):
+        result = run_plan(folder, tmp_path / folder.name, language="en")
+        tracks[folder.name] = (result["track"], result["status"])
+    assert tracks["red_flag_cauda_equina"] == ("S0", "blocked")
+    assert tracks["structural_spondylolisthesis"] == ("S1", "active")
+    assert tracks["functional_high_risk"] == ("F2", "active")
+    assert tracks["low_risk_self_management"] == ("F3", "active")
+    blocked = json.loads((tmp_path / "red_flag_cauda_equina" / "plan.json").read_text())
+    assert blocked["exercises"] == [] and blocked["status"] == "blocked"
+
+
+def test_cli_progress_writes_next_version_and_keeps_the_old(tmp_path):
+    run_plan(demo_patients_dir() / "functional_high_risk", tmp_path, language="en")
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    start = dt.date.fromisoformat(plan["programme_start"])
+    sessions = tmp_path / "sessions.csv"
+    with sessions.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "date",
+                "exercise",
+                "done",
+                "sets",
+                "pain_before",
+                "pain_during",
+                "pain_next_morning",
+                "effort",
+                "form_ok",
+            ]
+        )
+        for day in (0, 2, 4):
+            for ex in plan["exercises"]:
+                if ex["start_week"] == 1:
+                    n = len(ex["dose"].get("pyramid", [])) or ex["dose"].get("sets", 1)
+                    writer.writerow(
+                        [
+                            (start + dt.timedelta(days=day)).isoformat(),
+                            ex["id"],
+                            "yes",
+                            n,
+                            6,
+                            3,
+                            5,
+                            4,
+                            "yes",
+                        ]
+                    )
+    out = tmp_path / "v2"
+    result = runner.invoke(
+        app,
+        ["progress", str(tmp_path / "plan.json"), str(sessions), "--out", str(out), "--lang", "de"],
+    )
+    assert result.exit_code == 0, result.output
+    new = json.loads((out / "plan.json").read_text())
+    assert new["version"] == 2 and (out / "plan_v1.json").exists()
+    assert (out / "plan_v2.json").exists()
+    assert new["history"][0]["version"] == 1
+    assert {d["decision"] for d in new["decisions"]} <= {"up", "keep", "down"}
+    assert any(d["decision"] == "up" for d in new["decisions"])
+    report = json.loads((out / "progress.json").read_text())
+    assert report["adherence"]["done_sessions"] == 3
+    # a blocked plan cannot be progressed
+    run_plan(demo_patients_dir() / "red_flag_cauda_equina", tmp_path / "s0")
+    with pytest.raises(InputError, match="blocked"):
+        run_progress(tmp_path / "s0" / "plan.json", sessions, tmp_path / "x")
