@@ -9,7 +9,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from spinestab.care import demo_patients_dir, load_patient_dir, run_plan, run_progress
+from spinestab.care import (
+    demo_patients_dir,
+    load_patient_dir,
+    run_demo,
+    run_plan,
+    run_progress,
+)
 from spinestab.care.io import read_instability, read_muscle_quality
 from spinestab.cli import app
 from spinestab.errors import InputError
@@ -149,16 +155,30 @@ def test_cli_bad_input_exits_2(tmp_path):
 
 
 def test_demo_patients_cover_red_flag_structural_and_functional(tmp_path):
-    tracks = {}
-    for folder in sorted(demo_patients_dir().iterdir()):
-        result = run_plan(folder, tmp_path / folder.name, language="en")
-        tracks[folder.name] = (result["track"], result["status"])
+    results = run_demo(tmp_path, language="en")
+    tracks = {r["patient"]: (r["track"], r["status"]) for r in results}
     assert tracks["red_flag_cauda_equina"] == ("S0", "blocked")
     assert tracks["structural_spondylolisthesis"] == ("S1", "active")
     assert tracks["functional_high_risk"] == ("F2", "active")
     assert tracks["low_risk_self_management"] == ("F3", "active")
     blocked = json.loads((tmp_path / "red_flag_cauda_equina" / "plan.json").read_text())
     assert blocked["exercises"] == [] and blocked["status"] == "blocked"
+    progressed = next(r for r in results if "progress" in r)
+    assert progressed["patient"] == "functional_high_risk"
+    assert progressed["progress"]["version"] == 2
+    assert (tmp_path / "functional_high_risk" / "progress" / "plan_v2.json").exists()
+
+
+def test_wearable_valid_day_flag_is_honoured(make_patient):
+    rows = [daily_row(d) | {"valid_day": "False" if d == 3 else "True"} for d in range(1, 5)]
+    rows[0]["wear_min"] = 200  # the producer's flag wins over the wear-time rule
+    folder = make_patient(daily=[])
+    with (folder / "daily.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*DAILY_COLUMNS, "valid_day"])
+        writer.writeheader()
+        writer.writerows(rows)
+    profile = load_patient_dir(folder)
+    assert (profile.movement.days, profile.movement.valid_days) == (4, 3)
 
 
 def test_cli_progress_writes_next_version_and_keeps_the_old(tmp_path):

@@ -318,3 +318,37 @@ def test_every_reason_and_action_has_source_and_evidence(make_patient):
         assert set(item["evidence"].split("/")) <= {"V", "R", "D"}
     assert data["configurable_rules_used"]
     assert all(r.source and r.evidence for r in plan.reasons)
+
+
+# ---- with the real instability.json of spinestab.instability (issue 5) -------------------
+def _real_instability(slip_flexion_mm, slip_extension_mm):
+    from spinestab.instability import assess
+    from spinestab.instability.phantom import build_spine
+
+    neutral = build_spine(slip_mm=[0, 0, 0, 12, 0], view="neutral")
+    flexion = build_spine(slip_mm=[0, 0, 0, slip_flexion_mm, 0], angle_deg=[2] * 5, view="flexion")
+    extension = build_spine(
+        slip_mm=[0, 0, 0, slip_extension_mm, 0], angle_deg=[10] * 5, view="extension"
+    )
+    return assess(neutral=neutral, flexion=flexion, extension=extension).to_dict()
+
+
+def test_real_instability_report_unstable_l4_l5_after_failed_care_is_s1(make_patient):
+    report = _real_instability(18, 11)  # 7 mm translation > 4.5 mm (White & Panjabi)
+    assert next(lv for lv in report["levels"] if lv["level"] == "L4-L5")["verdict"] == "unstable"
+    profile, tri, _ = run(make_patient(history=failed_care(16), instability=report))
+    assert profile.instability.max_grade == 2
+    assert tri.track == "S1"
+    assert tri.findings["structural"]["unstable_levels"] == ["L4-L5"]
+    _, tri, _ = run(
+        make_patient(history=failed_care(4) | {"previous_response": None}, instability=report)
+    )
+    assert tri.track == "S2"
+
+
+def test_real_instability_report_not_assessable_is_tolerated(make_patient):
+    report = _real_instability(12, 12)
+    report["levels"][0]["verdict"] = "not_assessable"
+    profile, tri, _ = run(make_patient(history=failed_care(16), instability=report))
+    assert profile.instability.levels[0].verdict is None
+    assert tri.track == "S1"  # the static grade II slip with concordant failed care

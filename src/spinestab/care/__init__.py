@@ -12,7 +12,7 @@ outcome data.
 
 from spinestab.care.config import CareRules, Reason, load_rules
 from spinestab.care.io import load_patient_dir
-from spinestab.care.pipeline import run_plan, run_progress
+from spinestab.care.pipeline import run_demo, run_plan, run_progress
 from spinestab.care.plan import Plan, PlannedExercise, prescribe
 from spinestab.care.profile import StabilityProfile
 from spinestab.care.progression import SessionLog, progress, read_sessions
@@ -33,6 +33,7 @@ __all__ = [
     "prescribe",
     "progress",
     "read_sessions",
+    "run_demo",
     "run_plan",
     "run_progress",
     "triage",

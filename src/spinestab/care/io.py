@@ -291,7 +291,7 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
                     "grade": row.get("grade"),
                 }
             )
-    per_level = [r for r in multifidus if r["level"] != "ALL"]
+    per_level = [r for r in multifidus if r["level"] not in ("ALL", "UNASSIGNED")]
     wanted = {lvl.upper() for lvl in symptomatic_levels}
     chosen = [r for r in per_level if r["level"] in wanted] or per_level
     chosen = chosen or [r for r in multifidus if r["level"] == "ALL"]
@@ -327,7 +327,12 @@ def _verdict(value: Any, *, source: str, item: str) -> str | None:
     if value is None or value == "":
         return None
     text = str(value).strip().lower().replace("-", "_")
-    text = {"unstable_likely": "unstable", "not_assessed": None, "n/a": None}.get(text, text)
+    text = {
+        "unstable_likely": "unstable",
+        "not_assessed": None,
+        "not_assessable": None,
+        "n/a": None,
+    }.get(text, text)
     if text is not None and text not in VERDICT_ORDER:
         raise InputError(
             "unknown verdict",
@@ -418,6 +423,15 @@ def read_daily(path: Path) -> list[dict[str, Any]]:
             parsed[col] = _number(
                 row[col], source=source, item=f"line {number} {col}", low=0, high=high
             )
+        flag = (row.get("valid_day") or "").strip().lower()
+        parsed["valid_day"] = {
+            "true": True,
+            "1": True,
+            "1.0": True,
+            "false": False,
+            "0": False,
+            "0.0": False,
+        }.get(flag)
         out.append(parsed)
     return out
 
@@ -425,7 +439,12 @@ def read_daily(path: Path) -> list[dict[str, Any]]:
 def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> MovementSummary:
     """Summarise daily rows over the valid wear days (rule ``valid_wear_day_min``)."""
     min_wear = float(rules["valid_wear_day_min"])
-    valid = [r for r in rows if (r["wear_min"] or 0) >= min_wear]
+    # the wearable command's own valid_day flag when present, else the wear-time rule
+    valid = [
+        r
+        for r in rows
+        if (r["valid_day"] if r.get("valid_day") is not None else (r["wear_min"] or 0) >= min_wear)
+    ]
 
     def mean(col: str) -> float | None:
         vals = [r[col] for r in valid if r[col] is not None]

@@ -22,7 +22,7 @@ from spinestab.care.progression import Outcome, progress, read_sessions
 from spinestab.care.triage import triage
 from spinestab.errors import InputError
 
-__all__ = ["run_plan", "run_progress"]
+__all__ = ["run_demo", "run_plan", "run_progress"]
 
 log = logging.getLogger(__name__)
 
@@ -241,3 +241,44 @@ def run_progress(
         "review": (new.review or {}).get("status"),
         "files": {k: str(v) for k, v in files.items()},
     }
+
+
+def run_demo(
+    out_dir: str | Path, *, language: str | None = None, jurisdiction: str | None = None
+) -> list[dict[str, Any]]:
+    """Run the whole chain for every bundled demo patient.
+
+    For each folder under ``spinestab/data/demo_patients``: :func:`run_plan` into
+    ``out_dir/<patient>``; where the folder holds ``sessions.csv`` and the plan is not
+    blocked, :func:`run_progress` into ``out_dir/<patient>/progress``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Output folder (one sub-folder per patient).
+    language : {"en", "de"}, optional
+        Handout language (default: setting ``SPINESTAB_LANGUAGE``).
+    jurisdiction : {"NICE", "ACP"}, optional
+        Guideline set (default: setting ``SPINESTAB_JURISDICTION``).
+
+    Returns
+    -------
+    list of dict
+        One :func:`run_plan` result per patient, with ``progress`` (the
+        :func:`run_progress` result) where sessions were given.
+
+    """
+    from importlib import resources
+
+    root = Path(str(resources.files("spinestab").joinpath("data/demo_patients")))
+    results = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        target = Path(out_dir) / folder.name
+        result = run_plan(folder, target, language=language, jurisdiction=jurisdiction)
+        sessions = folder / "sessions.csv"
+        if sessions.is_file() and result["status"] != "blocked":
+            result["progress"] = run_progress(
+                target / "plan.json", sessions, target / "progress", language=language
+            )
+        results.append(result)
+    return results
