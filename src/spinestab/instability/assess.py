@@ -178,8 +178,11 @@ def _slip_summary(seg: SegmentGeometry, view: ViewResult, tset: ThresholdSet) ->
     if pct is None:
         return {"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None}
     use_mm = slip_mm is not None and view.magnification_known
+    # compared at 1e-6 precision, like the threshold rules
     present = (
-        abs(slip_mm) >= tset.listhesis_min_mm if use_mm else abs(pct) >= tset.listhesis_min_pct
+        round(abs(slip_mm), 6) >= tset.listhesis_min_mm
+        if use_mm
+        else round(abs(pct), 6) >= tset.listhesis_min_pct
     )
     if not present:
         listhesis, grade = "none", 0

@@ -152,3 +152,61 @@ def transform(
         ),
         source=landmarks.source,
     )
+
+
+def example_study() -> dict[str, LandmarkSet]:
+    """Synthetic lateral films of a grade I L4-L5 degenerative spondylolisthesis.
+
+    Neutral, flexion and extension views as digitised on a radiograph (pixels of 0.143 mm,
+    y down, patient facing left, magnification not corrected; corners rounded to 0.1 px).
+    Truth (before rounding): L4-L5 slip 6 mm neutral, 8.5 mm flexion, 4 mm extension
+    (translation 4.5 mm = 10.7 % of a 42 mm endplate) and 11 deg of segmental ROM; the other
+    segments move 0-1 mm. Used by the bundled examples and the demo.
+
+    Returns
+    -------
+    dict of str to LandmarkSet
+        Keys ``neutral``, ``flexion``, ``extension``.
+
+    """
+    common = {
+        "levels": ("L1", "L2", "L3", "L4", "L5", "S1"),
+        "depth_mm": [38.0, 39.0, 41.0, 42.0, 42.0, 44.0],
+        "wedge_deg": [2.0, 1.5, 1.0, 1.0, 4.0, 0.0],
+        "disc_posterior_mm": [6.0, 6.5, 7.0, 6.0, 6.0],
+        "height_mm": 27.0,
+    }
+    truth = {
+        "neutral": ([0.0, 0.5, 1.0, 6.0, 1.0], [4.0, 6.0, 8.0, 9.0, 14.0], 38.0),
+        "flexion": ([0.5, 1.0, 1.5, 8.5, 1.5], [-1.0, 0.0, 2.0, 3.0, 9.0], 28.0),
+        "extension": ([0.0, 0.5, 1.0, 4.0, 1.0], [7.0, 9.0, 11.0, 14.0, 17.0], 44.0),
+    }
+    spacing = 0.143
+    out = {}
+    for view, (slips, angles, slope) in truth.items():
+        spine = build_spine(
+            slip_mm=slips, angle_deg=angles, sacral_slope_deg=slope, view=view, **common
+        )
+        film = transform(
+            spine,
+            rotation_deg=180.0,
+            scale=1.0 / spacing,
+            shift=(1400.0, 1500.0),
+            units="px",
+            pixel_spacing_mm=(spacing, spacing),
+            magnification_known=False,
+        )
+        corners = {lv: np.round(arr, 1) for lv, arr in film.vertebrae.items()}
+        out[view] = LandmarkSet(
+            view=view,
+            units="px",
+            vertebrae=corners,
+            pixel_spacing_mm=(spacing, spacing),
+            vertebra_units={lv: "px" for lv in corners},
+            magnification_known=False,
+            source=f"example:{view}",
+        )
+    return out
+
+
+__all__ += ["example_study"]

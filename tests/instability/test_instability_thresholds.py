@@ -1,0 +1,217 @@
+"""Verdicts under the cited threshold sets, built around their published limits."""
+
+import pytest
+
+from spinestab.errors import InputError
+from spinestab.instability import assess, available_sets, load_threshold_set
+from spinestab.instability.phantom import build_spine, transform
+
+LEVELS = ("L3", "L4", "L5", "S1")
+
+
+def _pair(translation_mm, rom_deg, *, seg=1, depth=40.0, base_angle=2.0):
+    """Flexion/extension pair whose segment ``seg`` moves by the given translation and ROM."""
+    slips_f = [0.0, 0.0, 0.0]
+    slips_e = [0.0, 0.0, 0.0]
+    ang_f = [base_angle, base_angle, base_angle]
+    ang_e = [base_angle + 6, base_angle + 6, base_angle + 6]
+    slips_f[seg] = 2.0 + translation_mm
+    slips_e[seg] = 2.0
+    ang_e[seg] = ang_f[seg] + rom_deg
+    kw = dict(levels=LEVELS, depth_mm=depth)
+    return (
+        build_spine(slip_mm=slips_f, angle_deg=ang_f, view="flexion", **kw),
+        build_spine(slip_mm=slips_e, angle_deg=ang_e, view="extension", **kw),
+    )
+
+
+def test_bundled_sets_cite_sources():
+    assert set(available_sets()) == {"white-panjabi", "nordsten", "slip"}
+    for name in available_sets():
+        tset = load_threshold_set(name)
+        assert tset.source and tset.evidence in "VRD"
+        for rule in tset.rules:
+            assert rule.source and rule.evidence in ("V", "R", "D")
+    assert load_threshold_set(None).name == "white-panjabi"
+    assert load_threshold_set("NORDSTEN-DS").name == "nordsten"
+
+
+@pytest.mark.parametrize(
+    ("name", "translation", "rom", "verdict"),
+    [
+        # NORDSTEN-DS: slip change >= 3 mm or >= 10 deg [V, PMC10359551]
+        ("nordsten", 2.9, 8.0, "stable"),
+        ("nordsten", 3.0, 8.0, "unstable"),
+        ("nordsten", 1.0, 10.0, "unstable"),
+        ("nordsten", 1.0, 9.9, "stable"),
+        # SLIP: motion > 3 mm [V, Cochrane CD012421]
+        ("slip", 3.0, 8.0, "stable"),
+        ("slip", 3.1, 8.0, "unstable"),
+        # White & Panjabi [R]: > 4.5 mm / > 15 %; L4-L5 rotation > 20 deg; borderline band [D]
+        ("white-panjabi", 4.6, 8.0, "unstable"),
+        ("white-panjabi", 4.0, 8.0, "borderline"),
+        ("white-panjabi", 2.0, 8.0, "stable"),
+        ("white-panjabi", 1.0, 20.5, "unstable"),
+        ("white-panjabi", 1.0, 19.0, "borderline"),
+    ],
+)
+def test_verdicts_at_the_published_limits(name, translation, rom, verdict):
+    # depth 40 mm: 4.6 mm = 11.5 %, so only the mm rule can make it unstable
+    flex, ext = _pair(translation, rom)
+    rec = assess(flexion=flex, extension=ext, thresholds=name).record("L4-L5")
+    assert rec["translation_mm"] == pytest.approx(translation, abs=0.01)
+    assert rec["angulation_deg"] == pytest.approx(rom, abs=0.01)
+    assert rec["verdict"] == verdict == rec["dynamic_verdict"]
+    if verdict != "stable":
+        assert rec["reasons"] and all(verdict in r for r in rec["reasons"])
+    assert rec["static_verdict"] is None
+
+
+def test_level_specific_rotation_limit():
+    # 17 deg is above the L3-L4 limit (15) but below the L4-L5 limit (20) [R]
+    flex, ext = _pair(0.5, 17.0, seg=0)
+    assert assess(flexion=flex, extension=ext).record("L3-L4")["verdict"] == "unstable"
+    flex, ext = _pair(0.5, 17.0, seg=1)
+    assert assess(flexion=flex, extension=ext).record("L4-L5")["verdict"] == "borderline"
+    flex, ext = _pair(0.5, 22.0, seg=2)
+    assert assess(flexion=flex, extension=ext).record("L5-S1")["verdict"] == "borderline"
+
+
+def test_unknown_magnification_uses_the_pct_twin():
+    # 5 mm on a 40 mm endplate = 12.5 %: unstable by mm (> 4.5) but only borderline by %
+    flex, ext = _pair(5.0, 8.0)
+    known = assess(flexion=flex, extension=ext).record("L4-L5")
+    assert known["verdict"] == "unstable"
+
+    def film(ls):
+        return transform(ls, units="px", pixel_spacing_mm=(1.0, 1.0), magnification_known=False)
+
+    report = assess(flexion=film(flex), extension=film(ext))
+    rec = report.record("L4-L5")
+    assert rec["translation_mm"] == pytest.approx(5.0) and rec["translation_pct"] == 12.5
+    assert rec["verdict"] == "borderline"
+    skipped = [c for c in rec["criteria"] if c["id"] == "wp-translation-mm"]
+    assert skipped[0]["met"] is None and "magnification unknown" in skipped[0]["skipped"]
+    out = report.to_dict()
+    assert out["magnification_known"] is False and out["preferred_measures"] == "pct"
+    # NORDSTEN has no % twin: the mm criterion is applied, with the caveat in the reason
+    rec = assess(flexion=film(flex), extension=film(ext), thresholds="nordsten").record("L4-L5")
+    assert rec["verdict"] == "unstable"
+    assert "not corrected for radiographic magnification" in rec["reasons"][0]
+
+
+def test_low_rom_makes_stable_not_assessable():
+    flex, ext = _pair(0.5, 3.0)
+    report = assess(flexion=flex, extension=ext, thresholds="nordsten")
+    rec = report.record("L4-L5")
+    assert rec["verdict"] == "not_assessable"
+    assert any(q["check"] == "low_motion" for q in rec["quality"])
+    # an unstable finding stays unstable even with little motion
+    flex, ext = _pair(3.5, 3.0)
+    assert (
+        assess(flexion=flex, extension=ext, thresholds="nordsten").record("L4-L5")["verdict"]
+        == "unstable"
+    )
+
+
+def test_resting_film_criteria_white_panjabi():
+    # resting slip > 4.5 mm [R]; 5 mm of 40 = 12.5 % (pct rule not met); magnification known
+    neutral = build_spine(levels=LEVELS, slip_mm=[0, 5.0, 0], angle_deg=[6, 8, 10])
+    rec = assess(neutral=neutral).record("L4-L5")
+    assert rec["static_verdict"] == "unstable" and rec["dynamic_verdict"] is None
+    assert rec["meyerding_grade"] == 1 and rec["listhesis"] == "anterolisthesis"
+    # relative angulation > 22 deg between adjacent segments [R]
+    neutral = build_spine(levels=LEVELS, slip_mm=[0, 0, 0], angle_deg=[-6, 17, 5])
+    rec = assess(neutral=neutral).record("L4-L5")
+    assert rec["relative_angulation_deg"] == pytest.approx(23.0)
+    assert rec["verdict"] == "unstable"
+    # NORDSTEN has no resting criterion: measures but no verdict
+    rec = assess(neutral=neutral, thresholds="nordsten").record("L4-L5")
+    assert rec["verdict"] == "not_assessable" and rec["static_verdict"] is None
+
+
+def test_listhesis_floor():
+    # below 3 mm (magnification known) no listhesis is called: grade 0 [D]
+    neutral = build_spine(levels=LEVELS, slip_mm=[0, 2.9, 3.0])
+    report = assess(neutral=neutral)
+    assert report.record("L4-L5")["meyerding_grade"] == 0
+    assert report.record("L4-L5")["listhesis"] == "none"
+    assert report.record("L5-S1")["meyerding_grade"] == 1
+
+
+def test_custom_threshold_file(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "sets:\n  clinic:\n    title: Clinic rule\n    source: local protocol 2025\n"
+        "    evidence: D\n    rules:\n"
+        "      - {id: c1, measure: translation_pct, op: '>=', value: 10, verdict: unstable,"
+        " evidence: D, source: local protocol}\n"
+    )
+    tset = load_threshold_set(str(path))
+    assert tset.name == "clinic"
+    flex, ext = _pair(4.0, 8.0)  # 10 %
+    assert assess(flexion=flex, extension=ext, thresholds=tset).record("L4-L5")["verdict"] == (
+        "unstable"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("sets: {}\n", "no sets"),
+        ("sets:\n  a: {title: t, source: s, evidence: D, rules: []}\n", "no rules"),
+        (
+            "sets:\n  a: {title: t, evidence: D, rules: [{id: x, measure: slip_pct, op: '>',"
+            " value: 1, verdict: unstable, evidence: D, source: s}]}\n",
+            "source missing",
+        ),
+        (
+            "sets:\n  a: {title: t, source: s, evidence: D, rules: [{id: x, measure: slip_pct,"
+            " op: '>', value: 1, verdict: unstable, source: s}]}\n",
+            "evidence tag",
+        ),
+        (
+            "sets:\n  a: {title: t, source: s, evidence: D, rules: [{id: x, measure: wobble,"
+            " op: '>', value: 1, verdict: unstable, evidence: D, source: s}]}\n",
+            "unknown measure",
+        ),
+        (
+            "sets:\n  a: {title: t, source: s, evidence: D, rules: [{id: x, measure: slip_pct,"
+            " op: '<', value: 1, verdict: unstable, evidence: D, source: s}]}\n",
+            "comparison",
+        ),
+        (
+            "sets:\n  a: {title: t, source: s, evidence: D, rules: [{id: x, measure: slip_pct,"
+            " op: '>', value: -1, verdict: unstable, evidence: D, source: s}]}\n",
+            "negative",
+        ),
+        (
+            "sets:\n  a: {title: t, source: s, evidence: D, rules: [{id: x, measure: slip_pct,"
+            " op: '>', value: 1, verdict: odd, evidence: D, source: s}]}\n",
+            "unknown verdict",
+        ),
+        ("sets: [1\n", "cannot parse"),
+    ],
+)
+def test_bad_threshold_files(tmp_path, body, words):
+    path = tmp_path / "t.yaml"
+    path.write_text(body)
+    with pytest.raises(InputError) as info:
+        load_threshold_set(path=path)
+    assert words in str(info.value)
+
+
+def test_unknown_set_lists_the_known_ones():
+    with pytest.raises(InputError) as info:
+        load_threshold_set("frymoyer")
+    assert "white-panjabi" in str(info.value) and "nordsten" in str(info.value)
+
+
+def test_dynamic_needs_both_views():
+    flex, _ = _pair(1.0, 8.0)
+    with pytest.raises(InputError, match="both flexion and extension"):
+        assess(flexion=flex)
+    with pytest.raises(InputError, match="no landmarks"):
+        assess()
+    with pytest.raises(InputError, match="was given as neutral"):
+        assess(neutral=flex)
