@@ -359,8 +359,14 @@ def detect_units(rec: Recording, *, tolerance: float = 0.25, max_seconds: int = 
         if m == 0:
             continue
         vm = np.sqrt((raw[:m].reshape(-1, fs, 3) ** 2).sum(axis=2))
-        mean = np.nanmean(vm, axis=1) if np.isfinite(vm).any() else np.full(len(vm), np.nan)
-        sd = np.nanstd(vm, axis=1) if np.isfinite(vm).any() else np.full(len(vm), np.nan)
+        fin = np.isfinite(vm)
+        cnt = fin.sum(axis=1)
+        vz = np.where(fin, vm, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(cnt > 0, vz.sum(axis=1) / cnt, np.nan)
+            sd = np.sqrt(
+                np.maximum(np.where(cnt > 0, (vz * vz).sum(axis=1) / cnt, np.nan) - mean**2, 0.0)
+            )
         ok = np.isfinite(mean) & (mean > 0)
         alls.extend(mean[ok].tolist())
         still = ok & (sd < 0.1 * np.abs(mean))

@@ -26,12 +26,16 @@ from spinestab.wearable.orientation import Orientation, body_angles, estimate_or
 from spinestab.wearable.posture import (
     CLASS_NAMES,
     LYING,
+    MOVING,
     NONWEAR,
     RUNNING,
+    SITTING,
     STAIRS,
+    STANDING,
     WALKING,
     classify,
     gait_per_second,
+    sit_to_stand,
 )
 from spinestab.wearable.prompts import offline_prompts
 
@@ -223,6 +227,13 @@ def analyse(
         cfg=cfg,
         utc_offset_h=utc_offset_h,
     )
+    if thigh is None:
+        sts = sit_to_stand(inc, tf.sd)
+    else:  # with a thigh sensor: sitting followed by standing or gait
+        sts = np.flatnonzero(
+            (posture[:-1] == SITTING) & np.isin(posture[1:], (STANDING, MOVING, WALKING, RUNNING))
+        )
+    info["sit_to_stand_unix_s"] = (tf.start_unix_s + sts).tolist()
     info["seconds"] = int(n)
     info["prompts"] = int(prompts.size)
     return WearableResult(

@@ -58,8 +58,11 @@ def daily_timelines(result: WearableResult, out_dir: Path) -> list[Path]:
         counts = np.zeros((1440, len(CLASS_NAMES)))
         np.add.at(counts, (minute, codes), 1)
         ribbon = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), 0)
-        fw = np.nan_to_num(result.trunk_forward_deg[sel], nan=0.0)
-        have = np.isfinite(result.trunk_forward_deg[sel])
+        fws = np.where(
+            codes == CLASS_NAMES.index("lying"), np.nan, result.trunk_forward_deg[sel]
+        )  # no forward angle while lying
+        fw = np.nan_to_num(fws, nan=0.0)
+        have = np.isfinite(fws)
         s_fw = np.bincount(minute, weights=fw, minlength=1440)
         c_fw = np.bincount(minute, weights=have.astype(float), minlength=1440)
         with np.errstate(invalid="ignore", divide="ignore"):

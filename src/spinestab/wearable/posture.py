@@ -31,6 +31,7 @@ __all__ = [
     "fill_short",
     "gait_per_second",
     "runs",
+    "sit_to_stand",
 ]
 
 NONWEAR, LYING, SITTING, STANDING, UPRIGHT_STATIC, MOVING, WALKING, RUNNING, STAIRS = range(9)
@@ -238,3 +239,51 @@ def classify(
         out[solo] = t[solo]
     out[nonwear] = NONWEAR
     return out
+
+
+def sit_to_stand(
+    inclination_deg: np.ndarray,
+    sd_g: np.ndarray,
+    *,
+    still_sd_g: float = 0.05,
+    min_still_s: int = 3,
+    drop_deg: float = 10.0,
+    max_sit_deg: float = 45.0,
+    window_s: int = 4,
+) -> np.ndarray:
+    """Find sit-to-stand transitions from a trunk sensor alone.
+
+    A transition ends a still period of at least ``min_still_s`` seconds whose trunk angle
+    (sitting, usually leaning 10-40 deg from the walking upright) is at most
+    ``max_sit_deg``; within ``window_s`` seconds the trunk settles at least ``drop_deg``
+    more upright (standing). Thresholds are design decisions [D], checked on the SKDH
+    sit-to-stand sample; a still, flexed stand followed by upright standing looks the same
+    and is told apart only by ``max_sit_deg``.
+
+    Parameters
+    ----------
+    inclination_deg : (S,) ndarray
+        Trunk inclination per second.
+    sd_g : (S,) ndarray
+        Acceleration SD per second.
+    still_sd_g, min_still_s, drop_deg, max_sit_deg, window_s : keyword-only
+        Thresholds.
+
+    Returns
+    -------
+    (T,) int ndarray
+        Seconds at which each transition starts (the last still second).
+
+    """
+    inc = np.nan_to_num(np.asarray(inclination_deg, float), nan=0.0)
+    still = np.nan_to_num(sd_g, nan=np.inf) < still_sd_g
+    st, en = runs(still)
+    out = []
+    for a, b in zip(st, en, strict=True):
+        if b - a < min_still_s or b + window_s + 2 > inc.size:
+            continue
+        base = float(np.median(inc[a:b]))
+        after = float(np.median(inc[b + window_s - 2 : b + window_s + 2]))
+        if drop_deg <= base <= max_sit_deg and after <= base - drop_deg:
+            out.append(b - 1)
+    return np.asarray(out, dtype=np.int64)

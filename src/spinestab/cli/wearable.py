@@ -1,0 +1,118 @@
+"""``spinestab wearable``: posture, exposures, bouts and prompts from accelerometer files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spinestab.cli._common import console, exit_on_bad_input
+
+__all__ = ["register"]
+
+
+def wearable_command(
+    trunk: Annotated[
+        Path, typer.Option("--trunk", help="Trunk (lower-back) sensor file.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.", show_default=False)],
+    thigh: Annotated[
+        Path | None, typer.Option("--thigh", help="Optional thigh sensor file.")
+    ] = None,
+    units: Annotated[str, typer.Option("--units", help="Stored units: auto, g or m/s2.")] = "auto",
+    fs: Annotated[
+        float | None,
+        typer.Option("--fs", help="Sampling rate (Hz) for files without timestamps."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="Start time (ISO 8601) for files without timestamps."),
+    ] = None,
+    standing: Annotated[
+        str | None,
+        typer.Option(
+            "--standing",
+            help="Declared standing period START/END (ISO 8601) for the upright reference.",
+        ),
+    ] = None,
+    static_limit: Annotated[
+        float, typer.Option("--static-limit-min", help="Prompt after this many static minutes.")
+    ] = 30.0,
+    utc_offset: Annotated[
+        float, typer.Option("--utc-offset-h", help="Local clock offset for days/quiet hours.")
+    ] = 0.0,
+    pictures: Annotated[
+        bool, typer.Option("--pictures/--no-pictures", help="Write daily timeline PNGs.")
+    ] = True,
+) -> None:
+    """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from spinestab.errors import InputError
+    from spinestab.wearable.config import PromptConfig, WearableConfig
+    from spinestab.wearable.io import _parse_start, read_recording
+    from spinestab.wearable.pipeline import analyse, write_outputs
+
+    with exit_on_bad_input():
+        if units not in ("auto", "g", "m/s2"):
+            raise InputError(
+                "unknown units", item="--units", value=units, expected="auto, g or m/s2"
+            )
+        start_s = _parse_start(start, "--start") if start else None
+        standing_s = None
+        if standing:
+            parts = standing.split("/")
+            if len(parts) != 2:
+                raise InputError(
+                    "standing period needs START/END",
+                    item="--standing",
+                    value=standing,
+                    expected="2024-01-01T08:00/2024-01-01T08:01",
+                )
+            standing_s = (
+                _parse_start(parts[0], "--standing"),
+                _parse_start(parts[1], "--standing"),
+            )
+        cfg = WearableConfig(prompts=PromptConfig(static_limit_min=static_limit))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("reading", total=None)
+            rec_t = read_recording(trunk, units=units, fs_hz=fs, start_unix_s=start_s)
+            rec_h = (
+                read_recording(thigh, units=units, fs_hz=fs, start_unix_s=start_s)
+                if thigh is not None
+                else None
+            )
+            total = rec_t.duration_s + (rec_h.duration_s if rec_h is not None else 0.0)
+            bar.update(task, description="analysing", total=total, completed=0)
+            result = analyse(
+                rec_t,
+                rec_h,
+                cfg=cfg,
+                standing_s=standing_s,
+                utc_offset_h=utc_offset,
+                progress=lambda k: bar.advance(task, k),
+            )
+            bar.update(task, description="writing")
+            paths = write_outputs(result, out, pictures=pictures)
+        d = result.daily
+        console.print(
+            f"[bold]{len(d['date'])}[/] day(s), {result.info['setup']}, "
+            f"{int(result.prompts_unix_s.size)} prompt(s); "
+            f"trunk calibration: {result.info['trunk']['calibration']['status']}"  # type: ignore[index]
+        )
+        for p in paths[:4]:
+            console.print(f"  wrote {p}")
+        if len(paths) > 4:
+            console.print(f"  wrote {len(paths) - 4} timeline picture(s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``spinestab wearable`` to the app."""
+    app.command("wearable")(wearable_command)

@@ -1,0 +1,111 @@
+"""Device decoders against the reference decodes (SKDH, ActiLife CSV) and file fixtures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spinestab.errors import InputError
+from spinestab.wearable._cwa import decode_cwa
+from spinestab.wearable._geneactiv import decode_geneactiv
+from spinestab.wearable._gt3x import decode_gt3x
+from spinestab.wearable.io import read_recording
+
+from .conftest import DATA, shared_file
+
+
+def test_ax3_matches_skdh_reference():
+    d = decode_cwa((DATA / "ax3_sample.cwa").read_bytes())
+    ref = np.load(DATA / "ax3_reference.npz")
+    assert d.device == "AX3" and d.fs_hz == 200.0
+    assert d.acc_g.shape == ref["accel"].shape == (58800, 3)
+    np.testing.assert_array_equal(d.acc_g, ref["accel"])  # exact: multiples of 1/256 g
+    # block timestamps spread linearly; the reference agrees within 0.1 ms (< 1/50 sample)
+    assert np.abs(d.time_unix_s - ref["time"]).max() < 1e-4
+
+
+def test_ax6_matches_skdh_reference_with_gyro_and_temperature():
+    d = decode_cwa((DATA / "ax6_sample.cwa").read_bytes())
+    ref = np.load(DATA / "ax6_data.npz")
+    assert d.device == "AX6"
+    assert d.acc_g.shape == ref["accel"].shape
+    # the reference is rounded to 6 decimals
+    np.testing.assert_allclose(d.acc_g, ref["accel"], atol=1e-6)
+    np.testing.assert_allclose(d.gyro_dps, ref["gyro"], atol=1e-4)
+    np.testing.assert_allclose(d.temperature_c, ref["temperature"], atol=1e-4)
+    assert np.abs(d.time_unix_s - ref["time"]).max() < 1e-4
+
+
+def test_geneactiv_matches_skdh_reference():
+    d = decode_geneactiv((DATA / "gnactv_sample.bin").read_bytes())
+    ref = np.load(DATA / "gnactv_data.npz")
+    assert d.fs_hz == 50.0 and d.acc_g.shape == (900, 3)
+    np.testing.assert_allclose(d.acc_g, ref["accel"], atol=5.1e-5)  # reference: 4 decimals
+    np.testing.assert_array_equal(d.light_lux, ref["light"])
+    np.testing.assert_allclose(d.temperature_c, ref["temperature"], atol=1e-6)
+    np.testing.assert_allclose(d.time_unix_s, ref["time"], atol=1e-6)
+
+
+def test_truncated_geneactiv_reads_complete_pages_and_says_so():
+    d = decode_geneactiv((DATA / "GENEActiv_testfile.bin").read_bytes())
+    assert d.n_pages_header == 222048
+    assert d.n_pages_read == 16 and d.acc_g.shape == (4800, 3)  # actipy also reads 4800
+    rec = read_recording(DATA / "GENEActiv_testfile.bin")
+    assert any("truncated" in n for n in rec.notes)
+
+
+def test_old_genea_file_is_a_clear_error():
+    with pytest.raises(InputError, match="not a GENEActiv"):
+        read_recording(DATA / "genea_testfile.bin")
+
+
+def test_actilife_epoch_count_csv_is_refused():
+    with pytest.raises(InputError, match="epoch counts"):
+        read_recording(DATA / "ActiGraph13.csv")
+
+
+def test_empty_and_truncated_cwa(tmp_path):
+    empty = tmp_path / "empty.cwa"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        read_recording(empty)
+    raw = (DATA / "ax6_sample.cwa").read_bytes()
+    header_only = tmp_path / "header.cwa"
+    header_only.write_bytes(raw[:1024])
+    with pytest.raises(InputError, match="no data blocks"):
+        read_recording(header_only)
+    # a block with a damaged checksum is skipped and counted, never decoded as data
+    bad = bytearray(raw)
+    bad[1024 + 512 * 3 + 100] ^= 0xFF
+    d = decode_cwa(bytes(bad))
+    assert d.n_bad_blocks == 1
+    assert d.acc_g.shape[0] == 10360 - 40
+
+
+def test_neo_gt3x_matches_actilife_csv():
+    gt3x = shared_file("device_samples/pygt3x/neo.gt3x")
+    csv = shared_file("device_samples/pygt3x/neo.csv")
+    d = decode_gt3x(gt3x.read_bytes())
+    ref = np.loadtxt(csv, delimiter=",", skiprows=11)
+    assert d.acc_g.shape == ref.shape == (18004, 3)
+    np.testing.assert_array_equal(np.round(d.acc_g.astype(np.float64), 3), ref)
+    rec = read_recording(csv)  # the ActiLife CSV export itself
+    assert rec.fs_hz == 30.0 and rec.n_samples == 18004
+    np.testing.assert_allclose(rec.read(), ref, atol=1e-6)
+
+
+def test_gt3x_idle_sleep_is_filled_and_marked():
+    d = decode_gt3x(shared_file("device_samples/pygt3x/ISM_Enabled.gt3x").read_bytes())
+    assert d.acc_g.shape == (9000, 3)  # 300 s at 30 Hz, as pygt3x fills it
+    assert 0.5 < d.filled.mean() < 0.9
+    # a filled stretch repeats the last real sample (still)
+    i = int(np.argmax(d.filled))
+    np.testing.assert_array_equal(d.acc_g[i], d.acc_g[i - 1])
+    off = decode_gt3x(shared_file("device_samples/pygt3x/ISM_Disabled.gt3x").read_bytes())
+    assert off.acc_g.shape == (9000, 3) and not off.filled.any()
+
+
+def test_truncated_gt3x_with_idle_sleep_matches_pygt3x_count():
+    d = decode_gt3x(shared_file("device_samples/pygt3x/small.gt3x").read_bytes())
+    assert d.truncated
+    assert d.acc_g.shape[0] == 1_467_810  # pygt3x's gap-filled count (MANIFEST)

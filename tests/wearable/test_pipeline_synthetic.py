@@ -1,0 +1,92 @@
+"""The pipeline against scripted recordings with known per-second truth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spinestab.wearable.posture import LYING, NONWEAR, RUNNING, SITTING, STANDING, WALKING
+
+
+def _agreement(est, truth, classes):
+    m = np.isin(truth, classes)
+    return float((est[m] == truth[m]).mean())
+
+
+def test_trunk_thigh_posture_agreement(synth2, synth2_results):
+    both, _ = synth2_results
+    truth = synth2.posture
+    # all seconds, every class: lying, sitting, standing (incl. bends), walking, running,
+    # non-wear
+    assert float((both.posture == truth).mean()) >= 0.95
+    for c in (LYING, SITTING, STANDING, WALKING, NONWEAR):
+        assert _agreement(both.posture, truth, [c]) >= 0.95, c
+
+
+def test_trunk_only_lying_and_walking(synth2, synth2_results):
+    _, solo = synth2_results
+    truth = synth2.posture
+    assert _agreement(solo.posture, truth, [LYING]) >= 0.95
+    walk_truth = np.isin(truth, (WALKING, RUNNING))
+    walk_est = np.isin(solo.posture, (WALKING, RUNNING))
+    assert (walk_est[walk_truth]).mean() >= 0.95
+    # precision too: what is called walking was walking
+    assert (walk_truth[walk_est]).mean() >= 0.95
+    # sitting and standing are not told apart without a thigh sensor
+    assert not np.isin(solo.posture, (SITTING, STANDING)).any()
+
+
+def test_units_and_mounting_are_found(synth2, synth2_results):
+    both, _ = synth2_results
+    assert both.info["trunk"]["units"] == "m/s2"
+    ori = both.info["trunk"]["orientation"]
+    assert ori["up_source"] == "walking" and ori["forward_source"] == "bends"
+    # the estimated up/forward axes are the rotated segment axes (x up, z anterior)
+    rot = synth2.trunk_rotation
+    assert np.dot(ori["up"], rot @ [1, 0, 0]) > np.cos(np.radians(2))
+    assert np.dot(ori["forward"], rot @ [0, 0, 1]) > np.cos(np.radians(5))
+    assert ori["upside_down"] == bool((rot @ [1, 0, 0])[0] < -0.5)
+
+
+def test_forward_exposures_within_one_percent(synth2, synth2_results):
+    both, _ = synth2_results
+    fw = synth2.trunk_forward_deg
+    worn = np.isfinite(fw) & ~np.isin(synth2.posture, (NONWEAR, LYING))
+    est = both.trunk_forward_deg
+    for thr in (20, 30, 60, 90):
+        t = int(((fw >= thr) & worn).sum())
+        e = int(((est >= thr) & worn).sum())
+        # within 1 % of the non-lying wear time, and within 2 % of the exposure itself
+        assert abs(e - t) <= 0.01 * worn.sum(), thr
+        assert abs(e - t) <= max(0.02 * t, 60), (thr, e, t)
+    # per-second angle error (the trunk reference comes from walking, as in Acti4)
+    err = np.abs(est[worn] - fw[worn])
+    assert np.median(err) < 0.5 and np.percentile(err, 95) < 2.0
+
+
+def test_daily_table_matches_truth(synth2, synth2_results):
+    both, _ = synth2_results
+    d = both.daily
+    truth = synth2.posture
+    day = np.arange(truth.size) // 86400
+    for i in range(len(d["date"])):
+        sel = day == i
+        for name, code in (
+            ("lying_min", LYING),
+            ("sitting_min", SITTING),
+            ("walking_min", WALKING),
+        ):
+            true_min = (truth[sel] == code).sum() / 60
+            assert abs(d[name][i] - true_min) <= 0.02 * max(true_min, 10), (name, i)
+        assert abs(d["wear_min"][i] - (truth[sel] != NONWEAR).sum() / 60) < 5
+    assert d["date"][0] == "2024-01-01"
+    assert d["valid_day"].all()
+    # steps: the script's step frequency times walking/running seconds
+    assert d["steps"].sum() > 0
+
+
+def test_steps_match_script(synth2, synth2_results):
+    both, _ = synth2_results
+    gait = np.isin(synth2.posture, (WALKING, RUNNING))
+    est = both.steps[gait].sum()
+    # the script steps at 1.6-2.1 Hz walking and 2.6-3.0 Hz running
+    assert 1.6 * gait.sum() * 0.95 < est < 3.0 * gait.sum()
