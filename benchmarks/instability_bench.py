@@ -1,0 +1,47 @@
+"""Timing of spinestab.instability: one command, `python benchmarks/instability_bench.py`.
+
+There is no peer tool for corner-landmark instability measures in our environment, so this
+prints absolute figures: landmarks -> report for a 6-level neutral + flexion + extension
+study, corners from the TPTBox CT L2-L4 masks, the overlay picture, and peak memory.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from pathlib import Path
+
+from spinestab.instability import assess, corners_from_masks, draw_overlay
+from spinestab.instability.phantom import example_study
+
+HERE = Path(__file__).resolve().parent
+VERT = HERE.parent / "tests/data/instability/tptbox_ct_L2-L4/sub-ct_seg-vert_label-22_msk.nii.gz"
+
+
+def _time(fn, repeat: int) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def main() -> None:
+    study = example_study()
+    t_assess = _time(lambda: assess(**study).to_dict(), 50)
+    t_mask = _time(lambda: corners_from_masks(VERT), 10)
+    report = assess(**study)
+    out = Path("/tmp/spinestab_instability_bench.png")
+    t_png = _time(lambda: draw_overlay(report, out), 3)
+    tracemalloc.start()
+    assess(neutral=corners_from_masks(VERT)).to_dict()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"assess, 6 levels x 3 views:        {1e3 * t_assess:8.2f} ms")
+    print(f"corners from TPTBox masks (73x47x73): {1e3 * t_mask:8.2f} ms")
+    print(f"overlay PNG, 3 panels:             {1e3 * t_png:8.2f} ms")
+    print(f"peak Python memory, mask -> report:  {peak / 2**20:8.2f} MiB")
+
+
+if __name__ == "__main__":
+    main()
