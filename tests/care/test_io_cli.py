@@ -236,3 +236,15 @@ def test_cli_progress_writes_next_version_and_keeps_the_old(tmp_path):
     run_plan(demo_patients_dir() / "red_flag_cauda_equina", tmp_path / "s0")
     with pytest.raises(InputError, match="blocked"):
         run_progress(tmp_path / "s0" / "plan.json", sessions, tmp_path / "x")
+
+
+def test_jurisdiction_and_language_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINESTAB_JURISDICTION", "acp")
+    monkeypatch.setenv("SPINESTAB_LANGUAGE", "de")
+    result = run_plan(demo_patients_dir() / "functional_high_risk", tmp_path)
+    assert (result["jurisdiction"], result["language"]) == ("ACP", "de")
+    triage_doc = json.loads((tmp_path / "triage.json").read_text())
+    assert "acupuncture" in triage_doc["guideline"]["adjunct_options"]
+    monkeypatch.setenv("SPINESTAB_JURISDICTION", "WHO")
+    with pytest.raises(InputError, match="unknown jurisdiction"):
+        run_plan(demo_patients_dir() / "functional_high_risk", tmp_path / "x")

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 def _resolve_jurisdiction(jurisdiction: str | None) -> str:
     if jurisdiction is None:
+        import os
+
+        jurisdiction = os.environ.get("SPINESTAB_JURISDICTION")
+    if jurisdiction is None:
         from spinestab.settings import get_settings
 
         jurisdiction = get_settings().jurisdiction
