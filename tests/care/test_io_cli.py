@@ -248,3 +248,66 @@ def test_jurisdiction_and_language_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SPINESTAB_JURISDICTION", "WHO")
     with pytest.raises(InputError, match="unknown jurisdiction"):
         run_plan(demo_patients_dir() / "functional_high_risk", tmp_path / "x")
+
+
+def test_cli_progress_with_followup_forms_and_json_sessions(tmp_path):
+    run_plan(demo_patients_dir() / "low_risk_self_management", tmp_path, language="en")
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    start = dt.date.fromisoformat(plan["programme_start"])
+    entries = [
+        {
+            "date": (start + dt.timedelta(days=d)).isoformat(),
+            "exercise": "bird_dog",
+            "done": True,
+            "sets": 3,
+            "pain_before": 3,
+            "pain_during": 2,
+            "pain_next_morning": 2,
+            "effort": 4,
+            "form_ok": True,
+        }
+        for d in range(0, 84, 2)
+    ]
+    sessions = tmp_path / "sessions.json"
+    sessions.write_text(json.dumps({"sessions": entries}))
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    # baseline RMDQ 3 (demo); week 12: 0 ticked -> 3 points, but 100 % relative: responder
+    (forms / "rmdq.json").write_text(
+        json.dumps(
+            {
+                "instrument": "rmdq",
+                "date": (start + dt.timedelta(days=83)).isoformat(),
+                "answers": [],
+            }
+        )
+    )
+    result = runner.invoke(
+        app,
+        [
+            "progress",
+            str(tmp_path / "plan.json"),
+            str(sessions),
+            "--out",
+            str(tmp_path / "v2"),
+            "--forms",
+            str(forms),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    review = json.loads((tmp_path / "v2" / "progress.json").read_text())["review"]
+    assert review["week"] == 12 and review["instrument"] == "rmdq"
+    assert review["status"] == "responder"
+    assert "relative" in review["change"]["rule"]
+
+
+def test_cli_progress_bad_sessions_exit_2(tmp_path):
+    run_plan(demo_patients_dir() / "low_risk_self_management", tmp_path, language="en")
+    sessions = tmp_path / "s.csv"
+    sessions.write_text("date,exercise,pain_during\n2024-03-04,bird_dog,11\n")
+    result = runner.invoke(
+        app, ["progress", str(tmp_path / "plan.json"), str(sessions), "--out", str(tmp_path / "v2")]
+    )
+    assert result.exit_code == 2
+    assert "pain_during" in result.output
+    assert not (tmp_path / "v2").exists()

@@ -10,6 +10,9 @@ The chain on files is :func:`run_plan` (``spinestab plan``) and :func:`run_progr
 outcome data.
 """
 
+from pathlib import Path
+from typing import Any
+
 from spinestab.care.config import CareRules, Reason, load_rules
 from spinestab.care.io import load_patient_dir
 from spinestab.care.pipeline import run_demo, run_plan, run_progress
@@ -40,16 +43,19 @@ __all__ = [
 ]
 
 
-def fit_response_model(outcomes, **options):
-    """Fit who-benefits-from-which-programme models; see :mod:`spinestab.care.response`."""
+def fit_response_model(outcomes: Any, **options: Any) -> Any:
+    """Fit who-benefits-from-which-programme models; see :mod:`spinestab.care.response`.
+
+    Returns a :class:`spinestab.care.response.ResponseModel` (imported lazily: needs the
+    ``care`` extra, scikit-learn).
+    """
     from spinestab.care.response import fit_response_model as _fit
 
     return _fit(outcomes, **options)
 
 
-def demo_patients_dir():
+def demo_patients_dir() -> Path:
     """Return the folder of the bundled demo patients (one sub-folder per patient)."""
     from importlib import resources
-    from pathlib import Path
 
     return Path(str(resources.files("spinestab").joinpath("data/demo_patients")))
