@@ -214,3 +214,44 @@ def test_mirror_image_corner_order_on_one_body():
     found = _issues(report, "corner_order")
     assert {q.level for q in found} == {"L2"}
     assert np.isfinite(report.record("L4-L5")["slip_mm"])
+
+
+def test_flexion_and_extension_in_different_units():
+    flex = build_spine(levels=("L4", "L5"), slip_mm=[7.0], view="flexion")
+    ext = build_spine(levels=("L4", "L5"), slip_mm=[3.0], view="extension")
+    ext_px = LandmarkSet(
+        view="extension",
+        units="px",
+        vertebrae={lv: a * 5.0 for lv, a in ext.vertebrae.items()},
+        vertebra_units={lv: "px" for lv in ext.vertebrae},
+    )
+    report = assess(flexion=flex, extension=ext_px, thresholds="nordsten")
+    rec = report.record("L4-L5")
+    assert rec["translation_mm"] is None
+    assert rec["translation_pct"] == pytest.approx(10.0, abs=0.01)  # (7 - 3) / 40
+    assert any(q.check == "mixed_units" and q.view == "flexion/extension" for q in report.quality)
+    # NORDSTEN's only translation rule is in mm: not applicable, so the angle decides
+    crit = next(c for c in rec["criteria"] if c["id"] == "nordsten-translation")
+    assert crit["met"] is None
+
+
+def test_no_motion_segment_is_an_input_error():
+    from spinestab.errors import InputError
+
+    one = build_spine(levels=("L4", "L5"))
+    only_l4 = LandmarkSet(
+        view="neutral",
+        units="mm",
+        vertebrae={"L4": one.vertebrae["L4"]},
+        vertebra_units={"L4": "mm"},
+    )
+    with pytest.raises(InputError, match="no motion segment"):
+        assess(neutral=only_l4)
+    gap = LandmarkSet(
+        view="neutral",
+        units="mm",
+        vertebrae={"L2": one.vertebrae["L4"], "L5": one.vertebrae["L5"]},
+        vertebra_units={"L2": "mm", "L5": "mm"},
+    )
+    with pytest.raises(InputError, match="two adjacent levels"):
+        assess(neutral=gap)

@@ -318,7 +318,35 @@ def assess(
         {n for v in views.values() for n in v.segments},
         key=lambda n: level_index(n.split("-")[0]),
     )
+    if not names:
+        given = {name: v.source for name, v in views.items()}
+        raise InputError(
+            "no motion segment to measure",
+            item="levels",
+            value={
+                name: list(ls.vertebrae)
+                for name, ls in (
+                    ("neutral", neutral),
+                    ("flexion", flexion),
+                    ("extension", extension),
+                )
+                if ls is not None
+            },
+            expected=f"two adjacent levels (e.g. L4 and L5) in at least one view ({given})",
+        )
     issues = [i for v in views.values() for i in v.issues]
+    if dynamic and views["flexion"].unit != views["extension"].unit:
+        issues.append(
+            QualityIssue(
+                "flexion/extension",
+                "all",
+                "mixed_units",
+                "warning",
+                f"flexion is in {views['flexion'].unit} and extension in "
+                f"{views['extension'].unit} (no pixel spacing for one of them): translation "
+                "is given in % only.",
+            )
+        )
     levels: list[dict[str, Any]] = []
     for name in names:
         upper, lower = name.split("-")
