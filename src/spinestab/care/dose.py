@@ -161,9 +161,32 @@ def start_dose(
 
 
 def step_up(
-    exercise: Exercise, level: int, dose: Dose, *, max_level: int = 3, walk_increase: float = 0.10
+    exercise: Exercise,
+    level: int,
+    dose: Dose,
+    *,
+    max_level: int = 3,
+    walk_increase: float = 0.10,
+    hold_step_s: int = HOLD_STEP_S,
+    reps_step: int = REPS_STEP,
 ) -> tuple[int, Dose, str]:
     """Progress one variable (§5.3 order: hold/reps -> sets -> level).
+
+    Parameters
+    ----------
+    exercise : Exercise
+        The library exercise.
+    level : int
+        Current level, 0-3.
+    dose : Dose
+        Current dose.
+    max_level : int
+        Highest level allowed (the phase's).
+    walk_increase : float
+        Relative weekly increase of walking minutes (rule ``walking_weekly_increase``).
+    hold_step_s, reps_step : int
+        Seconds or repetitions added per step (rules ``progression_hold_step_s``,
+        ``progression_reps_step``).
 
     Returns
     -------
@@ -178,14 +201,14 @@ def step_up(
     if dose.type == "hold":
         top = int(spec["hold_s"][1])
         if (dose.hold_s or 0) < top:
-            return level, replace(dose, hold_s=min(top, (dose.hold_s or 0) + HOLD_STEP_S)), "hold"
+            return level, replace(dose, hold_s=min(top, (dose.hold_s or 0) + hold_step_s)), "hold"
         if spec.get("sets") and (dose.sets or 0) < spec["sets"][1]:
             return level, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
     elif dose.type == "reps":
         if (dose.reps or 0) < spec["reps"][1]:
             return (
                 level,
-                replace(dose, reps=min(spec["reps"][1], (dose.reps or 0) + REPS_STEP)),
+                replace(dose, reps=min(spec["reps"][1], (dose.reps or 0) + reps_step)),
                 "reps",
             )
         if (dose.sets or 0) < spec["sets"][1]:

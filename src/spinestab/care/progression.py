@@ -441,6 +441,8 @@ def progress(
                     ex.dose,
                     max_level=max(max_level, ex.level),
                     walk_increase=float(rules["walking_weekly_increase"]),
+                    hold_step_s=int(rules["progression_hold_step_s"]),
+                    reps_step=int(rules["progression_reps_step"]),
                 )
                 if change == "none":
                     why.append(f"at the most allowed in phase {phase['index']} (L{max_level})")
