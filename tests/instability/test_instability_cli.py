@@ -165,3 +165,19 @@ def test_quality_problems_are_reported_not_fatal(tmp_path):
     assert rec["slip_mm"] is None and rec["verdict"] == "not_assessable"
     assert any(q["check"] == "corner_order" and q["level"] == "L3" for q in rec["quality"])
     assert "quality" in result.output
+
+
+def test_pixels_declared_as_mm_are_caught(tmp_path):
+    # a frequent slip: pixel coordinates with "units": "mm" -> 250-300 "mm" endplates
+    data = json.loads((EXAMPLES / "neutral.json").read_text())
+    data["units"] = "mm"
+    data.pop("pixel_spacing_mm")
+    path = tmp_path / "wrong_units.json"
+    path.write_text(json.dumps(data))
+    result = run("--neutral", path, "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    out = json.loads((tmp_path / "o" / "instability.json").read_text())
+    assert all(rec["verdict"] == "not_assessable" for rec in out["levels"])
+    assert all(rec["slip_mm"] is None for rec in out["levels"])
+    msgs = [q["message"] for q in out["quality"] if q["check"] == "endplate_length"]
+    assert msgs and all("check units, pixel spacing" in m for m in msgs)

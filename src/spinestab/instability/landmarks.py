@@ -91,6 +91,9 @@ class LandmarkSet:
         Where the landmarks came from (file name, or ``mask:<file>``).
     notes : dict of str to list of str
         Per-level remarks from reading (e.g. a body cut by the field of view).
+    outlines : dict of str to (N, 2) ndarray
+        For corners derived from masks: the body's outline points on its slice (for the
+        picture only).
 
     """
 
@@ -102,6 +105,7 @@ class LandmarkSet:
     magnification_known: bool = False
     source: str = "<landmarks>"
     notes: dict[str, list[str]] = field(default_factory=dict)
+    outlines: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def levels(self) -> list[str]:

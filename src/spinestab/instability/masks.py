@@ -389,6 +389,7 @@ def corners_from_label_array(
         magnification_known=True,
         source=source,
         notes=notes,
+        outlines={lv: found[lv]["points"] for lv in vertebrae},
     )
 
 

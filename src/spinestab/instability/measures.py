@@ -97,6 +97,7 @@ class ViewResult:
     lordosis_deg: float | None
     lordosis_note: str
     issues: list[QualityIssue] = field(default_factory=list)
+    outlines: dict[str, np.ndarray] = field(default_factory=dict)
 
     def mm(self, value: float | None) -> float | None:
         """Return a length in mm, or None when the view has no mm scale."""
@@ -248,4 +249,5 @@ def measure_view(landmarks: LandmarkSet) -> ViewResult:
         lordosis_deg=lordosis,
         lordosis_note=note,
         issues=issues,
+        outlines=dict(landmarks.outlines) if unit == landmarks.units else {},
     )

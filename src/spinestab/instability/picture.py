@@ -61,6 +61,10 @@ def draw_overlay(report: InstabilityReport, path: str | Path, *, dpi: int = 120)
         ax.set_aspect("equal")
         ax.set_title(f"{name} ({view.unit})", fontsize=10)
         bad = {q.level for q in view.issues if q.severity == "error"}
+        for outline in view.outlines.values():  # mask-derived: the body on its slice
+            ax.plot(
+                outline[:, 0], outline[:, 1], "s", ms=2.5, mec="none", color="#9e9e9e", alpha=0.25
+            )
         for level, arr in view.coords.items():
             colour = "#c62828" if level in bad else "#1565c0"
             ring = arr[[AS, PS, PI, AI, AS]]
