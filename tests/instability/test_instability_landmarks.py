@@ -213,3 +213,23 @@ def test_missing_and_binary_files(tmp_path):
     with pytest.raises(InputError, match="not a file"):
         (tmp_path / "d.json").mkdir()
         read_landmarks(tmp_path / "d.json")
+
+
+def test_csv_without_rows_for_a_cut_endplate(tmp_path):
+    rows = [
+        "level,corner,x,y,units,view",
+        "L4,anterior_inferior,0,0,mm,neutral",
+        "L4,posterior_inferior,-40,0,mm,neutral",
+        "L5,anterior_superior,-2,-8,mm,neutral",
+        "L5,posterior_superior,-42,-8,mm,neutral",
+        "L5,posterior_inferior,-42,-38,mm,neutral",
+        "L5,anterior_inferior,-2,-38,mm,neutral",
+    ]
+    path = tmp_path / "cut.csv"
+    path.write_text("\n".join(rows) + "\n")
+    ls = read_landmarks(path)
+    assert np.isnan(ls.vertebrae["L4"][:2]).all()
+    assert assess(neutral=ls).record("L4-L5")["slip_mm"] == pytest.approx(2.0)
+    path.write_text("\n".join(rows[:2] + rows[3:]) + "\n")  # L4 keeps one inferior corner
+    with pytest.raises(InputError, match="inferior endplate has only one corner"):
+        read_landmarks(path)

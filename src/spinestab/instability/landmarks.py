@@ -626,12 +626,13 @@ def _csv_to_dict(text: str, *, source: str) -> dict[str, Any]:
                 )
             for c in CORNERS:
                 entry[c] = point(row, f"{c}_x", f"{c}_y", f"line {n}")
-    for level, entry in vertebrae.items():
+    for entry in vertebrae.values():
         if entry.get("units") == file_units:
             entry.pop("units")
-        if level == "S1":
-            for c in (CORNERS[PI], CORNERS[AI]):
-                entry.setdefault(c, None)
+        # a CSV cannot write null: a corner without a row (or with empty cells) is absent,
+        # which is accepted only for a whole endplate (checked when the corners are built)
+        for c in CORNERS:
+            entry.setdefault(c, None)
     data["vertebrae"] = vertebrae
     return data
 

@@ -258,15 +258,15 @@ def _load_document(path: Path | None) -> tuple[dict[str, Any], str]:
             raise InputError(
                 "threshold file not found", source=source, expected="a YAML or JSON threshold file"
             )
-        text = path.read_text(encoding="utf-8")
-    try:
-        if source.lower().endswith(".json"):
-            doc = json.loads(text)
-        else:
-            import yaml
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError("threshold file is not UTF-8 text", source=source) from None
+    import yaml
 
-            doc = yaml.safe_load(text)
-    except (ValueError, Exception) as exc:  # yaml.YAMLError is not a ValueError
+    try:
+        doc = json.loads(text) if source.lower().endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
         raise InputError(f"cannot parse threshold file: {exc}", source=source) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sets"), dict) or not doc["sets"]:
         raise InputError(
