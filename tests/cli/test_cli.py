@@ -76,9 +76,23 @@ def test_demo_creates_patient_once(isolated_settings):
     first = run("demo")
     assert first.exit_code == 0, first.output
     assert "demo-001" in first.stdout and "Still missing" in first.stdout
+    # the whole chain ran for the bundled demo patients: the red-flag one is blocked
+    out = Path(isolated_settings_dir()) / "demo"
+    assert (out / "red_flag_cauda_equina" / "triage.json").exists()
+    triage = json.loads((out / "red_flag_cauda_equina" / "triage.json").read_text())
+    assert triage["track"] == "S0"
+    plan = json.loads((out / "red_flag_cauda_equina" / "plan.json").read_text())
+    assert plan["exercises"] == [] and plan["status"] == "blocked"
+    assert (out / "low_risk_self_management" / "handout.html").exists()
     assert run("demo").exit_code == 0
     shown = json.loads(run("patient", "show", "demo-001", "--json").stdout)
     assert len(shown["assessments"]) == 6
+
+
+def isolated_settings_dir():
+    import os
+
+    return os.environ["SPINESTAB_DATA_DIR"]
 
 
 def test_missing_file_exit_2(tmp_path):

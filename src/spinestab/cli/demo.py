@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.panel import Panel
+from rich.table import Table
 
 from spinestab.cli._common import console, exit_on_bad_input
 
@@ -42,8 +44,21 @@ def _demo_files() -> list[Path]:
     )
 
 
-def demo() -> None:
-    """Create the demo patient from bundled questionnaires and show the result."""
+def demo(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the demo patients' profiles, plans and handouts "
+            "(default: DATA_DIR/demo)."
+        ),
+    ] = None,
+) -> None:
+    """Run the demo: store a demo patient, score it, then the whole chain for 4 demo patients.
+
+    The four bundled demo patients (red flag, structural, functional high risk, low risk)
+    go through profile -> triage -> plan -> handout (and progression where session logs
+    exist).
+    """
     from spinestab.cli.score import score_table
     from spinestab.clinical import load_form, score_form
     from spinestab.settings import get_settings
@@ -87,8 +102,29 @@ def demo() -> None:
     for part, (command, limits) in PROFILE_PARTS.items():
         if part != "questionnaires":
             console.print(f"  - {part}: run `{command}`; without it {limits}")
+    with exit_on_bad_input():
+        _run_care_chain(out or settings.data_dir / "demo")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` to the app."""
     app.command("demo")(demo)
+
+
+def _run_care_chain(out_dir: Path) -> None:
+    """Run profile -> triage -> plan (-> progress) for the bundled demo patients."""
+    from spinestab.care import run_demo
+
+    console.print(f"\n[bold]Whole chain for the demo patients[/] -> {out_dir}")
+    results = run_demo(out_dir)
+    table = Table("patient", "track", "exercise plan", "status", "handout")
+    for result in results:
+        handout = Path(out_dir) / result["patient"] / "handout.html"
+        table.add_row(
+            result["patient"],
+            str(result["track"]),
+            "yes" if result["plan_allowed"] else "[bold red]blocked (red flag)[/]",
+            str(result.get("status", "")),
+            f"{result['patient']}/handout.html" if handout.exists() else "",
+        )
+    console.print(table)
