@@ -86,8 +86,8 @@ def autocalibrate(
     g: np.ndarray,
     still: np.ndarray,
     *,
-    max_points: int = 5000,
-    iterations: int = 1000,
+    max_points: int = 3000,
+    iterations: int = 50,
     min_side_g: float = 0.3,
     accept_error_g: float = 0.01,
     min_spread: float = 0.02,
@@ -105,7 +105,7 @@ def autocalibrate(
     max_points : int, keyword-only
         Still seconds used at most (evenly spread).
     iterations : int, keyword-only
-        Iterations of the closest-point fit.
+        Most Gauss-Newton iterations (it converges in a few).
     min_side_g : float, keyword-only
         van Hees' criterion: every axis has still readings beyond +- this value.
     min_spread : float, keyword-only
@@ -146,21 +146,22 @@ def autocalibrate(
             err0,
             n,
         )
-    offset = np.zeros(3)
-    gain = np.ones(3)
-    mp = pts.mean(axis=0)
-    dp = pts - mp
-    vp = (dp * dp).sum(axis=0)
+    # van Hees' objective (still readings on the unit sphere after offset + gain),
+    # minimised by damped Gauss-Newton on the radial residuals |offset + gain * p| - 1;
+    # the damping keeps directions the data cannot determine at the identity
+    x = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    damping = 1e-4 * n
     for _ in range(iterations):
-        cal = offset + gain * pts
-        target = cal / np.linalg.norm(cal, axis=1, keepdims=True)
-        # per-axis least squares target = offset + gain * reading, in closed form
-        new_gain = (dp * (target - target.mean(axis=0))).sum(axis=0) / vp
-        new_off = target.mean(axis=0) - new_gain * mp
-        change = np.abs(new_off - offset).max() + np.abs(new_gain - gain).max()
-        offset, gain = new_off, new_gain
-        if change < 1e-9:
+        c = x[:3] + x[3:] * pts
+        r_norm = np.linalg.norm(c, axis=1)
+        res = r_norm - 1.0
+        jac = np.hstack([c / r_norm[:, None], c * pts / r_norm[:, None]])
+        lhs = jac.T @ jac + damping * np.eye(6)
+        step = np.linalg.solve(lhs, -(jac.T @ res))
+        x = x + step
+        if np.abs(step).max() < 1e-9:
             break
+    offset, gain = x[:3], x[3:]
     err1 = float(np.mean(np.abs(np.linalg.norm(offset + gain * pts, axis=1) - 1.0)))
     plausible = np.abs(gain - 1.0).max() <= max_gain_change and np.abs(offset).max() <= max_offset_g
     if not (err1 < accept_error_g and err1 < err0 and plausible):

@@ -289,10 +289,12 @@ def write_outputs(
     t = (np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)).astype(
         "datetime64[s]"
     )
-    names = pa.array(np.asarray(CLASS_NAMES, dtype=object)[result.posture])
+    names = pa.DictionaryArray.from_arrays(
+        pa.array(result.posture.astype(np.int8)), pa.array(list(CLASS_NAMES))
+    )
     table = {
         "time": pa.array(t),
-        "posture": names.dictionary_encode(),
+        "posture": names,
         "trunk_inclination_deg": pa.array(result.trunk_inclination_deg),
         "trunk_forward_deg": pa.array(result.trunk_forward_deg),
         "trunk_lateral_deg": pa.array(result.trunk_lateral_deg),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spinestab.errors import require
 from spinestab.wearable.config import WearableConfig
 
 __all__ = [
@@ -93,11 +94,41 @@ def fill_short(mask: np.ndarray, *, min_true: int = 0, max_gap: int = 0) -> np.n
 
 
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
-    c = np.cumsum(np.concatenate([[0.0], x.astype(np.float64)]))
-    half = n // 2
-    lo = np.clip(np.arange(x.size) - half, 0, x.size)
-    hi = np.clip(np.arange(x.size) + n - half, 0, x.size)
-    return ((c[hi] - c[lo]) / (hi - lo)).astype(np.float32)
+    """Centred moving mean over ``n`` samples, float32 (edges repeat the nearest value)."""
+    ndimage = require("scipy.ndimage", extra="wearable", feature="gait detection")
+    return ndimage.uniform_filter1d(np.asarray(x, np.float32), size=max(1, n), mode="nearest")
+
+
+def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Return walking and step masks (per sample) for one contiguous stretch of ``v``."""
+    walk = np.zeros(v.size, bool)
+    step = np.zeros(v.size, bool)
+    sm = _moving_mean(v, max(1, round(0.2 * nsub)))
+    d = sm - _moving_mean(sm, nsub)
+    pk = np.flatnonzero((d[1:-1] > d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] > cfg.step_peak_g)) + 1
+    if pk.size < cfg.min_steps:
+        return walk, step
+    # closer than the shortest step: keep the higher peak (like a refractory time)
+    close = np.diff(pk) < nsub / cfg.step_hz[1]
+    if close.any():
+        drop = np.zeros(pk.size, bool)
+        i = np.flatnonzero(close)
+        lower_first = d[pk[i]] < d[pk[i + 1]]
+        drop[i[lower_first]] = True
+        drop[i[~lower_first] + 1] = True
+        pk = pk[~drop]
+    iv = np.diff(pk) / nsub
+    ok = (iv >= 1.0 / cfg.step_hz[1]) & (iv <= 1.0 / cfg.step_hz[0])
+    similar = np.ones(iv.size, bool)
+    similar[1:] = np.abs(iv[1:] - iv[:-1]) <= cfg.step_regularity * np.maximum(iv[1:], iv[:-1])
+    prev_ok = np.concatenate([[False], ok[:-1]])
+    good = ok & (~prev_ok | similar)
+    st, en = runs(good)  # runs of good links; a run of m links spans m + 1 steps
+    keep = ((en - st + 1) >= cfg.min_steps) & ((pk[en] - pk[st]) >= cfg.min_walk_s * nsub)
+    for a, b in zip(st[keep], en[keep], strict=True):
+        walk[pk[a] : pk[b] + 1] = True
+        step[pk[a : b + 1]] = True
+    return walk, step
 
 
 def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
@@ -107,7 +138,9 @@ def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
     1-s moving mean by ``step_peak_g``, at least ``1 / step_hz[1]`` apart. Consecutive steps
     whose interval lies within ``1 / step_hz`` and differs from the previous interval by at
     most ``step_regularity`` of it form a sequence; sequences of ``min_steps`` or more steps
-    are walking, from the first to the last step (as gait-sequence references count them).
+    spanning ``min_walk_s`` are walking, from the first to the last step (as gait-sequence
+    references count them). Only stretches whose 3-s vertical SD reaches half of
+    ``step_peak_g`` (plus 2 s either side) are searched: quieter ones cannot hold steps [D].
 
     Parameters
     ----------
@@ -124,52 +157,26 @@ def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
 
     """
     s = vert.shape[0]
-    v = vert.reshape(-1).astype(np.float32)
     # SD over a 3-s window, from per-second sums
     s1 = vert.sum(axis=1, dtype=np.float64)
     s2 = np.einsum("ij,ij->i", vert, vert, dtype=np.float64)
     k3 = np.ones(3)
-    sd = np.sqrt(
-        np.maximum(
-            np.convolve(s2, k3, "same") / (3 * nsub)
-            - (np.convolve(s1, k3, "same") / (3 * nsub)) ** 2,
-            0.0,
-        )
-    )
+    m1 = np.convolve(s1, k3, "same") / (3 * nsub)
+    sd = np.sqrt(np.maximum(np.convolve(s2, k3, "same") / (3 * nsub) - m1 * m1, 0.0))
     walking = np.zeros(s, bool)
     steps = np.zeros(s, np.float32)
     if nsub < 5 or s < 2:
         return Gait(walking, steps, sd.astype(np.float32))
-    sm = _moving_mean(v, max(1, round(0.2 * nsub)))
-    d = sm - _moving_mean(sm, nsub)
-    pk = np.flatnonzero((d[1:-1] > d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] > cfg.step_peak_g)) + 1
-    if pk.size < cfg.min_steps:
-        return Gait(walking, steps, sd.astype(np.float32))
-    # closer than the shortest step: keep the higher peak (one pass, like a refractory time)
-    min_gap = nsub / cfg.step_hz[1]
-    close = np.diff(pk) < min_gap
-    if close.any():
-        drop = np.zeros(pk.size, bool)
-        i = np.flatnonzero(close)
-        lower_first = d[pk[i]] < d[pk[i + 1]]
-        drop[i[lower_first]] = True
-        drop[i[~lower_first] + 1] = True
-        pk = pk[~drop]
-    iv = np.diff(pk) / nsub
-    ok = (iv >= 1.0 / cfg.step_hz[1]) & (iv <= 1.0 / cfg.step_hz[0])
-    similar = np.ones(iv.size, bool)
-    similar[1:] = np.abs(iv[1:] - iv[:-1]) <= cfg.step_regularity * np.maximum(iv[1:], iv[:-1])
-    prev_ok = np.concatenate([[False], ok[:-1]])
-    good = ok & (~prev_ok | similar)
-    st, en = runs(good)  # runs of good links; a run of m links spans m + 1 steps
-    keep = ((en - st + 1) >= cfg.min_steps) & ((pk[en] - pk[st]) >= cfg.min_walk_s * nsub)
-    wmask = np.zeros(v.size, np.int8)
-    step_mask = np.zeros(v.size, bool)
-    for a, b in zip(st[keep], en[keep], strict=True):
-        wmask[pk[a] : pk[b] + 1] = 1
-        step_mask[pk[a : b + 1]] = True
-    walking = wmask.reshape(s, nsub).mean(axis=1) >= 0.5
-    steps = step_mask.reshape(s, nsub).sum(axis=1).astype(np.float32)
+    active = sd >= 0.5 * cfg.step_peak_g
+    active = np.convolve(active, np.ones(5), "same") > 0  # 2 s either side
+    wmask = np.zeros((s, nsub), bool)
+    smask = np.zeros((s, nsub), bool)
+    for a, b in zip(*runs(active), strict=True):
+        w, st = _steps(vert[a:b].reshape(-1), nsub, cfg)
+        wmask[a:b] = w.reshape(-1, nsub)
+        smask[a:b] = st.reshape(-1, nsub)
+    walking = wmask.sum(axis=1, dtype=np.int32) * 2 >= nsub
+    steps = smask.sum(axis=1, dtype=np.int32).astype(np.float32)
     return Gait(walking, steps, sd.astype(np.float32))
 
 

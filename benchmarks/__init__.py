@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks [AREA ...]`` runs ``benchmarks/<area>_bench.py`` main()."""
