@@ -129,7 +129,7 @@ def test_tptbox_ct_l2_l4_physiological():
     # L2 is cut at its top and L4 at its bottom by the field of view
     assert np.isnan(ls.vertebrae["L2"][[AS, PS]]).all()
     assert np.isnan(ls.vertebrae["L4"][[AI, PI]]).all()
-    report = assess(neutral=ls)
+    report = assess(neutral=ls, thresholds="white-panjabi-resting")
     depths = [
         v
         for row in report.vertebrae

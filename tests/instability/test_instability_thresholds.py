@@ -26,7 +26,7 @@ def _pair(translation_mm, rom_deg, *, seg=1, depth=40.0, base_angle=2.0):
 
 
 def test_bundled_sets_cite_sources():
-    assert set(available_sets()) == {"white-panjabi", "nordsten", "slip"}
+    assert set(available_sets()) == {"white-panjabi", "white-panjabi-resting", "nordsten", "slip"}
     for name in available_sets():
         tset = load_threshold_set(name)
         assert tset.source and tset.evidence in "VRD"
@@ -117,17 +117,20 @@ def test_low_rom_makes_stable_not_assessable():
 def test_resting_film_criteria_white_panjabi():
     # resting slip > 4.5 mm [R]; 5 mm of 40 = 12.5 % (pct rule not met); magnification known
     neutral = build_spine(levels=LEVELS, slip_mm=[0, 5.0, 0], angle_deg=[6, 8, 10])
-    rec = assess(neutral=neutral).record("L4-L5")
+    rec = assess(neutral=neutral, thresholds="white-panjabi-resting").record("L4-L5")
     assert rec["static_verdict"] == "unstable" and rec["dynamic_verdict"] is None
     assert rec["meyerding_grade"] == 1 and rec["listhesis"] == "anterolisthesis"
     # relative angulation > 22 deg between adjacent segments [R]
     neutral = build_spine(levels=LEVELS, slip_mm=[0, 0, 0], angle_deg=[-6, 17, 5])
-    rec = assess(neutral=neutral).record("L4-L5")
+    rec = assess(neutral=neutral, thresholds="white-panjabi-resting").record("L4-L5")
     assert rec["relative_angulation_deg"] == pytest.approx(23.0)
     assert rec["verdict"] == "unstable"
-    # NORDSTEN has no resting criterion: measures but no verdict
-    rec = assess(neutral=neutral, thresholds="nordsten").record("L4-L5")
-    assert rec["verdict"] == "not_assessable" and rec["static_verdict"] is None
+    # the default set and NORDSTEN judge flexion-extension only: measures but no verdict, so
+    # that a resting-film finding is never read as dynamic instability (CLINICAL_LOGIC.md §8)
+    for name in ("white-panjabi", "nordsten"):
+        rec = assess(neutral=neutral, thresholds=name).record("L4-L5")
+        assert rec["verdict"] == "not_assessable" and rec["static_verdict"] is None
+        assert rec["meyerding_grade"] == 0 and rec["segmental_angle_deg"] == pytest.approx(17.0)
 
 
 def test_listhesis_floor():

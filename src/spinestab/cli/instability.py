@@ -61,7 +61,8 @@ def instability_command(
         str | None,
         typer.Option(
             "--thresholds",
-            help="Threshold set: white-panjabi (default), nordsten, slip, or a YAML/JSON file.",
+            help="Threshold set: white-panjabi (default), white-panjabi-resting, nordsten, "
+            "slip, or a YAML/JSON file.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result.")] = False,

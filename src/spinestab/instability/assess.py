@@ -418,7 +418,10 @@ def assess(
             ):
                 rec[key] = None
         # verdicts
-        reasons: list[str] = []
+        # measures withheld by quality checks are named first, whatever the rules
+        reasons: list[str] = [
+            f"{vn} measures withheld: {w}" for vn, s in per_view.items() for w in s.withheld
+        ]
         criteria: list[dict[str, Any]] = []
         dyn_verdict = static_verdict = None
         if dynamic and dyn_rules:
@@ -428,7 +431,6 @@ def assess(
                 reasons.append(f"{name} is not on both the flexion and the extension view")
             elif withheld:
                 dyn_verdict = "not_assessable"
-                reasons += [f"dynamic measures withheld: {w}" for w in withheld]
             else:
                 dyn_verdict, r, c = _evaluate(
                     dyn_rules,
@@ -462,10 +464,8 @@ def assess(
             seg = per_view.get("neutral")
             if seg is None or seg.withheld:
                 static_verdict = "not_assessable"
-                reasons += [
-                    f"neutral measures withheld: {w}"
-                    for w in (seg.withheld if seg else (f"{name} not on the neutral view",))
-                ]
+                if seg is None:
+                    reasons.append(f"{name} is not on the neutral view")
             else:
                 nv = views["neutral"]
                 static_verdict, r, c = _evaluate(
@@ -484,7 +484,10 @@ def assess(
         present = [v for v in (dyn_verdict, static_verdict) if v is not None]
         verdict = max(present, key=lambda v: _RANK[v]) if present else "not_assessable"
         if not present:
-            reasons.append(f"no criterion of threshold set {tset.name} applies to the views given")
+            reasons.append(
+                f"threshold set {tset.name} has no criterion for the views given "
+                f"({', '.join(views)}); see the measures and the Meyerding grade"
+            )
         if verdict == "stable":
             reasons.append(f"stable: no criterion of threshold set {tset.name} is met")
         rec["verdict"] = verdict
