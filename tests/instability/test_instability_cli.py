@@ -128,6 +128,7 @@ def test_mask_input(tmp_path):
         (["--mask", "{vert}", "--labels", "weird"], "unknown label scheme"),
         (["--mask", "{vert}", "--labels", "totalsegmentator"], "no vertebra of the label scheme"),
         (["--neutral", "{ex}/neutral.json", "--subreg", "{vert}"], "--subreg needs --mask"),
+        (["--neutral", "{ex}/neutral.json", "--labels", "tptbox"], "--labels needs --mask"),
     ],
 )
 def test_bad_input_exit_2_and_nothing_written(tmp_path, args, words):

@@ -47,12 +47,13 @@ def instability_command(
         ),
     ] = None,
     labels: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--labels",
-            help="Label scheme of --mask: spineps, tptbox, totalsegmentator, or a JSON mapping.",
+            help="Label scheme of --mask: spineps (default), tptbox, totalsegmentator, "
+            "or a JSON mapping.",
         ),
-    ] = "spineps",
+    ] = None,
     subreg: Annotated[
         Path | None,
         typer.Option("--subreg", help="SPINEPS subregion mask (found beside --mask if omitted)."),
@@ -101,12 +102,14 @@ def instability_command(
             )
         if subreg is not None and mask is None:
             raise InputError("--subreg needs --mask", item="--subreg", expected="--mask M")
+        if labels is not None and mask is None:
+            raise InputError("--labels needs --mask", item="--labels", expected="--mask M")
         tset = load_threshold_set(thresholds)
         neutral_ls = None
         if mask is not None:
             from spinestab.instability.masks import corners_from_masks
 
-            neutral_ls = corners_from_masks(mask, labels=labels, subregions=subreg)
+            neutral_ls = corners_from_masks(mask, labels=labels or "spineps", subregions=subreg)
         elif neutral is not None:
             neutral_ls = read_landmarks(neutral, view="neutral")
         flex_ls = read_landmarks(flexion, view="flexion") if flexion is not None else None
