@@ -109,7 +109,7 @@ def run_mri(
     from spinestab.imaging import fat as fatmod
     from spinestab.imaging.grading import get_grading_scheme
     from spinestab.imaging.io import check_same_grid, read_volume
-    from spinestab.imaging.labels import get_scheme, laterality_consistent
+    from spinestab.imaging.labels import check_labels_known, get_scheme, laterality_consistent
     from spinestab.imaging.levels import (
         levels_from_instances,
         levels_from_single_label,
@@ -133,11 +133,14 @@ def run_mri(
             expected="--image IMG | --water W --fat F | --ff MAP",
         )
     grading = get_grading_scheme(grade_scheme, cutoffs_pct=grade_cutoffs)
+    grading.grade(0.0)  # a scheme without cut-offs fails here, before any work
     scheme = get_scheme(labels)
     refs = load_reference_table(reference_table) if reference_table else BUILTIN_REFERENCES
     if sex is not None:
         sex = sex.lower()
         sex = {"f": "female", "m": "male", "w": "female"}.get(sex, sex)
+        if sex not in ("female", "male"):
+            raise InputError("unknown sex", item="--sex", value=sex, expected="female or male")
 
     # ---- read -------------------------------------------------------------------------
     mod_override = None if modality == "auto" else modality.upper()
@@ -152,6 +155,7 @@ def run_mri(
         base = read_volume(image, series_uid=series_uid, modality=mod_override)
     mask_vol = read_volume(mask, as_labels=True)
     check_same_grid(base, mask_vol, what="mask")
+    check_labels_known(np.unique(mask_vol.data), scheme, source=str(mask), kinds=("muscle",))
     step("read")
 
     # ---- modality and fat --------------------------------------------------------------

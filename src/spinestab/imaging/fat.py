@@ -387,18 +387,21 @@ def single_contrast_fat(
     undefined = np.full(image.shape, np.nan) if classes == 3 else None
     groups = [0] if pool == "all" else [int(v) for v in np.unique(labels[mask])]
     per_group: dict[str, Any] = {}
+    unclassified: list[int] = []
     for g in groups:
         sel = (mask if pool == "all" else labels == g) & finite
         values = corrected[sel]
         if values.size < 10 * classes:
-            raise InputError(
-                "too few muscle voxels to classify", item=f"label {g}", value=int(values.size)
-            )
+            if pool == "all":
+                raise InputError("too few muscle voxels to classify", value=int(values.size))
+            unclassified.append(g)  # left NaN: rows get flagged, not a made-up number
+            continue
         cls, info = _classify(values, method=method, classes=classes, seed=seed)
         per_group["all" if pool == "all" else str(g)] = info
         frac[sel] = (cls == classes - 1).astype(np.float64)
         if undefined is not None:
             undefined[sel] = (cls == 1).astype(np.float64)
     details["classifier_by_label"] = per_group
+    details["unclassified_labels"] = unclassified
     tag = f"{contrast}_{'n4_' if bias_correction else ''}{method}{classes}"
     return FatMap(frac, tag, undefined=undefined, details=details)

@@ -378,6 +378,20 @@ def _list_series(series: Sequence[DicomSeriesInfo]) -> str:
     )
 
 
+def info_files_sorted(info: DicomSeriesInfo, order: np.ndarray) -> list[Path]:
+    """Return the series' files in slice order."""
+    return [info.files[i] for i in order]
+
+
+def _decoder_available(ts: Any) -> bool:
+    try:
+        from pydicom.pixels import get_decoder
+
+        return bool(get_decoder(ts).is_available)
+    except Exception:  # unknown transfer syntax: no decoder
+        return False
+
+
 def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> Volume:
     first = datasets[0]
     for name in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing"):
@@ -418,17 +432,23 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
             expected="equally spaced slices",
         )
 
+    for ds, path in zip(datasets, info_files_sorted(info, order), strict=True):
+        if "PixelData" not in ds:
+            raise InputError("DICOM file has no pixel data (truncated?)", source=str(path))
     try:
         pixels = np.stack([np.asarray(ds.pixel_array) for ds in datasets], axis=0)
     except Exception as exc:
-        ts = str(getattr(first.file_meta, "TransferSyntaxUID", "?"))
-        name = getattr(getattr(first.file_meta, "TransferSyntaxUID", None), "name", ts)
-        if "JPEG" in str(name) or ts.startswith("1.2.840.10008.1.2.4"):
+        ts = getattr(first.file_meta, "TransferSyntaxUID", None)
+        if ts is not None and ts.is_compressed and not _decoder_available(ts):
             raise MissingDependencyError(
-                f"{src}: cannot decode compressed DICOM pixel data ({name}, {ts}): {exc}. "
+                f"{src}: no decoder for compressed DICOM pixel data ({ts.name}, {ts}). "
                 "Install the decoders with: pip install 'spinestab[jpeg2000]'"
             ) from exc
-        raise InputError(f"cannot decode pixel data ({exc})", source=src) from exc
+        raise InputError(
+            f"cannot decode pixel data ({type(exc).__name__}: {exc})",
+            source=src,
+            expected="complete, readable DICOM files",
+        ) from exc
     if pixels.ndim != 3:
         raise InputError(
             "multi-frame or colour DICOM is not supported", source=src, value=pixels.shape

@@ -187,12 +187,16 @@ def split_vertebrae(
     *,
     anchor: str = "L5",
     anchor_is: str = "lowest",
-    min_fraction: float = 0.1,
+    min_fraction: float = 0.05,
+    max_erosion: int = 4,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Split one "vertebrae" label into instances along the cranio-caudal axis.
 
-    Connected components (26-connectivity) are ordered by centroid height; the anchor
-    names the lowest (or highest) one and the rest follow the vertebral sequence.
+    Neighbouring vertebrae often touch at the facet joints, so the label is eroded
+    (0 to ``max_erosion`` voxels; the step giving most sizeable pieces wins);
+    pieces at nearly the same height (a body cut off from its arch) are merged; every voxel
+    then goes to the nearest piece. Pieces are ordered by centroid height; the anchor
+    names the lowest (or highest) and the rest follow the vertebral sequence.
 
     Parameters
     ----------
@@ -205,8 +209,9 @@ def split_vertebrae(
     anchor_is : {"lowest", "highest"}
         Which component the anchor is.
     min_fraction : float
-        Components smaller than this fraction of the median component are dropped
-        (fragments of ribs, noise).
+        Pieces smaller than this fraction of the largest are dropped (fragments, noise).
+    max_erosion : int
+        Most erosion steps tried.
 
     Returns
     -------
@@ -220,18 +225,21 @@ def split_vertebrae(
 
     if anchor_is not in ("lowest", "highest"):
         raise InputError("anchor_is must be 'lowest' or 'highest'", value=anchor_is)
-    start = vertebra_order(anchor)
-    comp, n = ndimage.label(binary, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
+    sequence = [v for v in VERTEBRAE if v not in ("T13", "L6")]  # usual anatomy
+    if anchor not in sequence:
+        sequence = list(VERTEBRAE)
+    vertebra_order(anchor)
+    start = sequence.index(anchor)
+    binary = np.asarray(binary, dtype=bool)
+    if not binary.any():
         raise InputError("the vertebrae label is empty", expected="voxels of the vertebrae label")
-    sizes = np.bincount(comp.ravel())[1:]
-    keep = np.flatnonzero(sizes >= min_fraction * np.median(sizes)) + 1
+    comp, keep = _separate(binary, affine, max_erosion=max_erosion, min_fraction=min_fraction)
     centres = ndimage.center_of_mass(np.ones(comp.shape, np.uint8), comp, keep)
     heights = np.asarray([(affine @ np.r_[np.asarray(c), 1.0])[2] for c in centres])
     order = keep[np.argsort(-heights)]  # cranial first
     m = len(order)
     first = start - (m - 1) if anchor_is == "lowest" else start
-    if first < 0 or first + m > len(VERTEBRAE):
+    if first < 0 or first + m > len(sequence):
         raise InputError(
             f"{m} vertebrae cannot be named from anchor {anchor} ({anchor_is})",
             value=m,
@@ -240,10 +248,50 @@ def split_vertebrae(
     names: dict[int, str] = {}
     for rank, c in enumerate(order, start=1):
         lut[c] = rank
-        names[rank] = VERTEBRAE[first + rank - 1]
+        names[rank] = sequence[first + rank - 1]
     if m > 1:
         logger.info("split vertebrae label into %d instances: %s", m, list(names.values()))
     return lut[comp], names
+
+
+def _separate(
+    binary: np.ndarray, affine: np.ndarray, *, max_erosion: int, min_fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label map of separated vertebrae and the kept label values."""
+    from scipy import ndimage
+
+    struct = np.ones((3, 3, 3), dtype=bool)
+    best = None
+    for it in range(max_erosion + 1):
+        core = binary if it == 0 else ndimage.binary_erosion(binary, iterations=it)
+        comp, n = ndimage.label(core, structure=struct)
+        if n == 0:
+            break
+        sizes = np.bincount(comp.ravel())[1:]
+        keep = np.flatnonzero(sizes >= min_fraction * sizes.max()) + 1
+        if best is None or len(keep) > len(best[1]):
+            best = (comp, keep)
+    assert best is not None
+    comp, keep = best
+    comp = np.where(np.isin(comp, keep), comp, 0)
+    # merge pieces whose centroids lie at nearly the same height (body and arch)
+    centres = ndimage.center_of_mass(np.ones(comp.shape, np.uint8), comp, keep)
+    heights = np.asarray([(affine @ np.r_[np.asarray(c), 1.0])[2] for c in centres])
+    order = np.argsort(-heights)
+    if len(keep) > 2:
+        gaps = np.abs(np.diff(heights[order]))
+        small = gaps < 0.4 * float(np.median(gaps))
+        lut = np.arange(comp.max() + 1)
+        for i in np.flatnonzero(small):
+            lut[keep[order[i + 1]]] = lut[keep[order[i]]]
+        comp = lut[comp]
+        keep = np.unique(comp[comp > 0])
+    # give every voxel of the label to the nearest piece
+    if len(keep):
+        _dist, idx = ndimage.distance_transform_edt(comp == 0, return_indices=True)
+        grown = comp[tuple(idx)]
+        comp = np.where(binary, grown, 0)
+    return comp, keep
 
 
 def levels_from_single_label(

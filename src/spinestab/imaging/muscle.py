@@ -198,30 +198,32 @@ def per_slice_sums(
         ``count``; with ``image``: ``sum``, ``nan``; with ``fat``: ``fat_sum``, ``fat_n``.
 
     """
-    lab = np.moveaxis(np.asarray(labels), axis, -1)
-    n_slices = lab.shape[-1]
+    lab = np.asarray(labels)
+    shape = lab.shape
+    n_slices = shape[axis]
+    stride = int(np.prod(shape[axis + 1 :], dtype=np.int64))
     values = np.asarray(values, dtype=np.int64)
     nv = values.size
-    lab_flat = lab.reshape(-1).astype(np.int64, copy=False)
+    lab_flat = lab.reshape(-1)
     lo = int(min(lab_flat.min(initial=0), 0))
     hi = int(max(lab_flat.max(initial=0), values.max(initial=0)))
     lut = np.full(hi - lo + 1, -1, dtype=np.int64)
     lut[values - lo] = np.arange(nv)
-    row = lut[lab_flat - lo]
+    row = lut[lab_flat - lo] if lo else lut[lab_flat]
     sel = np.flatnonzero(row >= 0)
-    k = np.broadcast_to(np.arange(n_slices), lab.shape).reshape(-1)[sel]
+    k = (sel // stride) % n_slices
     key = row[sel] * n_slices + k
     size = nv * n_slices
     out = {"count": np.bincount(key, minlength=size).reshape(nv, n_slices)}
     if image is not None:
-        img = np.moveaxis(np.asarray(image), axis, -1).reshape(-1)[sel].astype(np.float64)
+        img = np.asarray(image).reshape(-1)[sel].astype(np.float64)
         bad = ~np.isfinite(img)
         out["nan"] = np.bincount(key, weights=bad, minlength=size).reshape(nv, n_slices)
-        out["sum"] = np.bincount(key, weights=np.where(bad, 0.0, img), minlength=size).reshape(
-            nv, n_slices
-        )
+        if bad.any():
+            img = np.where(bad, 0.0, img)
+        out["sum"] = np.bincount(key, weights=img, minlength=size).reshape(nv, n_slices)
     if fat is not None:
-        ff = np.moveaxis(np.asarray(fat), axis, -1).reshape(-1)[sel].astype(np.float64)
+        ff = np.asarray(fat).reshape(-1)[sel].astype(np.float64)
         ok = np.isfinite(ff)
         out["fat_n"] = np.bincount(key, weights=ok, minlength=size).reshape(nv, n_slices)
         out["fat_sum"] = np.bincount(key, weights=np.where(ok, ff, 0.0), minlength=size).reshape(
@@ -288,6 +290,7 @@ def measure(
     present = np.unique(mask.data)
     check_labels_known(present, scheme, source=mask.source, kinds=("muscle",))
     grading = grading or GRADING_SCHEMES["three_grade_20_50"]
+    grading.grade(0.0)  # fails now, with the reason, if the scheme lacks cut-offs
     axis = slice_axis(image.affine)
     n_slices = image.shape[axis]
     if levels is None:
@@ -375,7 +378,7 @@ def measure(
         )
         if fat is None:
             note = "no fat estimate; " + MISSING_NOTE
-        grade = grading.grade(d["fat_fraction_pct"]) if grading.cutoffs_pct is not None else ""
+        grade = grading.grade(d["fat_fraction_pct"])
         rows.append(
             MuscleRow(
                 muscle=d["muscle"],

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from spinestab.cli import app
+
+from .conftest import MM_IMAGE, MM_MASK, TS_CT, TS_DICOM_SUBSET, TS_SEG
+
+MUSCLE_COLUMNS = [
+    "muscle",
+    "side",
+    "level",
+    "csa_max_mm2",
+    "csa_mean_mm2",
+    "volume_ml",
+    "fat_fraction_pct",
+    "fat_method",
+    "lean_csa_mean_mm2",
+    "grade",
+    "asymmetry_pct",
+    "reference_note",
+]
+SLICE_COLUMNS = [
+    "slice",
+    "level",
+    "muscle",
+    "side",
+    "area_mm2",
+    "mean_intensity",
+    "fat_fraction_pct",
+]
+
+
+def _read(path):
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        return reader.fieldnames, list(reader)
+
+
+def _save(vol, path):
+    nib.save(nib.Nifti1Image(np.asarray(vol.data), vol.affine), str(path))
+    return path
+
+
+def test_cli_musclemap_end_to_end(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(MM_IMAGE),
+            "--mask",
+            str(MM_MASK),
+            "--labels",
+            "musclemap",
+            "--sex",
+            "female",
+            "--age",
+            "45",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    cols, rows = _read(out / "muscle_quality.csv")
+    assert cols[: len(MUSCLE_COLUMNS)] == MUSCLE_COLUMNS
+    assert len(rows) == 8 and {r["level"] for r in rows} == {"all"}
+    mf = next(r for r in rows if r["muscle"] == "multifidus" and r["side"] == "right")
+    assert float(mf["csa_max_mm2"]) / 100 == pytest.approx(13.58, abs=0.005)
+    assert mf["fat_method"] == "t1w_n4_otsu2"
+    assert 0 <= float(mf["fat_fraction_pct"]) <= 100
+    assert "not compared" in mf["reference_note"]  # T1w threshold vs a Dixon reference
+    scols, srows = _read(out / "per_slice.csv")
+    assert scols == SLICE_COLUMNS and len(srows) == 142
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fat_method"] == "t1w_n4_otsu2"
+    assert summary["geometry"]["orientation"] == "LPS"
+    assert (out / "qa_all.png").is_file()
+    assert not list(out.glob(".mri-*"))
+
+
+def test_cli_dixon_phantom_with_vertebrae_gives_levels(phantom, tmp_path):
+    w = _save(phantom.water, tmp_path / "w.nii.gz")
+    f = _save(phantom.fat, tmp_path / "f.nii.gz")
+    m = _save(phantom.mask, tmp_path / "m.nii.gz")
+    v = _save(phantom.vertebrae, tmp_path / "v.nii.gz")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(w),
+            "--fat",
+            str(f),
+            "--mask",
+            str(m),
+            "--vertebrae",
+            str(v),
+            "--vertebrae-labels",
+            "tptbox",
+            "--out",
+            str(out),
+            "--no-qa",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    _cols, rows = _read(out / "muscle_quality.csv")
+    assert {r["level"] for r in rows} == {"L3", "L4", "L5", "all"}
+    for r in rows:
+        truth = phantom.fat_pct[(r["muscle"], r["side"], r["level"])]
+        assert abs(float(r["fat_fraction_pct"]) - truth) <= 1.0
+        assert r["fat_method"] == "dixon"
+    edge = next(r for r in rows if r["level"] == "L3")
+    assert "level_truncated" not in edge["flags"]  # margin slices above L3
+
+
+def test_cli_ct_uses_vertebrae_of_the_total_map(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(TS_CT),
+            "--mask",
+            str(TS_SEG),
+            "--labels",
+            "total",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    _cols, rows = _read(out / "muscle_quality.csv")
+    assert {r["level"] for r in rows} == {"T11", "T12", "L1", "L2", "all"}
+    assert {r["fat_method"] for r in rows} == {"ct_hu[-190,-30]"}
+    assert {p.name for p in out.glob("qa_*.png")} >= {"qa_L1.png", "qa_T12.png"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["modality"]["value"] == "CT"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mask", str(TS_SEG), "--image", str(MM_IMAGE)], "not on the image grid"),
+        (
+            ["--mask", str(MM_MASK), "--image", str(MM_IMAGE), "--labels", "total"],
+            "no muscle labels",
+        ),
+        (["--mask", str(TS_SEG), "--image", str(TS_CT), "--labels", "musclemap"], "not in scheme"),
+        (["--mask", str(MM_MASK)], "give exactly one input"),
+        (
+            ["--mask", str(MM_MASK), "--image", str(MM_IMAGE), "--water", str(MM_IMAGE)],
+            "exactly one",
+        ),
+        (["--mask", str(MM_MASK), "--image", str(TS_DICOM_SUBSET)], "not on the image grid"),
+        (["--mask", str(MM_MASK), "--image", str(MM_IMAGE), "--sex", "x"], "unknown sex"),
+        (
+            ["--mask", str(MM_MASK), "--image", str(MM_IMAGE), "--grade-scheme", "goutallier"],
+            "no fat-fraction cut-offs",
+        ),
+    ],
+)
+def test_cli_bad_input_exit_2_and_nothing_written(tmp_path, args, message):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["mri", *args, "--out", str(out), "--no-qa", "--no-bias-correction"]
+    )
+    assert res.exit_code == 2, res.output
+    assert message in " ".join(res.output.split())
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_negative_dixon_values_refused(phantom, tmp_path):
+    w = phantom.water.with_data(phantom.water.data - 50.0)
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(_save(w, tmp_path / "w.nii.gz")),
+            "--fat",
+            str(_save(phantom.fat, tmp_path / "f.nii.gz")),
+            "--mask",
+            str(_save(phantom.mask, tmp_path / "m.nii.gz")),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert res.exit_code == 2
+    assert "negative voxels" in " ".join(res.output.split())

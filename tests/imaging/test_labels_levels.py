@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spinestab.errors import InputError
+from spinestab.imaging.io import Volume, read_volume, slice_axis
+from spinestab.imaging.labels import (
+    check_labels_known,
+    get_scheme,
+    laterality_consistent,
+    load_custom_scheme,
+)
+from spinestab.imaging.levels import (
+    levels_from_instances,
+    levels_from_single_label,
+    levels_from_table,
+    slice_positions_s,
+    split_vertebrae,
+)
+
+from .conftest import TP_CT, TP_VERT, TS_CT, TS_SEG
+
+
+def test_musclemap_scheme_matches_manifest_table():
+    s = get_scheme("musclemap")
+    names = {v: (e.name, e.side) for v, e in s.muscles().items()}
+    assert names == {
+        1: ("multifidus", "right"),
+        2: ("multifidus", "left"),
+        3: ("erector_spinae", "right"),
+        4: ("erector_spinae", "left"),
+        5: ("psoas", "right"),
+        6: ("psoas", "left"),
+        7: ("quadratus_lumborum", "right"),
+        8: ("quadratus_lumborum", "left"),
+    }
+
+
+def test_totalsegmentator_total_vertebrae_match_manifest():
+    s = get_scheme("total")
+    vert = {v: e.name for v, e in s.vertebrae().items()}
+    # MANIFEST: 30 vertebrae_L2, 31 L1, 32 T12, 33 T11; 86..89 autochthon / iliopsoas
+    assert (vert[30], vert[31], vert[32], vert[33]) == ("L2", "L1", "T12", "T11")
+    m = s.muscles()
+    assert (m[86].name, m[86].side, m[89].name, m[89].side) == (
+        "autochthon",
+        "left",
+        "psoas",
+        "right",
+    )
+    assert get_scheme("total_mr").of_kind("vertebrae")
+    assert get_scheme("vertebrae_mr").vertebrae()[2].name == "L5"
+
+
+def test_spineps_scheme_values():
+    s = get_scheme("spineps_vert")
+    v = {e.name: k for k, e in s.vertebrae().items()}
+    assert (v["C1"], v["T1"], v["L1"], v["L5"], v["S1"], v["T13"]) == (1, 8, 20, 24, 26, 28)
+    assert s.entries[122].kind == "disc"
+    body = get_scheme("spineps_subreg").of_kind("vertebral_body")
+    assert set(body) == {49, 50}
+
+
+def test_custom_json_scheme_and_its_errors(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text(
+        json.dumps(
+            {
+                "name": "mine",
+                "labels": {
+                    "10": {"muscle": "multifidus", "side": "R"},
+                    "11": {"muscle": "multifidus", "side": "left"},
+                    "40": {"vertebra": "l4"},
+                },
+            }
+        )
+    )
+    s = get_scheme(p)
+    assert s.name == "mine"
+    assert s.entries[10].side == "right" and s.entries[40].name == "L4"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"labels": {"1": {"muscle": "biceps"}}}))
+    with pytest.raises(InputError, match="unknown muscle"):
+        load_custom_scheme(bad)
+    with pytest.raises(InputError, match="unknown label scheme"):
+        get_scheme("no_such_scheme")
+
+
+def test_unknown_label_values_refused():
+    s = get_scheme("musclemap")
+    with pytest.raises(InputError, match="not in scheme"):
+        check_labels_known([0, 1, 2, 9], s, source="m.nii")
+    with pytest.raises(InputError, match="no muscle labels"):
+        check_labels_known([0], s, kinds=("muscle",))
+
+
+def test_laterality_check_on_real_maps(musclemap):
+    _img, mask = musclemap
+    s = get_scheme("musclemap")
+    assert laterality_consistent(mask.data, mask.affine, s) == []
+    swapped = mask.data.copy()
+    for right in (1, 3, 5, 7):  # swap every right/left pair
+        a, b = swapped == right, swapped == right + 1
+        swapped[a], swapped[b] = right + 1, right
+    assert sorted(laterality_consistent(swapped, mask.affine, s)) == sorted(
+        ["multifidus", "erector_spinae", "psoas", "quadratus_lumborum"]
+    )
+    seg = read_volume(TS_SEG, as_labels=True)
+    assert laterality_consistent(seg.data, seg.affine, get_scheme("total")) == []
+
+
+def _hand_levels(vert: Volume, image: Volume, names: dict[int, str]) -> list[str]:
+    """Independent computation: voxel S coordinates per vertebra, then per slice."""
+    ijk = np.argwhere(vert.data > 0)
+    s = (vert.affine @ np.c_[ijk, np.ones(len(ijk))].T)[2]
+    lab = vert.data[tuple(ijk.T)]
+    pad = 0.5 * np.abs(vert.affine[2, :3]).max()
+    ext = {
+        names[v]: (s[lab == v].min() - pad, s[lab == v].max() + pad, s[lab == v].mean())
+        for v in np.unique(lab)
+    }
+    out = []
+    for z in slice_positions_s(image.affine, image.shape):
+        inside = [n for n, (lo, hi, _c) in ext.items() if lo <= z <= hi]
+        if not inside:
+            top = max(e[1] for e in ext.values())
+            bottom = min(e[0] for e in ext.values())
+            inside = list(ext) if bottom <= z <= top else []
+        out.append(min(inside, key=lambda n: abs(ext[n][2] - z)) if inside else "")
+    return out
+
+
+def test_tptbox_vertebra_masks_give_levels():
+    ct = read_volume(TP_CT)
+    vert = read_volume(TP_VERT, as_labels=True)
+    lv = levels_from_instances(vert, get_scheme("spineps_vert"), ct)
+    assert lv.names() == ["L2", "L3", "L4"]
+    assert list(lv.levels) == _hand_levels(vert, ct, {21: "L2", 22: "L3", 23: "L4"})
+    # cranial slices carry L2, caudal L4 (slice axis is I in this PIR volume: index grows down)
+    assigned = [x for x in lv.levels if x]
+    assert assigned[0] == "L2" and assigned[-1] == "L4"
+    assert lv.centroids_s_mm["L2"] > lv.centroids_s_mm["L3"] > lv.centroids_s_mm["L4"]
+    # every slice that holds voxels of only one vertebra gets that vertebra
+    ax = slice_axis(ct.affine)
+    for k in range(ct.shape[ax]):
+        present = set(np.unique(np.take(vert.data, k, axis=ax)).tolist()) - {0}
+        if len(present) == 1:
+            assert lv.levels[k] == {21: "L2", 22: "L3", 23: "L4"}[present.pop()]
+
+
+def test_single_vertebrae_label_split_recovers_instances():
+    vert = read_volume(TP_VERT, as_labels=True)
+    inst, names = split_vertebrae(vert.data > 0, vert.affine, anchor="L4", anchor_is="lowest")
+    assert list(names.values()) == ["L2", "L3", "L4"]
+    back = {21: "L2", 22: "L3", 23: "L4"}
+    for value, name in names.items():
+        original = next(k for k, n in back.items() if n == name)
+        a, b = inst == value, vert.data == original
+        dice = 2 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
+        assert dice > 0.95, (name, dice)  # only voxels at the facet contacts may differ
+    # through a total_mr style map: one "vertebrae" label (19)
+    single = vert.with_data(np.where(vert.data > 0, 19, 0).astype(np.int32))
+    ct = read_volume(TP_CT)
+    lv = levels_from_single_label(single, get_scheme("total_mr"), ct, anchor="L4")
+    ref = levels_from_instances(vert, get_scheme("spineps_vert"), ct)
+    assert lv.levels == ref.levels
+    lv_top = levels_from_single_label(
+        single, get_scheme("total_mr"), ct, anchor="L2", anchor_is="highest"
+    )
+    assert lv_top.levels == ref.levels
+
+
+def test_levels_from_totalsegmentator_total_map_itself():
+    ct = read_volume(TS_CT)
+    seg = read_volume(TS_SEG, as_labels=True)
+    lv = levels_from_instances(seg, get_scheme("total"), ct)
+    assert lv.names() == ["T11", "T12", "L1", "L2"]
+    # RAS volume: slice 0 is the lowest -> L2
+    assert lv.levels[0] == "L2"
+
+
+def test_slice_table(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("level,first_slice,last_slice\nL4,0,3\nL5,4,6\n")
+    lv = levels_from_table(p, 8)
+    assert lv.levels == ("L4",) * 4 + ("L5",) * 3 + ("",)
+    with pytest.raises(InputError, match="out of bounds"):
+        levels_from_table({"L4": (0, 9)}, 8)
+    with pytest.raises(InputError, match="two levels"):
+        levels_from_table({"L4": (0, 3), "L5": (3, 5)}, 8)
+
+
+def test_phantom_levels_match_truth(phantom):
+    lv = levels_from_instances(phantom.vertebrae, get_scheme("spineps_vert"), phantom.mask)
+    assert lv.levels == phantom.slice_levels
