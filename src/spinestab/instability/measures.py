@@ -195,12 +195,20 @@ def measure_view(landmarks: LandmarkSet) -> ViewResult:
             continue
         u, lo = coords[upper], coords[lower]
         if not (_has(u, (AI, PI)) and _has(lo, (AS, PS))):
-            segments[name] = SegmentGeometry(
-                name,
-                upper,
-                lower,
-                withheld=(f"{upper} inferior or {lower} superior endplate not given",),
-            )
+            missing = [
+                f"{lv} {ep} endplate not available"
+                + (
+                    " (cut by the field of view)"
+                    if any("field of view" in n and ep in n for n in landmarks.notes.get(lv, []))
+                    else ""
+                )
+                for lv, ep, ok in (
+                    (upper, "inferior", _has(u, (AI, PI))),
+                    (lower, "superior", _has(lo, (AS, PS))),
+                )
+                if not ok
+            ]
+            segments[name] = SegmentGeometry(name, upper, lower, withheld=tuple(missing))
             continue
         overlap = check_segment_overlap(u, lo, cranial=cranial, name=name, view=view)
         issues += overlap
