@@ -230,6 +230,185 @@ def _relative_angulation(view: ViewResult, name: str) -> float | None:
     return max(diffs) if diffs else None
 
 
+_STATIC_KEYS = (
+    "disc_height_anterior_mm",
+    "disc_height_posterior_mm",
+    "disc_height_anterior_pct",
+    "disc_height_posterior_pct",
+    "endplate_depth_mm",
+)
+
+
+def _choose_slip_view(
+    per_view: dict[str, SegmentGeometry], views: dict[str, ViewResult]
+) -> str | None:
+    """Pick the view of the static slip: neutral, else flexion/extension with the larger slip."""
+    if "neutral" in views:
+        seg = per_view.get("neutral")
+        return "neutral" if seg is not None and seg.slip_pct is not None else None
+    cands = [
+        vn
+        for vn in ("flexion", "extension")
+        if vn in per_view and per_view[vn].slip_pct is not None
+    ]
+    if not cands:
+        return None
+    # near-ties (0.05 %) go to flexion, so that rounding noise cannot switch the view
+    if (
+        len(cands) == 2
+        and abs(per_view[cands[1]].slip_pct or 0.0) > abs(per_view[cands[0]].slip_pct or 0.0) + 0.05
+    ):
+        return cands[1]
+    return cands[0]
+
+
+def _dynamic_values(
+    per_view: dict[str, SegmentGeometry], views: dict[str, ViewResult]
+) -> tuple[float | None, float | None, float | None]:
+    """Compute translation (flexion - extension slip, mm and %) and angulation (ext - flex)."""
+    flex, ext = per_view.get("flexion"), per_view.get("extension")
+    t_mm = t_pct = ang = None
+    if flex is None or ext is None:
+        return t_mm, t_pct, ang
+    if flex.slip is not None and ext.slip is not None:
+        if views["flexion"].unit == "mm" and views["extension"].unit == "mm":
+            t_mm = flex.slip - ext.slip
+        if flex.slip_pct is not None and ext.slip_pct is not None:
+            t_pct = flex.slip_pct - ext.slip_pct
+    if flex.angle_deg is not None and ext.angle_deg is not None:
+        ang = ext.angle_deg - flex.angle_deg
+    return t_mm, t_pct, ang
+
+
+def _judge_dynamic(
+    name: str,
+    per_view: dict[str, SegmentGeometry],
+    values: dict[str, float | None],
+    tset: ThresholdSet,
+    *,
+    magnification_known: bool,
+) -> tuple[str, list[str], list[dict[str, Any]], list[QualityIssue]]:
+    """Judge one segment on flexion-extension, with the low-motion check [R: Hipp]."""
+    flex, ext = per_view.get("flexion"), per_view.get("extension")
+    if flex is None or ext is None:
+        return (
+            "not_assessable",
+            [f"{name} is not on both the flexion and the extension view"],
+            [],
+            [],
+        )
+    if flex.withheld or ext.withheld:
+        return "not_assessable", [], [], []
+    rules = [r for r in tset.rules if r.dynamic]
+    verdict, reasons, criteria = _evaluate(
+        rules, values, segment=name, tset=tset, magnification_known=magnification_known
+    )
+    issues = []
+    ang = values["angulation_deg"]
+    if ang is not None and abs(ang) < tset.min_rom_deg:
+        issues.append(
+            QualityIssue(
+                "flexion/extension",
+                name,
+                "low_motion",
+                "warning",
+                f"{name}: sagittal ROM {abs(ang):.1f} deg < {tset.min_rom_deg:g} deg: too "
+                f"little motion to judge stability ({tset.min_rom_source}).",
+            )
+        )
+        if verdict == "stable":
+            verdict = "not_assessable"
+            reasons.append(
+                f"not assessable: sagittal ROM {abs(ang):.1f} deg < {tset.min_rom_deg:g} deg, "
+                f"too little effort to call the segment stable [R] ({tset.min_rom_source})"
+            )
+    return verdict, reasons, criteria, issues
+
+
+def _segment_record(
+    name: str,
+    views: dict[str, ViewResult],
+    tset: ThresholdSet,
+    *,
+    dynamic: bool,
+    magnification_known: bool,
+) -> tuple[dict[str, Any], list[QualityIssue]]:
+    """Build the per-level record of one motion segment (without its ``quality`` list)."""
+    upper, lower = name.split("-")
+    per_view = {vn: v.segments[name] for vn, v in views.items() if name in v.segments}
+    rec: dict[str, Any] = {"level": name, "upper": upper, "lower": lower}
+    slip_view = _choose_slip_view(per_view, views)
+    base = per_view[slip_view] if slip_view else None
+    if base is not None and slip_view is not None:
+        rec.update(_slip_summary(base, views[slip_view], tset))
+    else:
+        rec.update({"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None})
+    rec["slip_view"] = slip_view
+    t_mm, t_pct, ang = _dynamic_values(per_view, views)
+    rec["translation_mm"] = _r(t_mm)
+    rec["translation_pct"] = _r(t_pct)
+    rec["angulation_deg"] = _r(ang)
+    rec["segmental_angle_deg"] = _r(base.angle_deg) if base else None
+    rel = _relative_angulation(views["neutral"], name) if "neutral" in views else None
+    rec["relative_angulation_deg"] = _r(rel)
+    vals = _view_values(base, views[slip_view]) if base and slip_view else {}
+    rec.update({key: vals.get(key) for key in _STATIC_KEYS})
+
+    # measures withheld by quality checks are named first, whatever the rules
+    reasons = [f"{vn} measures withheld: {w}" for vn, s in per_view.items() for w in s.withheld]
+    criteria: list[dict[str, Any]] = []
+    issues: list[QualityIssue] = []
+    dyn_verdict = static_verdict = None
+    if dynamic and any(r.dynamic for r in tset.rules):
+        dyn_verdict, r, c, issues = _judge_dynamic(
+            name,
+            per_view,
+            {"translation_mm": t_mm, "translation_pct": t_pct, "angulation_deg": ang},
+            tset,
+            magnification_known=magnification_known,
+        )
+        reasons += r
+        criteria += c
+    static_rules = [r for r in tset.rules if not r.dynamic]
+    if "neutral" in views and static_rules:
+        seg = per_view.get("neutral")
+        if seg is None:
+            static_verdict = "not_assessable"
+            reasons.append(f"{name} is not on the neutral view")
+        elif seg.withheld:
+            static_verdict = "not_assessable"
+        else:
+            static_verdict, r, c = _evaluate(
+                static_rules,
+                {
+                    "slip_mm": views["neutral"].mm(seg.slip),
+                    "slip_pct": seg.slip_pct,
+                    "relative_angulation_deg": rel,
+                },
+                segment=name,
+                tset=tset,
+                magnification_known=magnification_known,
+            )
+            reasons += r
+            criteria += c
+    present = [v for v in (dyn_verdict, static_verdict) if v is not None]
+    verdict = max(present, key=lambda v: _RANK[v]) if present else "not_assessable"
+    if not present:
+        reasons.append(
+            f"threshold set {tset.name} has no criterion for the views given "
+            f"({', '.join(views)}); see the measures and the Meyerding grade"
+        )
+    if verdict == "stable":
+        reasons.append(f"stable: no criterion of threshold set {tset.name} is met")
+    rec["verdict"] = verdict
+    rec["dynamic_verdict"] = dyn_verdict
+    rec["static_verdict"] = static_verdict
+    rec["reasons"] = reasons
+    rec["criteria"] = criteria
+    rec["views"] = {vn: _view_values(s, views[vn]) for vn, s in per_view.items()}
+    return rec, issues
+
+
 def assess(
     *,
     neutral: LandmarkSet | None = None,
@@ -349,155 +528,18 @@ def assess(
         )
     levels: list[dict[str, Any]] = []
     for name in names:
-        upper, lower = name.split("-")
-        per_view = {vn: v.segments[name] for vn, v in views.items() if name in v.segments}
-        rec: dict[str, Any] = {"level": name, "upper": upper, "lower": lower}
-        # static slip: neutral if given, else the dynamic view with the larger |slip %|
-        slip_view = None
-        if "neutral" in per_view and per_view["neutral"].slip_pct is not None:
-            slip_view = "neutral"
-        elif "neutral" not in views:
-            cands = [
-                vn
-                for vn in ("flexion", "extension")
-                if vn in per_view and per_view[vn].slip_pct is not None
-            ]
-            if cands:
-                # the larger |slip %|; near-ties (0.05 %) go to flexion, so that rounding
-                # noise cannot switch the view
-                slip_view = cands[0]
-                if (
-                    len(cands) == 2
-                    and abs(per_view[cands[1]].slip_pct or 0.0)
-                    > abs(per_view[cands[0]].slip_pct or 0.0) + 0.05
-                ):
-                    slip_view = cands[1]
-        if slip_view:
-            rec.update(_slip_summary(per_view[slip_view], views[slip_view], tset))
-        else:
-            rec.update(
-                {"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None}
-            )
-        rec["slip_view"] = slip_view
-        # dynamic
-        flex, ext = per_view.get("flexion"), per_view.get("extension")
-        t_mm = t_pct = ang = None
-        if flex is not None and ext is not None:
-            fv, ev = views["flexion"], views["extension"]
-            if flex.slip is not None and ext.slip is not None:
-                if fv.unit == "mm" and ev.unit == "mm":
-                    t_mm = flex.slip - ext.slip
-                t_pct = (flex.slip_pct or 0.0) - (ext.slip_pct or 0.0)
-            if flex.angle_deg is not None and ext.angle_deg is not None:
-                ang = ext.angle_deg - flex.angle_deg
-        rec["translation_mm"] = _r(t_mm)
-        rec["translation_pct"] = _r(t_pct)
-        rec["angulation_deg"] = _r(ang)
-        base = per_view.get(slip_view) if slip_view else None
-        base_view = views[slip_view] if slip_view else None
-        rec["segmental_angle_deg"] = _r(base.angle_deg) if base else None
-        rel = _relative_angulation(views["neutral"], name) if "neutral" in views else None
-        rec["relative_angulation_deg"] = _r(rel)
-        if base is not None and base_view is not None:
-            vals = _view_values(base, base_view)
-            for key in (
-                "disc_height_anterior_mm",
-                "disc_height_posterior_mm",
-                "disc_height_anterior_pct",
-                "disc_height_posterior_pct",
-                "endplate_depth_mm",
-            ):
-                rec[key] = vals[key]
-        else:
-            for key in (
-                "disc_height_anterior_mm",
-                "disc_height_posterior_mm",
-                "disc_height_anterior_pct",
-                "disc_height_posterior_pct",
-                "endplate_depth_mm",
-            ):
-                rec[key] = None
-        # verdicts
-        # measures withheld by quality checks are named first, whatever the rules
-        reasons: list[str] = [
-            f"{vn} measures withheld: {w}" for vn, s in per_view.items() for w in s.withheld
-        ]
-        criteria: list[dict[str, Any]] = []
-        dyn_verdict = static_verdict = None
-        if dynamic and dyn_rules:
-            withheld = [w for s in (flex, ext) if s is not None for w in s.withheld]
-            if flex is None or ext is None:
-                dyn_verdict = "not_assessable"
-                reasons.append(f"{name} is not on both the flexion and the extension view")
-            elif withheld:
-                dyn_verdict = "not_assessable"
-            else:
-                dyn_verdict, r, c = _evaluate(
-                    dyn_rules,
-                    {"translation_mm": t_mm, "translation_pct": t_pct, "angulation_deg": ang},
-                    segment=name,
-                    tset=tset,
-                    magnification_known=magnification_known,
-                )
-                reasons += r
-                criteria += c
-                if ang is not None and abs(ang) < tset.min_rom_deg:
-                    issues.append(
-                        QualityIssue(
-                            "flexion/extension",
-                            name,
-                            "low_motion",
-                            "warning",
-                            f"{name}: sagittal ROM {abs(ang):.1f} deg < "
-                            f"{tset.min_rom_deg:g} deg: too little motion to judge stability "
-                            f"({tset.min_rom_source}).",
-                        )
-                    )
-                    if dyn_verdict == "stable":
-                        dyn_verdict = "not_assessable"
-                        reasons.append(
-                            f"not assessable: sagittal ROM {abs(ang):.1f} deg < "
-                            f"{tset.min_rom_deg:g} deg, too little effort to call the segment "
-                            f"stable [R] ({tset.min_rom_source})"
-                        )
-        if "neutral" in views and static_rules:
-            seg = per_view.get("neutral")
-            if seg is None or seg.withheld:
-                static_verdict = "not_assessable"
-                if seg is None:
-                    reasons.append(f"{name} is not on the neutral view")
-            else:
-                nv = views["neutral"]
-                static_verdict, r, c = _evaluate(
-                    static_rules,
-                    {
-                        "slip_mm": nv.mm(seg.slip),
-                        "slip_pct": seg.slip_pct,
-                        "relative_angulation_deg": rel,
-                    },
-                    segment=name,
-                    tset=tset,
-                    magnification_known=magnification_known,
-                )
-                reasons += r
-                criteria += c
-        present = [v for v in (dyn_verdict, static_verdict) if v is not None]
-        verdict = max(present, key=lambda v: _RANK[v]) if present else "not_assessable"
-        if not present:
-            reasons.append(
-                f"threshold set {tset.name} has no criterion for the views given "
-                f"({', '.join(views)}); see the measures and the Meyerding grade"
-            )
-        if verdict == "stable":
-            reasons.append(f"stable: no criterion of threshold set {tset.name} is met")
-        rec["verdict"] = verdict
-        rec["dynamic_verdict"] = dyn_verdict
-        rec["static_verdict"] = static_verdict
-        rec["reasons"] = reasons
-        rec["criteria"] = criteria
-        rec["views"] = {vn: _view_values(s, views[vn]) for vn, s in per_view.items()}
-        rec["quality"] = [q.to_dict() for q in issues if q.level in (name, upper, lower, "all")]
+        rec, found = _segment_record(
+            name,
+            views,
+            tset,
+            dynamic=dynamic,
+            magnification_known=magnification_known,
+        )
+        issues += found
         levels.append(rec)
+    for rec in levels:
+        keep = (rec["level"], rec["upper"], rec["lower"], "all")
+        rec["quality"] = [q.to_dict() for q in issues if q.level in keep]
 
     vertebrae = []
     for vn, v in views.items():
