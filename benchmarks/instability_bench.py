@@ -1,4 +1,4 @@
-"""Timing of spinestab.instability: one command, `python benchmarks/instability_bench.py`.
+"""Timing of spinestab.instability: `python -m benchmarks instability`.
 
 There is no peer tool for corner-landmark instability measures in our environment, so this
 prints absolute figures: landmarks -> report for a 6-level neutral + flexion + extension
@@ -7,6 +7,7 @@ study, corners from the TPTBox CT L2-L4 masks, the overlay picture, and peak mem
 
 from __future__ import annotations
 
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -26,7 +27,7 @@ def _time(fn, repeat: int) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     study = example_study()
     t_assess = _time(lambda: assess(**study).to_dict(), 50)
     t_mask = _time(lambda: corners_from_masks(VERT), 10)
@@ -41,7 +42,8 @@ def main() -> None:
     print(f"corners from TPTBox masks (73x47x73): {1e3 * t_mask:8.2f} ms")
     print(f"overlay PNG, 3 panels:             {1e3 * t_png:8.2f} ms")
     print(f"peak Python memory, mask -> report:  {peak / 2**20:8.2f} MiB")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(sys.argv[1:]))
