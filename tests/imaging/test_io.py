@@ -181,3 +181,16 @@ def test_full_jpeg2000_series_from_shared():
     assert vol.affine[2, 3] == pytest.approx(-804.5)
     assert vol.spacing_mm[2] == pytest.approx(2.0)
     np.testing.assert_array_equal(vol.data, sitk.GetArrayFromImage(_sitk_series(folder)).T)
+
+
+def test_mask_stored_in_another_axis_order_is_conformed(phantom):
+    from spinestab.imaging.io import conform_to
+    from spinestab.imaging.phantom import reorient
+
+    las = reorient(phantom.mask, "LAS")  # same voxels, y stored the other way round
+    moved = conform_to(phantom.single, las)
+    np.testing.assert_array_equal(moved.data, phantom.mask.data)
+    np.testing.assert_allclose(moved.affine, phantom.mask.affine)
+    other = Volume(las.data, las.affine + _shift(3.0), source="off.nii")
+    with pytest.raises(InputError, match="origin differs"):
+        conform_to(phantom.single, other)

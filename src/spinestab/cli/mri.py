@@ -108,7 +108,7 @@ def run_mri(
 
     from spinestab.imaging import fat as fatmod
     from spinestab.imaging.grading import get_grading_scheme
-    from spinestab.imaging.io import check_same_grid, read_volume
+    from spinestab.imaging.io import conform_to, read_volume
     from spinestab.imaging.labels import check_labels_known, get_scheme, laterality_consistent
     from spinestab.imaging.levels import (
         levels_from_instances,
@@ -147,14 +147,13 @@ def run_mri(
     if water is not None and fat is not None:
         base = read_volume(water, series_uid=series_uid, modality="MR")
         fat_img = read_volume(fat, series_uid=series_uid, modality="MR")
-        check_same_grid(base, fat_img, what="fat image")
+        fat_img = conform_to(base, fat_img, what="fat image")
     elif ff is not None:
         base = read_volume(ff, series_uid=series_uid, modality="MR")
     else:
         assert image is not None
         base = read_volume(image, series_uid=series_uid, modality=mod_override)
-    mask_vol = read_volume(mask, as_labels=True)
-    check_same_grid(base, mask_vol, what="mask")
+    mask_vol = conform_to(base, read_volume(mask, as_labels=True), what="mask")
     check_labels_known(np.unique(mask_vol.data), scheme, source=str(mask), kinds=("muscle",))
     step("read")
 
@@ -218,8 +217,9 @@ def run_mri(
             level_source = str(vertebrae) if vertebrae is not None else f"{mask} (vertebra labels)"
     vb = None
     if vertebral_body is not None:
-        vb_vol = read_volume(vertebral_body, as_labels=True)
-        check_same_grid(base, vb_vol, what="vertebral body mask")
+        vb_vol = conform_to(
+            base, read_volume(vertebral_body, as_labels=True), what="vertebral body mask"
+        )
         vb_scheme = get_scheme(vertebral_body_labels)
         vb_values = list(vb_scheme.of_kind("vertebral_body"))
         if not vb_values:

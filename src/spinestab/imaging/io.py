@@ -20,6 +20,7 @@ from spinestab.errors import InputError, MissingDependencyError, require
 __all__ = [
     "Volume",
     "check_same_grid",
+    "conform_to",
     "list_dicom_series",
     "read_dicom_series",
     "read_nifti",
@@ -164,6 +165,41 @@ def check_same_grid(
             source=b.source or None,
             expected="the same shape, spacing, orientation and origin as the image",
         )
+
+
+def conform_to(
+    reference: Volume,
+    other: Volume,
+    *,
+    tolerance_mm: float = GRID_TOLERANCE_MM,
+    what: str = "mask",
+) -> Volume:
+    """Return ``other`` on the grid of ``reference``, reordering its axes if needed.
+
+    A mask written by another tool may store the same voxels in another axis order or
+    direction (e.g. LAS instead of LPS). That is the same grid, so the array is
+    reoriented (no interpolation). Anything else fails as in :func:`check_same_grid`.
+    """
+    try:
+        check_same_grid(reference, other, tolerance_mm=tolerance_mm, what=what)
+        return other
+    except InputError as first_error:
+        from nibabel import orientations as nio
+
+        if sorted(reference.shape) != sorted(other.shape):
+            raise
+        transform = nio.ornt_transform(
+            nio.io_orientation(other.affine), nio.io_orientation(reference.affine)
+        )
+        data = nio.apply_orientation(other.data, transform)
+        affine = other.affine @ nio.inv_ornt_aff(transform, other.data.shape)
+        moved = Volume(np.ascontiguousarray(data), affine, other.modality, other.source, other.meta)
+        try:
+            check_same_grid(reference, moved, tolerance_mm=tolerance_mm, what=what)
+        except InputError:
+            raise first_error from None
+        logger.info("%s: reoriented %s -> %s", other.source, other.axcodes, reference.axcodes)
+        return moved
 
 
 def _describe_grid(v: Volume) -> str:

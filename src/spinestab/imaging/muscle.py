@@ -31,7 +31,7 @@ import numpy as np
 from spinestab.errors import InputError
 from spinestab.imaging.fat import FatMap
 from spinestab.imaging.grading import GRADING_SCHEMES, GradingScheme
-from spinestab.imaging.io import Volume, check_same_grid, slice_axis
+from spinestab.imaging.io import Volume, conform_to, slice_axis
 from spinestab.imaging.labels import LabelEntry, LabelScheme, check_labels_known, vertebra_order
 from spinestab.imaging.levels import SliceLevels
 from spinestab.imaging.reference import (
@@ -262,7 +262,7 @@ def measure(
     image : Volume
         Intensities for ``mean_intensity`` (HU for CT).
     mask : Volume
-        Muscle label map on the image grid.
+        Muscle label map on the image grid (any axis order of that grid).
     scheme : LabelScheme
         Meaning of the mask's labels.
     levels : SliceLevels, optional
@@ -286,7 +286,7 @@ def measure(
         Grid mismatch, unknown labels, no muscle labels.
 
     """
-    check_same_grid(image, mask, tolerance_mm=grid_tolerance_mm, what="mask")
+    mask = conform_to(image, mask, tolerance_mm=grid_tolerance_mm, what="mask")
     present = np.unique(mask.data)
     check_labels_known(present, scheme, source=mask.source, kinds=("muscle",))
     grading = grading or GRADING_SCHEMES["three_grade_20_50"]
