@@ -109,3 +109,38 @@ def test_truncated_gt3x_with_idle_sleep_matches_pygt3x_count():
     d = decode_gt3x(shared_file("device_samples/pygt3x/small.gt3x").read_bytes())
     assert d.truncated
     assert d.acc_g.shape[0] == 1_467_810  # pygt3x's gap-filled count (MANIFEST)
+
+
+def _with_second_session(raw: bytes, hours: int) -> bytes:
+    """The file's blocks, then the same blocks again ``hours`` later (checksums fixed)."""
+    head, body = raw[:1024], np.frombuffer(raw[1024:], np.uint8).reshape(-1, 512).copy()
+    later = body.copy()
+    stamp = later[:, 14:18].copy().view("<u4")[:, 0] + np.uint32(hours << 12)
+    later[:, 14:18] = stamp.view(np.uint8).reshape(-1, 4)
+    words = later.view("<u2")
+    words[:, 255] = 0
+    words[:, 255] = (-words.sum(axis=1, dtype=np.uint16)).astype(np.uint16)
+    return head + body.tobytes() + later.tobytes()
+
+
+def test_cwa_gap_is_missing_and_chunked_reading_equals_whole(tmp_path, monkeypatch):
+    from spinestab.wearable import io
+    from spinestab.wearable.features import compute_features
+
+    f = tmp_path / "two.cwa"
+    f.write_bytes(_with_second_session((DATA / "ax3_sample.cwa").read_bytes(), 1))
+    d = decode_cwa(f.read_bytes())
+    assert d.n_bad_blocks == 0 and d.acc_g.shape[0] == 2 * 58800
+    whole = compute_features(read_recording(f))
+    monkeypatch.setattr(io, "_EAGER_SAMPLES", 1000)  # force the multi-day (chunked) path
+    rec = read_recording(f)
+    assert "chunk by chunk" in " ".join(rec.notes)
+    parts = compute_features(rec, chunk_s=50)
+    assert parts.n_seconds == whole.n_seconds
+    np.testing.assert_allclose(parts.g, whole.g, atol=1e-5)
+    # the hour between the sessions (minus the first session's ~300 s) is missing, not
+    # invented; both sessions are present
+    miss = whole.missing
+    assert 3600 - 310 <= miss.sum() <= 3600 - 290
+    assert not miss[:290].any() and not miss[-290:].any()
+    np.testing.assert_array_equal(parts.missing, miss)

@@ -16,7 +16,7 @@ import numpy as np
 
 from spinestab.errors import InputError
 
-__all__ = ["CwaData", "decode_cwa"]
+__all__ = ["CwaData", "CwaIndex", "decode_blocks", "decode_cwa", "index_cwa"]
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +75,67 @@ def _packed_time(ts: np.ndarray) -> np.ndarray:
     return np.where(bad, -1, out).astype(np.float64)
 
 
-def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:
-    """Decode the bytes of an Axivity ``.cwa`` file.
+@dataclass(frozen=True)
+class CwaIndex:
+    """Block-level index of a CWA file: enough to decode any range of blocks later.
+
+    Attributes
+    ----------
+    blocks : (B, 512) uint8 ndarray
+        View of the valid data blocks (a memory map stays a memory map).
+    count : (B,) int64 ndarray
+        Samples per block.
+    sample_start : (B + 1,) int64 ndarray
+        Index of each block's first sample (cumulative counts).
+    anchor_idx, anchor_t : ndarrays
+        Sample index -> time anchors (see :func:`decode_cwa`).
+    fs_hz : float
+        Configured rate.
+    device : str
+        ``"AX3"`` or ``"AX6"``.
+    sensor_cfg : int
+        Header byte with the AX6 gyro range.
+    n_bad_blocks : int
+        Blocks skipped for a bad checksum.
+
+    """
+
+    blocks: np.ndarray
+    count: np.ndarray
+    sample_start: np.ndarray
+    anchor_idx: np.ndarray
+    anchor_t: np.ndarray
+    fs_hz: float
+    device: str
+    sensor_cfg: int
+    n_bad_blocks: int
+
+    @property
+    def n_samples(self) -> int:
+        """Samples in the file."""
+        return int(self.sample_start[-1])
+
+    def times(self, i0: int, i1: int) -> np.ndarray:
+        """Return the times of samples ``i0:i1``, unix seconds."""
+        return np.interp(np.arange(i0, i1, dtype=np.float64), self.anchor_idx, self.anchor_t)
+
+
+def index_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file", gap_s: float = 1.0) -> CwaIndex:
+    """Check and index the data blocks of a ``.cwa`` file without decoding samples.
 
     Parameters
     ----------
     raw : bytes or (B,) uint8 ndarray
-        The whole file (a memory map works and keeps memory bounded to the decoded arrays).
+        The whole file; a memory map is read in slices, so memory stays bounded.
     source : str, keyword-only
         Name used in error messages.
+    gap_s : float, keyword-only
+        A pause longer than this between blocks starts a new time anchor, so samples are
+        never spread over a recording gap.
 
     Returns
     -------
-    CwaData
-        Samples with per-sample times interpolated between block timestamps.
+    CwaIndex
 
     Raises
     ------
@@ -111,44 +158,99 @@ def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:
     nblk = (buf.size - start) // _BLOCK
     if nblk <= 0:
         raise InputError("CWA file holds no data blocks", source=source, value=int(buf.size))
-    blocks = buf[start : start + nblk * _BLOCK].reshape(nblk, _BLOCK)
-    words = blocks.view("<u2")
-    sig_ok = (blocks[:, 0] == ord("A")) & (blocks[:, 1] == ord("X")) & (words[:, 1] == 508)
-    csum_ok = (words.sum(axis=1, dtype=np.uint16)) == 0
-    valid = sig_ok & csum_ok
-    n_bad = int(sig_ok.sum() - valid.sum())
+    all_blocks = buf[start : start + nblk * _BLOCK].reshape(nblk, _BLOCK)
+    valid = np.zeros(nblk, bool)
+    n_sig = 0
+    step = 65536
+    for b0 in range(0, nblk, step):  # slices keep the checksum pass bounded in memory
+        blk = np.asarray(all_blocks[b0 : b0 + step])
+        words = blk.view("<u2")
+        sig = (blk[:, 0] == ord("A")) & (blk[:, 1] == ord("X")) & (words[:, 1] == 508)
+        valid[b0 : b0 + step] = sig & (words.sum(axis=1, dtype=np.uint16) == 0)
+        n_sig += int(sig.sum())
+    n_bad = n_sig - int(valid.sum())
     if n_bad:
         log.warning("%s: %d data blocks with bad checksum skipped", source, n_bad)
-    blocks = blocks[valid]
-    if blocks.shape[0] == 0:
+    if not valid.any():
         raise InputError("CWA file has no valid data block", source=source, expected="'AX' blocks")
-    words = blocks.view("<u2")
-    stamp = blocks[:, 14:18].copy().view("<u4")[:, 0]
-    light = words[:, 9].astype(np.int64)
-    temp_raw = (words[:, 10] & 0x3FF).astype(np.float32)
-    rate_code = blocks[:, 24].astype(np.int64)
-    axes_bps = blocks[:, 25].astype(np.int64)
+    blocks = all_blocks[valid] if not valid.all() else all_blocks
+    head = np.asarray(blocks[:, :30])
+    words = head.view("<u2")
+    stamp = head[:, 14:18].copy().view("<u4")[:, 0]
+    rate_code = head[:, 24].astype(np.int64)
     ts_offset = words[:, 13].astype(np.int16).astype(np.int64)
     count = words[:, 14].astype(np.int64)
+    n_axes = head[:, 25].astype(np.int64) >> 4
+    freq = 3200.0 / (1 << (15 - (rate_code & 0x0F)))
+    # block start time: packed whole second - timestampOffset / fs. The 'deviceFractional'
+    # word is not added: the reference decoders (scikit-digital-health, actipy) ignore it
+    # and their decodes are the contract here.
+    t0 = _packed_time(stamp) - ts_offset / freq
+    # per-sample times: the block's end (start + count / fs) anchors the sample after its
+    # last one, and samples are spread linearly between consecutive anchors, as in the
+    # reference decodes; the first block starts at its own timestamp, and so does a block
+    # after a pause longer than gap_s.
+    ends = t0 + count / freq
+    sample_start = np.concatenate([[0], np.cumsum(count)])
+    pause = np.flatnonzero(t0[1:] - ends[:-1] > gap_s) + 1
+    anchor_idx = np.concatenate([[0], sample_start[1:], sample_start[pause]]).astype(np.float64)
+    anchor_t = np.concatenate([[t0[0]], ends, t0[pause]])
+    order = np.argsort(
+        anchor_idx + np.r_[np.zeros(1 + ends.size), 0.5 * np.ones(pause.size)], kind="stable"
+    )
+    anchor_idx, anchor_t = anchor_idx[order], anchor_t[order]
+    # at a pause the previous block's end and the next block's start share one index:
+    # nudge the end anchor a hair earlier so interpolation stays single-valued
+    dup = np.flatnonzero(np.diff(anchor_idx) == 0)
+    anchor_idx[dup] -= 1e-6
+    is_ax6 = bool((n_axes >= 6).any()) or hardware == 0x64
+    return CwaIndex(
+        blocks,
+        count,
+        sample_start,
+        anchor_idx,
+        anchor_t,
+        float(np.median(freq)),
+        "AX6" if is_ax6 else "AX3",
+        sensor_cfg,
+        n_bad,
+    )
 
+
+def decode_blocks(
+    ix: CwaIndex, b0: int, b1: int, *, source: str = "CWA file"
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Decode valid blocks ``b0:b1`` of an indexed file.
+
+    Returns
+    -------
+    acc_g : (n, 3) float32 ndarray
+    gyro_dps : (n, 3) float32 ndarray or None
+    temperature_c : (n,) float32 ndarray
+
+    """
+    blocks = np.asarray(ix.blocks[b0:b1])
+    nb = blocks.shape[0]
+    words = blocks.view("<u2")
+    light = words[:, 9].astype(np.int64)
+    temp_raw = (words[:, 10] & 0x3FF).astype(np.float32)
+    axes_bps = blocks[:, 25].astype(np.int64)
+    count = ix.count[b0:b1]
     n_axes = axes_bps >> 4
     packing = axes_bps & 0x0F
-    freq = 3200.0 / (1 << (15 - (rate_code & 0x0F)))
-    fs = float(np.median(freq))
-    # one layout per file is the norm; mixed layouts are decoded group by group
     layouts = np.unique(np.stack([n_axes, packing], axis=1), axis=0)
-    is_ax6 = bool((n_axes >= 6).any()) or hardware == 0x64
-    acc = np.zeros((blocks.shape[0], 120, 3), np.float32)
-    gyro = np.zeros((blocks.shape[0], 120, 3), np.float32) if is_ax6 else None
+    acc = np.zeros((nb, 120, 3), np.float32)
+    gyro = np.zeros((nb, 120, 3), np.float32) if ix.device == "AX6" else None
     for na, pk in layouts:
         sel = (n_axes == na) & (packing == pk)
         data = blocks[sel, 30:510]
         if pk == 0 and na == 3:  # packed: 3 x 10-bit signed + 2-bit exponent in a u32
-            v = data.copy().view("<u4").astype(np.int64)
-            e = v >> 30
-            xyz = np.stack([(v >> (10 * k)) & 0x3FF for k in range(3)], axis=-1)
-            xyz = np.where(xyz >= 512, xyz - 1024, xyz) << e[..., None]
-            acc[sel] = xyz.astype(np.float32) / 256.0
+            v = data.copy().view("<u4")
+            e = (v >> 30).astype(np.int32)
+            for k in range(3):
+                c = ((v >> (10 * k)) & 0x3FF).astype(np.int32)
+                c = np.where(c >= 512, c - 1024, c) << e
+                acc[sel, :, k] = c.astype(np.float32) / 256.0
         elif pk == 2 and na in (3, 6, 9):
             v = data.copy().view("<i2").reshape(data.shape[0], -1, na).astype(np.float32)
             ns = v.shape[1]
@@ -156,9 +258,8 @@ def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:
             a_cols = slice(3, 6) if na >= 6 else slice(0, 3)
             acc[sel, :ns] = v[:, :, a_cols] / unit[:, None, None]
             if na >= 6 and gyro is not None:
-                grange = (
-                    8000.0 / (1 << (sensor_cfg & 0x0F)) if sensor_cfg not in (0, 0xFF) else 2000.0
-                )
+                cfg = ix.sensor_cfg
+                grange = 8000.0 / (1 << (cfg & 0x0F)) if cfg not in (0, 0xFF) else 2000.0
                 gyro[sel, :ns] = v[:, :, 0:3] * np.float32(grange / 32768.0)
         else:
             raise InputError(
@@ -167,31 +268,43 @@ def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:
                 value=f"{int(na)} axes, packing {int(pk)}",
                 expected="3 axes packed or 3/6 axes int16",
             )
-    # block start time: packed whole second - timestampOffset / fs. The 'deviceFractional'
-    # word is not added: the reference decoders (scikit-digital-health, actipy) ignore it
-    # and their decodes are the contract here.
-    t0 = _packed_time(stamp) - ts_offset / freq
-    # per-sample times: the block's end (start + count / fs) anchors the sample after its
-    # last one, and samples are spread linearly between consecutive anchors, as in the
-    # reference decodes; the first block starts at its own timestamp.
-    ends = t0 + count / freq
-    anchor_idx = np.concatenate([[0], np.cumsum(count)])
-    anchor_t = np.concatenate([[t0[0]], ends])
-    idx = np.arange(120)[None, :]
-    keep = idx < count[:, None]
-    time_s = np.interp(np.arange(int(count.sum()), dtype=np.float64), anchor_idx, anchor_t)
-    acc_out = acc[keep]
-    gyro_out = gyro[keep] if gyro is not None else None
+    keep = np.arange(120)[None, :] < count[:, None]
     # MCP9700 sensor: (raw - 171) / 3.142 degrees C (OpenMovement cwa-convert)
     temp_c = np.repeat(((temp_raw - 171.0) / 3.142).astype(np.float32), count)
+    return acc[keep], (gyro[keep] if gyro is not None else None), temp_c
+
+
+def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:
+    """Decode the bytes of an Axivity ``.cwa`` file.
+
+    Parameters
+    ----------
+    raw : bytes or (B,) uint8 ndarray
+        The whole file.
+    source : str, keyword-only
+        Name used in error messages.
+
+    Returns
+    -------
+    CwaData
+        Samples with per-sample times interpolated between block timestamps.
+
+    Raises
+    ------
+    InputError
+        Not a CWA file, or no valid data block.
+
+    """
+    ix = index_cwa(raw, source=source)
+    acc, gyro, temp = decode_blocks(ix, 0, ix.count.size, source=source)
     return CwaData(
-        time_unix_s=time_s,
-        acc_g=acc_out,
-        gyro_dps=gyro_out,
-        temperature_c=temp_c,
-        fs_hz=fs,
-        device="AX6" if is_ax6 else "AX3",
-        n_bad_blocks=n_bad,
+        time_unix_s=ix.times(0, ix.n_samples),
+        acc_g=acc,
+        gyro_dps=gyro,
+        temperature_c=temp,
+        fs_hz=ix.fs_hz,
+        device=ix.device,
+        n_bad_blocks=ix.n_bad_blocks,
     )
 
 

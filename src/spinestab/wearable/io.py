@@ -479,14 +479,58 @@ def read_recording(
     return rec.with_units(units)
 
 
-def _read_cwa(p: Path) -> Recording:
-    from spinestab.wearable._cwa import decode_cwa
+_EAGER_SAMPLES = 5_000_000
+
+
+def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
+    from spinestab.wearable._cwa import decode_blocks, decode_cwa, index_cwa
 
     mm = np.memmap(p, dtype=np.uint8, mode="r")
-    d = decode_cwa(mm, source=str(p))
-    notes = (f"{d.n_bad_blocks} CWA blocks with bad checksum skipped",) if d.n_bad_blocks else ()
-    return recording_from_times(
-        d.time_unix_s, d.acc_g, fs_hz=d.fs_hz, source=str(p), device=d.device, notes=notes
+    ix = index_cwa(mm, source=str(p), gap_s=gap_s)
+    notes = (f"{ix.n_bad_blocks} CWA blocks with bad checksum skipped",) if ix.n_bad_blocks else ()
+    if ix.n_samples <= _EAGER_SAMPLES:
+        d = decode_cwa(mm, source=str(p))
+        return recording_from_times(
+            d.time_unix_s,
+            d.acc_g,
+            fs_hz=d.fs_hz,
+            source=str(p),
+            device=d.device,
+            gap_s=gap_s,
+            notes=notes,
+        )
+    # multi-day file: decode only the blocks a chunk needs, resample them onto the grid
+    fs = ix.fs_hz
+    t_first = float(ix.anchor_t[0])
+    t_last = float(ix.anchor_t[-1])
+    n = int(np.floor((t_last - t_first) * fs))
+    starts = ix.sample_start
+
+    def load(s: int, e: int) -> np.ndarray:
+        grid = t_first + np.arange(s, e, dtype=np.float64) / fs
+        pos = np.interp(grid[[0, -1]], ix.anchor_t, ix.anchor_idx)
+        i0 = max(0, int(np.floor(pos[0])) - 1)
+        i1 = min(ix.n_samples, int(np.ceil(pos[1])) + 2)
+        b0 = max(0, int(np.searchsorted(starts, i0, side="right")) - 1)
+        b1 = min(ix.count.size, int(np.searchsorted(starts, i1, side="left")))
+        acc, _, _ = decode_blocks(ix, b0, b1, source=str(p))
+        t = ix.times(int(starts[b0]), int(starts[b1]))
+        out = np.empty((grid.size, 3), np.float32)
+        for k in range(3):
+            out[:, k] = np.interp(grid, t, acc[:, k])
+        j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, max(t.size - 2, 0))
+        if t.size > 1:  # inside a recording gap: missing (as recording_from_times does)
+            out[((t[j + 1] - t[j]) > gap_s) & (grid > t[j] + 0.5 / fs)] = np.nan
+        return out
+
+    return Recording(
+        fs,
+        t_first,
+        n,
+        str(p),
+        ix.device,
+        load,
+        notes=(*notes, "decoded and resampled chunk by chunk"),
     )
 
 
