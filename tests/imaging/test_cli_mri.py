@@ -197,3 +197,52 @@ def test_cli_negative_dixon_values_refused(phantom, tmp_path):
     )
     assert res.exit_code == 2
     assert "negative voxels" in " ".join(res.output.split())
+
+
+def test_cli_segment_runs_backend_with_local_weights(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import spinestab.imaging.segment.tools as tools
+
+    calls = []
+
+    def stand_in(args, *, env, cwd=None):
+        calls.append((list(args), dict(env)))
+        shutil.copyfile(
+            MM_MASK, Path(args[args.index("-o") + 1]) / (MM_IMAGE.name[:-7] + "_dseg.nii.gz")
+        )
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(tools, "subprocess_runner", stand_in)
+    monkeypatch.setattr(tools.shutil, "which", lambda name: f"/opt/bin/{name}")
+    weights = tmp_path / "w" / "abdomen"
+    weights.mkdir(parents=True)
+    (weights / "model.pth").write_bytes(b"x")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(MM_IMAGE),
+            "--segment",
+            "musclemap",
+            "--weights",
+            str(tmp_path / "w"),
+            "--out",
+            str(out),
+            "--no-qa",
+            "--no-bias-correction",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert calls and calls[0][0][0] == "/opt/bin/mm_segment"
+    assert (out / "segmentation" / "sub-0001_axial_lumbar_mri_dseg.nii.gz").is_file()
+    _cols, rows = _read(out / "muscle_quality.csv")
+    assert len(rows) == 8
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inputs"]["segmenter"] == "musclemap"
+    res = CliRunner().invoke(app, ["mri", "--image", str(MM_IMAGE), "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 2 and "no mask" in res.output

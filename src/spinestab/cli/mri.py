@@ -74,8 +74,11 @@ def run_mri(
     water: Path | None = None,
     fat: Path | None = None,
     ff: Path | None = None,
-    mask: Path,
+    mask: Path | None = None,
     labels: str = "musclemap",
+    segment: str | None = None,
+    segment_task: str = "total_mr",
+    weights_dir: Path | None = None,
     vertebrae: Path | None = None,
     vertebrae_labels: str = "spineps_vert",
     anchor: str = "L5",
@@ -153,6 +156,39 @@ def run_mri(
     else:
         assert image is not None
         base = read_volume(image, series_uid=series_uid, modality=mod_override)
+    seg_tmp = None
+    if mask is None:
+        if segment is None:
+            raise InputError(
+                "no mask", expected="--mask MASK, or --segment TOOL to run a segmenter"
+            )
+        src_img = Path(str(image or water or ff))
+        if src_img.is_dir():
+            raise InputError(
+                "segmenters need a NIfTI image",
+                source=str(src_img),
+                expected="the image as .nii/.nii.gz (convert the DICOM series first)",
+            )
+        from spinestab.imaging.segment import get_backend
+
+        opts: dict[str, Any] = {"weights_dir": weights_dir}
+        if segment == "totalsegmentator":
+            opts["task"] = segment_task
+        backend = get_backend(segment, **opts)
+        out.mkdir(parents=True, exist_ok=True)
+        seg_tmp = Path(tempfile.mkdtemp(prefix=".seg-", dir=out))
+        try:
+            seg = backend.segment(src_img, seg_tmp)
+        except BaseException:
+            shutil.rmtree(seg_tmp, ignore_errors=True)
+            raise
+        if seg.muscle_mask is None or seg.muscle_scheme is None:
+            shutil.rmtree(seg_tmp, ignore_errors=True)
+            raise InputError(f"{segment} gives no muscle mask", value=segment)
+        mask, labels = seg.muscle_mask, seg.muscle_scheme
+        scheme = get_scheme(labels)
+        if vertebrae is None and seg.vertebra_mask is not None and seg.vertebra_scheme:
+            vertebrae, vertebrae_labels = seg.vertebra_mask, seg.vertebra_scheme
     mask_vol = conform_to(base, read_volume(mask, as_labels=True), what="mask")
     check_labels_known(np.unique(mask_vol.data), scheme, source=str(mask), kinds=("muscle",))
     step("read")
@@ -273,7 +309,8 @@ def run_mri(
                     "water": str(water) if water else None,
                     "fat": str(fat) if fat else None,
                     "ff": str(ff) if ff else None,
-                    "mask": str(mask),
+                    "mask": str(mask) if seg_tmp is None else f"segmentation/{Path(mask).name}",
+                    "segmenter": segment,
                     "labels": labels,
                     "levels_from": level_source,
                     "sex": sex,
@@ -299,16 +336,22 @@ def run_mri(
         )
         for item in tmp.iterdir():
             os.replace(item, out / item.name)
+        if seg_tmp is not None:
+            shutil.rmtree(out / "segmentation", ignore_errors=True)
+            os.replace(seg_tmp, out / "segmentation")
+            seg_tmp = None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if seg_tmp is not None:
+            shutil.rmtree(seg_tmp, ignore_errors=True)
     return summary
 
 
 def mri_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
     mask: Annotated[
-        Path, typer.Option("--mask", help="Muscle label map (NIfTI) on the image grid.")
-    ],
+        Path | None, typer.Option("--mask", help="Muscle label map (NIfTI) on the image grid.")
+    ] = None,
     image: Annotated[
         Path | None,
         typer.Option("--image", help="Single-contrast MR (T1w/T2w) or CT: NIfTI or DICOM folder."),
@@ -324,6 +367,20 @@ def mri_command(
             "or a custom JSON file.",
         ),
     ] = "musclemap",
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            "--segment",
+            help="Without --mask: run totalsegmentator, musclemap or spineps (local weights).",
+        ),
+    ] = None,
+    segment_task: Annotated[
+        str, typer.Option("--segment-task", help="TotalSegmentator task: total_mr or total.")
+    ] = "total_mr",
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", help="Segmenter weights folder (default SPINESTAB_WEIGHTS_DIR)."),
+    ] = None,
     vertebrae: Annotated[
         Path | None, typer.Option("--vertebrae", help="Vertebra mask for levels (any grid).")
     ] = None,
@@ -423,6 +480,9 @@ def mri_command(
                 ff=ff,
                 mask=mask,
                 labels=labels,
+                segment=segment,
+                segment_task=segment_task,
+                weights_dir=weights,
                 vertebrae=vertebrae,
                 vertebrae_labels=vertebrae_labels,
                 anchor=anchor,
