@@ -246,3 +246,70 @@ def test_cli_segment_runs_backend_with_local_weights(tmp_path, monkeypatch):
     assert summary["inputs"]["segmenter"] == "musclemap"
     res = CliRunner().invoke(app, ["mri", "--image", str(MM_IMAGE), "--out", str(tmp_path / "o2")])
     assert res.exit_code == 2 and "no mask" in res.output
+
+
+def test_cli_jpeg2000_dicom_ct_with_mask_on_its_grid(tmp_path):
+    from spinestab.imaging.io import read_volume
+
+    ct = read_volume(TS_DICOM_SUBSET)
+    labels = np.zeros(ct.shape, np.int16)
+    labels[200:240, 300:330, :] = 1  # a box: 40 x 30 pixels in every slice
+    labels[280:300, 300:330, 1:4] = 2
+    mask = tmp_path / "box.nii.gz"
+    nib.save(nib.Nifti1Image(labels, ct.affine), str(mask))
+    scheme = tmp_path / "scheme.json"
+    scheme.write_text(
+        json.dumps(
+            {
+                "labels": {
+                    "1": {"muscle": "autochthon", "side": "right"},
+                    "2": {"muscle": "autochthon", "side": "left"},
+                }
+            }
+        )
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(TS_DICOM_SUBSET),
+            "--mask",
+            str(mask),
+            "--labels",
+            str(scheme),
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    _cols, rows = _read(out / "muscle_quality.csv")
+    right = next(r for r in rows if r["side"] == "right")
+    px = 0.9765625**2
+    assert float(right["csa_max_mm2"]) == pytest.approx(40 * 30 * px)
+    assert float(right["volume_ml"]) == pytest.approx(40 * 30 * 5 * px * 8.0 / 1000)
+    hu = ct.data[labels == 1]
+    assert float(right["fat_fraction_pct"]) == pytest.approx(
+        100 * np.mean((hu >= -190) & (hu <= -30))
+    )
+    assert right["fat_method"] == "ct_hu[-190,-30]"
+    _scols, srows = _read(out / "per_slice.csv")
+    first = next(r for r in srows if r["side"] == "right" and r["slice"] == "0")
+    assert float(first["mean_intensity"]) == pytest.approx(
+        ct.data[:, :, 0][labels[:, :, 0] == 1].mean()
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["modality"] == {"value": "CT", "how": "from DICOM header"}
+
+
+def test_single_slice_dicom_is_refused(tmp_path):
+    import shutil
+
+    from spinestab.errors import InputError
+    from spinestab.imaging.io import read_dicom_series
+
+    f = sorted(TS_DICOM_SUBSET.iterdir())[0]
+    shutil.copyfile(f, tmp_path / f.name)
+    with pytest.raises(InputError, match="one slice"):
+        read_dicom_series(tmp_path)
