@@ -118,3 +118,19 @@ def test_npy_chunked_read_equals_whole(tmp_path):
     np.testing.assert_allclose(parts.g, whole.g, atol=1e-6)
     np.testing.assert_allclose(parts.sd, whole.sd, atol=1e-6)
     np.testing.assert_allclose(parts.g, a.reshape(70, 100, 3).mean(axis=1), atol=1e-5)
+
+
+def test_file_without_timestamps_needs_a_rate(tmp_path):
+    from spinestab.wearable.io import parse_time
+
+    a, _ = _still(300)
+    f = tmp_path / "plain.csv"
+    _write(f, "acc_x,acc_y,acc_z", a)
+    with pytest.raises(InputError, match="sampling rate unknown"):
+        read_recording(f)
+    start = parse_time("2024-03-01T08:00:00+01:00", "test")
+    assert start == pytest.approx(1709276400.0)
+    r = read_recording(f, fs_hz=50, start_unix_s=start)
+    assert r.n_samples == 300 and r.start_unix_s == start
+    with pytest.raises(InputError, match="cannot read time"):
+        parse_time("yesterday", "test")

@@ -51,7 +51,7 @@ def wearable_command(
 
     from spinestab.errors import InputError
     from spinestab.wearable.config import PromptConfig, WearableConfig
-    from spinestab.wearable.io import _parse_start, read_recording
+    from spinestab.wearable.io import parse_time, read_recording
     from spinestab.wearable.pipeline import analyse, write_outputs
 
     with exit_on_bad_input():
@@ -59,7 +59,7 @@ def wearable_command(
             raise InputError(
                 "unknown units", item="--units", value=units, expected="auto, g or m/s2"
             )
-        start_s = _parse_start(start, "--start") if start else None
+        start_s = parse_time(start, "--start") if start else None
         standing_s = None
         if standing:
             parts = standing.split("/")
@@ -71,8 +71,8 @@ def wearable_command(
                     expected="2024-01-01T08:00/2024-01-01T08:01",
                 )
             standing_s = (
-                _parse_start(parts[0], "--standing"),
-                _parse_start(parts[1], "--standing"),
+                parse_time(parts[0], "--standing"),
+                parse_time(parts[1], "--standing"),
             )
         cfg = WearableConfig(prompts=PromptConfig(static_limit_min=static_limit))
         with Progress(

@@ -25,6 +25,7 @@ __all__ = [
     "G_MS2",
     "Recording",
     "detect_units",
+    "parse_time",
     "read_recording",
     "recording_from_array",
     "recording_from_times",
@@ -577,25 +578,27 @@ def _meta_for(p: Path) -> dict[str, object]:
     return {}
 
 
-def _parse_start(value: object, source: str) -> float:
+def parse_time(value: object, source: str) -> float:
+    """Parse ISO 8601 (with or without offset) or unix seconds into unix seconds.
+
+    A time without an offset is taken as it stands (the device clock, read as UTC).
+    """
+    import datetime as dt
+
     if isinstance(value, int | float):
         return float(value)
-    s = str(value).strip().replace("Z", "+00:00")
     try:
-        ts = np.datetime64(s.split("+")[0].rstrip(), "ms")
+        t = dt.datetime.fromisoformat(str(value).strip())
     except ValueError as exc:
         raise InputError(
-            "cannot read start time",
+            "cannot read time",
             source=source,
             value=value,
-            expected="ISO 8601 or unix seconds",
+            expected="ISO 8601 (2024-01-01T08:00:00[+01:00]) or unix seconds",
         ) from exc
-    out = ts.astype("datetime64[ms]").astype(np.int64) / 1000.0
-    m = re.search(r"([+-])(\d\d):?(\d\d)$", s)
-    if m and "T" in s:
-        sign = 1 if m.group(1) == "+" else -1
-        out -= sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60)
-    return float(out)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.timestamp()
 
 
 def _need_fs(fs_hz: float | None, meta: dict[str, object], source: str) -> float:
@@ -618,7 +621,7 @@ def _read_npy(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Re
     _check_axes(arr, src)
     meta = _meta_for(p)
     fs = _need_fs(fs_hz, meta, src)
-    start = start_unix_s if start_unix_s is not None else _parse_start(meta.get("start", 0.0), src)
+    start = start_unix_s if start_unix_s is not None else parse_time(meta.get("start", 0.0), src)
     offset = int(arr.offset)
     dtype = arr.dtype
     n = int(arr.shape[0])

@@ -104,7 +104,6 @@ def daily_timelines(result: WearableResult, out_dir: Path) -> list[Path]:
             fontsize=7,
             frameon=False,
         )
-        fig.tight_layout()
         path = out_dir / f"timeline_{np.datetime64(int(d), 'D')}.png"
         fig.savefig(path, dpi=80)
         paths.append(path)

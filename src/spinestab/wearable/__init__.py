@@ -1,0 +1,34 @@
+"""Movement and posture from wearables: reading, posture, exposures, bouts, prompts, pictures.
+
+Typical use::
+
+    from spinestab.wearable import analyse, read_recording, write_outputs
+
+    trunk = read_recording("back.cwa")
+    result = analyse(trunk, read_recording("thigh.cwa"))
+    write_outputs(result, "out/")
+
+Heavy optional packages (pandas, pyarrow, scipy, matplotlib) come with the ``wearable``
+extra and are imported where they are used.
+"""
+
+from spinestab.wearable.config import PromptConfig, WearableConfig
+from spinestab.wearable.io import Recording, detect_units, read_recording, recording_from_array
+from spinestab.wearable.pipeline import WearableResult, analyse, write_outputs
+from spinestab.wearable.posture import CLASS_NAMES
+from spinestab.wearable.prompts import PromptEngine, offline_prompts
+
+__all__ = [
+    "CLASS_NAMES",
+    "PromptConfig",
+    "PromptEngine",
+    "Recording",
+    "WearableConfig",
+    "WearableResult",
+    "analyse",
+    "detect_units",
+    "offline_prompts",
+    "read_recording",
+    "recording_from_array",
+    "write_outputs",
+]
