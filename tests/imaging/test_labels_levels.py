@@ -196,3 +196,30 @@ def test_slice_table(tmp_path):
 def test_phantom_levels_match_truth(phantom):
     lv = levels_from_instances(phantom.vertebrae, get_scheme("spineps_vert"), phantom.mask)
     assert lv.levels == phantom.slice_levels
+
+
+def test_sacrum_checks_the_l5_anchor(phantom):
+    scheme = get_scheme("total_mr")  # 18 sacrum, 19 vertebrae
+    verts = phantom.vertebrae.data > 0
+    data = np.where(verts, 19, 0).astype(np.int32)
+    lv = levels_from_single_label(phantom.vertebrae.with_data(data), scheme, phantom.mask)
+    assert lv.levels == phantom.slice_levels
+    assert "assumed" in lv.method
+    ax = slice_axis(phantom.mask.affine)
+    lowest = min(k for k, name in enumerate(phantom.slice_levels) if name)  # LPS: k up = superior
+    below = np.take(data, lowest, axis=ax).copy()
+    sac = np.where(below == 19, 18, 0)
+    with_sacrum = data.copy()
+    index = [slice(None)] * 3
+    index[ax] = lowest - 1  # the margin slice just below L5
+    with_sacrum[tuple(index)] = sac
+    lv2 = levels_from_single_label(phantom.vertebrae.with_data(with_sacrum), scheme, phantom.mask)
+    assert "sits on the sacrum" in lv2.method
+    gap = with_sacrum.copy()
+    for k in (lowest, lowest + 1):  # drop the two lowest L5 slices: an 8 mm gap appears
+        index[ax] = k
+        gap[tuple(index)] = 0
+    vol = phantom.vertebrae.with_data(gap)
+    assert "sits on" in levels_from_single_label(vol, scheme, phantom.mask).method
+    lv3 = levels_from_single_label(vol, scheme, phantom.mask, sacrum_gap_mm=5.0)
+    assert "WARNING" in lv3.method

@@ -254,6 +254,12 @@ def split_vertebrae(
     return lut[comp], names
 
 
+def _root(lut: np.ndarray, i: int) -> int:
+    while lut[i] != i:
+        i = int(lut[i])
+    return i
+
+
 def _separate(
     binary: np.ndarray, affine: np.ndarray, *, max_erosion: int, min_fraction: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -274,16 +280,18 @@ def _separate(
     assert best is not None
     comp, keep = best
     comp = np.where(np.isin(comp, keep), comp, 0)
-    # merge pieces whose centroids lie at nearly the same height (body and arch)
-    centres = ndimage.center_of_mass(np.ones(comp.shape, np.uint8), comp, keep)
-    heights = np.asarray([(affine @ np.r_[np.asarray(c), 1.0])[2] for c in centres])
-    order = np.argsort(-heights)
+    # merge pieces whose centroids lie at nearly the same height (a body cut off from its
+    # arch, or a process cut off from its vertebra): consecutive centroid gaps below a
+    # quarter of the largest gap. (Extents overlap too much between neighbours to use.)
     if len(keep) > 2:
+        centres = ndimage.center_of_mass(np.ones(comp.shape, np.uint8), comp, keep)
+        heights = np.asarray([(affine @ np.r_[np.asarray(c), 1.0])[2] for c in centres])
+        order = np.argsort(-heights)
         gaps = np.abs(np.diff(heights[order]))
-        small = gaps < 0.4 * float(np.median(gaps))
         lut = np.arange(comp.max() + 1)
-        for i in np.flatnonzero(small):
+        for i in np.flatnonzero(gaps < 0.25 * float(gaps.max())):
             lut[keep[order[i + 1]]] = lut[keep[order[i]]]
+        lut = np.asarray([_root(lut, int(i)) for i in range(lut.size)])
         comp = lut[comp]
         keep = np.unique(comp[comp > 0])
     # give every voxel of the label to the nearest piece
@@ -302,10 +310,13 @@ def levels_from_single_label(
     anchor: str = "L5",
     anchor_is: str = "lowest",
     fill_gaps: bool = True,
+    sacrum_gap_mm: float = 15.0,
 ) -> SliceLevels:
     """Levels from a map where all vertebrae share one label (e.g. TotalSegmentator total_mr).
 
-    See :func:`split_vertebrae` for the anchor.
+    See :func:`split_vertebrae` for the anchor. With ``anchor="L5", anchor_is="lowest"`` a
+    ``sacrum`` label in the same map checks the anchor: the method string says whether the
+    lowest piece sits on the sacrum (within ``sacrum_gap_mm``) or the anchor is assumed.
     """
     values = [v for v, e in scheme.entries.items() if e.kind == "vertebrae"]
     if not values:
@@ -317,9 +328,20 @@ def levels_from_single_label(
     extents = _instance_extents(inst, labels.affine, names)
     slice_s = slice_positions_s(image.affine, image.shape)
     levels = _assign(slice_s, extents, fill_gaps=fill_gaps)
+    check = ""
+    if anchor_is == "lowest" and anchor == "L5" and anchor in extents:
+        sacrum = [v for v, e in scheme.entries.items() if e.name == "sacrum"]
+        sac = _instance_extents(labels.data, labels.affine, dict.fromkeys(sacrum, "sacrum"))
+        if not sac:
+            check = " (assumed: no sacrum in view)"
+        elif extents[anchor][0] - sac["sacrum"][1] <= sacrum_gap_mm:
+            check = " (checked: the lowest piece sits on the sacrum)"
+        else:
+            check = " (WARNING: the lowest piece does not sit on the sacrum; levels doubtful)"
+            logger.warning("vertebra split: lowest piece is not directly above the sacrum")
     return SliceLevels(
         levels,
-        f"single vertebrae label split into instances, {anchor_is} = {anchor}",
+        f"single vertebrae label split into instances, {anchor_is} = {anchor}{check}",
         {n: e[2] for n, e in extents.items()},
     )
 
