@@ -141,7 +141,7 @@ def test_cli_ct_uses_vertebrae_of_the_total_map(tmp_path):
     assert res.exit_code == 0, res.output
     _cols, rows = _read(out / "muscle_quality.csv")
     assert {r["level"] for r in rows} == {"T11", "T12", "L1", "L2", "all"}
-    assert {r["fat_method"] for r in rows} == {"ct_hu[-190,-30]"}
+    assert {r["fat_method"] for r in rows} == {"ct_hu[-190..-30]"}
     assert {p.name for p in out.glob("qa_*.png")} >= {"qa_L1.png", "qa_T12.png"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["modality"]["value"] == "CT"
@@ -293,7 +293,7 @@ def test_cli_jpeg2000_dicom_ct_with_mask_on_its_grid(tmp_path):
     assert float(right["fat_fraction_pct"]) == pytest.approx(
         100 * np.mean((hu >= -190) & (hu <= -30))
     )
-    assert right["fat_method"] == "ct_hu[-190,-30]"
+    assert right["fat_method"] == "ct_hu[-190..-30]"
     _scols, srows = _read(out / "per_slice.csv")
     first = next(r for r in srows if r["side"] == "right" and r["slice"] == "0")
     assert float(first["mean_intensity"]) == pytest.approx(

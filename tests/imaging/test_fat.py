@@ -45,7 +45,7 @@ def test_pdff_units_and_range():
 def test_ct_fat_range_inclusive():
     hu = np.array([[[-200.0, -190.0, -100.0, -30.0, -29.0, 40.0]]])
     np.testing.assert_array_equal(ct_fat(hu).fraction.ravel(), [0, 1, 1, 1, 0, 0])
-    assert ct_fat(hu).method == "ct_hu[-190,-30]"
+    assert ct_fat(hu).method == "ct_hu[-190..-30]"
     with pytest.raises(InputError):
         ct_fat(hu, fat_range=(10, -10))
 

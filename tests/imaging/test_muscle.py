@@ -221,7 +221,7 @@ def test_totalsegmentator_ct_autochthon_hu_matches_manifest():
         by_hand = ct.data[(seg.data == side_value[side]) & ours[None, None, :]]
         row = q.row("autochthon", side, level)
         assert row.mean_intensity == pytest.approx(by_hand.mean())
-        assert row.fat_method == "ct_hu[-190,-30]"
+        assert row.fat_method == "ct_hu[-190..-30]"
         assert row.fat_fraction_pct == pytest.approx(
             100 * np.mean((by_hand >= -190) & (by_hand <= -30))
         )

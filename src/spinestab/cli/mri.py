@@ -289,7 +289,7 @@ def run_mri(
         _write_csv(tmp / "per_slice.csv", PER_SLICE_COLUMNS, [asdict(r) for r in result.slices])
         pictures: list[str] = []
         if qa:
-            from spinestab.imaging.qa import save_level_pictures
+            from spinestab.imaging.qa import CT_SOFT_TISSUE_WINDOW, save_level_pictures
 
             pics = save_level_pictures(
                 base,
@@ -298,6 +298,7 @@ def run_mri(
                 result.levels,
                 tmp,
                 title=Path(str(image or water or ff)).name,
+                window=CT_SOFT_TISSUE_WINDOW if mod == "CT" else None,
             )
             pictures = [p.name for p in pics]
         step("write")

@@ -51,7 +51,7 @@ class FatMap:
         outside the classified region).
     method : str
         Short method tag written beside every value (``dixon``, ``pdff``,
-        ``ct_hu[-190,-30]``, ``t1w_n4_gmm2``...).
+        ``ct_hu[-190..-30]``, ``t1w_n4_gmm2``...).
     undefined : ndarray or None
         Single contrast with 3 classes: 1 where a voxel fell into the middle class.
     details : dict
@@ -156,7 +156,7 @@ def ct_fat(hu: np.ndarray, *, fat_range: tuple[float, float] = CT_FAT_HU_RANGE) 
     ff[~np.isfinite(hu)] = np.nan
     return FatMap(
         ff,
-        f"ct_hu[{lo:g},{hi:g}]",
+        f"ct_hu[{lo:g}..{hi:g}]",
         details={"fat_range_hu": [lo, hi], "source": "Mitsiopoulos 1998 [R]"},
     )
 

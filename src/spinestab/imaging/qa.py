@@ -21,6 +21,9 @@ __all__ = ["display_slice", "pick_slice", "save_level_pictures"]
 
 logger = logging.getLogger(__name__)
 
+#: Display window for CT (level 40 HU, width 400 HU: a usual soft-tissue window).
+CT_SOFT_TISSUE_WINDOW = (-160.0, 240.0)
+
 _COLOURS = {
     "multifidus": "#e6194b",
     "erector_spinae": "#3cb44b",
@@ -85,9 +88,29 @@ def save_level_pictures(
     *,
     title: str = "",
     window_pct: tuple[float, float] = (1.0, 99.5),
+    window: tuple[float, float] | None = None,
     extra_levels: Sequence[str] = ("all",),
 ) -> list[Path]:
     """Write one PNG per level (plus the slice of largest muscle area as ``all``).
+
+    Parameters
+    ----------
+    image, mask : Volume
+        The image and its muscle labels (same grid).
+    scheme : LabelScheme
+        Meaning of the labels.
+    levels : SliceLevels
+        Level of every slice.
+    out_dir : path
+        Folder for the pictures.
+    title : str
+        Title prefix.
+    window_pct : tuple of float
+        Display window as percentiles of the image (MR).
+    window : tuple of float, optional
+        Fixed display window; CT defaults to a soft-tissue window.
+    extra_levels : sequence of str
+        ``("all",)`` adds the slice of largest muscle area.
 
     Returns
     -------
