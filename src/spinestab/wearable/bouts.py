@@ -165,6 +165,9 @@ def daily_summary(
     col["running_min"] = minutes(posture == RUNNING)
     col["stairs_min"] = minutes(posture == STAIRS)
     col["steps"] = np.round(np.bincount(di, weights=np.nan_to_num(steps), minlength=nd))
+    gait_min = col["walking_min"] + col["running_min"] + col["stairs_min"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        col["cadence_spm"] = np.where(gait_min > 0, col["steps"] / gait_min, np.nan)
     fw = np.nan_to_num(forward_deg, nan=-999.0)
     upright = wear & ~np.isin(posture, (LYING, SITTING))
     sitting = posture == SITTING
