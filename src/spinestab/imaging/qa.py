@@ -131,7 +131,12 @@ def save_level_pictures(
     in_muscle = np.isin(mask.data, values)
     area = np.moveaxis(in_muscle, ax_idx, -1).reshape(-1, image.shape[ax_idx]).sum(axis=0)
     finite = image.data[np.isfinite(image.data)]
-    lo, hi = np.percentile(finite, window_pct) if finite.size else (0.0, 1.0)
+    if window is not None:
+        lo, hi = window
+    elif image.modality.upper() == "CT":
+        lo, hi = CT_SOFT_TISSUE_WINDOW
+    else:
+        lo, hi = np.percentile(finite, window_pct) if finite.size else (0.0, 1.0)
     spacing = image.spacing_mm
     in_plane = [spacing[i] for i in range(3) if i != ax_idx]
     targets = [(lv, None) for lv in levels.names()]
