@@ -313,3 +313,49 @@ def test_single_slice_dicom_is_refused(tmp_path):
     shutil.copyfile(f, tmp_path / f.name)
     with pytest.raises(InputError, match="one slice"):
         read_dicom_series(tmp_path)
+
+
+def test_cli_vertebral_body_in_the_mask_itself(phantom, tmp_path):
+    data = np.where(phantom.vertebral_body.data > 0, 50, phantom.mask.data).astype(np.int16)
+    scheme = {
+        str(v): {"muscle": m, "side": s}
+        for v, (m, s) in {
+            1: ("multifidus", "right"),
+            2: ("multifidus", "left"),
+            3: ("erector_spinae", "right"),
+            4: ("erector_spinae", "left"),
+            5: ("psoas", "right"),
+            6: ("psoas", "left"),
+            7: ("quadratus_lumborum", "right"),
+            8: ("quadratus_lumborum", "left"),
+        }.items()
+    }
+    scheme["50"] = {"kind": "vertebral_body", "name": "corpus"}
+    sp = tmp_path / "s.json"
+    sp.write_text(json.dumps({"labels": scheme}))
+    m = _save(phantom.mask.with_data(data), tmp_path / "m.nii.gz")
+    v = _save(phantom.vertebrae, tmp_path / "v.nii.gz")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(_save(phantom.single, tmp_path / "i.nii.gz")),
+            "--mask",
+            str(m),
+            "--labels",
+            str(sp),
+            "--vertebrae",
+            str(v),
+            "--out",
+            str(out),
+            "--no-qa",
+            "--no-bias-correction",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    _cols, rows = _read(out / "muscle_quality.csv")
+    r = next(x for x in rows if (x["muscle"], x["side"], x["level"]) == ("psoas", "left", "L4"))
+    truth = phantom.area_mm2[("psoas", "left", "L4")] / phantom.vertebral_body_area_mm2["L4"]
+    assert float(r["csa_to_vertebral_body"]) == pytest.approx(truth, rel=0.03)

@@ -261,6 +261,9 @@ def run_mri(
         if not vb_values:
             raise InputError("scheme has no vertebral body labels", value=vertebral_body_labels)
         vb = np.isin(vb_vol.data, vb_values)
+    elif scheme.of_kind("vertebral_body"):
+        body = np.isin(mask_vol.data, list(scheme.of_kind("vertebral_body")))
+        vb = body if body.any() else None  # the muscle mask also holds vertebral bodies
     step("levels")
 
     # ---- measure -----------------------------------------------------------------------
