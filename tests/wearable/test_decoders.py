@@ -144,3 +144,17 @@ def test_cwa_gap_is_missing_and_chunked_reading_equals_whole(tmp_path, monkeypat
     assert 3600 - 310 <= miss.sum() <= 3600 - 290
     assert not miss[:290].any() and not miss[-290:].any()
     np.testing.assert_array_equal(parts.missing, miss)
+
+
+@pytest.mark.parametrize("name", ["gnactv_sample.bin", "ax6_sample.cwa"])
+def test_chunked_device_reading_equals_whole(name, monkeypatch):
+    from spinestab.wearable import io
+    from spinestab.wearable.features import compute_features
+
+    whole = compute_features(read_recording(DATA / name))
+    monkeypatch.setattr(io, "_EAGER_SAMPLES", 10)  # force the multi-day (chunked) path
+    rec = read_recording(DATA / name)
+    assert "chunk by chunk" in " ".join(rec.notes)
+    parts = compute_features(rec, chunk_s=3)
+    np.testing.assert_allclose(parts.g, whole.g, atol=1e-5)
+    np.testing.assert_allclose(parts.sd, whole.sd, atol=1e-4)

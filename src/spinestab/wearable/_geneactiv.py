@@ -16,7 +16,7 @@ import numpy as np
 
 from spinestab.errors import InputError
 
-__all__ = ["BinData", "decode_geneactiv"]
+__all__ = ["BinData", "BinIndex", "decode_geneactiv", "decode_pages", "index_geneactiv"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,138 @@ def _parse_time(value: str) -> float:
     return d.timestamp() + h * 3600 + m * 60 + s + ms / 1000.0
 
 
+_PAGE = re.compile(
+    rb"Recorded Data\r?\n[^\n]*\n[^\n]*\nPage Time:([^\r\n]*)\r?\n[^\n]*\n"
+    rb"Temperature:([^\r\n]*)\r?\n[^\n]*\n[^\n]*\nMeasurement Frequency:([^\r\n]*)\r?\n"
+    rb"([0-9A-Fa-f]{3600})"
+)
+_PER_PAGE = 300
+
+
+@dataclass(frozen=True)
+class BinIndex:
+    """Page index of a GENEActiv file: enough to decode any range of pages later.
+
+    Attributes
+    ----------
+    raw : bytes or memory map
+        The file.
+    data_offset : (P,) int64 ndarray
+        Byte offset of each complete page's 3600 hex characters.
+    page_time : (P,) float64 ndarray
+        Page start times, unix seconds (device clock).
+    temperature_c : (P,) float32 ndarray
+        Page temperatures.
+    fs_hz : float
+        Measurement frequency.
+    calibration : dict
+        Header gains, offsets, volts and lux.
+    n_pages_header : int
+        Pages the header announces.
+
+    """
+
+    raw: object
+    data_offset: np.ndarray
+    page_time: np.ndarray
+    temperature_c: np.ndarray
+    fs_hz: float
+    calibration: dict[str, float]
+    n_pages_header: int
+
+    @property
+    def n_pages(self) -> int:
+        """Complete pages found."""
+        return int(self.data_offset.size)
+
+
+def index_geneactiv(raw: bytes | object, *, source: str = "GENEActiv file") -> BinIndex:
+    """Check the header and index the complete pages of a GENEActiv ``.bin`` file.
+
+    Parameters
+    ----------
+    raw : bytes or mmap
+        The whole file.
+    source : str, keyword-only
+        Name used in error messages.
+
+    Returns
+    -------
+    BinIndex
+
+    Raises
+    ------
+    InputError
+        Not a GENEActiv file (for example an old Unilever Genea file), or no complete page.
+
+    """
+    head_end = raw.find(b"Recorded Data")  # type: ignore[attr-defined]
+    if not bytes(raw[:15]).startswith(b"Device Identity") or head_end < 0:  # type: ignore[index]
+        raise InputError(
+            "not a GENEActiv .bin file (no 'Device Identity' header and 'Recorded Data' pages)",
+            source=source,
+            value=bytes(raw[:16]),  # type: ignore[index]
+            expected="a GENEActiv .bin file",
+        )
+    header = bytes(raw[:head_end]).decode("latin-1")  # type: ignore[index]
+    if "GENEActiv" not in _field(header, "Device Type", source):
+        raise InputError(
+            "unsupported device type",
+            source=source,
+            item="Device Type",
+            value=_field(header, "Device Type", source),
+            expected="GENEActiv",
+        )
+    cal = {
+        k: float(_field(header, k, source))
+        for k in ("x gain", "x offset", "y gain", "y offset", "z gain", "z offset", "Volts", "Lux")
+    }
+    n_pages = int(_field(header, "Number of Pages", source))
+    offs, times, temps, freqs = [], [], [], []
+    for m in _PAGE.finditer(raw, head_end):  # type: ignore[call-overload]
+        offs.append(m.start(4))
+        times.append(_parse_time(m.group(1).decode("latin-1").strip()))
+        temps.append(float(m.group(2)))
+        freqs.append(float(m.group(3).split()[0]))
+    if not offs:
+        raise InputError("GENEActiv file has no complete data page", source=source)
+    if len(offs) < n_pages:
+        log.warning(
+            "%s: header announces %d pages, %d complete pages read", source, n_pages, len(offs)
+        )
+    return BinIndex(
+        raw,
+        np.asarray(offs, np.int64),
+        np.asarray(times, np.float64),
+        np.asarray(temps, np.float32),
+        freqs[0],
+        cal,
+        n_pages,
+    )
+
+
+def decode_pages(
+    ix: BinIndex, p0: int, p1: int, *, source: str = "GENEActiv file"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode pages ``p0:p1``: calibrated acceleration (n, 3) in g and light (n,) in lux."""
+    buf = np.frombuffer(ix.raw, np.uint8)  # type: ignore[call-overload]
+    idx = ix.data_offset[p0:p1, None] + np.arange(3600)[None, :]
+    nib = _HEX[buf[idx]]
+    if (nib == 255).any():
+        raise InputError("non-hex character in GENEActiv data", source=source)
+    nib = nib.reshape(-1, 12).astype(np.int32)
+    cal = ix.calibration
+    acc = np.empty((nib.shape[0], 3), np.float32)
+    for k, ax in enumerate("xyz"):
+        v = (nib[:, 3 * k] << 8) | (nib[:, 3 * k + 1] << 4) | nib[:, 3 * k + 2]
+        v = np.where(v >= 2048, v - 4096, v)
+        acc[:, k] = (v * 100.0 - cal[f"{ax} offset"]) / cal[f"{ax} gain"]
+    light_raw = (nib[:, 9] << 6) | (nib[:, 10] << 2) | (nib[:, 11] >> 2)
+    # whole lux, as the reference decoders report it
+    light = np.floor(light_raw * cal["Lux"] / cal["Volts"]).astype(np.float32)
+    return acc, light
+
+
 def decode_geneactiv(raw: bytes, *, source: str = "GENEActiv file") -> BinData:
     """Decode the bytes of a GENEActiv ``.bin`` file.
 
@@ -97,74 +229,15 @@ def decode_geneactiv(raw: bytes, *, source: str = "GENEActiv file") -> BinData:
         Not a GENEActiv file (for example an old Unilever Genea file), or no complete page.
 
     """
-    head_end = raw.find(b"Recorded Data")
-    if not raw.startswith(b"Device Identity") or head_end < 0:
-        raise InputError(
-            "not a GENEActiv .bin file (no 'Device Identity' header and 'Recorded Data' pages)",
-            source=source,
-            value=raw[:16],
-            expected="a GENEActiv .bin file",
-        )
-    header = raw[:head_end].decode("latin-1")
-    if "GENEActiv" not in _field(header, "Device Type", source):
-        raise InputError(
-            "unsupported device type",
-            source=source,
-            item="Device Type",
-            value=_field(header, "Device Type", source),
-            expected="GENEActiv",
-        )
-    cal = {
-        k: float(_field(header, k, source))
-        for k in ("x gain", "x offset", "y gain", "y offset", "z gain", "z offset", "Volts", "Lux")
-    }
-    n_pages = int(_field(header, "Number of Pages", source))
-    body = raw[head_end:].decode("latin-1")
-    pages = body.split("Recorded Data")[1:]
-    times, temps, hexes, freqs = [], [], [], []
-    for page in pages:
-        lines = page.replace("\r", "").split("\n")
-        data = lines[9].strip() if len(lines) > 9 else ""
-        if len(data) != 3600:
-            break  # truncated page: stop here, reported through n_pages_read
-        fields = dict(ln.split(":", 1) for ln in lines[1:9] if ":" in ln)
-        times.append(_parse_time(fields["Page Time"].strip()))
-        temps.append(float(fields["Temperature"]))
-        freqs.append(float(fields["Measurement Frequency"].split()[0]))
-        hexes.append(data)
-    if not hexes:
-        raise InputError("GENEActiv file has no complete data page", source=source)
-    if len(hexes) < n_pages:
-        log.warning(
-            "%s: header announces %d pages, %d complete pages read", source, n_pages, len(hexes)
-        )
-    fs = freqs[0]
-    nib = _HEX[np.frombuffer("".join(hexes).encode("ascii"), np.uint8)]
-    if (nib == 255).any():
-        raise InputError("non-hex character in GENEActiv data", source=source)
-    nib = nib.reshape(-1, 12).astype(np.int32)
-    word = np.zeros(nib.shape[0], np.int64)
-    for k in range(12):
-        word = (word << 4) | nib[:, k]
-    comps = []
-    for shift in (36, 24, 12):
-        v = (word >> shift) & 0xFFF
-        comps.append(np.where(v >= 2048, v - 4096, v))
-    rawxyz = np.stack(comps, axis=1).astype(np.float64)
-    gains = np.array([cal["x gain"], cal["y gain"], cal["z gain"]])
-    offs = np.array([cal["x offset"], cal["y offset"], cal["z offset"]])
-    acc = ((rawxyz * 100.0 - offs) / gains).astype(np.float32)
-    # whole lux, as the reference decoders report it
-    light = np.floor(((word >> 2) & 0x3FF) * cal["Lux"] / cal["Volts"]).astype(np.float32)
-    per = 300
-    t = (np.asarray(times)[:, None] + np.arange(per)[None, :] / fs).ravel()
-    temp = np.repeat(np.asarray(temps, np.float32), per)
+    ix = index_geneactiv(raw, source=source)
+    acc, light = decode_pages(ix, 0, ix.n_pages, source=source)
+    t = (ix.page_time[:, None] + np.arange(_PER_PAGE)[None, :] / ix.fs_hz).ravel()
     return BinData(
         time_unix_s=t,
         acc_g=acc,
         light_lux=light,
-        temperature_c=temp,
-        fs_hz=fs,
-        n_pages_header=n_pages,
-        n_pages_read=len(hexes),
+        temperature_c=np.repeat(ix.temperature_c, _PER_PAGE),
+        fs_hz=ix.fs_hz,
+        n_pages_header=ix.n_pages_header,
+        n_pages_read=ix.n_pages,
     )

@@ -483,6 +483,52 @@ def read_recording(
 _EAGER_SAMPLES = 5_000_000
 
 
+def _lazy_regular(
+    *,
+    source: str,
+    device: str,
+    fs: float,
+    unit_start: np.ndarray,
+    anchor_idx: np.ndarray,
+    anchor_t: np.ndarray,
+    times: Callable[[int, int], np.ndarray],
+    decode: Callable[[int, int], np.ndarray],
+    gap_s: float,
+    notes: tuple[str, ...],
+) -> Recording:
+    """Make a Recording that decodes only the blocks/pages each chunk needs, resampled.
+
+    ``unit_start`` holds the first sample index of each block (and the total at the end);
+    ``anchor_idx``/``anchor_t`` map sample index to time for locating blocks; ``times``
+    gives exact sample times and ``decode`` the samples of a block range.
+    """
+    t_first = float(anchor_t[0])
+    n = int(np.floor((float(anchor_t[-1]) - t_first) * fs))
+    total = int(unit_start[-1])
+    n_units = unit_start.size - 1
+
+    def load(s: int, e: int) -> np.ndarray:
+        grid = t_first + np.arange(s, e, dtype=np.float64) / fs
+        pos = np.interp(grid[[0, -1]], anchor_t, anchor_idx)
+        i0 = max(0, int(np.floor(pos[0])) - 1)
+        i1 = min(total, int(np.ceil(pos[1])) + 2)
+        b0 = max(0, int(np.searchsorted(unit_start, i0, side="right")) - 1)
+        b1 = min(n_units, int(np.searchsorted(unit_start, i1, side="left")))
+        acc = decode(b0, b1)
+        t = times(int(unit_start[b0]), int(unit_start[b1]))
+        out = np.empty((grid.size, 3), np.float32)
+        for k in range(3):
+            out[:, k] = np.interp(grid, t, acc[:, k])
+        j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, max(t.size - 2, 0))
+        if t.size > 1:  # inside a recording gap: missing (as recording_from_times does)
+            out[((t[j + 1] - t[j]) > gap_s) & (grid > t[j] + 0.5 / fs)] = np.nan
+        return out
+
+    return Recording(
+        fs, t_first, n, source, device, load, notes=(*notes, "decoded and resampled chunk by chunk")
+    )
+
+
 def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
     from spinestab.wearable._cwa import decode_blocks, decode_cwa, index_cwa
 
@@ -501,52 +547,66 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
             notes=notes,
         )
     # multi-day file: decode only the blocks a chunk needs, resample them onto the grid
-    fs = ix.fs_hz
-    t_first = float(ix.anchor_t[0])
-    t_last = float(ix.anchor_t[-1])
-    n = int(np.floor((t_last - t_first) * fs))
-    starts = ix.sample_start
-
-    def load(s: int, e: int) -> np.ndarray:
-        grid = t_first + np.arange(s, e, dtype=np.float64) / fs
-        pos = np.interp(grid[[0, -1]], ix.anchor_t, ix.anchor_idx)
-        i0 = max(0, int(np.floor(pos[0])) - 1)
-        i1 = min(ix.n_samples, int(np.ceil(pos[1])) + 2)
-        b0 = max(0, int(np.searchsorted(starts, i0, side="right")) - 1)
-        b1 = min(ix.count.size, int(np.searchsorted(starts, i1, side="left")))
-        acc, _, _ = decode_blocks(ix, b0, b1, source=str(p))
-        t = ix.times(int(starts[b0]), int(starts[b1]))
-        out = np.empty((grid.size, 3), np.float32)
-        for k in range(3):
-            out[:, k] = np.interp(grid, t, acc[:, k])
-        j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, max(t.size - 2, 0))
-        if t.size > 1:  # inside a recording gap: missing (as recording_from_times does)
-            out[((t[j + 1] - t[j]) > gap_s) & (grid > t[j] + 0.5 / fs)] = np.nan
-        return out
-
-    return Recording(
-        fs,
-        t_first,
-        n,
-        str(p),
-        ix.device,
-        load,
-        notes=(*notes, "decoded and resampled chunk by chunk"),
+    return _lazy_regular(
+        source=str(p),
+        device=ix.device,
+        fs=ix.fs_hz,
+        unit_start=ix.sample_start,
+        anchor_idx=ix.anchor_idx,
+        anchor_t=ix.anchor_t,
+        times=ix.times,
+        decode=lambda b0, b1: decode_blocks(ix, b0, b1, source=str(p))[0],
+        gap_s=gap_s,
+        notes=notes,
     )
 
 
-def _read_bin(p: Path) -> Recording:
-    from spinestab.wearable._geneactiv import decode_geneactiv
+def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
+    import mmap
 
-    d = decode_geneactiv(p.read_bytes(), source=str(p))
+    from spinestab.wearable._geneactiv import decode_pages, index_geneactiv
+
+    with open(p, "rb") as f:
+        raw = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    ix = index_geneactiv(raw, source=str(p))
     notes: tuple[str, ...] = ()
-    if d.n_pages_read < d.n_pages_header:
+    if ix.n_pages < ix.n_pages_header:
         notes = (
-            f"truncated: header announces {d.n_pages_header} pages, "
-            f"{d.n_pages_read} complete pages read",
+            f"truncated: header announces {ix.n_pages_header} pages, "
+            f"{ix.n_pages} complete pages read",
         )
-    return recording_from_times(
-        d.time_unix_s, d.acc_g, fs_hz=d.fs_hz, source=str(p), device="GENEActiv", notes=notes
+    per = 300
+    unit_start = np.arange(ix.n_pages + 1, dtype=np.int64) * per
+
+    def times(i0: int, i1: int) -> np.ndarray:
+        i = np.arange(i0, i1)
+        return ix.page_time[i // per] + (i % per) / ix.fs_hz
+
+    def decode(b0: int, b1: int) -> np.ndarray:
+        return decode_pages(ix, b0, b1, source=str(p))[0]
+
+    if ix.n_pages * per <= _EAGER_SAMPLES:
+        return recording_from_times(
+            times(0, ix.n_pages * per),
+            decode(0, ix.n_pages),
+            fs_hz=ix.fs_hz,
+            source=str(p),
+            device="GENEActiv",
+            gap_s=gap_s,
+            notes=notes,
+        )
+    anchor_t = np.append(ix.page_time, ix.page_time[-1] + per / ix.fs_hz)
+    return _lazy_regular(
+        source=str(p),
+        device="GENEActiv",
+        fs=ix.fs_hz,
+        unit_start=unit_start,
+        anchor_idx=unit_start.astype(np.float64),
+        anchor_t=anchor_t,
+        times=times,
+        decode=decode,
+        gap_s=gap_s,
+        notes=notes,
     )
 
 
