@@ -205,6 +205,10 @@ def test_sacrum_checks_the_l5_anchor(phantom):
     lv = levels_from_single_label(phantom.vertebrae.with_data(data), scheme, phantom.mask)
     assert lv.levels == phantom.slice_levels
     assert "assumed" in lv.method
+    from spinestab.imaging.muscle import measure
+
+    q = measure(phantom.single, phantom.mask, get_scheme("musclemap"), levels=lv)
+    assert all(("level_names_assumed" in r.flags) == (r.level != "all") for r in q.rows)
     ax = slice_axis(phantom.mask.affine)
     lowest = min(k for k, name in enumerate(phantom.slice_levels) if name)  # LPS: k up = superior
     below = np.take(data, lowest, axis=ax).copy()

@@ -365,7 +365,14 @@ def measure(
             )
     _add_asymmetry(raw)
     rows = []
+    name_flag = ""
+    if "WARNING" in levels.method:
+        name_flag = "level_names_doubtful"
+    elif "assumed" in levels.method:
+        name_flag = "level_names_assumed"
     for d in raw:
+        if name_flag and d["level"] != "all":
+            d["flags"].append(name_flag)
         note, ref, z = compare_with_reference(
             d["fat_fraction_pct"],
             muscle=d["muscle"],
