@@ -72,6 +72,9 @@ class WearableConfig:
     min_walk_s : float
         A step sequence must span at least 2.5 s from first to last step to be walking, so
         that 2-s fidgets are not [D].
+    walk_merge_gap_s : float
+        Walking separated by a break of at most 3 s is one bout: the Mobilise-D walking-bout
+        rule (Kluge et al. 2021, Gait Posture; Micó-Amigo et al. 2023) [R].
     run_sd_g : float
         Vertical trunk acceleration SD above which walking is running, 0.6 g [D] (the thigh
         counterpart in Acti4 is 0.72 g [R]).
@@ -116,6 +119,7 @@ class WearableConfig:
     step_regularity: float = 0.5
     min_steps: int = 5
     min_walk_s: float = 2.5
+    walk_merge_gap_s: float = 3.0
     run_sd_g: float = 0.6
     move_sd_g: float = 0.1
     min_move_s: float = 3.0
