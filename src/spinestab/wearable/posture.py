@@ -139,8 +139,9 @@ def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
     whose interval lies within ``1 / step_hz`` and differs from the previous interval by at
     most ``step_regularity`` of it form a sequence; sequences of ``min_steps`` or more steps
     spanning ``min_walk_s`` are walking, from the first to the last step (as gait-sequence
-    references count them); walking separated by breaks up to ``walk_merge_gap_s`` is merged. Only stretches whose 3-s vertical SD reaches half of
-    ``step_peak_g`` (plus 2 s either side) are searched: quieter ones cannot hold steps [D].
+    references count them); walking separated by breaks up to ``walk_merge_gap_s`` is
+    merged. Only stretches whose 3-s vertical SD reaches half of ``step_peak_g`` (plus 2 s
+    either side) are searched: quieter ones cannot hold steps [D].
 
     Parameters
     ----------
@@ -177,7 +178,8 @@ def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
         smask[a:b] = st.reshape(-1, nsub)
     if cfg.walk_merge_gap_s > 0:  # bouts separated by short breaks are one bout
         wmask = fill_short(wmask.reshape(-1), max_gap=int(cfg.walk_merge_gap_s * nsub)).reshape(
-            s, nsub)
+            s, nsub
+        )
     walking = wmask.sum(axis=1, dtype=np.int32) * 2 >= nsub
     steps = smask.sum(axis=1, dtype=np.int32).astype(np.float32)
     return Gait(walking, steps, sd.astype(np.float32))
