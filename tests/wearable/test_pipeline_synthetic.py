@@ -90,3 +90,28 @@ def test_steps_match_script(synth2, synth2_results):
     est = both.steps[gait].sum()
     # the script steps at 1.6-2.1 Hz walking and 2.6-3.0 Hz running
     assert 1.6 * gait.sum() * 0.95 < est < 3.0 * gait.sum()
+
+
+def test_thigh_missing_for_a_while_falls_back_on_trunk_rules(synth2):
+    from spinestab.wearable.io import recording_from_array
+    from spinestab.wearable.pipeline import analyse
+    from spinestab.wearable.posture import UPRIGHT_STATIC
+
+    fs = synth2.fs_hz
+    thigh = synth2.thigh.copy()
+    lo, hi = 9 * 3600, 12 * 3600  # the thigh file has no data 09:00-12:00 on day 1
+    thigh[lo * fs : hi * fs] = np.nan
+    res = analyse(
+        recording_from_array(synth2.trunk, fs_hz=fs).with_units("m/s2"),
+        recording_from_array(thigh, fs_hz=fs).with_units("m/s2"),
+    )
+    truth = synth2.posture
+    gap = slice(lo, hi)
+    # inside the gap: no sitting/standing claims, trunk-only classes instead
+    assert not np.isin(res.posture[gap], (SITTING, STANDING)).any()
+    static = np.isin(truth[gap], (SITTING, STANDING))
+    assert (res.posture[gap][static] == UPRIGHT_STATIC).mean() > 0.95
+    # outside it, sitting and standing as before
+    out = np.ones(truth.size, bool)
+    out[gap] = False
+    assert (res.posture[out] == truth[out]).mean() >= 0.95
