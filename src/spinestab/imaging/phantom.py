@@ -4,13 +4,15 @@ Axial slices through an elliptical trunk: subcutaneous fat ring, vertebral body 
 spinous process (vertebra slices) or disc (disc slices), and four paired muscles
 (multifidus, erector spinae, psoas, quadratus lumborum) drawn as ellipses whose analytic
 area (pi a b) and fat fraction are set per vertebral level. Inside each muscle and slice
-exactly ``round(ff * n)`` voxels are fat (salt-and-pepper "marbling"), so the truth is known
-voxel for voxel. Images:
+exactly ``round(ff * n)`` voxels are fat (salt-and-pepper "marbling") and a share of the lean
+voxels are partial-volume voxels (fat fraction uniform in 0..1), so the truth is known voxel
+for voxel (``Phantom.fat_pct`` is the realised mean voxel fat fraction). Images:
 
-* Dixon: water and fat magnitude images (lean voxel W=1000, fat voxel F=1000), the same
+* Dixon: water and fat magnitude images (W = 1000 (1 - f), F = 1000 f), the same
   smooth bias field on both, Gaussian noise, magnitude.
-* single contrast (T1w-like): muscle 300, fat 1000, viscera 450, marrow 600, disc 250, times
-  a smooth multiplicative bias field (posterior coil shading), Gaussian noise, magnitude.
+* single contrast (T1w-like): muscle 300 + 700 f (fat 1000), viscera 450, marrow 600,
+  disc 250, times a smooth multiplicative bias field (posterior coil shading), Gaussian
+  noise, magnitude.
 
 Masks use MuscleMap labels; vertebrae use SPINEPS/TPTBox instance values (L1 = 20).
 """
@@ -147,6 +149,7 @@ def make_phantom(
     dixon_noise: float = 0.005,
     single_noise: float = 0.02,
     bias_strength: float = 1.2,
+    mixed_fraction: float = 0.1,
     orientation: str = "LPS",
     seed: int = 0,
 ) -> Phantom:
@@ -171,6 +174,9 @@ def make_phantom(
         (0 = none). The default 1.2 makes the paraspinal muscles about 1.8 times brighter
         than psoas and the back 11 times brighter than the front, as posterior surface-coil
         shading does (the real MuscleMap image: paraspinals about 8 times psoas).
+    mixed_fraction : float
+        Share of each muscle's voxels that are partial-volume voxels with a fat fraction
+        drawn uniformly from 0..1 (taken from the lean voxels; they add to the truth).
     orientation : str
         Axis codes of the returned arrays (e.g. ``"LPS"``, ``"RAS"``, ``"PIR"``).
     seed : int
@@ -206,7 +212,7 @@ def make_phantom(
     spinous = _ellipse(uu, vv, 0, -62, 4, 12)
 
     mask = np.zeros((nx, ny, nz), np.int16)
-    fat_vox = np.zeros((nx, ny, nz), bool)
+    ffv = np.zeros((nx, ny, nz))  # voxel fat fraction inside muscles
     tissue = np.zeros((nx, ny, nz), np.int8)  # 0 bg, 1 viscera, 2 subcut fat, 3 marrow, 4 disc
     verts = np.zeros((nx, ny, nz), np.int16)
     body_mask = np.zeros((nx, ny, nz), np.uint8)
@@ -236,14 +242,18 @@ def make_phantom(
                 area[(muscle, side, lv)] = math.pi * a * s * b * s
                 idx = np.flatnonzero(m.ravel())
                 n_fat = round(fat_pct[(muscle, side, lv)] / 100.0 * idx.size)
-                chosen = rng.choice(idx, size=n_fat, replace=False)
-                fs = np.zeros(m.size, bool)
-                fs[chosen] = True
-                fat_vox[:, :, k] |= fs.reshape(m.shape)
+                n_mix = round(mixed_fraction * idx.size)
+                chosen = rng.permutation(idx)[: n_fat + n_mix]
+                fs = np.zeros(m.size)
+                fs[chosen[:n_fat]] = 1.0
+                fs[chosen[n_fat:]] = rng.uniform(0.0, 1.0, n_mix)  # partial volume
+                plane = ffv[:, :, k].reshape(-1)
+                plane[idx] = fs[idx]
+                ffv[:, :, k] = plane.reshape(m.shape)
                 key_level = "" if kind == "margin" else lv
                 for key in ((muscle, side, key_level), (muscle, side, "all")):
-                    c = counts.setdefault(key, [0, 0])
-                    c[0] += n_fat
+                    c = counts.setdefault(key, [0.0, 0])
+                    c[0] += float(fs[idx].sum())
                     c[1] += idx.size
     slice_levels.reverse()  # index by k (inferior to superior)
     muscle_vox = mask > 0
@@ -265,8 +275,8 @@ def make_phantom(
     water[tissue == 3] = 400.0
     fatimg[tissue == 3] = 500.0
     water[tissue == 4] = 1000.0
-    water[muscle_vox & ~fat_vox] = 1000.0
-    fatimg[muscle_vox & fat_vox] = 1000.0
+    water[muscle_vox] = 1000.0 * (1.0 - ffv[muscle_vox])
+    fatimg[muscle_vox] = 1000.0 * ffv[muscle_vox]
     noise_w = rng.normal(0.0, dixon_noise * 1000.0, water.shape)
     noise_f = rng.normal(0.0, dixon_noise * 1000.0, water.shape)
     water = np.abs(water * bias + noise_w)
@@ -275,8 +285,7 @@ def make_phantom(
     single = np.zeros((nx, ny, nz))
     for code, level in ((1, 450.0), (2, 1000.0), (3, 600.0), (4, 250.0)):
         single[tissue == code] = level
-    single[muscle_vox & ~fat_vox] = 300.0
-    single[muscle_vox & fat_vox] = 1000.0
+    single[muscle_vox] = 300.0 + 700.0 * ffv[muscle_vox]
     single = np.abs(single * bias + rng.normal(0.0, single_noise * 1000.0, single.shape))
 
     affine = np.diag([pixel_mm, pixel_mm, slice_mm, 1.0])
