@@ -227,3 +227,10 @@ def test_sacrum_checks_the_l5_anchor(phantom):
     assert "sits on" in levels_from_single_label(vol, scheme, phantom.mask).method
     lv3 = levels_from_single_label(vol, scheme, phantom.mask, sacrum_gap_mm=5.0)
     assert "WARNING" in lv3.method
+
+
+def test_wrong_vertebra_scheme_is_caught_by_anatomical_order():
+    ct = read_volume(TP_CT)
+    vert = read_volume(TP_VERT, as_labels=True)  # SPINEPS values 21-23 (L2-L4)
+    with pytest.raises(InputError, match="out of anatomical order"):
+        levels_from_instances(vert, get_scheme("vertebrae_mr"), ct)  # 21..23 = C5, C4, C3

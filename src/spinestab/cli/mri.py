@@ -234,6 +234,7 @@ def run_mri(
         vsrc, vscheme = None, None
         if vertebrae is not None:
             vsrc, vscheme = read_volume(vertebrae, as_labels=True), get_scheme(vertebrae_labels)
+            check_labels_known(np.unique(vsrc.data), vscheme, source=str(vertebrae))
         elif scheme.vertebrae() or scheme.of_kind("vertebrae"):
             vsrc, vscheme = mask_vol, scheme
         if vsrc is not None and vscheme is not None:

@@ -11,6 +11,7 @@ unassigned (level ``""``).
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 from collections.abc import Mapping
@@ -174,11 +175,27 @@ def levels_from_instances(
             value=present[:20],
             expected="a vertebra instance mask (SPINEPS seg-vert, TotalSegmentator vertebrae_*)",
         )
+    _check_order(extents, scheme.name, vertebrae.source)
     slice_s = slice_positions_s(image.affine, image.shape)
     levels = _assign(slice_s, extents, fill_gaps=fill_gaps)
     return SliceLevels(
         levels, f"vertebra instances ({scheme.name})", {n: e[2] for n, e in extents.items()}
     )
+
+
+def _check_order(extents: Mapping[str, tuple[float, float, float]], scheme: str, src: str) -> None:
+    """Vertebrae named by the scheme must lie in anatomical order from head to feet."""
+    by_height = sorted(extents, key=lambda n: -extents[n][2])
+    ranks = [vertebra_order(n) for n in by_height]
+    if any(b <= a for a, b in itertools.pairwise(ranks)):
+        raise InputError(
+            "vertebra labels are out of anatomical order (cranial to caudal: "
+            + ", ".join(by_height)
+            + ")",
+            source=src or None,
+            item=scheme,
+            expected="the label scheme the mask was made with (--vertebrae-labels)",
+        )
 
 
 def split_vertebrae(
