@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spinestab.errors import require
 from spinestab.wearable.config import WearableConfig
 
 __all__ = [
@@ -94,9 +93,20 @@ def fill_short(mask: np.ndarray, *, min_true: int = 0, max_gap: int = 0) -> np.n
 
 
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving mean over ``n`` samples, float32 (edges repeat the nearest value)."""
-    ndimage = require("scipy.ndimage", extra="wearable", feature="gait detection")
-    return ndimage.uniform_filter1d(np.asarray(x, np.float32), size=max(1, n), mode="nearest")
+    """Centred moving mean over ``n`` samples, float32 (edges repeat the nearest window)."""
+    n = max(1, int(n))
+    if n == 1 or x.size < n:
+        return np.asarray(x, np.float32).copy()
+    c = np.empty(x.size + 1, np.float64)
+    c[0] = 0.0
+    np.cumsum(x, dtype=np.float64, out=c[1:])
+    full = ((c[n:] - c[:-n]) / n).astype(np.float32)  # mean of x[i : i + n]
+    half = n // 2
+    out = np.empty(x.size, np.float32)
+    out[half : half + full.size] = full
+    out[:half] = full[0]
+    out[half + full.size :] = full[-1]
+    return out
 
 
 def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, np.ndarray]:
