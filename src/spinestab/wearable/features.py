@@ -14,13 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinestab.errors import InputError
-from spinestab.wearable.io import Recording, recording_from_times
+from spinestab.wearable.io import Recording, processing_rate, recording_from_times
 
 __all__ = ["SecondFeatures", "compute_features", "processing_rate", "second_features"]
 
 log = logging.getLogger(__name__)
-
-_RATES = (25, 30, 50, 100, 200)
 
 
 @dataclass(frozen=True)
@@ -59,13 +57,6 @@ class SecondFeatures:
     def n_seconds(self) -> int:
         """Number of seconds."""
         return int(self.g.shape[0])
-
-
-def processing_rate(fs_hz: float) -> int:
-    """Return the rate the pipeline works at: ``fs_hz`` if standard, else the nearest standard."""
-    if float(fs_hz).is_integer() and int(fs_hz) in _RATES:
-        return int(fs_hz)
-    return min(_RATES, key=lambda r: abs(np.log(r / fs_hz)))
 
 
 def _nsub(fs: int) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "Recording",
     "detect_units",
     "parse_time",
+    "processing_rate",
     "read_recording",
     "recording_from_array",
     "recording_from_times",
@@ -34,6 +35,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 G_MS2 = 9.80665  # standard gravity, m/s^2
+_RATES = (25, 30, 50, 100, 200)  # rates the per-second features work at (whole sub-bins)
+
+
+def processing_rate(fs_hz: float) -> int:
+    """Return the rate the pipeline works at: ``fs_hz`` if standard, else the nearest standard."""
+    if float(fs_hz).is_integer() and int(fs_hz) in _RATES:
+        return int(fs_hz)
+    return min(_RATES, key=lambda r: abs(np.log(r / fs_hz)))
+
 
 _TIME_NAMES = (
     "time",
@@ -540,7 +550,7 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
         return recording_from_times(
             d.time_unix_s,
             d.acc_g,
-            fs_hz=d.fs_hz,
+            fs_hz=processing_rate(d.fs_hz),
             source=str(p),
             device=d.device,
             gap_s=gap_s,
@@ -550,7 +560,7 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
     return _lazy_regular(
         source=str(p),
         device=ix.device,
-        fs=ix.fs_hz,
+        fs=processing_rate(ix.fs_hz),
         unit_start=ix.sample_start,
         anchor_idx=ix.anchor_idx,
         anchor_t=ix.anchor_t,
@@ -589,7 +599,7 @@ def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
         return recording_from_times(
             times(0, ix.n_pages * per),
             decode(0, ix.n_pages),
-            fs_hz=ix.fs_hz,
+            fs_hz=processing_rate(ix.fs_hz),
             source=str(p),
             device="GENEActiv",
             gap_s=gap_s,
@@ -599,7 +609,7 @@ def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
     return _lazy_regular(
         source=str(p),
         device="GENEActiv",
-        fs=ix.fs_hz,
+        fs=processing_rate(ix.fs_hz),
         unit_start=unit_start,
         anchor_idx=unit_start.astype(np.float64),
         anchor_t=anchor_t,
