@@ -108,6 +108,11 @@ def test_laterality_check_on_real_maps(musclemap):
     assert sorted(laterality_consistent(swapped, mask.affine, s)) == sorted(
         ["multifidus", "erector_spinae", "psoas", "quadratus_lumborum"]
     )
+    from spinestab.imaging.muscle import measure
+
+    q = measure(_img, mask.with_data(swapped), s)
+    assert all("laterality_suspect" in r.flags for r in q.rows)
+    assert not any("laterality_suspect" in r.flags for r in measure(_img, mask, s).rows)
     seg = read_volume(TS_SEG, as_labels=True)
     assert laterality_consistent(seg.data, seg.affine, get_scheme("total")) == []
 

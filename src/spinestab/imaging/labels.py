@@ -576,7 +576,8 @@ def laterality_consistent(labels: np.ndarray, affine: np.ndarray, scheme: LabelS
     from scipy import ndimage
 
     muscles = scheme.muscles()
-    values = np.asarray(sorted(muscles), dtype=np.int64)
+    present = set(np.unique(labels).tolist())
+    values = np.asarray([v for v in sorted(muscles) if v in present], dtype=np.int64)
     if values.size == 0:
         return []
     centres = ndimage.center_of_mass(np.ones(labels.shape, np.uint8), labels, values)

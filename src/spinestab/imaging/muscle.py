@@ -32,7 +32,13 @@ from spinestab.errors import InputError
 from spinestab.imaging.fat import FatMap
 from spinestab.imaging.grading import GRADING_SCHEMES, GradingScheme
 from spinestab.imaging.io import Volume, conform_to, slice_axis
-from spinestab.imaging.labels import LabelEntry, LabelScheme, check_labels_known, vertebra_order
+from spinestab.imaging.labels import (
+    LabelEntry,
+    LabelScheme,
+    check_labels_known,
+    laterality_consistent,
+    vertebra_order,
+)
 from spinestab.imaging.levels import SliceLevels
 from spinestab.imaging.reference import (
     BUILTIN_REFERENCES,
@@ -364,6 +370,10 @@ def measure(
                 )
             )
     _add_asymmetry(raw)
+    swapped = set(laterality_consistent(mask.data, mask.affine, scheme))
+    for d in raw:
+        if d["muscle"] in swapped:
+            d["flags"].append("laterality_suspect")  # right side not at larger world x
     rows = []
     name_flag = ""
     if "WARNING" in levels.method:
