@@ -158,3 +158,16 @@ def test_chunked_device_reading_equals_whole(name, monkeypatch):
     parts = compute_features(rec, chunk_s=3)
     np.testing.assert_allclose(parts.g, whole.g, atol=1e-5)
     np.testing.assert_allclose(parts.sd, whole.sd, atol=1e-4)
+
+
+def test_cwa_block_with_impossible_time_is_skipped():
+    raw = bytearray((DATA / "ax6_sample.cwa").read_bytes())
+    blk = 1024 + 512 * 5
+    raw[blk + 14 : blk + 18] = (0).to_bytes(4, "little")  # month 0: no such date
+    words = np.frombuffer(bytes(raw[blk : blk + 512]), "<u2").copy()
+    words[255] = 0
+    words[255] = (0x10000 - int(words.sum(dtype=np.uint16))) & 0xFFFF
+    raw[blk : blk + 512] = words.tobytes()
+    d = decode_cwa(bytes(raw))
+    assert d.n_bad_blocks == 1 and d.acc_g.shape[0] == 10360 - 40
+    assert np.all(np.diff(d.time_unix_s) > 0)

@@ -185,7 +185,22 @@ def index_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file", gap_s: float
     # block start time: packed whole second - timestampOffset / fs. The 'deviceFractional'
     # word is not added: the reference decoders (scikit-digital-health, actipy) ignore it
     # and their decodes are the contract here.
-    t0 = _packed_time(stamp) - ts_offset / freq
+    t_stamp = _packed_time(stamp)
+    t0 = t_stamp - ts_offset / freq
+    # blocks with an impossible date or sample count, or that step back in time, are
+    # corrupt: skipped and counted, never decoded as data
+    sane = (t_stamp >= 0) & (count >= 1) & (count <= 120)
+    prev = np.maximum.accumulate(np.where(sane, t0, -np.inf))
+    sane[1:] &= t0[1:] >= prev[:-1] - 1.0
+    if not sane.all():
+        n_odd = int((~sane).sum())
+        log.warning("%s: %d data blocks with impossible times or counts skipped", source, n_odd)
+        n_bad += n_odd
+        if not sane.any():
+            raise InputError("CWA file has no block with a valid time", source=source)
+        blocks = blocks[sane]
+        stamp, rate_code, ts_offset = stamp[sane], rate_code[sane], ts_offset[sane]
+        count, n_axes, freq, t0 = count[sane], n_axes[sane], freq[sane], t0[sane]
     # per-sample times: the block's end (start + count / fs) anchors the sample after its
     # last one, and samples are spread linearly between consecutive anchors, as in the
     # reference decodes; the first block starts at its own timestamp, and so does a block
