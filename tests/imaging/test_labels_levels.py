@@ -55,6 +55,13 @@ def test_totalsegmentator_total_vertebrae_match_manifest():
     assert get_scheme("vertebrae_mr").vertebrae()[2].name == "L5"
 
 
+def test_scheme_names_are_case_insensitive_with_aliases():
+    assert get_scheme("MuscleMap").name == "musclemap"
+    assert get_scheme("totalsegmentator").name == "totalseg_total"
+    assert get_scheme("TOTAL_MR").name == "totalseg_total_mr"
+    assert get_scheme("tptbox").name == "spineps_vert"
+
+
 def test_spineps_scheme_values():
     s = get_scheme("spineps_vert")
     v = {e.name: k for k, e in s.vertebrae().items()}

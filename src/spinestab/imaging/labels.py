@@ -444,6 +444,13 @@ SCHEMES = {
 }
 
 _ALIASES = {
+    "totalsegmentator": "totalseg_total",
+    "totalsegmentator_total": "totalseg_total",
+    "totalsegmentator_mr": "totalseg_total_mr",
+    "totalsegmentator_total_mr": "totalseg_total_mr",
+    "totalsegmentator_vertebrae_mr": "totalseg_vertebrae_mr",
+    "spineps_subregion": "spineps_subreg",
+    "subreg": "spineps_subreg",
     "total": "totalseg_total",
     "total_mr": "totalseg_total_mr",
     "vertebrae_mr": "totalseg_vertebrae_mr",
@@ -464,7 +471,7 @@ def get_scheme(name_or_path: str | Path) -> LabelScheme:
 
     """
     key = str(name_or_path)
-    key = _ALIASES.get(key, key)
+    key = _ALIASES.get(key.lower(), key.lower()) if key.lower() in {**_ALIASES, **SCHEMES} else key
     if key in SCHEMES:
         return SCHEMES[key]()
     path = Path(name_or_path)
