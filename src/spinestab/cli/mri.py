@@ -112,7 +112,12 @@ def run_mri(
     from spinestab.imaging import fat as fatmod
     from spinestab.imaging.grading import get_grading_scheme
     from spinestab.imaging.io import conform_to, read_volume
-    from spinestab.imaging.labels import check_labels_known, get_scheme, laterality_consistent
+    from spinestab.imaging.labels import (
+        check_labels_known,
+        get_scheme,
+        label_values,
+        laterality_consistent,
+    )
     from spinestab.imaging.levels import (
         levels_from_instances,
         levels_from_single_label,
@@ -190,7 +195,7 @@ def run_mri(
         if vertebrae is None and seg.vertebra_mask is not None and seg.vertebra_scheme:
             vertebrae, vertebrae_labels = seg.vertebra_mask, seg.vertebra_scheme
     mask_vol = conform_to(base, read_volume(mask, as_labels=True), what="mask")
-    check_labels_known(np.unique(mask_vol.data), scheme, source=str(mask), kinds=("muscle",))
+    check_labels_known(label_values(mask_vol.data), scheme, source=str(mask), kinds=("muscle",))
     step("read")
 
     # ---- modality and fat --------------------------------------------------------------
@@ -234,11 +239,11 @@ def run_mri(
         vsrc, vscheme = None, None
         if vertebrae is not None:
             vsrc, vscheme = read_volume(vertebrae, as_labels=True), get_scheme(vertebrae_labels)
-            check_labels_known(np.unique(vsrc.data), vscheme, source=str(vertebrae))
+            check_labels_known(label_values(vsrc.data), vscheme, source=str(vertebrae))
         elif scheme.vertebrae() or scheme.of_kind("vertebrae"):
             vsrc, vscheme = mask_vol, scheme
         if vsrc is not None and vscheme is not None:
-            present = set(np.unique(vsrc.data).tolist())
+            present = set(label_values(vsrc.data).tolist())
             if any(v in present for v in vscheme.vertebrae()):
                 levels = levels_from_instances(vsrc, vscheme, base)
             elif any(v in present for v in vscheme.of_kind("vertebrae")):

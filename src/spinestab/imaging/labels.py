@@ -41,6 +41,7 @@ __all__ = [
     "LabelScheme",
     "check_labels_known",
     "get_scheme",
+    "label_values",
     "load_custom_scheme",
     "vertebra_order",
 ]
@@ -536,6 +537,23 @@ def load_custom_scheme(path: str | Path) -> LabelScheme:
     return LabelScheme(str(doc.get("name", path.stem)), entries, f"custom: {src}")
 
 
+def label_values(labels: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a label map (fast path for small non-negative labels).
+
+    Examples
+    --------
+    >>> label_values(np.array([[0, 3], [3, 1]])).tolist()
+    [0, 1, 3]
+
+    """
+    arr = np.asarray(labels)
+    if arr.size and np.issubdtype(arr.dtype, np.integer):
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo >= 0 and hi < 1_000_000:
+            return np.flatnonzero(np.bincount(arr.reshape(-1), minlength=hi + 1))
+    return np.unique(arr)
+
+
 def check_labels_known(
     values: Iterable[int], scheme: LabelScheme, *, source: str = "", kinds: Iterable[str] = ()
 ) -> None:
@@ -583,7 +601,7 @@ def laterality_consistent(labels: np.ndarray, affine: np.ndarray, scheme: LabelS
     from scipy import ndimage
 
     muscles = scheme.muscles()
-    present = set(np.unique(labels).tolist())
+    present = set(label_values(labels).tolist())
     values = np.asarray([v for v in sorted(muscles) if v in present], dtype=np.int64)
     if values.size == 0:
         return []

@@ -36,6 +36,7 @@ from spinestab.imaging.labels import (
     LabelEntry,
     LabelScheme,
     check_labels_known,
+    label_values,
     laterality_consistent,
     vertebra_order,
 )
@@ -213,12 +214,12 @@ def per_slice_sums(
     lab_flat = lab.reshape(-1)
     lo = int(min(lab_flat.min(initial=0), 0))
     hi = int(max(lab_flat.max(initial=0), values.max(initial=0)))
-    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+    lut = np.full(hi - lo + 1, -1, dtype=np.int16 if nv < 32_000 else np.int64)
     lut[values - lo] = np.arange(nv)
     row = lut[lab_flat - lo] if lo else lut[lab_flat]
     sel = np.flatnonzero(row >= 0)
     k = (sel // stride) % n_slices
-    key = row[sel] * n_slices + k
+    key = row[sel].astype(np.int64) * n_slices + k
     size = nv * n_slices
     out = {"count": np.bincount(key, minlength=size).reshape(nv, n_slices)}
     if image is not None:
@@ -293,7 +294,7 @@ def measure(
 
     """
     mask = conform_to(image, mask, tolerance_mm=grid_tolerance_mm, what="mask")
-    present = np.unique(mask.data)
+    present = label_values(mask.data)
     check_labels_known(present, scheme, source=mask.source, kinds=("muscle",))
     grading = grading or GRADING_SCHEMES["three_grade_20_50"]
     grading.grade(0.0)  # fails now, with the reason, if the scheme lacks cut-offs
