@@ -260,6 +260,27 @@ def test_reference_comparison_only_when_measured_the_same_way():
         age=40,
     )
     assert ref is None and "not available" in note
+    note, ref, z = compare_with_reference(
+        40.0,
+        muscle="autochthon",
+        level="L5",
+        levels_covered=["L4", "L5"],
+        fat_method="dixon",
+        sex="female",
+        age=50,
+    )
+    assert (ref.mean_pct, ref.sd_pct) == (31.9, 9.3) and "Crawford 2016" in note
+    assert z == pytest.approx((40.0 - 31.9) / 9.3)
+    note, ref, _ = compare_with_reference(
+        40.0,
+        muscle="autochthon",
+        level="L5",
+        levels_covered=["L5"],
+        fat_method="dixon",
+        sex="female",
+        age=70,  # older than the volunteers (20-62)
+    )
+    assert ref is None
     own = [Reference("psoas", "L4", "any", 18, 90, "pdff", 5.0, 2.0, "clinic table")]
     note, ref, z = compare_with_reference(
         9.0,

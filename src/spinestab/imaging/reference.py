@@ -8,8 +8,10 @@ Only values whose source was read are built in. What is missing is said, never f
   [V: abstract]; the per-level and per-age tables were not, and the acquisition is taken to
   be chemical-shift (Dixon-type) FSF [R]. So they are compared only with Dixon fat
   fractions averaged over exactly L1-L5.
-* Crawford RJ et al. 2016 (age- and level-dependence of paraspinal fat in healthy
-  volunteers): no table available in this build; rows say so.
+* Crawford RJ et al., AJNR 2016;37:742-8 (doi 10.3174/ajnr.A4596): 80 healthy volunteers
+  aged 20-62, 2-point Dixon 3T fat signal fraction of multifidus and erector spinae together
+  (our ``autochthon``): over L1-L5 and at L5, by sex [V: abstract]. Its per-level, per-muscle
+  and per-decade tables were not available here.
 
 Users can pass their own table (CSV columns ``muscle, level, sex, age_min, age_max,
 method, mean_pct, sd_pct, source``) measured the way they measure.
@@ -48,7 +50,16 @@ class Reference:
     source: str
 
 
+_CRAWFORD_2016 = (
+    "Crawford 2016 AJNR 37:742 (doi 10.3174/ajnr.A4596), healthy volunteers 20-62 y, "
+    "2-point Dixon FSF of multifidus + erector spinae together [V: abstract]"
+)
+
 BUILTIN_REFERENCES: tuple[Reference, ...] = (
+    Reference("autochthon", "L1-L5", "female", 20, 62, "dixon", 17.8, 10.7, _CRAWFORD_2016),
+    Reference("autochthon", "L1-L5", "male", 20, 62, "dixon", 14.7, 7.8, _CRAWFORD_2016),
+    Reference("autochthon", "L5", "female", 20, 62, "dixon", 31.9, 9.3, _CRAWFORD_2016),
+    Reference("autochthon", "L5", "male", 20, 62, "dixon", 25.7, 8.0, _CRAWFORD_2016),
     Reference("multifidus", "L1-L5", "female", 20, 69, "dixon", 21.14, 6.77, _SI_2023),
     Reference("multifidus", "L1-L5", "male", 20, 69, "dixon", 16.21, 6.26, _SI_2023),
     Reference("erector_spinae", "L1-L5", "female", 20, 69, "dixon", 15.97, 5.56, _SI_2023),
