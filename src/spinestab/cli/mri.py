@@ -203,7 +203,7 @@ def run_mri(
     modality_note = "given" if mod_override else "from DICOM header"
     if image is not None and mod not in ("CT", "MR"):
         finite = base.data[np.isfinite(base.data)] if base.data.dtype.kind == "f" else base.data
-        mod = "CT" if finite.size and float(finite.min()) < -500 else "MR"
+        mod = "CT" if finite.size and float(finite.min()) < -500 else "MR"  # [D]
         modality_note = "guessed: CT when values below -500 (air in HU) are present, else MR"
     nan_count = int(np.count_nonzero(~np.isfinite(base.data))) if base.data.dtype.kind == "f" else 0
     muscle_values = list(scheme.muscles())
