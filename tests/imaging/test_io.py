@@ -194,3 +194,27 @@ def test_mask_stored_in_another_axis_order_is_conformed(phantom):
     other = Volume(las.data, las.affine + _shift(3.0), source="off.nii")
     with pytest.raises(InputError, match="origin differs"):
         conform_to(phantom.single, other)
+
+
+def test_missing_jpeg2000_decoder_names_the_extra(monkeypatch):
+    import spinestab.imaging.io as io_mod
+    from spinestab.errors import MissingDependencyError
+
+    def no_decoder(self):
+        raise RuntimeError("Unable to decode the pixel data: no plugin available")
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(no_decoder))
+    monkeypatch.setattr(io_mod, "_decoder_available", lambda ts: False)
+    with pytest.raises(MissingDependencyError, match=r"spinestab\[jpeg2000\]"):
+        read_dicom_series(TS_DICOM_SUBSET)
+    monkeypatch.setattr(io_mod, "_decoder_available", lambda ts: True)
+    with pytest.raises(InputError, match="cannot decode pixel data"):
+        read_dicom_series(TS_DICOM_SUBSET)
+
+
+def test_decoder_for_jpeg2000_is_installed_here():
+    from pydicom.uid import JPEG2000Lossless
+
+    from spinestab.imaging.io import _decoder_available
+
+    assert _decoder_available(JPEG2000Lossless)
