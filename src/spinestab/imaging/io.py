@@ -452,6 +452,14 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
     positions = positions[order]
     datasets = [datasets[i] for i in order]
     if len(datasets) < 2:
+        frames = int(getattr(datasets[0], "NumberOfFrames", 1) or 1)
+        if frames > 1:
+            raise InputError(
+                "multi-frame (enhanced) DICOM is not supported",
+                source=src,
+                value=f"{frames} frames in one file",
+                expected="one file per slice (classic DICOM), or convert to NIfTI (dcm2niix)",
+            )
         raise InputError(
             "series has one slice", source=src, value=1, expected="a 3-D series of slices"
         )
