@@ -218,3 +218,26 @@ def test_decoder_for_jpeg2000_is_installed_here():
     from spinestab.imaging.io import _decoder_available
 
     assert _decoder_available(JPEG2000Lossless)
+
+
+def test_oblique_series_geometry_equals_simpleitk(tmp_path):
+    """Rewrite the real series as an oblique, reversed-order acquisition; compare geometry."""
+    th = np.deg2rad(20.0)
+    row = np.array([np.cos(th), np.sin(th), 0.0])
+    col = np.array([-np.sin(th) * np.cos(0.3), np.cos(th) * np.cos(0.3), np.sin(0.3)])
+    normal = np.cross(row, col)
+    origin = np.array([-100.0, 50.0, 20.0])
+    for n, f in enumerate(sorted(TS_DICOM_SUBSET.iterdir())):
+        ds = pydicom.dcmread(f)
+        ds.ImageOrientationPatient = [float(x) for x in (*row, *col)]
+        ds.ImagePositionPatient = [float(x) for x in origin + 3.5 * n * normal]
+        ds.save_as(tmp_path / f"s{4 - n}.dcm")
+    vol = read_dicom_series(tmp_path)
+    ref = _sitk_series(tmp_path)
+    direction = np.asarray(ref.GetDirection()).reshape(3, 3)
+    lps = direction * np.asarray(ref.GetSpacing())[None, :]
+    ras = np.diag([-1.0, -1.0, 1.0]) @ lps
+    np.testing.assert_allclose(vol.affine[:3, :3], ras, atol=1e-6)
+    np.testing.assert_allclose(vol.affine[:3, 3], np.array(ref.GetOrigin()) * [-1, -1, 1])
+    np.testing.assert_array_equal(vol.data, sitk.GetArrayFromImage(ref).T)
+    assert vol.spacing_mm[2] == pytest.approx(3.5)
