@@ -8,6 +8,7 @@ bounded by the chunk size on multi-day files.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -66,11 +67,11 @@ def _nsub(fs: int) -> int:
     return 1
 
 
+@functools.lru_cache(maxsize=16)
 def _block_mean_matrix(k: int) -> np.ndarray:
-    """(3k, 3) matrix averaging k consecutive (x, y, z) samples."""
-    m = np.zeros((3 * k, 3), np.float32)
-    for j in range(k):
-        m[3 * j : 3 * j + 3] = np.eye(3, dtype=np.float32) / k
+    """(3k, 3) matrix averaging k consecutive (x, y, z) samples (cached, read-only)."""
+    m = np.tile(np.eye(3, dtype=np.float32) / np.float32(k), (k, 1))
+    m.setflags(write=False)
     return m
 
 
@@ -105,11 +106,15 @@ def second_features(
     s = a.shape[0] // fs
     a = np.ascontiguousarray(a[: s * fs], dtype=np.float32)
     k = fs // nsub
-    if np.isfinite(a.sum()):
+    # sums of squares first: a NaN anywhere shows in them, so no separate NaN pass is needed
+    sq = np.einsum("ij,ij->i", a.reshape(s, 3 * fs), a.reshape(s, 3 * fs)) / np.float32(fs)
+    if np.isfinite(sq).all():
         nan_frac = np.zeros(s, np.float32)
-        sub = (a.reshape(-1, 3 * k) @ _block_mean_matrix(k)).reshape(s, nsub, 3)
-        g = sub.reshape(s, 3 * nsub) @ _block_mean_matrix(nsub)
-        sq = np.einsum("ij,ij->i", a.reshape(s, 3 * fs), a.reshape(s, 3 * fs)) / np.float32(fs)
+        if keep_vert:
+            sub = (a.reshape(-1, 3 * k) @ _block_mean_matrix(k)).reshape(s, nsub, 3)
+            g = sub.reshape(s, 3 * nsub) @ _block_mean_matrix(nsub)
+        else:  # no sub-bins needed: one block mean per second
+            g = a.reshape(s, 3 * fs) @ _block_mean_matrix(fs)
     else:
         x = a.reshape(s, fs, 3)
         finite = np.isfinite(x).all(axis=2)
