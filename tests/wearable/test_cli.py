@@ -84,3 +84,17 @@ def test_cli_bad_input_exit_code_2(tmp_path):
     assert res.exit_code == 2
     assert "three axes" in res.output or "two axes" in res.output
     assert not (tmp_path / "daily.csv").exists()
+
+
+def test_cli_reads_a_device_file(tmp_path):
+    from .conftest import DATA
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["wearable", "--trunk", str(DATA / "ax6_sample.cwa"), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["setup"] == "trunk only"
+    assert summary["trunk"]["device"] == "AX6" and summary["trunk"]["units"] == "g"
+    assert summary["seconds"] == 105

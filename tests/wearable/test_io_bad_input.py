@@ -134,3 +134,25 @@ def test_file_without_timestamps_needs_a_rate(tmp_path):
     assert r.n_samples == 300 and r.start_unix_s == start
     with pytest.raises(InputError, match="cannot read time"):
         parse_time("yesterday", "test")
+
+
+def test_parquet_and_npz_inputs(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    a, t = _still(400)
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(t, unit="s", utc=True),
+            "acc_x": a[:, 0],
+            "acc_y": a[:, 1],
+            "acc_z": a[:, 2],
+        }
+    )
+    df.to_parquet(tmp_path / "x.parquet")
+    r = read_recording(tmp_path / "x.parquet")
+    assert r.fs_hz == 50 and r.n_samples == 400
+    assert r.start_unix_s == pytest.approx(1.7e9, abs=1e-3)
+    np.testing.assert_allclose(r.read(), a, atol=1e-6)
+    np.savez(tmp_path / "y.npz", time=t, accel=a)
+    r2 = read_recording(tmp_path / "y.npz")
+    np.testing.assert_allclose(r2.read(), a, atol=1e-6)
