@@ -75,7 +75,7 @@ def test_phantom_dixon_fat_fraction_within_1pp(phantom):
 @pytest.fixture(scope="module")
 def n4_corrected(strong_bias_phantom):
     p = strong_bias_phantom
-    return n4_bias_correct(p.single.data, p.single.spacing_mm)
+    return n4_bias_correct(p.single.data, p.single.spacing_mm, mask=p.mask.data > 0)
 
 
 def test_phantom_single_contrast_with_bias_within_3pp(strong_bias_phantom):
@@ -132,9 +132,9 @@ def test_n4_reduces_the_shading(strong_bias_phantom, n4_corrected):
     assert true_ratio > 2.0  # erector spinae much brighter than psoas before correction
     corrected, bias = n4_corrected
     after = corrected[es].mean() / corrected[ps].mean()
-    # N4 with the fast default settings removes part (not all) of so strong a field;
-    # per-label classification copes with the rest (test above).
-    assert abs(np.log(after)) < 0.8 * abs(np.log(true_ratio))
+    # N4 fitted on the muscles with the fast default settings removes most (not all) of
+    # so strong a field; per-label classification copes with the rest (test above).
+    assert abs(np.log(after)) < 0.5 * abs(np.log(true_ratio))
     assert np.corrcoef(np.log(bias[p.mask.data > 0]), np.log(p.bias[p.mask.data > 0]))[0, 1] > 0.6
 
 

@@ -328,6 +328,7 @@ def single_contrast_fat(
     classes: int = 2,
     bias_correction: bool = True,
     pool: Literal["label", "all"] = "label",
+    n4_mask: Literal["muscle", "foreground"] = "muscle",
     contrast: str = "t1w",
     seed: int = 0,
     n4_iterations: tuple[int, ...] = (50, 50, 50),
@@ -353,6 +354,10 @@ def single_contrast_fat(
     pool : {"label", "all"}
         Fit one classifier per label (default: robust to shading left between muscles
         after N4) or one for all muscle voxels together.
+    n4_mask : {"muscle", "foreground"}
+        Fit the bias field on the muscle voxels (default: one tissue plus its fat, and the
+        only voxels classified; on the phantom it removes more of the shading) or on the
+        Otsu foreground of the whole image.
     contrast : str
         Tag for the method string.
     seed : int
@@ -374,12 +379,16 @@ def single_contrast_fat(
         raise InputError("no muscle voxels to classify", expected="a non-empty muscle mask")
     if pool not in ("label", "all"):
         raise InputError("unknown pooling", value=pool, expected="label or all")
+    if n4_mask not in ("muscle", "foreground"):
+        raise InputError("unknown N4 mask", value=n4_mask, expected="muscle or foreground")
     finite = np.isfinite(image)
     details: dict[str, Any] = {"classes": classes, "classifier": method, "pool": pool}
     mask = labels != 0
     if bias_correction:
         work = np.where(finite, image, 0.0)
-        corrected, bias = n4_bias_correct(work, spacing_mm, iterations=n4_iterations)
+        fit_mask = mask if n4_mask == "muscle" else None
+        corrected, bias = n4_bias_correct(work, spacing_mm, mask=fit_mask, iterations=n4_iterations)
+        details["n4_mask"] = n4_mask
         details["bias_range_in_muscle"] = [float(bias[mask].min()), float(bias[mask].max())]
     else:
         corrected = image
