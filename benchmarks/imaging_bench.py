@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         corr.GetLogBiasFieldAsImage(s)
 
     t_peer = _median_time(peer_n4, 1)
-    t_n4 = _median_time(lambda: n4_bias_correct(img.data, img.spacing_mm), 3)
+    muscles = msk.data > 0
+    t_n4 = _median_time(lambda: n4_bias_correct(img.data, img.spacing_mm, mask=muscles), 3)
     with tempfile.TemporaryDirectory() as tmp:
         t_study = _median_time(
             lambda: run_mri(out=Path(tmp) / "o", image=IMAGE, mask=MASK, labels="musclemap"),

@@ -94,6 +94,7 @@ def run_mri(
     classes: int = 2,
     bias_correction: bool = True,
     pool: str = "label",
+    n4_mask: str = "muscle",
     ct_fat_range: tuple[float, float] = (-190.0, -30.0),
     ff_units: str = "auto",
     grade_scheme: str = "three_grade_20_50",
@@ -223,6 +224,7 @@ def run_mri(
             classes=classes,
             bias_correction=bias_correction,
             pool=pool,  # type: ignore[arg-type]
+            n4_mask=n4_mask,  # type: ignore[arg-type]
             contrast=contrast,
         )
     step("fat")
@@ -435,6 +437,9 @@ def mri_command(
     pool: Annotated[
         str, typer.Option("--pool", help="Classify each label apart (label) or all together (all).")
     ] = "label",
+    n4_mask: Annotated[
+        str, typer.Option("--n4-mask", help="Fit N4 on the muscle voxels or the foreground.")
+    ] = "muscle",
     ct_fat_range: Annotated[
         str, typer.Option("--ct-fat-range", help="Fat HU range LOW,HIGH [R: Mitsiopoulos 1998].")
     ] = "-190,-30",
@@ -507,6 +512,7 @@ def mri_command(
                 classes=classes,
                 bias_correction=bias_correction,
                 pool=pool,
+                n4_mask=n4_mask,
                 ct_fat_range=_parse_range(ct_fat_range),
                 ff_units=ff_units,
                 grade_scheme=grade_scheme,
