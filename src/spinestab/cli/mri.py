@@ -117,7 +117,6 @@ def run_mri(
         check_labels_known,
         get_scheme,
         label_values,
-        laterality_consistent,
     )
     from spinestab.imaging.levels import (
         levels_from_instances,
@@ -287,7 +286,6 @@ def run_mri(
         age=age,
         references=refs,
     )
-    swapped = laterality_consistent(mask_vol.data, mask_vol.affine, scheme)
     step("measure")
 
     # ---- write (into a temporary folder first, then move: no half results) --------------
@@ -336,7 +334,6 @@ def run_mri(
                 },
                 "modality": {"value": mod, "how": modality_note},
                 "image_nan_voxels": nan_count,
-                "laterality_suspect": swapped,
                 "qa_pictures": pictures,
                 "timings_s": timings,
                 "outputs": ["muscle_quality.csv", "per_slice.csv", "summary.json", *pictures],

@@ -550,7 +550,8 @@ def label_values(labels: np.ndarray) -> np.ndarray:
     if arr.size and np.issubdtype(arr.dtype, np.integer):
         lo, hi = int(arr.min()), int(arr.max())
         if lo >= 0 and hi < 1_000_000:
-            return np.flatnonzero(np.bincount(arr.reshape(-1), minlength=hi + 1))
+            flat = arr.ravel(order="K")  # no copy, whatever the memory order
+            return np.flatnonzero(np.bincount(flat, minlength=hi + 1))
     return np.unique(arr)
 
 

@@ -37,7 +37,6 @@ from spinestab.imaging.labels import (
     LabelScheme,
     check_labels_known,
     label_values,
-    laterality_consistent,
     vertebra_order,
 )
 from spinestab.imaging.levels import SliceLevels
@@ -185,6 +184,7 @@ def per_slice_sums(
     *,
     image: np.ndarray | None = None,
     fat: np.ndarray | None = None,
+    affine: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per (label, slice) voxel counts and sums.
 
@@ -198,20 +198,29 @@ def per_slice_sums(
         Slice axis.
     image, fat : (I, J, K) ndarray, optional
         Intensities and voxel fat fractions (NaN = undefined).
+    affine : (4, 4) ndarray, optional
+        With it, ``x_sum``: per-label sums of the world x (RAS+, mm) of the voxels.
 
     Returns
     -------
     dict of (n_values, n_slices) ndarrays
-        ``count``; with ``image``: ``sum``, ``nan``; with ``fat``: ``fat_sum``, ``fat_n``.
+        ``count``; with ``image``: ``sum``, ``nan``; with ``fat``: ``fat_sum``, ``fat_n``;
+        with ``affine``: ``x_sum`` of shape (n_values,).
 
     """
     lab = np.asarray(labels)
     shape = lab.shape
     n_slices = shape[axis]
-    stride = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    # flatten in the order the labels are stored (NIfTI arrays are Fortran-ordered), so
+    # nothing is copied; every other array is flattened the same way
+    order = "F" if lab.flags.f_contiguous and not lab.flags.c_contiguous else "C"
+    if order == "C":
+        stride = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    else:
+        stride = int(np.prod(shape[:axis], dtype=np.int64))
     values = np.asarray(values, dtype=np.int64)
     nv = values.size
-    lab_flat = lab.reshape(-1)
+    lab_flat = lab.reshape(-1, order=order)
     lo = int(min(lab_flat.min(initial=0), 0))
     hi = int(max(lab_flat.max(initial=0), values.max(initial=0)))
     lut = np.full(hi - lo + 1, -1, dtype=np.int16 if nv < 32_000 else np.int64)
@@ -222,15 +231,19 @@ def per_slice_sums(
     key = row[sel].astype(np.int64) * n_slices + k
     size = nv * n_slices
     out = {"count": np.bincount(key, minlength=size).reshape(nv, n_slices)}
+    if affine is not None:
+        ijk = np.unravel_index(sel, shape, order=order)
+        x = affine[0, 3] + sum(affine[0, d] * ijk[d] for d in range(3))
+        out["x_sum"] = np.bincount(row[sel], weights=x, minlength=nv)
     if image is not None:
-        img = np.asarray(image).reshape(-1)[sel].astype(np.float64)
+        img = np.asarray(image).reshape(-1, order=order)[sel].astype(np.float64)
         bad = ~np.isfinite(img)
         out["nan"] = np.bincount(key, weights=bad, minlength=size).reshape(nv, n_slices)
         if bad.any():
             img = np.where(bad, 0.0, img)
         out["sum"] = np.bincount(key, weights=img, minlength=size).reshape(nv, n_slices)
     if fat is not None:
-        ff = np.asarray(fat).reshape(-1)[sel].astype(np.float64)
+        ff = np.asarray(fat).reshape(-1, order=order)[sel].astype(np.float64)
         ok = np.isfinite(ff)
         out["fat_n"] = np.bincount(key, weights=ok, minlength=size).reshape(nv, n_slices)
         out["fat_sum"] = np.bincount(key, weights=np.where(ok, ff, 0.0), minlength=size).reshape(
@@ -316,7 +329,12 @@ def measure(
     values = [v for v in sorted(muscle_entries) if v in present_set]
     entries = [muscle_entries[v] for v in values]
     sums = per_slice_sums(
-        mask.data, values, axis, image=image.data, fat=None if fat is None else fat.fraction
+        mask.data,
+        values,
+        axis,
+        image=image.data,
+        fat=None if fat is None else fat.fraction,
+        affine=mask.affine,
     )
     pix_area = in_plane_pixel_area_mm2(image.affine)
     vox_ml = image.voxel_volume_mm3 / 1000.0
@@ -371,7 +389,7 @@ def measure(
                 )
             )
     _add_asymmetry(raw)
-    swapped = set(laterality_consistent(mask.data, mask.affine, scheme))
+    swapped = _swapped_sides(entries, sums["x_sum"], sums["count"].sum(axis=1))
     for d in raw:
         if d["muscle"] in swapped:
             d["flags"].append("laterality_suspect")  # right side not at larger world x
@@ -429,6 +447,7 @@ def measure(
         "slice_axis": axis,
         "n_slices": n_slices,
         "fat_details": {} if fat is None else _jsonable(fat.details),
+        "laterality_suspect": sorted(swapped),
     }
     return MuscleQuality(tuple(rows), tuple(slices), levels, fat_method, grading, scheme, meta)
 
@@ -557,6 +576,18 @@ def _aggregate(
         else:
             flags.append("no_vertebral_body_at_level")
     return out
+
+
+def _swapped_sides(entries: Sequence[LabelEntry], x_sum: np.ndarray, count: np.ndarray) -> set[str]:
+    """Muscles whose right label does not lie at larger world x than the left one."""
+    centre = {
+        (e.name, e.side): float(x_sum[r] / count[r]) for r, e in enumerate(entries) if count[r] > 0
+    }
+    return {
+        name
+        for (name, side), x in centre.items()
+        if side == "right" and (name, "left") in centre and x < centre[(name, "left")]
+    }
 
 
 def _add_asymmetry(raw: list[dict[str, Any]]) -> None:
