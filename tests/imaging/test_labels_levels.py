@@ -246,3 +246,28 @@ def test_wrong_vertebra_scheme_is_caught_by_anatomical_order():
     vert = read_volume(TP_VERT, as_labels=True)  # SPINEPS values 21-23 (L2-L4)
     with pytest.raises(InputError, match="out of anatomical order"):
         levels_from_instances(vert, get_scheme("vertebrae_mr"), ct)  # 21..23 = C5, C4, C3
+
+
+def test_tptbox_levels_for_an_axial_image_on_another_grid():
+    """A sagittal-derived PIR vertebra mask gives levels to an axial RAS grid."""
+    vert = read_volume(TP_VERT, as_labels=True)
+    corners = np.array(
+        [
+            [i, j, k, 1.0]
+            for i in (0, vert.shape[0] - 1)
+            for j in (0, vert.shape[1] - 1)
+            for k in (0, vert.shape[2] - 1)
+        ]
+    )
+    world = (vert.affine @ corners.T)[:3]
+    lo, hi = world.min(axis=1), world.max(axis=1)
+    affine = np.diag([0.9, 0.9, 4.0, 1.0])
+    affine[:3, 3] = lo - np.array([0, 0, 8.0])  # starts 2 slices below the mask
+    n = int(np.ceil((hi[2] - lo[2] + 16.0) / 4.0)) + 1
+    shape = (int((hi[0] - lo[0]) / 0.9) + 1, int((hi[1] - lo[1]) / 0.9) + 1, n)
+    axial = Volume(np.zeros(shape, np.float32), affine, "CT")
+    lv = levels_from_instances(vert, get_scheme("tptbox"), axial)
+    assert list(lv.levels) == _hand_levels(vert, axial, {21: "L2", 22: "L3", 23: "L4"})
+    assert lv.levels[0] == "" and lv.levels[-1] == ""  # outside the vertebrae
+    assigned = [x for x in lv.levels if x]
+    assert assigned[0] == "L4" and assigned[-1] == "L2"  # RAS: slice 0 is the lowest
