@@ -323,6 +323,12 @@ def measure(
         )
     if sex is not None and sex not in ("female", "male"):
         raise InputError("unknown sex", value=sex, expected="female or male")
+    if fat is not None and fat.fraction.shape != image.shape:
+        raise InputError(
+            "fat map is not on the image grid",
+            value=fat.fraction.shape,
+            expected=str(image.shape),
+        )
 
     muscle_entries = scheme.muscles()
     present_set = {int(v) for v in present}
