@@ -8,7 +8,6 @@ header is followed by 512-byte ``AX`` blocks, each holding up to 120 samples (pa
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 from dataclasses import dataclass
 
@@ -321,8 +320,3 @@ def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:
         device=ix.device,
         n_bad_blocks=ix.n_bad_blocks,
     )
-
-
-def start_datetime(t: float) -> _dt.datetime:
-    """Return a UTC datetime for unix seconds ``t``."""
-    return _dt.datetime.fromtimestamp(t, tz=_dt.UTC)

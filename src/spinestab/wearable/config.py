@@ -7,7 +7,7 @@ Every value is a field of :class:`WearableConfig`, so any of them can be changed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 __all__ = ["PromptConfig", "WearableConfig"]
 
@@ -134,7 +134,3 @@ class WearableConfig:
     valid_day_wear_h: float = 10.0
     units_tolerance: float = 0.25
     prompts: PromptConfig = field(default_factory=PromptConfig)
-
-    def with_(self, **changes: object) -> WearableConfig:
-        """Return a copy with some fields changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
