@@ -13,10 +13,11 @@ extra and are imported where they are used.
 """
 
 from spinestab.wearable.config import PromptConfig, WearableConfig
-from spinestab.wearable.io import Recording, detect_units, read_recording, recording_from_array
+from spinestab.wearable.io import detect_units, read_recording
 from spinestab.wearable.pipeline import WearableResult, analyse, write_outputs
 from spinestab.wearable.posture import CLASS_NAMES
 from spinestab.wearable.prompts import PromptEngine, offline_prompts
+from spinestab.wearable.recording import Recording, recording_from_array
 
 __all__ = [
     "CLASS_NAMES",

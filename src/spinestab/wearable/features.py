@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinestab.errors import InputError
-from spinestab.wearable.io import Recording, processing_rate, recording_from_times
+from spinestab.wearable.recording import Recording, processing_rate, recording_from_times
 
 __all__ = ["SecondFeatures", "compute_features", "processing_rate", "second_features"]
 

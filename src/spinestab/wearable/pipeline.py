@@ -21,7 +21,6 @@ from spinestab.wearable.bouts import daily_summary
 from spinestab.wearable.calibrate import Calibration, autocalibrate, nonwear_mask, still_mask
 from spinestab.wearable.config import WearableConfig
 from spinestab.wearable.features import SecondFeatures, compute_features
-from spinestab.wearable.io import Recording
 from spinestab.wearable.orientation import Orientation, body_angles, estimate_orientation, unit_rows
 from spinestab.wearable.posture import (
     CLASS_NAMES,
@@ -38,6 +37,7 @@ from spinestab.wearable.posture import (
     sit_to_stand,
 )
 from spinestab.wearable.prompts import offline_prompts
+from spinestab.wearable.recording import Recording
 
 __all__ = ["WearableResult", "analyse", "write_outputs"]
 

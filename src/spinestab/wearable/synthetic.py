@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spinestab.wearable.io import G_MS2
 from spinestab.wearable.posture import (
     LYING,
     NONWEAR,
@@ -27,6 +26,7 @@ from spinestab.wearable.posture import (
     STANDING,
     WALKING,
 )
+from spinestab.wearable.recording import G_MS2
 
 __all__ = ["SyntheticRecording", "random_rotation", "scripted_recording"]
 

@@ -1,0 +1,223 @@
+"""CSV and Parquet recordings: column names, timestamps and ActiLife CSV headers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from spinestab.errors import InputError, require
+from spinestab.wearable.recording import (
+    Recording,
+    need_fs,
+    recording_from_array,
+    recording_from_times,
+)
+
+__all__ = ["read_csv_recording", "read_parquet_recording"]
+
+_TIME_NAMES = (
+    "time",
+    "timestamp",
+    "datetime",
+    "date_time",
+    "unix_time",
+    "unix",
+    "t",
+    "ts",
+    "time_s",
+    "timestamp_s",
+    "epoch",
+)
+_AXIS_PATTERNS = (
+    ("x", "y", "z"),
+    ("acc_x", "acc_y", "acc_z"),
+    ("accel_x", "accel_y", "accel_z"),
+    ("acc x", "acc y", "acc z"),
+    ("ax", "ay", "az"),
+    ("accx", "accy", "accz"),
+    ("accelerometer x", "accelerometer y", "accelerometer z"),
+    ("x-axis", "y-axis", "z-axis"),
+    ("x_axis", "y_axis", "z_axis"),
+    ("acc_x_g", "acc_y_g", "acc_z_g"),
+)
+
+
+def _find_axes(cols: list[str], source: str) -> list[str]:
+    low = {c.strip().lower(): c for c in cols}
+    for pat in _AXIS_PATTERNS:
+        if all(k in low for k in pat):
+            return [low[k] for k in pat]
+    two = [c for c in cols if c.strip().lower() in ("x", "y", "acc_x", "acc_y")]
+    raise InputError(
+        "acceleration columns not found" + (" (only two axes?)" if len(two) == 2 else ""),
+        source=source,
+        value=cols[:12],
+        expected="x, y, z (or acc_x/acc_y/acc_z, ...)",
+    )
+
+
+def _frame_to_recording(
+    df: object, *, source: str, fs_hz: float | None, start_unix_s: float | None, device: str
+) -> Recording:
+    pd = require("pandas", extra="wearable", feature="reading CSV/Parquet recordings")
+    cols = [str(c) for c in df.columns]  # type: ignore[attr-defined]
+    axes = _find_axes(cols, source)
+    acc = df[axes].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)  # type: ignore[index]
+    bad = ~np.isfinite(acc).all(axis=1)
+    low = {c.strip().lower(): c for c in cols}
+    tcol = next((low[n] for n in _TIME_NAMES if n in low), None)
+    notes: tuple[str, ...] = ()
+    if bad.all():
+        raise InputError("no numeric acceleration values", source=source, item=",".join(axes))
+    if tcol is None:
+        fs = need_fs(fs_hz, {}, source)
+        return recording_from_array(
+            acc, fs_hz=fs, start_unix_s=start_unix_s or 0.0, source=source, device=device
+        )
+    t = _to_unix(df[tcol], source, tcol)  # type: ignore[index]
+    if bad.any():
+        notes = (f"{int(bad.sum())} rows with non-numeric acceleration marked missing",)
+    return recording_from_times(
+        t,
+        acc,
+        fs_hz=fs_hz,
+        source=source,
+        device=device,
+        filled=bad if bad.any() else None,
+        notes=notes,
+    )
+
+
+def _to_unix(col: object, source: str, name: str) -> np.ndarray:
+    pd = require("pandas", extra="wearable", feature="reading CSV timestamps")
+    s = col
+    if pd.api.types.is_numeric_dtype(s):
+        v = np.asarray(s, np.float64)
+        med = np.nanmedian(np.abs(v))
+        if med > 1e14:  # microseconds
+            return v / 1e6
+        if med > 1e11:  # milliseconds
+            return v / 1e3
+        return v  # unix seconds (or seconds from an unknown start)
+    try:
+        ts = pd.to_datetime(s, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            "cannot read timestamps",
+            source=source,
+            item=name,
+            value=str(s.iloc[0]),
+            expected="ISO 8601 or unix seconds",
+        ) from exc
+    if ts.isna().any():
+        raise InputError(
+            "unreadable timestamps", source=source, item=name, value=int(ts.isna().sum())
+        )
+    return (
+        (ts.astype("int64").to_numpy() / 1e9)
+        if ts.dtype.unit == "ns"
+        else (ts.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9)
+    )
+
+
+def _actilife_header(lines: list[str], source: str) -> tuple[float, float | None, int]:
+    head = "\n".join(lines)
+    m_ep = re.search(r"Epoch Period \(hh:mm:ss\)\s*(\d+):(\d+):(\d+)", head)
+    if m_ep and any(int(g) for g in m_ep.groups()):
+        raise InputError(
+            "ActiLife CSV holds epoch counts, not raw acceleration",
+            source=source,
+            item="Epoch Period",
+            value=":".join(m_ep.groups()),
+            expected="a raw-data export (Epoch Period 00:00:00)",
+        )
+    m_st = re.search(r"Start Time\s*(\d+):(\d+):(\d+)", head)
+    m_sd = re.search(r"Start Date\s*(\d+)/(\d+)/(\d+)", head)
+    m_fmt = re.search(r"date format\s*(\S+)", head)
+    m_fs = re.search(r"at\s+(\d+(?:\.\d+)?)\s*Hz", head)
+    if not (m_st and m_sd):
+        raise InputError("ActiLife CSV header lacks Start Time/Start Date", source=source)
+    a, b, year = (int(g) for g in m_sd.groups())
+    fmt = m_fmt.group(1).lower() if m_fmt else "m/d/yyyy"
+    month, day = (a, b) if fmt.startswith("m") else (b, a)
+    h, mi, se = (int(g) for g in m_st.groups())
+    start = float(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "s").astype(np.int64))
+    start += h * 3600 + mi * 60 + se
+    fs = float(m_fs.group(1)) if m_fs else None
+    return start, fs, 10
+
+
+def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Recording:
+    """Read a CSV recording (generic columns, headerless, or an ActiLife raw export)."""
+    pd = require("pandas", extra="wearable", feature="reading CSV recordings")
+    src = str(p)
+    with (
+        open(p, encoding="utf-8", errors="replace")
+        if not p.name.endswith(".gz")
+        else __import__("gzip").open(p, "rt", encoding="utf-8", errors="replace")
+    ) as f:
+        first = [f.readline() for _ in range(11)]
+    if not any(line.strip() for line in first):
+        raise InputError("CSV file has no rows", source=src)
+    device = "csv"
+    skip = 0
+    if first[0].startswith("-") and "ActiLife" in first[0]:
+        start, fs_file, skip = _actilife_header(first[:10], src)
+        start_unix_s = start if start_unix_s is None else start_unix_s
+        fs_hz = fs_hz or fs_file
+        device = "ActiLife CSV"
+    head_cells = [c.strip() for c in first[skip].split(",")]
+    numeric_head = all(_is_number(c) for c in head_cells if c)
+    try:
+        if numeric_head:
+            df = pd.read_csv(p, header=None, skiprows=skip, engine="c")
+            ncol = df.shape[1]
+            if ncol < 3:
+                raise InputError(
+                    "CSV has fewer than three columns",
+                    source=src,
+                    value=ncol,
+                    expected="time, x, y, z or x, y, z",
+                )
+            # headerless: (time, x, y, z, ...) when the first column grows like time
+            c0 = df.iloc[:, 0].to_numpy(np.float64)
+            looks_time = (
+                ncol >= 4
+                and np.all(np.diff(c0[: min(len(c0), 1000)]) >= 0)
+                and (np.median(np.abs(c0)) > 1e6)
+            )
+            names = ["time", "x", "y", "z"] if looks_time else ["x", "y", "z"]
+            df.columns = names + [f"extra{i}" for i in range(ncol - len(names))]
+        else:
+            df = pd.read_csv(p, skiprows=skip, engine="c")
+    except pd.errors.EmptyDataError as exc:
+        raise InputError("CSV file has no rows", source=src) from exc
+    if len(df) == 0:
+        raise InputError("CSV file has no data rows", source=src)
+    return _frame_to_recording(
+        df, source=src, fs_hz=fs_hz, start_unix_s=start_unix_s, device=device
+    )
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def read_parquet_recording(
+    p: Path, *, fs_hz: float | None, start_unix_s: float | None
+) -> Recording:
+    """Read a Parquet recording (the same column names as CSV)."""
+    pd = require("pandas", extra="wearable", feature="reading Parquet recordings")
+    require("pyarrow", extra="wearable", feature="reading Parquet recordings")
+    df = pd.read_parquet(p)
+    if df.index.name is not None and df.index.name.lower() in _TIME_NAMES:
+        df = df.reset_index()
+    return _frame_to_recording(
+        df, source=str(p), fs_hz=fs_hz, start_unix_s=start_unix_s, device="parquet"
+    )
