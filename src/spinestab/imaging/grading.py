@@ -3,10 +3,12 @@
 Every scheme names its source and evidence tag ([V] verified, [R] recalled, [D] design
 decision; see shared/clinical/CLINICAL_LOGIC.md). Built-in schemes:
 
-* ``three_grade_20_50`` (default): 0 = < 20 %, 1 = 20-50 %, 2 = > 50 % of the muscle
-  cross-section. [V: Storheim K et al., BMC Musculoskelet Disord 2017;18:145,
-  doi 10.1186/s12891-017-1505-5, Fig. 2 legend]. A visual scale of fat area; applying it to
-  a measured fat fraction is a design decision [D].
+* ``three_grade_20_50`` (default): 0 = < 20 %, 1 = 20-50 %, 2 = > 50 % of the total
+  (left plus right) multifidus cross-section. [V: "Fat in the lumbar multifidus muscles -
+  predictive value and change following disc prosthesis surgery and multidisciplinary
+  rehabilitation ...", BMC Musculoskelet Disord 2017, doi 10.1186/s12891-017-1505-5, Fig. 2
+  legend; authors (Storheim K et al.) and volume [R]]. A visual scale of fat area; applying it
+  per side to a measured fat fraction is a design decision [D].
 * ``three_grade_10_50``: 0 = 0-10 %, 1 = 10-50 %, 2 = > 50 % (Kjaer 2007 style, as cited in
   CLINICAL_LOGIC.md 5.9 from Hildebrandt 2017, doi 10.1186/s12891-016-1376-1). Flagged
   **unconfirmed**: issue 3 could not confirm these cut-offs in the cited source.
@@ -80,8 +82,8 @@ GRADING_SCHEMES = {
     "three_grade_20_50": GradingScheme(
         "three_grade_20_50",
         (20.0, 50.0),
-        "Storheim K et al., BMC Musculoskelet Disord 2017;18:145, doi 10.1186/s12891-017-1505-5, "
-        "Fig. 2 [V]; applied to a measured fat fraction [D]",
+        "BMC Musculoskelet Disord 2017, doi 10.1186/s12891-017-1505-5, Fig. 2 legend [V] "
+        "(Storheim K et al. [R]); applied per side to a measured fat fraction [D]",
     ),
     "three_grade_10_50": GradingScheme(
         "three_grade_10_50",
