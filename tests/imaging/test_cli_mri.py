@@ -84,6 +84,22 @@ def test_cli_musclemap_end_to_end(tmp_path):
     assert summary["geometry"]["orientation"] == "LPS"
     assert (out / "qa_all.png").is_file()
     assert not list(out.glob(".mri-*"))
+    (out / "qa_L9.png").write_bytes(b"from an earlier run")
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(MM_IMAGE),
+            "--mask",
+            str(MM_MASK),
+            "--out",
+            str(out),
+            "--no-bias-correction",
+        ],
+    )
+    assert res.exit_code == 0
+    assert sorted(p.name for p in out.glob("qa_*.png")) == ["qa_all.png"]
 
 
 def test_cli_dixon_phantom_with_vertebrae_gives_levels(phantom, tmp_path):

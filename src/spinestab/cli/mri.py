@@ -343,6 +343,8 @@ def run_mri(
             json.dumps(_clean_json(summary), indent=2, default=_json_default) + "\n",
             encoding="utf-8",
         )
+        for stale in out.glob("qa_*.png"):  # pictures of an earlier run, other levels
+            stale.unlink()
         for item in tmp.iterdir():
             os.replace(item, out / item.name)
         if seg_tmp is not None:
