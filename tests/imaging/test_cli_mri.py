@@ -125,11 +125,19 @@ def test_cli_dixon_phantom_with_vertebrae_gives_levels(phantom, tmp_path):
             "--out",
             str(out),
             "--no-qa",
+            "--sex",
+            "F",
+            "--age",
+            "40",
         ],
     )
     assert res.exit_code == 0, res.output
     _cols, rows = _read(out / "muscle_quality.csv")
     assert {r["level"] for r in rows} == {"L3", "L4", "L5", "all"}
+    mf_all = next(r for r in rows if (r["muscle"], r["level"]) == ("multifidus", "all"))
+    # Si 2023 gives an L1-L5 mean; this image covers L3-L5 only: said, not compared
+    assert "levels covered: L3-L5" in mf_all["reference_note"]
+    assert mf_all["reference_z"] == ""
     for r in rows:
         truth = phantom.fat_pct[(r["muscle"], r["side"], r["level"])]
         assert abs(float(r["fat_fraction_pct"]) - truth) <= 1.0
