@@ -100,6 +100,50 @@ def _align(f: SecondFeatures, start_unix_s: float, n: int) -> tuple[np.ndarray, 
     return g, sd, miss
 
 
+@dataclass(frozen=True)
+class _Sensor:
+    """One sensor after non-wear, calibration and orientation."""
+
+    nonwear: np.ndarray
+    calibration: Calibration
+    orientation: Orientation
+    angles: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    def info(self, rec: Recording) -> dict[str, object]:
+        return {
+            "source": rec.source,
+            "device": rec.device,
+            "fs_hz": rec.fs_hz,
+            "units": rec.units,
+            "notes": list(rec.notes),
+            "orientation": self.orientation.as_dict(),
+            "calibration": self.calibration.as_dict(),
+        }
+
+
+def _sensor(
+    g: np.ndarray,
+    sd: np.ndarray,
+    nonwear: np.ndarray,
+    *,
+    walking: np.ndarray,
+    standing: np.ndarray | None,
+    nominal_forward: tuple[float, float, float],
+    cfg: WearableConfig,
+) -> _Sensor:
+    """Autocalibration, reference orientation and body angles of one sensor."""
+    cal = autocalibrate(g, still_mask(sd, cfg) & ~nonwear)
+    g_cal = cal.apply(g)
+    orient = estimate_orientation(
+        unit_rows(g_cal),
+        walking=walking & ~nonwear,
+        standing=None if standing is None else standing & ~nonwear,
+        nominal_forward=nominal_forward,
+        forward_candidates=~walking & ~nonwear,
+    )
+    return _Sensor(nonwear, cal, orient, body_angles(g_cal, orient))
+
+
 def analyse(
     trunk: Recording,
     thigh: Recording | None = None,
@@ -146,61 +190,47 @@ def analyse(
     assert tf.vert is not None
     gait = gait_per_second(tf.vert, tf.nsub, cfg)
     nonwear_t = nonwear_mask(tf.sd, tf.missing, cfg)
-    still_t = still_mask(tf.sd, cfg) & ~nonwear_t
-    cal_t = autocalibrate(tf.g, still_t)
-    g_t = cal_t.apply(tf.g)
     walking = gait.walking & ~nonwear_t
     standing = None
     if standing_s is not None:
         t = tf.start_unix_s + np.arange(n)
-        standing = (t >= standing_s[0]) & (t < standing_s[1]) & ~nonwear_t
-        if standing.sum() < 10:
-            raise InputError(
-                "declared standing period holds under 10 worn seconds",
-                item="standing",
-                value=standing_s,
-            )
-    u_t = unit_rows(g_t)
-    orient_t = estimate_orientation(
-        u_t, walking=walking, standing=standing, forward_candidates=~walking & ~nonwear_t
+        standing = (t >= standing_s[0]) & (t < standing_s[1])
+    trunk_s = _sensor(
+        tf.g,
+        tf.sd,
+        nonwear_t,
+        walking=walking,
+        standing=standing,
+        nominal_forward=(0.0, 0.0, 1.0),
+        cfg=cfg,
     )
-    inc, fwd, lat = body_angles(g_t, orient_t)
+    if standing is not None and (standing & ~trunk_s.nonwear).sum() < 10:
+        raise InputError(
+            "declared standing period holds under 10 worn seconds",
+            item="standing",
+            value=standing_s,
+        )
+    inc, fwd, lat = trunk_s.angles
     info: dict[str, object] = {
         "setup": "trunk+thigh" if thigh is not None else "trunk only",
-        "trunk": {
-            "source": trunk.source,
-            "device": trunk.device,
-            "fs_hz": trunk.fs_hz,
-            "units": trunk.units,
-            "notes": list(trunk.notes),
-            "orientation": orient_t.as_dict(),
-            "calibration": cal_t.as_dict(),
-        },
+        "trunk": trunk_s.info(trunk),
     }
     thigh_inc = thigh_sd = thigh_nw = None
     if hf is not None and thigh is not None:
         g_h, sd_h, miss_h = _align(hf, tf.start_unix_s, n)
-        nonwear_h = nonwear_mask(sd_h, miss_h, cfg)
-        cal_h: Calibration = autocalibrate(g_h, still_mask(sd_h, cfg) & ~nonwear_h)
-        g_h = cal_h.apply(g_h)
-        orient_h: Orientation = estimate_orientation(
-            unit_rows(g_h),
-            walking=walking & ~nonwear_h,
-            standing=None if standing is None else standing & ~nonwear_h,
+        # acti-motus convention: the thigh sensor's z axis points backward
+        thigh_s = _sensor(
+            g_h,
+            sd_h,
+            nonwear_mask(sd_h, miss_h, cfg),
+            walking=walking,
+            standing=standing,
             nominal_forward=(0.0, 0.0, -1.0),
-            forward_candidates=~walking & ~nonwear_h,
+            cfg=cfg,
         )
-        thigh_inc, _, _ = body_angles(g_h, orient_h)
-        thigh_sd, thigh_nw = sd_h, nonwear_h
-        info["thigh"] = {
-            "source": thigh.source,
-            "device": thigh.device,
-            "fs_hz": thigh.fs_hz,
-            "units": thigh.units,
-            "notes": list(thigh.notes),
-            "orientation": orient_h.as_dict(),
-            "calibration": cal_h.as_dict(),
-        }
+        thigh_inc = thigh_s.angles[0]
+        thigh_sd, thigh_nw = sd_h, thigh_s.nonwear
+        info["thigh"] = thigh_s.info(thigh)
     posture = classify(
         trunk_inc=inc,
         trunk_sd=tf.sd,
