@@ -156,3 +156,38 @@ def test_parquet_and_npz_inputs(tmp_path):
     np.savez(tmp_path / "y.npz", time=t, accel=a)
     r2 = read_recording(tmp_path / "y.npz")
     np.testing.assert_allclose(r2.read(), a, atol=1e-6)
+
+
+def test_csv_variants_semicolons_units_in_names_and_actilife_timestamps(tmp_path):
+    a, t = _still(300)
+    f = tmp_path / "semi.csv"
+    f.write_text(
+        "time;Acc X [g];Acc Y [g];Acc Z [g]\n"
+        + "\n".join(f"{ti:.3f};{x:.6f};{y:.6f};{z:.6f}" for ti, (x, y, z) in zip(t, a, strict=True))
+    )
+    r = read_recording(f)
+    assert r.n_samples == 300 and r.fs_hz == 50
+    np.testing.assert_allclose(r.read(), a, atol=1e-6)
+    # ActiLife raw export with its timestamp column (M/d/yyyy HH:mm:ss.fff)
+    head = (
+        "------------ Data File Created By ActiGraph GT3X+ ActiLife v6.13.4 Firmware v2.5.0 "
+        "date format M/d/yyyy at 50 Hz  Filter Normal -----------\nSerial Number: X\n"
+        "Start Time 11:55:00\nStart Date 12/20/2021\nEpoch Period (hh:mm:ss) 00:00:00\n"
+        "Download Time 12:09:58\nDownload Date 12/20/2021\nCurrent Memory Address: 0\n"
+        "Current Battery Voltage: 4.26     Mode = 12\n"
+        "--------------------------------------------------\n"
+    )
+    stamps = [
+        np.datetime64("2021-12-20T11:55:00") + np.timedelta64(20 * i, "ms") for i in range(300)
+    ]
+    rows = [
+        f"{str(s)[5:7]}/{str(s)[8:10]}/{str(s)[:4]} {str(s)[11:]},{x:.3f},{y:.3f},{z:.3f}"
+        for s, (x, y, z) in zip(stamps, a, strict=True)
+    ]
+    g = tmp_path / "actilife.csv"
+    g.write_text(
+        head + "Timestamp,Accelerometer X,Accelerometer Y,Accelerometer Z\n" + "\n".join(rows)
+    )
+    r2 = read_recording(g)
+    assert r2.device == "ActiLife CSV" and r2.n_samples == 300
+    assert r2.start_unix_s == pytest.approx(1640001300.0, abs=1e-3)  # 2021-12-20 11:55

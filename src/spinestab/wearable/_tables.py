@@ -44,12 +44,17 @@ _AXIS_PATTERNS = (
 )
 
 
+def _norm(name: str) -> str:
+    """Column name without units in brackets, lower case: ``"Acc X [m/s^2]"`` -> ``"acc x"``."""
+    return re.sub(r"\s*[\(\[].*?[\)\]]\s*", "", str(name)).strip().lower()
+
+
 def _find_axes(cols: list[str], source: str) -> list[str]:
-    low = {c.strip().lower(): c for c in cols}
+    low = {_norm(c): c for c in cols}
     for pat in _AXIS_PATTERNS:
         if all(k in low for k in pat):
             return [low[k] for k in pat]
-    two = [c for c in cols if c.strip().lower() in ("x", "y", "acc_x", "acc_y")]
+    two = [c for c in cols if _norm(c) in ("x", "y", "acc_x", "acc_y")]
     raise InputError(
         "acceleration columns not found" + (" (only two axes?)" if len(two) == 2 else ""),
         source=source,
@@ -59,14 +64,20 @@ def _find_axes(cols: list[str], source: str) -> list[str]:
 
 
 def _frame_to_recording(
-    df: object, *, source: str, fs_hz: float | None, start_unix_s: float | None, device: str
+    df: object,
+    *,
+    source: str,
+    fs_hz: float | None,
+    start_unix_s: float | None,
+    device: str,
+    dayfirst: bool = False,
 ) -> Recording:
     pd = require("pandas", extra="wearable", feature="reading CSV/Parquet recordings")
     cols = [str(c) for c in df.columns]  # type: ignore[attr-defined]
     axes = _find_axes(cols, source)
     acc = df[axes].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)  # type: ignore[index]
     bad = ~np.isfinite(acc).all(axis=1)
-    low = {c.strip().lower(): c for c in cols}
+    low = {_norm(c): c for c in cols}
     tcol = next((low[n] for n in _TIME_NAMES if n in low), None)
     notes: tuple[str, ...] = ()
     if bad.all():
@@ -76,7 +87,7 @@ def _frame_to_recording(
         return recording_from_array(
             acc, fs_hz=fs, start_unix_s=start_unix_s or 0.0, source=source, device=device
         )
-    t = _to_unix(df[tcol], source, tcol)  # type: ignore[index]
+    t = _to_unix(df[tcol], source, tcol, dayfirst=dayfirst)  # type: ignore[index]
     if bad.any():
         notes = (f"{int(bad.sum())} rows with non-numeric acceleration marked missing",)
     return recording_from_times(
@@ -90,7 +101,7 @@ def _frame_to_recording(
     )
 
 
-def _to_unix(col: object, source: str, name: str) -> np.ndarray:
+def _to_unix(col: object, source: str, name: str, *, dayfirst: bool = False) -> np.ndarray:
     pd = require("pandas", extra="wearable", feature="reading CSV timestamps")
     s = col
     if pd.api.types.is_numeric_dtype(s):
@@ -103,14 +114,19 @@ def _to_unix(col: object, source: str, name: str) -> np.ndarray:
         return v  # unix seconds (or seconds from an unknown start)
     try:
         ts = pd.to_datetime(s, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            "cannot read timestamps",
-            source=source,
-            item=name,
-            value=str(s.iloc[0]),
-            expected="ISO 8601 or unix seconds",
-        ) from exc
+    except (ValueError, TypeError):
+        # other layouts, e.g. ActiLife's "M/d/yyyy HH:mm:ss.fff" (month first unless the
+        # file's header says the day comes first)
+        try:
+            ts = pd.to_datetime(s, utc=True, format="mixed", dayfirst=dayfirst)
+        except (ValueError, TypeError) as exc:
+            raise InputError(
+                "cannot read timestamps",
+                source=source,
+                item=name,
+                value=str(s.iloc[0]),
+                expected="ISO 8601, unix seconds or M/d/yyyy HH:mm:ss",
+            ) from exc
     if ts.isna().any():
         raise InputError(
             "unreadable timestamps", source=source, item=name, value=int(ts.isna().sum())
@@ -122,7 +138,7 @@ def _to_unix(col: object, source: str, name: str) -> np.ndarray:
     )
 
 
-def _actilife_header(lines: list[str], source: str) -> tuple[float, float | None, int]:
+def _actilife_header(lines: list[str], source: str) -> tuple[float, float | None, bool]:
     head = "\n".join(lines)
     m_ep = re.search(r"Epoch Period \(hh:mm:ss\)\s*(\d+):(\d+):(\d+)", head)
     if m_ep and any(int(g) for g in m_ep.groups()):
@@ -146,7 +162,7 @@ def _actilife_header(lines: list[str], source: str) -> tuple[float, float | None
     start = float(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "s").astype(np.int64))
     start += h * 3600 + mi * 60 + se
     fs = float(m_fs.group(1)) if m_fs else None
-    return start, fs, 10
+    return start, fs, not fmt.startswith("m")
 
 
 def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Recording:
@@ -163,16 +179,21 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
         raise InputError("CSV file has no rows", source=src)
     device = "csv"
     skip = 0
+    dayfirst = False
     if first[0].startswith("-") and "ActiLife" in first[0]:
-        start, fs_file, skip = _actilife_header(first[:10], src)
+        start, fs_file, dayfirst = _actilife_header(first[:10], src)
+        skip = 10  # the ActiLife header block
         start_unix_s = start if start_unix_s is None else start_unix_s
         fs_hz = fs_hz or fs_file
         device = "ActiLife CSV"
-    head_cells = [c.strip() for c in first[skip].split(",")]
+    line = first[skip]
+    # the delimiter: commas, else semicolons or tabs (European exports)
+    sep = "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
+    head_cells = [c.strip() for c in line.split(sep)]
     numeric_head = all(_is_number(c) for c in head_cells if c)
     try:
         if numeric_head:
-            df = pd.read_csv(p, header=None, skiprows=skip, engine="c")
+            df = pd.read_csv(p, header=None, skiprows=skip, sep=sep, engine="c")
             ncol = df.shape[1]
             if ncol < 3:
                 raise InputError(
@@ -191,13 +212,13 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
             names = ["time", "x", "y", "z"] if looks_time else ["x", "y", "z"]
             df.columns = names + [f"extra{i}" for i in range(ncol - len(names))]
         else:
-            df = pd.read_csv(p, skiprows=skip, engine="c")
+            df = pd.read_csv(p, skiprows=skip, sep=sep, engine="c")
     except pd.errors.EmptyDataError as exc:
         raise InputError("CSV file has no rows", source=src) from exc
     if len(df) == 0:
         raise InputError("CSV file has no data rows", source=src)
     return _frame_to_recording(
-        df, source=src, fs_hz=fs_hz, start_unix_s=start_unix_s, device=device
+        df, source=src, fs_hz=fs_hz, start_unix_s=start_unix_s, device=device, dayfirst=dayfirst
     )
 
 
