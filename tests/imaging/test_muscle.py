@@ -330,3 +330,35 @@ def test_per_slice_area_and_mean_equal_pyradiomics(musclemap):
         area, mean = theirs[(s.slice, s.label_value)]
         assert s.area_mm2 == pytest.approx(area, rel=1e-6)
         assert s.mean_intensity == pytest.approx(mean, rel=1e-6)
+
+
+def test_derived_autochthon_rows_sum_multifidus_and_erector_spinae(phantom):
+    lv = levels_from_instances(phantom.vertebrae, get_scheme("spineps_vert"), phantom.mask)
+    fm = dixon_fat_fraction(phantom.water.data, phantom.fat.data)
+    scheme = get_scheme("musclemap")
+    plain = measure(phantom.water, phantom.mask, scheme, levels=lv, fat=fm)
+    q = measure(
+        phantom.water,
+        phantom.mask,
+        scheme,
+        levels=lv,
+        fat=fm,
+        sex="female",
+        age=45,
+        derive_autochthon=True,
+    )
+    assert len(q.rows) == len(plain.rows) + 2 * 4 and len(q.slices) == len(plain.slices)
+    for side in ("right", "left"):
+        for level in ("L3", "L4", "L5", "all"):
+            a = q.row("autochthon", side, level)
+            mf, es = q.row("multifidus", side, level), q.row("erector_spinae", side, level)
+            assert a.volume_ml == pytest.approx(mf.volume_ml + es.volume_ml)
+            assert a.csa_mean_mm2 == pytest.approx(mf.csa_mean_mm2 + es.csa_mean_mm2)
+            weighted = (mf.fat_fraction_pct * mf.volume_ml + es.fat_fraction_pct * es.volume_ml) / (
+                mf.volume_ml + es.volume_ml
+            )
+            assert a.fat_fraction_pct == pytest.approx(weighted)
+            assert "derived" in a.flags and a.label_value == -1
+        l5 = q.row("autochthon", side, "L5")
+        assert l5.reference_mean_pct == 31.9  # Crawford 2016, women, L5, Dixon
+        assert l5.reference_z == pytest.approx((l5.fat_fraction_pct - 31.9) / 9.3)

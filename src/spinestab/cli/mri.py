@@ -95,6 +95,7 @@ def run_mri(
     bias_correction: bool = True,
     pool: str = "label",
     n4_mask: str = "muscle",
+    derive_autochthon: bool = False,
     ct_fat_range: tuple[float, float] = (-190.0, -30.0),
     ff_units: str = "auto",
     grade_scheme: str = "three_grade_20_50",
@@ -285,6 +286,7 @@ def run_mri(
         sex=sex,
         age=age,
         references=refs,
+        derive_autochthon=derive_autochthon,
     )
     step("measure")
 
@@ -436,6 +438,13 @@ def mri_command(
     pool: Annotated[
         str, typer.Option("--pool", help="Classify each label apart (label) or all together (all).")
     ] = "label",
+    derive_autochthon: Annotated[
+        bool,
+        typer.Option(
+            "--derive-autochthon",
+            help="Add multifidus + erector spinae rows per side as 'autochthon' (derived).",
+        ),
+    ] = False,
     n4_mask: Annotated[
         str, typer.Option("--n4-mask", help="Fit N4 on the muscle voxels or the foreground.")
     ] = "muscle",
@@ -512,6 +521,7 @@ def mri_command(
                 bias_correction=bias_correction,
                 pool=pool,
                 n4_mask=n4_mask,
+                derive_autochthon=derive_autochthon,
                 ct_fat_range=_parse_range(ct_fat_range),
                 ff_units=ff_units,
                 grade_scheme=grade_scheme,

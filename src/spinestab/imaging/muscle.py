@@ -274,6 +274,7 @@ def measure(
     age: float | None = None,
     references: Iterable[Reference] = BUILTIN_REFERENCES,
     grid_tolerance_mm: float = 1e-3,
+    derive_autochthon: bool = False,
 ) -> MuscleQuality:
     """Measure every muscle of ``mask`` per slice, per level and over all slices.
 
@@ -299,6 +300,10 @@ def measure(
         Reference values (default: the built-in ones).
     grid_tolerance_mm : float
         Accepted origin difference between image and mask.
+    derive_autochthon : bool
+        Add ``autochthon`` rows (multifidus + erector spinae of one side together, flagged
+        ``derived``, label value -1) where the mask has both and no autochthon label; they
+        match TotalSegmentator's muscle and Crawford 2016's reference. Not in per_slice.
 
     Raises
     ------
@@ -366,6 +371,15 @@ def measure(
 
     level_arr = np.asarray([lv or UNASSIGNED for lv in levels.levels], dtype=object)
     slices = _slice_rows(entries, values, area, mean_int, slice_ff, level_arr)
+    if derive_autochthon:
+        entries, values, sums = _with_autochthon(entries, values, sums)
+        count = sums["count"].astype(np.float64)
+        area = count * pix_area
+        valid_n = count - sums["nan"]
+        if fat is not None:
+            slice_ff = _safe_div(sums["fat_sum"], sums["fat_n"])
+        else:
+            slice_ff = np.full(count.shape, np.nan)
     level_names = levels.names()
     truncated = {lv for lv in level_names if level_arr[0] == lv or level_arr[-1] == lv}
 
@@ -582,6 +596,30 @@ def _aggregate(
         else:
             flags.append("no_vertebral_body_at_level")
     return out
+
+
+def _with_autochthon(
+    entries: list[LabelEntry], values: list[int], sums: dict[str, np.ndarray]
+) -> tuple[list[LabelEntry], list[int], dict[str, np.ndarray]]:
+    """Append multifidus + erector spinae per side as a derived ``autochthon`` row."""
+    index = {(e.name, e.side): r for r, e in enumerate(entries)}
+    extra = []
+    for side in ("right", "left", "none"):
+        parts = [index.get(("multifidus", side)), index.get(("erector_spinae", side))]
+        if None in parts or ("autochthon", side) in index:
+            continue
+        extra.append((side, parts))
+    if not extra:
+        return entries, values, sums
+    out = dict(sums)
+    for key, arr in sums.items():
+        rows = [arr[p].sum(axis=0) for _side, p in extra]
+        out[key] = np.concatenate([arr, np.stack(rows)], axis=0)
+    note = "derived: multifidus + erector spinae"
+    new_entries = list(entries) + [
+        LabelEntry(-1, "muscle", "autochthon", side, note) for side, _ in extra
+    ]
+    return new_entries, list(values) + [-1] * len(extra), out
 
 
 def _swapped_sides(entries: Sequence[LabelEntry], x_sum: np.ndarray, count: np.ndarray) -> set[str]:
