@@ -119,7 +119,10 @@ def decode_gt3x(raw: bytes, *, source: str = "GT3X file") -> Gt3xData:
     device = info.get("Device Type", "unknown")
     names = set(z.namelist())
     if "log.bin" in names:
-        scale = float(info.get("Acceleration Scale", 256.0))
+        # without an "Acceleration Scale" line: 256 counts/g for the +-8 g ActiGraph Link,
+        # 341 counts/g for the +-6 g GT3X+/wGT3X devices (ActiGraph file-format notes)
+        default = 256.0 if "link" in device.lower() else 341.0
+        scale = float(info.get("Acceleration Scale", default))
         return _decode_log(z.read("log.bin"), info, fs, scale, device, source)
     if "activity.bin" in names:
         # GT3X+ / NEO devices: 341 counts per g unless info.txt says otherwise
