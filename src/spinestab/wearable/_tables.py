@@ -117,8 +117,14 @@ def _to_unix(col: object, source: str, name: str, *, dayfirst: bool = False) -> 
     except (ValueError, TypeError):
         # other layouts, e.g. ActiLife's "M/d/yyyy HH:mm:ss.fff" (month first unless the
         # file's header says the day comes first)
+        fmt = "%d/%m/%Y %H:%M:%S.%f" if dayfirst else "%m/%d/%Y %H:%M:%S.%f"
         try:
-            ts = pd.to_datetime(s, utc=True, format="mixed", dayfirst=dayfirst)
+            ts = pd.to_datetime(s, utc=True, format=fmt)
+        except (ValueError, TypeError):
+            ts = None
+        try:
+            if ts is None:  # element-wise parsing: slow, the last resort
+                ts = pd.to_datetime(s, utc=True, format="mixed", dayfirst=dayfirst)
         except (ValueError, TypeError) as exc:
             raise InputError(
                 "cannot read timestamps",
