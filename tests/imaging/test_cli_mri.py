@@ -383,3 +383,44 @@ def test_cli_vertebral_body_in_the_mask_itself(phantom, tmp_path):
     r = next(x for x in rows if (x["muscle"], x["side"], x["level"]) == ("psoas", "left", "L4"))
     truth = phantom.area_mm2[("psoas", "left", "L4")] / phantom.vertebral_body_area_mm2["L4"]
     assert float(r["csa_to_vertebral_body"]) == pytest.approx(truth, rel=0.03)
+
+
+def test_cli_levels_from_an_explicit_slice_table(tmp_path):
+    table = tmp_path / "levels.csv"
+    table.write_text("level,first_slice,last_slice\nL5,0,6\nL4,7,13\nL3,14,19\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(MM_IMAGE),
+            "--mask",
+            str(MM_MASK),
+            "--levels-table",
+            str(table),
+            "--out",
+            str(out),
+            "--no-qa",
+            "--no-bias-correction",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    _cols, rows = _read(out / "muscle_quality.csv")
+    _scols, srows = _read(out / "per_slice.csv")
+    assert {r["level"] for r in rows} == {"L3", "L4", "L5", "all"}
+    for level, ks in (("L5", range(0, 7)), ("L4", range(7, 14)), ("L3", range(14, 20))):
+        areas = [
+            float(r["area_mm2"])
+            for r in srows
+            if r["muscle"] == "psoas" and r["side"] == "left" and int(r["slice"]) in ks
+        ]
+        assert all(r["level"] == level for r in srows if int(r["slice"]) in ks)
+        row = next(
+            r for r in rows if (r["muscle"], r["side"], r["level"]) == ("psoas", "left", level)
+        )
+        assert float(row["csa_max_mm2"]) == pytest.approx(max(areas))
+        assert float(row["csa_mean_mm2"]) == pytest.approx(sum(areas) / len(areas))
+        assert float(row["volume_ml"]) == pytest.approx(sum(areas) * 4.4 / 1000, rel=1e-5)
+    l5 = next(r for r in rows if r["level"] == "L5")
+    assert "level_truncated_by_field_of_view" in l5["flags"]  # L5 starts at the first slice
