@@ -33,13 +33,17 @@ def daily_timelines(result: WearableResult, out_dir: Path) -> list[Path]:
     """Write ``timeline_YYYY-MM-DD.png`` per day; return the paths.
 
     Each picture has the posture ribbon (one colour per class, one column per minute by
-    majority), the trunk forward inclination per minute, and a mark for every prompt.
+    majority; per 5 s on days with under 2 h of recording, which are also zoomed in), the
+    trunk forward inclination, and a mark for every prompt. Time without data stays white.
     """
     mpl = require("matplotlib", extra="wearable", feature="timeline pictures")
     mpl.use("Agg")
     plt = require("matplotlib.pyplot", extra="wearable", feature="timeline pictures")
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    clock = FuncFormatter(lambda h, _pos: f"{int(h) % 24:02d}:{round((h % 1) * 60) % 60:02d}")
 
     n = result.posture.size
     day = day_index(n, result.start_unix_s)
@@ -53,20 +57,32 @@ def daily_timelines(result: WearableResult, out_dir: Path) -> list[Path]:
     )
     for d in days:
         sel = np.flatnonzero(day == d)
-        minute = sec_of_day[sel] // 60
+        sod = sec_of_day[sel]
+        # bins of a minute; of 5 s when the day holds under 2 h of recording
+        span_h = (sod[-1] - sod[0] + 1) / 3600.0
+        bin_s = 60 if span_h >= 2 else 5
+        nbin = 86400 // bin_s
+        b = sod // bin_s
         codes = result.posture[sel]
-        counts = np.zeros((1440, len(CLASS_NAMES)))
-        np.add.at(counts, (minute, codes), 1)
-        ribbon = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), 0)
+        counts = np.zeros((nbin, len(CLASS_NAMES)))
+        np.add.at(counts, (b, codes), 1)
+        have_bin = counts.sum(axis=1) > 0
+        ribbon = np.ma.masked_array(counts.argmax(axis=1), mask=~have_bin)  # white: no data
         fws = np.where(
             codes == CLASS_NAMES.index("lying"), np.nan, result.trunk_forward_deg[sel]
         )  # no forward angle while lying
         fw = np.nan_to_num(fws, nan=0.0)
         have = np.isfinite(fws)
-        s_fw = np.bincount(minute, weights=fw, minlength=1440)
-        c_fw = np.bincount(minute, weights=have.astype(float), minlength=1440)
+        s_fw = np.bincount(b, weights=fw, minlength=nbin)
+        c_fw = np.bincount(b, weights=have.astype(float), minlength=nbin)
         with np.errstate(invalid="ignore", divide="ignore"):
-            fw_min = np.where(c_fw > 0, s_fw / c_fw, np.nan)
+            fw_bin = np.where(c_fw > 0, s_fw / c_fw, np.nan)
+        hours = np.arange(nbin) * bin_s / 3600.0
+        if span_h >= 20:
+            x0, x1 = 0.0, 24.0
+        else:  # zoom on the recorded part of the day
+            x0 = max(0.0, np.floor(sod[0] / 3600.0 * 4) / 4)
+            x1 = min(24.0, np.ceil((sod[-1] + 1) / 3600.0 * 4) / 4)
         ax1.cla()
         ax2.cla()
         ax1.imshow(
@@ -82,25 +98,26 @@ def daily_timelines(result: WearableResult, out_dir: Path) -> list[Path]:
         ax1.set_title(
             f"{np.datetime64(int(d), 'D')}: posture, trunk inclination, prompts", fontsize=9
         )
-        hours = np.arange(1440) / 60.0
-        ax2.plot(hours, fw_min, lw=0.7, color="#333333")
+        ax2.plot(hours, fw_bin, lw=0.7, color="#333333")
         for thr in (20, 60):
             ax2.axhline(thr, lw=0.5, ls="--", color="#999999")
         ps = prompt_sec[(prompt_sec >= sel[0]) & (prompt_sec <= sel[-1])]
         for p in ps:
             ax2.axvline(sec_of_day[p] / 3600.0, color="#e31a1c", lw=0.8)
-        ax2.set_xlim(0, 24)
+        ax2.set_xlim(x0, x1)
         ax2.set_ylim(-45, 120)
         ax2.set_ylabel("forward (deg)", fontsize=8)
-        ax2.set_xlabel("hour (red lines: prompts)", fontsize=8)
-        ax2.set_xticks(range(0, 25, 3))
+        ax2.set_xlabel("hour of day (red lines: prompts; white: no data)", fontsize=8)
+        if x1 - x0 >= 6:
+            ax2.set_xticks(range(int(x0), int(np.ceil(x1)) + 1, 3 if x1 - x0 > 12 else 1))
+        ax2.xaxis.set_major_formatter(clock)
         ax2.tick_params(labelsize=7)
-        used = sorted(set(ribbon.tolist()))
+        used = sorted(set(np.asarray(ribbon.compressed()).tolist()))
         ax1.legend(
             handles=[Patch(color=CLASS_COLOURS[i], label=CLASS_NAMES[i]) for i in used],
             loc="upper center",
             bbox_to_anchor=(0.5, -0.05),
-            ncol=len(used),
+            ncol=max(1, len(used)),
             fontsize=7,
             frameon=False,
         )
