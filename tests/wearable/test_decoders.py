@@ -171,3 +171,13 @@ def test_cwa_block_with_impossible_time_is_skipped():
     d = decode_cwa(bytes(raw))
     assert d.n_bad_blocks == 1 and d.acc_g.shape[0] == 10360 - 40
     assert np.all(np.diff(d.time_unix_s) > 0)
+
+
+def test_gt3x_idle_sleep_is_still_and_marked_not_missing():
+    from spinestab.wearable.features import compute_features
+
+    rec = read_recording(shared_file("device_samples/pygt3x/ISM_Enabled.gt3x"))
+    f = compute_features(rec)
+    assert f.idle is not None and 100 < f.idle.sum() < 280
+    assert not f.missing.any()  # the device slept because it was still: data, not a gap
+    assert (f.sd[f.idle] < 0.001).all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,8 +37,11 @@ class SecondFeatures:
     vert : (S, nsub) float32 ndarray or None
         Dynamic acceleration along the second's gravity direction, decimated to ``nsub`` Hz,
         g (kept for the trunk sensor only).
+    idle : (S,) bool ndarray or None
+        More than half of the second was filled in by the device's idle-sleep mode (still,
+        not missing).
     missing : (S,) bool ndarray
-        More than half of the second was not measured (gap, NaN, idle sleep).
+        More than half of the second was not measured (gap, NaN).
     clipped : (S,) bool ndarray
         The second holds samples at the sensor's range limit.
     nsub : int
@@ -53,6 +56,7 @@ class SecondFeatures:
     missing: np.ndarray
     clipped: np.ndarray
     nsub: int
+    idle: np.ndarray | None = None
 
     @property
     def n_seconds(self) -> int:
@@ -191,6 +195,7 @@ def compute_features(
         if not finite.all():
             filled = ~finite if filled is None else (filled | ~finite)
             a = np.where(finite[:, None], a, 0.0).astype(np.float32)
+        idle_in = rec.idle
         rec = recording_from_times(
             t,
             a,
@@ -200,6 +205,9 @@ def compute_features(
             filled=filled,
             notes=rec.notes,
         )
+        if idle_in is not None:  # carry the idle-sleep marks onto the new grid
+            grid = rec.start_unix_s + np.arange(rec.n_samples) / rec.fs_hz
+            rec = replace(rec, idle=np.interp(grid, t, idle_in.astype(np.float32)) > 0.5)
         log.info("%s: resampled to %d Hz for processing", rec.source, fs_proc)
     fs = int(fs_proc)
     nsub = _nsub(fs)
@@ -233,4 +241,7 @@ def compute_features(
     if rec.filled is not None:
         f = rec.filled[: nsec * fs].reshape(nsec, fs).mean(axis=1) > 0.5
         missing |= f
-    return SecondFeatures(rec.start_unix_s, g, sd, vert, missing, clipped, nsub)
+    idle = None
+    if rec.idle is not None:
+        idle = rec.idle[: nsec * fs].reshape(nsec, fs).mean(axis=1) > 0.5
+    return SecondFeatures(rec.start_unix_s, g, sd, vert, missing, clipped, nsub, idle)

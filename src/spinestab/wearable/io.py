@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -293,16 +294,16 @@ def _read_gt3x(p: Path) -> Recording:
         notes.append(f"{d.filled.sum() / d.fs_hz:.0f} s of idle sleep filled as still and marked")
     if d.truncated:
         notes.append("truncated GT3X file: read up to the last complete record")
-    filled = d.filled if d.filled.any() else None
-    return recording_from_array(
+    rec = recording_from_array(
         d.acc_g,
         fs_hz=d.fs_hz,
         start_unix_s=float(d.time_unix_s[0]),
         source=str(p),
         device=f"ActiGraph {d.device}",
-        filled=filled,
         notes=tuple(notes),
     )
+    # idle sleep: the device was still; its filled samples stay data (still), marked
+    return replace(rec, idle=d.filled) if d.filled.any() else rec
 
 
 def _meta_for(p: Path) -> dict[str, object]:

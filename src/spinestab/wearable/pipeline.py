@@ -60,8 +60,8 @@ class WearableResult:
         Thigh angle from its walking reference.
     steps : (S,) float32 ndarray
         Steps per second.
-    nonwear, missing, clipped : (S,) bool ndarrays
-        Flags per second.
+    nonwear, missing, clipped, idle_sleep : (S,) bool ndarrays
+        Flags per second (``idle_sleep``: filled in by an ActiGraph in idle sleep).
     prompts_unix_s : (P,) float64 ndarray
         Prompt times.
     daily : dict of str to ndarray
@@ -81,6 +81,7 @@ class WearableResult:
     nonwear: np.ndarray
     missing: np.ndarray
     clipped: np.ndarray
+    idle_sleep: np.ndarray
     prompts_unix_s: np.ndarray
     daily: dict[str, np.ndarray]
     info: dict[str, object]
@@ -277,6 +278,7 @@ def analyse(
         nonwear=posture == NONWEAR,
         missing=tf.missing,
         clipped=tf.clipped,
+        idle_sleep=tf.idle if tf.idle is not None else np.zeros(n, bool),
         prompts_unix_s=prompts,
         daily=daily,
         info=info,
@@ -332,6 +334,7 @@ def write_outputs(
         "nonwear": pa.array(result.nonwear),
         "missing": pa.array(result.missing),
         "clipped": pa.array(result.clipped),
+        "idle_sleep": pa.array(result.idle_sleep),
     }
     if result.thigh_inclination_deg is not None:
         table["thigh_inclination_deg"] = pa.array(result.thigh_inclination_deg)

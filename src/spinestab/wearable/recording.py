@@ -62,6 +62,9 @@ class Recording:
         Multiplier from stored units to g (1 for g, 1/9.80665 for m/s^2).
     units : str
         ``"g"`` or ``"m/s2"``: the stored units (detected or declared).
+    idle : (n_samples,) bool ndarray or None
+        Samples the device did not measure because it slept while still (ActiGraph idle
+        sleep), filled with its last reading: still, not missing, and marked.
     filled : (n_samples,) bool ndarray or None
         Samples that were not measured (gaps, idle sleep, NaN runs); None when all were.
     notes : tuple of str
@@ -78,6 +81,7 @@ class Recording:
     scale_to_g: float = 1.0
     units: str = "g"
     filled: np.ndarray | None = field(default=None, repr=False)
+    idle: np.ndarray | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
     _buffered: bool = field(default=False, repr=False)
 
