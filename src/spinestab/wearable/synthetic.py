@@ -47,6 +47,8 @@ class SyntheticRecording:
         True posture code per second (:data:`~spinestab.wearable.posture.CLASS_NAMES`).
     trunk_forward_deg : (S,) float32 ndarray
         True trunk forward inclination per second (segment frame), degrees.
+    step_hz : (S,) float32 ndarray
+        True step frequency per second (0 when not walking or running), so steps per second.
     trunk_rotation, thigh_rotation : (3, 3) ndarrays
         Mounting rotations (sensor = R @ segment).
     units : str
@@ -60,6 +62,7 @@ class SyntheticRecording:
     start_unix_s: float
     posture: np.ndarray
     trunk_forward_deg: np.ndarray
+    step_hz: np.ndarray
     trunk_rotation: np.ndarray
     thigh_rotation: np.ndarray
     units: str
@@ -241,6 +244,7 @@ def scripted_recording(
         start_unix_s=start_unix_s,
         posture=posture.astype(np.int8),
         trunk_forward_deg=fw_true,
+        step_hz=step_hz.astype(np.float32),
         trunk_rotation=rot_trunk,
         thigh_rotation=rot_thigh,
         units=units,
