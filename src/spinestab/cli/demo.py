@@ -117,14 +117,17 @@ def _run_care_chain(out_dir: Path) -> None:
 
     console.print(f"\n[bold]Whole chain for the demo patients[/] -> {out_dir}")
     results = run_demo(out_dir)
-    table = Table("patient", "track", "exercise plan", "status", "handout")
+    table = Table("patient", "track", "exercise plan")
     for result in results:
-        handout = Path(out_dir) / result["patient"] / "handout.html"
         table.add_row(
             result["patient"],
             str(result["track"]),
-            "yes" if result["plan_allowed"] else "[bold red]blocked (red flag)[/]",
-            str(result.get("status", "")),
-            f"{result['patient']}/handout.html" if handout.exists() else "",
+            "yes" if result["plan_allowed"] else "[bold red]blocked: red flag[/]",
         )
     console.print(table)
+    console.print(
+        f"Profiles, triage, plans and printable handouts: {out_dir}/<patient>/"
+        "{profile,triage,plan}.json and handout.html",
+        highlight=False,
+        soft_wrap=True,
+    )
