@@ -66,6 +66,14 @@ def instability_command(
             "slip, or a YAML/JSON file.",
         ),
     ] = None,
+    no_margin: Annotated[
+        bool,
+        typer.Option(
+            "--no-margin",
+            help="Do not call values within the measurement margin of an unstable limit "
+            "borderline (CLINICAL_LOGIC.md §4.3 rule; margins in the threshold file).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result.")] = False,
 ) -> None:
     """Measure structural instability per motion segment and write OUT/instability.json.
@@ -104,7 +112,7 @@ def instability_command(
             raise InputError("--subreg needs --mask", item="--subreg", expected="--mask M")
         if labels is not None and mask is None:
             raise InputError("--labels needs --mask", item="--labels", expected="--mask M")
-        tset = load_threshold_set(thresholds)
+        tset = load_threshold_set(thresholds, margin=not no_margin)
         neutral_ls = None
         if mask is not None:
             from spinestab.instability.masks import corners_from_masks

@@ -106,6 +106,10 @@ class InstabilityReport:
         }
 
 
+def _unit(measure: str) -> str:
+    return measure.rsplit("_", 1)[1]
+
+
 def _evaluate(
     rules: list[Rule],
     values: dict[str, float | None],
@@ -113,12 +117,21 @@ def _evaluate(
     segment: str,
     tset: ThresholdSet,
     magnification_known: bool,
+    depth_mm: float | None = None,
 ) -> tuple[str | None, list[str], list[dict[str, Any]]]:
-    """Apply rules of one kind (dynamic or static) to a segment's values."""
+    """Apply rules of one kind (dynamic or static) to a segment's values.
+
+    Each rule gives an ``outcome``: its verdict when met, ``borderline`` when the value
+    lies within the measurement margin of an ``unstable`` limit (``CLINICAL_LOGIC.md``
+    §4.3 [D]; see :class:`~spinestab.instability.thresholds.Margin`), else none. The
+    segment's verdict is the worst outcome; its reasons are those of that outcome.
+    ``depth_mm`` (the lower endplate depth in mm) converts the mm margin to % rules.
+    """
     met_reasons: list[tuple[str, str]] = []
     criteria: list[dict[str, Any]] = []
     verdict_rank = -1
     judged = 0
+    margin = tset.margin
     for rule in rules:
         value = values.get(rule.measure)
         entry: dict[str, Any] = {
@@ -148,22 +161,48 @@ def _evaluate(
         judged += 1
         met = bool(rule.met(value, segment))
         entry["met"] = met
+        unit = _unit(rule.measure)
+        unit_text = {"mm": "mm", "pct": "%", "deg": "deg"}[unit]
+        caveat = (
+            " (mm not corrected for radiographic magnification)"
+            if unit == "mm" and not magnification_known
+            else ""
+        )
+        outcome = rule.verdict if met else None
+        if margin is not None and rule.verdict == "unstable":
+            width, why = margin.for_unit(unit, depth_mm=depth_mm)
+            limit = float(rule.limit(segment) or 0.0)
+            entry["margin"] = _r(width)
+            if why:
+                entry["margin_note"] = why
+            # compared at 1e-6 precision, like the rules themselves
+            gap = round(abs(value), 6) - limit
+            near = width is not None and abs(gap) <= round(width, 6)
+            if near and (margin.sides == "both" or not met):
+                outcome = "borderline"
+                side = "above" if met else "below"
+                met_reasons.append(
+                    (
+                        "borderline",
+                        f"borderline: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text}"
+                        f"{caveat} is {abs(gap):.1f} {unit_text} {side} the unstable limit "
+                        f"{rule.describe(segment)}, within the measurement margin "
+                        f"{width:.1f} {unit_text} ({rule.id} [{rule.evidence}]: {rule.source}; "
+                        f"margin [{margin.evidence}]: {margin.source})",
+                    )
+                )
+        entry["outcome"] = outcome
         criteria.append(entry)
-        if met:
-            unit = {"mm": "mm", "pct": "%", "deg": "deg"}[rule.measure.rsplit("_", 1)[1]]
-            caveat = (
-                " (mm not corrected for radiographic magnification)"
-                if unit == "mm" and not magnification_known
-                else ""
-            )
+        if outcome is not None and outcome == rule.verdict:
             met_reasons.append(
                 (
                     rule.verdict,
-                    f"{rule.verdict}: {_LABELS[rule.measure]} {abs(value):.1f} {unit} "
+                    f"{rule.verdict}: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text} "
                     f"{rule.describe(segment)}{caveat} [{rule.evidence}] ({rule.source})",
                 )
             )
-            verdict_rank = max(verdict_rank, _RANK[rule.verdict])
+        if outcome is not None:
+            verdict_rank = max(verdict_rank, _RANK[outcome])
     if judged == 0:
         return "not_assessable", [], criteria
     if verdict_rank < 0:
@@ -287,6 +326,7 @@ def _judge_dynamic(
     tset: ThresholdSet,
     *,
     magnification_known: bool,
+    depth_mm: float | None = None,
 ) -> tuple[str, list[str], list[dict[str, Any]], list[QualityIssue]]:
     """Judge one segment on flexion-extension, with the low-motion check [R: Hipp]."""
     flex, ext = per_view.get("flexion"), per_view.get("extension")
@@ -301,7 +341,12 @@ def _judge_dynamic(
         return "not_assessable", [], [], []
     rules = [r for r in tset.rules if r.dynamic]
     verdict, reasons, criteria = _evaluate(
-        rules, values, segment=name, tset=tset, magnification_known=magnification_known
+        rules,
+        values,
+        segment=name,
+        tset=tset,
+        magnification_known=magnification_known,
+        depth_mm=depth_mm,
     )
     issues = []
     ang = values["angulation_deg"]
@@ -360,12 +405,19 @@ def _segment_record(
     issues: list[QualityIssue] = []
     dyn_verdict = static_verdict = None
     if dynamic and any(r.dynamic for r in tset.rules):
+        depths = [
+            views[vn].mm(per_view[vn].endplate_depth)
+            for vn in ("flexion", "extension")
+            if vn in per_view
+        ]
+        known = [d for d in depths if d is not None]
         dyn_verdict, r, c, issues = _judge_dynamic(
             name,
             per_view,
             {"translation_mm": t_mm, "translation_pct": t_pct, "angulation_deg": ang},
             tset,
             magnification_known=magnification_known,
+            depth_mm=sum(known) / len(known) if len(known) == 2 else None,
         )
         reasons += r
         criteria += c
@@ -388,6 +440,7 @@ def _segment_record(
                 segment=name,
                 tset=tset,
                 magnification_known=magnification_known,
+                depth_mm=views["neutral"].mm(seg.endplate_depth),
             )
             reasons += r
             criteria += c

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from spinestab.errors import InputError
 __all__ = [
     "DYNAMIC_MEASURES",
     "STATIC_MEASURES",
+    "Margin",
     "Rule",
     "ThresholdSet",
     "available_sets",
@@ -95,6 +96,69 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Margin:
+    """Measurement margin around ``unstable`` limits (``CLINICAL_LOGIC.md`` §4.3).
+
+    §4.3 [D]: manual measurement error is about 1-3 mm and 2-5 deg between observers [R];
+    values within that margin of a threshold are treated as ``borderline``. A rule whose
+    verdict is ``unstable`` then gives ``borderline`` when ``|value - limit| <= margin``
+    (``sides="both"``) or ``limit - margin <= value`` and the rule is not met
+    (``sides="below"``).
+
+    Attributes
+    ----------
+    mm, deg : float or None
+        Margins for mm and degree measures; None: no margin for that unit.
+    pct : float, "from_mm" or None
+        Margin for % measures. CLINICAL_LOGIC.md gives none; ``"from_mm"`` converts ``mm``
+        with the segment's endplate depth (``100 * mm / depth_mm``) [D]; None: no margin.
+    sides : {"both", "below"}
+        Whether values just above the limit are borderline too.
+    source, evidence : str
+        Citation and evidence tag of the margin rule.
+
+    """
+
+    mm: float | None
+    deg: float | None
+    pct: float | str | None
+    sides: str
+    source: str
+    evidence: str
+
+    def for_unit(self, unit: str, *, depth_mm: float | None) -> tuple[float | None, str]:
+        """Return the margin for a measure unit (``mm``, ``deg``, ``pct``) and a note."""
+        if unit == "mm":
+            return self.mm, "" if self.mm else "no mm margin configured"
+        if unit == "deg":
+            return self.deg, "" if self.deg else "no degree margin configured"
+        if self.pct == "from_mm":
+            if not self.mm:
+                return None, "no mm margin to convert to %"
+            if depth_mm is None or depth_mm <= 0:
+                return None, "no % margin: the endplate depth in mm is not known (no mm scale)"
+            return (
+                100.0 * self.mm / depth_mm,
+                f"{self.mm:g} mm of the {depth_mm:.1f} mm endplate depth [D]",
+            )
+        if self.pct is None:
+            return None, "no % margin: CLINICAL_LOGIC.md §4.3 gives none"
+        return float(self.pct), ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {
+            "mm": self.mm,
+            "deg": self.deg,
+            "pct": self.pct,
+            "sides": self.sides,
+            "applies_to": "rules with verdict unstable",
+            "source": self.source,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
 class ThresholdSet:
     """A named, cited set of rules plus the shared listhesis and quality settings."""
 
@@ -109,6 +173,11 @@ class ThresholdSet:
     listhesis_source: str
     min_rom_deg: float
     min_rom_source: str
+    margin: Margin | None = None
+
+    def without_margin(self) -> ThresholdSet:
+        """Return the same set with the measurement-margin rule switched off."""
+        return replace(self, margin=None)
 
     def has_pct_twin(self, rule: Rule) -> bool:
         """Whether an mm rule has a % rule in the same group and with the same verdict."""
@@ -144,6 +213,7 @@ class ThresholdSet:
                 "source": self.listhesis_source,
             },
             "min_rom_deg": {"value": self.min_rom_deg, "source": self.min_rom_source},
+            "measurement_margin": self.margin.to_dict() if self.margin else None,
         }
 
 
@@ -244,6 +314,71 @@ def _rule(data: Any, *, source: str, item: str) -> Rule:
     )
 
 
+def _optional_number(value: Any, *, source: str, item: str) -> float | None:
+    if value is None:
+        return None
+    return _number(value, source=source, item=item) or None
+
+
+def _margin(data: Any, *, source: str, item: str) -> Margin | None:
+    """Parse a ``measurement_margin`` block (None, ``off`` or ``false`` switch it off)."""
+    if data is None or data is False or (isinstance(data, str) and data.lower() == "off"):
+        return None
+    if not isinstance(data, Mapping):
+        raise InputError(
+            "measurement_margin must be a mapping or off",
+            source=source,
+            item=item,
+            value=data,
+            expected="{mm: 1.0, deg: 2.0, pct: from_mm, sides: both, evidence: D, source: ...}",
+        )
+    if data.get("enabled", True) is False:
+        return None
+    pct_raw = data.get("pct")
+    pct: float | str | None
+    if isinstance(pct_raw, str):
+        if pct_raw.strip().lower() not in ("from_mm", "from-mm"):
+            raise InputError(
+                "unknown % margin",
+                source=source,
+                item=f"{item}.pct",
+                value=pct_raw,
+                expected="a number, from_mm or null",
+            )
+        pct = "from_mm"
+    else:
+        pct = _optional_number(pct_raw, source=source, item=f"{item}.pct")
+    sides = str(data.get("sides", "both")).strip().lower()
+    if sides not in ("both", "below"):
+        raise InputError(
+            "unknown margin sides",
+            source=source,
+            item=f"{item}.sides",
+            value=data.get("sides"),
+            expected="both or below",
+        )
+    evidence = str(data.get("evidence", "")).strip("[] ")
+    if evidence not in _EVIDENCE:
+        raise InputError(
+            "evidence tag missing or unknown",
+            source=source,
+            item=item,
+            value=data.get("evidence"),
+            expected="V, R or D",
+        )
+    margin = Margin(
+        mm=_optional_number(data.get("mm"), source=source, item=f"{item}.mm"),
+        deg=_optional_number(data.get("deg"), source=source, item=f"{item}.deg"),
+        pct=pct,
+        sides=sides,
+        source=_text(data, "source", source=source, item=item),
+        evidence=evidence,
+    )
+    if margin.mm is None and margin.deg is None and margin.pct in (None, "from_mm"):
+        return None
+    return margin
+
+
 def _load_document(path: Path | None) -> tuple[dict[str, Any], str]:
     if path is None:
         text = (
@@ -284,7 +419,9 @@ def available_sets() -> list[str]:
     return list(doc["sets"])
 
 
-def load_threshold_set(name: str | None = None, *, path: str | Path | None = None) -> ThresholdSet:
+def load_threshold_set(
+    name: str | None = None, *, path: str | Path | None = None, margin: bool = True
+) -> ThresholdSet:
     """Load a threshold set by name from the bundled data or from a YAML/JSON file.
 
     Parameters
@@ -295,6 +432,9 @@ def load_threshold_set(name: str | None = None, *, path: str | Path | None = Non
         file's default (or only) set.
     path : str or Path, optional
         A user threshold file with the layout of the bundled ``thresholds.yaml``.
+    margin : bool
+        Apply the file's ``measurement_margin`` (``CLINICAL_LOGIC.md`` §4.3 borderline
+        rule; a set may override it with its own block, or ``measurement_margin: off``).
 
     Raises
     ------
@@ -372,4 +512,17 @@ def load_threshold_set(name: str | None = None, *, path: str | Path | None = Non
         listhesis_source=str(lis.get("source", "spinestab/instability/thresholds.yaml [D]")),
         min_rom_deg=_number(qual.get("value", 5.0), source=source, item="quality.min_rom_deg"),
         min_rom_source=str(qual.get("source", "CLINICAL_LOGIC.md §4.3 [R]")),
+        margin=(
+            _margin(
+                data["measurement_margin"]
+                if "measurement_margin" in data
+                else doc.get("measurement_margin"),
+                source=source,
+                item=f"{key}.measurement_margin"
+                if "measurement_margin" in data
+                else "measurement_margin",
+            )
+            if margin
+            else None
+        ),
     )
