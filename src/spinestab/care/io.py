@@ -10,6 +10,7 @@ README). Every file is validated; bad input raises :class:`~spinestab.errors.Inp
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import logging
 import math
@@ -74,6 +75,8 @@ DAILY_COLUMNS = (
 #: Files a previous ``spinestab plan`` run may have left in the folder; never read as input.
 OUTPUT_NAMES = ("profile.json", "triage.json", "plan.json", "progress.json")
 SPECIAL_JSON = ("history.json", "instability.json")
+#: Summary rows of ``muscle_quality.csv`` (every slice; slices outside the vertebrae).
+_SUMMARY_LEVELS = ("all", "unassigned")
 
 _HISTORY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "age": int,
@@ -250,6 +253,53 @@ def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
 
 
 # ------------------------------------------------------------------------------ muscle
+def _level_name(value: str) -> str:
+    """Return a level in upper case (``l4`` -> ``L4``), ``all``/``unassigned`` in lower case."""
+    text = value.strip()
+    return text.lower() if text.lower() in _SUMMARY_LEVELS else text.upper()
+
+
+def _level_key(level: str) -> tuple[int, float, str]:
+    """Sort key in cranio-caudal order (C, T, L, S; then ``all``/``unassigned``/others)."""
+    region = {"C": 0, "T": 1, "L": 2, "S": 3}.get(level[:1], 4)
+    try:
+        number = float(level[1:])
+    except ValueError:
+        return (region if region < 4 else 5, 0.0, level)
+    return (region, number, level)
+
+
+def _wanted_levels(symptomatic_levels: Iterable[str]) -> set[str]:
+    """Return the symptomatic levels as vertebrae: a segment ``L4-L5`` gives L4 and L5."""
+    wanted: set[str] = set()
+    for level in symptomatic_levels:
+        wanted.update(part.strip().upper() for part in str(level).split("-") if part.strip())
+    return wanted
+
+
+def _fat_method_note(methods: str | None) -> str | None:
+    """Say what the fat figure is, from the ``fat_method`` tags of ``spinestab mri``."""
+    if not methods:
+        return None
+    notes = []
+    for method in methods.split(", "):
+        tag = method.strip().lower()
+        if tag.startswith(("dixon", "pdff")):
+            notes.append(f"{method}: quantitative MRI fat fraction")
+        elif tag.startswith("ct_hu"):
+            notes.append(
+                f"{method}: share of CT voxels in the fat HU range, not an MRI fat fraction"
+            )
+        else:
+            notes.append(f"{method}: single-contrast MRI threshold estimate, not PDFF")
+    return "; ".join(notes) + (
+        ""
+        if all(n.endswith("quantitative MRI fat fraction") for n in notes)
+        # CLINICAL_LOGIC.md §5.9: quantitative MRI (Dixon / PDFF) preferable when available [R]
+        else " (CLINICAL_LOGIC.md §5.9 prefers Dixon/PDFF; grade with care)"
+    )
+
+
 def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -> MuscleQuality:
     """Read ``muscle_quality.csv`` and summarise the multifidus.
 
@@ -258,20 +308,21 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
     path : Path
         The table of ``spinestab mri`` (one row per muscle, side and level).
     symptomatic_levels : iterable of str
-        Levels to prefer; when none of them is measured, all levels are used.
+        Levels to prefer (vertebrae such as ``L4``; a segment ``L4-L5`` counts as L4 and
+        L5); when none of them is measured, all levels are used.
 
     Returns
     -------
     MuscleQuality
-        Highest multifidus fat fraction (%) over the levels considered (per-level rows;
-        the ``all`` summary row only when no per-level row exists).
+        Highest multifidus fat fraction (%) and largest left/right CSA asymmetry over the
+        levels considered (per-level rows; the ``all`` summary row only when no per-level
+        row exists), plus the same fat summary for every other muscle in the table.
 
     """
     source = str(path)
     rows = _read_csv(path, MUSCLE_COLUMNS)
-    multifidus = []
+    parsed = []
     for number, row in enumerate(rows, start=2):
-        muscle = row["muscle"].lower()
         fat = _number(
             row["fat_fraction_pct"],
             source=source,
@@ -280,30 +331,67 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
             high=100,
         )
         asym = _number(row.get("asymmetry_pct"), source=source, item=f"line {number} asymmetry_pct")
-        if muscle == "multifidus":
-            multifidus.append(
-                {
-                    "level": row["level"].upper(),
-                    "side": row["side"].lower(),
-                    "fat_fraction_pct": fat,
-                    "fat_method": row["fat_method"],
-                    "asymmetry_pct": asym,
-                    "grade": row.get("grade"),
-                }
+        level = _level_name(row["level"])
+        if not level:
+            raise InputError(
+                "empty level", source=source, item=f"line {number} level", expected="e.g. L4 or all"
             )
-    per_level = [r for r in multifidus if r["level"] not in ("ALL", "UNASSIGNED")]
-    wanted = {lvl.upper() for lvl in symptomatic_levels}
-    chosen = [r for r in per_level if r["level"] in wanted] or per_level
-    chosen = chosen or [r for r in multifidus if r["level"] == "ALL"]
-    fats = [r["fat_fraction_pct"] for r in chosen if r["fat_fraction_pct"] is not None]
-    asyms = [abs(r["asymmetry_pct"]) for r in multifidus if r["asymmetry_pct"] is not None]
-    methods = sorted({r["fat_method"] for r in chosen if r["fat_method"]})
+        parsed.append(
+            {
+                "muscle": row["muscle"].strip().lower(),
+                "level": level,
+                "side": row["side"].strip().lower(),
+                "fat_fraction_pct": fat,
+                "fat_method": row["fat_method"],
+                "asymmetry_pct": asym,
+                "grade": row.get("grade") or None,
+                "grade_scheme": row.get("grade_scheme") or None,
+                "flags": row.get("flags") or None,
+            }
+        )
+    wanted = _wanted_levels(symptomatic_levels)
+
+    def considered(muscle: str) -> list[dict[str, Any]]:
+        mine = [r for r in parsed if r["muscle"] == muscle]
+        per_level = [r for r in mine if r["level"] not in _SUMMARY_LEVELS]
+        chosen = [r for r in per_level if r["level"] in wanted] or per_level
+        return chosen or [r for r in mine if r["level"] == "all"]
+
+    def summary(chosen: list[dict[str, Any]]) -> dict[str, Any]:
+        fats = [r["fat_fraction_pct"] for r in chosen if r["fat_fraction_pct"] is not None]
+        methods = sorted({r["fat_method"] for r in chosen if r["fat_method"]})
+        return {
+            "fat_pct": max(fats) if fats else None,
+            "levels": sorted({r["level"] for r in chosen}, key=_level_key),
+            "fat_method": ", ".join(methods) if methods else None,
+        }
+
+    chosen = considered("multifidus")
+    fat = summary(chosen)
+    measured = {r["level"] for r in parsed if r["level"] not in _SUMMARY_LEVELS}
+    note = None
+    if wanted and not wanted & measured:
+        note = (
+            f"symptomatic levels {', '.join(sorted(wanted, key=_level_key))} not in the table "
+            f"(measured: {', '.join(sorted(measured, key=_level_key)) or 'whole scan only'}): "
+            "all measured levels used"
+        )
+    # the asymmetry of the levels considered (§5.9: "asymmetric atrophy at the symptomatic
+    # level"), not of other levels or the whole-scan row
+    asyms = [abs(r["asymmetry_pct"]) for r in chosen if r["asymmetry_pct"] is not None]
+    others = {
+        muscle: summary(considered(muscle))
+        for muscle in sorted({r["muscle"] for r in parsed} - {"multifidus"})
+    }
     return MuscleQuality(
-        multifidus_fat_pct=max(fats) if fats else None,
-        multifidus_levels=tuple(sorted({r["level"] for r in chosen})),
-        fat_method=", ".join(methods) if methods else None,
+        fat_method_note=_fat_method_note(fat["fat_method"]),
+        note=note,
+        multifidus_fat_pct=fat["fat_pct"],
+        multifidus_levels=tuple(fat["levels"]),
+        fat_method=fat["fat_method"],
         multifidus_asymmetry_pct=max(asyms) if asyms else None,
         rows=tuple(chosen),
+        other_muscles=others,
     )
 
 
@@ -340,6 +428,21 @@ def _verdict(value: Any, *, source: str, item: str) -> str | None:
             item=item,
             value=value,
             expected="stable, borderline or unstable",
+        )
+    return text
+
+
+def _listhesis(value: Any, *, source: str, item: str) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text not in ("anterolisthesis", "retrolisthesis", "none"):
+        raise InputError(
+            "unknown listhesis",
+            source=source,
+            item=f"{item} listhesis",
+            value=value,
+            expected="anterolisthesis, retrolisthesis or none",
         )
     return text
 
@@ -397,6 +500,10 @@ def read_instability(path: Path) -> InstabilityFindings:
                     entry.get("angulation_deg"), source=source, item=f"{item} angulation_deg"
                 ),
                 verdict=_verdict(entry.get("verdict"), source=source, item=f"{item} verdict"),
+                verdict_reported=(
+                    None if entry.get("verdict") in (None, "") else str(entry["verdict"]).strip()
+                ),
+                listhesis=_listhesis(entry.get("listhesis"), source=source, item=item),
                 reasons=tuple(
                     str(r)
                     if not isinstance(r, Mapping)
@@ -416,8 +523,28 @@ def read_daily(path: Path) -> list[dict[str, Any]]:
     source = str(path)
     rows = _read_csv(path, DAILY_COLUMNS)
     out = []
+    seen: set[str] = set()
     for number, row in enumerate(rows, start=2):
-        parsed: dict[str, Any] = {"date": row["date"]}
+        try:
+            day = dt.date.fromisoformat(row["date"])
+        except ValueError:
+            raise InputError(
+                "not a date",
+                source=source,
+                item=f"line {number} date",
+                value=row["date"],
+                expected="YYYY-MM-DD",
+            ) from None
+        if day.isoformat() in seen:
+            raise InputError(
+                "date listed twice",
+                source=source,
+                item=f"line {number} date",
+                value=row["date"],
+                expected="one row per day",
+            )
+        seen.add(day.isoformat())
+        parsed: dict[str, Any] = {"date": day.isoformat()}
         for col in DAILY_COLUMNS[1:]:
             high = 1440 if col.endswith("_min") else None
             parsed[col] = _number(
@@ -454,11 +581,29 @@ def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> Movement
         vals = [r[col] for r in valid if r[col] is not None]
         return float(statistics.median(vals)) if vals else None
 
+    # Trunk-only recordings cannot tell sitting from standing: spinestab wearable then puts
+    # both into upright_static and writes 0 for sitting and standing. 0 is not "never sat".
+    separated = not any(
+        (r["upright_static_min"] or 0) > 0
+        and not (r["sitting_min"] or 0) > 0
+        and not (r["standing_min"] or 0) > 0
+        for r in valid
+    )
+    notes = []
+    if not separated:
+        notes.append(
+            "sitting and standing not separated (trunk-only recording: both are "
+            "upright_static); sitting_min and standing_min unknown"
+        )
+    dates = sorted(r["date"] for r in rows)
     return MovementSummary(
         days=len(rows),
         valid_days=len(valid),
+        first_date=dates[0] if dates else None,
+        last_date=dates[-1] if dates else None,
         wear_min=mean("wear_min"),
-        sitting_min=mean("sitting_min"),
+        sitting_min=mean("sitting_min") if separated else None,
+        standing_min=mean("standing_min") if separated else None,
         walking_min=mean("walking_min"),
         upright_static_min=mean("upright_static_min"),
         steps=median("steps"),
@@ -467,6 +612,7 @@ def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> Movement
         breaks=mean("breaks"),
         forward_ge20_min=mean("forward_ge20_min"),
         forward_ge60_min=mean("forward_ge60_min"),
+        notes=tuple(notes),
     )
 
 

@@ -182,9 +182,20 @@ class MuscleQuality:
     fat_method : str or None
         How fat was measured (Dixon, PDFF, CT HU, single-contrast, ...).
     multifidus_asymmetry_pct : float or None
-        Largest left/right asymmetry of multifidus CSA (%), where reported.
+        Largest left/right asymmetry of multifidus CSA (%) over the levels considered,
+        where reported.
     rows : tuple of dict
-        The multifidus rows used, as read.
+        The multifidus rows used, as read (with the producer's ``grade``, ``grade_scheme``
+        and ``flags``).
+    other_muscles : dict
+        Per other muscle in the table (e.g. ``autochthon``, ``erector_spinae``, ``psoas``):
+        highest fat fraction (``fat_pct``), ``levels`` and ``fat_method``, chosen the same
+        way. Shown, never used for §5.9, which is about the multifidus.
+    fat_method_note : str or None
+        What the fat figure is (quantitative Dixon/PDFF, a single-contrast threshold
+        estimate or a CT HU share), from ``fat_method``.
+    note : str or None
+        E.g. that the symptomatic levels were not in the table and all levels were used.
 
     """
 
@@ -193,6 +204,9 @@ class MuscleQuality:
     fat_method: str | None
     multifidus_asymmetry_pct: float | None
     rows: tuple[dict[str, Any], ...] = ()
+    other_muscles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fat_method_note: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -200,14 +214,22 @@ class MuscleQuality:
             "multifidus_fat_pct": self.multifidus_fat_pct,
             "multifidus_levels": list(self.multifidus_levels),
             "fat_method": self.fat_method,
+            "fat_method_note": self.fat_method_note,
             "multifidus_asymmetry_pct": self.multifidus_asymmetry_pct,
             "rows": list(self.rows),
+            "other_muscles": {k: dict(v) for k, v in self.other_muscles.items()},
+            "note": self.note,
         }
 
 
 @dataclass(frozen=True)
 class LevelFinding:
-    """Instability measures of one motion segment (``instability.json``)."""
+    """Instability measures of one motion segment (``instability.json``).
+
+    ``verdict`` is ``stable``/``borderline``/``unstable`` or None (no verdict, including
+    the producer's ``not_assessable``); ``verdict_reported`` keeps the producer's word;
+    ``listhesis`` is ``anterolisthesis``/``retrolisthesis``/``none`` where reported.
+    """
 
     level: str
     slip_mm: float | None
@@ -218,6 +240,8 @@ class LevelFinding:
     angulation_deg: float | None
     verdict: str | None
     reasons: tuple[str, ...] = ()
+    verdict_reported: str | None = None
+    listhesis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -262,9 +286,13 @@ class MovementSummary:
     days : int
         Days in the file.
     valid_days : int
-        Days with enough wear time (rule ``valid_wear_day_min``).
-    wear_min, sitting_min, walking_min, upright_static_min : float
-        Mean minutes per valid day.
+        Days with enough wear time (the producer's ``valid_day`` flag, else rule
+        ``valid_wear_day_min``).
+    first_date, last_date : str or None
+        First and last day in the file (ISO dates).
+    wear_min, sitting_min, standing_min, walking_min, upright_static_min : float
+        Mean minutes per valid day; sitting and standing are None for a trunk-only
+        recording, which cannot separate them (see ``notes``).
     steps : float
         Median steps per valid day.
     static_bouts_over_30min : float
@@ -275,13 +303,18 @@ class MovementSummary:
         Mean number of breaks per valid day.
     forward_ge20_min, forward_ge60_min : float
         Mean minutes per valid day with trunk flexion >= 20 / >= 60 degrees.
+    notes : tuple of str
+        What could not be summarised and why.
 
     """
 
     days: int
     valid_days: int
+    first_date: str | None = None
+    last_date: str | None = None
     wear_min: float | None = None
     sitting_min: float | None = None
+    standing_min: float | None = None
     walking_min: float | None = None
     upright_static_min: float | None = None
     steps: float | None = None
@@ -290,10 +323,13 @@ class MovementSummary:
     breaks: float | None = None
     forward_ge20_min: float | None = None
     forward_ge60_min: float | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return asdict(self)
+        data = asdict(self)
+        data["notes"] = list(self.notes)
+        return data
 
 
 @dataclass(frozen=True)
@@ -441,10 +477,19 @@ def find_missing(
             )
         )
     elif muscle.multifidus_fat_pct is None:
+        measured = ", ".join(
+            m for m, v in muscle.other_muscles.items() if v.get("fat_pct") is not None
+        )
         out.append(
             Missing(
                 "multifidus fat fraction",
-                "the MRI table has no multifidus fat fraction: §5.9 not applied",
+                "the MRI table has no multifidus fat fraction: §5.9 not applied"
+                + (
+                    f" (measured instead: {measured}; a combined 'autochthon' label, e.g. "
+                    "TotalSegmentator's, does not separate the multifidus)"
+                    if measured
+                    else ""
+                ),
             )
         )
     if instability is None:

@@ -241,9 +241,18 @@ def response_status(profile: StabilityProfile) -> tuple[str | None, str]:
 
 
 def _slip_present(level: LevelFinding, rules: CareRules) -> bool:
+    """Whether a segment has a slip: the producer's grade 0 ("no listhesis") always wins.
+
+    ``spinestab instability`` gives grade 0 below its listhesis floor (3 mm, or 8 % when
+    magnification is unknown), so a 3.5 mm slip on an uncorrected film can be grade 0: the
+    mm value alone must not overrule it. Without a grade the ``slip_present_min_mm`` rule
+    decides.
+    """
+    if level.meyerding_grade == 0:
+        return False
     min_mm = float(rules["slip_present_min_mm"])
     if level.slip_mm is not None:
-        return abs(level.slip_mm) >= min_mm and (level.meyerding_grade or 1) >= 1
+        return abs(level.slip_mm) >= min_mm
     return (level.meyerding_grade or 0) >= 1
 
 
