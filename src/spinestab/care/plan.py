@@ -379,12 +379,19 @@ def _movement_breaks(profile: StabilityProfile, rules: CareRules) -> dict[str, A
     low, high = (int(x) for x in rules["movement_break_interval_min"])
     move = profile.movement
     if move is None or move.valid_days == 0 or move.longest_static_bout_min is None:
+        why = (
+            "no wearable data"
+            if move is None
+            else "no valid wear day in daily.csv"
+            if move.valid_days == 0
+            else "no static-bout figures on the valid days"
+        )
         return {
             "interval_min": low,
             "from_own_data": False,
             "baseline_bouts_over_30min_per_day": None,
             "target_bouts_over_30min_per_day": None,
-            "rule": "no wearable data: lower end of the 30-45 min interval [D]",
+            "rule": f"{why}: lower end of the 30-45 min interval [D]",
         }
     # Prompt at half the patient's usual longest still spell, kept within 30-45 min and
     # rounded to 5 min [D]; goal: reduce the daily count of > 30 min static bouts.

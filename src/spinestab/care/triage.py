@@ -256,6 +256,14 @@ def _slip_present(level: LevelFinding, rules: CareRules) -> bool:
     return (level.meyerding_grade or 0) >= 1
 
 
+def _slip_label(level: LevelFinding) -> str:
+    """Name a slip with its direction and grade, e.g. ``L4-L5 (anterolisthesis, grade 2)``."""
+    what = [level.listhesis] if level.listhesis not in (None, "none") else []
+    if level.meyerding_grade is not None:
+        what.append(f"grade {level.meyerding_grade}")
+    return f"{level.level} ({', '.join(what)})" if what else level.level
+
+
 def _hicks(profile: StabilityProfile, rules: CareRules) -> tuple[int, int, list[str]]:
     h = profile.clinical.history
     checks = {
@@ -434,6 +442,16 @@ def triage(
         structural = bool(slips or unstable or borderline or high_grade or progression)
         findings["structural"] = {
             "slip_levels": [lvl.level for lvl in slips],
+            "slips": [
+                {
+                    "level": lvl.level,
+                    "listhesis": lvl.listhesis,
+                    "meyerding_grade": lvl.meyerding_grade,
+                    "slip_mm": lvl.slip_mm,
+                    "slip_pct": lvl.slip_pct,
+                }
+                for lvl in slips
+            ],
             "max_meyerding_grade": inst.max_grade,
             "high_grade": high_grade,
             "slip_progression": progression,
@@ -495,7 +513,7 @@ def triage(
                 rules.reason(
                     "s2_escalation_failed_care",
                     "S1: structural finding (slip at "
-                    f"{', '.join(lvl.level for lvl in slips) or '-'}"
+                    f"{', '.join(map(_slip_label, slips)) or '-'}"
                     f"; dynamic {', '.join(unstable + borderline) or 'none'}) with concordant "
                     f"symptoms and {weeks:g} weeks of active care without reaching the MIC "
                     f"({status_from}): §4.5 S2 says refer.",
@@ -528,7 +546,7 @@ def triage(
                 rules.reason(
                     "s2_structural",
                     "S2: structural finding (slip at "
-                    f"{', '.join(lvl.level for lvl in slips) or '-'}, grade {grade}; dynamic "
+                    f"{', '.join(map(_slip_label, slips)) or '-'}, grade {grade}; dynamic "
                     f"{', '.join(unstable + borderline) or 'none'}) without S1 criteria: "
                     + "; ".join(pending)
                     + ". Reassess at 12 weeks.",
