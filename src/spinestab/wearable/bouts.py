@@ -142,11 +142,15 @@ def daily_summary(
     """
     s = posture.size
     day = day_index(s, start_unix_s, utc_offset_h=utc_offset_h)
-    days, di = np.unique(day, return_inverse=True)
+    # ``day`` never decreases, so each day is one slice: sums per day are ``reduceat``s
+    first = np.flatnonzero(np.concatenate([[s > 0], day[1:] != day[:-1]]))
+    days = day[first]
     nd = days.size
 
     def minutes(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(di, weights=mask.astype(np.float64), minlength=nd) / 60.0
+        if not nd:
+            return np.zeros(0)
+        return np.add.reduceat(mask, first, dtype=np.int64) / 60.0
 
     wear = posture != NONWEAR
     col: dict[str, np.ndarray] = {
@@ -164,7 +168,9 @@ def daily_summary(
     col["walking_min"] = minutes(posture == WALKING)
     col["running_min"] = minutes(posture == RUNNING)
     col["stairs_min"] = minutes(posture == STAIRS)
-    col["steps"] = np.round(np.bincount(di, weights=np.nan_to_num(steps), minlength=nd))
+    col["steps"] = np.round(
+        np.add.reduceat(np.nan_to_num(steps), first, dtype=np.float64) if nd else np.zeros(0)
+    )
     gait_min = col["walking_min"] + col["running_min"] + col["stairs_min"]
     with np.errstate(invalid="ignore", divide="ignore"):
         col["cadence_spm"] = np.where(gait_min > 0, col["steps"] / gait_min, np.nan)

@@ -120,6 +120,7 @@ class WearableConfig:
     min_steps: int = 5
     min_walk_s: float = 2.5
     walk_merge_gap_s: float = 3.0
+    walk_edge_steps: int = 0
     run_sd_g: float = 0.6
     move_sd_g: float = 0.1
     min_move_s: float = 3.0

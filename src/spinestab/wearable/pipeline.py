@@ -305,6 +305,28 @@ def _csv(path: Path, cols: dict[str, np.ndarray]) -> None:
             f.write(",".join(cells) + "\n")
 
 
+def _arrow(pa: object, x: np.ndarray, typ: object = None) -> object:
+    """Wrap a 1-D NumPy array as a pyarrow array without copying floats or ints.
+
+    ``pa.array`` on NumPy input imports pandas (about 0.4 s); building from buffers does
+    not. NaN stays NaN (not null), as with ``pa.array``; booleans are bit-packed.
+    """
+    x = np.ascontiguousarray(x)
+    if x.dtype == bool:
+        bits = np.packbits(x, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), x.size, [None, pa.py_buffer(bits)])  # type: ignore[attr-defined]
+    typ = typ if typ is not None else pa.from_numpy_dtype(x.dtype)  # type: ignore[attr-defined]
+    return pa.Array.from_buffers(typ, x.size, [None, pa.py_buffer(x)])  # type: ignore[attr-defined]
+
+
+def _arrow_strings(pa: object, words: tuple[str, ...]) -> object:
+    """Build a pyarrow string array from buffers (``pa.array`` on a list also imports pandas)."""
+    data = [w.encode() for w in words]
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in data])]).astype(np.int32)
+    bufs = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]  # type: ignore[attr-defined]
+    return pa.Array.from_buffers(pa.string(), len(words), bufs)  # type: ignore[attr-defined]
+
+
 def write_outputs(
     result: WearableResult, out_dir: str | Path, *, pictures: bool = True
 ) -> list[Path]:
@@ -318,33 +340,39 @@ def write_outputs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = result.posture.size
-    t = (np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)).astype(
-        "datetime64[s]"
-    )
+    t = np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)
     names = pa.DictionaryArray.from_arrays(
-        pa.array(result.posture.astype(np.int8)), pa.array(list(CLASS_NAMES))
+        _arrow(pa, result.posture.astype(np.int8)), _arrow_strings(pa, CLASS_NAMES)
     )
     table = {
-        "time": pa.array(t),
+        "time": _arrow(pa, t, pa.timestamp("s")),
         "posture": names,
-        "trunk_inclination_deg": pa.array(result.trunk_inclination_deg),
-        "trunk_forward_deg": pa.array(result.trunk_forward_deg),
-        "trunk_lateral_deg": pa.array(result.trunk_lateral_deg),
-        "steps": pa.array(result.steps),
-        "nonwear": pa.array(result.nonwear),
-        "missing": pa.array(result.missing),
-        "clipped": pa.array(result.clipped),
-        "idle_sleep": pa.array(result.idle_sleep),
+        "trunk_inclination_deg": _arrow(pa, result.trunk_inclination_deg),
+        "trunk_forward_deg": _arrow(pa, result.trunk_forward_deg),
+        "trunk_lateral_deg": _arrow(pa, result.trunk_lateral_deg),
+        "steps": _arrow(pa, result.steps),
+        "nonwear": _arrow(pa, result.nonwear),
+        "missing": _arrow(pa, result.missing),
+        "clipped": _arrow(pa, result.clipped),
+        "idle_sleep": _arrow(pa, result.idle_sleep),
     }
     if result.thigh_inclination_deg is not None:
-        table["thigh_inclination_deg"] = pa.array(result.thigh_inclination_deg)
+        table["thigh_inclination_deg"] = _arrow(pa, result.thigh_inclination_deg)
     paths = [
         out / "per_second.parquet",
         out / "daily.csv",
         out / "prompts.csv",
         out / "summary.json",
     ]
-    pq.write_table(pa.table(table), paths[0], compression="zstd")
+    # dictionary encoding only where it pays (posture) and no column statistics: a third of
+    # the default write time on a 7-day file, same values
+    pq.write_table(
+        pa.table(table),
+        paths[0],
+        compression="zstd",
+        use_dictionary=["posture"],
+        write_statistics=False,
+    )
     _csv(paths[1], result.daily)
     pt = result.prompts_unix_s
     sec = np.round(pt - result.start_unix_s).astype(np.int64)

@@ -135,9 +135,11 @@ def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, n
     good = ok & (~prev_ok | similar)
     st, en = runs(good)  # runs of good links; a run of m links spans m + 1 steps
     keep = ((en - st + 1) >= cfg.min_steps) & ((pk[en] - pk[st]) >= cfg.min_walk_s * nsub)
+    e = int(cfg.walk_edge_steps)
     for a, b in zip(st[keep], en[keep], strict=True):
-        walk[pk[a] : pk[b] + 1] = True
         step[pk[a : b + 1]] = True
+        if b - a > 2 * e:
+            walk[pk[a + e] : pk[b - e] + 1] = True
     return walk, step
 
 
