@@ -248,7 +248,10 @@ def run_mri(
             present = set(label_values(vsrc.data).tolist())
             if any(v in present for v in vscheme.vertebrae()):
                 levels = levels_from_instances(vsrc, vscheme, base)
-            elif any(v in present for v in vscheme.of_kind("vertebrae")):
+            elif any(v in present for v in vscheme.of_kind("vertebrae")) or (
+                vertebrae is not None
+                and any(v in present for v in vscheme.of_kind("vertebral_body"))
+            ):  # one label for all vertebrae, or the bodies of a SPINEPS subregion map
                 levels = levels_from_single_label(
                     vsrc, vscheme, base, anchor=anchor, anchor_is=anchor_is
                 )
@@ -402,16 +405,21 @@ def mri_command(
         typer.Option(
             "--vertebrae-labels",
             help="Vertebra scheme: spineps_vert (tptbox), totalseg_vertebrae_mr, totalseg_total, "
-            "totalseg_total_mr (one label, split with --anchor), or JSON.",
+            "totalseg_total_mr (one label, split with --anchor), spineps_subreg (bodies and "
+            "discs, split with a disc --anchor), or JSON.",
         ),
     ] = "spineps_vert",
     anchor: Annotated[
         str,
         typer.Option(
-            "--anchor", help="Name of the lowest (or highest) vertebra for a single label."
+            "--anchor",
+            help="Single vertebrae label: the lowest (or highest) vertebra (L5), or disc "
+            "(L5-S1: names the vertebrae from the disc label). Named discs need none.",
         ),
     ] = "L5",
-    anchor_is: Annotated[str, typer.Option("--anchor-is", help="lowest or highest.")] = "lowest",
+    anchor_is: Annotated[
+        str, typer.Option("--anchor-is", help="lowest or highest (vertebra or disc).")
+    ] = "lowest",
     levels_table: Annotated[
         Path | None,
         typer.Option("--levels-table", help="CSV level,first_slice,last_slice (or JSON)."),

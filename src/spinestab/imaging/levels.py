@@ -14,7 +14,9 @@ import csv
 import itertools
 import json
 import logging
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +24,17 @@ import numpy as np
 
 from spinestab.errors import InputError
 from spinestab.imaging.io import Volume, slice_axis
-from spinestab.imaging.labels import VERTEBRAE, LabelScheme, vertebra_order
+from spinestab.imaging.labels import VERTEBRAE, LabelScheme, label_values, vertebra_order
 
 __all__ = [
+    "DiscSet",
     "SliceLevels",
+    "find_discs",
     "levels_from_instances",
     "levels_from_single_label",
     "levels_from_table",
+    "name_pieces_from_discs",
+    "parse_disc_name",
     "slice_positions_s",
     "split_vertebrae",
 ]
@@ -198,12 +204,261 @@ def _check_order(extents: Mapping[str, tuple[float, float, float]], scheme: str,
         )
 
 
+_DISC_SPLIT = re.compile(r"^\s*([CTLS]\d{1,2})\s*[-/_]?\s*([CTLS]\d{1,2})\s*$", re.IGNORECASE)
+_DISC_BELOW = re.compile(r"^(?:disc|ivd)_below_([CTLS]\d{1,2})$", re.IGNORECASE)
+
+
+def _sequence(names: Iterable[str]) -> list[str]:
+    """Vertebrae from cranial to caudal; T13 and L6 only when one of ``names`` is one."""
+    variants = {n for n in names if n in ("T13", "L6")}
+    return [v for v in VERTEBRAE if v not in ("T13", "L6") or v in variants]
+
+
+def parse_disc_name(name: str) -> tuple[str, str] | None:
+    """Return the vertebrae above and below a named disc (None for an unnamed disc label).
+
+    Accepts ``"L4-L5"``, ``"L4/L5"``, ``"L4L5"`` and SPINEPS-style ``"disc_below_L4"``
+    (the vertebra below is the next one in the usual sequence).
+
+    Examples
+    --------
+    >>> parse_disc_name("L5-S1"), parse_disc_name("disc_below_T12"), parse_disc_name("ivd")
+    (('L5', 'S1'), ('T12', 'L1'), None)
+
+    """
+    m = _DISC_SPLIT.match(name)
+    if m:
+        upper, lower = m.group(1).upper(), m.group(2).upper()
+        if upper in VERTEBRAE and lower in VERTEBRAE:
+            seq = _sequence([upper, lower])
+            if upper in seq and lower in seq and seq.index(lower) == seq.index(upper) + 1:
+                return upper, lower
+            raise InputError(
+                "disc name does not join two neighbouring vertebrae",
+                value=name,
+                expected="e.g. L4-L5 or L5-S1",
+            )
+        return None
+    m = _DISC_BELOW.match(name.strip())
+    if m:
+        upper = m.group(1).upper()
+        seq = _sequence([upper])
+        if upper in seq and seq.index(upper) + 1 < len(seq):
+            return upper, seq[seq.index(upper) + 1]
+    return None
+
+
+@dataclass(frozen=True)
+class DiscSet:
+    """Intervertebral discs found in a label map, from cranial to caudal.
+
+    Attributes
+    ----------
+    heights_mm : tuple of float
+        World S coordinate (RAS+, mm) of each disc's centroid, decreasing.
+    bottoms_mm : tuple of float
+        Lowest S coordinate of each disc (mm).
+    names : tuple
+        ``(upper, lower)`` vertebra names of each disc where its label names it, else None.
+    source : str
+        Which labels they came from, for messages.
+    centres_mm, normals : (n, 3) ndarray, optional
+        Centroid (RAS+ mm) and unit normal (the direction of least spread, pointing
+        cranially) of each disc: the disc planes that cut the vertebrae apart.
+
+    """
+
+    heights_mm: tuple[float, ...]
+    bottoms_mm: tuple[float, ...]
+    names: tuple[tuple[str, str] | None, ...]
+    source: str = ""
+    centres_mm: np.ndarray | None = None
+    normals: np.ndarray | None = None
+
+    @property
+    def named(self) -> bool:
+        """Whether any disc carries its own name."""
+        return any(n is not None for n in self.names)
+
+
+def find_discs(
+    labels: np.ndarray,
+    affine: np.ndarray,
+    scheme: LabelScheme,
+    *,
+    min_fraction: float = 0.05,  # [D] as for vertebra pieces: drops specks
+) -> DiscSet | None:
+    """Discs of a label map: one per named disc value, or the components of a disc label.
+
+    Parameters
+    ----------
+    labels : (I, J, K) ndarray of int
+        Label map.
+    affine : (4, 4) ndarray
+        Voxel to RAS+ world affine.
+    scheme : LabelScheme
+        Its ``disc`` entries: named (``L4-L5``, ``disc_below_L4``) or one label for all discs
+        (split into connected components; discs are kept apart by the vertebral bodies).
+    min_fraction : float
+        Components smaller than this fraction of the largest disc are dropped.
+
+    Returns
+    -------
+    DiscSet or None
+        None when the map holds no disc voxels.
+
+    """
+    from scipy import ndimage
+
+    disc_entries = scheme.of_kind("disc")
+    present = set(label_values(labels).tolist()) & set(disc_entries)
+    if not present:
+        return None
+    lab = np.zeros(labels.shape, dtype=np.int32)
+    names: list[tuple[str, str] | None] = []
+    n = 0
+    for value in sorted(present):
+        parsed = parse_disc_name(disc_entries[value].name)
+        voxels = labels == value
+        if parsed is not None:
+            n += 1
+            lab[voxels] = n
+            names.append(parsed)
+            continue
+        comp, _n = ndimage.label(voxels, structure=np.ones((3, 3, 3), dtype=bool))
+        sizes = np.bincount(comp.ravel())[1:]
+        for c in np.flatnonzero(sizes >= min_fraction * sizes.max()) + 1:
+            n += 1
+            lab[comp == c] = n
+            names.append(None)
+    ijk = np.nonzero(lab)
+    xyz = (affine[:3, :3] @ np.asarray(ijk, dtype=float)).T + affine[:3, 3]  # (N, 3) mm
+    ids = lab[ijk]
+    counts = np.bincount(ids, minlength=n + 1)[1:].astype(float)
+    centres = np.stack(
+        [np.bincount(ids, weights=xyz[:, d], minlength=n + 1)[1:] / counts for d in range(3)],
+        axis=1,
+    )
+    bottom = np.full(n, np.inf)
+    np.minimum.at(bottom, ids - 1, xyz[:, 2])
+    normals = np.zeros((n, 3))
+    for i in range(n):  # a handful of discs: the plane of least spread of each
+        pts = xyz[ids == i + 1] - centres[i]
+        normal = np.array([0.0, 0.0, 1.0])
+        if len(pts) >= 3:
+            _w, vecs = np.linalg.eigh(pts.T @ pts)
+            normal = vecs[:, 0]
+        normals[i] = normal if normal[2] >= 0 else -normal
+    order = np.argsort(-centres[:, 2])
+    return DiscSet(
+        tuple(float(centres[i, 2]) for i in order),
+        tuple(float(bottom[i]) for i in order),
+        tuple(names[i] for i in order),
+        source=scheme.name,
+        centres_mm=centres[order],
+        normals=normals[order],
+    )
+
+
+def name_pieces_from_discs(
+    piece_heights_mm: np.ndarray,
+    discs: DiscSet,
+    *,
+    anchor: str | None = None,
+    anchor_is: str = "lowest",
+) -> tuple[list[str], str]:
+    """Name vertebra pieces by the discs between them.
+
+    Parameters
+    ----------
+    piece_heights_mm : (n,) ndarray
+        Centroid S coordinates (mm) of the pieces, cranial first.
+    discs : DiscSet
+        The discs, cranial first.
+    anchor : str, optional
+        A disc name such as ``"L5-S1"`` for the lowest (or highest) disc; needed when no
+        disc carries its own name, ignored otherwise.
+    anchor_is : {"lowest", "highest"}
+        Which disc the anchor names.
+
+    Returns
+    -------
+    names : list of str
+        One vertebra name per piece (pieces between the same two discs share one).
+    doubt : str
+        Empty, or why the names are doubtful (a vertebra missing between two discs, or
+        named discs that do not follow each other).
+
+    Raises
+    ------
+    InputError
+        No named disc and no disc anchor; names outside the vertebral column.
+
+    """
+    disc_s = np.asarray(discs.heights_mm)
+    pieces = np.asarray(piece_heights_mm, dtype=float)
+    above = (disc_s[None, :] > pieces[:, None]).sum(axis=1)  # discs above each piece
+    return _names_from_disc_counts(above, discs, anchor=anchor, anchor_is=anchor_is)
+
+
+def _names_from_disc_counts(
+    above: np.ndarray, discs: DiscSet, *, anchor: str | None, anchor_is: str
+) -> tuple[list[str], str]:
+    """Names of pieces that have ``above[i]`` discs above them (see name_pieces_from_discs)."""
+    nd = len(discs.heights_mm)
+    if nd == 0:
+        raise InputError("no discs to name the vertebrae from")
+    used = [u for n in discs.names if n for u in n]
+    doubt = ""
+    upper = np.zeros(nd, dtype=np.int64)  # sequence index of the vertebra above each disc
+    if discs.named:
+        seq = _sequence(used)
+        named = [j for j, n in enumerate(discs.names) if n is not None]
+        idx = {j: seq.index(discs.names[j][0]) for j in named}  # type: ignore[index]
+        if len({idx[j] - j for j in named}) > 1:
+            doubt = "named discs do not follow each other (a disc missing or mislabelled)"
+        for j in range(nd):
+            k = min(named, key=lambda m: abs(m - j))  # nearest named disc
+            upper[j] = idx[k] + (j - k)
+        how = "named discs"
+    else:
+        parsed = parse_disc_name(anchor) if anchor else None
+        if parsed is None:
+            raise InputError(
+                "the discs carry no names: give a disc as anchor",
+                item="--anchor",
+                value=anchor,
+                expected="e.g. --anchor L5-S1 --anchor-is lowest (the lowest disc in view)",
+            )
+        if anchor_is not in ("lowest", "highest"):
+            raise InputError("anchor_is must be 'lowest' or 'highest'", value=anchor_is)
+        seq = _sequence(parsed)
+        a = nd - 1 if anchor_is == "lowest" else 0
+        upper = seq.index(parsed[0]) + (np.arange(nd) - a)
+        how = f"{anchor_is} disc = {parsed[0]}-{parsed[1]}"
+    # a piece below disc d-1 and above disc d is the vertebra below disc d-1
+    idx_piece = np.where(above < nd, upper[np.minimum(above, nd - 1)], upper[nd - 1] + 1)
+    if idx_piece.min() < 0 or idx_piece.max() >= len(seq) or upper.min() < 0:
+        raise InputError(
+            f"{len(above)} vertebra pieces and {nd} discs cannot be named from {how}",
+            value=anchor,
+            expected="an anchor that fits the spine in view",
+        )
+    present = set(above.tolist())
+    missing = [d for d in range(min(present), max(present) + 1) if d not in present]
+    if missing:
+        gone = ", ".join(seq[int(upper[d - 1]) + 1] for d in missing if d > 0)
+        doubt = doubt or f"no vertebra piece found between two discs ({gone} merged or missing)"
+    return [seq[int(i)] for i in idx_piece], doubt
+
+
 def split_vertebrae(
     binary: np.ndarray,
     affine: np.ndarray,
     *,
     anchor: str = "L5",
     anchor_is: str = "lowest",
+    discs: DiscSet | None = None,
     min_fraction: float = 0.05,  # [D] tuned on the TPTBox L2-L4 sample
     max_erosion: int = 4,
 ) -> tuple[np.ndarray, dict[int, str]]:
@@ -215,6 +470,13 @@ def split_vertebrae(
     then goes to the nearest piece. Pieces are ordered by centroid height; the anchor
     names the lowest (or highest) and the rest follow the vertebral sequence.
 
+    With ``discs`` the pieces are named from the discs instead (see :func:`find_discs`):
+    a piece with ``d`` discs above it lies between disc ``d - 1`` and disc ``d``. Named
+    discs (SPINEPS IVD labels 100 + X) name it directly; unnamed ones (one disc label, as
+    in TotalSegmentator ``total_mr`` or the SPINEPS subregion map) are named from a disc
+    anchor such as ``"L5-S1"`` (the lowest disc). Pieces between the same two discs are
+    fragments of one vertebra and are merged.
+
     Parameters
     ----------
     binary : (I, J, K) ndarray of bool
@@ -222,9 +484,12 @@ def split_vertebrae(
     affine : (4, 4) ndarray
         Voxel to RAS+ world affine of ``binary``.
     anchor : str
-        Name of the anchor vertebra, e.g. ``"L5"``.
+        Name of the anchor vertebra, e.g. ``"L5"``, or with ``discs`` of the anchor disc,
+        e.g. ``"L5-S1"``.
     anchor_is : {"lowest", "highest"}
-        Which component the anchor is.
+        Which component (vertebra, or disc) the anchor is.
+    discs : DiscSet, optional
+        Discs of the same map (:func:`find_discs`) to name the pieces.
     min_fraction : float
         Pieces smaller than this fraction of the largest are dropped (fragments, noise).
     max_erosion : int
@@ -238,22 +503,56 @@ def split_vertebrae(
         Instance value to vertebra name.
 
     """
+    inst, names, _doubt = _split_and_name(
+        binary,
+        affine,
+        anchor=anchor,
+        anchor_is=anchor_is,
+        discs=discs,
+        min_fraction=min_fraction,
+        max_erosion=max_erosion,
+    )
+    return inst, names
+
+
+def _split_and_name(
+    binary: np.ndarray,
+    affine: np.ndarray,
+    *,
+    anchor: str,
+    anchor_is: str,
+    discs: DiscSet | None,
+    min_fraction: float,
+    max_erosion: int,
+) -> tuple[np.ndarray, dict[int, str], str]:
+    """:func:`split_vertebrae`, plus why the names are doubtful (empty if they are not)."""
     from scipy import ndimage
 
     if anchor_is not in ("lowest", "highest"):
         raise InputError("anchor_is must be 'lowest' or 'highest'", value=anchor_is)
-    sequence = [v for v in VERTEBRAE if v not in ("T13", "L6")]  # usual anatomy
-    if anchor not in sequence:
-        sequence = list(VERTEBRAE)
-    vertebra_order(anchor)
-    start = sequence.index(anchor)
     binary = np.asarray(binary, dtype=bool)
     if not binary.any():
         raise InputError("the vertebrae label is empty", expected="voxels of the vertebrae label")
+    if discs is not None and discs.normals is not None:
+        return _split_by_disc_planes(
+            binary, affine, discs, anchor=anchor, anchor_is=anchor_is, min_fraction=min_fraction
+        )
     comp, keep = _separate(binary, affine, max_erosion=max_erosion, min_fraction=min_fraction)
     centres = ndimage.center_of_mass(np.ones(comp.shape, np.uint8), comp, keep)
     heights = np.asarray([(affine @ np.r_[np.asarray(c), 1.0])[2] for c in centres])
     order = keep[np.argsort(-heights)]  # cranial first
+    lut = np.zeros(comp.max() + 1, dtype=np.int32)
+    if discs is not None:
+        piece_names, doubt = name_pieces_from_discs(
+            np.sort(heights)[::-1], discs, anchor=anchor, anchor_is=anchor_is
+        )
+        ranked = sorted(set(piece_names), key=vertebra_order)  # same name: one vertebra
+        for c, name in zip(order, piece_names, strict=True):
+            lut[c] = ranked.index(name) + 1
+        return lut[comp], {i + 1: n for i, n in enumerate(ranked)}, doubt
+    sequence = _sequence([anchor])
+    vertebra_order(anchor)
+    start = sequence.index(anchor)
     m = len(order)
     first = start - (m - 1) if anchor_is == "lowest" else start
     if first < 0 or first + m > len(sequence):
@@ -261,14 +560,53 @@ def split_vertebrae(
             f"{m} vertebrae cannot be named from anchor {anchor} ({anchor_is})",
             value=m,
         )
-    lut = np.zeros(comp.max() + 1, dtype=np.int32)
     names: dict[int, str] = {}
     for rank, c in enumerate(order, start=1):
         lut[c] = rank
         names[rank] = sequence[first + rank - 1]
     if m > 1:
         logger.info("split vertebrae label into %d instances: %s", m, list(names.values()))
-    return lut[comp], names
+    return lut[comp], names, ""
+
+
+def _split_by_disc_planes(
+    binary: np.ndarray,
+    affine: np.ndarray,
+    discs: DiscSet,
+    *,
+    anchor: str,
+    anchor_is: str,
+    min_fraction: float,
+) -> tuple[np.ndarray, dict[int, str], str]:
+    """Cut the vertebrae apart with the disc planes and name each slab from the discs.
+
+    A voxel belongs to the slab below as many disc planes as lie above it. Slabs smaller
+    than ``min_fraction`` of the largest (a process tip across a plane) go to the nearest
+    kept slab. Posterior elements reaching below their disc's plane (inferior articular
+    processes) may go to the next vertebra; bodies are cut exactly at the discs.
+    """
+    from scipy import ndimage
+
+    assert discs.centres_mm is not None and discs.normals is not None
+    ijk = np.nonzero(binary)
+    xyz = (affine[:3, :3] @ np.asarray(ijk, dtype=float)).T + affine[:3, 3]
+    above = np.zeros(len(xyz), dtype=np.int64)
+    for centre, normal in zip(discs.centres_mm, discs.normals, strict=True):
+        above += ((xyz - centre) @ normal) < 0.0
+    sizes = np.bincount(above, minlength=len(discs.heights_mm) + 1)
+    kept = np.flatnonzero(sizes >= min_fraction * sizes.max())
+    slab = np.zeros(binary.shape, dtype=np.int32)
+    slab[ijk] = above + 1
+    if len(kept) < np.count_nonzero(sizes):
+        core = np.where(np.isin(slab, kept + 1), slab, 0)
+        _dist, idx = ndimage.distance_transform_edt(core == 0, return_indices=True)
+        slab = np.where(binary, core[tuple(idx)], 0)
+    names, doubt = _names_from_disc_counts(kept, discs, anchor=anchor, anchor_is=anchor_is)
+    ranked = sorted(set(names), key=vertebra_order)
+    lut = np.zeros(int(slab.max()) + 1, dtype=np.int32)
+    for d, name in zip(kept, names, strict=True):
+        lut[d + 1] = ranked.index(name) + 1
+    return lut[slab], {i + 1: n for i, n in enumerate(ranked)}, doubt
 
 
 def _root(lut: np.ndarray, i: int) -> int:
@@ -327,38 +665,96 @@ def levels_from_single_label(
     anchor: str = "L5",
     anchor_is: str = "lowest",
     fill_gaps: bool = True,
+    use_discs: bool = True,
     sacrum_gap_mm: float = 15.0,  # [D] about one disc height plus endplate margin
 ) -> SliceLevels:
     """Levels from a map where all vertebrae share one label (e.g. TotalSegmentator total_mr).
 
-    See :func:`split_vertebrae` for the anchor. With ``anchor="L5", anchor_is="lowest"`` a
-    ``sacrum`` label in the same map checks the anchor: the method string says whether the
-    lowest piece sits on the sacrum (within ``sacrum_gap_mm``) or the anchor is assumed.
+    The vertebrae are the scheme's ``vertebrae`` label or, lacking one, its vertebral body
+    labels (the SPINEPS subregion map: bodies 49/50, discs 100). See
+    :func:`split_vertebrae` for the split and the anchor. The pieces are named
+
+    * from the discs when the map holds named discs (SPINEPS IVD 100 + X) or ``anchor``
+      names a disc (``"L5-S1"``: the lowest disc; with ``anchor_is="highest"`` the highest);
+    * else by counting pieces from the anchor vertebra (``"L5"``: the lowest piece).
+
+    A ``sacrum`` label in the same map checks an L5 / L5-S1 anchor: the method string says
+    whether the lowest piece (disc) sits on the sacrum (within ``sacrum_gap_mm``), or that
+    the anchor is assumed; "WARNING" marks doubtful names.
     """
-    values = [v for v, e in scheme.entries.items() if e.kind == "vertebrae"]
+    values = list(scheme.of_kind("vertebrae")) or list(scheme.of_kind("vertebral_body"))
     if not values:
         raise InputError(
-            f"scheme '{scheme.name}' has no single 'vertebrae' label", value=scheme.name
+            f"scheme '{scheme.name}' has no single 'vertebrae' (or vertebral body) label",
+            value=scheme.name,
         )
+    anchor_disc = parse_disc_name(anchor) if anchor else None
+    discs = find_discs(labels.data, labels.affine, scheme) if use_discs else None
+    if anchor_disc is not None and discs is None:
+        raise InputError(
+            f"the anchor {anchor} is a disc, but the map holds no disc label",
+            source=labels.source or None,
+            item="--anchor",
+            expected=f"a map with intervertebral discs ({scheme.name}), or a vertebra anchor",
+        )
+    by_discs = discs is not None and (discs.named or anchor_disc is not None)
+    if anchor_disc is None:
+        vertebra_order(anchor)
     binary = np.isin(labels.data, values)
-    inst, names = split_vertebrae(binary, labels.affine, anchor=anchor, anchor_is=anchor_is)
+    if not binary.any():
+        raise InputError(
+            "the vertebrae label is empty",
+            source=labels.source or None,
+            expected="voxels of the vertebrae label",
+        )
+    inst, names, doubt = _split_and_name(
+        binary,
+        labels.affine,
+        anchor=anchor,
+        anchor_is=anchor_is,
+        discs=discs if by_discs else None,
+        min_fraction=0.05,
+        max_erosion=4,
+    )
+    if not by_discs:
+        how = f"{anchor_is} = {anchor}"
+    elif discs is not None and discs.named:
+        how = "named from the disc labels"
+    else:
+        n_discs = 0 if discs is None else len(discs.heights_mm)
+        how = f"named from {n_discs} discs, {anchor_is} disc = {anchor}"
     extents = _instance_extents(inst, labels.affine, names)
     slice_s = slice_positions_s(image.affine, image.shape)
     levels = _assign(slice_s, extents, fill_gaps=fill_gaps)
     check = ""
-    if anchor_is == "lowest" and anchor == "L5" and anchor in extents:
+    named = discs is not None and discs.named
+    if named:  # the names come from the labels; a sacrum only double-checks L5-S1
+        lowest_is_l5 = discs is not None and discs.names[-1] == ("L5", "S1")
+    elif by_discs:
+        lowest_is_l5 = anchor_is == "lowest" and anchor_disc == ("L5", "S1")
+    else:
+        lowest_is_l5 = anchor_is == "lowest" and anchor == "L5"
+    if lowest_is_l5:
         sacrum = [v for v, e in scheme.entries.items() if e.name == "sacrum"]
         sac = _instance_extents(labels.data, labels.affine, dict.fromkeys(sacrum, "sacrum"))
-        if not sac:
-            check = " (assumed: no sacrum in view)"
-        elif extents[anchor][0] - sac["sacrum"][1] <= sacrum_gap_mm:
-            check = " (checked: the lowest piece sits on the sacrum)"
+        what = "lowest disc" if by_discs else "lowest piece"
+        if by_discs and discs is not None:
+            bottom = discs.bottoms_mm[-1]
         else:
-            check = " (WARNING: the lowest piece does not sit on the sacrum; levels doubtful)"
-            logger.warning("vertebra split: lowest piece is not directly above the sacrum")
+            bottom = extents["L5"][0] if "L5" in extents else math.nan
+        if not sac:
+            check = "" if named else " (assumed: no sacrum in view)"
+        elif bottom - sac["sacrum"][1] <= sacrum_gap_mm:
+            check = f" (checked: the {what} sits on the sacrum)"
+        else:
+            check = f" (WARNING: the {what} does not sit on the sacrum; levels doubtful)"
+            logger.warning("vertebra split: %s is not directly above the sacrum", what)
+    if doubt:
+        check += f" (WARNING: {doubt}; levels doubtful)"
+        logger.warning("vertebra split: %s", doubt)
     return SliceLevels(
         levels,
-        f"single vertebrae label split into instances, {anchor_is} = {anchor}{check}",
+        f"single vertebrae label split into instances, {how}{check}",
         {n: e[2] for n, e in extents.items()},
     )
 

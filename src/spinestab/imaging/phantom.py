@@ -86,6 +86,9 @@ class Phantom:
         Vertebra instance labels (SPINEPS scheme).
     vertebral_body : Volume
         Vertebral body voxels (1) on the image grid.
+    discs : Volume
+        Intervertebral discs between the vertebrae in view, SPINEPS IVD values
+        (100 + the value of the vertebra above: L3-L4 = 122).
     bias : ndarray
         The multiplicative bias field applied.
     slice_levels : tuple of str
@@ -108,6 +111,7 @@ class Phantom:
     area_mm2: dict[tuple[str, str, str], float]
     fat_pct: dict[tuple[str, str, str], float]
     vertebral_body_area_mm2: dict[str, float] = field(default_factory=dict)
+    discs: Volume | None = None
 
 
 def _ellipse(u: np.ndarray, v: np.ndarray, cx: float, cy: float, a: float, b: float) -> np.ndarray:
@@ -215,6 +219,8 @@ def make_phantom(
     ffv = np.zeros((nx, ny, nz))  # voxel fat fraction inside muscles
     tissue = np.zeros((nx, ny, nz), np.int8)  # 0 bg, 1 viscera, 2 subcut fat, 3 marrow, 4 disc
     verts = np.zeros((nx, ny, nz), np.int16)
+    discs = np.zeros((nx, ny, nz), np.int16)  # SPINEPS IVD values: 100 + the vertebra above
+    upper = levels[0]
     body_mask = np.zeros((nx, ny, nz), np.uint8)
     slice_levels: list[str] = []
     area: dict[tuple[str, str, str], float] = {}
@@ -232,6 +238,9 @@ def make_phantom(
         if kind == "vertebra":
             verts[vb | spinous, k] = spine_scheme[lv]
             body_mask[vb, k] = 1
+            upper = lv
+        elif kind == "disc":
+            discs[vb, k] = 100 + spine_scheme[upper]
         tissue[:, :, k] = t
         for muscle, (cx, cy, a, b) in _SHAPES.items():
             s = math.sqrt(_SCALE[muscle][lv])
@@ -301,6 +310,7 @@ def make_phantom(
             ("mask", mask),
             ("vertebrae", verts),
             ("vertebral_body", body_mask),
+            ("discs", discs),
         )
     }
     if orientation != "RAS":
@@ -327,6 +337,7 @@ def make_phantom(
         area_mm2=area,
         fat_pct=truth_ff,
         vertebral_body_area_mm2=vb_area,
+        discs=vols["discs"],
     )
 
 
