@@ -193,14 +193,15 @@ def slip_level(
 def daily_row(
     day: int, *, wear: int = 840, walking: int = 40, bouts: int = 6, longest: int = 90
 ) -> dict[str, Any]:
-    """One daily.csv row."""
+    """One daily.csv row (trunk + thigh: upright_static 0; postures add up to <= wear)."""
+    scale = max(0.0, min(1.0, (wear - walking) / 700))
     return {
         "date": f"2024-02-{day:02d}",
         "wear_min": wear,
-        "lying_min": 30,
-        "sitting_min": 500,
-        "standing_min": 150,
-        "upright_static_min": 100,
+        "lying_min": round(30 * scale),
+        "sitting_min": round(500 * scale),
+        "standing_min": round(150 * scale),
+        "upright_static_min": 0,
         "walking_min": walking,
         "steps": 5000,
         "forward_ge20_min": 50,

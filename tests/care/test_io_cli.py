@@ -171,7 +171,7 @@ def test_demo_patients_cover_red_flag_structural_and_functional(tmp_path):
 
 def test_wearable_valid_day_flag_is_honoured(make_patient):
     rows = [daily_row(d) | {"valid_day": "False" if d == 3 else "True"} for d in range(1, 5)]
-    rows[0]["wear_min"] = 200  # the producer's flag wins over the wear-time rule
+    rows[0] = daily_row(1, wear=200) | {"valid_day": "True"}  # the producer's flag wins
     folder = make_patient(daily=[])
     with (folder / "daily.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*DAILY_COLUMNS, "valid_day"])

@@ -470,3 +470,29 @@ def test_demo_instability_json_is_what_the_tool_gives(tmp_path, monkeypatch):
     structural = triage["findings"]["structural"]
     assert structural["unstable_levels"] == ["L4-L5"] and structural["slip_levels"] == ["L4-L5"]
     assert "s1_structural" in {r["code"] for r in triage["reasons"]}
+
+
+def test_posture_minutes_partition_wear_time_and_a_unit_slip_is_refused(wearable_mobgap, tmp_path):
+    # the care reader's plausibility check rests on this property of spinestab wearable
+    row = csv_rows(wearable_mobgap)[0]
+    postures = ("lying", "sitting", "standing", "upright_static", "moving", "walking")
+    postures += ("running", "stairs")
+    total = sum(float(row[f"{p}_min"]) for p in postures)
+    assert math.isclose(total, float(row["wear_min"]), abs_tol=0.01)
+    # the same file with wear time in hours is refused, not summarised
+    rows = csv_rows(wearable_mobgap)
+    rows[0]["wear_min"] = str(float(rows[0]["wear_min"]) / 60)
+    bad = tmp_path / "daily.csv"
+    with bad.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    folder = tmp_path / "p"
+    folder.mkdir()
+    for name in FORMS:
+        shutil.copy(FORMS_FROM / name, folder / name)
+    shutil.copy(bad, folder / "daily.csv")
+    result = runner.invoke(app, ["plan", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "more than the wear time" in result.output
+    assert not (tmp_path / "out").exists()

@@ -559,8 +559,51 @@ def read_daily(path: Path) -> list[dict[str, Any]]:
             "0": False,
             "0.0": False,
         }.get(flag)
+        _check_day_minutes(row, parsed, source=source, item=f"line {number}")
         out.append(parsed)
     return out
+
+
+#: Posture columns of ``daily.csv`` that partition the wear time (``spinestab wearable``).
+_POSTURE_COLUMNS = (
+    "lying_min",
+    "sitting_min",
+    "standing_min",
+    "upright_static_min",
+    "moving_min",
+    "walking_min",
+    "running_min",
+    "stairs_min",
+)
+
+
+def _check_day_minutes(
+    row: Mapping[str, str], parsed: Mapping[str, Any], *, source: str, item: str
+) -> None:
+    """Refuse a day whose posture minutes add up to more than its wear time.
+
+    ``spinestab wearable`` writes posture classes that partition the worn seconds, so their
+    sum equals ``wear_min`` up to rounding (0.5 min allowed); more means mixed-up columns
+    or units (e.g. hours, seconds), which would silently distort the movement summary.
+    """
+    wear = parsed.get("wear_min")
+    if wear is None:
+        return
+    total = 0.0
+    for col in _POSTURE_COLUMNS:
+        value = parsed.get(col)
+        if col not in parsed and row.get(col, "").strip():
+            value = _number(row[col], source=source, item=f"{item} {col}", low=0, high=1440)
+        total += value or 0.0
+    if total > wear + 0.5:
+        raise InputError(
+            "posture minutes add up to more than the wear time",
+            source=source,
+            item=item,
+            value=f"{total:g} min of postures, wear_min {wear:g}",
+            expected="lying + sitting + standing + upright_static + walking (+ moving, "
+            "running, stairs) <= wear_min",
+        )
 
 
 def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> MovementSummary:
