@@ -14,12 +14,24 @@ from spinestab.instability.masks import (
     corners_from_masks,
     label_map,
 )
-from spinestab.instability.phantom import build_spine
+from spinestab.instability.phantom import build_spine, rasterise_spine, transform
 
 nib = pytest.importorskip("nibabel")
 pytest.importorskip("scipy")
 
 DATA = Path(__file__).parents[1] / "data" / "instability" / "tptbox_ct_L2-L4"
+# the imaging engineer's copy of the TotalSegmentator example (read only; Apache-2.0, see
+# tests/data/imaging/SOURCE.md); ../shared is the fallback
+TS_SEG = Path(__file__).parents[1] / "data" / "imaging" / "totalsegmentator" / "example_seg.nii.gz"
+if not TS_SEG.is_file():
+    TS_SEG = (
+        Path(__file__).parents[3]
+        / "shared"
+        / "data"
+        / "imaging"
+        / "totalsegmentator_ct_abdomen"
+        / "example_seg.nii.gz"
+    )
 VERT = DATA / "sub-ct_seg-vert_label-22_msk.nii.gz"
 SUBREG = DATA / "sub-ct_seg-subreg_label-22_msk.nii.gz"
 VOXEL = 0.5
@@ -140,12 +152,15 @@ def test_tptbox_ct_l2_l4_physiological():
     assert all(30.0 <= d <= 50.0 for d in depths), depths
     for seg in ("L2-L3", "L3-L4"):
         rec = report.record(seg)
-        # supine CT, mid-lumbar: a small lordotic or near-neutral disc angle, no listhesis
+        # supine CT, mid-lumbar: a small lordotic or near-neutral disc angle; the slip stays
+        # below the resting-film limit (the L2 posterior wall lies about 3 mm behind L3's on
+        # the mask itself, so a small retrolisthesis at L2-L3 is what the mask shows)
         assert -5.0 <= rec["segmental_angle_deg"] <= 20.0, rec
-        assert abs(rec["slip_mm"]) < 4.5 and rec["meyerding_grade"] == 0
+        assert abs(rec["slip_mm"]) < 4.5 and rec["meyerding_grade"] in (0, 1)
         assert 4.0 <= rec["disc_height_anterior_mm"] <= 16.0
         assert 3.0 <= rec["disc_height_posterior_mm"] <= 14.0
-        assert rec["verdict"] == "stable"
+        # resting limit 4.5 mm [R] with the 1 mm measurement margin (§4.3)
+        assert rec["verdict"] == ("borderline" if abs(rec["slip_mm"]) >= 3.5 else "stable")
     assert not [q for q in report.quality if q.severity == "error"]
 
 
@@ -204,3 +219,99 @@ def test_bad_masks(tmp_path):
         corners_from_masks(VERT, labels=mapping)
     mapping.write_text('{"21": "L2", "22": "L3", "23": "L4"}')
     assert corners_from_masks(VERT, labels=mapping).levels == ["L2", "L3", "L4"]
+
+
+def _realistic_errors(voxel, method, seeds):
+    """Errors of measures from rasterised realistic bodies (concave endplates 2 mm, rounded
+    corners 2 mm, waist 1 mm) against the corners they were built on."""
+    lab = {v: k for k, v in label_map("spineps").items()}
+    errors = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        spine = build_spine(
+            levels=("L2", "L3", "L4", "L5", "S1"),
+            slip_mm=list(rng.uniform(-3, 8, 4)),
+            angle_deg=list(rng.uniform(0, 14, 4)),
+            disc_posterior_mm=list(rng.uniform(6, 9, 4)),
+            depth_mm=list(rng.uniform(34, 46, 5)),
+            wedge_deg=[*rng.uniform(-3, 4, 4), 0.0],
+            height_mm=27.0,
+            sacral_slope_deg=rng.uniform(20, 40),
+        )
+        spine = transform(spine, rotation_deg=rng.uniform(-10, 10), shift=rng.uniform(-2, 2, 2))
+        volume, affine = rasterise_spine(spine, voxel_mm=voxel, labels=lab)
+        derived = corners_from_label_array(
+            volume, affine, mapping=label_map("spineps"), method=method
+        )
+        truth, got = assess(neutral=spine), assess(neutral=derived)
+        for seg in ("L2-L3", "L3-L4", "L4-L5", "L5-S1"):
+            t, g = truth.record(seg), got.record(seg)
+            errors.append(
+                [
+                    g[k] - t[k]
+                    for k in ("slip_mm", "segmental_angle_deg", "disc_height_posterior_mm")
+                ]
+            )
+    return np.abs(np.array(errors, float))
+
+
+def test_line_fits_recover_rim_corners_of_realistic_bodies():
+    # 1.5 mm voxels (TPTBox/SPINEPS grid): rim corners of concave, rounded bodies
+    fit = _realistic_errors(1.5, "linefit", seeds=(11, 12, 13))
+    assert fit.max(axis=0)[0] <= 1.5 and fit.max(axis=0)[1] <= 2.0, fit.max(axis=0)
+    assert fit.mean(axis=0)[0] <= 0.6 and fit.mean(axis=0)[1] <= 1.0, fit.mean(axis=0)
+    # the outline extremes are pulled inside by the rounded corners
+    ext = _realistic_errors(1.5, "extremes", seeds=(11, 12, 13))
+    assert fit.mean() < ext.mean()
+
+
+def test_line_fits_at_3mm_are_within_about_a_voxel():
+    # 3 mm voxels (TotalSegmentator at its 3 mm model resolution): one voxel is the limit
+    fit = _realistic_errors(3.0, "linefit", seeds=(21, 22, 23, 24))
+    ext = _realistic_errors(3.0, "extremes", seeds=(21, 22, 23, 24))
+    mean = fit.mean(axis=0)
+    assert mean[0] <= 1.5 and mean[1] <= 2.5 and mean[2] <= 1.5, mean
+    assert fit.max(axis=0)[0] <= 4.5 and fit.max(axis=0)[1] <= 6.0, fit.max(axis=0)
+    assert fit.mean() < ext.mean()
+
+
+@pytest.mark.skipif(not TS_SEG.is_file(), reason="TotalSegmentator example not available")
+def test_totalsegmentator_ct_example_3mm():
+    # real TotalSegmentator v2 'total' prediction at 3 mm (T11 spinous process, T12, L1, L2)
+    ls = corners_from_masks(TS_SEG, labels="totalsegmentator")
+    # T11 shows only posterior elements in the field of view: no body corners for it
+    assert ls.levels == ["T12", "L1", "L2"]
+    assert "outside its body" in " ".join(ls.notes["T11"])
+    report = assess(neutral=ls)
+    rows = {r["level"]: r for r in report.vertebrae}
+    depths = [
+        rows["T12"]["inferior_endplate_depth_mm"],
+        rows["L1"]["superior_endplate_depth_mm"],
+        rows["L1"]["inferior_endplate_depth_mm"],
+        rows["L2"]["superior_endplate_depth_mm"],
+    ]
+    # adult thoracolumbar endplate depths lie within about 30-50 mm (issue 5)
+    assert all(30.0 <= d <= 50.0 for d in depths), depths
+    for seg in ("T12-L1", "L1-L2"):
+        rec = report.record(seg)
+        # supine CT: near-neutral to lordotic discs at the thoracolumbar junction
+        assert -5.0 <= rec["segmental_angle_deg"] <= 20.0, rec
+        assert rec["disc_height_anterior_mm"] > 0 and rec["disc_height_posterior_mm"] > 0
+        assert abs(rec["slip_mm"]) < 4.5  # about 1.5 voxels: no listhesis beyond that
+    assert not [q for q in report.quality if q.severity == "error"]
+    # L1 is shorter anteriorly than posteriorly: compare with the raw mask's vertical extent
+    # in the anterior and posterior quarter of its columns on the three mid-sagittal slices
+    from spinestab.instability.masks import _body_component
+
+    seg = np.asarray(nib.load(TS_SEG).dataobj) == 31  # L1
+    mid = round(float(np.argwhere(seg)[:, 0].mean()))
+    ratios = []
+    for x in (mid - 1, mid, mid + 1):
+        body = _body_component(seg[x], anterior_sign=1.0)  # RAS: axis 1 grows anteriorly
+        extent = body.sum(axis=1)[body.any(axis=1)]
+        q = len(extent) // 4
+        ratios.append(extent[-q:].mean() / extent[:q].mean())
+    l1 = rows["L1"]
+    ratio = l1["anterior_height_mm"] / l1["posterior_height_mm"]
+    assert l1["wedge_deg"] < 0  # kyphotic wedge
+    assert abs(ratio - np.mean(ratios)) <= 0.15, (ratio, ratios)

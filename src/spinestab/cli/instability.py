@@ -58,6 +58,14 @@ def instability_command(
         Path | None,
         typer.Option("--subreg", help="SPINEPS subregion mask (found beside --mask if omitted)."),
     ] = None,
+    corners: Annotated[
+        str,
+        typer.Option(
+            "--corners",
+            help="Corner method for --mask: linefit (endplate and wall lines, default) or "
+            "extremes (outline points furthest along the diagonals).",
+        ),
+    ] = "linefit",
     thresholds: Annotated[
         str | None,
         typer.Option(
@@ -117,7 +125,9 @@ def instability_command(
         if mask is not None:
             from spinestab.instability.masks import corners_from_masks
 
-            neutral_ls = corners_from_masks(mask, labels=labels or "spineps", subregions=subreg)
+            neutral_ls = corners_from_masks(
+                mask, labels=labels or "spineps", subregions=subreg, method=corners
+            )
         elif neutral is not None:
             neutral_ls = read_landmarks(neutral, view="neutral")
         flex_ls = read_landmarks(flexion, view="flexion") if flexion is not None else None
