@@ -348,7 +348,7 @@ def test_real_instability_report_unstable_l4_l5_after_failed_care_is_s1(make_pat
 
 def test_real_instability_report_not_assessable_is_tolerated(make_patient):
     report = _real_instability(12, 12)
-    report["levels"][0]["verdict"] = "not_assessable"
+    report["levels"][0].update(verdict="not_assessable", dynamic_verdict="not_assessable")
     profile, tri, _ = run(make_patient(history=failed_care(16), instability=report))
     assert profile.instability.levels[0].verdict is None
     assert tri.track == "S1"  # the static grade II slip with concordant failed care

@@ -496,3 +496,35 @@ def test_posture_minutes_partition_wear_time_and_a_unit_slip_is_refused(wearable
     assert result.exit_code == 2
     assert "more than the wear time" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_resting_film_verdict_is_not_taken_for_dynamic_instability(tmp_path):
+    # white-panjabi-resting judges the neutral film: the overall 'verdict' is then a
+    # resting-film verdict, which §8 (S1: dynamic instability) must not read as dynamic
+    landmarks = demo_patients_dir() / "structural_spondylolisthesis" / "landmarks"
+    out = tmp_path / "rest"
+    cli(
+        "instability",
+        "--neutral",
+        landmarks / "neutral.json",
+        "--thresholds",
+        "white-panjabi-resting",
+        "--out",
+        out,
+    )
+    report = json.loads((out / "instability.json").read_text())
+    l4l5 = next(lv for lv in report["levels"] if lv["level"] == "L4-L5")
+    assert l4l5["verdict"] == l4l5["static_verdict"] == "unstable"  # 11.2 mm > 4.5 mm
+    assert l4l5["dynamic_verdict"] is None
+    res = make_patient(tmp_path / "p", FAILED_CARE, instability=out / "instability.json")
+    mine = next(lv for lv in res["profile"]["instability"]["levels"] if lv["level"] == "L4-L5")
+    assert mine["verdict"] is None and mine["static_verdict"] == "unstable"
+    assert mine["verdict_reported"] == "unstable"
+    structural = res["triage"]["findings"]["structural"]
+    assert structural["unstable_levels"] == []
+    assert structural["resting_film_unstable_levels"] == ["L4-L5"]
+    assert structural["slip_levels"] == ["L4-L5"]
+    codes = {r["code"] for r in res["triage"]["reasons"]}
+    assert "resting_film_criteria" in codes and "s1_structural" not in codes
+    # grade II slip, concordant, 16 weeks failed care: referred on §4.5's S2 review rule
+    assert res["triage"]["track"] == "S1" and "s2_escalation_failed_care" in codes

@@ -499,7 +499,21 @@ def read_instability(path: Path) -> InstabilityFindings:
                 angulation_deg=_number(
                     entry.get("angulation_deg"), source=source, item=f"{item} angulation_deg"
                 ),
-                verdict=_verdict(entry.get("verdict"), source=source, item=f"{item} verdict"),
+                # spinestab instability: ``verdict`` is the worse of the dynamic and the
+                # resting-film verdict; §8 (S1/S2) means dynamic instability, so its
+                # ``dynamic_verdict`` is used where the key exists (null: no pair)
+                verdict=(
+                    _verdict(
+                        entry.get("dynamic_verdict"),
+                        source=source,
+                        item=f"{item} dynamic_verdict",
+                    )
+                    if "dynamic_verdict" in entry
+                    else _verdict(entry.get("verdict"), source=source, item=f"{item} verdict")
+                ),
+                static_verdict=_verdict(
+                    entry.get("static_verdict"), source=source, item=f"{item} static_verdict"
+                ),
                 verdict_reported=(
                     None if entry.get("verdict") in (None, "") else str(entry["verdict"]).strip()
                 ),

@@ -226,9 +226,12 @@ class MuscleQuality:
 class LevelFinding:
     """Instability measures of one motion segment (``instability.json``).
 
-    ``verdict`` is ``stable``/``borderline``/``unstable`` or None (no verdict, including
-    the producer's ``not_assessable``); ``verdict_reported`` keeps the producer's word;
-    ``listhesis`` is ``anterolisthesis``/``retrolisthesis``/``none`` where reported.
+    ``verdict`` is the flexion-extension (dynamic) verdict ``stable``/``borderline``/
+    ``unstable``, or None (no verdict, including the producer's ``not_assessable``): the
+    ``dynamic_verdict`` of ``spinestab instability`` where given, else ``verdict``;
+    ``static_verdict`` is its resting-film verdict (only with resting-film criteria);
+    ``verdict_reported`` keeps the producer's overall ``verdict`` word; ``listhesis`` is
+    ``anterolisthesis``/``retrolisthesis``/``none`` where reported.
     """
 
     level: str
@@ -242,6 +245,7 @@ class LevelFinding:
     reasons: tuple[str, ...] = ()
     verdict_reported: str | None = None
     listhesis: str | None = None
+    static_verdict: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""

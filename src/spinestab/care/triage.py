@@ -439,6 +439,7 @@ def triage(
         progression = bool(h.slip_progression)
         unstable = [lvl.level for lvl in inst.levels if lvl.verdict == "unstable"]
         borderline = [lvl.level for lvl in inst.levels if lvl.verdict == "borderline"]
+        resting = [lvl.level for lvl in inst.levels if lvl.static_verdict == "unstable"]
         structural = bool(slips or unstable or borderline or high_grade or progression)
         findings["structural"] = {
             "slip_levels": [lvl.level for lvl in slips],
@@ -457,6 +458,7 @@ def triage(
             "slip_progression": progression,
             "unstable_levels": unstable,
             "borderline_levels": borderline,
+            "resting_film_unstable_levels": resting,
             "structural_finding": structural,
         }
         s1_criterion = high_grade or progression or bool(unstable and concordant)
@@ -563,6 +565,18 @@ def triage(
                     "Imaging measures present but without a slip, dynamic instability or "
                     "progression: degenerative findings do not change the track (§1.3, §8).",
                     "slip_present_min_mm",
+                    source=_HIERARCHY,
+                    evidence="D",
+                )
+            )
+        if resting:
+            reasons.append(
+                rules.reason(
+                    "resting_film_criteria",
+                    f"Resting-film instability criteria met at {', '.join(resting)} "
+                    "(instability.json static_verdict): shown, not counted as dynamic "
+                    "instability; the structural tracks use slips and flexion-extension "
+                    "findings (§8 step 3).",
                     source=_HIERARCHY,
                     evidence="D",
                 )
