@@ -47,14 +47,19 @@ def _walking_vs_reference(refs):
 
 
 def test_mobgap_walking_seconds_f1():
-    # the two reference systems disagree with each other (F1 0.77 between them; on HA002
-    # INDIP lists no walking in the straight-walk test that stereophotogrammetry sees),
-    # so walking is scored against their union; the issue's target is F1 >= 0.9 and this
-    # implementation reaches about 0.81 (see README): the assertion guards what is reached.
+    # Per-second scoring: a second is reference walking when half of it lies inside a
+    # MicroWB (first to last initial contact, breaks up to 3 s inside: Mobilise-D rules).
+    # The two reference systems disagree with each other (F1 0.78 between them: INDIP lists
+    # nothing in HA002's Test5 walks and after 80 s in its Test11, where stereophotogrammetry
+    # sees walking; the cameras see only part of the lab), so walking is scored against
+    # INDIP alone and against the union. The issue's target is F1 >= 0.9; the detector
+    # reaches 0.871 (union) and 0.817 (INDIP), the same held out in leave-one-recording-out
+    # and leave-one-subject-out cross-validation (benchmarks/wearable_gait_bench.py);
+    # mobgap's own detectors score 0.71-0.79 (union) and 0.67-0.72 (INDIP) here.
     f1_union, _ = _walking_vs_reference(["INDIP", "Stereophoto"])
-    assert f1_union >= 0.80
+    assert f1_union >= 0.87
     f1_indip, cad_err = _walking_vs_reference(["INDIP"])
-    assert f1_indip >= 0.74
+    assert f1_indip >= 0.81
     assert cad_err < 0.10  # cadence within 10 % of INDIP's per-bout cadence (median)
 
 

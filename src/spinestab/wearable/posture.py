@@ -113,7 +113,7 @@ def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, n
     """Return walking and step masks (per sample) for one contiguous stretch of ``v``."""
     walk = np.zeros(v.size, bool)
     step = np.zeros(v.size, bool)
-    sm = _moving_mean(v, max(1, round(0.2 * nsub)))
+    sm = _moving_mean(v, max(1, round(cfg.step_smooth_s * nsub)))
     d = sm - _moving_mean(sm, nsub)
     pk = np.flatnonzero((d[1:-1] > d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] > cfg.step_peak_g)) + 1
     if pk.size < cfg.min_steps:
@@ -146,12 +146,15 @@ def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, n
 def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
     """Find steps and walking from the decimated vertical trunk acceleration.
 
-    Steps are peaks of the smoothed vertical acceleration (0.2-s moving mean) above its
-    1-s moving mean by ``step_peak_g``, at least ``1 / step_hz[1]`` apart. Consecutive steps
-    whose interval lies within ``1 / step_hz`` and differs from the previous interval by at
-    most ``step_regularity`` of it form a sequence; sequences of ``min_steps`` or more steps
-    spanning ``min_walk_s`` are walking, from the first to the last step (as gait-sequence
-    references count them); walking separated by breaks up to ``walk_merge_gap_s`` is
+    Steps are peaks of the smoothed vertical acceleration (``step_smooth_s`` moving mean)
+    above its 1-s moving mean by ``step_peak_g``, at least ``1 / step_hz[1]`` apart.
+    Consecutive steps whose interval lies within ``1 / step_hz`` and differs from the
+    previous interval by at most ``step_regularity`` of it form a sequence; sequences of
+    ``min_steps`` or more steps spanning ``min_walk_s`` are walking, from the
+    ``walk_edge_steps``-th step after the first to the one before the last (a Mobilise-D
+    bout runs from first to last initial contact; the weight shift before gait initiation
+    and the closing step are not in it); every step of the sequence is counted. Walking
+    separated by breaks up to ``walk_merge_gap_s`` is
     merged. Only stretches whose 3-s vertical SD reaches half of ``step_peak_g`` (plus 2 s
     either side) are searched: quieter ones cannot hold steps [D].
 

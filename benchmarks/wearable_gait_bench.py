@@ -1,0 +1,201 @@
+"""Walking detection on the mobgap lower-back recordings: accuracy, cross-validation, peers.
+
+One command: ``python -m benchmarks wearable_gait``.
+
+Data: ``tests/data/wearable/mobgap_lowerback.npz`` (9 lab recordings of 3 people from
+mobilise-d/mobgap: Test11 "simulated daily life" and two Test5 straight walks each, lower-back
+acceleration at 100 Hz, with the ``MicroWB`` walking bouts of the INDIP and Stereophoto
+reference systems). A reference bout runs from its first to its last initial contact;
+breaks up to 3 s are inside a bout (Mobilise-D rules, Kluge et al. 2021).
+
+Scoring (as the issue asks: "walking seconds agree with the reference walking bouts"): a
+second is reference walking when at least half of it lies inside a reference bout, and
+detected walking when at least half of it does (``gait_per_second``); F1 = 2TP / (2TP + FP +
+FN) summed over all recordings. Two truths are scored: INDIP alone (the Mobilise-D reference
+system) and the union of INDIP and Stereophoto (each misses bouts the other sees: HA002 after
+80 s and in both Test5 trials, where INDIP lists nothing).
+
+Printed:
+
+1. F1 of the default configuration, per recording and in total.
+2. Nested cross-validation of the step-detector parameters over pre-declared grids:
+   leave-one-recording-out and leave-one-subject-out; in each fold the grid point best on
+   the other recordings is scored on the held-out one. The held-out F1 is the honest figure;
+   the larger grid overfits more (its held-out F1 is lower although its in-sample best is
+   higher), which is why both are shown.
+3. Where ``benchmarks/.venv-peers`` has ``mobgap`` and ``../shared`` is present: mobgap's
+   own gait-sequence detectors (GsdIluz, GsdIonescu, GsdAdaptiveIonescu) on the same
+   recordings, scored the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+NPZ = HERE.parent / "tests" / "data" / "wearable" / "mobgap_lowerback.npz"
+SHARED = HERE.parent.parent / "shared" / "data" / "wearable" / "lumbar_mobgap" / "data" / "lab"
+PEERS = HERE / ".venv-peers" / "bin" / "python"
+SUBJECTS = ("HA001", "HA002", "MS001")
+KEYS = [f"{s}_{t}" for s in SUBJECTS for t in ("Test11_Trial1", "Test5_Trial1", "Test5_Trial2")]
+TRUTHS = {"INDIP": ("INDIP",), "INDIP+Stereophoto": ("INDIP", "Stereophoto")}
+
+GRIDS = {
+    "small (288 points)": {
+        "step_peak_g": [0.01, 0.015, 0.02, 0.03],
+        "step_regularity": [0.5, 0.7, 1.0],
+        "step_smooth_s": [0.12, 0.2, 0.28, 0.36],
+        "min_steps": [4, 5, 6],
+        "walk_edge_steps": [0, 1],
+    },
+    "large (450 points)": {
+        "step_peak_g": [0.015, 0.02, 0.025, 0.03, 0.04],
+        "step_regularity": [0.5, 0.7, 1.0],
+        "step_smooth_s": [0.04, 0.08, 0.12, 0.16, 0.2],
+        "min_steps": [4, 5, 6],
+        "walk_edge_steps": [0, 1],
+    },
+}
+
+MOBGAP = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+from mobgap.data import load_mobilised_matlab_format
+from mobgap.gait_sequences import GsdAdaptiveIonescu, GsdIluz, GsdIonescu
+from mobgap.utils.conversions import to_body_frame
+root, out = sys.argv[1], {}
+for subj in ("HA/001", "HA/002", "MS/001"):
+    for key, trial in load_mobilised_matlab_format(f"{root}/{subj}/data.mat").items():
+        if key[1] not in ("Test5", "Test11"):
+            continue
+        data = to_body_frame(trial.imu_data["LowerBack"])
+        name = f"{subj.replace('/', '')}_{key[1]}_{key[2]}"
+        for algo in (GsdIluz(), GsdIonescu(), GsdAdaptiveIonescu()):
+            gs = algo.detect(data, sampling_rate_hz=100).gs_list_
+            out.setdefault(type(algo).__name__, {})[name] = (
+                gs[["start", "end"]].to_numpy() / 100.0).tolist()
+print("@@JSON", json.dumps(out))
+"""
+
+
+def second_truth(bouts: np.ndarray, n: int) -> np.ndarray:
+    """Seconds at least half inside the ``(start_s, end_s)`` bouts."""
+    s = np.arange(n)
+    cover = np.zeros(n)
+    for a, b in np.reshape(bouts, (-1, 2)):
+        cover += np.clip(np.minimum(s + 1, b) - np.maximum(s, a), 0, None)
+    return cover >= 0.5
+
+
+def f1(c: np.ndarray) -> float:
+    """F1 from ``(tp, fp, fn)``."""
+    return float(2 * c[0] / (2 * c[0] + c[1] + c[2]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spinestab.wearable.config import WearableConfig
+    from spinestab.wearable.features import compute_features
+    from spinestab.wearable.io import recording_from_array
+    from spinestab.wearable.posture import gait_per_second
+
+    z = np.load(NPZ)
+    feats = {
+        k: compute_features(recording_from_array(z[f"{k}_acc"], fs_hz=100).with_units("g"))
+        for k in KEYS
+    }
+    truth = {
+        (k, name): second_truth(
+            np.concatenate([np.reshape(z[f"{k}_{r}_wb"], (-1, 2)) for r in refs]),
+            feats[k].n_seconds,
+        )
+        for k in KEYS
+        for name, refs in TRUTHS.items()
+    }
+
+    def counts(walking: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+        out = {}
+        for k in KEYS:
+            w, t = walking[k][: truth[k, name].size], truth[k, name]
+            out[k] = np.array([(w & t).sum(), (w & ~t).sum(), (~w & t).sum()])
+        return out
+
+    def detect(cfg: WearableConfig) -> dict[str, np.ndarray]:
+        return {k: gait_per_second(f.vert, f.nsub, cfg).walking for k, f in feats.items()}
+
+    base = WearableConfig()
+    print("1. default configuration, per-second F1 (tp, fp, fn)")
+    wd = detect(base)
+    for name in TRUTHS:
+        c = counts(wd, name)
+        per = ", ".join(
+            f"{k} {f1(v):.2f}" if v[0] + v[2] else f"{k} fp={v[1]}" for k, v in c.items()
+        )
+        tot = sum(c.values())
+        print(f"   vs {name:18s} F1 {f1(tot):.3f} {tuple(int(x) for x in tot)}\n      {per}")
+    inter = np.zeros(3)
+    for k in KEYS:
+        a, b = truth[k, "INDIP"], second_truth(z[f"{k}_Stereophoto_wb"], feats[k].n_seconds)
+        inter += [(a & b).sum(), (a & ~b).sum(), (~a & b).sum()]
+    print(f"   INDIP vs Stereophoto (the references with each other): F1 {f1(inter):.3f}")
+
+    print("\n2. nested cross-validation (held-out F1; in-sample best for comparison)")
+    for gname, space in GRIDS.items():
+        points = [dict(zip(space, v, strict=True)) for v in itertools.product(*space.values())]
+        results = [(p, detect(dataclasses.replace(base, **p))) for p in points]
+        for name in TRUTHS:
+            cands = [(p, counts(w, name)) for p, w in results]
+            best_all = max(cands, key=lambda c: f1(sum(c[1].values())))
+            line = [f"   grid {gname}, vs {name}:"]
+            for cv_name, group in (("by recording", lambda k: k), ("by subject", lambda k: k[:5])):
+                held = np.zeros(3)
+                for g in sorted({group(k) for k in KEYS}):
+                    train = [k for k in KEYS if group(k) != g]
+                    best = max(cands, key=lambda c: f1(sum(c[1][k] for k in train)))
+                    held += sum(best[1][k] for k in KEYS if group(k) == g)
+                line.append(f"held-out {cv_name} {f1(held):.3f}")
+            line.append(f"in-sample best {f1(sum(best_all[1].values())):.3f}")
+            print(" ".join(line[:1]) + "\n      " + "; ".join(line[1:]))
+        print(f"      in-sample best point: {best_all[0]}")
+
+    print("\n3. mobgap's gait-sequence detectors, same recordings and scoring")
+    ok = PEERS.exists() and SHARED.exists()
+    if ok:
+        ok = (
+            subprocess.run([str(PEERS), "-c", "import mobgap"], capture_output=True).returncode == 0
+        )
+    if not ok:
+        print(
+            "   skipped: needs ../shared and mobgap in benchmarks/.venv-peers (wearable_setup.sh)"
+        )
+        return 0
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(MOBGAP)
+    try:
+        p = subprocess.run(
+            [str(PEERS), f.name, str(SHARED)], capture_output=True, text=True, check=False
+        )
+    finally:
+        Path(f.name).unlink()
+    line = next((x for x in p.stdout.splitlines() if x.startswith("@@JSON")), None)
+    if p.returncode != 0 or line is None:
+        print("   mobgap failed:", (p.stdout + p.stderr)[-500:])
+        return 0
+    res = json.loads(line[len("@@JSON ") :])
+    for algo, per in res.items():
+        walking = {k: second_truth(np.asarray(per[k]), feats[k].n_seconds) for k in KEYS}
+        figs = "; ".join(
+            f"vs {name} F1 {f1(sum(counts(walking, name).values())):.3f}" for name in TRUTHS
+        )
+        print(f"   {algo:20s} {figs}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
