@@ -129,6 +129,12 @@ def test_mask_input(tmp_path):
         (["--mask", "{vert}", "--labels", "totalsegmentator"], "no vertebra of the label scheme"),
         (["--neutral", "{ex}/neutral.json", "--subreg", "{vert}"], "--subreg needs --mask"),
         (["--neutral", "{ex}/neutral.json", "--labels", "tptbox"], "--labels needs --mask"),
+        (["--neutral", "{ex}/neutral.json", "--corners", "extremes"], "--corners needs --mask"),
+        (["--mask", "{vert}", "--corners", "hull"], "unknown corner method"),
+        (
+            ["--neutral", "{ex}/neutral.json", "--translation-method", "taillard"],
+            "unknown translation method",
+        ),
     ],
 )
 def test_bad_input_exit_2_and_nothing_written(tmp_path, args, words):
@@ -182,3 +188,29 @@ def test_pixels_declared_as_mm_are_caught(tmp_path):
     assert all(rec["slip_mm"] is None for rec in out["levels"])
     msgs = [q["message"] for q in out["quality"] if q["check"] == "endplate_length"]
     assert msgs and all("check units, pixel spacing" in m for m in msgs)
+
+
+def test_translation_method_and_margin_options(tmp_path):
+    views = ["--flexion", EXAMPLES / "flexion.json", "--extension", EXAMPLES / "extension.json"]
+    outs = {}
+    for name, extra in (
+        ("corner", []),
+        ("wall", ["--translation-method", "posterior-wall"]),
+        ("nomargin", ["--thresholds", "nordsten", "--no-margin"]),
+        ("margin", ["--thresholds", "nordsten"]),
+    ):
+        result = run(*views, *extra, "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        outs[name] = json.loads((tmp_path / name / "instability.json").read_text())
+    assert outs["corner"]["translation_method_id"] == "corner"
+    assert outs["wall"]["translation_method_id"] == "posterior-wall"
+    assert "Morgan-King" in outs["wall"]["translation_method"]
+    # the methods differ where the segment angle changes between flexion and extension
+    a = {r["level"]: r["translation_mm"] for r in outs["corner"]["levels"]}
+    b = {r["level"]: r["translation_mm"] for r in outs["wall"]["levels"]}
+    assert a["L4-L5"] != pytest.approx(b["L4-L5"], abs=0.1)
+    assert outs["nomargin"]["thresholds"]["measurement_margin"] is None
+    assert outs["margin"]["thresholds"]["measurement_margin"]["mm"] == 1.0
+    for data in outs.values():
+        for rec in data["levels"]:
+            assert rec["verdict"] in ("stable", "borderline", "unstable", "not_assessable")

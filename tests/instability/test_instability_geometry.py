@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from spinestab.errors import InputError
 from spinestab.instability import assess
 from spinestab.instability.geometry import meyerding_grade, signed_angle_deg, slip
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
@@ -152,3 +153,66 @@ def test_high_grade_slip():
     rec = assess(neutral=spine).record("L5-S1")
     assert rec["slip_pct"] == pytest.approx(65.0) and rec["meyerding_grade"] == 3
     assert rec["listhesis"] == "anterolisthesis"
+
+
+# --- posterior-wall method (CLINICAL_LOGIC.md §4.3, Morgan-King / Boden-Wiesel style [R]) ---
+
+
+def test_posterior_wall_slip_by_hand():
+    from spinestab.instability.geometry import slip, slip_posterior_wall
+
+    # lower body: 40 x 27 mm rectangle, superior endplate on y = 0
+    l_ps, l_as, l_pi = np.array([0.0, 0.0]), np.array([40.0, 0.0]), np.array([0.0, -27.0])
+    # upper body: PI 5 mm forward, 8 mm up; its posterior wall leans back by 10 deg
+    th = np.radians(10.0)
+    u_pi = np.array([5.0, 8.0])
+    u_ps = u_pi + 27.0 * np.array([-np.sin(th), np.cos(th)])
+    d, pct, depth = slip_posterior_wall(u_ps, u_pi, l_ps, l_as, l_pi)
+    # the upper wall line meets y = 0 at x = 5 + 8 tan(10 deg); the lower wall is x = 0
+    assert d == pytest.approx(5.0 + 8.0 * np.tan(th), abs=1e-9)
+    assert pct == pytest.approx(100 * d / 40.0) and depth == 40.0
+    assert slip(u_pi, l_ps, l_as)[0] == pytest.approx(5.0)  # the corner method
+    # a lower wall leaning forward by 5 deg: distance perpendicular to that wall
+    l_pi2 = l_ps + 27.0 * np.array([-np.sin(np.radians(5)), -np.cos(np.radians(5))])
+    d2, _, _ = slip_posterior_wall(u_ps, u_pi, l_ps, l_as, l_pi2)
+    assert d2 == pytest.approx((5.0 + 8.0 * np.tan(th)) * np.cos(np.radians(5)), abs=1e-9)
+    # S1 without inferior corners: the lower wall is taken perpendicular to its endplate
+    d3, _, _ = slip_posterior_wall(u_ps, u_pi, l_ps, l_as, np.array([np.nan, np.nan]))
+    assert d3 == pytest.approx(d, abs=1e-9)
+
+
+@pytest.mark.parametrize(("rotation", "mirror"), [(0.0, False), (137.0, True), (-60.0, False)])
+def test_posterior_wall_method_on_an_analytic_spine(rotation, mirror):
+    # rectangular bodies (no wedge): the upper wall is perpendicular to the upper inferior
+    # endplate, so the wall distance is slip + posterior disc height * tan(segmental angle)
+    slips, angles, discs = [1.0, 6.0, -2.0], [4.0, 9.0, 14.0], [7.0, 8.0, 9.0]
+    levels = ("L3", "L4", "L5", "S1")
+    spine = build_spine(
+        levels=levels, slip_mm=slips, angle_deg=angles, disc_posterior_mm=discs, depth_mm=40.0
+    )
+    spine = transform(spine, rotation_deg=rotation, mirror=mirror, shift=(50.0, -20.0))
+    report = assess(neutral=spine, translation_method="posterior-wall")
+    out = report.to_dict()
+    assert out["translation_method_id"] == "posterior-wall"
+    assert "Morgan-King" in out["translation_method"]
+    for i, seg in enumerate(("L3-L4", "L4-L5", "L5-S1")):
+        want = slips[i] + discs[i] * np.tan(np.radians(angles[i]))
+        rec = report.record(seg)
+        assert rec["slip_mm"] == pytest.approx(want, abs=0.01), seg
+        assert rec["slip_pct"] == pytest.approx(100 * want / 40.0, abs=0.01), seg
+    corner = assess(neutral=spine).to_dict()
+    assert corner["translation_method_id"] == "corner"
+    assert [r["slip_mm"] for r in corner["levels"]] == pytest.approx(slips, abs=0.01)
+
+
+def test_posterior_wall_translation_from_a_dynamic_pair():
+    levels = ("L4", "L5", "S1")
+    kw = dict(levels=levels, depth_mm=40.0, disc_posterior_mm=[8.0, 8.0])
+    flex = build_spine(slip_mm=[6.0, 1.0], angle_deg=[2.0, 8.0], view="flexion", **kw)
+    ext = build_spine(slip_mm=[3.0, 1.0], angle_deg=[12.0, 14.0], view="extension", **kw)
+    rec = assess(flexion=flex, extension=ext, translation_method="posterior-wall").record("L4-L5")
+    want = (6.0 + 8.0 * np.tan(np.radians(2.0))) - (3.0 + 8.0 * np.tan(np.radians(12.0)))
+    assert rec["translation_mm"] == pytest.approx(want, abs=0.01)
+    assert rec["angulation_deg"] == pytest.approx(10.0, abs=0.01)
+    with pytest.raises(InputError, match="unknown translation method"):
+        assess(flexion=flex, extension=ext, translation_method="taillard")

@@ -59,13 +59,22 @@ def instability_command(
         typer.Option("--subreg", help="SPINEPS subregion mask (found beside --mask if omitted)."),
     ] = None,
     corners: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--corners",
             help="Corner method for --mask: linefit (endplate and wall lines, default) or "
             "extremes (outline points furthest along the diagonals).",
         ),
-    ] = "linefit",
+    ] = None,
+    translation_method: Annotated[
+        str,
+        typer.Option(
+            "--translation-method",
+            help="Slip/translation: corner (upper posterior-inferior corner along the lower "
+            "endplate, default) or posterior-wall (between the posterior-wall lines, "
+            "Morgan-King / Boden-Wiesel style). Named in the output.",
+        ),
+    ] = "corner",
     thresholds: Annotated[
         str | None,
         typer.Option(
@@ -120,19 +129,27 @@ def instability_command(
             raise InputError("--subreg needs --mask", item="--subreg", expected="--mask M")
         if labels is not None and mask is None:
             raise InputError("--labels needs --mask", item="--labels", expected="--mask M")
+        if corners is not None and mask is None:
+            raise InputError("--corners needs --mask", item="--corners", expected="--mask M")
         tset = load_threshold_set(thresholds, margin=not no_margin)
         neutral_ls = None
         if mask is not None:
             from spinestab.instability.masks import corners_from_masks
 
             neutral_ls = corners_from_masks(
-                mask, labels=labels or "spineps", subregions=subreg, method=corners
+                mask, labels=labels or "spineps", subregions=subreg, method=corners or "linefit"
             )
         elif neutral is not None:
             neutral_ls = read_landmarks(neutral, view="neutral")
         flex_ls = read_landmarks(flexion, view="flexion") if flexion is not None else None
         ext_ls = read_landmarks(extension, view="extension") if extension is not None else None
-        report = assess(neutral=neutral_ls, flexion=flex_ls, extension=ext_ls, thresholds=tset)
+        report = assess(
+            neutral=neutral_ls,
+            flexion=flex_ls,
+            extension=ext_ls,
+            thresholds=tset,
+            translation_method=translation_method,
+        )
         if out.exists() and not out.is_dir():
             raise InputError("--out is a file", source=str(out), expected="a folder")
         out.mkdir(parents=True, exist_ok=True)

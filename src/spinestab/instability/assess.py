@@ -33,10 +33,21 @@ DISCLAIMER = (
     "definitions. Manual landmarking varies by about 1-3 mm and 2-5 deg between observers "
     "[R: CLINICAL_LOGIC.md §4.3]."
 )
-TRANSLATION_METHOD = (
-    "posterior-inferior corner of the upper body projected on the superior endplate of the "
-    "lower body, from its posterior-superior corner (CLINICAL_LOGIC.md §4.3); + = anterior"
-)
+#: Descriptions of the translation (slip) methods, by id (``CLINICAL_LOGIC.md`` §4.3).
+TRANSLATION_METHODS = {
+    "corner": (
+        "corner: posterior-inferior corner of the upper body projected on the superior "
+        "endplate of the lower body, from its posterior-superior corner (CLINICAL_LOGIC.md "
+        "§4.3 [D]); + = anterior"
+    ),
+    "posterior-wall": (
+        "posterior-wall: perpendicular distance between the posterior-wall lines of the upper "
+        "and lower bodies at the level of the lower superior endplate (Morgan-King / "
+        "Boden-Wiesel style, CLINICAL_LOGIC.md §4.3 [R]); for S1 (no inferior corners) the "
+        "lower wall is taken perpendicular to its superior endplate; + = anterior"
+    ),
+}
+TRANSLATION_METHOD = TRANSLATION_METHODS["corner"]
 
 
 _LABELS = {
@@ -64,6 +75,7 @@ class InstabilityReport:
     lordosis: dict[str, Any]
     quality: list[QualityIssue]
     notes: list[str] = field(default_factory=list)
+    translation_method: str = "corner"
 
     @property
     def magnification_known(self) -> bool:
@@ -97,7 +109,8 @@ class InstabilityReport:
             },
             "magnification_known": self.magnification_known,
             "preferred_measures": "mm" if self.magnification_known else "pct",
-            "translation_method": TRANSLATION_METHOD,
+            "translation_method": TRANSLATION_METHODS[self.translation_method],
+            "translation_method_id": self.translation_method,
             "notes": self.notes,
             "levels": self.levels,
             "vertebrae": self.vertebrae,
@@ -468,6 +481,7 @@ def assess(
     flexion: LandmarkSet | None = None,
     extension: LandmarkSet | None = None,
     thresholds: ThresholdSet | str | None = None,
+    translation_method: str = "corner",
 ) -> InstabilityReport:
     """Measure and judge every motion segment.
 
@@ -481,6 +495,10 @@ def assess(
         and angulation (``angle_extension - angle_flexion``, the segment's sagittal ROM).
     thresholds : ThresholdSet or str, optional
         A loaded set or a set name; default: the bundled default (``white-panjabi``).
+    translation_method : {"corner", "posterior-wall"}
+        How slip and translation are measured (``CLINICAL_LOGIC.md`` §4.3): from the upper
+        posterior-inferior corner along the lower endplate (default), or between the
+        posterior-wall lines (Morgan-King / Boden-Wiesel style [R]). Named in the output.
 
     Returns
     -------
@@ -514,9 +532,16 @@ def assess(
                 value=ls.view,
                 expected=name,
             )
+    if translation_method not in TRANSLATION_METHODS:
+        raise InputError(
+            "unknown translation method",
+            item="--translation-method",
+            value=translation_method,
+            expected=" or ".join(TRANSLATION_METHODS),
+        )
     tset = thresholds if isinstance(thresholds, ThresholdSet) else load_threshold_set(thresholds)
     views = {
-        name: measure_view(ls)
+        name: measure_view(ls, translation_method=translation_method)
         for name, ls in (("neutral", neutral), ("flexion", flexion), ("extension", extension))
         if ls is not None
     }
@@ -622,4 +647,5 @@ def assess(
         lordosis=lordosis,
         quality=issues,
         notes=notes,
+        translation_method=translation_method,
     )

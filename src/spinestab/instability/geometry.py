@@ -25,6 +25,7 @@ __all__ = [
     "endplate",
     "signed_angle_deg",
     "slip",
+    "slip_posterior_wall",
     "unit_normal_towards",
 ]
 
@@ -125,6 +126,65 @@ def slip(
     """
     direction, depth = endplate(lower_ps, lower_as)
     d = np.sum((np.asarray(upper_pi, float) - np.asarray(lower_ps, float)) * direction, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = 100.0 * d / np.where(depth > 0, depth, np.nan)
+    return d, pct, depth
+
+
+def slip_posterior_wall(
+    upper_ps: np.ndarray,
+    upper_pi: np.ndarray,
+    lower_ps: np.ndarray,
+    lower_as: np.ndarray,
+    lower_pi: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Slip between the posterior-wall lines (Morgan-King / Boden-Wiesel style [R]).
+
+    ``CLINICAL_LOGIC.md`` §4.3: the perpendicular distance between the posterior-wall lines
+    of the upper and the lower body, measured at the level of the lower body's superior
+    endplate. The upper wall line (``U.PS``-``U.PI``) is extended to the lower superior
+    endplate line; the distance of that point from the lower wall line (``L.PS``-``L.PI``)
+    is taken along the lower wall's normal, positive anteriorly. Where the lower body has no
+    inferior corners (S1), the lower wall is taken perpendicular to its superior endplate
+    (the distance is then measured along that endplate).
+
+    Parameters
+    ----------
+    upper_ps, upper_pi : (..., 2) ndarray
+        Posterior corners of the upper body.
+    lower_ps, lower_as, lower_pi : (..., 2) ndarray
+        Posterior-superior, anterior-superior and posterior-inferior corners of the lower
+        body (``lower_pi`` may be NaN).
+
+    Returns
+    -------
+    slip : (...,) ndarray
+        Input units; + = anterolisthesis. NaN when the upper wall is parallel to the
+        lower endplate.
+    slip_pct : (...,) ndarray
+        ``100 * slip / depth``.
+    depth : (...,) ndarray
+        Depth of the lower superior endplate.
+
+    """
+    upper_ps, upper_pi = np.asarray(upper_ps, float), np.asarray(upper_pi, float)
+    lower_ps, lower_pi = np.asarray(lower_ps, float), np.asarray(lower_pi, float)
+    e_l, depth = endplate(lower_ps, np.asarray(lower_as, float))
+    # upper wall line: upper_pi + t * w; meets the endplate line where its normal offset is 0
+    wall = upper_pi - upper_ps
+    n_e = np.stack([-e_l[..., 1], e_l[..., 0]], axis=-1)
+    denom = np.sum(wall * n_e, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = -np.sum((upper_pi - lower_ps) * n_e, axis=-1) / np.where(denom != 0, denom, np.nan)
+    point = upper_pi + t[..., None] * wall
+    # lower wall normal, pointing anteriorly; perpendicular to the endplate without PI
+    w_dir, w_len = endplate(lower_pi, lower_ps)
+    normal = np.stack([-w_dir[..., 1], w_dir[..., 0]], axis=-1)
+    normal = np.where(np.isfinite(w_len)[..., None] & (w_len > 0)[..., None], normal, np.nan)
+    normal = np.where(np.isnan(normal), e_l, normal)
+    side = np.sign(np.sum(normal * e_l, axis=-1))
+    normal = normal * np.where(side == 0, 1.0, side)[..., None]
+    d = np.sum((point - lower_ps) * normal, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = 100.0 * d / np.where(depth > 0, depth, np.nan)
     return d, pct, depth

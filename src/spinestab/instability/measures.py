@@ -26,7 +26,13 @@ from spinestab.instability.quality import (
     working_coordinates,
 )
 
-__all__ = ["SegmentGeometry", "VertebraGeometry", "ViewResult", "measure_view"]
+__all__ = [
+    "TRANSLATION_METHODS",
+    "SegmentGeometry",
+    "VertebraGeometry",
+    "ViewResult",
+    "measure_view",
+]
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +137,22 @@ def _vertebra(level: str, arr: np.ndarray, cranial: np.ndarray | None) -> Verteb
     )
 
 
-def measure_view(landmarks: LandmarkSet) -> ViewResult:
+#: Translation (slip) methods of ``CLINICAL_LOGIC.md`` §4.3.
+TRANSLATION_METHODS = ("corner", "posterior-wall")
+
+
+def measure_view(landmarks: LandmarkSet, *, translation_method: str = "corner") -> ViewResult:
     """Quality-check one view and measure its vertebrae and motion segments.
 
     Parameters
     ----------
     landmarks : LandmarkSet
         Corners of one view.
+    translation_method : {"corner", "posterior-wall"}
+        ``corner``: the upper posterior-inferior corner projected on the lower superior
+        endplate (§4.3 [D]); ``posterior-wall``: the distance between the posterior-wall
+        lines at the level of the lower superior endplate (Morgan-King / Boden-Wiesel
+        style [R], :func:`~spinestab.instability.geometry.slip_posterior_wall`).
 
     Returns
     -------
@@ -215,7 +230,10 @@ def measure_view(landmarks: LandmarkSet) -> ViewResult:
         if overlap:
             segments[name] = SegmentGeometry(name, upper, lower, withheld=(overlap[0].message,))
             continue
-        d, pct, depth = geo.slip(u[PI], lo[PS], lo[AS])
+        if translation_method == "posterior-wall":
+            d, pct, depth = geo.slip_posterior_wall(u[PS], u[PI], lo[PS], lo[AS], lo[PI])
+        else:
+            d, pct, depth = geo.slip(u[PI], lo[PS], lo[AS])
         angle = geo.signed_angle_deg(u[AI] - u[PI], lo[AS] - lo[PS], cranial)
         ant, post = geo.disc_heights(u[PI], u[AI], lo[PS], lo[AS], cranial)
         segments[name] = SegmentGeometry(

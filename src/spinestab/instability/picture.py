@@ -138,7 +138,14 @@ def draw_overlay(report: InstabilityReport, path: str | Path, *, dpi: int = 120)
         + ("% preferred (magnification unknown)" if not report.magnification_known else "mm"),
         fontsize=9,
     )
-    fig.text(0.01, 0.005, "Supports decisions; does not diagnose.", fontsize=7, color="#616161")
+    fig.text(
+        0.01,
+        0.005,
+        f"Supports decisions; does not diagnose. Slip/translation method: "
+        f"{report.translation_method}.",
+        fontsize=7,
+        color="#616161",
+    )
     fig.tight_layout(rect=(0, 0.02, 1, 0.96))
     path = Path(path)
     fig.savefig(path, format="png")
