@@ -528,3 +528,69 @@ def test_resting_film_verdict_is_not_taken_for_dynamic_instability(tmp_path):
     assert "resting_film_criteria" in codes and "s1_structural" not in codes
     # grade II slip, concordant, 16 weeks failed care: referred on §4.5's S2 review rule
     assert res["triage"]["track"] == "S1" and "s2_escalation_failed_care" in codes
+
+
+def test_commands_writing_into_the_patient_folder_itself(tmp_path):
+    # the natural workflow: every command with --out PATIENT_DIR, then spinestab plan
+    folder = tmp_path / "patient"
+    folder.mkdir()
+    for name in FORMS:
+        shutil.copy(FORMS_FROM / name, folder / name)
+    (folder / "history.json").write_text(json.dumps(FAILED_CARE))
+    cli(
+        "mri",
+        "--image",
+        TOTALSEG / "example_ct_sm.nii.gz",
+        "--mask",
+        TOTALSEG / "example_seg.nii.gz",
+        "--labels",
+        "totalseg_total",
+        "--out",
+        folder,
+    )
+    mask = TPTBOX / "sub-ct_seg-vert_label-22_msk.nii.gz"
+    cli("instability", "--mask", mask, "--labels", "tptbox", "--out", folder)
+    acc = np.load(MOBGAP)["HA001_Test5_Trial1_acc"]
+    with (tmp_path / "walk.csv").open("w") as handle:
+        handle.write("x,y,z\n")
+        np.savetxt(handle, acc, delimiter=",", fmt="%.6f")
+    cli(
+        "wearable",
+        "--trunk",
+        tmp_path / "walk.csv",
+        "--fs",
+        "100",
+        "--start",
+        "2024-03-04T09:00:00",
+        "--no-pictures",
+        "--out",
+        folder,
+    )
+    # summary.json (mri, then wearable) and landmarks_neutral.json sit beside the forms
+    assert (folder / "summary.json").is_file() and (folder / "landmarks_neutral.json").is_file()
+    cli("plan", folder, "--out", tmp_path / "out")
+    profile = json.loads((tmp_path / "out" / "profile.json").read_text())
+    assert len(profile["clinical"]["scores"]) == len(FORMS)
+    assert profile["muscle"]["other_muscles"]["autochthon"]["fat_pct"] is not None
+    assert [lv["level"] for lv in profile["instability"]["levels"]] == ["L2-L3", "L3-L4"]
+    assert profile["movement"]["days"] == 1
+
+
+def test_withheld_segments_are_named_as_missing(instability_masks, tmp_path):
+    # real corners with two of L3's swapped: the tool withholds both segments of L3
+    doc = json.loads((instability_masks / "landmarks_neutral.json").read_text())
+    l3 = doc["vertebrae"]["L3"]
+    l3["anterior_superior"], l3["posterior_superior"] = (
+        l3["posterior_superior"],
+        l3["anterior_superior"],
+    )
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    cli("instability", "--neutral", tmp_path / "bad.json", "--out", tmp_path / "inst")
+    report = json.loads((tmp_path / "inst" / "instability.json").read_text())
+    assert any(q["severity"] == "error" and q["level"] == "L3" for q in report["quality"])
+    withheld = [lv["level"] for lv in report["levels"] if lv["meyerding_grade"] is None]
+    assert withheld == ["L2-L3", "L3-L4"]
+    res = make_patient(tmp_path / "p", FAILED_CARE, instability=tmp_path / "inst/instability.json")
+    missing = {m["part"] for m in res["profile"]["missing"]}
+    assert "instability measures at L2-L3, L3-L4" in missing
+    assert res["triage"]["findings"]["structural"]["structural_finding"] is False

@@ -74,6 +74,11 @@ DAILY_COLUMNS = (
 )
 #: Files a previous ``spinestab plan`` run may have left in the folder; never read as input.
 OUTPUT_NAMES = ("profile.json", "triage.json", "plan.json", "progress.json")
+#: JSON files the other commands write beside their tables when run with ``--out
+#: PATIENT_DIR``: ``summary.json`` (``spinestab mri``, ``spinestab wearable``) and the
+#: corners derived from masks (``spinestab instability``); never questionnaires.
+PRODUCER_JSON = ("summary.json",)
+PRODUCER_JSON_PREFIXES = ("landmarks_",)
 SPECIAL_JSON = ("history.json", "instability.json")
 #: Summary rows of ``muscle_quality.csv`` (every slice; slices outside the vertebrae).
 _SUMMARY_LEVELS = ("all", "unassigned")
@@ -760,7 +765,8 @@ def _questionnaire_files(folder: Path) -> list[Path]:
             if base == folder and (
                 name in SPECIAL_JSON
                 or name in OUTPUT_NAMES
-                or name.startswith(("plan_v", "sessions"))
+                or name in PRODUCER_JSON
+                or name.startswith(("plan_v", "sessions", *PRODUCER_JSON_PREFIXES))
             ):
                 continue
             files.append(path)

@@ -504,6 +504,19 @@ def find_missing(
                 "are not assessed (imaging is not routine, NICE NG59 1.1.4)",
             )
         )
+    withheld = [
+        f.level
+        for f in (instability.levels if instability is not None else ())
+        if f.slip_mm is None and f.slip_pct is None and f.meyerding_grade is None
+    ]
+    if withheld:
+        out.append(
+            Missing(
+                f"instability measures at {', '.join(withheld)}",
+                "no slip or grade for these segments (withheld by spinestab instability, "
+                "see its quality checks and the reasons): they are not screened",
+            )
+        )
     if instability is not None and h.concordant_symptoms is None:
         out.append(
             Missing(
