@@ -83,13 +83,20 @@ def fill_short(mask: np.ndarray, *, min_true: int = 0, max_gap: int = 0) -> np.n
     if max_gap > 0:
         st, en = runs(~out)
         inner = (st > 0) & (en < out.size) & ((en - st) <= max_gap)
-        for a, b in zip(st[inner], en[inner], strict=True):
-            out[a:b] = True
+        out |= _cover(st[inner], en[inner], out.size)
     if min_true > 1:
         st, en = runs(out)
-        for a, b in zip(st[(en - st) < min_true], en[(en - st) < min_true], strict=True):
-            out[a:b] = False
+        short = (en - st) < min_true
+        out &= ~_cover(st[short], en[short], out.size)
     return out
+
+
+def _cover(starts: np.ndarray, stops: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask of length ``n``, True on the disjoint intervals ``[start, stop)``."""
+    d = np.zeros(n + 1, np.int32)
+    d[starts] += 1  # disjoint maximal runs: no start or stop repeats, so += is safe
+    d[stops] -= 1
+    return np.cumsum(d[:n], dtype=np.int32) > 0
 
 
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
