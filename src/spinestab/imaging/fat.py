@@ -23,7 +23,9 @@ from spinestab.errors import InputError, require
 
 __all__ = [
     "CT_FAT_HU_RANGE",
+    "MIN_CLASS_SEPARATION",
     "FatMap",
+    "class_separation",
     "ct_fat",
     "dixon_fat_fraction",
     "multi_otsu_thresholds",
@@ -215,23 +217,44 @@ def n4_bias_correct(
         in_plane = [max(1, round(n / target_px)) for n in img.shape[:2]]
         shrink = (in_plane[0], in_plane[1], 1 if thick else max(1, round(img.shape[2] / target_px)))
     shrink = tuple(max(1, min(int(s), n)) for s, n in zip(shrink, img.shape, strict=True))
-    sitk_img = sitk.GetImageFromArray(np.ascontiguousarray(img.transpose(2, 1, 0)))
-    sitk_img.SetSpacing(tuple(float(s) for s in spacing_mm))
-    if mask is None:
+    # a single slice (or a volume one voxel thick along any axis) is fitted in 2-D: ITK
+    # refuses a shrunk grid of zero extent
+    keep = [a for a in range(3) if img.shape[a] > 1]
+    if len(keep) < 2:
+        raise InputError(
+            "image is not 3-D enough for bias correction", value=img.shape, expected="2 axes > 1"
+        )
+    squeeze = tuple(a for a in range(3) if a not in keep)
+    arr = img.squeeze(axis=squeeze) if squeeze else img
+    msk = None if mask is None else np.asarray(mask).squeeze(axis=squeeze)
+    spacing = tuple(float(spacing_mm[a]) for a in keep)
+    factors = [int(shrink[a]) for a in keep]
+    reverse = tuple(range(arr.ndim))[::-1]
+    sitk_img = sitk.GetImageFromArray(np.ascontiguousarray(arr.transpose(reverse)))
+    sitk_img.SetSpacing(spacing)
+    if msk is None:
         sitk_mask = sitk.OtsuThreshold(sitk_img, 0, 1, 200)
     else:
         sitk_mask = sitk.GetImageFromArray(
-            np.ascontiguousarray(mask.astype(np.uint8).transpose(2, 1, 0))
+            np.ascontiguousarray(msk.astype(np.uint8).transpose(reverse))
         )
         sitk_mask.CopyInformation(sitk_img)
-    small = sitk.Shrink(sitk_img, list(shrink))
-    small_mask = sitk.Shrink(sitk_mask, list(shrink))
+    small = sitk.Shrink(sitk_img, factors)
+    small_mask = sitk.Shrink(sitk_mask, factors)
     corrector = sitk.N4BiasFieldCorrectionImageFilter()
     corrector.SetMaximumNumberOfIterations([int(i) for i in iterations])
     corrector.SetConvergenceThreshold(float(convergence))
-    corrector.Execute(small, small_mask)
+    try:
+        corrector.Execute(small, small_mask)
+    except RuntimeError as exc:
+        raise InputError(
+            f"N4 bias correction failed ({str(exc).strip().splitlines()[-1][:200]})",
+            value=img.shape,
+            expected="an image N4 can fit, or --no-bias-correction",
+        ) from exc
     log_bias = corrector.GetLogBiasFieldAsImage(sitk_img)
-    bias = np.exp(sitk.GetArrayFromImage(log_bias).transpose(2, 1, 0).astype(np.float64))
+    bias = np.exp(sitk.GetArrayFromImage(log_bias).transpose(reverse).astype(np.float64))
+    bias = bias.reshape(img.shape)
     return np.asarray(image, dtype=np.float64) / bias, bias
 
 
@@ -280,10 +303,45 @@ def multi_otsu_thresholds(values: np.ndarray, *, classes: int = 2, nbins: int = 
     return [float(edges[i[best]]), float(edges[j[best]])]
 
 
+#: Below this share of the intensity variance explained by the classes, the "fat" class may
+#: be the bright tail of one tissue rather than a second tissue [D]: the best split of a
+#: single Gaussian explains 2/pi = 0.64 of its variance; the phantoms (>= 1 % fat voxels)
+#: give 0.82-0.93. Rows of such labels are flagged ``fat_classes_weakly_separated``.
+MIN_CLASS_SEPARATION = 0.70
+
+
+def class_separation(values: np.ndarray, classes: np.ndarray) -> float:
+    """Share of the variance of ``values`` explained by the class means (Otsu's eta, 0..1).
+
+    Examples
+    --------
+    >>> round(class_separation(np.array([0.0, 0.0, 10.0, 10.0]), np.array([0, 0, 1, 1])), 3)
+    1.0
+
+    """
+    values = np.asarray(values, dtype=np.float64)
+    total = float(values.var())
+    if total <= 0.0:
+        return 0.0
+    cls = np.asarray(classes, dtype=np.int64)
+    n = np.bincount(cls).astype(np.float64)
+    means = np.bincount(cls, weights=values) / np.maximum(n, 1.0)
+    between = float(np.sum(n * (means - values.mean()) ** 2) / values.size)
+    return between / total
+
+
 def _classify(
     values: np.ndarray, *, method: ClassMethod, classes: int, seed: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Class index per value, 0 = darkest ... classes-1 = brightest."""
+    cls, info = _classify_raw(values, method=method, classes=classes, seed=seed)
+    info["separation"] = round(class_separation(values, cls), 4)
+    return cls, info
+
+
+def _classify_raw(
+    values: np.ndarray, *, method: ClassMethod, classes: int, seed: int
+) -> tuple[np.ndarray, dict[str, Any]]:
     if classes not in (2, 3):
         raise InputError("number of classes must be 2 or 3", value=classes)
     if method == "otsu":
@@ -400,9 +458,12 @@ def single_contrast_fat(
     for g in groups:
         sel = (mask if pool == "all" else labels == g) & finite
         values = corrected[sel]
-        if values.size < 10 * classes:
+        raw = image[sel]
+        flat = raw.size > 0 and float(raw.max() - raw.min()) <= 1e-9 * max(abs(float(raw.max())), 1)
+        if values.size < 10 * classes or flat:
             if pool == "all":
-                raise InputError("too few muscle voxels to classify", value=int(values.size))
+                why = "no intensity contrast" if flat else "too few muscle voxels"
+                raise InputError(f"{why} to classify fat", value=int(values.size))
             unclassified.append(g)  # left NaN: rows get flagged, not a made-up number
             continue
         cls, info = _classify(values, method=method, classes=classes, seed=seed)

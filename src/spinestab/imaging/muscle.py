@@ -17,6 +17,10 @@ Definitions
 * csa_to_vertebral_body: csa_mean_mm2 / mean vertebral-body area over the same slices,
   where a vertebral body mask is given.
 * level ``all``: every slice of the image, assigned to a level or not.
+* flags: ``empty_at_level``, ``nan_voxels:N``, ``fat_undefined_voxels:N``,
+  ``fat_classes_weakly_separated`` (single contrast: the intensity classes explain less
+  than :data:`~spinestab.imaging.fat.MIN_CLASS_SEPARATION` of the variance), level and
+  laterality flags (see the README).
 """
 
 from __future__ import annotations
@@ -409,6 +413,10 @@ def measure(
                 )
             )
     _add_asymmetry(raw)
+    weak = _weakly_separated(fat, entries, values)
+    for d in raw:
+        if d["n_slices"] and (d["muscle"], d["side"]) in weak:
+            d["flags"].append("fat_classes_weakly_separated")
     swapped = _swapped_sides(entries, sums["x_sum"], sums["count"].sum(axis=1))
     for d in raw:
         if d["muscle"] in swapped:
@@ -596,6 +604,33 @@ def _aggregate(
         else:
             flags.append("no_vertebral_body_at_level")
     return out
+
+
+def _weakly_separated(
+    fat: FatMap | None, entries: Sequence[LabelEntry], values: Sequence[int]
+) -> set[tuple[str, str]]:
+    """(muscle, side) whose single-contrast fat classes explain too little of the variance."""
+    from spinestab.imaging.fat import MIN_CLASS_SEPARATION
+
+    if fat is None:
+        return set()
+    by_label = fat.details.get("classifier_by_label") or {}
+    weak_keys = {
+        k for k, info in by_label.items() if info.get("separation", 1.0) < MIN_CLASS_SEPARATION
+    }
+    if not weak_keys:
+        return set()
+    weak = {
+        (e.name, e.side)
+        for e, v in zip(entries, values, strict=True)
+        if v >= 0 and ("all" in weak_keys or str(v) in weak_keys)
+    }
+    for e in entries:  # derived rows inherit the flag of their parts
+        if e.value == -1 and any(
+            (part, e.side) in weak for part in ("multifidus", "erector_spinae")
+        ):
+            weak.add((e.name, e.side))
+    return weak
 
 
 def _with_autochthon(
