@@ -594,3 +594,36 @@ def test_withheld_segments_are_named_as_missing(instability_masks, tmp_path):
     missing = {m["part"] for m in res["profile"]["missing"]}
     assert "instability measures at L2-L3, L3-L4" in missing
     assert res["triage"]["findings"]["structural"]["structural_finding"] is False
+
+
+def test_pdff_table_with_slightly_negative_means_is_read(tmp_path):
+    # a PDFF map on the real MuscleMap mask grid with known values: multifidus 12 % (left,
+    # label 2) and 14 % (right, label 1), psoas -0.8 % mean with noise (PDFF noise may be
+    # negative; spinestab mri keeps it so means stay unbiased)
+    nib = pytest.importorskip("nibabel")
+    mask = nib.load(MUSCLEMAP / "sub-0001_axial_lumbar_mri_dseg.nii.gz")
+    lab = np.asarray(mask.dataobj)
+    ff = np.full(lab.shape, 8.0, dtype=np.float32)
+    ff[lab == 1], ff[lab == 2] = 14.0, 12.0
+    psoas = np.isin(lab, (5, 6))
+    ff[psoas] = -0.8 + np.random.default_rng(1).normal(0, 0.5, psoas.sum())
+    nib.save(nib.Nifti1Image(ff, mask.affine, mask.header), tmp_path / "pdff.nii.gz")
+    cli(
+        "mri",
+        "--ff",
+        tmp_path / "pdff.nii.gz",
+        "--mask",
+        MUSCLEMAP / "sub-0001_axial_lumbar_mri_dseg.nii.gz",
+        "--labels",
+        "musclemap",
+        "--out",
+        tmp_path / "mri",
+    )
+    rows = csv_rows(tmp_path / "mri" / "muscle_quality.csv")
+    assert all(float(r["fat_fraction_pct"]) < 0 for r in rows if r["muscle"] == "psoas")
+    res = make_patient(tmp_path / "p", None, muscle_quality=tmp_path / "mri/muscle_quality.csv")
+    muscle = res["profile"]["muscle"]
+    assert muscle["multifidus_fat_pct"] == pytest.approx(14.0, abs=1e-4)
+    assert muscle["fat_method"] == "pdff" and "quantitative" in muscle["fat_method_note"]
+    assert muscle["other_muscles"]["psoas"]["fat_pct"] < 0
+    assert res["plan"]["emphasis"]["fi_grade"] == 1  # 10-50 % (§5.9, 3-grade 10/50)

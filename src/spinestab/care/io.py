@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: Columns ``muscle_quality.csv`` must have for the care profile (issue 3 contract).
 MUSCLE_COLUMNS = ("muscle", "side", "level", "fat_fraction_pct", "fat_method")
+#: Accepted fat fractions (%): the voxel range ``spinestab mri`` accepts for PDFF maps.
+FAT_PCT_RANGE = (-10.0, 110.0)
 #: Columns ``daily.csv`` must have (issue 4 contract).
 DAILY_COLUMNS = (
     "date",
@@ -328,12 +330,14 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
     rows = _read_csv(path, MUSCLE_COLUMNS)
     parsed = []
     for number, row in enumerate(rows, start=2):
+        # PDFF maps keep small negative (noise) values so that means stay unbiased;
+        # spinestab mri refuses voxels outside -10..110 %, so a mean lies within that too
         fat = _number(
             row["fat_fraction_pct"],
             source=source,
             item=f"line {number} fat_fraction_pct",
-            low=0,
-            high=100,
+            low=FAT_PCT_RANGE[0],
+            high=FAT_PCT_RANGE[1],
         )
         asym = _number(row.get("asymmetry_pct"), source=source, item=f"line {number} asymmetry_pct")
         level = _level_name(row["level"])
