@@ -67,6 +67,20 @@ def _parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _dicom_as_nifti(volume: Any, path: Path) -> Path:
+    """Write a volume read from DICOM as NIfTI (same voxels and RAS+ affine) for a segmenter."""
+    import numpy as np
+
+    from spinestab.errors import require
+
+    nib = require("nibabel", extra="imaging", feature="Writing NIfTI for a segmenter")
+    data = np.asarray(volume.data)
+    if data.dtype == np.int64:
+        data = data.astype(np.int32)
+    nib.save(nib.Nifti1Image(data, volume.affine), str(path))
+    return path
+
+
 def run_mri(
     *,
     out: Path,
@@ -163,18 +177,13 @@ def run_mri(
         assert image is not None
         base = read_volume(image, series_uid=series_uid, modality=mod_override)
     seg_tmp = None
+    segmenter_input = None
     if mask is None:
         if segment is None:
             raise InputError(
                 "no mask", expected="--mask MASK, or --segment TOOL to run a segmenter"
             )
         src_img = Path(str(image or water or ff))
-        if src_img.is_dir():
-            raise InputError(
-                "segmenters need a NIfTI image",
-                source=str(src_img),
-                expected="the image as .nii/.nii.gz (convert the DICOM series first)",
-            )
         from spinestab.imaging.segment import get_backend
 
         opts: dict[str, Any] = {"weights_dir": weights_dir}
@@ -184,6 +193,9 @@ def run_mri(
         out.mkdir(parents=True, exist_ok=True)
         seg_tmp = Path(tempfile.mkdtemp(prefix=".seg-", dir=out))
         try:
+            if src_img.is_dir():  # a DICOM series: the segmenter gets it as NIfTI, same grid
+                src_img = _dicom_as_nifti(base, seg_tmp / f"{src_img.name or 'dicom'}.nii.gz")
+                segmenter_input = f"segmentation/{src_img.name} (from the DICOM series)"
             seg = backend.segment(src_img, seg_tmp)
         except BaseException:
             shutil.rmtree(seg_tmp, ignore_errors=True)
@@ -326,6 +338,7 @@ def run_mri(
                     "ff": str(ff) if ff else None,
                     "mask": str(mask) if seg_tmp is None else f"segmentation/{Path(mask).name}",
                     "segmenter": segment,
+                    "segmenter_input": segmenter_input,
                     "labels": labels,
                     "levels_from": level_source,
                     "sex": sex,

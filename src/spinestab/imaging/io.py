@@ -328,8 +328,8 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
         except Exception:
             bad.append(path.name)
             continue
-        if "PixelData" not in ds and "ImagePositionPatient" not in ds:
-            continue
+        if not any(k in ds for k in ("PixelData", "ImagePositionPatient", "NumberOfFrames")):
+            continue  # not an image (e.g. a DICOMDIR or a structured report)
         uid = str(getattr(ds, "SeriesInstanceUID", "") or "")
         groups.setdefault(uid, []).append(path)
         meta.setdefault(
@@ -428,8 +428,168 @@ def _decoder_available(ts: Any) -> bool:
         return False
 
 
+def _seq_item(ds: Any, *names: str) -> Any:
+    """Follow nested one-item sequences (``ds.A[0].B[0]``...); None when one is missing."""
+    node = ds
+    for name in names:
+        seq = getattr(node, name, None)
+        if not seq:
+            return None
+        node = seq[0]
+    return node
+
+
+def _stack_multiframe(ds: Any, *, src: str, info: DicomSeriesInfo) -> Volume:
+    """One multi-frame (enhanced) DICOM file: frames placed by their per-frame positions.
+
+    Geometry comes from the functional groups (PS3.3 C.7.6.16): per-frame
+    ``PlanePositionSequence``, and ``PlaneOrientationSequence`` / ``PixelMeasuresSequence`` /
+    ``PixelValueTransformationSequence`` per frame or shared.
+    """
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    per_frame = list(getattr(ds, "PerFrameFunctionalGroupsSequence", None) or [])
+    shared = _seq_item(ds, "SharedFunctionalGroupsSequence")
+    if len(per_frame) != frames:
+        raise InputError(
+            "multi-frame DICOM without per-frame geometry",
+            source=src,
+            value=f"{frames} frames, {len(per_frame)} per-frame groups",
+            expected="an enhanced DICOM with PerFrameFunctionalGroupsSequence",
+        )
+
+    def group(frame: Any, *names: str) -> Any:
+        item = _seq_item(frame, *names)
+        return item if item is not None else _seq_item(shared, *names) if shared else None
+
+    iops, positions, spacings, slopes, inters = [], [], [], [], []
+    for n, frame in enumerate(per_frame):
+        pos = group(frame, "PlanePositionSequence")
+        ori = group(frame, "PlaneOrientationSequence")
+        pix = group(frame, "PixelMeasuresSequence")
+        if pos is None or ori is None or pix is None:
+            raise InputError(
+                "multi-frame DICOM frame lacks position, orientation or pixel spacing",
+                source=src,
+                item=f"frame {n + 1}",
+                expected="PlanePosition, PlaneOrientation and PixelMeasures sequences",
+            )
+        positions.append([float(v) for v in pos.ImagePositionPatient])
+        iops.append([float(v) for v in ori.ImageOrientationPatient])
+        spacings.append([float(v) for v in pix.PixelSpacing])
+        tr = group(frame, "PixelValueTransformationSequence")
+        slopes.append(float(getattr(tr, "RescaleSlope", 1.0) or 1.0) if tr else 1.0)
+        inters.append(float(getattr(tr, "RescaleIntercept", 0.0) or 0.0) if tr else 0.0)
+    iop = np.asarray(iops)
+    if not np.allclose(iop, iop[0], atol=1e-4) or not np.allclose(spacings, spacings[0]):
+        raise InputError(
+            "frames differ in orientation or pixel spacing",
+            source=src,
+            expected="one stack of parallel frames",
+        )
+    try:
+        pixels = np.asarray(ds.pixel_array)
+    except Exception as exc:
+        raise _pixel_error(ds, src, exc) from exc
+    if pixels.ndim != 3 or pixels.shape[0] != frames:
+        raise InputError(
+            "multi-frame colour DICOM is not supported", source=src, value=pixels.shape
+        )
+    return _assemble(
+        pixels,
+        np.asarray(positions),
+        iop[0],
+        tuple(spacings[0]),
+        np.asarray(slopes),
+        np.asarray(inters),
+        src=src,
+        modality=str(getattr(ds, "Modality", "unknown") or "unknown"),
+        meta={
+            "series_uid": info.series_uid,
+            "series_description": info.description,
+            "transfer_syntax": str(getattr(ds.file_meta, "TransferSyntaxUID", "")),
+            "n_files": 1,
+            "n_frames": frames,
+        },
+    )
+
+
+def _pixel_error(ds: Any, src: str, exc: Exception) -> Exception:
+    ts = getattr(ds.file_meta, "TransferSyntaxUID", None)
+    if ts is not None and ts.is_compressed and not _decoder_available(ts):
+        return MissingDependencyError(
+            f"{src}: no decoder for compressed DICOM pixel data ({ts.name}, {ts}). "
+            "Install the decoders with: pip install 'spinestab[jpeg2000]'"
+        )
+    return InputError(
+        f"cannot decode pixel data ({type(exc).__name__}: {exc})",
+        source=src,
+        expected="complete, readable DICOM files",
+    )
+
+
+def _assemble(
+    pixels: np.ndarray,
+    positions: np.ndarray,
+    iop: np.ndarray,
+    pixel_spacing: tuple[float, float],
+    slopes: np.ndarray,
+    inters: np.ndarray,
+    *,
+    src: str,
+    modality: str,
+    meta: dict[str, Any],
+) -> Volume:
+    """Sort frames along the slice normal, check spacing, rescale, build the RAS+ affine."""
+    row_dir, col_dir = iop[:3], iop[3:]
+    normal = np.cross(row_dir, col_dir)
+    along = positions @ normal
+    order = np.argsort(along, kind="stable")
+    along, positions = along[order], positions[order]
+    pixels, slopes, inters = pixels[order], slopes[order], inters[order]
+    if len(along) < 2:
+        raise InputError(
+            "series has one slice", source=src, value=1, expected="a 3-D series of slices"
+        )
+    steps = np.diff(along)
+    if np.any(steps < 1e-3):
+        raise InputError(
+            "two slices share one position", source=src, expected="distinct slice positions"
+        )
+    if np.max(steps) - np.min(steps) > max(0.01 * float(np.median(steps)), 1e-3):
+        raise InputError(
+            "slice spacing is not uniform (missing slices?)",
+            source=src,
+            value=[round(float(s), 3) for s in steps],
+            expected="equally spaced slices",
+        )
+    if np.all(slopes == 1.0) and np.all(inters == np.round(inters)):
+        data = pixels.astype(np.int32) + inters.astype(np.int32)[:, None, None]
+    else:
+        data = pixels.astype(np.float64) * slopes[:, None, None] + inters[:, None, None]
+    # (slices, rows, cols) -> (cols, rows, slices): i along the row direction.
+    data = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    row_spacing, col_spacing = pixel_spacing
+    step = (positions[-1] - positions[0]) / (len(positions) - 1)
+    lps = np.eye(4)
+    lps[:3, 0] = row_dir * col_spacing
+    lps[:3, 1] = col_dir * row_spacing
+    lps[:3, 2] = step
+    lps[:3, 3] = positions[0]
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+    return Volume(data=data, affine=affine, modality=modality, source=src, meta=meta)
+
+
 def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> Volume:
     first = datasets[0]
+    frames = int(getattr(first, "NumberOfFrames", 1) or 1)
+    if frames > 1:
+        if len(datasets) > 1:
+            raise InputError(
+                f"series holds {len(datasets)} multi-frame files",
+                source=src,
+                expected="one enhanced (multi-frame) file per series, or one file per slice",
+            )
+        return _stack_multiframe(first, src=src, info=info)
     for name in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing"):
         if name not in first:
             raise InputError(f"DICOM header lacks {name}", source=src, expected="a 3-D series")
@@ -452,14 +612,6 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
     positions = positions[order]
     datasets = [datasets[i] for i in order]
     if len(datasets) < 2:
-        frames = int(getattr(datasets[0], "NumberOfFrames", 1) or 1)
-        if frames > 1:
-            raise InputError(
-                "multi-frame (enhanced) DICOM is not supported",
-                source=src,
-                value=f"{frames} frames in one file",
-                expected="one file per slice (classic DICOM), or convert to NIfTI (dcm2niix)",
-            )
         raise InputError(
             "series has one slice", source=src, value=1, expected="a 3-D series of slices"
         )
@@ -482,46 +634,27 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
     try:
         pixels = np.stack([np.asarray(ds.pixel_array) for ds in datasets], axis=0)
     except Exception as exc:
-        ts = getattr(first.file_meta, "TransferSyntaxUID", None)
-        if ts is not None and ts.is_compressed and not _decoder_available(ts):
-            raise MissingDependencyError(
-                f"{src}: no decoder for compressed DICOM pixel data ({ts.name}, {ts}). "
-                "Install the decoders with: pip install 'spinestab[jpeg2000]'"
-            ) from exc
-        raise InputError(
-            f"cannot decode pixel data ({type(exc).__name__}: {exc})",
-            source=src,
-            expected="complete, readable DICOM files",
-        ) from exc
+        raise _pixel_error(first, src, exc) from exc
     if pixels.ndim != 3:
-        raise InputError(
-            "multi-frame or colour DICOM is not supported", source=src, value=pixels.shape
-        )
+        raise InputError("colour DICOM is not supported", source=src, value=pixels.shape)
     slopes = np.asarray([float(getattr(ds, "RescaleSlope", 1.0) or 1.0) for ds in datasets])
     inters = np.asarray([float(getattr(ds, "RescaleIntercept", 0.0) or 0.0) for ds in datasets])
-    if np.all(slopes == 1.0) and np.all(inters == np.round(inters)):
-        data = pixels.astype(np.int32) + inters.astype(np.int32)[:, None, None]
-    else:
-        data = pixels.astype(np.float64) * slopes[:, None, None] + inters[:, None, None]
-    # (slices, rows, cols) -> (cols, rows, slices): i along the row direction.
-    data = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
-
-    row_spacing, col_spacing = (float(v) for v in first.PixelSpacing)
-    step = (positions[-1] - positions[0]) / (len(positions) - 1)
-    lps = np.eye(4)
-    lps[:3, 0] = row_dir * col_spacing
-    lps[:3, 1] = col_dir * row_spacing
-    lps[:3, 2] = step
-    lps[:3, 3] = positions[0]
-    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
-    modality = str(getattr(first, "Modality", "unknown") or "unknown")
-    meta = {
-        "series_uid": info.series_uid,
-        "series_description": info.description,
-        "transfer_syntax": str(getattr(first.file_meta, "TransferSyntaxUID", "")),
-        "n_files": len(datasets),
-    }
-    return Volume(data=data, affine=affine, modality=modality, source=src, meta=meta)
+    return _assemble(
+        pixels,
+        positions,
+        iop,
+        tuple(float(v) for v in first.PixelSpacing),
+        slopes,
+        inters,
+        src=src,
+        modality=str(getattr(first, "Modality", "unknown") or "unknown"),
+        meta={
+            "series_uid": info.series_uid,
+            "series_description": info.description,
+            "transfer_syntax": str(getattr(first.file_meta, "TransferSyntaxUID", "")),
+            "n_files": len(datasets),
+        },
+    )
 
 
 def read_volume(
