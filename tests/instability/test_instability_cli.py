@@ -16,6 +16,8 @@ runner = CliRunner()
 EXAMPLES = Path(str(resources.files("spinestab").joinpath("data/examples/instability")))
 MASKS = Path(__file__).parents[1] / "data" / "instability" / "tptbox_ct_L2-L4"
 VERT = MASKS / "sub-ct_seg-vert_label-22_msk.nii.gz"
+# TotalSegmentator 'total' example (imaging engineer's copy, read only; Apache-2.0)
+TS_SEG = Path(__file__).parents[1] / "data" / "imaging" / "totalsegmentator" / "example_seg.nii.gz"
 REQUIRED = (
     "level",
     "slip_mm",
@@ -171,6 +173,8 @@ def test_quality_problems_are_reported_not_fatal(tmp_path):
     rec = next(r for r in out["levels"] if r["level"] == "L2-L3")
     assert rec["slip_mm"] is None and rec["verdict"] == "not_assessable"
     assert any(q["check"] == "corner_order" and q["level"] == "L3" for q in rec["quality"])
+    # the reason names the level, the check and what is wrong
+    assert any("L3" in r and "corner_order" in r and "swapped" in r for r in rec["reasons"])
     assert "quality" in result.output
 
 
@@ -214,3 +218,35 @@ def test_translation_method_and_margin_options(tmp_path):
     for data in outs.values():
         for rec in data["levels"]:
             assert rec["verdict"] in ("stable", "borderline", "unstable", "not_assessable")
+
+
+@pytest.mark.skipif(not TS_SEG.is_file(), reason="TotalSegmentator example not available")
+def test_wrong_label_scheme_is_caught(tmp_path):
+    pytest.importorskip("nibabel")
+    # TotalSegmentator organ labels 1-25 read as SPINEPS vertebrae: out of anatomical order
+    out = tmp_path / "o"
+    result = run("--mask", TS_SEG, "--labels", "spineps", "--out", out)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "not in anatomical order" in text and "example_seg.nii.gz" in text
+    assert "--labels" in text and "below" in text
+    assert not out.exists()
+    ok = run("--mask", TS_SEG, "--labels", "totalsegmentator", "--out", out)
+    assert ok.exit_code == 0, ok.output
+    data = json.loads((out / "instability.json").read_text())
+    assert [r["level"] for r in data["levels"]] == ["T12-L1", "L1-L2"]
+
+
+def test_bad_coordinates_show_the_value(tmp_path):
+    data = json.loads((EXAMPLES / "neutral.json").read_text())
+    text = json.dumps(data).replace(
+        json.dumps(data["vertebrae"]["L4"]["anterior_inferior"]), "[NaN, 2.0]", 1
+    )
+    path = tmp_path / "nan.json"
+    path.write_text(text)
+    result = run("--neutral", path, "--out", tmp_path / "o")
+    assert result.exit_code == 2
+    msg = " ".join(result.output.split())
+    assert "nan.json" in msg and "L4.anterior_inferior" in msg and "not finite" in msg
+    assert "(nan, 2.0)" in msg and "two finite numbers (x, y)" in msg
+    assert not (tmp_path / "o").exists()

@@ -166,6 +166,7 @@ def instability_command(
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Instability ({tset.name} [{tset.evidence}])", title_justify="left")
@@ -196,16 +197,16 @@ def instability_command(
     console.print(table)
     for rec in data["levels"]:
         for reason in rec["reasons"]:
-            console.print(f"  {rec['level']}: {reason}", highlight=False, soft_wrap=True)
+            console.print(f"  {rec['level']}: {escape(reason)}", highlight=False, soft_wrap=True)
     errors = [q for q in data["quality"] if q["severity"] != "info"]
     for q in errors:
         console.print(
-            f"  [yellow]quality[/] {q['view']} {q['level']}: {q['message']}",
+            f"  [yellow]quality[/] {q['view']} {q['level']}: {escape(q['message'])}",
             highlight=False,
             soft_wrap=True,
         )
     for note in data["notes"]:
-        console.print(f"  note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
     console.print(f"wrote {out / 'instability.json'} and {out / 'instability.png'}")
 
 

@@ -579,6 +579,7 @@ def assess(
         given = {name: v.source for name, v in views.items()}
         raise InputError(
             "no motion segment to measure",
+            source=", ".join(v.source for v in views.values()),
             item="levels",
             value={
                 name: list(ls.vertebrae)

@@ -117,6 +117,15 @@ class LandmarkSet:
         return self.vertebra_units.get(level, self.units)
 
 
+class _Shown(str):
+    """Text that is shown as is in messages (its repr has no quotes)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _fail(
     message: str,
     *,
@@ -125,6 +134,9 @@ def _fail(
     value: Any = None,
     expected: str | None = None,
 ) -> InputError:
+    # sequences are shown in parentheses: "[nan, 2]" would be read as console markup
+    if isinstance(value, (list, tuple)):
+        value = _Shown("(" + ", ".join(repr(v) for v in value) + ")")
     return InputError(message, source=source, item=item, value=value, expected=expected)
 
 
@@ -153,7 +165,7 @@ def _parse_view(value: Any, *, source: str) -> str | None:
 def _parse_spacing(value: Any, *, source: str) -> tuple[float, float] | None:
     if value is None:
         return None
-    expected = "[row_mm, column_mm]: two positive finite numbers"
+    expected = "two positive finite numbers (row_mm, column_mm)"
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         raise _fail(
             "pixel spacing must have two values",
@@ -194,7 +206,7 @@ def _parse_spacing(value: Any, *, source: str) -> tuple[float, float] | None:
 def _parse_point(value: Any, *, source: str, item: str) -> tuple[float, float] | None:
     if value is None:
         return None
-    expected = "[x, y]: two finite numbers, or null for a corner not visible"
+    expected = "two finite numbers (x, y), or null for a corner not visible"
     if isinstance(value, Mapping):
         value = [value.get("x"), value.get("y")] if set(value) == {"x", "y"} else None
     if value is None or isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):

@@ -24,6 +24,7 @@ inside it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Mapping
@@ -423,6 +424,24 @@ def corners_from_label_array(
             "slices": n_slices,
             "offset": affine[1:3, lr] * index_lr + affine[1:3, 3],
         }
+    # in world coordinates the levels must run from superior to inferior: a reversed pair
+    # means the labels are not those of the scheme (e.g. TotalSegmentator organ labels read
+    # as SPINEPS vertebrae)
+    heights = [(lv, float(found[lv]["points"][:, 1].mean())) for lv in found]
+    reversed_pairs = [
+        f"{a} ({za:.0f} mm) below {b} ({zb:.0f} mm)"
+        for (a, za), (b, zb) in itertools.pairwise(heights)
+        if za <= zb
+    ]
+    if reversed_pairs:
+        raise InputError(
+            "the labelled vertebrae are not in anatomical order from head to feet",
+            source=source,
+            item="--labels",
+            value="; ".join(reversed_pairs[:4]),
+            expected="the label scheme of the mask (spineps/tptbox seg-vert, totalsegmentator "
+            "'total' v2, or a JSON map)",
+        )
     complete = [lv for lv, f in found.items() if not (f["cut_sup"] or f["cut_inf"] or f["cut_ap"])]
     vertebrae: dict[str, np.ndarray] = {}
     notes: dict[str, list[str]] = {}

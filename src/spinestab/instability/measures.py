@@ -184,6 +184,12 @@ def measure_view(landmarks: LandmarkSet, *, translation_method: str = "corner") 
 
     segments: dict[str, SegmentGeometry] = {}
     present = sorted(landmarks.vertebrae, key=level_index)
+    # the first error message per level, named in the withheld reasons
+    why: dict[str, str] = {}
+    for issue in issues:
+        if issue.severity == "error":
+            for lv in coords if issue.level == "all" else issue.level.split("-"):
+                why.setdefault(lv, f"{issue.check}: {issue.message}")
     for upper, lower in itertools.pairwise(present):
         if not adjacent(upper, lower, set(present)):
             issues.append(
@@ -199,7 +205,10 @@ def measure_view(landmarks: LandmarkSet, *, translation_method: str = "corner") 
             continue
         name = segment_name(upper, lower)
         withheld = [
-            f"{lv} failed a quality check in the {view} view" for lv in (upper, lower) if lv in bad
+            f"{lv} failed a quality check in the {view} view"
+            + (f" ({why[lv]})" if lv in why else "")
+            for lv in (upper, lower)
+            if lv in bad
         ]
         if upper not in coords or lower not in coords:
             withheld.append(f"{upper} or {lower} has no usable coordinates in the {view} view")

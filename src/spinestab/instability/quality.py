@@ -422,8 +422,10 @@ def check_segment_overlap(
                 name,
                 "crossing",
                 "error",
-                f"{name}: the outlines of the two bodies cross (negative disc height): a corner is "
-                "on the wrong body or the corners are swapped.",
+                f"{name}: the outlines of the two bodies cross (disc height anterior "
+                f"{float(ant):.1f}, posterior {float(post):.1f} in image units; expected both > 0 "
+                "and no crossing edges): a corner is on the wrong body or the corners are "
+                "swapped.",
             )
         ]
     return []
