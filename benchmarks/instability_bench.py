@@ -17,6 +17,7 @@ from spinestab.instability.phantom import example_study
 
 HERE = Path(__file__).resolve().parent
 VERT = HERE.parent / "tests/data/instability/tptbox_ct_L2-L4/sub-ct_seg-vert_label-22_msk.nii.gz"
+TS_SEG = HERE.parent / "tests/data/imaging/totalsegmentator/example_seg.nii.gz"
 
 
 def _time(fn, repeat: int) -> float:
@@ -31,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     study = example_study()
     t_assess = _time(lambda: assess(**study).to_dict(), 50)
     t_mask = _time(lambda: corners_from_masks(VERT), 10)
+    t_mask_ext = _time(lambda: corners_from_masks(VERT, method="extremes"), 10)
+    t_ts = (
+        _time(lambda: corners_from_masks(TS_SEG, labels="totalsegmentator"), 5)
+        if TS_SEG.is_file()
+        else None
+    )
     report = assess(**study)
     out = Path("/tmp/spinestab_instability_bench.png")
     t_png = _time(lambda: draw_overlay(report, out), 3)
@@ -39,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"assess, 6 levels x 3 views:        {1e3 * t_assess:8.2f} ms")
-    print(f"corners from TPTBox masks (73x47x73): {1e3 * t_mask:8.2f} ms")
+    print(f"corners from TPTBox masks (73x47x73): {1e3 * t_mask:8.2f} ms (linefit)")
+    print(f"  same, outline extremes:             {1e3 * t_mask_ext:8.2f} ms")
+    if t_ts is not None:
+        print(f"corners from TotalSegmentator 3 mm CT:  {1e3 * t_ts:8.2f} ms (linefit)")
     print(f"overlay PNG, 3 panels:             {1e3 * t_png:8.2f} ms")
     print(f"peak Python memory, mask -> report:  {peak / 2**20:8.2f} MiB")
     return 0
