@@ -78,3 +78,39 @@ def test_translation_pct_is_magnification_robust(slip_f, slip_e, rot_f, rot_e, s
         assert moved.record(seg)["translation_pct"] == pytest.approx(
             ref.record(seg)["translation_pct"], abs=0.02
         )
+
+
+_RANK = {"stable": 0, "borderline": 1, "unstable": 2}
+
+
+def _dynamic_verdict(translation, rom, tset):
+    kw = dict(levels=("L4", "L5", "S1"), depth_mm=40.0)
+    flex = build_spine(slip_mm=[1.0 + translation, 0.0], angle_deg=[3.0, 8.0], view="flexion", **kw)
+    ext = build_spine(slip_mm=[1.0, 0.0], angle_deg=[3.0 + rom, 14.0], view="extension", **kw)
+    return assess(flexion=flex, extension=ext, thresholds=tset).record("L4-L5")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(["white-panjabi", "nordsten", "slip"]),
+    t1=st.floats(0, 9),
+    t2=st.floats(0, 9),
+    rom=st.floats(5.5, 30),
+)
+def test_margin_verdicts_are_monotone_and_differ_only_near_a_limit(name, t1, t2, rom):
+    from spinestab.instability import load_threshold_set
+
+    with_margin = load_threshold_set(name)
+    without = load_threshold_set(name, margin=False)
+    lo, hi = sorted((t1, t2))
+    a, b = _dynamic_verdict(lo, rom, with_margin), _dynamic_verdict(hi, rom, with_margin)
+    # more translation never gives a milder verdict
+    assert _RANK[a["verdict"]] <= _RANK[b["verdict"]]
+    plain = _dynamic_verdict(lo, rom, without)
+    if plain["verdict"] != a["verdict"]:
+        # the margin changed the verdict: some unstable limit lies within 1 mm / 2.5 % /
+        # 2 deg of the value, and the result is borderline
+        assert a["verdict"] == "borderline"
+        near = [c for c in a["criteria"] if c.get("outcome") == "borderline"]
+        assert near and all(c["verdict_if_met"] == "unstable" for c in near if not c["met"])
+        assert any("measurement margin" in r for r in a["reasons"])
