@@ -114,3 +114,29 @@ def test_thigh_missing_for_a_while_falls_back_on_trunk_rules(synth2):
     out = np.ones(truth.size, bool)
     out[gap] = False
     assert (res.posture[out] == truth[out]).mean() >= 0.95
+
+
+def test_stairs_with_thigh_only():
+    from spinestab.wearable.io import recording_from_array
+    from spinestab.wearable.pipeline import analyse
+    from spinestab.wearable.posture import STAIRS
+    from spinestab.wearable.synthetic import scripted_recording
+
+    syn = scripted_recording(days=1, fs_hz=25, seed=4, stairs_fraction=0.25)
+    truth = syn.posture
+    # the phantom holds 1046 stair seconds and 5647 of level walking; the rule needs level
+    # walking to be the larger part (its reference is the median of all gait seconds)
+    assert 300 < (truth == STAIRS).sum() < (truth == WALKING).sum()
+
+    def rec(a):
+        return recording_from_array(a, fs_hz=25, start_unix_s=syn.start_unix_s).with_units("g")
+
+    both = analyse(rec(syn.trunk), rec(syn.thigh)).posture[: truth.size]
+    # Acti4's rule (thigh 4-30 deg above its walking median, 5-s bouts): recall and precision
+    assert (both[truth == STAIRS] == STAIRS).mean() >= 0.95
+    assert (truth[both == STAIRS] == STAIRS).mean() >= 0.95
+    assert (both[truth == WALKING] == WALKING).mean() >= 0.95  # level walking stays walking
+    # a trunk sensor alone cannot separate stairs: they are walking
+    solo = analyse(rec(syn.trunk)).posture[: truth.size]
+    assert not (solo == STAIRS).any()
+    assert (solo[truth == STAIRS] == WALKING).mean() >= 0.95

@@ -92,6 +92,20 @@ class WearableConfig:
         first step and of the closing step after the last one lie outside it. Chosen in
         every fold of the cross-validation; with 0, bouts start ~1 s early and end ~1 s late
         on the Test5 straight walks.
+    stairs_thigh_deg : float
+        Trunk + thigh only: walking whose thigh inclination exceeds the median thigh
+        inclination of all walking seconds by more than this is stair climbing: 4 deg, the
+        ``stairs_threshold`` of acti-motus 2.4 (Acti4's stairs rule, Skotte et al. 2014)
+        [R]. Acti4 compares the signed forward angle; the unsigned inclination from the
+        walking reference is used here (the thigh does not lean backward in gait) [D].
+    stairs_thigh_max_deg : float
+        ... and stays below this many degrees above it: 30 deg, acti-motus's absolute
+        ``direction_threshold`` of 40 deg less its typical walking direction of 10 deg [R].
+        With a trunk sensor alone stairs are not separable (no thigh angle, no barometer)
+        and count as walking.
+    stairs_bout_s : int
+        Stair seconds are smoothed by acti-motus's bout filter: a boolean median filter of
+        ``2 * bout - 1`` seconds applied twice, bout 5 s [R].
     run_sd_g : float
         Vertical trunk acceleration SD above which walking is running, 0.6 g [D] (the thigh
         counterpart in Acti4 is 0.72 g [R]).
@@ -139,6 +153,9 @@ class WearableConfig:
     walk_merge_gap_s: float = 3.0
     walk_edge_steps: int = 1
     step_smooth_s: float = 0.12
+    stairs_thigh_deg: float = 4.0
+    stairs_thigh_max_deg: float = 30.0
+    stairs_bout_s: int = 5
     run_sd_g: float = 0.6
     move_sd_g: float = 0.1
     min_move_s: float = 3.0

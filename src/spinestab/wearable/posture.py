@@ -32,6 +32,7 @@ __all__ = [
     "gait_per_second",
     "runs",
     "sit_to_stand",
+    "stairs_mask",
 ]
 
 NONWEAR, LYING, SITTING, STANDING, UPRIGHT_STATIC, MOVING, WALKING, RUNNING, STAIRS = range(9)
@@ -258,6 +259,7 @@ def classify(
         out[thigh_h & high] = LYING
         out[~thigh_h & fill_short(tsd >= cfg.move_sd_g, min_true=mm)] = MOVING
         out[~thigh_h & walking] = WALKING
+        out[~thigh_h & stairs_mask(thigh_inc, walking & ~running & both, cfg)] = STAIRS
         out[~thigh_h & running] = RUNNING
         # thigh missing: fall back on the trunk-only rules for those seconds
         solo = ~both
@@ -273,6 +275,43 @@ def classify(
         out[solo] = t[solo]
     out[nonwear] = NONWEAR
     return out
+
+
+def _median_filter_bool(mask: np.ndarray, length: int) -> np.ndarray:
+    """Boolean median filter of odd ``length``, zeros beyond the ends (scipy ``medfilt``)."""
+    k = np.ones(length, np.int32)
+    return np.convolve(mask.astype(np.int32), k, mode="same") * 2 > length
+
+
+def stairs_mask(thigh_inc: np.ndarray, walking: np.ndarray, cfg: WearableConfig) -> np.ndarray:
+    """Stair climbing among walking seconds from the thigh inclination (Acti4 rule).
+
+    Parameters
+    ----------
+    thigh_inc : (S,) ndarray
+        Thigh inclination from its walking reference, degrees (NaN where missing).
+    walking : (S,) bool ndarray
+        Walking seconds (not running) with the thigh worn.
+    cfg : WearableConfig
+        ``stairs_thigh_deg``, ``stairs_thigh_max_deg`` and ``stairs_bout_s``.
+
+    Returns
+    -------
+    (S,) bool ndarray
+        Walking seconds that are stairs.
+
+    """
+    inc = np.asarray(thigh_inc, np.float64)
+    pool = inc[walking & np.isfinite(inc)]
+    if pool.size < 10:  # acti-motus's minimum pool: too little walking to set a reference
+        return np.zeros(inc.size, bool)
+    ref = float(np.median(pool))
+    with np.errstate(invalid="ignore"):
+        cand = walking & (inc > ref + cfg.stairs_thigh_deg) & (inc < ref + cfg.stairs_thigh_max_deg)
+    n = 2 * int(cfg.stairs_bout_s) - 1
+    if n > 1:
+        cand = _median_filter_bool(_median_filter_bool(cand, n), n)
+    return cand & walking
 
 
 def sit_to_stand(

@@ -23,8 +23,10 @@ from spinestab.wearable.posture import (
     NONWEAR,
     RUNNING,
     SITTING,
+    STAIRS,
     STANDING,
     WALKING,
+    runs,
 )
 from spinestab.wearable.recording import G_MS2
 
@@ -137,6 +139,7 @@ def scripted_recording(
     units: str = "g",
     rotate: bool = True,
     start_unix_s: float = 1704067200.0,
+    stairs_fraction: float = 0.0,
 ) -> SyntheticRecording:
     """Make a scripted trunk + thigh recording with its truth.
 
@@ -154,6 +157,9 @@ def scripted_recording(
         Mount the sensors in random rotations.
     start_unix_s : float, keyword-only
         Start time (default 2024-01-01 00:00).
+    stairs_fraction : float, keyword-only
+        Share of walking bouts turned into stair climbing (thigh flexed more; the trunk
+        signal is that of walking).
 
     Returns
     -------
@@ -163,8 +169,16 @@ def scripted_recording(
     rng = np.random.default_rng(seed)
     lab, fw, th_inc, roll, step_hz = _script(days, rng)
     nsec = lab.size
+    if stairs_fraction > 0:  # own generator: the script without stairs stays the same
+        rs = np.random.default_rng(seed + 3)
+        st, en = runs(lab == WALKING)
+        for a, b in zip(st, en, strict=True):
+            if rs.random() < stairs_fraction:
+                # stair ascent flexes the hip more than level walking: the thigh's mean
+                # forward angle is 12-22 deg above its walking mean [D, phantom value]
+                lab[a:b], th_inc[a:b] = STAIRS, rs.uniform(12.0, 22.0)
     # Acti4 defines upright as the mean walking posture: centre the walking angles on 0
-    gait_s = np.isin(lab, (WALKING, RUNNING))
+    gait_s = np.isin(lab, (WALKING, RUNNING, STAIRS))
     if gait_s.any():
         fw[gait_s] -= fw[gait_s].mean()
     # slow drift of the trunk angle within static bouts (+-3 deg, 10-min knots), so that
@@ -181,7 +195,7 @@ def scripted_recording(
     n = nsec * fs_hz
     t = np.arange(n, dtype=np.float64) / fs_hz
     rep = np.repeat
-    moving = rep(np.isin(lab, (WALKING, RUNNING)), fs_hz)
+    moving = rep(np.isin(lab, (WALKING, RUNNING, STAIRS)), fs_hz)
     sh = rep(step_hz, fs_hz)
     # step phase integrates the step frequency (continuous across seconds)
     phase = (2 * np.pi * np.cumsum(sh) / fs_hz).astype(np.float32)
