@@ -282,14 +282,15 @@ def _occupancy(
     affine: np.ndarray,
     slab_mm: float,
 ) -> tuple[np.ndarray, int]:
-    """Mean body mask over the sagittal slices within ``slab_mm / 2`` of ``index_lr``.
+    """Mean body mask over the sagittal slices centred within ``slab_mm / 2`` of ``index_lr``.
 
     Slices whose body has less than half the area of the mid-slice body (off the body's
     side) are left out. Returns the (ap, si) occupancy and the number of slices averaged.
     """
     lr = axes[0]
     spacing = float(np.linalg.norm(affine[:3, lr]))
-    k = max(0, round(slab_mm / 2.0 / spacing)) if spacing > 0 else 0
+    # slices whose centres lie within slab_mm / 2 of the mid-plane (thick slices: none)
+    k = int((slab_mm / 2.0 + 1e-6) // spacing) if spacing > 0 else 0
     sign = float(np.sign(affine[1, axes[1]])) or 1.0
     stack = [mid.astype(float)]
     for i in range(index_lr - k, index_lr + k + 1):
@@ -342,9 +343,9 @@ def corners_from_label_array(
         ``extremes``: the outline point of the mid-slice furthest along each diagonal of the
         body's principal axes (pulled by single voxels on coarse grids).
     slab_mm : float
-        Thickness of the slab of sagittal slices averaged by ``linefit`` [D]: 6 mm, well
-        inside the 15-20 mm wide lumbar canal and body midline region (3 slices at 3 mm,
-        5 at 1.5 mm).
+        Thickness of the slab of sagittal slices averaged by ``linefit`` [D]: slices centred
+        within 3 mm of the mid-plane (3 slices at 3 mm, 5 at 1.5 mm, only the mid-slice for
+        slices thicker than 3 mm), well inside the 40-50 mm wide lumbar body.
 
     Returns
     -------
