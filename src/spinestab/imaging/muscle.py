@@ -49,6 +49,7 @@ from spinestab.imaging.reference import (
     MISSING_NOTE,
     Reference,
     compare_with_reference,
+    span_levels,
 )
 
 __all__ = [
@@ -391,7 +392,22 @@ def measure(
     groups.append(("all", np.ones(n_slices, dtype=bool)))
     fat_method = fat.method if fat is not None else "none"
     raw: list[dict[str, Any]] = []
+    unassigned = level_arr == UNASSIGNED
+    references = tuple(references)
+    spans = {
+        ref.level: np.isin(level_arr, span_levels(ref.level) or [])
+        for ref in references
+        if span_levels(ref.level) is not None
+    }
     for r, entry in enumerate(entries):
+        outside = bool(count[r][unassigned].sum() > 0)
+        span_ff = {}
+        if fat is not None:
+            for name, in_span in spans.items():
+                fn = float(sums["fat_n"][r][in_span].sum())
+                span_ff[name] = (
+                    100.0 * float(sums["fat_sum"][r][in_span].sum()) / fn if fn else math.nan
+                )
         for level, in_level in groups:
             raw.append(
                 _aggregate(
@@ -411,6 +427,7 @@ def measure(
                     vox_ml=vox_ml,
                     truncated=level in truncated,
                 )
+                | {"outside": outside, "span_ff": span_ff}
             )
     _add_asymmetry(raw)
     weak = _weakly_separated(fat, entries, values)
@@ -422,11 +439,11 @@ def measure(
         if d["muscle"] in swapped:
             d["flags"].append("laterality_suspect")  # right side not at larger world x
     rows = []
-    name_flag = ""
+    name_flag = names_state = ""
     if "WARNING" in levels.method:
-        name_flag = "level_names_doubtful"
+        name_flag, names_state = "level_names_doubtful", "doubtful"
     elif "assumed" in levels.method:
-        name_flag = "level_names_assumed"
+        name_flag, names_state = "level_names_assumed", "assumed"
     for d in raw:
         if name_flag and d["level"] != "all":
             d["flags"].append(name_flag)
@@ -439,6 +456,10 @@ def measure(
             sex=sex,
             age=age,
             references=references,
+            truncated_levels=truncated,
+            outside_levels=d["outside"],
+            level_names=names_state,
+            span_values=d["span_ff"] if d["level"] == "all" else None,
         )
         if fat is None:
             note = "no fat estimate; " + MISSING_NOTE

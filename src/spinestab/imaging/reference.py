@@ -21,13 +21,19 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from spinestab.errors import InputError
 
-__all__ = ["BUILTIN_REFERENCES", "Reference", "compare_with_reference", "load_reference_table"]
+__all__ = [
+    "BUILTIN_REFERENCES",
+    "Reference",
+    "compare_with_reference",
+    "load_reference_table",
+    "span_levels",
+]
 
 _SI_2023 = (
     "Si 2023 QIMS 13:4526 (PMC10347357), asymptomatic Chinese adults 20-69 y, "
@@ -125,16 +131,20 @@ def method_family(fat_method: str) -> str:
     return fat_method.split("_", 1)[0]
 
 
-def _level_matches(ref_level: str, level: str, levels_covered: Sequence[str]) -> bool:
-    if ref_level == level:
-        return True
-    if level == "all" and "-" in ref_level:
-        lo, hi = ref_level.split("-", 1)
-        from spinestab.imaging.labels import VERTEBRAE
+def span_levels(ref_level: str) -> list[str] | None:
+    """Levels of a span reference such as ``"L1-L5"``; None for a single level."""
+    if "-" not in ref_level:
+        return None
+    from spinestab.imaging.labels import VERTEBRAE
 
-        span = VERTEBRAE[VERTEBRAE.index(lo) : VERTEBRAE.index(hi) + 1]
-        return sorted(levels_covered) == sorted(span)
-    return False
+    lo, hi = ref_level.split("-", 1)
+    if lo not in VERTEBRAE or hi not in VERTEBRAE:
+        return None
+    return list(VERTEBRAE[VERTEBRAE.index(lo) : VERTEBRAE.index(hi) + 1])
+
+
+def _not(reason: str) -> tuple[str, None, None]:
+    return f"{reason}: not compared", None, None
 
 
 def compare_with_reference(
@@ -147,13 +157,49 @@ def compare_with_reference(
     sex: str | None,
     age: float | None,
     references: Iterable[Reference] = BUILTIN_REFERENCES,
+    truncated_levels: Iterable[str] = (),
+    outside_levels: bool = False,
+    level_names: str = "",
+    span_values: Mapping[str, float] | None = None,
 ) -> tuple[str, Reference | None, float | None]:
-    """Compare one fat fraction with a matching reference.
+    """Compare one fat fraction with a reference measured the same way, or say why not.
+
+    A reference is used only when all of these match: muscle, method family (Dixon signal
+    fat fraction is not PDFF, and neither is a single-contrast threshold or CT), level
+    (a span such as ``L1-L5`` only for the row over all slices, when the image covers
+    exactly that span, no level of it is cut by the field of view and the muscle has no
+    voxels outside it), sex, and age within the reference cohort's range.
+
+    Parameters
+    ----------
+    ff_pct : float
+        The measured fat fraction (%).
+    muscle, level : str
+        The row (``level="all"``: every slice).
+    levels_covered : sequence of str
+        Levels assigned in the image, cranial to caudal.
+    fat_method : str
+        The method tag of the fat estimate.
+    sex, age : optional
+        The patient's.
+    references : iterable of Reference
+        The table to search.
+    truncated_levels : iterable of str
+        Levels cut by the field of view (their mean is over part of the level).
+    outside_levels : bool
+        The muscle has voxels in slices without a level (for the ``all`` row).
+    level_names : str
+        ``""``, ``"assumed"`` (compared, and said) or ``"doubtful"`` (not compared).
+    span_values : mapping, optional
+        For the ``all`` row: the fat fraction (%) over the slices of each span (e.g.
+        ``{"L1-L5": 17.2}``, voxel-weighted). With it an image reaching beyond the span is
+        compared on the span's own value (named in the note); without it the image must
+        cover exactly the span.
 
     Returns
     -------
     note : str
-        What was compared, or why nothing was.
+        What was compared (with the source), or why nothing was.
     reference : Reference or None
     z : float or None
         ``(ff - mean) / sd``.
@@ -161,11 +207,9 @@ def compare_with_reference(
     """
     refs = [r for r in references if r.muscle == muscle]
     if not refs:
-        return f"no reference for {muscle}; {MISSING_NOTE}", None, None
+        return f"no reference for {muscle}: not compared; {MISSING_NOTE}", None, None
     if not math.isfinite(ff_pct):
         return "fat fraction undefined; not compared", None, None
-    if sex is None:
-        return "sex not given; not compared with sex-specific references", None, None
     family = method_family(fat_method)
     same_method = [r for r in refs if r.method == family]
     if not same_method:
@@ -176,26 +220,72 @@ def compare_with_reference(
             None,
             None,
         )
-    cands = [
-        r
-        for r in same_method
-        if r.sex in (sex, "any")
-        and (age is None or r.age_min <= age <= r.age_max)
-        and _level_matches(r.level, level, levels_covered)
-    ]
-    if not cands:
+    covered = list(levels_covered)
+    span_note = ""
+    span_txt = "-".join(covered[:1] + covered[-1:]) or "none"
+    at_level = [r for r in same_method if r.level == level]
+    spans = [r for r in same_method if level == "all" and span_levels(r.level) is not None]
+    if not at_level and not spans:
+        have = ", ".join(sorted({r.level for r in same_method}))
         return (
-            f"no reference for {muscle} at level {level} (levels covered: "
-            f"{'-'.join(levels_covered[:1] + levels_covered[-1:]) or 'none'}), sex {sex}, "
-            f"method {family}; {MISSING_NOTE}",
+            f"no {family} reference for {muscle} at level {level} (references: {have}; "
+            f"levels covered: {span_txt}): not compared; {MISSING_NOTE}",
             None,
             None,
         )
-    ref = cands[0]
+    truncated = set(truncated_levels)
+    if level_names == "doubtful":
+        return _not("level names doubtful (see flags)")
+    if at_level:
+        cands = at_level
+        if level in truncated:
+            return _not(f"{level} is cut by the field of view; the reference is the whole level")
+    else:
+        span_values = span_values or {}
+        exact = [r for r in spans if sorted(span_levels(r.level) or []) == sorted(covered)]
+        within = [
+            r
+            for r in spans
+            if r.level in span_values and set(span_levels(r.level) or []) <= set(covered)
+        ]
+        cands = exact or within
+        if not cands:
+            want = ", ".join(sorted({r.level for r in spans}))
+            return (
+                f"the {want} reference is a mean over {want}; levels covered: {span_txt}: "
+                f"not compared; {MISSING_NOTE}",
+                None,
+                None,
+            )
+        span = span_levels(cands[0].level) or []
+        cut = [lv for lv in span if lv in truncated]
+        if cut:
+            return _not(f"{', '.join(cut)} cut by the field of view; the reference spans it")
+        if not exact or outside_levels:
+            if cands[0].level not in span_values:
+                return _not(f"the muscle reaches slices outside {span_txt}")
+            value = float(span_values[cands[0].level])
+            if not math.isfinite(value):
+                return _not(f"fat fraction over {cands[0].level} undefined")
+            ff_pct, span_note = value, f"{cands[0].level} slices only: "
+    if sex is None:
+        return "sex not given; not compared with sex-specific references", None, None
+    cands = [r for r in cands if r.sex in (sex, "any")]
+    if not cands:
+        return _not(f"no {muscle} reference for sex {sex}")
+    if age is None:
+        ages = ", ".join(sorted({f"{r.age_min:g}-{r.age_max:g}" for r in cands}))
+        return _not(f"age not given; the reference cohort is aged {ages} y")
+    in_age = [r for r in cands if r.age_min <= age <= r.age_max]
+    if not in_age:
+        ages = ", ".join(sorted({f"{r.age_min:g}-{r.age_max:g}" for r in cands}))
+        return _not(f"age {age:g} outside the reference cohort's {ages} y")
+    ref = in_age[0]
     z = (ff_pct - ref.mean_pct) / ref.sd_pct if ref.sd_pct > 0 else None
     ztxt = f", z = {z:+.2f}" if z is not None else ""
+    caveat = "level names assumed (anchor); " if level_names == "assumed" else ""
     note = (
-        f"{ff_pct:.1f} % vs {ref.mean_pct:.2f} +- {ref.sd_pct:.2f} % "
-        f"({ref.source}, {ref.sex}){ztxt}"
+        f"{caveat}{span_note}{ff_pct:.1f} % vs {ref.mean_pct:.2f} +- {ref.sd_pct:.2f} % "
+        f"({ref.source}, {ref.sex}, {ref.level}){ztxt}"
     )
     return note, ref, z
