@@ -200,8 +200,9 @@ def _evaluate(
                         f"borderline: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text}"
                         f"{caveat} is {abs(gap):.1f} {unit_text} {side} the unstable limit "
                         f"{rule.describe(segment)}, within the measurement margin "
-                        f"{width:.1f} {unit_text} ({rule.id} [{rule.evidence}]: {rule.source}; "
-                        f"margin [{margin.evidence}]: {margin.source})",
+                        f"{width:.1f} {unit_text} [{margin.evidence}] (CLINICAL_LOGIC.md §4.3 "
+                        "measurement error; thresholds.measurement_margin) "
+                        f"({rule.id} [{rule.evidence}]: {rule.source})",
                     )
                 )
         entry["outcome"] = outcome
