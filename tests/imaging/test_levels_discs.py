@@ -290,3 +290,29 @@ def test_cli_levels_from_total_mr_map_with_a_disc_anchor(phantom, tmp_path):
     res = CliRunner().invoke(app, [*args, "--anchor", "L4-L5", "--out", str(tmp_path / "bad")])
     assert res.exit_code == 2 and "no disc label" in res.output
     assert not (tmp_path / "bad" / "muscle_quality.csv").exists()
+
+
+def test_default_anchor_uses_the_disc_on_the_sacrum_as_l5_s1():
+    """TotalSegmentator total_mr style: sacrum, one vertebrae label and one disc label."""
+    from spinestab.imaging.phantom import make_phantom
+
+    ph = make_phantom(levels=("L3", "L4", "L5"), margin_slices=3, shape_xy=(200, 160))
+    ax = slice_axis(ph.mask.affine)
+    sup = ph.mask.affine[2, ax] > 0
+    l5 = [k for k, n in enumerate(ph.slice_levels) if n == "L5"]
+    disc_k, sacrum_k = (min(l5) - 1, min(l5) - 2) if sup else (max(l5) + 1, max(l5) + 2)
+    data = np.where(ph.vertebrae.data > 0, 19, 0).astype(np.int32)
+    data[ph.discs.data > 0] = 20
+    footprint = np.take(ph.vertebral_body.data, l5[0], axis=ax) > 0
+    for k, value in ((disc_k, 20), (sacrum_k, 18)):
+        index = [slice(None)] * 3
+        index[ax] = k
+        plane = data[tuple(index)]
+        plane[footprint] = value
+    lv = levels_from_single_label(ph.vertebrae.with_data(data), get_scheme("total_mr"), ph.mask)
+    assert "lowest disc = L5-S1" in lv.method and "checked" in lv.method
+    assert [n for n in lv.levels if n] == [n for n in ph.slice_levels if n]
+    # without the sacrum nothing says the lowest disc is L5-S1: counted from L5, and said so
+    data[data == 18] = 0
+    lv = levels_from_single_label(ph.vertebrae.with_data(data), get_scheme("total_mr"), ph.mask)
+    assert "lowest = L5" in lv.method and "assumed" in lv.method

@@ -657,6 +657,15 @@ def _separate(
     return comp, keep
 
 
+def _lowest_disc_on_sacrum(
+    labels: Volume, scheme: LabelScheme, discs: DiscSet, gap_mm: float
+) -> bool:
+    """Whether a ``sacrum`` label lies directly below the lowest disc (within ``gap_mm``)."""
+    sacrum = [v for v, e in scheme.entries.items() if e.name == "sacrum"]
+    sac = _instance_extents(labels.data, labels.affine, dict.fromkeys(sacrum, "sacrum"))
+    return bool(sac) and discs.bottoms_mm[-1] - sac["sacrum"][1] <= gap_mm
+
+
 def levels_from_single_label(
     labels: Volume,
     scheme: LabelScheme,
@@ -680,7 +689,9 @@ def levels_from_single_label(
 
     A ``sacrum`` label in the same map checks an L5 / L5-S1 anchor: the method string says
     whether the lowest piece (disc) sits on the sacrum (within ``sacrum_gap_mm``), or that
-    the anchor is assumed; "WARNING" marks doubtful names.
+    the anchor is assumed; "WARNING" marks doubtful names. With the default anchor (L5,
+    lowest), unnamed discs and a sacrum on which the lowest disc sits (TotalSegmentator
+    ``total_mr``), that disc is taken as L5-S1 and the vertebrae are named from the discs.
     """
     values = list(scheme.of_kind("vertebrae")) or list(scheme.of_kind("vertebral_body"))
     if not values:
@@ -697,9 +708,17 @@ def levels_from_single_label(
             item="--anchor",
             expected=f"a map with intervertebral discs ({scheme.name}), or a vertebra anchor",
         )
-    by_discs = discs is not None and (discs.named or anchor_disc is not None)
     if anchor_disc is None:
         vertebra_order(anchor)
+    if (
+        anchor == "L5"
+        and anchor_is == "lowest"
+        and discs is not None
+        and not discs.named
+        and _lowest_disc_on_sacrum(labels, scheme, discs, sacrum_gap_mm)
+    ):  # the disc on the sacrum is L5-S1: name from the discs (a checked anchor)
+        anchor, anchor_disc = "L5-S1", ("L5", "S1")
+    by_discs = discs is not None and (discs.named or anchor_disc is not None)
     binary = np.isin(labels.data, values)
     if not binary.any():
         raise InputError(
