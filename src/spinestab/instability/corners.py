@@ -168,7 +168,10 @@ def _intersect(endplate: tuple[float, float], wall: tuple[float, float]) -> np.n
     """Intersection of ``v = a + b u`` (endplate) and ``u = c + d v`` (wall) as (u, v)."""
     a, b = endplate
     c, d = wall
-    u = (c + d * a) / (1.0 - d * b)
+    denom = 1.0 - d * b
+    if abs(denom) < 1e-9:
+        raise ValueError("an endplate line is parallel to a wall line")
+    u = (c + d * a) / denom
     return np.array([u, a + b * u])
 
 
