@@ -210,6 +210,8 @@ def _fit_in_frame(
     u0, u1 = cols.min(), cols.max()
     ru = u1 - u0
     sel_u = col_has & (ticks >= u0 + central * ru) & (ticks <= u1 - central * ru)
+    if not sel_u.any():
+        raise ValueError("body too small for line fits")
     v0, v1 = np.nanmedian(v_low[sel_u]), np.nanmedian(v_high[sel_u])
     rv = v1 - v0
     lo_edge, hi_edge = rim
@@ -234,7 +236,9 @@ def _fit_in_frame(
         lines[name], npts[name] = (a, b), n
         # how far the boundary between the rims lies inside the line (concavity), RMS
         mid = has & (ticks >= start + central * length) & (ticks <= start + (1 - central) * length)
-        rms[name] = float(np.sqrt(np.nanmean((y[mid] - (a + b * ticks[mid])) ** 2)))
+        dev = y[mid] - (a + b * ticks[mid])
+        dev = dev[np.isfinite(dev)]
+        rms[name] = float(np.sqrt(np.mean(dev**2))) if dev.size else float("nan")
     corners = np.empty((4, 2))
     corners[AS] = _intersect(lines["superior"], lines["anterior"])
     corners[PS] = _intersect(lines["superior"], lines["posterior"])
