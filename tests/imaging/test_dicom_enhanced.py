@@ -152,3 +152,88 @@ def test_cli_segment_on_a_dicom_series(enhanced, tmp_path, monkeypatch):
     assert "from the DICOM series" in summary["inputs"]["segmenter_input"]
     with (out / "per_slice.csv").open(newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 142  # the MuscleMap pair's label-slices
+
+
+SEG_SOP = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
+def _seg_from_nifti(mask_path, folder, *, overlap=False, shift_mm=0.0):
+    """Write a label map as a BINARY DICOM-SEG: one frame per segment and slice it is in."""
+    from pydicom.pixels import pack_bits
+
+    img = nib.load(str(mask_path))
+    data = np.asarray(img.dataobj)
+    aff = img.affine
+    lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ aff
+    col_sp, row_sp = np.linalg.norm(aff[:3, 0]), np.linalg.norm(aff[:3, 1])
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SEG_SOP
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = SEG_SOP, meta.MediaStorageSOPInstanceUID
+    ds.SeriesInstanceUID, ds.Modality = generate_uid(), "SEG"
+    ds.SegmentationType = "BINARY"
+    ds.Rows, ds.Columns = data.shape[1], data.shape[0]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
+    segments = []
+    for value in range(1, 9):
+        item = Dataset()
+        item.SegmentNumber, item.SegmentLabel = value, f"label {value}"
+        segments.append(item)
+    ds.SegmentSequence = segments
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = [f"{row_sp:.10g}", f"{col_sp:.10g}"]
+    orient = Dataset()
+    orient.ImageOrientationPatient = [
+        f"{v:.10g}" for v in (*(lps[:3, 0] / col_sp), *(lps[:3, 1] / row_sp))
+    ]
+    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = [measures], [orient]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames, planes = [], []
+    for value in range(1, 9):
+        for k in range(data.shape[2]):
+            plane = data[:, :, k] == value
+            if overlap and value == 2:
+                plane = plane | (data[:, :, k] == 1)
+            if not plane.any():
+                continue
+            frame = Dataset()
+            seg = Dataset()
+            seg.ReferencedSegmentNumber = value
+            pos = Dataset()
+            corner = (lps @ np.array([0, 0, k, 1.0]))[:3] + np.array([shift_mm, 0.0, 0.0])
+            pos.ImagePositionPatient = [f"{v:.10g}" for v in corner]
+            frame.SegmentIdentificationSequence, frame.PlanePositionSequence = [seg], [pos]
+            frames.append(frame)
+            planes.append(plane.T)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    ds.NumberOfFrames = len(frames)
+    ds.PixelData = pack_bits(np.stack(planes).astype(np.uint8))
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(folder / "seg.dcm", enforce_file_format=True)
+    return folder
+
+
+def test_dicom_seg_mask_equals_the_label_map(tmp_path):
+    from spinestab.imaging.io import read_dicom_seg
+
+    folder = _seg_from_nifti(MM_MASK, tmp_path / "seg")
+    image = read_volume(MM_IMAGE)
+    labels = read_dicom_seg(folder, image)
+    np.testing.assert_array_equal(labels.data, np.asarray(nib.load(str(MM_MASK)).dataobj))
+    assert labels.meta["segments"][3] == "label 3"
+    out = tmp_path / "out"
+    args = ["mri", "--image", str(MM_IMAGE), "--mask", str(folder), "--labels", "musclemap"]
+    res = CliRunner().invoke(app, [*args, "--out", str(out), "--no-qa", "--no-bias-correction"])
+    assert res.exit_code == 0, res.output
+    with (out / "muscle_quality.csv").open(newline="") as fh:
+        rows = {(r["muscle"], r["side"]): r for r in csv.DictReader(fh)}
+    assert float(rows[("multifidus", "right")]["volume_ml"]) == pytest.approx(84.5, abs=0.05)
+    with pytest.raises(InputError, match="overlap"):
+        read_dicom_seg(_seg_from_nifti(MM_MASK, tmp_path / "ov", overlap=True), image)
+    with pytest.raises(InputError, match="does not lie on the image grid"):
+        read_dicom_seg(_seg_from_nifti(MM_MASK, tmp_path / "sh", shift_mm=0.4), image)

@@ -207,7 +207,12 @@ def run_mri(
         scheme = get_scheme(labels)
         if vertebrae is None and seg.vertebra_mask is not None and seg.vertebra_scheme:
             vertebrae, vertebrae_labels = seg.vertebra_mask, seg.vertebra_scheme
-    mask_vol = conform_to(base, read_volume(mask, as_labels=True), what="mask")
+    from spinestab.imaging.io import is_dicom_seg, read_dicom_seg
+
+    if Path(mask).exists() and not str(mask).endswith((".nii", ".nii.gz")) and is_dicom_seg(mask):
+        mask_vol = read_dicom_seg(mask, base)  # segment numbers on the image grid
+    else:
+        mask_vol = conform_to(base, read_volume(mask, as_labels=True), what="mask")
     check_labels_known(label_values(mask_vol.data), scheme, source=str(mask), kinds=("muscle",))
     step("read")
 
