@@ -316,3 +316,25 @@ def test_default_anchor_uses_the_disc_on_the_sacrum_as_l5_s1():
     data[data == 18] = 0
     lv = levels_from_single_label(ph.vertebrae.with_data(data), get_scheme("total_mr"), ph.mask)
     assert "lowest = L5" in lv.method and "assumed" in lv.method
+
+
+def test_two_discs_joined_into_one_piece_make_levels_doubtful(cervical):
+    vert, _truth = cervical
+    data = np.zeros(vert.shape, np.int32)
+    data[np.isin(vert.data, list(CERVICAL))] = 19
+    discs = np.isin(vert.data, [105, 106])
+    data[discs] = 20
+    # bridge the two discs through C6 with a column of disc voxels: one disc piece
+    a = np.argwhere(vert.data == 105).mean(axis=0).round().astype(int)
+    b = np.argwhere(vert.data == 106).mean(axis=0).round().astype(int)
+    for t in np.linspace(0.0, 1.0, 60):
+        i, j, k = np.rint(a + t * (b - a)).astype(int)
+        data[i - 1 : i + 2, j - 1 : j + 2, k - 1 : k + 2] = 20
+    found = find_discs(data, vert.affine, get_scheme("total_mr"))
+    assert len(found.heights_mm) == 1 and found.flatness[0] > 0.4
+    lv = levels_from_single_label(
+        vert.with_data(data), get_scheme("total_mr"), vert, anchor="C6-C7"
+    )
+    assert "WARNING" in lv.method
+    single = find_discs(np.where(discs, 20, data * 0), vert.affine, get_scheme("total_mr"))
+    assert all(f < 0.3 for f in single.flatness)  # each real disc alone is flat

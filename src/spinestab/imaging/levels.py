@@ -204,6 +204,10 @@ def _check_order(extents: Mapping[str, tuple[float, float, float]], scheme: str,
         )
 
 
+#: A disc piece whose least / greatest spread exceeds this is taken as two discs joined [D]:
+#: single real SPINEPS cervical discs give 0.21-0.24, the two joined 0.45; phantoms 0.25.
+MAX_DISC_FLATNESS = 0.4
+
 _DISC_SPLIT = re.compile(r"^\s*([CTLS]\d{1,2})\s*[-/_]?\s*([CTLS]\d{1,2})\s*$", re.IGNORECASE)
 _DISC_BELOW = re.compile(r"^(?:disc|ivd)_below_([CTLS]\d{1,2})$", re.IGNORECASE)
 
@@ -265,6 +269,9 @@ class DiscSet:
     centres_mm, normals : (n, 3) ndarray, optional
         Centroid (RAS+ mm) and unit normal (the direction of least spread, pointing
         cranially) of each disc: the disc planes that cut the vertebrae apart.
+    flatness : tuple of float
+        Least over greatest spread (SD) of each disc's voxels: about 0.2-0.25 for one disc
+        (real SPINEPS cervical discs, phantoms), more for two discs joined into one piece.
 
     """
 
@@ -274,6 +281,7 @@ class DiscSet:
     source: str = ""
     centres_mm: np.ndarray | None = None
     normals: np.ndarray | None = None
+    flatness: tuple[float, ...] = ()
 
     @property
     def named(self) -> bool:
@@ -342,12 +350,14 @@ def find_discs(
     bottom = np.full(n, np.inf)
     np.minimum.at(bottom, ids - 1, xyz[:, 2])
     normals = np.zeros((n, 3))
+    flatness = np.zeros(n)
     for i in range(n):  # a handful of discs: the plane of least spread of each
         pts = xyz[ids == i + 1] - centres[i]
         normal = np.array([0.0, 0.0, 1.0])
         if len(pts) >= 3:
-            _w, vecs = np.linalg.eigh(pts.T @ pts)
+            w, vecs = np.linalg.eigh(pts.T @ pts)
             normal = vecs[:, 0]
+            flatness[i] = float(np.sqrt(max(w[0], 0.0) / w[-1])) if w[-1] > 0 else 0.0
         normals[i] = normal if normal[2] >= 0 else -normal
     order = np.argsort(-centres[:, 2])
     return DiscSet(
@@ -357,6 +367,7 @@ def find_discs(
         source=scheme.name,
         centres_mm=centres[order],
         normals=normals[order],
+        flatness=tuple(float(flatness[i]) for i in order),
     )
 
 
@@ -768,6 +779,10 @@ def levels_from_single_label(
         else:
             check = f" (WARNING: the {what} does not sit on the sacrum; levels doubtful)"
             logger.warning("vertebra split: %s is not directly above the sacrum", what)
+    if by_discs and discs is not None and not discs.named:
+        thick = [f"{f:.2f}" for f in discs.flatness if f > MAX_DISC_FLATNESS]
+        if thick:
+            doubt = doubt or f"a disc piece is too thick for one disc (flatness {', '.join(thick)})"
     if doubt:
         check += f" (WARNING: {doubt}; levels doubtful)"
         logger.warning("vertebra split: %s", doubt)
