@@ -165,7 +165,13 @@ def measure_view(landmarks: LandmarkSet, *, translation_method: str = "corner") 
     coords, unit, issues = working_coordinates(landmarks)
     for level, notes in landmarks.notes.items():
         for note in notes:
-            check = "truncated" if "field of view" in note else "missing_endplate"
+            check = (
+                "truncated"
+                if "field of view" in note
+                else "corner_method"
+                if "outline extremes" in note
+                else "missing_endplate"
+            )
             issues.append(QualityIssue(view, level, check, "info", f"{level}: {note}"))
     issues += check_vertebrae(coords, unit=unit, view=view)
     bad = {i.level for i in issues if i.severity == "error"}
