@@ -55,3 +55,32 @@ def test_fill_short_matches_loop_reference():
         np.testing.assert_array_equal(
             fill_short(m, min_true=a, max_gap=b), _loop_reference(m, a, b)
         )
+
+
+def test_gait_on_hand_made_steps():
+    from spinestab.wearable.config import WearableConfig
+    from spinestab.wearable.posture import gait_per_second
+
+    nsub = 25
+    rng = np.random.default_rng(0)
+    v = rng.normal(0, 0.001, 120 * nsub)
+    bump = 0.2 * np.exp(-0.5 * (np.arange(-4, 5) / 1.5) ** 2)  # one step: a 0.2 g peak
+    pulses = []
+    for first, n in ((20 * nsub, 20), (70 * nsub, 16)):  # two bouts, a step every 13 samples
+        for k in range(n):
+            c = first + 13 * k
+            v[c - 4 : c + 5] += bump
+            pulses.append(c)
+    g = gait_per_second(v.reshape(-1, nsub).astype(np.float32), nsub, WearableConfig())
+    # every step is counted, in its own second
+    assert g.steps.sum() == len(pulses)
+    np.testing.assert_array_equal(np.flatnonzero(g.steps), np.unique(np.array(pulses) // nsub))
+    # walking runs from the second to the last-but-one step of each bout (0.52 s per step),
+    # the seconds at least half covered; the two bouts, 40 s apart, stay apart
+    st, en = runs(g.walking)
+    assert len(st) == 2
+    for (a, b), (first, n) in zip(
+        zip(st, en, strict=True), ((20 * nsub, 20), (70 * nsub, 16)), strict=True
+    ):
+        w0, w1 = (first + 13) / nsub, (first + 13 * (n - 2) + 1) / nsub
+        assert abs(a - w0) <= 1 and abs(b - w1) <= 1

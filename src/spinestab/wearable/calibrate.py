@@ -125,7 +125,7 @@ def autocalibrate(
 
     """
     ident = (np.zeros(3), np.ones(3))
-    pts = np.asarray(g, np.float64)[np.asarray(still, bool)]
+    pts = np.asarray(g)[np.asarray(still, bool)].astype(np.float64)
     pts = pts[np.isfinite(pts).all(axis=1)]
     if pts.shape[0] > max_points:
         pts = pts[np.linspace(0, pts.shape[0] - 1, max_points).astype(int)]

@@ -78,7 +78,7 @@ class Orientation:
 
 def unit_rows(g: np.ndarray) -> np.ndarray:
     """Normalise rows of ``g`` (S, 3) to unit length (NaN rows stay NaN)."""
-    n = np.linalg.norm(g, axis=1, keepdims=True)
+    n = np.sqrt(np.einsum("ij,ij->i", g, g))[:, None]  # row norms without linalg overhead
     with np.errstate(invalid="ignore", divide="ignore"):
         return g / n
 

@@ -117,17 +117,24 @@ def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Return walking and step masks (per sample) for one contiguous stretch of ``v``."""
-    walk = np.zeros(v.size, bool)
-    step = np.zeros(v.size, bool)
+def _steps(
+    v: np.ndarray, nsub: int, cfg: WearableConfig, group: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Find walking in ``v``: ``(starts, stops, steps)``, sample indices.
+
+    ``starts``/``stops`` (exclusive) are the sorted, disjoint walking intervals; ``steps``
+    the samples of the counted steps. ``group`` (per sample) numbers the separate stretches
+    laid end to end in ``v``: steps of different stretches are never linked.
+    """
+    none = np.zeros(0, np.int64)
     sm = _moving_mean(v, max(1, round(cfg.step_smooth_s * nsub)))
     d = sm - _moving_mean(sm, nsub)
     pk = np.flatnonzero((d[1:-1] > d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] > cfg.step_peak_g)) + 1
     if pk.size < cfg.min_steps:
-        return walk, step
+        return none, none, none
     # closer than the shortest step: keep the higher peak (like a refractory time)
-    close = np.diff(pk) < nsub / cfg.step_hz[1]
+    same = np.ones(pk.size - 1, bool) if group is None else group[pk[1:]] == group[pk[:-1]]
+    close = (np.diff(pk) < nsub / cfg.step_hz[1]) & same
     if close.any():
         drop = np.zeros(pk.size, bool)
         i = np.flatnonzero(close)
@@ -137,18 +144,19 @@ def _steps(v: np.ndarray, nsub: int, cfg: WearableConfig) -> tuple[np.ndarray, n
         pk = pk[~drop]
     iv = np.diff(pk) / nsub
     ok = (iv >= 1.0 / cfg.step_hz[1]) & (iv <= 1.0 / cfg.step_hz[0])
+    if group is not None:
+        ok &= group[pk[1:]] == group[pk[:-1]]
     similar = np.ones(iv.size, bool)
     similar[1:] = np.abs(iv[1:] - iv[:-1]) <= cfg.step_regularity * np.maximum(iv[1:], iv[:-1])
     prev_ok = np.concatenate([[False], ok[:-1]])
     good = ok & (~prev_ok | similar)
     st, en = runs(good)  # runs of good links; a run of m links spans m + 1 steps
     keep = ((en - st + 1) >= cfg.min_steps) & ((pk[en] - pk[st]) >= cfg.min_walk_s * nsub)
+    st, en = st[keep], en[keep]  # sequences: peaks st..en (inclusive), disjoint, sorted
     e = int(cfg.walk_edge_steps)
-    for a, b in zip(st[keep], en[keep], strict=True):
-        step[pk[a : b + 1]] = True
-        if b - a > 2 * e:
-            walk[pk[a + e] : pk[b - e] + 1] = True
-    return walk, step
+    steps = pk[_cover(st, en + 1, pk.size)]
+    long = (en - st) > 2 * e
+    return pk[st[long] + e], pk[en[long] - e] + 1, steps
 
 
 def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
@@ -193,18 +201,31 @@ def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
         return Gait(walking, steps, sd.astype(np.float32))
     active = sd >= 0.5 * cfg.step_peak_g
     active = np.convolve(active, np.ones(5), "same") > 0  # 2 s either side
-    wmask = np.zeros((s, nsub), bool)
-    smask = np.zeros((s, nsub), bool)
-    for a, b in zip(*runs(active), strict=True):
-        w, st = _steps(vert[a:b].reshape(-1), nsub, cfg)
-        wmask[a:b] = w.reshape(-1, nsub)
-        smask[a:b] = st.reshape(-1, nsub)
-    if cfg.walk_merge_gap_s > 0:  # bouts separated by short breaks are one bout
-        wmask = fill_short(wmask.reshape(-1), max_gap=int(cfg.walk_merge_gap_s * nsub)).reshape(
-            s, nsub
-        )
-    walking = wmask.sum(axis=1, dtype=np.int32) * 2 >= nsub
-    steps = smask.sum(axis=1, dtype=np.int32).astype(np.float32)
+    # the active stretches laid end to end and searched in one call (a call per stretch
+    # cost more in overhead than in work); steps are linked only within a stretch
+    a_st, a_en = runs(active)
+    n_in = (a_en - a_st) * nsub
+    group = np.repeat(np.arange(a_st.size), n_in)
+    first = np.concatenate([[0], np.cumsum(n_in)[:-1]])  # compact index of each stretch
+    w0, w1, st = _steps(vert[active].reshape(-1), nsub, cfg, group)
+
+    def full(c: np.ndarray) -> np.ndarray:  # compact sample index -> recording sample index
+        g = group[c]
+        return a_st[g] * nsub + (c - first[g])
+
+    w0, w1, st = full(w0), full(w1 - 1) + 1, full(st)
+    if cfg.walk_merge_gap_s > 0 and w0.size > 1:  # bouts apart by short breaks are one bout
+        join = (w0[1:] - w1[:-1]) <= int(cfg.walk_merge_gap_s * nsub)
+        w0 = w0[np.concatenate([[True], ~join])]
+        w1 = w1[np.concatenate([~join, [True]])]
+    # walking seconds: at least half of the second inside a walking interval
+    edges = np.arange(s + 1, dtype=np.int64) * nsub
+    csum = np.concatenate([[0], np.cumsum(w1 - w0)])
+    i = np.searchsorted(w1, edges, side="right")  # intervals ended by each edge
+    inside = np.clip(edges - w0[np.minimum(i, w0.size - 1)], 0, None) if w0.size else 0
+    covered = csum[i] + np.where(i < w0.size, inside, 0)
+    walking = np.diff(covered) * 2 >= nsub
+    steps = np.bincount(st // nsub, minlength=s).astype(np.float32)
     return Gait(walking, steps, sd.astype(np.float32))
 
 
