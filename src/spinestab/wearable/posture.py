@@ -4,7 +4,9 @@ Walking is found from the trunk (lower-back) sensor as sequences of regular step
 of the vertical acceleration, one per step (Zijlstra & Hof 2003 use the vertical trunk
 acceleration for step events [R]). Sitting versus standing needs a thigh sensor (thigh
 inclination, Skotte et al. 2014 [R]); with a trunk sensor alone both are
-``upright_static``. Lying is a trunk inclination beyond ``lie_trunk_deg``.
+``upright_static``. Lying is a trunk inclination beyond ``lie_trunk_deg``. Stair climbing
+is told from level walking only with a thigh sensor (Acti4's thigh rule, as in acti-motus);
+with a trunk sensor alone it is walking.
 """
 
 from __future__ import annotations
