@@ -338,3 +338,17 @@ def test_two_discs_joined_into_one_piece_make_levels_doubtful(cervical):
     assert "WARNING" in lv.method
     single = find_discs(np.where(discs, 20, data * 0), vert.affine, get_scheme("total_mr"))
     assert all(f < 0.3 for f in single.flatness)  # each real disc alone is flat
+
+
+def test_real_tptbox_ct_subregion_bodies_without_discs_use_the_vertebra_anchor():
+    """SPINEPS subregion map of the L2-L4 CT: bodies (49/50) only, no disc label."""
+    from .conftest import TP_SUBREG, TP_VERT
+
+    sub = read_volume(TP_SUBREG, as_labels=True)
+    vert = read_volume(TP_VERT, as_labels=True)
+    lv = levels_from_single_label(sub, get_scheme("spineps_subreg"), vert, anchor="L4")
+    bodies = np.where(np.isin(sub.data, [49, 50]), vert.data, 0)
+    truth = levels_from_instances(vert.with_data(bodies), get_scheme("spineps_vert"), vert)
+    assert lv.names() == ["L2", "L3", "L4"] and lv.levels == truth.levels
+    with pytest.raises(InputError, match="no disc label"):
+        levels_from_single_label(sub, get_scheme("spineps_subreg"), vert, anchor="L4-L5")
