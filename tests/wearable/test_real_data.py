@@ -8,7 +8,7 @@ from spinestab.wearable.config import WearableConfig
 from spinestab.wearable.features import compute_features
 from spinestab.wearable.io import read_recording, recording_from_array
 from spinestab.wearable.pipeline import analyse
-from spinestab.wearable.posture import gait_per_second
+from spinestab.wearable.posture import WALKING, gait_per_second
 
 from .conftest import DATA
 
@@ -77,3 +77,15 @@ def test_sit_to_stand_transitions_found():
     # SKDH's displacement method adds two transitions that start during activity: these
     # are not found (a limit of a per-second, stillness-based rule)
     assert np.min(np.abs(disp[3:, None] - found[None, :]), axis=1).min() > 2.0
+
+
+def test_skdh_lumbar_walk_cadence():
+    # data not used to choose any parameter: SKDH's lumbar gait test input (128 Hz, one
+    # walking bout with turns) and SKDH's own step-level endpoints for it
+    rec = read_recording(DATA / "gait_input2.npz")
+    res = analyse(rec)
+    walking = res.posture == WALKING
+    ref = np.load(DATA / "gait_results2_vcwt.npz")
+    assert walking.sum() >= 30  # SKDH's bout: 58 steps, 30.9 s of step times
+    cadence = 60.0 * res.steps[walking].sum() / walking.sum()
+    assert abs(cadence - np.nanmedian(ref["cadence"])) <= 0.05 * np.nanmedian(ref["cadence"])
