@@ -384,7 +384,8 @@ def run_mri(
 def mri_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
     mask: Annotated[
-        Path | None, typer.Option("--mask", help="Muscle label map (NIfTI) on the image grid.")
+        Path | None,
+        typer.Option("--mask", help="Muscle label map on the image grid: NIfTI, or a DICOM-SEG."),
     ] = None,
     image: Annotated[
         Path | None,
