@@ -98,3 +98,10 @@ def isolated_settings_dir():
 def test_missing_file_exit_2(tmp_path):
     result = run("score", tmp_path / "none.json")
     assert result.exit_code == 2 and "file not found" in result.stderr
+
+
+def test_error_text_is_not_read_as_markup(tmp_path):
+    bad = tmp_path / "nrs.json"
+    bad.write_text('{"instrument": "nrs", "date": "2026-01-01", "answers": {"pain": [1, 2]}}')
+    result = run("score", bad)
+    assert result.exit_code == 2 and "[1, 2]" in result.stderr

@@ -7,9 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from spinestab.cli._common import EXIT_BAD_INPUT, console, err_console, exit_on_bad_input
+from spinestab.cli._common import (
+    EXIT_BAD_INPUT,
+    console,
+    err_console,
+    exit_on_bad_input,
+    print_error,
+)
 from spinestab.errors import InputError
 
 __all__ = ["register", "score_table"]
@@ -26,7 +33,7 @@ def score_table(result: dict, *, title: str) -> Table:
     table.add_row("score", f"{shown} / {result['max']}" if result["max"] else str(shown))
     table.add_row("complete", "yes" if result["complete"] else "[red]no[/]")
     if result["missing"]:
-        table.add_row("missing", ", ".join(result["missing"]))
+        table.add_row("missing", escape(", ".join(result["missing"])))
     if result["risk"]:
         table.add_row("risk", result["risk"])
         table.add_row("psychosocial", f"{result['psychosocial']} / 5")
@@ -40,15 +47,17 @@ def score_table(result: dict, *, title: str) -> Table:
             colour = {"emergency": "bold red", "same_day": "red", "urgent": "yellow"}.get(
                 action["urgency"], "cyan"
             )
+            detail = (
+                f"(items: {', '.join(action['items'])}; {action['source']}; "
+                f"evidence {action['evidence']})"
+            )
             table.add_row(
                 f"[{colour}]{action['urgency'].upper()}[/]",
-                f"{action['label']}: {action['action']} "
-                f"[dim](items: {', '.join(action['items'])}; {action['source']}; "
-                f"evidence {action['evidence']})[/]",
+                f"{escape(action['label'])}: {escape(action['action'])} [dim]{escape(detail)}[/]",
             )
     for note in result["notes"]:
-        table.add_row("note", note)
-    table.add_row("source", f"[dim]{result['source']}[/]")
+        table.add_row("note", escape(note))
+    table.add_row("source", f"[dim]{escape(result['source'])}[/]")
     return table
 
 
@@ -74,7 +83,7 @@ def score_command(
             errors.append(exc)
     if errors:
         for exc in errors:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(exc)
         if save:
             err_console.print("nothing was saved", style="red")
         raise typer.Exit(EXIT_BAD_INPUT)
