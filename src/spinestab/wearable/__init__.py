@@ -18,9 +18,11 @@ from spinestab.wearable.pipeline import WearableResult, analyse, write_outputs
 from spinestab.wearable.posture import CLASS_NAMES
 from spinestab.wearable.prompts import PromptEngine, offline_prompts
 from spinestab.wearable.recording import Recording, recording_from_array
+from spinestab.wearable.stream import FeatureStream
 
 __all__ = [
     "CLASS_NAMES",
+    "FeatureStream",
     "PromptConfig",
     "PromptEngine",
     "Recording",
