@@ -82,6 +82,7 @@ def test_min_answered_is_configurable():
         ({"s1": 6}, "out of range"),
         ({"s2": -1}, "out of range"),
         ({"s3": "3"}, "wrongly typed"),
+        ({"s5": True}, "true/false on a scale"),
         ({"s11": 1}, "unknown item"),
         ({"s4": [2, 2]}, "duplicated"),
     ],

@@ -88,6 +88,13 @@ def test_bad_answers(patch, fragment):
         score_startback(answers(1) | patch)
 
 
+def test_yes_no_items_accept_booleans_but_q9_does_not():
+    as_bools = {f"q{i}": i in (1, 5, 6, 7, 8) for i in range(1, 9)} | {"q9": 0}
+    assert score_startback(as_bools).score == 5
+    with pytest.raises(InputError, match="true/false on a scale"):
+        score_startback(as_bools | {"q9": True})
+
+
 def test_risk_rule_table():
     assert [startback_risk(t, p) for t, p in [(3, 3), (4, 3), (4, 4), (9, 5), (0, 0)]] == [
         "low",

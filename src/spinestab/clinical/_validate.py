@@ -15,11 +15,21 @@ def is_int_like(value: Any) -> bool:
     return isinstance(value, int)
 
 
-def check_int_in_range(value: Any, *, item: str, low: int, high: int) -> int:
+def check_int_in_range(
+    value: Any, *, item: str, low: int, high: int, allow_bool: bool = False
+) -> int:
     """Return ``value`` as an int if it is an integer in ``[low, high]``; raise otherwise.
 
-    Booleans are accepted as 0/1 (JSON ``true``/``false`` for yes/no items).
+    Booleans (JSON ``true``/``false``) are accepted as 1/0 only where ``allow_bool`` says
+    the item is a yes/no item; on a scale they are a typing error.
     """
+    if isinstance(value, bool) and not allow_bool:
+        raise InputError(
+            "wrongly typed answer: true/false on a scale",
+            item=item,
+            value=value,
+            expected=f"an integer from {low} to {high}",
+        )
     if not is_int_like(value):
         raise InputError(
             "wrongly typed answer",

@@ -171,7 +171,13 @@ def score_startback(answers: Mapping[str, Any], *, date: dt.date | None = None) 
         if value is None:
             missing.append(f"{label} ({item.key})")
             continue
-        level = check_int_in_range(value, item=f"{label} ({item.key})", low=0, high=item.levels - 1)
+        level = check_int_in_range(
+            value,
+            item=f"{label} ({item.key})",
+            low=0,
+            high=item.levels - 1,
+            allow_bool=item.levels == 2,
+        )
         if item.levels == 5:
             item_scores[item.key] = int(level >= BOTHERSOME_SCORING_LEVEL)
         else:
