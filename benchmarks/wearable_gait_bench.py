@@ -5,15 +5,19 @@ One command: ``python -m benchmarks wearable_gait``.
 Data: ``tests/data/wearable/mobgap_lowerback.npz`` (9 lab recordings of 3 people from
 mobilise-d/mobgap: Test11 "simulated daily life" and two Test5 straight walks each, lower-back
 acceleration at 100 Hz, with the ``MicroWB`` walking bouts of the INDIP and Stereophoto
-reference systems). A reference bout runs from its first to its last initial contact;
+reference systems; in these files ``ContinuousWalkingPeriod`` lists the very same bouts,
+see 4.). A reference bout runs from its first to its last initial contact;
 breaks up to 3 s are inside a bout (Mobilise-D rules, Kluge et al. 2021).
 
 Scoring (as the issue asks: "walking seconds agree with the reference walking bouts"): a
 second is reference walking when at least half of it lies inside a reference bout, and
-detected walking when at least half of it does (``gait_per_second``); F1 = 2TP / (2TP + FP +
-FN) summed over all recordings. Two truths are scored: INDIP alone (the Mobilise-D reference
-system) and the union of INDIP and Stereophoto (each misses bouts the other sees: HA002 after
-80 s and in both Test5 trials, where INDIP lists nothing).
+detected walking when at least half of it lies inside a detected walking interval
+(``gait_per_second``); F1 = 2TP / (2TP + FP + FN) with TP, FP, FN summed over all
+recordings (mobgap's "combined" F1; section 4 repeats it in samples with mobgap's own
+functions). Two truths are scored: INDIP alone (the Mobilise-D reference system, the
+primary figure) and the union of INDIP and Stereophoto (each misses bouts the other sees:
+INDIP lists nothing after 80 s of HA002's Test11 and nothing in HA002's two Test5 trials,
+Stereophoto sees walking at 142-147 s and in Test5 Trial2).
 
 Printed:
 
@@ -26,6 +30,13 @@ Printed:
 3. Where ``benchmarks/.venv-peers`` has ``mobgap`` and ``../shared`` is present: mobgap's
    own gait-sequence detectors (GsdIluz, GsdIonescu, GsdAdaptiveIonescu) on the same
    recordings, scored the same way.
+4. Where the same holds: spinestab's walking seconds scored by mobgap's own GSD evaluation
+   (``categorize_intervals_per_sample`` and ``calculate_matched_gsd_performance_metrics``:
+   sample-wise, no tolerance; combined over recordings and per recording) against the
+   references as mobgap reads them from ``data.mat``, at both levels:
+   ``reference_para_level="wb"`` (``ContinuousWalkingPeriod``, mobgap's default) and
+   ``"lwb"`` (``MicroWB``, what the ``.npz`` holds). In these recordings the two levels
+   list identical bouts, so both give the same F1.
 """
 
 from __future__ import annotations
@@ -83,6 +94,62 @@ for subj in ("HA/001", "HA/002", "MS/001"):
                 gs[["start", "end"]].to_numpy() / 100.0).tolist()
 print("@@JSON", json.dumps(out))
 """
+
+
+MOBGAP_EVAL = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd
+from mobgap.data import GenericMobilisedDataset
+from mobgap.gait_sequences.evaluation import (
+    calculate_matched_gsd_performance_metrics, categorize_intervals_per_sample)
+root, walk = sys.argv[1], json.load(open(sys.argv[2]))
+paths = [f"{root}/{s}/data.mat" for s in ("HA/001", "HA/002", "MS/001")]
+out = {}
+for system in ("INDIP", "Stereophoto"):
+    for level in ("wb", "lwb"):
+        ds = GenericMobilisedDataset(
+            paths, test_level_names=("time_measure", "test", "trial"),
+            parent_folders_as_metadata=["cohort", "participant_id"],
+            measurement_condition="laboratory", reference_system=system,
+            reference_para_level=level)
+        matches, per = [], {}
+        for d in ds:
+            g = d.group_label
+            if g.test not in ("Test5", "Test11"):
+                continue
+            key = f"{g.cohort}{g.participant_id}_{g.test}_{g.trial}"
+            ref = d.reference_parameters_.wb_list[["start", "end"]].reset_index(drop=True)
+            n = len(d.data_ss)
+            w = np.concatenate([[0], np.asarray(walk[key], int), [0]])
+            st, en = np.flatnonzero(np.diff(w) == 1), np.flatnonzero(np.diff(w) == -1)
+            det = pd.DataFrame({"start": st * 100, "end": np.minimum(en * 100 - 1, n - 1)})
+            m = categorize_intervals_per_sample(
+                gsd_list_detected=det, gsd_list_reference=ref, n_overall_samples=n)
+            r = calculate_matched_gsd_performance_metrics(m, zero_division=0)
+            matches.append(m)
+            per[key] = [r["f1_score"], r["tp_samples"], r["fp_samples"], r["fn_samples"],
+                        (ref.to_numpy() / 100).round(2).tolist()]
+        r = calculate_matched_gsd_performance_metrics(
+            pd.concat(matches, ignore_index=True), zero_division=0)
+        out[f"{system}/{level}"] = {"combined": [r["f1_score"], r["tp_samples"],
+            r["fp_samples"], r["fn_samples"]], "per": per}
+print("@@JSON", json.dumps(out))
+"""
+
+
+def _peer_json(script: str, *args: str) -> dict | str:
+    """Run ``script`` in the peers venv; its ``@@JSON`` line parsed, or the error text."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(script)
+    try:
+        p = subprocess.run([str(PEERS), f.name, *args], capture_output=True, text=True, check=False)
+    finally:
+        Path(f.name).unlink()
+    line = next((x for x in p.stdout.splitlines() if x.startswith("@@JSON")), None)
+    if p.returncode != 0 or line is None:
+        return (p.stdout + p.stderr)[-500:]
+    return json.loads(line[len("@@JSON ") :])
 
 
 def second_truth(bouts: np.ndarray, n: int) -> np.ndarray:
@@ -175,25 +242,55 @@ def main(argv: list[str] | None = None) -> int:
             "   skipped: needs ../shared and mobgap in benchmarks/.venv-peers (wearable_setup.sh)"
         )
         return 0
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(MOBGAP)
-    try:
-        p = subprocess.run(
-            [str(PEERS), f.name, str(SHARED)], capture_output=True, text=True, check=False
-        )
-    finally:
-        Path(f.name).unlink()
-    line = next((x for x in p.stdout.splitlines() if x.startswith("@@JSON")), None)
-    if p.returncode != 0 or line is None:
-        print("   mobgap failed:", (p.stdout + p.stderr)[-500:])
+    res = _peer_json(MOBGAP, str(SHARED))
+    if isinstance(res, str):
+        print("   mobgap failed:", res)
         return 0
-    res = json.loads(line[len("@@JSON ") :])
     for algo, per in res.items():
         walking = {k: second_truth(np.asarray(per[k]), feats[k].n_seconds) for k in KEYS}
         figs = "; ".join(
             f"vs {name} F1 {f1(sum(counts(walking, name).values())):.3f}" for name in TRUTHS
         )
         print(f"   {algo:20s} {figs}")
+
+    print(
+        "\n4. spinestab's walking seconds scored by mobgap's own GSD evaluation\n"
+        "   (mobgap's reference reading at both levels: reference_para_level 'wb' =\n"
+        "   ContinuousWalkingPeriod, mobgap's default, and 'lwb' = MicroWB; then\n"
+        "   categorize_intervals_per_sample + calculate_matched_gsd_performance_metrics,\n"
+        "   sample-wise, no tolerance; 'combined' pools the samples of all recordings)"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({k: wd[k].astype(int).tolist() for k in KEYS}, f)
+    try:
+        ev = _peer_json(MOBGAP_EVAL, str(SHARED), f.name)
+    finally:
+        Path(f.name).unlink()
+    if isinstance(ev, str):
+        print("   mobgap evaluation failed:", ev)
+        return 0
+    for ref, r in ev.items():
+        c = r["combined"]
+        mean = np.mean([v[0] for v in r["per"].values()])
+        print(
+            f"   {ref:15s} combined F1 {c[0]:.3f} (tp {c[1]}, fp {c[2]}, fn {c[3]} samples);"
+            f" mean of per-recording F1 {mean:.3f} (zero_division 0)"
+        )
+        print(
+            "      "
+            + ", ".join(
+                f"{k} {v[0]:.2f}" if v[1] + v[3] else f"{k} fp={v[2]}" for k, v in r["per"].items()
+            )
+        )
+    for system in ("INDIP", "Stereophoto"):
+        same = all(
+            ev[f"{system}/wb"]["per"][k][4] == ev[f"{system}/lwb"]["per"][k][4] for k in KEYS
+        )
+        print(f"   {system}: ContinuousWalkingPeriod and MicroWB bouts identical: {same}")
+    empty = [
+        k for k in KEYS if not ev["INDIP/wb"]["per"][k][4] and not ev["INDIP/lwb"]["per"][k][4]
+    ]
+    print(f"   INDIP lists no bout at either level in: {', '.join(empty) or 'none'}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from spinestab.wearable.config import WearableConfig
 from spinestab.wearable.features import compute_features
@@ -10,57 +11,146 @@ from spinestab.wearable.io import read_recording, recording_from_array
 from spinestab.wearable.pipeline import analyse
 from spinestab.wearable.posture import WALKING, gait_per_second
 
-from .conftest import DATA
+from .conftest import DATA, shared_file
 
 KEYS = [
     f"{s}_{t}"
     for s in ("HA001", "HA002", "MS001")
     for t in ("Test11_Trial1", "Test5_Trial1", "Test5_Trial2")
 ]
+FS = 100  # Hz, the mobgap lower-back recordings
 
 
-def _walking_vs_reference(refs):
+def _f1(c):
+    return 2 * c[0] / (2 * c[0] + c[1] + c[2])
+
+
+def _detected():
+    """Per-second walking of every recording (default configuration) and its features."""
     z = np.load(DATA / "mobgap_lowerback.npz")
-    cfg = WearableConfig()
-    tp = fp = fn = 0
-    cad_err = []
+    out = {}
     for key in KEYS:
-        acc = z[f"{key}_acc"]
-        rec = recording_from_array(acc, fs_hz=100).with_units("g")
+        rec = recording_from_array(z[f"{key}_acc"], fs_hz=FS).with_units("g")
         f = compute_features(rec)
-        gait = gait_per_second(f.vert, f.nsub, cfg)
-        s = np.arange(f.n_seconds)
-        cover = np.zeros(f.n_seconds)
-        wbs = np.concatenate([z[f"{key}_{r}_wb"] for r in refs])
-        for a, b in wbs:
+        out[key] = (gait_per_second(f.vert, f.nsub, WearableConfig()), z[f"{key}_acc"].shape[0])
+    return z, out
+
+
+def _bouts(z, key, refs):
+    return np.concatenate([np.reshape(z[f"{key}_{r}_wb"], (-1, 2)) for r in refs])
+
+
+def _per_second_counts(z, det, refs):
+    """(tp, fp, fn) per recording, in whole seconds (the scoring the README states)."""
+    counts = {}
+    for key in KEYS:
+        walking = det[key][0].walking
+        s = np.arange(walking.size)
+        cover = np.zeros(walking.size)
+        for a, b in _bouts(z, key, refs):
             cover += np.clip(np.minimum(s + 1, b) - np.maximum(s, a), 0, None)
         truth = cover >= 0.5
-        tp += int((gait.walking & truth).sum())
-        fp += int((gait.walking & ~truth).sum())
-        fn += int((~gait.walking & truth).sum())
-        for (a, b), c in zip(z[f"{key}_{refs[0]}_wb"], z[f"{key}_{refs[0]}_cadence"], strict=True):
+        counts[key] = np.array(
+            [(walking & truth).sum(), (walking & ~truth).sum(), (~walking & truth).sum()]
+        )
+    return counts
+
+
+def _sample_counts(z, det, refs):
+    """(tp, fp, fn) per recording, in samples, as mobgap scores gait sequences.
+
+    mobgap reads a bout as samples ``round(Start * fs) - 1`` to ``round(End * fs)``
+    inclusive (``parse_reference_parameters``) and counts samples
+    (``categorize_intervals_per_sample``), no tolerance. Detected samples: those of the
+    detected walking seconds; the trailing part-second is not walking.
+    """
+    counts = {}
+    for key in KEYS:
+        gait, n = det[key]
+        w = np.zeros(n, bool)
+        w[: gait.walking.size * FS] = np.repeat(gait.walking, FS)
+        r = np.zeros(n, bool)
+        for a, b in _bouts(z, key, refs):
+            r[round(a * FS) - 1 : round(b * FS) + 1] = True
+        counts[key] = np.array([(w & r).sum(), (w & ~r).sum(), (~w & r).sum()])
+    return counts
+
+
+def test_mobgap_walking_seconds_f1():
+    # Scoring (written out exactly; benchmarks/wearable_gait_bench.py prints the same):
+    # - seconds: second i of a recording is [i, i + 1) s from its first sample, whole
+    #   seconds only (floor(n / 100)); it is REFERENCE walking when its total overlap with
+    #   the reference bouts [Start, End] (seconds, as stored in data.mat) is >= 0.5 s, and
+    #   DETECTED walking when >= 0.5 s of it lies inside a detected walking interval
+    #   (Gait.walking, the per-second output).
+    # - reference: INDIP's bouts (the Mobilise-D reference system). The npz holds its
+    #   MicroWB level; ContinuousWalkingPeriod (mobgap's default level "wb") lists the very
+    #   same bouts in all nine trials (test_mobgap_reference_levels below), so the F1 is
+    #   the same at either level. Secondary: the union of INDIP and Stereophoto bouts.
+    # - F1 = 2TP / (2TP + FP + FN) with TP, FP, FN summed over all nine recordings (mobgap's
+    #   "combined" F1); no recording or trial is left out, also not HA002's two Test5
+    #   trials, where neither INDIP level lists any bout (all detected walking there is FP).
+    # - cross-check: the same F1 in samples as mobgap's categorize_intervals_per_sample
+    #   computes it (_sample_counts); running mobgap's own functions on these detections
+    #   (benchmark, section 4) gives 0.817 (tp 15258, fp 5568, fn 1287 samples) at both levels.
+    # Achieved (default configuration, no parameter chosen on these figures beyond the
+    # cross-validated grid in the benchmark, whose held-out F1 equals these): per second
+    # 0.817 vs INDIP (152 tp, 56 fp, 12 fn), 0.871 vs the union. The issue's target of 0.9
+    # is NOT met. Per recording vs INDIP: HA001 Test11 0.77, Test5 0.91 / 1.00; HA002
+    # Test11 0.80, Test5 no reference walking (3 fp s each); MS001 Test11 0.86, Test5
+    # 0.89 / 1.00.
+    z, det = _detected()
+    indip = _per_second_counts(z, det, ["INDIP"])
+    union = _per_second_counts(z, det, ["INDIP", "Stereophoto"])
+    f1_indip, f1_union = _f1(sum(indip.values())), _f1(sum(union.values()))
+    assert f1_indip >= 0.81
+    assert f1_union >= 0.87
+    f1_samples = _f1(sum(_sample_counts(z, det, ["INDIP"]).values()))
+    assert abs(f1_samples - f1_indip) <= 0.01  # seconds and mobgap's samples agree
+    # every recording with reference walking: F1 >= 0.75 (achieved 0.77-1.00)
+    per = [_f1(c) for c in indip.values() if c[0] + c[2]]
+    assert len(per) == 7 and min(per) >= 0.75
+    # HA002 Test5: INDIP lists no bout; what is detected there (3 s each) is counted as FP
+    for key in ("HA002_Test5_Trial1", "HA002_Test5_Trial2"):
+        assert z[f"{key}_INDIP_wb"].size == 0
+        assert indip[key][1] == det[key][0].walking.sum()
+
+
+def test_mobgap_cadence_per_bout():
+    z, det = _detected()
+    cad_err = []
+    for key in KEYS:
+        gait = det[key][0]
+        for (a, b), c in zip(z[f"{key}_INDIP_wb"], z[f"{key}_INDIP_cadence"], strict=True):
             sel = gait.walking[int(a) : int(b)]
             if sel.sum() >= 3 and np.isfinite(c):
                 cad = 60 * gait.steps[int(a) : int(b)][sel].mean()
                 cad_err.append(abs(cad - c) / c)
-    return 2 * tp / (2 * tp + fp + fn), np.median(cad_err)
+    assert np.median(cad_err) < 0.10  # cadence within 10 % of INDIP's per-bout cadence
 
 
-def test_mobgap_walking_seconds_f1():
-    # Per-second scoring: a second is reference walking when half of it lies inside a
-    # MicroWB (first to last initial contact, breaks up to 3 s inside: Mobilise-D rules).
-    # The two reference systems disagree with each other (F1 0.78 between them: INDIP lists
-    # nothing in HA002's Test5 walks and after 80 s in its Test11, where stereophotogrammetry
-    # sees walking; the cameras see only part of the lab), so walking is scored against
-    # INDIP alone and against the union. The issue's target is F1 >= 0.9; the detector
-    # reaches 0.871 (union) and 0.817 (INDIP), the same held out in leave-one-recording-out
-    # and leave-one-subject-out cross-validation (benchmarks/wearable_gait_bench.py);
-    # mobgap's own detectors score 0.71-0.79 (union) and 0.67-0.72 (INDIP) here.
-    f1_union, _ = _walking_vs_reference(["INDIP", "Stereophoto"])
-    assert f1_union >= 0.87
-    f1_indip, cad_err = _walking_vs_reference(["INDIP"])
-    assert f1_indip >= 0.81
-    assert cad_err < 0.10  # cadence within 10 % of INDIP's per-bout cadence (median)
+def test_mobgap_reference_levels():
+    # The reference as read from the source files: INDIP's MicroWB (mobgap level "lwb")
+    # and ContinuousWalkingPeriod (level "wb", mobgap's default) list identical bouts in
+    # every trial used, both equal to what the npz holds; HA002's Test5 trials have no
+    # INDIP bout at either level.
+    sio = pytest.importorskip("scipy.io")
+    z = np.load(DATA / "mobgap_lowerback.npz")
+    for subj in ("HA/001", "HA/002", "MS/001"):
+        path = shared_file(f"lumbar_mobgap/data/lab/{subj}/data.mat")
+        m = sio.loadmat(path, squeeze_me=True, struct_as_record=False)["data"]
+        for test, trial in (("Test11", "Trial1"), ("Test5", "Trial1"), ("Test5", "Trial2")):
+            std = getattr(getattr(m.TimeMeasure1, test), trial).Standards
+            key = f"{subj.replace('/', '')}_{test}_{trial}"
+            for system in ("INDIP", "Stereophoto"):
+                levels = []
+                for level in ("MicroWB", "ContinuousWalkingPeriod"):
+                    wbs = np.atleast_1d(getattr(getattr(std, system), level))
+                    levels.append(np.array([[w.Start, w.End] for w in wbs]).reshape(-1, 2))
+                assert np.array_equal(levels[0], levels[1])
+                assert np.allclose(levels[0], np.reshape(z[f"{key}_{system}_wb"], (-1, 2)))
+                if system == "INDIP" and key.startswith("HA002_Test5"):
+                    assert levels[0].size == 0
 
 
 def test_sit_to_stand_transitions_found():
