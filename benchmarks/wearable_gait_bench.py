@@ -66,6 +66,10 @@ GRIDS = {
         "min_steps": [4, 5, 6],
         "walk_edge_steps": [0, 1],
     },
+    "walk length and step rate (15 points)": {
+        "min_walk_s": [2.0, 2.5, 3.0, 4.0, 5.0],
+        "step_hz": [(1.0, 3.5), (1.2, 3.0), (1.4, 2.8)],
+    },
     "large (450 points)": {
         "step_peak_g": [0.015, 0.02, 0.025, 0.03, 0.04],
         "step_regularity": [0.5, 0.7, 1.0],
