@@ -564,8 +564,10 @@ def test_commands_writing_into_the_patient_folder_itself(tmp_path):
         "--out",
         folder,
     )
-    # summary.json (mri, then wearable) and landmarks_neutral.json sit beside the forms
-    assert (folder / "summary.json").is_file() and (folder / "landmarks_neutral.json").is_file()
+    # both summaries (mri's, wearable's: no overwrite) and landmarks_neutral.json sit beside
+    # the forms
+    assert (folder / "summary.json").is_file() and (folder / "wearable_summary.json").is_file()
+    assert (folder / "landmarks_neutral.json").is_file()
     cli("plan", folder, "--out", tmp_path / "out")
     profile = json.loads((tmp_path / "out" / "profile.json").read_text())
     assert len(profile["clinical"]["scores"]) == len(FORMS)

@@ -74,7 +74,21 @@ def test_cli_writes_the_promised_outputs(files):
     with open(out / "prompts.csv") as f:
         prompts = list(csv.DictReader(f))
     assert len(prompts) == int(float(rows[0]["prompts"]))
+    assert prompts and all(p["message"].startswith("Time to move") for p in prompts)
     assert (out / "timeline_2024-01-01.png").stat().st_size > 5000
+
+
+def test_prompt_messages_come_from_the_chosen_language(files):
+    d, _ = files
+    out = d / "out_de"
+    args = ["wearable", "--trunk", str(d / "trunk.npy"), "--no-pictures", "--out", str(out)]
+    res = CliRunner().invoke(app, [*args, "--lang", "de"])
+    assert res.exit_code == 0, res.output
+    with open(out / "prompts.csv") as f:
+        prompts = list(csv.DictReader(f))
+    assert prompts and all(p["message"].startswith("Zeit für Bewegung") for p in prompts)
+    res = CliRunner().invoke(app, [*args, "--lang", "fr"])
+    assert res.exit_code == 2 and "fr" in res.output
 
 
 def test_cli_bad_input_exit_code_2(tmp_path):
@@ -94,7 +108,7 @@ def test_cli_reads_a_device_file(tmp_path):
         app, ["wearable", "--trunk", str(DATA / "ax6_sample.cwa"), "--out", str(out)]
     )
     assert res.exit_code == 0, res.output
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "wearable_summary.json").read_text())
     assert summary["setup"] == "trunk only"
     assert summary["trunk"]["device"] == "AX6" and summary["trunk"]["units"] == "g"
     assert summary["seconds"] == 105

@@ -77,9 +77,10 @@ DAILY_COLUMNS = (
 #: Files a previous ``spinestab plan`` run may have left in the folder; never read as input.
 OUTPUT_NAMES = ("profile.json", "triage.json", "plan.json", "progress.json")
 #: JSON files the other commands write beside their tables when run with ``--out
-#: PATIENT_DIR``: ``summary.json`` (``spinestab mri``, ``spinestab wearable``) and the
-#: corners derived from masks (``spinestab instability``); never questionnaires.
-PRODUCER_JSON = ("summary.json",)
+#: PATIENT_DIR``: ``summary.json`` (``spinestab mri``), ``wearable_summary.json``
+#: (``spinestab wearable``) and the corners derived from masks (``spinestab instability``);
+#: never questionnaires.
+PRODUCER_JSON = ("summary.json", "wearable_summary.json")
 PRODUCER_JSON_PREFIXES = ("landmarks_",)
 SPECIAL_JSON = ("history.json", "instability.json")
 #: Summary rows of ``muscle_quality.csv`` (every slice; slices outside the vertebrae).

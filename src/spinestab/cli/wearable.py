@@ -45,6 +45,13 @@ def wearable_command(
     pictures: Annotated[
         bool, typer.Option("--pictures/--no-pictures", help="Write daily timeline PNGs.")
     ] = True,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the prompt messages: en or de (default: SPINESTAB_LANGUAGE).",
+        ),
+    ] = None,
 ) -> None:
     """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -55,6 +62,9 @@ def wearable_command(
     from spinestab.wearable.pipeline import analyse, write_outputs
 
     with exit_on_bad_input():
+        from spinestab.care.i18n import resolve_language
+
+        language = resolve_language(lang)
         if units not in ("auto", "g", "m/s2"):
             raise InputError(
                 "unknown units", item="--units", value=units, expected="auto, g or m/s2"
@@ -100,7 +110,7 @@ def wearable_command(
                 progress=lambda k: bar.advance(task, k),
             )
             bar.update(task, description="writing")
-            paths = write_outputs(result, out, pictures=pictures)
+            paths = write_outputs(result, out, pictures=pictures, language=language)
         d = result.daily
         console.print(
             f"[bold]{len(d['date'])}[/] day(s), {result.info['setup']}, "

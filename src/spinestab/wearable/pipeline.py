@@ -2,7 +2,7 @@
 
 ``analyse`` is pure (arrays in, :class:`WearableResult` out); ``write_outputs`` writes the
 files the CLI promises: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``,
-``summary.json`` and one ``timeline_YYYY-MM-DD.png`` per day.
+``wearable_summary.json`` and one ``timeline_YYYY-MM-DD.png`` per day.
 """
 
 from __future__ import annotations
@@ -328,13 +328,22 @@ def _arrow_strings(pa: object, words: tuple[str, ...]) -> object:
 
 
 def write_outputs(
-    result: WearableResult, out_dir: str | Path, *, pictures: bool = True
+    result: WearableResult,
+    out_dir: str | Path,
+    *,
+    pictures: bool = True,
+    language: str | None = None,
 ) -> list[Path]:
     """Write the output files into ``out_dir`` and return their paths.
 
-    Files: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``, ``summary.json`` and one
-    ``timeline_YYYY-MM-DD.png`` per day (unless ``pictures`` is False).
+    Files: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``, ``wearable_summary.json``
+    and one ``timeline_YYYY-MM-DD.png`` per day (unless ``pictures`` is False). The prompts'
+    patient message is taken from the translation catalogue of ``language`` (default: the
+    ``SPINESTAB_LANGUAGE`` setting).
     """
+    from spinestab.care.i18n import Translator
+
+    keep_moving = Translator(language)("prompt.keep_moving")
     pa = require("pyarrow", extra="wearable", feature="writing per_second.parquet")
     pq = require("pyarrow.parquet", extra="wearable", feature="writing per_second.parquet")
     out = Path(out_dir)
@@ -362,7 +371,7 @@ def write_outputs(
         out / "per_second.parquet",
         out / "daily.csv",
         out / "prompts.csv",
-        out / "summary.json",
+        out / "wearable_summary.json",
     ]
     # dictionary encoding only where it pays (posture) and no column statistics: a third of
     # the default write time on a 7-day file, same values
@@ -384,6 +393,7 @@ def write_outputs(
             if sec.size
             else np.zeros(0, object),
             "reason": np.array(["static posture limit reached"] * sec.size, dtype=object),
+            "message": np.array([keep_moving] * sec.size, dtype=object),
         },
     )
     paths[3].write_text(json.dumps(result.info, indent=2, default=str))
