@@ -61,12 +61,19 @@ def _answer_value(answer: Any) -> Any:
 
 
 def _flatten(items: list[Any] | None) -> list[Any]:
+    """Return every answered or leaf item, also those nested in groups or under answers.
+
+    FHIR R4 nests items in two ways: a group's ``item`` and a question's
+    ``answer[].item`` (follow-up questions). Both are walked; a question that has an
+    answer is kept even when it also carries nested items.
+    """
     flat = []
     for item in items or []:
-        if item.item:
-            flat.extend(_flatten(item.item))
-        else:
+        if item.answer or not item.item:
             flat.append(item)
+        for answer in item.answer or []:
+            flat.extend(_flatten(answer.item))
+        flat.extend(_flatten(item.item))
     return flat
 
 

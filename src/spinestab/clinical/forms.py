@@ -204,7 +204,7 @@ def load_form(path: str | Path, *, today: dt.date | None = None) -> Form:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not content
     except FileNotFoundError:
         raise InputError("file not found", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:

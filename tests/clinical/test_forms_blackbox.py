@@ -1,0 +1,54 @@
+"""Regression cases found by black-box testing of questionnaire files."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from spinestab.clinical import load_form, score_form
+
+TODAY = dt.date(2026, 11, 29)
+
+
+def test_json_with_byte_order_mark_and_crlf(tmp_path):
+    # s8 skipped: sum 2+1+3+0+2+1+0+2+1 = 12 over 5 x 9 = 45 -> 26.67 % (hand computed)
+    answers = {"s1": 2, "s2": 1, "s3": 3, "s4": 0, "s5": 2, "s6": 1, "s7": 0}
+    answers |= {"s8": None, "s9": 2, "s10": 1}
+    text = json.dumps({"instrument": "odi", "date": "2024-01-02", "answers": answers})
+    path = tmp_path / "odi.json"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode() + b"\r\n")
+    score = score_form(load_form(path, today=TODAY))
+    assert score.score == 12 and score.max == 45
+    assert score.percent == pytest.approx(100 * 12 / 45)
+
+
+def test_yaml_with_byte_order_mark(tmp_path):
+    path = tmp_path / "nrs.yaml"
+    path.write_bytes(b"\xef\xbb\xbfinstrument: nrs\r\ndate: 2024-01-02\r\nanswers: {pain: 4}\r\n")
+    assert score_form(load_form(path, today=TODAY)).score == 4
+
+
+def test_fhir_items_nested_under_answers_are_read(tmp_path):
+    # FHIR R4 allows follow-up questions under answer[].item; they were dropped silently.
+    doc = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": "https://example.org/Questionnaire/nrs",
+        "authored": "2024-02-03",
+        "item": [
+            {
+                "linkId": "pain",
+                "answer": [
+                    {
+                        "valueInteger": 6,
+                        "item": [{"linkId": "leg_pain", "answer": [{"valueInteger": 2}]}],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "qr.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    form = load_form(path, today=TODAY)
+    assert form.answers == {"pain": 6, "leg_pain": 2}
+    assert score_form(form).score == 6
