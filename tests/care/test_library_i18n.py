@@ -160,3 +160,19 @@ def test_no_patient_facing_english_in_code():
     leaked = [k for k, v in en.items() if len(v) > 25 and "{" not in v and v in text]
     assert not leaked
     assert catalogue("de")["ex.bird_dog.L0.how"] in text
+
+
+@pytest.mark.parametrize(
+    ("language", "key", "values", "expected"),
+    [
+        ("en", "dose.reps", {"sets": 1, "reps": 5}, "1 set of 5 repetitions."),
+        ("en", "dose.reps", {"sets": 2, "reps": 5}, "2 sets of 5 repetitions."),
+        ("de", "dose.reps", {"sets": 1, "reps": 5}, "1 Satz mit 5 Wiederholungen."),
+        ("de", "dose.reps", {"sets": 3, "reps": 5}, "3 Sätze mit je 5 Wiederholungen."),
+        ("de", "ui.breaks_goal", {"interval": 30, "minutes": 1}, "für 1 Minute."),
+        ("en", "dose.break", {"minutes": 1, "interval": 30}, "1 minute of movement"),
+    ],
+)
+def test_counts_of_one_use_the_singular(language, key, values, expected):
+    # black-box finding: the handouts said "1 sets" / "1 Sätze" / "1 Minuten"
+    assert expected in Translator(language)(key, **values)

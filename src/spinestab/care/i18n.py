@@ -84,6 +84,12 @@ class Translator:
             never silently shown in another language).
 
         """
+        # Singular forms: a key ``<key>.one_<name>`` is used when placeholder ``name`` is 1
+        # ("1 set", "1 Satz"), so counts of one read correctly in every language.
+        for name, value in values.items():
+            if value == 1 and not isinstance(value, bool) and f"{key}.one_{name}" in self._messages:
+                key = f"{key}.one_{name}"
+                break
         try:
             text = self._messages[key]
         except KeyError:

@@ -418,6 +418,14 @@ def triage(
         and weeks >= rules["failed_active_care_weeks"]
         and status == "non_responder"
     )
+    # §8 step 3 counts the weeks only: an undocumented response counts as failed for S1
+    # (rule unknown_response_counts_as_failed [D]); a documented responder never does.
+    undocumented_weeks = (
+        weeks is not None
+        and weeks >= rules["failed_active_care_weeks"]
+        and status is None
+        and bool(rules["unknown_response_counts_as_failed"])
+    )
     deficit = bool(h.neuro_deficit)
     concordant = h.concordant_symptoms
     findings.update(
@@ -463,7 +471,7 @@ def triage(
         }
         s1_criterion = high_grade or progression or bool(unstable and concordant)
         no_wait = (not rules["s1_structural_requires_waiting"]) and (high_grade or progression)
-        if s1_criterion and (failed_care or deficit or no_wait):
+        if s1_criterion and (failed_care or undocumented_weeks or deficit or no_wait):
             track = "S1"
             what = []
             if high_grade:
@@ -479,6 +487,9 @@ def triage(
                 if deficit
                 else f"{weeks:g} weeks of failed active care"
                 if failed_care
+                else f"{weeks:g} weeks of active care whose response is not documented "
+                "(§8 step 3 counts the weeks; rule unknown_response_counts_as_failed)"
+                if undocumented_weeks
                 else "no waiting for a high-grade or progressing slip (§4.4 option)"
             )
             reasons.append(
@@ -488,6 +499,7 @@ def triage(
                     "high_grade_meyerding",
                     "failed_active_care_weeks",
                     "s1_structural_requires_waiting",
+                    *(("unknown_response_counts_as_failed",) if undocumented_weeks else ()),
                     source=_HIERARCHY,
                     evidence="D",
                 )
@@ -529,7 +541,12 @@ def triage(
         elif structural:
             track = "S2"
             pending = []
-            if s1_criterion:
+            if s1_criterion and status == "responder":
+                pending.append(
+                    "the S1 structural criterion is met but active care reached the MIC "
+                    f"(responder, {status_from}) and there is no neurological deficit"
+                )
+            elif s1_criterion:
                 pending.append(
                     "the S1 structural criterion is met but active care has not "
                     f"yet failed for {rules['failed_active_care_weeks']} weeks "
