@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,7 +110,21 @@ def decode_gt3x(raw: bytes, *, source: str = "GT3X file") -> Gt3xData:
     try:
         z = zipfile.ZipFile(io.BytesIO(raw))
     except zipfile.BadZipFile as exc:
-        raise InputError("not a GT3X file (not a zip archive)", source=source) from exc
+        raise InputError(
+            "not a GT3X file, or a truncated one (no complete zip archive)", source=source
+        ) from exc
+    try:
+        return _decode_zip(z, source)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+        # a damaged archive member (bad CRC, broken deflate stream, cut-off member)
+        raise InputError(
+            "GT3X file is damaged: its contents cannot be read",
+            source=source,
+            value=str(exc),
+        ) from exc
+
+
+def _decode_zip(z: zipfile.ZipFile, source: str) -> Gt3xData:
     info = _info(z, source)
     fs = float(info.get("Sample Rate", "nan"))
     if not np.isfinite(fs) or fs <= 0:
@@ -204,6 +219,15 @@ def _decode_log(
         vals = _unpack12(buf[idx], 3 * n_per).reshape(-1, n_per, 3)
         rec[full1] = vals[..., [1, 0, 2]] / np.float32(scale)
     st, rec = st[ok], rec[ok]
+    if st.size == 0:
+        raise InputError("GT3X file holds no complete acceleration record", source=source)
+    # a record stamped at or before an earlier one (damaged log) is dropped, never wrapped
+    # into a negative index
+    prev_max = np.maximum.accumulate(np.concatenate([[np.iinfo(np.int64).min], st[:-1]]))
+    fwd = st > prev_max
+    if not fwd.all():
+        log.warning("%s: %d GT3X records out of time order dropped", source, int((~fwd).sum()))
+        st, rec = st[fwd], rec[fwd]
     first = int(st[0])
     last = int(st[-1])
     if idle_at_end and "Last Sample Time" in info:

@@ -49,12 +49,56 @@ def _norm(name: str) -> str:
     return re.sub(r"\s*[\(\[].*?[\)\]]\s*", "", str(name)).strip().lower()
 
 
+# words that name acceleration or its unit inside a column name, around the axis letter
+_ACC_WORDS = frozenset(
+    (
+        "acc",
+        "accel",
+        "accelerometer",
+        "acceleration",
+        "axis",
+        "raw",
+        "lin",
+        "linear",
+        "g",
+        "mg",
+        "ms2",
+        "m",
+        "s",
+        "s2",
+        "meters",
+        "metres",
+        "per",
+        "second",
+        "squared",
+        "value",
+    )
+)
+
+
+def _axis_of(name: str) -> str | None:
+    """Return the axis a column names, if any: ``"Accel-X"``, ``"X_ACCELERATION_..."``."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name))  # accX -> acc X
+    words = [w for w in re.split(r"[^a-z0-9]+", _norm(spaced)) if w]
+    rest = [w for w in words if w not in _ACC_WORDS]
+    if len(rest) == 1 and rest[0] in ("x", "y", "z"):
+        return rest[0]
+    return None
+
+
 def _find_axes(cols: list[str], source: str) -> list[str]:
     low = {_norm(c): c for c in cols}
     for pat in _AXIS_PATTERNS:
         if all(k in low for k in pat):
             return [low[k] for k in pat]
-    two = [c for c in cols if _norm(c) in ("x", "y", "acc_x", "acc_y")]
+    by_axis: dict[str, list[str]] = {}
+    for c in cols:
+        ax = _axis_of(c)
+        if ax is not None:
+            by_axis.setdefault(ax, []).append(c)
+    if all(len(by_axis.get(k, ())) == 1 for k in ("x", "y", "z")):
+        return [by_axis[k][0] for k in ("x", "y", "z")]
+    two = [c for c in cols if _axis_of(c) is not None]
     raise InputError(
         "acceleration columns not found" + (" (only two axes?)" if len(two) == 2 else ""),
         source=source,
@@ -79,6 +123,8 @@ def _frame_to_recording(
     bad = ~np.isfinite(acc).all(axis=1)
     low = {_norm(c): c for c in cols}
     tcol = next((low[n] for n in _TIME_NAMES if n in low), None)
+    if tcol is None:  # e.g. "unix_ms", "HEADER_TIMESTAMP", "Date Time (UTC)"
+        tcol = next((c for c in cols if _time_words(c) & _TIME_WORDS and c not in axes), None)
     notes: tuple[str, ...] = ()
     if bad.all():
         raise InputError("no numeric acceleration values", source=source, item=",".join(axes))
@@ -101,11 +147,27 @@ def _frame_to_recording(
     )
 
 
+_TIME_WORDS = frozenset(("time", "timestamp", "datetime", "date", "epoch", "unix"))
+
+
+def _time_words(name: str) -> set[str]:
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name)).lower()
+    return set(re.split(r"[^a-z0-9]+", spaced))
+
+
 def _to_unix(col: object, source: str, name: str, *, dayfirst: bool = False) -> np.ndarray:
     pd = require("pandas", extra="wearable", feature="reading CSV timestamps")
     s = col
     if pd.api.types.is_numeric_dtype(s):
         v = np.asarray(s, np.float64)
+        words = _time_words(name)
+        # a unit in the column name wins ("time_ms" from 0); else the size of the numbers
+        if words & {"us", "usec", "micros", "microseconds"}:
+            return v / 1e6
+        if words & {"ms", "msec", "millis", "milliseconds"}:
+            return v / 1e3
+        if words & {"s", "sec", "secs", "seconds"}:
+            return v
         med = np.nanmedian(np.abs(v))
         if med > 1e14:  # microseconds
             return v / 1e6
@@ -196,10 +258,13 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
     # the delimiter: commas, else semicolons or tabs (European exports)
     sep = "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
     head_cells = [c.strip() for c in line.split(sep)]
+    # European exports: semicolons between cells and decimal commas inside them
+    data_line = first[skip + 1] if skip + 1 < len(first) else ""
+    decimal = "," if sep != "," and re.search(r"\d,\d", data_line) else "."
     numeric_head = all(_is_number(c) for c in head_cells if c)
     try:
         if numeric_head:
-            df = pd.read_csv(p, header=None, skiprows=skip, sep=sep, engine="c")
+            df = pd.read_csv(p, header=None, skiprows=skip, sep=sep, engine="c", decimal=decimal)
             ncol = df.shape[1]
             if ncol < 3:
                 raise InputError(
@@ -218,7 +283,7 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
             names = ["time", "x", "y", "z"] if looks_time else ["x", "y", "z"]
             df.columns = names + [f"extra{i}" for i in range(ncol - len(names))]
         else:
-            df = pd.read_csv(p, skiprows=skip, sep=sep, engine="c")
+            df = pd.read_csv(p, skiprows=skip, sep=sep, engine="c", decimal=decimal)
     except pd.errors.EmptyDataError as exc:
         raise InputError("CSV file has no rows", source=src) from exc
     if len(df) == 0:

@@ -99,7 +99,7 @@ def detect_units(rec: Recording, *, tolerance: float = 0.25, max_seconds: int = 
             meds.append(float(np.median(mean[still])))
     if not meds and not alls:
         raise InputError(
-            "cannot detect units: no finite sample",
+            "cannot detect units: no finite, non-zero sample (all NaN or all zero?)",
             source=rec.source,
             expected="declare units (--units g or --units m/s2)",
         )
@@ -209,7 +209,12 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
 
     mm = np.memmap(p, dtype=np.uint8, mode="r")
     ix = index_cwa(mm, source=str(p), gap_s=gap_s)
-    notes = (f"{ix.n_bad_blocks} CWA blocks with bad checksum skipped",) if ix.n_bad_blocks else ()
+    notes: tuple[str, ...] = (
+        (f"{ix.n_bad_blocks} CWA blocks with bad checksum skipped",) if ix.n_bad_blocks else ()
+    )
+    if mm.size % 512:  # CWA files are whole 512-byte blocks: a cut-off one means truncation
+        notes = (*notes, f"truncated: the last {mm.size % 512} bytes are an incomplete block")
+        log.warning("%s: truncated CWA file (incomplete last block)", p)
     if ix.n_samples <= _EAGER_SAMPLES:
         d = decode_cwa(mm, source=str(p))
         return recording_from_times(

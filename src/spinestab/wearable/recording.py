@@ -255,14 +255,19 @@ def recording_from_times(
         filled = filled[~dup] if filled is not None else None
         dt = np.diff(t)
     if fs_hz is None:
-        fs_hz = float(np.round(1.0 / np.median(dt)))
+        # the median rate, to a whole Hz where it is one (jittered time stamps), else to
+        # 0.01 Hz (12.5 Hz devices must not become 12 or 13 Hz)
+        raw_fs = 1.0 / float(np.median(dt)) if np.median(dt) > 0 else 0.0
+        whole = float(np.round(raw_fs))
+        fs_hz = whole if abs(raw_fs - whole) <= 0.02 * max(whole, 1.0) else round(raw_fs, 2)
         if fs_hz <= 0:
             raise InputError(
                 "cannot infer the sampling rate",
                 source=source,
                 expected="increasing timestamps or --fs",
             )
-    n = int(np.floor((t[-1] - t[0]) * fs_hz + 1e-6)) + 1
+    # a last sample within 1 % of a sample period of the grid counts (float time stamps)
+    n = int(np.floor((t[-1] - t[0]) * fs_hz + 1e-2)) + 1
     grid = t[0] + np.arange(n) / fs_hz
     out = np.empty((n, 3), np.float32)
     for k in range(3):

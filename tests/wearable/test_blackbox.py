@@ -1,0 +1,290 @@
+"""Black-box cases: other CSV layouts, damaged device files, and an independent phantom.
+
+The phantom here is written independently of ``spinestab.wearable.synthetic``: a scripted
+trunk signal with known posture and forward inclination per second, so posture,
+exposures and prompt times are checked against hand-computed truth.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from spinestab.errors import InputError
+from spinestab.wearable.config import PromptConfig
+from spinestab.wearable.io import G_MS2, read_recording, recording_from_array
+from spinestab.wearable.pipeline import analyse
+from spinestab.wearable.posture import (
+    LYING,
+    MOVEMENT_CLASSES,
+    NONWEAR,
+    SITTING,
+    STANDING,
+    STATIC_CLASSES,
+    UPRIGHT_STATIC,
+    WALKING,
+)
+from spinestab.wearable.prompts import PromptEngine, offline_prompts
+
+from .conftest import DATA
+
+T0 = 1704067200.0  # 2024-01-01 00:00 UTC
+
+
+def _still_walk(nsec, fs, seed=0):
+    """Upright trunk (x up), walking at 1.8 Hz in seconds 60-240."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(nsec * fs)) / fs
+    a = np.zeros((t.size, 3))
+    a[:, 0] = 1.0
+    w = (t >= 60) & (t < 240)
+    a[w, 0] += 0.3 * np.sin(2 * np.pi * 1.8 * t[w])
+    return t, a + rng.normal(0, 0.01, a.shape)
+
+
+@pytest.mark.parametrize(
+    ("tname", "names", "scale"),
+    [
+        ("Time", ("Acc-X", "Acc-Y", "Acc-Z"), 1.0),
+        ("Timestamp", ("Accel X (m/s^2)", "Accel Y (m/s^2)", "Accel Z (m/s^2)"), G_MS2),
+        (
+            "HEADER_TIMESTAMP",
+            tuple(f"{k}_ACCELERATION_METERS_PER_SECOND_SQUARED" for k in "XYZ"),
+            G_MS2,
+        ),
+        ("unix_ms", ("accX", "accY", "accZ"), 1.0),
+    ],
+)
+def test_csv_other_column_names(tmp_path, tname, names, scale):
+    t, a = _still_walk(300, 25)
+    tv = (T0 + t) * 1e3 if tname == "unix_ms" else T0 + t
+    f = tmp_path / "rec.csv"
+    rows = "\n".join(
+        f"{tt:.3f},{x:.5f},{y:.5f},{z:.5f}" for tt, (x, y, z) in zip(tv, a * scale, strict=True)
+    )
+    f.write_text(f"{tname},{','.join(names)}\n{rows}\n")
+    r = read_recording(f)
+    assert r.units == ("g" if scale == 1.0 else "m/s2")
+    assert r.fs_hz == 25 and r.n_samples == t.size
+    assert r.start_unix_s == pytest.approx(T0, abs=1e-3)
+    np.testing.assert_allclose(r.read()[:, 0], a[:, 0], atol=1e-3)
+
+
+def test_time_unit_from_column_name(tmp_path):
+    """Milliseconds from 0 ("time_ms") are milliseconds, whatever their size."""
+    t, a = _still_walk(120, 50)
+    f = tmp_path / "ms.csv"
+    rows = "\n".join(f"{tt * 1e3:.1f},{x},{y},{z}" for tt, (x, y, z) in zip(t, a, strict=True))
+    f.write_text("time_ms,x,y,z\n" + rows)
+    r = read_recording(f)
+    assert r.fs_hz == 50 and r.n_samples == t.size and r.start_unix_s == 0.0
+
+
+def test_semicolon_and_decimal_comma(tmp_path):
+    t, a = _still_walk(120, 25)
+    f = tmp_path / "eu.csv"
+    rows = "\n".join(
+        ";".join(f"{v:.5f}".replace(".", ",") for v in (T0 + tt, *xyz))
+        for tt, xyz in zip(t, a, strict=True)
+    )
+    f.write_text("time;x;y;z\n" + rows)
+    r = read_recording(f)
+    assert r.n_samples == t.size
+    np.testing.assert_allclose(r.read(), a, atol=1e-4)
+
+
+def test_iso_with_offset_at_12_5_hz(tmp_path):
+    """12.5 Hz stays 12.5 Hz (not rounded to 12), and +01:00 times are converted to UTC."""
+    import datetime as dt
+
+    t, a = _still_walk(300, 12.5)
+    tz = dt.timezone(dt.timedelta(hours=1))
+    stamps = [dt.datetime.fromtimestamp(T0 + x, tz).isoformat(timespec="milliseconds") for x in t]
+    f = tmp_path / "iso.csv"
+    rows = "\n".join(f"{s},{x},{y},{z}" for s, (x, y, z) in zip(stamps, a, strict=True))
+    f.write_text("datetime,x,y,z\n" + rows)
+    r = read_recording(f)
+    assert stamps[0].endswith("+01:00")
+    assert r.fs_hz == 12.5 and r.n_samples == t.size
+    assert r.start_unix_s == pytest.approx(T0, abs=1e-3)
+
+
+def test_float_unix_seconds_keep_the_last_sample(tmp_path):
+    t, a = _still_walk(60, 200)
+    f = tmp_path / "f.csv"
+    rows = "\n".join(f"{float(T0 + tt)!r},{x},{y},{z}" for tt, (x, y, z) in zip(t, a, strict=True))
+    f.write_text("time,x,y,z\n" + rows)
+    assert read_recording(f).n_samples == t.size  # 12000, not 11999
+
+
+def _gt3x_zip(log: bytes) -> bytes:
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("info.txt", "Sample Rate: 30\r\nDevice Type: wGT3XBT\r\n")
+        z.writestr("log.bin", log)
+    return b.getvalue()
+
+
+def test_damaged_gt3x_member_is_an_input_error(tmp_path):
+    log = bytes(range(256)) * 4
+    raw = bytearray(_gt3x_zip(log))
+    i = bytes(raw).find(log[:64])
+    raw[i + 100] ^= 0xFF  # a flipped byte inside log.bin: its CRC no longer matches
+    f = tmp_path / "bad.gt3x"
+    f.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="damaged"):
+        read_recording(f, units="g")
+    f.write_bytes(bytes(raw[: len(raw) // 2]))  # cut: no zip directory
+    with pytest.raises(InputError, match="truncated"):
+        read_recording(f, units="g")
+
+
+def test_truncated_cwa_is_flagged():
+    raw = (DATA / "ax3_sample.cwa").read_bytes()
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "cut.cwa"
+        f.write_bytes(raw[: 512 * 60 + 200])
+        r = read_recording(f, units="g")
+        assert r.n_samples > 0
+        assert any("truncated" in n for n in r.notes)
+        f.write_bytes(raw[: 512 * 60])  # whole blocks: a shorter file, not flagged
+        assert not any("truncated" in n for n in read_recording(f, units="g").notes)
+
+
+# ----------------------------------------------------------------- independent phantom
+# (posture, seconds, forward inclination deg)
+_SCRIPT = [
+    (STANDING, 120, 0),
+    (WALKING, 300, 0),
+    (SITTING, 2400, 10),
+    (SITTING, 300, 35),
+    (WALKING, 180, 0),
+    (STANDING, 600, 0),
+    (STANDING, 300, 25),
+    (STANDING, 90, 65),
+    (STANDING, 60, 95),
+    (STANDING, 240, 0),
+    (WALKING, 120, 0),
+    (SITTING, 4200, 5),
+    (WALKING, 600, 0),
+    (LYING, 3600, 0),
+    (WALKING, 240, 0),
+    (SITTING, 1200, 22),
+    (STANDING, 30, 0),
+    (SITTING, 1200, 22),
+    (WALKING, 400, 0),
+]
+
+
+def _phantom(fs, rot, units):
+    rng = np.random.default_rng(2)
+    lab = np.concatenate([[s] * d for s, d, _ in _SCRIPT])
+    fw = np.concatenate([[f] * d for _, d, f in _SCRIPT]).astype(float)
+    n = lab.size * fs
+    t = np.arange(n) / fs
+    th = np.radians(np.repeat(fw, fs))
+    wk = np.repeat(lab == WALKING, fs)
+    # trunk frame: x up the spine, z anterior; flexion tilts gravity towards -z
+    a = np.stack([np.cos(th), np.zeros(n), -np.sin(th)], 1)
+    a[np.repeat(lab == LYING, fs)] = (0.0, 0.0, 1.0)  # supine
+    a[:, 0] += 0.3 * np.sin(2 * np.pi * 1.9 * t) * wk
+    a[:, 1] += 0.05 * np.sin(np.pi * 1.9 * t) * wk
+    a += rng.normal(0, 0.01, a.shape)
+    sec = np.arange(lab.size)
+    shift = np.repeat((sec % 600 == 300) | (sec % 600 == 301), fs) & ~wk  # 2-s shifts
+    a[shift] += rng.normal(0, 0.08, (int(shift.sum()), 3))
+    a = a @ rot.T
+    return (a * (G_MS2 if units == "m/s2" else 1.0)).astype(np.float32), lab, fw
+
+
+@pytest.mark.parametrize(
+    ("fs", "units", "mount"),
+    [(50, "g", "upside_down"), (30, "m/s2", "rotated_90"), (25, "g", "inside_out")],
+)
+def test_independent_phantom_posture_exposures_prompts(fs, units, mount):
+    rot = {
+        "upside_down": np.diag([-1.0, 1.0, -1.0]),
+        "inside_out": np.diag([1.0, -1.0, -1.0]),
+        "rotated_90": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]),
+    }[mount]
+    a, lab, fw = _phantom(fs, rot, units)
+    start = T0 + 8 * 3600  # 08:00, outside quiet hours
+    rec = recording_from_array(a, fs_hz=fs, start_unix_s=start)
+    res = analyse(rec.with_units(units))
+    p = res.posture
+    assert p.size == lab.size
+    static = np.isin(lab, (SITTING, STANDING))
+    assert (p[static] == UPRIGHT_STATIC).mean() >= 0.99  # trunk only: no sit/stand split
+    assert (p[lab == LYING] == LYING).mean() >= 0.99
+    assert (p[lab == WALKING] == WALKING).mean() >= 0.95
+    o = res.info["trunk"]["orientation"]
+    assert o["upside_down"] == (mount == "upside_down")
+    assert o["inside_out"] == (mount in ("upside_down", "inside_out"))
+    # exposures: minutes with forward >= threshold, not lying (hand-computed from the script)
+    for thr, want in ((20, 52.5), (30, 7.5), (60, 2.5), (90, 1.0)):
+        assert ((fw >= thr) & (lab != LYING)).sum() / 60 == pytest.approx(want)
+        assert res.daily[f"forward_ge{thr}_min"][0] == pytest.approx(want, rel=0.01)
+    assert res.daily["longest_forward_ge60_s"][0] == pytest.approx(150, abs=2)
+    # prompts by hand: static from 420 s -> 2220; from 4710 s -> 6510 and (snooze) 8310;
+    # lying resets; sitting 13350 s on, a 30-s stand does not break it -> 15150
+    np.testing.assert_allclose(res.prompts_unix_s - start, [2220, 6510, 8310, 15150], atol=2)
+
+
+def _reference_prompts(p, start, cfg, off_h):
+    """Second-by-second reading of the prompt rules (independent of the run-based engine)."""
+    out, since, due, mv = [], None, None, 0
+    for i, c in enumerate(p.tolist()):
+        if c in MOVEMENT_CLASSES:
+            mv += 1
+            if since is not None and mv >= cfg.clear_move_s:
+                since, due, mv = None, None, 0
+            continue
+        if c not in STATIC_CLASSES or c in (NONWEAR, LYING):
+            since, due, mv = None, None, 0
+            continue
+        mv = 0
+        if since is None:
+            since, due = i, i + cfg.static_limit_min * 60
+        if i >= due:
+            h = ((start + i + off_h * 3600) % 86400) / 3600
+            qs, qe = cfg.quiet_start_h, cfg.quiet_end_h
+            if not ((qs <= h or h < qe) if qs > qe else (qs <= h < qe)):
+                out.append(start + i)
+                due = i + cfg.snooze_min * 60
+    return np.array(out, float)
+
+
+def test_prompt_engine_offline_and_streamed_match_reference():
+    rng = np.random.default_rng(0)
+    codes = [SITTING, STANDING, UPRIGHT_STATIC, WALKING, LYING, NONWEAR, 5, 6]
+    for _ in range(25):
+        parts, n = [], 0
+        while n < 120_000:
+            c = codes[rng.integers(len(codes))] if rng.random() < 0.7 else SITTING
+            d = int(rng.choice([rng.integers(1, 90), rng.integers(30, 4000), 6000]))
+            parts.append(np.full(d, c, np.int8))
+            n += d
+        p = np.concatenate(parts)
+        start = T0 + int(rng.integers(0, 86400))
+        off = float(rng.choice([0.0, 2.0, -5.0, 5.5]))
+        cfg = PromptConfig(
+            static_limit_min=float(rng.choice([20, 30, 45])),
+            snooze_min=float(rng.choice([5, 10, 30])),
+            clear_move_s=float(rng.choice([30, 60, 120])),
+        )
+        want = _reference_prompts(p, start, cfg, off)
+        np.testing.assert_array_equal(
+            offline_prompts(p, start_unix_s=start, cfg=cfg, utc_offset_h=off), want
+        )
+        eng = PromptEngine(start_unix_s=start, cfg=cfg, utc_offset_h=off)
+        cuts = np.sort(rng.integers(0, p.size, 30))
+        got = []
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, p.size], strict=True):
+            got += eng.feed(p[a:b])
+        np.testing.assert_array_equal(np.array(got, float), want)
