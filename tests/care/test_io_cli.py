@@ -95,6 +95,20 @@ def test_bad_daily_and_history_are_refused(make_patient):
         load_patient_dir(folder)
 
 
+@pytest.mark.parametrize(("field", "value"), [("slr_deg", 400), ("age", 260)])
+def test_implausible_history_measurements_are_refused(make_patient, field, value):
+    # black-box finding: an SLR of 400 deg was accepted and fed the Hicks rule
+    folder = make_patient(history={field: value})
+    with pytest.raises(InputError, match=f"{field}: out of range"):
+        load_patient_dir(folder)
+
+
+def test_a_file_given_as_patient_folder_is_named_as_such(tmp_path):
+    (tmp_path / "odi.json").write_text("{}")
+    with pytest.raises(InputError, match="a file was given where a patient folder"):
+        load_patient_dir(tmp_path / "odi.json")
+
+
 def test_folder_without_questionnaires_is_refused(tmp_path):
     (tmp_path / "history.json").write_text("{}")
     with pytest.raises(InputError, match="no questionnaire files"):

@@ -187,6 +187,11 @@ def test_dose_steps_follow_section_5_3_order():
     assert (change, dose.hold_s) == ("hold", 12)
     _, down, change = step_down(bridge, 0, start_dose(bridge, 0), volume_factor=0.5)
     assert change == "volume" and down.reps == 4  # 8 reps halved
+    curl = lib["curl_up"]
+    start = start_dose(curl, 0)
+    _, down, change = step_down(curl, 0, start, volume_factor=0.5)
+    # §5.3: reduce by 30-50 %; black-box finding: floor cut 5-3-1 to 2-1-1 (56 %)
+    assert change == "volume" and 0.3 <= 1 - down.volume / start.volume <= 0.5
     level, _, change = step_down(bridge, 2, start_dose(bridge, 2))
     assert (level, change) == (1, "level")
 

@@ -57,3 +57,35 @@ def test_low_grade_stable_slip_undocumented_response_is_not_escalated(make_patie
     # §4.5 S2 escalation needs "MIC not reached": an undocumented response does not prove it.
     folder = make_patient(history=UNDOCUMENTED_16, instability=[slip_level(verdict="stable")])
     assert run(folder)[0].track == "S2"
+
+
+def _write_screen(folder, name, date, positive):
+    import json
+
+    doc = {"instrument": "redflags", "date": date, "answers": list(positive)}
+    (folder / name).write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_earlier_positive_screen_keeps_the_plan_a_draft_and_is_named(make_patient):
+    # Latest screen negative, an earlier one positive for cauda equina: not silently dropped.
+    folder = make_patient(risk="low")
+    _write_screen(folder, "redflags_old.json", "2020-01-01", ["saddle_numbness"])
+    tri, plan = run(folder)
+    assert plan is not None and plan.status == "draft"
+    assert tri.track != "S0"  # the latest screen decides the track
+    assert tri.draft and "confirm_earlier_red_flag" in tri.action_codes
+    reason = next(r for r in tri.reasons if r.code == "earlier_red_flag")
+    assert "cauda_equina" in reason.text and "2020-01-01" in reason.text
+
+
+def test_two_screens_on_one_date_name_both_files(make_patient):
+    import pytest
+
+    from spinestab.errors import InputError
+
+    folder = make_patient(risk="low")
+    screens = sorted(p.name for p in folder.iterdir() if "red" in p.name)
+    date = __import__("json").loads((folder / screens[0]).read_text())["date"]
+    _write_screen(folder, "zz_second_screen.json", date, [])
+    with pytest.raises(InputError, match=f"also in {screens[0]}"):
+        load_patient_dir(folder)

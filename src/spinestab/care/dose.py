@@ -261,7 +261,9 @@ def step_down(
         return level - 1, new, "level"
 
     def cut(value: int | None) -> int | None:
-        return None if value is None else max(1, math.floor(value * volume_factor))
+        # Rounded up: §5.3 says reduce by 30-50 %, and flooring small counts cut more than
+        # asked (a 5-3-1 pyramid halved by floor kept 2-1-1 = 4 of 9 holds, a 56 % cut).
+        return None if value is None else max(1, math.ceil(value * volume_factor - 1e-9))
 
     if dose.type == "hold":
         if dose.pyramid:

@@ -171,6 +171,13 @@ def read_history(data: Mapping[str, Any], *, source: str = "history.json") -> Hi
             raise InputError(
                 "negative value", source=source, item=key, value=values[key], expected=">= 0"
             )
+    # Plausibility bounds of the measurement itself (not clinical thresholds): a straight-leg
+    # raise is a hip-flexion angle (at most 180 deg), an age in years at most 120.
+    for key, top in (("slr_deg", 180), ("age", 120)):
+        if key in values and values[key] > top:
+            raise InputError(
+                "out of range", source=source, item=key, value=values[key], expected=f"0-{top}"
+            )
     if "adherence_pct" in values and not 0 <= values["adherence_pct"] <= 100:
         raise InputError(
             "out of range",
@@ -797,6 +804,12 @@ def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> S
 
     rules = rules or load_rules()
     folder = Path(folder)
+    if folder.is_file():
+        raise InputError(
+            "a file was given where a patient folder is expected",
+            source=str(folder),
+            expected="a folder with questionnaire files",
+        )
     if not folder.is_dir():
         raise InputError(
             "patient folder not found",
@@ -809,8 +822,19 @@ def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> S
             read_json(folder / "history.json"), source=str(folder / "history.json")
         )
     scores = []
+    seen: dict[tuple[str, Any], Path] = {}
     for path in _questionnaire_files(folder):
         form = load_form(path)
+        key = (form.instrument, form.date)
+        if key in seen:
+            raise InputError(
+                "two forms of the same instrument on the same date",
+                source=str(path),
+                item=form.instrument,
+                value=f"{form.date.isoformat()} (also in {seen[key].name})",
+                expected="one form per instrument and date",
+            )
+        seen[key] = path
         scores.append(score_form(form))
     if not scores:
         raise InputError(

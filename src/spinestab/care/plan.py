@@ -134,7 +134,8 @@ class Plan:
         Date of week 1, day 1.
     patient, track : str
     status : {"active", "draft"}
-        ``draft`` while the red-flag screen is missing.
+        ``draft`` while the red-flag screen is missing or incomplete, or an earlier positive
+        screen is not confirmed as assessed.
     phases : tuple of dict
         ``index``, ``weeks`` [first, last], ``levels`` [lowest, highest], ``focus``.
     sessions_per_week : int

@@ -406,6 +406,47 @@ def triage(
             )
         )
 
+    # A blocking flag on an earlier screen that the latest screen no longer shows: named,
+    # and the plan stays a draft until a clinician confirms it was assessed (§3: red flags
+    # override every other rule; a later negative screen alone does not say it was assessed).
+    screens = [s for s in c.scores if s.get("instrument") == "redflags"]
+    latest_date = max((str(s.get("date")) for s in screens), default=None)
+    earlier = [
+        (str(s.get("date")), a)
+        for s in screens
+        if str(s.get("date")) != latest_date
+        for a in s.get("actions") or ()
+        if a.get("urgency") in blocking_urgencies or a.get("blocks_exercise")
+    ]
+    if earlier:
+        draft = True
+        listed = "; ".join(
+            f"{date}: {a.get('urgency', '?').replace('_', '-')} {a.get('condition', '?')} "
+            f"(items: {', '.join(a.get('items') or ())})"
+            for date, a in earlier
+        )
+        actions.append(
+            Action(
+                "confirm_earlier_red_flag",
+                "screen",
+                "routine",
+                f"An earlier red-flag screen was positive ({listed}); the latest screen "
+                f"({latest_date}) is not. Confirm that the earlier flag was assessed before "
+                "the plan starts; until then the plan is a draft.",
+                rules.rule("red_flag_screen_required").source,
+                "D",
+                True,
+            )
+        )
+        reasons.append(
+            rules.reason(
+                "earlier_red_flag",
+                f"Earlier positive red-flag screen ({listed}); the latest screen "
+                f"({latest_date}) is negative for it.",
+                "red_flag_screen_required",
+            )
+        )
+
     # ---- 2. stratify (§2.1) --------------------------------------------------------------
     risk = c.startback_risk
     findings["startback_risk"] = risk
