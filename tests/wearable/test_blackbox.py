@@ -288,3 +288,52 @@ def test_prompt_engine_offline_and_streamed_match_reference():
         for a, b in zip(np.r_[0, cuts], np.r_[cuts, p.size], strict=True):
             got += eng.feed(p[a:b])
         np.testing.assert_array_equal(np.array(got, float), want)
+
+
+# ----------------------------------------------------------------- options and edge lengths
+
+
+@pytest.mark.parametrize("fs", ["0", "-3", "nan"])
+def test_cli_rejects_a_bad_sampling_rate(tmp_path, fs):
+    from typer.testing import CliRunner
+
+    from spinestab.cli import app
+
+    _, a = _still_walk(120, 25)
+    np.save(tmp_path / "t.npy", a.astype(np.float32))
+    res = CliRunner().invoke(
+        app, ["wearable", "--trunk", str(tmp_path / "t.npy"), "--fs", fs, "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2, res.output
+    assert "sampling rate" in res.output
+
+
+@pytest.mark.parametrize(
+    "kw", [{"snooze_min": 0.0}, {"static_limit_min": -5.0}, {"quiet_end_h": 25.0}]
+)
+def test_prompt_options_are_checked(kw):
+    # a zero snooze used to loop forever on the first prompt
+    with pytest.raises(InputError):
+        PromptConfig(**kw)
+
+
+@pytest.mark.parametrize("nsec", [1, 2, 4, 8])
+def test_recordings_of_a_few_seconds(nsec):
+    _, a = _still_walk(nsec, 25)
+    rec = recording_from_array(a.astype(np.float32), fs_hz=25, start_unix_s=T0).with_units("g")
+    for thigh in (None, rec):
+        res = analyse(rec, thigh)
+        assert res.posture.size == nsec
+        assert res.daily["wear_min"][0] == pytest.approx(nsec / 60)
+
+
+def test_thigh_without_overlap_is_reported():
+    _, a = _still_walk(300, 25)
+    a = a.astype(np.float32)
+    trunk = recording_from_array(a, fs_hz=25, start_unix_s=T0).with_units("g")
+    thigh = recording_from_array(a, fs_hz=25, start_unix_s=T0 + 86400).with_units("g")
+    res = analyse(trunk, thigh)
+    assert res.info["thigh"]["overlap_s"] == 0
+    assert "does not overlap" in res.info["setup"]
+    late = recording_from_array(a, fs_hz=25, start_unix_s=T0 + 200).with_units("g")
+    assert analyse(trunk, late).info["thigh"]["overlap_s"] == 100

@@ -69,6 +69,17 @@ def wearable_command(
             raise InputError(
                 "unknown units", item="--units", value=units, expected="auto, g or m/s2"
             )
+        if fs is not None and not (fs > 0 and fs < float("inf")):
+            raise InputError(
+                "sampling rate must be positive", item="--fs", value=fs, expected="> 0 Hz"
+            )
+        if not -14.0 <= utc_offset <= 14.0:
+            raise InputError(
+                "UTC offset out of range",
+                item="--utc-offset-h",
+                value=utc_offset,
+                expected="-14 to +14 hours",
+            )
         start_s = parse_time(start, "--start") if start else None
         standing_s = None
         if standing:

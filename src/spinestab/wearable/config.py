@@ -43,6 +43,33 @@ class PromptConfig:
     quiet_end_h: float = 7.0
     lying_suppresses: bool = True
 
+    def __post_init__(self) -> None:
+        """Reject options that would make no sense (or never end: a zero snooze)."""
+        from spinestab.errors import InputError
+
+        for name, lo in (("static_limit_min", 0.0), ("snooze_min", 0.0)):
+            v = getattr(self, name)
+            if not (v > lo and v < float("inf")):
+                raise InputError(
+                    "prompt option must be a positive number of minutes",
+                    item=name,
+                    value=v,
+                    expected="> 0",
+                )
+        if not (0.0 <= self.clear_move_s < float("inf")):
+            raise InputError(
+                "prompt option must be zero or more seconds",
+                item="clear_move_s",
+                value=self.clear_move_s,
+                expected=">= 0",
+            )
+        for name in ("quiet_start_h", "quiet_end_h"):
+            v = getattr(self, name)
+            if not (0.0 <= v <= 24.0):
+                raise InputError(
+                    "quiet hours must be clock hours", item=name, value=v, expected="0 to 24"
+                )
+
 
 @dataclass(frozen=True)
 class WearableConfig:

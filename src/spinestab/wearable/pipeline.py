@@ -232,6 +232,15 @@ def analyse(
         thigh_inc = thigh_s.angles[0]
         thigh_sd, thigh_nw = sd_h, thigh_s.nonwear
         info["thigh"] = thigh_s.info(thigh)
+        overlap = int((~miss_h).sum())
+        info["thigh"]["overlap_s"] = overlap  # type: ignore[index]
+        if overlap < n:
+            # seconds without thigh data fall back on the trunk-only rules: say so
+            note = f"thigh data cover {overlap} of {n} trunk seconds; trunk-only rules elsewhere"
+            info["thigh"]["notes"].append(note)  # type: ignore[index]
+            log.warning("%s", note)
+        if overlap == 0:
+            info["setup"] = "trunk only (the thigh recording does not overlap the trunk one)"
     posture = classify(
         trunk_inc=inc,
         trunk_sd=tf.sd,

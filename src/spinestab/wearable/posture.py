@@ -195,14 +195,15 @@ def gait_per_second(vert: np.ndarray, nsub: int, cfg: WearableConfig) -> Gait:
     s1 = vert.sum(axis=1, dtype=np.float64)
     s2 = np.einsum("ij,ij->i", vert, vert, dtype=np.float64)
     k3 = np.ones(3)
-    m1 = np.convolve(s1, k3, "same") / (3 * nsub)
-    sd = np.sqrt(np.maximum(np.convolve(s2, k3, "same") / (3 * nsub) - m1 * m1, 0.0))
+    # "full" then centred slices: "same" returns max(len) samples, wrong under 3 seconds
+    m1 = np.convolve(s1, k3, "full")[1 : s + 1] / (3 * nsub)
+    sd = np.sqrt(np.maximum(np.convolve(s2, k3, "full")[1 : s + 1] / (3 * nsub) - m1 * m1, 0.0))
     walking = np.zeros(s, bool)
     steps = np.zeros(s, np.float32)
     if nsub < 5 or s < 2:
         return Gait(walking, steps, sd.astype(np.float32))
     active = sd >= 0.5 * cfg.step_peak_g
-    active = np.convolve(active, np.ones(5), "same") > 0  # 2 s either side
+    active = np.convolve(active, np.ones(5), "full")[2 : s + 2] > 0  # 2 s either side
     # the active stretches laid end to end and searched in one call (a call per stretch
     # cost more in overhead than in work); steps are linked only within a stretch
     a_st, a_en = runs(active)
@@ -303,7 +304,8 @@ def classify(
 def _median_filter_bool(mask: np.ndarray, length: int) -> np.ndarray:
     """Boolean median filter of odd ``length``, zeros beyond the ends (scipy ``medfilt``)."""
     k = np.ones(length, np.int32)
-    return np.convolve(mask.astype(np.int32), k, mode="same") * 2 > length
+    h = (length - 1) // 2  # centred slice of the full convolution ("same" is wrong when short)
+    return np.convolve(mask.astype(np.int32), k, mode="full")[h : h + mask.size] * 2 > length
 
 
 def stairs_mask(thigh_inc: np.ndarray, walking: np.ndarray, cfg: WearableConfig) -> np.ndarray:

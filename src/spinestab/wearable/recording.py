@@ -254,6 +254,14 @@ def recording_from_times(
         t, a = t[~dup], a[~dup]
         filled = filled[~dup] if filled is not None else None
         dt = np.diff(t)
+    if fs_hz is not None and not (np.isfinite(fs_hz) and fs_hz > 0):
+        raise InputError(
+            "sampling rate must be a positive number",
+            source=source,
+            item="fs_hz",
+            value=fs_hz,
+            expected="> 0 Hz",
+        )
     if fs_hz is None:
         # the median rate, to a whole Hz where it is one (jittered time stamps), else to
         # 0.01 Hz (12.5 Hz devices must not become 12 or 13 Hz)
@@ -356,4 +364,12 @@ def need_fs(fs_hz: float | None, meta: dict[str, object], source: str) -> float:
             source=source,
             expected="--fs HZ, or a meta.json with 'fs' beside the file",
         )
-    return float(fs)  # type: ignore[arg-type]
+    try:
+        value = float(fs)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise InputError(
+            "sampling rate must be a positive number", source=source, value=fs, expected="> 0 Hz"
+        )
+    return value
