@@ -102,3 +102,22 @@ def test_duplicate_patient_refused(database_url, store):
         add_patient(session, "P-004")
     with pytest.raises(InputError, match="already exists"), session_scope(factory) as session:
         add_patient(session, "P-004")
+
+
+def test_same_form_saved_twice_is_refused(database_url, store):
+    # black-box finding: `spinestab score F --save P` twice stored F twice (counted twice)
+    factory = store(database_url)
+    with session_scope(factory) as session:
+        add_patient(session, "P-dup")
+        form = odi_form()
+        add_assessments(session, "P-dup", [(form, score_form(form))])
+    with pytest.raises(InputError, match="already saved"), session_scope(factory) as session:
+        add_assessments(session, "P-dup", [(form, score_form(form))])
+    with pytest.raises(InputError, match="already saved"), session_scope(factory) as session:
+        other = odi_form(3)
+        add_assessments(session, "P-dup", [(other, score_form(other)), (other, score_form(other))])
+    with session_scope(factory) as session:
+        (saved,) = get_patient(session, "P-dup").assessments
+        assert saved.answers == form.answers  # the failed imports left nothing behind
+        corrected = odi_form(1)  # another form on the same date is still accepted
+        add_assessments(session, "P-dup", [(corrected, score_form(corrected))])

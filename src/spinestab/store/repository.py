@@ -114,6 +114,23 @@ def add_assessments(
         )
     rows = []
     for form, score in scored:
+        # The same form saved twice (re-run import, or one file named twice) would count
+        # twice in every trend; an identical one already stored is refused.
+        same = session.scalars(
+            select(Assessment).where(
+                Assessment.patient_id == patient.id,
+                Assessment.instrument == form.instrument,
+                Assessment.date == form.date,
+            )
+        )
+        if any(existing.answers == form.answers for existing in same):
+            raise InputError(
+                "this form is already saved for the patient",
+                source=form.source,
+                item=form.instrument,
+                value=form.date.isoformat(),
+                expected="a form not yet stored (same instrument, date and answers)",
+            )
         row = Assessment(
             patient=patient,
             instrument=form.instrument,
