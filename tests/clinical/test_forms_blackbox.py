@@ -52,3 +52,18 @@ def test_fhir_items_nested_under_answers_are_read(tmp_path):
     form = load_form(path, today=TODAY)
     assert form.answers == {"pain": 6, "leg_pain": 2}
     assert score_form(form).score == 6
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers"),
+    [("odi", [2] * 10), ("startback", [1] * 9), ("psfs", [{"name": "a", "score": 3}])],
+)
+def test_a_list_where_an_object_belongs_says_so(tmp_path, instrument, answers):
+    # black-box finding: list entries were read as item names ("unknown item 2")
+    from spinestab.errors import InputError
+
+    path = tmp_path / "form.json"
+    doc = {"instrument": instrument, "date": "2024-01-02", "answers": answers}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(InputError, match=f"answers for {instrument} are not an object"):
+        score_form(load_form(path, today=TODAY))

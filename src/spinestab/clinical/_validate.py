@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spinestab.errors import InputError
@@ -44,8 +44,18 @@ def check_int_in_range(
 
 
 def check_known_items(keys: Iterable[str], known: Iterable[str], *, instrument: str) -> None:
-    """Raise for the first key that is not one of ``known``."""
+    """Raise for the first key that is not one of ``known`` (or when ``keys`` is no object)."""
     known_list = list(known)
+    if not isinstance(keys, Mapping):
+        # A list or a number where an object belongs: say so, instead of reading list
+        # entries as item names ("unknown item 2").
+        shown = ", ".join(known_list[:12]) + (", ..." if len(known_list) > 12 else "")
+        raise InputError(
+            f"answers for {instrument} are not an object",
+            item="answers",
+            value=type(keys).__name__,
+            expected=f"an object with the keys {shown}",
+        )
     for key in keys:
         if key not in known_list:
             shown = ", ".join(known_list[:12]) + (", ..." if len(known_list) > 12 else "")
