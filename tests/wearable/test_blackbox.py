@@ -337,3 +337,58 @@ def test_thigh_without_overlap_is_reported():
     assert "does not overlap" in res.info["setup"]
     late = recording_from_array(a, fs_hz=25, start_unix_s=T0 + 200).with_units("g")
     assert analyse(trunk, late).info["thigh"]["overlap_s"] == 100
+
+
+def _actilife(path, fmt, date, fs=30, n=900):
+    head = [
+        f"------------ Data File Created By ActiGraph GT3X+ ActiLife v6.13.4 Firmware v2.5.0 "
+        f"date format {fmt} at {fs} Hz  Filter Normal -----------",
+        "Serial Number: TEST0001",
+        "Start Time 11:55:00",
+        f"Start Date {date}",
+        "Epoch Period (hh:mm:ss) 00:00:00",
+        "Download Time 12:09:58",
+        f"Download Date {date}",
+        "Current Memory Address: 0",
+        "Current Battery Voltage: 4.26     Mode = 12",
+        "--------------------------------------------------",
+        "Accelerometer X,Accelerometer Y,Accelerometer Z",
+    ]
+    rows = [f"{0.01 * (i % 3):.3f},0.020,-1.000" for i in range(n)]
+    path.write_text("\n".join(head + rows) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "date"),
+    [
+        ("M/d/yyyy", "12/20/2021"),
+        ("dd/MM/yyyy", "20/12/2021"),
+        ("dd.MM.yyyy", "20.12.2021"),
+        ("yyyy-MM-dd", "2021-12-20"),
+    ],
+)
+def test_actilife_header_date_formats(tmp_path, fmt, date):
+    f = tmp_path / "al.csv"
+    _actilife(f, fmt, date, fs=50)
+    r = read_recording(f)
+    assert r.device == "ActiLife CSV" and r.fs_hz == 50 and r.n_samples == 900
+    assert r.start_unix_s == pytest.approx(1640001300.0)  # 2021-12-20 11:55:00
+
+
+def test_actilife_impossible_date_is_an_input_error(tmp_path):
+    f = tmp_path / "al.csv"
+    _actilife(f, "M/d/yyyy", "13/20/2021")
+    with pytest.raises(InputError, match="impossible Start Date"):
+        read_recording(f)
+
+
+def test_clock_jump_is_an_error_not_a_huge_grid():
+    from spinestab.wearable.io import recording_from_times
+
+    t = np.r_[np.arange(1000) / 50, 400 * 86400 + np.arange(1000) / 50] + 1.7e9
+    with pytest.raises(InputError, match="jump by more than a day"):
+        recording_from_times(t, np.tile([1.0, 0.0, 0.0], (2000, 1)))
+    # a two-day gap in a week of data stays a (marked) gap
+    t2 = np.r_[np.arange(3 * 86400), 5 * 86400 + np.arange(2 * 86400)] + 1.7e9
+    r = recording_from_times(t2, np.tile([1.0, 0.0, 0.0], (t2.size, 1)), fs_hz=1.0)
+    assert r.n_samples == 7 * 86400 and r.filled is not None and r.filled.sum() >= 2 * 86400 - 2

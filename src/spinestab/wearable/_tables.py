@@ -218,19 +218,33 @@ def _actilife_header(lines: list[str], source: str) -> tuple[float, float | None
             expected="a raw-data export (Epoch Period 00:00:00)",
         )
     m_st = re.search(r"Start Time\s*(\d+):(\d+):(\d+)", head)
-    m_sd = re.search(r"Start Date\s*(\d+)/(\d+)/(\d+)", head)
+    m_sd = re.search(r"Start Date\s*(\d+)[/.\-](\d+)[/.\-](\d+)", head)
     m_fmt = re.search(r"date format\s*(\S+)", head)
     m_fs = re.search(r"at\s+(\d+(?:\.\d+)?)\s*Hz", head)
     if not (m_st and m_sd):
         raise InputError("ActiLife CSV header lacks Start Time/Start Date", source=source)
-    a, b, year = (int(g) for g in m_sd.groups())
     fmt = m_fmt.group(1).lower() if m_fmt else "m/d/yyyy"
-    month, day = (a, b) if fmt.startswith("m") else (b, a)
+    # the fields in the order of the header's date format (the Windows locale of ActiLife:
+    # M/d/yyyy, dd/MM/yyyy, dd.MM.yyyy, yyyy-MM-dd ...)
+    order = sorted("ymd", key=lambda c: fmt.find(c) if c in fmt else "mdy".index(c) + 99)
+    vals = dict(zip(order, (int(g) for g in m_sd.groups()), strict=True))
+    year, month, day = vals["y"], vals["m"], vals["d"]
+    if year < 100:
+        year += 2000
     h, mi, se = (int(g) for g in m_st.groups())
-    start = float(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "s").astype(np.int64))
+    try:
+        start = float(np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "s").astype(np.int64))
+    except ValueError as exc:
+        raise InputError(
+            "ActiLife CSV header has an impossible Start Date",
+            source=source,
+            item="Start Date",
+            value=m_sd.group(0),
+            expected=f"a date in the header's format ({fmt})",
+        ) from exc
     start += h * 3600 + mi * 60 + se
     fs = float(m_fs.group(1)) if m_fs else None
-    return start, fs, not fmt.startswith("m")
+    return start, fs, fmt.find("d") < fmt.find("m")
 
 
 def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Recording:

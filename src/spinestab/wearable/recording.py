@@ -176,6 +176,11 @@ def recording_from_array(
     )
 
 
+def _iso(t_unix_s: float) -> str:
+    """Return a time stamp as ISO 8601 (UTC, milliseconds) for messages."""
+    return str(np.datetime64(round(float(t_unix_s) * 1000), "ms"))
+
+
 def check_axes(a: np.ndarray, source: str) -> None:
     """Fail unless ``a`` is a non-empty (N, 3) array."""
     if a.ndim != 2 or a.shape[1] != 3:
@@ -243,7 +248,7 @@ def recording_from_times(
             "timestamps go backwards",
             source=source,
             item=f"row {i + 1}",
-            value=f"{t[i]!r} then {t[i + 1]!r}",
+            value=f"{_iso(t[i])} then {_iso(t[i + 1])}",
             expected="non-decreasing times",
         )
     notes_l = list(notes)
@@ -276,6 +281,17 @@ def recording_from_times(
             )
     # a last sample within 1 % of a sample period of the grid counts (float time stamps)
     n = int(np.floor((t[-1] - t[0]) * fs_hz + 1e-2)) + 1
+    big = float(dt.max()) if dt.size else 0.0
+    if n > 10 * t.size and big > 86400.0:
+        # a clock jump (or wrong time unit) would make a grid of mostly empty days
+        i = int(np.argmax(dt))
+        raise InputError(
+            "timestamps jump by more than a day and the file would be mostly gap",
+            source=source,
+            item=f"row {i + 1}",
+            value=f"{big / 86400.0:.1f} days between {_iso(t[i])} and {_iso(t[i + 1])}",
+            expected="a continuous recording (check the device clock and the time unit)",
+        )
     grid = t[0] + np.arange(n) / fs_hz
     out = np.empty((n, 3), np.float32)
     for k in range(3):
