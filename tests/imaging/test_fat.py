@@ -42,6 +42,23 @@ def test_pdff_units_and_range():
         pdff_passthrough(np.array([[[0.0, 400.0]]]), units="percent")
 
 
+def test_pdff_fraction_with_a_few_wild_voxels_is_not_read_as_percent():
+    # a fraction map (muscle 0.2) whose background holds 0.3 % fit-noise voxels of 1.6-4:
+    # the old max > 1.5 rule read it as percent and gave 0.2 % instead of 20 %
+    rng = np.random.default_rng(3)
+    ff = np.full(20_000, 0.2)
+    ff[rng.choice(ff.size, 60, replace=False)] = rng.uniform(1.6, 4.0, 60)
+    with pytest.raises(InputError, match="--ff-units"):
+        pdff_passthrough(ff.reshape(20, 20, 50))
+    given = pdff_passthrough(ff.reshape(20, 20, 50), units="fraction")
+    assert np.count_nonzero(np.isnan(given.fraction)) == 60  # undefined, counted per muscle
+    assert np.nanmean(given.fraction) == pytest.approx(0.2)
+    # a real percent map (many voxels above 1.5) is still read as percent
+    pct = pdff_passthrough(np.where(ff > 1, 90.0, 20.0).reshape(20, 20, 50))
+    assert np.nanmax(pct.fraction) == pytest.approx(0.9)
+    assert pct.details["units"] == "percent"
+
+
 def test_ct_fat_range_inclusive():
     hu = np.array([[[-200.0, -190.0, -100.0, -30.0, -29.0, 40.0]]])
     np.testing.assert_array_equal(ct_fat(hu).fraction.ravel(), [0, 1, 1, 1, 0, 0])

@@ -22,6 +22,9 @@ __all__ = ["register", "run_mri"]
 
 logger = logging.getLogger(__name__)
 
+#: plausibility bound for --age (a typing error above it, e.g. a birth year) [D]
+MAX_AGE_YEARS = 120
+
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
@@ -164,6 +167,10 @@ def run_mri(
         sex = {"f": "female", "m": "male", "w": "female"}.get(sex, sex)
         if sex not in ("female", "male"):
             raise InputError("unknown sex", item="--sex", value=sex, expected="female or male")
+    if age is not None and not (math.isfinite(age) and 0 <= age <= MAX_AGE_YEARS):
+        raise InputError(
+            "age out of range", item="--age", value=age, expected=f"years, 0..{MAX_AGE_YEARS}"
+        )
 
     # ---- read -------------------------------------------------------------------------
     mod_override = None if modality == "auto" else modality.upper()

@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 #: Adipose tissue range in HU [R: Mitsiopoulos 1998, J Appl Physiol 85:115-22]. Configurable.
 CT_FAT_HU_RANGE = (-190.0, -30.0)
+#: share of finite voxels above 1.5 from which a PDFF map is read as percent, and the
+#: largest share of out-of-range voxels set undefined rather than refusing the map [D]
+PDFF_PERCENT_SHARE = 0.01
 
 ClassMethod = Literal["gmm", "kmeans", "otsu"]
 
@@ -126,26 +129,63 @@ def pdff_passthrough(
 ) -> FatMap:
     """Pass a fat-fraction / PDFF map through, as fraction 0..1.
 
-    ``units="auto"`` reads a map whose finite maximum exceeds 1.5 as percent.
-    Values far outside the physical range (below -10 % or above 110 %) are refused;
-    small negative values from noise are kept so that means stay unbiased.
+    ``units="auto"`` reads a map whose finite values all lie at or below 1.5 as fraction and
+    one with at least ``PDFF_PERCENT_SHARE`` of its finite voxels above 1.5 as percent; a map
+    in between (mostly 0..1 with a few larger values, e.g. fit noise in the background of a
+    fraction map) cannot be told apart and is refused: give ``units``. [D]
+    Values far outside the physical range (below -10 % or above 110 %) are undefined (NaN,
+    counted per muscle as ``fat_undefined_voxels``) when they are few (at most
+    ``PDFF_PERCENT_SHARE`` of the finite voxels), and the map is refused when they are many
+    (wrong units or scaling); small negative values from noise are kept so that means stay
+    unbiased.
     """
     arr = np.asarray(ff_map, dtype=np.float64)
     finite = arr[np.isfinite(arr)]
     if finite.size == 0:
         raise InputError("fat-fraction map has no finite values", source=source)
-    if units == "auto":
-        units = "percent" if float(finite.max()) > 1.5 else "fraction"
-    frac = arr / 100.0 if units == "percent" else arr
-    lo, hi = float(np.nanmin(frac)), float(np.nanmax(frac))
-    if lo < -0.10 or hi > 1.10:
+    if units not in ("auto", "percent", "fraction"):
         raise InputError(
-            "fat-fraction map out of range",
-            source=source,
-            value=(lo, hi),
-            expected="0..1 (fraction) or 0..100 (percent)",
+            "unknown fat-fraction units", value=units, expected="auto, percent or fraction"
         )
-    return FatMap(frac, "pdff", details={"units": units})
+    detected = "given"
+    if units == "auto":
+        above = int(np.count_nonzero(finite > 1.5))
+        if above == 0:
+            units, detected = "fraction", "auto: all values <= 1.5"
+        elif above >= PDFF_PERCENT_SHARE * finite.size:
+            units, detected = "percent", f"auto: {above} of {finite.size} values > 1.5"
+        else:
+            raise InputError(
+                f"cannot tell whether the fat-fraction map is a fraction or percent: "
+                f"{above} of {finite.size} finite voxels ({100 * above / finite.size:.2g} %) "
+                f"lie above 1.5 (max {float(finite.max()):.4g}), the rest within 0..1.5",
+                source=source,
+                item="--ff-units",
+                value=units,
+                expected="--ff-units fraction (0..1) or --ff-units percent (0..100)",
+            )
+    frac = arr / 100.0 if units == "percent" else arr
+    with np.errstate(invalid="ignore"):
+        out = np.isfinite(frac) & ((frac < -0.10) | (frac > 1.10))
+    n_out = int(np.count_nonzero(out))
+    if n_out > PDFF_PERCENT_SHARE * finite.size:
+        lo, hi = float(np.nanmin(frac)), float(np.nanmax(frac))
+        raise InputError(
+            f"fat-fraction map out of range as {units}: {n_out} of {finite.size} finite voxels "
+            "outside -10..110 %",
+            source=source,
+            item="--ff-units",
+            value=(lo, hi),
+            expected="0..1 (fraction) or 0..100 (percent); set --ff-units to the map's units",
+        )
+    if n_out:
+        frac = np.where(out, np.nan, frac)
+        logger.warning("%s: %d voxels outside -10..110 %% set undefined", source, n_out)
+    return FatMap(
+        frac,
+        "pdff",
+        details={"units": units, "units_how": detected, "out_of_range_voxels_undefined": n_out},
+    )
 
 
 def ct_fat(hu: np.ndarray, *, fat_range: tuple[float, float] = CT_FAT_HU_RANGE) -> FatMap:

@@ -312,6 +312,28 @@ class DicomSeriesInfo:
     files: tuple[Path, ...]
 
 
+def _has_dicm_preamble(path: Path) -> bool:
+    """Return whether the file carries the DICOM Part 10 marker ``DICM`` at byte 128."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _is_known_non_image(ds: Any) -> bool:
+    """Return whether the dataset names a SOP class that is not an image (DICOMDIR, SR, ...)."""
+    meta = getattr(ds, "file_meta", None)
+    uid = getattr(ds, "SOPClassUID", None) or (
+        getattr(meta, "MediaStorageSOPClassUID", None) if meta is not None else None
+    )
+    if not uid:
+        return False
+    name = str(getattr(uid, "name", "") or "")
+    return bool(name) and name != str(uid) and "Image Storage" not in name
+
+
 def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
     """List the DICOM series in a folder (headers only, no pixel data).
 
@@ -327,10 +349,25 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeriesInfo]:
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         try:
             ds = pydicom.dcmread(str(path), stop_before_pixels=True)
-        except Exception:
+        except Exception as exc:
+            if _has_dicm_preamble(path):  # a DICOM file that cannot be parsed: corrupt
+                raise InputError(
+                    f"corrupt DICOM file ({type(exc).__name__}: {exc})",
+                    source=str(path),
+                    expected="complete, readable DICOM files (remove or replace this one)",
+                ) from exc
             bad.append(path.name)
             continue
         if not any(k in ds for k in ("PixelData", "ImagePositionPatient", "NumberOfFrames")):
+            if _has_dicm_preamble(path) and not _is_known_non_image(ds):
+                # an image file cut short, or one whose header is garbled: skipping it would
+                # silently drop a slice at either end of the series
+                raise InputError(
+                    "corrupt or truncated DICOM file: no pixel data or slice position "
+                    "and no non-image SOP class",
+                    source=str(path),
+                    expected="complete, readable DICOM files (remove or replace this one)",
+                )
             continue  # not an image (e.g. a DICOMDIR or a structured report)
         uid = str(getattr(ds, "SeriesInstanceUID", "") or "")
         groups.setdefault(uid, []).append(path)

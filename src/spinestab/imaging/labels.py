@@ -486,6 +486,9 @@ def get_scheme(name_or_path: str | Path) -> LabelScheme:
     )
 
 
+_SPEC_KEYS = frozenset({"muscle", "side", "note", "vertebra", "kind", "name"})
+
+
 def load_custom_scheme(path: str | Path) -> LabelScheme:
     """Load a custom label scheme from JSON (see module docstring for the format)."""
     path = Path(path)
@@ -507,6 +510,15 @@ def load_custom_scheme(path: str | Path) -> LabelScheme:
             raise InputError("label value is not an integer", source=src, item=key) from exc
         if not isinstance(spec, dict):
             raise InputError("label spec is not an object", source=src, item=key, value=spec)
+        unknown = sorted(set(spec) - _SPEC_KEYS)
+        if unknown:  # a typo such as "sdie" would otherwise silently drop the side
+            raise InputError(
+                "unknown key in label spec",
+                source=src,
+                item=key,
+                value=unknown,
+                expected=", ".join(sorted(_SPEC_KEYS)),
+            )
         side = str(spec.get("side", "none")).lower()
         side = {"r": "right", "l": "left"}.get(side, side)
         if side not in SIDES:
@@ -532,7 +544,24 @@ def load_custom_scheme(path: str | Path) -> LabelScheme:
             entries[value] = LabelEntry(value, spec["kind"], str(spec.get("name", spec["kind"])))
         else:
             raise InputError(
-                "label spec needs 'muscle', 'vertebra' or 'kind'", source=src, item=key, value=spec
+                "label spec needs 'muscle', 'vertebra' or 'kind'",
+                source=src,
+                item=key,
+                value=spec,
+                expected="'muscle' (with 'side'), 'vertebra' (e.g. L4), or 'kind' one of "
+                "vertebrae, vertebral_body, disc, other",
+            )
+    seen: dict[tuple[str, str], int] = {}
+    for value, entry in sorted(entries.items()):
+        if entry.kind != "muscle":
+            continue
+        other = seen.setdefault((entry.name, entry.side), value)
+        if other != value:  # two rows with one muscle and side could not be told apart
+            raise InputError(
+                f"labels {other} and {value} both name {entry.name} {entry.side}",
+                source=src,
+                item=str(value),
+                expected="one label per muscle and side (a typo in 'side'?)",
             )
     return LabelScheme(str(doc.get("name", path.stem)), entries, f"custom: {src}")
 

@@ -1,0 +1,227 @@
+"""Black-box checks on inputs built here, independently of ``spinestab.imaging.phantom``.
+
+Ellipses of known area on an oblique, anisotropic grid, Dixon images with known voxel fat,
+a vertebra mask on another grid; plus regressions for inputs that once gave a silently
+wrong or partial result (custom-scheme typos, impossible ages, corrupt DICOM files).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from spinestab.cli import app
+from spinestab.errors import InputError
+from spinestab.imaging.io import read_dicom_series
+from spinestab.imaging.labels import load_custom_scheme
+
+# label -> muscle, side, centre (x, y) mm in RAS (+x = patient right), semi-axes (a, b) mm
+ELLIPSES = {
+    1: ("multifidus", "right", 12.0, -40.0, 8.0, 9.0),
+    2: ("multifidus", "left", -12.0, -40.0, 8.0, 9.0),
+    3: ("erector_spinae", "right", 45.0, -35.0, 14.0, 11.0),
+    4: ("erector_spinae", "left", -45.0, -35.0, 14.0, 11.0),
+    5: ("psoas", "right", 35.0, 20.0, 13.0, 10.0),
+    6: ("psoas", "left", -35.0, 20.0, 13.0, 10.0),
+}
+FAT = {1: 0.13, 2: 0.16, 3: 0.19, 4: 0.22, 5: 0.80, 6: 0.05}  # psoas right fat-dominant
+LEVELS = ("S1", "L5", "L4", "L3")  # caudal to cranial, 4 slices each
+TPTBOX = {"L3": 22, "L4": 23, "L5": 24, "S1": 26}
+SHAPE = (132, 100, 16)
+SPACING = (1.1, 1.3, 4.5)
+
+
+def _oblique_affine(theta_deg: float = 25.0, tilt_deg: float = 8.0) -> np.ndarray:
+    t, p = np.deg2rad(theta_deg), np.deg2rad(tilt_deg)
+    rz = np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    a = np.eye(4)
+    a[:3, :3] = rx @ rz @ np.diag(SPACING)
+    a[:3, 3] = -a[:3, :3] @ ((np.array(SHAPE) - 1) / 2)  # centre of the volume at 0
+    return a
+
+
+def _write_case(tmp_path):
+    """Write water, fat, mask, vertebrae (other grid) and a JSON scheme; return the truth."""
+    aff = _oblique_affine()
+    # in-plane coordinates of every voxel centre in the slice frame (mm)
+    i, j = np.meshgrid(np.arange(SHAPE[0]), np.arange(SHAPE[1]), indexing="ij")
+    ij = np.stack([i, j, np.zeros_like(i)], -1).astype(float)
+    centre = (np.array(SHAPE) - 1) / 2
+    u = (ij[..., 0] - centre[0]) * SPACING[0]
+    v = (ij[..., 1] - centre[1]) * SPACING[1]
+    mask = np.zeros(SHAPE, np.uint8)
+    vert = np.zeros(SHAPE, np.uint8)
+    truth: dict = {}
+    for k in range(SHAPE[2]):
+        level = LEVELS[k // 4]
+        grow = 1.0 + 0.1 * (k // 4)
+        for lab, (muscle, side, cx, cy, a, b) in ELLIPSES.items():
+            inside = ((u - cx) / (a * grow)) ** 2 + ((v - cy) / (b * grow)) ** 2 <= 1.0
+            mask[..., k][inside] = lab
+            t = truth.setdefault((muscle, side, level), {"n": [], "pi_ab": np.pi * a * b * grow**2})
+            t["n"].append(int(inside.sum()))
+        vert[..., k][u**2 + v**2 <= 18.0**2] = TPTBOX[level]
+    ff = np.zeros(SHAPE)
+    for lab, f in FAT.items():
+        ff[mask == lab] = f
+    water = np.where(mask > 0, 800.0 * (1 - ff), 60.0)
+    fat = np.where(mask > 0, 800.0 * ff, 15.0)
+    for name, arr in (("water", water), ("fat", fat)):
+        nib.save(nib.Nifti1Image(arr.astype(np.float32), aff), str(tmp_path / f"{name}.nii.gz"))
+    nib.save(nib.Nifti1Image(mask, aff), str(tmp_path / "mask.nii.gz"))
+    # the vertebra mask stored in another orientation (LPS-like, every axis reversed)
+    flip = np.eye(4)
+    flip[:3, :3] = -np.eye(3)
+    flip[:3, 3] = np.array(SHAPE) - 1
+    nib.save(nib.Nifti1Image(vert[::-1, ::-1, ::-1].copy(), aff @ flip), str(tmp_path / "v.nii.gz"))
+    labels = {str(k): {"muscle": m, "side": s} for k, (m, s, *_) in ELLIPSES.items()}
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": labels}))
+    return truth
+
+
+def _rows(path):
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_oblique_anisotropic_dixon_against_independent_truth(tmp_path):
+    truth = _write_case(tmp_path)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--vertebrae",
+            str(tmp_path / "v.nii.gz"),
+            "--out",
+            str(out),
+            "--no-qa",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = {(r["muscle"], r["side"], r["level"]): r for r in _rows(out / "muscle_quality.csv")}
+    pixel = SPACING[0] * SPACING[1]
+    for (muscle, side, level), t in truth.items():
+        row = rows[(muscle, side, level)]
+        areas = np.array(t["n"]) * pixel
+        assert float(row["csa_max_mm2"]) == pytest.approx(areas.max(), rel=1e-6)
+        assert float(row["csa_mean_mm2"]) == pytest.approx(areas.mean(), rel=1e-6)
+        assert float(row["csa_max_mm2"]) == pytest.approx(t["pi_ab"], rel=0.02)  # analytic
+        vol = sum(t["n"]) * np.prod(SPACING) / 1000.0
+        assert float(row["volume_ml"]) == pytest.approx(vol, rel=1e-6)
+        lab = next(k for k, e in ELLIPSES.items() if e[:2] == (muscle, side))
+        assert float(row["fat_fraction_pct"]) == pytest.approx(100 * FAT[lab], abs=1e-3)
+    fat_dominant = rows[("psoas", "right", "L4")]
+    assert fat_dominant["grade"] == "2"  # > 50 % on the 20/50 scheme
+    assert float(fat_dominant["lean_csa_mean_mm2"]) == pytest.approx(
+        0.2 * float(fat_dominant["csa_mean_mm2"]), rel=1e-4
+    )
+    assert not any("laterality_suspect" in r["flags"] for r in rows.values())
+    # every slice gets the level of the vertebra drawn in it, through another storage order
+    for r in _rows(out / "per_slice.csv"):
+        assert r["level"] == LEVELS[int(r["slice"]) // 4]
+
+
+def test_custom_scheme_typo_in_key_or_duplicate_muscle_side_refused(tmp_path):
+    p = tmp_path / "typo.json"
+    p.write_text(json.dumps({"labels": {"1": {"muscle": "multifidus", "sdie": "right"}}}))
+    with pytest.raises(InputError, match="unknown key"):  # was: side silently 'none'
+        load_custom_scheme(p)
+    p.write_text(
+        json.dumps(
+            {
+                "labels": {
+                    "1": {"muscle": "multifidus", "side": "right"},
+                    "2": {"muscle": "multifidus", "side": "right"},
+                }
+            }
+        )
+    )
+    with pytest.raises(InputError, match="both name multifidus right"):  # was: two rows
+        load_custom_scheme(p)
+
+
+@pytest.mark.parametrize("age", ["-3", "250", "nan", "1975"])
+def test_impossible_age_is_an_error(tmp_path, age):
+    _write_case(tmp_path)
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--sex",
+            "female",
+            "--age",
+            age,
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert "--age" in res.output
+    assert not (tmp_path / "out" / "muscle_quality.csv").exists()
+
+
+def _write_dicom_series(folder, n=4):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    folder.mkdir()
+    series = generate_uid()
+    for k in range(n):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID = MRImageStorage
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.Modality = "MR"
+        ds.SeriesInstanceUID = series
+        ds.ImagePositionPatient = [0.0, 0.0, 5.0 * k]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [1.0, 1.0]
+        ds.Rows = ds.Columns = 8
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 0
+        ds.PixelData = np.full((8, 8), 100 + k, np.uint16).tobytes()
+        ds.save_as(str(folder / f"IM{k:02d}.dcm"), enforce_file_format=True)
+    assert pydicom is not None
+    return sorted(folder.iterdir())
+
+
+def test_corrupt_dicom_file_at_the_end_of_a_series_is_an_error(tmp_path):
+    files = _write_dicom_series(tmp_path / "s")
+    assert read_dicom_series(tmp_path / "s").shape == (8, 8, 4)
+    (tmp_path / "s" / "notes.txt").write_text("not DICOM")  # still skipped
+    assert read_dicom_series(tmp_path / "s").shape == (8, 8, 4)
+    # the last slice cut after its header start: it used to be skipped, giving 3 slices
+    files[-1].write_bytes(files[-1].read_bytes()[:300])
+    with pytest.raises(InputError, match="corrupt") as err:
+        read_dicom_series(tmp_path / "s")
+    assert files[-1].name in str(err.value)
