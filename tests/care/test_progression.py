@@ -11,7 +11,7 @@ from spinestab.care import load_patient_dir, load_rules, prescribe, progress, tr
 from spinestab.care.dose import start_dose, step_down, step_up
 from spinestab.care.exercises import load_library
 from spinestab.care.plan import phase_for_week
-from spinestab.care.progression import Outcome, SessionLog, zone
+from spinestab.care.progression import Outcome, SessionLog, read_sessions, zone
 from spinestab.errors import InputError
 
 HOME = ("curl_up", "side_bridge", "bird_dog", "glute_bridge", "dead_bug", "front_plank")
@@ -202,3 +202,22 @@ def test_sessions_for_unknown_exercise_are_refused(plan):
         progress(plan, bad)
     with pytest.raises(InputError, match="no session logs"):
         progress(plan, [])
+
+
+def test_week_12_outcome_after_the_last_session_makes_the_review_due(plan):
+    # black-box finding: the version was dated at the last session, so a week-12 ODI filled
+    # in later was ignored ("review not due") and adherence hid the weeks without sessions.
+    logs = week_logs(plan, 1) + week_logs(plan, 2)
+    week12 = plan.programme_start + dt.timedelta(days=7 * 11 + 3)
+    new = progress(plan, logs, outcomes=[Outcome(week12, "odi", 32.0)])
+    assert new.review["week"] == 12
+    # ODI 40 -> 32: 8 points < MIC 10 and 20 % < 30 % (Ostelo 2008) -> non-responder
+    assert new.review["status"] == "non_responder"
+    assert new.adherence["pct"] < 50  # two weeks of sessions in twelve
+
+
+def test_session_dated_in_the_future_is_refused(tmp_path):
+    path = tmp_path / "sessions.csv"
+    path.write_text("date,exercise,done\n2099-01-01,curl_up,yes\n", encoding="utf-8")
+    with pytest.raises(InputError, match="date is in the future"):
+        read_sessions(path)

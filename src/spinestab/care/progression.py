@@ -160,11 +160,22 @@ def _bool(value: Any, *, source: str, item: str) -> bool | None:
 
 def _date(value: Any, *, source: str, item: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
+        date = dt.date.fromisoformat(str(value).strip()[:10])
     except ValueError:
         raise InputError(
             "not a date", source=source, item=item, value=value, expected="YYYY-MM-DD"
         ) from None
+    today = dt.date.today()
+    if date > today:
+        # a log from the future would move the plan's week (and the reviews) with it
+        raise InputError(
+            "date is in the future",
+            source=source,
+            item=item,
+            value=value,
+            expected=f"a date on or before {today.isoformat()}",
+        )
+    return date
 
 
 def _session(row: Mapping[str, Any], *, source: str, index: int) -> SessionLog:
@@ -364,7 +375,7 @@ def progress(
     library : Library, optional
         Exercise library (bundled if omitted).
     as_of : datetime.date, optional
-        Date of the new version (default: the last logged date).
+        Date of the new version (default: the last logged date, a session or an outcome).
 
     Returns
     -------
@@ -396,7 +407,11 @@ def progress(
             value=plan.created.isoformat(),
             expected="sessions dated after the plan version",
         )
-    as_of = as_of or window[-1].date
+    outcomes = list(outcomes)
+    if as_of is None:
+        # The new version is as of the last dated log: a session, or a follow-up score
+        # (a week-12 ODI filled in after the last session still makes the review due).
+        as_of = max([window[-1].date, *(o.date for o in outcomes if o.date >= window[0].date)])
     next_week = plan.week_of(as_of + dt.timedelta(days=1))
     phase = phase_for_week(plan.phases, next_week)
     max_level = int(phase["levels"][1])
