@@ -392,3 +392,28 @@ def test_clock_jump_is_an_error_not_a_huge_grid():
     t2 = np.r_[np.arange(3 * 86400), 5 * 86400 + np.arange(2 * 86400)] + 1.7e9
     r = recording_from_times(t2, np.tile([1.0, 0.0, 0.0], (t2.size, 1)), fs_hz=1.0)
     assert r.n_samples == 7 * 86400 and r.filled is not None and r.filled.sum() >= 2 * 86400 - 2
+
+
+def test_pictures_and_prompts_follow_the_local_clock(tmp_path):
+    """20:00-23:00 UTC at UTC+5 is 01:00-04:00 on the next local day: one day, one picture."""
+    import csv
+
+    from spinestab.wearable.pipeline import write_outputs
+
+    _, a = _still_walk(3 * 3600, 25)
+    shift = np.repeat(np.arange(3 * 3600) % 600 == 300, 25)  # a shift every 10 min: worn
+    a[shift] += np.random.default_rng(1).normal(0, 0.1, (int(shift.sum()), 3))
+    start = T0 + 20 * 3600
+    rec = recording_from_array(a.astype(np.float32), fs_hz=25, start_unix_s=start)
+    cfg_quiet_off = PromptConfig(quiet_start_h=0.0, quiet_end_h=0.0)
+    from spinestab.wearable.config import WearableConfig
+
+    res = analyse(rec.with_units("g"), cfg=WearableConfig(prompts=cfg_quiet_off), utc_offset_h=5)
+    assert res.daily["date"].tolist() == ["2024-01-02"]
+    paths = write_outputs(res, tmp_path, pictures=True)
+    assert sorted(p.name for p in paths if p.suffix == ".png") == ["timeline_2024-01-02.png"]
+    rows = list(csv.DictReader((tmp_path / "prompts.csv").read_text("utf-8").splitlines()))
+    assert rows  # upright static from 240 s on: prompts every 30 min
+    first = res.prompts_unix_s[0]
+    assert rows[0]["time"] == str(np.datetime64(round(first), "s"))
+    assert rows[0]["local_time"] == str(np.datetime64(round(first) + 5 * 3600, "s")) + "+05:00"

@@ -128,6 +128,10 @@ def wearable_command(
             f"{int(result.prompts_unix_s.size)} prompt(s); "
             f"trunk calibration: {result.info['trunk']['calibration']['status']}"  # type: ignore[index]
         )
+        for sensor in ("trunk", "thigh"):
+            sinfo = result.info.get(sensor)
+            for note in sinfo.get("notes", []) if isinstance(sinfo, dict) else []:
+                console.print(f"  {sensor}: {note}", markup=False)
         for p in paths[:4]:
             console.print(f"  wrote {p}")
         if len(paths) > 4:

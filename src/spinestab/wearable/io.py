@@ -201,6 +201,16 @@ def read_recording(
         )
     if units == "auto":
         units = detect_units(rec, tolerance=tolerance)
+    elif units in ("g", "m/s2"):
+        # declared units win, but a contradiction with the data is flagged, not silent
+        try:
+            seen = detect_units(rec, tolerance=tolerance)
+        except InputError:
+            seen = units
+        if seen != units:
+            note = f"units declared as {units} but the still magnitude looks like {seen}"
+            log.warning("%s: %s", src, note)
+            rec = replace(rec, notes=(*rec.notes, note))
     return rec.with_units(units)
 
 

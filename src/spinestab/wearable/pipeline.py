@@ -275,6 +275,7 @@ def analyse(
         )
     info["sit_to_stand_unix_s"] = (tf.start_unix_s + sts).tolist()
     info["seconds"] = int(n)
+    info["utc_offset_h"] = float(utc_offset_h)
     info["prompts"] = int(prompts.size)
     return WearableResult(
         start_unix_s=tf.start_unix_s,
@@ -336,6 +337,14 @@ def _arrow_strings(pa: object, words: tuple[str, ...]) -> object:
     return pa.Array.from_buffers(pa.string(), len(words), bufs)  # type: ignore[attr-defined]
 
 
+def _local_iso(t_unix_s: float, offset_h: float) -> str:
+    """Return a UTC time as local ISO 8601 with its offset, e.g. ``2024-03-31T07:16:23+05:30``."""
+    m = round(offset_h * 60)
+    sign = "+" if m >= 0 else "-"
+    stamp = np.datetime64(round(t_unix_s + m * 60), "s")
+    return f"{stamp}{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+
+
 def write_outputs(
     result: WearableResult,
     out_dir: str | Path,
@@ -394,6 +403,7 @@ def write_outputs(
     _csv(paths[1], result.daily)
     pt = result.prompts_unix_s
     sec = np.round(pt - result.start_unix_s).astype(np.int64)
+    off_h = float(result.info.get("utc_offset_h", 0.0))  # type: ignore[arg-type]
     _csv(
         paths[2],
         {
@@ -401,6 +411,7 @@ def write_outputs(
             "posture": np.asarray(CLASS_NAMES, dtype=object)[result.posture[sec]]
             if sec.size
             else np.zeros(0, object),
+            "local_time": np.array([_local_iso(x, off_h) for x in pt], dtype=object),
             "reason": np.array(["static posture limit reached"] * sec.size, dtype=object),
             "message": np.array([keep_moving] * sec.size, dtype=object),
         },

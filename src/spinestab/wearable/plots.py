@@ -46,11 +46,13 @@ def daily_timelines(result: WearableResult, out_dir: Path) -> list[Path]:
     clock = FuncFormatter(lambda h, _pos: f"{int(h) % 24:02d}:{round((h % 1) * 60) % 60:02d}")
 
     n = result.posture.size
-    day = day_index(n, result.start_unix_s)
+    # the local clock of daily.csv (the CLI's --utc-offset-h), so pictures and table agree
+    off_s = round(float(result.info.get("utc_offset_h", 0.0)) * 3600.0)  # type: ignore[arg-type]
+    day = day_index(n, result.start_unix_s + off_s)
     days = np.unique(day)
     cmap = ListedColormap(CLASS_COLOURS)
     paths = []
-    sec_of_day = (np.int64(round(result.start_unix_s)) + np.arange(n)) % 86400
+    sec_of_day = (np.int64(round(result.start_unix_s)) + off_s + np.arange(n)) % 86400
     prompt_sec = np.round(result.prompts_unix_s - result.start_unix_s).astype(np.int64)
     fig, (ax1, ax2) = plt.subplots(
         2, 1, figsize=(12, 3.6), sharex=True, gridspec_kw={"height_ratios": [1, 2.2]}
