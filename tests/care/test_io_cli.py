@@ -145,6 +145,20 @@ def test_cli_plan_writes_the_contract_files(tmp_path):
     assert '<html lang="de">' in html
 
 
+def test_cli_out_that_is_a_file_exits_2(tmp_path):
+    # black-box finding: `plan --out FILE` ended in a FileExistsError traceback
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "nrs.json").write_text(
+        '{"instrument": "nrs", "date": "2024-01-01", "answers": {"pain": 3}}'
+    )
+    (tmp_path / "taken").write_text("")
+    for out in ("taken", "taken/sub"):
+        result = runner.invoke(app, ["plan", str(folder), "--out", str(tmp_path / out)])
+        assert result.exit_code == 2, result.output
+        assert "output folder" in result.output or "--out is a file" in result.output
+
+
 def test_cli_bad_input_exits_2(tmp_path):
     folder = tmp_path / "p"
     folder.mkdir()

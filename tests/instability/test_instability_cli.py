@@ -250,3 +250,11 @@ def test_bad_coordinates_show_the_value(tmp_path):
     assert "nan.json" in msg and "L4.anterior_inferior" in msg and "not finite" in msg
     assert "(nan, 2.0)" in msg and "two finite numbers (x, y)" in msg
     assert not (tmp_path / "o").exists()
+
+
+def test_out_below_a_file_exits_2(tmp_path):
+    # black-box finding: --out inside a file ended in a NotADirectoryError traceback
+    (tmp_path / "taken").write_text("")
+    result = run("--neutral", EXAMPLES / "neutral.json", "--out", tmp_path / "taken" / "sub")
+    assert result.exit_code == 2, result.output
+    assert "cannot create the output folder" in " ".join(result.output.split())

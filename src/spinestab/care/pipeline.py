@@ -45,7 +45,16 @@ def _resolve_jurisdiction(jurisdiction: str | None) -> str:
 
 
 def _write_all(out_dir: Path, documents: dict[str, str]) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("--out is a file", source=str(out_dir), expected="a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the output folder ({exc.__class__.__name__})",
+            source=str(out_dir),
+            expected="a writable folder",
+        ) from None
     paths = {}
     for name, text in documents.items():
         path = out_dir / name

@@ -152,7 +152,14 @@ def instability_command(
         )
         if out.exists() and not out.is_dir():
             raise InputError("--out is a file", source=str(out), expected="a folder")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create the output folder ({exc.__class__.__name__})",
+                source=str(out),
+                expected="a writable folder",
+            ) from None
         from spinestab.instability.picture import draw_overlay
 
         picture = draw_overlay(report, out / "instability.png")
