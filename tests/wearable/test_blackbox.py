@@ -417,3 +417,20 @@ def test_pictures_and_prompts_follow_the_local_clock(tmp_path):
     first = res.prompts_unix_s[0]
     assert rows[0]["time"] == str(np.datetime64(round(first), "s"))
     assert rows[0]["local_time"] == str(np.datetime64(round(first) + 5 * 3600, "s")) + "+05:00"
+
+
+def test_clipping_after_the_first_hours_is_flagged():
+    """The range probe reads the first 6 h; clipping on day 1 evening must still show."""
+    from spinestab.wearable.features import compute_features
+
+    rng = np.random.default_rng(0)
+    fs, n = 25, 25 * 3600 * 8
+    a = (np.tile([1.0, 0.0, 0.0], (n, 1)) + rng.normal(0, 0.01, (n, 3))).astype(np.float32)
+    t1, t2 = 7 * 3600, 7 * 3600 + 1800
+    a[t1 * fs + 3 : t1 * fs + 13, 0] = 8.0  # 10 samples at the +8 g limit
+    a[t2 * fs : t2 * fs + 5, 2] = -8.0
+    f = compute_features(recording_from_array(a, fs_hz=fs).with_units("g"))
+    assert np.flatnonzero(f.clipped).tolist() == [t1, t2]
+    a[t1 * fs + 4 : t1 * fs + 13, 0] = 1.0  # one 8-g sample is a peak, not clipping
+    a[t2 * fs : t2 * fs + 5, 2] = 0.0
+    assert not compute_features(recording_from_array(a, fs_hz=fs).with_units("g")).clipped.any()

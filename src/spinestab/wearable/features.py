@@ -161,6 +161,40 @@ def _clip_level(rec: Recording, fs: int) -> float | None:
     return m * 0.999 if hits >= 3 else None
 
 
+def _recheck_clipping(
+    rec: Recording,
+    fs: int,
+    chunk_s: int,
+    chunk_amax: np.ndarray,
+    clip_g: float | None,
+    clipped: np.ndarray,
+) -> None:
+    """Flag clipping found after the first hours (the probe reads only those), in place.
+
+    The range limit is the largest |value| of the whole recording when at least 3 samples
+    reach it (the probe's rule, applied to all of it); only chunks that reach it are read
+    again.
+    """
+    m = float(chunk_amax.max()) if chunk_amax.size else 0.0
+    if m < 2.0 or (clip_g is not None and m * 0.999 <= clip_g):
+        return
+    level = m * 0.999
+    hot = np.flatnonzero(chunk_amax >= level)
+    nsec = clipped.size
+    hits, flags = 0, []
+    for k in hot.tolist():
+        s0, s1 = k * chunk_s, min(nsec, (k + 1) * chunk_s)
+        x = np.abs(rec.read(s0 * fs, s1 * fs)[: (s1 - s0) * fs]).reshape(s1 - s0, -1)
+        with np.errstate(invalid="ignore"):
+            at = np.nan_to_num(x, nan=0.0) >= level
+        hits += int(at.sum())
+        flags.append((s0, s1, at.any(axis=1)))
+    if hits >= 3:
+        clipped[:] = False  # an earlier, lower "limit" from the probe was not the range
+        for s0, s1, f in flags:
+            clipped[s0:s1] = f
+
+
 def compute_features(
     rec: Recording,
     *,
@@ -225,9 +259,13 @@ def compute_features(
     nanf = np.empty(nsec, np.float32)
     clipped = np.empty(nsec, bool)
     buf = np.empty((min(nsec, chunk_s) * fs, 3), np.float32)
-    for s0 in range(0, nsec, chunk_s):
+    chunk_amax = np.zeros((nsec + chunk_s - 1) // chunk_s)
+    for k, s0 in enumerate(range(0, nsec, chunk_s)):
         s1 = min(nsec, s0 + chunk_s)
         a = rec.read(s0 * fs, s1 * fs, out=buf)
+        flat = a[: (s1 - s0) * fs].reshape(-1)
+        if flat.size:  # largest |value| of the chunk (NaN ignored), for the range check below
+            chunk_amax[k] = np.nan_to_num(max(np.fmax.reduce(flat), -np.fmin.reduce(flat)))
         gg, ss, vv, nf, cl = second_features(
             a, fs=fs, nsub=nsub, keep_vert=keep_vert, clip_g=clip_g
         )
@@ -237,6 +275,7 @@ def compute_features(
         del a
         if progress is not None:
             progress(s1 - s0)  # type: ignore[operator]
+    _recheck_clipping(rec, fs, chunk_s, chunk_amax, clip_g, clipped)
     missing = nanf > 0.5
     if rec.filled is not None:
         f = rec.filled[: nsec * fs].reshape(nsec, fs).mean(axis=1) > 0.5
