@@ -231,6 +231,16 @@ def test_independent_phantom_posture_exposures_prompts(fs, units, mount):
         assert ((fw >= thr) & (lab != LYING)).sum() / 60 == pytest.approx(want)
         assert res.daily[f"forward_ge{thr}_min"][0] == pytest.approx(want, rel=0.01)
     assert res.daily["longest_forward_ge60_s"][0] == pytest.approx(150, abs=2)
+    assert res.daily["bends_ge45"][0] == 1  # 25 -> 65 -> 95 -> 0 deg is one bend
+    # static bouts by hand: 2, 45, 21.5, 70 and 40.5 min (the 30-s stand joins two sits in
+    # a trunk-only set-up), each ended by walking
+    d = res.daily
+    assert d["longest_static_bout_min"][0] == pytest.approx(70, abs=0.1)
+    got = [d[f"static_bouts_{k}min"][0] for k in ("lt5", "5_20", "20_30", "30_60", "gt60")]
+    assert got == [1, 0, 1, 2, 1]
+    assert d["static_bouts_over_30min"][0] == 3 and d["breaks"][0] == 5
+    walk_s = (lab == WALKING).sum()
+    assert d["steps"][0] == pytest.approx(walk_s * 1.9, rel=0.02)
     # prompts by hand: static from 420 s -> 2220; from 4710 s -> 6510 and (snooze) 8310;
     # lying resets; sitting 13350 s on, a 30-s stand does not break it -> 15150
     np.testing.assert_allclose(res.prompts_unix_s - start, [2220, 6510, 8310, 15150], atol=2)
