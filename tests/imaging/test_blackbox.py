@@ -225,3 +225,56 @@ def test_corrupt_dicom_file_at_the_end_of_a_series_is_an_error(tmp_path):
     with pytest.raises(InputError, match="corrupt") as err:
         read_dicom_series(tmp_path / "s")
     assert files[-1].name in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ("L5,0,3\nL5,4,7\n", "named twice"),  # was: the second range silently kept
+        ("L5,0,3.5\n", "not integers"),  # was: a ValueError traceback
+        ("L4,0,3\nL5,4,7\n", "anatomical order"),  # L4 below L5 on an S-ascending image
+        ("L55,0,3\n", "unknown vertebra"),
+    ],
+)
+def test_levels_table_errors(tmp_path, table, match):
+    from spinestab.imaging.levels import levels_from_table
+
+    p = tmp_path / "levels.csv"
+    p.write_text("level,first_slice,last_slice\n" + table)
+    s_ascending = np.arange(8) * 4.0  # slice k lies 4k mm above slice 0
+    with pytest.raises(InputError, match=match) as err:
+        levels_from_table(p, 8, slice_s=s_ascending)
+    assert str(p) in str(err.value)
+    p.write_text("level,first_slice,last_slice\nL5,0,3\nL4,4,7\n")
+    ok = levels_from_table(p, 8, slice_s=s_ascending)
+    assert ok.levels == ("L5",) * 4 + ("L4",) * 4
+    with pytest.raises(InputError, match="anatomical order"):  # same table, slices descending
+        levels_from_table(p, 8, slice_s=-s_ascending)
+
+
+def test_vertebra_mask_outside_the_image_is_an_error(tmp_path):
+    _write_case(tmp_path)
+    v = nib.load(str(tmp_path / "v.nii.gz"))
+    far = v.affine.copy()
+    far[2, 3] += 500.0  # another field of view: no image slice meets a vertebra
+    nib.save(nib.Nifti1Image(np.asarray(v.dataobj), far), str(tmp_path / "v_far.nii.gz"))
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--vertebrae",
+            str(tmp_path / "v_far.nii.gz"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert res.exit_code == 2, res.output  # was: exit 0 with every slice 'unassigned'
+    assert "no image slice lies within the vertebrae" in res.output

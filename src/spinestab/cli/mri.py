@@ -84,6 +84,22 @@ def _dicom_as_nifti(volume: Any, path: Path) -> Path:
     return path
 
 
+def _s_range(volume: Any) -> tuple[float, float]:
+    """World S extent (mm) of a volume's voxel centres."""
+    import numpy as np
+
+    corners = np.array(
+        [
+            [i, j, k, 1.0]
+            for i in (0, volume.shape[0] - 1)
+            for j in (0, volume.shape[1] - 1)
+            for k in (0, volume.shape[2] - 1)
+        ]
+    )
+    s = (corners @ np.asarray(volume.affine, dtype=np.float64).T)[:, 2]
+    return round(float(s.min()), 1), round(float(s.max()), 1)
+
+
 def run_mri(
     *,
     out: Path,
@@ -258,8 +274,13 @@ def run_mri(
     level_source = "none"
     if levels_table is not None:
         from spinestab.imaging.io import slice_axis
+        from spinestab.imaging.levels import slice_positions_s
 
-        levels = levels_from_table(levels_table, base.shape[slice_axis(base.affine)])
+        levels = levels_from_table(
+            levels_table,
+            base.shape[slice_axis(base.affine)],
+            slice_s=slice_positions_s(base.affine, base.shape),
+        )
         level_source = str(levels_table)
     else:
         vsrc, vscheme = None, None
@@ -286,6 +307,14 @@ def run_mri(
                     value=sorted(int(v) for v in present if v)[:20],
                 )
             level_source = str(vertebrae) if vertebrae is not None else f"{mask} (vertebra labels)"
+            if levels is not None and vertebrae is not None and not any(levels.levels):
+                raise InputError(  # e.g. a mask of another study or another field of view
+                    "no image slice lies within the vertebrae of the vertebra mask",
+                    source=str(vertebrae),
+                    value=_s_range(vsrc),
+                    expected=f"a vertebra mask overlapping the image (image S range "
+                    f"{_s_range(base)} mm)",
+                )
     vb = None
     if vertebral_body is not None:
         vb_vol = conform_to(

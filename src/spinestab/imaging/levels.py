@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -794,7 +795,10 @@ def levels_from_single_label(
 
 
 def levels_from_table(
-    table: str | Path | Mapping[str, tuple[int, int]], n_slices: int
+    table: str | Path | Mapping[str, tuple[int, int]],
+    n_slices: int,
+    *,
+    slice_s: np.ndarray | None = None,
 ) -> SliceLevels:
     """Levels from an explicit slice table.
 
@@ -805,18 +809,33 @@ def levels_from_table(
         object ``{"L4": [first, last], ...}``, or such a mapping.
     n_slices : int
         Number of slices of the image.
+    slice_s : (n_slices,) ndarray, optional
+        World S coordinate (mm) of every slice; with it, levels named in the wrong
+        cranio-caudal order for the image's slice direction are refused.
+
+    Raises
+    ------
+    InputError
+        Unreadable table, a level named twice, non-integer or out-of-range slices, a
+        slice given two levels, levels out of anatomical order.
 
     """
     src = str(table) if not isinstance(table, Mapping) else "slice table"
+    pairs: list[tuple[str, Any, Any]] = []
     if isinstance(table, Mapping):
-        rows = {str(k): (int(v[0]), int(v[1])) for k, v in table.items()}
+        pairs = [(str(k), *_pair(v, src, str(k))) for k, v in table.items()]
     else:
         path = Path(table)
         if not path.is_file():
             raise InputError("slice table not found", source=src)
         if path.suffix.lower() == ".json":
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            rows = {str(k): (int(v[0]), int(v[1])) for k, v in doc.items()}
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"cannot read slice table JSON ({exc})", source=src) from exc
+            if not isinstance(doc, dict):
+                raise InputError("slice table JSON is not an object", source=src)
+            pairs = [(str(k), *_pair(v, src, str(k))) for k, v in doc.items()]
         else:
             with path.open(newline="", encoding="utf-8") as fh:
                 reader = csv.DictReader(fh)
@@ -828,13 +847,32 @@ def levels_from_table(
                         value=reader.fieldnames,
                         expected="level, first_slice, last_slice",
                     )
-                rows = {
-                    r["level"].strip(): (int(r["first_slice"]), int(r["last_slice"]))
-                    for r in reader
-                }
+                pairs = [
+                    ((r["level"] or "").strip(), r["first_slice"], r["last_slice"]) for r in reader
+                ]
+    rows: dict[str, tuple[int, int]] = {}
+    for name, first, last in pairs:
+        if name in rows:  # a dict would keep only the last range, silently
+            raise InputError("level named twice in the slice table", source=src, item=name)
+        try:
+            lo, hi = _slice_index(first), _slice_index(last)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                "slice numbers are not integers",
+                source=src,
+                item=name,
+                value=(first, last),
+                expected="0-based integer slice indices",
+            ) from exc
+        rows[name] = (lo, hi)
     levels = [""] * n_slices
     for name, (lo, hi) in rows.items():
-        vertebra_order(name)
+        try:
+            vertebra_order(name)
+        except InputError as exc:
+            raise InputError(
+                exc.message, source=src, item=name, value=exc.value, expected=exc.expected
+            ) from exc
         if lo > hi or lo < 0 or hi >= n_slices:
             raise InputError(
                 "slice range out of bounds",
@@ -849,4 +887,40 @@ def levels_from_table(
                     "slice given two levels", source=src, item=str(k), value=(levels[k], name)
                 )
             levels[k] = name
+    if slice_s is not None and len(rows) > 1:
+        s = np.asarray(slice_s, dtype=np.float64)
+        mean_s = {n: float(s[lo : hi + 1].mean()) for n, (lo, hi) in rows.items()}
+        ordered = sorted(mean_s, key=vertebra_order)  # cranial to caudal
+        if any(mean_s[a] <= mean_s[b] for a, b in itertools.pairwise(ordered)):
+            raise InputError(
+                "levels of the slice table are out of anatomical order for this image "
+                "(a cranial level lies below a caudal one along the image's S axis)",
+                source=src,
+                value={n: round(mean_s[n], 1) for n in ordered},
+                expected="slice ranges that follow the image's slice direction "
+                "(see summary.json geometry)",
+            )
     return SliceLevels(tuple(levels), "explicit slice table")
+
+
+def _pair(value: Any, src: str, name: str) -> tuple[Any, Any]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise InputError(
+            "slice range is not a pair",
+            source=src,
+            item=name,
+            value=value,
+            expected="[first, last]",
+        )
+    return value[0], value[1]
+
+
+def _slice_index(value: Any) -> int:
+    """Parse a slice index, refusing fractions ("5.5") and booleans."""
+    if isinstance(value, bool):
+        raise TypeError("bool")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    return int(str(value).strip())
