@@ -255,3 +255,20 @@ def test_no_motion_segment_is_an_input_error():
     )
     with pytest.raises(InputError, match="two adjacent levels"):
         assess(neutral=gap)
+
+
+def test_anterior_posterior_swapped_on_every_body_is_reported():
+    # black-box finding: swapping A/P on every body passed every check and flipped the sign
+    # of every slip (anterolisthesis read as retrolisthesis) and angle (lordosis as kyphosis)
+    ls = _spine()
+    swapped = {}
+    for level, arr in ls.vertebrae.items():
+        new = arr.copy()
+        new[[AS, PS, AI, PI]] = arr[[PS, AS, PI, AI]]
+        swapped[level] = new
+    report = assess(neutral=_with(ls, vertebrae=swapped))
+    found = [q for q in _issues(report, "corner_order") if q.level == "all"]
+    assert found and found[0].severity == "warning" and "swapped" in found[0].message
+    assert all(report.record(s)["segmental_angle_deg"] < 0 for s in ("L1-L2", "L4-L5"))
+    # the correctly named spine (all segments lordotic) gets no such warning
+    assert not [q for q in _issues(assess(neutral=ls), "corner_order") if q.level == "all"]

@@ -384,6 +384,45 @@ def _judge_dynamic(
     return verdict, reasons, criteria, issues
 
 
+_LUMBAR = ("L1", "L2", "L3", "L4", "L5", "L6", "S1")
+
+
+def _all_kyphotic_check(levels: list[dict[str, Any]]) -> list[QualityIssue]:
+    """Warn when every lumbar segment of a neutral or extension view is kyphotic.
+
+    Anterior and posterior corners swapped consistently on every body pass the per-body
+    order checks (there is no body to compare with) but flip the sign of every slip and
+    angle. Lumbar segments are normally lordotic on neutral and extension films, so a view
+    in which all of at least two lumbar segments are kyphotic is reported (a warning: flat
+    or kyphotic lumbar spines exist). Only the sign is used, no angle threshold [D].
+    """
+    found = []
+    for view in ("neutral", "extension"):
+        angles = [
+            rec["views"][view]["segmental_angle_deg"]
+            for rec in levels
+            if rec["upper"] in _LUMBAR
+            and rec["lower"] in _LUMBAR
+            and view in rec.get("views", {})
+            and rec["views"][view].get("segmental_angle_deg") is not None
+        ]
+        if len(angles) >= 2 and all(a < 0 for a in angles):
+            found.append(
+                QualityIssue(
+                    view,
+                    "all",
+                    "corner_order",
+                    "warning",
+                    f"every lumbar segment is kyphotic on the {view} view "
+                    f"({', '.join(f'{a:.1f}' for a in angles)} deg): lumbar segments are "
+                    "normally lordotic, so the anterior and posterior corners may be swapped "
+                    "on every body (which also flips the sign of every slip). Check the "
+                    "corner names.",
+                )
+            )
+    return found
+
+
 def _segment_record(
     name: str,
     views: dict[str, ViewResult],
@@ -617,6 +656,7 @@ def assess(
         )
         issues += found
         levels.append(rec)
+    issues += _all_kyphotic_check(levels)
     for rec in levels:
         keep = (rec["level"], rec["upper"], rec["lower"], "all")
         rec["quality"] = [q.to_dict() for q in issues if q.level in keep]
