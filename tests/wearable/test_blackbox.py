@@ -444,3 +444,14 @@ def test_clipping_after_the_first_hours_is_flagged():
     a[t1 * fs + 4 : t1 * fs + 13, 0] = 1.0  # one 8-g sample is a peak, not clipping
     a[t2 * fs : t2 * fs + 5, 2] = 0.0
     assert not compute_features(recording_from_array(a, fs_hz=fs).with_units("g")).clipped.any()
+
+
+def test_relative_time_column_takes_the_start(tmp_path):
+    t, a = _still_walk(120, 25)
+    f = tmp_path / "rel.csv"
+    rows = "\n".join(f"{tt:.3f},{x},{y},{z}" for tt, (x, y, z) in zip(t, a, strict=True))
+    f.write_text("time,x,y,z\n" + rows)
+    r = read_recording(f)
+    assert r.start_unix_s == 0.0 and any("--start" in n for n in r.notes)
+    r = read_recording(f, start_unix_s=T0)
+    assert r.start_unix_s == T0 and r.n_samples == t.size

@@ -136,6 +136,15 @@ def _frame_to_recording(
     t = _to_unix(df[tcol], source, tcol, dayfirst=dayfirst)  # type: ignore[index]
     if bad.any():
         notes = (f"{int(bad.sum())} rows with non-numeric acceleration marked missing",)
+    if t.size and np.nanmax(np.abs(t)) < 1e8:  # seconds from the start, not unix time
+        if start_unix_s is not None:
+            t = t + start_unix_s  # time 0 of the column is the given start
+        else:
+            notes = (
+                *notes,
+                "time column holds seconds from the start: dates count from 1970-01-01 "
+                "(give --start for the real clock)",
+            )
     return recording_from_times(
         t,
         acc,
