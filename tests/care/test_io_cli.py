@@ -103,6 +103,14 @@ def test_implausible_history_measurements_are_refused(make_patient, field, value
         load_patient_dir(folder)
 
 
+def test_unknown_symptomatic_level_is_refused(make_patient):
+    # black-box finding: "X9" was kept and silently matched nothing in muscle_quality.csv
+    with pytest.raises(InputError, match="unknown level"):
+        load_patient_dir(make_patient(history={"symptomatic_levels": ["X9"]}))
+    profile = load_patient_dir(make_patient(history={"symptomatic_levels": ["l4-l5", "S1"]}))
+    assert profile.clinical.history.symptomatic_levels == ("L4-L5", "S1")
+
+
 def test_a_file_given_as_patient_folder_is_named_as_such(tmp_path):
     (tmp_path / "odi.json").write_text("{}")
     with pytest.raises(InputError, match="a file was given where a patient folder"):

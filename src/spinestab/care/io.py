@@ -208,6 +208,18 @@ def read_history(data: Mapping[str, Any], *, source: str = "history.json") -> Hi
     values["symptomatic_levels"] = tuple(
         str(v).upper() for v in values.get("symptomatic_levels", ())
     )
+    from spinestab.instability._levels import LEVEL_ORDER
+
+    for level in values["symptomatic_levels"]:
+        parts = [p.strip() for p in level.split("-")]
+        if not 1 <= len(parts) <= 2 or any(p not in LEVEL_ORDER for p in parts):
+            raise InputError(
+                "unknown level",
+                source=source,
+                item="symptomatic_levels",
+                value=level,
+                expected="vertebral levels such as L4, L5 or a segment L4-L5",
+            )
     return History(**values)
 
 
