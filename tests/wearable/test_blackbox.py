@@ -455,3 +455,14 @@ def test_relative_time_column_takes_the_start(tmp_path):
     assert r.start_unix_s == 0.0 and any("--start" in n for n in r.notes)
     r = read_recording(f, start_unix_s=T0)
     assert r.start_unix_s == T0 and r.n_samples == t.size
+
+
+def test_no_upright_reference_is_said():
+    """Without walking or --standing the angles rest on the nominal mounting: say so."""
+    rng = np.random.default_rng(0)
+    a = (np.tile([1.0, 0.0, 0.0], (25 * 600, 1)) + rng.normal(0, 0.02, (25 * 600, 3))).astype(
+        np.float32
+    )
+    res = analyse(recording_from_array(a, fs_hz=25, start_unix_s=T0).with_units("g"))
+    assert res.info["trunk"]["orientation"]["up_source"] == "nominal"
+    assert any("nominal axes" in n for n in res.info["trunk"]["notes"])

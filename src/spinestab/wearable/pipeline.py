@@ -111,12 +111,19 @@ class _Sensor:
     angles: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     def info(self, rec: Recording) -> dict[str, object]:
+        notes = list(rec.notes)
+        if self.orientation.up_source == "nominal":
+            # no walking and no declared standing: angles rest on the mounting being nominal
+            notes.append(
+                "no walking and no --standing period: the sensor's nominal axes are taken as "
+                "the upright reference; inclinations hold only for a sensor worn that way"
+            )
         return {
             "source": rec.source,
             "device": rec.device,
             "fs_hz": rec.fs_hz,
             "units": rec.units,
-            "notes": list(rec.notes),
+            "notes": notes,
             "orientation": self.orientation.as_dict(),
             "calibration": self.calibration.as_dict(),
         }
