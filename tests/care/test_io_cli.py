@@ -337,6 +337,46 @@ def test_cli_progress_with_followup_forms_and_json_sessions(tmp_path):
     assert "relative" in review["change"]["rule"]
 
 
+@pytest.mark.parametrize(
+    ("positive", "urgency"), [(["bladder_change"], "emergency"), (["cancer_history"], "urgent")]
+)
+def test_cli_progress_with_a_positive_followup_screen_blocks_the_plan(tmp_path, positive, urgency):
+    # black-box finding: a follow-up red-flag screen with a cauda equina item in --forms was
+    # ignored and the exercises were stepped up (§3: red flags override every other rule)
+    run_plan(demo_patients_dir() / "low_risk_self_management", tmp_path, language="de")
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    start = dt.date.fromisoformat(plan["programme_start"])
+    day = (start + dt.timedelta(days=10)).isoformat()
+    sessions = tmp_path / "sessions.csv"
+    sessions.write_text(
+        "date,exercise,done,sets,pain_during,pain_next_morning,effort,form_ok\n"
+        + "".join(
+            f"{(start + dt.timedelta(days=d)).isoformat()},bird_dog,yes,3,2,2,4,yes\n"
+            for d in (1, 3, 5, 8)
+        )
+    )
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    doc = {"instrument": "redflags", "date": day, "answers": positive}
+    (forms / "redflags.json").write_text(json.dumps(doc))
+    out = tmp_path / "v2"
+    args = ["progress", str(tmp_path / "plan.json"), str(sessions), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--forms", str(forms), "--lang", "de"])
+    assert result.exit_code == 0, result.output
+    new = json.loads((out / "plan.json").read_text())
+    assert (new["status"], new["track"], new["exercises"]) == ("blocked", "S0", [])
+    assert new["version"] == 2 and (out / "plan_v1.json").exists()
+    assert new["actions"][0]["urgency"] == urgency
+    assert "no_exercise_plan" in {a["code"] for a in new["actions"]}
+    progress_doc = json.loads((out / "progress.json").read_text())
+    assert progress_doc["decisions"] == [] and progress_doc["blocked_by"]
+    # a blocked version is never progressed further
+    again = runner.invoke(
+        app, ["progress", str(out / "plan.json"), str(sessions), "--out", str(tmp_path / "v3")]
+    )
+    assert again.exit_code == 2
+
+
 def test_cli_progress_bad_sessions_exit_2(tmp_path):
     run_plan(demo_patients_dir() / "low_risk_self_management", tmp_path, language="en")
     sessions = tmp_path / "s.csv"

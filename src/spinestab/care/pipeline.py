@@ -156,10 +156,14 @@ def run_plan(
     }
 
 
-def _forms_outcomes(forms_dir: Path) -> list[Outcome]:
+def _forms_outcomes(forms_dir: Path) -> tuple[list[Outcome], Any]:
+    """Return the follow-up outcomes in ``forms_dir`` and its latest red-flag screen."""
     from spinestab.clinical import load_form, score_form
 
+    if not forms_dir.is_dir():
+        raise InputError("--forms is not a folder", source=str(forms_dir), expected="a folder")
     outcomes = []
+    screens = []
     for path in sorted(forms_dir.iterdir()):
         if path.suffix.lower() not in (".json", ".yaml", ".yml"):
             continue
@@ -167,7 +171,83 @@ def _forms_outcomes(forms_dir: Path) -> list[Outcome]:
         if score.instrument in ("odi", "rmdq", "nrs", "psfs") and score.complete:
             value = score.percent if score.instrument == "odi" else score.score
             outcomes.append(Outcome(score.date, score.instrument, float(value)))
-    return outcomes
+        elif score.instrument == "redflags":
+            screens.append(score)
+    latest = max(screens, key=lambda sc: sc.date) if screens else None
+    return outcomes, latest
+
+
+def _blocked_progress(plan: Plan, screen: Any, blocking: list[Any], *, language: str) -> dict:
+    """Documents of a blocked next version: a follow-up red-flag screen is positive.
+
+    CLINICAL_LOGIC.md §3 and §8 step 1: red-flag questions run again whenever symptoms
+    change, and an emergency, same-day or urgent flag stops the programme. No exercise is
+    progressed; the handout says what to do instead.
+    """
+    from spinestab.care.triage import Action
+
+    actions = [
+        Action(
+            f"red_flag_{a.urgency}",
+            "escalation",
+            a.urgency,
+            f"{a.condition}: {a.action}",
+            a.source,
+            a.evidence,
+            a.evidence in ("R", "D"),
+        ).to_dict()
+        for a in blocking
+    ]
+    actions.append(
+        Action(
+            "no_exercise_plan",
+            "escalation",
+            blocking[0].urgency,
+            "No exercise plan while the red flag is open; re-screen after the escalation.",
+            "CLINICAL_LOGIC.md §3 and §8 step 1",
+            "D",
+            True,
+        ).to_dict()
+    )
+    version = plan.version + 1
+    plan_doc = {
+        "version": version,
+        "previous_version": plan.version,
+        "created": screen.date.isoformat(),
+        "patient": plan.patient,
+        "track": "S0",
+        "status": "blocked",
+        "phases": [],
+        "exercises": [],
+        "actions": actions,
+        "note": "A follow-up red-flag screen is positive: no exercise plan while an emergency "
+        "or urgent red flag is open (CLINICAL_LOGIC.md §3, §8 step 1). Re-screen after the "
+        "escalation, then make a new plan with spinestab plan.",
+    }
+    html = render_handout(
+        patient=plan.patient,
+        date=screen.date.isoformat(),
+        track="S0",
+        actions=actions,
+        plan=None,
+        language=language,
+    )
+    progress_doc = {
+        "version": version,
+        "previous_version": plan.version,
+        "as_of": screen.date.isoformat(),
+        "decisions": [],
+        "adherence": None,
+        "review": None,
+        "blocked_by": [a for a in actions if a["code"] != "no_exercise_plan"],
+    }
+    return {
+        "plan.json": _dump(plan_doc),
+        f"plan_v{version}.json": _dump(plan_doc),
+        f"plan_v{plan.version}.json": _dump(plan.to_dict()),
+        "progress.json": _dump(progress_doc),
+        "handout.html": html,
+    }
 
 
 def run_progress(
@@ -216,8 +296,29 @@ def run_progress(
         )
     plan = Plan.from_dict(data, source=str(plan_path))
     sessions, outcomes = read_sessions(sessions_path)
+    screen = None
     if forms_dir is not None:
-        outcomes += _forms_outcomes(Path(forms_dir))
+        more, screen = _forms_outcomes(Path(forms_dir))
+        outcomes += more
+    blocking_urgencies = set(rules["blocking_urgencies"])
+    blocking = [
+        a
+        for a in (screen.actions if screen is not None else ())
+        if a.urgency in blocking_urgencies or a.blocks_exercise
+    ]
+    if blocking:
+        files = _write_all(
+            Path(out_dir), _blocked_progress(plan, screen, blocking, language=language)
+        )
+        log.info("%s: follow-up red-flag screen positive, plan blocked", plan.patient)
+        return {
+            "patient": plan.patient,
+            "version": plan.version + 1,
+            "decisions": {},
+            "review": None,
+            "status": "blocked",
+            "files": {k: str(v) for k, v in files.items()},
+        }
     new = progress(plan, sessions, outcomes=outcomes, rules=rules)
     actions = [dict(a) for a in new.actions]
     html = render_handout(

@@ -75,6 +75,14 @@ def progress_command(
         from spinestab.care.pipeline import run_progress
 
         result = run_progress(plan, sessions, out, language=lang, forms_dir=forms, rules_path=rules)
+        if result.get("status") == "blocked":
+            console.print(
+                f"{result['patient']}: plan version {result['version']} BLOCKED: the follow-up "
+                f"red-flag screen is positive; no exercise plan (see plan.json actions) -> {out}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return
         decisions = ", ".join(f"{k} {v}" for k, v in sorted(result["decisions"].items()))
         console.print(
             f"{result['patient']}: plan version {result['version']} ({decisions}); "
