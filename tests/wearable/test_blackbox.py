@@ -466,3 +466,22 @@ def test_no_upright_reference_is_said():
     res = analyse(recording_from_array(a, fs_hz=25, start_unix_s=T0).with_units("g"))
     assert res.info["trunk"]["orientation"]["up_source"] == "nominal"
     assert any("nominal axes" in n for n in res.info["trunk"]["notes"])
+
+
+def test_whole_second_time_stamps_keep_every_sample(tmp_path):
+    """50 Hz rows stamped to the whole second: 50 rows share a stamp; none may be dropped."""
+    import datetime as dt
+
+    t, a = _still_walk(300, 50)
+    f = tmp_path / "sec.csv"
+    stamps = [
+        dt.datetime.fromtimestamp(T0 + np.floor(x), dt.UTC).strftime("%Y-%m-%d %H:%M:%S") for x in t
+    ]
+    rows = "\n".join(f"{s},{x},{y},{z}" for s, (x, y, z) in zip(stamps, a, strict=True))
+    f.write_text("time,x,y,z\n" + rows)
+    r = read_recording(f)
+    assert r.fs_hz == 50 and r.n_samples == t.size
+    assert any("coarser" in n for n in r.notes)
+    np.testing.assert_allclose(r.read(), a, atol=1e-6)  # evenly spread: the same samples
+    res = analyse(r)
+    assert (res.posture[65:235] == WALKING).mean() > 0.95  # gait survives

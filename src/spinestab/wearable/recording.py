@@ -176,6 +176,22 @@ def recording_from_array(
     )
 
 
+def _spread_coarse_times(t: np.ndarray) -> np.ndarray:
+    """Give the samples of each run of equal time stamps evenly spaced times.
+
+    A run of ``L`` samples stamped ``t_s`` before the next stamp ``t_n`` gets
+    ``t_s + k (t_n - t_s) / L``; the last run uses the median step between stamps.
+    """
+    start = np.flatnonzero(np.concatenate([[True], np.diff(t) != 0]))
+    length = np.diff(np.concatenate([start, [t.size]]))
+    stamps = t[start]
+    step = np.diff(stamps)
+    last = float(np.median(step)) if step.size else 1.0
+    step = np.concatenate([step, [last]])
+    k = np.arange(t.size) - np.repeat(start, length)
+    return np.repeat(stamps, length) + k * np.repeat(step / length, length)
+
+
 def _iso(t_unix_s: float) -> str:
     """Return a time stamp as ISO 8601 (UTC, milliseconds) for messages."""
     return str(np.datetime64(round(float(t_unix_s) * 1000), "ms"))
@@ -253,6 +269,17 @@ def recording_from_times(
         )
     notes_l = list(notes)
     dup = np.concatenate([[False], dt == 0])
+    if dup.mean() > 0.2:
+        # time stamps coarser than the samples (whole seconds, truncated milliseconds):
+        # spread each run of equal stamps evenly up to the next stamp, never drop samples
+        t = _spread_coarse_times(t)
+        notes_l.append(
+            f"time stamps coarser than the samples ({int(dup.sum())} repeats): samples spread "
+            "evenly between them"
+        )
+        log.warning("%s: coarse time stamps, samples spread evenly between them", source)
+        dt = np.diff(t)
+        dup = np.concatenate([[False], dt == 0])
     if dup.any():
         notes_l.append(f"{int(dup.sum())} samples with duplicated timestamps: first kept")
         log.warning("%s: %d duplicated timestamps, first sample kept", source, int(dup.sum()))
