@@ -165,6 +165,14 @@ def autocalibrate(
     err1 = float(np.mean(np.abs(np.linalg.norm(offset + gain * pts, axis=1) - 1.0)))
     plausible = np.abs(gain - 1.0).max() <= max_gain_change and np.abs(offset).max() <= max_offset_g
     if not (err1 < accept_error_g and err1 < err0 and plausible):
-        return Calibration(f"rejected: error {err0:.4f} -> {err1:.4f} g", *ident, err0, err1, n)
+        why = (
+            ""
+            if plausible
+            else f" (fit implausible: gain change > {max_gain_change:g} or offset > "
+            f"{max_offset_g:g} g)"
+        )
+        return Calibration(
+            f"rejected: error {err0:.4f} -> {err1:.4f} g{why}", *ident, err0, err1, n
+        )
     status = "ok (partial coverage)" if partial else "ok"
     return Calibration(status, offset, gain, err0, err1, n)
