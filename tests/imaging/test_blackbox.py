@@ -278,3 +278,39 @@ def test_vertebra_mask_outside_the_image_is_an_error(tmp_path):
     )
     assert res.exit_code == 2, res.output  # was: exit 0 with every slice 'unassigned'
     assert "no image slice lies within the vertebrae" in res.output
+
+
+def test_one_uncut_vertebra_column_makes_the_level_names_doubtful(tmp_path):
+    # a TotalSegmentator total_mr map whose "vertebrae" label runs 210 mm without a gap or
+    # a disc (touching vertebrae the split cannot part): it used to be one "L5", unflagged
+    shape = (40, 40, 70)
+    aff = np.diag([1.0, 1.0, 3.0, 1.0])
+    x, y = np.meshgrid(np.arange(40) - 19.5, np.arange(40) - 19.5, indexing="ij")
+    lab = np.zeros(shape, np.uint8)
+    lab[(x**2 + y**2 <= 36)[..., None] & np.ones(shape, bool)] = 19  # vertebrae
+    lab[:, :, :4][(x**2 + y**2 <= 36)] = 18  # sacrum below: the anchor is "checked"
+    lab[((x - 12) ** 2 + (y + 8) ** 2 <= 25)[..., None] & np.ones(shape, bool)] = 47
+    lab[((x + 12) ** 2 + (y + 8) ** 2 <= 25)[..., None] & np.ones(shape, bool)] = 46
+    nib.save(nib.Nifti1Image(lab, aff), str(tmp_path / "seg.nii.gz"))
+    ff = np.where(lab > 0, 10.0, 0.0).astype(np.float32)
+    nib.save(nib.Nifti1Image(ff, aff), str(tmp_path / "ff.nii.gz"))
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--ff",
+            str(tmp_path / "ff.nii.gz"),
+            "--mask",
+            str(tmp_path / "seg.nii.gz"),
+            "--labels",
+            "total_mr",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-qa",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = [r for r in _rows(tmp_path / "out" / "muscle_quality.csv") if r["level"] != "all"]
+    assert rows and all("level_names_doubtful" in r["flags"] for r in rows)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "more than one vertebra" in json.dumps(summary)

@@ -527,6 +527,14 @@ def split_vertebrae(
     return inst, names
 
 
+#: tallest cranio-caudal extent (mm, along world S) taken for one vertebra split from a single
+#: "vertebrae" label; a taller piece is two or more vertebrae that the split could not part,
+#: and makes the names doubtful [D: whole vertebrae with their processes span 51-54 mm in the
+#: bundled TPTBox CT L3, SPINEPS MRI C6 and TotalSegmentator L1 masks; two joined lumbar
+#: vertebrae span about 90 mm]
+MAX_VERTEBRA_EXTENT_MM = 75.0
+
+
 def _split_and_name(
     binary: np.ndarray,
     affine: np.ndarray,
@@ -538,6 +546,58 @@ def _split_and_name(
     max_erosion: int,
 ) -> tuple[np.ndarray, dict[int, str], str]:
     """:func:`split_vertebrae`, plus why the names are doubtful (empty if they are not)."""
+    inst, names, doubt = _split_and_name_raw(
+        binary,
+        affine,
+        anchor=anchor,
+        anchor_is=anchor_is,
+        discs=discs,
+        min_fraction=min_fraction,
+        max_erosion=max_erosion,
+    )
+    tall = _tall_pieces(inst, affine, names)
+    if tall:
+        doubt = "; ".join(
+            x
+            for x in (
+                doubt,
+                f"a piece spans more than one vertebra ({', '.join(tall)}; one vertebra "
+                f"<= {MAX_VERTEBRA_EXTENT_MM:g} mm): touching vertebrae not split",
+            )
+            if x
+        )
+    return inst, names, doubt
+
+
+def _tall_pieces(inst: np.ndarray, affine: np.ndarray, names: Mapping[int, str]) -> list[str]:
+    """Names and S extents (mm) of the instances taller than one vertebra."""
+    if not names:
+        return []
+    ijk = np.nonzero(inst)
+    lab = inst[ijk].astype(np.int64)
+    s = affine[2, 3] + sum(float(affine[2, d]) * ijk[d] for d in range(3))
+    n = int(lab.max()) + 1
+    hi = np.full(n, -np.inf)
+    lo = np.full(n, np.inf)
+    np.maximum.at(hi, lab, s)
+    np.minimum.at(lo, lab, s)
+    return [
+        f"{names[v]} {hi[v] - lo[v]:.0f} mm"
+        for v in sorted(names)
+        if v < n and hi[v] - lo[v] > MAX_VERTEBRA_EXTENT_MM
+    ]
+
+
+def _split_and_name_raw(
+    binary: np.ndarray,
+    affine: np.ndarray,
+    *,
+    anchor: str,
+    anchor_is: str,
+    discs: DiscSet | None,
+    min_fraction: float,
+    max_erosion: int,
+) -> tuple[np.ndarray, dict[int, str], str]:
     from scipy import ndimage
 
     if anchor_is not in ("lowest", "highest"):
