@@ -121,3 +121,21 @@ def test_same_form_saved_twice_is_refused(database_url, store):
         assert saved.answers == form.answers  # the failed imports left nothing behind
         corrected = odi_form(1)  # another form on the same date is still accepted
         add_assessments(session, "P-dup", [(corrected, score_form(corrected))])
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("foo://", "not a usable database URL"),
+        ("postgresql+psycopg://nobody:secret@127.0.0.1:1/none", "cannot open the database"),
+    ],
+)
+def test_unusable_database_url_is_a_clear_error(url, fragment):
+    # black-box finding: an unreachable or unknown database ended in a SQLAlchemy traceback
+    from spinestab.store import open_store
+
+    if url.startswith("postgresql"):
+        pytest.importorskip("psycopg")
+    with pytest.raises(InputError, match=fragment) as info:
+        open_store(url=url)
+    assert "secret" not in str(info.value)  # the password is never shown

@@ -42,7 +42,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List patients."""
     from spinestab.store import list_patients
 
-    with _session() as session:
+    with exit_on_bad_input(), _session() as session:
         rows = [
             {
                 "pseudonym": p.pseudonym,

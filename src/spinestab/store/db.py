@@ -60,9 +60,41 @@ def open_store(
         Database URL that overrides the settings.
 
     """
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+    from spinestab.errors import InputError
+
     settings = settings or get_settings()
-    engine = make_engine(url or settings.resolved_database_url())
-    migrate(engine)
+    target = url or settings.resolved_database_url()
+    try:
+        shown = make_url(target).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "<unparsable URL>"
+    try:
+        engine = make_engine(target)
+        migrate(engine)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the database folder ({exc.__class__.__name__})",
+            source=shown,
+            item="SPINESTAB_DATABASE_URL",
+            expected="a writable location (SPINESTAB_DATA_DIR or SPINESTAB_DATABASE_URL)",
+        ) from None
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise InputError(
+            f"not a usable database URL ({exc.__class__.__name__})",
+            source=shown,
+            item="SPINESTAB_DATABASE_URL",
+            expected="e.g. sqlite:///path/spinestab.db or postgresql+psycopg://user@host/db",
+        ) from None
+    except OperationalError as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
+        raise InputError(
+            f"cannot open the database: {first}",
+            source=shown,
+            item="SPINESTAB_DATABASE_URL",
+            expected="a reachable database the user may write to",
+        ) from None
     return sessionmaker(engine, expire_on_commit=False)
 
 
