@@ -89,3 +89,22 @@ def test_two_screens_on_one_date_name_both_files(make_patient):
     _write_screen(folder, "zz_second_screen.json", date, [])
     with pytest.raises(InputError, match=f"also in {screens[0]}"):
         load_patient_dir(folder)
+
+
+def test_six_months_of_pain_is_26_weeks_for_the_neurostimulation_rule(make_patient):
+    # §5.8: chronic LBP >= 6 months. Black-box finding: 26 weeks / 4.345 = 5.98 months failed.
+    history = {
+        "active_care_weeks": 16,
+        "adherence_pct": 90,
+        "previous_response": "non_responder",
+        "prone_instability_test": True,
+        "surgical_candidate": False,
+    }
+    odi_44 = [3, 2, 2, 2, 2, 2, 2, 2, 2, 3]  # 22/50 = 44 %
+    for weeks, eligible in ((26, True), (25, False)):
+        folder = make_patient(
+            risk="medium", nrs=7, odi=odi_44, history=history | {"pain_duration_weeks": weeks}
+        )
+        tri, _ = run(folder)
+        assert tri.findings["neurostimulation"]["eligible"] is eligible, weeks
+        assert ("neurostimulation_assessment" in tri.action_codes) is eligible

@@ -888,7 +888,9 @@ def neurostimulation_assessment(
     h = c.history
     fi_cut = float(rules["fi_grade_cutoffs_pct"][0])
     fat = profile.muscle.multifidus_fat_pct if profile.muscle else None
-    months = None if h.pain_duration_weeks is None else h.pain_duration_weeks / 4.345
+    # 12 months = 52 weeks here, so "6 months" is 26 weeks as clinicians write it (with
+    # 4.345 weeks a month, 26 weeks of pain fell short of 6 months).
+    months = None if h.pain_duration_weeks is None else h.pain_duration_weeks * 12 / 52
     criteria = {
         f"pain >= {rules['neurostim_min_pain_months']} months": (
             months is not None and months >= rules["neurostim_min_pain_months"]
