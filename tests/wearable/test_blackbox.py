@@ -485,3 +485,41 @@ def test_whole_second_time_stamps_keep_every_sample(tmp_path):
     np.testing.assert_allclose(r.read(), a, atol=1e-6)  # evenly spread: the same samples
     res = analyse(r)
     assert (res.posture[65:235] == WALKING).mean() > 0.95  # gait survives
+
+
+@pytest.mark.parametrize("ext", ["parquet", "npz", "csv", "npy"])
+def test_damaged_table_files_are_input_errors(tmp_path, ext):
+    """Random bytes or a cut-off file: a clear error (ArrowInvalid, pickle ValueError and
+    UnicodeDecodeError escaped before)."""
+    import pandas as pd
+
+    t, a = _still_walk(60, 25)
+    good = tmp_path / f"good.{ext}"
+    df = pd.DataFrame({"time": T0 + t, "x": a[:, 0], "y": a[:, 1], "z": a[:, 2]})
+    if ext == "parquet":
+        df.to_parquet(good)
+    elif ext == "npz":
+        np.savez(good, time=T0 + t, accel=a)
+    elif ext == "npy":
+        np.save(good, a)
+        (tmp_path / "meta.json").write_text('{"fs": 25}')
+    else:
+        df.to_csv(good, index=False)
+    raw = good.read_bytes()
+    rnd = np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    bad = tmp_path / f"bad.{ext}"
+    for content in [rnd, raw[: len(raw) // 2]] if ext != "csv" else [rnd]:
+        bad.write_bytes(content)
+        with pytest.raises(InputError):
+            read_recording(bad, units="g")
+
+
+def test_german_cp1252_csv(tmp_path):
+    f = tmp_path / "de.csv"
+    head = "Zeit;Beschl. X [m/s²];Beschl. Y [m/s²];Beschl. Z [m/s²]\n".encode("cp1252")
+    rows = "".join(f"{T0 + i / 25:.2f};9,81;0,05;0,1\n" for i in range(25 * 60)).encode()
+    f.write_bytes(head + rows)
+    r = read_recording(f)
+    assert r.units == "m/s2" and r.fs_hz == 25 and r.n_samples == 1500
+    assert r.start_unix_s == pytest.approx(T0)
+    np.testing.assert_allclose(r.read()[0], np.array([9.81, 0.05, 0.1]) / G_MS2, rtol=1e-5)

@@ -72,6 +72,8 @@ _ACC_WORDS = frozenset(
         "second",
         "squared",
         "value",
+        "beschl",  # German exports: "Beschl. X [m/s²]", "Beschleunigung X"
+        "beschleunigung",
     )
 )
 
@@ -156,7 +158,9 @@ def _frame_to_recording(
     )
 
 
-_TIME_WORDS = frozenset(("time", "timestamp", "datetime", "date", "epoch", "unix"))
+_TIME_WORDS = frozenset(
+    ("time", "timestamp", "datetime", "date", "epoch", "unix", "zeit", "zeitstempel", "datum")
+)
 
 
 def _time_words(name: str) -> set[str]:
@@ -167,6 +171,16 @@ def _time_words(name: str) -> set[str]:
 def _to_unix(col: object, source: str, name: str, *, dayfirst: bool = False) -> np.ndarray:
     pd = require("pandas", extra="wearable", feature="reading CSV timestamps")
     s = col
+    if not pd.api.types.is_numeric_dtype(s):
+        # numbers read as text (a decimal comma or point that differs from the other columns)
+        def as_number(x: object) -> object:
+            txt = x.astype(str).str.replace(",", ".", regex=False)  # type: ignore[attr-defined]
+            return pd.to_numeric(txt, errors="coerce")
+
+        if as_number(s.iloc[:100]).notna().all():  # type: ignore[attr-defined]  # cheap probe
+            num = as_number(s)
+            if num.notna().all():  # type: ignore[attr-defined]
+                s = num
     if pd.api.types.is_numeric_dtype(s):
         v = np.asarray(s, np.float64)
         words = _time_words(name)
@@ -287,7 +301,15 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
     numeric_head = all(_is_number(c) for c in head_cells if c)
     try:
         if numeric_head:
-            df = pd.read_csv(p, header=None, skiprows=skip, sep=sep, engine="c", decimal=decimal)
+            df = pd.read_csv(
+                p,
+                header=None,
+                skiprows=skip,
+                sep=sep,
+                engine="c",
+                decimal=decimal,
+                encoding_errors="replace",
+            )
             ncol = df.shape[1]
             if ncol < 3:
                 raise InputError(
@@ -306,9 +328,15 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
             names = ["time", "x", "y", "z"] if looks_time else ["x", "y", "z"]
             df.columns = names + [f"extra{i}" for i in range(ncol - len(names))]
         else:
-            df = pd.read_csv(p, skiprows=skip, sep=sep, engine="c", decimal=decimal)
+            df = pd.read_csv(
+                p, skiprows=skip, sep=sep, engine="c", decimal=decimal, encoding_errors="replace"
+            )
     except pd.errors.EmptyDataError as exc:
         raise InputError("CSV file has no rows", source=src) from exc
+    except (pd.errors.ParserError, UnicodeError, ValueError, EOFError, OSError) as exc:
+        raise InputError(
+            "not a readable CSV file", source=src, value=str(exc)[:200], expected="time, x, y, z"
+        ) from exc
     if len(df) == 0:
         raise InputError("CSV file has no data rows", source=src)
     return _frame_to_recording(
@@ -330,7 +358,14 @@ def read_parquet_recording(
     """Read a Parquet recording (the same column names as CSV)."""
     pd = require("pandas", extra="wearable", feature="reading Parquet recordings")
     require("pyarrow", extra="wearable", feature="reading Parquet recordings")
-    df = pd.read_parquet(p)
+    try:
+        df = pd.read_parquet(p)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(
+            "not a readable Parquet file (damaged or truncated?)",
+            source=str(p),
+            value=str(exc)[:200],
+        ) from exc
     if df.index.name is not None and df.index.name.lower() in _TIME_NAMES:
         df = df.reset_index()
     return _frame_to_recording(

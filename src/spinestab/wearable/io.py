@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -387,21 +388,37 @@ def _read_npy(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Re
 
 def _read_npz(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Recording:
     src = str(p)
-    z = np.load(p, allow_pickle=False)
-    key = next((k for k in ("accel", "acc", "acceleration", "xyz") if k in z.files), None)
-    if key is None:
-        raise InputError(
-            "no acceleration array in .npz",
-            source=src,
-            value=z.files,
-            expected="'accel' (and 'time' or 'fs')",
-        )
-    acc = z[key]
-    if "time" in z.files:
-        return recording_from_times(z["time"], acc, fs_hz=fs_hz, source=src, device="npz")
+    bad = (ValueError, OSError, EOFError, zipfile.BadZipFile)
+    # the file is opened here so that it is closed even when numpy fails half way
+    with open(p, "rb") as fh:
+        try:
+            z = np.load(fh, allow_pickle=False)
+            files = list(z.files)
+        except bad as exc:
+            raise InputError(
+                "not a readable .npz file (damaged or truncated?)", source=src
+            ) from exc
+        key = next((k for k in ("accel", "acc", "acceleration", "xyz") if k in files), None)
+        if key is None:
+            raise InputError(
+                "no acceleration array in .npz",
+                source=src,
+                value=files,
+                expected="'accel' (and 'time' or 'fs')",
+            )
+        try:
+            acc = z[key]
+            time = z["time"] if "time" in files else None
+            fs_file = np.ravel(z["fs"]) if "fs" in files else None
+        except bad as exc:
+            raise InputError(
+                "not a readable .npz file (damaged member)", source=src, item=key
+            ) from exc
+    if time is not None:
+        return recording_from_times(time, acc, fs_hz=fs_hz, source=src, device="npz")
     meta = _meta_for(p)
-    if "fs" in z.files and fs_hz is None:
-        fs_hz = float(np.ravel(z["fs"])[0])
+    if fs_file is not None and fs_file.size and fs_hz is None:
+        fs_hz = float(fs_file[0])
     fs = need_fs(fs_hz, meta, src)
     return recording_from_array(
         acc, fs_hz=fs, start_unix_s=start_unix_s or 0.0, source=src, device="npz"
