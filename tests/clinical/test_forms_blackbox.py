@@ -67,3 +67,13 @@ def test_a_list_where_an_object_belongs_says_so(tmp_path, instrument, answers):
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(InputError, match=f"answers for {instrument} are not an object"):
         score_form(load_form(path, today=TODAY))
+
+
+def test_rmdq_ticked_as_text_is_refused_clearly(tmp_path):
+    from spinestab.errors import InputError
+
+    path = tmp_path / "rmdq.json"
+    doc = {"instrument": "rmdq", "date": "2024-01-02", "answers": {"ticked": "1,2"}}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(InputError, match="not a list"):
+        score_form(load_form(path, today=TODAY))

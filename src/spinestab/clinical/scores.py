@@ -403,6 +403,13 @@ def _rmdq_item_number(value: Any, *, item: str) -> int:
 
 
 def _rmdq_ticked_list(values: Sequence[Any], *, item: str) -> list[int]:
+    if not isinstance(values, list | tuple):
+        raise InputError(
+            "wrongly typed answer: not a list",
+            item=item,
+            value=values,
+            expected="a list of item numbers 1-24, e.g. [1, 5, 12]",
+        )
     numbers = [_rmdq_item_number(v, item=item) for v in values]
     seen: set[int] = set()
     for number in numbers:
