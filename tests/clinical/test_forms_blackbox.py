@@ -77,3 +77,32 @@ def test_rmdq_ticked_as_text_is_refused_clearly(tmp_path):
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(InputError, match="not a list"):
         score_form(load_form(path, today=TODAY))
+
+
+def test_fhir_psfs_calculated_mean_item_is_not_an_activity(tmp_path):
+    # CLINICAL_LOGIC §2.5: the PSFS mean is a calculated item. A stale mean of 9 was read as
+    # a fourth activity: (2 + 5 + 8 + 9) / 4 = 6.0 instead of (2 + 5 + 8) / 3 = 5.0.
+    doc = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": "https://example.org/Questionnaire/psfs",
+        "authored": "2024-02-03",
+        "item": [
+            {
+                "linkId": "activities",
+                "item": [
+                    {"linkId": f"a{i}", "text": t, "answer": [{"valueInteger": v}]}
+                    for i, (t, v) in enumerate([("walk", 2), ("sit", 5), ("lift", 8)])
+                ],
+            },
+            {"linkId": "mean", "answer": [{"valueInteger": 9}]},
+        ],
+    }
+    path = tmp_path / "qr.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    score = score_form(load_form(path, today=TODAY))
+    assert score.score == pytest.approx(5.0) and score.details["activities"] == [
+        "walk",
+        "sit",
+        "lift",
+    ]

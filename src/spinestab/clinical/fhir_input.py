@@ -9,7 +9,9 @@ Conventions (documented in the README):
 - Items use the file format's keys as ``linkId``: ``q1``..``q9`` (STarT Back), ``s1``..``s10``
   (ODI; a section without an answer is skipped, two answers are a double tick), ``1``..``24``
   with ``valueBoolean`` (RMDQ), ``pain`` (NRS), red-flag item keys with ``valueBoolean``. PSFS:
-  one item per activity, ``text`` = the activity and ``valueInteger`` = its rating.
+  one item per activity, ``text`` = the activity and ``valueInteger`` = its rating; a
+  calculated mean item (linkId ``mean``, ``psfs_mean``, ``average``, ``score`` or ``total``)
+  is skipped and the mean recomputed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = ["form_from_questionnaire_response"]
 
 #: LOINC panel codes that identify an instrument (CLINICAL_LOGIC.md §6.2 [V]).
 LOINC_PANELS = {"91349-1": "startback", "97908-8": "odi", "72514-3": "nrs"}
+#: linkIds of a PSFS calculated (mean) item, which is not an activity.
+_PSFS_CALCULATED = frozenset({"mean", "psfs_mean", "psfs-mean", "average", "score", "total"})
 _INSTRUMENT_KEYS = ("startback", "odi", "rmdq", "nrs", "psfs", "redflags")
 
 
@@ -114,6 +118,10 @@ def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) ->
     if instrument == "psfs":
         activities = []
         for item in items:
+            if str(item.linkId).strip().lower() in _PSFS_CALCULATED:
+                # CLINICAL_LOGIC.md §6.1/§2.5: the mean is a calculated item, not an activity;
+                # it is recomputed from the ratings.
+                continue
             values = [_answer_value(a) for a in item.answer or []]
             activities.append(
                 {"name": item.text or item.linkId, "score": values[0] if values else None}
