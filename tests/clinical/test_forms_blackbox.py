@@ -106,3 +106,21 @@ def test_fhir_psfs_calculated_mean_item_is_not_an_activity(tmp_path):
         "sit",
         "lift",
     ]
+
+
+def test_fhir_calculated_total_items_are_skipped(tmp_path):
+    # an SDC QuestionnaireResponse carries its calculated total; it was "unknown item for odi"
+    items = [{"linkId": f"s{i}", "answer": [{"valueInteger": 1}]} for i in range(1, 11)]
+    items.append({"linkId": "total", "answer": [{"valueInteger": 99}]})
+    items.append({"linkId": "percent", "answer": [{"valueDecimal": 99.0}]})
+    doc = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": "http://loinc.org/q/97908-8",
+        "authored": "2024-02-03",
+        "item": items,
+    }
+    path = tmp_path / "qr.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    score = score_form(load_form(path, today=TODAY))
+    assert score.score == 10 and score.percent == pytest.approx(20.0)  # 10 / 50 (hand)

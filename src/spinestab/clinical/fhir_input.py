@@ -28,6 +28,18 @@ __all__ = ["form_from_questionnaire_response"]
 LOINC_PANELS = {"91349-1": "startback", "97908-8": "odi", "72514-3": "nrs"}
 #: linkIds of a PSFS calculated (mean) item, which is not an activity.
 _PSFS_CALCULATED = frozenset({"mean", "psfs_mean", "psfs-mean", "average", "score", "total"})
+#: linkIds of calculated score items (SDC ``calculatedExpression``, CLINICAL_LOGIC.md §6.1);
+#: none of them is an answer key of any instrument, so they are skipped and recomputed.
+_CALCULATED = _PSFS_CALCULATED | {
+    "total_score",
+    "odi_score",
+    "odi_percent",
+    "percent",
+    "psychosocial",
+    "psychosocial_score",
+    "risk",
+    "risk_group",
+}
 _INSTRUMENT_KEYS = ("startback", "odi", "rmdq", "nrs", "psfs", "redflags")
 
 
@@ -130,6 +142,8 @@ def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) ->
     else:
         answers = {}
         for item in items:
+            if str(item.linkId).strip().lower() in _CALCULATED:
+                continue  # a calculated score item (SDC calculatedExpression), recomputed here
             if item.linkId in answers:
                 raise InputError("duplicated item", item=item.linkId, expected="each linkId once")
             values = [_answer_value(a) for a in item.answer or []]
