@@ -314,3 +314,40 @@ def test_one_uncut_vertebra_column_makes_the_level_names_doubtful(tmp_path):
     assert rows and all("level_names_doubtful" in r["flags"] for r in rows)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert "more than one vertebra" in json.dumps(summary)
+
+
+def test_a_muscle_missing_on_one_side_gets_flagged_rows(tmp_path):
+    _write_case(tmp_path)
+    m = nib.load(str(tmp_path / "mask.nii.gz"))
+    lab = np.asarray(m.dataobj).copy()
+    lab[lab == 5] = 0  # psoas right left out by the segmenter
+    nib.save(nib.Nifti1Image(lab, m.affine), str(tmp_path / "mask5.nii.gz"))
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask5.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--vertebrae",
+            str(tmp_path / "v.nii.gz"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-qa",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = _rows(tmp_path / "out" / "muscle_quality.csv")
+    right = [r for r in rows if (r["muscle"], r["side"]) == ("psoas", "right")]
+    # was: no psoas right rows at all, and the left rows' blank asymmetry unexplained
+    assert {r["level"] for r in right} == set(LEVELS) | {"all"}
+    for r in right:
+        assert r["volume_ml"] == "0" and r["csa_max_mm2"] == "" and r["fat_fraction_pct"] == ""
+        assert "absent_from_mask" in r["flags"] and "empty_at_level" in r["flags"]
+    # a muscle absent on both sides stays out (the scheme may name muscles not segmented)
+    assert not any(r["muscle"] == "quadratus_lumborum" for r in rows)

@@ -17,7 +17,8 @@ Definitions
 * csa_to_vertebral_body: csa_mean_mm2 / mean vertebral-body area over the same slices,
   where a vertebral body mask is given.
 * level ``all``: every slice of the image, assigned to a level or not.
-* flags: ``empty_at_level``, ``nan_voxels:N``, ``fat_undefined_voxels:N``,
+* flags: ``empty_at_level``, ``absent_from_mask`` (the other side is present),
+  ``nan_voxels:N``, ``fat_undefined_voxels:N``,
   ``fat_classes_weakly_separated`` (single contrast: the intensity classes explain less
   than :data:`~spinestab.imaging.fat.MIN_CLASS_SEPARATION` of the variance), level and
   laterality flags (see the README).
@@ -342,7 +343,19 @@ def measure(
 
     muscle_entries = scheme.muscles()
     present_set = {int(v) for v in present}
-    values = [v for v in sorted(muscle_entries) if v in present_set]
+    present_sides = {(e.name, e.side) for v, e in muscle_entries.items() if v in present_set}
+    opposite = {"left": "right", "right": "left"}
+    # a muscle whose other side is in the mask gets rows even when it is absent itself
+    # (flagged), so that a missing side is seen, not silently left out
+    absent = {
+        v
+        for v, e in muscle_entries.items()
+        if v not in present_set
+        and e.side in opposite
+        and (e.name, opposite[e.side]) in present_sides
+        and (e.name, e.side) not in present_sides
+    }
+    values = [v for v in sorted(muscle_entries) if v in present_set or v in absent]
     entries = [muscle_entries[v] for v in values]
     sums = per_slice_sums(
         mask.data,
@@ -429,6 +442,8 @@ def measure(
                 )
                 | {"outside": outside, "span_ff": span_ff}
             )
+            if values[r] in absent:
+                raw[-1]["flags"].append("absent_from_mask")
     _add_asymmetry(raw)
     weak = _weakly_separated(fat, entries, values)
     for d in raw:
