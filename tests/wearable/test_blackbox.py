@@ -523,3 +523,11 @@ def test_german_cp1252_csv(tmp_path):
     assert r.units == "m/s2" and r.fs_hz == 25 and r.n_samples == 1500
     assert r.start_unix_s == pytest.approx(T0)
     np.testing.assert_allclose(r.read()[0], np.array([9.81, 0.05, 0.1]) / G_MS2, rtol=1e-5)
+
+
+def test_empty_third_column_is_a_two_axis_error(tmp_path):
+    f = tmp_path / "xy.csv"
+    f.write_text("time,x,y,z\n" + "\n".join(f"{T0 + i / 25},1.0,0.0," for i in range(500)))
+    with pytest.raises(InputError, match="two-axis") as e:
+        read_recording(f)
+    assert e.value.item == "z"

@@ -128,6 +128,14 @@ def _frame_to_recording(
     if tcol is None:  # e.g. "unix_ms", "HEADER_TIMESTAMP", "Date Time (UTC)"
         tcol = next((c for c in cols if _time_words(c) & _TIME_WORDS and c not in axes), None)
     notes: tuple[str, ...] = ()
+    empty = [ax for ax, col in zip(axes, acc.T, strict=True) if not np.isfinite(col).any()]
+    if empty and len(empty) < 3:
+        raise InputError(
+            "an acceleration column holds no numbers (a two-axis file?)",
+            source=source,
+            item=",".join(empty),
+            expected="three axes with values",
+        )
     if bad.all():
         raise InputError("no numeric acceleration values", source=source, item=",".join(axes))
     if tcol is None:
