@@ -351,3 +351,14 @@ def test_a_muscle_missing_on_one_side_gets_flagged_rows(tmp_path):
         assert "absent_from_mask" in r["flags"] and "empty_at_level" in r["flags"]
     # a muscle absent on both sides stays out (the scheme may name muscles not segmented)
     assert not any(r["muscle"] == "quadratus_lumborum" for r in rows)
+
+
+@pytest.mark.parametrize("cutoffs", [(10, 25, 50, 175), (-5, 10, 20, 30), (0.05, 0.25, 0.45, 0.55)])
+def test_grade_cutoffs_outside_percent_refused(cutoffs):
+    from spinestab.imaging.grading import get_grading_scheme
+
+    # were accepted: 175 % never reached, fractions made every muscle grade 4
+    with pytest.raises(InputError, match="percent"):
+        get_grading_scheme("goutallier", cutoffs_pct=cutoffs)
+    ok = get_grading_scheme("goutallier", cutoffs_pct=(5, 25, 45, 55))
+    assert [ok.grade(x) for x in (1.0, 30.0, 60.0)] == ["0", "2", "4"]

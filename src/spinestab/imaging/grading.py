@@ -111,6 +111,14 @@ def get_grading_scheme(name: str, *, cutoffs_pct: Sequence[float] | None = None)
     cut = tuple(float(c) for c in cutoffs_pct)
     if any(b <= a for a, b in itertools.pairwise(cut)) or not cut:
         raise InputError("cut-offs must be increasing", value=cut)
+    # all cut-offs at or below 1 % are fractions typed for percent (0.25 for 25 %) [D]
+    if not all(math.isfinite(c) and 0.0 < c < 100.0 for c in cut) or max(cut) <= 1.0:
+        raise InputError(
+            "cut-offs must be fat fractions in percent, between 0 and 100",
+            item="--grade-cutoffs",
+            value=cut,
+            expected="e.g. 5,25,45,55 (percent, not fractions)",
+        )
     expected_n = 4 if name == "goutallier" else 2
     if len(cut) != expected_n:
         raise InputError(f"scheme {name} needs {expected_n} cut-offs", value=cut)
