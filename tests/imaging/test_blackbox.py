@@ -362,3 +362,39 @@ def test_grade_cutoffs_outside_percent_refused(cutoffs):
         get_grading_scheme("goutallier", cutoffs_pct=cutoffs)
     ok = get_grading_scheme("goutallier", cutoffs_pct=(5, 25, 45, 55))
     assert [ok.grade(x) for x in (1.0, 30.0, 60.0)] == ["0", "2", "4"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--modality", "pet"),  # was: a PET modality run as single-contrast MR
+        ("--fat-method", "foo"),  # options unused in a Dixon run were not checked at all
+        ("--classes", "4"),
+        ("--anchor", "X9"),
+        ("--anchor-is", "middle"),
+        ("--contrast", "pd"),
+        ("--ct-fat-range", "-30,-190"),
+    ],
+)
+def test_mistyped_option_values_are_errors_in_any_run(tmp_path, option, value):
+    _write_case(tmp_path)
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            option,
+            value,
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert option in res.output

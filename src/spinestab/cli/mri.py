@@ -100,6 +100,53 @@ def _s_range(volume: Any) -> tuple[float, float]:
     return round(float(s.min()), 1), round(float(s.max()), 1)
 
 
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "modality": ("auto", "mr", "ct"),
+    "contrast": ("t1w", "t2w"),
+    "fat_method": ("otsu", "kmeans", "gmm"),
+    "classes": (2, 3),
+    "pool": ("label", "all"),
+    "n4_mask": ("muscle", "foreground"),
+    "anchor_is": ("lowest", "highest"),
+    "ff_units": ("auto", "percent", "fraction"),
+}
+
+
+def _check_choices(*, ct_fat_range: tuple[float, float], **given: Any) -> None:
+    """Refuse a mistyped option value up front, also where the option is not used this run."""
+    for name, value in given.items():
+        allowed = _CHOICES[name]
+        if value not in allowed:
+            raise InputError(
+                f"unknown value of --{name.replace('_', '-')}",
+                item=f"--{name.replace('_', '-')}",
+                value=value,
+                expected=" or ".join(str(a) for a in allowed),
+            )
+    lo, hi = ct_fat_range
+    if not lo < hi:
+        raise InputError("fat HU range is empty", item="--ct-fat-range", value=ct_fat_range)
+
+
+def _check_anchor(anchor: str) -> str:
+    """Upper-case a vertebra (``L5``) or disc (``L5-S1``) anchor; refuse anything else."""
+    from spinestab.imaging.labels import vertebra_order
+    from spinestab.imaging.levels import parse_disc_name
+
+    name = anchor.strip().upper()
+    try:
+        vertebra_order(name)
+    except InputError:
+        if parse_disc_name(name) is None:
+            raise InputError(
+                "unknown anchor",
+                item="--anchor",
+                value=anchor,
+                expected="a vertebra (e.g. L5) or a disc (e.g. L5-S1)",
+            ) from None
+    return name
+
+
 def run_mri(
     *,
     out: Path,
@@ -174,6 +221,21 @@ def run_mri(
             "give exactly one input: --image, or --water with --fat, or --ff",
             expected="--image IMG | --water W --fat F | --ff MAP",
         )
+    modality, contrast, fat_method = modality.lower(), contrast.lower(), fat_method.lower()
+    pool, n4_mask, anchor_is = pool.lower(), n4_mask.lower(), anchor_is.lower()
+    ff_units = ff_units.lower()
+    _check_choices(
+        modality=modality,
+        contrast=contrast,
+        fat_method=fat_method,
+        classes=classes,
+        pool=pool,
+        n4_mask=n4_mask,
+        anchor_is=anchor_is,
+        ff_units=ff_units,
+        ct_fat_range=ct_fat_range,
+    )
+    anchor = _check_anchor(anchor)
     grading = get_grading_scheme(grade_scheme, cutoffs_pct=grade_cutoffs)
     grading.grade(0.0)  # a scheme without cut-offs fails here, before any work
     scheme = get_scheme(labels)
