@@ -531,3 +531,22 @@ def test_empty_third_column_is_a_two_axis_error(tmp_path):
     with pytest.raises(InputError, match="two-axis") as e:
         read_recording(f)
     assert e.value.item == "z"
+
+
+def test_cli_folder_as_input_and_file_as_output(tmp_path):
+    from typer.testing import CliRunner
+
+    from spinestab.cli import app
+
+    folder = tmp_path / "data.csv"
+    folder.mkdir()
+    res = CliRunner().invoke(app, ["wearable", "--trunk", str(folder), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "not a file" in res.output
+    _, a = _still_walk(120, 25)
+    np.save(tmp_path / "t.npy", a.astype(np.float32))
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    res = CliRunner().invoke(
+        app, ["wearable", "--trunk", str(tmp_path / "t.npy"), "--fs", "25", "--out", str(taken)]
+    )
+    assert res.exit_code == 2 and "not a folder" in res.output

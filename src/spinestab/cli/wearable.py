@@ -65,6 +65,8 @@ def wearable_command(
         from spinestab.care.i18n import resolve_language
 
         language = resolve_language(lang)
+        if out.exists() and not out.is_dir():  # before the work, not after it
+            raise InputError("output path exists and is not a folder", item="--out", value=str(out))
         if units not in ("auto", "g", "m/s2"):
             raise InputError(
                 "unknown units", item="--units", value=units, expected="auto, g or m/s2"

@@ -176,6 +176,8 @@ def read_recording(
     src = str(p)
     if not p.exists():
         raise InputError("file not found", source=src)
+    if not p.is_file():
+        raise InputError("not a file (a folder?)", source=src, expected="a recording file")
     if p.stat().st_size == 0:
         raise InputError("file is empty", source=src, value="0 bytes")
     name = p.name.lower()

@@ -372,6 +372,8 @@ def write_outputs(
     pa = require("pyarrow", extra="wearable", feature="writing per_second.parquet")
     pq = require("pyarrow.parquet", extra="wearable", feature="writing per_second.parquet")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", item="--out", value=str(out))
     out.mkdir(parents=True, exist_ok=True)
     n = result.posture.size
     t = np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)
