@@ -398,3 +398,24 @@ def test_mistyped_option_values_are_errors_in_any_run(tmp_path, option, value):
     )
     assert res.exit_code == 2, res.output
     assert option in res.output
+
+
+def test_reference_table_rows_are_normalised_or_refused(tmp_path):
+    from spinestab.imaging.reference import load_reference_table
+
+    head = "muscle,level,sex,age_min,age_max,method,mean_pct,sd_pct,source\n"
+    p = tmp_path / "ref.csv"
+    # "F" and "Dixon" used to be kept as typed and then never matched a female Dixon run
+    p.write_text(head + "Multifidus,l3,F,20,60,Dixon,12,4,mine\n")
+    (ref,) = load_reference_table(p)
+    assert (ref.muscle, ref.level, ref.sex, ref.method) == ("multifidus", "L3", "female", "dixon")
+    for row, match in [
+        ("multifidis,L3,female,20,60,dixon,12,4,x", "unknown muscle"),
+        ("multifidus,L3,female,60,20,dixon,12,4,x", "age range"),
+        ("multifidus,L3,female,20,60,dixon,12,0,x", "sd_pct"),  # z would divide by 0
+        ("multifidus,L9,female,20,60,dixon,12,4,x", "unknown level"),
+        ("multifidus,L3,female,20,60,mri,12,4,x", "unknown method"),
+    ]:
+        p.write_text(head + row + "\n")
+        with pytest.raises(InputError, match=match):
+            load_reference_table(p)

@@ -102,26 +102,60 @@ def load_reference_table(path: str | Path) -> tuple[Reference, ...]:
             out = []
             for n, row in enumerate(reader, start=2):
                 try:
-                    out.append(
-                        Reference(
-                            row["muscle"].strip(),
-                            row["level"].strip(),
-                            row["sex"].strip().lower(),
-                            float(row["age_min"]),
-                            float(row["age_max"]),
-                            row["method"].strip(),
-                            float(row["mean_pct"]),
-                            float(row["sd_pct"]),
-                            row["source"].strip(),
-                        )
+                    ref = Reference(
+                        (row["muscle"] or "").strip().lower(),
+                        (row["level"] or "").strip().upper(),
+                        _SEX.get((row["sex"] or "").strip().lower(), (row["sex"] or "").strip()),
+                        float(row["age_min"]),
+                        float(row["age_max"]),
+                        (row["method"] or "").strip().lower(),
+                        float(row["mean_pct"]),
+                        float(row["sd_pct"]),
+                        (row["source"] or "").strip(),
                     )
-                except ValueError as exc:
+                except (TypeError, ValueError) as exc:
                     raise InputError(
                         f"bad number ({exc})", source=str(path), item=f"line {n}"
                     ) from exc
+                _check_reference(ref, source=str(path), item=f"line {n}")
+                out.append(ref)
     except FileNotFoundError as exc:
         raise InputError("reference table not found", source=str(path)) from exc
     return tuple(out)
+
+
+_SEX = {"f": "female", "w": "female", "female": "female", "m": "male", "male": "male"}
+_SEX |= {"any": "any", "all": "any", "both": "any"}
+_METHODS = ("dixon", "pdff", "ct_hu", "t1w", "t2w")
+
+
+def _check_reference(ref: Reference, *, source: str, item: str) -> None:
+    """Refuse a reference row that could never be matched or would give a wrong z."""
+    from spinestab.imaging.labels import MUSCLES, vertebra_order
+
+    problems = []
+    if ref.muscle not in MUSCLES:
+        problems.append(("unknown muscle", ref.muscle, ", ".join(MUSCLES)))
+    try:
+        if span_levels(ref.level) is None:
+            vertebra_order(ref.level)
+    except InputError:
+        problems.append(("unknown level", ref.level, "a vertebra (L5) or a span (L1-L5)"))
+    if ref.sex not in ("female", "male", "any"):
+        problems.append(("unknown sex", ref.sex, "female, male or any"))
+    if ref.method not in _METHODS:
+        problems.append(("unknown method", ref.method, ", ".join(_METHODS)))
+    if not (0 <= ref.age_min <= ref.age_max):
+        problems.append(("bad age range", (ref.age_min, ref.age_max), "0 <= age_min <= age_max"))
+    if not (0 <= ref.mean_pct <= 100):
+        problems.append(("mean_pct outside 0-100 %", ref.mean_pct, "a percentage"))
+    if not (ref.sd_pct > 0 and math.isfinite(ref.sd_pct)):
+        problems.append(("sd_pct must be positive", ref.sd_pct, "a standard deviation > 0"))
+    if problems:
+        what, value, expected = problems[0]
+        raise InputError(
+            f"reference table: {what}", source=source, item=item, value=value, expected=expected
+        )
 
 
 def method_family(fat_method: str) -> str:
