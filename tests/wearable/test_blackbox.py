@@ -550,3 +550,13 @@ def test_cli_folder_as_input_and_file_as_output(tmp_path):
         app, ["wearable", "--trunk", str(tmp_path / "t.npy"), "--fs", "25", "--out", str(taken)]
     )
     assert res.exit_code == 2 and "not a folder" in res.output
+
+
+def test_truncated_millisecond_stamps_at_30_hz_keep_the_last_sample(tmp_path):
+    t, a = _still_walk(100, 30)
+    ms = np.floor((T0 + t) * 1000).astype(np.int64)  # 33, 33, 34 ms steps
+    f = tmp_path / "ms30.csv"
+    rows = "\n".join(f"{m},{x},{y},{z}" for m, (x, y, z) in zip(ms, a, strict=True))
+    f.write_text("timestamp,x,y,z\n" + rows)
+    r = read_recording(f)
+    assert r.fs_hz == 30 and r.n_samples == 3000

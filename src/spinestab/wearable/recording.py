@@ -306,8 +306,9 @@ def recording_from_times(
                 source=source,
                 expected="increasing timestamps or --fs",
             )
-    # a last sample within 1 % of a sample period of the grid counts (float time stamps)
-    n = int(np.floor((t[-1] - t[0]) * fs_hz + 1e-2)) + 1
+    # a last sample within 5 % of a sample period of the grid counts (float time stamps;
+    # milliseconds cut off at 30 or 60 Hz)
+    n = int(np.floor((t[-1] - t[0]) * fs_hz + 5e-2)) + 1
     big = float(dt.max()) if dt.size else 0.0
     if n > 10 * t.size and big > 86400.0:
         # a clock jump (or wrong time unit) would make a grid of mostly empty days
