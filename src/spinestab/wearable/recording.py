@@ -260,12 +260,15 @@ def recording_from_times(
     dt = np.diff(t)
     if (dt < 0).any():
         i = int(np.argmax(dt < 0))
+        clock_change = abs(abs(float(dt[i])) - 3600.0) < 60.0
         raise InputError(
-            "timestamps go backwards",
+            "timestamps go backwards"
+            + (" by an hour (a daylight-saving clock change in local times?)" if clock_change else ""),
             source=source,
             item=f"row {i + 1}",
             value=f"{_iso(t[i])} then {_iso(t[i + 1])}",
-            expected="non-decreasing times",
+            expected="non-decreasing times"
+            + ("; give times in UTC or ISO 8601 with their offset" if clock_change else ""),
         )
     notes_l = list(notes)
     dup = np.concatenate([[False], dt == 0])
