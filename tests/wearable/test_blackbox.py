@@ -560,3 +560,11 @@ def test_truncated_millisecond_stamps_at_30_hz_keep_the_last_sample(tmp_path):
     f.write_text("timestamp,x,y,z\n" + rows)
     r = read_recording(f)
     assert r.fs_hz == 30 and r.n_samples == 3000
+
+
+def test_dst_fall_back_in_local_times_is_explained():
+    from spinestab.wearable.io import recording_from_times
+
+    t = np.r_[np.arange(0, 7200, 0.04), 3600 + np.arange(0, 3600, 0.04)] + T0
+    with pytest.raises(InputError, match="daylight-saving"):
+        recording_from_times(t, np.tile([1.0, 0.0, 0.0], (t.size, 1)))

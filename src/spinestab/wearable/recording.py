@@ -261,9 +261,9 @@ def recording_from_times(
     if (dt < 0).any():
         i = int(np.argmax(dt < 0))
         clock_change = abs(abs(float(dt[i])) - 3600.0) < 60.0
+        dst = " by an hour (a daylight-saving clock change in local times?)"
         raise InputError(
-            "timestamps go backwards"
-            + (" by an hour (a daylight-saving clock change in local times?)" if clock_change else ""),
+            "timestamps go backwards" + (dst if clock_change else ""),
             source=source,
             item=f"row {i + 1}",
             value=f"{_iso(t[i])} then {_iso(t[i + 1])}",
