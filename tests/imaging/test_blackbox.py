@@ -419,3 +419,32 @@ def test_reference_table_rows_are_normalised_or_refused(tmp_path):
         p.write_text(head + row + "\n")
         with pytest.raises(InputError, match=match):
             load_reference_table(p)
+
+
+def test_ct_without_the_hu_intercept_is_refused(tmp_path):
+    # a CT stored as raw values (HU + 1024) run with --modality ct: no voxel fell in
+    # -190..-30, so every muscle got 0 % fat without a word
+    _write_case(tmp_path)
+    m = nib.load(str(tmp_path / "mask.nii.gz"))
+    lab = np.asarray(m.dataobj)
+    hu = np.where(lab > 0, 45, -1000).astype(np.int16)
+    hu[(lab == 3) & (np.indices(lab.shape)[0] % 4 == 0)] = -100  # some fat
+    for name, arr in (("ct_hu", hu), ("ct_raw", (hu.astype(np.int32) + 1024).astype(np.uint16))):
+        nib.save(nib.Nifti1Image(arr, m.affine), str(tmp_path / f"{name}.nii.gz"))
+    args = ["--mask", str(tmp_path / "mask.nii.gz"), "--labels", str(tmp_path / "labels.json")]
+    args += ["--modality", "ct", "--no-qa"]
+    ok = CliRunner().invoke(
+        app,
+        ["mri", "--image", str(tmp_path / "ct_hu.nii.gz"), *args, "--out", str(tmp_path / "a")],
+    )
+    assert ok.exit_code == 0, ok.output
+    rows = _rows(tmp_path / "a" / "muscle_quality.csv")
+    (es_r,) = [r for r in rows if r["label_value"] == "3" and r["level"] == "all"]
+    truth = 100 * np.mean(hu[lab == 3] == -100)
+    assert float(es_r["fat_fraction_pct"]) == pytest.approx(truth, rel=1e-9)
+    bad = CliRunner().invoke(
+        app,
+        ["mri", "--image", str(tmp_path / "ct_raw.nii.gz"), *args, "--out", str(tmp_path / "b")],
+    )
+    assert bad.exit_code == 2, bad.output
+    assert "do not look like HU" in bad.output

@@ -22,6 +22,10 @@ __all__ = ["register", "run_mri"]
 
 logger = logging.getLogger(__name__)
 
+#: range of the median HU of the muscle voxels accepted as CT in HU: skeletal muscle lies near
+#: 40-60 HU and even heavily infiltrated muscle stays well above -190 HU [D: the bundled
+#: TotalSegmentator CT gives medians 25-38 HU]; outside it the values are not HU
+CT_MUSCLE_MEDIAN_HU = (-300.0, 300.0)
 #: plausibility bound for --age (a typing error above it, e.g. a birth year) [D]
 MAX_AGE_YEARS = 120
 
@@ -316,6 +320,19 @@ def run_mri(
     elif ff is not None:
         fmap = fatmod.pdff_passthrough(base.data, units=ff_units, source=str(ff))  # type: ignore[arg-type]
     elif mod == "CT":
+        vals = base.data[muscle_mask]
+        vals = vals[np.isfinite(vals)] if vals.dtype.kind == "f" else vals
+        if vals.size:
+            med = float(np.median(vals))
+            lo_hu, hi_hu = CT_MUSCLE_MEDIAN_HU
+            if not lo_hu <= med <= hi_hu:  # e.g. stored values without the -1024 intercept
+                raise InputError(
+                    f"CT values do not look like HU: the muscle voxels' median is {med:g}",
+                    source=str(image),
+                    value=med,
+                    expected=f"Hounsfield units (muscle median within {lo_hu:g}..{hi_hu:g}); "
+                    "apply RescaleSlope/Intercept (scl_slope/scl_inter), or --modality mr",
+                )
         fmap = fatmod.ct_fat(base.data, fat_range=ct_fat_range)
     else:
         fmap = fatmod.single_contrast_fat(
