@@ -568,3 +568,16 @@ def test_dst_fall_back_in_local_times_is_explained():
     t = np.r_[np.arange(0, 7200, 0.04), 3600 + np.arange(0, 3600, 0.04)] + T0
     with pytest.raises(InputError, match="daylight-saving"):
         recording_from_times(t, np.tile([1.0, 0.0, 0.0], (t.size, 1)))
+
+
+def test_no_gait_from_a_recording_too_slow_to_show_steps():
+    """At 2 Hz a 1.9 Hz step aliases: no walking and no steps, and a note (44 false steps
+    were reported at 1 Hz before)."""
+    a, lab, _ = _phantom(10, np.eye(3), "g")
+    slow = a[::5]  # 2 Hz
+    res = analyse(recording_from_array(slow, fs_hz=2, start_unix_s=T0).with_units("g"))
+    assert res.steps.sum() == 0 and not (res.posture == WALKING).any()
+    assert any("walking and steps cannot be detected" in n for n in res.info["trunk"]["notes"])
+    n = res.posture.size  # resampling 2 -> 25 Hz may drop the last, partial second
+    assert n >= lab.size - 1
+    assert (res.posture[lab[:n] == LYING] == LYING).mean() > 0.99  # posture still works

@@ -119,6 +119,10 @@ class WearableConfig:
         first step and of the closing step after the last one lie outside it. Chosen in
         every fold of the cross-validation; with 0, bouts start ~1 s early and end ~1 s late
         on the Test5 straight walks.
+    min_gait_fs_hz : float
+        Walking and steps are reported only from recordings sampled at 5 Hz or more: the
+        Nyquist rate of a 2.5 steps/s walking cadence (150 steps/min, the upper end of
+        normal walking) [D]; slower recordings alias steps into noise.
     stairs_thigh_deg : float
         Trunk + thigh only: walking whose thigh inclination exceeds the median thigh
         inclination of all walking seconds by more than this is stair climbing: 4 deg, the
@@ -180,6 +184,7 @@ class WearableConfig:
     walk_merge_gap_s: float = 3.0
     walk_edge_steps: int = 1
     step_smooth_s: float = 0.12
+    min_gait_fs_hz: float = 5.0
     stairs_thigh_deg: float = 4.0
     stairs_thigh_max_deg: float = 30.0
     stairs_bout_s: int = 5

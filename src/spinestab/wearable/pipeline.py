@@ -32,6 +32,7 @@ from spinestab.wearable.posture import (
     STAIRS,
     STANDING,
     WALKING,
+    Gait,
     classify,
     gait_per_second,
     sit_to_stand,
@@ -197,6 +198,12 @@ def analyse(
     n = tf.n_seconds
     assert tf.vert is not None
     gait = gait_per_second(tf.vert, tf.nsub, cfg)
+    slow = trunk.fs_hz < cfg.min_gait_fs_hz
+    if slow:
+        # below the Nyquist rate of walking cadence steps cannot be seen: no walking or
+        # steps rather than peaks of aliased noise
+        z = np.zeros_like(gait.walking)
+        gait = Gait(z, np.zeros_like(gait.steps), gait.sd_vert)
     nonwear_t = nonwear_mask(tf.sd, tf.missing, cfg)
     walking = gait.walking & ~nonwear_t
     standing = None
@@ -223,6 +230,13 @@ def analyse(
         "setup": "trunk+thigh" if thigh is not None else "trunk only",
         "trunk": trunk_s.info(trunk),
     }
+    if slow:
+        note = (
+            f"sampled at {trunk.fs_hz:g} Hz, under {cfg.min_gait_fs_hz:g} Hz: walking and steps "
+            "cannot be detected and are not reported"
+        )
+        info["trunk"]["notes"].append(note)  # type: ignore[index]
+        log.warning("%s: %s", trunk.source, note)
     thigh_inc = thigh_sd = thigh_nw = None
     if hf is not None and thigh is not None:
         g_h, sd_h, miss_h = _align(hf, tf.start_unix_s, n)
