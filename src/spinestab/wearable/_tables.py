@@ -121,6 +121,8 @@ def _frame_to_recording(
     pd = require("pandas", extra="wearable", feature="reading CSV/Parquet recordings")
     cols = [str(c) for c in df.columns]  # type: ignore[attr-defined]
     axes = _find_axes(cols, source)
+    if len(df) == 0:  # type: ignore[arg-type]
+        raise InputError("file has no data rows", source=source, value="0 rows")
     acc = df[axes].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)  # type: ignore[index]
     bad = ~np.isfinite(acc).all(axis=1)
     low = {_norm(c): c for c in cols}
