@@ -448,3 +448,31 @@ def test_ct_without_the_hu_intercept_is_refused(tmp_path):
     )
     assert bad.exit_code == 2, bad.output
     assert "do not look like HU" in bad.output
+
+
+def test_vertebrae_and_levels_table_together_refused(tmp_path):
+    _write_case(tmp_path)
+    table = tmp_path / "levels.csv"
+    table.write_text("level,first_slice,last_slice\nL5,0,15\n")  # was: silently preferred
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--vertebrae",
+            str(tmp_path / "v.nii.gz"),
+            "--levels-table",
+            str(table),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert "not both" in res.output

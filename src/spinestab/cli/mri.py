@@ -240,6 +240,12 @@ def run_mri(
         ct_fat_range=ct_fat_range,
     )
     anchor = _check_anchor(anchor)
+    if levels_table is not None and vertebrae is not None:
+        raise InputError(  # one of them would be silently ignored
+            "give either --vertebrae or --levels-table, not both",
+            item="--levels-table",
+            expected="one source of vertebral levels",
+        )
     grading = get_grading_scheme(grade_scheme, cutoffs_pct=grade_cutoffs)
     grading.grade(0.0)  # a scheme without cut-offs fails here, before any work
     scheme = get_scheme(labels)
