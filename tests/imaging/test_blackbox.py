@@ -476,3 +476,26 @@ def test_vertebrae_and_levels_table_together_refused(tmp_path):
     )
     assert res.exit_code == 2, res.output
     assert "not both" in res.output
+
+
+def test_out_path_that_is_a_file_is_a_clear_error(tmp_path):
+    _write_case(tmp_path)
+    (tmp_path / "taken").write_text("x")
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--water",
+            str(tmp_path / "water.nii.gz"),
+            "--fat",
+            str(tmp_path / "fat.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--out",
+            str(tmp_path / "taken"),
+        ],
+    )
+    assert res.exit_code == 2, res.output  # was: a FileExistsError traceback, exit 1
+    assert "not a folder" in res.output

@@ -240,6 +240,8 @@ def run_mri(
         ct_fat_range=ct_fat_range,
     )
     anchor = _check_anchor(anchor)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path is a file, not a folder", source=str(out), item="--out")
     if levels_table is not None and vertebrae is not None:
         raise InputError(  # one of them would be silently ignored
             "give either --vertebrae or --levels-table, not both",
