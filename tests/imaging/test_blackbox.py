@@ -499,3 +499,30 @@ def test_out_path_that_is_a_file_is_a_clear_error(tmp_path):
     )
     assert res.exit_code == 2, res.output  # was: a FileExistsError traceback, exit 1
     assert "not a folder" in res.output
+
+
+def test_negative_dixon_background_is_not_an_error_but_negative_muscle_is(tmp_path):
+    _write_case(tmp_path)
+    w = nib.load(str(tmp_path / "water.nii.gz"))
+    lab = np.asarray(nib.load(str(tmp_path / "mask.nii.gz")).dataobj)
+    water = np.asarray(w.dataobj).copy()
+    noise = np.random.default_rng(1).normal(0, 5, water.shape)
+    water[lab == 0] = noise[lab == 0]  # complex-recon background: noise around 0
+    nib.save(nib.Nifti1Image(water, w.affine), str(tmp_path / "wbg.nii.gz"))
+    water[lab == 2] *= -1
+    nib.save(nib.Nifti1Image(water, w.affine), str(tmp_path / "wneg.nii.gz"))
+    common = ["--fat", str(tmp_path / "fat.nii.gz"), "--mask", str(tmp_path / "mask.nii.gz")]
+    common += ["--labels", str(tmp_path / "labels.json"), "--no-qa"]
+    ok = CliRunner().invoke(
+        app,
+        ["mri", "--water", str(tmp_path / "wbg.nii.gz"), *common, "--out", str(tmp_path / "a")],
+    )
+    assert ok.exit_code == 0, ok.output  # was refused for noise outside every muscle
+    for r in _rows(tmp_path / "a" / "muscle_quality.csv"):
+        lab_v = int(r["label_value"])
+        assert float(r["fat_fraction_pct"]) == pytest.approx(100 * FAT[lab_v], abs=1e-3)
+    bad = CliRunner().invoke(
+        app,
+        ["mri", "--water", str(tmp_path / "wneg.nii.gz"), *common, "--out", str(tmp_path / "b")],
+    )
+    assert bad.exit_code == 2 and "negative" in bad.output

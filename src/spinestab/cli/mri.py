@@ -324,7 +324,9 @@ def run_mri(
     muscle_values = list(scheme.muscles())
     muscle_mask = np.isin(mask_vol.data, muscle_values)
     if water is not None:
-        fmap = fatmod.dixon_fat_fraction(base.data, fat_img.data, source=f"{water} / {fat}")
+        fmap = fatmod.dixon_fat_fraction(
+            base.data, fat_img.data, source=f"{water} / {fat}", mask=muscle_mask
+        )
     elif ff is not None:
         fmap = fatmod.pdff_passthrough(base.data, units=ff_units, source=str(ff))  # type: ignore[arg-type]
     elif mod == "CT":

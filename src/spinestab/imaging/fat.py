@@ -71,7 +71,12 @@ class FatMap:
 
 
 def dixon_fat_fraction(
-    water: np.ndarray, fat: np.ndarray, *, min_signal: float = 0.0, source: str = "Dixon"
+    water: np.ndarray,
+    fat: np.ndarray,
+    *,
+    min_signal: float = 0.0,
+    source: str = "Dixon",
+    mask: np.ndarray | None = None,
 ) -> FatMap:
     """Signal fat fraction ``F / (F + W)`` from Dixon water and fat magnitude images.
 
@@ -83,6 +88,10 @@ def dixon_fat_fraction(
         Voxels with ``F + W <= min_signal`` get NaN (the zero guard).
     source : str
         Names the input in messages.
+    mask : (I, J, K) ndarray of bool, optional
+        Where negative values are refused (the muscle voxels); elsewhere (background
+        noise of a complex reconstruction) they give an undefined fraction. Default:
+        everywhere.
 
     Returns
     -------
@@ -107,6 +116,8 @@ def dixon_fat_fraction(
         )
     for name, arr in (("water", water), ("fat", fat)):
         neg = arr < 0
+        if mask is not None:
+            neg &= np.asarray(mask, dtype=bool)
         if neg.any():
             raise InputError(
                 f"{name} image has {int(neg.sum())} negative voxels "
@@ -118,6 +129,7 @@ def dixon_fat_fraction(
     total = water + fat
     with np.errstate(invalid="ignore", divide="ignore"):
         ff = np.where(total > min_signal, fat / np.where(total > 0, total, 1.0), np.nan)
+    ff[(water < 0) | (fat < 0)] = np.nan  # outside the mask only: undefined, never used
     return FatMap(ff, "dixon", details={"formula": "F/(F+W)", "min_signal": min_signal})
 
 
