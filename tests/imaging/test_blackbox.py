@@ -131,6 +131,8 @@ def test_oblique_anisotropic_dixon_against_independent_truth(tmp_path):
         0.2 * float(fat_dominant["csa_mean_mm2"]), rel=1e-4
     )
     assert not any("laterality_suspect" in r["flags"] for r in rows.values())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["geometry"]["slice_tilt_from_axial_deg"] == pytest.approx(8.0, abs=1e-3)
     # every slice gets the level of the vertebra drawn in it, through another storage order
     for r in _rows(out / "per_slice.csv"):
         assert r["level"] == LEVELS[int(r["slice"]) // 4]

@@ -88,6 +88,24 @@ def _dicom_as_nifti(volume: Any, path: Path) -> Path:
     return path
 
 
+def _slice_tilt_deg(affine: Any) -> float:
+    """Angle (degrees) between the normal of the measured slices and the world S axis.
+
+    CSA is measured in the stored slice plane; an oblique plane at angle t shows a muscle
+    running along S about 1/cos(t) larger than a true axial cut.
+    """
+    import numpy as np
+
+    from spinestab.imaging.io import slice_axis
+
+    a = np.asarray(affine, dtype=np.float64)[:3, :3]
+    k = slice_axis(a)
+    others = [d for d in range(3) if d != k]
+    normal = np.cross(a[:, others[0]], a[:, others[1]])
+    cos = abs(normal[2]) / np.linalg.norm(normal)
+    return round(float(np.degrees(np.arccos(min(1.0, cos)))), 2)
+
+
 def _s_range(volume: Any) -> tuple[float, float]:
     """World S extent (mm) of a volume's voxel centres."""
     import numpy as np
@@ -478,6 +496,7 @@ def run_mri(
                     "shape": list(base.shape),
                     "spacing_mm": list(base.spacing_mm),
                     "orientation": base.axcodes,
+                    "slice_tilt_from_axial_deg": _slice_tilt_deg(base.affine),
                     "affine": base.affine.tolist(),
                 },
                 "modality": {"value": mod, "how": modality_note},
