@@ -227,6 +227,12 @@ def test_corrupt_dicom_file_at_the_end_of_a_series_is_an_error(tmp_path):
     with pytest.raises(InputError, match="corrupt") as err:
         read_dicom_series(tmp_path / "s")
     assert files[-1].name in str(err.value)
+    # pixel data cut short in the last file: the message names that file, not the first
+    files = _write_dicom_series(tmp_path / "p")
+    files[-1].write_bytes(files[-1].read_bytes()[:-40])
+    with pytest.raises(InputError, match="pixel data") as err:
+        read_dicom_series(tmp_path / "p")
+    assert files[-1].name in str(err.value)
 
 
 @pytest.mark.parametrize(

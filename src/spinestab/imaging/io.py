@@ -559,9 +559,10 @@ def _pixel_error(ds: Any, src: str, exc: Exception) -> Exception:
             f"{src}: no decoder for compressed DICOM pixel data ({ts.name}, {ts}). "
             "Install the decoders with: pip install 'spinestab[jpeg2000]'"
         )
+    fname = getattr(ds, "filename", None)
     return InputError(
         f"cannot decode pixel data ({type(exc).__name__}: {exc})",
-        source=src,
+        source=str(fname) if isinstance(fname, str) and fname else src,
         expected="complete, readable DICOM files",
     )
 
@@ -670,10 +671,15 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
     for ds, path in zip(datasets, info_files_sorted(info, order), strict=True):
         if "PixelData" not in ds:
             raise InputError("DICOM file has no pixel data (truncated?)", source=str(path))
+    current = first
     try:
-        pixels = np.stack([np.asarray(ds.pixel_array) for ds in datasets], axis=0)
+        planes = []
+        for ds in datasets:
+            current = ds  # the file that fails is the one named in the message
+            planes.append(np.asarray(ds.pixel_array))
+        pixels = np.stack(planes, axis=0)
     except Exception as exc:
-        raise _pixel_error(first, src, exc) from exc
+        raise _pixel_error(current, src, exc) from exc
     if pixels.ndim != 3:
         raise InputError("colour DICOM is not supported", source=src, value=pixels.shape)
     slopes = np.asarray([float(getattr(ds, "RescaleSlope", 1.0) or 1.0) for ds in datasets])
