@@ -187,7 +187,14 @@ def save_level_pictures(
         axes.set_axis_off()
         axes.set_title(f"{title} level {level}, slice {k}".strip(), fontsize=10)
         if handles:
-            axes.legend(handles=handles, loc="lower center", fontsize=6, ncol=4, framealpha=0.6)
+            axes.legend(  # below the image, so that it never hides a contour
+                handles=handles,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.01),
+                fontsize=6,
+                ncol=4,
+                frameon=False,
+            )
         path = out_dir / f"qa_{level}.png"
         fig.savefig(path, bbox_inches="tight")
         written.append(path)
