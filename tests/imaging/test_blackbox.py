@@ -534,3 +534,42 @@ def test_negative_dixon_background_is_not_an_error_but_negative_muscle_is(tmp_pa
         ["mri", "--water", str(tmp_path / "wneg.nii.gz"), *common, "--out", str(tmp_path / "b")],
     )
     assert bad.exit_code == 2 and "negative" in bad.output
+
+
+def test_ct_cropped_to_the_body_is_recognised_as_ct(tmp_path):
+    # no air in view (min about -180 HU): the modality guess used to say MR and run N4 +
+    # Otsu on Hounsfield units
+    _write_case(tmp_path)
+    m = nib.load(str(tmp_path / "mask.nii.gz"))
+    lab = np.asarray(m.dataobj)
+    rng = np.random.default_rng(4)
+    hu = np.where(lab > 0, rng.normal(50, 8, lab.shape), rng.normal(-100, 25, lab.shape))
+    hu[(lab == 4) & (rng.random(lab.shape) < 0.3)] = -90.0
+    nib.save(nib.Nifti1Image(np.round(hu).astype(np.int16), m.affine), str(tmp_path / "ct.nii.gz"))
+    res = CliRunner().invoke(
+        app,
+        [
+            "mri",
+            "--image",
+            str(tmp_path / "ct.nii.gz"),
+            "--mask",
+            str(tmp_path / "mask.nii.gz"),
+            "--labels",
+            str(tmp_path / "labels.json"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-qa",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["modality"]["value"] == "CT"
+    (row,) = [
+        r
+        for r in _rows(tmp_path / "out" / "muscle_quality.csv")
+        if r["label_value"] == "4" and r["level"] == "all"
+    ]
+    stored = np.round(hu).astype(np.int16)[lab == 4]
+    truth = 100 * np.mean((stored >= -190) & (stored <= -30))
+    assert row["fat_method"].startswith("ct_hu")
+    assert float(row["fat_fraction_pct"]) == pytest.approx(truth, rel=1e-9)

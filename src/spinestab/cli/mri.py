@@ -336,8 +336,15 @@ def run_mri(
     modality_note = "given" if mod_override else "from DICOM header"
     if image is not None and mod not in ("CT", "MR"):
         finite = base.data[np.isfinite(base.data)] if base.data.dtype.kind == "f" else base.data
-        mod = "CT" if finite.size and float(finite.min()) < -500 else "MR"  # [D]
-        modality_note = "guessed: CT when values below -500 (air in HU) are present, else MR"
+        air = finite.size and float(finite.min()) < -500
+        # a CT cropped to the body has no air, but its fat lies near -100 HU; MR magnitude
+        # images have no such negative values [D]
+        fat_hu = finite.size and np.count_nonzero(finite < -50) >= 0.01 * finite.size
+        mod = "CT" if air or fat_hu else "MR"
+        modality_note = (
+            "guessed: CT when values below -500 (air in HU) are present or at least 1 % of "
+            "the voxels lie below -50 (fat in HU), else MR"
+        )
     nan_count = int(np.count_nonzero(~np.isfinite(base.data))) if base.data.dtype.kind == "f" else 0
     muscle_values = list(scheme.muscles())
     muscle_mask = np.isin(mask_vol.data, muscle_values)
