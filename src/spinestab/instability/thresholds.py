@@ -242,6 +242,20 @@ def _text(data: Mapping[str, Any], key: str, *, source: str, item: str) -> str:
     return value.strip()
 
 
+def _evidence(data: Mapping[str, Any], *, source: str, item: str) -> str:
+    """Evidence tag of a block (``V``, ``R`` or ``D``; brackets and blanks stripped)."""
+    evidence = str(data.get("evidence", "")).strip("[] ")
+    if evidence not in _EVIDENCE:
+        raise InputError(
+            "evidence tag missing or unknown",
+            source=source,
+            item=item,
+            value=data.get("evidence"),
+            expected="V, R or D",
+        )
+    return evidence
+
+
 def _rule(data: Any, *, source: str, item: str) -> Rule:
     if not isinstance(data, Mapping):
         raise InputError("a rule must be a mapping", source=source, item=item, value=data)
@@ -270,15 +284,7 @@ def _rule(data: Any, *, source: str, item: str) -> Rule:
             value=verdict,
             expected='"unstable" or "borderline"',
         )
-    evidence = str(data.get("evidence", "")).strip("[] ")
-    if evidence not in _EVIDENCE:
-        raise InputError(
-            "evidence tag missing or unknown",
-            source=source,
-            item=item,
-            value=data.get("evidence"),
-            expected="V, R or D",
-        )
+    evidence = _evidence(data, source=source, item=item)
     raw = data.get("value")
     value: float | dict[str, float]
     if isinstance(raw, Mapping):
@@ -357,15 +363,7 @@ def _margin(data: Any, *, source: str, item: str) -> Margin | None:
             value=data.get("sides"),
             expected="both or below",
         )
-    evidence = str(data.get("evidence", "")).strip("[] ")
-    if evidence not in _EVIDENCE:
-        raise InputError(
-            "evidence tag missing or unknown",
-            source=source,
-            item=item,
-            value=data.get("evidence"),
-            expected="V, R or D",
-        )
+    evidence = _evidence(data, source=source, item=item)
     margin = Margin(
         mm=_optional_number(data.get("mm"), source=source, item=f"{item}.mm"),
         deg=_optional_number(data.get("deg"), source=source, item=f"{item}.deg"),
@@ -491,15 +489,7 @@ def load_threshold_set(
         )
     lis = doc.get("listhesis") or {}
     qual = (doc.get("quality") or {}).get("min_rom_deg") or {}
-    set_evidence = str(data.get("evidence", "")).strip("[] ")
-    if set_evidence not in _EVIDENCE:
-        raise InputError(
-            "evidence tag missing or unknown",
-            source=source,
-            item=key,
-            value=data.get("evidence"),
-            expected="V, R or D",
-        )
+    set_evidence = _evidence(data, source=source, item=key)
     return ThresholdSet(
         name=key,
         title=_text(data, "title", source=source, item=key),
