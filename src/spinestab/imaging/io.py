@@ -567,6 +567,35 @@ def _pixel_error(ds: Any, src: str, exc: Exception) -> Exception:
     )
 
 
+def _check_slice_positions(along: np.ndarray, *, src: str) -> None:
+    """Check sorted slice positions: at least two, distinct and equally spaced.
+
+    Parameters
+    ----------
+    along : (S,) ndarray
+        Slice positions along the slice normal, mm, sorted ascending.
+    src : str
+        Source named in the error.
+
+    """
+    if len(along) < 2:
+        raise InputError(
+            "series has one slice", source=src, value=1, expected="a 3-D series of slices"
+        )
+    steps = np.diff(along)
+    if np.any(steps < 1e-3):
+        raise InputError(
+            "two slices share one position", source=src, expected="distinct slice positions"
+        )
+    if np.max(steps) - np.min(steps) > max(0.01 * float(np.median(steps)), 1e-3):
+        raise InputError(
+            "slice spacing is not uniform (missing slices?)",
+            source=src,
+            value=[round(float(s), 3) for s in steps],
+            expected="equally spaced slices",
+        )
+
+
 def _assemble(
     pixels: np.ndarray,
     positions: np.ndarray,
@@ -586,22 +615,7 @@ def _assemble(
     order = np.argsort(along, kind="stable")
     along, positions = along[order], positions[order]
     pixels, slopes, inters = pixels[order], slopes[order], inters[order]
-    if len(along) < 2:
-        raise InputError(
-            "series has one slice", source=src, value=1, expected="a 3-D series of slices"
-        )
-    steps = np.diff(along)
-    if np.any(steps < 1e-3):
-        raise InputError(
-            "two slices share one position", source=src, expected="distinct slice positions"
-        )
-    if np.max(steps) - np.min(steps) > max(0.01 * float(np.median(steps)), 1e-3):
-        raise InputError(
-            "slice spacing is not uniform (missing slices?)",
-            source=src,
-            value=[round(float(s), 3) for s in steps],
-            expected="equally spaced slices",
-        )
+    _check_slice_positions(along, src=src)
     if np.all(slopes == 1.0) and np.all(inters == np.round(inters)):
         data = pixels.astype(np.int32) + inters.astype(np.int32)[:, None, None]
     else:
@@ -651,22 +665,8 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
     along = along[order]
     positions = positions[order]
     datasets = [datasets[i] for i in order]
-    if len(datasets) < 2:
-        raise InputError(
-            "series has one slice", source=src, value=1, expected="a 3-D series of slices"
-        )
-    steps = np.diff(along)
-    if np.any(steps < 1e-3):
-        raise InputError(
-            "two slices share one position", source=src, expected="distinct slice positions"
-        )
-    if np.max(steps) - np.min(steps) > max(0.01 * float(np.median(steps)), 1e-3):
-        raise InputError(
-            "slice spacing is not uniform (missing slices?)",
-            source=src,
-            value=[round(float(s), 3) for s in steps],
-            expected="equally spaced slices",
-        )
+    # checked here too, before any pixel data is decoded
+    _check_slice_positions(along, src=src)
 
     for ds, path in zip(datasets, info_files_sorted(info, order), strict=True):
         if "PixelData" not in ds:
