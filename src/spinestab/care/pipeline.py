@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from spinestab._outdir import make_out_dir
 from spinestab.care.config import load_rules
 from spinestab.care.handout import render_handout
 from spinestab.care.i18n import resolve_language
@@ -45,16 +46,7 @@ def _resolve_jurisdiction(jurisdiction: str | None) -> str:
 
 
 def _write_all(out_dir: Path, documents: dict[str, str]) -> dict[str, Path]:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("--out is a file", source=str(out_dir), expected="a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the output folder ({exc.__class__.__name__})",
-            source=str(out_dir),
-            expected="a writable folder",
-        ) from None
+    make_out_dir(out_dir)
     paths = {}
     for name, text in documents.items():
         path = out_dir / name

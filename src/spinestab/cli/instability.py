@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from spinestab._outdir import make_out_dir
 from spinestab.cli._common import console, exit_on_bad_input
 from spinestab.errors import InputError
 
@@ -150,16 +151,7 @@ def instability_command(
             thresholds=tset,
             translation_method=translation_method,
         )
-        if out.exists() and not out.is_dir():
-            raise InputError("--out is a file", source=str(out), expected="a folder")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(
-                f"cannot create the output folder ({exc.__class__.__name__})",
-                source=str(out),
-                expected="a writable folder",
-            ) from None
+        make_out_dir(out)
         from spinestab.instability.picture import draw_overlay
 
         picture = draw_overlay(report, out / "instability.png")
