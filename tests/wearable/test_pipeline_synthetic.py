@@ -140,3 +140,18 @@ def test_stairs_with_thigh_only():
     solo = analyse(rec(syn.trunk)).posture[: truth.size]
     assert not (solo == STAIRS).any()
     assert (solo[truth == STAIRS] == WALKING).mean() >= 0.95
+
+
+def test_sit_to_stand_displacement_none_on_script(synth2):
+    # the script switches posture instantly, with no rise of the trunk, and adds white-noise
+    # fidgets and sensor handling: the displacement method must report no transfer
+    from spinestab.wearable.config import WearableConfig
+    from spinestab.wearable.io import recording_from_array
+    from spinestab.wearable.pipeline import analyse
+
+    rec = recording_from_array(
+        synth2.trunk, fs_hz=synth2.fs_hz, start_unix_s=synth2.start_unix_s
+    ).with_units("m/s2")
+    res = analyse(rec, cfg=WearableConfig(sit_to_stand_method="displacement"))
+    assert res.info["sit_to_stand_method"] == "displacement"
+    assert res.info["sit_to_stand_unix_s"] == []

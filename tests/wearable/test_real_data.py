@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spinestab.errors import InputError
 from spinestab.wearable.config import WearableConfig
 from spinestab.wearable.features import compute_features
 from spinestab.wearable.io import read_recording, recording_from_array
 from spinestab.wearable.pipeline import analyse
 from spinestab.wearable.posture import WALKING, gait_per_second
+from spinestab.wearable.sit2stand import sit_to_stand_displacement
 
 from .conftest import DATA, shared_file
 
@@ -167,6 +169,48 @@ def test_sit_to_stand_transitions_found():
     # SKDH's displacement method adds two transitions that start during activity: these
     # are not found (a limit of a per-second, stillness-based rule)
     assert np.min(np.abs(disp[3:, None] - found[None, :]), axis=1).min() > 2.0
+
+
+def test_sit_to_stand_displacement_method_finds_all_five():
+    # SKDH's displacement method (Adamowicz et al. 2020, no stillness needed before the
+    # transfer): our implementation against SKDH's own reference output for its sample
+    rec = read_recording(DATA / "s2s_input_data.npz")
+    res = analyse(rec, cfg=WearableConfig(sit_to_stand_method="displacement"))
+    ref = np.load(DATA / "s2s_displacement_results.npz")
+    start = np.asarray(res.info["sit_to_stand_unix_s"])
+    end = np.asarray(res.info["sit_to_stand_end_unix_s"])
+    disp = np.asarray(res.info["sit_to_stand_displacement_m"])
+    assert ref["STS Start"].size == 5 and start.size == 5 and end.size == 5
+    # measured: every start and end within 0.015 s (2 samples at 128 Hz) of SKDH's
+    assert np.max(np.abs(start - ref["STS Start"])) <= 0.1
+    assert np.max(np.abs(end - ref["STS End"])) <= 0.1
+    assert np.allclose(disp, ref["Vertical Displacement"], atol=0.01)
+    # the two transfers that start during activity are among them
+    still = np.load(DATA / "s2s_stillness_results.npz")["STS Start"]
+    assert np.min(np.abs(start[:, None] - still[None, :]), axis=1)[3:].min() > 2.0
+
+
+def test_sit_to_stand_displacement_no_transfer_while_walking():
+    # controls with no sit-to-stand: the six mobgap straight walks (Test5) and SKDH's
+    # walking-with-turns recording
+    z = np.load(DATA / "mobgap_lowerback.npz")
+    for key in (k for k in KEYS if "Test5" in k):
+        assert sit_to_stand_displacement(z[f"{key}_acc"], FS).start_s.size == 0, key
+    g = np.load(DATA / "gait_input2.npz")
+    fs = 1.0 / np.mean(np.diff(g["time"][:500]))
+    assert sit_to_stand_displacement(g["accel"], fs).start_s.size == 0
+
+
+def test_sit_to_stand_displacement_bad_input():
+    a = np.load(DATA / "s2s_input_data.npz")["accel"].copy()
+    a[100] = np.nan
+    with pytest.raises(InputError):
+        sit_to_stand_displacement(a, 128.0)
+    with pytest.raises(InputError):
+        sit_to_stand_displacement(a[:, :2], 128.0)
+    rec = read_recording(DATA / "s2s_input_data.npz")
+    with pytest.raises(InputError):
+        analyse(rec, cfg=WearableConfig(sit_to_stand_method="wavelet"))
 
 
 def test_skdh_lumbar_walk_cadence():

@@ -168,6 +168,15 @@ class WearableConfig:
         rule used in NHANES) [R].
     units_tolerance : float
         Unit detection: median |a| of still seconds within 25 % of 1 g or 9.81 m/s^2 [D].
+    sit_to_stand_method : {"stillness", "displacement"}
+        Trunk-only sit-to-stand transfers (``info["sit_to_stand_unix_s"]``). "stillness"
+        (default, cheap): a per-second rule, a still, flexed trunk that settles >= 10 deg
+        more upright within 4 s [D]; it finds only transfers that start from sitting still.
+        "displacement": the sample-level method of Adamowicz et al. 2020 (Sensors
+        20:6618), as in scikit-digital-health's ``Sit2Stand(stillness_constraint=False)``
+        [V]; it also finds transfers that start during activity, and reports their ends
+        and vertical displacement (:mod:`spinestab.wearable.sit2stand`). It reads the
+        recording a second time, at its full rate.
     prompts : PromptConfig
         Options of the prompt engine.
 
@@ -201,4 +210,5 @@ class WearableConfig:
     break_min_s: float = 10.0
     valid_day_wear_h: float = 10.0
     units_tolerance: float = 0.25
+    sit_to_stand_method: str = "stillness"
     prompts: PromptConfig = field(default_factory=PromptConfig)

@@ -39,6 +39,7 @@ from spinestab.wearable.posture import (
 )
 from spinestab.wearable.prompts import offline_prompts
 from spinestab.wearable.recording import Recording
+from spinestab.wearable.sit2stand import transfers_in_recording
 
 __all__ = ["WearableResult", "analyse", "write_outputs"]
 
@@ -288,13 +289,41 @@ def analyse(
         cfg=cfg,
         utc_offset_h=utc_offset_h,
     )
-    if thigh is None:
-        sts = sit_to_stand(inc, tf.sd)
-    else:  # with a thigh sensor: sitting followed by standing or gait
-        sts = np.flatnonzero(
-            (posture[:-1] == SITTING) & np.isin(posture[1:], (STANDING, MOVING, WALKING, RUNNING))
+    if cfg.sit_to_stand_method not in ("stillness", "displacement"):
+        raise InputError(
+            "unknown sit-to-stand method",
+            item="sit_to_stand_method",
+            value=cfg.sit_to_stand_method,
+            expected="stillness or displacement",
         )
-    info["sit_to_stand_unix_s"] = (tf.start_unix_s + sts).tolist()
+    if thigh is None and cfg.sit_to_stand_method == "displacement":
+        tr = transfers_in_recording(trunk)  # Adamowicz et al. 2020, sample level
+        t0, t1 = trunk.start_unix_s + tr.start_s, trunk.start_unix_s + tr.end_s
+        # a sit-to-stand starts seated and ends upright: transfers within 10 s of lying or
+        # non-wear (turning in bed, taking the sensor off or putting it on) are dropped [D]
+        near = 10
+        lie_or_off = (
+            np.convolve(
+                np.isin(posture, (LYING, NONWEAR)).astype(np.int32), np.ones(2 * near + 1), "same"
+            )
+            > 0
+        )
+        sec0 = np.clip(np.floor(t0 - tf.start_unix_s).astype(np.int64), 0, n - 1)
+        sec1 = np.clip(np.floor(t1 - tf.start_unix_s).astype(np.int64), 0, n - 1)
+        keep = ~lie_or_off[sec0] & ~lie_or_off[sec1]
+        info["sit_to_stand_unix_s"] = t0[keep].tolist()
+        info["sit_to_stand_end_unix_s"] = t1[keep].tolist()
+        info["sit_to_stand_displacement_m"] = tr.vertical_displacement_m[keep].tolist()
+    else:
+        if thigh is None:
+            sts = sit_to_stand(inc, tf.sd)
+        else:  # with a thigh sensor: sitting followed by standing or gait
+            sts = np.flatnonzero(
+                (posture[:-1] == SITTING)
+                & np.isin(posture[1:], (STANDING, MOVING, WALKING, RUNNING))
+            )
+        info["sit_to_stand_unix_s"] = (tf.start_unix_s + sts).tolist()
+    info["sit_to_stand_method"] = "thigh posture" if thigh is not None else cfg.sit_to_stand_method
     info["seconds"] = int(n)
     info["utc_offset_h"] = float(utc_offset_h)
     info["prompts"] = int(prompts.size)
