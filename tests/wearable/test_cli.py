@@ -112,3 +112,19 @@ def test_cli_reads_a_device_file(tmp_path):
     assert summary["setup"] == "trunk only"
     assert summary["trunk"]["device"] == "AX6" and summary["trunk"]["units"] == "g"
     assert summary["seconds"] == 105
+
+
+def test_cli_sit_to_stand_method_option(tmp_path):
+    from .conftest import DATA
+
+    base = ["wearable", "--trunk", str(DATA / "s2s_input_data.npz"), "--no-pictures"]
+    out = tmp_path / "disp"
+    res = CliRunner().invoke(app, [*base, "--sit-to-stand", "displacement", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "wearable_summary.json").read_text())
+    ref = np.load(DATA / "s2s_displacement_results.npz")["STS Start"]
+    found = np.asarray(summary["sit_to_stand_unix_s"])
+    assert summary["sit_to_stand_method"] == "displacement" and found.size == ref.size == 5
+    assert np.max(np.abs(found - ref)) <= 0.1
+    res = CliRunner().invoke(app, [*base, "--sit-to-stand", "bogus", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "sit-to-stand" in res.output

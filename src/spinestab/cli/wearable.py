@@ -45,6 +45,14 @@ def wearable_command(
     pictures: Annotated[
         bool, typer.Option("--pictures/--no-pictures", help="Write daily timeline PNGs.")
     ] = True,
+    sit_to_stand: Annotated[
+        str,
+        typer.Option(
+            "--sit-to-stand",
+            help="Sit-to-stand method: stillness (default) or displacement "
+            "(Adamowicz 2020; also finds transitions that start during activity).",
+        ),
+    ] = "stillness",
     lang: Annotated[
         str | None,
         typer.Option(
@@ -97,7 +105,10 @@ def wearable_command(
                 parse_time(parts[0], "--standing"),
                 parse_time(parts[1], "--standing"),
             )
-        cfg = WearableConfig(prompts=PromptConfig(static_limit_min=static_limit))
+        cfg = WearableConfig(
+            prompts=PromptConfig(static_limit_min=static_limit),
+            sit_to_stand_method=sit_to_stand,
+        )
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
