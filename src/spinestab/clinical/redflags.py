@@ -179,10 +179,8 @@ def screen_red_flags(
             raise InputError(
                 "duplicated item", item=str(sorted(duplicates)[0]), expected="each item once"
             )
-        mapping = {item: item in answers for item in rules.items}
-        unknown = [a for a in answers if a not in rules.items]
-        if unknown:
-            mapping[unknown[0]] = True
+        # items not listed were answered "no"; unknown items are refused by the loop below
+        mapping = dict.fromkeys(rules.items, False) | dict.fromkeys(answers, True)
     else:
         raise InputError(
             "red-flag answers have the wrong shape",
