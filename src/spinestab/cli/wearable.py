@@ -14,7 +14,13 @@ __all__ = ["register"]
 
 def wearable_command(
     trunk: Annotated[
-        Path, typer.Option("--trunk", help="Trunk (lower-back) sensor file.", show_default=False)
+        Path,
+        typer.Option(
+            "--trunk",
+            help="Trunk (lower-back) sensor file. A CSV/Parquet holding back_x.. and thigh_x.. "
+            "columns side by side (HARTH layout) gives both sensors.",
+            show_default=False,
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.", show_default=False)],
     thigh: Annotated[
@@ -66,7 +72,7 @@ def wearable_command(
 
     from spinestab.errors import InputError
     from spinestab.wearable.config import PromptConfig, WearableConfig
-    from spinestab.wearable.io import parse_time, read_recording
+    from spinestab.wearable.io import parse_time, read_recording, table_locations
     from spinestab.wearable.pipeline import analyse, write_outputs
 
     with exit_on_bad_input():
@@ -117,9 +123,14 @@ def wearable_command(
             transient=True,
         ) as bar:
             task = bar.add_task("reading", total=None)
-            rec_t = read_recording(trunk, units=units, fs_hz=fs, start_unix_s=start_s)
+            if thigh is None and "thigh" in table_locations(trunk):
+                thigh = trunk  # one table with both sensors side by side (HARTH layout)
+                console.print(f"  thigh: read from the thigh columns of {trunk}", markup=False)
+            rec_t = read_recording(
+                trunk, units=units, fs_hz=fs, start_unix_s=start_s, location="trunk"
+            )
             rec_h = (
-                read_recording(thigh, units=units, fs_hz=fs, start_unix_s=start_s)
+                read_recording(thigh, units=units, fs_hz=fs, start_unix_s=start_s, location="thigh")
                 if thigh is not None
                 else None
             )

@@ -15,7 +15,7 @@ from spinestab.wearable.recording import (
     recording_from_times,
 )
 
-__all__ = ["read_csv_recording", "read_parquet_recording"]
+__all__ = ["read_csv_recording", "read_parquet_recording", "table_locations"]
 
 _TIME_NAMES = (
     "time",
@@ -88,7 +88,46 @@ def _axis_of(name: str) -> str | None:
     return None
 
 
-def _find_axes(cols: list[str], source: str) -> list[str]:
+# Words that name where a sensor sits, in files that hold several sensors side by side
+# (HARTH and HAR70+ write back_x ... thigh_z in one CSV; Logacjov et al. 2021, Sensors 21:7853).
+# The trunk words name a sensor on the trunk or pelvis, the thigh words one on the thigh.
+_LOCATION_WORDS = {
+    "trunk": frozenset(
+        ("back", "lowerback", "lumbar", "trunk", "torso", "chest", "waist", "hip", "pelvis")
+    ),
+    "thigh": frozenset(("thigh", "upperleg", "leg")),
+}
+
+
+def _location_of(name: str) -> tuple[str, str] | None:
+    """``(location, axis)`` a column names, if it names both: ``"back_x"`` -> trunk, x."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name))
+    words = [w for w in re.split(r"[^a-z0-9]+", _norm(spaced)) if w]
+    if "lower" in words and "back" in words:  # "lower back", "lower_back"
+        words.remove("lower")
+    for loc, names in _LOCATION_WORDS.items():
+        hits = [w for w in words if w in names]
+        if len(hits) == 1:
+            ax = _axis_of(" ".join(w for w in words if w not in names))
+            return (loc, ax) if ax is not None else None
+    return None
+
+
+def _located_axes(cols: list[str]) -> dict[str, list[str]]:
+    """Columns of each sensor location with exactly one x, one y and one z column."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for c in cols:
+        hit = _location_of(c)
+        if hit is not None:
+            found.setdefault(hit[0], {}).setdefault(hit[1], []).append(c)
+    return {
+        loc: [axes[k][0] for k in ("x", "y", "z")]
+        for loc, axes in found.items()
+        if all(len(axes.get(k, ())) == 1 for k in ("x", "y", "z"))
+    }
+
+
+def _find_axes(cols: list[str], source: str, location: str | None = None) -> list[str]:
     low = {_norm(c): c for c in cols}
     for pat in _AXIS_PATTERNS:
         if all(k in low for k in pat):
@@ -100,13 +139,66 @@ def _find_axes(cols: list[str], source: str) -> list[str]:
             by_axis.setdefault(ax, []).append(c)
     if all(len(by_axis.get(k, ())) == 1 for k in ("x", "y", "z")):
         return [by_axis[k][0] for k in ("x", "y", "z")]
+    located = _located_axes(cols)
+    if location is not None and location in located:
+        return located[location]
+    if location is not None and located:
+        raise InputError(
+            f"file holds no {location} acceleration columns",
+            source=source,
+            value=sorted(c for axes in located.values() for c in axes),
+            expected=f"{location} columns, e.g. {'back' if location == 'trunk' else location}_x",
+        )
+    if len(located) == 1:
+        return next(iter(located.values()))
+    if located:
+        raise InputError(
+            "file holds acceleration of several sensors: say which one to read",
+            source=source,
+            value={loc: axes for loc, axes in sorted(located.items())},
+            expected="location='trunk' or 'thigh' (spinestab wearable: --trunk/--thigh)",
+        )
     two = [c for c in cols if _axis_of(c) is not None]
     raise InputError(
         "acceleration columns not found" + (" (only two axes?)" if len(two) == 2 else ""),
         source=source,
         value=cols[:12],
-        expected="x, y, z (or acc_x/acc_y/acc_z, ...)",
+        expected="x, y, z (or acc_x/acc_y/acc_z, back_x/thigh_x, ...)",
     )
+
+
+def table_locations(path: str | Path) -> list[str]:
+    """Sensor locations whose x, y, z columns a CSV or Parquet file holds side by side.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.csv.gz``, ``.txt`` or ``.parquet`` file; other files give ``[]``.
+
+    Returns
+    -------
+    list of str
+        ``"trunk"`` and/or ``"thigh"``, sorted; empty when the file has plain x, y, z
+        columns, is not a table or cannot be read (reading it later says why).
+
+    """
+    p = Path(path)
+    name = p.name.lower()
+    try:
+        if name.endswith((".csv", ".csv.gz", ".txt")):
+            opener = __import__("gzip").open if name.endswith(".gz") else open
+            with opener(p, "rt", encoding="utf-8", errors="replace") as f:
+                line = f.readline()
+            sep = "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
+            cols = [c.strip() for c in line.split(sep)]
+        elif name.endswith(".parquet"):
+            pq = require("pyarrow.parquet", extra="wearable", feature="reading Parquet recordings")
+            cols = list(pq.read_schema(p).names)
+        else:
+            return []
+    except (OSError, ValueError):
+        return []
+    return sorted(_located_axes(cols))
 
 
 def _frame_to_recording(
@@ -117,10 +209,11 @@ def _frame_to_recording(
     start_unix_s: float | None,
     device: str,
     dayfirst: bool = False,
+    location: str | None = None,
 ) -> Recording:
     pd = require("pandas", extra="wearable", feature="reading CSV/Parquet recordings")
     cols = [str(c) for c in df.columns]  # type: ignore[attr-defined]
-    axes = _find_axes(cols, source)
+    axes = _find_axes(cols, source, location)
     if len(df) == 0:  # type: ignore[arg-type]
         raise InputError("file has no data rows", source=source, value="0 rows")
     acc = df[axes].apply(pd.to_numeric, errors="coerce").to_numpy(np.float32)  # type: ignore[index]
@@ -280,8 +373,14 @@ def _actilife_header(lines: list[str], source: str) -> tuple[float, float | None
     return start, fs, fmt.find("d") < fmt.find("m")
 
 
-def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Recording:
-    """Read a CSV recording (generic columns, headerless, or an ActiLife raw export)."""
+def read_csv_recording(
+    p: Path, *, fs_hz: float | None, start_unix_s: float | None, location: str | None = None
+) -> Recording:
+    """Read a CSV recording (generic columns, headerless, or an ActiLife raw export).
+
+    ``location`` ("trunk" or "thigh") picks one sensor's columns in a file that holds
+    several side by side (``back_x ... thigh_z``).
+    """
     pd = require("pandas", extra="wearable", feature="reading CSV recordings")
     src = str(p)
     with (
@@ -350,7 +449,13 @@ def read_csv_recording(p: Path, *, fs_hz: float | None, start_unix_s: float | No
     if len(df) == 0:
         raise InputError("CSV file has no data rows", source=src)
     return _frame_to_recording(
-        df, source=src, fs_hz=fs_hz, start_unix_s=start_unix_s, device=device, dayfirst=dayfirst
+        df,
+        source=src,
+        fs_hz=fs_hz,
+        start_unix_s=start_unix_s,
+        device=device,
+        dayfirst=dayfirst,
+        location=location,
     )
 
 
@@ -363,9 +468,9 @@ def _is_number(s: str) -> bool:
 
 
 def read_parquet_recording(
-    p: Path, *, fs_hz: float | None, start_unix_s: float | None
+    p: Path, *, fs_hz: float | None, start_unix_s: float | None, location: str | None = None
 ) -> Recording:
-    """Read a Parquet recording (the same column names as CSV)."""
+    """Read a Parquet recording (the same column names as CSV; ``location`` as for CSV)."""
     pd = require("pandas", extra="wearable", feature="reading Parquet recordings")
     require("pyarrow", extra="wearable", feature="reading Parquet recordings")
     try:
@@ -379,5 +484,10 @@ def read_parquet_recording(
     if df.index.name is not None and df.index.name.lower() in _TIME_NAMES:
         df = df.reset_index()
     return _frame_to_recording(
-        df, source=str(p), fs_hz=fs_hz, start_unix_s=start_unix_s, device="parquet"
+        df,
+        source=str(p),
+        fs_hz=fs_hz,
+        start_unix_s=start_unix_s,
+        device="parquet",
+        location=location,
     )

@@ -19,7 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from spinestab.errors import InputError
-from spinestab.wearable._tables import read_csv_recording, read_parquet_recording
+from spinestab.wearable._tables import (
+    read_csv_recording,
+    read_parquet_recording,
+    table_locations,
+)
 from spinestab.wearable.recording import (
     G_MS2,
     Recording,
@@ -40,6 +44,7 @@ __all__ = [
     "read_recording",
     "recording_from_array",
     "recording_from_times",
+    "table_locations",
 ]
 
 log = logging.getLogger(__name__)
@@ -146,6 +151,7 @@ def read_recording(
     fs_hz: float | None = None,
     start_unix_s: float | None = None,
     tolerance: float = 0.25,
+    location: str | None = None,
 ) -> Recording:
     """Read any supported file into a regularly sampled Recording with known units.
 
@@ -161,6 +167,11 @@ def read_recording(
         Start time for files without timestamps.
     tolerance : float, keyword-only
         Unit-detection tolerance.
+    location : {"trunk", "thigh"}, optional, keyword-only
+        Which sensor to read from a CSV or Parquet file that holds several side by side
+        (``back_x, back_y, back_z, thigh_x, ...`` as HARTH and HAR70+ write them; see
+        :func:`table_locations`). Files with one sensor ignore it, unless their columns
+        name another location (a thigh file given as the trunk is an error).
 
     Returns
     -------
@@ -174,6 +185,10 @@ def read_recording(
     """
     p = Path(path)
     src = str(p)
+    if location not in (None, "trunk", "thigh"):
+        raise InputError(
+            "unknown sensor location", item="location", value=location, expected="trunk or thigh"
+        )
     if not p.exists():
         raise InputError("file not found", source=src)
     if not p.is_file():
@@ -188,13 +203,13 @@ def read_recording(
     elif name.endswith(".gt3x"):
         rec = _read_gt3x(p)
     elif name.endswith((".csv", ".csv.gz", ".txt")):
-        rec = read_csv_recording(p, fs_hz=fs_hz, start_unix_s=start_unix_s)
+        rec = read_csv_recording(p, fs_hz=fs_hz, start_unix_s=start_unix_s, location=location)
     elif name.endswith(".npy"):
         rec = _read_npy(p, fs_hz=fs_hz, start_unix_s=start_unix_s)
     elif name.endswith(".npz"):
         rec = _read_npz(p, fs_hz=fs_hz, start_unix_s=start_unix_s)
     elif name.endswith(".parquet"):
-        rec = read_parquet_recording(p, fs_hz=fs_hz, start_unix_s=start_unix_s)
+        rec = read_parquet_recording(p, fs_hz=fs_hz, start_unix_s=start_unix_s, location=location)
     else:
         raise InputError(
             "unknown file type",
