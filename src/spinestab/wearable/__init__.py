@@ -13,7 +13,8 @@ extra and are imported where they are used.
 """
 
 from spinestab.wearable.config import PromptConfig, WearableConfig
-from spinestab.wearable.io import detect_units, read_recording
+from spinestab.wearable.io import detect_units, read_recording, table_locations
+from spinestab.wearable.live import LiveMonitor, LiveUpdate
 from spinestab.wearable.pipeline import WearableResult, analyse, write_outputs
 from spinestab.wearable.posture import CLASS_NAMES
 from spinestab.wearable.prompts import PromptEngine, offline_prompts
@@ -23,6 +24,8 @@ from spinestab.wearable.stream import FeatureStream
 __all__ = [
     "CLASS_NAMES",
     "FeatureStream",
+    "LiveMonitor",
+    "LiveUpdate",
     "PromptConfig",
     "PromptEngine",
     "Recording",
@@ -33,5 +36,6 @@ __all__ = [
     "offline_prompts",
     "read_recording",
     "recording_from_array",
+    "table_locations",
     "write_outputs",
 ]

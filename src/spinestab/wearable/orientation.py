@@ -66,8 +66,8 @@ class Orientation:
     def as_dict(self) -> dict[str, object]:
         """Return a JSON-ready summary."""
         return {
-            "up": np.round(self.up, 4).tolist(),
-            "forward": np.round(self.forward, 4).tolist(),
+            "up": np.round(self.up, 6).tolist(),
+            "forward": np.round(self.forward, 6).tolist(),
             "up_source": self.up_source,
             "forward_source": self.forward_source,
             "upside_down": self.upside_down,

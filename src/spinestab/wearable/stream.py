@@ -6,8 +6,9 @@ completed so far: the same numbers :func:`~spinestab.wearable.features.compute_f
 gives for the whole recording. Only the samples of the unfinished second are kept, so
 memory does not grow with the length of the stream. The posture of a second needs more than
 its features (the upright reference from walking over the recording, an hour of stillness
-for non-wear), so the streaming posture and prompt stage works on posture codes
-(:class:`~spinestab.wearable.prompts.PromptEngine`); this module is its raw-data front end.
+for non-wear), so :class:`~spinestab.wearable.live.LiveMonitor` classifies a sliding window
+of these features with a given upright reference and feeds the posture codes to the
+:class:`~spinestab.wearable.prompts.PromptEngine`; this module is its raw-data front end.
 """
 
 from __future__ import annotations
