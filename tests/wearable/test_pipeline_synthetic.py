@@ -84,6 +84,22 @@ def test_daily_table_matches_truth(synth2, synth2_results):
     assert np.all((d["cadence_spm"] > 90) & (d["cadence_spm"] < 185))
 
 
+def test_trunk_only_days_leave_the_sitting_standing_split_unknown(synth2, synth2_results):
+    both, solo = synth2_results
+    # trunk only: sitting and standing are one class (upright_static); their split is
+    # unknown (NaN, blank in daily.csv), not 0, and the unsplit total is the truth's sum
+    truth = synth2.posture
+    day = np.arange(truth.size) // 86400
+    for name in ("sitting_min", "standing_min", "forward_ge20_sitting_min"):
+        assert np.isnan(solo.daily[name]).all() and np.isfinite(both.daily[name]).all()
+    for i in range(len(solo.daily["date"])):
+        true_min = np.isin(truth[day == i], (SITTING, STANDING)).sum() / 60
+        assert abs(solo.daily["upright_static_min"][i] - true_min) <= 0.02 * true_min
+    # the totals that need no split stay numbers
+    for name in ("forward_ge20_min", "lying_min", "walking_min"):
+        assert np.isfinite(solo.daily[name]).all()
+
+
 def test_steps_match_script(synth2, synth2_results):
     both, solo = synth2_results
     true_steps = float(synth2.step_hz.sum())  # one step per bounce of the scripted gait

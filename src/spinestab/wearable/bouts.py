@@ -213,4 +213,19 @@ def daily_summary(
     pd_ = np.searchsorted(days, day[prompt_seconds]) if len(prompt_seconds) else np.zeros(0, int)
     col["prompts"] = np.bincount(pd_, minlength=nd).astype(float)
     col["valid_day"] = col["wear_min"] >= cfg.valid_day_wear_h * 60.0
+    # A day measured with the trunk sensor alone cannot tell sitting from standing (all of
+    # it is upright_static): its sitting/standing splits are unknown, not 0 (blank in
+    # daily.csv). Days with thigh data keep them; upright_static then holds the seconds
+    # the thigh sensor missed.
+    unsplit = (
+        (col["upright_static_min"] > 0) & (col["sitting_min"] == 0) & (col["standing_min"] == 0)
+    )
+    if unsplit.any():
+        split = ["sitting_min", "standing_min"] + [
+            f"forward_ge{int(t)}_{part}_min"
+            for t in cfg.forward_deg
+            for part in ("upright", "sitting")
+        ]
+        for name in split:
+            col[name] = np.where(unsplit, np.nan, col[name])
     return col
