@@ -167,6 +167,11 @@ def _find_axes(cols: list[str], source: str, location: str | None = None) -> lis
     )
 
 
+def _delimiter(line: str) -> str:
+    """Cell separator of a CSV line: commas, else semicolons or tabs (European exports)."""
+    return "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
+
+
 def table_locations(path: str | Path) -> list[str]:
     """Sensor locations whose x, y, z columns a CSV or Parquet file holds side by side.
 
@@ -189,7 +194,7 @@ def table_locations(path: str | Path) -> list[str]:
             opener = __import__("gzip").open if name.endswith(".gz") else open
             with opener(p, "rt", encoding="utf-8", errors="replace") as f:
                 line = f.readline()
-            sep = "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
+            sep = _delimiter(line)
             cols = [c.strip() for c in line.split(sep)]
         elif name.endswith(".parquet"):
             pq = require("pyarrow.parquet", extra="wearable", feature="reading Parquet recordings")
@@ -401,8 +406,7 @@ def read_csv_recording(
         fs_hz = fs_hz or fs_file
         device = "ActiLife CSV"
     line = first[skip]
-    # the delimiter: commas, else semicolons or tabs (European exports)
-    sep = "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
+    sep = _delimiter(line)
     head_cells = [c.strip() for c in line.split(sep)]
     # European exports: semicolons between cells and decimal commas inside them
     data_line = first[skip + 1] if skip + 1 < len(first) else ""
