@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -78,11 +80,15 @@ _ACC_WORDS = frozenset(
 )
 
 
+def _words(name: str) -> list[str]:
+    """Lower-case words of a column name: ``"lumbarAccX [g]"`` -> ``["lumbar", "acc", "x"]``."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name))  # accX -> acc X
+    return [w for w in re.split(r"[^a-z0-9]+", _norm(spaced)) if w]
+
+
 def _axis_of(name: str) -> str | None:
     """Return the axis a column names, if any: ``"Accel-X"``, ``"X_ACCELERATION_..."``."""
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name))  # accX -> acc X
-    words = [w for w in re.split(r"[^a-z0-9]+", _norm(spaced)) if w]
-    rest = [w for w in words if w not in _ACC_WORDS]
+    rest = [w for w in _words(name) if w not in _ACC_WORDS]
     if len(rest) == 1 and rest[0] in ("x", "y", "z"):
         return rest[0]
     return None
@@ -101,8 +107,7 @@ _LOCATION_WORDS = {
 
 def _location_of(name: str) -> tuple[str, str] | None:
     """``(location, axis)`` a column names, if it names both: ``"back_x"`` -> trunk, x."""
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(name))
-    words = [w for w in re.split(r"[^a-z0-9]+", _norm(spaced)) if w]
+    words = _words(name)
     if "lower" in words and "back" in words:  # "lower back", "lower_back"
         words.remove("lower")
     for loc, names in _LOCATION_WORDS.items():
@@ -167,6 +172,13 @@ def _find_axes(cols: list[str], source: str, location: str | None = None) -> lis
     )
 
 
+def _open_text(p: Path) -> IO[str]:
+    """Open a CSV (``.gz`` compressed or not) as text; undecodable bytes are replaced."""
+    if p.name.lower().endswith(".gz"):
+        return gzip.open(p, "rt", encoding="utf-8", errors="replace")
+    return open(p, encoding="utf-8", errors="replace")
+
+
 def _delimiter(line: str) -> str:
     """Cell separator of a CSV line: commas, else semicolons or tabs (European exports)."""
     return "," if "," in line else ";" if ";" in line else "\t" if "\t" in line else ","
@@ -191,8 +203,7 @@ def table_locations(path: str | Path) -> list[str]:
     name = p.name.lower()
     try:
         if name.endswith((".csv", ".csv.gz", ".txt")):
-            opener = __import__("gzip").open if name.endswith(".gz") else open
-            with opener(p, "rt", encoding="utf-8", errors="replace") as f:
+            with _open_text(p) as f:
                 line = f.readline()
             sep = _delimiter(line)
             cols = [c.strip() for c in line.split(sep)]
@@ -388,11 +399,7 @@ def read_csv_recording(
     """
     pd = require("pandas", extra="wearable", feature="reading CSV recordings")
     src = str(p)
-    with (
-        open(p, encoding="utf-8", errors="replace")
-        if not p.name.endswith(".gz")
-        else __import__("gzip").open(p, "rt", encoding="utf-8", errors="replace")
-    ) as f:
+    with _open_text(p) as f:
         first = [f.readline() for _ in range(11)]
     if not any(line.strip() for line in first):
         raise InputError("CSV file has no rows", source=src)
