@@ -48,13 +48,14 @@ def harth(tmp_path_factory):
     df.to_csv(d / "S001.csv", index=False, float_format="%.6f")
     df.drop(columns=[f"back_{k}" for k in "xyz"]).to_csv(d / "thigh_only.csv", index=False)
     df.to_parquet(d / "S001.parquet")
+    df.to_csv(d / "S001.CSV.GZ", index=False, float_format="%.6f", compression="gzip")
     truth = np.asarray(CLASS_NAMES)[syn.posture[T0:T1]]
     return d, trunk, thigh, truth
 
 
 def test_each_location_reads_its_own_columns(harth):
     d, trunk, thigh, _ = harth
-    for name in ("S001.csv", "S001.parquet"):
+    for name in ("S001.csv", "S001.parquet", "S001.CSV.GZ"):
         rt = read_recording(d / name, location="trunk")
         rh = read_recording(d / name, location="thigh")
         assert rt.fs_hz == FS and rt.units == "g"
@@ -70,6 +71,7 @@ def test_locations_listed_and_ambiguity_refused(harth):
     d, *_ = harth
     assert table_locations(d / "S001.csv") == ["thigh", "trunk"]
     assert table_locations(d / "S001.parquet") == ["thigh", "trunk"]
+    assert table_locations(d / "S001.CSV.GZ") == ["thigh", "trunk"]
     assert table_locations(d / "thigh_only.csv") == ["thigh"]
     with pytest.raises(InputError, match="several sensors"):
         read_recording(d / "S001.csv")
