@@ -12,19 +12,15 @@ Criteria and sources: ``CLINICAL_LOGIC.md`` §4 (threshold data in ``thresholds.
 """
 
 from spinestab.instability.assess import InstabilityReport, assess
-from spinestab.instability.landmarks import (
-    CORNERS,
-    LandmarkSet,
-    landmarks_from_dict,
-    landmarks_to_csv,
-    landmarks_to_dict,
-    read_landmarks,
-)
+from spinestab.instability.landmark_io import landmarks_to_csv, landmarks_to_dict, read_landmarks
+from spinestab.instability.landmark_parse import landmarks_from_dict
+from spinestab.instability.landmarks import CORNERS, MIDPOINTS, LandmarkSet
 from spinestab.instability.quality import QualityIssue
 from spinestab.instability.thresholds import ThresholdSet, available_sets, load_threshold_set
 
 __all__ = [
     "CORNERS",
+    "MIDPOINTS",
     "InstabilityReport",
     "LandmarkSet",
     "QualityIssue",
