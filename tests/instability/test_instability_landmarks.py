@@ -233,3 +233,53 @@ def test_csv_without_rows_for_a_cut_endplate(tmp_path):
     path.write_text("\n".join(rows[:2] + rows[3:]) + "\n")  # L4 keeps one inferior corner
     with pytest.raises(InputError, match="inferior endplate has only one corner"):
         read_landmarks(path)
+
+
+def test_mid_points_read_from_json_and_both_csv_layouts(tmp_path):
+    data = _valid()
+    data["vertebrae"]["L4"]["mid_superior"] = [230, 108]
+    data["vertebrae"]["L4"]["mid_inferior"] = [226.5, 280]
+    data["vertebrae"]["L5"]["mid_superior"] = None
+    data["vertebrae"]["L5"]["mid_inferior"] = [221, 515]
+    ls = landmarks_from_dict(data)
+    assert np.array_equal(ls.midpoints["L4"], [[230, 108], [226.5, 280]])
+    assert np.isnan(ls.midpoints["L5"][0]).all() and list(ls.midpoints["L5"][1]) == [221, 515]
+    # JSON and long CSV round trips keep them; the wide CSV reads mid_* columns too
+    jpath, cpath = tmp_path / "m.json", tmp_path / "m.csv"
+    jpath.write_text(json.dumps(landmarks_to_dict(ls)))
+    cpath.write_text(landmarks_to_csv(ls))
+    wide = tmp_path / "w.csv"
+    cols = [f"{c}_{a}" for c in (*CORNERS, "mid_superior", "mid_inferior") for a in "xy"]
+    rows = ["level," + ",".join(cols) + ",units,view"]
+    for level, entry in data["vertebrae"].items():
+        cells = []
+        for c in (*CORNERS, "mid_superior", "mid_inferior"):
+            point = entry[c]
+            cells += ["", ""] if point is None else [str(v) for v in point]
+        rows.append(f"{level}," + ",".join(cells) + ",px,neutral")
+    wide.write_text("\n".join(rows) + "\n")
+    for path in (jpath, cpath, wide):
+        back = read_landmarks(path)
+        assert set(back.midpoints) == {"L4", "L5"}
+        for level in ("L4", "L5"):
+            np.testing.assert_array_equal(back.midpoints[level], ls.midpoints[level])
+    # without mid-points nothing is invented
+    assert landmarks_from_dict(_valid()).midpoints == {}
+
+
+@pytest.mark.parametrize("bad", [[1], "a,b", [1, float("nan")], {"x": 1}])
+def test_bad_mid_point_is_a_clear_error(bad):
+    data = _valid()
+    data["vertebrae"]["L4"]["mid_superior"] = bad
+    with pytest.raises(InputError, match=r"L4\.mid_superior"):
+        landmarks_from_dict(data)
+
+
+def test_view_defaults_only_when_asked():
+    data = _valid()
+    del data["view"]
+    with pytest.raises(InputError, match="view missing"):
+        landmarks_from_dict(data)
+    assert landmarks_from_dict(data, default_view="neutral").view == "neutral"
+    data["view"] = "flexion"
+    assert landmarks_from_dict(data, default_view="neutral").view == "flexion"
