@@ -1,67 +1,27 @@
-"""Patient-facing text from gettext catalogues (English, German).
+"""Patient-facing text of care (handout, plan) from the ``care`` gettext catalogues.
 
-The catalogues are ``locale/<lang>/LC_MESSAGES/care.po``, read at run time with Babel
-(``babel.messages.pofile.read_po``): no compile step at install. Message ids are stable keys
-(``ex.bird_dog.L1.how``); every language, English included, is a translation, so no
-patient-facing sentence lives in code.
+The catalogues are ``locale/<lang>/LC_MESSAGES/care.po`` in this package, read by the
+shared loader :mod:`spinestab.core.i18n` (Babel, no compile step). Message ids are stable
+keys (``ex.bird_dog.L1.how``).
 """
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from importlib import resources
-from typing import Any
+from spinestab.core import i18n as _core
+from spinestab.core.i18n import LANGUAGES, resolve_language
 
-from spinestab.errors import InputError, require
+__all__ = ["DOMAIN", "LANGUAGES", "Translator", "catalogue", "resolve_language"]
 
-__all__ = ["LANGUAGES", "Translator", "catalogue", "resolve_language"]
-
-LANGUAGES = ("en", "de")
 DOMAIN = "care"
 
 
-def resolve_language(language: str | None = None) -> str:
-    """Choose the language: explicit value, else ``Settings.language`` (``SPINESTAB_LANGUAGE``).
-
-    Raises
-    ------
-    InputError
-        For a language without a catalogue.
-
-    """
-    if language is None:
-        env = os.environ.get("SPINESTAB_LANGUAGE")
-        if env:
-            language = env
-        else:
-            from spinestab.settings import get_settings
-
-            language = get_settings().language
-    language = language.strip().lower()
-    if language not in LANGUAGES:
-        raise InputError(
-            "no translation catalogue for this language",
-            item="language",
-            value=language,
-            expected="one of " + ", ".join(LANGUAGES),
-        )
-    return language
-
-
-@cache
 def catalogue(language: str) -> dict[str, str]:
-    """Return ``{message id: text}`` of one language's catalogue (fuzzy entries skipped)."""
-    pofile = require("babel.messages.pofile", extra="care", feature="translated patient text")
-    language = resolve_language(language)
-    ref = resources.files("spinestab.care").joinpath(f"locale/{language}/LC_MESSAGES/{DOMAIN}.po")
-    with ref.open("rb") as handle:
-        cat = pofile.read_po(handle, locale=language, domain=DOMAIN)
-    return {str(m.id): str(m.string) for m in cat if m.id and m.string and not m.fuzzy}
+    """Return ``{message id: text}`` of one language's care catalogue."""
+    return _core.catalogue(DOMAIN, language)
 
 
-class Translator:
-    """Look up patient-facing text in one language.
+class Translator(_core.Translator):
+    """Look up care text in one language (see :class:`spinestab.core.i18n.Translator`).
 
     Parameters
     ----------
@@ -71,31 +31,4 @@ class Translator:
     """
 
     def __init__(self, language: str | None = None) -> None:
-        self.language = resolve_language(language)
-        self._messages = catalogue(self.language)
-
-    def __call__(self, key: str, **values: Any) -> str:
-        """Return the text of ``key`` with ``{placeholders}`` filled in.
-
-        Raises
-        ------
-        KeyError
-            When the catalogue has no text for ``key`` (a missing translation is a bug,
-            never silently shown in another language).
-
-        """
-        # Singular forms: a key ``<key>.one_<name>`` is used when placeholder ``name`` is 1
-        # ("1 set", "1 Satz"), so counts of one read correctly in every language.
-        for name, value in values.items():
-            if value == 1 and not isinstance(value, bool) and f"{key}.one_{name}" in self._messages:
-                key = f"{key}.one_{name}"
-                break
-        try:
-            text = self._messages[key]
-        except KeyError:
-            raise KeyError(f"no '{self.language}' text for message '{key}'") from None
-        return text.format(**values) if values else text
-
-    def has(self, key: str) -> bool:
-        """Whether the catalogue has text for ``key``."""
-        return key in self._messages
+        super().__init__(DOMAIN, language)

@@ -34,6 +34,7 @@ from spinestab.care.profile import (
     StabilityProfile,
     find_missing,
 )
+from spinestab.core.levels import level_sort_key, parse_segment
 from spinestab.errors import InputError
 
 __all__ = [
@@ -208,11 +209,8 @@ def read_history(data: Mapping[str, Any], *, source: str = "history.json") -> Hi
     values["symptomatic_levels"] = tuple(
         str(v).upper() for v in values.get("symptomatic_levels", ())
     )
-    from spinestab.instability._levels import LEVEL_ORDER
-
     for level in values["symptomatic_levels"]:
-        parts = [p.strip() for p in level.split("-")]
-        if not 1 <= len(parts) <= 2 or any(p not in LEVEL_ORDER for p in parts):
+        if parse_segment(level) is None:
             raise InputError(
                 "unknown level",
                 source=source,
@@ -284,16 +282,6 @@ def _level_name(value: str) -> str:
     """Return a level in upper case (``l4`` -> ``L4``), ``all``/``unassigned`` in lower case."""
     text = value.strip()
     return text.lower() if text.lower() in _SUMMARY_LEVELS else text.upper()
-
-
-def _level_key(level: str) -> tuple[int, float, str]:
-    """Sort key in cranio-caudal order (C, T, L, S; then ``all``/``unassigned``/others)."""
-    region = {"C": 0, "T": 1, "L": 2, "S": 3}.get(level[:1], 4)
-    try:
-        number = float(level[1:])
-    except ValueError:
-        return (region if region < 4 else 5, 0.0, level)
-    return (region, number, level)
 
 
 def _wanted_levels(symptomatic_levels: Iterable[str]) -> set[str]:
@@ -391,7 +379,7 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
         methods = sorted({r["fat_method"] for r in chosen if r["fat_method"]})
         return {
             "fat_pct": max(fats) if fats else None,
-            "levels": sorted({r["level"] for r in chosen}, key=_level_key),
+            "levels": sorted({r["level"] for r in chosen}, key=level_sort_key),
             "fat_method": ", ".join(methods) if methods else None,
         }
 
@@ -401,8 +389,8 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
     note = None
     if wanted and not wanted & measured:
         note = (
-            f"symptomatic levels {', '.join(sorted(wanted, key=_level_key))} not in the table "
-            f"(measured: {', '.join(sorted(measured, key=_level_key)) or 'whole scan only'}): "
+            f"symptomatic levels {', '.join(sorted(wanted, key=level_sort_key))} not in the table "
+            f"(measured: {', '.join(sorted(measured, key=level_sort_key)) or 'whole scan only'}): "
             "all measured levels used"
         )
     # the asymmetry of the levels considered (§5.9: "asymmetric atrophy at the symptomatic

@@ -76,7 +76,7 @@ def wearable_command(
     from spinestab.wearable.pipeline import analyse, write_outputs
 
     with exit_on_bad_input():
-        from spinestab.care.i18n import resolve_language
+        from spinestab.core.i18n import resolve_language
 
         language = resolve_language(lang)
         if out.exists() and not out.is_dir():  # before the work, not after it

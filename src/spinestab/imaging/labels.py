@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from spinestab.core.levels import VERTEBRAE, vertebra_order
 from spinestab.errors import InputError
 
 __all__ = [
@@ -48,26 +49,7 @@ __all__ = [
 
 MUSCLES = ("multifidus", "erector_spinae", "autochthon", "psoas", "quadratus_lumborum")
 SIDES = ("left", "right", "none")
-#: Vertebrae from cranial to caudal; L6 and T13 are transitional variants.
-VERTEBRAE = (
-    *(f"C{i}" for i in range(1, 8)),
-    *(f"T{i}" for i in range(1, 13)),
-    "T13",
-    *(f"L{i}" for i in range(1, 7)),
-    *(f"S{i}" for i in range(1, 6)),
-)
-
 Kind = Literal["muscle", "vertebra", "vertebrae", "vertebral_body", "disc", "other"]
-
-
-def vertebra_order(name: str) -> int:
-    """Cranio-caudal rank of a vertebra name (C1 = 0; larger is more caudal)."""
-    try:
-        return VERTEBRAE.index(name)
-    except ValueError as exc:
-        raise InputError(
-            "unknown vertebra", value=name, expected="C1..C7, T1..T13, L1..L6, S1..S5"
-        ) from exc
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from spinestab.core.results import MUSCLE_QUALITY_COLUMNS, MuscleRow
 from spinestab.errors import InputError
 from spinestab.imaging.fat import FatMap
 from spinestab.imaging.grading import GRADING_SCHEMES, GradingScheme
@@ -75,29 +76,8 @@ PER_SLICE_COLUMNS = (
     "mean_intensity",
     "fat_fraction_pct",
 )
-MUSCLE_COLUMNS = (
-    "muscle",
-    "side",
-    "level",
-    "csa_max_mm2",
-    "csa_mean_mm2",
-    "volume_ml",
-    "fat_fraction_pct",
-    "fat_method",
-    "lean_csa_mean_mm2",
-    "grade",
-    "asymmetry_pct",
-    "reference_note",
-    "n_slices",
-    "mean_intensity",
-    "csa_to_vertebral_body",
-    "grade_scheme",
-    "reference_mean_pct",
-    "reference_sd_pct",
-    "reference_z",
-    "label_value",
-    "flags",
-)
+#: The columns of ``muscle_quality.csv`` (defined once, in :mod:`spinestab.core.results`).
+MUSCLE_COLUMNS = MUSCLE_QUALITY_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -112,33 +92,6 @@ class SliceRow:
     mean_intensity: float
     fat_fraction_pct: float
     label_value: int = 0
-
-
-@dataclass(frozen=True)
-class MuscleRow:
-    """One muscle x side x level (a row of ``muscle_quality.csv``)."""
-
-    muscle: str
-    side: str
-    level: str
-    csa_max_mm2: float
-    csa_mean_mm2: float
-    volume_ml: float
-    fat_fraction_pct: float
-    fat_method: str
-    lean_csa_mean_mm2: float
-    grade: str
-    asymmetry_pct: float
-    reference_note: str
-    n_slices: int
-    mean_intensity: float
-    csa_to_vertebral_body: float
-    grade_scheme: str
-    reference_mean_pct: float
-    reference_sd_pct: float
-    reference_z: float
-    label_value: int
-    flags: str
 
 
 @dataclass(frozen=True)

@@ -409,9 +409,9 @@ def write_outputs(
     patient message is taken from the translation catalogue of ``language`` (default: the
     ``SPINESTAB_LANGUAGE`` setting).
     """
-    from spinestab.care.i18n import Translator
+    from spinestab.core.i18n import Translator
 
-    keep_moving = Translator(language)("prompt.keep_moving")
+    keep_moving = Translator("wearable", language)("prompt.keep_moving")
     pa = require("pyarrow", extra="wearable", feature="writing per_second.parquet")
     pq = require("pyarrow.parquet", extra="wearable", feature="writing per_second.parquet")
     out = Path(out_dir)
