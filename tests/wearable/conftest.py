@@ -38,3 +38,16 @@ def synth2_results(synth2):
     trunk = trunk.with_units(detect_units(trunk))
     thigh = thigh.with_units(detect_units(thigh))
     return analyse(trunk, thigh), analyse(trunk)
+
+
+def load_npz(path: Path) -> dict:
+    """All arrays of an ``.npz`` file, read at once and the file closed.
+
+    ``np.load`` on an ``.npz`` keeps the file open until the object is collected; under
+    ``-W error`` the ResourceWarning of an unclosed file then fails whichever test the
+    garbage collector happens to run in.
+    """
+    import numpy as np
+
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}

@@ -115,14 +115,14 @@ def test_cli_reads_a_device_file(tmp_path):
 
 
 def test_cli_sit_to_stand_method_option(tmp_path):
-    from .conftest import DATA
+    from .conftest import DATA, load_npz
 
     base = ["wearable", "--trunk", str(DATA / "s2s_input_data.npz"), "--no-pictures"]
     out = tmp_path / "disp"
     res = CliRunner().invoke(app, [*base, "--sit-to-stand", "displacement", "--out", str(out)])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "wearable_summary.json").read_text())
-    ref = np.load(DATA / "s2s_displacement_results.npz")["STS Start"]
+    ref = load_npz(DATA / "s2s_displacement_results.npz")["STS Start"]
     found = np.asarray(summary["sit_to_stand_unix_s"])
     assert summary["sit_to_stand_method"] == "displacement" and found.size == ref.size == 5
     assert np.max(np.abs(found - ref)) <= 0.1

@@ -11,12 +11,12 @@ from spinestab.wearable._geneactiv import decode_geneactiv
 from spinestab.wearable._gt3x import decode_gt3x
 from spinestab.wearable.io import read_recording
 
-from .conftest import DATA, shared_file
+from .conftest import DATA, load_npz, shared_file
 
 
 def test_ax3_matches_skdh_reference():
     d = decode_cwa((DATA / "ax3_sample.cwa").read_bytes())
-    ref = np.load(DATA / "ax3_reference.npz")
+    ref = load_npz(DATA / "ax3_reference.npz")
     assert d.device == "AX3" and d.fs_hz == 200.0
     assert d.acc_g.shape == ref["accel"].shape == (58800, 3)
     np.testing.assert_array_equal(d.acc_g, ref["accel"])  # exact: multiples of 1/256 g
@@ -26,7 +26,7 @@ def test_ax3_matches_skdh_reference():
 
 def test_ax6_matches_skdh_reference_with_gyro_and_temperature():
     d = decode_cwa((DATA / "ax6_sample.cwa").read_bytes())
-    ref = np.load(DATA / "ax6_data.npz")
+    ref = load_npz(DATA / "ax6_data.npz")
     assert d.device == "AX6"
     assert d.acc_g.shape == ref["accel"].shape
     # the reference is rounded to 6 decimals
@@ -38,7 +38,7 @@ def test_ax6_matches_skdh_reference_with_gyro_and_temperature():
 
 def test_geneactiv_matches_skdh_reference():
     d = decode_geneactiv((DATA / "gnactv_sample.bin").read_bytes())
-    ref = np.load(DATA / "gnactv_data.npz")
+    ref = load_npz(DATA / "gnactv_data.npz")
     assert d.fs_hz == 50.0 and d.acc_g.shape == (900, 3)
     np.testing.assert_allclose(d.acc_g, ref["accel"], atol=5.1e-5)  # reference: 4 decimals
     np.testing.assert_array_equal(d.light_lux, ref["light"])

@@ -13,7 +13,7 @@ from spinestab.wearable.pipeline import analyse
 from spinestab.wearable.posture import WALKING, gait_per_second
 from spinestab.wearable.sit2stand import sit_to_stand_displacement, transfers_in_recording
 
-from .conftest import DATA, shared_file
+from .conftest import DATA, load_npz, shared_file
 
 KEYS = [
     f"{s}_{t}"
@@ -29,7 +29,7 @@ def _f1(c):
 
 def _detected():
     """Per-second walking of every recording (default configuration) and its features."""
-    z = np.load(DATA / "mobgap_lowerback.npz")
+    z = load_npz(DATA / "mobgap_lowerback.npz")
     out = {}
     for key in KEYS:
         rec = recording_from_array(z[f"{key}_acc"], fs_hz=FS).with_units("g")
@@ -137,7 +137,7 @@ def test_mobgap_reference_levels():
     # every trial used, both equal to what the npz holds; HA002's Test5 trials have no
     # INDIP bout at either level.
     sio = pytest.importorskip("scipy.io")
-    z = np.load(DATA / "mobgap_lowerback.npz")
+    z = load_npz(DATA / "mobgap_lowerback.npz")
     for subj in ("HA/001", "HA/002", "MS/001"):
         path = shared_file(f"lumbar_mobgap/data/lab/{subj}/data.mat")
         m = sio.loadmat(path, squeeze_me=True, struct_as_record=False)["data"]
@@ -159,8 +159,8 @@ def test_sit_to_stand_transitions_found():
     rec = read_recording(DATA / "s2s_input_data.npz")
     res = analyse(rec)
     found = np.asarray(res.info["sit_to_stand_unix_s"])
-    still = np.load(DATA / "s2s_stillness_results.npz")["STS Start"]
-    disp = np.load(DATA / "s2s_displacement_results.npz")["STS Start"]
+    still = load_npz(DATA / "s2s_stillness_results.npz")["STS Start"]
+    disp = load_npz(DATA / "s2s_displacement_results.npz")["STS Start"]
     # SKDH's stillness method: three transitions, each starting after sitting still; ours
     # finds each within 2 s and nothing else
     assert still.size == 3 and found.size == 3
@@ -176,7 +176,7 @@ def test_sit_to_stand_displacement_method_finds_all_five():
     # transfer): our implementation against SKDH's own reference output for its sample
     rec = read_recording(DATA / "s2s_input_data.npz")
     res = analyse(rec, cfg=WearableConfig(sit_to_stand_method="displacement"))
-    ref = np.load(DATA / "s2s_displacement_results.npz")
+    ref = load_npz(DATA / "s2s_displacement_results.npz")
     start = np.asarray(res.info["sit_to_stand_unix_s"])
     end = np.asarray(res.info["sit_to_stand_end_unix_s"])
     disp = np.asarray(res.info["sit_to_stand_displacement_m"])
@@ -186,17 +186,17 @@ def test_sit_to_stand_displacement_method_finds_all_five():
     assert np.max(np.abs(end - ref["STS End"])) <= 0.1
     assert np.allclose(disp, ref["Vertical Displacement"], atol=0.01)
     # the two transfers that start during activity are among them
-    still = np.load(DATA / "s2s_stillness_results.npz")["STS Start"]
+    still = load_npz(DATA / "s2s_stillness_results.npz")["STS Start"]
     assert np.min(np.abs(start[:, None] - still[None, :]), axis=1)[3:].min() > 2.0
 
 
 def test_sit_to_stand_displacement_no_transfer_while_walking():
     # controls with no sit-to-stand: the six mobgap straight walks (Test5) and SKDH's
     # walking-with-turns recording
-    z = np.load(DATA / "mobgap_lowerback.npz")
+    z = load_npz(DATA / "mobgap_lowerback.npz")
     for key in (k for k in KEYS if "Test5" in k):
         assert sit_to_stand_displacement(z[f"{key}_acc"], FS).start_s.size == 0, key
-    g = np.load(DATA / "gait_input2.npz")
+    g = load_npz(DATA / "gait_input2.npz")
     fs = 1.0 / np.mean(np.diff(g["time"][:500]))
     assert sit_to_stand_displacement(g["accel"], fs).start_s.size == 0
 
@@ -206,18 +206,18 @@ def test_sit_to_stand_displacement_across_a_gap():
     # its own, times stay on the recording's clock and nothing is invented in the gap (the
     # peak threshold is the power SD of each run, so a short run may lose a transfer:
     # measured 4 of 5 here)
-    d = np.load(DATA / "s2s_input_data.npz")
+    d = load_npz(DATA / "s2s_input_data.npz")
     fs = 1.0 / np.mean(np.diff(d["time"][:500]))
     a = d["accel"].copy()
     a[int(50 * fs) : int(60 * fs)] = np.nan
     found = transfers_in_recording(recording_from_array(a, fs_hz=fs)).start_s
-    ref = np.load(DATA / "s2s_displacement_results.npz")["STS Start"] - d["time"][0]
+    ref = load_npz(DATA / "s2s_displacement_results.npz")["STS Start"] - d["time"][0]
     assert found.size >= 3
     assert np.min(np.abs(found[:, None] - ref[None, :]), axis=1).max() <= 0.1
 
 
 def test_sit_to_stand_displacement_bad_input():
-    a = np.load(DATA / "s2s_input_data.npz")["accel"].copy()
+    a = load_npz(DATA / "s2s_input_data.npz")["accel"].copy()
     a[100] = np.nan
     with pytest.raises(InputError):
         sit_to_stand_displacement(a, 128.0)
@@ -234,7 +234,7 @@ def test_skdh_lumbar_walk_cadence():
     rec = read_recording(DATA / "gait_input2.npz")
     res = analyse(rec)
     walking = res.posture == WALKING
-    ref = np.load(DATA / "gait_results2_vcwt.npz")
+    ref = load_npz(DATA / "gait_results2_vcwt.npz")
     assert walking.sum() >= 30  # SKDH's bout: 58 steps, 30.9 s of step times
     cadence = 60.0 * res.steps[walking].sum() / walking.sum()
     assert abs(cadence - np.nanmedian(ref["cadence"])) <= 0.05 * np.nanmedian(ref["cadence"])
