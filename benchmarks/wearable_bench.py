@@ -39,7 +39,8 @@ SPINESTAB = (
     """
 import sys, time
 from spinestab.wearable.io import read_recording
-from spinestab.wearable.pipeline import analyse, write_outputs
+from spinestab.wearable.outputs import write_outputs
+from spinestab.wearable.pipeline import analyse
 d, out, pictures, days = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 t0 = time.perf_counter()
 tr = read_recording(f"{d}/trunk_{days}d_100hz.npy")

@@ -408,7 +408,7 @@ def test_pictures_and_prompts_follow_the_local_clock(tmp_path):
     """20:00-23:00 UTC at UTC+5 is 01:00-04:00 on the next local day: one day, one picture."""
     import csv
 
-    from spinestab.wearable.pipeline import write_outputs
+    from spinestab.wearable.outputs import write_outputs
 
     _, a = _still_walk(3 * 3600, 25)
     shift = np.repeat(np.arange(3 * 3600) % 600 == 300, 25)  # a shift every 10 min: worn

@@ -16,7 +16,8 @@ import pytest
 from spinestab.errors import InputError
 from spinestab.wearable.io import recording_from_array
 from spinestab.wearable.live import LiveMonitor, orientation_from_dict
-from spinestab.wearable.pipeline import analyse, write_outputs
+from spinestab.wearable.outputs import write_outputs
+from spinestab.wearable.pipeline import analyse
 from spinestab.wearable.posture import CLASS_NAMES, NONWEAR, runs
 from spinestab.wearable.synthetic import scripted_recording
 

@@ -73,7 +73,9 @@ def wearable_command(
     from spinestab.errors import InputError
     from spinestab.wearable.config import PromptConfig, WearableConfig
     from spinestab.wearable.io import parse_time, read_recording, table_locations
-    from spinestab.wearable.pipeline import analyse, write_outputs
+    from spinestab.wearable.outputs import write_outputs
+    from spinestab.wearable.pipeline import analyse
+    from spinestab.wearable.transfers import sit_to_stand_detector
 
     with exit_on_bad_input():
         from spinestab.core.i18n import resolve_language
@@ -115,6 +117,7 @@ def wearable_command(
             prompts=PromptConfig(static_limit_min=static_limit),
             sit_to_stand_method=sit_to_stand,
         )
+        sit_to_stand_detector(cfg.sit_to_stand_method)  # an unknown name: before the work
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

@@ -15,10 +15,12 @@ extra and are imported where they are used.
 from spinestab.wearable.config import PromptConfig, WearableConfig
 from spinestab.wearable.io import detect_units, read_recording, table_locations
 from spinestab.wearable.live import LiveMonitor, LiveUpdate
-from spinestab.wearable.pipeline import WearableResult, analyse, write_outputs
+from spinestab.wearable.outputs import write_outputs
+from spinestab.wearable.pipeline import analyse
 from spinestab.wearable.posture import CLASS_NAMES
 from spinestab.wearable.prompts import PromptEngine, offline_prompts
 from spinestab.wearable.recording import Recording, recording_from_array
+from spinestab.wearable.result import WearableResult
 from spinestab.wearable.stream import FeatureStream
 
 __all__ = [

@@ -1,92 +1,48 @@
 """The whole wearable path: recordings in, per-second posture, daily table and prompts out.
 
-``analyse`` is pure (arrays in, :class:`WearableResult` out); ``write_outputs`` writes the
-files the CLI promises: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``,
-``wearable_summary.json`` and one ``timeline_YYYY-MM-DD.png`` per day.
+``analyse`` is pure (recordings in, a typed :class:`~spinestab.wearable.result.WearableResult`
+out) and writes nothing; :func:`spinestab.wearable.outputs.write_outputs` writes the files the
+CLI promises.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from spinestab.errors import InputError, require
+from spinestab.errors import InputError
 from spinestab.wearable.bouts import daily_summary
 from spinestab.wearable.calibrate import Calibration, autocalibrate, nonwear_mask, still_mask
 from spinestab.wearable.config import WearableConfig
 from spinestab.wearable.features import SecondFeatures, compute_features
 from spinestab.wearable.orientation import Orientation, body_angles, estimate_orientation, unit_rows
 from spinestab.wearable.posture import (
-    CLASS_NAMES,
     LYING,
-    MOVING,
     NONWEAR,
     RUNNING,
-    SITTING,
     STAIRS,
-    STANDING,
     WALKING,
     Gait,
     classify,
     gait_per_second,
-    sit_to_stand,
 )
 from spinestab.wearable.prompts import offline_prompts
 from spinestab.wearable.recording import Recording
-from spinestab.wearable.sit2stand import transfers_in_recording
+from spinestab.wearable.result import WearableResult
+from spinestab.wearable.transfers import (
+    SitToStandDetector,
+    ThighPostureSitToStand,
+    TransferInput,
+    sit_to_stand_detector,
+)
 
-__all__ = ["WearableResult", "analyse", "write_outputs"]
+__all__ = ["WearableResult", "analyse"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WearableResult:
-    """Everything the pipeline found.
-
-    Attributes
-    ----------
-    start_unix_s : float
-        Time of second 0.
-    posture : (S,) int8 ndarray
-        Posture codes (:data:`~spinestab.wearable.posture.CLASS_NAMES`).
-    trunk_inclination_deg, trunk_forward_deg, trunk_lateral_deg : (S,) float32 ndarrays
-        Trunk angles from the upright reference.
-    thigh_inclination_deg : (S,) float32 ndarray or None
-        Thigh angle from its walking reference.
-    steps : (S,) float32 ndarray
-        Steps per second.
-    nonwear, missing, clipped, idle_sleep : (S,) bool ndarrays
-        Flags per second (``idle_sleep``: filled in by an ActiGraph in idle sleep).
-    prompts_unix_s : (P,) float64 ndarray
-        Prompt times.
-    daily : dict of str to ndarray
-        The daily table.
-    info : dict
-        Orientation, calibration, reader notes and set-up.
-
-    """
-
-    start_unix_s: float
-    posture: np.ndarray
-    trunk_inclination_deg: np.ndarray
-    trunk_forward_deg: np.ndarray
-    trunk_lateral_deg: np.ndarray
-    thigh_inclination_deg: np.ndarray | None
-    steps: np.ndarray
-    nonwear: np.ndarray
-    missing: np.ndarray
-    clipped: np.ndarray
-    idle_sleep: np.ndarray
-    prompts_unix_s: np.ndarray
-    daily: dict[str, np.ndarray]
-    info: dict[str, object]
 
 
 def _align(f: SecondFeatures, start_unix_s: float, n: int) -> tuple[np.ndarray, ...]:
@@ -162,6 +118,7 @@ def analyse(
     standing_s: tuple[float, float] | None = None,
     utc_offset_h: float = 0.0,
     progress: Callable[[int], None] | None = None,
+    sit_to_stand: SitToStandDetector | None = None,
 ) -> WearableResult:
     """Run the pipeline on a trunk recording and an optional thigh recording.
 
@@ -180,6 +137,9 @@ def analyse(
         Local clock offset for day boundaries and quiet hours.
     progress : callable, optional, keyword-only
         Called with seconds processed (per sensor).
+    sit_to_stand : SitToStandDetector, optional, keyword-only
+        The sit-to-stand method (:mod:`spinestab.wearable.transfers`); default: from the
+        thigh posture when a thigh sensor is given, else ``cfg.sit_to_stand_method``.
 
     Returns
     -------
@@ -187,6 +147,12 @@ def analyse(
 
     """
     cfg = cfg or WearableConfig()
+    if sit_to_stand is None:  # checked before the work
+        sit_to_stand = (
+            ThighPostureSitToStand()
+            if thigh is not None
+            else sit_to_stand_detector(cfg.sit_to_stand_method)
+        )
     with ThreadPoolExecutor(max_workers=2) as pool:
         ft = pool.submit(compute_features, trunk, keep_vert=True, progress=progress)
         fh = (
@@ -289,41 +255,17 @@ def analyse(
         cfg=cfg,
         utc_offset_h=utc_offset_h,
     )
-    if cfg.sit_to_stand_method not in ("stillness", "displacement"):
-        raise InputError(
-            "unknown sit-to-stand method",
-            item="sit_to_stand_method",
-            value=cfg.sit_to_stand_method,
-            expected="stillness or displacement",
+    transfers = sit_to_stand.detect(
+        TransferInput(
+            trunk=trunk,
+            start_unix_s=tf.start_unix_s,
+            posture=posture,
+            trunk_inclination_deg=inc,
+            trunk_sd_g=tf.sd,
         )
-    if thigh is None and cfg.sit_to_stand_method == "displacement":
-        tr = transfers_in_recording(trunk)  # Adamowicz et al. 2020, sample level
-        t0, t1 = trunk.start_unix_s + tr.start_s, trunk.start_unix_s + tr.end_s
-        # a sit-to-stand starts seated and ends upright: transfers within 10 s of lying or
-        # non-wear (turning in bed, taking the sensor off or putting it on) are dropped [D]
-        near = 10
-        lie_or_off = (
-            np.convolve(
-                np.isin(posture, (LYING, NONWEAR)).astype(np.int32), np.ones(2 * near + 1), "same"
-            )
-            > 0
-        )
-        sec0 = np.clip(np.floor(t0 - tf.start_unix_s).astype(np.int64), 0, n - 1)
-        sec1 = np.clip(np.floor(t1 - tf.start_unix_s).astype(np.int64), 0, n - 1)
-        keep = ~lie_or_off[sec0] & ~lie_or_off[sec1]
-        info["sit_to_stand_unix_s"] = t0[keep].tolist()
-        info["sit_to_stand_end_unix_s"] = t1[keep].tolist()
-        info["sit_to_stand_displacement_m"] = tr.vertical_displacement_m[keep].tolist()
-    else:
-        if thigh is None:
-            sts = sit_to_stand(inc, tf.sd)
-        else:  # with a thigh sensor: sitting followed by standing or gait
-            sts = np.flatnonzero(
-                (posture[:-1] == SITTING)
-                & np.isin(posture[1:], (STANDING, MOVING, WALKING, RUNNING))
-            )
-        info["sit_to_stand_unix_s"] = (tf.start_unix_s + sts).tolist()
-    info["sit_to_stand_method"] = "thigh posture" if thigh is not None else cfg.sit_to_stand_method
+    )
+    info.update(transfers.as_info())
+    info["sit_to_stand_method"] = transfers.method
     info["seconds"] = int(n)
     info["utc_offset_h"] = float(utc_offset_h)
     info["prompts"] = int(prompts.size)
@@ -343,134 +285,3 @@ def analyse(
         daily=daily,
         info=info,
     )
-
-
-def _csv(path: Path, cols: dict[str, np.ndarray]) -> None:
-    names = list(cols)
-    n = len(next(iter(cols.values()))) if cols else 0
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(",".join(names) + "\n")
-        for i in range(n):
-            cells = []
-            for k in names:
-                v = cols[k][i]
-                if isinstance(v, float | np.floating):
-                    cells.append(
-                        f"{float(v):.3f}".rstrip("0").rstrip(".") if np.isfinite(v) else ""
-                    )
-                elif isinstance(v, bool | np.bool_):
-                    cells.append("true" if v else "false")
-                else:
-                    cells.append(str(v))
-            f.write(",".join(cells) + "\n")
-
-
-def _arrow(pa: object, x: np.ndarray, typ: object = None) -> object:
-    """Wrap a 1-D NumPy array as a pyarrow array without copying floats or ints.
-
-    ``pa.array`` on NumPy input imports pandas (about 0.4 s); building from buffers does
-    not. NaN stays NaN (not null), as with ``pa.array``; booleans are bit-packed.
-    """
-    x = np.ascontiguousarray(x)
-    if x.dtype == bool:
-        bits = np.packbits(x, bitorder="little")
-        return pa.Array.from_buffers(pa.bool_(), x.size, [None, pa.py_buffer(bits)])  # type: ignore[attr-defined]
-    typ = typ if typ is not None else pa.from_numpy_dtype(x.dtype)  # type: ignore[attr-defined]
-    return pa.Array.from_buffers(typ, x.size, [None, pa.py_buffer(x)])  # type: ignore[attr-defined]
-
-
-def _arrow_strings(pa: object, words: tuple[str, ...]) -> object:
-    """Build a pyarrow string array from buffers (``pa.array`` on a list also imports pandas)."""
-    data = [w.encode() for w in words]
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in data])]).astype(np.int32)
-    bufs = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]  # type: ignore[attr-defined]
-    return pa.Array.from_buffers(pa.string(), len(words), bufs)  # type: ignore[attr-defined]
-
-
-def _local_iso(t_unix_s: float, offset_h: float) -> str:
-    """Return a UTC time as local ISO 8601 with its offset, e.g. ``2024-03-31T07:16:23+05:30``."""
-    m = round(offset_h * 60)
-    sign = "+" if m >= 0 else "-"
-    stamp = np.datetime64(round(t_unix_s + m * 60), "s")
-    return f"{stamp}{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-
-
-def write_outputs(
-    result: WearableResult,
-    out_dir: str | Path,
-    *,
-    pictures: bool = True,
-    language: str | None = None,
-) -> list[Path]:
-    """Write the output files into ``out_dir`` and return their paths.
-
-    Files: ``per_second.parquet``, ``daily.csv``, ``prompts.csv``, ``wearable_summary.json``
-    and one ``timeline_YYYY-MM-DD.png`` per day (unless ``pictures`` is False). The prompts'
-    patient message is taken from the translation catalogue of ``language`` (default: the
-    ``SPINESTAB_LANGUAGE`` setting).
-    """
-    from spinestab.core.i18n import Translator
-
-    keep_moving = Translator("wearable", language)("prompt.keep_moving")
-    pa = require("pyarrow", extra="wearable", feature="writing per_second.parquet")
-    pq = require("pyarrow.parquet", extra="wearable", feature="writing per_second.parquet")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", item="--out", value=str(out))
-    out.mkdir(parents=True, exist_ok=True)
-    n = result.posture.size
-    t = np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)
-    names = pa.DictionaryArray.from_arrays(
-        _arrow(pa, result.posture.astype(np.int8)), _arrow_strings(pa, CLASS_NAMES)
-    )
-    table = {
-        "time": _arrow(pa, t, pa.timestamp("s")),
-        "posture": names,
-        "trunk_inclination_deg": _arrow(pa, result.trunk_inclination_deg),
-        "trunk_forward_deg": _arrow(pa, result.trunk_forward_deg),
-        "trunk_lateral_deg": _arrow(pa, result.trunk_lateral_deg),
-        "steps": _arrow(pa, result.steps),
-        "nonwear": _arrow(pa, result.nonwear),
-        "missing": _arrow(pa, result.missing),
-        "clipped": _arrow(pa, result.clipped),
-        "idle_sleep": _arrow(pa, result.idle_sleep),
-    }
-    if result.thigh_inclination_deg is not None:
-        table["thigh_inclination_deg"] = _arrow(pa, result.thigh_inclination_deg)
-    paths = [
-        out / "per_second.parquet",
-        out / "daily.csv",
-        out / "prompts.csv",
-        out / "wearable_summary.json",
-    ]
-    # dictionary encoding only where it pays (posture) and no column statistics: a third of
-    # the default write time on a 7-day file, same values
-    pq.write_table(
-        pa.table(table),
-        paths[0],
-        compression="zstd",
-        use_dictionary=["posture"],
-        write_statistics=False,
-    )
-    _csv(paths[1], result.daily)
-    pt = result.prompts_unix_s
-    sec = np.round(pt - result.start_unix_s).astype(np.int64)
-    off_h = float(result.info.get("utc_offset_h", 0.0))  # type: ignore[arg-type]
-    _csv(
-        paths[2],
-        {
-            "time": np.array([str(np.datetime64(round(x), "s")) for x in pt], dtype=object),
-            "posture": np.asarray(CLASS_NAMES, dtype=object)[result.posture[sec]]
-            if sec.size
-            else np.zeros(0, object),
-            "local_time": np.array([_local_iso(x, off_h) for x in pt], dtype=object),
-            "reason": np.array(["static posture limit reached"] * sec.size, dtype=object),
-            "message": np.array([keep_moving] * sec.size, dtype=object),
-        },
-    )
-    paths[3].write_text(json.dumps(result.info, indent=2, default=str))
-    if pictures:
-        from spinestab.wearable.plots import daily_timelines
-
-        paths += daily_timelines(result, out)
-    return paths

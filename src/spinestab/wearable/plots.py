@@ -12,7 +12,7 @@ from spinestab.wearable.bouts import day_index
 from spinestab.wearable.posture import CLASS_NAMES
 
 if TYPE_CHECKING:
-    from spinestab.wearable.pipeline import WearableResult
+    from spinestab.wearable.result import WearableResult
 
 __all__ = ["CLASS_COLOURS", "daily_timelines"]
 
