@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from spinestab.wearable.pipeline import _arrow, _arrow_strings
+from spinestab.wearable.outputs import _arrow, _arrow_strings
 
 
 def test_arrow_from_buffers_equals_pa_array():
