@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spinestab import __version__
+from spinestab.core.results import MUSCLE_QUALITY_COLUMNS, MuscleRow
 from spinestab.dicom_out.codes import (
     LATERALITY,
     LOCAL_SCHEME,
@@ -29,7 +30,6 @@ from spinestab.dicom_out.codes import (
 from spinestab.dicom_out.seg import SegmentationResult
 from spinestab.dicom_out.series import SourceSeries
 from spinestab.errors import InputError, require
-from spinestab.imaging.muscle import MUSCLE_COLUMNS, MuscleRow
 
 __all__ = [
     "ReportedGroup",
@@ -54,7 +54,7 @@ def read_muscle_quality_csv(path: str | Path) -> list[MuscleRow]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in MUSCLE_COLUMNS if c not in (reader.fieldnames or [])]
+            missing = [c for c in MUSCLE_QUALITY_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise InputError(
                     "muscle_quality.csv lacks columns",
