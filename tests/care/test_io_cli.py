@@ -17,6 +17,7 @@ from spinestab.care import (
     run_progress,
 )
 from spinestab.care.io import read_instability, read_muscle_quality
+from spinestab.care.summarise import summarise_muscle
 from spinestab.cli import app
 from spinestab.errors import InputError
 
@@ -77,8 +78,8 @@ def test_muscle_table_prefers_symptomatic_levels(tmp_path):
         "multifidus,left,L3,60,dixon\nmultifidus,left,L5,20,dixon\n"
         "multifidus,both,all,40,dixon\n"
     )
-    assert read_muscle_quality(path).multifidus_fat_pct == 60
-    mq = read_muscle_quality(path, symptomatic_levels=["L5"])
+    assert summarise_muscle(read_muscle_quality(path)).multifidus_fat_pct == 60
+    mq = summarise_muscle(read_muscle_quality(path), symptomatic_levels=["L5"])
     assert mq.multifidus_fat_pct == 20 and mq.multifidus_levels == ("L5",)
 
 

@@ -14,7 +14,7 @@ from spinestab.care.profile import (
     History,
     InstabilityFindings,
     LevelFinding,
-    MuscleQuality,
+    MuscleFindings,
     RedFlag,
     StabilityProfile,
 )
@@ -83,7 +83,7 @@ def profiles(draw, flags):
         st.one_of(
             st.none(),
             st.builds(
-                MuscleQuality,
+                MuscleFindings,
                 multifidus_fat_pct=st.floats(0, 100),
                 multifidus_levels=st.just(("L4",)),
                 fat_method=st.just("dixon"),

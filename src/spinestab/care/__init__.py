@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spinestab.care.config import CareRules, Reason, load_rules
-from spinestab.care.io import load_patient_dir
+from spinestab.care.folder import load_patient_dir
 from spinestab.care.pipeline import run_demo, run_plan, run_progress
 from spinestab.care.plan import Plan, PlannedExercise, prescribe
 from spinestab.care.profile import StabilityProfile

@@ -1,10 +1,12 @@
-"""Read a patient folder into a :class:`~spinestab.care.profile.StabilityProfile`.
+"""Read and validate the files of a patient folder (reading only; no analysis).
 
 A patient folder holds questionnaire files (JSON/YAML in the format of ``spinestab score``,
-read and scored through :mod:`spinestab.clinical`), and optionally ``muscle_quality.csv``
+read through :mod:`spinestab.clinical`), and optionally ``muscle_quality.csv``
 (``spinestab mri``), ``instability.json`` (``spinestab instability``), ``daily.csv``
 (``spinestab wearable``) and ``history.json`` (history and examination, format in the
-README). Every file is validated; bad input raises :class:`~spinestab.errors.InputError`.
+docs). Every file is validated; bad input raises :class:`~spinestab.errors.InputError`.
+The profile is built from what these readers return by :mod:`spinestab.care.folder`
+(summaries in :mod:`spinestab.care.summarise`).
 """
 
 from __future__ import annotations
@@ -14,46 +16,42 @@ import datetime as dt
 import json
 import logging
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from spinestab.care.config import CareRules, load_rules
 from spinestab.care.profile import (
     KNOWN_CONDITIONS,
     MEYERDING_ROMAN,
     VERDICT_ORDER,
-    ClinicalState,
     History,
     InstabilityFindings,
     LevelFinding,
-    MovementSummary,
-    MuscleQuality,
-    RedFlag,
-    StabilityProfile,
-    find_missing,
 )
-from spinestab.core.levels import level_sort_key, parse_segment
+from spinestab.core.levels import parse_segment
+from spinestab.core.results import (
+    MUSCLE_QUALITY_REQUIRED,
+    SUMMARY_LEVELS,
+    MuscleQuality,
+    MuscleRow,
+)
 from spinestab.errors import InputError
 
 __all__ = [
     "DAILY_COLUMNS",
     "MUSCLE_COLUMNS",
-    "clinical_state_from_scores",
-    "load_patient_dir",
+    "questionnaire_files",
     "read_daily",
     "read_history",
     "read_instability",
     "read_json",
     "read_muscle_quality",
-    "summarise_daily",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Columns ``muscle_quality.csv`` must have for the care profile (issue 3 contract).
-MUSCLE_COLUMNS = ("muscle", "side", "level", "fat_fraction_pct", "fat_method")
+MUSCLE_COLUMNS = MUSCLE_QUALITY_REQUIRED
 #: Accepted fat fractions (%): the voxel range ``spinestab mri`` accepts for PDFF maps.
 FAT_PCT_RANGE = (-10.0, 110.0)
 #: Columns ``daily.csv`` must have (issue 4 contract).
@@ -84,8 +82,6 @@ OUTPUT_NAMES = ("profile.json", "triage.json", "plan.json", "progress.json")
 PRODUCER_JSON = ("summary.json", "wearable_summary.json")
 PRODUCER_JSON_PREFIXES = ("landmarks_",)
 SPECIAL_JSON = ("history.json", "instability.json")
-#: Summary rows of ``muscle_quality.csv`` (every slice; slices outside the vertebrae).
-_SUMMARY_LEVELS = ("all", "unassigned")
 
 _HISTORY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "age": int,
@@ -281,57 +277,24 @@ def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
 def _level_name(value: str) -> str:
     """Return a level in upper case (``l4`` -> ``L4``), ``all``/``unassigned`` in lower case."""
     text = value.strip()
-    return text.lower() if text.lower() in _SUMMARY_LEVELS else text.upper()
+    return text.lower() if text.lower() in SUMMARY_LEVELS else text.upper()
 
 
-def _wanted_levels(symptomatic_levels: Iterable[str]) -> set[str]:
-    """Return the symptomatic levels as vertebrae: a segment ``L4-L5`` gives L4 and L5."""
-    wanted: set[str] = set()
-    for level in symptomatic_levels:
-        wanted.update(part.strip().upper() for part in str(level).split("-") if part.strip())
-    return wanted
-
-
-def _fat_method_note(methods: str | None) -> str | None:
-    """Say what the fat figure is, from the ``fat_method`` tags of ``spinestab mri``."""
-    if not methods:
-        return None
-    notes = []
-    for method in methods.split(", "):
-        tag = method.strip().lower()
-        if tag.startswith(("dixon", "pdff")):
-            notes.append(f"{method}: quantitative MRI fat fraction")
-        elif tag.startswith("ct_hu"):
-            notes.append(
-                f"{method}: share of CT voxels in the fat HU range, not an MRI fat fraction"
-            )
-        else:
-            notes.append(f"{method}: single-contrast MRI threshold estimate, not PDFF")
-    return "; ".join(notes) + (
-        ""
-        if all(n.endswith("quantitative MRI fat fraction") for n in notes)
-        # CLINICAL_LOGIC.md §5.9: quantitative MRI (Dixon / PDFF) preferable when available [R]
-        else " (CLINICAL_LOGIC.md §5.9 prefers Dixon/PDFF; grade with care)"
-    )
-
-
-def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -> MuscleQuality:
-    """Read ``muscle_quality.csv`` and summarise the multifidus.
+def read_muscle_quality(path: Path) -> MuscleQuality:
+    """Read and validate ``muscle_quality.csv`` (``spinestab mri``, or another tool's table).
 
     Parameters
     ----------
     path : Path
-        The table of ``spinestab mri`` (one row per muscle, side and level).
-    symptomatic_levels : iterable of str
-        Levels to prefer (vertebrae such as ``L4``; a segment ``L4-L5`` counts as L4 and
-        L5); when none of them is measured, all levels are used.
+        The table: one row per muscle, side and level, with at least the columns
+        :data:`~spinestab.core.results.MUSCLE_QUALITY_REQUIRED`.
 
     Returns
     -------
     MuscleQuality
-        Highest multifidus fat fraction (%) and largest left/right CSA asymmetry over the
-        levels considered (per-level rows; the ``all`` summary row only when no per-level
-        row exists), plus the same fat summary for every other muscle in the table.
+        The rows as read (muscle and side in lower case, levels canonical: ``L4``, ``all``);
+        of the other columns only ``asymmetry_pct``, ``grade``, ``grade_scheme`` and
+        ``flags`` are read, the rest stay blank.
 
     """
     source = str(path)
@@ -354,62 +317,19 @@ def read_muscle_quality(path: Path, *, symptomatic_levels: Iterable[str] = ()) -
                 "empty level", source=source, item=f"line {number} level", expected="e.g. L4 or all"
             )
         parsed.append(
-            {
-                "muscle": row["muscle"].strip().lower(),
-                "level": level,
-                "side": row["side"].strip().lower(),
-                "fat_fraction_pct": fat,
-                "fat_method": row["fat_method"],
-                "asymmetry_pct": asym,
-                "grade": row.get("grade") or None,
-                "grade_scheme": row.get("grade_scheme") or None,
-                "flags": row.get("flags") or None,
-            }
+            MuscleRow(
+                muscle=row["muscle"].strip().lower(),
+                side=row["side"].strip().lower(),
+                level=level,
+                fat_fraction_pct=math.nan if fat is None else fat,
+                fat_method=row["fat_method"],
+                asymmetry_pct=math.nan if asym is None else asym,
+                grade=row.get("grade") or "",
+                grade_scheme=row.get("grade_scheme") or "",
+                flags=row.get("flags") or "",
+            )
         )
-    wanted = _wanted_levels(symptomatic_levels)
-
-    def considered(muscle: str) -> list[dict[str, Any]]:
-        mine = [r for r in parsed if r["muscle"] == muscle]
-        per_level = [r for r in mine if r["level"] not in _SUMMARY_LEVELS]
-        chosen = [r for r in per_level if r["level"] in wanted] or per_level
-        return chosen or [r for r in mine if r["level"] == "all"]
-
-    def summary(chosen: list[dict[str, Any]]) -> dict[str, Any]:
-        fats = [r["fat_fraction_pct"] for r in chosen if r["fat_fraction_pct"] is not None]
-        methods = sorted({r["fat_method"] for r in chosen if r["fat_method"]})
-        return {
-            "fat_pct": max(fats) if fats else None,
-            "levels": sorted({r["level"] for r in chosen}, key=level_sort_key),
-            "fat_method": ", ".join(methods) if methods else None,
-        }
-
-    chosen = considered("multifidus")
-    fat = summary(chosen)
-    measured = {r["level"] for r in parsed if r["level"] not in _SUMMARY_LEVELS}
-    note = None
-    if wanted and not wanted & measured:
-        note = (
-            f"symptomatic levels {', '.join(sorted(wanted, key=level_sort_key))} not in the table "
-            f"(measured: {', '.join(sorted(measured, key=level_sort_key)) or 'whole scan only'}): "
-            "all measured levels used"
-        )
-    # the asymmetry of the levels considered (§5.9: "asymmetric atrophy at the symptomatic
-    # level"), not of other levels or the whole-scan row
-    asyms = [abs(r["asymmetry_pct"]) for r in chosen if r["asymmetry_pct"] is not None]
-    others = {
-        muscle: summary(considered(muscle))
-        for muscle in sorted({r["muscle"] for r in parsed} - {"multifidus"})
-    }
-    return MuscleQuality(
-        fat_method_note=_fat_method_note(fat["fat_method"]),
-        note=note,
-        multifidus_fat_pct=fat["fat_pct"],
-        multifidus_levels=tuple(fat["levels"]),
-        fat_method=fat["fat_method"],
-        multifidus_asymmetry_pct=max(asyms) if asyms else None,
-        rows=tuple(chosen),
-        other_muscles=others,
-    )
+    return MuscleQuality(rows=tuple(parsed), source=source)
 
 
 # ------------------------------------------------------------------------------ instability
@@ -637,135 +557,12 @@ def _check_day_minutes(
         )
 
 
-def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> MovementSummary:
-    """Summarise daily rows over the valid wear days (rule ``valid_wear_day_min``)."""
-    min_wear = float(rules["valid_wear_day_min"])
-    # the wearable command's own valid_day flag when present, else the wear-time rule
-    valid = [
-        r
-        for r in rows
-        if (r["valid_day"] if r.get("valid_day") is not None else (r["wear_min"] or 0) >= min_wear)
-    ]
+def questionnaire_files(folder: Path) -> list[Path]:
+    """List the questionnaire files of a patient folder (and its ``questionnaires/``).
 
-    def mean(col: str) -> float | None:
-        vals = [r[col] for r in valid if r[col] is not None]
-        return float(statistics.fmean(vals)) if vals else None
-
-    def median(col: str) -> float | None:
-        vals = [r[col] for r in valid if r[col] is not None]
-        return float(statistics.median(vals)) if vals else None
-
-    # Trunk-only recordings cannot tell sitting from standing: spinestab wearable then puts
-    # both into upright_static and writes 0 for sitting and standing. 0 is not "never sat".
-    separated = not any(
-        (r["upright_static_min"] or 0) > 0
-        and not (r["sitting_min"] or 0) > 0
-        and not (r["standing_min"] or 0) > 0
-        for r in valid
-    )
-    notes = []
-    if not separated:
-        notes.append(
-            "sitting and standing not separated (trunk-only recording: both are "
-            "upright_static); sitting_min and standing_min unknown"
-        )
-    dates = sorted(r["date"] for r in rows)
-    return MovementSummary(
-        days=len(rows),
-        valid_days=len(valid),
-        first_date=dates[0] if dates else None,
-        last_date=dates[-1] if dates else None,
-        wear_min=mean("wear_min"),
-        sitting_min=mean("sitting_min") if separated else None,
-        standing_min=mean("standing_min") if separated else None,
-        walking_min=mean("walking_min"),
-        upright_static_min=mean("upright_static_min"),
-        steps=median("steps"),
-        static_bouts_over_30min=mean("static_bouts_over_30min"),
-        longest_static_bout_min=median("longest_static_bout_min"),
-        breaks=mean("breaks"),
-        forward_ge20_min=mean("forward_ge20_min"),
-        forward_ge60_min=mean("forward_ge60_min"),
-        notes=tuple(notes),
-    )
-
-
-# ------------------------------------------------------------------------------ clinical
-def clinical_state_from_scores(scores: Iterable[Any], history: History) -> ClinicalState:
-    """Combine scored questionnaires (``spinestab.clinical.Score``) and the history.
-
-    The latest complete score per instrument is the current value; the earliest complete
-    one is the baseline; the MIC status between them comes from
-    :func:`spinestab.clinical.compare_scores`. Red flags come from the latest screen.
+    Outputs of earlier runs, the other commands' JSON files, ``history.json``,
+    ``instability.json``, plan versions and session logs are left out.
     """
-    from spinestab.clinical import compare_scores
-
-    by_instrument: dict[str, list[Any]] = {}
-    for score in scores:
-        by_instrument.setdefault(score.instrument, []).append(score)
-    for instrument, items in by_instrument.items():
-        items.sort(key=lambda s: s.date)
-        dates = [s.date for s in items]
-        if len(set(dates)) != len(dates):
-            raise InputError(
-                "two forms of the same instrument on the same date",
-                item=instrument,
-                value=str(dates),
-                expected="one form per instrument and date",
-            )
-    current: dict[str, Any] = {}
-    baseline: dict[str, float] = {}
-    change: dict[str, dict[str, Any]] = {}
-    for instrument, items in by_instrument.items():
-        complete = [s for s in items if s.complete]
-        if not complete:
-            continue
-        current[instrument] = complete[-1]
-        if instrument in ("odi", "rmdq", "nrs", "psfs"):
-            first = complete[0]
-            baseline[instrument] = float(first.percent if instrument == "odi" else first.score)
-            if len(complete) > 1:
-                change[instrument] = compare_scores(first, complete[-1]).to_dict()
-    red = by_instrument.get("redflags", [])
-    latest_screen = red[-1] if red else None
-    flags = tuple(
-        RedFlag(
-            a.condition,
-            a.urgency,
-            a.action,
-            tuple(a.items),
-            a.source,
-            a.evidence,
-            bool(a.blocks_exercise),
-        )
-        for a in (latest_screen.actions if latest_screen else ())
-    )
-    sbst = current.get("startback")
-    nrs = current.get("nrs")
-    dates = [s.date for items in by_instrument.values() for s in items if s.date]
-    return ClinicalState(
-        date=max(dates) if dates else None,
-        startback_risk=sbst.risk if sbst else None,
-        startback_total=float(sbst.score) if sbst else None,
-        startback_psychosocial=sbst.psychosocial if sbst else None,
-        odi_pct=float(current["odi"].percent) if "odi" in current else None,
-        rmdq=float(current["rmdq"].score) if "rmdq" in current else None,
-        nrs=float(nrs.score) if nrs else None,
-        leg_pain_nrs=(
-            float(nrs.details["leg_pain"]) if nrs and "leg_pain" in nrs.details else None
-        ),
-        psfs=float(current["psfs"].score) if "psfs" in current else None,
-        red_flag_screen=latest_screen is not None,
-        red_flag_screen_complete=bool(latest_screen and latest_screen.complete),
-        red_flags=flags,
-        baseline=baseline,
-        change=change,
-        scores=tuple(s.to_dict() for items in by_instrument.values() for s in items),
-        history=history,
-    )
-
-
-def _questionnaire_files(folder: Path) -> list[Path]:
     files = []
     for base in (folder, folder / "questionnaires"):
         if not base.is_dir():
@@ -783,79 +580,3 @@ def _questionnaire_files(folder: Path) -> list[Path]:
                 continue
             files.append(path)
     return files
-
-
-def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> StabilityProfile:
-    """Read and validate a patient folder and build the stability profile.
-
-    Parameters
-    ----------
-    folder : path-like
-        The patient folder (see module docstring).
-    rules : CareRules, optional
-        Care rules (bundled defaults if omitted).
-
-    Returns
-    -------
-    StabilityProfile
-
-    """
-    from spinestab.clinical import load_form, score_form
-
-    rules = rules or load_rules()
-    folder = Path(folder)
-    if folder.is_file():
-        raise InputError(
-            "a file was given where a patient folder is expected",
-            source=str(folder),
-            expected="a folder with questionnaire files",
-        )
-    if not folder.is_dir():
-        raise InputError(
-            "patient folder not found",
-            source=str(folder),
-            expected="a folder with questionnaire files",
-        )
-    history = History()
-    if (folder / "history.json").is_file():
-        history = read_history(
-            read_json(folder / "history.json"), source=str(folder / "history.json")
-        )
-    scores = []
-    seen: dict[tuple[str, Any], Path] = {}
-    for path in _questionnaire_files(folder):
-        form = load_form(path)
-        key = (form.instrument, form.date)
-        if key in seen:
-            raise InputError(
-                "two forms of the same instrument on the same date",
-                source=str(path),
-                item=form.instrument,
-                value=f"{form.date.isoformat()} (also in {seen[key].name})",
-                expected="one form per instrument and date",
-            )
-        seen[key] = path
-        scores.append(score_form(form))
-    if not scores:
-        raise InputError(
-            "no questionnaire files",
-            source=str(folder),
-            expected="JSON/YAML files {instrument, date, answers}",
-        )
-    clinical = clinical_state_from_scores(scores, history)
-    muscle = None
-    if (folder / "muscle_quality.csv").is_file():
-        muscle = read_muscle_quality(
-            folder / "muscle_quality.csv", symptomatic_levels=history.symptomatic_levels
-        )
-    instability = None
-    if (folder / "instability.json").is_file():
-        instability = read_instability(folder / "instability.json")
-    movement = None
-    if (folder / "daily.csv").is_file():
-        movement = summarise_daily(read_daily(folder / "daily.csv"), rules=rules)
-    missing = find_missing(clinical, muscle, instability, movement)
-    log.info("profile of %s: %d scores, %d missing parts", folder.name, len(scores), len(missing))
-    return StabilityProfile(
-        folder.name, clinical.date, clinical, muscle, instability, movement, missing
-    )

@@ -15,9 +15,10 @@ from typing import Any
 
 from spinestab._outdir import make_out_dir
 from spinestab.care.config import load_rules
+from spinestab.care.folder import load_patient_dir
 from spinestab.care.handout import render_handout
 from spinestab.care.i18n import resolve_language
-from spinestab.care.io import load_patient_dir, read_json
+from spinestab.care.io import read_json
 from spinestab.care.plan import Plan, prescribe
 from spinestab.care.progression import Outcome, progress, read_sessions
 from spinestab.care.triage import triage

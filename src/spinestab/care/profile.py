@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spinestab.clinical import Score
 
 __all__ = [
     "ClinicalState",
@@ -20,7 +23,7 @@ __all__ = [
     "LevelFinding",
     "Missing",
     "MovementSummary",
-    "MuscleQuality",
+    "MuscleFindings",
     "RedFlag",
     "StabilityProfile",
 ]
@@ -143,7 +146,7 @@ class ClinicalState:
     red_flags: tuple[RedFlag, ...] = ()
     baseline: dict[str, float] = field(default_factory=dict)
     change: dict[str, dict[str, Any]] = field(default_factory=dict)
-    scores: tuple[dict[str, Any], ...] = ()
+    scores: tuple[Score, ...] = ()
     history: History = field(default_factory=History)
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,14 +166,17 @@ class ClinicalState:
             "red_flags": [f.to_dict() for f in self.red_flags],
             "baseline": dict(self.baseline),
             "change": dict(self.change),
-            "scores": list(self.scores),
+            "scores": [s.to_dict() for s in self.scores],
             "history": self.history.to_dict(),
         }
 
 
 @dataclass(frozen=True)
-class MuscleQuality:
-    """Multifidus (and other muscle) quality from the MRI table.
+class MuscleFindings:
+    """Multifidus (and other muscle) findings from the MRI table, for the profile.
+
+    Summarised by :func:`spinestab.care.summarise.summarise_muscle` from the shared
+    :class:`spinestab.core.results.MuscleQuality` rows.
 
     Attributes
     ----------
@@ -359,7 +365,7 @@ class StabilityProfile:
     date : datetime.date or None
         Date of the profile (latest assessment).
     clinical : ClinicalState
-    muscle : MuscleQuality or None
+    muscle : MuscleFindings or None
     instability : InstabilityFindings or None
     movement : MovementSummary or None
     missing : tuple of Missing
@@ -370,7 +376,7 @@ class StabilityProfile:
     patient: str
     date: dt.date | None
     clinical: ClinicalState
-    muscle: MuscleQuality | None = None
+    muscle: MuscleFindings | None = None
     instability: InstabilityFindings | None = None
     movement: MovementSummary | None = None
     missing: tuple[Missing, ...] = ()
@@ -395,7 +401,7 @@ class StabilityProfile:
 
 def find_missing(
     clinical: ClinicalState,
-    muscle: MuscleQuality | None,
+    muscle: MuscleFindings | None,
     instability: InstabilityFindings | None,
     movement: MovementSummary | None,
 ) -> tuple[Missing, ...]:

@@ -409,20 +409,19 @@ def triage(
     # A blocking flag on an earlier screen that the latest screen no longer shows: named,
     # and the plan stays a draft until a clinician confirms it was assessed (§3: red flags
     # override every other rule; a later negative screen alone does not say it was assessed).
-    screens = [s for s in c.scores if s.get("instrument") == "redflags"]
-    latest_date = max((str(s.get("date")) for s in screens), default=None)
+    screens = [s for s in c.scores if s.instrument == "redflags"]
+    latest_date = max((str(s.date) for s in screens), default=None)
     earlier = [
-        (str(s.get("date")), a)
+        (str(s.date), a)
         for s in screens
-        if str(s.get("date")) != latest_date
-        for a in s.get("actions") or ()
-        if a.get("urgency") in blocking_urgencies or a.get("blocks_exercise")
+        if str(s.date) != latest_date
+        for a in s.actions
+        if a.urgency in blocking_urgencies or a.blocks_exercise
     ]
     if earlier:
         draft = True
         listed = "; ".join(
-            f"{date}: {a.get('urgency', '?').replace('_', '-')} {a.get('condition', '?')} "
-            f"(items: {', '.join(a.get('items') or ())})"
+            f"{date}: {a.urgency.replace('_', '-')} {a.condition} (items: {', '.join(a.items)})"
             for date, a in earlier
         )
         actions.append(
