@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _BLOCK = 512
 _HEADER = 1024
+_MIN_RATE_HZ = 6.25  # the lowest rate of an Axivity AX3/AX6
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,13 @@ def index_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file", gap_s: float
     t0 = t_stamp - ts_offset / freq
     # blocks with an impossible date or sample count, or that step back in time, are
     # corrupt: skipped and counted, never decoded as data
-    sane = (t_stamp >= 0) & (count >= 1) & (count <= 120)
+    # a block holds 480 bytes of samples: 120 packed 3-axis samples, or 480 / (2 * axes)
+    # int16 ones; and Axivity devices sample at 6.25-3200 Hz (rate codes 6-15) [R: Axivity
+    # OpenMovement cwa.h]. A block claiming more samples than it holds, or a rate that
+    # would spread its samples over minutes, is damaged.
+    packing = head[:, 25].astype(np.int64) & 0x0F
+    capacity = np.where(packing == 0, 120, 480 // (2 * np.maximum(n_axes, 1)))
+    sane = (t_stamp >= 0) & (count >= 1) & (count <= capacity) & (freq >= _MIN_RATE_HZ)
     prev = np.maximum.accumulate(np.where(sane, t0, -np.inf))
     sane[1:] &= t0[1:] >= prev[:-1] - 1.0
     if not sane.all():

@@ -81,6 +81,8 @@ _PAGE = re.compile(
     rb"([0-9A-Fa-f]{3600})"
 )
 _PER_PAGE = 300
+#: GENEActiv sampling rates, 10-100 Hz [R: Activinsights GENEActiv Original instructions]
+_RATE_RANGE_HZ = (10.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -167,9 +169,29 @@ def index_geneactiv(raw: bytes | object, *, source: str = "GENEActiv file") -> B
         offs.append(m.start(4))
         times.append(_parse_time(m.group(1).decode("latin-1").strip()))
         temps.append(float(m.group(2)))
-        freqs.append(float(m.group(3).split()[0]))
+        try:
+            freqs.append(float(m.group(3).split()[0]))
+        except (ValueError, IndexError):
+            raise InputError(
+                "GENEActiv page has no readable measurement frequency",
+                source=source,
+                item="Measurement Frequency",
+                value=m.group(3).decode("latin-1")[:40],
+            ) from None
     if not offs:
         raise InputError("GENEActiv file has no complete data page", source=source)
+    # checked before anything is allocated: a rate far below the device's would spread
+    # each 300-sample page over hours of regular grid
+    lo, hi = _RATE_RANGE_HZ
+    bad = [f for f in freqs if not lo <= f <= hi]
+    if bad:
+        raise InputError(
+            "GENEActiv page declares a measurement frequency the device does not have",
+            source=source,
+            item="Measurement Frequency",
+            value=bad[0],
+            expected=f"{lo:g} to {hi:g} Hz",
+        )
     if len(offs) < n_pages:
         log.warning(
             "%s: header announces %d pages, %d complete pages read", source, n_pages, len(offs)

@@ -7,6 +7,13 @@ x, y, z) records. Seconds without a record while the device was in idle-sleep mo
 record 0x03, payload 0x08 enter / 0x09 leave) are filled with the last sample, as ActiLife
 does, and marked in ``filled``. The older format stores one continuous 12-bit bit stream in
 ``activity.bin``.
+
+Sizes are checked before anything is allocated: a zip member may not declare more bytes than
+its compressed data can expand to (deflate's limit, 1032:1), a record stamped outside the
+device's declared window (``Start Date`` to ``Download Date`` in ``info.txt``) is damaged and
+dropped, and a span that would be mostly filled-in time (over ten times the seconds the
+records hold, and over a day) is refused rather than allocated (a 10 kB file with one record
+stamped 200 days late asked for 6.5 GB).
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ log = logging.getLogger(__name__)
 _TICKS_UNIX0 = 621355968000000000  # .NET ticks (100 ns since 0001-01-01) at 1970-01-01
 _ACTIVITY, _EVENT, _ACTIVITY2 = 0x00, 0x03, 0x1A
 _ENTER_IDLE = 0x08
+#: deflate's largest expansion: 258 bytes from about 2 bits (zlib technical notes)
+_DEFLATE_MAX_RATIO = 1032
+#: a span over this many times the seconds the records hold (and over a day) is refused [D]
+_MAX_FILL_RATIO = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,8 @@ def decode_gt3x(raw: bytes, *, source: str = "GT3X file") -> Gt3xData:
         ) from exc
     try:
         return _decode_zip(z, source)
+    except InputError:
+        raise
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
         # a damaged archive member (bad CRC, broken deflate stream, cut-off member)
         raise InputError(
@@ -122,6 +135,47 @@ def decode_gt3x(raw: bytes, *, source: str = "GT3X file") -> Gt3xData:
             source=source,
             value=str(exc),
         ) from exc
+
+
+def _member(z: zipfile.ZipFile, name: str, source: str) -> bytes:
+    """Read one zip member after checking that its declared size is one its data can hold."""
+    m = z.getinfo(name)
+    ratio = 1 if m.compress_type == zipfile.ZIP_STORED else _DEFLATE_MAX_RATIO
+    can_hold = m.compress_size * ratio
+    if m.file_size > can_hold:
+        raise InputError(
+            "GT3X member declares more bytes than its compressed data can hold",
+            source=source,
+            item=name,
+            value=f"{m.file_size} bytes from {m.compress_size} compressed",
+            expected=f"at most {can_hold} bytes",
+        )
+    return z.read(name)
+
+
+def _window(info: dict[str, str]) -> tuple[float, float]:
+    """Return the device's declared recording window, unix seconds (device clock), or +-inf."""
+    lo, hi = -np.inf, np.inf
+    try:
+        if int(info.get("Start Date", "0")) > 0:
+            lo = np.floor(_ticks_to_unix(info["Start Date"]))
+        if int(info.get("Download Date", "0")) > 0:
+            hi = np.ceil(_ticks_to_unix(info["Download Date"]))
+    except ValueError:  # an unreadable date: no window
+        return -np.inf, np.inf
+    return (lo, hi) if lo < hi else (-np.inf, np.inf)
+
+
+def _check_span(nsec: int, held: int, source: str) -> None:
+    """Refuse a span that would be mostly filled-in time, before allocating it."""
+    if nsec > max(_MAX_FILL_RATIO * held, 86400):
+        raise InputError(
+            "GT3X records span far more time than they hold: a damaged time stamp or "
+            "'Last Sample Time'",
+            source=source,
+            value=f"{nsec / 86400:.1f} days spanned by {held} s of records",
+            expected=f"a span of at most {_MAX_FILL_RATIO} times the recorded time",
+        )
 
 
 def _decode_zip(z: zipfile.ZipFile, source: str) -> Gt3xData:
@@ -138,11 +192,12 @@ def _decode_zip(z: zipfile.ZipFile, source: str) -> Gt3xData:
         # 341 counts/g for the +-6 g GT3X+/wGT3X devices (ActiGraph file-format notes)
         default = 256.0 if "link" in device.lower() else 341.0
         scale = float(info.get("Acceleration Scale", default))
-        return _decode_log(z.read("log.bin"), info, fs, scale, device, source)
+        return _decode_log(_member(z, "log.bin", source), info, fs, scale, device, source)
     if "activity.bin" in names:
         # GT3X+ / NEO devices: 341 counts per g unless info.txt says otherwise
         scale = float(info.get("Acceleration Scale", 341.0))
-        return _decode_activity_bin(z.read("activity.bin"), info, fs, scale, device, source)
+        data = _member(z, "activity.bin", source)
+        return _decode_activity_bin(data, info, fs, scale, device, source)
     raise InputError(
         "GT3X file holds neither log.bin nor activity.bin", source=source, value=sorted(names)
     )
@@ -208,19 +263,33 @@ def _decode_log(
     # decode every record with a full second of samples; others count as missing seconds
     full2 = (kd == _ACTIVITY2) & (sz == 6 * n_per)
     full1 = (kd == _ACTIVITY) & (sz == (36 * n_per + 7) // 8)
+    lo, hi = _window(info)
+    inside = (st >= lo) & (st < hi)
+    if not inside[full1 | full2].all():
+        n_out = int((~inside & (full1 | full2)).sum())
+        log.warning("%s: %d GT3X records outside the device's window dropped", source, n_out)
+    full1 &= inside
+    full2 &= inside
     ok = full1 | full2
-    rec = np.zeros((len(st), n_per, 3), np.float32)
+    if not ok.any():  # checked before allocating: the rate may be one no record can hold
+        raise InputError(
+            "GT3X file holds no complete acceleration record",
+            source=source,
+            value=f"Sample Rate {fs:g} Hz",
+            expected=f"records of one second ({6 * n_per} or {(36 * n_per + 7) // 8} bytes)",
+        )
+    rec = np.empty((int(ok.sum()), n_per, 3), np.float32)
+    pos_ok = np.cumsum(ok) - 1  # row of each complete record in rec
     if full2.any():
         idx = off[full2, None] + np.arange(6 * n_per)[None, :]
-        rec[full2] = buf[idx].copy().view("<i2").reshape(-1, n_per, 3) / np.float32(scale)
+        vals2 = buf[idx].copy().view("<i2").reshape(-1, n_per, 3)
+        rec[pos_ok[full2]] = vals2 / np.float32(scale)
     if full1.any():
         nb = (36 * n_per + 7) // 8
         idx = off[full1, None] + np.arange(nb)[None, :]
         vals = _unpack12(buf[idx], 3 * n_per).reshape(-1, n_per, 3)
-        rec[full1] = vals[..., [1, 0, 2]] / np.float32(scale)
-    st, rec = st[ok], rec[ok]
-    if st.size == 0:
-        raise InputError("GT3X file holds no complete acceleration record", source=source)
+        rec[pos_ok[full1]] = vals[..., [1, 0, 2]] / np.float32(scale)
+    st = st[ok]
     # a record stamped at or before an earlier one (damaged log) is dropped, never wrapped
     # into a negative index
     prev_max = np.maximum.accumulate(np.concatenate([[np.iinfo(np.int64).min], st[:-1]]))
@@ -232,8 +301,11 @@ def _decode_log(
     last = int(st[-1])
     if idle_at_end and "Last Sample Time" in info:
         # the device went to idle sleep after its last record and stayed there until the end
-        last = max(last, round(_ticks_to_unix(info["Last Sample Time"])) - 1)
+        # (never past its download)
+        last_sample = min(round(_ticks_to_unix(info["Last Sample Time"])), hi)
+        last = max(last, int(last_sample) - 1)
     nsec = last - first + 1
+    _check_span(nsec, int(st.size), source)
     sec = st - first
     keep = np.ones(len(sec), bool)
     keep[1:] = np.diff(sec) > 0  # duplicated seconds: first record wins

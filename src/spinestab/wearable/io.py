@@ -266,6 +266,7 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
         decode=lambda b0, b1: decode_blocks(ix, b0, b1, source=str(p))[0],
         gap_s=gap_s,
         notes=notes,
+        held_s=ix.n_samples / ix.fs_hz,
     )
 
 
@@ -315,6 +316,7 @@ def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
         decode=decode,
         gap_s=gap_s,
         notes=notes,
+        held_s=ix.n_pages * per / ix.fs_hz,
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "G_MS2",
     "Recording",
     "check_axes",
+    "check_span",
     "lazy_regular",
     "need_fs",
     "processing_rate",
@@ -210,6 +211,39 @@ def check_axes(a: np.ndarray, source: str) -> None:
         raise InputError("recording is empty", source=source, value="0 samples")
 
 
+#: A regular grid may span at most this many times the time its samples cover, and more
+#: than a day only then [D]: beyond it the grid would be mostly gap (a damaged time stamp).
+MAX_GAP_RATIO = 10.0
+
+
+def check_span(span_s: float, held_s: float, *, source: str) -> None:
+    """Refuse a time span far beyond what the samples cover, before a grid is allocated.
+
+    Parameters
+    ----------
+    span_s : float
+        First to last time stamp, seconds.
+    held_s : float
+        Time the samples cover at their own rate (samples / rate), seconds.
+    source : str
+        File name for the message.
+
+    Raises
+    ------
+    InputError
+        When ``span_s`` exceeds ``MAX_GAP_RATIO * held_s`` and one day.
+
+    """
+    if span_s > max(MAX_GAP_RATIO * held_s, 86400.0):
+        raise InputError(
+            "time stamps span far more time than the samples cover: the file would be "
+            "mostly gap (a damaged time stamp?)",
+            source=source,
+            value=f"{span_s / 86400.0:.1f} days spanned by {held_s / 3600.0:.1f} h of samples",
+            expected=f"a span of at most {MAX_GAP_RATIO:g} times the recorded time",
+        )
+
+
 def recording_from_times(
     time_unix_s: np.ndarray,
     acc: np.ndarray,
@@ -323,6 +357,8 @@ def recording_from_times(
             value=f"{big / 86400.0:.1f} days between {_iso(t[i])} and {_iso(t[i + 1])}",
             expected="a continuous recording (check the device clock and the time unit)",
         )
+    # many smaller jumps can add up to the same: checked before the grid is allocated
+    check_span(float(t[-1] - t[0]), t.size * float(np.median(dt)), source=source)
     grid = t[0] + np.arange(n) / fs_hz
     out = np.empty((n, 3), np.float32)
     for k in range(3):
@@ -368,14 +404,18 @@ def lazy_regular(
     decode: Callable[[int, int], np.ndarray],
     gap_s: float,
     notes: tuple[str, ...],
+    held_s: float,
 ) -> Recording:
     """Make a Recording that decodes only the blocks/pages each chunk needs, resampled.
 
     ``unit_start`` holds the first sample index of each block (and the total at the end);
     ``anchor_idx``/``anchor_t`` map sample index to time for locating blocks; ``times``
-    gives exact sample times and ``decode`` the samples of a block range.
+    gives exact sample times and ``decode`` the samples of a block range. ``held_s`` is the
+    time the samples cover at their own rate: a span far beyond it is refused
+    (:func:`check_span`).
     """
     t_first = float(anchor_t[0])
+    check_span(float(anchor_t[-1]) - t_first, held_s, source=source)
     n = int(np.floor((float(anchor_t[-1]) - t_first) * fs))
     total = int(unit_start[-1])
     n_units = unit_start.size - 1
