@@ -45,16 +45,19 @@ _TEXT_COLUMNS = {"muscle", "side", "level", "fat_method", "grade", "reference_no
 _TEXT_COLUMNS |= {"grade_scheme", "flags"}
 
 
-def read_muscle_quality_csv(path: str | Path) -> list[MuscleRow]:
+def read_muscle_quality_csv(
+    path: str | Path, *, required: Sequence[str] = MUSCLE_QUALITY_COLUMNS
+) -> list[MuscleRow]:
     """Read ``muscle_quality.csv`` (as ``spinestab mri`` writes it) into rows.
 
-    Blank numbers become NaN. A file without the required columns is an error naming them.
+    Blank numbers become NaN; columns outside ``required`` may be absent (blank). A file
+    without a required column is an error naming it.
     """
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in MUSCLE_QUALITY_COLUMNS if c not in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
                 raise InputError(
                     "muscle_quality.csv lacks columns",

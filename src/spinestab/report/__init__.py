@@ -1,6 +1,30 @@
-"""Reports: the clinician report (HTML and PDF) and the patient handout as PDF."""
+"""Reports: the clinician report (HTML and A4 PDF) and the patient handout as PDF.
 
+:class:`ReportInputs` holds everything the letter shows, typed; :func:`render_report_html`
+and :func:`render_report_pdf` render it in English or German; :func:`render_handout_pdf`
+prints the patient handout. PDFs go through WeasyPrint (extra ``report``; Debian's Pango).
+"""
+
+from spinestab.report.clinician import (
+    ImagingPart,
+    InstabilityPart,
+    PlanInForce,
+    ReportInputs,
+    render_report_html,
+    render_report_pdf,
+)
+from spinestab.report.folder import inputs_from_patient_dir
 from spinestab.report.handout import render_handout_pdf
 from spinestab.report.pdf import html_to_pdf
 
-__all__ = ["html_to_pdf", "render_handout_pdf"]
+__all__ = [
+    "ImagingPart",
+    "InstabilityPart",
+    "PlanInForce",
+    "ReportInputs",
+    "html_to_pdf",
+    "inputs_from_patient_dir",
+    "render_handout_pdf",
+    "render_report_html",
+    "render_report_pdf",
+]
