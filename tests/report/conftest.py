@@ -25,10 +25,7 @@ needs_pdf = pytest.mark.skipif(not pango_available(), reason="WeasyPrint needs P
 @pytest.fixture(scope="session")
 def planned():
     """name -> (profile, triage, plan or None) for the bundled demo patients."""
-    from spinestab.care.config import load_rules
-    from spinestab.care.io import load_patient_dir
-    from spinestab.care.plan import prescribe
-    from spinestab.care.triage import triage
+    from spinestab.care import load_patient_dir, load_rules, prescribe, triage
 
     rules = load_rules()
     out = {}

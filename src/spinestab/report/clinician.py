@@ -132,13 +132,12 @@ def _num(value: Any, digits: int = 1) -> str:
 def _score_points(profile: StabilityProfile) -> list[figures.ScorePoint]:
     points = []
     for s in profile.clinical.scores:
-        inst = s.get("instrument")
-        if inst not in SCORE_INSTRUMENTS or not s.get("complete"):
+        if s.instrument not in SCORE_INSTRUMENTS or not s.complete or s.date is None:
             continue
-        value = s.get("percent") if inst == "odi" else s.get("score")
+        value = s.percent if s.instrument == "odi" else s.score
         if value is None:
             continue
-        points.append(figures.ScorePoint(inst, str(s.get("date")), float(value)))
+        points.append(figures.ScorePoint(s.instrument, s.date.isoformat(), float(value)))
     return points
 
 
