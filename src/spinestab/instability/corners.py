@@ -32,7 +32,7 @@ import numpy as np
 from spinestab.errors import require
 from spinestab.instability.landmarks import AI, AS, PI, PS
 
-__all__ = ["CornerFit", "fit_corners", "principal_frame"]
+__all__ = ["CornerFit", "fit_corners", "principal_frame", "trace_midpoints"]
 
 
 @dataclass(frozen=True)
@@ -343,3 +343,79 @@ def fit_corners(
         )
     world = centre + corners[:, :1] * frame[0] + corners[:, 1:] * frame[1]
     return CornerFit(corners=world, frame=frame, rms_mm=rms, points=npts)
+
+
+def _first_inside(
+    occupancy: np.ndarray,
+    to_world: np.ndarray,
+    offset: np.ndarray,
+    start: np.ndarray,
+    direction: np.ndarray,
+    *,
+    length: float,
+    step: float,
+) -> np.ndarray:
+    """First point from ``start`` along ``direction`` where the occupancy reaches 0.5.
+
+    Linear interpolation of the occupancy between samples ``step`` mm apart and of the
+    crossing between the last sample outside and the first inside; NaN when the start is
+    already inside or the body is not reached within ``length`` mm.
+    """
+    ndimage = require("scipy.ndimage", extra="imaging", feature="Tracing endplate mid-points")
+    s = np.arange(0.0, length + step / 2, step)
+    world = start + s[:, None] * direction
+    voxel = np.linalg.solve(to_world, (world - offset).T)
+    values = ndimage.map_coordinates(occupancy, voxel, order=1, mode="constant", cval=0.0)
+    inside = np.flatnonzero(values >= 0.5)
+    if not inside.size or inside[0] == 0:
+        return np.full(2, np.nan)
+    i = int(inside[0])
+    t = (0.5 - values[i - 1]) / (values[i] - values[i - 1])
+    return start + (s[i - 1] + t * step) * direction
+
+
+def trace_midpoints(
+    occupancy: np.ndarray, to_world: np.ndarray, offset: np.ndarray, corners: np.ndarray
+) -> np.ndarray:
+    """Endplate mid-points on a body's outline, for six-point morphometry [D].
+
+    The line through the middles of the two endplates (``(AS + PS) / 2`` and
+    ``(AI + PI) / 2``) is followed from two voxels outside each endplate line inwards; the
+    mid-point is where the body's occupancy first reaches 0.5 (sub-voxel, linear). A
+    concave (biconcave) endplate is met inside its rim line, so the distance between the
+    two points is the body's middle height.
+
+    Parameters
+    ----------
+    occupancy : (A, S) float ndarray
+        Body occupancy on the sagittal plane (as for :func:`fit_corners`).
+    to_world, offset : ndarray
+        The plane's voxel-to-world map (``(2, 2)`` and ``(2,)``, mm).
+    corners : (4, 2) ndarray
+        AS, PS, PI, AI of the body, world (anterior, superior) mm.
+
+    Returns
+    -------
+    (2, 2) ndarray
+        ``mid_superior`` and ``mid_inferior`` (NaN rows where the outline was not met).
+
+    """
+    occupancy = np.asarray(occupancy, float)
+    to_world = np.asarray(to_world, float)
+    corners = np.asarray(corners, float)
+    top = (corners[AS] + corners[PS]) / 2
+    bottom = (corners[AI] + corners[PI]) / 2
+    axis = top - bottom
+    half = float(np.linalg.norm(axis)) / 2
+    axis = axis / (2 * half)
+    spacing = np.linalg.norm(to_world, axis=0)
+    reach = 2.0 * float(spacing.max())
+    step = float(spacing.min()) / 10.0
+    centre = (top + bottom) / 2
+    out = np.empty((2, 2))
+    for row, sign in ((0, 1.0), (1, -1.0)):
+        start = centre + sign * (half + reach) * axis
+        out[row] = _first_inside(
+            occupancy, to_world, offset, start, -sign * axis, length=half + reach, step=step
+        )
+    return out

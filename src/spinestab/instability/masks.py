@@ -1,41 +1,39 @@
 """Corner landmarks derived from vertebra masks on the mid-sagittal plane.
 
-Supported label schemes:
-
-- ``spineps`` / ``tptbox``: SPINEPS ``seg-vert`` instance masks (C1-C7 = 1-7, T1-T12 =
-  8-19, L1-L6 = 20-25, S1 = 26, T13 = 28; ``TPTBox/core/vert_constants.py``). When the
-  SPINEPS ``seg-subreg`` mask is given (or found beside the file by its BIDS name), the
-  vertebral body is the instance mask within subregions 49 and 50 (corpus border, corpus);
-- ``totalsegmentator``: TotalSegmentator v2 ``total`` task (S1 = 26, L5 = 27 ... L1 = 31,
-  T12 = 32 ... T1 = 43, C7 = 44 ... C1 = 50; ``totalsegmentator/map_to_binary.py``);
-- a JSON file mapping label values to level names, e.g. ``{"21": "L2", "22": "L3"}``.
-
-Without a body subregion the vertebral body is taken as the largest connected region of the
-vertebra on its mid-sagittal slice (the posterior arch is separated from it by the canal).
+Label schemes and reading are in :mod:`spinestab.instability.mask_io`. Without a body
+subregion the vertebral body is taken as the largest connected region of the vertebra on
+its mid-sagittal slice (the posterior arch is separated from it by the canal).
 
 Method [D]: for each vertebra the sagittal slice through its left-right centroid is taken;
-the body's principal axes give its AP and SI directions; each corner is the point of the
-body outline (pixel corners, so the outline is exact for the pixelated mask) furthest along
-the matching diagonal of that frame (e.g. anterior + superior for AS). Output coordinates
-are world (RAS+) millimetres in the sagittal plane: ``x`` = anterior (world y) and
-``y`` = superior (world z). A body cut by the field of view gives only the endplate that is
-inside it.
+the corners come from lines fitted to its endplates and walls (``linefit``,
+:mod:`.corners`) or from the outline points furthest along the diagonals of the body's
+principal axes (``extremes``). Output coordinates are world (RAS+) millimetres in the
+sagittal plane: ``x`` = anterior (world y) and ``y`` = superior (world z). A body cut by
+the field of view gives only the endplate that is inside it. On request the endplate
+mid-points are traced on the body's outline (:func:`.corners.trace_midpoints`), for
+six-point morphometry.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from spinestab.errors import InputError, require
-from spinestab.instability._levels import level_index, normalise_level
+from spinestab.instability._levels import level_index
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
+from spinestab.instability.mask_io import (
+    LABEL_SCHEMES,
+    SPINEPS_BODY_SUBREGIONS,
+    label_map,
+    read_mask,
+    read_vertebra_masks,
+)
 
 __all__ = [
     "CORNER_METHODS",
@@ -47,129 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_SPINEPS = {
-    **{i: f"C{i}" for i in range(1, 8)},
-    **{7 + i: f"T{i}" for i in range(1, 13)},
-    **{19 + i: f"L{i}" for i in range(1, 7)},
-    26: "S1",
-    28: "T13",
-}
-_TOTALSEG = {
-    26: "S1",
-    **{32 - i: f"L{i}" for i in range(1, 6)},
-    **{44 - i: f"T{i}" for i in range(1, 13)},
-    **{51 - i: f"C{i}" for i in range(1, 8)},
-}
-#: Built-in label schemes: label value -> level.
-LABEL_SCHEMES: dict[str, dict[int, str]] = {
-    "spineps": _SPINEPS,
-    "tptbox": _SPINEPS,
-    "totalsegmentator": _TOTALSEG,
-}
-_ALIASES = {"total": "totalsegmentator", "ts": "totalsegmentator", "spineps-vert": "spineps"}
-#: SPINEPS subregions that form the vertebral body (Vertebra_Corpus_border, Vertebra_Corpus).
-SPINEPS_BODY_SUBREGIONS = (49, 50)
-
-
-def label_map(scheme: str | Path) -> dict[int, str]:
-    """Label value -> level for a scheme name or a JSON mapping file.
-
-    Raises
-    ------
-    InputError
-        Unknown scheme name, or an invalid mapping file.
-
-    """
-    key = str(scheme).strip().lower()
-    key = _ALIASES.get(key, key)
-    if key in LABEL_SCHEMES:
-        return dict(LABEL_SCHEMES[key])
-    path = Path(str(scheme))
-    if path.suffix.lower() != ".json":
-        raise InputError(
-            "unknown label scheme",
-            item="--labels",
-            value=str(scheme),
-            expected="spineps, tptbox, totalsegmentator or a .json mapping file",
-        )
-    if not path.is_file():
-        raise InputError(
-            "label mapping file not found",
-            source=str(path),
-            expected='a JSON object such as {"21": "L2"}',
-        )
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"label mapping is not valid JSON: {exc}", source=str(path)) from None
-    if not isinstance(raw, Mapping) or not raw:
-        raise InputError(
-            "label mapping must be a non-empty JSON object",
-            source=str(path),
-            expected='{"21": "L2", "22": "L3"}',
-        )
-    out: dict[int, str] = {}
-    for k, v in raw.items():
-        try:
-            value = int(k)
-        except ValueError:
-            raise InputError(
-                "label value is not an integer",
-                source=str(path),
-                item=str(k),
-                expected="integer label values as keys",
-            ) from None
-        out[value] = normalise_level(v, source=str(path))
-    if len(set(out.values())) != len(out):
-        raise InputError(
-            "two labels map to the same level",
-            source=str(path),
-            value=sorted(out.values()),
-            expected="one label per level",
-        )
-    return out
-
-
-def read_mask(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read an integer label volume from NIfTI with nibabel (imaging extra).
-
-    Returns
-    -------
-    labels : (I, J, K) int ndarray
-    affine : (4, 4) ndarray
-        Voxel to world (RAS+ mm).
-
-    """
-    nib = require("nibabel", extra="imaging", feature="Reading vertebra masks")
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("mask file not found", source=str(path), expected="a NIfTI file")
-    try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
-    except Exception as exc:  # nibabel raises many types for bad files
-        raise InputError(
-            f"cannot read as NIfTI: {exc}",
-            source=str(path),
-            expected="a .nii or .nii.gz label volume",
-        ) from None
-    if data.ndim == 4 and data.shape[3] == 1:
-        data = data[..., 0]
-    if data.ndim != 3:
-        raise InputError(
-            "mask must be a 3-D volume", source=str(path), value=data.shape, expected="(I, J, K)"
-        )
-    if not np.issubdtype(data.dtype, np.integer) and (
-        not np.all(np.isfinite(data)) or not np.all(data == np.round(data))
-    ):
-        raise InputError(
-            "mask holds non-integer values",
-            source=str(path),
-            value=str(data.dtype),
-            expected="an integer label map",
-        )
-    return np.asarray(data).astype(np.int32, copy=False), np.asarray(img.affine, float)
 
 
 def _axes(affine: np.ndarray, *, source: str) -> tuple[int, int, int]:
@@ -309,6 +184,163 @@ def _occupancy(
 CORNER_METHODS = ("linefit", "extremes")
 
 
+@dataclass
+class _Body:
+    """One vertebra's body on its mid-sagittal slice (working data of the derivation)."""
+
+    points: np.ndarray  # outline pixel corners, world (anterior, superior) mm
+    cut_sup: bool
+    cut_inf: bool
+    cut_ap: bool
+    occupancy: np.ndarray
+    offset: np.ndarray
+
+    @property
+    def complete(self) -> bool:
+        return not (self.cut_sup or self.cut_inf or self.cut_ap)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The mask's geometry: voxel axes (LR, AP, SI), affine and in-plane world map."""
+
+    axes: tuple[int, int, int]
+    affine: np.ndarray
+    shape: tuple[int, ...]
+
+    @property
+    def si_up(self) -> bool:  # which end of the SI voxel axis is superior
+        return bool(self.affine[2, self.axes[2]] > 0)
+
+    @property
+    def anterior_sign(self) -> float:
+        return float(np.sign(self.affine[1, self.axes[1]]))
+
+    @property
+    def to_world(self) -> np.ndarray:
+        return self.affine[1:3][:, [self.axes[1], self.axes[2]]]
+
+
+def _find_body(vmask: np.ndarray, grid: _Grid, *, method: str, slab_mm: float) -> _Body | None:
+    """Find the body of one vertebra on its mid-sagittal slice, its cuts and occupancy."""
+    lr, ap, si = grid.axes
+    idx = np.argwhere(vmask)
+    index_lr = round(float(idx[:, lr].mean()))
+    slab = _body_component(_slab(vmask, index_lr, grid.axes), anterior_sign=grid.anterior_sign)
+    if slab.sum() < 4:
+        return None
+    idx2 = np.argwhere(slab)
+    lo, hi = idx2.min(axis=0), idx2.max(axis=0)
+    cut_low_si, cut_high_si = lo[1] == 0, hi[1] == grid.shape[si] - 1
+    occ = (
+        _occupancy(vmask, index_lr, slab, axes=grid.axes, affine=grid.affine, slab_mm=slab_mm)[0]
+        if method == "linefit"
+        else slab.astype(float)
+    )
+    return _Body(
+        points=_outline_points(slab, index_lr=index_lr, axes=grid.axes, affine=grid.affine),
+        cut_sup=bool(cut_high_si if grid.si_up else cut_low_si),
+        cut_inf=bool(cut_low_si if grid.si_up else cut_high_si),
+        cut_ap=bool(lo[0] == 0 or hi[0] == grid.shape[ap] - 1),
+        occupancy=occ,
+        offset=grid.affine[1:3, lr] * index_lr + grid.affine[1:3, 3],
+    )
+
+
+def _check_head_to_feet(found: dict[str, _Body], *, source: str) -> None:
+    """Refuse labels whose vertebrae do not run from superior to inferior in the world.
+
+    A reversed pair means the labels are not those of the scheme (e.g. TotalSegmentator
+    organ labels read as SPINEPS vertebrae).
+    """
+    heights = [(lv, float(b.points[:, 1].mean())) for lv, b in found.items()]
+    reversed_pairs = [
+        f"{a} ({za:.0f} mm) below {b} ({zb:.0f} mm)"
+        for (a, za), (b, zb) in itertools.pairwise(heights)
+        if za <= zb
+    ]
+    if reversed_pairs:
+        raise InputError(
+            "the labelled vertebrae are not in anatomical order from head to feet",
+            source=source,
+            item="--labels",
+            value="; ".join(reversed_pairs[:4]),
+            expected="the label scheme of the mask (spineps/tptbox seg-vert, totalsegmentator "
+            "'total' v2, or a JSON map)",
+        )
+
+
+def _posterior_only(
+    level: str, body: _Body, found: dict[str, _Body], complete: list[str]
+) -> str | None:
+    """Note for a cut vertebra whose region lies far behind its neighbours' bodies, or None.
+
+    A vertebra cut by the field of view may show only its posterior elements (e.g. a
+    spinous process reaching below the body's level) [D: more than half a body depth].
+    """
+    near = min(complete, key=lambda lv: abs(level_index(lv) - level_index(level)))
+    ref = found[near].points
+    depth = float(np.ptp(ref[:, 0]))
+    shift = float(body.points[:, 0].mean() - ref[:, 0].mean())
+    if abs(shift) <= 0.5 * depth:
+        return None
+    return (
+        "only part of the vertebra outside its body is inside the field of view "
+        f"(its region lies {abs(shift):.0f} mm from the {near} body): not derived"
+    )
+
+
+def _borrowed_frame(level: str, complete: list[str], frames: dict[str, np.ndarray]) -> np.ndarray:
+    """Frame of the nearest complete body for a cut one (identity when there is none)."""
+    near = [lv for lv in complete if lv in frames]
+    if not near:
+        return np.eye(2)
+    best = min(near, key=lambda lv: abs(level_index(lv) - level_index(level)))
+    return frames[best]
+
+
+def _corners_of(
+    level: str,
+    body: _Body,
+    grid: _Grid,
+    *,
+    method: str,
+    frame: np.ndarray | None,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Corners of one body (line fit, else outline extremes), its frame and notes."""
+    from spinestab.instability.corners import fit_corners
+
+    notes = []
+    if method == "linefit":
+        try:
+            fit = fit_corners(
+                body.occupancy, grid.to_world, body.offset, frame=frame, refine=body.complete
+            )
+            return fit.corners, fit.frame, notes
+        except ValueError as exc:
+            log.info("%s: %s line fit failed (%s); outline extremes used", source, level, exc)
+            notes.append(
+                f"corners from the outline extremes: endplate/wall line fit failed ({exc})"
+            )
+    frame = _frame(body.points) if frame is None else frame
+    return _corners(body.points, frame), frame, notes
+
+
+def _cut_endplates(level: str, arr: np.ndarray, body: _Body) -> list[str]:
+    """Blank the endplates cut by the field of view (and S1's inferior one); notes."""
+    notes = []
+    if body.cut_sup:
+        arr[[AS, PS]] = np.nan
+        notes.append("superior endplate cut by the field of view (not derived)")
+    if body.cut_inf:
+        arr[[AI, PI]] = np.nan
+        notes.append("inferior endplate cut by the field of view (not derived)")
+    if level == "S1":
+        arr[[AI, PI]] = np.nan
+    return notes
+
+
 def corners_from_label_array(
     labels: np.ndarray,
     affine: np.ndarray,
@@ -319,6 +351,7 @@ def corners_from_label_array(
     source: str = "<mask>",
     method: str = "linefit",
     slab_mm: float = 6.0,
+    midpoints: bool = False,
 ) -> LandmarkSet:
     """Derive corner landmarks from a vertebra label volume.
 
@@ -346,6 +379,10 @@ def corners_from_label_array(
         Thickness of the slab of sagittal slices averaged by ``linefit`` [D]: slices centred
         within 3 mm of the mid-plane (3 slices at 3 mm, 5 at 1.5 mm, only the mid-slice for
         slices thicker than 3 mm), well inside the 40-50 mm wide lumbar body.
+    midpoints : bool
+        Also trace the endplate mid-points where the body's outline (the same occupancy as
+        the corners) crosses the line through the middle of its two endplates
+        (:func:`.corners.trace_midpoints`), for bodies with both endplates.
 
     Returns
     -------
@@ -358,8 +395,6 @@ def corners_from_label_array(
         No vertebra of the scheme in the mask, or a subregion mask on another grid.
 
     """
-    from spinestab.instability.corners import fit_corners
-
     if method not in CORNER_METHODS:
         raise InputError(
             "unknown corner method",
@@ -374,8 +409,7 @@ def corners_from_label_array(
             value=body.shape,
             expected=str(labels.shape),
         )
-    axes = _axes(affine, source=source)
-    lr, ap, si = axes
+    grid = _Grid(_axes(affine, source=source), np.asarray(affine, float), labels.shape)
     present = np.unique(labels)
     levels = {int(v): mapping[int(v)] for v in present if int(v) in mapping}
     if not levels:
@@ -386,12 +420,7 @@ def corners_from_label_array(
             expected=f"labels such as {sorted(mapping)[:8]}... (check --labels)",
         )
     body_mask = np.isin(body, body_labels) if body is not None else None
-    # which end of the SI voxel axis is superior (world z increasing)
-    si_up = affine[2, si] > 0
-    shape = labels.shape
-    anterior_sign = float(np.sign(affine[1, ap]))
-    to_world = affine[1:3][:, [ap, si]]
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, _Body] = {}
     for value, level in sorted(levels.items(), key=lambda kv: level_index(kv[1])):
         vmask = labels == value
         if body_mask is not None:
@@ -399,115 +428,45 @@ def corners_from_label_array(
             if not vmask.any():
                 log.info("%s: %s has no body subregion voxels", source, level)
                 continue
-        idx = np.argwhere(vmask)
-        index_lr = round(float(idx[:, lr].mean()))
-        slab = _body_component(_slab(vmask, index_lr, axes), anterior_sign=anterior_sign)
-        if slab.sum() < 4:
-            continue
-        idx2 = np.argwhere(slab)
-        lo, hi = idx2.min(axis=0), idx2.max(axis=0)
-        cut_low_si, cut_high_si = lo[1] == 0, hi[1] == shape[si] - 1
-        cut_sup = cut_high_si if si_up else cut_low_si
-        cut_inf = cut_low_si if si_up else cut_high_si
-        cut_ap = lo[0] == 0 or hi[0] == shape[ap] - 1
-        points = _outline_points(slab, index_lr=index_lr, axes=axes, affine=affine)
-        occ, n_slices = (
-            _occupancy(vmask, index_lr, slab, axes=axes, affine=affine, slab_mm=slab_mm)
-            if method == "linefit"
-            else (slab.astype(float), 1)
-        )
-        found[level] = {
-            "points": points,
-            "cut_sup": cut_sup,
-            "cut_inf": cut_inf,
-            "cut_ap": cut_ap,
-            "occupancy": occ,
-            "slices": n_slices,
-            "offset": affine[1:3, lr] * index_lr + affine[1:3, 3],
-        }
-    # in world coordinates the levels must run from superior to inferior: a reversed pair
-    # means the labels are not those of the scheme (e.g. TotalSegmentator organ labels read
-    # as SPINEPS vertebrae)
-    heights = [(lv, float(found[lv]["points"][:, 1].mean())) for lv in found]
-    reversed_pairs = [
-        f"{a} ({za:.0f} mm) below {b} ({zb:.0f} mm)"
-        for (a, za), (b, zb) in itertools.pairwise(heights)
-        if za <= zb
-    ]
-    if reversed_pairs:
-        raise InputError(
-            "the labelled vertebrae are not in anatomical order from head to feet",
-            source=source,
-            item="--labels",
-            value="; ".join(reversed_pairs[:4]),
-            expected="the label scheme of the mask (spineps/tptbox seg-vert, totalsegmentator "
-            "'total' v2, or a JSON map)",
-        )
-    complete = [lv for lv, f in found.items() if not (f["cut_sup"] or f["cut_inf"] or f["cut_ap"])]
+        info = _find_body(vmask, grid, method=method, slab_mm=slab_mm)
+        if info is not None:
+            found[level] = info
+    _check_head_to_feet(found, source=source)
+    return _derive(found, grid, method=method, source=source, midpoints=midpoints)
+
+
+def _derive(
+    found: dict[str, _Body], grid: _Grid, *, method: str, source: str, midpoints: bool
+) -> LandmarkSet:
+    """Corners (and mid-points) of every body found; complete bodies first."""
+    from spinestab.instability.corners import trace_midpoints
+
+    complete = [lv for lv, b in found.items() if b.complete]
     vertebrae: dict[str, np.ndarray] = {}
+    mids: dict[str, np.ndarray] = {}
     notes: dict[str, list[str]] = {}
     frames: dict[str, np.ndarray] = {}
-    # complete bodies first: a body cut by the field of view borrows the frame of the
-    # nearest complete one
-    order = complete + [lv for lv in found if lv not in complete]
-    for level in order:
+    # a body cut by the field of view borrows the frame of the nearest complete one
+    for level in complete + [lv for lv in found if lv not in complete]:
         info = found[level]
-        if info["cut_ap"] or (info["cut_sup"] and info["cut_inf"]):
+        if info.cut_ap or (info.cut_sup and info.cut_inf):
             log.info("%s: %s body cut by the field of view; skipped", source, level)
             continue
-        if level not in complete and complete:
-            # a vertebra cut by the field of view may show only its posterior elements
-            # (e.g. a spinous process reaching below the body's level): its 'body' then lies
-            # far behind the bodies of its neighbours [D: more than half a body depth]
-            near = min(complete, key=lambda lv: abs(level_index(lv) - level_index(level)))
-            ref = found[near]["points"]
-            depth = float(np.ptp(ref[:, 0]))
-            shift = float(info["points"][:, 0].mean() - ref[:, 0].mean())
-            if abs(shift) > 0.5 * depth:
+        if not info.complete and complete:
+            note = _posterior_only(level, info, found, complete)
+            if note is not None:
                 log.info("%s: %s: only posterior elements in view; skipped", source, level)
-                notes[level] = [
-                    "only part of the vertebra outside its body is inside the field of view "
-                    f"(its region lies {abs(shift):.0f} mm from the {near} body): not derived"
-                ]
+                notes[level] = [note]
                 continue
-        frame = None
-        if level not in complete:
-            near = [lv for lv in complete if lv in frames]
-            if near:
-                best = min(near, key=lambda lv: abs(level_index(lv) - level_index(level)))
-                frame = frames[best]
-            else:
-                frame = np.eye(2)
-        level_notes = []
-        arr = None
-        if method == "linefit":
-            try:
-                fit = fit_corners(
-                    info["occupancy"],
-                    to_world,
-                    info["offset"],
-                    frame=frame,
-                    refine=level in complete,
-                )
-                arr, frames[level] = fit.corners, fit.frame
-            except ValueError as exc:
-                log.info("%s: %s line fit failed (%s); outline extremes used", source, level, exc)
-                level_notes.append(
-                    f"corners from the outline extremes: endplate/wall line fit failed ({exc})"
-                )
-        if arr is None:
-            frame = _frame(info["points"]) if frame is None else frame
-            frames.setdefault(level, frame)
-            arr = _corners(info["points"], frame)
-        if info["cut_sup"]:
-            arr[[AS, PS]] = np.nan
-            level_notes.append("superior endplate cut by the field of view (not derived)")
-        if info["cut_inf"]:
-            arr[[AI, PI]] = np.nan
-            level_notes.append("inferior endplate cut by the field of view (not derived)")
-        if level == "S1":
-            arr[[AI, PI]] = np.nan
+        frame = None if info.complete else _borrowed_frame(level, complete, frames)
+        arr, frame, level_notes = _corners_of(
+            level, info, grid, method=method, frame=frame, source=source
+        )
+        frames.setdefault(level, frame)
+        level_notes += _cut_endplates(level, arr, info)
         vertebrae[level] = arr
+        if midpoints and not np.isnan(arr).any():
+            mids[level] = trace_midpoints(info.occupancy, grid.to_world, info.offset, arr)
         if level_notes:
             notes[level] = level_notes
     vertebrae = dict(sorted(vertebrae.items(), key=lambda kv: level_index(kv[0])))
@@ -525,17 +484,9 @@ def corners_from_label_array(
         magnification_known=True,
         source=source,
         notes=notes,
-        outlines={lv: found[lv]["points"] for lv in vertebrae},
+        outlines={lv: found[lv].points for lv in vertebrae},
+        midpoints={lv: mids[lv] for lv in vertebrae if lv in mids},
     )
-
-
-def _sibling_subreg(path: Path) -> Path | None:
-    name = path.name
-    if "seg-vert" in name:
-        candidate = path.with_name(name.replace("seg-vert", "seg-subreg"))
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def corners_from_masks(
@@ -544,6 +495,7 @@ def corners_from_masks(
     labels: str | Path = "spineps",
     subregions: str | Path | None = None,
     method: str = "linefit",
+    midpoints: bool = False,
 ) -> LandmarkSet:
     """Read a vertebra mask (NIfTI) and derive the corner landmarks of every body.
 
@@ -552,43 +504,28 @@ def corners_from_masks(
     path : str or Path
         Vertebra instance mask.
     labels : str or Path
-        Label scheme: ``spineps``, ``tptbox``, ``totalsegmentator`` or a JSON mapping file.
+        Label scheme: ``spineps``, ``tptbox``, ``totalsegmentator``,
+        ``totalseg_vertebrae_mr`` or a JSON mapping file (:mod:`.mask_io`).
     subregions : str or Path, optional
         SPINEPS subregion mask; for the ``spineps``/``tptbox`` schemes it is looked up
         beside ``path`` (``seg-vert`` -> ``seg-subreg``) when not given.
     method : {"linefit", "extremes"}
         Corner method, see :func:`corners_from_label_array`.
+    midpoints : bool
+        Also trace the endplate mid-points on the body's outline (six-point morphometry).
 
     Returns
     -------
     LandmarkSet
 
     """
-    path = Path(path)
-    mapping = label_map(labels)
-    data, affine = read_mask(path)
-    scheme = str(labels).strip().lower()
-    sub_path = Path(subregions) if subregions is not None else None
-    if sub_path is None and _ALIASES.get(scheme, scheme) in ("spineps", "tptbox"):
-        sub_path = _sibling_subreg(path)
-    body = None
-    if sub_path is not None:
-        body, sub_affine = read_mask(sub_path)
-        if body.shape != data.shape or not np.allclose(sub_affine, affine, atol=1e-3):
-            raise InputError(
-                "subregion mask is not on the vertebra mask's grid",
-                source=str(sub_path),
-                value=body.shape,
-                expected=f"shape {data.shape} and the same affine",
-            )
-        if not np.isin(body, SPINEPS_BODY_SUBREGIONS).any():
-            raise InputError(
-                "subregion mask has no vertebral-body labels",
-                source=str(sub_path),
-                expected=f"labels {SPINEPS_BODY_SUBREGIONS} (SPINEPS corpus)",
-            )
-    src = f"mask:{path.name}" + (f"+{sub_path.name}" if sub_path is not None else "")
-    src += f" (corners: {method})"
+    masks = read_vertebra_masks(path, labels=labels, subregions=subregions)
     return corners_from_label_array(
-        data, affine, mapping=mapping, body=body, source=src, method=method
+        masks.labels,
+        masks.affine,
+        mapping=masks.mapping,
+        body=masks.body,
+        source=f"{masks.source} (corners: {method})",
+        method=method,
+        midpoints=midpoints,
     )

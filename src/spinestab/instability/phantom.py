@@ -9,13 +9,13 @@ segmental angle from the lower superior endplate, so the truth of
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
 
-__all__ = ["build_spine", "transform"]
+__all__ = ["analytic_vertebrae", "build_spine", "to_pixels", "transform"]
 
 
 def _rot(vec: np.ndarray, deg: float) -> np.ndarray:
@@ -28,7 +28,7 @@ def build_spine(
     *,
     levels: Sequence[str] = ("L1", "L2", "L3", "L4", "L5", "S1"),
     depth_mm: float | Sequence[float] = 40.0,
-    height_mm: float = 27.0,
+    height_mm: float | Sequence[float] = 27.0,
     wedge_deg: float | Sequence[float] = 0.0,
     slip_mm: float | Sequence[float] = 0.0,
     angle_deg: float | Sequence[float] = 8.0,
@@ -45,8 +45,8 @@ def build_spine(
         when it is S1.
     depth_mm : float or sequence
         Endplate depth of every body (or per level, cranial to caudal).
-    height_mm : float
-        Posterior body height.
+    height_mm : float or sequence
+        Posterior body height (or per level, cranial to caudal).
     wedge_deg : float or sequence
         Signed angle from each body's inferior to its superior endplate (+ = taller
         anteriorly), per level.
@@ -75,6 +75,7 @@ def build_spine(
         return values
 
     depth = per(depth_mm, n)
+    heights = per(height_mm, n)
     wedge = per(wedge_deg, n)
     slips = per(slip_mm, n - 1)
     angles = per(angle_deg, n - 1)
@@ -89,7 +90,7 @@ def build_spine(
     if low != "S1":
         e_inf = _rot(e_sup, -wedge[-1])
         n_inf = np.array([-e_inf[1], e_inf[0]])
-        arr[PI] = ps - height_mm * n_inf
+        arr[PI] = ps - heights[-1] * n_inf
         arr[AI] = arr[PI] + depth[-1] * e_inf
     corners[low] = arr
     for i in range(n - 2, -1, -1):
@@ -102,7 +103,7 @@ def build_spine(
         e_s = _rot(e_inf, wedge[i])
         arr = np.empty((4, 2))
         arr[PI], arr[AI] = pi, pi + depth[i] * e_inf
-        arr[PS] = pi + height_mm * n_inf
+        arr[PS] = pi + heights[i] * n_inf
         arr[AS] = arr[PS] + depth[i] * e_s
         corners[levels[i]] = arr
     ordered = {lv: corners[lv] for lv in levels}
@@ -140,8 +141,13 @@ def transform(
         lv: scale * arr @ rot.T + np.asarray(shift, float)
         for lv, arr in landmarks.vertebrae.items()
     }
+    mids = {
+        lv: scale * arr @ rot.T + np.asarray(shift, float)
+        for lv, arr in landmarks.midpoints.items()
+    }
     new_units = units or landmarks.units
     return LandmarkSet(
+        midpoints=mids,
         view=landmarks.view,
         units=new_units,
         vertebrae=out,
@@ -262,7 +268,7 @@ def rasterise_spine(
     voxel_mm: float,
     labels: dict[str, int],
     width_mm: float = 30.0,
-    concavity_mm: float = 2.0,
+    concavity_mm: float | Mapping[str, float] = 2.0,
     corner_radius_mm: float = 2.0,
     waist_mm: float = 1.0,
     supersample: int = 4,
@@ -285,8 +291,10 @@ def rasterise_spine(
         Level -> label value.
     width_mm : float
         Left-right width of every body.
-    concavity_mm, corner_radius_mm, waist_mm : float
-        Endplate bowl depth, corner rounding radius and anterior waist depth.
+    concavity_mm : float or mapping of str to float
+        Endplate bowl depth (or per level, 0 where a level is not listed).
+    corner_radius_mm, waist_mm : float
+        Corner rounding radius and anterior waist depth.
     supersample : int
         In-plane sub-samples per voxel side.
     s1_height_mm : float
@@ -323,7 +331,11 @@ def rasterise_spine(
         inside = _body_membership(
             pts,
             quad,
-            concavity_mm=concavity_mm,
+            concavity_mm=(
+                float(concavity_mm.get(level, 0.0))
+                if isinstance(concavity_mm, Mapping)
+                else concavity_mm
+            ),
             corner_radius_mm=corner_radius_mm,
             waist_mm=waist_mm,
         ).reshape(ny, nz, -1)
@@ -336,3 +348,81 @@ def rasterise_spine(
 
 
 __all__ += ["rasterise_spine"]
+
+
+def analytic_vertebrae(
+    heights_mm: dict[str, tuple[float, float | None, float]],
+    *,
+    depth_mm: float = 40.0,
+    disc_mm: float = 8.0,
+    view: str = "neutral",
+) -> LandmarkSet:
+    """Build a column of vertebral bodies with known anterior, middle, posterior heights.
+
+    Each body stands on a flat inferior endplate (x anterior, y cranial, mm): ``PI`` at
+    ``(0, y0)``, ``AI`` at ``(depth, y0)``, ``PS`` at ``(0, y0 + Hp)``, ``AS`` at
+    ``(depth, y0 + Ha)``; the endplate mid-points lie at ``x = depth / 2``, each endplate
+    bowed in by the same depth so that their distance is exactly ``Hm``. Bodies are stacked
+    cranial to caudal with ``disc_mm`` between them.
+
+    Parameters
+    ----------
+    heights_mm : dict of str to (float, float or None, float)
+        ``(Ha, Hm, Hp)`` per level, cranial to caudal; ``Hm`` None gives no mid-points.
+    depth_mm : float
+        Endplate depth of every body.
+    disc_mm : float
+        Gap between bodies.
+    view : str
+        View name of the result.
+
+    Returns
+    -------
+    LandmarkSet
+        In mm, magnification known.
+
+    """
+    corners: dict[str, np.ndarray] = {}
+    mids: dict[str, np.ndarray] = {}
+    y0 = 0.0
+    for level, (ha, hm, hp) in reversed(list(heights_mm.items())):
+        arr = np.array([[depth_mm, y0 + ha], [0.0, y0 + hp], [0.0, y0], [depth_mm, y0]])
+        corners[level] = arr
+        if hm is not None:
+            dip = ((ha + hp) / 2 - hm) / 2
+            mids[level] = np.array(
+                [[depth_mm / 2, y0 + (ha + hp) / 2 - dip], [depth_mm / 2, y0 + dip]]
+            )
+        y0 += max(ha, hp) + disc_mm
+    order = list(heights_mm)
+    return LandmarkSet(
+        view=view,
+        units="mm",
+        vertebrae={lv: corners[lv] for lv in order},
+        vertebra_units={lv: "mm" for lv in order},
+        magnification_known=True,
+        source="<analytic vertebrae>",
+        midpoints={lv: mids[lv] for lv in order if lv in mids},
+    )
+
+
+def to_pixels(
+    landmarks: LandmarkSet, *, pixel_spacing_mm: tuple[float, float], y_down: bool = True
+) -> LandmarkSet:
+    """Express mm landmarks as pixels of a (possibly non-square) grid.
+
+    ``x_px = x_mm / column_spacing`` and ``y_px = -y_mm / row_spacing`` (image rows run
+    down when ``y_down``); ``pixel_spacing_mm`` is ``(row, column)`` as in DICOM.
+    """
+    row, col = pixel_spacing_mm
+    scale = np.array([1.0 / col, (-1.0 if y_down else 1.0) / row])
+    return LandmarkSet(
+        view=landmarks.view,
+        units="px",
+        vertebrae={lv: arr * scale for lv, arr in landmarks.vertebrae.items()},
+        pixel_spacing_mm=(row, col),
+        vertebra_units={lv: "px" for lv in landmarks.vertebrae},
+        magnification_known=landmarks.magnification_known,
+        source=landmarks.source,
+        midpoints={lv: arr * scale for lv, arr in landmarks.midpoints.items()},
+    )
