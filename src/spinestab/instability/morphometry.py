@@ -279,7 +279,8 @@ def _grade_one(
     known = [(LOSS_TYPES[i], float(v)) for i, v in enumerate(losses) if np.isfinite(v)]
     if not known:
         return None, None, None
-    kind, loss = max(known, key=lambda kv: kv[1])  # first of equal losses wins
+    # the first of equal losses wins (equal at 1e-6, so rounding noise cannot pick the type)
+    kind, loss = max(known, key=lambda kv: round(kv[1], 6))
     grade = rules.grade(loss)
     return loss, (kind if grade else "none"), grade
 
