@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from spinestab.cli import demo, instability, mri, patient, plan, score, wearable
+from spinestab.cli import cohort, demo, instability, mri, patient, plan, score, wearable
 
 __all__ = ["app", "main"]
 
@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (score, patient, demo, instability, mri, plan, wearable):
+for _module in (score, patient, demo, instability, mri, plan, wearable, cohort):
     _module.register(app)
 
 

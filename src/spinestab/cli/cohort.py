@@ -1,0 +1,186 @@
+"""``spinestab cohort``: whole studies on Dask (run), reference bands, response model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from spinestab.cli._common import console, exit_on_bad_input
+
+__all__ = ["EXIT_TASKS_FAILED", "register"]
+
+#: Exit code of ``spinestab cohort run`` when the run finished but some tasks failed.
+EXIT_TASKS_FAILED = 3
+
+cohort_app = typer.Typer(
+    name="cohort",
+    help="Many subjects at once on Dask: tables, failures, reference bands, response model.",
+    no_args_is_help=True,
+)
+
+
+def _rate_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Tasks per second (over Rich's recent-speed window)."""
+
+        def render(self, task: Any) -> Text:
+            speed = task.speed
+            if speed is None:
+                return Text("-- tasks/s", style="progress.data.speed")
+            return Text(f"{speed:.2f} tasks/s", style="progress.data.speed")
+
+    return RateColumn()
+
+
+def _parse_kind_options(given: list[str], base_dir: Path) -> dict[str, Any]:
+    from spinestab.cohort.options import KINDS, parse_options
+    from spinestab.errors import InputError
+
+    out = {}
+    for item in given:
+        kind, eq, text = item.partition("=")
+        kind = kind.strip().lower()
+        if not eq or kind not in KINDS:
+            raise InputError(
+                "options must name their kind",
+                item="--options",
+                value=item,
+                expected="KIND=OPTIONS with KIND one of " + ", ".join(KINDS),
+            )
+        out[kind] = parse_options(kind, text, base_dir=base_dir, source=f"--options {kind}")
+    return out
+
+
+def run_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="A BIDS-like folder (sub-<id>/...) or a manifest CSV (subject, kind, path, "
+            "options).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run folder.", show_default=False)],
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Worker processes of the local cluster (default: cores)."),
+    ] = None,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            "--memory-limit", help="Memory limit per worker, e.g. 4GiB (auto: shared out)."
+        ),
+    ] = "auto",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="A running Dask scheduler, e.g. tcp://host:8786."),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run in --out: skip tasks done, unchanged."),
+    ] = False,
+    options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--options",
+            help="Options for every task of a kind, as its command takes them, e.g. "
+            "'wearable=--units g --utc-offset-h 1' (repeat per kind).",
+        ),
+    ] = None,
+    participants: Annotated[
+        Path | None,
+        typer.Option("--participants", help="participants.tsv (default: the dataset's)."),
+    ] = None,
+    dashboard: Annotated[
+        str | None,
+        typer.Option("--dashboard", help="Serve the Dask dashboard of the local cluster here."),
+    ] = None,
+) -> None:
+    """Run a cohort: one Dask task per subject, session and kind.
+
+    Writes OUT/daily/, scores/, profiles/ (Parquet; muscle_quality/ and per_level/ for
+    MRI), OUT/manifest.jsonl and OUT/failed.csv. Exit code 0 when every task is done,
+    3 when some failed (listed in failed.csv), 2 on bad input.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from spinestab.cohort import discover, run_cohort
+    from spinestab.errors import InputError
+
+    with exit_on_bad_input():
+        if workers is not None and workers < 1:
+            raise InputError("at least one worker", item="--workers", value=workers)
+        if workers is not None and scheduler:
+            raise InputError(
+                "--workers sizes the local cluster; a scheduler brings its own workers",
+                item="--workers",
+                expected="--workers or --scheduler",
+            )
+        base = dataset.resolve() if dataset.is_dir() else dataset.resolve().parent
+        kind_options = _parse_kind_options(options or [], base)
+        tasks, people = discover(dataset, options=kind_options, participants=participants)
+        console.print(f"{len(tasks)} task(s) of {len(people)} subject(s) in {dataset}")
+        with Progress(
+            TextColumn("[bold]cohort[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed[/]"),
+            _rate_column(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            bar_task = None
+
+            def progress(counts: Any) -> None:
+                nonlocal bar_task
+                if bar_task is None:  # the skipped tasks are there from the start
+                    bar_task = bar.add_task(
+                        "cohort", total=counts.total, completed=counts.skipped, failed=0
+                    )
+                bar.update(bar_task, completed=counts.finished, failed=counts.failed)
+
+            summary = run_cohort(
+                tasks,
+                out,
+                participants=people,
+                workers=workers,
+                memory_limit=memory_limit,
+                scheduler=scheduler,
+                resume=resume,
+                dashboard=dashboard,
+                progress=progress,
+            )
+    c = summary.counts
+    console.print(
+        f"[bold]{c.done}[/] done, [bold]{c.failed}[/] failed, {c.skipped} skipped (done before) "
+        f"in {summary.seconds:.1f} s on {summary.workers} worker thread(s) -> {out}",
+        highlight=False,
+    )
+    for task_id, error in summary.failures[:20]:
+        console.print(f"  [red]failed[/] {escape(task_id)}: {escape(error)}", highlight=False)
+    if len(summary.failures) > 20:
+        console.print(f"  ... {len(summary.failures) - 20} more in {out / 'failed.csv'}")
+    if summary.failures:
+        raise typer.Exit(EXIT_TASKS_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``spinestab cohort`` to the app."""
+    cohort_app.command("run")(run_command)
+    app.add_typer(cohort_app, name="cohort")

@@ -1,0 +1,496 @@
+"""A cohort's tasks, read from a BIDS-like folder or from a manifest CSV.
+
+One task per subject, session and kind (``mri``, ``wearable``, ``forms``). A problem that
+concerns one subject (a thigh file without a trunk file, an unknown option in a manifest
+row) becomes that task's failure, never a stop of the whole cohort; a problem with the
+dataset itself (no such folder, a manifest without its columns) is an
+:class:`~spinestab.errors.InputError` before any work.
+
+BIDS-like tree (see ``docs/cohort.md``)::
+
+    participants.tsv                         participant_id, sex, age (and any other columns)
+    sub-<id>/[ses-<id>/]motion/*_tracksys-<trunk|thigh>_*.<csv|cwa|bin|gt3x|...>
+    sub-<id>/[ses-<id>/]forms/*.json|yaml
+    sub-<id>/[ses-<id>/]anat/*.nii.gz        (MRI; masks under derivatives/<tool>/)
+
+Manifest CSV: columns ``subject, kind, path, options`` and optionally ``session``, ``sex``,
+``age``; paths relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spinestab.cohort.options import KINDS, TaskOptions, parse_options
+from spinestab.errors import InputError
+
+__all__ = [
+    "Participant",
+    "TaskSpec",
+    "discover",
+    "read_bids",
+    "read_manifest",
+    "read_participants",
+]
+
+log = logging.getLogger(__name__)
+
+#: File endings read as wearable recordings (those of ``spinestab wearable --trunk``).
+RECORDING_SUFFIXES = (
+    ".cwa",
+    ".bin",
+    ".gt3x",
+    ".csv",
+    ".csv.gz",
+    ".txt",
+    ".npy",
+    ".npz",
+    ".parquet",
+)
+FORM_SUFFIXES = (".json", ".yaml", ".yml")
+_TRACKSYS = re.compile(r"(?:^|_)tracksys-([A-Za-z0-9]+)(?:_|\.|$)")
+_SEX = {"f": "female", "female": "female", "w": "female", "m": "male", "male": "male"}
+_MISSING = ("", "n/a", "na", "nan", "none")
+
+
+@dataclass(frozen=True)
+class Participant:
+    """What the cohort knows of one subject (``participants.tsv`` or manifest columns).
+
+    Attributes
+    ----------
+    subject : str
+        Identifier as in the dataset (``sub-01``).
+    sex : {"female", "male"} or None
+    age : float or None
+        Years.
+    extra : dict
+        Other columns of ``participants.tsv`` (e.g. a trial arm, an outcome), as text.
+
+    """
+
+    subject: str
+    sex: str | None = None
+    age: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One unit of work: a subject's session of one kind.
+
+    Attributes
+    ----------
+    subject : str
+    session : str or None
+    kind : {"mri", "wearable", "forms"}
+    inputs : tuple of (str, str)
+        ``(role, absolute path)``: ``trunk``/``thigh``, ``form``, ``image``/``mask``...
+    settings : dict
+        Validated options (JSON-ready).
+    sex, age : participant data the task's rows carry (reference bands use them).
+    origin : str
+        Where the task was found (manifest line, folder), for messages.
+    problem : str or None
+        Why the task cannot run; it is then recorded as failed without running.
+
+    """
+
+    subject: str
+    session: str | None
+    kind: str
+    inputs: tuple[tuple[str, str], ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    sex: str | None = None
+    age: float | None = None
+    origin: str = ""
+    problem: str | None = None
+
+    @property
+    def task_id(self) -> str:
+        """``subject/session/kind`` (``subject/kind`` without a session)."""
+        parts = [self.subject, self.session, self.kind]
+        return "/".join(p for p in parts if p)
+
+
+def _sex(value: str | None, *, source: str, item: str) -> str | None:
+    text = (value or "").strip().lower()
+    if text in _MISSING:
+        return None
+    if text in _SEX:
+        return _SEX[text]
+    if text in ("o", "other", "x", "u", "unknown"):
+        return None  # reference bands are by female/male; others are counted apart
+    raise InputError("unknown sex", source=source, item=item, value=value, expected="F or M")
+
+
+def _age(value: str | None, *, source: str, item: str) -> float | None:
+    text = (value or "").strip().lower()
+    if text in _MISSING:
+        return None
+    if text.endswith("+"):  # BIDS de-identification: "89+"
+        text = text[:-1]
+    try:
+        age = float(text)
+    except ValueError:
+        raise InputError("age is not a number", source=source, item=item, value=value) from None
+    if not (math.isfinite(age) and 0 <= age <= 120):
+        raise InputError("age out of range", source=source, item=item, value=value)
+    return age
+
+
+def _sniff_delimiter(path: Path, first: str) -> str:
+    if path.suffix.lower() == ".tsv" or "\t" in first:
+        return "\t"
+    return ";" if first.count(";") > first.count(",") else ","
+
+
+def _read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"unreadable file ({exc.__class__.__name__})", source=str(path)) from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise InputError("table is empty", source=str(path))
+    reader = csv.DictReader(lines, delimiter=_sniff_delimiter(path, lines[0]))
+    names = [(n or "").strip() for n in reader.fieldnames or []]
+    reader.fieldnames = names
+    return names, [{k: (v or "").strip() for k, v in r.items() if k} for r in reader]
+
+
+def read_participants(path: str | Path) -> dict[str, Participant]:
+    """Read ``participants.tsv``: ``participant_id`` (or ``subject``), ``sex``, ``age``...
+
+    Raises
+    ------
+    InputError
+        Missing id column, a subject listed twice, an unreadable sex or age.
+
+    """
+    path = Path(path)
+    names, rows = _read_table(path)
+    id_col = next((c for c in ("participant_id", "subject") if c in names), None)
+    if id_col is None:
+        raise InputError(
+            "no participant_id column", source=str(path), value=names, expected="participant_id"
+        )
+    out: dict[str, Participant] = {}
+    for n, row in enumerate(rows, start=2):
+        subject = row.get(id_col, "")
+        if not subject:
+            raise InputError("empty participant_id", source=str(path), item=f"line {n}")
+        if subject in out:
+            raise InputError("subject listed twice", source=str(path), item=f"line {n}")
+        extra = {k: v for k, v in row.items() if k not in (id_col, "sex", "age")}
+        out[subject] = Participant(
+            subject,
+            _sex(row.get("sex"), source=str(path), item=f"line {n} sex"),
+            _age(row.get("age"), source=str(path), item=f"line {n} age"),
+            extra,
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------ BIDS tree
+def _entity(name: str, key: str) -> str | None:
+    m = re.search(rf"(?:^|_){key}-([A-Za-z0-9]+)", name)
+    return m.group(1) if m else None
+
+
+def _is_recording(path: Path) -> bool:
+    name = path.name.lower()
+    return path.is_file() and name.endswith(RECORDING_SUFFIXES) and not name.startswith(".")
+
+
+def _wearable_task(
+    subject: str, session: str | None, folder: Path, options: TaskOptions
+) -> TaskSpec | None:
+    by_loc: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if not _is_recording(path):
+            continue
+        m = _TRACKSYS.search(path.name)
+        loc = m.group(1).lower() if m else None
+        if loc in ("trunk", "thigh"):
+            by_loc.setdefault(loc, []).append(path)
+    if not by_loc:
+        return None
+    base = TaskSpec(subject, session, "wearable", origin=str(folder))
+    problem = None
+    for loc, files in by_loc.items():
+        if len(files) > 1:
+            names = ", ".join(f.name for f in files)
+            problem = f"{len(files)} {loc} recordings in {folder} ({names}): one per session"
+    if problem is None and "trunk" not in by_loc:
+        problem = f"a thigh recording without a trunk recording in {folder}"
+    if problem is not None:
+        return _with(base, problem=problem)
+    inputs = [("trunk", str(by_loc["trunk"][0]))]
+    if "thigh" in by_loc:
+        inputs.append(("thigh", str(by_loc["thigh"][0])))
+    return _with(base, inputs=tuple(inputs), settings=dict(options.settings))
+
+
+def _forms_task(subject: str, session: str | None, folder: Path) -> TaskSpec | None:
+    files = [
+        p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in FORM_SUFFIXES and not p.name.startswith(".")
+    ]
+    if not files:
+        return None
+    return TaskSpec(
+        subject,
+        session,
+        "forms",
+        inputs=tuple(("form", str(p)) for p in files),
+        origin=str(folder),
+    )
+
+
+def _mri_task(subject: str, session: str | None, folder: Path) -> TaskSpec | None:
+    images = [p for p in sorted(folder.iterdir()) if p.name.lower().endswith((".nii", ".nii.gz"))]
+    if not images:
+        return None
+    return TaskSpec(
+        subject,
+        session,
+        "mri",
+        inputs=tuple(("image", str(p)) for p in images),
+        origin=str(folder),
+        problem="MRI tasks are not available yet: they need imaging.analyse_mri (issue 16)",
+    )
+
+
+def _with(spec: TaskSpec, **changes: Any) -> TaskSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+def read_bids(
+    root: str | Path,
+    *,
+    options: Mapping[str, TaskOptions] | None = None,
+    participants: Mapping[str, Participant] | None = None,
+) -> list[TaskSpec]:
+    """List the tasks of a BIDS-like folder (see the module docstring).
+
+    Parameters
+    ----------
+    root : path-like
+        The dataset folder.
+    options : mapping of kind to TaskOptions, optional
+        Options for every task of a kind (``--options`` of ``spinestab cohort run``).
+    participants : mapping, optional
+        Subject data; default: ``root/participants.tsv`` when present.
+
+    """
+    root = Path(root)
+    options = dict(options or {})
+    if participants is None:
+        pfile = root / "participants.tsv"
+        participants = read_participants(pfile) if pfile.exists() else {}
+    subjects = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("sub-"))
+    if not subjects:
+        raise InputError(
+            "no subject folders", source=str(root), expected="sub-<id>/ folders (BIDS-like)"
+        )
+    tasks: list[TaskSpec] = []
+    for sub in subjects:
+        sessions = sorted(p for p in sub.iterdir() if p.is_dir() and p.name.startswith("ses-"))
+        units = [(s.name, s) for s in sessions] or [(None, sub)]
+        who = participants.get(sub.name, Participant(sub.name))
+        for session, folder in units:
+            found = []
+            if (folder / "motion").is_dir():
+                found.append(
+                    _wearable_task(
+                        sub.name, session, folder / "motion", options.get("wearable", TaskOptions())
+                    )
+                )
+            if (folder / "forms").is_dir():
+                found.append(_forms_task(sub.name, session, folder / "forms"))
+            if (folder / "anat").is_dir():
+                found.append(_mri_task(sub.name, session, folder / "anat"))
+            tasks += [_with(t, sex=who.sex, age=who.age) for t in found if t is not None]
+    return tasks
+
+
+# ------------------------------------------------------------------------------ manifest CSV
+_KIND_NAMES = {"mri": "mri", "wearable": "wearable", "forms": "forms", "form": "forms"}
+
+
+def read_manifest(
+    path: str | Path,
+    *,
+    options: Mapping[str, TaskOptions] | None = None,
+    participants: Mapping[str, Participant] | None = None,
+) -> list[TaskSpec]:
+    """List the tasks of a manifest CSV (``subject, kind, path, options``).
+
+    Rows of one subject, session and kind make one task: one row for ``wearable`` (the
+    trunk file; ``--thigh`` in its options) and ``mri``, one row per form (or a folder of
+    forms) for ``forms``. Relative paths are read from the manifest's folder.
+    """
+    path = Path(path)
+    base_dir = path.resolve().parent
+    options = dict(options or {})
+    names, rows = _read_table(path)
+    need = ["subject", "kind", "path"]
+    if not set(need) <= set(names):
+        raise InputError(
+            "manifest lacks columns",
+            source=str(path),
+            value=names,
+            expected="subject, kind, path, options (session, sex, age optional)",
+        )
+    if participants is None:
+        pfile = base_dir / "participants.tsv"
+        participants = read_participants(pfile) if pfile.exists() else {}
+    groups: dict[tuple[str, str | None, str], list[tuple[int, dict[str, str]]]] = {}
+    bad: list[TaskSpec] = []
+    people: dict[str, Participant] = dict(participants)
+    for n, row in enumerate(rows, start=2):
+        where = f"{path}:{n}"
+        subject, session = row.get("subject", ""), row.get("session") or None
+        if not subject:
+            raise InputError("empty subject", source=str(path), item=f"line {n}")
+        kind = _KIND_NAMES.get(row.get("kind", "").lower())
+        sex = _sex(row.get("sex"), source=str(path), item=f"line {n} sex")
+        age = _age(row.get("age"), source=str(path), item=f"line {n} age")
+        if sex is not None or age is not None:
+            known = people.get(subject, Participant(subject))
+            people[subject] = Participant(
+                subject, sex or known.sex, age if age is not None else known.age, known.extra
+            )
+        if kind is None:
+            bad.append(
+                TaskSpec(
+                    subject,
+                    session,
+                    row.get("kind", "") or "unknown",
+                    origin=where,
+                    problem=f"{where}: unknown kind {row.get('kind')!r}; expected "
+                    + ", ".join(KINDS),
+                )
+            )
+            continue
+        groups.setdefault((subject, session, kind), []).append((n, row))
+    tasks = []
+    for (subject, session, kind), members in groups.items():
+        who = people.get(subject, Participant(subject))
+        spec = _manifest_task(subject, session, kind, members, path, base_dir, options)
+        tasks.append(_with(spec, sex=who.sex, age=who.age))
+    return tasks + [_with(t, sex=people.get(t.subject, Participant(t.subject)).sex) for t in bad]
+
+
+def _manifest_task(
+    subject: str,
+    session: str | None,
+    kind: str,
+    members: list[tuple[int, dict[str, str]]],
+    manifest: Path,
+    base_dir: Path,
+    defaults: Mapping[str, TaskOptions],
+) -> TaskSpec:
+    lines = ", ".join(str(n) for n, _ in members)
+    where = f"{manifest}:{lines}"
+    spec = TaskSpec(subject, session, kind, origin=where)
+    if kind != "forms" and len(members) > 1:
+        return _with(spec, problem=f"{where}: {len(members)} {kind} rows for one session")
+    try:
+        texts = {row.get("options", "") for _, row in members}
+        if len(texts) > 1:
+            raise InputError("rows of one task give different options", source=where)
+        given = parse_options(kind, texts.pop(), base_dir=base_dir, source=where)
+    except InputError as exc:
+        return _with(spec, problem=str(exc))
+    opts = defaults.get(kind, TaskOptions()).merged(given)
+    paths = []
+    for _, row in members:
+        p = Path(row["path"]).expanduser()
+        paths.append(p if p.is_absolute() else base_dir / p)
+    if kind == "wearable":
+        inputs = [("trunk", str(paths[0]))]
+        if "thigh" in opts.inputs:
+            inputs.append(("thigh", opts.inputs["thigh"]))
+    elif kind == "forms":
+        inputs = []
+        for p in paths:
+            if p.is_dir():
+                inputs += [
+                    ("form", str(f))
+                    for f in sorted(p.iterdir())
+                    if f.is_file() and f.suffix.lower() in FORM_SUFFIXES
+                ]
+            else:
+                inputs.append(("form", str(p)))
+    else:
+        inputs = [("image", str(paths[0])), *sorted(opts.inputs.items())]
+        return _with(
+            spec,
+            inputs=tuple(inputs),
+            problem="MRI tasks are not available yet: they need imaging.analyse_mri (issue 16)",
+        )
+    return _with(spec, inputs=tuple(inputs), settings=dict(opts.settings))
+
+
+def discover(
+    dataset: str | Path,
+    *,
+    options: Mapping[str, TaskOptions] | None = None,
+    participants: str | Path | None = None,
+) -> tuple[list[TaskSpec], dict[str, Participant]]:
+    """Read a cohort: a BIDS-like folder or a manifest CSV.
+
+    Returns
+    -------
+    tasks : list of TaskSpec
+        Sorted by task id.
+    participants : dict
+        Subject data by subject (from ``participants.tsv`` and manifest columns).
+
+    """
+    dataset = Path(dataset)
+    if not dataset.exists():
+        raise InputError("dataset not found", source=str(dataset))
+    if participants is not None:
+        people = read_participants(participants)
+    elif dataset.is_dir() and (dataset / "participants.tsv").exists():
+        people = read_participants(dataset / "participants.tsv")
+    elif dataset.is_file() and (dataset.resolve().parent / "participants.tsv").exists():
+        people = read_participants(dataset.resolve().parent / "participants.tsv")
+    else:
+        people = {}
+    if dataset.is_dir():
+        tasks = read_bids(dataset, options=options, participants=people)
+    else:
+        tasks = read_manifest(dataset, options=options, participants=people)
+    for t in tasks:  # subjects only in the manifest
+        if t.subject not in people:
+            people[t.subject] = Participant(t.subject, t.sex, t.age)
+        elif people[t.subject].sex is None and t.sex is not None:
+            p = people[t.subject]
+            people[t.subject] = Participant(p.subject, t.sex, t.age, p.extra)
+    counts = Counter(t.task_id for t in tasks)
+    duplicated = sorted(i for i, k in counts.items() if k > 1)
+    if duplicated:
+        raise InputError("task listed twice", source=str(dataset), value=duplicated[:5])
+    return sorted(tasks, key=lambda t: t.task_id), people
+
+
+def subjects_of(tasks: Iterable[TaskSpec]) -> list[str]:
+    """Sorted distinct subjects of ``tasks``."""
+    return sorted({t.subject for t in tasks})

@@ -1,0 +1,166 @@
+"""A synthetic cohort on disk with known truth: for tests, benchmarks and the docs' example.
+
+:func:`write_synthetic_cohort` writes a BIDS-like folder (``participants.tsv``,
+``sub-<id>/motion/`` scripted recordings from :mod:`spinestab.wearable.synthetic`,
+``sub-<id>/forms/`` questionnaires with known scores) and a manifest CSV listing the same
+tasks, so that both ways in can be checked against each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SyntheticCohort", "write_synthetic_cohort"]
+
+FORMS_DATE = "2026-01-15"
+
+
+@dataclass(frozen=True)
+class SyntheticCohort:
+    """What was written, and the truth behind it.
+
+    Attributes
+    ----------
+    root : Path
+        The BIDS-like folder.
+    manifest : Path
+        ``root/manifest.csv``: the same tasks as the tree.
+    subjects : tuple of str
+        ``sub-001`` ...
+    sex, age : dict
+        Per subject.
+    odi_pct, nrs : dict
+        True ODI percentage and NRS pain of each subject's forms.
+    thigh : dict
+        Whether the subject has a thigh recording.
+
+    """
+
+    root: Path
+    manifest: Path
+    subjects: tuple[str, ...]
+    sex: dict[str, str] = field(default_factory=dict)
+    age: dict[str, float] = field(default_factory=dict)
+    odi_pct: dict[str, float] = field(default_factory=dict)
+    nrs: dict[str, int] = field(default_factory=dict)
+    thigh: dict[str, bool] = field(default_factory=dict)
+
+
+def _write_recording(path: Path, t: np.ndarray, acc: np.ndarray, fmt: str) -> None:
+    if fmt == "npz":
+        np.savez(path, time=t, accel=acc)
+        return
+    import pandas as pd
+
+    pd.DataFrame(
+        {
+            "time": pd.to_datetime(t, unit="s"),
+            "x": acc[:, 0],
+            "y": acc[:, 1],
+            "z": acc[:, 2],
+        }
+    ).to_csv(path, index=False, float_format="%.4f")
+
+
+def write_synthetic_cohort(
+    root: str | Path,
+    *,
+    subjects: int = 8,
+    hours: float = 3.0,
+    start_hour: float = 8.0,
+    fs_hz: int = 25,
+    thigh_every: int = 2,
+    recording_format: str = "csv",
+    wearable: bool = True,
+    forms: bool = True,
+    seed: int = 0,
+) -> SyntheticCohort:
+    """Write a synthetic cohort (see module docstring).
+
+    Parameters
+    ----------
+    root : path-like
+        Folder to write (created).
+    subjects : int, keyword-only
+        Number of subjects (``sub-001`` ...).
+    hours : float, keyword-only
+        Length of each recording.
+    start_hour : float, keyword-only
+        Clock time it starts at on 2024-01-01, for recordings under a day (whole days
+        start at midnight).
+    fs_hz : int, keyword-only
+        Sampling rate.
+    thigh_every : int, keyword-only
+        Every n-th subject also has a thigh recording (0: none).
+    recording_format : {"csv", "npz"}, keyword-only
+        File type of the recordings (CSV as most exports; NumPy for large benchmarks).
+    wearable, forms : bool, keyword-only
+        Which kinds to write.
+    seed : int, keyword-only
+        Seed of everything random.
+
+    Returns
+    -------
+    SyntheticCohort
+
+    """
+    from spinestab.wearable.synthetic import scripted_recording
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    ext = "csv" if recording_format == "csv" else "npz"
+    ids = tuple(f"sub-{i + 1:03d}" for i in range(subjects))
+    truth = SyntheticCohort(root, root / "manifest.csv", ids)
+    manifest_rows = []
+    with (root / "participants.tsv").open("w", encoding="utf-8") as fh:
+        fh.write("participant_id\tsex\tage\n")
+        for sub in ids:
+            sex = "F" if rng.random() < 0.5 else "M"
+            age = float(rng.integers(20, 80))
+            truth.sex[sub] = "female" if sex == "F" else "male"
+            truth.age[sub] = age
+            fh.write(f"{sub}\t{sex}\t{age:g}\n")
+    for k, sub in enumerate(ids):
+        if wearable:
+            motion = root / sub / "motion"
+            motion.mkdir(parents=True, exist_ok=True)
+            # the script starts at midnight in bed: a short recording is cut from the day
+            skip_h = 0.0 if hours >= 24 else start_hour
+            syn = scripted_recording(days=(skip_h + hours) / 24, fs_hz=fs_hz, seed=seed * 1000 + k)
+            first = round(skip_h * 3600 * fs_hz)
+            t = syn.start_unix_s + np.arange(first, syn.trunk.shape[0]) / fs_hz
+            trunk = motion / f"{sub}_task-daily_tracksys-trunk_motion.{ext}"
+            _write_recording(trunk, t, syn.trunk[first:], ext)
+            options = ""
+            has_thigh = bool(thigh_every) and k % thigh_every == 0
+            truth.thigh[sub] = has_thigh
+            if has_thigh:
+                thigh = motion / f"{sub}_task-daily_tracksys-thigh_motion.{ext}"
+                _write_recording(thigh, t, syn.thigh[first:], ext)
+                options = f"--thigh {thigh.relative_to(root)}"
+            manifest_rows.append([sub, "wearable", str(trunk.relative_to(root)), options])
+        if forms:
+            folder = root / sub / "forms"
+            folder.mkdir(parents=True, exist_ok=True)
+            odi = {f"s{i}": int(rng.integers(0, 6)) for i in range(1, 11)}
+            nrs = int(rng.integers(0, 11))
+            truth.odi_pct[sub] = 100.0 * sum(odi.values()) / 50.0
+            truth.nrs[sub] = nrs
+            docs = {
+                "odi.json": {"instrument": "odi", "date": FORMS_DATE, "answers": odi},
+                "nrs.json": {"instrument": "nrs", "date": FORMS_DATE, "answers": {"pain": nrs}},
+            }
+            for name, doc in docs.items():
+                (folder / name).write_text(json.dumps(doc), encoding="utf-8")
+                manifest_rows.append([sub, "forms", f"{sub}/forms/{name}", ""])
+    with truth.manifest.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["subject", "kind", "path", "options"])
+        writer.writerows(manifest_rows)
+    return truth
