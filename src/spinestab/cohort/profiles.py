@@ -1,8 +1,8 @@
 """``profiles/``: one row per subject and session, joined from the tasks' profile parts.
 
 Each task writes its part of the profile (``parts/wearable``: the movement summary of
-:func:`spinestab.care.io.summarise_daily`; ``parts/forms``: the clinical state of
-:func:`spinestab.care.io.clinical_state_from_scores`; ``parts/mri``: multifidus quality).
+:func:`spinestab.care.summarise.summarise_daily`; ``parts/forms``: the clinical state of
+:func:`spinestab.care.summarise.clinical_state_from_scores`; ``parts/mri``: multifidus quality).
 After every run the parts are joined with the participants' data into
 ``profiles/profiles.parquet``, written whole; a column that a part did not give stays empty
 (unknown), never 0.

@@ -160,7 +160,7 @@ def _none_if_nan(v: Any) -> Any:
 def _wearable(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
     """Movement of one session: ``daily`` rows and the movement part of the profile."""
     from spinestab.care.config import load_rules
-    from spinestab.care.io import summarise_daily
+    from spinestab.care.summarise import summarise_daily
     from spinestab.wearable.config import PromptConfig, WearableConfig
     from spinestab.wearable.io import read_recording, table_locations
     from spinestab.wearable.pipeline import analyse
@@ -256,8 +256,8 @@ def _forms(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
     A form that cannot be scored whole (a missing item, an invalid answer) fails the task:
     an incomplete form never yields a guessed score (CLINICAL_LOGIC §2).
     """
-    from spinestab.care.io import clinical_state_from_scores
     from spinestab.care.profile import History
+    from spinestab.care.summarise import clinical_state_from_scores
     from spinestab.clinical import load_form, score_form
 
     scored = []
