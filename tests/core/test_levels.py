@@ -67,7 +67,8 @@ def test_parse_segment_and_normal_sequence():
 
 def test_the_domains_use_the_shared_vocabulary():
     from spinestab.imaging import labels
-    from spinestab.instability import _levels
+    from spinestab.instability import landmark_parse, measures
 
     assert labels.VERTEBRAE is levels.VERTEBRAE
-    assert _levels.LEVEL_ORDER is levels.MOBILE_LEVELS
+    assert landmark_parse.normalise_level is levels.normalise_level
+    assert measures.adjacent is levels.adjacent

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from spinestab.core.levels import level_index
 from spinestab.errors import InputError
-from spinestab.instability._levels import level_index
 from spinestab.instability.geometry import meyerding_grade
 from spinestab.instability.landmarks import LandmarkSet
 from spinestab.instability.measures import SegmentGeometry, ViewResult, measure_view

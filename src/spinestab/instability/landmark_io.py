@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from spinestab.core.levels import normalise_level
 from spinestab.errors import InputError
-from spinestab.instability._levels import normalise_level
 from spinestab.instability.landmark_parse import landmarks_from_dict
 from spinestab.instability.landmarks import CORNERS, MIDPOINTS, LandmarkSet
 

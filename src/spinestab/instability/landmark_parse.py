@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from spinestab.core.levels import level_index, normalise_level
 from spinestab.errors import InputError
-from spinestab.instability._levels import level_index, normalise_level
 from spinestab.instability.landmarks import (
     AI,
     AS,

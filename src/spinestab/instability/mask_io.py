@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spinestab.core.levels import normalise_level
 from spinestab.errors import InputError, require
-from spinestab.instability._levels import normalise_level
 
 __all__ = [
     "LABEL_SCHEMES",

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spinestab.core.levels import level_index
 from spinestab.errors import InputError, require
-from spinestab.instability._levels import level_index
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
 from spinestab.instability.mask_io import (
     LABEL_SCHEMES,

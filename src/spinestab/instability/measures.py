@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spinestab.core.levels import adjacent, level_index, segment_name
 from spinestab.instability import geometry as geo
-from spinestab.instability._levels import adjacent, level_index, segment_name
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
 from spinestab.instability.quality import (
     QualityIssue,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from spinestab.instability._levels import adjacent
+from spinestab.core.levels import adjacent
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
 from spinestab.instability.morphometry_rules import MorphometryRules, load_morphometry_rules
 from spinestab.instability.quality import QualityIssue, check_vertebrae, working_coordinates

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from spinestab.core.levels import level_index, normalise_level
 from spinestab.errors import InputError
-from spinestab.instability._levels import level_index, normalise_level
 from spinestab.instability.thresholds import _evidence, _number, _text
 
 __all__ = ["GradeBand", "MorphometryRules", "load_morphometry_rules"]

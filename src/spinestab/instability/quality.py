@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from spinestab.instability._levels import level_index
+from spinestab.core.levels import level_index
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
 
 __all__ = [

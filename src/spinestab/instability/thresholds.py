@@ -288,7 +288,7 @@ def _rule(data: Any, *, source: str, item: str) -> Rule:
     raw = data.get("value")
     value: float | dict[str, float]
     if isinstance(raw, Mapping):
-        from spinestab.instability._levels import normalise_level
+        from spinestab.core.levels import normalise_level
 
         value = {}
         for seg, v in raw.items():
