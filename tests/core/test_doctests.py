@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["levels", "i18n", "validation", "results"]
+MODULES = ["levels", "i18n", "validation", "results", "safe_load"]
 
 
 @pytest.mark.parametrize("name", MODULES)

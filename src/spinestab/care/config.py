@@ -9,8 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from spinestab.core.safe_load import load_yaml, parse_yaml
 from spinestab.errors import InputError
 
 __all__ = ["CareRules", "Reason", "Rule", "load_rules"]
@@ -192,7 +191,7 @@ def _parse(raw: Any, origin: str) -> dict[str, Rule]:
 @cache
 def _bundled() -> dict[str, Rule]:
     text = resources.files("spinestab.care").joinpath("rules.yaml").read_text("utf-8")
-    return _parse(yaml.safe_load(text), "spinestab/care/rules.yaml")
+    return _parse(parse_yaml(text), "spinestab/care/rules.yaml")
 
 
 def load_rules(
@@ -217,12 +216,9 @@ def load_rules(
     origin = "spinestab/care/rules.yaml"
     if path is not None:
         source = str(path)
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("rule file not found", source=source) from None
-        except yaml.YAMLError as exc:
-            raise InputError(f"not valid YAML: {exc}", source=source) from None
+        if not Path(path).exists():
+            raise InputError("rule file not found", source=source)
+        raw = load_yaml(path)  # bounded: size, aliases, nesting, duplicate keys
         for name, rule in _parse(raw, source).items():
             if name not in rules:
                 raise InputError(

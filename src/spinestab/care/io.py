@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,7 @@ from spinestab.core.results import (
     MuscleQuality,
     MuscleRow,
 )
+from spinestab.core.safe_load import load_json
 from spinestab.errors import InputError
 
 __all__ = [
@@ -110,13 +110,12 @@ _SYMPTOMS = (
 
 
 def read_json(path: Path) -> Any:
-    """Read a JSON file, turning decode errors into :class:`InputError`."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", source=str(path)) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not readable JSON ({exc})", source=str(path)) from None
+    """Read a JSON file within the limits of :func:`spinestab.core.safe_load.load_json`.
+
+    Over 1 MB, nesting deeper than 64, integers over 18 digits and keys given twice are
+    refused with an :class:`InputError` naming the file.
+    """
+    return load_json(path)
 
 
 # ------------------------------------------------------------------------------ history

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -33,6 +32,7 @@ from spinestab.care.config import CareRules, load_rules
 from spinestab.care.dose import step_down, step_up
 from spinestab.care.exercises import LEVELS, Library, load_library
 from spinestab.care.plan import Plan, PlannedExercise, phase_for_week
+from spinestab.core.safe_load import parse_json, read_limited_text
 from spinestab.errors import InputError
 
 __all__ = ["Outcome", "SessionLog", "progress", "read_sessions", "zone"]
@@ -217,18 +217,11 @@ def read_sessions(path: str | Path) -> tuple[list[SessionLog], list[Outcome]]:
     """
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"unreadable file ({exc})", source=source) from None
+    # bounded like every document: over 1 MB, deep nesting and huge integers are refused
+    text = read_limited_text(path)
     outcomes_raw: list[Any] = []
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc})", source=source) from None
+        data = parse_json(text, source=source)
         if isinstance(data, Mapping):
             rows = data.get("sessions")
             outcomes_raw = list(data.get("outcomes", []))

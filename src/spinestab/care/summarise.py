@@ -209,6 +209,11 @@ def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> Movement
 
 
 # ------------------------------------------------------------------------------ clinical
+def _answered_any(screen: Score) -> bool:
+    """Whether a red-flag screen answered at least one item."""
+    return screen.max is None or len(screen.missing) < screen.max
+
+
 def clinical_state_from_scores(scores: Iterable[Score], history: History) -> ClinicalState:
     """Combine scored questionnaires (``spinestab.clinical.Score``) and the history.
 
@@ -271,7 +276,8 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
             float(nrs.details["leg_pain"]) if nrs and "leg_pain" in nrs.details else None
         ),
         psfs=float(current["psfs"].score) if "psfs" in current else None,
-        red_flag_screen=latest_screen is not None,
+        # a screen that answers no item (an empty form) is no screen: the plan stays a draft
+        red_flag_screen=latest_screen is not None and _answered_any(latest_screen),
         red_flag_screen_complete=bool(latest_screen and latest_screen.complete),
         red_flags=flags,
         baseline=baseline,

@@ -11,7 +11,12 @@ Conventions (documented in the README):
   with ``valueBoolean`` (RMDQ), ``pain`` (NRS), red-flag item keys with ``valueBoolean``. PSFS:
   one item per activity, ``text`` = the activity and ``valueInteger`` = its rating; a
   calculated mean item (linkId ``mean``, ``psfs_mean``, ``average``, ``score`` or ``total``)
-  is skipped and the mean recomputed.
+  is skipped and the mean recomputed. A linkId given twice, and a PSFS activity with two
+  ratings, are errors (never one answer dropped).
+- ``status``: ``completed`` and ``amended`` are read; ``in-progress`` and ``stopped`` are
+  refused as incomplete; ``entered-in-error`` is read as a retraction request
+  (``Form.status``; the patient record retracts the stored response it names, by ``id`` or
+  ``identifier``), which is never scored.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ _CALCULATED = _PSFS_CALCULATED | {
     "risk_group",
 }
 _INSTRUMENT_KEYS = ("startback", "odi", "rmdq", "nrs", "psfs", "redflags")
+#: QuestionnaireResponse statuses of a form not filled in to the end (FHIR R4 value set
+#: questionnaire-answers-status): refused as incomplete.
+_INCOMPLETE_STATUSES = frozenset({"in-progress", "stopped"})
 
 
 def _instrument_from_canonical(canonical: str | None) -> str:
@@ -118,6 +126,7 @@ def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) ->
             "invalid FHIR QuestionnaireResponse: " + first["msg"],
             item=".".join(str(p) for p in first["loc"]),
         ) from None
+    status = _check_status(response.status)
     instrument = _instrument_from_canonical(response.questionnaire)
     authored = response.authored
     if authored is None:
@@ -126,31 +135,68 @@ def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) ->
     if not isinstance(date, dt.date):
         date = dt.date.fromisoformat(str(authored)[:10])
     items = _flatten(response.item)
-    answers: Any
-    if instrument == "psfs":
-        activities = []
-        for item in items:
-            if str(item.linkId).strip().lower() in _PSFS_CALCULATED:
-                # CLINICAL_LOGIC.md §6.1/§2.5: the mean is a calculated item, not an activity;
-                # it is recomputed from the ratings.
-                continue
-            values = [_answer_value(a) for a in item.answer or []]
-            activities.append(
-                {"name": item.text or item.linkId, "score": values[0] if values else None}
+    answers = _psfs_answers(items) if instrument == "psfs" else _item_answers(items)
+    return Form(instrument, date, answers, source, status, _response_id(response))
+
+
+def _check_status(status: str) -> str:
+    """Refuse an unfinished response; pass ``completed``, ``amended`` and a retraction."""
+    if status in _INCOMPLETE_STATUSES:
+        raise InputError(
+            f"incomplete questionnaire response (status {status})",
+            item="status",
+            value=status,
+            expected="completed or amended (entered-in-error retracts a stored response)",
+        )
+    return status
+
+
+def _response_id(response: Any) -> str | None:
+    if response.id:
+        return str(response.id)
+    identifier = response.identifier
+    return str(identifier.value) if identifier is not None and identifier.value else None
+
+
+def _check_once(seen: set[str], link_id: str) -> None:
+    """Refuse a linkId given twice: one of the answers would otherwise be dropped."""
+    if link_id in seen:
+        raise InputError("duplicated item", item=link_id, expected="each linkId once")
+    seen.add(link_id)
+
+
+def _psfs_answers(items: list[Any]) -> dict[str, Any]:
+    """PSFS: one activity per item (``text`` = the activity), exactly one rating each."""
+    activities = []
+    seen: set[str] = set()
+    for item in items:
+        if str(item.linkId).strip().lower() in _PSFS_CALCULATED:
+            # CLINICAL_LOGIC.md §6.1/§2.5: the mean is a calculated item, not an activity;
+            # it is recomputed from the ratings.
+            continue
+        _check_once(seen, item.linkId)
+        values = [_answer_value(a) for a in item.answer or []]
+        if len(values) > 1:
+            raise InputError(
+                "repeated answers to one activity",
+                item=item.linkId,
+                value=values,
+                expected="one rating (0-10) per activity",
             )
-        answers = {"activities": activities}
-    else:
-        answers = {}
-        for item in items:
-            if str(item.linkId).strip().lower() in _CALCULATED:
-                continue  # a calculated score item (SDC calculatedExpression), recomputed here
-            if item.linkId in answers:
-                raise InputError("duplicated item", item=item.linkId, expected="each linkId once")
-            values = [_answer_value(a) for a in item.answer or []]
-            if not values:
-                answers[item.linkId] = None
-            elif len(values) == 1:
-                answers[item.linkId] = values[0]
-            else:
-                answers[item.linkId] = values
-    return Form(instrument, date, answers, source)
+        activities.append(
+            {"name": item.text or item.linkId, "score": values[0] if values else None}
+        )
+    return {"activities": activities}
+
+
+def _item_answers(items: list[Any]) -> dict[str, Any]:
+    """Other instruments: ``{linkId: value}``; several answers stay a list (ODI double tick)."""
+    answers: dict[str, Any] = {}
+    seen: set[str] = set()
+    for item in items:
+        if str(item.linkId).strip().lower() in _CALCULATED:
+            continue  # a calculated score item (SDC calculatedExpression), recomputed here
+        _check_once(seen, item.linkId)
+        values = [_answer_value(a) for a in item.answer or []]
+        answers[item.linkId] = values[0] if len(values) == 1 else (values or None)
+    return answers

@@ -12,14 +12,11 @@ or a FHIR R4 ``QuestionnaireResponse`` (see :mod:`spinestab.clinical.fhir_input`
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from spinestab.clinical.redflags import screen_red_flags
 from spinestab.clinical.result import Score
@@ -30,9 +27,13 @@ from spinestab.clinical.scores import (
     score_rmdq,
     score_startback,
 )
+from spinestab.core.safe_load import load_document
 from spinestab.errors import InputError
 
-__all__ = ["INSTRUMENTS", "Form", "load_form", "parse_form", "score_form"]
+__all__ = ["INSTRUMENTS", "RETRACTED", "Form", "load_form", "parse_form", "score_form"]
+
+#: Status of a FHIR QuestionnaireResponse that retracts an earlier one.
+RETRACTED = "entered-in-error"
 
 #: Scoring function per instrument.
 INSTRUMENTS: dict[str, Callable[..., Score]] = {
@@ -59,6 +60,15 @@ class Form:
         The raw answers, in the instrument's format.
     source : str
         Where the form came from (file path), for messages.
+    status : str
+        ``completed`` (a file of the spinestab format, or a FHIR response ``completed``),
+        ``amended``, or ``entered-in-error``: a FHIR retraction request, which is parsed so
+        that the record can retract the stored response it names, and is never scored
+        (:func:`score_form` refuses it). FHIR ``in-progress`` and ``stopped`` responses
+        are refused when parsed (incomplete).
+    response_id : str or None
+        The FHIR resource ``id`` (else the ``identifier`` value) where given: which stored
+        response a retraction or an amendment is about.
 
     """
 
@@ -66,6 +76,13 @@ class Form:
     date: dt.date
     answers: Any
     source: str = "<form>"
+    status: str = "completed"
+    response_id: str | None = None
+
+    @property
+    def is_retraction(self) -> bool:
+        """Whether this is a retraction request (FHIR ``entered-in-error``), never scored."""
+        return self.status == RETRACTED
 
     def to_dict(self) -> dict[str, Any]:
         """Return the form in the file format."""
@@ -74,43 +91,6 @@ class Form:
             "date": self.date.isoformat(),
             "answers": self.answers,
         }
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InputError(
-                "duplicated item", item=str(key), value=value, expected="each key once"
-            )
-        result[key] = value
-    return result
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML loader that refuses duplicated keys (PyYAML silently keeps the last)."""
-
-
-def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
-    pairs = []
-    for key_node, value_node in node.value:
-        pairs.append(
-            (
-                loader.construct_object(key_node, deep=True),
-                loader.construct_object(value_node, deep=True),
-            )
-        )
-    return _reject_duplicate_keys(pairs)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
-# Dates stay strings: they are validated explicitly below.
-_UniqueKeyLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -203,24 +183,9 @@ def load_form(path: str | Path, *, today: dt.date | None = None) -> Form:
     """
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not content
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"unreadable file ({exc.__class__.__name__}: {exc})", source=source
-        ) from None
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            data = yaml.load(text, Loader=_UniqueKeyLoader)
-        else:
-            data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-    except InputError as exc:
-        raise exc.with_source(source) from None
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        kind = "YAML" if path.suffix.lower() in (".yaml", ".yml") else "JSON"
-        raise InputError(f"not valid {kind}: {exc}", source=source) from None
+    # bounded: over 1 MB, YAML aliases, deep nesting and huge integers are refused before
+    # parsing completes; a key given twice is refused, never one of the two dropped
+    data = load_document(path)
     return parse_form(data, source=source, today=today)
 
 
@@ -234,7 +199,22 @@ def score_form(form: Form, **options: Any) -> Score:
     **options
         Passed to the instrument's scoring function (e.g. ``rules=OdiRules(...)``).
 
+    Raises
+    ------
+    InputError
+        For invalid answers, and for a retraction request (FHIR ``entered-in-error``),
+        which is never scored.
+
     """
+    if form.is_retraction:
+        raise InputError(
+            "a retraction (FHIR status entered-in-error) is never scored",
+            source=form.source,
+            item="status",
+            value=form.status,
+            expected="a completed form; a retraction is acted on by the patient record "
+            "(spinestab record import), which retracts the stored response",
+        )
     try:
         return INSTRUMENTS[form.instrument](form.answers, date=form.date, **options)
     except InputError as exc:

@@ -15,9 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spinestab.clinical.result import URGENCY_ORDER, RedFlagAction, Score
+from spinestab.core.safe_load import load_yaml, parse_yaml
 from spinestab.errors import InputError
 
 __all__ = ["RedFlagRules", "load_red_flag_rules", "screen_red_flags"]
@@ -98,15 +97,14 @@ def _parse_rules(raw: Mapping[str, Any], origin: str) -> RedFlagRules:
 @cache
 def _default_rules() -> RedFlagRules:
     text = resources.files("spinestab.clinical").joinpath("data/redflags.yaml").read_text("utf-8")
-    return _parse_rules(yaml.safe_load(text), "spinestab/clinical/data/redflags.yaml")
+    return _parse_rules(parse_yaml(text), "spinestab/clinical/data/redflags.yaml")
 
 
 def load_red_flag_rules(path: str | Path | None = None) -> RedFlagRules:
     """Load a red-flag rule set; the bundled one (CLINICAL_LOGIC.md §3) by default."""
     if path is None:
         return _default_rules()
-    with Path(path).open(encoding="utf-8") as handle:
-        return _parse_rules(yaml.safe_load(handle), str(path))
+    return _parse_rules(load_yaml(path), str(path))
 
 
 def _clause_holds(clause: Mapping[str, Any], positive: set[str]) -> tuple[bool, list[str]]:
@@ -156,7 +154,8 @@ def screen_red_flags(
     ----------
     answers : mapping or sequence
         ``{item: true | false | null}`` for the items of the rule set, or the list of items
-        answered "yes" (all others counted as answered "no").
+        answered "yes" (all others counted as answered "no"). An empty list answers no
+        item (the screen is incomplete): record "no" answers as ``{item: false}``.
     date : datetime.date, optional
         Date of the screen.
     rules : RedFlagRules, optional
@@ -173,6 +172,10 @@ def screen_red_flags(
     rules = rules or load_red_flag_rules()
     if isinstance(answers, Mapping):
         mapping = dict(answers)
+    elif isinstance(answers, list | tuple) and not answers:
+        # an empty list answers nothing: it cannot tell "all no" from "not asked", so every
+        # item stays unanswered and the screen is incomplete (never reported complete)
+        mapping = dict.fromkeys(rules.items)
     elif isinstance(answers, list | tuple):
         duplicates = {a for a in answers if list(answers).count(a) > 1}
         if duplicates:
