@@ -180,7 +180,90 @@ def run_command(
         raise typer.Exit(EXIT_TASKS_FAILED)
 
 
+def fit_response_command(
+    run_dir: Annotated[Path, typer.Argument(help="Folder of a cohort run.", show_default=False)],
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome",
+            help="A 0/1 participants column, or odi, rmdq, nrs or psfs: improved by the MIC "
+            "from first to last session.",
+            show_default=False,
+        ),
+    ],
+    arm: Annotated[
+        str,
+        typer.Option(
+            "--arm", help="Participants column naming each programme.", show_default=False
+        ),
+    ],
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            help="Comma-separated predictors (profile or participants columns; 'female'). "
+            "Default: the complete, varying numeric baseline columns.",
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap refits per arm (intervals).")
+    ] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default RUN_DIR/response).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Fit the response model (who responds to which programme) with its calibration report.
+
+    Writes calibration.json, calibration.csv and predictions.parquet. Exit code 2 on bad
+    input (e.g. too few patients or outcomes of one kind in an arm).
+    """
+    import json
+
+    from rich.table import Table
+
+    from spinestab.cohort.response import fit_cohort_response
+    from spinestab.errors import InputError
+
+    with exit_on_bad_input():
+        if bootstrap < 0:
+            raise InputError("bootstrap count must be >= 0", item="--bootstrap", value=bootstrap)
+        chosen = [f.strip() for f in features.split(",") if f.strip()] if features else None
+        report = fit_cohort_response(
+            run_dir,
+            outcome=outcome,
+            arm=arm,
+            features=chosen,
+            n_bootstrap=bootstrap,
+            random_state=seed,
+            out_dir=out,
+        )
+    where = out or run_dir / "response"
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title=f"response model: {report.outcome}", title_justify="left")
+    for col in ("arm", "n", "responders", "Brier", "cal. slope", "cal. intercept"):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    for name, cal in report.calibration.items():
+        table.add_row(
+            escape(name),
+            str(cal["n"]),
+            str(cal["responders"]),
+            f"{cal['brier']:.3f}",
+            f"{cal['calibration_slope']:.2f}",
+            f"{cal['calibration_intercept']:+.2f}",
+        )
+    console.print(table)
+    console.print(f"predictors: {escape(', '.join(report.features))}", highlight=False)
+    for note in report.notes:
+        console.print(f"note: {escape(note)}", highlight=False)
+    console.print(f"wrote {where / 'calibration.json'}, calibration.csv, predictions.parquet")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``spinestab cohort`` to the app."""
     cohort_app.command("run")(run_command)
+    cohort_app.command("fit-response")(fit_response_command)
     app.add_typer(cohort_app, name="cohort")

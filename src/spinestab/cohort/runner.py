@@ -143,7 +143,9 @@ def _client(
         threads_per_worker=1,
         processes=True,
         memory_limit=memory_limit or "auto",
-        dashboard_address=dashboard,
+        # the scheduler serves HTTP even without a dashboard, on :8787 unless told: a random
+        # loopback port keeps runs of several users on one machine apart
+        dashboard_address=dashboard or "127.0.0.1:0",
         silence_logs=logging.ERROR,
     )
     try:
