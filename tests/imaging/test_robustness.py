@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from nibabel import orientations as nio
 
-from spinestab.cli.mri import run_mri
 from spinestab.errors import InputError
+from spinestab.imaging.options import MriOptions
+from spinestab.imaging.outputs import write_mri_outputs
+from spinestab.imaging.pipeline import DixonPair, FatFractionMap, LevelInputs, analyse_mri
 
 from .conftest import MM_IMAGE, MM_MASK
 
@@ -22,6 +24,14 @@ MEASURED = ("csa_max_mm2", "csa_mean_mm2", "volume_ml", "mean_intensity", "n_sli
 def _rows(path):
     with path.open(newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def run_mri(*, out, image=None, water=None, fat=None, ff=None, mask, levels_table=None, **opts):
+    """analyse_mri + write_mri_outputs, with the CLI's option names."""
+    source = DixonPair(water, fat) if water is not None else FatFractionMap(ff) if ff else image
+    levels = LevelInputs(levels_table=levels_table)
+    result = analyse_mri(source, mask, options=MriOptions(**opts), levels=levels)
+    write_mri_outputs(result, out)
 
 
 def _run(tmp_path, name, **kw):

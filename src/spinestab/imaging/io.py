@@ -19,6 +19,7 @@ from spinestab.errors import InputError, MissingDependencyError, require
 
 __all__ = [
     "Volume",
+    "as_label_volume",
     "check_same_grid",
     "conform_to",
     "is_dicom_seg",
@@ -280,6 +281,11 @@ def _squeeze_to_3d(data: np.ndarray, src: str) -> np.ndarray:
             expected="a 3-D volume of axial slices",
         )
     return data
+
+
+def as_label_volume(volume: Volume) -> Volume:
+    """Return ``volume`` with integer labels; non-integer values fail (as ``as_labels``)."""
+    return volume.with_data(_as_labels(volume.data, volume.source or "label map"))
 
 
 def _as_labels(data: np.ndarray, src: str) -> np.ndarray:

@@ -6,9 +6,12 @@ anterior at the top) whatever the stored orientation, so a swapped side is visib
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +20,13 @@ from spinestab.imaging.io import Volume, slice_axis
 from spinestab.imaging.labels import LabelScheme
 from spinestab.imaging.levels import SliceLevels
 
-__all__ = ["display_slice", "pick_slice", "save_level_pictures"]
+__all__ = [
+    "QaPicture",
+    "display_slice",
+    "pick_slice",
+    "render_level_pictures",
+    "save_level_pictures",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +40,34 @@ _COLOURS = {
     "psoas": "#4363d8",
     "quadratus_lumborum": "#f58231",
 }
+
+
+@dataclass(frozen=True)
+class QaPicture:
+    """One QA picture as data: a PNG of one slice with the mask contours.
+
+    Attributes
+    ----------
+    level : str
+        The vertebral level shown, or ``all`` (the slice of largest muscle area).
+    slice : int
+        The slice index along the image's slice axis.
+    title : str
+        The title drawn above the image.
+    png : bytes
+        The PNG file's bytes.
+
+    """
+
+    level: str
+    slice: int
+    title: str
+    png: bytes
+
+    @property
+    def name(self) -> str:
+        """File name of the picture (``qa_<level>.png``)."""
+        return f"qa_{self.level}.png"
 
 
 def display_slice(volume: Volume, data: np.ndarray, k: int) -> np.ndarray:
@@ -79,19 +116,18 @@ def pick_slice(levels: SliceLevels, level: str, mask_area: np.ndarray) -> int:
     return int(idx[best[len(best) // 2]])
 
 
-def save_level_pictures(
+def render_level_pictures(
     image: Volume,
     mask: Volume,
     scheme: LabelScheme,
     levels: SliceLevels,
-    out_dir: str | Path,
     *,
     title: str = "",
     window_pct: tuple[float, float] = (1.0, 99.5),
     window: tuple[float, float] | None = None,
     extra_levels: Sequence[str] = ("all",),
-) -> list[Path]:
-    """Write one PNG per level (plus the slice of largest muscle area as ``all``).
+) -> list[QaPicture]:
+    """Draw one PNG per level (plus the slice of largest muscle area as ``all``).
 
     Parameters
     ----------
@@ -101,8 +137,6 @@ def save_level_pictures(
         Meaning of the labels.
     levels : SliceLevels
         Level of every slice.
-    out_dir : path
-        Folder for the pictures.
     title : str
         Title prefix.
     window_pct : tuple of float
@@ -114,8 +148,8 @@ def save_level_pictures(
 
     Returns
     -------
-    list of Path
-        The written files (``qa_<level>.png``).
+    list of QaPicture
+        One per level, cranial to caudal, then ``all``.
 
     """
     matplotlib = require("matplotlib", extra="imaging", feature="QA pictures")
@@ -123,8 +157,6 @@ def save_level_pictures(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     ax_idx = slice_axis(image.affine)
     muscles = scheme.muscles()
     values = np.asarray(sorted(muscles), dtype=np.int64)
@@ -142,7 +174,7 @@ def save_level_pictures(
     targets = [(lv, None) for lv in levels.names()]
     if "all" in extra_levels and area.max() > 0:
         targets.append(("all", int(np.argmax(area))))
-    written = []
+    pictures = []
     for level, k in targets:
         if k is None:
             k = pick_slice(levels, level, area)
@@ -185,7 +217,8 @@ def save_level_pictures(
         axes.text(0.97, 0.5, "L", color="yellow", transform=axes.transAxes, fontsize=12)
         axes.text(0.5, 0.97, "A", color="yellow", transform=axes.transAxes, fontsize=12)
         axes.set_axis_off()
-        axes.set_title(f"{title} level {level}, slice {k}".strip(), fontsize=10)
+        heading = f"{title} level {level}, slice {k}".strip()
+        axes.set_title(heading, fontsize=10)
         if handles:
             axes.legend(  # below the image, so that it never hides a contour
                 handles=handles,
@@ -195,8 +228,34 @@ def save_level_pictures(
                 ncol=4,
                 frameon=False,
             )
-        path = out_dir / f"qa_{level}.png"
-        fig.savefig(path, bbox_inches="tight")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        pictures.append(QaPicture(level, int(k), heading, buffer.getvalue()))
+    return pictures
+
+
+def save_level_pictures(
+    image: Volume,
+    mask: Volume,
+    scheme: LabelScheme,
+    levels: SliceLevels,
+    out_dir: str | Path,
+    **options: Any,
+) -> list[Path]:
+    """Write the pictures of :func:`render_level_pictures` into ``out_dir``.
+
+    Returns
+    -------
+    list of Path
+        The written files (``qa_<level>.png``).
+
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for picture in render_level_pictures(image, mask, scheme, levels, **options):
+        path = out_dir / picture.name
+        path.write_bytes(picture.png)
         written.append(path)
         logger.info("wrote %s", path)
     return written

@@ -1,0 +1,228 @@
+"""Output folders of the commands (``--out``): checked up front, written atomically.
+
+Every command that writes a folder of results uses the same two steps:
+
+1. :func:`check_out_dir` before any work: ``--out`` must not be a file and its parent
+   must be creatable, so bad input fails fast and nothing is written.
+2. :func:`atomic_out_dir` around the writing: the outputs go into a fresh temporary
+   sibling folder (``.NAME.tmp-XXXXXXXX`` beside ``NAME``) and are put in place only when
+   every file is complete.
+
+Semantics of an existing ``--out`` folder (unchanged from before): it is accepted. The
+files of an earlier run of the same command (the ``owned`` names, e.g. ``qa_*.png``) are
+replaced as a whole, so the folder never mixes files of two runs (no stale picture of a
+level the new run does not have); anything else in it (the user's own files, another
+command's sub-folder) is left alone.
+
+Guarantees
+----------
+* ``--out`` does not exist yet: the complete folder appears by one rename (atomic).
+* ``--out`` exists (even empty): the earlier run's files are moved aside first, the new
+  ones moved in, and the *manifest* file (e.g. ``summary.json``, which lists the outputs)
+  last. A run killed at any moment therefore leaves either the earlier complete result, or
+  a folder without a manifest (visibly incomplete), never a complete-looking half result.
+  Files moved aside stay in a ``.NAME.old-XXXXXXXX`` sibling until the end, so nothing of
+  the earlier run is lost before the new one is in place.
+* A run that fails (an exception) leaves ``--out`` as it was and removes its temporary
+  folder.
+
+An existing folder is never renamed or replaced as a whole: it may be the current working
+directory or hold the user's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from spinestab.errors import InputError
+
+__all__ = ["atomic_out_dir", "check_out_dir", "make_out_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Check that ``out_dir`` can be an output folder, without creating anything.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The folder given as ``--out`` (it may or may not exist).
+
+    Returns
+    -------
+    Path
+        ``out_dir`` as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    InputError
+        When ``out_dir`` is a file, or a parent of it is a file.
+
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(
+            "--out is a file, not a folder",
+            source=str(out),
+            item="--out",
+            expected="an output folder (new, or one written before)",
+        )
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(
+                    "cannot create the output folder (a parent is a file)",
+                    source=str(out),
+                    item="--out",
+                    value=str(parent),
+                    expected="a writable folder",
+                )
+            break
+    return out
+
+
+def make_out_dir(out_dir: str | Path) -> None:
+    """Create the output folder ``out_dir`` (and its parents) if it does not exist.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The folder given as ``--out``.
+
+    Raises
+    ------
+    InputError
+        When ``out_dir`` is a file, or the folder cannot be created.
+
+    """
+    out = check_out_dir(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_create(out, exc) from None
+
+
+def _cannot_create(out: Path, exc: OSError) -> InputError:
+    return InputError(
+        f"cannot create the output folder ({exc.__class__.__name__})",
+        source=str(out),
+        item="--out",
+        expected="a writable folder",
+    )
+
+
+def _sibling(out: Path, tag: str) -> Path:
+    """Create an empty hidden sibling folder of ``out`` (mode from the umask, as mkdir)."""
+    path = out.parent / f".{out.name}.{tag}-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path
+
+
+def _scratch_folder(out: Path, tag: str) -> Path:
+    """Create a scratch folder beside ``out`` (inside it if only ``out`` is writable)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return _sibling(out, tag)
+    except OSError as exc:
+        if out.is_dir():
+            with contextlib.suppress(OSError):
+                return _sibling(out / "spinestab", tag)  # out/.spinestab.tmp-...
+        raise _cannot_create(out, exc) from None
+
+
+def _is_owned(name: str, owned: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in owned)
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` (replacing a file there); across file systems, move."""
+    try:
+        os.replace(src, dst)
+    except OSError:  # another file system (``--out`` a mount point), or a folder in the way
+        if dst.is_dir() and not dst.is_symlink():
+            shutil.rmtree(dst)
+        shutil.move(str(src), str(dst))
+
+
+@contextlib.contextmanager
+def atomic_out_dir(
+    out_dir: str | Path, *, owned: Sequence[str], manifest: str | None = None
+) -> Iterator[Path]:
+    """Write a command's outputs into a temporary sibling folder, then put them in place.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The output folder (``--out``).
+    owned : sequence of str
+        Names (shell patterns, e.g. ``"qa_*.png"``) of the entries this command writes;
+        in an existing folder they are the earlier run's files and are replaced as a
+        whole. Everything the command writes must match one of them.
+    manifest : str, optional
+        The file put in place last (it lists the outputs, so a folder without it is
+        visibly incomplete).
+
+    Yields
+    ------
+    Path
+        The empty temporary folder to write into.
+
+    Raises
+    ------
+    InputError
+        ``out_dir`` is a file or cannot be created; the command wrote an entry that is not
+        ``owned`` (a programming error, refused so that no user file is ever replaced).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with atomic_out_dir(root / "res", owned=("a.txt",)) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("new")
+    >>> sorted(p.name for p in root.iterdir()), (root / "res" / "a.txt").read_text()
+    (['res'], 'new')
+
+    """
+    out = Path(os.path.abspath(check_out_dir(out_dir)))  # "." has a name and a parent
+    tmp = _scratch_folder(out, "tmp")
+    try:
+        yield tmp
+        written = sorted(p.name for p in tmp.iterdir())
+        stray = [n for n in written if not _is_owned(n, owned)]
+        if stray:
+            raise InputError(
+                "an output is not among the command's own file names",
+                value=stray,
+                expected=", ".join(owned),
+            )
+        _commit(tmp, out, written, owned=owned, manifest=manifest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _commit(
+    tmp: Path, out: Path, written: list[str], *, owned: Sequence[str], manifest: str | None
+) -> None:
+    """Put the complete temporary folder's entries in place (see the module docstring)."""
+    if not out.exists():
+        os.rename(tmp, out)  # the whole folder at once: atomic
+        return
+    earlier = [p for p in out.iterdir() if _is_owned(p.name, owned)]
+    old = _scratch_folder(out, "old") if earlier else None
+    if old is not None:  # the manifest first: from now on the folder looks incomplete
+        for path in sorted(earlier, key=lambda p: p.name != manifest):
+            os.replace(path, old / path.name)
+    for name in sorted(written, key=lambda n: n == manifest):
+        _move(tmp / name, out / name)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    logger.debug("wrote %d outputs into %s", len(written), out)
