@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["levels", "i18n", "validation", "results", "safe_load"]
+MODULES = ["levels", "i18n", "validation", "results", "safe_load", "outdir"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -18,9 +18,11 @@ LEVELS = "level,first_slice,last_slice\nL5,0,6\nL4,7,13\nL3,14,19\n"
 @pytest.fixture(scope="session")
 def mr_study(tmp_path_factory):
     """(series folder, muscle_quality.csv, mask path) of the MuscleMap MRI as DICOM."""
-    from spinestab.cli.mri import run_mri
     from spinestab.dicom_out.synthetic import write_synthetic_series
     from spinestab.imaging.io import read_nifti
+    from spinestab.imaging.options import MriOptions
+    from spinestab.imaging.outputs import write_mri_outputs
+    from spinestab.imaging.pipeline import LevelInputs, analyse_mri
 
     root = tmp_path_factory.mktemp("mr_study")
     series = root / "series"
@@ -28,5 +30,11 @@ def mr_study(tmp_path_factory):
     table = root / "levels.csv"
     table.write_text(LEVELS, encoding="utf-8")
     out = root / "mri"
-    run_mri(out=out, image=series, mask=MM_MASK, labels="musclemap", levels_table=table, qa=False)
+    result = analyse_mri(
+        series,
+        MM_MASK,
+        options=MriOptions(labels="musclemap", qa=False),
+        levels=LevelInputs(levels_table=table),
+    )
+    write_mri_outputs(result, out)
     return series, out / "muscle_quality.csv", MM_MASK

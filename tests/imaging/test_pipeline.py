@@ -77,15 +77,17 @@ def test_result_pickles_and_round_trips_through_its_files(mm_result, tmp_path):
         assert a.area_mm2 == pytest.approx(b.area_mm2, rel=1e-9)
     assert [p.png for p in back.pictures] == [p.png for p in mm_result.pictures]
     assert back.levels.levels.levels == mm_result.levels.levels.levels
-    with pytest.raises(InputError, match="summary.json"):
+    with pytest.raises(InputError, match=r"summary\.json"):
         read_mri_outputs(tmp_path)
 
 
 def test_library_files_equal_the_cli_files(mm_result, tmp_path):
     res = CliRunner().invoke(
         app,
-        ["mri", "--image", str(MM_IMAGE), "--mask", str(MM_MASK), "--no-bias-correction"]
-        + ["--out", str(tmp_path / "cli")],
+        [
+            *("mri", "--image", str(MM_IMAGE), "--mask", str(MM_MASK)),
+            *("--no-bias-correction", "--out", str(tmp_path / "cli")),
+        ],
     )
     assert res.exit_code == 0, res.output
     write_mri_outputs(mm_result, tmp_path / "lib")

@@ -189,6 +189,8 @@ def atomic_out_dir(
     ...     _ = (tmp / "a.txt").write_text("new")
     >>> sorted(p.name for p in root.iterdir()), (root / "res" / "a.txt").read_text()
     (['res'], 'new')
+    >>> import shutil
+    >>> shutil.rmtree(root)
 
     """
     out = Path(os.path.abspath(check_out_dir(out_dir)))  # "." has a name and a parent

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from spinestab.core.results import MuscleRow
 from spinestab.imaging.levels import SliceLevels
-from spinestab.imaging.muscle import MuscleRow, SliceRow
+from spinestab.imaging.muscle import SliceRow
 from spinestab.imaging.qa import QaPicture
 
 __all__ = ["Geometry", "LevelAssignment", "MriResult", "Provenance"]
