@@ -374,15 +374,18 @@ def _drive(
         return client.submit(task_function, spec, str(out), prev, key=key, pure=False)
 
     first = [f for f in (submit() for _ in range(size)) if f is not None]
-    queue = as_completed(first)
-    for future in queue:
-        spec = specs.pop(future.key)
-        try:
-            record = future.result()
-        except Exception as exc:  # the worker died or the result could not come back
-            record = _crash_record(spec, exc)
-        future.release()
-        commit(record)
-        nxt = submit()
-        if nxt is not None:
-            queue.add(nxt)
+    # results come back with the completions (no round trip per task) and in batches
+    queue = as_completed(first, with_results=True, raise_errors=False)
+    for batch in queue.batches():
+        for future, result in batch:
+            spec = specs.pop(future.key)
+            if future.status == "finished":
+                record = result
+            else:  # the worker died or the result could not come back
+                record = _crash_record(spec, result if isinstance(result, BaseException) else
+                                       RuntimeError(str(future.status)))  # fmt: skip
+            future.release()
+            commit(record)
+            nxt = submit()
+            if nxt is not None:
+                queue.add(nxt)
