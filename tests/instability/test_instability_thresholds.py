@@ -31,9 +31,13 @@ def _pair(translation_mm, rom_deg, *, seg=1, depth=40.0, base_angle=2.0):
 
 
 def test_bundled_sets_cite_sources():
-    assert set(available_sets()) == {"white-panjabi", "white-panjabi-resting", "nordsten", "slip"}
+    lumbar = {"white-panjabi", "white-panjabi-resting", "nordsten", "slip"}
+    cervical = {"white-panjabi-cervical", "white-panjabi-cervical-resting"}
+    assert set(available_sets()) == lumbar | cervical
+    assert set(available_sets("lumbar")) == lumbar
+    assert set(available_sets("cervical")) == cervical
     for name in available_sets():
-        tset = load_threshold_set(name)
+        tset = load_threshold_set(name, region="cervical" if name in cervical else "lumbar")
         assert tset.source and tset.evidence in "VRD"
         for rule in tset.rules:
             assert rule.source and rule.evidence in ("V", "R", "D")

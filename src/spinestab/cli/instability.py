@@ -80,8 +80,17 @@ def instability_command(
         str | None,
         typer.Option(
             "--thresholds",
-            help="Threshold set: white-panjabi (default), white-panjabi-resting, nordsten, "
-            "slip, or a YAML/JSON file.",
+            help="Threshold set for lumbar (and thoracic) segments: white-panjabi (default), "
+            "white-panjabi-resting, nordsten, slip, or a YAML/JSON file.",
+        ),
+    ] = None,
+    cervical_thresholds: Annotated[
+        str | None,
+        typer.Option(
+            "--cervical-thresholds",
+            help="Threshold set for C2-C3 to C6-C7: white-panjabi-cervical (default), "
+            "white-panjabi-cervical-resting, or a YAML/JSON file. Lumbar thresholds are never "
+            "applied to a cervical segment.",
         ),
     ] = None,
     no_margin: Annotated[
@@ -133,6 +142,11 @@ def instability_command(
         if corners is not None and mask is None:
             raise InputError("--corners needs --mask", item="--corners", expected="--mask M")
         tset = load_threshold_set(thresholds, margin=not no_margin)
+        cervical = (
+            load_threshold_set(cervical_thresholds, margin=not no_margin, region="cervical")
+            if cervical_thresholds is not None
+            else None
+        )
         neutral_ls = None
         if mask is not None:
             from spinestab.instability.masks import corners_from_masks
@@ -150,6 +164,7 @@ def instability_command(
             extension=ext_ls,
             thresholds=tset,
             translation_method=translation_method,
+            cervical_thresholds=cervical,
         )
         make_out_dir(out)
         from spinestab.instability.picture import draw_overlay
@@ -168,7 +183,11 @@ def instability_command(
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Instability ({tset.name} [{tset.evidence}])", title_justify="left")
+    title = f"Instability ({tset.name} [{tset.evidence}]"
+    if report.cervical_thresholds is not None:
+        cset = report.cervical_thresholds
+        title += f"; cervical {cset.name} [{cset.evidence}]"
+    table = Table(title=title + ")", title_justify="left")
     for col in ("level", "slip", "grade", "transl.", "angul.", "seg. angle", "verdict"):
         table.add_column(col)
     pct_first = not data["magnification_known"]

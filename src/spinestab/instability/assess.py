@@ -19,7 +19,12 @@ from spinestab.instability.geometry import meyerding_grade
 from spinestab.instability.landmarks import LandmarkSet
 from spinestab.instability.measures import SegmentGeometry, ViewResult, measure_view
 from spinestab.instability.quality import QualityIssue
-from spinestab.instability.thresholds import Rule, ThresholdSet, load_threshold_set
+from spinestab.instability.thresholds import (
+    Rule,
+    ThresholdSet,
+    load_threshold_set,
+    segment_region,
+)
 
 __all__ = ["SCHEMA", "InstabilityReport", "assess"]
 
@@ -57,6 +62,7 @@ _LABELS = {
     "slip_mm": "resting slip",
     "slip_pct": "resting slip",
     "relative_angulation_deg": "relative angulation",
+    "relative_rom_deg": "sagittal ROM in excess of the adjacent segments",
 }
 
 
@@ -76,6 +82,7 @@ class InstabilityReport:
     quality: list[QualityIssue]
     notes: list[str] = field(default_factory=list)
     translation_method: str = "corner"
+    cervical_thresholds: ThresholdSet | None = None
 
     @property
     def magnification_known(self) -> bool:
@@ -98,6 +105,11 @@ class InstabilityReport:
             "spinestab_version": __version__,
             "disclaimer": DISCLAIMER,
             "thresholds": self.thresholds.to_dict(),
+            **(
+                {"cervical_thresholds": self.cervical_thresholds.to_dict()}
+                if self.cervical_thresholds is not None
+                else {}
+            ),
             "inputs": {
                 name: {
                     "source": v.source,
@@ -423,17 +435,45 @@ def _all_kyphotic_check(levels: list[dict[str, Any]]) -> list[QualityIssue]:
     return found
 
 
-def _segment_record(
-    name: str,
-    views: dict[str, ViewResult],
-    tset: ThresholdSet,
-    *,
-    dynamic: bool,
-    magnification_known: bool,
-) -> tuple[dict[str, Any], list[QualityIssue]]:
-    """Build the per-level record of one motion segment (without its ``quality`` list)."""
+def _relative_rom(name: str, roms: dict[str, float | None]) -> float | None:
+    """ROM of a segment in excess of the larger ROM of its adjacent segments, >= 0 [D].
+
+    White et al. define the relative angulation of a cervical segment against the adjacent
+    segments (``CLINICAL_LOGIC.md`` §4.7); a segment that moves less than its neighbours
+    has 0. None without the segment's ROM or an adjacent segment's.
+    """
+    own = roms.get(name)
     upper, lower = name.split("-")
-    per_view = {vn: v.segments[name] for vn, v in views.items() if name in v.segments}
+    others = [
+        abs(rom)
+        for other, rom in roms.items()
+        if rom is not None and (other.endswith(f"-{upper}") or other.startswith(f"{lower}-"))
+    ]
+    if own is None or not others:
+        return None
+    return max(0.0, abs(own) - max(others))
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """One segment's record of measures (no verdict yet), geometry per view, raw values."""
+
+    rec: dict[str, Any]
+    per_view: dict[str, SegmentGeometry]
+    translation_mm: float | None
+    translation_pct: float | None
+    angulation_deg: float | None
+    relative_angulation_deg: float | None
+
+
+def _per_view(name: str, views: dict[str, ViewResult]) -> dict[str, SegmentGeometry]:
+    return {vn: v.segments[name] for vn, v in views.items() if name in v.segments}
+
+
+def _measure_segment(name: str, views: dict[str, ViewResult], tset: ThresholdSet) -> _Measured:
+    """Measure one segment on every view (``tset`` gives the listhesis floor)."""
+    upper, lower = name.split("-")
+    per_view = _per_view(name, views)
     rec: dict[str, Any] = {"level": name, "upper": upper, "lower": lower}
     slip_view = _choose_slip_view(per_view, views)
     base = per_view[slip_view] if slip_view else None
@@ -451,105 +491,163 @@ def _segment_record(
     rec["relative_angulation_deg"] = _r(rel)
     vals = _view_values(base, views[slip_view]) if base and slip_view else {}
     rec.update({key: vals.get(key) for key in _STATIC_KEYS})
+    return _Measured(rec, per_view, t_mm, t_pct, ang, rel)
 
-    # measures withheld by quality checks are named first, whatever the rules
-    reasons = [f"{vn} measures withheld: {w}" for vn, s in per_view.items() for w in s.withheld]
+
+def _judge_static(
+    name: str,
+    m: _Measured,
+    views: dict[str, ViewResult],
+    tset: ThresholdSet,
+    *,
+    magnification_known: bool,
+) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """Judge one segment on the neutral (resting) view."""
+    seg = m.per_view.get("neutral")
+    if seg is None:
+        return "not_assessable", [f"{name} is not on the neutral view"], []
+    if seg.withheld:
+        return "not_assessable", [], []
+    return _evaluate(
+        [r for r in tset.rules if not r.dynamic],
+        {
+            "slip_mm": views["neutral"].mm(seg.slip),
+            "slip_pct": seg.slip_pct,
+            "relative_angulation_deg": m.relative_angulation_deg,
+        },
+        segment=name,
+        tset=tset,
+        magnification_known=magnification_known,
+        depth_mm=views["neutral"].mm(seg.endplate_depth),
+    )
+
+
+def _dynamic_depth_mm(m: _Measured, views: dict[str, ViewResult]) -> float | None:
+    """Mean lower endplate depth (mm) of the flexion and extension views, if both known."""
+    depths = [
+        views[vn].mm(m.per_view[vn].endplate_depth)
+        for vn in ("flexion", "extension")
+        if vn in m.per_view
+    ]
+    known = [d for d in depths if d is not None]
+    return sum(known) / len(known) if len(known) == 2 else None
+
+
+def _no_criteria_reason(name: str) -> str:
+    where = "CLINICAL_LOGIC.md §4.7 covers C2-C7; " if name[:3] in ("C1-", "C7-") else ""
+    return (
+        f"not assessable: no criteria for {name} ({where}lumbar thresholds are never applied "
+        "to a segment with a cervical vertebra)"
+    )
+
+
+def _verdicts(
+    name: str,
+    m: _Measured,
+    views: dict[str, ViewResult],
+    tset: ThresholdSet,
+    *,
+    dynamic: bool,
+    magnification_known: bool,
+    relative_rom: float | None,
+) -> tuple[str | None, str | None, list[str], list[dict[str, Any]], list[QualityIssue]]:
+    """Dynamic and resting-film verdicts of one segment, with reasons, criteria, issues."""
+    reasons: list[str] = []
     criteria: list[dict[str, Any]] = []
     issues: list[QualityIssue] = []
     dyn_verdict = static_verdict = None
     if dynamic and any(r.dynamic for r in tset.rules):
-        depths = [
-            views[vn].mm(per_view[vn].endplate_depth)
-            for vn in ("flexion", "extension")
-            if vn in per_view
-        ]
-        known = [d for d in depths if d is not None]
+        values = {
+            "translation_mm": m.translation_mm,
+            "translation_pct": m.translation_pct,
+            "angulation_deg": m.angulation_deg,
+            "relative_rom_deg": relative_rom,
+        }
         dyn_verdict, r, c, issues = _judge_dynamic(
             name,
-            per_view,
-            {"translation_mm": t_mm, "translation_pct": t_pct, "angulation_deg": ang},
+            m.per_view,
+            values,
             tset,
             magnification_known=magnification_known,
-            depth_mm=sum(known) / len(known) if len(known) == 2 else None,
+            depth_mm=_dynamic_depth_mm(m, views),
         )
         reasons += r
         criteria += c
-    static_rules = [r for r in tset.rules if not r.dynamic]
-    if "neutral" in views and static_rules:
-        seg = per_view.get("neutral")
-        if seg is None:
-            static_verdict = "not_assessable"
-            reasons.append(f"{name} is not on the neutral view")
-        elif seg.withheld:
-            static_verdict = "not_assessable"
-        else:
-            static_verdict, r, c = _evaluate(
-                static_rules,
-                {
-                    "slip_mm": views["neutral"].mm(seg.slip),
-                    "slip_pct": seg.slip_pct,
-                    "relative_angulation_deg": rel,
-                },
-                segment=name,
-                tset=tset,
-                magnification_known=magnification_known,
-                depth_mm=views["neutral"].mm(seg.endplate_depth),
-            )
-            reasons += r
-            criteria += c
+    if "neutral" in views and any(not r.dynamic for r in tset.rules):
+        static_verdict, r, c = _judge_static(
+            name, m, views, tset, magnification_known=magnification_known
+        )
+        reasons += r
+        criteria += c
+    return dyn_verdict, static_verdict, reasons, criteria, issues
+
+
+def _segment_record(
+    name: str,
+    views: dict[str, ViewResult],
+    tset: ThresholdSet | None,
+    *,
+    dynamic: bool,
+    magnification_known: bool,
+    roms: dict[str, float | None],
+    listhesis: ThresholdSet,
+) -> tuple[dict[str, Any], list[QualityIssue]]:
+    """Build the per-level record of one motion segment (without its ``quality`` list).
+
+    ``tset`` is the set that judges the segment's region (None: no criteria apply);
+    ``listhesis`` gives the listhesis floor. Segments outside the lumbar region also name
+    their ``region`` and ``threshold_set``.
+    """
+    m = _measure_segment(name, views, listhesis)
+    rec = m.rec
+    relative_rom = _relative_rom(name, roms) if dynamic else None
+    if tset is not None and any(r.measure == "relative_rom_deg" for r in tset.rules):
+        rec["relative_rom_deg"] = _r(relative_rom)
+    # measures withheld by quality checks are named first, whatever the rules
+    reasons = [f"{vn} measures withheld: {w}" for vn, s in m.per_view.items() for w in s.withheld]
+    dyn_verdict = static_verdict = None
+    criteria: list[dict[str, Any]] = []
+    issues: list[QualityIssue] = []
+    if tset is None:
+        reasons.append(_no_criteria_reason(name))
+    else:
+        dyn_verdict, static_verdict, r, criteria, issues = _verdicts(
+            name,
+            m,
+            views,
+            tset,
+            dynamic=dynamic,
+            magnification_known=magnification_known,
+            relative_rom=relative_rom,
+        )
+        reasons += r
     present = [v for v in (dyn_verdict, static_verdict) if v is not None]
     verdict = max(present, key=lambda v: _RANK[v]) if present else "not_assessable"
-    if not present:
+    if tset is not None and not present:
         reasons.append(
             f"threshold set {tset.name} has no criterion for the views given "
             f"({', '.join(views)}); see the measures and the Meyerding grade"
         )
-    if verdict == "stable":
+    if tset is not None and verdict == "stable":
         reasons.append(f"stable: no criterion of threshold set {tset.name} is met")
     rec["verdict"] = verdict
     rec["dynamic_verdict"] = dyn_verdict
     rec["static_verdict"] = static_verdict
+    region = segment_region(name)
+    if region != "lumbar":
+        rec["region"] = region or "none"
+        rec["threshold_set"] = tset.name if tset is not None else None
     rec["reasons"] = reasons
     rec["criteria"] = criteria
-    rec["views"] = {vn: _view_values(s, views[vn]) for vn, s in per_view.items()}
+    rec["views"] = {vn: _view_values(sg, views[vn]) for vn, sg in m.per_view.items()}
     return rec, issues
 
 
-def assess(
-    *,
-    neutral: LandmarkSet | None = None,
-    flexion: LandmarkSet | None = None,
-    extension: LandmarkSet | None = None,
-    thresholds: ThresholdSet | str | None = None,
-    translation_method: str = "corner",
-) -> InstabilityReport:
-    """Measure and judge every motion segment.
-
-    Parameters
-    ----------
-    neutral : LandmarkSet, optional
-        Neutral (resting) view: slip, Meyerding grade, disc heights, angles, lordosis and
-        resting-film criteria.
-    flexion, extension : LandmarkSet, optional
-        The dynamic pair; both or neither. Translation (``slip_flexion - slip_extension``)
-        and angulation (``angle_extension - angle_flexion``, the segment's sagittal ROM).
-    thresholds : ThresholdSet or str, optional
-        A loaded set or a set name; default: the bundled default (``white-panjabi``).
-    translation_method : {"corner", "posterior-wall"}
-        How slip and translation are measured (``CLINICAL_LOGIC.md`` §4.3): from the upper
-        posterior-inferior corner along the lower endplate (default), or between the
-        posterior-wall lines (Morgan-King / Boden-Wiesel style [R]). Named in the output.
-
-    Returns
-    -------
-    InstabilityReport
-
-    Raises
-    ------
-    InputError
-        No view given, only one of flexion/extension, or a view given under the wrong name.
-
-    """
+def _check_inputs(
+    views: dict[str, LandmarkSet | None], *, translation_method: str
+) -> dict[str, LandmarkSet]:
+    """Return the views given under their names; a dynamic study needs both films."""
+    flexion, extension = views["flexion"], views["extension"]
     if (flexion is None) != (extension is None):
         given = "flexion" if flexion is not None else "extension"
         raise InputError(
@@ -557,13 +655,13 @@ def assess(
             item=given,
             expected="both --flexion and --extension",
         )
-    if neutral is None and flexion is None:
+    if views["neutral"] is None and flexion is None:
         raise InputError(
             "no landmarks given",
             item="views",
             expected="a neutral view, a flexion + extension pair, or both",
         )
-    for name, ls in (("neutral", neutral), ("flexion", flexion), ("extension", extension)):
+    for name, ls in views.items():
         if ls is not None and ls.view != name:
             raise InputError(
                 f"the {ls.view} view was given as {name}",
@@ -579,15 +677,15 @@ def assess(
             value=translation_method,
             expected=" or ".join(TRANSLATION_METHODS),
         )
-    tset = thresholds if isinstance(thresholds, ThresholdSet) else load_threshold_set(thresholds)
-    views = {
-        name: measure_view(ls, translation_method=translation_method)
-        for name, ls in (("neutral", neutral), ("flexion", flexion), ("extension", extension))
-        if ls is not None
-    }
+    return {name: ls for name, ls in views.items() if ls is not None}
+
+
+def _study_notes(
+    views: dict[str, ViewResult], tsets: list[ThresholdSet], *, dynamic: bool
+) -> list[str]:
+    """Return notes on magnification, pixels and the criteria the threshold sets hold."""
     notes: list[str] = []
-    magnification_known = all(v.magnification_known for v in views.values())
-    if not magnification_known:
+    if not all(v.magnification_known for v in views.values()):
         notes.append(
             "Radiographic magnification is unknown: % measures (slip %, translation %) are "
             "preferred because they are ratios of two lengths on the same film; mm values are "
@@ -598,42 +696,39 @@ def assess(
             "At least one view is in pixels without a pixel spacing: mm measures are not "
             "available there; % measures and angles assume square pixels."
         )
-    dynamic = flexion is not None
-    dyn_rules = [r for r in tset.rules if r.dynamic]
-    static_rules = [r for r in tset.rules if not r.dynamic]
-    if dynamic and not dyn_rules:
-        notes.append(f"Threshold set {tset.name} has no flexion-extension criteria.")
-    if neutral is not None and not static_rules:
-        notes.append(
-            f"Threshold set {tset.name} has no resting-film criteria: the neutral view gives "
-            "measures and the Meyerding grade, not a verdict."
-        )
+    for tset in tsets:
+        if dynamic and not any(r.dynamic for r in tset.rules):
+            notes.append(f"Threshold set {tset.name} has no flexion-extension criteria.")
+        if "neutral" in views and all(r.dynamic for r in tset.rules):
+            notes.append(
+                f"Threshold set {tset.name} has no resting-film criteria: the neutral view gives "
+                "measures and the Meyerding grade, not a verdict."
+            )
     if not dynamic:
         notes.append("No flexion-extension pair: dynamic measures and verdicts not available.")
+    return notes
 
+
+def _segment_names(views: dict[str, ViewResult], given: dict[str, LandmarkSet]) -> list[str]:
     names = sorted(
         {n for v in views.values() for n in v.segments},
         key=lambda n: level_index(n.split("-")[0]),
     )
     if not names:
-        given = {name: v.source for name, v in views.items()}
         raise InputError(
             "no motion segment to measure",
             source=", ".join(v.source for v in views.values()),
             item="levels",
-            value={
-                name: list(ls.vertebrae)
-                for name, ls in (
-                    ("neutral", neutral),
-                    ("flexion", flexion),
-                    ("extension", extension),
-                )
-                if ls is not None
-            },
-            expected=f"two adjacent levels (e.g. L4 and L5) in at least one view ({given})",
+            value={name: list(ls.vertebrae) for name, ls in given.items()},
+            expected="two adjacent levels (e.g. L4 and L5) in at least one view "
+            f"({ {name: v.source for name, v in views.items()} })",
         )
+    return names
+
+
+def _view_issues(views: dict[str, ViewResult]) -> list[QualityIssue]:
     issues = [i for v in views.values() for i in v.issues]
-    if dynamic and views["flexion"].unit != views["extension"].unit:
+    if "flexion" in views and views["flexion"].unit != views["extension"].unit:
         issues.append(
             QualityIssue(
                 "flexion/extension",
@@ -645,14 +740,121 @@ def assess(
                 "is given in % only.",
             )
         )
+    return issues
+
+
+def _vertebra_rows(views: dict[str, ViewResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "level": lv,
+            "view": vn,
+            "superior_endplate_depth_mm": _r(v.mm(g.superior_depth)),
+            "inferior_endplate_depth_mm": _r(v.mm(g.inferior_depth)),
+            "anterior_height_mm": _r(v.mm(g.anterior_height)),
+            "posterior_height_mm": _r(v.mm(g.posterior_height)),
+            "wedge_deg": _r(g.wedge_deg),
+        }
+        for vn, v in views.items()
+        for lv, g in v.vertebrae.items()
+    ]
+
+
+def _cervical_set(
+    cervical: ThresholdSet | str | None, lumbar: ThresholdSet, names: list[str]
+) -> ThresholdSet | None:
+    """Return the cervical set if a cervical segment is present (bundled default if not given)."""
+    if not any(segment_region(n) == "cervical" for n in names):
+        return None
+    if isinstance(cervical, ThresholdSet):
+        if cervical.region != "cervical":
+            raise InputError(
+                f"threshold set {cervical.name} judges {cervical.region} segments",
+                item="--cervical-thresholds",
+                value=cervical.name,
+                expected="a cervical set such as white-panjabi-cervical",
+            )
+        return cervical
+    # the same measurement-margin setting as the lumbar set (--no-margin switches both off)
+    return load_threshold_set(cervical, region="cervical", margin=lumbar.margin is not None)
+
+
+def assess(
+    *,
+    neutral: LandmarkSet | None = None,
+    flexion: LandmarkSet | None = None,
+    extension: LandmarkSet | None = None,
+    thresholds: ThresholdSet | str | None = None,
+    translation_method: str = "corner",
+    cervical_thresholds: ThresholdSet | str | None = None,
+) -> InstabilityReport:
+    """Measure and judge every motion segment.
+
+    Parameters
+    ----------
+    neutral : LandmarkSet, optional
+        Neutral (resting) view: slip, Meyerding grade, disc heights, angles, lordosis and
+        resting-film criteria.
+    flexion, extension : LandmarkSet, optional
+        The dynamic pair; both or neither. Translation (``slip_flexion - slip_extension``)
+        and angulation (``angle_extension - angle_flexion``, the segment's sagittal ROM).
+    thresholds : ThresholdSet or str, optional
+        A loaded set or a set name for the lumbar region (every segment without a cervical
+        vertebra); default: the bundled default (``white-panjabi``).
+    translation_method : {"corner", "posterior-wall"}
+        How slip and translation are measured (``CLINICAL_LOGIC.md`` §4.3): from the upper
+        posterior-inferior corner along the lower endplate (default), or between the
+        posterior-wall lines (Morgan-King / Boden-Wiesel style [R]). Named in the output.
+    cervical_thresholds : ThresholdSet or str, optional
+        The set for C2-C3 to C6-C7 (``CLINICAL_LOGIC.md`` §4.7); default: the bundled
+        ``white-panjabi-cervical``, with the lumbar set's margin setting. Lumbar thresholds
+        are never applied to a cervical segment; C1-C2 and C7-T1 are not judged.
+
+    Returns
+    -------
+    InstabilityReport
+
+    Raises
+    ------
+    InputError
+        No view given, only one of flexion/extension, a view given under the wrong name, or
+        a threshold set of the wrong region.
+
+    """
+    given = _check_inputs(
+        {"neutral": neutral, "flexion": flexion, "extension": extension},
+        translation_method=translation_method,
+    )
+    tset = thresholds if isinstance(thresholds, ThresholdSet) else load_threshold_set(thresholds)
+    if tset.region != "lumbar":
+        raise InputError(
+            f"threshold set {tset.name} judges {tset.region} segments",
+            item="--thresholds",
+            value=tset.name,
+            expected=f"a lumbar set here; give {tset.name} as --cervical-thresholds",
+        )
+    views = {
+        name: measure_view(ls, translation_method=translation_method) for name, ls in given.items()
+    }
+    magnification_known = all(v.magnification_known for v in views.values())
+    dynamic = flexion is not None
+    names = _segment_names(views, given)
+    cervical = _cervical_set(cervical_thresholds, tset, names)
+    judging = {"lumbar": tset, "cervical": cervical}
+    regions = {segment_region(n) for n in names}
+    used = [t for t in (tset, cervical) if t is not None and t.region in regions]
+    notes = _study_notes(views, used, dynamic=dynamic)
+    issues = _view_issues(views)
+    roms = {n: _dynamic_values(_per_view(n, views), views)[2] for n in names}
     levels: list[dict[str, Any]] = []
     for name in names:
         rec, found = _segment_record(
             name,
             views,
-            tset,
+            judging.get(segment_region(name) or ""),
             dynamic=dynamic,
             magnification_known=magnification_known,
+            roms=roms,
+            listhesis=tset,
         )
         issues += found
         levels.append(rec)
@@ -660,21 +862,6 @@ def assess(
     for rec in levels:
         keep = (rec["level"], rec["upper"], rec["lower"], "all")
         rec["quality"] = [q.to_dict() for q in issues if q.level in keep]
-
-    vertebrae = []
-    for vn, v in views.items():
-        for lv, g in v.vertebrae.items():
-            vertebrae.append(
-                {
-                    "level": lv,
-                    "view": vn,
-                    "superior_endplate_depth_mm": _r(v.mm(g.superior_depth)),
-                    "inferior_endplate_depth_mm": _r(v.mm(g.inferior_depth)),
-                    "anterior_height_mm": _r(v.mm(g.anterior_height)),
-                    "posterior_height_mm": _r(v.mm(g.posterior_height)),
-                    "wedge_deg": _r(g.wedge_deg),
-                }
-            )
     lordosis = {
         "levels": "L1-S1",
         "method": "Cobb angle between the superior endplates of L1 and S1; + = lordosis",
@@ -685,9 +872,10 @@ def assess(
         thresholds=tset,
         views=views,
         levels=levels,
-        vertebrae=vertebrae,
+        vertebrae=_vertebra_rows(views),
         lordosis=lordosis,
         quality=issues,
         notes=notes,
         translation_method=translation_method,
+        cervical_thresholds=cervical,
     )

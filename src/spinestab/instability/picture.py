@@ -134,7 +134,13 @@ def draw_overlay(report: InstabilityReport, path: str | Path, *, dpi: int = 120)
         ax.tick_params(labelsize=7)
     fig.suptitle(
         f"spinestab instability: thresholds {report.thresholds.name} "
-        f"[{report.thresholds.evidence}]; anterior right, cranial up; "
+        f"[{report.thresholds.evidence}]"
+        + (
+            f", cervical {report.cervical_thresholds.name} [{report.cervical_thresholds.evidence}]"
+            if report.cervical_thresholds is not None
+            else ""
+        )
+        + "; anterior right, cranial up; "
         + ("% preferred (magnification unknown)" if not report.magnification_known else "mm"),
         fontsize=9,
     )

@@ -1,8 +1,10 @@
 """Threshold sets for instability verdicts, loaded from data with their sources.
 
-The bundled sets live in ``thresholds.yaml`` beside this module (White & Panjabi [R],
-NORDSTEN-DS [V], SLIP [V]); a user file with the same layout can be given instead. Each
-rule names its measure, comparison, limit, verdict, source and evidence tag.
+The bundled sets live in ``thresholds.yaml`` beside this module (White & Panjabi lumbar and
+lower cervical [R], NORDSTEN-DS [V], SLIP [V]); a user file with the same layout can be
+given instead. Each rule names its measure, comparison, limit, verdict, source and evidence
+tag. Each set judges one region (:func:`segment_region`): ``lumbar`` sets every segment
+without a cervical vertebra, ``cervical`` sets C2-C3 to C6-C7 (``CLINICAL_LOGIC.md`` §4.7).
 """
 
 from __future__ import annotations
@@ -19,19 +21,46 @@ from spinestab.errors import InputError
 
 __all__ = [
     "DYNAMIC_MEASURES",
+    "REGIONS",
     "STATIC_MEASURES",
     "Margin",
     "Rule",
     "ThresholdSet",
     "available_sets",
     "load_threshold_set",
+    "segment_region",
 ]
 
-DYNAMIC_MEASURES = ("translation_mm", "translation_pct", "angulation_deg")
+DYNAMIC_MEASURES = ("translation_mm", "translation_pct", "angulation_deg", "relative_rom_deg")
 STATIC_MEASURES = ("slip_mm", "slip_pct", "relative_angulation_deg")
 _VERDICTS = ("unstable", "borderline")
 _OPS = (">", ">=")
 _EVIDENCE = ("V", "R", "D")
+#: Regions a threshold set can judge.
+REGIONS = ("lumbar", "cervical")
+_LOWER_CERVICAL = frozenset(f"C{i}" for i in range(2, 8))
+
+
+def segment_region(segment: str) -> str | None:
+    """Region whose threshold sets judge a motion segment, or None when none does.
+
+    ``cervical`` for C2-C3 to C6-C7 (``CLINICAL_LOGIC.md`` §4.7 covers C2-C7); ``lumbar``
+    for every segment without a cervical vertebra (lumbar, thoracic and the junctions, as
+    the lumbar sets have always judged them); None for C1-C2 (atlanto-axial) and C7-T1,
+    which no bundled criterion covers and to which lumbar thresholds are never applied.
+
+    Examples
+    --------
+    >>> segment_region("C5-C6"), segment_region("L4-L5"), segment_region("C7-T1")
+    ('cervical', 'lumbar', None)
+
+    """
+    upper, lower = segment.split("-")
+    if upper in _LOWER_CERVICAL and lower in _LOWER_CERVICAL:
+        return "cervical"
+    if upper.startswith("C") or lower.startswith("C"):
+        return None
+    return "lumbar"
 
 
 @dataclass(frozen=True)
@@ -174,10 +203,15 @@ class ThresholdSet:
     min_rom_deg: float
     min_rom_source: str
     margin: Margin | None = None
+    region: str = "lumbar"
 
     def without_margin(self) -> ThresholdSet:
         """Return the same set with the measurement-margin rule switched off."""
         return replace(self, margin=None)
+
+    def judges(self, segment: str) -> bool:
+        """Whether this set judges ``segment`` (its region is the segment's region)."""
+        return segment_region(segment) == self.region
 
     def has_pct_twin(self, rule: Rule) -> bool:
         """Whether an mm rule has a % rule in the same group and with the same verdict."""
@@ -187,8 +221,8 @@ class ThresholdSet:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description (for the output file)."""
-        return {
+        """JSON-ready description (for the output file; ``region`` given when not lumbar)."""
+        out: dict[str, Any] = {
             "name": self.name,
             "title": self.title,
             "source": self.source,
@@ -215,6 +249,9 @@ class ThresholdSet:
             "min_rom_deg": {"value": self.min_rom_deg, "source": self.min_rom_source},
             "measurement_margin": self.margin.to_dict() if self.margin else None,
         }
+        if self.region != "lumbar":
+            out["region"] = self.region
+        return out
 
 
 def _number(value: Any, *, source: str, item: str) -> float:
@@ -411,66 +448,74 @@ def _load_document(path: Path | None) -> tuple[dict[str, Any], str]:
     return doc, source
 
 
-def available_sets() -> list[str]:
-    """Names of the bundled threshold sets."""
+def available_sets(region: str | None = None) -> list[str]:
+    """Names of the bundled threshold sets (of one region, when given)."""
     doc, _ = _load_document(None)
-    return list(doc["sets"])
+    return [
+        name
+        for name, data in doc["sets"].items()
+        if region is None or (isinstance(data, Mapping) and data.get("region", "lumbar") == region)
+    ]
 
 
-def load_threshold_set(
-    name: str | None = None, *, path: str | Path | None = None, margin: bool = True
-) -> ThresholdSet:
-    """Load a threshold set by name from the bundled data or from a YAML/JSON file.
+_ALIASES = {
+    "wp": "white-panjabi",
+    "white-and-panjabi": "white-panjabi",
+    "nordsten-ds": "nordsten",
+    "wp-cervical": "white-panjabi-cervical",
+    "cervical": "white-panjabi-cervical",
+}
 
-    Parameters
-    ----------
-    name : str, optional
-        Set name (``white-panjabi``, ``nordsten``, ``slip``); None for the file's default.
-        A name that is the path of an existing ``.yaml``/``.yml``/``.json`` file loads that
-        file's default (or only) set.
-    path : str or Path, optional
-        A user threshold file with the layout of the bundled ``thresholds.yaml``.
-    margin : bool
-        Apply the file's ``measurement_margin`` (``CLINICAL_LOGIC.md`` §4.3 borderline
-        rule; a set may override it with its own block, or ``measurement_margin: off``).
 
-    Raises
-    ------
-    InputError
-        Unknown name, or a set without sources, evidence tags or valid rules.
-
-    """
-    if path is None and name and Path(name).suffix.lower() in (".yaml", ".yml", ".json"):
-        path, name = name, None
-    doc, source = _load_document(Path(path) if path is not None else None)
+def _set_key(doc: Mapping[str, Any], name: str | None, *, region: str, source: str) -> str:
+    """Return the set to load: ``name`` (aliases resolved), else the region's default."""
     sets = doc["sets"]
+    option = "--cervical-thresholds" if region == "cervical" else "--thresholds"
     if name is None:
-        name = doc.get("default") or (next(iter(sets)) if len(sets) == 1 else None)
+        default_key = "cervical_default" if region == "cervical" else "default"
+        name = doc.get(default_key) or (next(iter(sets)) if len(sets) == 1 else None)
         if name is None:
             raise InputError(
-                "threshold file has several sets and no default",
+                f"threshold file has several sets and no {default_key}",
                 source=source,
-                item="default",
+                item=default_key,
                 expected=", ".join(sets),
             )
     key = str(name).strip().lower().replace("_", "-").replace(" ", "-")
-    aliases = {
-        "wp": "white-panjabi",
-        "white-and-panjabi": "white-panjabi",
-        "nordsten-ds": "nordsten",
-    }
-    key = aliases.get(key, key)
+    key = _ALIASES.get(key, key)
     if key not in sets:
         raise InputError(
             "unknown threshold set",
             source=source,
-            item="--thresholds",
+            item=option,
             value=name,
             expected=", ".join(sets),
         )
-    data = sets[key]
-    if not isinstance(data, Mapping):
-        raise InputError("a threshold set must be a mapping", source=source, item=key)
+    return key
+
+
+def _region(data: Mapping[str, Any], *, key: str, wanted: str, source: str) -> str:
+    region = str(data.get("region", "lumbar")).strip().lower()
+    if region not in REGIONS:
+        raise InputError(
+            "unknown region",
+            source=source,
+            item=f"{key}.region",
+            value=data.get("region"),
+            expected=" or ".join(REGIONS),
+        )
+    if region != wanted:
+        option = "--cervical-thresholds" if region == "cervical" else "--thresholds"
+        raise InputError(
+            f"threshold set {key} judges {region} segments, not {wanted} ones",
+            source=source,
+            item=key,
+            expected=f"a {wanted} set here; give {key} as {option}",
+        )
+    return region
+
+
+def _rules(data: Mapping[str, Any], *, key: str, source: str) -> tuple[Rule, ...]:
     rules_raw = data.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
         raise InputError(
@@ -487,16 +532,60 @@ def load_threshold_set(
         raise InputError(
             "rule ids repeat", source=source, item=key, value=ids, expected="unique ids"
         )
+    return rules
+
+
+def load_threshold_set(
+    name: str | None = None,
+    *,
+    path: str | Path | None = None,
+    margin: bool = True,
+    region: str = "lumbar",
+) -> ThresholdSet:
+    """Load a threshold set by name from the bundled data or from a YAML/JSON file.
+
+    Parameters
+    ----------
+    name : str, optional
+        Set name (``white-panjabi``, ``nordsten``, ``slip``, ``white-panjabi-cervical``...);
+        None for the file's default of the region (``default``, ``cervical_default``).
+        A name that is the path of an existing ``.yaml``/``.yml``/``.json`` file loads that
+        file's default (or only) set.
+    path : str or Path, optional
+        A user threshold file with the layout of the bundled ``thresholds.yaml``.
+    margin : bool
+        Apply the file's ``measurement_margin`` (``CLINICAL_LOGIC.md`` §4.3 borderline
+        rule; a set may override it with its own block, or ``measurement_margin: off``).
+    region : {"lumbar", "cervical"}
+        The region the set must judge; a set of another region is refused, so that lumbar
+        thresholds are never applied to cervical segments or the reverse.
+
+    Raises
+    ------
+    InputError
+        Unknown name, a set of another region, or a set without sources, evidence tags or
+        valid rules.
+
+    """
+    if region not in REGIONS:
+        raise InputError("unknown region", item="region", value=region, expected=str(REGIONS))
+    if path is None and name and Path(name).suffix.lower() in (".yaml", ".yml", ".json"):
+        path, name = name, None
+    doc, source = _load_document(Path(path) if path is not None else None)
+    key = _set_key(doc, name, region=region, source=source)
+    data = doc["sets"][key]
+    if not isinstance(data, Mapping):
+        raise InputError("a threshold set must be a mapping", source=source, item=key)
     lis = doc.get("listhesis") or {}
     qual = (doc.get("quality") or {}).get("min_rom_deg") or {}
-    set_evidence = _evidence(data, source=source, item=key)
+    own_margin = "measurement_margin" in data
     return ThresholdSet(
         name=key,
         title=_text(data, "title", source=source, item=key),
         source=_text(data, "source", source=source, item=key),
-        evidence=set_evidence,
+        evidence=_evidence(data, source=source, item=key),
         note=str(data.get("note", "")).strip(),
-        rules=rules,
+        rules=_rules(data, key=key, source=source),
         listhesis_min_mm=_number(lis.get("min_mm", 3.0), source=source, item="listhesis.min_mm"),
         listhesis_min_pct=_number(lis.get("min_pct", 8.0), source=source, item="listhesis.min_pct"),
         listhesis_source=str(lis.get("source", "spinestab/instability/thresholds.yaml [D]")),
@@ -504,15 +593,12 @@ def load_threshold_set(
         min_rom_source=str(qual.get("source", "CLINICAL_LOGIC.md §4.3 [R]")),
         margin=(
             _margin(
-                data["measurement_margin"]
-                if "measurement_margin" in data
-                else doc.get("measurement_margin"),
+                data["measurement_margin"] if own_margin else doc.get("measurement_margin"),
                 source=source,
-                item=f"{key}.measurement_margin"
-                if "measurement_margin" in data
-                else "measurement_margin",
+                item=f"{key}.measurement_margin" if own_margin else "measurement_margin",
             )
             if margin
             else None
         ),
+        region=_region(data, key=key, wanted=region, source=source),
     )
