@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spinestab.wearable.calibrate import autocalibrate, nonwear_mask
+from spinestab.wearable.calibrate import autocalibrate
 from spinestab.wearable.config import WearableConfig
+from spinestab.wearable.nonwear import SensorSeconds, StillRunNonwear
 from spinestab.wearable.orientation import body_angles, estimate_orientation, unit_rows
 
 
@@ -52,7 +53,8 @@ def test_nonwear_needs_an_hour_of_stillness():
     sd[5000 : 5000 + 3600] = 0.001  # 60 min still: not worn
     missing = np.zeros(sd.size, bool)
     missing[9000:9010] = True  # missing data is flagged too
-    nw = nonwear_mask(sd, missing, cfg)
+    g = np.tile([1.0, 0.0, 0.0], (sd.size, 1))
+    nw = StillRunNonwear().detect(SensorSeconds(g, sd, missing), cfg=cfg).trunk
     assert not nw[100:3699].any()
     assert nw[5000:8600].all() and nw[9000:9010].all()
     assert nw.sum() == 3600 + 10

@@ -1,11 +1,10 @@
-"""Autocalibration (van Hees et al. 2014) and non-wear detection on per-second features.
+"""Autocalibration (van Hees et al. 2014) and stillness on per-second features.
 
 Autocalibration fits a per-axis offset and gain so that still seconds have a magnitude of
 1 g (van Hees VT et al., J Appl Physiol 2014;117:738-744 [R]). It needs still gravity
 readings on both sides of every axis (beyond +-0.3 g); a trunk sensor that is never
 upside down rarely has them, and then calibration is skipped and the status says so.
-Non-wear is a run of still seconds lasting ``nonwear_min`` or longer (van Hees 2011
-[R]); non-wear is flagged, never deleted.
+Non-wear, which builds on the same stillness, is :mod:`spinestab.wearable.nonwear`.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinestab.wearable.config import WearableConfig
-from spinestab.wearable.posture import runs
 
-__all__ = ["Calibration", "autocalibrate", "nonwear_mask", "still_mask"]
+__all__ = ["Calibration", "autocalibrate", "still_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +67,6 @@ def still_mask(sd: np.ndarray, cfg: WearableConfig) -> np.ndarray:
     """Still seconds: total SD below ``still_sd_g * sqrt(3)`` (the per-axis limit on 3 axes)."""
     with np.errstate(invalid="ignore"):
         return np.nan_to_num(sd, nan=np.inf) < cfg.still_sd_g * np.sqrt(3.0)
-
-
-def nonwear_mask(sd: np.ndarray, missing: np.ndarray, cfg: WearableConfig) -> np.ndarray:
-    """Non-wear per second: still runs of ``nonwear_min`` or longer, and missing seconds."""
-    still = still_mask(sd, cfg)
-    out = np.asarray(missing, bool).copy()
-    st, en = runs(still)
-    long = (en - st) >= cfg.nonwear_min * 60
-    for a, b in zip(st[long], en[long], strict=True):
-        out[a:b] = True
-    return out
 
 
 def autocalibrate(

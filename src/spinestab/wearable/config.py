@@ -151,6 +151,16 @@ class WearableConfig:
     nonwear_min : float
         Still for at least 60 min means non-wear: van Hees et al. 2011 (60-min window) [R];
         actipy uses 90 min [R].
+    nonwear_turn_deg : float
+        A still run is non-wear only while its gravity direction stays within this many
+        degrees of where it started: a turn in bed or standing up splits it. 2.87 deg, van
+        Hees' value-range criterion (under 50 mg per axis; GGIR ``racriter = 0.05`` g [R])
+        expressed as the rotation that moves an axis by 50 mg, ``asin(0.05)``
+        (:mod:`spinestab.wearable.nonwear`).
+    nonwear_method : {"orientation", "still run"}
+        "orientation" (default): still runs that keep their orientation, both sensors
+        decided together; "still run": van Hees' rule alone, each sensor on its own (the
+        former rule, for comparison).
     forward_deg : tuple of float
         Forward-inclination exposure thresholds 20/30/60/90 deg: Acti4 trunk-inclination
         output categories (Hallman et al.; Skotte 2014) [R].
@@ -202,6 +212,8 @@ class WearableConfig:
     min_move_s: float = 3.0
     still_sd_g: float = 0.013
     nonwear_min: float = 60.0
+    nonwear_turn_deg: float = 2.87
+    nonwear_method: str = "orientation"
     forward_deg: tuple[float, ...] = (20.0, 30.0, 60.0, 90.0)
     bend_deg: float = 45.0
     bend_end_deg: float = 30.0

@@ -24,9 +24,10 @@ What cannot be streamed exactly:
   upright and still for ``standing_first_s`` seconds, as a phone app asks);
 * the autocalibration (van Hees 2014), which needs still seconds in many orientations: it
   is given or left out;
-* non-wear (van Hees 2011: still for ``nonwear_min``): live, a still run is non-wear from
-  the moment it has lasted that long; offline, the whole run is. A sensor taken off can
-  therefore be prompted once at the static limit before the stream can tell it is off.
+* non-wear (a still run that keeps its orientation for ``nonwear_min``,
+  :mod:`spinestab.wearable.nonwear`): live, such a run is non-wear from the moment it has
+  lasted that long; offline, the whole run is. A sensor taken off can therefore be
+  prompted once at the static limit before the stream can tell it is off.
 
 Trunk sensor only: a device streams one sensor, and the prompts need static versus
 moving, not sitting versus standing (``upright_static`` is static).
@@ -43,13 +44,14 @@ import numpy as np
 from spinestab.errors import InputError
 from spinestab.wearable.calibrate import Calibration, still_mask
 from spinestab.wearable.config import WearableConfig
+from spinestab.wearable.nonwear import segment_lengths
 from spinestab.wearable.orientation import (
     Orientation,
     body_angles,
     estimate_orientation,
     unit_rows,
 )
-from spinestab.wearable.posture import Gait, classify, gait_per_second, runs
+from spinestab.wearable.posture import Gait, classify, gait_per_second
 from spinestab.wearable.prompts import PromptEngine
 from spinestab.wearable.stream import FeatureStream
 
@@ -215,7 +217,8 @@ class LiveMonitor:
         self._sd = np.zeros(0, np.float32)
         self._vert = np.zeros((0, nsub), np.float32)
         self._missing = np.zeros(0, bool)
-        self._still_len = np.zeros(0, np.int64)  # still run length up to each second
+        self._still_len = np.zeros(0, np.int64)  # still segment length up to each second
+        self._anchor: np.ndarray | None = None  # first direction of the open still segment
         self._buf0 = 0  # stream second of the buffers' first row
         self._settled = 0  # stream seconds settled so far
 
@@ -275,9 +278,15 @@ class LiveMonitor:
             assert chunk.vert is not None
             self._vert = np.concatenate([self._vert, chunk.vert])
             self._missing = np.concatenate([self._missing, chunk.missing])
-            still = still_mask(chunk.sd, self.cfg)
-            carry = int(self._still_len[-1]) if self._still_len.size else 0
-            self._still_len = np.concatenate([self._still_len, _run_lengths(still, carry)])
+            still = still_mask(chunk.sd, self.cfg) & ~chunk.missing
+            lengths, self._anchor = segment_lengths(
+                chunk.g,
+                still,
+                carry=int(self._still_len[-1]) if self._still_len.size else 0,
+                anchor=self._anchor,
+                turn_deg=self.cfg.nonwear_turn_deg,
+            )
+            self._still_len = np.concatenate([self._still_len, lengths])
         return self._settle(self._buf0 + self._g.shape[0] - self.lag)
 
     def flush(self) -> LiveUpdate:
@@ -348,18 +357,3 @@ class LiveMonitor:
             self._vert, self._missing = self._vert[k:], self._missing[k:]
             self._still_len = self._still_len[k:]
             self._buf0 = keep_from
-
-
-def _run_lengths(mask: np.ndarray, carry: int) -> np.ndarray:
-    """Length of the True run up to and including each element; ``carry`` continues a run."""
-    m = np.asarray(mask, bool)
-    out = np.zeros(m.size, np.int64)
-    if not m.any():
-        return out
-    st, en = runs(m)
-    idx = np.arange(m.size)
-    start_of = np.repeat(st, en - st)  # run start of each True element
-    out[m] = idx[m] - start_of + 1
-    if st[0] == 0:
-        out[: en[0]] += carry
-    return out

@@ -16,9 +16,10 @@ import numpy as np
 
 from spinestab.errors import InputError
 from spinestab.wearable.bouts import daily_summary
-from spinestab.wearable.calibrate import Calibration, autocalibrate, nonwear_mask, still_mask
+from spinestab.wearable.calibrate import Calibration, autocalibrate, still_mask
 from spinestab.wearable.config import WearableConfig
 from spinestab.wearable.features import SecondFeatures, compute_features
+from spinestab.wearable.nonwear import NonwearDetector, SensorSeconds, nonwear_detector
 from spinestab.wearable.orientation import Orientation, body_angles, estimate_orientation, unit_rows
 from spinestab.wearable.posture import (
     LYING,
@@ -119,6 +120,7 @@ def analyse(
     utc_offset_h: float = 0.0,
     progress: Callable[[int], None] | None = None,
     sit_to_stand: SitToStandDetector | None = None,
+    nonwear: NonwearDetector | None = None,
 ) -> WearableResult:
     """Run the pipeline on a trunk recording and an optional thigh recording.
 
@@ -140,6 +142,9 @@ def analyse(
     sit_to_stand : SitToStandDetector, optional, keyword-only
         The sit-to-stand method (:mod:`spinestab.wearable.transfers`); default: from the
         thigh posture when a thigh sensor is given, else ``cfg.sit_to_stand_method``.
+    nonwear : NonwearDetector, optional, keyword-only
+        The non-wear method (:mod:`spinestab.wearable.nonwear`); default
+        ``cfg.nonwear_method``.
 
     Returns
     -------
@@ -147,6 +152,7 @@ def analyse(
 
     """
     cfg = cfg or WearableConfig()
+    nonwear = nonwear_detector(cfg.nonwear_method if nonwear is None else nonwear)
     if sit_to_stand is None:  # checked before the work
         sit_to_stand = (
             ThighPostureSitToStand()
@@ -171,7 +177,14 @@ def analyse(
         # steps rather than peaks of aliased noise
         z = np.zeros_like(gait.walking)
         gait = Gait(z, np.zeros_like(gait.steps), gait.sd_vert)
-    nonwear_t = nonwear_mask(tf.sd, tf.missing, cfg)
+    aligned = _align(hf, tf.start_unix_s, n) if hf is not None else None
+    nw = nonwear.detect(
+        SensorSeconds(tf.g, tf.sd, tf.missing),
+        None if aligned is None else SensorSeconds(*aligned),
+        trunk_walking=gait.walking,
+        cfg=cfg,
+    )
+    nonwear_t = nw.trunk
     walking = gait.walking & ~nonwear_t
     standing = None
     if standing_s is not None:
@@ -205,13 +218,14 @@ def analyse(
         info["trunk"]["notes"].append(note)  # type: ignore[index]
         log.warning("%s: %s", trunk.source, note)
     thigh_inc = thigh_sd = thigh_nw = None
-    if hf is not None and thigh is not None:
-        g_h, sd_h, miss_h = _align(hf, tf.start_unix_s, n)
+    if aligned is not None and thigh is not None:
+        g_h, sd_h, miss_h = aligned
+        assert nw.thigh is not None
         # acti-motus convention: the thigh sensor's z axis points backward
         thigh_s = _sensor(
             g_h,
             sd_h,
-            nonwear_mask(sd_h, miss_h, cfg),
+            nw.thigh,
             walking=walking,
             standing=standing,
             nominal_forward=(0.0, 0.0, -1.0),
@@ -266,6 +280,7 @@ def analyse(
     )
     info.update(transfers.as_info())
     info["sit_to_stand_method"] = transfers.method
+    info["nonwear_method"] = nw.method
     info["seconds"] = int(n)
     info["utc_offset_h"] = float(utc_offset_h)
     info["prompts"] = int(prompts.size)

@@ -30,7 +30,14 @@ from spinestab.wearable.posture import (
 )
 from spinestab.wearable.recording import G_MS2
 
-__all__ = ["SyntheticRecording", "random_rotation", "scripted_recording"]
+__all__ = [
+    "Segment",
+    "SyntheticRecording",
+    "day_with_turns",
+    "random_rotation",
+    "render_script",
+    "scripted_recording",
+]
 
 
 @dataclass(frozen=True)
@@ -263,3 +270,279 @@ def scripted_recording(
         thigh_rotation=rot_thigh,
         units=units,
     )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of a scripted recording (:func:`render_script`).
+
+    Attributes
+    ----------
+    posture : int
+        True posture code (``LYING``, ``SITTING``, ``STANDING``, ``WALKING``, ``RUNNING``,
+        ``NONWEAR``: both sensors on a table).
+    seconds : int
+        Length.
+    forward_deg : float
+        Trunk flexion while upright (sitting, standing), degrees.
+    roll_deg : float
+        Lying: 0 supine, 180 prone, +-90 on a side.
+    thigh_deg : float
+        Thigh inclination from upright, degrees.
+    step_hz : float
+        Step frequency while walking or running.
+    trunk_fidgets, thigh_fidgets : bool
+        Short bursts of movement about every 4 min (2 s, 0.08 g).
+    breathing : bool
+        The trunk sensor rocks with breathing (0.25 Hz, 0.3 deg and 3 mg).
+    trunk_noise_g, thigh_noise_g : float
+        Noise per axis while worn (a sensor on a table has 0.002 g).
+    turn_s : float
+        Seconds the change from the previous segment takes: 0 switches exactly at the
+        second boundary (no second's samples see movement), longer changes rotate
+        smoothly, starting at a random moment within the second.
+
+    """
+
+    posture: int
+    seconds: int
+    forward_deg: float = 0.0
+    roll_deg: float = 0.0
+    thigh_deg: float = 0.0
+    step_hz: float = 0.0
+    trunk_fidgets: bool = True
+    thigh_fidgets: bool = True
+    breathing: bool = True
+    trunk_noise_g: float = 0.01
+    thigh_noise_g: float = 0.01
+    turn_s: float = 0.0
+
+
+def _segment_vectors(seg: Segment) -> tuple[np.ndarray, np.ndarray]:
+    """Gravity direction in the trunk and thigh segment frames (x up, z anterior/posterior)."""
+    if seg.posture == LYING:
+        r = np.radians(seg.roll_deg)
+        ti = np.radians(seg.thigh_deg)
+        return (
+            np.array([0.0, np.sin(r), np.cos(r)]),
+            np.array([np.cos(ti), np.sin(ti) * np.sin(r), np.sin(ti) * np.cos(r)]),
+        )
+    f, ti = np.radians(seg.forward_deg), np.radians(seg.thigh_deg)
+    return np.array([np.cos(f), 0.0, -np.sin(f)]), np.array([np.cos(ti), 0.0, np.sin(ti)])
+
+
+def _slerp(v0: np.ndarray, v1: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Rotate from ``v0`` to ``v1`` by fractions ``f`` (a quarter turn via a side if opposite)."""
+    c = float(np.clip(v0 @ v1, -1.0, 1.0))
+    if c < -0.999:  # opposite (supine to prone): turn over a side
+        side = np.cross(v0, [1.0, 0.0, 0.0])
+        side = side / np.linalg.norm(side)
+        half = f < 0.5
+        out = np.empty((f.size, 3))
+        out[half] = _slerp(v0, side, 2 * f[half])
+        out[~half] = _slerp(side, v1, 2 * f[~half] - 1)
+        return out
+    ang = np.arccos(c)
+    if ang < 1e-9:
+        return np.tile(v0, (f.size, 1))
+    w0 = np.sin((1 - f) * ang) / np.sin(ang)
+    w1 = np.sin(f * ang) / np.sin(ang)
+    return w0[:, None] * v0 + w1[:, None] * v1
+
+
+def render_script(
+    segments: list[Segment],
+    *,
+    fs_hz: int = 25,
+    seed: int = 0,
+    units: str = "g",
+    rotate: bool = True,
+    start_unix_s: float = 1704067200.0,
+) -> SyntheticRecording:
+    """Render scripted segments into trunk and thigh signals with per-second truth.
+
+    Both sensors are mounted in random rotations (``rotate``) with gain and offset errors
+    and noise (:attr:`Segment.trunk_noise_g` worn, 0.002 g on a table); taking them off
+    and putting them on is 3 s of handling. Turns between segments follow :attr:`Segment.turn_s`.
+
+    Returns
+    -------
+    SyntheticRecording
+        ``trunk_forward_deg`` holds the scripted flexion (NaN lying and off).
+
+    """
+    rng = np.random.default_rng(seed)
+    fs = int(fs_hz)
+    secs = np.array([s.seconds for s in segments], np.int64)
+    bounds = np.concatenate([[0], np.cumsum(secs)])
+    nsec = int(bounds[-1])
+    n = nsec * fs
+    seg_of_sec = np.repeat(np.arange(len(segments)), secs)
+    lab = np.array([s.posture for s in segments], np.int8)[seg_of_sec]
+    per_seg = [_segment_vectors(s) for s in segments]
+    trunk = np.repeat(np.array([v[0] for v in per_seg]), secs * fs, axis=0)
+    thigh = np.repeat(np.array([v[1] for v in per_seg]), secs * fs, axis=0)
+    moving = np.zeros(n, np.float32)  # extra movement noise (turns, handling), g
+    table_dir = rng.normal(size=(len(segments), 3))
+    for k in range(1, len(segments)):
+        prev, seg = segments[k - 1], segments[k]
+        b = int(bounds[k]) * fs
+        if NONWEAR in (prev.posture, seg.posture):
+            moving[max(0, b - fs) : b + 2 * fs] = 0.3  # handling the sensors
+            continue
+        m = round(seg.turn_s * fs)
+        if m <= 0:
+            continue  # an instant change exactly at the second boundary
+        a = b + int(rng.integers(1, fs))  # starts within the segment's first second
+        e = min(n, a + m)
+        f = (np.arange(e - a) + 0.5) / m
+        trunk[b:a] = per_seg[k - 1][0]
+        thigh[b:a] = per_seg[k - 1][1]
+        trunk[a:e] = _slerp(per_seg[k - 1][0], per_seg[k][0], f)
+        thigh[a:e] = _slerp(per_seg[k - 1][1], per_seg[k][1], f)
+        moving[a:e] = 0.1
+    step_hz = np.array([s.step_hz for s in segments], np.float32)[seg_of_sec]
+    gait = np.repeat(np.isin(lab, (WALKING, RUNNING, STAIRS)), fs)
+    phase = (2 * np.pi * np.cumsum(np.repeat(step_hz, fs)) / fs).astype(np.float32)
+    bounce = np.where(np.repeat(lab == RUNNING, fs), 0.9, 0.25).astype(np.float32)
+    t = np.arange(n) / fs
+    breath = np.repeat(np.array([s.breathing for s in segments])[seg_of_sec], fs)
+    breath &= np.repeat(lab != NONWEAR, fs)
+    rock = np.radians(0.3) * np.sin(2 * np.pi * 0.25 * t) * breath
+    # breathing rocks the trunk about its left-right axis (x and z mix), gait bounces along x
+    x, z = trunk[:, 0].copy(), trunk[:, 2].copy()
+    trunk[:, 0] = (
+        x * np.cos(rock) - z * np.sin(rock) + 0.003 * np.sin(2 * np.pi * 0.25 * t) * breath
+    )
+    trunk[:, 2] = x * np.sin(rock) + z * np.cos(rock)
+    trunk[:, 0] += gait * bounce * np.sin(phase)
+    thigh_swing = gait * np.radians(25.0) * np.sin(phase / 2)
+    x, z = thigh[:, 0].copy(), thigh[:, 2].copy()
+    thigh[:, 0] = (
+        x * np.cos(thigh_swing) - z * np.sin(thigh_swing) + gait * 0.5 * bounce * np.sin(phase)
+    )
+    thigh[:, 2] = x * np.sin(thigh_swing) + z * np.cos(thigh_swing)
+    worn = np.repeat(lab != NONWEAR, fs)
+
+    def finish(a: np.ndarray, which: int, r: np.random.Generator, rot: np.ndarray) -> np.ndarray:
+        a = (a @ rot.T).astype(np.float32)
+        off = ~worn
+        if off.any():  # on a table: one resting direction per segment
+            d = table_dir[np.repeat(seg_of_sec, fs)[off]]
+            a[off] = (d / np.linalg.norm(d, axis=1, keepdims=True)).astype(np.float32)
+        level = np.array([(s.trunk_noise_g, s.thigh_noise_g)[which] for s in segments])
+        noise = np.where(worn, np.repeat(level[seg_of_sec], fs), 0.002).astype(np.float32)
+        a += r.normal(0, 1, a.shape).astype(np.float32) * noise[:, None]
+        flag = np.array([(s.trunk_fidgets, s.thigh_fidgets)[which] for s in segments])
+        fid_sec = (np.convolve(r.random(nsec) < 1 / 240, [1, 1], mode="same") > 0) & flag[
+            seg_of_sec
+        ]
+        fid = np.repeat(fid_sec, fs) & worn
+        a[fid] += r.normal(0, 0.08, (int(fid.sum()), 3)).astype(np.float32)
+        mv = moving > 0
+        a[mv] += (r.normal(0, 1, (int(mv.sum()), 3)) * moving[mv, None]).astype(np.float32)
+        gain = r.uniform(0.98, 1.02, 3).astype(np.float32)
+        offset = r.uniform(-0.02, 0.02, 3).astype(np.float32)
+        a = a * gain + offset
+        return a * np.float32(G_MS2) if units == "m/s2" else a
+
+    rot_trunk = random_rotation(rng) if rotate else np.eye(3)
+    rot_thigh = random_rotation(rng) if rotate else np.eye(3)
+    fw = np.array([s.forward_deg for s in segments], np.float32)[seg_of_sec]
+    fw = np.where(np.isin(lab, (LYING, NONWEAR)), np.nan, fw).astype(np.float32)
+    return SyntheticRecording(
+        trunk=finish(trunk, 0, np.random.default_rng(seed + 1), rot_trunk),
+        thigh=finish(thigh, 1, np.random.default_rng(seed + 2), rot_thigh),
+        fs_hz=fs,
+        start_unix_s=start_unix_s,
+        posture=lab,
+        trunk_forward_deg=fw,
+        step_hz=np.where(np.isin(lab, (WALKING, RUNNING)), step_hz, 0).astype(np.float32),
+        trunk_rotation=rot_trunk,
+        thigh_rotation=rot_thigh,
+        units=units,
+    )
+
+
+def day_with_turns(*, seed: int = 0) -> list[Segment]:
+    """Script a 24-hour day for the non-wear checks (issue 13.1), from midnight.
+
+    00:00-07:00 and 23:00-24:00 lying, turning every 30-50 min to another side (turns of
+    0-3 s, some exactly at a second boundary); by day walking, standing and sitting, one
+    sitting spell of 2 h with the trunk breathing and fidgeting and the thigh still, and
+    90 min with both sensors on a table.
+    """
+    rng = np.random.default_rng(seed)
+    segs: list[Segment] = []
+
+    def night(seconds: int) -> None:
+        left, roll = seconds, float(rng.choice([0.0, 90.0, -90.0, 180.0]))
+        first = True
+        while left > 0:
+            d = min(left, int(rng.integers(30 * 60, 50 * 60 + 1)))
+            turn = 0.0 if (first or rng.random() < 0.25) else float(rng.uniform(0.2, 3.0))
+            segs.append(
+                Segment(
+                    LYING,
+                    d,
+                    roll_deg=roll + float(rng.normal(0, 5)),
+                    thigh_deg=float(rng.uniform(80, 95)),
+                    trunk_fidgets=False,
+                    thigh_fidgets=False,
+                    trunk_noise_g=0.004,
+                    thigh_noise_g=0.004,
+                    turn_s=turn,
+                )
+            )
+            left -= d
+            first = False
+            roll = float(rng.choice([r for r in (0.0, 90.0, -90.0, 180.0) if r != roll]))
+
+    def walk(seconds: int) -> None:
+        segs.append(Segment(WALKING, seconds, step_hz=float(rng.uniform(1.6, 2.1)), turn_s=1.0))
+
+    def stand(seconds: int) -> None:
+        segs.append(
+            Segment(
+                STANDING,
+                seconds,
+                forward_deg=float(rng.uniform(-3, 10)),
+                thigh_deg=float(rng.uniform(0, 10)),
+                turn_s=1.0,
+            )
+        )
+
+    def sit(seconds: int, *, still_thigh: bool = False) -> None:
+        segs.append(
+            Segment(
+                SITTING,
+                seconds,
+                forward_deg=float(rng.uniform(-5, 20)),
+                thigh_deg=float(rng.uniform(80, 95)),
+                thigh_fidgets=not still_thigh,
+                thigh_noise_g=0.004 if still_thigh else 0.01,
+                turn_s=2.0,
+            )
+        )
+
+    night(7 * 3600)
+    walk(600)  # 07:00
+    stand(900)
+    sit(1800)
+    walk(900)
+    sit(2 * 3600, still_thigh=True)  # 09:00-11:00: the long, still sitting spell
+    walk(1200)
+    stand(600)
+    sit(3600)
+    walk(1200)
+    segs.append(Segment(NONWEAR, 90 * 60))  # 13:40-15:10 both sensors on a table
+    walk(900)
+    sit(5400)
+    stand(1200)
+    walk(1800)
+    sit(7200)
+    walk(900)
+    used = sum(s.seconds for s in segs)
+    stand(23 * 3600 - used)
+    night(3600)
+    return segs
