@@ -10,14 +10,24 @@ see 4.). A reference bout runs from its first to its last initial contact;
 breaks up to 3 s are inside a bout (Mobilise-D rules, Kluge et al. 2021).
 
 Scoring (as the issue asks: "walking seconds agree with the reference walking bouts"): a
-second is reference walking when at least half of it lies inside a reference bout, and
-detected walking when at least half of it lies inside a detected walking interval
+second is reference walking when at least half of it lies inside a bout of that reference,
+and detected walking when at least half of it lies inside a detected walking interval
 (``gait_per_second``); F1 = 2TP / (2TP + FP + FN) with TP, FP, FN summed over all
 recordings (mobgap's "combined" F1; section 4 repeats it in samples with mobgap's own
-functions). Two truths are scored: INDIP alone (the Mobilise-D reference system, the
-primary figure) and the union of INDIP and Stereophoto (each misses bouts the other sees:
-INDIP lists nothing after 80 s of HA002's Test11 and nothing in HA002's two Test5 trials,
-Stereophoto sees walking at 142-147 s and in Test5 Trial2).
+functions). Two truths are scored: INDIP alone (the Mobilise-D reference system) and the
+union of INDIP and Stereophoto, the primary figure since issue 13.2 (each reference misses
+bouts the other sees: INDIP lists nothing after 80 s of HA002's Test11 and nothing in HA002's
+two Test5 trials, Stereophoto sees walking at 142-147 s and in Test5 Trial2). The union
+combines the two references' *labels* (a second is walking when either labels it); the
+former code added their coverage, so two partial covers made a walking second (0.871 then,
+0.865 now; both are printed).
+
+Target (issue 13.2): walking-second F1 against the union >= 0.85 held out (leave one
+recording out) and >= 0.08 above the best mobgap gait-sequence detector on the same data and
+scoring. The held-out figure is that of the pre-declared small grid (section 2): in every
+fold the point best on the other eight recordings scores as the default configuration does
+(0.865 held out = 0.865 in sample). No parameter was tuned to the union; the defaults were
+chosen against INDIP before the target changed.
 
 Printed:
 
@@ -58,7 +68,7 @@ SHARED = HERE.parent.parent / "shared" / "data" / "wearable" / "lumbar_mobgap" /
 PEERS = HERE / ".venv-peers" / "bin" / "python"
 SUBJECTS = ("HA001", "HA002", "MS001")
 KEYS = [f"{s}_{t}" for s in SUBJECTS for t in ("Test11_Trial1", "Test5_Trial1", "Test5_Trial2")]
-TRUTHS = {"INDIP": ("INDIP",), "INDIP+Stereophoto": ("INDIP", "Stereophoto")}
+TRUTHS = {"INDIP": ("INDIP",), "union": ("INDIP", "Stereophoto")}
 
 GRIDS = {
     "small (288 points)": {
@@ -189,18 +199,28 @@ def main(argv: list[str] | None = None) -> int:
     from spinestab.wearable.io import recording_from_array
     from spinestab.wearable.posture import gait_per_second
 
-    z = np.load(NPZ)
+    with np.load(NPZ) as npz:
+        z = {k: npz[k] for k in npz.files}
     feats = {
         k: compute_features(recording_from_array(z[f"{k}_acc"], fs_hz=100).with_units("g"))
         for k in KEYS
     }
+    # each reference labels a second on its own (>= half of it inside one of its bouts); the
+    # union is walking where either reference labels it. Adding the two references' coverage
+    # instead (the former code) made two partial covers of 0.3 s a walking second.
     truth = {
-        (k, name): second_truth(
-            np.concatenate([np.reshape(z[f"{k}_{r}_wb"], (-1, 2)) for r in refs]),
-            feats[k].n_seconds,
+        (k, name): np.logical_or.reduce(
+            [second_truth(z[f"{k}_{r}_wb"], feats[k].n_seconds) for r in refs]
         )
         for k in KEYS
         for name, refs in TRUTHS.items()
+    }
+    summed = {  # the former union, for the record
+        k: second_truth(
+            np.concatenate([np.reshape(z[f"{k}_{r}_wb"], (-1, 2)) for r in TRUTHS["union"]]),
+            feats[k].n_seconds,
+        )
+        for k in KEYS
     }
 
     def counts(walking: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
@@ -222,7 +242,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{k} {f1(v):.2f}" if v[0] + v[2] else f"{k} fp={v[1]}" for k, v in c.items()
         )
         tot = sum(c.values())
-        print(f"   vs {name:18s} F1 {f1(tot):.3f} {tuple(int(x) for x in tot)}\n      {per}")
+        print(f"   vs {name:6s} F1 {f1(tot):.3f} {tuple(int(x) for x in tot)}\n      {per}")
+    old = np.zeros(3)
+    for k in KEYS:
+        w, t = wd[k][: summed[k].size], summed[k]
+        old += [(w & t).sum(), (w & ~t).sum(), (~w & t).sum()]
+    print(
+        f"   vs the former union (coverage of both references added per second): "
+        f"F1 {f1(old):.3f} {tuple(int(x) for x in old)}"
+    )
     inter = np.zeros(3)
     for k in KEYS:
         a, b = truth[k, "INDIP"], second_truth(z[f"{k}_Stereophoto_wb"], feats[k].n_seconds)
@@ -230,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   INDIP vs Stereophoto (the references with each other): F1 {f1(inter):.3f}")
 
     print("\n2. nested cross-validation (held-out F1; in-sample best for comparison)")
+    held_union: dict[str, float] = {}
     for gname, space in GRIDS.items():
         points = [dict(zip(space, v, strict=True)) for v in itertools.product(*space.values())]
         results = [(p, detect(dataclasses.replace(base, **p))) for p in points]
@@ -244,9 +273,12 @@ def main(argv: list[str] | None = None) -> int:
                     best = max(cands, key=lambda c: f1(sum(c[1][k] for k in train)))
                     held += sum(best[1][k] for k in KEYS if group(k) == g)
                 line.append(f"held-out {cv_name} {f1(held):.3f}")
+                if name == "union" and cv_name == "by recording":
+                    held_union[gname] = f1(held)
             line.append(f"in-sample best {f1(sum(best_all[1].values())):.3f}")
             print(" ".join(line[:1]) + "\n      " + "; ".join(line[1:]))
         print(f"      in-sample best point: {best_all[0]}")
+    primary = held_union[next(iter(GRIDS))]
 
     print("\n3. mobgap's gait-sequence detectors, same recordings and scoring")
     ok = PEERS.exists() and SHARED.exists()
@@ -263,12 +295,21 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(res, str):
         print("   mobgap failed:", res)
         return 0
+    best_peer, best_name = 0.0, ""
     for algo, per in res.items():
         walking = {k: second_truth(np.asarray(per[k]), feats[k].n_seconds) for k in KEYS}
-        figs = "; ".join(
-            f"vs {name} F1 {f1(sum(counts(walking, name).values())):.3f}" for name in TRUTHS
-        )
-        print(f"   {algo:20s} {figs}")
+        got = {name: f1(sum(counts(walking, name).values())) for name in TRUTHS}
+        print(f"   {algo:20s} " + "; ".join(f"vs {n} F1 {v:.3f}" for n, v in got.items()))
+        if got["union"] > best_peer:
+            best_peer, best_name = got["union"], algo
+    margin = primary - best_peer
+    print(
+        f"\n   target (issue 13.2): walking-second F1 vs the union, held out by recording "
+        f"(grid {next(iter(GRIDS))}), >= 0.85 and >= 0.08 above the best mobgap detector\n"
+        f"      spinestab {primary:.3f} ({'met' if primary >= 0.85 else 'NOT met'}); best mobgap "
+        f"{best_name} {best_peer:.3f}; margin {margin:+.3f} "
+        f"({'met' if margin >= 0.08 - 1e-9 else 'NOT met'})"
+    )
 
     print(
         "\n4. spinestab's walking seconds scored by mobgap's own GSD evaluation\n"

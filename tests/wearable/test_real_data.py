@@ -43,15 +43,21 @@ def _bouts(z, key, refs):
 
 
 def _per_second_counts(z, det, refs):
-    """(tp, fp, fn) per recording, in whole seconds (the scoring the README states)."""
+    """(tp, fp, fn) per recording, in whole seconds (the scoring the README states).
+
+    Each reference labels a second on its own; with several references a second is walking
+    when any of them labels it (their labels are combined, not their coverage).
+    """
     counts = {}
     for key in KEYS:
         walking = det[key][0].walking
         s = np.arange(walking.size)
-        cover = np.zeros(walking.size)
-        for a, b in _bouts(z, key, refs):
-            cover += np.clip(np.minimum(s + 1, b) - np.maximum(s, a), 0, None)
-        truth = cover >= 0.5
+        truth = np.zeros(walking.size, bool)
+        for ref in refs:
+            cover = np.zeros(walking.size)
+            for a, b in _bouts(z, key, [ref]):
+                cover += np.clip(np.minimum(s + 1, b) - np.maximum(s, a), 0, None)
+            truth |= cover >= 0.5
         counts[key] = np.array(
             [(walking & truth).sum(), (walking & ~truth).sum(), (~walking & truth).sum()]
         )
@@ -97,16 +103,19 @@ def test_mobgap_walking_seconds_f1():
     #   (benchmark, section 4) gives 0.817 (tp 15258, fp 5568, fn 1287 samples) at both levels.
     # Achieved (default configuration, no parameter chosen on these figures beyond the
     # cross-validated grid in the benchmark, whose held-out F1 equals these): per second
-    # 0.817 vs INDIP (152 tp, 56 fp, 12 fn), 0.871 vs the union. The issue's target of 0.9
-    # is NOT met. Per recording vs INDIP: HA001 Test11 0.77, Test5 0.91 / 1.00; HA002
-    # Test11 0.80, Test5 no reference walking (3 fp s each); MS001 Test11 0.86, Test5
-    # 0.89 / 1.00.
+    # 0.817 vs INDIP (152 tp, 56 fp, 12 fn), 0.865 vs the union (170 tp, 38 fp, 15 fn).
+    # The first target (0.9 vs INDIP) was not met; issue 13.2 restated it against the
+    # union. Per recording vs INDIP: HA001 Test11 0.77, Test5 0.91 / 1.00; HA002 Test11
+    # 0.80, Test5 no reference walking (3 fp s each); MS001 Test11 0.86, Test5 0.89 / 1.00.
     z, det = _detected()
     indip = _per_second_counts(z, det, ["INDIP"])
     union = _per_second_counts(z, det, ["INDIP", "Stereophoto"])
     f1_indip, f1_union = _f1(sum(indip.values())), _f1(sum(union.values()))
     assert f1_indip >= 0.81
-    assert f1_union >= 0.87
+    # issue 13.2's target: >= 0.85 against the union (measured 0.865; the nested
+    # cross-validation in benchmarks/wearable_gait_bench.py holds it out at 0.865, and
+    # mobgap's best detector scores 0.782 the same way)
+    assert f1_union >= 0.85
     f1_samples = _f1(sum(_sample_counts(z, det, ["INDIP"]).values()))
     assert abs(f1_samples - f1_indip) <= 0.01  # seconds and mobgap's samples agree
     # every recording with reference walking: F1 >= 0.75 (achieved 0.77-1.00)
