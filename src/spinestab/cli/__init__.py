@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from spinestab.cli import cohort, demo, instability, mri, patient, plan, score, wearable
+from spinestab.cli import (
+    cohort,
+    demo,
+    instability,
+    mri,
+    patient,
+    plan,
+    score,
+    serve,
+    user,
+    wearable,
+)
 
 __all__ = ["app", "main"]
 
@@ -20,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (score, patient, demo, instability, mri, plan, wearable, cohort):
+for _module in (score, patient, demo, instability, mri, plan, wearable, cohort, user, serve):
     _module.register(app)
 
 

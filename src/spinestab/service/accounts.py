@@ -1,0 +1,306 @@
+"""User accounts, logins with throttling, and server-side sessions.
+
+Every function takes an open SQLAlchemy session and leaves the commit to the caller, so a
+route, the CLI and a test share them. Login throttling follows ASVS 2.2.1: after
+``max_failures`` failed logins within the window, for one account or from one address,
+every attempt (with the right password too) is refused until the lockout has passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from spinestab.errors import InputError
+from spinestab.service.models import ROLES, LoginAttempt, User, WebSession
+from spinestab.service.security import (
+    Passwords,
+    check_password_policy,
+    keyed_hash,
+    new_token,
+)
+from spinestab.store import audit, get_patient
+
+__all__ = [
+    "LoginRefused",
+    "Principal",
+    "SessionPolicy",
+    "ThrottlePolicy",
+    "add_user",
+    "demo_users",
+    "end_session",
+    "login",
+    "resolve_session",
+    "utcnow",
+]
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time in UTC (aware)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request: the logged-in user and their session."""
+
+    user_id: int
+    username: str
+    role: str
+    patient_pseudonym: str | None
+    session_id: str
+    csrf_token: str
+    language: str | None
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """Idle and absolute session timeouts."""
+
+    idle: dt.timedelta = dt.timedelta(minutes=30)
+    absolute: dt.timedelta = dt.timedelta(hours=12)
+    touch_every: dt.timedelta = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """Login throttling: failures counted in a window, then a lockout."""
+
+    max_failures: int = 5
+    window: dt.timedelta = dt.timedelta(minutes=15)
+    lockout: dt.timedelta = dt.timedelta(minutes=15)
+
+
+class LoginRefused(Exception):  # noqa: N818 - a refusal, not a programming error
+    """A login was refused: wrong credentials (401) or throttled (429)."""
+
+    def __init__(self, *, throttled: bool, retry_after_s: int = 0) -> None:
+        super().__init__("too many failed logins" if throttled else "wrong user name or password")
+        self.throttled = throttled
+        self.retry_after_s = retry_after_s
+
+
+def add_user(
+    session: Session,
+    username: str,
+    *,
+    role: str,
+    password: str,
+    passwords: Passwords,
+    patient: str | None = None,
+    is_demo: bool = False,
+    actor: str = "cli",
+) -> User:
+    """Add a user account.
+
+    Raises
+    ------
+    InputError
+        For an invalid or taken user name, an unknown role, a patient account without an
+        existing pseudonym (or another role with one), or a password outside the policy.
+
+    """
+    if not USERNAME.match(username):
+        raise InputError(
+            "invalid user name",
+            item="username",
+            value=username,
+            expected="2-64 letters, digits or . _ @ - (starting with a letter or digit)",
+        )
+    if role not in ROLES:
+        raise InputError("unknown role", item="role", value=role, expected=", ".join(ROLES))
+    if role == "patient":
+        if not patient:
+            raise InputError(
+                "a patient account needs the patient's pseudonym",
+                item="--patient",
+                expected="the pseudonym of a stored patient",
+            )
+        if get_patient(session, patient) is None:
+            raise InputError(
+                "unknown patient",
+                item="--patient",
+                value=patient,
+                expected="a patient added with 'spinestab patient add'",
+            )
+    elif patient:
+        raise InputError(
+            "only a patient account is tied to a pseudonym",
+            item="--patient",
+            value=patient,
+            expected="--role patient, or no --patient",
+        )
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise InputError("user already exists", item="username", value=username)
+    check_password_policy(password, username=username)
+    user = User(
+        username=username,
+        role=role,
+        patient_pseudonym=patient if role == "patient" else None,
+        password_hash=passwords.hash(password),
+        is_demo=is_demo,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit(
+        session,
+        actor=actor,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        detail={"username": username, "role": role, "demo": is_demo},
+    )
+    return user
+
+
+def demo_users(session: Session) -> list[str]:
+    """Return the names of demo accounts (``serve --production`` refuses while any exist)."""
+    return list(session.scalars(select(User.username).where(User.is_demo.is_(True))))
+
+
+def _throttled(
+    session: Session, username: str, address: str, policy: ThrottlePolicy, now: dt.datetime
+) -> int:
+    """Return the seconds until a locked account or address may try again (0: not locked)."""
+    waits = []
+    for column, value in ((LoginAttempt.username, username), (LoginAttempt.address, address)):
+        since = now - policy.window - policy.lockout
+        rows = session.scalars(
+            select(LoginAttempt.at)
+            .where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+            .order_by(LoginAttempt.at)
+        ).all()
+        times = [_aware(t) for t in rows]
+        # Locked when max_failures fell within one window and the last is recent.
+        for i in range(len(times) - policy.max_failures + 1):
+            first, last = times[i], times[i + policy.max_failures - 1]
+            if last - first <= policy.window:
+                until = times[-1] + policy.lockout
+                if until > now:
+                    waits.append(int((until - now).total_seconds()) + 1)
+                break
+    return max(waits, default=0)
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    passwords: Passwords,
+    secret: bytes,
+    policy: SessionPolicy,
+    throttle: ThrottlePolicy,
+) -> tuple[str, Principal]:
+    """Check credentials and open a new session; return the cookie token and the principal.
+
+    A new session id is made at every login (no fixation, ASVS 3.2.1). Attempts are recorded
+    for throttling; the caller commits even when :class:`LoginRefused` is raised.
+
+    Raises
+    ------
+    LoginRefused
+        Wrong credentials, inactive account, or throttled.
+
+    """
+    now = utcnow()
+    name = username.strip()[:64]
+    address = address[:64]
+    wait = _throttled(session, name, address, throttle, now)
+    if wait:
+        # Not counted as a failure: a locked account is not locked longer by each try.
+        audit(
+            session,
+            actor=name or "?",
+            action="refused",
+            entity="login",
+            entity_id=None,
+            detail={"reason": "throttled"},
+        )
+        raise LoginRefused(throttled=True, retry_after_s=wait)
+    user = session.scalars(select(User).where(User.username == name)).first()
+    ok = passwords.verify(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        session.add(LoginAttempt(username=name, address=address, at=now, success=False))
+        audit(
+            session,
+            actor=name or "?",
+            action="refused",
+            entity="login",
+            entity_id=user.id if user else None,
+            detail={"reason": "credentials"},
+        )
+        raise LoginRefused(throttled=False)
+    session.add(LoginAttempt(username=name, address=address, at=now, success=True))
+    token, csrf = new_token(), new_token()
+    row = WebSession(
+        id=keyed_hash(secret, token),
+        user_id=user.id,
+        csrf_token=csrf,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + policy.absolute,
+    )
+    session.add(row)
+    audit(session, actor=user.username, action="login", entity="user", entity_id=user.id)
+    return token, Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        patient_pseudonym=user.patient_pseudonym,
+        session_id=row.id,
+        csrf_token=csrf,
+        language=user.language,
+    )
+
+
+def resolve_session(
+    session: Session, token: str | None, *, secret: bytes, policy: SessionPolicy
+) -> Principal | None:
+    """Return the principal of a live session, or None (unknown, idle or expired).
+
+    An expired session is deleted; ``last_seen_at`` is refreshed at most every
+    ``policy.touch_every`` (the caller commits).
+    """
+    if not token or len(token) > 128:
+        return None
+    row = session.get(WebSession, keyed_hash(secret, token))
+    if row is None:
+        return None
+    now = utcnow()
+    if _aware(row.expires_at) <= now or now - _aware(row.last_seen_at) > policy.idle:
+        session.delete(row)
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        session.delete(row)
+        return None
+    if now - _aware(row.last_seen_at) > policy.touch_every:
+        row.last_seen_at = now
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        patient_pseudonym=user.patient_pseudonym,
+        session_id=row.id,
+        csrf_token=row.csrf_token,
+        language=user.language,
+    )
+
+
+def end_session(session: Session, session_id: str) -> None:
+    """Delete a session (logout)."""
+    session.execute(delete(WebSession).where(WebSession.id == session_id))

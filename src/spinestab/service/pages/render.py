@@ -1,0 +1,63 @@
+"""Rendering pages: the Jinja2 environment, the page context and error pages."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from spinestab.service.i18n import LANGUAGES, choose_language, messages
+
+__all__ = ["LANG_COOKIE", "make_templates", "page_language", "render", "render_error"]
+
+LANG_COOKIE = "spinestab_lang"
+
+
+def make_templates() -> Jinja2Templates:
+    """Return the templates of the service (autoescaped HTML)."""
+    folder = resources.files("spinestab.service").joinpath("templates")
+    env = Environment(
+        loader=FileSystemLoader(str(folder)),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return Jinja2Templates(env=env)
+
+
+def page_language(request: Request) -> str:
+    """Return the language of this request's page."""
+    principal = getattr(request.state, "principal", None)
+    settings = request.app.state.spinestab.settings
+    return choose_language(
+        user_language=principal.language if principal else None,
+        cookie=request.cookies.get(LANG_COOKIE),
+        accept=request.headers.get("accept-language"),
+        default=settings.language,
+    )
+
+
+def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render template ``name`` with the common page context."""
+    state = request.app.state.spinestab
+    principal = getattr(request.state, "principal", None)
+    language = page_language(request)
+    base = {
+        "t": messages(language),
+        "lang": language,
+        "languages": LANGUAGES,
+        "user": principal,
+        "csrf": principal.csrf_token if principal else "",
+        "path": request.url.path,
+        "settings": state.settings,
+    }
+    return state.templates.TemplateResponse(request, name, base | context, status_code=status)
+
+
+def render_error(request: Request, *, status: int, detail: str) -> HTMLResponse:
+    """Render an error page in the page's language."""
+    return render(request, "error.html", status=status, status_code=status, detail=detail)

@@ -1,0 +1,61 @@
+"""Settings of the web service (``SPINESTAB_*`` environment variables).
+
+The service reads the same settings object as the CLI (data folder, database URL,
+language) plus its own fields below; nothing in the service reads ``os.environ`` itself.
+Security defaults follow OWASP ASVS 4.0.3 level 2 (V3 sessions, V2.2 throttling) [D].
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from spinestab.settings import Settings
+
+__all__ = ["ServiceSettings", "get_service_settings"]
+
+
+class ServiceSettings(Settings):
+    """Settings of ``spinestab serve``.
+
+    Every field can be set with ``SPINESTAB_<NAME>``, e.g. ``SPINESTAB_SECRET_KEY``.
+    """
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret (>= 32 characters). Without one, a random key is created in "
+        "the data folder on first start; --production refuses to start without one.",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="Idle timeout (ASVS 3.3.2 L2: 30 min)."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, description="Absolute session lifetime (ASVS 3.3.2 L2: 12 h)."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account or address before a lockout."
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, description="Window in which failed logins are counted."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long an account or address stays locked."
+    )
+    max_upload_mb: int = Field(default=512, ge=1, description="Largest accepted upload (MiB).")
+    max_json_kb: int = Field(default=1024, ge=1, description="Largest accepted JSON body (KiB).")
+    job_workers: int = Field(default=2, ge=0, description="Background analysis threads.")
+    stopped_logging_days: int = Field(
+        default=7,
+        ge=1,
+        description="Worklist: days without a logged session before a patient is "
+        "listed as having stopped logging [D].",
+    )
+    production: bool = Field(default=False, description="Set by serve --production.")
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes (RFC 9106).")
+    argon2_memory_kib: int = Field(
+        default=65536, ge=8, description="argon2id memory in KiB (RFC 9106 second choice: 64 MiB)."
+    )
+
+
+def get_service_settings() -> ServiceSettings:
+    """Read the service settings from the environment now."""
+    return ServiceSettings()

@@ -1,0 +1,133 @@
+"""``spinestab user add`` and ``spinestab serve`` (start-up checks and a real server)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from spinestab.cli import app as cli
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(isolated_settings, monkeypatch):
+    monkeypatch.setenv("SPINESTAB_ARGON2_MEMORY_KIB", "1024")
+    monkeypatch.setenv("SPINESTAB_ARGON2_TIME_COST", "1")
+    assert runner.invoke(cli, ["patient", "add", "P-1"]).exit_code == 0
+    return isolated_settings
+
+
+def test_user_add_reads_the_password_from_stdin_only(env):
+    result = runner.invoke(
+        cli,
+        ["user", "add", "anna", "--role", "clinician", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "added clinician account anna" in result.output
+    no_stdin = runner.invoke(cli, ["user", "add", "bob", "--role", "clinician"])
+    assert no_stdin.exit_code == 2 and "standard input" in no_stdin.output
+    listed = runner.invoke(cli, ["user", "list"])
+    assert "anna" in listed.output and "bob" not in listed.output
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["--role", "patient"], "a long enough password", "needs the patient's pseudonym"),
+        (["--role", "patient", "--patient", "P-404"], "a long enough password", "unknown patient"),
+        (["--role", "clinician", "--patient", "P-1"], "a long enough password", "only a patient"),
+        (["--role", "nurse"], "a long enough password", "unknown role"),
+        (["--role", "clinician"], "short", "password length"),
+    ],
+)
+def test_user_add_bad_input_is_a_clear_error(env, args, stdin, message):
+    result = runner.invoke(cli, ["user", "add", "zed", *args, "--password-stdin"], input=stdin)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "zed" not in runner.invoke(cli, ["user", "list"]).output
+
+
+def test_patient_account_is_tied_to_its_pseudonym(env):
+    result = runner.invoke(
+        cli,
+        ["user", "add", "pat", "--role", "patient", "--patient", "P-1", "--password-stdin"],
+        input="a long enough password",
+    )
+    assert result.exit_code == 0, result.output
+    assert "P-1" in runner.invoke(cli, ["user", "list"]).output
+
+
+def test_production_refuses_without_secret_and_with_demo_accounts(env, monkeypatch):
+    result = runner.invoke(cli, ["serve", "--production", "--port", "1"])
+    assert result.exit_code == 2
+    assert "no secret configured" in result.output
+    monkeypatch.setenv("SPINESTAB_SECRET_KEY", "s" * 48)
+    from spinestab.service.accounts import add_user
+    from spinestab.service.security import Passwords
+    from spinestab.service.settings import ServiceSettings
+    from spinestab.store import store_session
+
+    with store_session(ServiceSettings()) as session:
+        add_user(
+            session,
+            "demo-clinician",
+            role="clinician",
+            password="demo password 1",
+            passwords=Passwords(time_cost=1, memory_kib=1024),
+            is_demo=True,
+        )
+    result = runner.invoke(cli, ["serve", "--production", "--port", "1"])
+    assert result.exit_code == 2
+    assert "demo accounts exist (demo-clinician)" in result.output
+    assert "no secret" not in result.output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_on_a_real_port(env, tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from spinestab.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode()
+                time.sleep(0.2)
+        else:
+            raise AssertionError("server did not start")
+        assert response.json()["status"] == "ok"
+        openapi = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").json()
+        assert "/api/v1/auth/login" in openapi["paths"]
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "P-1" not in output
