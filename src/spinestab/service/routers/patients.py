@@ -5,13 +5,13 @@ Handlers map HTTP to the record's services and back; no analysis happens here.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from spinestab.core.safe_load import parse_json
 from spinestab.errors import InputError
 from spinestab.service import records
 from spinestab.service.deps import ClinicianUser, SessionDep
@@ -38,16 +38,20 @@ class PatientOut(BaseModel):
 
 
 async def read_json_body(request: Request, *, source: str) -> Any:
-    """Decode a JSON body; duplicate keys and bad JSON are an :class:`InputError` (422)."""
-    from spinestab.clinical.forms import _reject_duplicate_keys
+    """Decode a JSON body within the shared limits (nesting, integer size, duplicate keys).
 
+    Raises
+    ------
+    InputError
+        Not UTF-8 or not JSON within the limits (answered 422).
+
+    """
     raw = await request.body()
     try:
-        return json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys)
-    except InputError as exc:
-        raise exc.with_source(source) from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"not valid JSON ({exc.__class__.__name__})", source=source) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=source) from None
+    return parse_json(text, source=source)
 
 
 def _known(session: SessionDep, pseudonym: str) -> None:
