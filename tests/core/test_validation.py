@@ -36,9 +36,9 @@ def test_check_choice_refuses_a_bool_for_a_number():
     [
         (101, 0, 100, {}, "0 to 100"),
         (-1, 0, None, {}, ">= 0"),
-        (0, 0, None, {"lo_inclusive": False}, "> 0"),
+        (0, 0, None, {"inclusive": (False, True)}, "> 0"),
         (5, None, 4, {}, "<= 4"),
-        (4, 0, 4, {"hi_inclusive": False}, ">= 0 and < 4"),
+        (4, 0, 4, {"inclusive": (True, False)}, ">= 0 and < 4"),
         (math.nan, 0, 1, {}, "0 to 1"),
     ],
 )

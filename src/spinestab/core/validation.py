@@ -93,8 +93,7 @@ def check_range(
     hi: float | None = None,
     *,
     source: str | None = None,
-    lo_inclusive: bool = True,
-    hi_inclusive: bool = True,
+    inclusive: tuple[bool, bool] = (True, True),
     message: str = "out of range",
     expected: str | None = None,
 ) -> float:
@@ -112,8 +111,8 @@ def check_range(
         The bounds.
     source : str, optional
         The file the value came from.
-    lo_inclusive, hi_inclusive : bool
-        Whether the bounds themselves are accepted.
+    inclusive : (bool, bool)
+        Whether ``lo`` and ``hi`` themselves are accepted.
     message : str
         What is wrong (default ``"out of range"``).
     expected : str, optional
@@ -121,6 +120,7 @@ def check_range(
 
     """
     check_type(name, value, (int, float), source=source, expected="a number")
+    lo_inclusive, hi_inclusive = inclusive
     number = float(value)
     too_low = lo is not None and (number < lo if lo_inclusive else number <= lo)
     too_high = hi is not None and (number > hi if hi_inclusive else number >= hi)
