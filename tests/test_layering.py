@@ -27,10 +27,7 @@ SHARED = ("spinestab.core", "spinestab.errors", "spinestab.settings")
 #: Imports across domains that the design allows: (importing package, imported module).
 ALLOWED_ACROSS = {("care", "spinestab.clinical")}
 #: Known exceptions, each with its reason; remove an entry once its reason is gone.
-TRANSITIONAL = {
-    # the --out check, to become core/outdir.py (issue 16.5, one out-folder check)
-    ("care", "spinestab._outdir"): "spinestab._outdir moves into spinestab.core",
-}
+TRANSITIONAL: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

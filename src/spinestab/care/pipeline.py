@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from spinestab._outdir import make_out_dir
 from spinestab.care.config import load_rules
 from spinestab.care.folder import load_patient_dir
 from spinestab.care.handout import render_handout
@@ -22,6 +21,7 @@ from spinestab.care.io import read_json
 from spinestab.care.plan import Plan, prescribe
 from spinestab.care.progression import Outcome, progress, read_sessions
 from spinestab.care.triage import triage
+from spinestab.core.outdir import atomic_out_dir, check_out_dir
 from spinestab.errors import InputError
 
 __all__ = ["run_demo", "run_plan", "run_progress"]
@@ -46,16 +46,27 @@ def _resolve_jurisdiction(jurisdiction: str | None) -> str:
     return value
 
 
-def _write_all(out_dir: Path, documents: dict[str, str]) -> dict[str, Path]:
-    make_out_dir(out_dir)
-    paths = {}
-    for name, text in documents.items():
-        path = out_dir / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        paths[name] = path
-    return paths
+#: The files ``spinestab plan`` writes; in an existing ``--out`` folder the earlier run's
+#: files of these names are replaced as a whole (no stale ``plan_v1.json`` beside a new
+#: blocked plan). ``plan.json`` is put in place last.
+PLAN_OUTPUTS = ("profile.json", "triage.json", "plan.json", "plan_v*.json", "handout.html")
+#: The files ``spinestab progress`` writes (the profile and triage of a plan run in the same
+#: folder are left alone).
+PROGRESS_OUTPUTS = ("plan.json", "plan_v*.json", "progress.json", "handout.html")
+
+
+def _write_all(
+    out_dir: Path, documents: dict[str, str], *, owned: tuple[str, ...]
+) -> dict[str, Path]:
+    """Write every document at once: a temporary sibling folder, then put in place.
+
+    See :func:`spinestab.core.outdir.atomic_out_dir`: a run killed or failing midway leaves
+    the earlier result (or a folder without ``plan.json``), never a half result.
+    """
+    with atomic_out_dir(out_dir, owned=owned, manifest="plan.json") as tmp:
+        for name, text in documents.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+    return {name: out_dir / name for name in documents}
 
 
 def _dump(data: Any) -> str:
@@ -97,6 +108,7 @@ def run_plan(
         ``files`` (name -> path).
 
     """
+    check_out_dir(out_dir)  # before the work: a bad --out fails fast, nothing written
     language = resolve_language(language)
     jurisdiction = _resolve_jurisdiction(jurisdiction)
     rules = load_rules(rules_path)
@@ -136,7 +148,7 @@ def run_plan(
     }
     if plan is not None:
         documents["plan_v1.json"] = documents["plan.json"]
-    files = _write_all(Path(out_dir), documents)
+    files = _write_all(Path(out_dir), documents, owned=PLAN_OUTPUTS)
     log.info("%s: track %s, plan %s", profile.patient, tri.track, plan_doc["status"])
     return {
         "patient": profile.patient,
@@ -276,6 +288,7 @@ def run_progress(
         ``version``, ``decisions`` counts, ``review`` status and ``files``.
 
     """
+    check_out_dir(out_dir)
     language = resolve_language(language)
     rules = load_rules(rules_path)
     data = read_json(Path(plan_path))
@@ -301,7 +314,9 @@ def run_progress(
     ]
     if blocking:
         files = _write_all(
-            Path(out_dir), _blocked_progress(plan, screen, blocking, language=language)
+            Path(out_dir),
+            _blocked_progress(plan, screen, blocking, language=language),
+            owned=PROGRESS_OUTPUTS,
         )
         log.info("%s: follow-up red-flag screen positive, plan blocked", plan.patient)
         return {
@@ -337,7 +352,7 @@ def run_progress(
         "progress.json": _dump(progress_doc),
         "handout.html": html,
     }
-    files = _write_all(Path(out_dir), documents)
+    files = _write_all(Path(out_dir), documents, owned=PROGRESS_OUTPUTS)
     counts: dict[str, int] = {}
     for d in new.decisions:
         counts[d["decision"]] = counts.get(d["decision"], 0) + 1
