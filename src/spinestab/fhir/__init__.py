@@ -1,0 +1,20 @@
+"""FHIR R4B export and import of a patient's record (fhir.resources, extra ``fhir``).
+
+:func:`build_bundle` turns :class:`PatientExport` into a Bundle; :func:`read_bundle` reads it
+back, so that export, import, export gives the same resources. Mapping and codes:
+CLINICAL_LOGIC.md §6.1-6.2 (see :mod:`spinestab.fhir.codes`).
+"""
+
+from spinestab.fhir.build import build_bundle, resource_id
+from spinestab.fhir.folder import export_from_patient_dir
+from spinestab.fhir.model import PatientExport
+from spinestab.fhir.read import read_bundle, read_bundle_file
+
+__all__ = [
+    "PatientExport",
+    "build_bundle",
+    "export_from_patient_dir",
+    "read_bundle",
+    "read_bundle_file",
+    "resource_id",
+]

@@ -1,0 +1,107 @@
+"""Code systems and codes of the FHIR export (CLINICAL_LOGIC.md §6.1 resource map, §6.2 codes).
+
+LOINC and SNOMED CT codes are those of §6.2 (evidence tags there); concepts without a
+standard code use spinestab's own code system :data:`LOCAL` (§6.2: "Use a local
+CodeSystem"). Muscle and vertebra codes are shared with the DICOM export
+(:mod:`spinestab.dicom_out.codes`, each with its source).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "FLAG_PRIORITY",
+    "LOCAL",
+    "LOINC",
+    "OBS_CATEGORY",
+    "SCORE_CODES",
+    "SNOMED",
+    "STARTBACK_RISK_ANSWERS",
+    "UCUM",
+    "coding",
+    "concept",
+    "local",
+]
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+UCUM = "http://unitsofmeasure.org"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+#: spinestab's own code system (a URN: no web page claimed)
+LOCAL = "urn:spinestab:codesystem"
+#: identifier system of pseudonyms
+PSEUDONYM_SYSTEM = "urn:spinestab:pseudonym"
+#: canonical of spinestab's questionnaires; the last segment is the instrument key, as
+#: spinestab.clinical.fhir_input reads it
+QUESTIONNAIRE_BASE = "urn:spinestab:Questionnaire/"
+#: FHIR core extension for a flag's priority and its code system
+FLAG_PRIORITY_EXT = "http://hl7.org/fhir/StructureDefinition/flag-priority"
+FLAG_PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/flag-priority-code"
+#: red-flag urgency -> flag priority (PH high, PM medium, PL low) [D]
+FLAG_PRIORITY = {"emergency": "PH", "same_day": "PH", "urgent": "PM", "routine": "PL"}
+#: red-flag urgency -> ServiceRequest.priority (README: stat / asap / urgent / routine)
+REQUEST_PRIORITY = {
+    "emergency": "stat",
+    "same_day": "asap",
+    "urgent": "urgent",
+    "routine": "routine",
+}
+
+#: score observation codes per instrument and quantity: (system, code, display, UCUM unit)
+SCORE_CODES: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("startback", "total"): (LOINC, "91351-7", "STarT Back total score", "{score}"),
+    ("startback", "psychosocial"): (
+        LOINC,
+        "91350-9",
+        "STarT Back psychosocial (distress) subscore",
+        "{score}",
+    ),
+    ("odi", "percent"): (LOINC, "97909-6", "Oswestry Disability Index score", "%"),
+    ("nrs", "pain"): (
+        LOINC,
+        "72514-3",
+        "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
+        "{score}",
+    ),
+    ("rmdq", "total"): (
+        LOCAL,
+        "rmdq-score",
+        "Roland-Morris Disability Questionnaire score",
+        "{score}",
+    ),
+    ("psfs", "mean"): (LOCAL, "psfs-mean", "Patient-Specific Functional Scale mean", "{score}"),
+}
+#: STarT Back panel (RiskAssessment.code) and risk answers (§6.2 [V: loinc.org])
+STARTBACK_RISK = (LOINC, "91352-5", "STarT Back risk group")
+STARTBACK_RISK_ANSWERS = {
+    "low": ("LA9194-7", "Low"),
+    "medium": ("LA8982-6", "Medium"),
+    "high": ("LA9193-9", "High"),
+}
+#: §6.2 codes of the plan
+EXERCISE_THERAPY = (SNOMED, "229065009", "Exercise therapy (regime/therapy)")
+STEPS_24H = (LOINC, "41950-7", "Number of steps in 24 hour Measured")
+#: SNOMED CT "Laterality" attribute (DICOM PS3.16, as shipped in pydicom) [V]
+LATERALITY_ATTRIBUTE = (SNOMED, "272741003", "Laterality")
+
+
+def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    """Return a FHIR Coding."""
+    out: dict[str, Any] = {"system": system, "code": code}
+    if display:
+        out["display"] = display
+    return out
+
+
+def concept(system: str, code: str, display: str | None = None, text: str | None = None) -> dict:
+    """Return a CodeableConcept with one coding."""
+    out: dict[str, Any] = {"coding": [coding(system, code, display)]}
+    if text:
+        out["text"] = text
+    return out
+
+
+def local(code: str, display: str | None = None) -> dict[str, Any]:
+    """Return a CodeableConcept in spinestab's own code system."""
+    return concept(LOCAL, code, display)

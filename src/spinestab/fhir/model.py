@@ -1,0 +1,137 @@
+"""What a FHIR export holds, typed: the builder writes it, the importer reads it back.
+
+The record (or a patient folder, until the record serves it) fills :class:`PatientExport`;
+:func:`spinestab.fhir.build_bundle` turns it into a Bundle and
+:func:`spinestab.fhir.read_bundle` turns a Bundle back into it, so that export, import,
+export gives the same resources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DayMovement",
+    "FormEntry",
+    "ImagingExport",
+    "InstabilityExport",
+    "MuscleMeasure",
+    "PatientExport",
+    "PlanExport",
+    "PlannedActivity",
+    "Referral",
+    "SegmentMeasure",
+]
+
+
+@dataclass(frozen=True)
+class FormEntry:
+    """One questionnaire as filled in: instrument, date and answers in the file format."""
+
+    instrument: str
+    date: dt.date
+    answers: Any
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A triage action that is a referral or an escalation (a ServiceRequest)."""
+
+    code: str
+    text: str
+    urgency: str
+    source: str
+
+
+@dataclass(frozen=True)
+class MuscleMeasure:
+    """One muscle-quality value: muscle, side, level, measure, value and method."""
+
+    muscle: str
+    side: str
+    level: str
+    measure: str  # csa_max_mm2, csa_mean_mm2, lean_csa_mean_mm2, fat_fraction_pct, volume_ml
+    value: float
+    method: str
+
+
+@dataclass(frozen=True)
+class ImagingExport:
+    """A muscle analysis of one imaging study."""
+
+    study_id: str
+    date: dt.date
+    modality: str
+    series_uid: str | None
+    measures: tuple[MuscleMeasure, ...]
+    mask_author: str | None = None
+    segmenter: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentMeasure:
+    """One instability value of one motion segment."""
+
+    level: str
+    measure: str  # slip_mm, slip_pct, meyerding_grade, translation_mm, ...
+    value: float
+    method: str
+
+
+@dataclass(frozen=True)
+class InstabilityExport:
+    """An instability study: values per segment and the verdicts."""
+
+    study_id: str
+    date: dt.date
+    measures: tuple[SegmentMeasure, ...]
+    verdicts: tuple[tuple[str, str], ...] = ()  # (segment, stable/borderline/unstable)
+    landmarks_author: str | None = None
+
+
+@dataclass(frozen=True)
+class DayMovement:
+    """One day of a wearable recording (a ``daily.csv`` row, blanks as None)."""
+
+    date: dt.date
+    steps: float | None
+    minutes: tuple[tuple[str, float | None], ...]  # (daily.csv column, minutes)
+
+
+@dataclass(frozen=True)
+class PlannedActivity:
+    """One exercise of the plan: id, level and the dose as text."""
+
+    exercise: str
+    level: str
+    dose: str
+
+
+@dataclass(frozen=True)
+class PlanExport:
+    """The plan version in force, its approval and its goals."""
+
+    version: int
+    status: str  # draft | active | blocked | superseded
+    track: str
+    created: dt.date
+    activities: tuple[PlannedActivity, ...]
+    goals: tuple[tuple[str, str], ...]  # (goal code, description)
+    approved_by: str | None = None
+    approved_at: str | None = None
+
+
+@dataclass(frozen=True)
+class PatientExport:
+    """Everything one patient's Bundle holds."""
+
+    pseudonym: str
+    forms: tuple[FormEntry, ...] = ()
+    referrals: tuple[Referral, ...] = ()
+    imaging: tuple[ImagingExport, ...] = ()
+    instability: tuple[InstabilityExport, ...] = ()
+    movement: tuple[DayMovement, ...] = ()
+    plan: PlanExport | None = None
+    software_version: str = ""

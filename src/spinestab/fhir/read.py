@@ -1,0 +1,325 @@
+"""Read a Bundle written by :func:`spinestab.fhir.build_bundle` back into :class:`PatientExport`.
+
+Derived resources (score Observations, RiskAssessment, red-flag Flags and escalations,
+DiagnosticReports) are not read: they follow from the forms and measurements, and are made
+again on the next export. A Bundle that is not spinestab's (no pseudonymous Patient, unknown
+codes) is refused with a message that names the entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from spinestab.dicom_out.codes import LATERALITY
+from spinestab.errors import InputError, require
+from spinestab.fhir import codes as c
+from spinestab.fhir.build import DAY_MINUTES, MUSCLE_MEASURES, SEGMENT_MEASURES
+from spinestab.fhir.model import (
+    DayMovement,
+    FormEntry,
+    ImagingExport,
+    InstabilityExport,
+    MuscleMeasure,
+    PatientExport,
+    PlanExport,
+    PlannedActivity,
+    Referral,
+    SegmentMeasure,
+)
+
+__all__ = ["read_bundle", "read_bundle_file"]
+
+_PRIORITY_URGENCY = {v: k for k, v in c.REQUEST_PRIORITY.items()}
+_MUSCLE_BY_CODE = {v[0]: k for k, v in MUSCLE_MEASURES.items()}
+_SEGMENT_BY_CODE = {v[0]: k for k, v in SEGMENT_MEASURES.items()}
+_DAY_BY_CODE = {v: k for k, v in DAY_MINUTES.items()}
+_SIDE_BY_CODE = {v.value: k for k, v in LATERALITY.items()}
+#: size limit of a Bundle file read from disk [D]
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+
+
+def read_bundle_file(path: str | Path) -> PatientExport:
+    """Read a Bundle JSON file (at most 64 MiB) with :func:`read_bundle`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            raise InputError("Bundle file too large", source=str(path), value=size)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", source=str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not JSON ({exc})", source=str(path)) from None
+    try:
+        return read_bundle(data)
+    except InputError as exc:
+        raise exc.with_source(str(path)) from None
+
+
+def _code(cc: Mapping[str, Any] | None, system: str | None = None) -> str | None:
+    for coding in (cc or {}).get("coding", []):
+        if system is None or coding.get("system") == system:
+            return coding.get("code")
+    return None
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text[:10])
+
+
+def _answers(instrument: str, items: list[dict[str, Any]]) -> Any:
+    if instrument == "psfs":
+        return {
+            "activities": [
+                {"name": i.get("text"), "score": _scalar(i.get("answer", [None])[0])} for i in items
+            ]
+        }
+    values = {i["linkId"]: [_scalar(a) for a in i.get("answer", [])] for i in items}
+    if (
+        instrument == "rmdq"
+        and values
+        and all(v == [True] for v in values.values())
+        and all(k.isdigit() for k in values)
+    ):
+        return [int(k) for k in values]
+    return {k: (None if not v else v[0] if len(v) == 1 else v) for k, v in values.items()}
+
+
+def _scalar(answer: Mapping[str, Any] | None) -> Any:
+    if not answer:
+        return None
+    for key in ("valueBoolean", "valueInteger", "valueDecimal", "valueString"):
+        if key in answer:
+            return answer[key]
+    raise InputError("unsupported answer type", value=sorted(answer))
+
+
+def _component(obs: Mapping[str, Any], code: str) -> Mapping[str, Any] | None:
+    for comp in obs.get("component", []):
+        if _code(comp.get("code")) == code:
+            return comp
+    return None
+
+
+def read_bundle(bundle: Mapping[str, Any]) -> PatientExport:
+    """Turn a spinestab Bundle (JSON dicts) back into :class:`PatientExport`.
+
+    The Bundle is first validated with fhir.resources' R4B Bundle model.
+    """
+    require("fhir.resources", extra="fhir", feature="FHIR import")
+    from fhir.resources.R4B.bundle import Bundle
+
+    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+        raise InputError("not a FHIR Bundle", expected='{"resourceType": "Bundle", ...}')
+    try:
+        Bundle.model_validate(bundle)
+    except Exception as exc:
+        raise InputError(f"invalid FHIR R4B Bundle ({str(exc)[:300]})") from None
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    by_url: dict[str, dict[str, Any]] = {}
+    for entry in bundle.get("entry", []):
+        res = entry.get("resource") or {}
+        by_type.setdefault(res.get("resourceType", ""), []).append(res)
+        if entry.get("fullUrl"):
+            by_url[entry["fullUrl"]] = res
+    patients = by_type.get("Patient", [])
+    pseudonyms = [
+        i.get("value")
+        for p in patients
+        for i in p.get("identifier", [])
+        if i.get("system") == c.PSEUDONYM_SYSTEM
+    ]
+    if len(pseudonyms) != 1:
+        raise InputError(
+            "Bundle must hold one Patient with a spinestab pseudonym",
+            item="Patient.identifier",
+            value=len(pseudonyms),
+            expected=f"one identifier with system {c.PSEUDONYM_SYSTEM}",
+        )
+    try:
+        return _read(by_type, by_url, pseudonyms[0])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"Bundle is not in spinestab's layout ({type(exc).__name__}: {exc})",
+            expected="a Bundle written by spinestab fhir export",
+        ) from None
+
+
+def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
+    forms = []
+    for qr in by_type.get("QuestionnaireResponse", []):
+        canonical = qr.get("questionnaire", "")
+        instrument = canonical.rsplit("/", 1)[-1]
+        if not canonical.startswith(c.QUESTIONNAIRE_BASE):
+            raise InputError(
+                "QuestionnaireResponse of an unknown questionnaire",
+                item=f"QuestionnaireResponse {qr.get('id')}",
+                value=canonical,
+                expected=c.QUESTIONNAIRE_BASE + "<instrument>",
+            )
+        forms.append(
+            FormEntry(instrument, _date(qr["authored"]), _answers(instrument, qr.get("item", [])))
+        )
+    referrals = [
+        Referral(
+            code=_code(sr.get("code"), c.LOCAL) or "",
+            text=(sr.get("code") or {}).get("text", ""),
+            urgency=_PRIORITY_URGENCY.get(sr.get("priority", "routine"), "routine"),
+            source=(sr.get("note") or [{}])[0].get("text", ""),
+        )
+        for sr in by_type.get("ServiceRequest", [])
+        if any(_code(cat, c.LOCAL) == "referral" for cat in sr.get("category", []))
+    ]
+    authors = _authors(by_type.get("Provenance", []))
+    observations = by_type.get("Observation", [])
+    imaging, instability = [], []
+    for study in by_type.get("ImagingStudy", []):
+        url = f"urn:uuid:{study['id']}"
+        mine = [
+            o
+            for o in observations
+            if any(r.get("reference") == url for r in o.get("derivedFrom", []))
+        ]
+        desc = study.get("description", "")
+        if any(_code(o.get("code"), c.LOCAL) in _MUSCLE_BY_CODE for o in mine) or study.get(
+            "modality"
+        ):
+            imaging.append(_imaging_study(study, mine, authors.get(f"muscle masks of {desc}")))
+        else:
+            instability.append(_instability_study(study, mine, authors.get(f"landmarks of {desc}")))
+    movement = _movement(observations)
+    plan = _plan(by_type, by_url)
+    devices = by_type.get("Device", [])
+    version = (devices[0].get("version") or [{}])[0].get("value", "") if devices else ""
+    return PatientExport(
+        pseudonym=pseudonym,
+        forms=tuple(forms),
+        referrals=tuple(referrals),
+        imaging=tuple(imaging),
+        instability=tuple(instability),
+        movement=movement,
+        plan=plan,
+        software_version=version,
+    )
+
+
+def _authors(provenances: list[dict]) -> dict[str, str]:
+    out = {}
+    for prov in provenances:
+        for agent in prov.get("agent", []):
+            for role in agent.get("role", []):
+                if role.get("text") and agent.get("who", {}).get("display"):
+                    out[role["text"]] = agent["who"]["display"]
+    return out
+
+
+def _imaging_study(study: dict, obs: list[dict], author: str | None) -> ImagingExport:
+    measures = []
+    for o in obs:
+        code = _code(o.get("code"), c.LOCAL)
+        if code not in _MUSCLE_BY_CODE:
+            continue
+        side_comp = _component(o, c.LATERALITY_ATTRIBUTE[1])
+        side = _SIDE_BY_CODE.get(_code(side_comp["valueCodeableConcept"])) if side_comp else "none"
+        level = _component(o, "vertebral-level")["valueCodeableConcept"]["text"]
+        method = _component(o, "measurement-method")["valueString"]
+        measures.append(
+            MuscleMeasure(
+                muscle=o["bodySite"]["text"],
+                side=side or "none",
+                level=level,
+                measure=_MUSCLE_BY_CODE[code],
+                value=float(o["valueQuantity"]["value"]),
+                method=method,
+            )
+        )
+    series = study.get("series") or [{}]
+    return ImagingExport(
+        study_id=study.get("description", ""),
+        date=_date(study["started"]),
+        modality=(study.get("modality") or [{}])[0].get("code", ""),
+        series_uid=series[0].get("uid"),
+        measures=tuple(measures),
+        mask_author=author,
+    )
+
+
+def _instability_study(study: dict, obs: list[dict], author: str | None) -> InstabilityExport:
+    measures, verdicts = [], []
+    for o in obs:
+        code = _code(o.get("code"), c.LOCAL)
+        if code == "segment-stability-verdict":
+            verdicts.append(
+                (o["bodySite"]["text"], o["valueCodeableConcept"]["coding"][0]["display"])
+            )
+        elif code in _SEGMENT_BY_CODE:
+            measures.append(
+                SegmentMeasure(
+                    level=o["bodySite"]["text"],
+                    measure=_SEGMENT_BY_CODE[code],
+                    value=float(o["valueQuantity"]["value"]),
+                    method=_component(o, "measurement-method")["valueString"],
+                )
+            )
+    return InstabilityExport(
+        study_id=study.get("description", ""),
+        date=_date(study["started"]),
+        measures=tuple(measures),
+        verdicts=tuple(verdicts),
+        landmarks_author=author,
+    )
+
+
+def _movement(observations: list[dict]) -> tuple[DayMovement, ...]:
+    days: dict[str, dict[str, Any]] = {}
+    for o in observations:
+        if "effectivePeriod" not in o:
+            continue
+        day = days.setdefault(o["effectivePeriod"]["start"], {"steps": None, "minutes": ()})
+        if _code(o.get("code"), c.LOINC) == c.STEPS_24H[1]:
+            day["steps"] = float(o["valueQuantity"]["value"])
+        elif _code(o.get("code"), c.LOCAL) == "posture-minutes":
+            day["minutes"] = tuple(
+                (
+                    _DAY_BY_CODE[_code(comp["code"], c.LOCAL)],
+                    float(comp["valueQuantity"]["value"]) if "valueQuantity" in comp else None,
+                )
+                for comp in o.get("component", [])
+            )
+    return tuple(DayMovement(_date(d), v["steps"], v["minutes"]) for d, v in days.items())
+
+
+def _plan(by_type: dict, by_url: dict) -> PlanExport | None:
+    plans = by_type.get("CarePlan", [])
+    if not plans:
+        return None
+    cp = plans[0]
+    ext = {e["url"]: e.get("valueCode", e.get("valueString")) for e in cp.get("extension", [])}
+    goals = []
+    for ref in cp.get("goal", []):
+        goal = by_url[ref["reference"]]
+        desc = goal["description"]
+        goals.append((desc["coding"][0]["code"], desc["text"]))
+    activities = []
+    for act in cp.get("activity", []):
+        detail = act["detail"]
+        coding = detail["code"]["coding"][0]
+        activities.append(
+            PlannedActivity(
+                exercise=coding["display"], level=detail["code"]["text"], dose=detail["description"]
+            )
+        )
+    return PlanExport(
+        version=int(cp["identifier"][0]["value"]),
+        status=ext["urn:spinestab:plan-status"],
+        track=ext["urn:spinestab:track"],
+        created=_date(cp["created"]),
+        activities=tuple(activities),
+        goals=tuple(goals),
+        approved_by=(cp.get("author") or {}).get("display"),
+        approved_at=ext.get("urn:spinestab:approved-at"),
+    )

@@ -1,0 +1,231 @@
+"""FHIR R4B Bundle: every resource valid, the FHIR JSON schema, codes of CLINICAL_LOGIC §6.2,
+and export -> import -> export."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fhir.resources")
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from spinestab.clinical import parse_form, score_form
+from spinestab.dicom_out import codes as dicom_codes
+from spinestab.errors import InputError
+from spinestab.fhir import (
+    build_bundle,
+    export_from_patient_dir,
+    read_bundle,
+    read_bundle_file,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "src" / "spinestab" / "data" / "demo_patients"
+SCHEMA = ROOT / "tests" / "data" / "fhir" / "fhir.schema.json.gz"
+CLINICAL_LOGIC = ROOT.parent / "shared" / "clinical" / "CLINICAL_LOGIC.md"
+NAMES = sorted(p.name for p in DEMO.iterdir())
+
+
+@pytest.fixture(scope="module")
+def exports():
+    return {name: export_from_patient_dir(DEMO / name, language="en") for name in NAMES}
+
+
+@pytest.fixture(scope="module")
+def bundles(exports):
+    return {name: build_bundle(x) for name, x in exports.items()}
+
+
+@pytest.fixture(scope="module")
+def schema_validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    with gzip.open(SCHEMA, "rt", encoding="utf-8") as fh:
+        schema = json.load(fh)
+    return schema, jsonschema.Draft6Validator(schema)
+
+
+def _types(bundle):
+    return Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+
+
+def test_every_resource_the_issue_lists_is_there(bundles):
+    full = _types(bundles["functional_high_risk"])
+    for kind in (
+        "Patient",
+        "QuestionnaireResponse",
+        "Observation",
+        "RiskAssessment",
+        "ServiceRequest",
+        "ImagingStudy",
+        "DiagnosticReport",
+        "CarePlan",
+        "Goal",
+        "Provenance",
+    ):
+        assert full[kind] >= 1, kind
+    assert _types(bundles["red_flag_cauda_equina"])["Flag"] == 1
+    assert "CarePlan" not in _types(bundles["red_flag_cauda_equina"])  # blocked: no plan
+    assert _types(bundles["structural_spondylolisthesis"])["DiagnosticReport"] == 1
+
+
+def test_patient_holds_the_pseudonym_only(bundles):
+    for name, bundle in bundles.items():
+        patient = bundle["entry"][0]["resource"]
+        assert patient["resourceType"] == "Patient"
+        assert set(patient) == {"resourceType", "id", "identifier", "active"}
+        assert patient["identifier"] == [{"system": "urn:spinestab:pseudonym", "value": name}]
+
+
+def test_each_resource_validates_with_the_r4b_models(bundles):
+    for bundle in bundles.values():
+        for entry in bundle["entry"]:
+            res = entry["resource"]
+            get_fhir_model_class(res["resourceType"]).model_validate(res)
+        get_fhir_model_class("Bundle").model_validate(bundle)
+
+
+def test_bundle_validates_against_the_fhir_json_schema(bundles, schema_validator):
+    _, validator = schema_validator
+    for name, bundle in bundles.items():
+        errors = [f"{list(e.path)}: {e.message[:120]}" for e in validator.iter_errors(bundle)]
+        assert not errors, (name, errors[:5])
+
+
+def test_the_schema_check_can_fail(bundles, schema_validator):
+    _, validator = schema_validator
+    broken = copy.deepcopy(bundles["functional_high_risk"])
+    obs = next(
+        e["resource"] for e in broken["entry"] if e["resource"]["resourceType"] == "Observation"
+    )
+    obs["status"] = "done"  # not a code of ObservationStatus
+    assert list(validator.iter_errors(broken))
+
+
+def test_r4_schema_elements_equal_r4b_model_elements(bundles, schema_validator):
+    """Validating with the R4 schema checks the R4B structure of the types we write."""
+    schema, _ = schema_validator
+    kinds = set().union(*(_types(b) for b in bundles.values())) | {"Bundle"}
+    for kind in sorted(kinds):
+        props = {p for p in schema["definitions"][kind]["properties"] if not p.startswith("_")}
+        model = get_fhir_model_class(kind)
+        fields = {f.alias or n for n, f in model.model_fields.items()} - {"fhir_comments"}
+        assert props - {"resourceType"} == {f for f in fields if not f.startswith("_")}, kind
+
+
+def _section_6_2() -> str:
+    if not CLINICAL_LOGIC.is_file():
+        pytest.fail(f"{CLINICAL_LOGIC} missing: the shared clinical logic must sit beside the repo")
+    text = CLINICAL_LOGIC.read_text(encoding="utf-8")
+    start = text.index("### 6.2 Codes found or checked")
+    return text[start : text.index("\n## ", start)]
+
+
+def _codings(obj):
+    if isinstance(obj, dict):
+        if "system" in obj and "code" in obj:
+            yield obj["system"], obj["code"]
+        for v in obj.values():
+            yield from _codings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _codings(v)
+
+
+def test_codes_are_those_of_clinical_logic_6_2(bundles):
+    table = _section_6_2()
+    table_codes = set(re.findall(r"\b(?:\d{4,5}-\d|LA\d{4}-\d|\d{6,9})\b", table))
+    dicom = {
+        s.value
+        for group in (dicom_codes.MUSCLE_CODES, dicom_codes.LATERALITY, dicom_codes.VERTEBRA_CODES)
+        for s in group.values()
+    } | {"272741003"}  # Laterality attribute, DICOM PS3.16 via pydicom
+    seen = set()
+    for bundle in bundles.values():
+        for system, code in _codings(bundle):
+            seen.add((system, code))
+            if system == "http://loinc.org":
+                assert code in table_codes, code
+            elif system == "http://snomed.info/sct":
+                assert code in table_codes or code in dicom, code
+    assert ("http://loinc.org", "91351-7") in seen  # STarT Back total
+    assert ("http://loinc.org", "91350-9") in seen  # psychosocial subscore
+    assert ("http://loinc.org", "91352-5") in seen  # risk
+    assert ("http://loinc.org", "72514-3") in seen  # pain NRS
+    assert ("http://loinc.org", "41950-7") in seen  # steps 24 h
+    assert ("http://snomed.info/sct", "229065009") in seen  # exercise therapy
+    # risk answers as §6.2 lists them: LA9194-7 low, LA8982-6 medium, LA9193-9 high
+    for answer, risk in (("LA9194-7", "low"), ("LA8982-6", "medium"), ("LA9193-9", "high")):
+        assert re.search(rf"{answer} {risk}", table)
+
+
+def test_score_observations_equal_the_scored_forms(exports, bundles):
+    x, bundle = exports["functional_high_risk"], bundles["functional_high_risk"]
+    by_code = {}
+    for e in bundle["entry"]:
+        r = e["resource"]
+        if r["resourceType"] == "Observation" and "survey" in json.dumps(r.get("category")):
+            by_code[r["code"]["coding"][0]["code"]] = r["valueQuantity"]["value"]
+    for form in x.forms:
+        score = score_form(
+            parse_form(
+                {"instrument": form.instrument, "date": str(form.date), "answers": form.answers}
+            )
+        )
+        if form.instrument == "odi":
+            assert by_code["97909-6"] == score.percent
+        elif form.instrument == "nrs":
+            assert by_code["72514-3"] == score.score
+        elif form.instrument == "startback":
+            assert by_code["91351-7"] == score.score
+            assert by_code["91350-9"] == score.psychosocial
+
+
+def test_red_flag_gives_a_flag_with_priority_and_an_escalation(bundles):
+    entries = [e["resource"] for e in bundles["red_flag_cauda_equina"]["entry"]]
+    flag = next(r for r in entries if r["resourceType"] == "Flag")
+    assert flag["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "PH"
+    escalation = next(r for r in entries if r["resourceType"] == "ServiceRequest")
+    assert escalation["priority"] == "stat"
+    assert escalation["reasonReference"][0]["reference"] == f"urn:uuid:{flag['id']}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_export_import_export_gives_the_same_resources(exports, bundles, name, tmp_path):
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundles[name]), encoding="utf-8")
+    back = read_bundle_file(path)
+    assert back == exports[name]
+    assert build_bundle(back) == bundles[name]
+
+
+def test_import_refuses_what_is_not_a_spinestab_bundle(bundles, tmp_path):
+    with pytest.raises(InputError, match="not a FHIR Bundle"):
+        read_bundle({"resourceType": "Patient"})
+    no_patient = copy.deepcopy(bundles["low_risk_self_management"])
+    no_patient["entry"] = no_patient["entry"][1:]
+    with pytest.raises(InputError, match="one Patient"):
+        read_bundle(no_patient)
+    foreign = copy.deepcopy(bundles["low_risk_self_management"])
+    qr = next(
+        e["resource"]
+        for e in foreign["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+    )
+    qr["questionnaire"] = "http://example.org/Questionnaire/phq9"
+    with pytest.raises(InputError, match="unknown questionnaire"):
+        read_bundle(foreign)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match="not JSON"):
+        read_bundle_file(bad)
+    invalid = copy.deepcopy(bundles["low_risk_self_management"])
+    invalid["entry"][0]["resource"]["identifier"] = "p1"  # not a list of Identifier
+    with pytest.raises(InputError, match="invalid FHIR R4B Bundle"):
+        read_bundle(invalid)
