@@ -20,6 +20,9 @@ from spinestab.cli import (
     user,
     wearable,
 )
+from spinestab.cli import dicom as dicom_cli
+from spinestab.cli import fhir as fhir_cli
+from spinestab.cli import report as report_cli
 
 __all__ = ["app", "main"]
 
@@ -32,6 +35,8 @@ app = typer.Typer(
 )
 
 for _module in (score, patient, demo, instability, mri, plan, wearable, cohort, user, serve):
+    _module.register(app)
+for _module in (report_cli, fhir_cli, dicom_cli):
     _module.register(app)
 
 

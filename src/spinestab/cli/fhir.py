@@ -1,0 +1,73 @@
+"""``spinestab fhir export`` and ``spinestab fhir import``: a patient's record as a FHIR Bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli.report import _patient_folder, write_atomically
+
+__all__ = ["register"]
+
+fhir_app = typer.Typer(
+    help="FHIR R4B Bundles of a patient (CLINICAL_LOGIC.md §6).", no_args_is_help=True
+)
+
+
+@fhir_app.command("export")
+def export_command(
+    patient: Annotated[
+        str, typer.Argument(help="Patient folder (the files `spinestab plan` reads).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="bundle.json to write.")],
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Language of the plan's dose texts: en or de.")
+    ] = None,
+) -> None:
+    """Write the patient's FHIR R4B Bundle (type collection) as JSON."""
+    with exit_on_bad_input():
+        from spinestab.fhir import build_bundle, export_from_patient_dir
+
+        bundle = build_bundle(export_from_patient_dir(_patient_folder(patient), language=lang))
+        text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+        write_atomically(out, text.encode("utf-8"))
+        console.print(
+            f"{Path(patient).name}: FHIR Bundle with {len(bundle['entry'])} resources -> {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@fhir_app.command("import")
+def import_command(
+    bundle: Annotated[Path, typer.Argument(help="A Bundle written by `spinestab fhir export`.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print what it holds as JSON.")] = False,
+) -> None:
+    """Read and check a spinestab Bundle and print what it holds."""
+    with exit_on_bad_input():
+        from dataclasses import asdict
+
+        from spinestab.fhir import read_bundle_file
+
+        data = read_bundle_file(bundle)
+        if json_out:
+            console.print_json(json.dumps(asdict(data), default=str))
+            return
+        plan = f"v{data.plan.version} {data.plan.status}" if data.plan else "none"
+        console.print(
+            f"{data.pseudonym}: {len(data.forms)} forms, {len(data.referrals)} referrals, "
+            f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
+            f"{len(data.movement)} wearable days, "
+            f"plan {plan}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``fhir`` command group to the CLI."""
+    app.add_typer(fhir_app, name="fhir")

@@ -1,0 +1,147 @@
+"""``spinestab report``: the clinician report (or the patient handout) as PDF or HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.errors import InputError
+
+if TYPE_CHECKING:
+    from spinestab.care import Plan
+    from spinestab.report import ReportInputs
+
+__all__ = ["register", "write_atomically"]
+
+FORMATS = (".pdf", ".html")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary sibling and a rename (never half a file)."""
+    if path.is_dir():
+        raise InputError("--out is a folder", source=str(path), expected="a file name")
+    if not path.parent.is_dir():
+        raise InputError("folder of --out does not exist", source=str(path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _format(out: Path) -> str:
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(
+            "unknown report format",
+            source=str(out),
+            value=out.suffix,
+            expected="FILE.pdf or FILE.html",
+        )
+    return suffix
+
+
+def _patient_folder(patient: str) -> Path:
+    folder = Path(patient)
+    if folder.is_dir():
+        return folder
+    raise InputError(
+        "no patient folder of that name",
+        source=patient,
+        expected="a patient folder (questionnaires, history.json, muscle_quality.csv, "
+        "instability.json, daily.csv); reading a pseudonym from the patient record comes "
+        "with the record (issue 10)",
+    )
+
+
+def report_command(
+    patient: Annotated[
+        str,
+        typer.Argument(help="Patient folder (the files `spinestab plan` reads)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="FILE.pdf (A4) or FILE.html.")],
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="en or de (default: SPINESTAB_LANGUAGE).")
+    ] = None,
+    handout: Annotated[
+        bool, typer.Option("--handout", help="Write the patient handout instead of the letter.")
+    ] = False,
+    imaging: Annotated[
+        Path | None,
+        typer.Option("--imaging", help="Output folder of `spinestab mri` (QA pictures, table)."),
+    ] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="Date of the letter, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Write the clinician report (or with --handout the patient handout) as PDF or HTML."""
+    with exit_on_bad_input():
+        from spinestab.core.i18n import resolve_language
+        from spinestab.report import (
+            inputs_from_patient_dir,
+            render_handout_pdf,
+            render_report_html,
+            render_report_pdf,
+        )
+
+        fmt = _format(out)
+        language = resolve_language(lang)
+        try:
+            day = dt.date.fromisoformat(date) if date else dt.date.today()
+        except ValueError:
+            raise InputError(
+                "not a date", item="--date", value=date, expected="YYYY-MM-DD"
+            ) from None
+        inputs = inputs_from_patient_dir(
+            _patient_folder(patient), imaging_dir=imaging, language=language, date=day
+        )
+        if handout:
+            from spinestab.care.handout import render_handout
+
+            args = {
+                "patient": inputs.patient,
+                "date": (inputs.profile.date or day).isoformat(),
+                "track": inputs.triage.track,
+                "actions": [a.to_dict() for a in inputs.triage.actions],
+                "plan": _plan_object(inputs),
+                "language": language,
+            }
+            data = (
+                render_handout_pdf(**args)
+                if fmt == ".pdf"
+                else render_handout(**args).encode("utf-8")
+            )
+        else:
+            data = (
+                render_report_pdf(inputs, language=language)
+                if fmt == ".pdf"
+                else render_report_html(inputs, language=language).encode("utf-8")
+            )
+        write_atomically(out, data)
+        what = "handout" if handout else "report"
+        console.print(
+            f"{inputs.patient}: {what} ({language}, {fmt[1:]}) -> {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _plan_object(inputs: ReportInputs) -> Plan | None:
+    """Return the care plan of the handout, as ``spinestab plan`` makes it."""
+    from spinestab.care import load_rules, prescribe
+
+    return prescribe(inputs.profile, inputs.triage, rules=load_rules())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to the CLI."""
+    app.command("report")(report_command)

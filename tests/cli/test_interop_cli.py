@@ -1,0 +1,120 @@
+"""spinestab report / fhir / dicom from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spinestab.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "src" / "spinestab" / "data" / "demo_patients"
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _pango() -> bool:
+    try:
+        import weasyprint  # noqa: F401
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _pango(), reason="WeasyPrint needs Pango")
+@pytest.mark.parametrize("handout", [False, True])
+def test_report_pdf_and_html(tmp_path, handout):
+    extra = ["--handout"] if handout else []
+    pdf, html = tmp_path / "r.pdf", tmp_path / "r.html"
+    res = run("report", DEMO / "structural_spondylolisthesis", "--out", pdf, "--lang", "de", *extra)
+    assert res.exit_code == 0, res.output
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    res = run("report", DEMO / "structural_spondylolisthesis", "--out", html, *extra)
+    assert res.exit_code == 0, res.output
+    assert "<html" in html.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.pdf"]  # no temp left
+
+
+def test_report_bad_input_is_a_clear_error_and_writes_nothing(tmp_path):
+    res = run("report", DEMO / "functional_high_risk", "--out", tmp_path / "r.docx")
+    assert res.exit_code == 2 and "unknown report format" in res.output
+    res = run("report", tmp_path / "nobody", "--out", tmp_path / "r.html")
+    assert res.exit_code == 2 and "no patient folder" in res.output
+    res = run(
+        "report", DEMO / "functional_high_risk", "--out", tmp_path / "r.html", "--date", "3/4"
+    )
+    assert res.exit_code == 2 and "not a date" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fhir_export_then_import(tmp_path):
+    out = tmp_path / "bundle.json"
+    res = run("fhir", "export", DEMO / "functional_high_risk", "--out", out)
+    assert res.exit_code == 0, res.output
+    bundle = json.loads(out.read_text(encoding="utf-8"))
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    res = run("fhir", "import", out)
+    assert res.exit_code == 0, res.output
+    assert "functional_high_risk: 5 forms" in res.output
+    out.write_text('{"resourceType": "Bundle", "type": "collection", "entry": []}')
+    res = run("fhir", "import", out)
+    assert res.exit_code == 2 and "one Patient" in res.output
+
+
+def test_dicom_export(mr_study_cli, tmp_path):
+    series, table, mask = mr_study_cli
+    out = tmp_path / "pacs"
+    res = run(
+        "dicom",
+        "export",
+        "--series",
+        series,
+        "--mask",
+        mask,
+        "--muscle-quality",
+        table,
+        "--out",
+        out,
+        "--segmenter",
+        "MuscleMap",
+        "--author",
+        "Doe^Jane",
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["muscle_seg.dcm", "muscle_sr.dcm"]
+    res = run(
+        "dicom",
+        "export",
+        "--series",
+        series,
+        "--mask",
+        mask,
+        "--muscle-quality",
+        table,
+        "--out",
+        tmp_path / "other",
+    )
+    assert res.exit_code == 2 and "algorithm" in res.output
+    assert not (tmp_path / "other").exists()
+
+
+@pytest.fixture(scope="module")
+def mr_study_cli(tmp_path_factory):
+    from spinestab.cli.mri import run_mri
+    from spinestab.dicom_out.synthetic import write_synthetic_series
+    from spinestab.imaging.io import read_nifti
+
+    data = ROOT / "tests" / "data" / "imaging" / "musclemap"
+    root = tmp_path_factory.mktemp("cli_mr")
+    write_synthetic_series(
+        read_nifti(data / "sub-0001_axial_lumbar_mri.nii.gz"), root / "series", patient_id="p1"
+    )
+    mask = data / "sub-0001_axial_lumbar_mri_dseg.nii.gz"
+    run_mri(out=root / "mri", image=root / "series", mask=mask, labels="musclemap", qa=False)
+    return root / "series", root / "mri" / "muscle_quality.csv", mask
