@@ -170,6 +170,8 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
         "urgent_actions": [
             {"text": a.text, "urgency": t(f"urgency.{a.urgency}"), "source": a.source}
             for a in flags
+            # the red-flag table already shows each flag's own action
+            if not any(f.action in a.text for f in profile.open_red_flags)
         ],
         "reasons": [{"text": r.text, "source": f"{r.source} [{r.evidence}]"} for r in tri.reasons],
         "actions": [
