@@ -106,9 +106,11 @@ def test_dicom_export(mr_study_cli, tmp_path):
 
 @pytest.fixture(scope="module")
 def mr_study_cli(tmp_path_factory):
-    from spinestab.cli.mri import run_mri
     from spinestab.dicom_out.synthetic import write_synthetic_series
     from spinestab.imaging.io import read_nifti
+    from spinestab.imaging.options import MriOptions
+    from spinestab.imaging.outputs import write_mri_outputs
+    from spinestab.imaging.pipeline import analyse_mri
 
     data = ROOT / "tests" / "data" / "imaging" / "musclemap"
     root = tmp_path_factory.mktemp("cli_mr")
@@ -116,5 +118,6 @@ def mr_study_cli(tmp_path_factory):
         read_nifti(data / "sub-0001_axial_lumbar_mri.nii.gz"), root / "series", patient_id="p1"
     )
     mask = data / "sub-0001_axial_lumbar_mri_dseg.nii.gz"
-    run_mri(out=root / "mri", image=root / "series", mask=mask, labels="musclemap", qa=False)
+    result = analyse_mri(root / "series", mask, options=MriOptions(labels="musclemap", qa=False))
+    write_mri_outputs(result, root / "mri")
     return root / "series", root / "mri" / "muscle_quality.csv", mask
