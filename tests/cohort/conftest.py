@@ -16,6 +16,7 @@ WEARABLE_DATA = Path(__file__).resolve().parents[1] / "data" / "wearable"
 
 #: The three broken tasks of the "broken" cohort and what their error must name.
 BROKEN = {
+    "sub-002/mri": ("sub-002_water.nii.gz", "cannot read NIfTI"),
     "sub-004/forms": ("odi.json", "incomplete odi form"),
     "sub-007/wearable": ("sub-007_task-daily_tracksys-trunk_motion.cwa", "cut short"),
 }
@@ -23,16 +24,18 @@ BROKEN = {
 
 @pytest.fixture(scope="session")
 def clean_cohort(tmp_path_factory):
-    """Six subjects, trunk (+ thigh every second one) and two forms each, no faults."""
+    """Six subjects: a Dixon phantom, trunk (+ thigh every second one), two forms each."""
     from spinestab.cohort.synthetic import write_synthetic_cohort
 
     return write_synthetic_cohort(
-        tmp_path_factory.mktemp("cohort") / "ds", subjects=6, hours=1.0, fs_hz=25, seed=3
+        tmp_path_factory.mktemp("cohort") / "ds", subjects=6, hours=1.0, fs_hz=25, mri=True, seed=3
     )
 
 
 def break_cohort(root: Path) -> None:
     """Add the faults of BROKEN to a copy of the clean cohort (tree and manifest alike)."""
+    water = root / "sub-002" / "anat" / "sub-002_water.nii.gz"
+    water.write_bytes(water.read_bytes()[:20000])  # a copy cut short
     odi = root / "sub-004" / "forms" / "odi.json"
     doc = json.loads(odi.read_text())
     for section in ("s5", "s6", "s7", "s8", "s9", "s10"):  # half of the form left empty
@@ -52,7 +55,8 @@ def break_cohort(root: Path) -> None:
 
 @pytest.fixture(scope="session")
 def broken_cohort(clean_cohort, tmp_path_factory):
-    """The clean cohort plus a half-filled ODI (sub-004) and a truncated CWA (sub-007)."""
+    """The clean cohort plus a corrupt NIfTI (sub-002), a half-filled ODI (sub-004) and a
+    truncated CWA (sub-007)."""
     root = tmp_path_factory.mktemp("broken") / "ds"
     shutil.copytree(clean_cohort.root, root)
     break_cohort(root)
@@ -64,5 +68,23 @@ def read_table(out: Path, table: str):
     import pandas as pd
 
     df = pd.read_parquet(out / table)
-    keys = [c for c in ("subject", "session", "date", "instrument", "file") if c in df.columns]
+    keys = [
+        c
+        for c in ("subject", "session", "date", "instrument", "file", "muscle", "side", "level")
+        if c in df.columns
+    ]
     return df.sort_values(keys, na_position="first").reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def bids_run(broken_cohort, tmp_path_factory):
+    """The broken cohort run from its BIDS tree by the CLI on 2 workers: (folder, result)."""
+    from typer.testing import CliRunner
+
+    from spinestab.cli import app
+
+    out = tmp_path_factory.mktemp("run") / "out"
+    res = CliRunner().invoke(
+        app, ["cohort", "run", str(broken_cohort), "--out", str(out), "--workers", "2"]
+    )
+    return out, res

@@ -32,7 +32,10 @@ def test_tree_and_manifest_list_the_same_tasks(broken_cohort):
     assert [t.task_id for t in tree] == [t.task_id for t in listed]
     assert _contents(tree) == _contents(listed)
     assert people_tree == people_listed
-    assert {t.kind for t in tree} == {"wearable", "forms"}
+    assert {t.kind for t in tree} == {"mri", "wearable", "forms"}
+    mri = next(t for t in tree if t.task_id == "sub-001/mri")
+    assert dict(mri.inputs).keys() == {"water", "fat", "mask", "vertebrae"}
+    assert mri.settings["sex"] == people_tree["sub-001"].sex
     thighs = [t.subject for t in tree if any(r == "thigh" for r, _ in t.inputs)]
     assert thighs == ["sub-001", "sub-003", "sub-005"]
 

@@ -13,25 +13,23 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from spinestab.cli import app
 from spinestab.cli.cohort import EXIT_TASKS_FAILED
 from spinestab.cohort import discover, run_cohort
 
 from .conftest import BROKEN, read_table
 
-TABLES = ("daily", "scores", "profiles", "parts/wearable", "parts/forms")
-
-
-@pytest.fixture(scope="module")
-def bids_run(broken_cohort, tmp_path_factory):
-    """The broken cohort run from its BIDS tree by the CLI on 2 workers."""
-    out = tmp_path_factory.mktemp("run") / "out"
-    res = CliRunner().invoke(
-        app, ["cohort", "run", str(broken_cohort), "--out", str(out), "--workers", "2"]
-    )
-    return out, res
+TABLES = (
+    "daily",
+    "scores",
+    "muscle_quality",
+    "per_level",
+    "profiles",
+    "parts/wearable",
+    "parts/forms",
+    "parts/mri",
+)
+N_TASKS = 19  # 6 subjects x (mri, wearable, forms) + sub-007's wearable
 
 
 def _manifest(out):
@@ -51,9 +49,9 @@ def test_failures_are_named_and_the_rest_is_done(bids_run, clean_cohort):
     assert "missing items" in failed["sub-004/forms"]["error"]
     assert "s5 (sitting)" in failed["sub-004/forms"]["error"]
     records = _manifest(out)
-    assert len(records) == 13  # 6 subjects x (wearable, forms) + sub-007's wearable
+    assert len(records) == N_TASKS
     done = {r["task"] for r in records if r["status"] == "done"}
-    assert len(done) == 11 and not done & set(BROKEN)
+    assert len(done) == N_TASKS - 3 and not done & set(BROKEN)
     for r in records:  # every line names its inputs' hashes, time and memory
         assert r["seconds"] >= 0 and r["peak_memory_mb"] > 0
         if r["status"] == "done":
@@ -84,6 +82,15 @@ def test_scores_and_days_are_those_of_the_subjects(bids_run, clean_cohort):
     setups = dict(zip(daily.subject, daily.method, strict=True))
     for sub in clean_cohort.subjects:
         assert setups[sub] == ("trunk+thigh" if clean_cohort.thigh[sub] else "trunk only")
+    levels = read_table(out, "per_level")
+    assert set(levels.subject) == set(clean_cohort.subjects) - {"sub-002"}  # its NIfTI is cut
+    for row in levels.itertuples():  # Dixon phantoms: fat known voxel by voxel
+        truth = clean_cohort.fat_pct[row.subject][(row.muscle, row.side, row.level)]
+        assert abs(row.fat_fraction_pct - truth) < 1.0, row
+        assert row.method == "dixon" and row.level_names == "named"
+        assert row.sex == clean_cohort.sex[row.subject] and row.age == clean_cohort.age[row.subject]
+    whole = read_table(out, "muscle_quality")
+    assert set(whole.level) == {"all"} and len(whole) == 5 * 8  # 4 muscles x 2 sides
     profiles = read_table(out, "profiles")
     assert list(profiles.subject) == list(clean_cohort.subjects)
     for row in profiles.itertuples():
@@ -138,22 +145,18 @@ def test_killed_run_resumed_does_every_task_once(bids_run, broken_cohort, tmp_pa
     proc.stderr.close()
     assert not (out / "run.json").exists()
     before = manifest.read_text().count("\n")
-    assert 3 <= before < 13
+    assert 3 <= before < N_TASKS
     tasks, people = discover(broken_cohort)
     summary = run_cohort(tasks, out, participants=people, workers=2, resume=True)
     done_before = sum(1 for r in _manifest(out)[:before] if r["status"] == "done")
     assert summary.counts.skipped == done_before
-    assert summary.counts.done + summary.counts.failed + summary.counts.skipped == 13
+    assert summary.counts.done + summary.counts.failed + summary.counts.skipped == N_TASKS
     latest = {r["task"]: r for r in _manifest(out)}
-    assert len(latest) == 13
+    assert len(latest) == N_TASKS
     assert {t for t, r in latest.items() if r["status"] != "done"} == set(BROKEN)
     out_bids, _ = bids_run
     for table in TABLES:
         pd.testing.assert_frame_equal(read_table(out_bids, table), read_table(out, table))
     listed = {p for r in latest.values() for p in r["outputs"]}
-    on_disk = {
-        f"{t}/{p.name}"
-        for t in ("daily", "scores", "parts/wearable", "parts/forms")
-        for p in (out / t).iterdir()
-    }
+    on_disk = {f"{t}/{p.name}" for t in TABLES if t != "profiles" for p in (out / t).iterdir()}
     assert on_disk == listed  # nothing written twice, nothing left over

@@ -262,8 +262,50 @@ def fit_response_command(
     console.print(f"wrote {where / 'calibration.json'}, calibration.csv, predictions.parquet")
 
 
+def references_command(
+    run_dir: Annotated[Path, typer.Argument(help="Folder of a cohort run.", show_default=False)],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Table to write (default RUN_DIR/references.csv)."),
+    ] = None,
+    age_bands: Annotated[
+        str,
+        typer.Option("--age-bands", help="Band edges in years, e.g. 20,40,60,80 ([lo, hi))."),
+    ] = ",".join(f"{a:g}" for a in (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120)),
+    min_count: Annotated[
+        int, typer.Option("--min-count", help="Fewest subjects behind a band written.")
+    ] = 20,
+) -> None:
+    """Write reference bands (fat fraction, CSA) by muscle, level, sex and age band.
+
+    The table is the one `spinestab mri --reference-table` reads: a cohort becomes the
+    reference for the next patient. Exit code 2 on bad input.
+    """
+    from spinestab.cohort.ledger import write_text_atomic
+    from spinestab.cohort.references import reference_bands
+    from spinestab.errors import InputError
+
+    with exit_on_bad_input():
+        try:
+            edges = [float(x) for x in age_bands.split(",") if x.strip()]
+        except ValueError:
+            raise InputError("bad age bands", item="--age-bands", value=age_bands) from None
+        bands = reference_bands(run_dir, age_bands=edges, min_count=min_count)
+        target = out or run_dir / "references.csv"
+        if target.exists() and target.is_dir():
+            raise InputError("--out is a folder", source=str(target), expected="a CSV file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, bands.table.to_csv(index=False, float_format="%.10g"))
+    for note in bands.notes[:30]:
+        console.print(f"note: {escape(note)}", highlight=False)
+    if len(bands.notes) > 30:
+        console.print(f"... {len(bands.notes) - 30} more note(s)")
+    console.print(f"[bold]{len(bands.table)}[/] band(s) -> {target}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``spinestab cohort`` to the app."""
     cohort_app.command("run")(run_command)
+    cohort_app.command("references")(references_command)
     cohort_app.command("fit-response")(fit_response_command)
     app.add_typer(cohort_app, name="cohort")

@@ -259,18 +259,145 @@ def _forms_task(subject: str, session: str | None, folder: Path) -> TaskSpec | N
     )
 
 
-def _mri_task(subject: str, session: str | None, folder: Path) -> TaskSpec | None:
-    images = [p for p in sorted(folder.iterdir()) if p.name.lower().endswith((".nii", ".nii.gz"))]
+_ANAT_SUFFIX = {  # BIDS-like suffix of an image -> (role, settings it implies)
+    "t1w": ("image", {"contrast": "t1w"}),
+    "t2w": ("image", {"contrast": "t2w"}),
+    "ct": ("image", {"modality": "ct"}),
+    "water": ("water", {}),
+    "fat": ("fat", {}),
+    "pdff": ("ff", {}),
+    "ff": ("ff", {}),
+}
+_NIFTI = (".nii", ".nii.gz")
+
+
+def _suffix(path: Path) -> str:
+    stem = path.name[: -len(".nii.gz")] if path.name.endswith(".nii.gz") else path.stem
+    return stem.rsplit("_", 1)[-1].lower()
+
+
+def _mri_problem(roles: Mapping[str, str]) -> str | None:
+    images = [r for r in ("image", "water", "ff") if r in roles]
+    if len(images) != 1 or ("water" in roles) != ("fat" in roles):
+        return "give exactly one image: --image, --water with --fat, or --ff"
+    if "mask" not in roles:
+        return "no muscle mask (--mask; in a tree: derivatives/<tool>/sub-<id>/anat/*_dseg.nii.gz)"
+    return None
+
+
+def check_mri_settings(settings: Mapping[str, Any]) -> str | None:
+    """Validate MRI settings with :class:`~spinestab.imaging.options.MriOptions`."""
+    from spinestab.imaging.options import MriOptions
+
+    try:
+        MriOptions.from_mapping({k: v for k, v in settings.items() if k != "qa"})
+    except InputError as exc:
+        return str(exc)
+    except TypeError as exc:
+        return f"bad MRI option ({exc})"
+    return None
+
+
+def _finish_mri(spec: TaskSpec, roles: dict[str, str], settings: dict[str, Any]) -> TaskSpec:
+    """Make an MRI task of its inputs and settings; sex and age from the participant."""
+    settings = dict(settings)
+    if spec.sex is not None and "sex" not in settings:
+        settings["sex"] = spec.sex
+    if spec.age is not None and "age" not in settings:
+        settings["age"] = spec.age
+    problem = _mri_problem(roles) or check_mri_settings(settings)
+    if problem and spec.origin:
+        problem = f"{spec.origin}: {problem}"
+    return _with(spec, inputs=tuple(sorted(roles.items())), settings=settings, problem=problem)
+
+
+def _derivative_masks(root: Path, rel: Path) -> tuple[dict[str, str], dict[str, Any], str | None]:
+    """Masks of one subject/session under ``derivatives/<tool>/`` and the tool's scheme."""
+    found = []
+    deriv = root / "derivatives"
+    for tool in sorted(p for p in deriv.iterdir() if p.is_dir()) if deriv.is_dir() else []:
+        folder = tool / rel / "anat"
+        if not folder.is_dir():
+            continue
+        dsegs = [
+            p for p in sorted(folder.iterdir()) if p.name.endswith(("_dseg.nii.gz", "_dseg.nii"))
+        ]
+        if dsegs:
+            found.append((tool, dsegs))
+    if not found:
+        return {}, {}, None
+    if len(found) > 1:
+        tools = ", ".join(t.name for t, _ in found)
+        return {}, {}, f"masks from several tools ({tools}): list the task in a manifest CSV"
+    tool, dsegs = found[0]
+    roles: dict[str, str] = {}
+    for p in dsegs:
+        desc = _entity(p.name, "desc")
+        role = {"vertebrae": "vertebrae", "bodies": "vertebral_body"}.get(desc or "", "mask")
+        if role in roles:
+            return {}, {}, f"two {role} masks in {p.parent}"
+        roles[role] = str(p)
+    settings: dict[str, Any] = {}
+    scheme = tool / "dseg.json"
+    if scheme.is_file():
+        import json
+
+        try:
+            doc = json.loads(scheme.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            return {}, {}, f"{scheme}: unreadable ({exc.__class__.__name__})"
+        if isinstance(doc, dict) and "labels" in doc:
+            settings["labels"] = str(scheme)  # a spinestab label-scheme JSON
+        elif isinstance(doc, dict) and isinstance(doc.get("scheme"), str):
+            settings["labels"] = doc["scheme"]
+            if isinstance(doc.get("vertebrae_scheme"), str):
+                settings["vertebrae_labels"] = doc["vertebrae_scheme"]
+        else:
+            return {}, {}, f"{scheme}: expected {{'scheme': NAME}} or a label-scheme JSON"
+    return roles, settings, None
+
+
+def _mri_task(
+    root: Path,
+    subject: str,
+    session: str | None,
+    folder: Path,
+    options: TaskOptions,
+    who: Participant,
+) -> TaskSpec | None:
+    images = [p for p in sorted(folder.iterdir()) if p.name.lower().endswith(_NIFTI)]
     if not images:
         return None
-    return TaskSpec(
-        subject,
-        session,
-        "mri",
-        inputs=tuple(("image", str(p)) for p in images),
-        origin=str(folder),
-        problem="MRI tasks are not available yet: they need imaging.analyse_mri (issue 16)",
-    )
+    spec = TaskSpec(subject, session, "mri", origin=str(folder), sex=who.sex, age=who.age)
+    by_role: dict[str, list[Path]] = {}
+    implied: dict[str, dict[str, Any]] = {}
+    for p in images:
+        role, settings = _ANAT_SUFFIX.get(_suffix(p), (None, {}))
+        if role is not None:
+            by_role.setdefault(role, []).append(p)
+            implied[role] = settings
+    many = [f"{len(v)} {k} images" for k, v in by_role.items() if len(v) > 1]
+    if many:
+        return _with(spec, problem=f"{folder}: {', '.join(many)}: one per session")
+    roles: dict[str, str] = {}
+    settings: dict[str, Any] = {}
+    if "water" in by_role and "fat" in by_role:  # Dixon first, then a fat map, then one image
+        roles = {"water": str(by_role["water"][0]), "fat": str(by_role["fat"][0])}
+    elif "ff" in by_role:
+        roles = {"ff": str(by_role["ff"][0])}
+    elif "image" in by_role:
+        roles = {"image": str(by_role["image"][0])}
+        settings = implied["image"]
+    else:
+        names = ", ".join(p.name for p in images)
+        return _with(spec, problem=f"{folder}: no image named *_T1w, *_T2w, *_CT, *_water with "
+                                   f"*_fat, or *_PDFF ({names})")  # fmt: skip
+    rel = Path(subject) / session if session else Path(subject)
+    masks, scheme, problem = _derivative_masks(root, rel)
+    if problem:
+        return _with(spec, problem=problem)
+    merged = {**scheme, **settings, **options.settings}
+    return _finish_mri(spec, {**roles, **masks, **options.inputs}, merged)
 
 
 def _with(spec: TaskSpec, **changes: Any) -> TaskSpec:
@@ -322,9 +449,18 @@ def read_bids(
                 )
             if (folder / "forms").is_dir():
                 found.append(_forms_task(sub.name, session, folder / "forms"))
+            base = [_with(t, sex=who.sex, age=who.age) for t in found if t is not None]
             if (folder / "anat").is_dir():
-                found.append(_mri_task(sub.name, session, folder / "anat"))
-            tasks += [_with(t, sex=who.sex, age=who.age) for t in found if t is not None]
+                mri = _mri_task(
+                    root,
+                    sub.name,
+                    session,
+                    folder / "anat",
+                    options.get("mri", TaskOptions()),
+                    who,
+                )
+                base += [mri] if mri is not None else []
+            tasks += base
     return tasks
 
 
@@ -391,13 +527,12 @@ def read_manifest(
     tasks = []
     for (subject, session, kind), members in groups.items():
         who = people.get(subject, Participant(subject))
-        spec = _manifest_task(subject, session, kind, members, path, base_dir, options)
-        tasks.append(_with(spec, sex=who.sex, age=who.age))
+        tasks.append(_manifest_task(who, session, kind, members, path, base_dir, options))
     return tasks + [_with(t, sex=people.get(t.subject, Participant(t.subject)).sex) for t in bad]
 
 
 def _manifest_task(
-    subject: str,
+    who: Participant,
     session: str | None,
     kind: str,
     members: list[tuple[int, dict[str, str]]],
@@ -407,7 +542,7 @@ def _manifest_task(
 ) -> TaskSpec:
     lines = ", ".join(str(n) for n, _ in members)
     where = f"{manifest}:{lines}"
-    spec = TaskSpec(subject, session, kind, origin=where)
+    spec = TaskSpec(who.subject, session, kind, origin=where, sex=who.sex, age=who.age)
     if kind != "forms" and len(members) > 1:
         return _with(spec, problem=f"{where}: {len(members)} {kind} rows for one session")
     try:
@@ -421,7 +556,7 @@ def _manifest_task(
     paths = []
     for _, row in members:
         p = Path(row["path"]).expanduser()
-        paths.append(p if p.is_absolute() else base_dir / p)
+        paths.append(p if p.is_absolute() or not row["path"] else base_dir / p)
     if kind == "wearable":
         inputs = [("trunk", str(paths[0]))]
         if "thigh" in opts.inputs:
@@ -438,13 +573,23 @@ def _manifest_task(
             else:
                 inputs.append(("form", str(p)))
     else:
-        inputs = [("image", str(paths[0])), *sorted(opts.inputs.items())]
-        return _with(
-            spec,
-            inputs=tuple(inputs),
-            problem="MRI tasks are not available yet: they need imaging.analyse_mri (issue 16)",
-        )
+        return _manifest_mri(spec, row_path=members[0][1].get("path", ""), path=paths[0], opts=opts)
     return _with(spec, inputs=tuple(inputs), settings=dict(opts.settings))
+
+
+def _manifest_mri(spec: TaskSpec, *, row_path: str, path: Path, opts: TaskOptions) -> TaskSpec:
+    """Make an MRI task of a row: the path fills --image, or --water beside a --fat option."""
+    roles = dict(opts.inputs)
+    if row_path:
+        if "fat" in roles and "water" not in roles:
+            roles["water"] = str(path)
+        elif not any(r in roles for r in ("image", "water", "ff")):
+            roles["image"] = str(path)
+        else:
+            return _with(
+                spec, problem=f"{spec.origin}: the path and the options both name the image"
+            )
+    return _finish_mri(spec, roles, dict(opts.settings))
 
 
 def discover(

@@ -107,7 +107,79 @@ _WEARABLE: dict[str, _Flag] = {
     "--allow-truncated": _Flag("allow_truncated", None, const=True),
 }
 
-_FLAGS: dict[str, dict[str, _Flag]] = {"wearable": _WEARABLE, "forms": {}, "mri": {}}
+
+def _range(flag: str, value: str) -> list[float]:
+    try:
+        lo, hi = (float(x) for x in value.split(","))
+    except ValueError:
+        raise InputError("bad range", item=flag, value=value, expected="LOW,HIGH") from None
+    return [lo, hi]
+
+
+def _numbers(flag: str, value: str) -> list[float]:
+    try:
+        return [float(x) for x in value.split(",")]
+    except ValueError:
+        raise InputError("bad numbers", item=flag, value=value, expected="a,b,...") from None
+
+
+def _int(flag: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError("not a whole number", item=flag, value=value) from None
+
+
+# The options of ``spinestab mri`` (cli/mri.py); values are checked by MriOptions when the
+# task is made. Files are inputs (hashed); the image is the task's path (or --water/--ff).
+_MRI: dict[str, _Flag] = {
+    **{
+        flag: _Flag(flag[2:].replace("-", "_"), _text, is_input=True)
+        for flag in (
+            "--image",
+            "--water",
+            "--fat",
+            "--ff",
+            "--mask",
+            "--vertebrae",
+            "--levels-table",
+            "--vertebral-body",
+            "--reference-table",
+        )
+    },
+    **{
+        flag: _Flag(flag[2:].replace("-", "_"), _text)
+        for flag in (
+            "--labels",
+            "--segment",
+            "--segment-task",
+            "--vertebrae-labels",
+            "--anchor",
+            "--anchor-is",
+            "--sex",
+            "--modality",
+            "--contrast",
+            "--fat-method",
+            "--pool",
+            "--n4-mask",
+            "--ff-units",
+            "--grade-scheme",
+            "--series-uid",
+        )
+    },
+    "--weights": _Flag("weights_dir", _text),
+    "--age": _Flag("age", _number(0.0, 120.0)),
+    "--classes": _Flag("classes", _int),
+    "--bias-correction": _Flag("bias_correction", None, const=True),
+    "--no-bias-correction": _Flag("bias_correction", None, const=False),
+    "--derive-autochthon": _Flag("derive_autochthon", None, const=True),
+    "--ct-fat-range": _Flag("ct_fat_range", _range),
+    "--grade-cutoffs": _Flag("grade_cutoffs", _numbers),
+    "--qa": _Flag(None, None),  # a cohort writes no QA pictures
+    "--no-qa": _Flag(None, None),
+}
+
+_FLAGS: dict[str, dict[str, _Flag]] = {"wearable": _WEARABLE, "forms": {}, "mri": _MRI}
 
 
 def options_flags(kind: str) -> tuple[str, ...]:

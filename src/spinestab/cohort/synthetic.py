@@ -34,6 +34,8 @@ class SyntheticCohort:
         ``sub-001`` ...
     sex, age : dict
         Per subject.
+    fat_pct : dict
+        Per subject: the phantom's realised fat fraction (%) per (muscle, side, level).
     odi_pct, nrs : dict
         True ODI percentage and NRS pain of each subject's forms.
     thigh : dict
@@ -46,6 +48,7 @@ class SyntheticCohort:
     subjects: tuple[str, ...]
     sex: dict[str, str] = field(default_factory=dict)
     age: dict[str, float] = field(default_factory=dict)
+    fat_pct: dict[str, dict[tuple[str, str, str], float]] = field(default_factory=dict)
     odi_pct: dict[str, float] = field(default_factory=dict)
     nrs: dict[str, int] = field(default_factory=dict)
     thigh: dict[str, bool] = field(default_factory=dict)
@@ -67,6 +70,49 @@ def _write_recording(path: Path, t: np.ndarray, acc: np.ndarray, fmt: str) -> No
     ).to_csv(path, index=False, float_format="%.4f")
 
 
+def _save_nifti(path: Path, volume: object, dtype: str) -> None:
+    import nibabel as nib
+
+    data = np.asarray(volume.data).astype(dtype)  # type: ignore[attr-defined]
+    nib.save(nib.Nifti1Image(data, volume.affine), str(path))  # type: ignore[attr-defined]
+
+
+def _write_mri(root: Path, sub: str, scale: float, seed: int) -> tuple[dict, list[str]]:
+    """Write a Dixon phantom (L3-L5), its muscle and vertebra masks; fat scaled by ``scale``."""
+    from spinestab.imaging.phantom import DEFAULT_FAT_PCT, make_phantom
+
+    fat = {k: min(90.0, v * scale) for k, v in DEFAULT_FAT_PCT.items()}
+    ph = make_phantom(
+        levels=("L3", "L4", "L5"),  # 5 slices per vertebra, 2 per disc (the default):
+        shape_xy=(220, 200),  # with fewer, disc slices blur the levels' fat by up to 4 pp
+        fat_pct=fat,
+        seed=seed,
+    )
+    anat = root / sub / "anat"
+    masks = root / "derivatives" / "musclemap" / sub / "anat"
+    anat.mkdir(parents=True, exist_ok=True)
+    masks.mkdir(parents=True, exist_ok=True)
+    files = {
+        "water": anat / f"{sub}_water.nii.gz",
+        "fat": anat / f"{sub}_fat.nii.gz",
+        "mask": masks / f"{sub}_dseg.nii.gz",
+        "vertebrae": masks / f"{sub}_desc-vertebrae_dseg.nii.gz",
+    }
+    _save_nifti(files["water"], ph.water, "float32")
+    _save_nifti(files["fat"], ph.fat, "float32")
+    _save_nifti(files["mask"], ph.mask, "int16")
+    _save_nifti(files["vertebrae"], ph.vertebrae, "int16")
+    row = [
+        sub,
+        "mri",
+        str(files["water"].relative_to(root)),
+        f"--fat {files['fat'].relative_to(root)} --mask {files['mask'].relative_to(root)} "
+        f"--vertebrae {files['vertebrae'].relative_to(root)} "
+        "--labels musclemap --vertebrae-labels spineps_vert",
+    ]
+    return dict(ph.fat_pct), row
+
+
 def write_synthetic_cohort(
     root: str | Path,
     *,
@@ -78,6 +124,7 @@ def write_synthetic_cohort(
     recording_format: str = "csv",
     wearable: bool = True,
     forms: bool = True,
+    mri: bool = False,
     seed: int = 0,
 ) -> SyntheticCohort:
     """Write a synthetic cohort (see module docstring).
@@ -99,8 +146,10 @@ def write_synthetic_cohort(
         Every n-th subject also has a thigh recording (0: none).
     recording_format : {"csv", "npz"}, keyword-only
         File type of the recordings (CSV as most exports; NumPy for large benchmarks).
-    wearable, forms : bool, keyword-only
-        Which kinds to write.
+    wearable, forms, mri : bool, keyword-only
+        Which kinds to write (MRI: a Dixon phantom of L3-L5 per subject with known fat,
+        scaled by a random factor 0.6-1.6 per subject, masks under
+        ``derivatives/musclemap``).
     seed : int, keyword-only
         Seed of everything random.
 
@@ -126,7 +175,17 @@ def write_synthetic_cohort(
             truth.sex[sub] = "female" if sex == "F" else "male"
             truth.age[sub] = age
             fh.write(f"{sub}\t{sex}\t{age:g}\n")
+    if mri:
+        deriv = root / "derivatives" / "musclemap"
+        deriv.mkdir(parents=True, exist_ok=True)
+        (deriv / "dseg.json").write_text(
+            '{"scheme": "musclemap", "vertebrae_scheme": "spineps_vert"}\n'
+        )
     for k, sub in enumerate(ids):
+        if mri:
+            scale = float(rng.uniform(0.6, 1.6))
+            truth.fat_pct[sub], row = _write_mri(root, sub, scale, seed * 1000 + k)
+            manifest_rows.append(row)
         if wearable:
             motion = root / sub / "motion"
             motion.mkdir(parents=True, exist_ok=True)

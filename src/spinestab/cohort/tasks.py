@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -328,10 +329,97 @@ def _forms(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------ MRI
+def _mri_types() -> dict[str, str]:
+    from spinestab.core.results import MuscleRow
+
+    named = {"str": "string", "float": "float64", "int": "int64"}
+    types = {f.name: named[str(f.type)] for f in dataclasses.fields(MuscleRow)}
+    return {
+        "session": "string",
+        **types,
+        "sex": "string",
+        "age": "float64",
+        "method": "string",
+        "level_names": "string",
+        "modality": "string",
+    }
+
+
+def _mri(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Muscle quality of one study (``imaging.analyse_mri``).
+
+    ``muscle_quality`` takes the whole-muscle rows (levels ``all`` and ``unassigned``),
+    ``per_level`` the rows of each vertebral level: together they are ``muscle_quality.csv``.
+    """
+    from spinestab.care.summarise import summarise_muscle
+    from spinestab.core.results import MuscleQuality
+    from spinestab.imaging.options import MriOptions
+    from spinestab.imaging.pipeline import DixonPair, FatFractionMap, LevelInputs, analyse_mri
+
+    def one(role: str) -> str | None:
+        return inputs.get(role, [None])[0]
+
+    options = MriOptions.from_mapping({**spec.settings, "qa": False})  # no pictures in a cohort
+    water, fat, ff = one("water"), one("fat"), one("ff")
+    if water and fat:
+        image: Any = DixonPair(water, fat)
+    elif ff:
+        image = FatFractionMap(ff)
+    else:
+        image = one("image")
+    result = analyse_mri(
+        image,
+        one("mask"),
+        options=options,
+        levels=LevelInputs(
+            vertebrae=one("vertebrae"),
+            levels_table=one("levels_table"),
+            vertebral_body=one("vertebral_body"),
+        ),
+        references=one("reference_table"),
+    )
+    tables = {}
+    types = _mri_types()
+    for name, summary in (("muscle_quality", True), ("per_level", False)):
+        rows = [r for r in result.rows if r.is_summary == summary]
+        cols: dict[str, list[Any]] = {k: [] for k in ("subject", *types)}
+        for r in rows:
+            row = {
+                "subject": spec.subject,
+                "session": spec.session,
+                **r.as_dict(),
+                "sex": options.sex,
+                "age": options.age,
+                "method": r.fat_method or result.fat_method,
+                "level_names": result.levels.state,
+                "modality": result.modality,
+            }
+            for k, v in row.items():
+                cols[k].append(v)
+        tables[name] = arrow_table(cols, types=types)
+    found = summarise_muscle(MuscleQuality(rows=result.rows, fat_method=result.fat_method))
+    part = {
+        "subject": [spec.subject],
+        "session": [spec.session],
+        "multifidus_fat_pct": [found.multifidus_fat_pct],
+        "multifidus_levels": [", ".join(found.multifidus_levels)],
+        "multifidus_asymmetry_pct": [found.multifidus_asymmetry_pct],
+        "fat_method": [found.fat_method],
+        "mri_flags": ["; ".join(result.flags)],
+    }
+    text = ("session", "multifidus_levels", "fat_method", "mri_flags")
+    part_types = dict.fromkeys(text, "string")
+    part_types |= {"multifidus_fat_pct": "float64", "multifidus_asymmetry_pct": "float64"}
+    tables["parts/mri"] = arrow_table(part, types=part_types)
+    return tables
+
+
 #: What each kind of task runs: spec and inputs by role -> tables by name.
 RUNNERS: dict[str, Callable[[TaskSpec, Mapping[str, list[str]]], dict[str, Any]]] = {
     "wearable": _wearable,
     "forms": _forms,
+    "mri": _mri,
 }
 
 
