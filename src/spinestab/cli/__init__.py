@@ -12,6 +12,7 @@ from spinestab.cli import (
     cohort,
     demo,
     instability,
+    morphometry,
     mri,
     patient,
     plan,
@@ -34,7 +35,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (score, patient, demo, instability, mri, plan, wearable, cohort, user, serve):
+for _module in (
+    score,
+    patient,
+    demo,
+    instability,
+    morphometry,
+    mri,
+    plan,
+    wearable,
+    cohort,
+    user,
+    serve,
+):
     _module.register(app)
 for _module in (report_cli, fhir_cli, dicom_cli):
     _module.register(app)

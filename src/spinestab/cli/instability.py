@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from spinestab._outdir import make_out_dir
 from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.core.outdir import check_out_dir
 from spinestab.errors import InputError
 
 __all__ = ["register"]
@@ -18,16 +17,72 @@ __all__ = ["register"]
 _COLOURS = {"stable": "green", "borderline": "yellow", "unstable": "red", "not_assessable": "dim"}
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _fmt(value: object, unit: str = "") -> str:
     return (
         "-" if value is None else f"{value:.1f}{unit}" if isinstance(value, float) else str(value)
     )
+
+
+def _check_options(
+    *,
+    neutral: Path | None,
+    flexion: Path | None,
+    extension: Path | None,
+    mask: Path | None,
+    mask_options: dict[str, object],
+) -> None:
+    """Refuse combinations of inputs that cannot make a study (before any work)."""
+    if mask is not None and neutral is not None:
+        raise InputError(
+            "give either --neutral or --mask, not both",
+            item="--mask",
+            expected="one source for the neutral view",
+        )
+    if (flexion is None) != (extension is None):
+        raise InputError(
+            "a dynamic study needs both --flexion and --extension",
+            item="--flexion" if flexion is not None else "--extension",
+            expected="both files",
+        )
+    if neutral is None and mask is None and flexion is None:
+        raise InputError(
+            "no input given",
+            item="views",
+            expected="--neutral, --mask, or --flexion with --extension",
+        )
+    for option, value in mask_options.items():
+        if value is not None and mask is None:
+            raise InputError(f"{option} needs --mask", item=option, expected="--mask M")
+
+
+def _read_views(
+    *,
+    neutral: Path | None,
+    flexion: Path | None,
+    extension: Path | None,
+    mask: Path | None,
+    mask_options: dict[str, Any],
+) -> dict[str, Any]:
+    """Landmark sets of the views given (the neutral one derived from --mask if given)."""
+    from spinestab.instability import read_landmarks
+
+    neutral_ls = None
+    if mask is not None:
+        from spinestab.instability.masks import corners_from_masks
+
+        neutral_ls = corners_from_masks(
+            mask,
+            labels=mask_options["labels"] or "spineps",
+            subregions=mask_options["subregions"],
+            method=mask_options["method"] or "linefit",
+        )
+    elif neutral is not None:
+        neutral_ls = read_landmarks(neutral, view="neutral")
+    return {
+        "neutral": neutral_ls,
+        "flexion": read_landmarks(flexion, view="flexion") if flexion is not None else None,
+        "extension": read_landmarks(extension, view="extension") if extension is not None else None,
+    }
 
 
 def instability_command(
@@ -110,72 +165,39 @@ def instability_command(
     Exit code 2 on bad input (then nothing is written).
     """
     with exit_on_bad_input():
-        from spinestab.instability import (
-            assess,
-            landmarks_to_dict,
-            load_threshold_set,
-            read_landmarks,
-        )
+        from spinestab.instability import assess, load_threshold_set
+        from spinestab.instability.outputs import write_instability_outputs
 
-        if mask is not None and neutral is not None:
-            raise InputError(
-                "give either --neutral or --mask, not both",
-                item="--mask",
-                expected="one source for the neutral view",
-            )
-        if (flexion is None) != (extension is None):
-            raise InputError(
-                "a dynamic study needs both --flexion and --extension",
-                item="--flexion" if flexion is not None else "--extension",
-                expected="both files",
-            )
-        if neutral is None and mask is None and flexion is None:
-            raise InputError(
-                "no input given",
-                item="views",
-                expected="--neutral, --mask, or --flexion with --extension",
-            )
-        if subreg is not None and mask is None:
-            raise InputError("--subreg needs --mask", item="--subreg", expected="--mask M")
-        if labels is not None and mask is None:
-            raise InputError("--labels needs --mask", item="--labels", expected="--mask M")
-        if corners is not None and mask is None:
-            raise InputError("--corners needs --mask", item="--corners", expected="--mask M")
+        _check_options(
+            neutral=neutral,
+            flexion=flexion,
+            extension=extension,
+            mask=mask,
+            mask_options={"--subreg": subreg, "--labels": labels, "--corners": corners},
+        )
+        check_out_dir(out)
         tset = load_threshold_set(thresholds, margin=not no_margin)
         cervical = (
             load_threshold_set(cervical_thresholds, margin=not no_margin, region="cervical")
             if cervical_thresholds is not None
             else None
         )
-        neutral_ls = None
-        if mask is not None:
-            from spinestab.instability.masks import corners_from_masks
-
-            neutral_ls = corners_from_masks(
-                mask, labels=labels or "spineps", subregions=subreg, method=corners or "linefit"
-            )
-        elif neutral is not None:
-            neutral_ls = read_landmarks(neutral, view="neutral")
-        flex_ls = read_landmarks(flexion, view="flexion") if flexion is not None else None
-        ext_ls = read_landmarks(extension, view="extension") if extension is not None else None
+        views = _read_views(
+            neutral=neutral,
+            flexion=flexion,
+            extension=extension,
+            mask=mask,
+            mask_options={"labels": labels, "subregions": subreg, "method": corners},
+        )
         report = assess(
-            neutral=neutral_ls,
-            flexion=flex_ls,
-            extension=ext_ls,
+            **views,
             thresholds=tset,
             translation_method=translation_method,
             cervical_thresholds=cervical,
         )
-        make_out_dir(out)
-        from spinestab.instability.picture import draw_overlay
-
-        picture = draw_overlay(report, out / "instability.png")
-        data = report.to_dict()
-        data["picture"] = picture.name
-        if mask is not None and neutral_ls is not None:
-            _write_json_atomic(out / "landmarks_neutral.json", landmarks_to_dict(neutral_ls))
-            data["landmarks_file"] = "landmarks_neutral.json"
-        _write_json_atomic(out / "instability.json", data)
+        data = write_instability_outputs(
+            report, out, mask_landmarks=views["neutral"] if mask is not None else None
+        )
 
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
