@@ -1,0 +1,505 @@
+"""The steps that build a plan, in order (CLINICAL_LOGIC.md §5.2-§5.9).
+
+Each step is ``step(inp: PlanInput, so_far: PlanDraft) -> PlanPart``: it reads the profile,
+the triage, the rules, the exercise library and what earlier steps decided, and returns the
+reasons it adds and the draft fields it sets (``changes``). :data:`PLAN_STEPS` lists them;
+:func:`spinestab.care.plan.prescribe` runs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from spinestab.care.config import CareRules, Reason
+from spinestab.care.dose import Dose, start_dose
+from spinestab.care.exercises import Exercise, Library
+from spinestab.care.plan.model import PlannedExercise
+from spinestab.care.profile import StabilityProfile
+from spinestab.care.triage import Triage
+
+__all__ = [
+    "EDUCATION_ALWAYS",
+    "HOME_EXERCISES",
+    "PHASE_FOCUS",
+    "PLAN_STEPS",
+    "FatEmphasis",
+    "PlanDraft",
+    "PlanInput",
+    "PlanPart",
+    "fi_grade",
+]
+
+HOME_EXERCISES = ("curl_up", "side_bridge", "bird_dog", "glute_bridge", "dead_bug", "front_plank")
+EDUCATION_ALWAYS = (
+    "keep_active",
+    "hurt_not_harm",
+    "traffic_light",
+    "soreness",
+    "posture_variety",
+    "flare_plan",
+    "ces_card",
+)
+PHASE_FOCUS = (
+    "motor control and endurance",
+    "endurance building",
+    "strength and integration, functional patterns and walking volume",
+)
+#: Weekdays (0 = Monday) of the exercise sessions per number of sessions a week [D].
+SESSION_DAYS = {2: (0, 3), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4)}
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """What every plan step may read."""
+
+    profile: StabilityProfile
+    triage: Triage
+    rules: CareRules
+    library: Library
+    start: dt.date
+
+
+@dataclass(frozen=True)
+class FatEmphasis:
+    """Multifidus fat and what it changes in the plan (§5.9)."""
+
+    fat_pct: float | None
+    grade: int | None
+    asymmetry_pct: float | None
+    asymmetric: bool
+
+    @property
+    def on(self) -> bool:
+        """Extensor emphasis: fat grade >= 1 or an asymmetry at or above the rule."""
+        return (self.grade or 0) >= 1 or self.asymmetric
+
+    @property
+    def grade2(self) -> bool:
+        """Grade 2: lower starting load, longer phases, endurance dosing."""
+        return self.grade == 2
+
+
+@dataclass(frozen=True)
+class PlanDraft:
+    """The plan as the steps have built it so far (read-only for a step)."""
+
+    fat: FatEmphasis = FatEmphasis(None, None, None, False)
+    emphasis: Mapping[str, Any] = field(default_factory=dict)
+    phases: tuple[dict[str, Any], ...] = ()
+    start_level: int = 0
+    exercises: tuple[PlannedExercise, ...] = ()
+    walking: Mapping[str, Any] = field(default_factory=dict)
+    movement_breaks: Mapping[str, Any] = field(default_factory=dict)
+    education: tuple[str, ...] = ()
+    actions: tuple[dict[str, Any], ...] = ()
+    sessions_per_week: int = 0
+    exercise_days: tuple[int, ...] = ()
+    baseline: Mapping[str, Any] = field(default_factory=dict)
+    reasons: tuple[Reason, ...] = ()
+
+    def add(self, part: PlanPart) -> PlanDraft:
+        """Return the draft with one step's part applied."""
+        return replace(self, **part.changes, reasons=self.reasons + part.reasons)
+
+
+@dataclass(frozen=True)
+class PlanPart:
+    """What one plan step adds: reasons, and the draft fields it sets."""
+
+    reasons: tuple[Reason, ...] = ()
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ §5.9 fat
+def fi_grade(fat_pct: float | None, *, rules: CareRules) -> int | None:
+    """Multifidus fat grade 0/1/2 from a fat fraction (%) (§5.9 3-grade scheme).
+
+    ``fat < c0`` -> 0; ``c0 <= fat <= c1`` -> 1; ``fat > c1`` -> 2, with ``[c0, c1]`` the
+    rule ``fi_grade_cutoffs_pct`` (default 10, 50).
+
+    Examples
+    --------
+    >>> from spinestab.care.config import load_rules
+    >>> [fi_grade(f, rules=load_rules()) for f in (5, 10, 30, 50, 51)]
+    [0, 1, 1, 1, 2]
+
+    """
+    if fat_pct is None:
+        return None
+    low, high = (float(x) for x in rules["fi_grade_cutoffs_pct"])
+    if fat_pct < low:
+        return 0
+    return 1 if fat_pct <= high else 2
+
+
+def _fat_emphasis(profile: StabilityProfile, rules: CareRules) -> FatEmphasis:
+    muscle = profile.muscle
+    fat = muscle.multifidus_fat_pct if muscle else None
+    asym = muscle.multifidus_asymmetry_pct if muscle else None
+    asym_rule = rules["fi_asymmetry_pct"]
+    asymmetric = asym_rule is not None and asym is not None and asym >= float(asym_rule)
+    return FatEmphasis(fat, fi_grade(fat, rules=rules), asym, asymmetric)
+
+
+def _emphasis_reason(f: FatEmphasis, rules: CareRules) -> Reason:
+    asym = f", asymmetry {f.asymmetry_pct:.0f} %" if f.asymmetric else ""
+    return rules.reason(
+        "fi_extensor_emphasis",
+        f"Multifidus fat {f.fat_pct if f.fat_pct is not None else '?'} % (grade {f.grade}"
+        f"{asym}): emphasise progressive extensor loading and early multifidus cues; "
+        "reassess with PROMs, not MRI.",
+        "fi_grade_cutoffs_pct",
+        "fi_asymmetry_pct",
+        source="CLINICAL_LOGIC.md §5.9 exercise-choice rules (not a guideline)",
+        evidence="D",
+    )
+
+
+def fat_emphasis(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.9: multifidus fat adjusts emphasis and dose (never the track)."""
+    rules = inp.rules
+    f = _fat_emphasis(inp.profile, rules)
+    changes: list[str] = []
+    reasons: list[Reason] = []
+    if f.on:
+        changes += [
+            "extensor exercises get one extra set where the range allows",
+            "specific multifidus activation from week 1",
+            "slow-lowering (hip hinge) from phase 2",
+        ]
+        reasons.append(_emphasis_reason(f, rules))
+    if f.grade2:
+        changes += [
+            "lower starting load (L0)",
+            "longer phases",
+            "endurance-focused dosing (more repetitions, fewer sets)",
+        ]
+        reasons.append(
+            rules.reason(
+                "fi_grade2",
+                "Multifidus fat grade 2: lower starting load, longer phases, "
+                "endurance-focused dosing.",
+                "phase_weeks_fi2",
+                source="CLINICAL_LOGIC.md §5.9",
+                evidence="D",
+            )
+        )
+    muscle = inp.profile.muscle
+    emphasis = {
+        "multifidus_fat_pct": f.fat_pct,
+        "fi_grade": f.grade,
+        "fat_method": muscle.fat_method if muscle else None,
+        "asymmetry_pct": f.asymmetry_pct,
+        "extensor_emphasis": f.on,
+        "lower_start_longer_phases": f.grade2,
+        "changes": changes,
+    }
+    return PlanPart(tuple(reasons), {"fat": f, "emphasis": emphasis})
+
+
+# ------------------------------------------------------------------------------ §5.3 phases
+def phases(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.3: three phases (motor control, endurance, strength); longer with fat grade 2."""
+    rules = inp.rules
+    fi2 = so_far.fat.grade2
+    weeks = rules["phase_weeks_fi2"] if fi2 else rules["phase_weeks"]
+    levels = rules["phase_levels"]
+    made = tuple(
+        {"index": i + 1, "weeks": list(weeks[i]), "levels": list(levels[i]), "focus": focus}
+        for i, focus in enumerate(PHASE_FOCUS)
+    )
+    text = "; ".join(
+        f"{p['index']}: weeks {p['weeks'][0]}-{p['weeks'][1]}, L{p['levels'][0]}-L{p['levels'][1]}"
+        for p in made
+    )
+    reason = rules.reason(
+        "phases", f"Phases: {text}.", "phase_weeks_fi2" if fi2 else "phase_weeks", "phase_levels"
+    )
+    return PlanPart((reason,), {"phases": made})
+
+
+def start_level(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """Choose the home exercises' starting level by track [D] (§5.3 phase 1)."""
+    level = 1 if inp.triage.track == "F3" and not so_far.fat.grade2 else 0
+    reason = inp.rules.reason(
+        "start_level",
+        f"Home exercises start at L{level} "
+        f"({'standard level for low risk' if level else 'motor-control start'}).",
+        "phase_levels",
+        source="CLINICAL_LOGIC.md §5.3 phase 1 (L0-L1)",
+        evidence="D",
+    )
+    return PlanPart((reason,), {"start_level": level})
+
+
+# ------------------------------------------------------------------------------ §5.2 exercises
+#: Which condition of ``history.json`` makes a contraindication note of the library shown.
+_NOTE_CONDITION = {
+    "pregnancy_supine": "pregnancy",
+    "osteoporosis_clearance": "osteoporosis",
+    "hypertension_holds": "hypertension",
+    "shoulder_wrist_variant": "shoulder_wrist_pain",
+}
+_SURGERY = "contra.surgery_restrictions"
+
+
+def _home_exercise(ex: Exercise, so_far: PlanDraft, conditions: set[str]) -> PlannedExercise:
+    """One home exercise, dosed and with the safety notes of §5.2 that apply."""
+    f = so_far.fat
+    notes = [f"contra.{c}" for c in ex.contraindications]
+    clinician = []
+    if ex.id == "curl_up" and "osteoporosis" in conditions:
+        clinician.append("osteoporosis: clinician clearance before the curl-up (§5.2 note 4)")
+    dose = start_dose(ex, so_far.start_level, endurance=f.grade2, extra_set=f.on and ex.extensor)
+    if "hypertension" in conditions and dose.type == "hold" and (dose.hold_s or 0) > 10:
+        dose = replace(dose, hold_s=10)
+    if conditions & {"recent_spinal_surgery", "implanted_stimulator"}:
+        notes.append(_SURGERY)
+        clinician.append(
+            "recent spinal surgery / implanted stimulator: surgeon's "
+            "restrictions first (§5.2 note 6)"
+        )
+    shown = tuple(
+        n for n in notes if _NOTE_CONDITION.get(n.split(".", 1)[1]) in conditions or n == _SURGERY
+    )
+    return PlannedExercise(
+        ex.id, so_far.start_level, dose, 1, False, f.on and ex.extensor, shown, tuple(clinician)
+    )
+
+
+def home_exercises(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.2: the six home exercises, each with its safety notes (supine left out in pregnancy)."""
+    conditions = set(inp.profile.clinical.history.conditions)
+    reasons = []
+    exercises = []
+    for ex_id in HOME_EXERCISES:
+        ex = inp.library[ex_id]
+        if ex.supine and "pregnancy" in conditions:
+            reasons.append(
+                inp.rules.reason(
+                    f"pregnancy_{ex_id}",
+                    f"{ex_id} left out: lying on the back after the 1st "
+                    "trimester (§5.2 safety note 3) [R].",
+                    source="CLINICAL_LOGIC.md §5.2 note 3",
+                    evidence="R",
+                )
+            )
+            continue
+        exercises.append(_home_exercise(ex, so_far, conditions))
+    return PlanPart(tuple(reasons), {"exercises": so_far.exercises + tuple(exercises)})
+
+
+def multifidus_activation(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.1, §5.9: specific multifidus activation from week 1 (motor-control tracks, fat)."""
+    motor_tracks = inp.triage.track in ("F1", "F2", "S1", "S2")
+    if not (motor_tracks or so_far.fat.on):
+        return PlanPart()
+    planned = PlannedExercise(
+        "multifidus_activation",
+        0,
+        start_dose(inp.library["multifidus_activation"], 0),
+        1,
+        True,
+        so_far.fat.on,
+        (),
+        ("Hides 2001 specific multifidus training [V]; daily low-load motor control",),
+    )
+    reason = inp.rules.reason(
+        "multifidus_activation",
+        "Specific multifidus activation from week 1 "
+        f"({'motor-control track' if motor_tracks else 'multifidus fat emphasis'}).",
+        source="Hides JA et al., Spine 2001 [V]; CLINICAL_LOGIC.md §5.1, §5.9",
+        evidence="V/D",
+    )
+    return PlanPart((reason,), {"exercises": (planned, *so_far.exercises)})
+
+
+def slow_lowering(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.6: slow-lowering (eccentric) progressions from phase 2 (fat emphasis) or 3."""
+    f = so_far.fat
+    phase = so_far.phases[1] if f.on else so_far.phases[2]
+    first_week, level = phase["weeks"][0], 0 if f.grade2 else min(phase["levels"][0], 1)
+    planned = PlannedExercise(
+        "slow_lowering",
+        level,
+        start_dose(inp.library["slow_lowering"], level, endurance=f.grade2),
+        first_week,
+        False,
+        f.on,
+        (),
+        ("eccentric emphasis as a progression tool, low volume first (§5.6 [D])",),
+    )
+    reason = inp.rules.reason(
+        "slow_lowering",
+        f"Slow-lowering (eccentric) progressions start in week {first_week}.",
+        source="CLINICAL_LOGIC.md §5.6 [D], §5.3 phase 3",
+        evidence="D",
+    )
+    return PlanPart((reason,), {"exercises": (*so_far.exercises, planned)})
+
+
+# ------------------------------------------------------------------------------ §5.2, §5.7
+def _walking_goal(profile: StabilityProfile, rules: CareRules, dose: Dose) -> dict[str, Any]:
+    move = profile.movement
+    baseline = move.walking_min if move is not None and move.valid_days else None
+    return {
+        "days_per_week": 5,
+        "start_min_per_day": (dose.minutes or 0) * (dose.per_day or 1),
+        "weekly_increase": float(rules["walking_weekly_increase"]),
+        "target_min_per_week": int(rules["weekly_activity_target_min"]),
+        "baseline_walking_min_per_day": None if baseline is None else round(baseline, 1),
+        "baseline_steps_per_day": (
+            None if move is None or move.steps is None else round(move.steps)
+        ),
+        "source": rules.rule("weekly_activity_target_min").source,
+    }
+
+
+def walking(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.2: walking from the patient's own baseline (30+ min a day starts at L2)."""
+    move = inp.profile.movement
+    baseline = move.walking_min if move is not None and move.valid_days else None
+    level = so_far.start_level
+    if baseline is not None and baseline >= 30:
+        level = max(level, 2)
+    dose = start_dose(inp.library["walking"], level)
+    planned = PlannedExercise("walking", level, dose, 1, True)
+    return PlanPart(
+        changes={
+            "exercises": (*so_far.exercises, planned),
+            "walking": _walking_goal(inp.profile, inp.rules, dose),
+        }
+    )
+
+
+def _break_goal(profile: StabilityProfile, rules: CareRules) -> dict[str, Any]:
+    low, high = (int(x) for x in rules["movement_break_interval_min"])
+    move = profile.movement
+    if move is None or move.valid_days == 0 or move.longest_static_bout_min is None:
+        why = (
+            "no wearable data"
+            if move is None
+            else "no valid wear day in daily.csv"
+            if move.valid_days == 0
+            else "no static-bout figures on the valid days"
+        )
+        return {
+            "interval_min": low,
+            "from_own_data": False,
+            "baseline_bouts_over_30min_per_day": None,
+            "target_bouts_over_30min_per_day": None,
+            "rule": f"{why}: lower end of the 30-45 min interval [D]",
+        }
+    # Prompt at half the patient's usual longest still spell, kept within 30-45 min and
+    # rounded to 5 min [D]; goal: reduce the daily count of > 30 min static bouts.
+    half = move.longest_static_bout_min / 2
+    interval = int(min(high, max(low, 5 * round(half / 5))))
+    bouts = move.static_bouts_over_30min
+    target = None if bouts is None else int(bouts * (1 - float(rules["movement_break_reduction"])))
+    return {
+        "interval_min": interval,
+        "from_own_data": True,
+        "baseline_bouts_over_30min_per_day": None if bouts is None else round(bouts, 1),
+        "baseline_longest_static_bout_min": round(move.longest_static_bout_min, 1),
+        "target_bouts_over_30min_per_day": target,
+        "valid_days": move.valid_days,
+        "rule": "interval = half the median longest static bout, within 30-45 min; goal = "
+        "static bouts > 30 min reduced by movement_break_reduction [D]",
+    }
+
+
+def movement_breaks(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.7: movement breaks at an interval from the patient's own static bouts."""
+    goal = _break_goal(inp.profile, inp.rules)
+    dose = replace(start_dose(inp.library["movement_breaks"], 0), interval_min=goal["interval_min"])
+    reason = inp.rules.reason(
+        "movement_breaks",
+        f"Movement-break interval {goal['interval_min']} min ({goal['rule']}).",
+        "movement_break_interval_min",
+        "movement_break_reduction",
+    )
+    return PlanPart(
+        (reason,),
+        {
+            "exercises": (*so_far.exercises, PlannedExercise("movement_breaks", 0, dose, 1, True)),
+            "movement_breaks": goal,
+        },
+    )
+
+
+# ------------------------------------------------------------------------------ the rest
+def education(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§1.3, §1.5, §5.9: the education messages (imaging, fat, psychology, self-management)."""
+    topics = list(EDUCATION_ALWAYS)
+    profile, track = inp.profile, inp.triage.track
+    if profile.instability is not None or profile.muscle is not None:
+        topics.insert(2, "imaging")
+    if so_far.fat.on:
+        topics.append("fi_expectation")
+    if profile.clinical.startback_risk == "high" or track == "F2":
+        topics.append("psych")
+    if track == "F3":
+        topics.insert(0, "self_management")
+    return PlanPart(changes={"education": tuple(topics)})
+
+
+def actions(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """Carry the triage's actions (referrals, reviews) into the plan; no passive modality."""
+    tri = inp.triage
+    carried = tuple(
+        {
+            "code": a.code,
+            "kind": a.kind,
+            "urgency": a.urgency,
+            "source": a.source,
+            "evidence": a.evidence,
+        }
+        for a in tri.actions
+    )
+    reason = inp.rules.reason(
+        "no_passive_modalities",
+        "Not offered: " + ", ".join(tri.guideline["not_offered"]) + f" ({tri.jurisdiction}).",
+        source=tri.guideline["source"],
+        evidence="D",
+    )
+    return PlanPart((reason,), {"actions": carried})
+
+
+def schedule(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.2: sessions a week (rule ``sessions_per_week``) on spread-out weekdays."""
+    sessions = int(inp.rules["sessions_per_week"])
+    days = SESSION_DAYS.get(sessions, tuple(range(min(sessions, 7))))
+    return PlanPart(changes={"sessions_per_week": sessions, "exercise_days": days})
+
+
+def baseline(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§5.5: the baseline scores of the 6/12-week review (primary measure: ODI, RMDQ, NRS)."""
+    c = inp.profile.clinical
+    values: dict[str, Any] = {
+        k: v
+        for k, v in (("odi_pct", c.odi_pct), ("rmdq", c.rmdq), ("nrs", c.nrs), ("psfs", c.psfs))
+        if v is not None
+    }
+    values["primary"] = next((k for k in ("odi_pct", "rmdq", "nrs") if k in values), None)
+    values["date"] = inp.profile.date.isoformat() if inp.profile.date else None
+    return PlanPart(changes={"baseline": values})
+
+
+#: The plan, step by step.
+PLAN_STEPS = (
+    fat_emphasis,
+    phases,
+    start_level,
+    home_exercises,
+    multifidus_activation,
+    slow_lowering,
+    walking,
+    movement_breaks,
+    education,
+    actions,
+    schedule,
+    baseline,
+)
