@@ -16,6 +16,7 @@ from spinestab.cli._common import console, exit_on_bad_input
 from spinestab.errors import InputError
 
 if TYPE_CHECKING:
+    from spinestab.imaging.options import LevelNames
     from spinestab.imaging.pipeline import ImageInput
     from spinestab.imaging.result import MriResult
 
@@ -41,6 +42,16 @@ def _parse_cutoffs(text: str | None) -> tuple[float, ...] | None:
         raise InputError("bad cut-offs", item="--grade-cutoffs", value=text) from exc
 
 
+def _level_names(confirm: bool, rename: str | None, by: str | None) -> LevelNames | None:
+    """Return the clinician's confirmation or correction of the level names, if any."""
+    from spinestab.imaging.options import LevelNames
+    from spinestab.settings import get_settings
+
+    if not confirm and not rename:
+        return None
+    return LevelNames.parse(rename or "", by=by or get_settings().user)
+
+
 def _image_input(
     image: Path | None, water: Path | None, fat: Path | None, ff: Path | None
 ) -> ImageInput:
@@ -61,13 +72,50 @@ def _image_input(
     return image
 
 
+#: what each study-level flag means, for the console
+FLAG_TEXT = {
+    "laterality_suspect": "its right label does not lie on the patient's right: sides swapped?",
+    "absent_from_mask": "not in the mask, while the other side is",
+    "fat_classes_weakly_separated": "single-contrast fat classes weakly separated",
+    "level_truncated_by_field_of_view": "a level is cut by the field of view",
+    "nan_voxels": "image voxels without a value inside a muscle",
+    "fat_undefined_voxels": "muscle voxels without a fat fraction",
+    "no_vertebral_body_at_level": "no vertebral body where a level was measured",
+}
+
+
 def _report(result: MriResult, out: Path) -> None:
-    """Print what a finished run found."""
-    levels = result.levels.present or ["none"]
+    """Print what a finished run found, and every doubt about it."""
+    from rich.markup import escape
+
+    names = result.levels
+    levels = names.present or ["none"]
+    state = f" ({names.state})" if names.state in ("assumed", "doubtful", "confirmed") else ""
     console.print(
-        f"[bold]muscle quality[/]: {len(result.rows)} rows, levels {', '.join(levels)}, "
+        f"[bold]muscle quality[/]: {len(result.rows)} rows, levels {', '.join(levels)}{state}, "
         f"fat method {result.fat_method} -> {out}"
     )
+    if names.state in ("assumed", "doubtful"):
+        console.print(
+            f"[yellow]level names {names.state}[/]: {escape(names.levels.method)}. Check them "
+            "on the QA pictures; confirm with --confirm-levels, or correct with "
+            "--rename-levels COMPUTED=RIGHT (e.g. L5=L1).",
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif names.state == "confirmed":
+        console.print(f"level names: {escape(names.levels.method)}", highlight=False)
+    for flag in result.flags:
+        kind, _, what = flag.partition(":")
+        if kind.startswith("level_names_"):
+            continue
+        text = FLAG_TEXT.get(kind, "")
+        subject = f" ({escape(what)})" if what else ""
+        console.print(
+            f"  [yellow]flag[/] {kind}{subject}{': ' + text if text else ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def mri_command(
@@ -188,11 +236,37 @@ def mri_command(
         str | None, typer.Option("--series-uid", help="SeriesInstanceUID in a mixed DICOM folder.")
     ] = None,
     qa: Annotated[bool, typer.Option("--qa/--no-qa", help="Write QA pictures.")] = True,
+    confirm_levels: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-levels",
+            help="The level names (see the QA pictures of a run before) are right.",
+        ),
+    ] = False,
+    rename_levels: Annotated[
+        str | None,
+        typer.Option(
+            "--rename-levels",
+            help="Correct the level names: COMPUTED=RIGHT, e.g. L5=L1 (one pair moves every "
+            "level along; several pairs name each level).",
+        ),
+    ] = None,
+    confirmed_by: Annotated[
+        str | None,
+        typer.Option(
+            "--confirmed-by",
+            help="Who confirms or corrects the level names (default: setting SPINESTAB_USER).",
+        ),
+    ] = None,
 ) -> None:
     """Rate paraspinal muscle quality per muscle, side and vertebral level.
 
     Writes OUT/muscle_quality.csv, OUT/per_slice.csv, OUT/qa_<level>.png and
-    OUT/summary.json. Exit code 2 on bad input (then nothing is written).
+    OUT/summary.json. Level names that rest on an assumption (a single vertebrae label
+    counted from the default anchor, no sacrum to check it) are said on the console, in the
+    QA titles and in summary.json; after looking at the pictures, confirm them with
+    --confirm-levels or correct them with --rename-levels. Exit code 2 on bad input (then
+    nothing is written).
     """
     from rich.progress import Progress
 
@@ -227,6 +301,7 @@ def mri_command(
             grade_cutoffs=_parse_cutoffs(grade_cutoffs),
             series_uid=series_uid,
             qa=qa,
+            level_names=_level_names(confirm_levels, rename_levels, confirmed_by),
         )
         check_out_dir(out)
         with Progress(transient=True, console=console) as bar:

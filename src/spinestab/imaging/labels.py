@@ -567,7 +567,12 @@ def label_values(labels: np.ndarray) -> np.ndarray:
 
 
 def check_labels_known(
-    values: Iterable[int], scheme: LabelScheme, *, source: str = "", kinds: Iterable[str] = ()
+    values: Iterable[int],
+    scheme: LabelScheme,
+    *,
+    source: str | None = "",
+    kinds: Iterable[str] = (),
+    option: str = "--labels",
 ) -> None:
     """Fail if a label map holds values the scheme does not know.
 
@@ -581,6 +586,9 @@ def check_labels_known(
         For the message.
     kinds : iterable of str
         If given, at least one label of these kinds must be present.
+    option : str
+        The option that names the scheme, for the hint (``--labels`` for the muscle mask,
+        ``--vertebrae-labels`` for the vertebra mask).
 
     """
     present = sorted(int(v) for v in values if int(v) != 0)
@@ -590,7 +598,7 @@ def check_labels_known(
             f"label values not in scheme '{scheme.name}'",
             source=source or None,
             value=unknown[:20],
-            expected=f"values of {scheme.name} ({scheme.source}); wrong --labels scheme?",
+            expected=f"values of {scheme.name} ({scheme.source}); wrong {option} scheme?",
         )
     kinds = tuple(kinds)
     if kinds and not any(scheme.entries[v].kind in kinds for v in present):

@@ -234,6 +234,7 @@ def measure(
     references: Iterable[Reference] = BUILTIN_REFERENCES,
     grid_tolerance_mm: float = 1e-3,
     derive_autochthon: bool = False,
+    level_names: str | None = None,
 ) -> MuscleQuality:
     """Measure every muscle of ``mask`` per slice, per level and over all slices.
 
@@ -263,6 +264,10 @@ def measure(
         Add ``autochthon`` rows (multifidus + erector spinae of one side together, flagged
         ``derived``, label value -1) where the mask has both and no autochthon label; they
         match TotalSegmentator's muscle and Crawford 2016's reference. Not in per_slice.
+    level_names : str, optional
+        How far the level names can be trusted (``named``, ``assumed``, ``doubtful``,
+        ``confirmed``; :mod:`~spinestab.imaging.level_names`); by default read from
+        ``levels.method``. ``assumed`` and ``doubtful`` flag every level row.
 
     Raises
     ------
@@ -279,6 +284,11 @@ def measure(
     n_slices = image.shape[axis]
     if levels is None:
         levels = SliceLevels(tuple("" for _ in range(n_slices)), "none given")
+    if level_names is None:
+        from spinestab.imaging.level_names import level_names_state
+
+        level_names = level_names_state(levels)
+    names_state = level_names if level_names in ("assumed", "doubtful") else ""
     if len(levels.levels) != n_slices:
         raise InputError(
             "level table length differs from the number of slices",
@@ -351,10 +361,10 @@ def measure(
             slice_ff = _safe_div(sums["fat_sum"], sums["fat_n"])
         else:
             slice_ff = np.full(count.shape, np.nan)
-    level_names = levels.names()
-    truncated = {lv for lv in level_names if level_arr[0] == lv or level_arr[-1] == lv}
+    present_levels = levels.names()
+    truncated = {lv for lv in present_levels if level_arr[0] == lv or level_arr[-1] == lv}
 
-    groups: list[tuple[str, np.ndarray]] = [(lv, level_arr == lv) for lv in level_names]
+    groups: list[tuple[str, np.ndarray]] = [(lv, level_arr == lv) for lv in present_levels]
     groups.append(("all", np.ones(n_slices, dtype=bool)))
     fat_method = fat.method if fat is not None else "none"
     raw: list[dict[str, Any]] = []
@@ -407,11 +417,7 @@ def measure(
         if d["muscle"] in swapped:
             d["flags"].append("laterality_suspect")  # right side not at larger world x
     rows = []
-    name_flag = names_state = ""
-    if "WARNING" in levels.method:
-        name_flag, names_state = "level_names_doubtful", "doubtful"
-    elif "assumed" in levels.method:
-        name_flag, names_state = "level_names_assumed", "assumed"
+    name_flag = f"level_names_{names_state}" if names_state else ""
     for d in raw:
         if name_flag and d["level"] != "all":
             d["flags"].append(name_flag)
@@ -419,7 +425,7 @@ def measure(
             d["fat_fraction_pct"],
             muscle=d["muscle"],
             level=d["level"],
-            levels_covered=level_names,
+            levels_covered=present_levels,
             fat_method=fat_method,
             sex=sex,
             age=age,

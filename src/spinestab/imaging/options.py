@@ -115,11 +115,10 @@ class LevelNames:
     Attributes
     ----------
     rename : mapping of str to str
-        Computed name to the right name. One pair is an anchor ("the vertebra named L5
-        is L1"): every other level moves along the vertebral column by the same number of
-        vertebrae. Several pairs must name every level present.
-    confirmed : bool
-        The names, after ``rename`` if any, are confirmed as right.
+        Computed name to the right name. Empty: the names are confirmed as they are. One
+        pair is an anchor ("the vertebra named L5 is L1"): every other level moves along
+        the vertebral column by the same number of vertebrae. Several pairs must name
+        every level present.
     by : str
         Who confirmed or corrected them (for the record), may be empty.
 
@@ -131,12 +130,11 @@ class LevelNames:
     """
 
     rename: Mapping[str, str] = field(default_factory=dict)
-    confirmed: bool = True
     by: str = ""
 
     def __post_init__(self) -> None:
         """Upper-case the names and refuse anything that is not a vertebra."""
-        from spinestab.imaging.labels import vertebra_order
+        from spinestab.core.levels import vertebra_order
 
         clean: dict[str, str] = {}
         for old, new in dict(self.rename).items():
@@ -180,7 +178,7 @@ class LevelNames:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return {"rename": dict(self.rename), "confirmed": self.confirmed, "by": self.by}
+        return {"rename": dict(self.rename), "by": self.by}
 
 
 def _choice(enum: type[StrEnum], value: Any, option: str) -> StrEnum:

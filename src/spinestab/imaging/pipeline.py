@@ -204,7 +204,7 @@ def _analyse(
     assignment = _levels(run, levels, seg_vertebrae, base, mask_vol)
     body = _vertebral_body(run, levels.vertebral_body, base, mask_vol)
     run.step("levels")
-    quality = _measure(run, base, mask_vol, assignment.levels, fat_map, body)
+    quality = _measure(run, base, mask_vol, assignment, fat_map, body)
     run.step("measure")
     pictures = _pictures(run, image, base, mask_vol, assignment, modality)
     run.step("pictures")
@@ -460,13 +460,16 @@ def _levels(
             slice_s=slice_positions_s(base.affine, base.shape),
         )
         source = "slice table" if isinstance(table, Mapping) else str(Path(table))
-        return LevelAssignment.of(found, source, len(found.levels))
+        return LevelAssignment.of(
+            found, source, len(found.levels), correction=run.options.level_names
+        )
     vertebrae: Source | None = levels.vertebrae
     vertebrae_labels = run.options.vertebrae_labels
     if vertebrae is None and seg_vertebrae is not None:
         vertebrae, vertebrae_labels = seg_vertebrae
     found, source = _levels_from_vertebrae(run, vertebrae, vertebrae_labels, base, mask_vol)
-    return LevelAssignment.of(found, source, base.shape[slice_axis(base.affine)])
+    n_slices = base.shape[slice_axis(base.affine)]
+    return LevelAssignment.of(found, source, n_slices, correction=run.options.level_names)
 
 
 def _levels_from_vertebrae(
@@ -481,7 +484,9 @@ def _levels_from_vertebrae(
     scheme = run.scheme
     if vertebrae is not None:
         vsrc, vscheme = _read(vertebrae, labels=True), get_scheme(vertebrae_labels)
-        check_labels_known(label_values(vsrc.data), vscheme, source=_name(vertebrae))
+        check_labels_known(
+            label_values(vsrc.data), vscheme, source=_name(vertebrae), option="--vertebrae-labels"
+        )
     elif scheme.vertebrae() or scheme.of_kind("vertebrae"):
         vsrc, vscheme = mask_vol, scheme
     else:
@@ -520,6 +525,7 @@ def _split_or_instances(
             f"no vertebra labels of scheme '{vscheme.name}' in the vertebra mask",
             source=vsrc.source or None,
             value=sorted(int(v) for v in present if v)[:20],
+            expected="the scheme the vertebra mask was made with (--vertebrae-labels)",
         )
     return None
 
@@ -567,7 +573,7 @@ def _measure(
     run: _Run,
     base: Volume,
     mask_vol: Volume,
-    levels: SliceLevels | None,
+    assignment: LevelAssignment,
     fat_map: Any,
     body: np.ndarray | None,
 ) -> Any:
@@ -578,7 +584,8 @@ def _measure(
         base,
         mask_vol,
         run.scheme,
-        levels=levels,
+        levels=assignment.levels,
+        level_names=assignment.state,
         fat=fat_map,
         vertebral_body=body,
         grading=run.grading,
@@ -587,6 +594,10 @@ def _measure(
         references=run.references,
         derive_autochthon=options.derive_autochthon,
     )
+
+
+#: what a QA picture's title adds to a level name that is not simply named
+_TITLE_NOTE = {"assumed": " (assumed)", "doubtful": " (doubtful)", "confirmed": " (confirmed)"}
 
 
 def _pictures(
@@ -608,6 +619,7 @@ def _pictures(
         assignment.levels,
         title=Path(str(_name(_primary(image)))).name,
         window=CT_SOFT_TISSUE_WINDOW if modality == "CT" else None,
+        level_note=_TITLE_NOTE.get(assignment.state, ""),
     )
 
 

@@ -126,6 +126,7 @@ def render_level_pictures(
     window_pct: tuple[float, float] = (1.0, 99.5),
     window: tuple[float, float] | None = None,
     extra_levels: Sequence[str] = ("all",),
+    level_note: str = "",
 ) -> list[QaPicture]:
     """Draw one PNG per level (plus the slice of largest muscle area as ``all``).
 
@@ -145,6 +146,9 @@ def render_level_pictures(
         Fixed display window; CT defaults to a soft-tissue window.
     extra_levels : sequence of str
         ``("all",)`` adds the slice of largest muscle area.
+    level_note : str
+        Added to the level name in the titles, e.g. ``" (assumed)"`` when the names rest
+        on an assumption (not for ``all``).
 
     Returns
     -------
@@ -217,7 +221,8 @@ def render_level_pictures(
         axes.text(0.97, 0.5, "L", color="yellow", transform=axes.transAxes, fontsize=12)
         axes.text(0.5, 0.97, "A", color="yellow", transform=axes.transAxes, fontsize=12)
         axes.set_axis_off()
-        heading = f"{title} level {level}, slice {k}".strip()
+        note = level_note if level != "all" else ""
+        heading = f"{title} level {level}{note}, slice {k}".strip()
         axes.set_title(heading, fontsize=10)
         if handles:
             axes.legend(  # below the image, so that it never hides a contour

@@ -16,20 +16,16 @@ from typing import Any
 import numpy as np
 
 from spinestab.core.results import MuscleRow
+from spinestab.imaging.level_names import apply_level_names, level_names_state
 from spinestab.imaging.levels import SliceLevels
 from spinestab.imaging.muscle import SliceRow
+from spinestab.imaging.options import LevelNames
 from spinestab.imaging.qa import QaPicture
 
 __all__ = ["Geometry", "LevelAssignment", "MriResult", "Provenance"]
 
 #: the tables and the summary every run writes; QA pictures and a segmenter's folder add to it
 TABLE_FILES = ("muscle_quality.csv", "per_slice.csv", "summary.json")
-
-#: how level names came about: ``none`` (no levels), ``named`` (from instance labels, discs
-#: or a slice table), ``checked`` is part of ``named`` (method says so), ``assumed`` (counted
-#: from an anchor nothing confirmed), ``doubtful`` (a check failed), ``confirmed`` (by a
-#: clinician, after any correction)
-LEVEL_NAME_STATES = ("none", "named", "assumed", "doubtful", "confirmed")
 
 
 @dataclass(frozen=True)
@@ -44,20 +40,57 @@ class LevelAssignment:
         Where they came from (a vertebra mask, the muscle mask's vertebra labels, a slice
         table) or ``none``.
     state : str
-        One of :data:`LEVEL_NAME_STATES`.
+        One of :data:`~spinestab.imaging.level_names.LEVEL_NAME_STATES`.
+    found_as : str
+        The state before a clinician's confirmation (``assumed``...), else ``state``.
+    confirmed_by : str
+        Who confirmed or corrected the names (``confirmed`` only).
+    renamed : dict
+        Computed name to the name given by the clinician (``confirmed`` only).
 
     """
 
     levels: SliceLevels
     source: str = "none"
     state: str = "none"
+    found_as: str = ""
+    confirmed_by: str = ""
+    renamed: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, found: SliceLevels | None, source: str, n_slices: int) -> LevelAssignment:
-        """Wrap levels found by one of the ``levels_from_*`` functions (or none)."""
+    def of(
+        cls,
+        found: SliceLevels | None,
+        source: str,
+        n_slices: int,
+        *,
+        correction: LevelNames | None = None,
+    ) -> LevelAssignment:
+        """Wrap levels found by one of the ``levels_from_*`` functions (or none).
+
+        With ``correction`` the clinician's confirmation or correction is applied.
+        """
         if found is None:
-            return cls(SliceLevels(tuple("" for _ in range(n_slices)), "none given"), source)
-        return cls(found, source, state_of(found))
+            found = SliceLevels(tuple("" for _ in range(n_slices)), "none given")
+            if correction is None:
+                return cls(found, source, "none", "none")
+        state = level_names_state(found)
+        if correction is None:
+            return cls(found, source, state, state)
+        fixed = apply_level_names(found, correction)
+        renamed = {n: fixed.levels[i] for i, n in enumerate(found.levels) if n}
+        renamed = {a: b for a, b in renamed.items() if a != b}
+        return cls(fixed, source, "confirmed", state, correction.by or "a clinician", renamed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``level_names`` block of ``summary.json``."""
+        return {
+            "state": self.state,
+            "found_as": self.found_as,
+            "confirmed_by": self.confirmed_by or None,
+            "renamed": dict(self.renamed),
+            "how": self.levels.method,
+        }
 
     @property
     def present(self) -> list[str]:
@@ -68,17 +101,6 @@ class LevelAssignment:
     def assumed(self) -> bool:
         """Whether the names rest on an assumption (or a failed check)."""
         return self.state in ("assumed", "doubtful")
-
-
-def state_of(levels: SliceLevels) -> str:
-    """Return the :data:`LEVEL_NAME_STATES` entry of levels found by ``levels_from_*``."""
-    if not any(levels.levels):
-        return "none"
-    if "WARNING" in levels.method:
-        return "doubtful"
-    if "assumed" in levels.method:
-        return "assumed"
-    return "named"
 
 
 @dataclass(frozen=True)
@@ -303,6 +325,8 @@ class MriResult:
                 "present": self.levels.present,
                 "per_slice": list(self.levels.levels.levels),
             },
+            "level_names": self.levels.to_dict(),
+            "flags": list(self.flags),
             "fat_method": self.fat_method,
             "grading": dict(self.grading),
             "rows": [asdict(r) for r in self.rows],
@@ -313,6 +337,7 @@ class MriResult:
             "image_nan_voxels": self.image_nan_voxels,
             "qa_pictures": [p.name for p in self.pictures],
             "timings_s": dict(self.timings_s),
+            "provenance": self.provenance.to_dict() if self.provenance else None,
             "outputs": self.output_names(),
         }
 
@@ -328,11 +353,20 @@ class MriResult:
         """Rebuild a result from ``summary.json`` (and the per-slice rows and pictures)."""
         lv = summary["levels"]
         found = SliceLevels(tuple(lv["per_slice"]), lv["method"])
-        levels = LevelAssignment(
-            found,
-            str(summary.get("inputs", {}).get("levels_from", "none")),
-            state_of(found) if any(found.levels) else "none",
-        )
+        source = str(summary.get("inputs", {}).get("levels_from", "none"))
+        names = summary.get("level_names")
+        if names:
+            levels = LevelAssignment(
+                found,
+                source,
+                names["state"],
+                names.get("found_as", ""),
+                names.get("confirmed_by") or "",
+                dict(names.get("renamed") or {}),
+            )
+        else:  # written before the block existed
+            state = level_names_state(found)
+            levels = LevelAssignment(found, source, state, state)
         measurement_keys = (
             "pixel_area_mm2",
             "voxel_volume_mm3",
