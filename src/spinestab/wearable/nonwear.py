@@ -29,9 +29,9 @@ from typing import ClassVar
 import numpy as np
 
 from spinestab.errors import InputError
+from spinestab.wearable._runs import cover, runs
 from spinestab.wearable.calibrate import still_mask
 from spinestab.wearable.config import WearableConfig
-from spinestab.wearable.posture import runs
 
 #: Seconds of continuous trunk gait that show a person walking: shorter runs are not taken
 #: as evidence, a few seconds of fidgeting can pass for steps [D].
@@ -200,10 +200,7 @@ def _long_segments(
     else:
         st, en = orientation_segments(sensor.g, still, turn_deg=turn_deg)
     long = (en - st) >= cfg.nonwear_min * 60
-    d = np.zeros(still.size + 1, np.int32)
-    np.add.at(d, st[long], 1)
-    np.add.at(d, en[long], -1)
-    return np.cumsum(d[:-1]) > 0
+    return cover(st[long], en[long], still.size)
 
 
 class NonwearDetector(ABC):
@@ -289,15 +286,12 @@ class OrientationNonwear(NonwearDetector):
             # fidgeting can pass for steps.
             walk = np.asarray(trunk_walking, bool) & ~nw_t
             ws, we = runs(walk)
-            walk_start = np.zeros(cand.size + 1, np.int32)
+            walk_start = np.zeros(cand.size, np.int32)
             np.add.at(walk_start, ws[(we - ws) >= WALK_EVIDENCE_S], 1)
             st, en = runs(cand)
-            cw = np.concatenate([[0], np.cumsum(walk_start[:-1])])
+            cw = np.concatenate([[0], np.cumsum(walk_start)])
             walked = (cw[en] - cw[st]) > 0
-            d = np.zeros(cand.size + 1, np.int32)
-            np.add.at(d, st[walked], 1)
-            np.add.at(d, en[walked], -1)
-            off |= np.cumsum(d[:-1]) > 0
+            off |= cover(st[walked], en[walked], cand.size)
         return NonwearResult(nw_t, off | np.asarray(thigh.missing, bool), self.name)
 
 
