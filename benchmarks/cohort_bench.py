@@ -1,9 +1,10 @@
 """Cohort benchmark: wall time on 1 and 2 Dask workers, overhead per task, memory per worker.
 
 One command: ``python -m benchmarks cohort`` (options below). A synthetic cohort
-(``spinestab.cohort.synthetic``: one-day scripted trunk recordings, a thigh recording for
-every second subject, two questionnaires each) is generated once into
-``benchmarks/results/cohort_data``; MRI tasks join once the MRI path runs in cohorts.
+(``spinestab.cohort.synthetic``: per subject a Dixon phantom MRI of L3-L5 with known fat
+(``imaging.phantom``) and its masks, a one-day scripted trunk recording, a thigh recording
+for every second subject, two questionnaires) is generated once into
+``benchmarks/results/cohort_data``.
 
 Printed side by side, each the best of ``--repeat`` runs:
 
@@ -41,7 +42,7 @@ def _load() -> str:
 def _dataset(args: argparse.Namespace) -> Path:
     from spinestab.cohort.synthetic import write_synthetic_cohort
 
-    root = DATA / f"{args.subjects}x{args.hours:g}h_{args.fs}hz_{args.format}"
+    root = DATA / f"{args.subjects}x{args.hours:g}h_{args.fs}hz_{args.format}_mri"
     if not (root / "manifest.csv").exists():
         shutil.rmtree(root, ignore_errors=True)
         t0 = time.perf_counter()
@@ -52,6 +53,7 @@ def _dataset(args: argparse.Namespace) -> Path:
             hours=args.hours,
             fs_hz=args.fs,
             recording_format=args.format,
+            mri=True,
             seed=7,
         )
         print(f"  generated in {time.perf_counter() - t0:.0f} s")

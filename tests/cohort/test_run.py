@@ -46,7 +46,7 @@ def test_failures_are_named_and_the_rest_is_done(bids_run, clean_cohort):
     for task, (file_name, reason) in BROKEN.items():
         assert file_name in failed[task]["error"] and reason in failed[task]["error"]
         assert task in res.output
-    assert "missing items" in failed["sub-004/forms"]["error"]
+    assert "6 item(s) unanswered" in failed["sub-004/forms"]["error"]
     assert "s5 (sitting)" in failed["sub-004/forms"]["error"]
     records = _manifest(out)
     assert len(records) == N_TASKS

@@ -167,9 +167,10 @@ def run_command(
                 progress=progress,
             )
     c = summary.counts
+    where = f"on {summary.workers} worker thread(s)" if summary.workers else "(nothing to run)"
     console.print(
         f"[bold]{c.done}[/] done, [bold]{c.failed}[/] failed, {c.skipped} skipped (done before) "
-        f"in {summary.seconds:.1f} s on {summary.workers} worker thread(s) -> {out}",
+        f"in {summary.seconds:.1f} s {where} -> {out}",
         highlight=False,
     )
     for task_id, error in summary.failures[:20]:

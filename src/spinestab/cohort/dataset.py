@@ -608,9 +608,9 @@ def discover(
         Subject data by subject (from ``participants.tsv`` and manifest columns).
 
     """
-    dataset = Path(dataset)
-    if not dataset.exists():
+    if not Path(dataset).exists():
         raise InputError("dataset not found", source=str(dataset))
+    dataset = Path(dataset).resolve()  # workers elsewhere need whole paths
     if participants is not None:
         people = read_participants(participants)
     elif dataset.is_dir() and (dataset / "participants.tsv").exists():

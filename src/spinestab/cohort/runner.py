@@ -259,8 +259,8 @@ def run_cohort(
 
     """
     t0 = time.perf_counter()
-    out = Path(out_dir)
-    make_out_dir(out)
+    make_out_dir(Path(out_dir))
+    out = Path(out_dir).resolve()  # workers elsewhere need a whole path
     run_id = uuid.uuid4().hex[:12]
     with _locked(out):
         ledger = Ledger(out)

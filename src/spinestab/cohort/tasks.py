@@ -267,9 +267,9 @@ def _forms(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
         score = score_form(form)
         if not score.complete:
             raise InputError(
-                f"incomplete {form.instrument} form: not scored",
+                f"incomplete {form.instrument} form, {len(score.missing)} item(s) unanswered: "
+                "not scored",
                 source=path,
-                item="missing items",
                 value=", ".join(score.missing),
                 expected="every item answered (a half-filled form is never scored)",
             )
