@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from spinestab.care import (
     demo_patients_dir,
     load_patient_dir,
+    load_rules,
     run_demo,
     run_plan,
     run_progress,
@@ -388,3 +389,44 @@ def test_cli_progress_bad_sessions_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "pain_during" in result.output
     assert not (tmp_path / "v2").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "item", "fragment"),
+    [
+        ("chronic_weeks: {value: twelve}", "item chronic_weeks:", "valid integer"),
+        ("blocking_urgencies: {value: [soon]}", "item blocking_urgencies.0:", "emergency"),
+        ("unknown_risk_track: {value: S1}", "item unknown_risk_track:", "'F1', 'F2' or 'F3'"),
+        (
+            "movement_break_reduction: {value: 50}",
+            "item movement_break_reduction:",
+            "less than or equal to 1",
+        ),
+        ("sessions_per_week: {value: 3.5}", "item sessions_per_week:", "fractional"),
+        ("green_max: {value: 7}", "item amber_max:", "at least green_max (7)"),
+        ("phase_weeks: {value: [[1, 2], [4, 6], [7, 12]]}", "item phase_weeks:", "week by week"),
+        (
+            "phase_levels: {value: [[0, 1], [1, 2], [2, 4]]}",
+            "item phase_levels.2.1:",
+            "less than or equal to 3",
+        ),
+        ("no_such_rule: {value: 1}", "item no_such_rule:", "unknown care rule"),
+    ],
+)
+def test_a_bad_rule_file_names_the_rule(tmp_path, line, item, fragment):
+    path = tmp_path / "rules.yaml"
+    path.write_text(f"rules:\n  {line}\n")
+    with pytest.raises(InputError) as info:
+        load_rules(path)
+    message = str(info.value)
+    assert str(path) in message and item in message and fragment in message
+
+
+def test_rule_values_are_typed_after_loading(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  chronic_weeks: {value: 10, source: local audit}\n")
+    rules = load_rules(path)
+    assert rules.values.chronic_weeks == 10 == rules["chronic_weeks"]
+    assert rules.values.phase_weeks == ((1, 2), (3, 6), (7, 12))
+    with pytest.raises(InputError, match="item hicks_min_positive"):
+        load_rules(overrides={"hicks_min_positive": 9})

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from spinestab.care.rule_values import RuleValues, validate_rule_values
 from spinestab.core.safe_load import load_yaml, parse_yaml
 from spinestab.errors import InputError
 
@@ -90,10 +91,30 @@ class Reason:
 
 @dataclass(frozen=True)
 class CareRules:
-    """The set of care rules in force (bundled defaults plus overrides)."""
+    """The set of care rules in force (bundled defaults plus overrides).
+
+    Attributes
+    ----------
+    rules : mapping of str to Rule
+        Every rule with its value, source and evidence tag.
+    origin : str
+        The bundled file and any user file or overrides, for messages and outputs.
+    values : RuleValues
+        The same values, typed and validated (:mod:`spinestab.care.rule_values`):
+        ``rules.values.chronic_weeks``.
+
+    """
 
     rules: Mapping[str, Rule]
     origin: str = "spinestab/care/rules.yaml"
+    values: RuleValues = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # validated here, so a CareRules never exists with a value of the wrong type
+        parsed = validate_rule_values(
+            {name: r.value for name, r in self.rules.items()}, origin=self.origin
+        )
+        object.__setattr__(self, "values", parsed)
 
     def __getitem__(self, name: str) -> Any:
         """Return the value of rule ``name``."""
