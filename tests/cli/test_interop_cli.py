@@ -41,16 +41,38 @@ def test_report_pdf_and_html(tmp_path, handout):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.pdf"]  # no temp left
 
 
-def test_report_bad_input_is_a_clear_error_and_writes_nothing(tmp_path):
-    res = run("report", DEMO / "functional_high_risk", "--out", tmp_path / "r.docx")
+def test_report_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINESTAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SPINESTAB_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 's.db'}")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    res = run("report", DEMO / "functional_high_risk", "--out", out_dir / "r.docx")
     assert res.exit_code == 2 and "unknown report format" in res.output
-    res = run("report", tmp_path / "nobody", "--out", tmp_path / "r.html")
-    assert res.exit_code == 2 and "no patient folder" in res.output
-    res = run(
-        "report", DEMO / "functional_high_risk", "--out", tmp_path / "r.html", "--date", "3/4"
-    )
+    res = run("report", "nobody", "--out", out_dir / "r.html")
+    assert res.exit_code == 2 and "no such patient" in res.output
+    res = run("report", DEMO / "functional_high_risk", "--out", out_dir / "r.html", "--date", "3/4")
     assert res.exit_code == 2 and "not a date" in res.output
-    assert list(tmp_path.iterdir()) == []
+    assert list(out_dir.iterdir()) == []
+
+
+def test_report_and_fhir_of_a_stored_patient(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPINESTAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SPINESTAB_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 's.db'}")
+    folder = DEMO / "functional_high_risk"
+    assert run("patient", "add", "p-17").exit_code == 0
+    forms = [folder / n for n in ("startback.json", "odi.json", "nrs.json", "redflags.json")]
+    res = run("score", *forms, "--save", "p-17")
+    assert res.exit_code == 0, res.output
+    res = run("fhir", "export", "p-17", "--out", tmp_path / "b.json")
+    assert res.exit_code == 0, res.output
+    bundle = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert bundle["entry"][0]["resource"]["identifier"][0]["value"] == "p-17"
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("QuestionnaireResponse") == 4
+    res = run("report", "p-17", "--out", tmp_path / "r.html")
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<strong>p-17</strong>" in html
 
 
 def test_fhir_export_then_import(tmp_path):

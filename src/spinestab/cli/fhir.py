@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from spinestab.cli._common import console, exit_on_bad_input
-from spinestab.cli.report import _patient_folder, write_atomically
+from spinestab.cli.report import patient_folder, write_atomically
 
 __all__ = ["register"]
 
@@ -32,11 +32,17 @@ def export_command(
     with exit_on_bad_input():
         from spinestab.fhir import build_bundle, export_from_patient_dir
 
-        bundle = build_bundle(export_from_patient_dir(_patient_folder(patient), language=lang))
+        with patient_folder(patient) as (folder, pseudonym):
+            data = export_from_patient_dir(folder, language=lang)
+        if pseudonym is not None:
+            from spinestab.fhir.stored import with_pseudonym
+
+            data = with_pseudonym(data, pseudonym)
+        bundle = build_bundle(data)
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
         write_atomically(out, text.encode("utf-8"))
         console.print(
-            f"{Path(patient).name}: FHIR Bundle with {len(bundle['entry'])} resources -> {out}",
+            f"{data.pseudonym}: FHIR Bundle with {len(bundle['entry'])} resources -> {out}",
             highlight=False,
             soft_wrap=True,
         )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from spinestab.care import Plan
     from spinestab.report import ReportInputs
 
-__all__ = ["register", "write_atomically"]
+__all__ = ["patient_folder", "register", "write_atomically"]
 
 FORMATS = (".pdf", ".html")
 
@@ -50,23 +52,36 @@ def _format(out: Path) -> str:
     return suffix
 
 
-def _patient_folder(patient: str) -> Path:
+@contextlib.contextmanager
+def patient_folder(patient: str) -> Iterator[tuple[Path, str | None]]:
+    """Yield ``(folder, pseudonym)``: a patient folder as given, or a stored patient's.
+
+    ``patient`` names a folder (the files ``spinestab plan`` reads) when one exists, else a
+    pseudonym in the record (``SPINESTAB_DATABASE_URL``); the pseudonym is None for a folder.
+    """
     folder = Path(patient)
     if folder.is_dir():
-        return folder
-    raise InputError(
-        "no patient folder of that name",
-        source=patient,
-        expected="a patient folder (questionnaires, history.json, muscle_quality.csv, "
-        "instability.json, daily.csv); reading a pseudonym from the patient record comes "
-        "with the record (issue 10)",
-    )
+        yield folder, None
+        return
+    from spinestab.fhir.stored import stored_patient_folder
+    from spinestab.settings import get_settings
+    from spinestab.store import store_session
+
+    settings = get_settings()
+    with (
+        store_session(settings) as session,
+        stored_patient_folder(session, patient, actor=settings.user) as stored,
+    ):
+        yield stored, patient
 
 
 def report_command(
     patient: Annotated[
         str,
-        typer.Argument(help="Patient folder (the files `spinestab plan` reads)."),
+        typer.Argument(
+            help="Pseudonym of a stored patient, or a patient folder (the files "
+            "`spinestab plan` reads)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="FILE.pdf (A4) or FILE.html.")],
     lang: Annotated[
@@ -101,9 +116,14 @@ def report_command(
             raise InputError(
                 "not a date", item="--date", value=date, expected="YYYY-MM-DD"
             ) from None
-        inputs = inputs_from_patient_dir(
-            _patient_folder(patient), imaging_dir=imaging, language=language, date=day
-        )
+        with patient_folder(patient) as (folder, pseudonym):
+            inputs = inputs_from_patient_dir(
+                folder, imaging_dir=imaging, language=language, date=day
+            )
+        if pseudonym is not None:
+            from spinestab.fhir.stored import with_pseudonym
+
+            inputs = with_pseudonym(inputs, pseudonym)
         if handout:
             from spinestab.care.handout import render_handout
 

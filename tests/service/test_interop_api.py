@@ -1,0 +1,84 @@
+"""GET /api/v1/patients/{pseudonym}/fhir and .../report on the stored record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spinestab.clinical import load_form, score_form
+
+from .conftest import login
+
+FORMS = Path(__file__).resolve().parents[2] / "src" / "spinestab" / "data" / "demo_patients"
+FOLDER = FORMS / "functional_high_risk"
+NAMES = ("startback.json", "odi.json", "nrs.json", "psfs.json", "redflags.json")
+
+
+def _store_forms(client, csrf, pseudonym="P-A"):
+    for name in NAMES:
+        response = client.post(
+            f"/api/v1/patients/{pseudonym}/forms",
+            content=(FOLDER / name).read_text(encoding="utf-8"),
+            headers={"X-CSRF-Token": csrf, "content-type": "application/json"},
+        )
+        assert response.status_code == 201, response.text
+
+
+def test_fhir_bundle_of_the_stored_forms(client):
+    csrf = login(client, "doc")
+    _store_forms(client, csrf)
+    response = client.get("/api/v1/patients/P-A/fhir")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    bundle = response.json()
+    resources = [e["resource"] for e in bundle["entry"]]
+    patient = resources[0]
+    assert patient["identifier"] == [{"system": "urn:spinestab:pseudonym", "value": "P-A"}]
+    assert sum(r["resourceType"] == "QuestionnaireResponse" for r in resources) == len(NAMES)
+    values = {
+        r["code"]["coding"][0]["code"]: r["valueQuantity"]["value"]
+        for r in resources
+        if r["resourceType"] == "Observation"
+    }
+    odi = score_form(load_form(FOLDER / "odi.json"))
+    startback = score_form(load_form(FOLDER / "startback.json"))
+    assert values["97909-6"] == odi.percent
+    assert values["91351-7"] == startback.score
+    assert any(r["resourceType"] == "CarePlan" for r in resources)
+
+
+def test_report_download_pdf_and_html(client):
+    csrf = login(client, "doc")
+    _store_forms(client, csrf)
+    response = client.get("/api/v1/patients/P-A/report")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.content.startswith(b"%PDF-")
+    response = client.get("/api/v1/patients/P-A/report?format=html&lang=de")
+    assert response.status_code == 200
+    assert "P-A" in response.text and "Offene Warnzeichen" in response.text
+
+
+def test_unknown_patient_and_no_forms(client):
+    login(client, "doc")
+    assert client.get("/api/v1/patients/nobody/fhir").status_code == 404
+    assert client.get("/api/v1/patients/nobody/report").status_code == 404
+    response = client.get("/api/v1/patients/P-A/fhir")  # no forms stored yet
+    assert response.status_code == 422
+    assert "no questionnaires" in response.json()["detail"]
+
+
+def test_a_patient_cannot_export(client):
+    login(client, "pa")
+    assert client.get("/api/v1/patients/P-A/fhir").status_code in (403, 404)
+    assert client.get("/api/v1/patients/P-A/report").status_code in (403, 404)
+
+
+def test_record_page_links_the_downloads(client):
+    csrf = login(client, "doc")
+    _store_forms(client, csrf)
+    page = client.get("/patients/P-A")
+    assert page.status_code == 200, page.text
+    for href in ("/api/v1/patients/P-A/report?lang=en", "/api/v1/patients/P-A/fhir"):
+        assert f'href="{href}"' in page.text
+        assert client.get(href).status_code == 200
