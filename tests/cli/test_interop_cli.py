@@ -81,11 +81,11 @@ def test_fhir_export_then_import(tmp_path):
     assert res.exit_code == 0, res.output
     bundle = json.loads(out.read_text(encoding="utf-8"))
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
-    res = run("fhir", "import", out)
+    res = run("fhir", "import", out, "--check")
     assert res.exit_code == 0, res.output
     assert "functional_high_risk: 5 forms" in res.output
     out.write_text('{"resourceType": "Bundle", "type": "collection", "entry": []}')
-    res = run("fhir", "import", out)
+    res = run("fhir", "import", out, "--check")
     assert res.exit_code == 2 and "one Patient" in res.output
 
 
@@ -143,3 +143,29 @@ def mr_study_cli(tmp_path_factory):
     result = analyse_mri(root / "series", mask, options=MriOptions(labels="musclemap", qa=False))
     write_mri_outputs(result, root / "mri")
     return root / "series", root / "mri" / "muscle_quality.csv", mask
+
+
+def _use_store(monkeypatch, folder):
+    monkeypatch.setenv("SPINESTAB_DATA_DIR", str(folder))
+    monkeypatch.setenv("SPINESTAB_DATABASE_URL", f"sqlite:///{folder / 's.db'}")
+
+
+def test_record_export_import_export_gives_the_same_bundle(tmp_path, monkeypatch):
+    folder = DEMO / "structural_spondylolisthesis"
+    _use_store(monkeypatch, tmp_path / "a")
+    assert run("patient", "add", "p-9").exit_code == 0
+    forms = sorted(
+        p for p in folder.glob("*.json") if p.name not in ("history.json", "instability.json")
+    )
+    assert run("score", *forms, "--save", "p-9").exit_code == 0
+    assert run("fhir", "export", "p-9", "--out", tmp_path / "b1.json").exit_code == 0
+    _use_store(monkeypatch, tmp_path / "b")  # an empty record elsewhere
+    res = run("fhir", "import", tmp_path / "b1.json")
+    assert res.exit_code == 0, res.output
+    assert f"p-9: new patient, {len(forms)} forms stored" in res.output
+    assert run("fhir", "export", "p-9", "--out", tmp_path / "b2.json").exit_code == 0
+    first = json.loads((tmp_path / "b1.json").read_text(encoding="utf-8"))
+    second = json.loads((tmp_path / "b2.json").read_text(encoding="utf-8"))
+    assert second == first
+    res = run("fhir", "import", tmp_path / "b1.json")  # again: every form is already stored
+    assert res.exit_code == 2 and "already saved" in res.output

@@ -51,9 +51,15 @@ def export_command(
 @fhir_app.command("import")
 def import_command(
     bundle: Annotated[Path, typer.Argument(help="A Bundle written by `spinestab fhir export`.")],
+    as_pseudonym: Annotated[
+        str | None, typer.Option("--as", help="Store under this pseudonym instead.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only read and check the Bundle; store nothing.")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print what it holds as JSON.")] = False,
 ) -> None:
-    """Read and check a spinestab Bundle and print what it holds."""
+    """Store a spinestab Bundle's patient and questionnaires in the record (one transaction)."""
     with exit_on_bad_input():
         from dataclasses import asdict
 
@@ -62,13 +68,32 @@ def import_command(
         data = read_bundle_file(bundle)
         if json_out:
             console.print_json(json.dumps(asdict(data), default=str))
+        if check:
+            plan = f"v{data.plan.version} {data.plan.status}" if data.plan else "none"
+            console.print(
+                f"{data.pseudonym}: {len(data.forms)} forms, {len(data.referrals)} referrals, "
+                f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
+                f"{len(data.movement)} wearable days, plan {plan} (nothing stored)",
+                highlight=False,
+                soft_wrap=True,
+            )
             return
-        plan = f"v{data.plan.version} {data.plan.status}" if data.plan else "none"
+        from spinestab.fhir.stored import import_into_store
+        from spinestab.settings import get_settings
+        from spinestab.store import store_session
+
+        settings = get_settings()
+        with store_session(settings) as session:
+            done = import_into_store(session, data, actor=settings.user, pseudonym=as_pseudonym)
         console.print(
-            f"{data.pseudonym}: {len(data.forms)} forms, {len(data.referrals)} referrals, "
-            f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
-            f"{len(data.movement)} wearable days, "
-            f"plan {plan}",
+            f"{done.pseudonym}: {'new patient, ' if done.patient_created else ''}"
+            f"{done.forms} forms stored"
+            + (
+                f"; not stored (the record keeps questionnaires only so far): "
+                f"{', '.join(done.not_stored)}"
+                if done.not_stored
+                else ""
+            ),
             highlight=False,
             soft_wrap=True,
         )

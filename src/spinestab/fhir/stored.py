@@ -13,13 +13,14 @@ import contextlib
 import json
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from spinestab.errors import InputError
+from spinestab.fhir.model import PatientExport
 
-__all__ = ["stored_patient_folder", "with_pseudonym"]
+__all__ = ["StoredImport", "import_into_store", "stored_patient_folder", "with_pseudonym"]
 
 
 @contextlib.contextmanager
@@ -66,3 +67,50 @@ def with_pseudonym(obj: Any, pseudonym: str) -> Any:
     if hasattr(obj, "pseudonym"):
         return replace(obj, pseudonym=pseudonym)
     return replace(obj, profile=replace(obj.profile, patient=pseudonym))
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    """What :func:`import_into_store` stored, and what the record cannot hold yet."""
+
+    pseudonym: str
+    patient_created: bool
+    forms: int
+    not_stored: tuple[str, ...]
+
+
+def import_into_store(
+    session: Any, data: PatientExport, *, actor: str, pseudonym: str | None = None
+) -> StoredImport:
+    """Store a Bundle's patient and questionnaires in the record (the caller's transaction).
+
+    The patient is created when the pseudonym is new. Every form is validated and scored as
+    ``spinestab score --save`` does; a form already stored is an error and nothing is kept
+    (one transaction). Scores, risk, red flags, referrals and the plan follow from the forms
+    and are made again on export. Imaging, instability and wearable results in the Bundle
+    are named in ``not_stored``: the store keeps questionnaires only until the record holds
+    them (issue 10).
+    """
+    from spinestab.clinical import parse_form, score_form
+    from spinestab.store import add_assessments, add_patient, get_patient
+
+    name = pseudonym or data.pseudonym
+    created = get_patient(session, name) is None
+    if created:
+        add_patient(session, name, actor=actor)
+    scored = []
+    for n, form in enumerate(data.forms, start=1):
+        parsed = parse_form(
+            {"instrument": form.instrument, "date": form.date.isoformat(), "answers": form.answers},
+            source=f"Bundle form {n} ({form.instrument} {form.date.isoformat()})",
+        )
+        scored.append((parsed, score_form(parsed)))
+    add_assessments(session, name, scored, actor=actor)
+    not_stored = []
+    if data.imaging:
+        not_stored.append(f"{len(data.imaging)} imaging studies")
+    if data.instability:
+        not_stored.append(f"{len(data.instability)} instability studies")
+    if data.movement:
+        not_stored.append(f"{len(data.movement)} wearable days")
+    return StoredImport(name, created, len(scored), tuple(not_stored))
