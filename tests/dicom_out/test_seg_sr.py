@@ -247,3 +247,29 @@ def test_compressed_ct_series_gets_a_seg(tmp_path):
     assert ds.ReferencedSeriesSequence[0].SeriesInstanceUID == source.series_uid
     assert {s.muscle for s in seg.segments} == {"autochthon"}
     assert not math.isnan(float(ds.SegmentSequence[0].SegmentNumber))
+
+
+def test_export_from_an_mri_result_equals_export_from_its_csv(mr_study, tmp_path):
+    """analyse_mri's result in memory gives the same SR values as its muscle_quality.csv."""
+    from spinestab.imaging.options import MriOptions
+    from spinestab.imaging.pipeline import LevelInputs, analyse_mri
+
+    from .conftest import LEVELS
+
+    series, table, mask = mr_study
+    levels = tmp_path / "levels.csv"
+    levels.write_text(LEVELS, encoding="utf-8")
+    result = analyse_mri(
+        series,
+        mask,
+        options=MriOptions(labels="musclemap", qa=False),
+        levels=LevelInputs(levels_table=levels),
+    )
+    kwargs = {"series": series, "mask": mask, "labels": "musclemap", "algorithm_name": "MuscleMap"}
+    a = export_muscle_study(muscle_quality=result, out_dir=tmp_path / "a", **kwargs)
+    b = export_muscle_study(muscle_quality=table, out_dir=tmp_path / "b", **kwargs)
+    ga = {g.tracking_id: g.values for g in read_measurement_report(a.sr_path)}
+    gb = {g.tracking_id: g.values for g in read_measurement_report(b.sr_path)}
+    assert ga.keys() == gb.keys()
+    for key, values in gb.items():
+        assert ga[key] == pytest.approx(values, rel=1e-9), key

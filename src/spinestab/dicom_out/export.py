@@ -6,11 +6,13 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from spinestab._outdir import make_out_dir
+from spinestab.core.results import MuscleRow
 from spinestab.dicom_out.seg import make_segmentation
 from spinestab.dicom_out.series import read_source_series
 from spinestab.dicom_out.sr import make_measurement_report, read_muscle_quality_csv
@@ -41,7 +43,7 @@ def export_muscle_study(
     series: str | Path,
     mask: str | Path,
     labels: str,
-    muscle_quality: str | Path,
+    muscle_quality: str | Path | Sequence[MuscleRow] | Any,
     out_dir: str | Path,
     series_uid: str | None = None,
     algorithm_type: str = "AUTOMATIC",
@@ -59,8 +61,10 @@ def export_muscle_study(
         The label map used (NIfTI or DICOM-SEG, on the series grid).
     labels : str
         Its label scheme (as ``spinestab mri --labels``).
-    muscle_quality : path-like
-        The ``muscle_quality.csv`` the analysis wrote.
+    muscle_quality : path-like, sequence of MuscleRow, or MriResult
+        The analysis: the ``muscle_quality.csv`` it wrote, its rows, or the
+        :class:`~spinestab.imaging.result.MriResult` of
+        :func:`~spinestab.imaging.pipeline.analyse_mri` (its ``rows``).
     out_dir : path-like
         Folder that receives both files (written together, or not at all).
     series_uid : str, optional
@@ -72,7 +76,10 @@ def export_muscle_study(
 
     """
     out = Path(out_dir)
-    rows = read_muscle_quality_csv(muscle_quality)
+    if isinstance(muscle_quality, str | Path):
+        rows = read_muscle_quality_csv(muscle_quality)
+    else:
+        rows = list(getattr(muscle_quality, "rows", muscle_quality))
     source = read_source_series(series, series_uid=series_uid)
     if is_dicom_seg(mask):
         mask_volume = read_dicom_seg(mask, source.volume)

@@ -43,6 +43,18 @@ def _finite(value: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _instability_method(path: Path) -> str:
+    """Return the measurement method named in ``instability.json`` (translation, thresholds)."""
+    from spinestab.care.io import read_json
+
+    doc = read_json(path) if path.is_file() else {}
+    parts = [
+        f"translation {doc.get('translation_method_id') or 'corner'}",
+        f"thresholds {(doc.get('thresholds') or {}).get('name') or 'unknown'}",
+    ]
+    return "vertebral corner landmarks; " + "; ".join(parts)
+
+
 def export_from_patient_dir(
     folder: str | Path, *, language: str | None = None, jurisdiction: str = "NICE"
 ) -> PatientExport:
@@ -90,11 +102,12 @@ def export_from_patient_dir(
     instability = ()
     if profile.instability is not None:
         measures_i, verdicts = [], []
+        method = _instability_method(folder / "instability.json")
         for f in profile.instability.levels:
             for name in SEGMENT_MEASURES:
                 v = _finite(getattr(f, name, None))
                 if v is not None:
-                    measures_i.append(SegmentMeasure(f.level, name, v, "corner landmarks"))
+                    measures_i.append(SegmentMeasure(f.level, name, v, method))
             if f.verdict:
                 verdicts.append((f.level, f.verdict))
         instability = (
