@@ -18,6 +18,7 @@ from spinestab.care.io import (
     read_history,
     read_instability,
     read_json,
+    read_morphometry,
     read_muscle_quality,
 )
 from spinestab.care.profile import History, StabilityProfile, find_missing
@@ -98,8 +99,18 @@ def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> S
     movement = None
     if (folder / "daily.csv").is_file():
         movement = summarise_daily(read_daily(folder / "daily.csv"), rules=rules)
+    deformities = None
+    if (folder / "morphometry.json").is_file():
+        deformities = read_morphometry(folder / "morphometry.json")
     missing = find_missing(clinical, muscle, instability, movement)
     log.info("profile of %s: %d scores, %d missing parts", folder.name, len(scores), len(missing))
     return StabilityProfile(
-        folder.name, clinical.date, clinical, muscle, instability, movement, missing
+        folder.name,
+        clinical.date,
+        clinical,
+        muscle,
+        instability,
+        movement,
+        missing,
+        deformities=deformities,
     )

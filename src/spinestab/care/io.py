@@ -23,11 +23,13 @@ from spinestab.care.profile import (
     KNOWN_CONDITIONS,
     MEYERDING_ROMAN,
     VERDICT_ORDER,
+    DeformityFindings,
     History,
     InstabilityFindings,
     LevelFinding,
+    VertebralDeformity,
 )
-from spinestab.core.levels import parse_segment
+from spinestab.core.levels import normalise_level, parse_segment
 from spinestab.core.results import (
     MUSCLE_QUALITY_REQUIRED,
     SUMMARY_LEVELS,
@@ -45,6 +47,7 @@ __all__ = [
     "read_history",
     "read_instability",
     "read_json",
+    "read_morphometry",
     "read_muscle_quality",
 ]
 
@@ -81,7 +84,7 @@ OUTPUT_NAMES = ("profile.json", "triage.json", "plan.json", "progress.json")
 #: never questionnaires.
 PRODUCER_JSON = ("summary.json", "wearable_summary.json")
 PRODUCER_JSON_PREFIXES = ("landmarks_",)
-SPECIAL_JSON = ("history.json", "instability.json")
+SPECIAL_JSON = ("history.json", "instability.json", "morphometry.json")
 
 _HISTORY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "age": int,
@@ -99,6 +102,7 @@ _HISTORY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "conditions": list,
     "symptomatic_levels": list,
     "surgical_candidate": bool,
+    "known_old_deformities": list,
 }
 _SYMPTOMS = (
     "neurogenic_claudication",
@@ -213,6 +217,9 @@ def read_history(data: Mapping[str, Any], *, source: str = "history.json") -> Hi
                 value=level,
                 expected="vertebral levels such as L4, L5 or a segment L4-L5",
             )
+    values["known_old_deformities"] = tuple(
+        normalise_level(v, source=source) for v in values.get("known_old_deformities", ())
+    )
     return History(**values)
 
 
@@ -464,7 +471,81 @@ def read_instability(path: Path) -> InstabilityFindings:
         )
     if not levels:
         raise InputError("no levels", source=source, expected="at least one motion segment")
-    return InstabilityFindings(tuple(levels))
+    # segments with a cervical vertebra are kept apart: reported and referred, never read by
+    # the lumbar structural rules (CLINICAL_LOGIC.md §4.7)
+    cervical = tuple(f for f in levels if _has_cervical(f.level))
+    return InstabilityFindings(tuple(f for f in levels if f not in cervical), cervical)
+
+
+def _has_cervical(segment: str) -> bool:
+    parts = parse_segment(segment)
+    return bool(parts) and any(p.startswith("C") for p in parts or ())
+
+
+# ------------------------------------------------------------------------------ morphometry
+_DEFORMITY_TYPES = ("wedge", "biconcave", "crush")
+
+
+def _morphometry_entry(entry: Any, *, source: str, index: int) -> VertebralDeformity | str | None:
+    """Return a deformity (grade >= 1), a grade-0 level, or None when not graded."""
+    if not isinstance(entry, Mapping) or "level" not in entry:
+        raise InputError(
+            "vertebra entry is not an object with 'level'",
+            source=source,
+            item=f"vertebrae[{index}]",
+            expected='{"level": "L1", "genant_grade": 0-3, "deformity": ...}',
+        )
+    level = normalise_level(entry["level"], source=source)
+    grade = entry.get("genant_grade")
+    if grade is None:
+        return None
+    if isinstance(grade, bool) or grade not in (0, 1, 2, 3):
+        raise InputError(
+            "not a Genant grade",
+            source=source,
+            item=f"{level} genant_grade",
+            value=grade,
+            expected="0, 1, 2, 3 or null",
+        )
+    if grade == 0:
+        return level
+    kind = entry.get("deformity")
+    if kind not in _DEFORMITY_TYPES:
+        raise InputError(
+            "unknown deformity type",
+            source=source,
+            item=f"{level} deformity",
+            value=kind,
+            expected=", ".join(_DEFORMITY_TYPES) + " for grade 1-3",
+        )
+    flags = entry.get("flags") or ()
+    if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
+        raise InputError(
+            "flags must be a list of words", source=source, item=f"{level} flags", value=flags
+        )
+    loss = _number(
+        entry.get("height_loss_pct"), source=source, item=f"{level} height_loss_pct", high=100
+    )
+    return VertebralDeformity(level, str(kind), int(grade), loss, tuple(flags))
+
+
+def read_morphometry(path: Path) -> DeformityFindings:
+    """Read ``morphometry.json`` (``spinestab morphometry``): the deformities of grade >= 1.
+
+    Grade-0 vertebrae are listed as graded; vertebrae without a grade (not measurable) are
+    left out of both.
+    """
+    source = str(path)
+    data = read_json(path)
+    entries = data.get("vertebrae") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list) or not entries:
+        raise InputError(
+            "no vertebrae", source=source, item="vertebrae", expected="a list of vertebrae"
+        )
+    parsed = [_morphometry_entry(e, source=source, index=i) for i, e in enumerate(entries)]
+    deformities = tuple(p for p in parsed if isinstance(p, VertebralDeformity))
+    graded = tuple(p if isinstance(p, str) else p.level for p in parsed if p is not None)
+    return DeformityFindings(deformities, graded, source=path.name)
 
 
 # ------------------------------------------------------------------------------ movement

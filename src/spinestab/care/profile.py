@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClinicalState",
+    "DeformityFindings",
     "History",
     "InstabilityFindings",
     "LevelFinding",
@@ -26,6 +27,7 @@ __all__ = [
     "MuscleFindings",
     "RedFlag",
     "StabilityProfile",
+    "VertebralDeformity",
 ]
 
 #: Condition flags from ``history.json`` that shape exercise choice (CLINICAL_LOGIC.md §5.2
@@ -96,6 +98,9 @@ class History:
         Vertebral levels of the symptoms, e.g. ``("L4", "L5")``.
     surgical_candidate : bool or None
         Whether the patient is a candidate for spine surgery (for §5.8).
+    known_old_deformities : tuple of str
+        Vertebrae whose deformity a clinician knows to be old (e.g. on earlier imaging):
+        such a deformity adapts the plan instead of raising the fracture red flag (§4.6).
 
     """
 
@@ -114,12 +119,15 @@ class History:
     conditions: tuple[str, ...] = ()
     symptomatic_levels: tuple[str, ...] = ()
     surgical_candidate: bool | None = None
+    known_old_deformities: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
+        """Return a JSON-ready dict (``known_old_deformities`` only when given)."""
         data = asdict(self)
-        for key in ("symptoms", "conditions", "symptomatic_levels"):
+        for key in ("symptoms", "conditions", "symptomatic_levels", "known_old_deformities"):
             data[key] = list(data[key])
+        if not data["known_old_deformities"]:
+            del data["known_old_deformities"]
         return data
 
 
@@ -262,9 +270,16 @@ class LevelFinding:
 
 @dataclass(frozen=True)
 class InstabilityFindings:
-    """All measured motion segments."""
+    """All measured motion segments.
+
+    ``levels`` holds every segment without a cervical vertebra (the lumbar structural
+    rules read them); ``cervical`` the segments with one (C1-C2 to C7-T1), which are
+    reported and referred and never judged or trained by the lumbar programme
+    (``CLINICAL_LOGIC.md`` §4.7).
+    """
 
     levels: tuple[LevelFinding, ...]
+    cervical: tuple[LevelFinding, ...] = ()
 
     @property
     def max_grade(self) -> int | None:
@@ -284,6 +299,56 @@ class InstabilityFindings:
             "levels": [f.to_dict() for f in self.levels],
             "max_meyerding_grade": self.max_grade,
             "worst_verdict": self.worst_verdict,
+            **({"cervical_levels": [f.to_dict() for f in self.cervical]} if self.cervical else {}),
+        }
+
+
+@dataclass(frozen=True)
+class VertebralDeformity:
+    """One vertebra's morphometric deformity (``morphometry.json`` of ``spinestab morphometry``).
+
+    Attributes
+    ----------
+    level : str
+        The vertebra.
+    deformity : str
+        ``wedge``, ``biconcave`` or ``crush``.
+    genant_grade : int
+        1-3 (grade 0 bodies are not deformities).
+    height_loss_pct : float or None
+        The largest height loss.
+    flags : tuple of str
+        The producer's flags (e.g. ``grade_lower_bound``).
+
+    """
+
+    level: str
+    deformity: str
+    genant_grade: int
+    height_loss_pct: float | None = None
+    flags: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        data = asdict(self)
+        data["flags"] = list(self.flags)
+        return data
+
+
+@dataclass(frozen=True)
+class DeformityFindings:
+    """Vertebral deformities of grade >= 1 found by morphometry (§4.6), and what was graded."""
+
+    deformities: tuple[VertebralDeformity, ...]
+    graded_levels: tuple[str, ...] = ()
+    source: str = "morphometry.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "deformities": [d.to_dict() for d in self.deformities],
+            "graded_levels": list(self.graded_levels),
+            "source": self.source,
         }
 
 
@@ -370,6 +435,8 @@ class StabilityProfile:
     movement : MovementSummary or None
     missing : tuple of Missing
         What is missing and what that limits.
+    deformities : DeformityFindings or None
+        Vertebral deformities from ``morphometry.json`` (§4.6), when measured.
 
     """
 
@@ -380,6 +447,7 @@ class StabilityProfile:
     instability: InstabilityFindings | None = None
     movement: MovementSummary | None = None
     missing: tuple[Missing, ...] = ()
+    deformities: DeformityFindings | None = None
 
     @property
     def open_red_flags(self) -> tuple[RedFlag, ...]:
@@ -396,6 +464,7 @@ class StabilityProfile:
             "instability": self.instability.to_dict() if self.instability else None,
             "movement": self.movement.to_dict() if self.movement else None,
             "missing": [m.to_dict() for m in self.missing],
+            **({"deformities": self.deformities.to_dict()} if self.deformities else {}),
         }
 
 

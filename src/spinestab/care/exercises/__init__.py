@@ -42,6 +42,9 @@ class Exercise:
         ``L0``..``L3`` -> dose specification (ranges ``[start, most]``).
     source, evidence : str
         Source and evidence tag.
+    loaded_flexion : bool
+        Whether the exercise loads the spine in flexion (left out when a vertebral
+        deformity rules that out, ``CLINICAL_LOGIC.md`` §4.6).
 
     """
 
@@ -55,6 +58,7 @@ class Exercise:
     levels: Mapping[str, Mapping[str, Any]]
     source: str
     evidence: str
+    loaded_flexion: bool = False
 
     def message_keys(self) -> list[str]:
         """All catalogue keys of this exercise's patient-facing text."""
@@ -120,6 +124,7 @@ def _parse(raw: Mapping[str, Any]) -> Library:
             levels=levels,
             source=" ".join(str(spec["source"]).split()),
             evidence=str(spec["evidence"]),
+            loaded_flexion=bool(spec.get("loaded_flexion", False)),
         )
     return Library(exercises, tuple(raw["common_safety"]), tuple(raw["common_stop"]))
 

@@ -30,6 +30,7 @@ __all__ = [
     "PlanInput",
     "PlanPart",
     "fi_grade",
+    "no_loaded_flexion",
 ]
 
 HOME_EXERCISES = ("curl_up", "side_bridge", "bird_dog", "glute_bridge", "dead_bug", "front_plank")
@@ -488,6 +489,36 @@ def baseline(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
     return PlanPart(changes={"baseline": values})
 
 
+def no_loaded_flexion(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """§4.6: a vertebral deformity (triage finding) rules out loaded flexion.
+
+    Exercises that load the spine in flexion are left out, and the clinician is told why;
+    the plan is adapted, not blocked (an acute new deformity has stopped the triage at S0).
+    """
+    from spinestab.care.triage.deformity import NO_LOADED_FLEXION
+
+    levels = inp.triage.findings.get(NO_LOADED_FLEXION) or []
+    if not levels:
+        return PlanPart()
+    kept = tuple(e for e in so_far.exercises if not inp.library[e.id].loaded_flexion)
+    left_out = [e.id for e in so_far.exercises if e not in kept]
+    note = f"vertebral deformity at {', '.join(levels)}: no loaded flexion (§4.6)"
+    kept = tuple(replace(e, clinician_notes=(*e.clinician_notes, note)) for e in kept)
+    reason = inp.rules.reason(
+        "no_loaded_flexion",
+        f"Vertebral deformity at {', '.join(levels)}: no loaded flexion; "
+        + (
+            f"left out: {', '.join(left_out)}."
+            if left_out
+            else "none of the planned exercises loads the spine in flexion."
+        ),
+        "deformity_min_grade",
+        source="CLINICAL_LOGIC.md §4.6 clinical use; §5 contraindication notes",
+        evidence="D",
+    )
+    return PlanPart((reason,), {"exercises": kept})
+
+
 #: The plan, step by step.
 PLAN_STEPS = (
     fat_emphasis,
@@ -496,6 +527,7 @@ PLAN_STEPS = (
     home_exercises,
     multifidus_activation,
     slow_lowering,
+    no_loaded_flexion,
     walking,
     movement_breaks,
     education,

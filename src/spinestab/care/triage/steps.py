@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spinestab.care.triage.actions import neurostimulation, programme_actions, track_actions
+from spinestab.care.triage.deformity import cervical_findings, vertebral_deformity
 from spinestab.care.triage.functional import functional_track, movement_control, startback_reason
 from spinestab.care.triage.red_flags import (
     earlier_red_flag,
@@ -24,6 +25,7 @@ __all__ = ["TRIAGE_STEPS"]
 TRIAGE_STEPS = (
     # 1 red flags (§3): every flag's action; a blocking flag stops here (S0)
     red_flags,
+    vertebral_deformity,
     routine_red_flags,
     red_flag_screen,
     earlier_red_flag,
@@ -32,6 +34,7 @@ TRIAGE_STEPS = (
     # 3 structural screen (§4), only with imaging
     care_response,
     structural_screen,
+    cervical_findings,
     resting_film,
     muscle_fat_not_structural,
     # 4 functional track (§4.5, §5)

@@ -239,7 +239,7 @@ def _structural_track(
 def structural_screen(inp: TriageInput, so_far: Decision) -> StepResult:
     """§8 step 3: S1 (surgical consultation) or S2 (monitored care), only with imaging."""
     inst = inp.profile.instability
-    if inst is None:
+    if inst is None or not inst.levels:  # no lumbar segment (cervical ones are apart, §4.7)
         return StepResult()
     h = inp.profile.clinical.history
     s = _structural(inst, h, inp.rules)
