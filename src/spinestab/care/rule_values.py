@@ -75,6 +75,9 @@ class RuleValues(BaseModel):
     weekly_pain_increase_points: NonNegative
     progression_hold_step_s: NonNegative
     progression_reps_step: Annotated[int, Field(ge=1)]
+    deformity_min_grade: Annotated[int, Field(ge=1, le=3)]
+    deformity_fracture_urgency: Urgency
+    cervical_referral_urgency: Urgency
 
 
 def _ordered_pairs(values: RuleValues) -> list[tuple[str, str]]:
