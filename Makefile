@@ -20,8 +20,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-run
 
+# Seed the demo record (SQLite in the user data folder), then serve the web app on
+# 127.0.0.1:$(PORT) with the demo accounts printed. Ctrl+C stops it.
+PORT ?= 8000
 run: $(VENV)/.installed-run
 	$(BIN)/spinestab demo
+	$(BIN)/spinestab serve --demo --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -175,7 +175,7 @@ def test_security_headers_on_pages_and_api(client):
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
     login(client, "doc")
     assert client.get("/api/v1/patients").headers["cache-control"] == "no-store"
 

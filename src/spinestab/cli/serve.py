@@ -41,6 +41,14 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Worker processes (each with its own job threads).", min=1)
     ] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Create the demo accounts (a clinician, a patient tied to demo-001) if missing "
+            "and print how to log in (make run). Never with --production.",
+        ),
+    ] = False,
     forwarded_allow_ips: Annotated[
         str,
         typer.Option(help="Proxy addresses trusted for X-Forwarded-For/-Proto."),
@@ -53,17 +61,31 @@ def serve(
     import uvicorn
 
     from spinestab.service.accounts import demo_users
+    from spinestab.service.demo import seed_demo_accounts
+    from spinestab.service.security import Passwords
     from spinestab.service.settings import ServiceSettings
     from spinestab.store import open_store, session_scope
 
     settings = ServiceSettings(production=production)
+    if demo and production:
+        err_console.print("[bold red]refusing:[/] --demo and --production exclude each other")
+        raise typer.Exit(2)
     with exit_on_bad_input():
         sessions = open_store(settings)
+        accounts = []
         with session_scope(sessions) as session:
-            demo = demo_users(session)
+            if demo:
+                accounts = seed_demo_accounts(
+                    session,
+                    passwords=Passwords(
+                        time_cost=settings.argon2_time_cost,
+                        memory_kib=settings.argon2_memory_kib,
+                    ),
+                )
+            demo_accounts = demo_users(session)
         sessions.kw["bind"].dispose()
         if production:
-            problems = production_problems(settings, demo)
+            problems = production_problems(settings, demo_accounts)
             if problems:
                 for problem in problems:
                     err_console.print(f"[bold red]refusing --production:[/] {problem}")
@@ -77,6 +99,15 @@ def serve(
     console.print(f"spinestab web app on http://{shown}:{port}/  (Ctrl+C stops it)")
     if production:
         console.print("production mode: Secure cookies and HSTS; serve it behind HTTPS.")
+    for account in accounts:
+        console.print(
+            f"  log in as [bold]{account.username}[/] with password "
+            f"[bold]{account.password}[/]  ({account.role}"
+            + (f", patient {account.patient})" if account.patient else ")"),
+            highlight=False,
+        )
+    if accounts:
+        console.print("  demo accounts are for this computer only; --production refuses them")
     options = {
         "host": host,
         "port": port,

@@ -49,7 +49,7 @@ class SecurityHeaders:
             "content-security-policy": content_security_policy(),
             "x-frame-options": "DENY",
             "x-content-type-options": "nosniff",
-            "referrer-policy": "no-referrer",
+            "referrer-policy": "same-origin",  # no URL (pseudonyms) leaves the site
             "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
             "cross-origin-opener-policy": "same-origin",
             "cross-origin-resource-policy": "same-origin",

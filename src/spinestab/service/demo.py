@@ -1,0 +1,65 @@
+"""Demo accounts for ``make run``: a clinician and a patient tied to the demo patient.
+
+Demo accounts are marked ``is_demo``; ``serve --production`` refuses to start while any
+exists. Their passwords are printed by ``serve --demo`` and are fixed on purpose: they are
+for a laptop on 127.0.0.1, not for a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spinestab.service.accounts import add_user
+from spinestab.service.models import User
+from spinestab.service.security import Passwords
+from spinestab.store import add_patient, get_patient
+
+__all__ = ["DEMO_ACCOUNTS", "DemoAccount", "seed_demo_accounts"]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """One demo login."""
+
+    username: str
+    password: str
+    role: str
+    patient: str | None = None
+
+
+DEMO_PATIENT = "demo-001"
+DEMO_ACCOUNTS = (
+    DemoAccount("demo-clinician", "demo-clinician-pass", "clinician"),
+    DemoAccount("demo-patient", "demo-patient-pass", "patient", DEMO_PATIENT),
+)
+
+
+def seed_demo_accounts(session: Session, *, passwords: Passwords) -> list[DemoAccount]:
+    """Create the demo accounts that do not exist yet (and the demo patient if needed).
+
+    Returns
+    -------
+    list of DemoAccount
+        All demo accounts (created now or before), for printing how to log in.
+
+    """
+    if get_patient(session, DEMO_PATIENT) is None:
+        add_patient(session, DEMO_PATIENT, sex="female", birth_year=1979, actor="demo")
+        session.flush()
+    existing = set(session.scalars(select(User.username)))
+    for account in DEMO_ACCOUNTS:
+        if account.username not in existing:
+            add_user(
+                session,
+                account.username,
+                role=account.role,
+                password=account.password,
+                patient=account.patient,
+                passwords=passwords,
+                is_demo=True,
+                actor="demo",
+            )
+    return list(DEMO_ACCOUNTS)

@@ -1,0 +1,217 @@
+"""The web app in Debian's Chromium, driven by Playwright against a real ``spinestab serve``.
+
+Journeys and an accessibility check (axe-core, vendored in ``vendor/axe-core``) with no
+serious or critical violation on the main pages. Screenshots at phone (390x844) and desktop
+(1366x900) size go to ``SPINESTAB_SCREENSHOT_DIR`` when set (for looking at them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+CLINICIAN = ("doc", "clinician pass 1")
+PATIENT = ("pat", "patient password 1")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def playwright_browser():
+    if (
+        not Path(CHROMIUM).exists()
+        or (shutil.which("chromium") is None
+        and not Path(CHROMIUM).exists())
+    ):
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI (apt-get install chromium, see .ci/run)")
+        pytest.skip("Chromium not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("the playwright package is required in CI (pip install -e '.[dev]')")
+        pytest.skip("playwright not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real ``spinestab serve`` on a free loopback port, with two accounts and a patient."""
+    data = tmp_path_factory.mktemp("serve")
+    env = os.environ.copy() | {
+        "SPINESTAB_DATA_DIR": str(data / "data"),
+        "SPINESTAB_DATABASE_URL": f"sqlite:///{data / 'store.sqlite3'}",
+        "SPINESTAB_ARGON2_TIME_COST": "1",
+        "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
+        "SPINESTAB_USER": "seed",
+    }
+    cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
+
+    def run(*args, stdin=None):
+        result = subprocess.run(
+            [*cli, *args], env=env, input=stdin, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    run("patient", "add", "P-ANNA", "--sex", "female", "--birth-year", "1971")
+    run("user", "add", CLINICIAN[0], "--role", "clinician", "--password-stdin", stdin=CLINICIAN[1])
+    run(
+        "user",
+        "add",
+        PATIENT[0],
+        "--role",
+        "patient",
+        "--patient",
+        "P-ANNA",
+        "--password-stdin",
+        stdin=PATIENT[1],
+    )
+    port = _free_port()
+    log = (data / "serve.log").open("w")
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, (data / "serve.log").read_text()
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def _shot(page, name):
+    folder = os.environ.get("SPINESTAB_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+class Console:
+    """Collect console errors (a CSP violation shows up here)."""
+
+    def __init__(self, page):
+        self.errors = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+
+def _login(page, base, username, password):
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_clinician_journey(playwright_browser, server, viewport):
+    from playwright.sync_api import expect
+
+    context = playwright_browser.new_context(viewport=viewport)
+    page = context.new_page()
+    console = Console(page)
+    size = "phone" if viewport is PHONE else "desktop"
+    _login(page, server, *CLINICIAN)
+    page.wait_for_url(f"{server}/worklist")
+    assert page.locator("h1").inner_text() == "Today's worklist"
+    _shot(page, f"clinician-worklist-{size}")
+    page.click("nav >> text=Patients")
+    page.wait_for_url(f"{server}/patients")
+    pseudonym = f"P-NEW-{size}"
+    page.fill("#pseudonym", pseudonym)
+    page.select_option("#sex", "male")
+    page.fill("#birth_year", "1980")
+    page.click("text=Create and open")
+    page.wait_for_url(f"{server}/patients/{pseudonym}")
+    assert pseudonym in page.locator("h1").inner_text()
+    _shot(page, f"clinician-record-{size}")
+    # Search swaps the rows without a page load (HTMX).
+    page.goto(f"{server}/patients")
+    page.fill("#q", "anna")
+    rows = page.locator("#patient-rows tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("P-ANNA")
+    _shot(page, f"clinician-patients-{size}")
+    assert console.errors == []
+    context.close()
+
+
+def test_language_switch_and_logout(playwright_browser, server):
+    context = playwright_browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    _login(page, server, *CLINICIAN)
+    page.wait_for_url(f"{server}/worklist")
+    page.click("text=Deutsch")
+    assert page.locator("h1").inner_text() == "Arbeitsliste für heute"
+    assert page.locator("html").get_attribute("lang") == "de"
+    page.click("text=Abmelden")
+    page.wait_for_url(f"{server}/login")
+    page.goto(f"{server}/worklist")
+    assert page.url.startswith(f"{server}/login?next=")
+    context.close()
+
+
+def _axe(page):
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_main_pages_have_no_serious_accessibility_violations(playwright_browser, server, viewport):
+    # bypass_csp only lets the test inject axe; the pages themselves are unchanged.
+    context = playwright_browser.new_context(viewport=viewport, bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{server}/login")
+    found = {"/login": _axe(page)}
+    _login(page, server, *CLINICIAN)
+    page.wait_for_url(f"{server}/worklist")
+    for path in ("/worklist", "/patients", "/patients/P-ANNA"):
+        page.goto(f"{server}{path}")
+        found[path] = _axe(page)
+    assert found == {path: [] for path in found}
+    context.close()
