@@ -43,10 +43,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def playwright_browser():
-    if (
-        not Path(CHROMIUM).exists()
-        or (shutil.which("chromium") is None
-        and not Path(CHROMIUM).exists())
+    if not Path(CHROMIUM).exists() or (
+        shutil.which("chromium") is None and not Path(CHROMIUM).exists()
     ):
         if os.environ.get("CI"):
             pytest.fail("Chromium is required in CI (apt-get install chromium, see .ci/run)")
@@ -161,6 +159,24 @@ def test_clinician_journey(playwright_browser, server, viewport):
     page.click("text=Create and open")
     page.wait_for_url(f"{server}/patients/{pseudonym}")
     assert pseudonym in page.locator("h1").inner_text()
+    # Intake: the NRS, scored in the side panel as it is typed, then saved.
+    page.click("text=Pain (NRS 0-10)")
+    page.fill("#item-pain", "7")
+    expect(page.locator("#result")).to_contain_text("7 / 10")
+    page.fill("#item-leg_pain", "3")
+    _shot(page, f"clinician-intake-nrs-{size}")
+    page.click("text=Save to the record")
+    page.wait_for_url(f"{server}/patients/{pseudonym}?saved=nrs")
+    expect(page.locator("[role=status]")).to_contain_text("Saved to the record.")
+    # The red-flag screen: a positive item shows its action before saving.
+    page.click(".actions >> text=Red-flag screen")
+    page.check("input[name='item.saddle_numbness'][value='1']")
+    expect(page.locator("#result")).to_contain_text("Emergency")
+    _shot(page, f"clinician-intake-redflags-{size}")
+    page.click("text=Save to the record")
+    page.wait_for_url(f"{server}/patients/{pseudonym}?saved=redflags")
+    flags = page.locator("#flags")
+    expect(flags).to_contain_text("Open red flags")
     _shot(page, f"clinician-record-{size}")
     # Search swaps the rows without a page load (HTMX).
     page.goto(f"{server}/patients")
@@ -210,7 +226,14 @@ def test_main_pages_have_no_serious_accessibility_violations(playwright_browser,
     found = {"/login": _axe(page)}
     _login(page, server, *CLINICIAN)
     page.wait_for_url(f"{server}/worklist")
-    for path in ("/worklist", "/patients", "/patients/P-ANNA"):
+    for path in (
+        "/worklist",
+        "/patients",
+        "/patients/P-ANNA",
+        "/patients/P-ANNA/forms/startback",
+        "/patients/P-ANNA/forms/rmdq",
+        "/patients/P-ANNA/forms/psfs",
+    ):
         page.goto(f"{server}{path}")
         found[path] = _axe(page)
     assert found == {path: [] for path in found}

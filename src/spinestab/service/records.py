@@ -158,3 +158,16 @@ def score_charts(record: dict[str, Any]) -> list[dict[str, Any]]:
         if points:
             charts.append(score_chart(instrument, points))
     return charts
+
+
+def check_form(data: Any) -> dict[str, Any]:
+    """Validate and score a questionnaire without storing it (the intake page's live check).
+
+    Raises
+    ------
+    InputError
+        For a form that does not validate.
+
+    """
+    form = parse_form(data, source="form")
+    return score_form(form).to_dict()

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from spinestab.errors import InputError
 from spinestab.service import records
 from spinestab.service.deps import ClinicianUser, SessionDep
+from spinestab.service.intake import INSTRUMENT_ORDER
 from spinestab.service.pages.render import render
 
 __all__ = ["router"]
@@ -83,4 +84,6 @@ def record_page(
         "clinician/record.html",
         record=record,
         charts=records.score_charts(record),
+        instruments=INSTRUMENT_ORDER,
+        saved=request.query_params.get("saved") in INSTRUMENT_ORDER,
     )
