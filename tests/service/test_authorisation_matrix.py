@@ -55,6 +55,7 @@ def _sample_path(path: str, *, viewer: str | None) -> str:
         "{job_id}": "00000000-0000-0000-0000-000000000000",
         "{version}": "1",
         "{code}": "de",
+        "{instrument}": "nrs",
         "{study}": "1",
         "{id}": "1",
         "{file_id}": "1",

@@ -1,0 +1,253 @@
+"""Web app latency under load: ``python -m benchmarks service [--clients 50] [--requests 2000]``.
+
+A real ``spinestab serve`` (one uvicorn process, its default settings except a cheap argon2
+cost for the seeding logins) on a free loopback port, SQLite and then PostgreSQL (when
+``SPINESTAB_TEST_POSTGRES_URL`` names a server; a fresh database is created there). 50
+clients, each logged in with its own session, run two scenarios, bounded in count and time:
+
+- ``record page``: ``GET /patients/{pseudonym}`` (the clinician's record page, HTML, with
+  forms and red flags; every read audited);
+- ``form submit``: ``POST /api/v1/patients/{pseudonym}/forms`` (a new NRS form, scored and
+  stored; CSRF header).
+
+Prints p50/p95/max latency and requests/s per scenario and database; the goal is p95 under
+150 ms at 50 clients on SQLite (issue 11). Run it on an idle machine: the load generator
+shares the CPU with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+PASSWORD = "benchmark password"
+GOAL_P95_MS = 150.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(folder: Path, database_url: str) -> dict[str, str]:
+    return os.environ.copy() | {
+        "SPINESTAB_DATA_DIR": str(folder / "data"),
+        "SPINESTAB_DATABASE_URL": database_url,
+        "SPINESTAB_ARGON2_TIME_COST": "1",
+        "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
+        "SPINESTAB_USER": "bench",
+    }
+
+
+def _seed(env: dict[str, str], *, patients: int, clients: int) -> None:
+    code = f"""
+import datetime as dt
+from spinestab.clinical import parse_form, score_form
+from spinestab.service.accounts import add_user
+from spinestab.service.security import Passwords
+from spinestab.service.settings import ServiceSettings
+from spinestab.store import add_assessments, add_patient, store_session
+pw = Passwords(time_cost=1, memory_kib=1024)
+with store_session(ServiceSettings()) as s:
+    for i in range({patients}):
+        p = f"B-{{i:03d}}"
+        add_patient(s, p, sex="female", birth_year=1960 + i % 40, actor="bench")
+        s.flush()
+        forms = [
+            {{"instrument": "nrs", "date": "2026-01-05", "answers": {{"pain": 7}}}},
+            {{"instrument": "nrs", "date": "2026-02-05", "answers": {{"pain": 4}}}},
+            {{"instrument": "odi", "date": "2026-01-05",
+              "answers": {{f"s{{k}}": 2 for k in range(1, 11)}}}},
+            {{"instrument": "redflags", "date": "2026-01-05",
+              "answers": {{"cancer_history": i % 10 == 0, "thoracic_pain": False}}}},
+        ]
+        scored = [(f, score_form(f)) for f in map(lambda d: parse_form(d, source="bench"), forms)]
+        add_assessments(s, p, scored, actor="bench")
+    for c in range({clients}):
+        add_user(s, f"bench{{c:03d}}", role="clinician", password={PASSWORD!r}, passwords=pw)
+"""
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+class Server:
+    """``spinestab serve`` in a subprocess."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._log = (folder / "serve.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from spinestab.cli import main; main()",
+                "serve",
+                "--port",
+                str(self.port),
+            ],
+            env=env | {"SPINESTAB_JOB_WORKERS": "0"},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start; see " + str(folder / "serve.log"))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._log.close()
+
+
+async def _client(base: str, index: int) -> tuple[httpx.AsyncClient, str]:
+    client = httpx.AsyncClient(base_url=base, timeout=30)
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": f"bench{index:03d}", "password": PASSWORD}
+    )
+    response.raise_for_status()
+    return client, response.json()["csrf_token"]
+
+
+async def _scenario(base, *, clients, requests, seconds, patients, make_request):
+    sessions = await asyncio.gather(*(_client(base, i) for i in range(clients)))
+    counter = iter(range(requests))
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(client, csrf):
+        nonlocal errors
+        for n in counter:
+            if time.perf_counter() > deadline:
+                return
+            start = time.perf_counter()
+            response = await make_request(client, csrf, n, patients)
+            latencies.append((time.perf_counter() - start) * 1000)
+            if response.status_code >= 400:
+                errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(c, t) for c, t in sessions))
+    wall = time.perf_counter() - start
+    for client, _ in sessions:
+        await client.aclose()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+        "max_ms": latencies[-1],
+        "rps": len(latencies) / wall,
+    }
+
+
+async def _record_page(client, csrf, n, patients):
+    return await client.get(f"/patients/B-{n % patients:03d}")
+
+
+FIRST_DAY = dt.date(2020, 1, 1)
+
+
+async def _form_submit(client, csrf, n, patients):
+    # A new form each time: the record refuses the same form twice.
+    date = FIRST_DAY + dt.timedelta(days=n // patients)
+    body = {"instrument": "nrs", "date": date.isoformat(), "answers": {"pain": n % 11}}
+    return await client.post(
+        f"/api/v1/patients/B-{n % patients:03d}/forms",
+        content=json.dumps(body),
+        headers={"X-CSRF-Token": csrf, "content-type": "application/json"},
+    )
+
+
+def _postgres_url() -> str | None:
+    base = os.environ.get("SPINESTAB_TEST_POSTGRES_URL")
+    if not base:
+        return None
+    from sqlalchemy import create_engine, text
+
+    name = f"spinestab_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
+    with tempfile.TemporaryDirectory(prefix="spinestab-bench-") as tmp:
+        folder = Path(tmp)
+        env = _env(folder, url)
+        _seed(env, patients=args.patients, clients=args.clients)
+        server = Server(env, folder)
+        try:
+            rows = []
+            for name, request in (("record page", _record_page), ("form submit", _form_submit)):
+                result = asyncio.run(
+                    _scenario(
+                        server.base,
+                        clients=args.clients,
+                        requests=args.requests,
+                        seconds=args.seconds,
+                        patients=args.patients,
+                        make_request=request,
+                    )
+                )
+                rows.append((database, name, result))
+            return rows
+        finally:
+            server.stop()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks service")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=2000, help="per scenario")
+    parser.add_argument("--seconds", type=float, default=60.0, help="time bound per scenario")
+    parser.add_argument("--patients", type=int, default=50)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args(argv)
+    rows: list[tuple[str, str, dict]] = []
+    with tempfile.TemporaryDirectory(prefix="spinestab-bench-db-") as dbdir:
+        rows += run("SQLite", f"sqlite:///{dbdir}/bench.sqlite3", args)
+    pg = None if args.sqlite_only else _postgres_url()
+    if pg:
+        rows += run("PostgreSQL", pg, args)
+    else:
+        print("PostgreSQL: skipped (set SPINESTAB_TEST_POSTGRES_URL to include it)")
+    load = os.getloadavg()[0]
+    print(
+        f"{args.clients} clients on loopback, one uvicorn process, up to {args.requests} "
+        f"requests or {args.seconds:.0f} s per scenario; load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'database':<11} {'scenario':<12} {'requests':>8} {'errors':>6} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'max ms':>8} {'req/s':>8}  p95 / goal {GOAL_P95_MS:.0f} ms"
+    )
+    for database, name, r in rows:
+        print(
+            f"{database:<11} {name:<12} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>8.1f} "
+            f"{r['p95_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rps']:>8.1f}  "
+            f"{r['p95_ms'] / GOAL_P95_MS:.2f}"
+        )
+    return 0
