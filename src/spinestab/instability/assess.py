@@ -2,7 +2,8 @@
 
 :func:`assess` combines the views measured by :func:`~spinestab.instability.measures.measure_view`,
 computes the dynamic measures (translation, angulation) per motion segment, grades the slip
-(Meyerding) and applies a cited threshold set. The result is JSON-ready through
+(Meyerding) and applies a cited threshold set (one per region). Each segment's record is built by
+:func:`~spinestab.instability.segments.segment_record`. The result is JSON-ready through
 :meth:`InstabilityReport.to_dict` (schema documented in the README, section
 "Structural instability").
 """
@@ -15,23 +16,20 @@ from typing import Any
 
 from spinestab.core.levels import level_index
 from spinestab.errors import InputError
-from spinestab.instability.geometry import meyerding_grade
 from spinestab.instability.landmarks import LandmarkSet
-from spinestab.instability.measures import SegmentGeometry, ViewResult, measure_view
+from spinestab.instability.measures import ViewResult, measure_view
 from spinestab.instability.quality import QualityIssue
-from spinestab.instability.thresholds import (
-    Rule,
-    ThresholdSet,
-    load_threshold_set,
-    segment_region,
-)
+from spinestab.instability.segments import dynamic_values, geometry_by_view, segment_record
+from spinestab.instability.thresholds import ThresholdSet, load_threshold_set, segment_region
+from spinestab.instability.verdicts import rounded
 
 __all__ = ["SCHEMA", "InstabilityReport", "assess"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "spinestab.instability/1"
-_RANK = {"stable": 0, "not_assessable": 1, "borderline": 2, "unstable": 3}
+
+
 DISCLAIMER = (
     "Supports clinical decisions; does not diagnose. No lumbar instability test is validated "
     "[V: Hipp JA et al. 2023, doi 10.21203/rs.3.rs-3659900/v1]; thresholds are study or trial "
@@ -39,6 +37,8 @@ DISCLAIMER = (
     "[R: CLINICAL_LOGIC.md §4.3]."
 )
 #: Descriptions of the translation (slip) methods, by id (``CLINICAL_LOGIC.md`` §4.3).
+
+
 TRANSLATION_METHODS = {
     "corner": (
         "corner: posterior-inferior corner of the upper body projected on the superior "
@@ -52,22 +52,9 @@ TRANSLATION_METHODS = {
         "lower wall is taken perpendicular to its superior endplate; + = anterior"
     ),
 }
+
+
 TRANSLATION_METHOD = TRANSLATION_METHODS["corner"]
-
-
-_LABELS = {
-    "translation_mm": "translation",
-    "translation_pct": "translation",
-    "angulation_deg": "sagittal rotation (ROM)",
-    "slip_mm": "resting slip",
-    "slip_pct": "resting slip",
-    "relative_angulation_deg": "relative angulation",
-    "relative_rom_deg": "sagittal ROM in excess of the adjacent segments",
-}
-
-
-def _r(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(float(value), digits) + 0.0
 
 
 @dataclass
@@ -131,271 +118,6 @@ class InstabilityReport:
         }
 
 
-def _unit(measure: str) -> str:
-    return measure.rsplit("_", 1)[1]
-
-
-def _evaluate(
-    rules: list[Rule],
-    values: dict[str, float | None],
-    *,
-    segment: str,
-    tset: ThresholdSet,
-    magnification_known: bool,
-    depth_mm: float | None = None,
-) -> tuple[str | None, list[str], list[dict[str, Any]]]:
-    """Apply rules of one kind (dynamic or static) to a segment's values.
-
-    Each rule gives an ``outcome``: its verdict when met, ``borderline`` when the value
-    lies within the measurement margin of an ``unstable`` limit (``CLINICAL_LOGIC.md``
-    §4.3 [D]; see :class:`~spinestab.instability.thresholds.Margin`), else none. The
-    segment's verdict is the worst outcome; its reasons are those of that outcome.
-    ``depth_mm`` (the lower endplate depth in mm) converts the mm margin to % rules.
-    """
-    met_reasons: list[tuple[str, str]] = []
-    criteria: list[dict[str, Any]] = []
-    verdict_rank = -1
-    judged = 0
-    margin = tset.margin
-    for rule in rules:
-        value = values.get(rule.measure)
-        entry: dict[str, Any] = {
-            "id": rule.id,
-            "measure": rule.measure,
-            "value": _r(value),
-            "limit": rule.describe(segment),
-            "verdict_if_met": rule.verdict,
-            "source": rule.source,
-            "evidence": rule.evidence,
-        }
-        if rule.limit(segment) is None:
-            entry["met"] = None
-            entry["skipped"] = f"the rule sets no limit for {segment}"
-            criteria.append(entry)
-            continue
-        if rule.measure.endswith("_mm") and not magnification_known and tset.has_pct_twin(rule):
-            entry["met"] = None
-            entry["skipped"] = "magnification unknown: the % criterion is used instead"
-            criteria.append(entry)
-            continue
-        if value is None:
-            entry["met"] = None
-            entry["skipped"] = "measure not available"
-            criteria.append(entry)
-            continue
-        judged += 1
-        met = bool(rule.met(value, segment))
-        entry["met"] = met
-        unit = _unit(rule.measure)
-        unit_text = {"mm": "mm", "pct": "%", "deg": "deg"}[unit]
-        caveat = (
-            " (mm not corrected for radiographic magnification)"
-            if unit == "mm" and not magnification_known
-            else ""
-        )
-        outcome = rule.verdict if met else None
-        if margin is not None and rule.verdict == "unstable":
-            width, why = margin.for_unit(unit, depth_mm=depth_mm)
-            limit = float(rule.limit(segment) or 0.0)
-            entry["margin"] = _r(width)
-            if why:
-                entry["margin_note"] = why
-            # compared at 1e-6 precision, like the rules themselves
-            gap = round(abs(value), 6) - limit
-            near = width is not None and abs(gap) <= round(width, 6)
-            if near and (margin.sides == "both" or not met):
-                outcome = "borderline"
-                side = "above" if met else "below"
-                met_reasons.append(
-                    (
-                        "borderline",
-                        f"borderline: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text}"
-                        f"{caveat} is {abs(gap):.1f} {unit_text} {side} the unstable limit "
-                        f"{rule.describe(segment)}, within the measurement margin "
-                        f"{width:.1f} {unit_text} [{margin.evidence}] (CLINICAL_LOGIC.md §4.3 "
-                        "measurement error; thresholds.measurement_margin) "
-                        f"({rule.id} [{rule.evidence}]: {rule.source})",
-                    )
-                )
-        entry["outcome"] = outcome
-        criteria.append(entry)
-        if outcome is not None and outcome == rule.verdict:
-            met_reasons.append(
-                (
-                    rule.verdict,
-                    f"{rule.verdict}: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text} "
-                    f"{rule.describe(segment)}{caveat} [{rule.evidence}] ({rule.source})",
-                )
-            )
-        if outcome is not None:
-            verdict_rank = max(verdict_rank, _RANK[outcome])
-    if judged == 0:
-        return "not_assessable", [], criteria
-    if verdict_rank < 0:
-        return "stable", [], criteria
-    verdict = next(k for k, v in _RANK.items() if v == verdict_rank)
-    return verdict, [text for v, text in met_reasons if v == verdict], criteria
-
-
-def _slip_summary(seg: SegmentGeometry, view: ViewResult, tset: ThresholdSet) -> dict[str, Any]:
-    slip_mm = view.mm(seg.slip)
-    pct = seg.slip_pct
-    if pct is None:
-        return {"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None}
-    use_mm = slip_mm is not None and view.magnification_known
-    # compared at 1e-6 precision, like the threshold rules
-    present = (
-        round(abs(slip_mm), 6) >= tset.listhesis_min_mm
-        if use_mm
-        else round(abs(pct), 6) >= tset.listhesis_min_pct
-    )
-    if not present:
-        listhesis, grade = "none", 0
-    else:
-        listhesis = "anterolisthesis" if pct > 0 else "retrolisthesis"
-        grade = meyerding_grade(pct)
-    return {
-        "slip_mm": _r(slip_mm),
-        "slip_pct": _r(pct),
-        "listhesis": listhesis,
-        "meyerding_grade": grade,
-    }
-
-
-def _view_values(seg: SegmentGeometry, view: ViewResult) -> dict[str, Any]:
-    def pct(length: float | None) -> float | None:
-        if length is None or not seg.endplate_depth:
-            return None
-        return 100.0 * length / seg.endplate_depth
-
-    return {
-        "slip_mm": _r(view.mm(seg.slip)),
-        "slip_pct": _r(seg.slip_pct),
-        "segmental_angle_deg": _r(seg.angle_deg),
-        "disc_height_anterior_mm": _r(view.mm(seg.disc_anterior)),
-        "disc_height_posterior_mm": _r(view.mm(seg.disc_posterior)),
-        "disc_height_anterior_pct": _r(pct(seg.disc_anterior)),
-        "disc_height_posterior_pct": _r(pct(seg.disc_posterior)),
-        "endplate_depth_mm": _r(view.mm(seg.endplate_depth)),
-        "withheld": list(seg.withheld),
-    }
-
-
-def _relative_angulation(view: ViewResult, name: str) -> float | None:
-    seg = view.segments.get(name)
-    if seg is None or seg.angle_deg is None:
-        return None
-    diffs = [
-        abs(seg.angle_deg - other.angle_deg)
-        for other in view.segments.values()
-        if other.name != name
-        and other.angle_deg is not None
-        and (other.upper == seg.lower or other.lower == seg.upper)
-    ]
-    return max(diffs) if diffs else None
-
-
-_STATIC_KEYS = (
-    "disc_height_anterior_mm",
-    "disc_height_posterior_mm",
-    "disc_height_anterior_pct",
-    "disc_height_posterior_pct",
-    "endplate_depth_mm",
-)
-
-
-def _choose_slip_view(
-    per_view: dict[str, SegmentGeometry], views: dict[str, ViewResult]
-) -> str | None:
-    """Pick the view of the static slip: neutral, else flexion/extension with the larger slip."""
-    if "neutral" in views:
-        seg = per_view.get("neutral")
-        return "neutral" if seg is not None and seg.slip_pct is not None else None
-    cands = [
-        vn
-        for vn in ("flexion", "extension")
-        if vn in per_view and per_view[vn].slip_pct is not None
-    ]
-    if not cands:
-        return None
-    # near-ties (0.05 %) go to flexion, so that rounding noise cannot switch the view
-    if (
-        len(cands) == 2
-        and abs(per_view[cands[1]].slip_pct or 0.0) > abs(per_view[cands[0]].slip_pct or 0.0) + 0.05
-    ):
-        return cands[1]
-    return cands[0]
-
-
-def _dynamic_values(
-    per_view: dict[str, SegmentGeometry], views: dict[str, ViewResult]
-) -> tuple[float | None, float | None, float | None]:
-    """Compute translation (flexion - extension slip, mm and %) and angulation (ext - flex)."""
-    flex, ext = per_view.get("flexion"), per_view.get("extension")
-    t_mm = t_pct = ang = None
-    if flex is None or ext is None:
-        return t_mm, t_pct, ang
-    if flex.slip is not None and ext.slip is not None:
-        if views["flexion"].unit == "mm" and views["extension"].unit == "mm":
-            t_mm = flex.slip - ext.slip
-        if flex.slip_pct is not None and ext.slip_pct is not None:
-            t_pct = flex.slip_pct - ext.slip_pct
-    if flex.angle_deg is not None and ext.angle_deg is not None:
-        ang = ext.angle_deg - flex.angle_deg
-    return t_mm, t_pct, ang
-
-
-def _judge_dynamic(
-    name: str,
-    per_view: dict[str, SegmentGeometry],
-    values: dict[str, float | None],
-    tset: ThresholdSet,
-    *,
-    magnification_known: bool,
-    depth_mm: float | None = None,
-) -> tuple[str, list[str], list[dict[str, Any]], list[QualityIssue]]:
-    """Judge one segment on flexion-extension, with the low-motion check [R: Hipp]."""
-    flex, ext = per_view.get("flexion"), per_view.get("extension")
-    if flex is None or ext is None:
-        return (
-            "not_assessable",
-            [f"{name} is not on both the flexion and the extension view"],
-            [],
-            [],
-        )
-    if flex.withheld or ext.withheld:
-        return "not_assessable", [], [], []
-    rules = [r for r in tset.rules if r.dynamic]
-    verdict, reasons, criteria = _evaluate(
-        rules,
-        values,
-        segment=name,
-        tset=tset,
-        magnification_known=magnification_known,
-        depth_mm=depth_mm,
-    )
-    issues = []
-    ang = values["angulation_deg"]
-    if ang is not None and abs(ang) < tset.min_rom_deg:
-        issues.append(
-            QualityIssue(
-                "flexion/extension",
-                name,
-                "low_motion",
-                "warning",
-                f"{name}: sagittal ROM {abs(ang):.1f} deg < {tset.min_rom_deg:g} deg: too "
-                f"little motion to judge stability ({tset.min_rom_source}).",
-            )
-        )
-        if verdict == "stable":
-            verdict = "not_assessable"
-            reasons.append(
-                f"not assessable: sagittal ROM {abs(ang):.1f} deg < {tset.min_rom_deg:g} deg, "
-                f"too little effort to call the segment stable [R] ({tset.min_rom_source})"
-            )
-    return verdict, reasons, criteria, issues
-
-
 _LUMBAR = ("L1", "L2", "L3", "L4", "L5", "L6", "S1")
 
 
@@ -433,214 +155,6 @@ def _all_kyphotic_check(levels: list[dict[str, Any]]) -> list[QualityIssue]:
                 )
             )
     return found
-
-
-def _relative_rom(name: str, roms: dict[str, float | None]) -> float | None:
-    """ROM of a segment in excess of the larger ROM of its adjacent segments, >= 0 [D].
-
-    White et al. define the relative angulation of a cervical segment against the adjacent
-    segments (``CLINICAL_LOGIC.md`` §4.7); a segment that moves less than its neighbours
-    has 0. None without the segment's ROM or an adjacent segment's.
-    """
-    own = roms.get(name)
-    upper, lower = name.split("-")
-    others = [
-        abs(rom)
-        for other, rom in roms.items()
-        if rom is not None and (other.endswith(f"-{upper}") or other.startswith(f"{lower}-"))
-    ]
-    if own is None or not others:
-        return None
-    return max(0.0, abs(own) - max(others))
-
-
-@dataclass(frozen=True)
-class _Measured:
-    """One segment's record of measures (no verdict yet), geometry per view, raw values."""
-
-    rec: dict[str, Any]
-    per_view: dict[str, SegmentGeometry]
-    translation_mm: float | None
-    translation_pct: float | None
-    angulation_deg: float | None
-    relative_angulation_deg: float | None
-
-
-def _per_view(name: str, views: dict[str, ViewResult]) -> dict[str, SegmentGeometry]:
-    return {vn: v.segments[name] for vn, v in views.items() if name in v.segments}
-
-
-def _measure_segment(name: str, views: dict[str, ViewResult], tset: ThresholdSet) -> _Measured:
-    """Measure one segment on every view (``tset`` gives the listhesis floor)."""
-    upper, lower = name.split("-")
-    per_view = _per_view(name, views)
-    rec: dict[str, Any] = {"level": name, "upper": upper, "lower": lower}
-    slip_view = _choose_slip_view(per_view, views)
-    base = per_view[slip_view] if slip_view else None
-    if base is not None and slip_view is not None:
-        rec.update(_slip_summary(base, views[slip_view], tset))
-    else:
-        rec.update({"slip_mm": None, "slip_pct": None, "listhesis": None, "meyerding_grade": None})
-    rec["slip_view"] = slip_view
-    t_mm, t_pct, ang = _dynamic_values(per_view, views)
-    rec["translation_mm"] = _r(t_mm)
-    rec["translation_pct"] = _r(t_pct)
-    rec["angulation_deg"] = _r(ang)
-    rec["segmental_angle_deg"] = _r(base.angle_deg) if base else None
-    rel = _relative_angulation(views["neutral"], name) if "neutral" in views else None
-    rec["relative_angulation_deg"] = _r(rel)
-    vals = _view_values(base, views[slip_view]) if base and slip_view else {}
-    rec.update({key: vals.get(key) for key in _STATIC_KEYS})
-    return _Measured(rec, per_view, t_mm, t_pct, ang, rel)
-
-
-def _judge_static(
-    name: str,
-    m: _Measured,
-    views: dict[str, ViewResult],
-    tset: ThresholdSet,
-    *,
-    magnification_known: bool,
-) -> tuple[str, list[str], list[dict[str, Any]]]:
-    """Judge one segment on the neutral (resting) view."""
-    seg = m.per_view.get("neutral")
-    if seg is None:
-        return "not_assessable", [f"{name} is not on the neutral view"], []
-    if seg.withheld:
-        return "not_assessable", [], []
-    return _evaluate(
-        [r for r in tset.rules if not r.dynamic],
-        {
-            "slip_mm": views["neutral"].mm(seg.slip),
-            "slip_pct": seg.slip_pct,
-            "relative_angulation_deg": m.relative_angulation_deg,
-        },
-        segment=name,
-        tset=tset,
-        magnification_known=magnification_known,
-        depth_mm=views["neutral"].mm(seg.endplate_depth),
-    )
-
-
-def _dynamic_depth_mm(m: _Measured, views: dict[str, ViewResult]) -> float | None:
-    """Mean lower endplate depth (mm) of the flexion and extension views, if both known."""
-    depths = [
-        views[vn].mm(m.per_view[vn].endplate_depth)
-        for vn in ("flexion", "extension")
-        if vn in m.per_view
-    ]
-    known = [d for d in depths if d is not None]
-    return sum(known) / len(known) if len(known) == 2 else None
-
-
-def _no_criteria_reason(name: str) -> str:
-    where = "CLINICAL_LOGIC.md §4.7 covers C2-C7; " if name[:3] in ("C1-", "C7-") else ""
-    return (
-        f"not assessable: no criteria for {name} ({where}lumbar thresholds are never applied "
-        "to a segment with a cervical vertebra)"
-    )
-
-
-def _verdicts(
-    name: str,
-    m: _Measured,
-    views: dict[str, ViewResult],
-    tset: ThresholdSet,
-    *,
-    dynamic: bool,
-    magnification_known: bool,
-    relative_rom: float | None,
-) -> tuple[str | None, str | None, list[str], list[dict[str, Any]], list[QualityIssue]]:
-    """Dynamic and resting-film verdicts of one segment, with reasons, criteria, issues."""
-    reasons: list[str] = []
-    criteria: list[dict[str, Any]] = []
-    issues: list[QualityIssue] = []
-    dyn_verdict = static_verdict = None
-    if dynamic and any(r.dynamic for r in tset.rules):
-        values = {
-            "translation_mm": m.translation_mm,
-            "translation_pct": m.translation_pct,
-            "angulation_deg": m.angulation_deg,
-            "relative_rom_deg": relative_rom,
-        }
-        dyn_verdict, r, c, issues = _judge_dynamic(
-            name,
-            m.per_view,
-            values,
-            tset,
-            magnification_known=magnification_known,
-            depth_mm=_dynamic_depth_mm(m, views),
-        )
-        reasons += r
-        criteria += c
-    if "neutral" in views and any(not r.dynamic for r in tset.rules):
-        static_verdict, r, c = _judge_static(
-            name, m, views, tset, magnification_known=magnification_known
-        )
-        reasons += r
-        criteria += c
-    return dyn_verdict, static_verdict, reasons, criteria, issues
-
-
-def _segment_record(
-    name: str,
-    views: dict[str, ViewResult],
-    tset: ThresholdSet | None,
-    *,
-    dynamic: bool,
-    magnification_known: bool,
-    roms: dict[str, float | None],
-    listhesis: ThresholdSet,
-) -> tuple[dict[str, Any], list[QualityIssue]]:
-    """Build the per-level record of one motion segment (without its ``quality`` list).
-
-    ``tset`` is the set that judges the segment's region (None: no criteria apply);
-    ``listhesis`` gives the listhesis floor. Segments outside the lumbar region also name
-    their ``region`` and ``threshold_set``.
-    """
-    m = _measure_segment(name, views, listhesis)
-    rec = m.rec
-    relative_rom = _relative_rom(name, roms) if dynamic else None
-    if tset is not None and any(r.measure == "relative_rom_deg" for r in tset.rules):
-        rec["relative_rom_deg"] = _r(relative_rom)
-    # measures withheld by quality checks are named first, whatever the rules
-    reasons = [f"{vn} measures withheld: {w}" for vn, s in m.per_view.items() for w in s.withheld]
-    dyn_verdict = static_verdict = None
-    criteria: list[dict[str, Any]] = []
-    issues: list[QualityIssue] = []
-    if tset is None:
-        reasons.append(_no_criteria_reason(name))
-    else:
-        dyn_verdict, static_verdict, r, criteria, issues = _verdicts(
-            name,
-            m,
-            views,
-            tset,
-            dynamic=dynamic,
-            magnification_known=magnification_known,
-            relative_rom=relative_rom,
-        )
-        reasons += r
-    present = [v for v in (dyn_verdict, static_verdict) if v is not None]
-    verdict = max(present, key=lambda v: _RANK[v]) if present else "not_assessable"
-    if tset is not None and not present:
-        reasons.append(
-            f"threshold set {tset.name} has no criterion for the views given "
-            f"({', '.join(views)}); see the measures and the Meyerding grade"
-        )
-    if tset is not None and verdict == "stable":
-        reasons.append(f"stable: no criterion of threshold set {tset.name} is met")
-    rec["verdict"] = verdict
-    rec["dynamic_verdict"] = dyn_verdict
-    rec["static_verdict"] = static_verdict
-    region = segment_region(name)
-    if region != "lumbar":
-        rec["region"] = region or "none"
-        rec["threshold_set"] = tset.name if tset is not None else None
-    rec["reasons"] = reasons
-    rec["criteria"] = criteria
-    rec["views"] = {vn: _view_values(sg, views[vn]) for vn, sg in m.per_view.items()}
-    return rec, issues
 
 
 def _check_inputs(
@@ -748,11 +262,11 @@ def _vertebra_rows(views: dict[str, ViewResult]) -> list[dict[str, Any]]:
         {
             "level": lv,
             "view": vn,
-            "superior_endplate_depth_mm": _r(v.mm(g.superior_depth)),
-            "inferior_endplate_depth_mm": _r(v.mm(g.inferior_depth)),
-            "anterior_height_mm": _r(v.mm(g.anterior_height)),
-            "posterior_height_mm": _r(v.mm(g.posterior_height)),
-            "wedge_deg": _r(g.wedge_deg),
+            "superior_endplate_depth_mm": rounded(v.mm(g.superior_depth)),
+            "inferior_endplate_depth_mm": rounded(v.mm(g.inferior_depth)),
+            "anterior_height_mm": rounded(v.mm(g.anterior_height)),
+            "posterior_height_mm": rounded(v.mm(g.posterior_height)),
+            "wedge_deg": rounded(g.wedge_deg),
         }
         for vn, v in views.items()
         for lv, g in v.vertebrae.items()
@@ -844,10 +358,10 @@ def assess(
     used = [t for t in (tset, cervical) if t is not None and t.region in regions]
     notes = _study_notes(views, used, dynamic=dynamic)
     issues = _view_issues(views)
-    roms = {n: _dynamic_values(_per_view(n, views), views)[2] for n in names}
+    roms = {n: dynamic_values(geometry_by_view(n, views), views)[2] for n in names}
     levels: list[dict[str, Any]] = []
     for name in names:
-        rec, found = _segment_record(
+        rec, found = segment_record(
             name,
             views,
             judging.get(segment_region(name) or ""),
@@ -865,7 +379,7 @@ def assess(
     lordosis = {
         "levels": "L1-S1",
         "method": "Cobb angle between the superior endplates of L1 and S1; + = lordosis",
-        "by_view": {vn: _r(v.lordosis_deg) for vn, v in views.items()},
+        "by_view": {vn: rounded(v.lordosis_deg) for vn, v in views.items()},
         "notes": {vn: v.lordosis_note for vn, v in views.items() if v.lordosis_deg is None},
     }
     return InstabilityReport(

@@ -15,7 +15,7 @@ from typing import Any
 
 from spinestab.core.levels import level_index, normalise_level
 from spinestab.errors import InputError
-from spinestab.instability.thresholds import _evidence, _number, _text
+from spinestab.instability._cited import evidence_tag, non_negative, required_text
 
 __all__ = ["GradeBand", "MorphometryRules", "load_morphometry_rules"]
 
@@ -98,7 +98,7 @@ def _band(data: Any, *, source: str, item: str) -> GradeBand:
         raise InputError(
             "unknown comparison", source=source, item=item, value=op, expected='">" or ">="'
         )
-    value = _number(data.get("value"), source=source, item=f"{item}.value")
+    value = non_negative(data.get("value"), source=source, item=f"{item}.value")
     if value > 100:
         raise InputError(
             "a height loss is at most 100 %",
@@ -189,14 +189,14 @@ def load_morphometry_rules(path: str | Path | None = None) -> MorphometryRules:
     )
     return MorphometryRules(
         bands=_bands(genant.get("grades"), source=source),
-        source=_text(genant, "source", source=source, item="genant"),
-        evidence=_evidence(genant, source=source, item="genant"),
+        source=required_text(genant, "source", source=source, item="genant"),
+        evidence=evidence_tag(genant, source=source, item="genant"),
         boundaries_evidence=str(genant.get("boundaries_evidence", "D")).strip("[] "),
         levels=span,
         levels_source=str(genant.get("levels_source", "")).strip(),
-        loss_source=_text(losses, "source", source=source, item="losses"),
-        loss_evidence=_evidence(losses, source=source, item="losses"),
-        type_source=_text(types, "source", source=source, item="types"),
-        type_evidence=_evidence(types, source=source, item="types"),
+        loss_source=required_text(losses, "source", source=source, item="losses"),
+        loss_evidence=evidence_tag(losses, source=source, item="losses"),
+        type_source=required_text(types, "source", source=source, item="types"),
+        type_evidence=evidence_tag(types, source=source, item="types"),
         file=source,
     )
