@@ -2,7 +2,8 @@
 
 There is no peer tool for corner-landmark instability measures in our environment, so this
 prints absolute figures: landmarks -> report for a 6-level neutral + flexion + extension
-study, corners from the TPTBox CT L2-L4 masks, the overlay picture, and peak memory.
+study, corners from the TPTBox CT L2-L4 masks, the overlay picture, six-point morphometry
+(from landmarks and from the masks, with the mid-point tracing), and peak memory.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import tracemalloc
 from pathlib import Path
 
 from spinestab.instability import assess, corners_from_masks, draw_overlay
-from spinestab.instability.phantom import example_study
+from spinestab.instability.morphometry import measure_morphometry
+from spinestab.instability.phantom import analytic_vertebrae, example_study
 
 HERE = Path(__file__).resolve().parent
 VERT = HERE.parent / "tests/data/instability/tptbox_ct_L2-L4/sub-ct_seg-vert_label-22_msk.nii.gz"
@@ -38,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         if TS_SEG.is_file()
         else None
     )
+    film = analytic_vertebrae({f"T{i}": (24.0, 21.0, 25.0) for i in range(4, 13)})
+    t_morph = _time(lambda: measure_morphometry(film).to_dict(), 50)
+    t_morph_mask = _time(
+        lambda: measure_morphometry(corners_from_masks(VERT, midpoints=True)).to_dict(), 10
+    )
     report = assess(**study)
     out = Path("/tmp/spinestab_instability_bench.png")
     t_png = _time(lambda: draw_overlay(report, out), 3)
@@ -51,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if t_ts is not None:
         print(f"corners from TotalSegmentator 3 mm CT:  {1e3 * t_ts:8.2f} ms (linefit)")
     print(f"overlay PNG, 3 panels:             {1e3 * t_png:8.2f} ms")
+    print(f"morphometry, 9 vertebrae (landmarks): {1e3 * t_morph:8.2f} ms")
+    print(f"morphometry from TPTBox masks:        {1e3 * t_morph_mask:8.2f} ms (with mid-points)")
     print(f"peak Python memory, mask -> report:  {peak / 2**20:8.2f} MiB")
     return 0
 
