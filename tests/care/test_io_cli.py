@@ -406,8 +406,8 @@ def test_cli_progress_bad_sessions_exit_2(tmp_path):
         ("green_max: {value: 7}", "item amber_max:", "at least green_max (7)"),
         ("phase_weeks: {value: [[1, 2], [4, 6], [7, 12]]}", "item phase_weeks:", "week by week"),
         (
-            "phase_levels: {value: [[0, 1], [1, 2], [2, 4]]}",
-            "item phase_levels.2.1:",
+            "phase_stages: {value: [[0, 1], [1, 2], [2, 4]]}",
+            "item phase_stages.2.1:",
             "less than or equal to 3",
         ),
         ("no_such_rule: {value: 1}", "item no_such_rule:", "unknown care rule"),
@@ -430,3 +430,39 @@ def test_rule_values_are_typed_after_loading(tmp_path):
     assert rules.values.phase_weeks == ((1, 2), (3, 6), (7, 12))
     with pytest.raises(InputError, match="item hicks_min_positive"):
         load_rules(overrides={"hicks_min_positive": 9})
+
+
+def test_exercise_stages_keep_the_level_labels_of_plan_json(tmp_path):
+    # plan.json keeps "level": "L0".."L3" (its readers) and gives "stage" beside it
+    out = tmp_path / "out"
+    run_plan(demo_patients_dir() / "functional_high_risk", out)
+    doc = json.loads((out / "plan.json").read_text())
+    for ex in doc["exercises"]:
+        assert ex["level"] == f"L{ex['stage']}"
+    # a plan.json written before stages had numbers is still read
+    for ex in doc["exercises"]:
+        del ex["stage"]
+    (out / "old.json").write_text(json.dumps(doc))
+    result = run_progress(
+        out / "old.json",
+        demo_patients_dir() / "functional_high_risk" / "sessions.csv",
+        tmp_path / "o2",
+    )
+    assert result["version"] == 2
+    bad = json.loads((out / "plan.json").read_text())
+    bad["exercises"][0]["stage"] = 3
+    (out / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match="stage and level disagree"):
+        run_progress(
+            out / "bad.json",
+            demo_patients_dir() / "functional_high_risk" / "sessions.csv",
+            tmp_path / "o3",
+        )
+
+
+def test_the_former_rule_name_phase_levels_is_still_read(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  phase_levels: {value: [[0, 0], [0, 1], [1, 2]]}\n")
+    rules = load_rules(path)
+    assert rules.values.phase_stages == ((0, 0), (0, 1), (1, 2))
+    assert rules.rule("phase_stages").overridden

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from spinestab.care.exercises import LEVELS, figure_svg, load_library
+from spinestab.care.exercises import STAGES, figure_svg, load_library
 from spinestab.care.exercises._figures import POSES, render_svg
 from spinestab.care.i18n import LANGUAGES, Translator, catalogue, resolve_language
 from spinestab.care.triage import TRACKS
@@ -23,35 +23,35 @@ def test_library_has_the_six_home_exercises_and_the_extra_progressions():
         lib.exercises
     )
     for ex in lib.exercises.values():
-        assert tuple(ex.levels) == LEVELS
+        assert tuple(ex.stages) == STAGES == (0, 1, 2, 3)
         assert ex.source and ex.evidence in ("V", "R", "D")
     for ex_id in SIX:
         assert lib[ex_id].group == "home"
-    tempo = [lib["slow_lowering"].levels[lv].get("tempo") for lv in LEVELS]
+    tempo = [lib["slow_lowering"].stages[k].get("tempo") for k in STAGES]
     assert tempo == ["slow_lowering"] * 4
 
 
 @pytest.mark.parametrize("ex_id", sorted(load_library().exercises))
-def test_every_exercise_level_has_a_picture(ex_id):
-    for level in LEVELS:
-        root = ET.fromstring(figure_svg(ex_id, level))
+def test_every_exercise_stage_has_a_picture(ex_id):
+    for stage in STAGES:
+        root = ET.fromstring(figure_svg(ex_id, stage))
         assert root.tag == f"{SVG}svg"
         strokes = root.findall(f".//{SVG}line") + root.findall(f".//{SVG}polyline")
         heads = root.findall(f".//{SVG}circle")
         assert len(strokes) >= 5 and heads  # a body: limbs and a head
-        assert root.find(f"{SVG}title").text == f"{ex_id}_{level}"
+        assert root.find(f"{SVG}title").text == f"{ex_id}_stage{stage}"
 
 
-def test_levels_of_one_exercise_have_different_pictures():
+def test_stages_of_one_exercise_have_different_pictures():
     for ex_id in load_library().exercises:
-        pictures = {figure_svg(ex_id, level) for level in LEVELS}
+        pictures = {figure_svg(ex_id, stage) for stage in STAGES}
         assert len(pictures) == 4, ex_id
 
 
 def test_committed_figures_match_the_generator():
     for name, pose in POSES.items():
-        ex_id, level = name.rsplit("_", 1)
-        assert figure_svg(ex_id, level) == render_svg(pose, title=name)
+        ex_id, stage = name.rsplit("_stage", 1)
+        assert figure_svg(ex_id, int(stage)) == render_svg(pose, title=name)
 
 
 def _placeholders(text):
@@ -159,7 +159,7 @@ def test_no_patient_facing_english_in_code():
     text = html_mod.unescape(html)
     leaked = [k for k, v in en.items() if len(v) > 25 and "{" not in v and v in text]
     assert not leaked
-    assert catalogue("de")["ex.bird_dog.L0.how"] in text
+    assert catalogue("de")["ex.bird_dog.stage0.how"] in text
 
 
 @pytest.mark.parametrize(

@@ -77,21 +77,21 @@ def test_steady_low_pain_steps_up_within_phase_limits(plan):
         for ex in cur.exercises:
             before = prev.exercise(ex.id)
             # never down with steady low pain
-            assert (ex.level, ex.dose.volume) >= (before.level, before.dose.volume) or (
-                ex.level > before.level
+            assert (ex.stage, ex.dose.volume) >= (before.stage, before.dose.volume) or (
+                ex.stage > before.stage
             )
-        # the level never exceeds the phase of the week the version is for
+        # the stage never exceeds the phase of the week the version is for
         week = cur.week_of(cur.created + dt.timedelta(days=1))
         cap = phase_for_week(cur.phases, week)["levels"][1]
-        assert max(ex.level for ex in cur.exercises if ex.id in HOME) <= cap
+        assert max(ex.stage for ex in cur.exercises if ex.id in HOME) <= cap
     final = trace[-1]
-    assert all(final.exercise(i).level > plan.exercise(i).level for i in HOME)
-    assert sum(final.exercise(i).level >= 2 for i in HOME) >= 4
+    assert all(final.exercise(i).stage > plan.exercise(i).stage for i in HOME)
+    assert sum(final.exercise(i).stage >= 2 for i in HOME) >= 4
     ups = sum(d["decision"] == "up" for p in trace[1:] for d in p.decisions)
     downs = sum(d["decision"] == "down" for p in trace[1:] for d in p.decisions)
     assert ups > 50 and downs == 0
-    # phase 1 (weeks 1-2) allows at most L1
-    assert max(trace[2].exercise(i).level for i in HOME) <= 1
+    # phase 1 (weeks 1-2) allows at most stage 1
+    assert max(trace[2].exercise(i).stage for i in HOME) <= 1
 
 
 def test_flare_up_steps_down_then_recovers(plan):
@@ -100,7 +100,7 @@ def test_flare_up_steps_down_then_recovers(plan):
     assert all(d["decision"] == "down" for d in flare.decisions if d["sessions"])
     for ex_id in HOME:
         before, after = trace[6].exercise(ex_id), flare.exercise(ex_id)
-        assert (after.level < before.level) or (after.dose.volume < before.dose.volume)
+        assert (after.stage < before.stage) or (after.dose.volume < before.dose.volume)
     reasons = " ".join(r for d in flare.decisions for r in d["reasons"])
     assert "red zone" in reasons
     assert any(d["decision"] == "up" for d in trace[9].decisions)
@@ -169,6 +169,7 @@ def test_every_version_is_kept(plan):
     last = trace[-1]
     assert [h["version"] for h in last.history] == [1, 2, 3]
     assert last.history[0]["exercises"]["bird_dog"]["level"] == "L0"
+    assert last.history[0]["exercises"]["bird_dog"]["stage"] == 0
     again = type(last).from_dict(last.to_dict())
     assert again.to_dict() == last.to_dict()
 
@@ -176,14 +177,15 @@ def test_every_version_is_kept(plan):
 def test_dose_steps_follow_section_5_3_order():
     lib = load_library()
     bridge = lib["glute_bridge"]
-    level, dose = 0, start_dose(bridge, 0)
+    stage, dose = 0, start_dose(bridge, 0)
     changes = []
     for _ in range(5):
-        level, dose, change = step_up(bridge, level, dose)
+        stage, dose, change = step_up(bridge, stage, dose)
         changes.append(change)
-    assert changes == ["reps", "reps", "sets", "level", "reps"]  # reps -> sets -> level
+    # reps -> sets -> stage (plan.json calls a move to the next stage "level")
+    assert changes == ["reps", "reps", "sets", "level", "reps"] and stage == 1
     plank = lib["front_plank"]
-    level, dose, change = step_up(plank, 0, start_dose(plank, 0))
+    stage, dose, change = step_up(plank, 0, start_dose(plank, 0))
     assert (change, dose.hold_s) == ("hold", 12)
     _, down, change = step_down(bridge, 0, start_dose(bridge, 0), volume_factor=0.5)
     assert change == "volume" and down.reps == 4  # 8 reps halved
@@ -192,8 +194,8 @@ def test_dose_steps_follow_section_5_3_order():
     _, down, change = step_down(curl, 0, start, volume_factor=0.5)
     # §5.3: reduce by 30-50 %; black-box finding: floor cut 5-3-1 to 2-1-1 (56 %)
     assert change == "volume" and 0.3 <= 1 - down.volume / start.volume <= 0.5
-    level, _, change = step_down(bridge, 2, start_dose(bridge, 2))
-    assert (level, change) == (1, "level")
+    stage, _, change = step_down(bridge, 2, start_dose(bridge, 2))
+    assert (stage, change) == (1, "level")
 
 
 def test_sessions_for_unknown_exercise_are_refused(plan):

@@ -148,5 +148,5 @@ def test_without_blocking_flags_every_profile_gets_a_complete_plan(profile):
     if "pregnancy" not in profile.clinical.history.conditions:
         expected |= supine
     assert expected <= ids
-    assert all(0 <= ex.level <= 3 for ex in plan.exercises)
+    assert all(0 <= ex.stage <= 3 for ex in plan.exercises)
     assert not set(plan.not_offered) & ids  # no passive modality is ever prescribed

@@ -193,7 +193,7 @@ def test_low_startback_is_f3_light_self_management(make_patient):
     ids = [ex.id for ex in plan.exercises]
     assert "multifidus_activation" not in ids
     home = [ex for ex in plan.exercises if ex.id in ("curl_up", "bird_dog", "front_plank")]
-    assert all(ex.level == 1 for ex in home)  # standard level, not the motor-control start
+    assert all(ex.stage == 1 for ex in home)  # standard stage, not the motor-control start
     assert plan.education[0] == "self_management"
 
 
@@ -226,7 +226,7 @@ def test_severe_multifidus_fat_without_instability_is_functional_with_adjusted_e
     assert plan.emphasis["fi_grade"] == 2 and plan.emphasis["extensor_emphasis"]
     assert {"fi_extensor_emphasis", "fi_grade2"} <= {r.code for r in plan.reasons}
     assert plan.phases[2]["weeks"] == [10, 16]  # longer phases
-    assert all(ex.level == 0 for ex in plan.exercises if ex.id != "walking")
+    assert all(ex.stage == 0 for ex in plan.exercises if ex.id != "walking")
     slow = plan.exercise("slow_lowering")
     assert slow.emphasis and slow.start_week == plan.phases[1]["weeks"][0]
     assert "fi_expectation" in plan.education

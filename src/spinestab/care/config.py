@@ -16,6 +16,8 @@ from spinestab.errors import InputError
 __all__ = ["CareRules", "Reason", "Rule", "load_rules"]
 
 EVIDENCE_TAGS = ("V", "R", "D")
+#: Former rule names still accepted in rule files and overrides: ``{old: new}``.
+RENAMED = {"phase_levels": "phase_stages"}
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,8 @@ def load_rules(
         if not Path(path).exists():
             raise InputError("rule file not found", source=source)
         raw = load_yaml(path)  # bounded: size, aliases, nesting, duplicate keys
-        for name, rule in _parse(raw, source).items():
+        for given, rule in _parse(raw, source).items():
+            name = RENAMED.get(given, given)
             if name not in rules:
                 raise InputError(
                     "unknown care rule",
@@ -250,7 +253,8 @@ def load_rules(
                 )
             rules[name] = Rule(name, rule.value, rule.source, rule.evidence, True)
         origin += f" + {source}"
-    for name, value in (overrides or {}).items():
+    for given, value in (overrides or {}).items():
+        name = RENAMED.get(given, given)
         if name not in rules:
             raise InputError(
                 "unknown care rule", item=name, expected="one of " + ", ".join(sorted(rules))

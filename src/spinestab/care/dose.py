@@ -1,8 +1,8 @@
-"""Doses of one exercise level and the steps up and down between them.
+"""Doses of one exercise stage and the steps up and down between them.
 
 Progression follows CLINICAL_LOGIC.md §5.3 [D]: one variable at a time, in the order hold
-time or repetitions -> sets -> level. Regression drops one level (to its start dose) or, at
-the lowest level, reduces the volume by the rule ``regression_volume_factor`` (30-50 %).
+time or repetitions -> sets -> stage. Regression drops one stage (to its start dose) or, at
+the lowest stage, reduces the volume by the rule ``regression_volume_factor`` (30-50 %).
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from spinestab.care.exercises import LEVELS, Exercise
+from spinestab.care.exercises import STAGES, Exercise
 from spinestab.errors import InputError
 
 __all__ = ["Dose", "start_dose", "step_down", "step_up"]
+
+#: The ``change`` word of a move to another stage in ``plan.json`` decisions (``"level"``,
+#: kept for its readers).
+STAGE_CHANGE = "level"
 
 HOLD_STEP_S = 2  # [D] seconds added per step-up of a hold
 REPS_STEP = 2  # [D] repetitions added per step-up
@@ -108,22 +112,22 @@ class Dose:
         return float(self.duration_min or 0)
 
 
-def _spec(exercise: Exercise, level: int) -> dict[str, Any]:
-    if not 0 <= level < len(LEVELS):
-        raise InputError("level out of range", item=exercise.id, value=level, expected="0-3")
-    return dict(exercise.levels[LEVELS[level]])
+def _spec(exercise: Exercise, stage: int) -> dict[str, Any]:
+    if not 0 <= stage < len(STAGES):
+        raise InputError("stage out of range", item=exercise.id, value=stage, expected="0-3")
+    return dict(exercise.stages[stage])
 
 
 def start_dose(
-    exercise: Exercise, level: int, *, endurance: bool = False, extra_set: bool = False
+    exercise: Exercise, stage: int, *, endurance: bool = False, extra_set: bool = False
 ) -> Dose:
-    """Return the starting dose of ``exercise`` at ``level``.
+    """Return the starting dose of ``exercise`` at ``stage``.
 
     Parameters
     ----------
     exercise : Exercise
         The library exercise.
-    level : int
+    stage : int
         0-3.
     endurance : bool
         Endurance-focused dosing (§5.9 FI grade 2 [D]): repetitions start at the top of the
@@ -132,7 +136,7 @@ def start_dose(
         One more set than the start, up to the most (§5.9 extensor emphasis [D]).
 
     """
-    spec = _spec(exercise, level)
+    spec = _spec(exercise, stage)
     kind = spec["type"]
     if kind == "hold":
         sets = spec.get("sets")
@@ -162,26 +166,26 @@ def start_dose(
 
 def step_up(
     exercise: Exercise,
-    level: int,
+    stage: int,
     dose: Dose,
     *,
-    max_level: int = 3,
+    max_stage: int = 3,
     walk_increase: float = 0.10,
     hold_step_s: int = HOLD_STEP_S,
     reps_step: int = REPS_STEP,
 ) -> tuple[int, Dose, str]:
-    """Progress one variable (§5.3 order: hold/reps -> sets -> level).
+    """Progress one variable (§5.3 order: hold/reps -> sets -> stage).
 
     Parameters
     ----------
     exercise : Exercise
         The library exercise.
-    level : int
-        Current level, 0-3.
+    stage : int
+        Current stage, 0-3.
     dose : Dose
         Current dose.
-    max_level : int
-        Highest level allowed (the phase's).
+    max_stage : int
+        Highest stage allowed (the phase's).
     walk_increase : float
         Relative weekly increase of walking minutes (rule ``walking_weekly_increase``).
     hold_step_s, reps_step : int
@@ -190,75 +194,75 @@ def step_up(
 
     Returns
     -------
-    level : int
+    stage : int
     dose : Dose
     change : str
-        ``hold``, ``reps``, ``sets``, ``minutes``, ``level`` or ``none`` (already at the
-        most allowed, e.g. by the phase's highest level).
+        ``hold``, ``reps``, ``sets``, ``minutes``, :data:`STAGE_CHANGE` or ``none`` (already at the
+        most allowed, e.g. by the phase's highest stage).
 
     """
-    spec = _spec(exercise, level)
+    spec = _spec(exercise, stage)
     if dose.type == "hold":
         top = int(spec["hold_s"][1])
         if (dose.hold_s or 0) < top:
-            return level, replace(dose, hold_s=min(top, (dose.hold_s or 0) + hold_step_s)), "hold"
+            return stage, replace(dose, hold_s=min(top, (dose.hold_s or 0) + hold_step_s)), "hold"
         if spec.get("sets") and (dose.sets or 0) < spec["sets"][1]:
-            return level, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
+            return stage, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
     elif dose.type == "reps":
         if (dose.reps or 0) < spec["reps"][1]:
             return (
-                level,
+                stage,
                 replace(dose, reps=min(spec["reps"][1], (dose.reps or 0) + reps_step)),
                 "reps",
             )
         if (dose.sets or 0) < spec["sets"][1]:
-            return level, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
+            return stage, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
     elif dose.type == "walk":
         top = int(spec["minutes"][1])
         if (dose.minutes or 0) < top:
             grown = max(
                 (dose.minutes or 0) + 1, math.ceil((dose.minutes or 0) * (1 + walk_increase))
             )
-            return level, replace(dose, minutes=min(top, grown)), "minutes"
+            return stage, replace(dose, minutes=min(top, grown)), "minutes"
     elif dose.type == "break":
         top = int(spec["duration_min"][1])
         if (dose.duration_min or 0) < top:
-            return level, replace(dose, duration_min=(dose.duration_min or 0) + 1), "minutes"
-    if level < min(max_level, len(LEVELS) - 1):
-        new = start_dose(exercise, level + 1)
+            return stage, replace(dose, duration_min=(dose.duration_min or 0) + 1), "minutes"
+    if stage < min(max_stage, len(STAGES) - 1):
+        new = start_dose(exercise, stage + 1)
         if dose.type == "break":
             new = replace(new, interval_min=dose.interval_min)
-        return level + 1, new, "level"
-    return level, dose, "none"
+        return stage + 1, new, STAGE_CHANGE
+    return stage, dose, "none"
 
 
 def step_down(
-    exercise: Exercise, level: int, dose: Dose, *, volume_factor: float = 0.5
+    exercise: Exercise, stage: int, dose: Dose, *, volume_factor: float = 0.5
 ) -> tuple[int, Dose, str]:
-    """Regress: one level down (its start dose), or at L0 reduce the volume.
+    """Regress: one stage down (its start dose), or at stage 0 reduce the volume.
 
     Parameters
     ----------
     exercise : Exercise
         The library exercise.
-    level : int
-        Current level, 0-3.
+    stage : int
+        Current stage, 0-3.
     dose : Dose
         Current dose.
     volume_factor : float
-        Fraction of the volume kept at the lowest level (§5.3: reduce by 30-50 %).
+        Fraction of the volume kept at the lowest stage (§5.3: reduce by 30-50 %).
 
     Returns
     -------
-    level, dose, change
-        ``change`` is ``level`` or ``volume`` (or ``none`` at the smallest dose).
+    stage, dose, change
+        ``change`` is :data:`STAGE_CHANGE` or ``volume`` (or ``none`` at the smallest dose).
 
     """
-    if level > 0:
-        new = start_dose(exercise, level - 1)
+    if stage > 0:
+        new = start_dose(exercise, stage - 1)
         if dose.type == "break":
             new = replace(new, interval_min=dose.interval_min)
-        return level - 1, new, "level"
+        return stage - 1, new, STAGE_CHANGE
 
     def cut(value: int | None) -> int | None:
         # Rounded up: §5.3 says reduce by 30-50 %, and flooring small counts cut more than

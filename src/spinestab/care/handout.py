@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from spinestab.care.dose import Dose
-from spinestab.care.exercises import LEVELS, figure_svg, load_library
+from spinestab.care.exercises import STAGE_LABELS, figure_svg, load_library
 from spinestab.care.i18n import Translator
 from spinestab.care.plan import Plan
 from spinestab.errors import require
@@ -48,8 +48,8 @@ def dose_text(dose: Dose, t: Translator) -> str:
     return " ".join(parts)
 
 
-def _data_uri(exercise_id: str, level: str) -> str:
-    svg = figure_svg(exercise_id, level).encode("utf-8")
+def _data_uri(exercise_id: str, stage: int) -> str:
+    svg = figure_svg(exercise_id, stage).encode("utf-8")
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
@@ -128,16 +128,16 @@ def render_handout(
         ]
         cards = []
         for ex in plan.exercises:
-            level = LEVELS[ex.level]
+            stage = ex.stage
             card = {
                 "id": ex.id,
                 "name": names[ex.id],
-                "level_label": t("ui.level", level=level),
-                "title": t(f"ex.{ex.id}.{level}.title"),
-                "how": t(f"ex.{ex.id}.{level}.how"),
+                "stage_label": t("ui.stage", stage=stage),
+                "title": t(f"ex.{ex.id}.stage{stage}.title"),
+                "how": t(f"ex.{ex.id}.stage{stage}.how"),
                 "purpose": t(f"ex.{ex.id}.purpose"),
-                "picture": _data_uri(ex.id, level),
-                "alt": t("ui.picture", name=names[ex.id], level=level),
+                "picture": _data_uri(ex.id, stage),
+                "alt": t("ui.picture", name=names[ex.id], stage=stage),
                 "dose": dose_text(ex.dose, t),
                 "cues": [t(f"ex.{ex.id}.cue1"), t(f"ex.{ex.id}.cue2")],
                 "notes": [t(n) for n in ex.notes],
@@ -147,13 +147,13 @@ def render_handout(
                 "beginner_title": "",
                 "beginner_how": "",
             }
-            if ex.level > 0:
+            if stage > 0:
                 card.update(
                     {
-                        "beginner_picture": _data_uri(ex.id, "L0"),
-                        "beginner_alt": t("ui.picture", name=names[ex.id], level="L0"),
-                        "beginner_title": t(f"ex.{ex.id}.L0.title"),
-                        "beginner_how": t(f"ex.{ex.id}.L0.how"),
+                        "beginner_picture": _data_uri(ex.id, 0),
+                        "beginner_alt": t("ui.picture", name=names[ex.id], stage=0),
+                        "beginner_title": t(f"ex.{ex.id}.stage0.title"),
+                        "beginner_how": t(f"ex.{ex.id}.stage0.how"),
                     }
                 )
             cards.append(card)
@@ -194,7 +194,8 @@ def render_handout(
             {
                 "name": names.get(d["exercise"], d["exercise"]),
                 "text": t(f"decision.{d['decision']}"),
-                "level": d["to"]["level"],
+                # plan.json decisions written before stages had numbers give the label only
+                "stage": t("ui.stage", stage=STAGE_LABELS.index(d["to"]["level"])),
             }
             for d in plan.decisions
         ]

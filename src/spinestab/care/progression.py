@@ -9,7 +9,7 @@ and §5.4):
   next-morning pain rose from one week to the next;
 * **step up** when the last two sessions each met every progression criterion: all sets
   done with good form, pain during <= 5/10 (green or amber), next-morning pain back to
-  baseline, effort (RPE) <= 6; the level is capped by the phase of the coming week;
+  baseline, effort (RPE) <= 6; the stage is capped by the phase of the coming week;
 * otherwise **keep**.
 
 The Silbernagel model comes from Achilles tendinopathy; using it for back pain is an
@@ -30,7 +30,7 @@ from typing import Any
 
 from spinestab.care.config import CareRules, load_rules
 from spinestab.care.dose import step_down, step_up
-from spinestab.care.exercises import LEVELS, Library, load_library
+from spinestab.care.exercises import Library, load_library, stage_label
 from spinestab.care.plan import Plan, PlannedExercise, phase_for_week
 from spinestab.core.safe_load import parse_json, read_limited_text
 from spinestab.errors import InputError
@@ -343,6 +343,11 @@ def _weekly_increase(
     return None
 
 
+def _stage_dose(stage: int, dose: Any) -> dict[str, Any]:
+    """Return a decision's ``from``/``to``: the stage (labelled ``level`` as ever, and number)."""
+    return {"level": stage_label(stage), "stage": stage, "dose": dose.to_dict()}
+
+
 def progress(
     plan: Plan,
     sessions: Iterable[SessionLog],
@@ -407,7 +412,7 @@ def progress(
         as_of = max([window[-1].date, *(o.date for o in outcomes if o.date >= window[0].date)])
     next_week = plan.week_of(as_of + dt.timedelta(days=1))
     phase = phase_for_week(plan.phases, next_week)
-    max_level = int(phase["levels"][1])
+    max_stage = int(phase["levels"][1])  # plan.json calls a phase's stages "levels"
     baseline = plan.baseline.get("nrs")
     weekly = _weekly_increase(all_logs, plan, rules)
     n_needed = int(rules["progression_consecutive_sessions"])
@@ -420,15 +425,15 @@ def progress(
         triggers = [t for s in recent for t in _regression(s, baseline, rules)]
         if weekly and logs:
             triggers.append(weekly)
-        level, dose, change, action = ex.level, ex.dose, "none", "keep"
+        stage, dose, change, action = ex.stage, ex.dose, "none", "keep"
         why: list[str] = []
         if plan.week_of(as_of) < ex.start_week and not logs:
             why.append(f"starts in week {ex.start_week}")
         elif not logs:
             why.append("no sessions logged")
         elif triggers:
-            level, dose, change = step_down(
-                spec, ex.level, ex.dose, volume_factor=float(rules["regression_volume_factor"])
+            stage, dose, change = step_down(
+                spec, ex.stage, ex.dose, volume_factor=float(rules["regression_volume_factor"])
             )
             action = "down"
             why += triggers
@@ -443,28 +448,28 @@ def progress(
             elif failed:
                 why += failed
             else:
-                level, dose, change = step_up(
+                stage, dose, change = step_up(
                     spec,
-                    ex.level,
+                    ex.stage,
                     ex.dose,
-                    max_level=max(max_level, ex.level),
+                    max_stage=max(max_stage, ex.stage),
                     walk_increase=float(rules["walking_weekly_increase"]),
                     hold_step_s=int(rules["progression_hold_step_s"]),
                     reps_step=int(rules["progression_reps_step"]),
                 )
                 if change == "none":
-                    why.append(f"at the most allowed in phase {phase['index']} (L{max_level})")
+                    why.append(f"at the most allowed in phase {phase['index']} (stage {max_stage})")
                 else:
                     action = "up"
                     why.append(f"criteria met in the last {n_needed} sessions")
-        new_exercises.append(replace(ex, level=level, dose=dose))
+        new_exercises.append(replace(ex, stage=stage, dose=dose))
         decisions.append(
             {
                 "exercise": ex.id,
                 "decision": action,
                 "change": change,
-                "from": {"level": LEVELS[ex.level], "dose": ex.dose.to_dict()},
-                "to": {"level": LEVELS[level], "dose": dose.to_dict()},
+                "from": _stage_dose(ex.stage, ex.dose),
+                "to": _stage_dose(stage, dose),
                 "reasons": why,
                 "sessions": len(logs),
                 "zones": [zone(s.pain_during, rules=rules) for s in logs],

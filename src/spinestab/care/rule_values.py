@@ -59,7 +59,7 @@ class RuleValues(BaseModel):
     weekly_activity_target_min: NonNegative
     walking_weekly_increase: Share
     phase_weeks: tuple[tuple[Week, Week], tuple[Week, Week], tuple[Week, Week]]
-    phase_levels: tuple[tuple[Stage, Stage], tuple[Stage, Stage], tuple[Stage, Stage]]
+    phase_stages: tuple[tuple[Stage, Stage], tuple[Stage, Stage], tuple[Stage, Stage]]
     phase_weeks_fi2: tuple[tuple[Week, Week], tuple[Week, Week], tuple[Week, Week]]
     sessions_per_week: Annotated[int, Field(ge=1, le=7)]
     green_max: Rating
@@ -90,11 +90,11 @@ def _ordered_pairs(values: RuleValues) -> list[tuple[str, str]]:
         broken.append(("movement_break_interval_min", "[shortest, longest] interval in min"))
     if values.amber_max < values.green_max:
         broken.append(("amber_max", f"at least green_max ({values.green_max:g})"))
-    for name in ("phase_weeks", "phase_weeks_fi2", "phase_levels"):
+    for name in ("phase_weeks", "phase_weeks_fi2", "phase_stages"):
         pairs = getattr(values, name)
         if any(a > b for a, b in pairs):
             broken.append((name, "each phase as [first, last] with first <= last"))
-        elif name != "phase_levels" and any(nxt[0] != cur[1] + 1 for cur, nxt in pairwise(pairs)):
+        elif name != "phase_stages" and any(nxt[0] != cur[1] + 1 for cur, nxt in pairwise(pairs)):
             broken.append((name, "phases that follow each other week by week"))
     return broken
 

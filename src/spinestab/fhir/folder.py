@@ -152,7 +152,7 @@ def export_from_patient_dir(
             track=tri.track,
             created=date,
             activities=tuple(
-                PlannedActivity(ex.id, f"L{ex.level}", dose_text(ex.dose, t))
+                PlannedActivity(ex.id, f"L{ex.stage}", dose_text(ex.dose, t))
                 for ex in plan.exercises
             ),
             goals=tuple(goals),

@@ -72,7 +72,7 @@ def inputs_from_patient_dir(
             status=str(doc.get("status") or "draft"),
             track=tri.track,
             exercises=tuple(
-                (ex.id, f"L{ex.level}", dose_text(ex.dose, t)) for ex in plan.exercises
+                (ex.id, f"L{ex.stage}", dose_text(ex.dose, t)) for ex in plan.exercises
             ),
         )
     imaging = None

@@ -1,4 +1,10 @@
-"""The exercise library as data: ``library.yaml`` plus one SVG picture per exercise and level."""
+"""The exercise library as data: ``library.yaml`` plus one SVG picture per exercise and stage.
+
+Every exercise has four *stages*, 0 (beginner) to 3: the exercise levels L0-L3 of
+CLINICAL_LOGIC.md §5.2, called stages in spinestab so that "L1" only ever names a vertebra.
+``plan.json`` keeps labelling them ``"L0"``..``"L3"`` (key ``level``, :data:`STAGE_LABELS`)
+and gives the number beside it (key ``stage``).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,21 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from spinestab.core.safe_load import parse_yaml
 from spinestab.errors import InputError
 
-__all__ = ["LEVELS", "Exercise", "figure_svg", "load_library"]
+__all__ = ["STAGES", "STAGE_LABELS", "Exercise", "figure_svg", "load_library", "stage_label"]
 
-LEVELS = ("L0", "L1", "L2", "L3")
+#: The stages of every exercise, beginner (0) to most demanding (3).
+STAGES = (0, 1, 2, 3)
+#: How ``plan.json`` has always labelled the stages (key ``level``), kept for its readers.
+STAGE_LABELS = ("L0", "L1", "L2", "L3")
 DOSE_TYPES = ("hold", "reps", "walk", "break")
 
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise with its four levels.
+    """One exercise with its four stages.
 
     Attributes
     ----------
@@ -38,8 +46,8 @@ class Exercise:
         Weight on hands or forearms (shoulder/wrist pain variants, §5.2 note 5).
     contraindications : tuple of str
         Codes of contraindication notes (``contra.<code>`` messages).
-    levels : dict
-        ``L0``..``L3`` -> dose specification (ranges ``[start, most]``).
+    stages : dict
+        Stage 0..3 -> dose specification (ranges ``[start, most]``).
     source, evidence : str
         Source and evidence tag.
     loaded_flexion : bool
@@ -55,7 +63,7 @@ class Exercise:
     supine: bool
     hands_loaded: bool
     contraindications: tuple[str, ...]
-    levels: Mapping[str, Mapping[str, Any]]
+    stages: Mapping[int, Mapping[str, Any]]
     source: str
     evidence: str
     loaded_flexion: bool = False
@@ -63,14 +71,14 @@ class Exercise:
     def message_keys(self) -> list[str]:
         """All catalogue keys of this exercise's patient-facing text."""
         keys = [f"ex.{self.id}.{part}" for part in ("name", "purpose", "cue1", "cue2")]
-        for level in LEVELS:
-            keys += [f"ex.{self.id}.{level}.title", f"ex.{self.id}.{level}.how"]
+        for stage in STAGES:
+            keys += [f"ex.{self.id}.stage{stage}.title", f"ex.{self.id}.stage{stage}.how"]
         keys += [f"contra.{code}" for code in self.contraindications]
         return keys
 
-    def figure_name(self, level: str) -> str:
-        """File name of the picture of ``level`` (``figures/<id>_<level>.svg``)."""
-        return f"{self.id}_{level}.svg"
+    def figure_name(self, stage: int) -> str:
+        """File name of the picture of ``stage`` (``figures/<id>_stage<k>.svg``)."""
+        return f"{self.id}_stage{stage}.svg"
 
 
 @dataclass(frozen=True)
@@ -102,14 +110,14 @@ class Library:
 def _parse(raw: Mapping[str, Any]) -> Library:
     exercises = {}
     for ex_id, spec in raw["exercises"].items():
-        levels = spec["levels"]
-        if tuple(levels) != LEVELS:
-            raise InputError("levels must be L0..L3", item=ex_id, value=list(levels))
-        for level, dose in levels.items():
+        stages = spec["stages"]
+        if tuple(stages) != STAGES:
+            raise InputError("stages must be 0..3", item=ex_id, value=list(stages))
+        for stage, dose in stages.items():
             if dose.get("type") not in DOSE_TYPES:
                 raise InputError(
                     "unknown dose type",
-                    item=f"{ex_id} {level}",
+                    item=f"{ex_id} stage {stage}",
                     value=dose.get("type"),
                     expected=", ".join(DOSE_TYPES),
                 )
@@ -121,7 +129,7 @@ def _parse(raw: Mapping[str, Any]) -> Library:
             supine=bool(spec["supine"]),
             hands_loaded=bool(spec["hands_loaded"]),
             contraindications=tuple(spec.get("contraindications", ())),
-            levels=levels,
+            stages=stages,
             source=" ".join(str(spec["source"]).split()),
             evidence=str(spec["evidence"]),
             loaded_flexion=bool(spec.get("loaded_flexion", False)),
@@ -133,15 +141,22 @@ def _parse(raw: Mapping[str, Any]) -> Library:
 def load_library() -> Library:
     """Load the bundled exercise library."""
     text = resources.files("spinestab.care.exercises").joinpath("library.yaml").read_text("utf-8")
-    return _parse(yaml.safe_load(text))
+    return _parse(parse_yaml(text))
 
 
-def figure_svg(exercise_id: str, level: str) -> str:
-    """Return the SVG text of the picture of ``exercise_id`` at ``level``."""
+def figure_svg(exercise_id: str, stage: int) -> str:
+    """Return the SVG text of the picture of ``exercise_id`` at ``stage`` (0-3)."""
     path = resources.files("spinestab.care.exercises").joinpath(
-        f"figures/{exercise_id}_{level}.svg"
+        f"figures/{exercise_id}_stage{stage}.svg"
     )
     try:
         return path.read_text("utf-8")
     except FileNotFoundError:
-        raise InputError("no picture for exercise level", item=f"{exercise_id} {level}") from None
+        raise InputError(
+            "no picture for exercise stage", item=f"{exercise_id} stage {stage}"
+        ) from None
+
+
+def stage_label(stage: int) -> str:
+    """Return the ``plan.json`` label of a stage: ``"L0"``..``"L3"`` (key ``level``)."""
+    return STAGE_LABELS[stage]

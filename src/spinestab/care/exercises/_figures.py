@@ -1,4 +1,4 @@
-"""Stick-figure pictures of every exercise and level, as plain SVG.
+"""Stick-figure pictures of every exercise and stage, as plain SVG.
 
 The figures are language-neutral (no text inside): captions come from the translation
 catalogues. Run ``python -m spinestab.care.exercises._figures`` to regenerate
@@ -210,22 +210,22 @@ def _walk(x: float, stride: float, extras=()):
 
 POSES: dict[str, Pose] = {
     # McGill curl-up
-    "curl_up_L0": _supine(extras=(("brace", (72, F - 16)),)),
-    "curl_up_L1": _supine(
+    "curl_up_stage0": _supine(extras=(("brace", (72, F - 16)),)),
+    "curl_up_stage1": _supine(
         head_lift=8, extras=(("brace", (72, F - 16)), ("arrow", (26, F - 34), (26, F - 48)))
     ),
-    "curl_up_L2": _supine(
+    "curl_up_stage2": _supine(
         head_lift=8,
         arms=(((56, F - 24), (74, F - 8)), ((58, F - 26), (78, F - 9))),
         extras=(("arrow", (56, F - 30), (56, F - 44)),),
     ),
-    "curl_up_L3": _supine(
+    "curl_up_stage3": _supine(
         head_lift=8,
         arms=(((56, F - 24), (74, F - 8)), ((58, F - 26), (78, F - 9))),
         extras=(("breath", (8, F - 40)),),
     ),
     # side bridge
-    "side_bridge_L0": Pose(
+    "side_bridge_stage0": Pose(
         (150, 38),
         (140, 50),
         (112, 100),
@@ -233,7 +233,7 @@ POSES: dict[str, Pose] = {
         (((108, 112), (100, F - 1)), ((110, 112), (104, F - 1))),
         (("wall", 176),),
     ),
-    "side_bridge_L1": Pose(
+    "side_bridge_stage1": Pose(
         (40, F - 42),
         (52, F - 32),
         (112, F - 16),
@@ -241,7 +241,7 @@ POSES: dict[str, Pose] = {
         (((146, F - 2), (120, F - 2)), ((150, F - 4), (126, F - 6))),
         (("arrow", (112, F - 2), (112, F - 30)),),
     ),
-    "side_bridge_L2": Pose(
+    "side_bridge_stage2": Pose(
         (40, F - 46),
         (52, F - 36),
         (120, F - 22),
@@ -249,7 +249,7 @@ POSES: dict[str, Pose] = {
         (((160, F - 10), (196, F - 2)), ((162, F - 12), (200, F - 4))),
         (),
     ),
-    "side_bridge_L3": Pose(
+    "side_bridge_stage3": Pose(
         (40, F - 46),
         (52, F - 36),
         (120, F - 22),
@@ -258,38 +258,38 @@ POSES: dict[str, Pose] = {
         (("curve", (100, F - 60), (150, F - 60), 30),),
     ),
     # bird-dog
-    "bird_dog_L0": _quadruped(arm_up=True),
-    "bird_dog_L1": _quadruped(arm_up=True, leg_up=True),
-    "bird_dog_L2": _quadruped(
+    "bird_dog_stage0": _quadruped(arm_up=True),
+    "bird_dog_stage1": _quadruped(arm_up=True, leg_up=True),
+    "bird_dog_stage2": _quadruped(
         arm_up=True, leg_up=True, extras=(("square", (10, F - 50)), ("square", (206, F - 48)))
     ),
-    "bird_dog_L3": _quadruped(arm_up=True, leg_up=True, extras=(("slow", (212, F - 76)),)),
+    "bird_dog_stage3": _quadruped(arm_up=True, leg_up=True, extras=(("slow", (212, F - 76)),)),
     # glute bridge
-    "glute_bridge_L0": _bridge(lift=8),
-    "glute_bridge_L1": _bridge(lift=24, extras=(("arrow", (112, F - 2), (112, F - 26)),)),
-    "glute_bridge_L2": _bridge(lift=24, march=True),
-    "glute_bridge_L3": _bridge(lift=24, single=True, extras=(("slow", (96, F - 70)),)),
+    "glute_bridge_stage0": _bridge(lift=8),
+    "glute_bridge_stage1": _bridge(lift=24, extras=(("arrow", (112, F - 2), (112, F - 26)),)),
+    "glute_bridge_stage2": _bridge(lift=24, march=True),
+    "glute_bridge_stage3": _bridge(lift=24, single=True, extras=(("slow", (96, F - 70)),)),
     # dead bug
-    "dead_bug_L0": _supine(
+    "dead_bug_stage0": _supine(
         arms=(((44, F - 40), (46, F - 62)), ((46, F - 40), (48, F - 62))),
         legs=(((100, F - 36), (130, F - 36)), ((130, F - 6), (166, F - 4))),
         extras=(("arrow", (140, F - 14), (172, F - 14)),),
     ),
-    "dead_bug_L1": _supine(
+    "dead_bug_stage1": _supine(
         arms=(((44, F - 40), (46, F - 62)), ((26, F - 24), (8, F - 20))),
         legs=(((100, F - 36), (130, F - 36)), ((134, F - 20), (166, F - 16))),
     ),
-    "dead_bug_L2": _supine(
+    "dead_bug_stage2": _supine(
         arms=(((44, F - 40), (46, F - 62)), ((26, F - 24), (8, F - 20))),
         legs=(((100, F - 36), (130, F - 36)), ((136, F - 14), (176, F - 10))),
     ),
-    "dead_bug_L3": _supine(
+    "dead_bug_stage3": _supine(
         arms=(((44, F - 40), (46, F - 62)), ((26, F - 24), (8, F - 20))),
         legs=(((100, F - 36), (130, F - 36)), ((136, F - 14), (176, F - 10))),
         extras=(("breath", (150, F - 60)), ("slow", (190, F - 50))),
     ),
     # front plank
-    "front_plank_L0": Pose(
+    "front_plank_stage0": Pose(
         (44, 44),
         (58, 54),
         (130, 86),
@@ -297,7 +297,7 @@ POSES: dict[str, Pose] = {
         (((170, 104), (196, F - 1)), ((172, 106), (200, F - 1))),
         (("table", 20, 80, 88),),
     ),
-    "front_plank_L1": Pose(
+    "front_plank_stage1": Pose(
         (36, F - 42),
         (50, F - 34),
         (120, F - 28),
@@ -305,7 +305,7 @@ POSES: dict[str, Pose] = {
         (((150, F - 2), (184, F - 4)), ((154, F - 2), (188, F - 6))),
         (),
     ),
-    "front_plank_L2": Pose(
+    "front_plank_stage2": Pose(
         (36, F - 42),
         (50, F - 34),
         (124, F - 26),
@@ -313,7 +313,7 @@ POSES: dict[str, Pose] = {
         (((164, F - 14), (200, F - 2)), ((166, F - 14), (204, F - 2))),
         (),
     ),
-    "front_plank_L3": Pose(
+    "front_plank_stage3": Pose(
         (36, F - 42),
         (50, F - 34),
         (124, F - 26),
@@ -322,7 +322,7 @@ POSES: dict[str, Pose] = {
         (("arrow", (214, F - 20), (214, F - 44)),),
     ),
     # specific multifidus activation (Hides approach)
-    "multifidus_activation_L0": Pose(
+    "multifidus_activation_stage0": Pose(
         (36, F - 16),
         (50, F - 14),
         (118, F - 14),
@@ -330,20 +330,20 @@ POSES: dict[str, Pose] = {
         (((150, F - 24), (176, F - 8)), ((152, F - 20), (180, F - 6))),
         (("spot", (112, F - 20)),),
     ),
-    "multifidus_activation_L1": _standing(
+    "multifidus_activation_stage1": _standing(
         x=112,
         arms=(((108, 62), (104, 80)), ((126, 60), (118, 76))),
         legs=(((140, 82), (140, F - 1)), ((142, 84), (144, F - 1))),
         extras=(("chair", 100), ("spot", (114, 76))),
     ),
-    "multifidus_activation_L2": _quadruped(arm_up=True, extras=(("spot", (126, F - 50)),)),
-    "multifidus_activation_L3": _standing(
+    "multifidus_activation_stage2": _quadruped(arm_up=True, extras=(("spot", (126, F - 50)),)),
+    "multifidus_activation_stage3": _standing(
         x=118,
         arms=(((114, 62), (110, 80)), ((132, 60), (124, 76))),
         extras=(("chair", 84), ("spot", (120, 76)), ("arrow", (150, 90), (150, 60))),
     ),
     # slow lowering (eccentric)
-    "slow_lowering_L0": Pose(
+    "slow_lowering_stage0": Pose(
         (120, 40),
         (120, 54),
         (110, 88),
@@ -351,7 +351,7 @@ POSES: dict[str, Pose] = {
         (((136, 98), (128, F - 1)), ((140, 100), (132, F - 1))),
         (("chair", 70), ("slow", (180, 60))),
     ),
-    "slow_lowering_L1": Pose(
+    "slow_lowering_stage1": Pose(
         (156, 48),
         (144, 56),
         (104, 74),
@@ -359,7 +359,7 @@ POSES: dict[str, Pose] = {
         (((106, 98), (110, F - 1)), ((108, 98), (114, F - 1))),
         (("slow", (190, 50)),),
     ),
-    "slow_lowering_L2": Pose(
+    "slow_lowering_stage2": Pose(
         (120, 40),
         (120, 54),
         (118, 90),
@@ -367,7 +367,7 @@ POSES: dict[str, Pose] = {
         (((94, 104), (80, F - 1)), ((144, 96), (146, F - 1))),
         (("slow", (180, 50)),),
     ),
-    "slow_lowering_L3": Pose(
+    "slow_lowering_stage3": Pose(
         (160, 54),
         (146, 60),
         (104, 70),
@@ -376,14 +376,18 @@ POSES: dict[str, Pose] = {
         (("slow", (196, 50)),),
     ),
     # walking
-    "walking_L0": _walk(100, 26),
-    "walking_L1": _walk(100, 40),
-    "walking_L2": _walk(110, 56, extras=(("motion", (70, 50)),)),
-    "walking_L3": _walk(110, 52, extras=(("slope",), ("motion", (70, 44)))),
+    "walking_stage0": _walk(100, 26),
+    "walking_stage1": _walk(100, 40),
+    "walking_stage2": _walk(110, 56, extras=(("motion", (70, 50)),)),
+    "walking_stage3": _walk(110, 52, extras=(("slope",), ("motion", (70, 44)))),
     # movement breaks
-    "movement_breaks_L0": _standing(x=130, extras=(("chair", 80), ("arrow", (96, 80), (112, 60)))),
-    "movement_breaks_L1": _walk(150, 40, extras=(("chair", 40), ("arrow", (84, 60), (116, 60)))),
-    "movement_breaks_L2": Pose(
+    "movement_breaks_stage0": _standing(
+        x=130, extras=(("chair", 80), ("arrow", (96, 80), (112, 60)))
+    ),
+    "movement_breaks_stage1": _walk(
+        150, 40, extras=(("chair", 40), ("arrow", (84, 60), (116, 60)))
+    ),
+    "movement_breaks_stage2": Pose(
         (156, 48),
         (144, 56),
         (104, 74),
@@ -391,7 +395,7 @@ POSES: dict[str, Pose] = {
         (((106, 98), (110, F - 1)), ((108, 98), (114, F - 1))),
         (("curve", (160, 96), (168, 40), 10),),
     ),
-    "movement_breaks_L3": _standing(
+    "movement_breaks_stage3": _standing(
         x=120,
         lean=-10,
         arms=(((102, 58), (114, 78)), ((106, 60), (118, 80))),

@@ -9,7 +9,7 @@ ever prescribed (§1.5). No plan exists while an emergency or urgent red flag is
 How the plan is built
 ---------------------
 :func:`prescribe` runs the ordered steps :data:`~spinestab.care.plan.steps.PLAN_STEPS`
-(fat emphasis, phases, starting level, home exercises, multifidus activation, slow
+(fat emphasis, phases, starting stage, home exercises, multifidus activation, slow
 lowering, walking, movement breaks, education, actions, schedule, baseline). Each is a
 function ``step(inp: PlanInput, so_far: PlanDraft) -> PlanPart`` returning its reasons and
 the draft fields it sets; a later step reads what earlier ones decided (``so_far.phases``,

@@ -8,7 +8,7 @@ from typing import Any
 
 from spinestab.care.config import Reason
 from spinestab.care.dose import Dose
-from spinestab.care.exercises import LEVELS
+from spinestab.care.exercises import STAGE_LABELS, stage_label
 from spinestab.errors import InputError
 
 __all__ = ["Plan", "PlannedExercise"]
@@ -22,8 +22,9 @@ class PlannedExercise:
     ----------
     id : str
         Library id.
-    level : int
-        0-3 (L0 beginner .. L3).
+    stage : int
+        0 (beginner) to 3; ``plan.json`` writes it as ``"stage"`` and labels it
+        ``"level": "L0"``..``"L3"`` (the name it has always had there).
     dose : Dose
     start_week : int
         First programme week (1-based) in which it is done.
@@ -40,7 +41,7 @@ class PlannedExercise:
     """
 
     id: str
-    level: int
+    stage: int
     dose: Dose
     start_week: int = 1
     daily: bool = False
@@ -52,7 +53,8 @@ class PlannedExercise:
         """Return a JSON-ready dict."""
         return {
             "id": self.id,
-            "level": LEVELS[self.level],
+            "level": stage_label(self.stage),
+            "stage": self.stage,
             "dose": self.dose.to_dict(),
             "start_week": self.start_week,
             "daily": self.daily,
@@ -65,20 +67,28 @@ class PlannedExercise:
     def from_dict(cls, data: dict[str, Any], *, source: str = "plan") -> PlannedExercise:
         """Validate and build from the dict of :meth:`to_dict`."""
         try:
-            level = LEVELS.index(str(data["level"]))
+            stage = STAGE_LABELS.index(str(data["level"]))
         except (KeyError, ValueError):
             raise InputError(
-                "exercise level missing or unknown",
+                "exercise stage missing or unknown",
                 source=source,
                 item=str(data.get("id")),
                 value=data.get("level"),
-                expected="L0-L3",
+                expected="level L0-L3",
             ) from None
+        if data.get("stage", stage) != stage:
+            raise InputError(
+                "stage and level disagree",
+                source=source,
+                item=str(data.get("id")),
+                value={"level": data["level"], "stage": data["stage"]},
+                expected=f"stage {stage} for level {data['level']}",
+            )
         if "id" not in data or "dose" not in data:
             raise InputError("exercise without id or dose", source=source, value=data)
         return cls(
             str(data["id"]),
-            level,
+            stage,
             Dose.from_dict(data["dose"], source=source),
             int(data.get("start_week", 1)),
             bool(data.get("daily", False)),
@@ -105,7 +115,8 @@ class Plan:
         ``draft`` while the red-flag screen is missing or incomplete, or an earlier positive
         screen is not confirmed as assessed.
     phases : tuple of dict
-        ``index``, ``weeks`` [first, last], ``levels`` [lowest, highest], ``focus``.
+        ``index``, ``weeks`` [first, last], ``levels`` [lowest, highest] exercise stage (the
+        key's name since the first ``plan.json``), ``focus``.
     sessions_per_week : int
     exercise_days : tuple of int
         Weekdays (0 = Monday) with the exercise session.
@@ -231,7 +242,11 @@ class Plan:
             "track": self.track,
             "status": self.status,
             "exercises": {
-                ex.id: {"level": LEVELS[ex.level], "dose": ex.dose.to_dict()}
+                ex.id: {
+                    "level": stage_label(ex.stage),
+                    "stage": ex.stage,
+                    "dose": ex.dose.to_dict(),
+                }
                 for ex in self.exercises
             },
             "decisions": [dict(d) for d in self.decisions],

@@ -90,7 +90,7 @@ class PlanDraft:
     fat: FatEmphasis = FatEmphasis(None, None, None, False)
     emphasis: Mapping[str, Any] = field(default_factory=dict)
     phases: tuple[dict[str, Any], ...] = ()
-    start_level: int = 0
+    start_stage: int = 0
     exercises: tuple[PlannedExercise, ...] = ()
     walking: Mapping[str, Any] = field(default_factory=dict)
     movement_breaks: Mapping[str, Any] = field(default_factory=dict)
@@ -174,7 +174,7 @@ def fat_emphasis(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
         reasons.append(_emphasis_reason(f, rules))
     if f.grade2:
         changes += [
-            "lower starting load (L0)",
+            "lower starting load (stage 0)",
             "longer phases",
             "endurance-focused dosing (more repetitions, fewer sets)",
         ]
@@ -207,33 +207,35 @@ def phases(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
     rules = inp.rules
     fi2 = so_far.fat.grade2
     weeks = rules["phase_weeks_fi2"] if fi2 else rules["phase_weeks"]
-    levels = rules["phase_levels"]
+    stages = rules["phase_stages"]
+    # plan.json names a phase's stages "levels" (its key since the first version)
     made = tuple(
-        {"index": i + 1, "weeks": list(weeks[i]), "levels": list(levels[i]), "focus": focus}
+        {"index": i + 1, "weeks": list(weeks[i]), "levels": list(stages[i]), "focus": focus}
         for i, focus in enumerate(PHASE_FOCUS)
     )
     text = "; ".join(
-        f"{p['index']}: weeks {p['weeks'][0]}-{p['weeks'][1]}, L{p['levels'][0]}-L{p['levels'][1]}"
+        f"{p['index']}: weeks {p['weeks'][0]}-{p['weeks'][1]}, "
+        f"stages {p['levels'][0]}-{p['levels'][1]}"
         for p in made
     )
     reason = rules.reason(
-        "phases", f"Phases: {text}.", "phase_weeks_fi2" if fi2 else "phase_weeks", "phase_levels"
+        "phases", f"Phases: {text}.", "phase_weeks_fi2" if fi2 else "phase_weeks", "phase_stages"
     )
     return PlanPart((reason,), {"phases": made})
 
 
-def start_level(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
-    """Choose the home exercises' starting level by track [D] (§5.3 phase 1)."""
-    level = 1 if inp.triage.track == "F3" and not so_far.fat.grade2 else 0
+def start_stage(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
+    """Choose the home exercises' starting stage by track [D] (§5.3 phase 1)."""
+    stage = 1 if inp.triage.track == "F3" and not so_far.fat.grade2 else 0
     reason = inp.rules.reason(
         "start_level",
-        f"Home exercises start at L{level} "
-        f"({'standard level for low risk' if level else 'motor-control start'}).",
-        "phase_levels",
+        f"Home exercises start at stage {stage} "
+        f"({'standard stage for low risk' if stage else 'motor-control start'}).",
+        "phase_stages",
         source="CLINICAL_LOGIC.md §5.3 phase 1 (L0-L1)",
         evidence="D",
     )
-    return PlanPart((reason,), {"start_level": level})
+    return PlanPart((reason,), {"start_stage": stage})
 
 
 # ------------------------------------------------------------------------------ §5.2 exercises
@@ -254,7 +256,7 @@ def _home_exercise(ex: Exercise, so_far: PlanDraft, conditions: set[str]) -> Pla
     clinician = []
     if ex.id == "curl_up" and "osteoporosis" in conditions:
         clinician.append("osteoporosis: clinician clearance before the curl-up (§5.2 note 4)")
-    dose = start_dose(ex, so_far.start_level, endurance=f.grade2, extra_set=f.on and ex.extensor)
+    dose = start_dose(ex, so_far.start_stage, endurance=f.grade2, extra_set=f.on and ex.extensor)
     if "hypertension" in conditions and dose.type == "hold" and (dose.hold_s or 0) > 10:
         dose = replace(dose, hold_s=10)
     if conditions & {"recent_spinal_surgery", "implanted_stimulator"}:
@@ -267,7 +269,7 @@ def _home_exercise(ex: Exercise, so_far: PlanDraft, conditions: set[str]) -> Pla
         n for n in notes if _NOTE_CONDITION.get(n.split(".", 1)[1]) in conditions or n == _SURGERY
     )
     return PlannedExercise(
-        ex.id, so_far.start_level, dose, 1, False, f.on and ex.extensor, shown, tuple(clinician)
+        ex.id, so_far.start_stage, dose, 1, False, f.on and ex.extensor, shown, tuple(clinician)
     )
 
 
@@ -322,11 +324,11 @@ def slow_lowering(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
     """§5.6: slow-lowering (eccentric) progressions from phase 2 (fat emphasis) or 3."""
     f = so_far.fat
     phase = so_far.phases[1] if f.on else so_far.phases[2]
-    first_week, level = phase["weeks"][0], 0 if f.grade2 else min(phase["levels"][0], 1)
+    first_week, stage = phase["weeks"][0], 0 if f.grade2 else min(phase["levels"][0], 1)
     planned = PlannedExercise(
         "slow_lowering",
-        level,
-        start_dose(inp.library["slow_lowering"], level, endurance=f.grade2),
+        stage,
+        start_dose(inp.library["slow_lowering"], stage, endurance=f.grade2),
         first_week,
         False,
         f.on,
@@ -360,14 +362,14 @@ def _walking_goal(profile: StabilityProfile, rules: CareRules, dose: Dose) -> di
 
 
 def walking(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
-    """§5.2: walking from the patient's own baseline (30+ min a day starts at L2)."""
+    """§5.2: walking from the patient's own baseline (30+ min a day starts at stage 2)."""
     move = inp.profile.movement
     baseline = move.walking_min if move is not None and move.valid_days else None
-    level = so_far.start_level
+    stage = so_far.start_stage
     if baseline is not None and baseline >= 30:
-        level = max(level, 2)
-    dose = start_dose(inp.library["walking"], level)
-    planned = PlannedExercise("walking", level, dose, 1, True)
+        stage = max(stage, 2)
+    dose = start_dose(inp.library["walking"], stage)
+    planned = PlannedExercise("walking", stage, dose, 1, True)
     return PlanPart(
         changes={
             "exercises": (*so_far.exercises, planned),
@@ -523,7 +525,7 @@ def no_loaded_flexion(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
 PLAN_STEPS = (
     fat_emphasis,
     phases,
-    start_level,
+    start_stage,
     home_exercises,
     multifidus_activation,
     slow_lowering,

@@ -118,7 +118,7 @@ def programme_actions(inp: TriageInput, so_far: Decision) -> StepResult:
             Action.routine(
                 "home_programme",
                 "programme",
-                "Six-exercise home programme L0-L3 with walking and "
+                "Six-exercise home programme (stages 0-3) with walking and "
                 "movement breaks; exercise is the core of every non-red-flag plan.",
                 "CLINICAL_LOGIC.md §5.2 [D], §1.5 [D]; WHO 2023 structured exercise [V]",
                 "D",
