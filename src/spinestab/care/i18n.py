@@ -2,7 +2,7 @@
 
 The catalogues are ``locale/<lang>/LC_MESSAGES/care.po`` in this package, read by the
 shared loader :mod:`spinestab.core.i18n` (Babel, no compile step). Message ids are stable
-keys (``ex.bird_dog.L1.how``).
+keys (``ex.bird_dog.stage1.how``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each domain keeps its own catalogues beside its code, as
 ``spinestab/<domain>/locale/<lang>/LC_MESSAGES/<domain>.po`` (``care``: the handout and plan
 text; ``wearable``: the movement prompt). They are read at run time with Babel
 (``babel.messages.pofile.read_po``): no compile step at install. Message ids are stable keys
-(``ex.bird_dog.L1.how``); every language, English included, is a translation, so no
+(``ex.bird_dog.stage1.how``); every language, English included, is a translation, so no
 patient-facing sentence lives in code.
 
 Examples
