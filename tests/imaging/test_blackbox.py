@@ -245,19 +245,20 @@ def test_corrupt_dicom_file_at_the_end_of_a_series_is_an_error(tmp_path):
     ],
 )
 def test_levels_table_errors(tmp_path, table, match):
+    from spinestab.imaging.io import read_slice_table
     from spinestab.imaging.levels import levels_from_table
 
     p = tmp_path / "levels.csv"
     p.write_text("level,first_slice,last_slice\n" + table)
     s_ascending = np.arange(8) * 4.0  # slice k lies 4k mm above slice 0
     with pytest.raises(InputError, match=match) as err:
-        levels_from_table(p, 8, slice_s=s_ascending)
+        levels_from_table(read_slice_table(p), 8, slice_s=s_ascending, source=str(p))
     assert str(p) in str(err.value)
     p.write_text("level,first_slice,last_slice\nL5,0,3\nL4,4,7\n")
-    ok = levels_from_table(p, 8, slice_s=s_ascending)
+    ok = levels_from_table(read_slice_table(p), 8, slice_s=s_ascending)
     assert ok.levels == ("L5",) * 4 + ("L4",) * 4
     with pytest.raises(InputError, match="anatomical order"):  # same table, slices descending
-        levels_from_table(p, 8, slice_s=-s_ascending)
+        levels_from_table(read_slice_table(p), 8, slice_s=-s_ascending)
 
 
 def test_vertebra_mask_outside_the_image_is_an_error(tmp_path):

@@ -197,7 +197,7 @@ def test_mask_stored_in_another_axis_order_is_conformed(phantom):
 
 
 def test_missing_jpeg2000_decoder_names_the_extra(monkeypatch):
-    import spinestab.imaging.io as io_mod
+    import spinestab.imaging.io._dicom_base as io_mod
     from spinestab.errors import MissingDependencyError
 
     def no_decoder(self):
@@ -215,7 +215,7 @@ def test_missing_jpeg2000_decoder_names_the_extra(monkeypatch):
 def test_decoder_for_jpeg2000_is_installed_here():
     from pydicom.uid import JPEG2000Lossless
 
-    from spinestab.imaging.io import _decoder_available
+    from spinestab.imaging.io._dicom_base import _decoder_available
 
     assert _decoder_available(JPEG2000Lossless)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spinestab.errors import InputError
-from spinestab.imaging.io import Volume, read_volume, slice_axis
+from spinestab.imaging.io import Volume, read_slice_table, read_volume, slice_axis
 from spinestab.imaging.labels import (
     check_labels_known,
     get_scheme,
@@ -197,7 +197,7 @@ def test_levels_from_totalsegmentator_total_map_itself():
 def test_slice_table(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text("level,first_slice,last_slice\nL4,0,3\nL5,4,6\n")
-    lv = levels_from_table(p, 8)
+    lv = levels_from_table(read_slice_table(p), 8)
     assert lv.levels == ("L4",) * 4 + ("L5",) * 3 + ("",)
     with pytest.raises(InputError, match="out of bounds"):
         levels_from_table({"L4": (0, 9)}, 8)

@@ -449,17 +449,21 @@ def _levels(
     mask_vol: Volume,
 ) -> LevelAssignment:
     """Find the level of every slice, and where the names came from."""
-    from spinestab.imaging.io import slice_axis
+    from spinestab.imaging.io import read_slice_table, slice_axis
     from spinestab.imaging.levels import levels_from_table, slice_positions_s
 
     if levels.levels_table is not None:
         table = levels.levels_table
+        if isinstance(table, Mapping):
+            rows, source = table, "slice table"
+        else:
+            rows, source = read_slice_table(table), str(Path(table))
         found = levels_from_table(
-            table if isinstance(table, Mapping) else Path(table),
+            rows,
             base.shape[slice_axis(base.affine)],
             slice_s=slice_positions_s(base.affine, base.shape),
+            source=source,
         )
-        source = "slice table" if isinstance(table, Mapping) else str(Path(table))
         return LevelAssignment.of(
             found, source, len(found.levels), correction=run.options.level_names
         )
