@@ -141,6 +141,166 @@ def _vertebra(level: str, arr: np.ndarray, cranial: np.ndarray | None) -> Verteb
 TRANSLATION_METHODS = ("corner", "posterior-wall")
 
 
+def _reading_issues(landmarks: LandmarkSet) -> list[QualityIssue]:
+    """Info issues from the remarks made while reading (cut bodies, corner method, endplates)."""
+    issues = []
+    for level, notes in landmarks.notes.items():
+        for note in notes:
+            check = (
+                "truncated"
+                if "field of view" in note
+                else "corner_method"
+                if "outline extremes" in note
+                else "missing_endplate"
+            )
+            issues.append(QualityIssue(landmarks.view, level, check, "info", f"{level}: {note}"))
+    return issues
+
+
+def _orientation(
+    coords: dict[str, np.ndarray], issues: list[QualityIssue], *, view: str
+) -> tuple[np.ndarray | None, set[str], list[QualityIssue]]:
+    """Cranial direction, the levels failing a check, and the sequence/orientation issues."""
+    bad = {i.level for i in issues if i.severity == "error"}
+    if "all" in bad:
+        bad |= set(coords)
+    cranial, found = cranial_direction(coords, view=view, exclude=bad)
+    for issue in found:
+        if issue.severity == "error":
+            bad |= set(coords) if issue.level == "all" else set(issue.level.split("-"))
+    if cranial is not None:
+        orient = check_partial_orientation(coords, cranial=cranial, view=view, exclude=bad)
+        found = found + orient
+        bad |= {i.level for i in orient}
+    return cranial, bad, found
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the per-segment measurement of one view needs."""
+
+    view: str
+    coords: dict[str, np.ndarray]
+    cranial: np.ndarray | None
+    bad: set[str]
+    why: dict[str, str]
+    notes: dict[str, list[str]]
+    translation_method: str
+
+
+def _first_errors(issues: list[QualityIssue], coords: dict[str, np.ndarray]) -> dict[str, str]:
+    """Return the first error message per level (named in the withheld reasons)."""
+    why: dict[str, str] = {}
+    for issue in issues:
+        if issue.severity == "error":
+            for lv in coords if issue.level == "all" else issue.level.split("-"):
+                why.setdefault(lv, f"{issue.check}: {issue.message}")
+    return why
+
+
+def _withheld(v: _View, upper: str, lower: str) -> list[str]:
+    """Why a segment's measures are withheld (quality, missing coordinates, no direction)."""
+    withheld = [
+        f"{lv} failed a quality check in the {v.view} view"
+        + (f" ({v.why[lv]})" if lv in v.why else "")
+        for lv in (upper, lower)
+        if lv in v.bad
+    ]
+    if upper not in v.coords or lower not in v.coords:
+        withheld.append(f"{upper} or {lower} has no usable coordinates in the {v.view} view")
+    if v.cranial is None and not withheld:
+        withheld.append("the cranial direction could not be determined")
+    return withheld
+
+
+def _missing_endplates(v: _View, upper: str, lower: str) -> list[str]:
+    u, lo = v.coords[upper], v.coords[lower]
+    return [
+        f"{lv} {ep} endplate not available"
+        + (
+            " (cut by the field of view)"
+            if any("field of view" in n and ep in n for n in v.notes.get(lv, []))
+            else ""
+        )
+        for lv, ep, ok in (
+            (upper, "inferior", _has(u, (AI, PI))),
+            (lower, "superior", _has(lo, (AS, PS))),
+        )
+        if not ok
+    ]
+
+
+def _geometry(v: _View, name: str, upper: str, lower: str) -> SegmentGeometry:
+    """Slip, angle and disc heights of a segment whose two endplates are usable."""
+    u, lo = v.coords[upper], v.coords[lower]
+    if v.translation_method == "posterior-wall":
+        d, pct, depth = geo.slip_posterior_wall(u[PS], u[PI], lo[PS], lo[AS], lo[PI])
+    else:
+        d, pct, depth = geo.slip(u[PI], lo[PS], lo[AS])
+    angle = geo.signed_angle_deg(u[AI] - u[PI], lo[AS] - lo[PS], v.cranial)
+    ant, post = geo.disc_heights(u[PI], u[AI], lo[PS], lo[AS], v.cranial)
+    return SegmentGeometry(
+        name,
+        upper,
+        lower,
+        slip=_f(d),
+        slip_pct=_f(pct),
+        endplate_depth=_f(depth),
+        angle_deg=_f(angle),
+        disc_anterior=_f(ant),
+        disc_posterior=_f(post),
+    )
+
+
+def _segment(
+    v: _View, upper: str, lower: str, present: set[str]
+) -> tuple[SegmentGeometry | None, list[QualityIssue]]:
+    """One motion segment of a view (None between non-adjacent levels) and its issues."""
+    if not adjacent(upper, lower, present):
+        issue = QualityIssue(
+            v.view,
+            f"{upper}-{lower}",
+            "sequence",
+            "info",
+            f"{upper} and {lower} are not adjacent levels: no motion segment measured "
+            "between them.",
+        )
+        return None, [issue]
+    name = segment_name(upper, lower)
+    withheld = _withheld(v, upper, lower)
+    if withheld:
+        return SegmentGeometry(name, upper, lower, withheld=tuple(withheld)), []
+    missing = _missing_endplates(v, upper, lower)
+    if missing:
+        return SegmentGeometry(name, upper, lower, withheld=tuple(missing)), []
+    overlap = check_segment_overlap(
+        v.coords[upper], v.coords[lower], cranial=v.cranial, name=name, view=v.view
+    )
+    if overlap:
+        return SegmentGeometry(name, upper, lower, withheld=(overlap[0].message,)), overlap
+    return _geometry(v, name, upper, lower), []
+
+
+def _lordosis(
+    coords: dict[str, np.ndarray],
+    vertebrae: dict[str, VertebraGeometry],
+    cranial: np.ndarray | None,
+) -> tuple[float | None, str]:
+    """L1-S1 Cobb angle between the superior endplates (+ = lordosis), or why not."""
+    if "L1" in vertebrae and "S1" in vertebrae and cranial is not None:
+        l1, s1 = coords["L1"], coords["S1"]
+        if _has(l1, (AS, PS)) and _has(s1, (AS, PS)):
+            angle = _f(geo.signed_angle_deg(l1[AS] - l1[PS], s1[AS] - s1[PS], cranial))
+            return angle, "Cobb angle between the superior endplates of L1 and S1; + = lordosis"
+        return None, "L1 or S1 superior endplate not given"
+    missing = [lv for lv in ("L1", "S1") if lv not in vertebrae]
+    return None, (
+        f"not measured: {', '.join(missing)} not given or failed a quality check"
+        if missing
+        else "not measured: cranial direction unknown"
+    )
+
+
 def measure_view(landmarks: LandmarkSet, *, translation_method: str = "corner") -> ViewResult:
     """Quality-check one view and measure its vertebrae and motion segments.
 
@@ -163,121 +323,28 @@ def measure_view(landmarks: LandmarkSet, *, translation_method: str = "corner") 
     """
     view = landmarks.view
     coords, unit, issues = working_coordinates(landmarks)
-    for level, notes in landmarks.notes.items():
-        for note in notes:
-            check = (
-                "truncated"
-                if "field of view" in note
-                else "corner_method"
-                if "outline extremes" in note
-                else "missing_endplate"
-            )
-            issues.append(QualityIssue(view, level, check, "info", f"{level}: {note}"))
+    issues += _reading_issues(landmarks)
     issues += check_vertebrae(coords, unit=unit, view=view)
-    bad = {i.level for i in issues if i.severity == "error"}
-    if "all" in bad:
-        bad |= set(coords)
-    cranial, seq_issues = cranial_direction(coords, view=view, exclude=bad)
-    issues += seq_issues
-    for issue in seq_issues:
-        if issue.severity == "error":
-            bad |= set(coords) if issue.level == "all" else set(issue.level.split("-"))
-    if cranial is not None:
-        orient = check_partial_orientation(coords, cranial=cranial, view=view, exclude=bad)
-        issues += orient
-        bad |= {i.level for i in orient}
+    cranial, bad, found = _orientation(coords, issues, view=view)
+    issues += found
     vertebrae = {lv: _vertebra(lv, arr, cranial) for lv, arr in coords.items() if lv not in bad}
-
-    segments: dict[str, SegmentGeometry] = {}
+    v = _View(
+        view,
+        coords,
+        cranial,
+        bad,
+        _first_errors(issues, coords),
+        landmarks.notes,
+        translation_method,
+    )
     present = sorted(landmarks.vertebrae, key=level_index)
-    # the first error message per level, named in the withheld reasons
-    why: dict[str, str] = {}
-    for issue in issues:
-        if issue.severity == "error":
-            for lv in coords if issue.level == "all" else issue.level.split("-"):
-                why.setdefault(lv, f"{issue.check}: {issue.message}")
+    segments: dict[str, SegmentGeometry] = {}
     for upper, lower in itertools.pairwise(present):
-        if not adjacent(upper, lower, set(present)):
-            issues.append(
-                QualityIssue(
-                    view,
-                    f"{upper}-{lower}",
-                    "sequence",
-                    "info",
-                    f"{upper} and {lower} are not adjacent levels: no motion segment measured "
-                    "between them.",
-                )
-            )
-            continue
-        name = segment_name(upper, lower)
-        withheld = [
-            f"{lv} failed a quality check in the {view} view"
-            + (f" ({why[lv]})" if lv in why else "")
-            for lv in (upper, lower)
-            if lv in bad
-        ]
-        if upper not in coords or lower not in coords:
-            withheld.append(f"{upper} or {lower} has no usable coordinates in the {view} view")
-        if withheld or cranial is None:
-            if cranial is None and not withheld:
-                withheld.append("the cranial direction could not be determined")
-            segments[name] = SegmentGeometry(name, upper, lower, withheld=tuple(withheld))
-            continue
-        u, lo = coords[upper], coords[lower]
-        if not (_has(u, (AI, PI)) and _has(lo, (AS, PS))):
-            missing = [
-                f"{lv} {ep} endplate not available"
-                + (
-                    " (cut by the field of view)"
-                    if any("field of view" in n and ep in n for n in landmarks.notes.get(lv, []))
-                    else ""
-                )
-                for lv, ep, ok in (
-                    (upper, "inferior", _has(u, (AI, PI))),
-                    (lower, "superior", _has(lo, (AS, PS))),
-                )
-                if not ok
-            ]
-            segments[name] = SegmentGeometry(name, upper, lower, withheld=tuple(missing))
-            continue
-        overlap = check_segment_overlap(u, lo, cranial=cranial, name=name, view=view)
-        issues += overlap
-        if overlap:
-            segments[name] = SegmentGeometry(name, upper, lower, withheld=(overlap[0].message,))
-            continue
-        if translation_method == "posterior-wall":
-            d, pct, depth = geo.slip_posterior_wall(u[PS], u[PI], lo[PS], lo[AS], lo[PI])
-        else:
-            d, pct, depth = geo.slip(u[PI], lo[PS], lo[AS])
-        angle = geo.signed_angle_deg(u[AI] - u[PI], lo[AS] - lo[PS], cranial)
-        ant, post = geo.disc_heights(u[PI], u[AI], lo[PS], lo[AS], cranial)
-        segments[name] = SegmentGeometry(
-            name,
-            upper,
-            lower,
-            slip=_f(d),
-            slip_pct=_f(pct),
-            endplate_depth=_f(depth),
-            angle_deg=_f(angle),
-            disc_anterior=_f(ant),
-            disc_posterior=_f(post),
-        )
-
-    lordosis, note = None, ""
-    if "L1" in vertebrae and "S1" in vertebrae and cranial is not None:
-        l1, s1 = coords["L1"], coords["S1"]
-        if _has(l1, (AS, PS)) and _has(s1, (AS, PS)):
-            lordosis = _f(geo.signed_angle_deg(l1[AS] - l1[PS], s1[AS] - s1[PS], cranial))
-            note = "Cobb angle between the superior endplates of L1 and S1; + = lordosis"
-        else:
-            note = "L1 or S1 superior endplate not given"
-    else:
-        missing = [lv for lv in ("L1", "S1") if lv not in vertebrae]
-        note = (
-            f"not measured: {', '.join(missing)} not given or failed a quality check"
-            if missing
-            else "not measured: cranial direction unknown"
-        )
+        seg, found = _segment(v, upper, lower, set(present))
+        issues += found
+        if seg is not None:
+            segments[seg.name] = seg
+    lordosis, note = _lordosis(coords, vertebrae, cranial)
     return ViewResult(
         view=view,
         source=landmarks.source,

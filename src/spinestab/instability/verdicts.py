@@ -11,7 +11,7 @@ from typing import Any
 
 from spinestab.instability.measures import SegmentGeometry
 from spinestab.instability.quality import QualityIssue
-from spinestab.instability.threshold_types import Rule, ThresholdSet
+from spinestab.instability.threshold_types import Margin, Rule, ThresholdSet
 
 __all__ = [
     "RANK",
@@ -45,6 +45,77 @@ def _unit(measure: str) -> str:
     return measure.rsplit("_", 1)[1]
 
 
+_UNIT_TEXT = {"mm": "mm", "pct": "%", "deg": "deg"}
+
+
+def _skip_reason(
+    rule: Rule,
+    value: float | None,
+    *,
+    segment: str,
+    tset: ThresholdSet,
+    magnification_known: bool,
+) -> str | None:
+    """Why a rule does not judge this segment's value, or None when it does."""
+    if rule.limit(segment) is None:
+        return f"the rule sets no limit for {segment}"
+    if rule.measure.endswith("_mm") and not magnification_known and tset.has_pct_twin(rule):
+        return "magnification unknown: the % criterion is used instead"
+    if value is None:
+        return "measure not available"
+    return None
+
+
+def _margin_reason(
+    rule: Rule,
+    value: float,
+    *,
+    met: bool,
+    segment: str,
+    margin: Margin,
+    depth_mm: float | None,
+    entry: dict[str, Any],
+    caveat: str,
+) -> str | None:
+    """Return the borderline reason when ``value`` lies within an unstable limit's margin.
+
+    Records the margin (and why there is none) in the criterion ``entry``.
+    """
+    unit = _unit(rule.measure)
+    unit_text = _UNIT_TEXT[unit]
+    width, why = margin.for_unit(unit, depth_mm=depth_mm)
+    limit = float(rule.limit(segment) or 0.0)
+    entry["margin"] = rounded(width)
+    if why:
+        entry["margin_note"] = why
+    # compared at 1e-6 precision, like the rules themselves
+    gap = round(abs(value), 6) - limit
+    near = width is not None and abs(gap) <= round(width, 6)
+    if not (near and (margin.sides == "both" or not met)):
+        return None
+    side = "above" if met else "below"
+    return (
+        f"borderline: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text}"
+        f"{caveat} is {abs(gap):.1f} {unit_text} {side} the unstable limit "
+        f"{rule.describe(segment)}, within the measurement margin "
+        f"{width:.1f} {unit_text} [{margin.evidence}] (CLINICAL_LOGIC.md §4.3 "
+        "measurement error; thresholds.measurement_margin) "
+        f"({rule.id} [{rule.evidence}]: {rule.source})"
+    )
+
+
+def _criterion(rule: Rule, value: float | None, segment: str) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "measure": rule.measure,
+        "value": rounded(value),
+        "limit": rule.describe(segment),
+        "verdict_if_met": rule.verdict,
+        "source": rule.source,
+        "evidence": rule.evidence,
+    }
+
+
 def evaluate_rules(
     rules: list[Rule],
     values: dict[str, float | None],
@@ -58,92 +129,64 @@ def evaluate_rules(
 
     Each rule gives an ``outcome``: its verdict when met, ``borderline`` when the value
     lies within the measurement margin of an ``unstable`` limit (``CLINICAL_LOGIC.md``
-    §4.3 [D]; see :class:`~spinestab.instability.thresholds.Margin`), else none. The
+    §4.3 [D]; see :class:`~spinestab.instability.threshold_types.Margin`), else none. The
     segment's verdict is the worst outcome; its reasons are those of that outcome.
     ``depth_mm`` (the lower endplate depth in mm) converts the mm margin to % rules.
     """
     met_reasons: list[tuple[str, str]] = []
     criteria: list[dict[str, Any]] = []
-    verdict_rank = -1
-    judged = 0
-    margin = tset.margin
+    outcomes: list[str] = []
     for rule in rules:
         value = values.get(rule.measure)
-        entry: dict[str, Any] = {
-            "id": rule.id,
-            "measure": rule.measure,
-            "value": rounded(value),
-            "limit": rule.describe(segment),
-            "verdict_if_met": rule.verdict,
-            "source": rule.source,
-            "evidence": rule.evidence,
-        }
-        if rule.limit(segment) is None:
+        entry = _criterion(rule, value, segment)
+        criteria.append(entry)
+        skipped = _skip_reason(
+            rule, value, segment=segment, tset=tset, magnification_known=magnification_known
+        )
+        if skipped is not None or value is None:
             entry["met"] = None
-            entry["skipped"] = f"the rule sets no limit for {segment}"
-            criteria.append(entry)
+            entry["skipped"] = skipped
             continue
-        if rule.measure.endswith("_mm") and not magnification_known and tset.has_pct_twin(rule):
-            entry["met"] = None
-            entry["skipped"] = "magnification unknown: the % criterion is used instead"
-            criteria.append(entry)
-            continue
-        if value is None:
-            entry["met"] = None
-            entry["skipped"] = "measure not available"
-            criteria.append(entry)
-            continue
-        judged += 1
         met = bool(rule.met(value, segment))
         entry["met"] = met
         unit = _unit(rule.measure)
-        unit_text = {"mm": "mm", "pct": "%", "deg": "deg"}[unit]
         caveat = (
             " (mm not corrected for radiographic magnification)"
             if unit == "mm" and not magnification_known
             else ""
         )
         outcome = rule.verdict if met else None
-        if margin is not None and rule.verdict == "unstable":
-            width, why = margin.for_unit(unit, depth_mm=depth_mm)
-            limit = float(rule.limit(segment) or 0.0)
-            entry["margin"] = rounded(width)
-            if why:
-                entry["margin_note"] = why
-            # compared at 1e-6 precision, like the rules themselves
-            gap = round(abs(value), 6) - limit
-            near = width is not None and abs(gap) <= round(width, 6)
-            if near and (margin.sides == "both" or not met):
+        if tset.margin is not None and rule.verdict == "unstable":
+            near = _margin_reason(
+                rule,
+                value,
+                met=met,
+                segment=segment,
+                margin=tset.margin,
+                depth_mm=depth_mm,
+                entry=entry,
+                caveat=caveat,
+            )
+            if near is not None:
                 outcome = "borderline"
-                side = "above" if met else "below"
-                met_reasons.append(
-                    (
-                        "borderline",
-                        f"borderline: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text}"
-                        f"{caveat} is {abs(gap):.1f} {unit_text} {side} the unstable limit "
-                        f"{rule.describe(segment)}, within the measurement margin "
-                        f"{width:.1f} {unit_text} [{margin.evidence}] (CLINICAL_LOGIC.md §4.3 "
-                        "measurement error; thresholds.measurement_margin) "
-                        f"({rule.id} [{rule.evidence}]: {rule.source})",
-                    )
-                )
+                met_reasons.append(("borderline", near))
         entry["outcome"] = outcome
-        criteria.append(entry)
         if outcome is not None and outcome == rule.verdict:
             met_reasons.append(
                 (
                     rule.verdict,
-                    f"{rule.verdict}: {_LABELS[rule.measure]} {abs(value):.1f} {unit_text} "
-                    f"{rule.describe(segment)}{caveat} [{rule.evidence}] ({rule.source})",
+                    f"{rule.verdict}: {_LABELS[rule.measure]} {abs(value):.1f} "
+                    f"{_UNIT_TEXT[unit]} {rule.describe(segment)}{caveat} [{rule.evidence}] "
+                    f"({rule.source})",
                 )
             )
         if outcome is not None:
-            verdict_rank = max(verdict_rank, RANK[outcome])
-    if judged == 0:
+            outcomes.append(outcome)
+    if all(e["met"] is None for e in criteria):
         return "not_assessable", [], criteria
-    if verdict_rank < 0:
+    if not outcomes:
         return "stable", [], criteria
-    verdict = next(k for k, v in RANK.items() if v == verdict_rank)
+    verdict = max(outcomes, key=lambda o: RANK[o])
     return verdict, [text for v, text in met_reasons if v == verdict], criteria
 
 
