@@ -32,6 +32,7 @@ from spinestab.errors import InputError
 from spinestab.wearable._runs import cover, runs
 from spinestab.wearable.calibrate import still_mask
 from spinestab.wearable.config import WearableConfig
+from spinestab.wearable.orientation import dot3, unit_rows
 
 #: Seconds of continuous trunk gait that show a person walking: shorter runs are not taken
 #: as evidence, a few seconds of fidgeting can pass for steps [D].
@@ -115,9 +116,7 @@ def orientation_segments(
         Segment bounds (``stops`` exclusive), sorted.
 
     """
-    g = np.asarray(g, np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        u = g / np.linalg.norm(g, axis=1, keepdims=True)
+    u = unit_rows(np.asarray(g, np.float64))
     ok = np.asarray(still, bool) & np.isfinite(u).all(axis=1)
     cos_lim = np.cos(np.radians(turn_deg))
     st, en = runs(ok)
@@ -131,7 +130,7 @@ def orientation_segments(
             anchor, lo, width, cut = u[s], s + 1, 64, b
             while lo < b:
                 hi = min(b, lo + width)
-                far = np.flatnonzero(u[lo:hi] @ anchor < cos_lim)
+                far = np.flatnonzero(dot3(u[lo:hi], anchor) < cos_lim)
                 if far.size:
                     cut = lo + int(far[0])
                     break
@@ -161,7 +160,8 @@ def segment_lengths(
     lengths : (S,) int64 ndarray
         0 for seconds that are not still.
     anchor : (3,) ndarray or None
-        First direction of the segment still open after the chunk (None if none is).
+        Reading of the first second of the segment still open after the chunk (None if
+        none is).
 
     """
     g = np.asarray(g, np.float64)
@@ -181,8 +181,7 @@ def segment_lengths(
         lengths[: en[0]] += carry - 1  # the pseudo-second stands for the carried ones
     new_anchor = None
     if still.size and still[-1] and st.size and en[-1] == still.size:
-        u = g[st[-1]]
-        new_anchor = u / np.linalg.norm(u)
+        new_anchor = g[st[-1]].copy()  # the reading itself: normalised again, same bits
     elif not still.size:
         new_anchor = anchor
     if lead:

@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "Orientation",
     "body_angles",
+    "dot3",
     "estimate_orientation",
     "mean_direction",
     "unit_rows",
@@ -76,9 +77,18 @@ class Orientation:
         }
 
 
+def dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products of 3-vectors along the last axis, added in a fixed order.
+
+    Element by element, so a row gives the same bits alone, in a recording, or beside other
+    streams' rows (:mod:`spinestab.wearable.engine`); a matrix product does not promise that.
+    """
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
 def unit_rows(g: np.ndarray) -> np.ndarray:
     """Normalise rows of ``g`` (S, 3) to unit length (NaN rows stay NaN)."""
-    n = np.sqrt(np.einsum("ij,ij->i", g, g))[:, None]  # row norms without linalg overhead
+    n = np.sqrt(dot3(g, g))[..., None]
     with np.errstate(invalid="ignore", divide="ignore"):
         return g / n
 
@@ -201,9 +211,9 @@ def body_angles(g: np.ndarray, orient: Orientation) -> tuple[np.ndarray, ...]:
 
     """
     u = unit_rows(np.asarray(g, np.float64))
-    cu = u @ orient.up
-    cf = u @ orient.forward
-    cr = u @ orient.right
+    cu = dot3(u, orient.up)
+    cf = dot3(u, orient.forward)
+    cr = dot3(u, orient.right)
     with np.errstate(invalid="ignore"):
         inc = np.degrees(np.arccos(np.clip(cu, -1.0, 1.0)))
     fwd = np.degrees(np.arctan2(-cf, cu))
