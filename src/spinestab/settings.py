@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_data_dir", "get_settings"]
@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     jurisdiction: Literal["NICE", "ACP"] = "NICE"
     weights_dir: Path | None = None
     user: str = "cli"
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language_case(cls, value: object) -> object:
+        """Accept ``DE`` or `` de `` for ``de``."""
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("jurisdiction", mode="before")
+    @classmethod
+    def _jurisdiction_case(cls, value: object) -> object:
+        """Accept ``acp`` for ``ACP``."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     def resolved_database_url(self) -> str:
         """Return the database URL: the configured one, or SQLite in ``data_dir``."""

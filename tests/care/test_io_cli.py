@@ -284,8 +284,13 @@ def test_jurisdiction_and_language_from_environment(tmp_path, monkeypatch):
     triage_doc = json.loads((tmp_path / "triage.json").read_text())
     assert "acupuncture" in triage_doc["guideline"]["adjunct_options"]
     monkeypatch.setenv("SPINESTAB_JURISDICTION", "WHO")
-    with pytest.raises(InputError, match="unknown jurisdiction"):
+    with pytest.raises(InputError, match=r"unknown jurisdiction|SPINESTAB_JURISDICTION") as info:
         run_plan(demo_patients_dir() / "functional_high_risk", tmp_path / "x")
+    assert "'WHO'" in str(info.value) and "'NICE' or 'ACP'" in str(info.value)
+    monkeypatch.setenv("SPINESTAB_JURISDICTION", "nice")
+    monkeypatch.setenv("SPINESTAB_LANGUAGE", "FR")
+    with pytest.raises(InputError, match=r"no translation catalogue.*'fr'"):
+        run_plan(demo_patients_dir() / "functional_high_risk", tmp_path / "y")
 
 
 def test_cli_progress_with_followup_forms_and_json_sessions(tmp_path):

@@ -11,6 +11,7 @@ from typing import Any
 
 from spinestab.care.rule_values import RuleValues, validate_rule_values
 from spinestab.core.safe_load import load_yaml, parse_yaml
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = ["CareRules", "Reason", "Rule", "load_rules"]
@@ -124,12 +125,8 @@ class CareRules:
 
     def rule(self, name: str) -> Rule:
         """Return the full :class:`Rule` ``name``."""
-        try:
-            return self.rules[name]
-        except KeyError:
-            raise InputError(
-                "unknown care rule", item=name, expected="one of " + ", ".join(sorted(self.rules))
-            ) from None
+        check_choice(name, name, sorted(self.rules), message="unknown care rule")
+        return self.rules[name]
 
     def reason(
         self,
@@ -196,15 +193,14 @@ def _parse(raw: Any, origin: str) -> dict[str, Rule]:
                 item=str(name),
                 expected="{value, source, evidence}",
             )
-        evidence = str(spec.get("evidence", "D"))
-        if evidence not in EVIDENCE_TAGS:
-            raise InputError(
-                "unknown evidence tag",
-                source=origin,
-                item=str(name),
-                value=evidence,
-                expected="V, R or D",
-            )
+        evidence = check_choice(
+            str(name),
+            str(spec.get("evidence", "D")),
+            EVIDENCE_TAGS,
+            source=origin,
+            message="unknown evidence tag",
+            expected="V, R or D",
+        )
         parsed[str(name)] = Rule(
             str(name), spec["value"], " ".join(str(spec.get("source", origin)).split()), evidence
         )
@@ -244,21 +240,12 @@ def load_rules(
         raw = load_yaml(path)  # bounded: size, aliases, nesting, duplicate keys
         for given, rule in _parse(raw, source).items():
             name = RENAMED.get(given, given)
-            if name not in rules:
-                raise InputError(
-                    "unknown care rule",
-                    source=source,
-                    item=name,
-                    expected="one of " + ", ".join(sorted(rules)),
-                )
+            check_choice(name, name, sorted(rules), source=source, message="unknown care rule")
             rules[name] = Rule(name, rule.value, rule.source, rule.evidence, True)
         origin += f" + {source}"
     for given, value in (overrides or {}).items():
         name = RENAMED.get(given, given)
-        if name not in rules:
-            raise InputError(
-                "unknown care rule", item=name, expected="one of " + ", ".join(sorted(rules))
-            )
+        check_choice(name, name, sorted(rules), message="unknown care rule")
         base = rules[name]
         rules[name] = Rule(name, value, f"override of: {base.source}", "D", True)
     return CareRules(rules, origin)

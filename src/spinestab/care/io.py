@@ -37,6 +37,7 @@ from spinestab.core.results import (
     MuscleRow,
 )
 from spinestab.core.safe_load import load_json
+from spinestab.core.validation import check_choice, check_range, check_type
 from spinestab.errors import InputError
 
 __all__ = [
@@ -123,10 +124,71 @@ def read_json(path: Path) -> Any:
 
 
 # ------------------------------------------------------------------------------ history
+#: How each history field type is named in messages.
+_KIND_TEXT = {int: "a whole number", bool: "true or false", str: "text", list: "a list"}
+#: Plausible ranges of history numbers: bounds of the measurement itself, not clinical
+#: thresholds (a straight-leg raise is a hip-flexion angle, at most 180 deg; an age in years
+#: at most 120; adherence a percentage).
+_HISTORY_RANGES: dict[str, tuple[float, float | None]] = {
+    "age": (0, 120),
+    "pain_duration_weeks": (0, None),
+    "active_care_weeks": (0, None),
+    "adherence_pct": (0, 100),
+    "slr_deg": (0, 180),
+}
+_RESPONSES = ("responder", "non_responder")
+
+
+def _history_value(key: str, value: Any, *, source: str) -> Any:
+    """Check one history field's type, range and vocabulary; return the value."""
+    check_choice(key, key, _HISTORY_FIELDS, source=source, message="unknown history field")
+    kind = _HISTORY_FIELDS[key]
+    expected = "a number" if isinstance(kind, tuple) else _KIND_TEXT[kind]
+    check_type(key, value, kind, source=source, message="wrongly typed value", expected=expected)
+    if key in _HISTORY_RANGES:
+        lo, hi = _HISTORY_RANGES[key]
+        check_range(key, value, lo, hi, source=source)
+    if key == "previous_response":
+        check_choice(
+            key,
+            value,
+            _RESPONSES,
+            source=source,
+            message="unknown response status",
+            expected="responder or non_responder",
+        )
+    for name, allowed in (("conditions", KNOWN_CONDITIONS), ("symptoms", _SYMPTOMS)):
+        if key == name:
+            for entry in value:
+                check_choice(
+                    key,
+                    entry,
+                    allowed,
+                    source=source,
+                    message="unknown entry",
+                    expected="any of " + ", ".join(allowed),
+                )
+    return value
+
+
+def _symptomatic_level(level: Any, *, source: str) -> str:
+    text = str(level).upper()
+    if parse_segment(text) is None:
+        raise InputError(
+            "unknown level",
+            source=source,
+            item="symptomatic_levels",
+            value=text,
+            expected="vertebral levels such as L4, L5 or a segment L4-L5",
+        )
+    return text
+
+
 def read_history(data: Mapping[str, Any], *, source: str = "history.json") -> History:
     """Validate a history document (``history.json``) and return a :class:`History`.
 
-    Unknown keys are refused so that a typo never silently drops a finding.
+    Unknown keys are refused so that a typo never silently drops a finding; every value
+    is checked for its type, its plausible range and its vocabulary.
     """
     if not isinstance(data, Mapping):
         raise InputError(
@@ -135,88 +197,17 @@ def read_history(data: Mapping[str, Any], *, source: str = "history.json") -> Hi
             value=type(data).__name__,
             expected="a JSON object",
         )
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in ("patient", "notes", "sex"):
-            continue
-        if key not in _HISTORY_FIELDS:
-            raise InputError(
-                "unknown history field",
-                source=source,
-                item=key,
-                expected="one of " + ", ".join(_HISTORY_FIELDS),
-            )
-        if value is None:
-            continue
-        kind = _HISTORY_FIELDS[key]
-        if isinstance(value, bool) and kind is not bool:
-            raise InputError(
-                "wrongly typed value",
-                source=source,
-                item=key,
-                value=value,
-                expected="a list" if kind is list else "a number",
-            )
-        if not isinstance(value, kind):
-            raise InputError(
-                "wrongly typed value",
-                source=source,
-                item=key,
-                value=value,
-                expected=getattr(kind, "__name__", "a number"),
-            )
-        values[key] = value
-    for key in ("pain_duration_weeks", "active_care_weeks", "slr_deg", "age"):
-        if key in values and values[key] < 0:
-            raise InputError(
-                "negative value", source=source, item=key, value=values[key], expected=">= 0"
-            )
-    # Plausibility bounds of the measurement itself (not clinical thresholds): a straight-leg
-    # raise is a hip-flexion angle (at most 180 deg), an age in years at most 120.
-    for key, top in (("slr_deg", 180), ("age", 120)):
-        if key in values and values[key] > top:
-            raise InputError(
-                "out of range", source=source, item=key, value=values[key], expected=f"0-{top}"
-            )
-    if "adherence_pct" in values and not 0 <= values["adherence_pct"] <= 100:
-        raise InputError(
-            "out of range",
-            source=source,
-            item="adherence_pct",
-            value=values["adherence_pct"],
-            expected="0-100",
-        )
-    if values.get("previous_response") not in (None, "responder", "non_responder"):
-        raise InputError(
-            "unknown response status",
-            source=source,
-            item="previous_response",
-            value=values["previous_response"],
-            expected="responder or non_responder",
-        )
-    for key, allowed in (("conditions", KNOWN_CONDITIONS), ("symptoms", _SYMPTOMS)):
-        unknown = [c for c in values.get(key, []) if c not in allowed]
-        if unknown:
-            raise InputError(
-                "unknown entry",
-                source=source,
-                item=key,
-                value=unknown[0],
-                expected="any of " + ", ".join(allowed),
-            )
+    values = {
+        key: _history_value(key, value, source=source)
+        for key, value in data.items()
+        if key not in ("patient", "notes", "sex")
+        and (value is not None or key not in _HISTORY_FIELDS)
+    }
+    for key in ("conditions", "symptoms"):
         values[key] = tuple(values.get(key, ()))
     values["symptomatic_levels"] = tuple(
-        str(v).upper() for v in values.get("symptomatic_levels", ())
+        _symptomatic_level(v, source=source) for v in values.get("symptomatic_levels", ())
     )
-    for level in values["symptomatic_levels"]:
-        if parse_segment(level) is None:
-            raise InputError(
-                "unknown level",
-                source=source,
-                item="symptomatic_levels",
-                value=level,
-                expected="vertebral levels such as L4, L5 or a segment L4-L5",
-            )
     values["known_old_deformities"] = tuple(
         normalise_level(v, source=source) for v in values.get("known_old_deformities", ())
     )
@@ -364,30 +355,29 @@ def _verdict(value: Any, *, source: str, item: str) -> str | None:
         "not_assessable": None,
         "n/a": None,
     }.get(text, text)
-    if text is not None and text not in VERDICT_ORDER:
-        raise InputError(
-            "unknown verdict",
-            source=source,
-            item=item,
-            value=value,
-            expected="stable, borderline or unstable",
-        )
-    return text
+    if text is None:
+        return None
+    return check_choice(
+        item,
+        text,
+        VERDICT_ORDER,
+        source=source,
+        message="unknown verdict",
+        expected="stable, borderline or unstable",
+    )
 
 
 def _listhesis(value: Any, *, source: str, item: str) -> str | None:
     if value is None or value == "":
         return None
-    text = str(value).strip().lower()
-    if text not in ("anterolisthesis", "retrolisthesis", "none"):
-        raise InputError(
-            "unknown listhesis",
-            source=source,
-            item=f"{item} listhesis",
-            value=value,
-            expected="anterolisthesis, retrolisthesis or none",
-        )
-    return text
+    return check_choice(
+        f"{item} listhesis",
+        str(value).strip().lower(),
+        ("anterolisthesis", "retrolisthesis", "none"),
+        source=source,
+        message="unknown listhesis",
+        expected="anterolisthesis, retrolisthesis or none",
+    )
 
 
 def _level_entries(data: Any, source: str) -> list[tuple[str | None, Mapping[str, Any]]]:

@@ -20,8 +20,9 @@ from spinestab.care.i18n import resolve_language
 from spinestab.care.io import read_json
 from spinestab.care.plan import Plan, prescribe
 from spinestab.care.progression import Outcome, progress, read_sessions
-from spinestab.care.triage import triage
+from spinestab.care.triage import JURISDICTIONS, triage
 from spinestab.core.outdir import atomic_out_dir, check_out_dir
+from spinestab.core.validation import check_choice, read_setting
 from spinestab.errors import InputError
 
 __all__ = ["run_demo", "run_plan", "run_progress"]
@@ -30,20 +31,17 @@ log = logging.getLogger(__name__)
 
 
 def _resolve_jurisdiction(jurisdiction: str | None) -> str:
+    """Return the jurisdiction given, else the setting ``SPINESTAB_JURISDICTION``."""
+    message, expected = "unknown jurisdiction", "NICE or ACP"
     if jurisdiction is None:
-        import os
-
-        jurisdiction = os.environ.get("SPINESTAB_JURISDICTION")
-    if jurisdiction is None:
-        from spinestab.settings import get_settings
-
-        jurisdiction = get_settings().jurisdiction
-    value = jurisdiction.strip().upper()
-    if value not in ("NICE", "ACP"):
-        raise InputError(
-            "unknown jurisdiction", item="jurisdiction", value=jurisdiction, expected="NICE or ACP"
-        )
-    return value
+        return str(read_setting("jurisdiction", message=message, expected=expected))
+    return check_choice(
+        "jurisdiction",
+        jurisdiction.strip().upper(),
+        JURISDICTIONS,
+        message=message,
+        expected=expected,
+    )
 
 
 #: The files ``spinestab plan`` writes; in an existing ``--out`` folder the earlier run's

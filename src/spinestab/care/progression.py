@@ -33,6 +33,7 @@ from spinestab.care.dose import step_down, step_up
 from spinestab.care.exercises import Library, load_library, stage_label
 from spinestab.care.plan import Plan, PlannedExercise, phase_for_week
 from spinestab.core.safe_load import parse_json, read_limited_text
+from spinestab.core.validation import check_choice, check_range, check_type
 from spinestab.errors import InputError
 
 __all__ = ["Outcome", "SessionLog", "progress", "read_sessions", "zone"]
@@ -130,15 +131,7 @@ def _int(
         raise InputError("not a number", source=source, item=item, value=value) from None
     if number != int(number):
         raise InputError("not a whole number", source=source, item=item, value=value)
-    if number < low or (high is not None and number > high):
-        raise InputError(
-            "out of range",
-            source=source,
-            item=item,
-            value=value,
-            expected=f"{low}-{high}" if high is not None else f">= {low}",
-        )
-    return int(number)
+    return int(check_range(item, number, low, high, source=source))
 
 
 def _bool(value: Any, *, source: str, item: str) -> bool | None:
@@ -146,15 +139,14 @@ def _bool(value: Any, *, source: str, item: str) -> bool | None:
         return None
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text not in _BOOL:
-        raise InputError(
-            "not yes/no",
-            source=source,
-            item=item,
-            value=value,
-            expected="true/false, yes/no or 1/0",
-        )
+    text = check_choice(
+        item,
+        str(value).strip().lower(),
+        _BOOL,
+        source=source,
+        message="not yes/no",
+        expected="true/false, yes/no or 1/0",
+    )
     return _BOOL[text]
 
 
@@ -180,12 +172,13 @@ def _date(value: Any, *, source: str, item: str) -> dt.date:
 
 def _session(row: Mapping[str, Any], *, source: str, index: int) -> SessionLog:
     item = f"entry {index}"
-    unknown = [k for k in row if k not in SESSION_FIELDS and k not in ("notes", "side")]
-    if unknown:
-        raise InputError(
-            "unknown session field",
+    for key in row:
+        check_choice(
+            f"{item} {key}",
+            key,
+            (*SESSION_FIELDS, "notes", "side"),
             source=source,
-            item=f"{item} {unknown[0]}",
+            message="unknown session field",
             expected=", ".join(SESSION_FIELDS),
         )
     if not row.get("exercise"):
@@ -262,11 +255,14 @@ def read_sessions(path: str | Path) -> tuple[list[SessionLog], list[Outcome]]:
                 value=o,
                 expected="{date, instrument: odi|rmdq|nrs|psfs, value}",
             )
-        value = o.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(
-                "outcome value is not a number", source=source, item=f"outcome {i}", value=value
-            )
+        value = check_type(
+            f"outcome {i}",
+            o.get("value"),
+            (int, float),
+            source=source,
+            message="outcome value is not a number",
+            expected="a number",
+        )
         outcomes.append(
             Outcome(
                 _date(o.get("date"), source=source, item=f"outcome {i}"),

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from spinestab.clinical.result import Score
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = ["MIC_RULES", "Change", "MicRule", "assess_change", "compare_scores"]
@@ -123,12 +124,9 @@ def assess_change(
 
     """
     if rule is None:
-        if instrument not in MIC_RULES:
-            raise InputError(
-                "no minimal important change defined",
-                item=instrument,
-                expected="one of " + ", ".join(MIC_RULES),
-            )
+        check_choice(
+            "instrument", instrument, MIC_RULES, message="no minimal important change defined"
+        )
         rule = MIC_RULES[instrument]
     delta = float(follow_up) - float(baseline)
     relative = delta / float(baseline) if baseline else None

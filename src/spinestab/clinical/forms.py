@@ -28,6 +28,7 @@ from spinestab.clinical.scores import (
     score_startback,
 )
 from spinestab.core.safe_load import load_document
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = ["INSTRUMENTS", "RETRACTED", "Form", "load_form", "parse_form", "score_form"]
@@ -155,14 +156,9 @@ def parse_form(data: Any, *, source: str = "<form>", today: dt.date | None = Non
             raise InputError(
                 "unknown field", item=str(unknown[0]), expected="instrument, date, answers"
             )
-        instrument = data.get("instrument")
-        if instrument not in INSTRUMENTS:
-            raise InputError(
-                "unknown instrument",
-                item="instrument",
-                value=instrument,
-                expected="one of " + ", ".join(INSTRUMENTS),
-            )
+        instrument = check_choice(
+            "instrument", data.get("instrument"), INSTRUMENTS, message="unknown instrument"
+        )
         if "answers" not in data:
             raise InputError("no answers", item="answers", expected="an answers object")
         date = _parse_date(data.get("date"), today=today)

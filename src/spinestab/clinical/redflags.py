@@ -17,6 +17,7 @@ from typing import Any
 
 from spinestab.clinical.result import URGENCY_ORDER, RedFlagAction, Score
 from spinestab.core.safe_load import load_yaml, parse_yaml
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = ["RedFlagRules", "load_red_flag_rules", "screen_red_flags"]
@@ -192,15 +193,16 @@ def screen_red_flags(
         )
     positive: set[str] = set()
     for key, value in mapping.items():
-        if key not in rules.items:
-            raise InputError(
-                "unknown red-flag item", item=str(key), expected="one of " + ", ".join(rules.items)
-            )
+        check_choice(str(key), key, rules.items, message="unknown red-flag item")
         if value is None:
             continue
-        if not isinstance(value, bool) and value not in (0, 1):
-            raise InputError(
-                "wrongly typed answer", item=str(key), value=value, expected="true/false (yes/no)"
+        if not isinstance(value, bool):
+            check_choice(
+                str(key),
+                value,
+                (0, 1),
+                message="wrongly typed answer",
+                expected="true/false (yes/no)",
             )
         if value:
             positive.add(key)

@@ -16,12 +16,12 @@ True
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from spinestab.errors import InputError, require
+from spinestab.core.validation import check_choice, choices_text, read_setting
+from spinestab.errors import require
 
 __all__ = ["LANGUAGES", "Translator", "catalogue", "resolve_language"]
 
@@ -38,25 +38,12 @@ def resolve_language(language: str | None = None) -> str:
         For a language without a catalogue.
 
     """
+    message, expected = "no translation catalogue for this language", choices_text(LANGUAGES)
     if language is None:
-        # read the raw variable first: Settings would refuse an unknown language with a
-        # pydantic error, not with the message below
-        env = os.environ.get("SPINESTAB_LANGUAGE")
-        if env:
-            language = env
-        else:
-            from spinestab.settings import get_settings
-
-            language = get_settings().language
-    language = language.strip().lower()
-    if language not in LANGUAGES:
-        raise InputError(
-            "no translation catalogue for this language",
-            item="language",
-            value=language,
-            expected="one of " + ", ".join(LANGUAGES),
-        )
-    return language
+        return str(read_setting("language", message=message, expected=expected))
+    return check_choice(
+        "language", language.strip().lower(), LANGUAGES, message=message, expected=expected
+    )
 
 
 @cache

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from spinestab.errors import InputError
 
-__all__ = ["check_choice", "check_range", "check_type", "choices_text"]
+__all__ = ["check_choice", "check_range", "check_type", "choices_text", "read_setting"]
 
 T = TypeVar("T")
 
@@ -185,3 +185,39 @@ def check_type(
         value=value,
         expected=expected if expected is not None else _type_names(accepted),
     )
+
+
+def read_setting(name: str, *, message: str = "bad setting", expected: str | None = None) -> Any:
+    """Return the setting ``name`` (``SPINESTAB_<NAME>``) through the settings object.
+
+    A value the settings refuse is an :class:`InputError` naming the variable, the value
+    and what is accepted, never a pydantic traceback.
+
+    Parameters
+    ----------
+    name : str
+        Field of :class:`spinestab.settings.Settings`, e.g. ``"language"``.
+    message, expected : str
+        What to say when this setting's value is refused.
+
+    """
+    from pydantic import ValidationError
+
+    from spinestab.settings import get_settings
+
+    try:
+        return getattr(get_settings(), name)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field_name = str(first["loc"][0]) if first["loc"] else name
+        if field_name == name:
+            raise InputError(
+                message, item=name, value=first.get("input"), expected=expected
+            ) from None
+        # another setting is refused: name its variable
+        raise InputError(
+            "bad setting",
+            item=f"SPINESTAB_{field_name.upper()}",
+            value=first.get("input"),
+            expected=str(first["msg"]).removeprefix("Input should be "),
+        ) from None

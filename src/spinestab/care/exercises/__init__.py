@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from spinestab.core.safe_load import parse_yaml
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = ["STAGES", "STAGE_LABELS", "Exercise", "figure_svg", "load_library", "stage_label"]
@@ -91,12 +92,8 @@ class Library:
 
     def __getitem__(self, exercise_id: str) -> Exercise:
         """Return exercise ``exercise_id``."""
-        try:
-            return self.exercises[exercise_id]
-        except KeyError:
-            raise InputError(
-                "unknown exercise", item=exercise_id, expected="one of " + ", ".join(self.exercises)
-            ) from None
+        check_choice("exercise", exercise_id, self.exercises, message="unknown exercise")
+        return self.exercises[exercise_id]
 
     def message_keys(self) -> list[str]:
         """Every catalogue key the library needs."""
@@ -114,13 +111,13 @@ def _parse(raw: Mapping[str, Any]) -> Library:
         if tuple(stages) != STAGES:
             raise InputError("stages must be 0..3", item=ex_id, value=list(stages))
         for stage, dose in stages.items():
-            if dose.get("type") not in DOSE_TYPES:
-                raise InputError(
-                    "unknown dose type",
-                    item=f"{ex_id} stage {stage}",
-                    value=dose.get("type"),
-                    expected=", ".join(DOSE_TYPES),
-                )
+            check_choice(
+                f"{ex_id} stage {stage}",
+                dose.get("type"),
+                DOSE_TYPES,
+                message="unknown dose type",
+                expected=", ".join(DOSE_TYPES),
+            )
         exercises[ex_id] = Exercise(
             id=ex_id,
             group=spec["group"],

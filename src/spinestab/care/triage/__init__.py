@@ -62,6 +62,7 @@ from spinestab.care.triage.steps import TRIAGE_STEPS
 from spinestab.core.validation import check_choice
 
 __all__ = [
+    "JURISDICTIONS",
     "TRACKS",
     "TRIAGE_STEPS",
     "Action",
