@@ -17,13 +17,11 @@ import numpy as np
 from spinestab.core.levels import adjacent, level_index, segment_name
 from spinestab.instability import geometry as geo
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
-from spinestab.instability.quality import (
-    QualityIssue,
+from spinestab.instability.quality import QualityIssue, check_vertebrae, working_coordinates
+from spinestab.instability.sequence import (
     check_partial_orientation,
     check_segment_overlap,
-    check_vertebrae,
     cranial_direction,
-    working_coordinates,
 )
 
 __all__ = [

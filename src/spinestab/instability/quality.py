@@ -11,10 +11,7 @@ Checks (all [D] design choices of spinestab, configurable through the keyword op
   only gross errors such as wrong units or pixel spacing are caught, even on
   magnified films); superior/inferior
   depth ratio or depth relative to the median of the film far from 1;
-- ``sequence``: levels whose positions on the image do not follow the anatomical order,
-  or superior/inferior corners swapped on every body;
-- ``crossing``: adjacent body outlines that overlap (negative disc height or crossing
-  edges).
+- ``sequence`` and ``crossing`` (across bodies): in :mod:`spinestab.instability.sequence`.
 
 Severity ``error`` withholds the measures of the level and of its motion segments;
 ``warning`` keeps them and reports the problem; ``info`` is a remark.
@@ -22,19 +19,20 @@ Severity ``error`` withholds the measures of the level and of its motion segment
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from spinestab.core.levels import level_index
 from spinestab.instability.landmarks import AI, AS, PI, PS, LandmarkSet
 
 __all__ = [
     "QualityIssue",
-    "check_segment_overlap",
     "check_vertebrae",
-    "cranial_direction",
+    "complete_body",
+    "edges",
+    "has_endplate",
+    "segments_cross",
+    "signed_area",
     "working_coordinates",
 ]
 
@@ -129,7 +127,7 @@ def working_coordinates(
     return coords, "mm", issues
 
 
-def _segments_cross(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+def segments_cross(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
     """Whether segments p1-p2 and q1-q2 properly intersect; arrays broadcast over (..., 2)."""
 
     def orient(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -142,7 +140,8 @@ def _segments_cross(p1: np.ndarray, p2: np.ndarray, q1: np.ndarray, q2: np.ndarr
     return (d1 * d2 < 0) & (d3 * d4 < 0)
 
 
-def _edges(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def edges(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end points of the four edges of a ``(4, 2)`` outline."""
     return quad, np.roll(quad, -1, axis=0)
 
 
@@ -152,11 +151,13 @@ def signed_area(quad: np.ndarray) -> float:
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
 
 
-def _complete(arr: np.ndarray) -> bool:
+def complete_body(arr: np.ndarray) -> bool:
+    """Whether all four corners of a body are given."""
     return not np.isnan(arr).any()
 
 
-def _has(arr: np.ndarray, endplate: str) -> bool:
+def has_endplate(arr: np.ndarray, endplate: str) -> bool:
+    """Whether both corners of the ``superior`` or ``inferior`` endplate are given."""
     a, b = (AS, PS) if endplate == "superior" else (AI, PI)
     return not (np.isnan(arr[a]).any() or np.isnan(arr[b]).any())
 
@@ -192,12 +193,38 @@ def check_vertebrae(
     list of QualityIssue
 
     """
-    issues: list[QualityIssue] = []
+    depths = _endplate_depths(coords)
+    issues = _depth_issues(
+        depths,
+        unit=unit,
+        view=view,
+        plausible_mm=lumbar_depth_mm,
+        max_median_ratio=max_median_ratio,
+    )
+    issues += _ratio_issues(coords, depths, view=view, max_depth_ratio=max_depth_ratio)
+    return issues + _order_issues(coords, view=view)
+
+
+def _endplate_depths(coords: dict[str, np.ndarray]) -> dict[tuple[str, str], float]:
+    """Depth of every complete endplate, by (level, ``superior``/``inferior``)."""
     depths: dict[tuple[str, str], float] = {}
     for level, arr in coords.items():
         for endplate, (a, b) in (("superior", (AS, PS)), ("inferior", (AI, PI))):
-            if _has(arr, endplate):
+            if has_endplate(arr, endplate):
                 depths[(level, endplate)] = float(np.hypot(*(arr[a] - arr[b])))
+    return depths
+
+
+def _depth_issues(
+    depths: dict[tuple[str, str], float],
+    *,
+    unit: str,
+    view: str,
+    plausible_mm: tuple[float, float],
+    max_median_ratio: float,
+) -> list[QualityIssue]:
+    """Zero-length endplates, lumbar depths outside the plausible range, outliers."""
+    issues: list[QualityIssue] = []
     median = float(np.median(list(depths.values()))) if depths else float("nan")
     for (level, endplate), depth in depths.items():
         if depth <= 1e-9 * max(1.0, median if np.isfinite(median) else 1.0):
@@ -211,11 +238,7 @@ def check_vertebrae(
                 )
             )
             continue
-        if (
-            unit == "mm"
-            and level in _LUMBAR
-            and not (lumbar_depth_mm[0] <= depth <= lumbar_depth_mm[1])
-        ):
+        if unit == "mm" and level in _LUMBAR and not (plausible_mm[0] <= depth <= plausible_mm[1]):
             issues.append(
                 QualityIssue(
                     view,
@@ -223,7 +246,7 @@ def check_vertebrae(
                     "endplate_length",
                     "error",
                     f"{level} {endplate} endplate depth {depth:.1f} mm is outside the plausible "
-                    f"{lumbar_depth_mm[0]:g}-{lumbar_depth_mm[1]:g} mm: check units, pixel spacing "
+                    f"{plausible_mm[0]:g}-{plausible_mm[1]:g} mm: check units, pixel spacing "
                     "and the corner positions.",
                 )
             )
@@ -238,6 +261,18 @@ def check_vertebrae(
                     "median of this view: check the corner positions.",
                 )
             )
+    return issues
+
+
+def _ratio_issues(
+    coords: dict[str, np.ndarray],
+    depths: dict[tuple[str, str], float],
+    *,
+    view: str,
+    max_depth_ratio: float,
+) -> list[QualityIssue]:
+    """Bodies whose superior and inferior endplate depths differ too much."""
+    issues = []
     for level in coords:
         sup, inf = depths.get((level, "superior")), depths.get((level, "inferior"))
         if sup and inf and not (1 / max_depth_ratio <= sup / inf <= max_depth_ratio):
@@ -251,40 +286,55 @@ def check_vertebrae(
                     f"{1 / max_depth_ratio:.2f}-{max_depth_ratio:.2f}: check the corners.",
                 )
             )
-    # corner order within each complete body
+    return issues
+
+
+def _body_order_issue(level: str, arr: np.ndarray, *, view: str) -> QualityIssue | None:
+    """Return the issue of a body whose outline crosses itself or sides point apart."""
+    e1, e2 = edges(arr)
+    crossed = bool(segments_cross(e1[0], e2[0], e1[2], e2[2])) or bool(
+        segments_cross(e1[1], e2[1], e1[3], e2[3])
+    )
+    if crossed:
+        return QualityIssue(
+            view,
+            level,
+            "corner_order",
+            "error",
+            f"{level} outline AS-PS-PI-AI crosses itself: two corners are swapped.",
+        )
+    sup_vec, inf_vec = arr[AS] - arr[PS], arr[AI] - arr[PI]
+    ant_wall, post_wall = arr[AS] - arr[AI], arr[PS] - arr[PI]
+    if float(np.dot(sup_vec, inf_vec)) <= 0 or float(np.dot(ant_wall, post_wall)) <= 0:
+        return QualityIssue(
+            view,
+            level,
+            "corner_order",
+            "error",
+            f"{level}: the superior and inferior endplates (or the anterior and posterior "
+            "walls) point in opposite directions: corners are swapped.",
+        )
+    return None
+
+
+def _order_issues(coords: dict[str, np.ndarray], *, view: str) -> list[QualityIssue]:
+    """Corner order within each complete body, and mirror images against the majority."""
+    issues: list[QualityIssue] = []
     signs: dict[str, float] = {}
     for level, arr in coords.items():
-        if not _complete(arr):
+        if not complete_body(arr):
             continue
-        e1, e2 = _edges(arr)
-        crossed = bool(_segments_cross(e1[0], e2[0], e1[2], e2[2])) or bool(
-            _segments_cross(e1[1], e2[1], e1[3], e2[3])
-        )
-        sup_vec, inf_vec = arr[AS] - arr[PS], arr[AI] - arr[PI]
-        ant_wall, post_wall = arr[AS] - arr[AI], arr[PS] - arr[PI]
-        if crossed:
-            issues.append(
-                QualityIssue(
-                    view,
-                    level,
-                    "corner_order",
-                    "error",
-                    f"{level} outline AS-PS-PI-AI crosses itself: two corners are swapped.",
-                )
-            )
-        elif float(np.dot(sup_vec, inf_vec)) <= 0 or float(np.dot(ant_wall, post_wall)) <= 0:
-            issues.append(
-                QualityIssue(
-                    view,
-                    level,
-                    "corner_order",
-                    "error",
-                    f"{level}: the superior and inferior endplates (or the anterior and posterior "
-                    "walls) point in opposite directions: corners are swapped.",
-                )
-            )
+        issue = _body_order_issue(level, arr, view=view)
+        if issue is not None:
+            issues.append(issue)
         else:
             signs[level] = np.sign(signed_area(arr))
+    return issues + _mirror_issues(signs, view=view)
+
+
+def _mirror_issues(signs: dict[str, float], *, view: str) -> list[QualityIssue]:
+    """Bodies with a mirror-image corner order compared with the others."""
+    issues: list[QualityIssue] = []
     if len(signs) >= 2:
         total = sum(signs.values())
         majority = np.sign(total)
@@ -313,163 +363,3 @@ def check_vertebrae(
                         )
                     )
     return issues
-
-
-def _centre(arr: np.ndarray) -> np.ndarray:
-    return np.nanmean(arr, axis=0)
-
-
-def cranial_direction(
-    coords: dict[str, np.ndarray], *, view: str, exclude: set[str]
-) -> tuple[np.ndarray | None, list[QualityIssue]]:
-    """Find the unit vector pointing cranially, and check the level sequence.
-
-    The direction comes from the bodies themselves (superior minus inferior endplate
-    midpoints) and, independently, from the level order (cranial level minus caudal
-    level). Disagreement means that the levels are out of sequence or the superior and
-    inferior corners are swapped throughout. Levels whose image positions do not follow the
-    anatomical order are reported.
-
-    Returns
-    -------
-    cranial : (2,) ndarray or None
-        None when it cannot be determined (one incomplete body).
-    issues : list of QualityIssue
-
-    """
-    issues: list[QualityIssue] = []
-    good = {lv: a for lv, a in coords.items() if lv not in exclude}
-    body = [(a[AS] + a[PS]) / 2 - (a[AI] + a[PI]) / 2 for a in good.values() if _complete(a)]
-    body_dir = None
-    if body:
-        vec = np.sum([v / np.linalg.norm(v) for v in body if np.linalg.norm(v) > 0], axis=0)
-        if np.ndim(vec) and np.linalg.norm(vec) > 0:
-            body_dir = vec / np.linalg.norm(vec)
-    levels = sorted(good, key=level_index)
-    label_dir = None
-    if len(levels) >= 2:
-        vec = _centre(good[levels[0]]) - _centre(good[levels[-1]])
-        if np.linalg.norm(vec) > 0:
-            label_dir = vec / np.linalg.norm(vec)
-    if body_dir is not None and label_dir is not None and float(body_dir @ label_dir) < 0:
-        issues.append(
-            QualityIssue(
-                view,
-                "all",
-                "sequence",
-                "error",
-                f"the level labels run {levels[0]} to {levels[-1]} in the direction opposite to "
-                "the bodies' superior endplates: either the levels are out of sequence (labels "
-                "reversed) or superior and inferior corners are swapped on every body.",
-            )
-        )
-        return None, issues
-    cranial = body_dir if body_dir is not None else label_dir
-    if cranial is None:
-        return None, issues
-    heights = {lv: float(_centre(good[lv]) @ cranial) for lv in levels}
-    for upper, lower in itertools.pairwise(levels):
-        if heights[upper] <= heights[lower]:
-            issues.append(
-                QualityIssue(
-                    view,
-                    f"{upper}-{lower}",
-                    "sequence",
-                    "error",
-                    f"{upper} does not lie above {lower} on the image: levels out of sequence "
-                    "(check the level labels).",
-                )
-            )
-    return cranial, issues
-
-
-def check_segment_overlap(
-    upper: np.ndarray, lower: np.ndarray, *, cranial: np.ndarray, name: str, view: str
-) -> list[QualityIssue]:
-    """Check that two adjacent bodies do not overlap.
-
-    Parameters
-    ----------
-    upper, lower : (4, 2) ndarray
-        Corners of the upper and lower body (NaN rows allowed for missing endplates).
-    cranial : (2,) ndarray
-        Cranial direction.
-    name : str
-        Segment name.
-    view : str
-        View name.
-
-    Returns
-    -------
-    list of QualityIssue
-        A ``crossing`` error when the outlines overlap.
-
-    """
-    from spinestab.instability.geometry import disc_heights
-
-    if not (_has(upper, "inferior") and _has(lower, "superior")):
-        return []
-    ant, post = disc_heights(upper[PI], upper[AI], lower[PS], lower[AS], cranial)
-    crossing = bool(ant < 0 or post < 0)
-    if not crossing and _complete(upper) and _complete(lower):
-        p1, p2 = _edges(upper)
-        q1, q2 = _edges(lower)
-        crossing = bool(_segments_cross(p1[:, None], p2[:, None], q1[None], q2[None]).any())
-    if crossing:
-        return [
-            QualityIssue(
-                view,
-                name,
-                "crossing",
-                "error",
-                f"{name}: the outlines of the two bodies cross (disc height anterior "
-                f"{float(ant):.1f}, posterior {float(post):.1f} in image units; expected both > 0 "
-                "and no crossing edges): a corner is on the wrong body or the corners are "
-                "swapped.",
-            )
-        ]
-    return []
-
-
-def check_partial_orientation(
-    coords: dict[str, np.ndarray], *, cranial: np.ndarray, view: str, exclude: set[str]
-) -> list[QualityIssue]:
-    """Check the anterior/posterior order of bodies given by one endplate only.
-
-    The handedness ``sign(cross(anterior, cranial))`` of such an endplate must match that
-    of the complete bodies (or of the other partial ones when no body is complete).
-    """
-    issues: list[QualityIssue] = []
-    complete_signs = [
-        np.sign(signed_area(a)) for lv, a in coords.items() if lv not in exclude and _complete(a)
-    ]
-    partial: dict[str, float] = {}
-    for level, arr in coords.items():
-        if level in exclude or _complete(arr):
-            continue
-        vec = arr[AS] - arr[PS] if _has(arr, "superior") else arr[AI] - arr[PI]
-        partial[level] = float(np.sign(vec[0] * cranial[1] - vec[1] * cranial[0]))
-    if not partial:
-        return issues
-    if complete_signs:
-        reference = float(np.sign(sum(complete_signs)))
-    else:
-        reference = float(np.sign(sum(partial.values()))) if len(partial) >= 2 else 0.0
-    if reference == 0:
-        return issues
-    for level, sign in partial.items():
-        if sign != reference:
-            issues.append(
-                QualityIssue(
-                    view,
-                    level,
-                    "corner_order",
-                    "error",
-                    f"{level}: anterior and posterior corners appear swapped compared with the "
-                    "other bodies.",
-                )
-            )
-    return issues
-
-
-__all__ += ["check_partial_orientation", "signed_area"]
