@@ -424,3 +424,28 @@ def test_cli_levels_from_an_explicit_slice_table(tmp_path):
         assert float(row["volume_ml"]) == pytest.approx(sum(areas) * 4.4 / 1000, rel=1e-5)
     l5 = next(r for r in rows if r["level"] == "L5")
     assert "level_truncated_by_field_of_view" in l5["flags"]  # L5 starts at the first slice
+
+
+def test_cli_json_prints_the_summary_and_pictures_option_names_agree(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            *("mri", "--image", str(MM_IMAGE), "--mask", str(MM_MASK), "--out", str(out)),
+            *("--no-bias-correction", "--no-pictures", "--json"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)
+    assert printed == json.loads((out / "summary.json").read_text())
+    assert printed["qa_pictures"] == [] and not list(out.glob("qa_*.png"))
+    assert printed["level_names"]["state"] == "none"
+    assert printed["provenance"]["options"]["qa"] is False
+    res = CliRunner().invoke(
+        app,
+        [
+            *("mri", "--image", str(MM_IMAGE), "--mask", str(MM_MASK), "--out", str(out)),
+            *("--no-bias-correction", "--qa"),
+        ],
+    )
+    assert res.exit_code == 0 and (out / "qa_all.png").is_file()

@@ -1,9 +1,11 @@
-"""Helpers shared by the CLI commands: error reporting and exit codes."""
+"""Helpers shared by the CLI commands: error reporting, exit codes, common option types."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,9 +15,12 @@ from spinestab.errors import InputError, MissingDependencyError
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "JsonOutput",
+    "OutDir",
     "console",
     "err_console",
     "exit_on_bad_input",
+    "pictures_option",
     "print_error",
 ]
 
@@ -23,6 +28,26 @@ EXIT_BAD_INPUT = 2
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: ``--out``: the output folder of a command that writes files (checked before the work and
+#: written atomically with :mod:`spinestab.core.outdir`)
+OutDir = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output folder (created if missing; an earlier run's files in it are replaced, "
+        "other files kept).",
+    ),
+]
+#: ``--json``: the result as JSON on stdout instead of the human-readable lines
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON on stdout (nothing else).")
+]
+
+
+def pictures_option(*aliases: str, help: str = "Draw the pictures.") -> Any:
+    """Return the ``--pictures/--no-pictures`` option (``aliases``: older names kept)."""
+    return typer.Option("--pictures/--no-pictures", *aliases, help=help)
 
 
 def print_error(exc: BaseException) -> None:

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import (
+    JsonOutput,
+    OutDir,
+    console,
+    err_console,
+    exit_on_bad_input,
+    pictures_option,
+)
 from spinestab.errors import InputError
 
 if TYPE_CHECKING:
@@ -119,7 +126,7 @@ def _report(result: MriResult, out: Path) -> None:
 
 
 def mri_command(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    out: OutDir,
     mask: Annotated[
         Path | None,
         typer.Option("--mask", help="Muscle label map on the image grid: NIfTI, or a DICOM-SEG."),
@@ -235,7 +242,9 @@ def mri_command(
     series_uid: Annotated[
         str | None, typer.Option("--series-uid", help="SeriesInstanceUID in a mixed DICOM folder.")
     ] = None,
-    qa: Annotated[bool, typer.Option("--qa/--no-qa", help="Write QA pictures.")] = True,
+    qa: Annotated[
+        bool, pictures_option("--qa/--no-qa", help="Write the QA pictures (mask over image).")
+    ] = True,
     confirm_levels: Annotated[
         bool,
         typer.Option(
@@ -258,21 +267,23 @@ def mri_command(
             help="Who confirms or corrects the level names (default: setting SPINESTAB_USER).",
         ),
     ] = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Rate paraspinal muscle quality per muscle, side and vertebral level.
 
-    Writes OUT/muscle_quality.csv, OUT/per_slice.csv, OUT/qa_<level>.png and
-    OUT/summary.json. Level names that rest on an assumption (a single vertebrae label
-    counted from the default anchor, no sacrum to check it) are said on the console, in the
-    QA titles and in summary.json; after looking at the pictures, confirm them with
-    --confirm-levels or correct them with --rename-levels. Exit code 2 on bad input (then
-    nothing is written).
+    Writes OUT/muscle_quality.csv, per_slice.csv, qa_<level>.png and summary.json.
+
+    Level names resting on an assumption are said so (console, QA titles, summary.json).
+
+    Check them on the pictures, then give --confirm-levels or --rename-levels.
+
+    Exit code 2 on bad input (then nothing is written).
     """
     from rich.progress import Progress
 
     from spinestab.core.outdir import check_out_dir
     from spinestab.imaging.options import MriOptions
-    from spinestab.imaging.outputs import write_mri_outputs
+    from spinestab.imaging.outputs import summary_json, write_mri_outputs
     from spinestab.imaging.pipeline import LevelInputs, analyse_mri
 
     with exit_on_bad_input():
@@ -304,7 +315,7 @@ def mri_command(
             level_names=_level_names(confirm_levels, rename_levels, confirmed_by),
         )
         check_out_dir(out)
-        with Progress(transient=True, console=console) as bar:
+        with Progress(transient=True, console=err_console if as_json else console) as bar:
             task = bar.add_task("muscle quality", total=6)
 
             def advance(name: str) -> None:
@@ -324,6 +335,9 @@ def mri_command(
             )
             write_mri_outputs(result, out)
             advance("write")
+    if as_json:
+        typer.echo(summary_json(result), nl=False)
+        return
     _report(result, out)
 
 

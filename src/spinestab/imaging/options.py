@@ -15,13 +15,13 @@ The input *files* (image, mask, vertebrae, slice table...) are not options: they
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from spinestab.core.validation import check_choice, check_range
 from spinestab.errors import InputError
 
 __all__ = [
@@ -184,15 +184,8 @@ class LevelNames:
 def _choice(enum: type[StrEnum], value: Any, option: str) -> StrEnum:
     """Return the member of ``enum`` named by ``value`` (any case); refuse others."""
     text = str(value.value if isinstance(value, StrEnum) else value).strip().lower()
-    try:
-        return enum(text)
-    except ValueError:
-        raise InputError(
-            f"unknown value of {option}",
-            item=option,
-            value=value,
-            expected=" or ".join(m.value for m in enum),
-        ) from None
+    check_choice(option, text, [m.value for m in enum], message=f"unknown value of {option}")
+    return enum(text)
 
 
 def _option(name: str) -> str:
@@ -302,13 +295,7 @@ class MriOptions:
             set_(self, name, _choice(enum, getattr(self, name), _option(name)))
         if self.segment is not None:
             set_(self, "segment", _choice(Segmenter, self.segment, "--segment"))
-        if self.classes not in (2, 3) or isinstance(self.classes, bool):
-            raise InputError(
-                "unknown value of --classes",
-                item="--classes",
-                value=self.classes,
-                expected="2 or 3",
-            )
+        check_choice("--classes", self.classes, (2, 3), message="unknown value of --classes")
         self._check_ct_fat_range()
         set_(self, "anchor", _check_anchor(self.anchor))
         set_(self, "sex", _check_sex(self.sex))
@@ -389,13 +376,10 @@ def _check_sex(sex: str | None) -> str | None:
         return None
     value = str(sex).strip().lower()
     value = _SEX.get(value, value)
-    if value not in ("female", "male"):
-        raise InputError("unknown sex", item="--sex", value=value, expected="female or male")
+    check_choice("--sex", value, ("female", "male"), message="unknown sex")
     return value
 
 
 def _check_age(age: float | None) -> None:
-    if age is not None and not (math.isfinite(age) and 0 <= age <= MAX_AGE_YEARS):
-        raise InputError(
-            "age out of range", item="--age", value=age, expected=f"years, 0..{MAX_AGE_YEARS}"
-        )
+    if age is not None:
+        check_range("--age", age, 0, MAX_AGE_YEARS, message="age out of range (years)")
