@@ -223,8 +223,12 @@ def test_import_refuses_what_is_not_a_spinestab_bundle(bundles, tmp_path):
         read_bundle(foreign)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")
-    with pytest.raises(InputError, match="not JSON"):
+    with pytest.raises(InputError, match="not valid JSON"):
         read_bundle_file(bad)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 500 + "]" * 500, encoding="utf-8")
+    with pytest.raises(InputError, match="nested too deeply"):
+        read_bundle_file(deep)
     invalid = copy.deepcopy(bundles["low_risk_self_management"])
     invalid["entry"][0]["resource"]["identifier"] = "p1"  # not a list of Identifier
     with pytest.raises(InputError, match="invalid FHIR R4B Bundle"):

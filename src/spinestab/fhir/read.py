@@ -9,7 +9,6 @@ codes) is refused with a message that names the entry.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,17 +42,15 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
 
 def read_bundle_file(path: str | Path) -> PatientExport:
-    """Read a Bundle JSON file (at most 64 MiB) with :func:`read_bundle`."""
+    """Read a Bundle JSON file with :func:`read_bundle`.
+
+    Read through the shared bounded reader: at most 64 MiB, nesting, integer size and
+    duplicate keys limited before parsing completes.
+    """
+    from spinestab.core.safe_load import load_json
+
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BUNDLE_BYTES:
-            raise InputError("Bundle file too large", source=str(path), value=size)
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror})", source=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"not JSON ({exc})", source=str(path)) from None
+    data = load_json(path, max_bytes=MAX_BUNDLE_BYTES)
     try:
         return read_bundle(data)
     except InputError as exc:
