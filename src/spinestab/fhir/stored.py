@@ -41,7 +41,9 @@ def stored_patient_folder(session: Any, pseudonym: str, *, actor: str) -> Iterat
     patient = get_patient(session, pseudonym)
     if patient is None:
         raise InputError("no such patient in the record", value=pseudonym)
-    if not patient.assessments:
+    # a retracted form (FHIR entered-in-error, issue 10) is never exported or scored
+    forms = [a for a in patient.assessments if getattr(a, "status", "stored") == "stored"]
+    if not forms:
         raise InputError(
             "no questionnaires stored for this patient",
             value=pseudonym,
@@ -51,7 +53,7 @@ def stored_patient_folder(session: Any, pseudonym: str, *, actor: str) -> Iterat
     with tempfile.TemporaryDirectory(prefix="spinestab-export-") as tmp:
         folder = Path(tmp) / "patient"
         folder.mkdir(mode=0o700)
-        for row in patient.assessments:
+        for row in forms:
             doc = {
                 "instrument": row.instrument,
                 "date": row.date.isoformat(),
