@@ -179,3 +179,13 @@ def test_instability_folder_is_replaced_as_a_whole(tmp_path):
         "instability.png",
         "mine.txt",
     ]
+
+
+def test_instability_no_pictures(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["instability", "--mask", str(CT), "--no-pictures", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["instability.json", "landmarks_neutral.json"]
+    assert json.loads((out / "instability.json").read_text())["picture"] is None

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import (
+    JsonOutput,
+    OutDir,
+    console,
+    exit_on_bad_input,
+    pictures_option,
+)
 from spinestab.core.outdir import check_out_dir
 from spinestab.errors import InputError
 
@@ -86,7 +92,7 @@ def _read_views(
 
 
 def instability_command(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    out: OutDir,
     neutral: Annotated[
         Path | None, typer.Option("--neutral", help="Neutral-view landmarks (.json or .csv).")
     ] = None,
@@ -156,7 +162,10 @@ def instability_command(
             "borderline (CLINICAL_LOGIC.md §4.3 rule; margins in the threshold file).",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result.")] = False,
+    pictures: Annotated[
+        bool, pictures_option(help="Draw the overlay picture OUT/instability.png.")
+    ] = True,
+    as_json: JsonOutput = False,
 ) -> None:
     """Measure structural instability per motion segment and write OUT/instability.json.
 
@@ -196,7 +205,10 @@ def instability_command(
             cervical_thresholds=cervical,
         )
         data = write_instability_outputs(
-            report, out, mask_landmarks=views["neutral"] if mask is not None else None
+            report,
+            out,
+            mask_landmarks=views["neutral"] if mask is not None else None,
+            pictures=pictures,
         )
 
     if as_json:
@@ -247,7 +259,8 @@ def instability_command(
         )
     for note in data["notes"]:
         console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
-    console.print(f"wrote {out / 'instability.json'} and {out / 'instability.png'}")
+    written = [out / "instability.json"] + ([out / "instability.png"] if data["picture"] else [])
+    console.print("wrote " + " and ".join(escape(str(p)) for p in written))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import (
+    JsonOutput,
+    OutDir,
+    console,
+    exit_on_bad_input,
+    pictures_option,
+)
 from spinestab.core.outdir import check_out_dir
 from spinestab.errors import InputError
 
@@ -103,7 +109,7 @@ def _print_table(data: dict[str, Any]) -> None:
 
 
 def morphometry_command(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    out: OutDir,
     landmarks: Annotated[
         Path | None,
         typer.Option(
@@ -145,10 +151,9 @@ def morphometry_command(
         ),
     ] = None,
     pictures: Annotated[
-        bool,
-        typer.Option("--pictures/--no-pictures", help="Draw a picture of each graded vertebra."),
+        bool, pictures_option(help="Draw a picture of each graded vertebra.")
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result.")] = False,
+    as_json: JsonOutput = False,
 ) -> None:
     """Measure vertebral heights and grade deformities; write OUT/morphometry.json.
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spinestab.core.levels import level_index
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability.landmarks import LandmarkSet
 from spinestab.instability.measures import ViewResult, measure_view
@@ -184,13 +185,13 @@ def _check_inputs(
                 value=ls.view,
                 expected=name,
             )
-    if translation_method not in TRANSLATION_METHODS:
-        raise InputError(
-            "unknown translation method",
-            item="--translation-method",
-            value=translation_method,
-            expected=" or ".join(TRANSLATION_METHODS),
-        )
+    check_choice(
+        "--translation-method",
+        translation_method,
+        TRANSLATION_METHODS,
+        message="unknown translation method",
+        expected=" or ".join(TRANSLATION_METHODS),
+    )
     return {name: ls for name, ls in views.items() if ls is not None}
 
 

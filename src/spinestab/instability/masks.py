@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from spinestab.core.levels import level_index
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability._sagittal import (
     body_component,
@@ -274,13 +275,13 @@ def corners_from_label_array(
         No vertebra of the scheme in the mask, or a subregion mask on another grid.
 
     """
-    if method not in CORNER_METHODS:
-        raise InputError(
-            "unknown corner method",
-            item="method",
-            value=method,
-            expected=" or ".join(CORNER_METHODS),
-        )
+    check_choice(
+        "method",
+        method,
+        CORNER_METHODS,
+        message="unknown corner method",
+        expected=" or ".join(CORNER_METHODS),
+    )
     if body is not None and body.shape != labels.shape:
         raise InputError(
             "subregion mask is not on the vertebra mask's grid",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spinestab.core.levels import level_index, normalise_level
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability._cited import evidence_tag, non_negative, required_text
 
@@ -93,11 +94,14 @@ def _band(data: Any, *, source: str, item: str) -> GradeBand:
         raise InputError(
             "unknown Genant grade", source=source, item=item, value=grade, expected="1, 2 or 3"
         )
-    op = data.get("op")
-    if op not in (">", ">="):
-        raise InputError(
-            "unknown comparison", source=source, item=item, value=op, expected='">" or ">="'
-        )
+    op = check_choice(
+        item,
+        data.get("op"),
+        (">", ">="),
+        source=source,
+        message="unknown comparison",
+        expected='">" or ">="',
+    )
     value = non_negative(data.get("value"), source=source, item=f"{item}.value")
     if value > 100:
         raise InputError(

@@ -40,7 +40,11 @@ def _json_text(data: dict[str, Any]) -> str:
 
 
 def write_instability_outputs(
-    report: InstabilityReport, out_dir: str | Path, *, mask_landmarks: LandmarkSet | None = None
+    report: InstabilityReport,
+    out_dir: str | Path,
+    *,
+    mask_landmarks: LandmarkSet | None = None,
+    pictures: bool = True,
 ) -> dict[str, Any]:
     """Write the ``spinestab instability`` folder; return the ``instability.json`` content.
 
@@ -52,14 +56,15 @@ def write_instability_outputs(
         The output folder (created if missing).
     mask_landmarks : LandmarkSet, optional
         Corners derived from a mask, written as ``landmarks_neutral.json``.
+    pictures : bool
+        Draw ``instability.png`` (``picture`` is null without it).
 
     """
     from spinestab.instability.picture import draw_overlay
 
     with atomic_out_dir(out_dir, owned=INSTABILITY_FILES, manifest="instability.json") as tmp:
-        picture = draw_overlay(report, tmp / "instability.png")
         data = report.to_dict()
-        data["picture"] = picture.name
+        data["picture"] = draw_overlay(report, tmp / "instability.png").name if pictures else None
         if mask_landmarks is not None:
             (tmp / "landmarks_neutral.json").write_text(
                 _json_text(landmarks_to_dict(mask_landmarks)), encoding="utf-8"

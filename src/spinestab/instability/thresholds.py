@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability._cited import evidence_tag, non_negative, required_text
 from spinestab.instability.threshold_types import (
@@ -48,29 +49,31 @@ def _rule(data: Any, *, source: str, item: str) -> Rule:
         raise InputError("a rule must be a mapping", source=source, item=item, value=data)
     rid = required_text(data, "id", source=source, item=item)
     item = f"{item} ({rid})"
-    measure = data.get("measure")
-    if measure not in DYNAMIC_MEASURES + STATIC_MEASURES:
-        raise InputError(
-            "unknown measure",
-            source=source,
-            item=item,
-            value=measure,
-            expected=", ".join(DYNAMIC_MEASURES + STATIC_MEASURES),
-        )
-    op = data.get("op")
-    if op not in OPS:
-        raise InputError(
-            "unknown comparison", source=source, item=item, value=op, expected='">" or ">="'
-        )
-    verdict = data.get("verdict")
-    if verdict not in VERDICTS:
-        raise InputError(
-            "unknown verdict",
-            source=source,
-            item=item,
-            value=verdict,
-            expected='"unstable" or "borderline"',
-        )
+    measures = DYNAMIC_MEASURES + STATIC_MEASURES
+    measure = check_choice(
+        item,
+        data.get("measure"),
+        measures,
+        source=source,
+        message="unknown measure",
+        expected=", ".join(measures),
+    )
+    op = check_choice(
+        item,
+        data.get("op"),
+        OPS,
+        source=source,
+        message="unknown comparison",
+        expected='">" or ">="',
+    )
+    verdict = check_choice(
+        item,
+        data.get("verdict"),
+        VERDICTS,
+        source=source,
+        message="unknown verdict",
+        expected='"unstable" or "borderline"',
+    )
     evidence = evidence_tag(data, source=source, item=item)
     raw = data.get("value")
     value: float | dict[str, float]
@@ -142,12 +145,13 @@ def _margin(data: Any, *, source: str, item: str) -> Margin | None:
     else:
         pct = _optional_number(pct_raw, source=source, item=f"{item}.pct")
     sides = str(data.get("sides", "both")).strip().lower()
-    if sides not in ("both", "below"):
-        raise InputError(
-            "unknown margin sides",
+    if sides not in ("both", "below"):  # the value as written is named, not the lower-cased one
+        check_choice(
+            f"{item}.sides",
+            data.get("sides"),
+            (),
             source=source,
-            item=f"{item}.sides",
-            value=data.get("sides"),
+            message="unknown margin sides",
             expected="both or below",
         )
     evidence = evidence_tag(data, source=source, item=item)
@@ -247,11 +251,12 @@ def _set_key(doc: Mapping[str, Any], name: str | None, *, region: str, source: s
 def _region(data: Mapping[str, Any], *, key: str, wanted: str, source: str) -> str:
     region = str(data.get("region", "lumbar")).strip().lower()
     if region not in REGIONS:
-        raise InputError(
-            "unknown region",
+        check_choice(
+            f"{key}.region",
+            data.get("region"),
+            (),
             source=source,
-            item=f"{key}.region",
-            value=data.get("region"),
+            message="unknown region",
             expected=" or ".join(REGIONS),
         )
     if region != wanted:
@@ -318,7 +323,7 @@ def load_threshold_set(
 
     """
     if region not in REGIONS:
-        raise InputError("unknown region", item="region", value=region, expected=str(REGIONS))
+        check_choice("region", region, REGIONS, message="unknown region")
     if path is None and name and Path(name).suffix.lower() in (".yaml", ".yml", ".json"):
         path, name = name, None
     doc, source = _load_document(Path(path) if path is not None else None)
