@@ -132,7 +132,8 @@ def test_patient_sees_only_own_record_through_me_routes(matrix_app):
     me_routes = [
         r
         for r in route_rows(matrix_app)
-        if r.method == "GET" and (r.path.startswith("/api/v1/me") or r.path in ("/today",))
+        if r.method == "GET"
+        and (r.path.startswith("/api/v1/me") or r.path in ("/today", "/progress", "/forms"))
     ]
     for row in me_routes:
         with TestClient(matrix_app) as client:

@@ -238,3 +238,42 @@ def test_main_pages_have_no_serious_accessibility_violations(playwright_browser,
         found[path] = _axe(page)
     assert found == {path: [] for path in found}
     context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_patient_follow_up_form_on_a_phone(playwright_browser, server, viewport):
+    from playwright.sync_api import expect
+
+    size = "phone" if viewport is PHONE else "desktop"
+    context = playwright_browser.new_context(viewport=viewport)
+    page = context.new_page()
+    console = Console(page)
+    _login(page, server, *PATIENT)
+    page.wait_for_url(f"{server}/today")
+    expect(page.locator("h1")).to_have_text("Today")
+    _shot(page, f"patient-today-{size}")
+    page.click("main a.button[href='/forms']")
+    page.click("text=Pain (NRS 0-10)")
+    pain = "4" if viewport is PHONE else "5"  # one form per run: the record refuses copies
+    page.fill("#item-pain", pain)
+    expect(page.locator("#result")).to_contain_text(f"{pain} / 10")
+    _shot(page, f"patient-form-{size}")
+    page.click("text=Send my answers")
+    page.wait_for_url(f"{server}/progress?saved=nrs")
+    expect(page.locator("[role=status]")).to_contain_text("Your answers are saved")
+    _shot(page, f"patient-progress-{size}")
+    assert console.errors == []
+    context.close()
+
+
+def test_patient_pages_have_no_serious_accessibility_violations(playwright_browser, server):
+    context = playwright_browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = context.new_page()
+    _login(page, server, *PATIENT)
+    page.wait_for_url(f"{server}/today")
+    found = {}
+    for path in ("/today", "/forms", "/forms/redflags", "/progress"):
+        page.goto(f"{server}{path}")
+        found[path] = _axe(page)
+    assert found == {path: [] for path in found}
+    context.close()

@@ -171,3 +171,14 @@ def check_form(data: Any) -> dict[str, Any]:
     """
     form = parse_form(data, source="form")
     return score_form(form).to_dict()
+
+
+def approved_plan(record: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the active (approved) plan of a timeline, or None."""
+    active = [p for p in record.get("plans", []) if p.get("status") == "active"]
+    return active[-1] if active else None
+
+
+def blocking_flags(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the open red-flag actions that stop the exercise plan (red flags win)."""
+    return [a for a in record.get("open_red_flags", []) if a.get("urgency") in BLOCKING]

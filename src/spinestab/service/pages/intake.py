@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,7 +16,11 @@ from spinestab.service.deps import ClinicianUser, SessionDep
 from spinestab.service.intake import INSTRUMENT_ORDER, answers_from_fields, intake_fields
 from spinestab.service.pages.render import render
 
-__all__ = ["router"]
+__all__ = ["PATIENT_INSTRUMENTS", "document", "form_fields", "intake_form", "router"]
+
+#: Follow-up questionnaires a patient fills in themselves (the red-flag screen included: a
+#: positive answer blocks the plan at once through the record).
+PATIENT_INSTRUMENTS = ("redflags", "nrs", "odi", "rmdq", "psfs", "startback")
 
 router = APIRouter()
 
@@ -26,7 +31,36 @@ def _instrument(instrument: str) -> str:
     return instrument
 
 
-def _document(instrument: str, fields: dict[str, str]) -> dict[str, Any]:
+def intake_form(
+    request: Request,
+    *,
+    pseudonym: str,
+    instrument: str,
+    clinician: bool,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+) -> Response:
+    """Render an intake form (the clinician's for a patient, or a patient's own)."""
+    quoted = quote(pseudonym, safe="")
+    return render(
+        request,
+        "clinician/intake.html",
+        status=422 if error else 200,
+        pseudonym=pseudonym,
+        instrument=instrument,
+        instruments=INSTRUMENT_ORDER if clinician else PATIENT_INSTRUMENTS,
+        base=f"/patients/{quoted}/forms" if clinician else "/forms",
+        back=f"/patients/{quoted}" if clinician else "/progress",
+        fields=intake_fields(instrument),
+        today=(values or {}).get("date") or dt.date.today().isoformat(),
+        values=values or {},
+        result=None,
+        error=error,
+    )
+
+
+def document(instrument: str, fields: dict[str, str]) -> dict[str, Any]:
+    """Return the ``score`` document for the typed fields."""
     return {
         "instrument": instrument,
         "date": fields.get("date", "").strip(),
@@ -34,7 +68,8 @@ def _document(instrument: str, fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-async def _fields(request: Request) -> dict[str, str]:
+async def form_fields(request: Request) -> dict[str, str]:
+    """Return the submitted text fields."""
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
@@ -47,18 +82,7 @@ def intake_page(
     if not records.patient_exists(session, pseudonym):
         raise HTTPException(404, "unknown patient")
     instrument = _instrument(instrument)
-    return render(
-        request,
-        "clinician/intake.html",
-        pseudonym=pseudonym,
-        instrument=instrument,
-        instruments=INSTRUMENT_ORDER,
-        fields=intake_fields(instrument),
-        today=dt.date.today().isoformat(),
-        values={},
-        result=None,
-        error=None,
-    )
+    return intake_form(request, pseudonym=pseudonym, instrument=instrument, clinician=True)
 
 
 @router.post("/patients/{pseudonym}/forms/{instrument}/check")
@@ -68,7 +92,7 @@ async def intake_check(
     """Score what has been typed so far (nothing is stored): the result panel."""
     instrument = _instrument(instrument)
     try:
-        result, error = records.check_form(_document(instrument, await _fields(request))), None
+        result, error = records.check_form(document(instrument, await form_fields(request))), None
     except InputError as exc:
         result, error = None, str(exc)
     return render(request, "clinician/_intake_result.html", result=result, error=error)
@@ -80,28 +104,23 @@ async def intake_save(
 ) -> Response:
     """Store the form in the record (scored there), or show it again with the reason."""
     instrument = _instrument(instrument)
-    fields = await _fields(request)
+    fields = await form_fields(request)
     try:
         await run_in_threadpool(
             records.save_form,
             session,
             pseudonym,
-            _document(instrument, fields),
+            document(instrument, fields),
             actor=user.username,
         )
     except InputError as exc:
         session.rollback()
-        return render(
+        return intake_form(
             request,
-            "clinician/intake.html",
-            status=422,
             pseudonym=pseudonym,
             instrument=instrument,
-            instruments=INSTRUMENT_ORDER,
-            fields=intake_fields(instrument),
-            today=fields.get("date") or dt.date.today().isoformat(),
+            clinician=True,
             values=fields,
-            result=None,
             error=str(exc),
         )
     return RedirectResponse(f"/patients/{pseudonym}?saved={instrument}", status_code=303)

@@ -1,0 +1,75 @@
+"""Patient pages and /api/v1/me: a patient reaches only their own record."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import demo_form, form_json, login
+
+
+@pytest.fixture
+def pa(client):
+    client.headers["X-CSRF-Token"] = login(client, "pa")
+    return client
+
+
+def _stored(app, pseudonym):
+    from spinestab.service import records
+    from spinestab.store import session_scope
+
+    with session_scope(app.state.spinestab.sessions) as session:
+        return records.timeline(session, pseudonym, actor="test")["assessments"]
+
+
+def test_patient_starts_on_today_without_a_plan(pa):
+    start = pa.get("/", follow_redirects=False)
+    assert start.headers["location"] == "/today"
+    page = pa.get("/today").text
+    assert "Your plan is not ready yet" in page
+    assert pa.get("/patients").status_code == 403
+    assert pa.get("/api/v1/patients/P-A").status_code == 403
+
+
+def test_patient_form_goes_into_their_own_record_only(pa, app):
+    response = pa.post(
+        "/forms/nrs", data={"date": "2026-04-01", "item.pain": "5"}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/progress?saved=nrs"
+    assert [(a["instrument"], a["score"]) for a in _stored(app, "P-A")] == [("nrs", 5)]
+    assert _stored(app, "P-B") == []
+    progress = pa.get("/progress?saved=nrs").text
+    assert "Your answers are saved" in progress and 'class="dot"' in progress
+
+
+def test_me_forms_api(pa, app):
+    created = pa.post(
+        "/api/v1/me/forms",
+        content=form_json("nrs", "2026-04-02", {"pain": 3}),
+        headers={"content-type": "application/json"},
+    )
+    assert created.status_code == 201 and created.json()["score"] == 3
+    bad = pa.post(
+        "/api/v1/me/forms",
+        content=form_json("nrs", "2026-04-02", {"pain": 30}),
+        headers={"content-type": "application/json"},
+    )
+    assert bad.status_code == 422 and "pain" in bad.json()["detail"]
+    assert [a["score"] for a in _stored(app, "P-A")] == [3]
+
+
+def test_a_blocking_red_flag_stops_the_exercise_page(pa):
+    form = demo_form("redflags.json").replace('"saddle_numbness": false', '"saddle_numbness": true')
+    response = pa.post(
+        "/api/v1/me/forms", content=form, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201
+    today = pa.get("/today").text
+    assert "Please do not exercise now" in today and "emergency department" in today
+
+
+def test_patient_forms_page_lists_follow_up_questionnaires(pa):
+    page = pa.get("/forms").text
+    for instrument in ("redflags", "nrs", "odi", "psfs"):
+        assert f'href="/forms/{instrument}"' in page
+    form = pa.get("/forms/odi").text
+    assert 'action="/forms/odi"' in form and "/patients/" not in form
