@@ -104,6 +104,45 @@ def _pool(tasks, workers: int) -> float:
         return time.perf_counter() - t0
 
 
+_ONE_TASK = """
+import json, sys
+from spinestab.cohort.dataset import TaskSpec
+from spinestab.cohort.tasks import run_task
+spec = TaskSpec("sub-long", None, "wearable", inputs=(("trunk", sys.argv[1]),))
+rec = run_task(spec, sys.argv[2])
+print(json.dumps({k: rec[k] for k in ("status", "error", "seconds", "peak_memory_mb")}))
+"""
+
+
+def _long_task(days: int) -> dict:
+    """One wearable task on a ``days``-day 100 Hz trunk recording, in a fresh process."""
+    import subprocess
+    import sys
+
+    from benchmarks.wearable_gen import generate
+
+    folder = DATA / f"long_{days}d_100hz"
+    trunk = folder / f"trunk_{days}d_100hz.npy"
+    if not trunk.exists():
+        print(f"generating a {days}-day 100 Hz recording in {folder}")
+        generate(days, folder, fs=100)
+    with tempfile.TemporaryDirectory(prefix="cohort-bench-") as tmp:
+        before = _load()
+        res = subprocess.run(
+            [sys.executable, "-c", _ONE_TASK, str(trunk), tmp],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    rec = json.loads(res.stdout.strip().splitlines()[-1])
+    assert rec["status"] == "done", rec["error"]
+    print(
+        f"  one {days}-day 100 Hz trunk task: {rec['seconds']:.1f} s, peak "
+        f"{rec['peak_memory_mb']:.0f} MB   load {before} -> {_load()}"
+    )
+    return rec
+
+
 def _best(label: str, fn, repeat: int) -> tuple[float, object]:
     times, extra = [], None
     for i in range(repeat):
@@ -124,6 +163,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--noop", type=int, default=1000, help="no-op tasks for the overhead")
     ap.add_argument("--no-peers", action="store_true", help="skip the loop and process pool")
+    ap.add_argument(
+        "--long-days",
+        type=int,
+        default=0,
+        help="also time one wearable task on an N-day 100 Hz recording (the estimate uses it)",
+    )
     args = ap.parse_args(argv)
 
     from spinestab.cohort import discover
@@ -182,14 +227,18 @@ def main(argv: list[str]) -> int:
         text = ", ".join(f"{k} {s:.2f} s" for k, s in kinds_s.items())
         print(f"median task time on {w} worker(s): {text}")
 
-    wear = per_task[1].get("wearable")
-    if wear:
-        per = wear + overhead
+    estimates = [(f"{args.hours:g} h at {args.fs} Hz", per_task[1].get("wearable"))]
+    if args.long_days:
+        long = _long_task(args.long_days)
+        estimates.append((f"{args.long_days} days at 100 Hz", long["seconds"]))
+    for what, seconds in estimates:
+        if not seconds:
+            continue
+        per = seconds + overhead
         print(
-            f"\nestimate, 100,000 subjects x {args.hours:g} h at {args.fs} Hz "
-            f"({wear:.2f} s per wearable task + {overhead * 1000:.0f} ms overhead):"
+            f"\nestimate, 100,000 wearable subjects x {what} ({seconds:.2f} s per task "
+            f"+ {overhead * 1000:.0f} ms overhead; cluster start left out):"
         )
         for n in (2, 16, 64, 256):
-            hours = 100_000 * per / n / 3600
-            print(f"  {n:>4} workers: {hours:7.1f} h")
+            print(f"  {n:>4} workers: {100_000 * per / n / 3600:8.1f} h")
     return 0
