@@ -131,3 +131,43 @@ def test_serve_answers_on_a_real_port(env, tmp_path):
         output = process.communicate(timeout=30)[0].decode()
     assert f"http://127.0.0.1:{port}/" in output
     assert "P-1" not in output
+
+
+def test_serve_demo_creates_demo_accounts_that_log_in(env, tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from spinestab.cli import main; main()",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            login = client.post(
+                "/api/v1/auth/login",
+                json={"username": "demo-patient", "password": "demo-patient-pass"},
+            )
+            assert login.status_code == 200 and login.json()["patient"] == "demo-001"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert "log in as demo-clinician with password demo-clinician-pass" in output
+    refused = runner.invoke(cli, ["serve", "--production", "--demo"])
+    assert refused.exit_code == 2 and "exclude each other" in refused.output

@@ -97,18 +97,23 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
 
-def current_principal(request: Request, state: StateDep) -> Principal | None:
-    """Return the logged-in user of this request, or None."""
+def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
+    """Return the logged-in user of this request, or None.
+
+    Resolved in the request's own transaction (one connection per request); a session
+    found expired is deleted and that is committed at once, whatever the route does next.
+    """
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached
     token = session_token(request)
     principal = None
     if token:
-        with session_scope(state.sessions) as session:
-            principal = resolve_session(
-                session, token, secret=state.secret, policy=state.session_policy
-            )
+        principal = resolve_session(
+            session, token, secret=state.secret, policy=state.session_policy
+        )
+        if principal is None:
+            session.commit()
     request.state.principal = principal
     return principal
 
