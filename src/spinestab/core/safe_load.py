@@ -50,6 +50,8 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_INT_DIGITS",
     "SafeYamlLoader",
+    "bounded_int",
+    "check_json_depth",
     "json_depth",
     "load_document",
     "load_json",
@@ -136,7 +138,9 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _bounded_int(max_digits: int) -> Callable[[str], int]:
+def bounded_int(max_digits: int = MAX_INT_DIGITS) -> Callable[[str], int]:
+    """Return a ``parse_int`` hook for :func:`json.loads` refusing longer integers."""
+
     def parse(text: str) -> int:
         if len(text.lstrip("-")) > max_digits:
             raise InputError(
@@ -153,6 +157,15 @@ def json_depth(text: str) -> int:
     """Deepest nesting of objects and lists in JSON ``text`` (brackets in strings ignored)."""
     brackets = _BRACKETS.findall(_JSON_STRING.sub('""', text))
     return max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
+
+
+def check_json_depth(text: str, *, source: str | None = None, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse JSON ``text`` nested deeper than ``max_depth`` (scanned before parsing)."""
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise InputError(
+            "nested too deeply", source=source, value=depth, expected=f"at most {max_depth} levels"
+        )
 
 
 def parse_json(
@@ -181,7 +194,7 @@ def parse_json(
         return json.loads(
             text,
             object_pairs_hook=_unique_pairs if unique_keys else None,
-            parse_int=_bounded_int(max_int_digits),
+            parse_int=bounded_int(max_int_digits),
         )
     except InputError as exc:
         raise exc.with_source(source) if source else exc from None

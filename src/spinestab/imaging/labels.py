@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 
 from spinestab.core.levels import VERTEBRAE, vertebra_order
+from spinestab.core.safe_load import load_json
 from spinestab.errors import InputError
 
 __all__ = [
@@ -475,10 +476,18 @@ def load_custom_scheme(path: str | Path) -> LabelScheme:
     """Load a custom label scheme from JSON (see module docstring for the format)."""
     path = Path(path)
     src = str(path)
+    if not path.exists():
+        raise InputError("label scheme file not found", source=src)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("label scheme file not found", source=src) from exc
+        doc = load_json(path)  # bounded (core.safe_load): size, nesting, integers, duplicates
+    except InputError as exc:  # the limit or syntax error, under this file's own heading
+        raise InputError(
+            f"cannot read label scheme JSON: {exc.message}",
+            source=src,
+            item=exc.item,
+            value=exc.value,
+            expected=exc.expected,
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read label scheme JSON ({exc})", source=src) from exc
     labels = doc.get("labels") if isinstance(doc, dict) else None

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from spinestab.core.levels import normalise_level
+from spinestab.core.safe_load import bounded_int, check_json_depth
 from spinestab.errors import InputError
 from spinestab.instability.landmark_parse import landmarks_from_dict
 from spinestab.instability.landmarks import CORNERS, MIDPOINTS, LandmarkSet
@@ -266,7 +267,8 @@ def _csv_to_dict(text: str, *, source: str) -> dict[str, Any]:
 
 def _json_to_dict(text: str, *, source: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        check_json_depth(text)  # bounded (core.safe_load): nesting and huge integers
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_int=bounded_int())
     except InputError as exc:
         raise exc.with_source(source) from None
     except json.JSONDecodeError as exc:

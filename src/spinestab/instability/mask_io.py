@@ -16,7 +16,6 @@ Supported label schemes:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from spinestab.core.levels import normalise_level
+from spinestab.core.safe_load import load_json
 from spinestab.errors import InputError, require
 
 __all__ = [
@@ -112,7 +112,15 @@ def label_map(scheme: str | Path) -> dict[int, str]:
             expected='a JSON object such as {"21": "L2"}',
         )
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = load_json(path)  # bounded (core.safe_load): size, nesting, integers, duplicates
+    except InputError as exc:  # the limit or syntax error, under this file's own heading
+        raise InputError(
+            f"label mapping is not valid JSON: {exc.message}",
+            source=str(path),
+            item=exc.item,
+            value=exc.value,
+            expected=exc.expected,
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"label mapping is not valid JSON: {exc}", source=str(path)) from None
     if not isinstance(raw, Mapping) or not raw:

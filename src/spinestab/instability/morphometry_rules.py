@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from spinestab.core.levels import level_index, normalise_level
+from spinestab.core.safe_load import parse_yaml
 from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability._cited import evidence_tag, non_negative, required_text
@@ -160,7 +161,15 @@ def _read(path: Path | None) -> tuple[dict[str, Any], str]:
         except UnicodeDecodeError:
             raise InputError("rules file is not UTF-8 text", source=source) from None
     try:
-        doc = yaml.safe_load(text)
+        doc = parse_yaml(text, source=source)  # bounded: aliases, nesting, duplicate keys
+    except InputError as exc:  # the limit or syntax error, under this file's own heading
+        raise InputError(
+            f"cannot parse rules file: {exc.message}",
+            source=source,
+            item=exc.item,
+            value=exc.value,
+            expected=exc.expected,
+        ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"cannot parse rules file: {exc}", source=source) from None
     for key in ("genant", "losses", "types"):

@@ -10,12 +10,12 @@ without a cervical vertebra, ``cervical`` sets C2-C3 to C6-C7 (``CLINICAL_LOGIC.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from spinestab.core.safe_load import parse_json, parse_yaml
 from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability._cited import evidence_tag, non_negative, required_text
@@ -189,7 +189,17 @@ def _load_document(path: Path | None) -> tuple[dict[str, Any], str]:
     import yaml
 
     try:
-        doc = json.loads(text) if source.lower().endswith(".json") else yaml.safe_load(text)
+        # bounded (core.safe_load): nesting, huge integers, YAML aliases, duplicate keys
+        parse = parse_json if source.lower().endswith(".json") else parse_yaml
+        doc = parse(text, source=source)
+    except InputError as exc:  # the limit or syntax error, under this file's own heading
+        raise InputError(
+            f"cannot parse threshold file: {exc.message}",
+            source=source,
+            item=exc.item,
+            value=exc.value,
+            expected=exc.expected,
+        ) from None
     except (ValueError, yaml.YAMLError) as exc:
         raise InputError(f"cannot parse threshold file: {exc}", source=source) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("sets"), dict) or not doc["sets"]:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spinestab.core.safe_load import load_json
 from spinestab.errors import InputError
 
 __all__ = ["read_slice_table"]
@@ -40,7 +41,15 @@ def read_slice_table(path: str | Path) -> list[TableRow]:
         raise InputError("slice table not found", source=src)
     if path.suffix.lower() == ".json":
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = load_json(path)  # bounded (core.safe_load): size, nesting, integers, duplicates
+        except InputError as exc:  # the limit or syntax error, under this file's own heading
+            raise InputError(
+                f"cannot read slice table JSON: {exc.message}",
+                source=src,
+                item=exc.item,
+                value=exc.value,
+                expected=exc.expected,
+            ) from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"cannot read slice table JSON ({exc})", source=src) from exc
         if not isinstance(doc, dict):
