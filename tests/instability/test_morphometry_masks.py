@@ -11,7 +11,7 @@ from spinestab.instability.corners import trace_midpoints
 from spinestab.instability.landmarks import AI, AS, PI, PS
 from spinestab.instability.masks import corners_from_label_array, corners_from_masks
 from spinestab.instability.morphometry import measure_morphometry
-from spinestab.instability.phantom import build_spine, rasterise_spine
+from spinestab.instability.phantom import analytic_vertebrae, build_spine, rasterise_spine
 
 pytest.importorskip("nibabel")
 pytest.importorskip("scipy")
@@ -99,3 +99,22 @@ def test_real_masks_give_grade_0_for_the_normal_whole_body(folder, scheme, norma
         # the bodies cut by the field of view get no heights, and say why
         others = [v for v in report.vertebrae if v.level != normal]
         assert others and all(v.flags == ("endplate_missing",) for v in others)
+
+
+def test_grade_within_one_voxel_of_a_limit_is_flagged():
+    # the 3 mm TotalSegmentator CT: L1 is wedge-shaped in the mask (about 23 %, grade 1),
+    # within one voxel (3 mm of a 31 mm posterior height, about 10 %) of the 20 and 25 % limits
+    # the imaging tests' copy of the TotalSegmentator example (Apache-2.0, SOURCE.md there)
+    seg = Path(__file__).parents[1] / "data/imaging/totalsegmentator/example_seg.nii.gz"
+    report = measure_morphometry(corners_from_masks(seg, labels="totalsegmentator", midpoints=True))
+    assert report.resolution_mm == pytest.approx(3.0)
+    rec = report.record("L1")
+    assert rec.genant_grade == 1 and rec.deformity == "wedge"
+    assert "near_grade_limit" in rec.flags
+    # the 1.5 mm TPTBox CT: L3 (10 %) is more than a voxel (about 6 %) below 20 %
+    ct = corners_from_masks(DATA / "tptbox_ct_L2-L4/sub-ct_seg-vert_label-22_msk.nii.gz")
+    assert "near_grade_limit" not in measure_morphometry(ct).record("L3").flags
+    # placed landmarks have no grid: never flagged, whatever the loss
+    heights = {"L1": (25, 25, 25), "L2": (20, 20, 25), "L3": (25, 25, 25)}
+    rec = measure_morphometry(analytic_vertebrae(heights)).record("L2")
+    assert rec.height_loss_pct == pytest.approx(20.0) and "near_grade_limit" not in rec.flags

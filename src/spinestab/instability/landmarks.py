@@ -78,6 +78,9 @@ class LandmarkSet:
     midpoints : dict of str to (2, 2) ndarray
         Endplate mid-points per level, rows in :data:`MIDPOINTS` order, in the vertebra's
         units; a point not given is a NaN row. Levels without mid-points are absent.
+    resolution_mm : float, optional
+        For points derived from an image grid (vertebra masks): the largest in-plane voxel
+        size, which bounds how precisely a length is known; None for placed landmarks.
 
     """
 
@@ -91,6 +94,7 @@ class LandmarkSet:
     notes: dict[str, list[str]] = field(default_factory=dict)
     outlines: dict[str, np.ndarray] = field(default_factory=dict)
     midpoints: dict[str, np.ndarray] = field(default_factory=dict)
+    resolution_mm: float | None = None
 
     @property
     def levels(self) -> list[str]:

@@ -366,6 +366,7 @@ def _derive(
         notes=notes,
         outlines={lv: found[lv].points for lv in vertebrae},
         midpoints={lv: mids[lv] for lv in vertebrae if lv in mids},
+        resolution_mm=float(np.linalg.norm(grid.to_world, axis=0).max()),
     )
 
 

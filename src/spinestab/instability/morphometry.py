@@ -37,6 +37,7 @@ __all__ = [
     "body_heights",
     "height_losses",
     "measure_morphometry",
+    "near_grade_limit",
 ]
 
 SCHEMA = "spinestab.morphometry/1"
@@ -67,6 +68,9 @@ FLAG_MEANINGS = {
     "with the same bands",
     "mid_point_off_endplate": "an endplate mid-point does not lie between its endplate's "
     "corners: check the point",
+    "near_grade_limit": "the heights come from an image grid (a vertebra mask) and the height "
+    "loss lies within one voxel's share of the posterior height of a Genant limit: the grade "
+    "may differ by one",
 }
 
 
@@ -199,6 +203,7 @@ class MorphometryReport:
     quality: list[QualityIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     outlines: dict[str, np.ndarray] = field(default_factory=dict)
+    resolution_mm: float | None = None
 
     def record(self, level: str) -> VertebraMorphometry:
         """Return the record of one level."""
@@ -225,6 +230,7 @@ class MorphometryReport:
             "view": self.view,
             "unit": self.unit,
             "magnification_known": self.magnification_known,
+            "resolution_mm": self.resolution_mm,
             "rules": self.rules.to_dict(),
             "flag_meanings": {f: FLAG_MEANINGS[f] for f in used},
             "notes": list(self.notes),
@@ -313,6 +319,28 @@ def _flags_for(
     return flags
 
 
+def near_grade_limit(
+    loss_pct: float | None, posterior_height: float, resolution: float, rules: MorphometryRules
+) -> bool:
+    """Whether a height loss lies within one grid step of a Genant limit.
+
+    One voxel of ``resolution`` (same unit as ``posterior_height``) on a height changes the
+    loss by about ``100 * resolution / posterior_height`` %; within that of a band limit the
+    grade is not settled by the grid [D].
+
+    Examples
+    --------
+    >>> rules = load_morphometry_rules()
+    >>> near_grade_limit(23.1, 31.0, 3.0, rules), near_grade_limit(10.1, 26.4, 1.5, rules)
+    (True, False)
+
+    """
+    if loss_pct is None or posterior_height <= 0:
+        return False
+    step = 100.0 * resolution / posterior_height
+    return any(abs(loss_pct - band.value) <= step for band in rules.bands)
+
+
 def _unmeasured(level: str, flag: str, unit: str) -> VertebraMorphometry:
     return VertebraMorphometry(
         level, None, None, None, None, None, None, None, None, None, (flag,), unit=unit
@@ -376,6 +404,10 @@ def measure_morphometry(
         )
         if _off_endplate(coords[level], points[level][4:]):
             flags.append("mid_point_off_endplate")
+        if landmarks.resolution_mm is not None and near_grade_limit(
+            loss, float(h[2]), landmarks.resolution_mm, rules
+        ):
+            flags.append("near_grade_limit")
         in_mm = [_finite(v) if unit == "mm" else None for v in h]
         records.append(
             VertebraMorphometry(
@@ -407,4 +439,5 @@ def measure_morphometry(
         quality=issues,
         notes=notes,
         outlines=dict(landmarks.outlines),
+        resolution_mm=landmarks.resolution_mm,
     )
