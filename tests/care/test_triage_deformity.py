@@ -168,6 +168,7 @@ def test_instability_json_keeps_cervical_segments_apart(tmp_path):
     found = read_instability(path)
     assert found.levels == () and [f.level for f in found.cervical] == ["C3-C4", "C4-C5", "C5-C6"]
     assert found.cervical[1].verdict == "unstable"
+    assert found.all_levels == found.cervical  # shown and exported (report, FHIR), not judged
     assert found.to_dict()["cervical_levels"][1]["level"] == "C4-C5"
 
 

@@ -282,6 +282,11 @@ class InstabilityFindings:
     cervical: tuple[LevelFinding, ...] = ()
 
     @property
+    def all_levels(self) -> tuple[LevelFinding, ...]:
+        """Every measured segment, cervical ones first (for showing and exporting them)."""
+        return self.cervical + self.levels
+
+    @property
     def max_grade(self) -> int | None:
         """Highest Meyerding grade measured, or None."""
         grades = [f.meyerding_grade for f in self.levels if f.meyerding_grade is not None]

@@ -103,7 +103,7 @@ def export_from_patient_dir(
     if profile.instability is not None:
         measures_i, verdicts = [], []
         method = _instability_method(folder / "instability.json")
-        for f in profile.instability.levels:
+        for f in profile.instability.all_levels:
             for name in SEGMENT_MEASURES:
                 v = _finite(getattr(f, name, None))
                 if v is not None:

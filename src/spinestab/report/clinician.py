@@ -304,7 +304,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
                     "verdict": t(f"verdict.{f.verdict}") if f.verdict else "–",
                     "reasons": "; ".join(f.reasons),
                 }
-                for f in profile.instability.levels
+                for f in profile.instability.all_levels
             ],
         }
     # movement
