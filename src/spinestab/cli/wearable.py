@@ -70,6 +70,7 @@ def wearable_command(
     """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from spinestab.core.outdir import check_out_dir
     from spinestab.errors import InputError
     from spinestab.wearable.config import PromptConfig, WearableConfig
     from spinestab.wearable.io import parse_time, read_recording, table_locations
@@ -81,8 +82,7 @@ def wearable_command(
         from spinestab.core.i18n import resolve_language
 
         language = resolve_language(lang)
-        if out.exists() and not out.is_dir():  # before the work, not after it
-            raise InputError("output path exists and is not a folder", item="--out", value=str(out))
+        check_out_dir(out)  # before the work, not after it
         if units not in ("auto", "g", "m/s2"):
             raise InputError(
                 "unknown units", item="--units", value=units, expected="auto, g or m/s2"

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from spinestab.errors import InputError, require
+from spinestab.errors import require
 from spinestab.wearable.posture import CLASS_NAMES
 from spinestab.wearable.result import WearableResult
 
-__all__ = ["write_outputs"]
+__all__ = ["MANIFEST", "OWNED", "write_outputs"]
 
 
 def _csv(path: Path, cols: dict[str, np.ndarray]) -> None:
@@ -70,6 +71,17 @@ def _local_iso(t_unix_s: float, offset_h: float) -> str:
     return f"{stamp}{sign}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
 
 
+#: What ``write_outputs`` writes; in an existing folder these are the earlier run's files.
+OWNED = (
+    "per_second.parquet",
+    "daily.csv",
+    "prompts.csv",
+    "wearable_summary.json",
+    "timeline_*.png",
+)
+MANIFEST = "wearable_summary.json"
+
+
 def write_outputs(
     result: WearableResult,
     out_dir: str | Path,
@@ -83,16 +95,36 @@ def write_outputs(
     and one ``timeline_YYYY-MM-DD.png`` per day (unless ``pictures`` is False). The prompts'
     patient message is taken from the translation catalogue of ``language`` (default: the
     ``SPINESTAB_LANGUAGE`` setting).
+
+    The folder is written atomically (:func:`spinestab.core.outdir.atomic_out_dir`): the
+    files go into a temporary sibling and are put in place when all are complete, the
+    summary last; the files of an earlier run (other days' timelines included) are
+    replaced as a whole, other files in the folder are left alone. A run killed at any
+    moment leaves the earlier complete result or a folder without a summary, never a
+    complete-looking mix.
     """
     from spinestab.core.i18n import Translator
+    from spinestab.core.outdir import atomic_out_dir, check_out_dir
 
     keep_moving = Translator("wearable", language)("prompt.keep_moving")
     pa = require("pyarrow", extra="wearable", feature="writing per_second.parquet")
     pq = require("pyarrow.parquet", extra="wearable", feature="writing per_second.parquet")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", item="--out", value=str(out))
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_dir(out_dir)
+    with atomic_out_dir(out, owned=OWNED, manifest=MANIFEST) as tmp:
+        written = _write_files(result, tmp, pa, pq, pictures=pictures, keep_moving=keep_moving)
+    return [out / p.name for p in written]
+
+
+def _write_files(
+    result: WearableResult,
+    out: Path,
+    pa: Any,
+    pq: Any,
+    *,
+    pictures: bool,
+    keep_moving: str,
+) -> list[Path]:
+    """Write every output into the (temporary) folder ``out``."""
     n = result.posture.size
     t = np.int64(round(result.start_unix_s)) + np.arange(n, dtype=np.int64)
     names = pa.DictionaryArray.from_arrays(
