@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         got = by_stream.get(name, [])
         for p in got:
             bad_time += p.settled_at != p.second + lag + 1
-        want = [t for t in res.prompts_unix_s.tolist() if t + lag + 1 <= secs]
+        want = [t for t in res.prompts_unix_s.tolist() if t - T0 + lag + 1 <= secs]
         have = sorted(p.unix_s for p in got)
         bad_value += have != want
         missing += max(0, len(want) - len(have))

@@ -208,3 +208,81 @@ def _orientation(res):
     from spinestab.wearable.live import orientation_from_dict
 
     return orientation_from_dict(res.info["trunk"]["orientation"])
+
+
+def _skin_and_room(truth, start_unix_s, rng):
+    """Device temperature per second: ~33 deg C worn; off, it cools towards a 22 deg C room
+    (time constant 10 min) and warms again once worn (5 min)."""
+    temp = np.empty(truth.size)
+    t, worn = 33.0, True
+    for i, off in enumerate(truth == NONWEAR):
+        target, tau = (22.0, 600.0) if off else (33.0, 300.0)
+        t += (target - t) / tau
+        temp[i] = t + rng.normal(0, 0.05)
+        worn = not off
+    del worn
+    return start_unix_s + np.arange(truth.size) + 0.5, temp.astype(np.float32)
+
+
+def _with_temperature(syn, a, rng):
+    import dataclasses
+
+    rec = _rec(syn, a)
+    return dataclasses.replace(rec, temperature=_skin_and_room(syn.posture, syn.start_unix_s, rng))
+
+
+def test_temperature_finds_a_short_table_break_and_keeps_a_still_sleeper():
+    from spinestab.wearable.posture import STANDING, WALKING
+    from spinestab.wearable.synthetic import Segment
+
+    walk = Segment(WALKING, 600, step_hz=1.8, turn_s=1.0)
+    table = [
+        walk,
+        Segment(STANDING, 600, forward_deg=5.0, turn_s=1.0),
+        Segment(NONWEAR, 30 * 60),
+        Segment(SITTING, 1800, forward_deg=10.0, thigh_deg=88.0, turn_s=1.0),
+        walk,
+    ]
+    still_night = [
+        walk,
+        Segment(
+            LYING,
+            90 * 60,
+            roll_deg=90.0,
+            thigh_deg=85.0,
+            trunk_fidgets=False,
+            thigh_fidgets=False,
+            trunk_noise_g=0.004,
+            thigh_noise_g=0.004,
+            turn_s=2.0,
+        ),
+        walk,
+    ]
+    rng = np.random.default_rng(3)
+    for script, seed in ((table, 4), (still_night, 5)):
+        syn = render_script(script, fs_hz=FS, seed=seed, units="m/s2")
+        truth = syn.posture
+        plain = analyse(_rec(syn, syn.trunk))
+        warm = analyse(_with_temperature(syn, syn.trunk, rng))
+        off = truth == NONWEAR
+        if off.any():  # 30 min on a table: under the still hour, but it cooled
+            assert np.mean(plain.posture[off] == NONWEAR) < 0.05
+            assert np.mean(warm.posture[off] == NONWEAR) >= 0.85  # from ~3 min in
+        else:  # 90 min lying without a turn: the still hour says off, skin warmth says worn
+            lie = truth == LYING
+            assert np.mean(plain.posture[lie] == NONWEAR) >= 0.6
+            assert np.mean(warm.posture[lie] == LYING) >= 0.95
+        assert np.mean(warm.posture[~off] == NONWEAR) <= 0.02
+
+
+def test_the_temperature_channel_equals_the_reference_decodes():
+    # scikit-digital-health's decodes of its AX6 and GENEActiv samples hold the temperature
+    from spinestab.wearable.io import read_recording
+
+    from .conftest import DATA, load_npz
+
+    for name, ref in (("ax6_sample.cwa", "ax6_data.npz"), ("gnactv_sample.bin", "gnactv_data.npz")):
+        t, v = read_recording(DATA / name).temperature
+        z = load_npz(DATA / ref)
+        np.testing.assert_allclose(v, np.interp(t, z["time"], z["temperature"]), atol=1e-4)
+        assert v.min() > 20 and v.max() < 35

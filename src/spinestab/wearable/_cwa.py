@@ -15,7 +15,14 @@ import numpy as np
 
 from spinestab.errors import InputError
 
-__all__ = ["CwaData", "CwaIndex", "decode_blocks", "decode_cwa", "index_cwa"]
+__all__ = [
+    "CwaData",
+    "CwaIndex",
+    "block_temperatures",
+    "decode_blocks",
+    "decode_cwa",
+    "index_cwa",
+]
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +300,17 @@ def decode_blocks(
     # MCP9700 sensor: (raw - 171) / 3.142 degrees C (OpenMovement cwa-convert)
     temp_c = np.repeat(((temp_raw - 171.0) / 3.142).astype(np.float32), count)
     return acc[keep], (gyro[keep] if gyro is not None else None), temp_c
+
+
+def block_temperatures(ix: CwaIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Each valid block's temperature at its first sample's time, without decoding samples.
+
+    MCP9700 sensor: ``(raw - 171) / 3.142`` degrees C (OpenMovement cwa-convert), as in
+    :func:`decode_blocks`.
+    """
+    raw = (np.asarray(ix.blocks[:, 20:22]).copy().view("<u2")[:, 0] & 0x3FF).astype(np.float32)
+    t = np.interp(ix.sample_start[:-1].astype(np.float64), ix.anchor_idx, ix.anchor_t)
+    return t, ((raw - 171.0) / 3.142).astype(np.float32)
 
 
 def decode_cwa(raw: bytes | np.ndarray, *, source: str = "CWA file") -> CwaData:

@@ -157,6 +157,18 @@ class WearableConfig:
         Hees' value-range criterion (under 50 mg per axis; GGIR ``racriter = 0.05`` g [R])
         expressed as the rotation that moves an axis by 50 mg, ``asin(0.05)``
         (:mod:`spinestab.wearable.nonwear`).
+    nonwear_temp_low_c, nonwear_temp_high_c : float
+        Where the device records temperature (Axivity, GENEActiv), a still run of at least
+        ``nonwear_temp_min_s`` is non-wear when, over its first 5 minutes, the smoothed
+        temperature stays under 26 deg C, or stays under 30 deg C while falling faster than
+        ``nonwear_temp_fall_c_min``; otherwise it is worn, however long. The start criteria
+        of DETACH (Vert et al. 2022, BMC Med Res Methodol 22:147; the defaults of its
+        reference implementation ``nimbaldetach``: 26, 30, -0.2 deg C/min, 5 min, low-pass
+        0.005 Hz) [V]; applied to the still runs of :mod:`~spinestab.wearable.nonwear` [D].
+    nonwear_temp_fall_c_min : float
+        -0.2 deg C per minute (DETACH) [V].
+    nonwear_temp_min_s : int
+        300 s: DETACH's shortest non-wear and its 5-minute look-ahead [V].
     nonwear_method : {"orientation", "still run"}
         "orientation" (default): still runs that keep their orientation, both sensors
         decided together; "still run": van Hees' rule alone, each sensor on its own (the
@@ -214,6 +226,10 @@ class WearableConfig:
     nonwear_min: float = 60.0
     nonwear_turn_deg: float = 2.87
     nonwear_method: str = "orientation"
+    nonwear_temp_low_c: float = 26.0
+    nonwear_temp_high_c: float = 30.0
+    nonwear_temp_fall_c_min: float = -0.2
+    nonwear_temp_min_s: int = 300
     forward_deg: tuple[float, ...] = (20.0, 30.0, 60.0, 90.0)
     bend_deg: float = 45.0
     bend_end_deg: float = 30.0

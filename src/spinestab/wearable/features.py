@@ -40,6 +40,9 @@ class SecondFeatures:
     idle : (S,) bool ndarray or None
         More than half of the second was filled in by the device's idle-sleep mode (still,
         not missing).
+    temperature_c : (S,) float32 ndarray or None
+        Device temperature at the middle of each second (interpolated between the device's
+        readings), where the device records one.
     missing : (S,) bool ndarray
         More than half of the second was not measured (gap, NaN).
     clipped : (S,) bool ndarray
@@ -57,6 +60,7 @@ class SecondFeatures:
     clipped: np.ndarray
     nsub: int
     idle: np.ndarray | None = None
+    temperature_c: np.ndarray | None = None
 
     @property
     def n_seconds(self) -> int:
@@ -221,6 +225,7 @@ def compute_features(
 
     """
     fs_proc = processing_rate(rec.fs_hz)
+    temperature = rec.temperature  # kept across the resampling below
     if fs_proc != rec.fs_hz:
         a = rec.read()
         t = rec.start_unix_s + np.arange(rec.n_samples) / rec.fs_hz
@@ -283,4 +288,8 @@ def compute_features(
     idle = None
     if rec.idle is not None:
         idle = rec.idle[: nsec * fs].reshape(nsec, fs).mean(axis=1) > 0.5
-    return SecondFeatures(rec.start_unix_s, g, sd, vert, missing, clipped, nsub, idle)
+    temp = None
+    if temperature is not None and temperature[0].size:
+        mid = rec.start_unix_s + np.arange(nsec) + 0.5
+        temp = np.interp(mid, temperature[0], temperature[1]).astype(np.float32)
+    return SecondFeatures(rec.start_unix_s, g, sd, vert, missing, clipped, nsub, idle, temp)

@@ -233,6 +233,13 @@ def read_recording(
 
 
 def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
+    from spinestab.wearable._cwa import block_temperatures
+
+    ix_rec = _read_cwa_samples(p, gap_s=gap_s)
+    return replace(ix_rec[1], temperature=block_temperatures(ix_rec[0]))
+
+
+def _read_cwa_samples(p: Path, *, gap_s: float) -> tuple[object, Recording]:
     from spinestab.wearable._cwa import decode_blocks, decode_cwa, index_cwa
 
     mm = np.memmap(p, dtype=np.uint8, mode="r")
@@ -245,7 +252,7 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
         log.warning("%s: truncated CWA file (incomplete last block)", p)
     if ix.n_samples <= _EAGER_SAMPLES:
         d = decode_cwa(mm, source=str(p))
-        return recording_from_times(
+        return ix, recording_from_times(
             d.time_unix_s,
             d.acc_g,
             fs_hz=processing_rate(d.fs_hz),
@@ -255,7 +262,7 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
             notes=notes,
         )
     # multi-day file: decode only the blocks a chunk needs, resample them onto the grid
-    return lazy_regular(
+    return ix, lazy_regular(
         source=str(p),
         device=ix.device,
         fs=processing_rate(ix.fs_hz),
@@ -294,8 +301,9 @@ def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
     def decode(b0: int, b1: int) -> np.ndarray:
         return decode_pages(ix, b0, b1, source=str(p))[0]
 
+    temperature = (ix.page_time.copy(), ix.temperature_c.copy())  # one reading a page
     if ix.n_pages * per <= _EAGER_SAMPLES:
-        return recording_from_times(
+        rec = recording_from_times(
             times(0, ix.n_pages * per),
             decode(0, ix.n_pages),
             fs_hz=processing_rate(ix.fs_hz),
@@ -304,8 +312,9 @@ def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
             gap_s=gap_s,
             notes=notes,
         )
+        return replace(rec, temperature=temperature)
     anchor_t = np.append(ix.page_time, ix.page_time[-1] + per / ix.fs_hz)
-    return lazy_regular(
+    rec = lazy_regular(
         source=str(p),
         device="GENEActiv",
         fs=processing_rate(ix.fs_hz),
@@ -318,6 +327,7 @@ def _read_bin(p: Path, *, gap_s: float = 1.0) -> Recording:
         notes=notes,
         held_s=ix.n_pages * per / ix.fs_hz,
     )
+    return replace(rec, temperature=temperature)
 
 
 def _read_gt3x(p: Path) -> Recording:

@@ -11,6 +11,14 @@ for an hour or more. What a worn sensor shows and a sensor on a table does not:
   van Hees' second criterion, a value range under 50 mg per axis (GGIR ``racriter = 0.05``
   g [R]), expressed as the rotation that moves an axis by 50 mg: ``asin(0.05)`` = 2.87 deg
   (:attr:`~spinestab.wearable.config.WearableConfig.nonwear_turn_deg`).
+* **the temperature**, where the device records one (Axivity, GENEActiv): a sensor taken
+  off cools towards the room, a worn one stays near skin temperature. In a still run,
+  non-wear starts where DETACH's start criteria hold for the next 5 minutes (Vert et al.
+  2022, BMC Med Res Methodol 22:147: the smoothed temperature under 26 deg C, or under
+  30 deg C and falling faster than 0.2 deg C per minute [V]); a run that stays skin warm
+  (30 deg C and more) is worn however long it lasts: a sleeper lying still under a blanket
+  is not taken off, a sensor left on a table for 20 minutes is. Without temperature the
+  still hour decides.
 * **the other sensor.** With a trunk and a thigh sensor, a still thigh is worn while the
   trunk sensor is worn (it breathes, fidgets and turns with the person) and shows no gait:
   the thigh of a person sitting still for two hours is still, the person is not gone. A
@@ -189,6 +197,59 @@ def segment_lengths(
     return lengths, new_anchor
 
 
+def _smoothed_temperature(temp: np.ndarray) -> np.ndarray:
+    """DETACH's smoothing: 2nd-order Butterworth low-pass at 0.005 Hz, zero phase [V]."""
+    t = np.asarray(temp, np.float64)
+    ok = np.isfinite(t)
+    if not ok.any():
+        return t
+    t = np.interp(np.arange(t.size), np.flatnonzero(ok), t[ok])  # gaps bridged for the filter
+    from scipy.signal import butter, filtfilt
+
+    b, a = butter(2, 0.005 / 0.5)  # per-second series: Nyquist 0.5 Hz
+    if t.size <= 3 * max(len(a), len(b)):
+        return t
+    return np.asarray(filtfilt(b, a, t))
+
+
+def _temperature_off(
+    sensor: SensorSeconds, st: np.ndarray, en: np.ndarray, cfg: WearableConfig
+) -> np.ndarray:
+    """Seconds of the still segments that the temperature shows off the body.
+
+    In a segment, non-wear starts at the first second from which DETACH's start criteria
+    hold over the next ``nonwear_temp_min_s`` (all of them inside the segment) and lasts to
+    the segment's end [V, as DETACH]. A segment where they never hold is worn while its
+    temperature stays at or above ``nonwear_temp_high_c`` (skin warm) throughout; if it
+    dips below, the still hour decides as without temperature [D] (a warm room can keep a
+    removed sensor's cooling too slow for the criteria).
+    """
+    assert sensor.temperature_c is not None
+    n = sensor.g.shape[0]
+    sm = _smoothed_temperature(sensor.temperature_c)
+    rate = np.diff(sm, prepend=sm[:1]) * 60.0  # deg C per minute
+    w = int(cfg.nonwear_temp_min_s)
+    out = np.zeros(n, bool)
+    if n < w:
+        return out
+    win_max = np.lib.stride_tricks.sliding_window_view(sm, w).max(axis=1)  # sm[i : i + w]
+    c = np.concatenate([[0.0], np.cumsum(rate)])
+    win_mean = (c[w:] - c[:-w]) / w
+    with np.errstate(invalid="ignore"):
+        start_ok = (win_max < cfg.nonwear_temp_low_c) | (
+            (win_max < cfg.nonwear_temp_high_c) & (win_mean < cfg.nonwear_temp_fall_c_min)
+        )
+    ok_at = np.flatnonzero(start_ok)
+    long = cfg.nonwear_min * 60
+    for a, b in zip(st.tolist(), en.tolist(), strict=True):
+        i = int(np.searchsorted(ok_at, a))
+        if i < ok_at.size and ok_at[i] + w <= b:
+            out[ok_at[i] : b] = True
+        elif b - a >= long and not np.nanmin(sm[a:b]) >= cfg.nonwear_temp_high_c:
+            out[a:b] = True
+    return out
+
+
 def _long_segments(
     sensor: SensorSeconds, cfg: WearableConfig, turn_deg: float | None
 ) -> np.ndarray:
@@ -198,6 +259,8 @@ def _long_segments(
         st, en = runs(still)
     else:
         st, en = orientation_segments(sensor.g, still, turn_deg=turn_deg)
+    if sensor.temperature_c is not None and turn_deg is not None:
+        return _temperature_off(sensor, st, en, cfg)
     long = (en - st) >= cfg.nonwear_min * 60
     return cover(st[long], en[long], still.size)
 
@@ -278,6 +341,8 @@ class OrientationNonwear(NonwearDetector):
         if thigh is None:
             return NonwearResult(nw_t, None, self.name)
         cand = _long_segments(thigh, cfg, turn)
+        if thigh.temperature_c is not None:  # the thigh's own temperature decides
+            return NonwearResult(nw_t, cand | np.asarray(thigh.missing, bool), self.name)
         off = cand & nw_t  # the trunk is off as well: a pair on a table
         if trunk_walking is not None and cand.any():
             # a thigh segment during which the trunk walks is not worn: a worn thigh moves

@@ -46,18 +46,23 @@ __all__ = ["WearableResult", "analyse"]
 log = logging.getLogger(__name__)
 
 
-def _align(f: SecondFeatures, start_unix_s: float, n: int) -> tuple[np.ndarray, ...]:
+def _align(
+    f: SecondFeatures, start_unix_s: float, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Thigh features placed on the trunk's second grid; uncovered seconds are missing."""
     off = round(f.start_unix_s - start_unix_s)
     g = np.full((n, 3), np.nan, np.float32)
     sd = np.full(n, np.nan, np.float32)
     miss = np.ones(n, bool)
+    temp = None if f.temperature_c is None else np.full(n, np.nan, np.float32)
     a, b = max(0, off), min(n, off + f.n_seconds)
     if b > a:
         g[a:b] = f.g[a - off : b - off]
         sd[a:b] = f.sd[a - off : b - off]
         miss[a:b] = f.missing[a - off : b - off]
-    return g, sd, miss
+        if temp is not None and f.temperature_c is not None:
+            temp[a:b] = f.temperature_c[a - off : b - off]
+    return g, sd, miss, temp
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,7 @@ def analyse(
         gait = Gait(z, np.zeros_like(gait.steps), gait.sd_vert)
     aligned = _align(hf, tf.start_unix_s, n) if hf is not None else None
     nw = nonwear.detect(
-        SensorSeconds(tf.g, tf.sd, tf.missing),
+        SensorSeconds(tf.g, tf.sd, tf.missing, tf.temperature_c),
         None if aligned is None else SensorSeconds(*aligned),
         trunk_walking=gait.walking,
         cfg=cfg,
@@ -219,7 +224,7 @@ def analyse(
         log.warning("%s: %s", trunk.source, note)
     thigh_inc = thigh_sd = thigh_nw = None
     if aligned is not None and thigh is not None:
-        g_h, sd_h, miss_h = aligned
+        g_h, sd_h, miss_h, _temp_h = aligned
         assert nw.thigh is not None
         # acti-motus convention: the thigh sensor's z axis points backward
         thigh_s = _sensor(

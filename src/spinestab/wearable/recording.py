@@ -70,6 +70,9 @@ class Recording:
         Samples that were not measured (gaps, idle sleep, NaN runs); None when all were.
     notes : tuple of str
         What the reader noticed (resampling, gaps, truncation ...).
+    temperature : (times, degrees C) pair of 1-D ndarrays or None
+        The device's temperature channel where it records one (Axivity, GENEActiv): one
+        reading per block or page, at its device time; used for non-wear.
 
     """
 
@@ -85,6 +88,7 @@ class Recording:
     idle: np.ndarray | None = field(default=None, repr=False)
     notes: tuple[str, ...] = ()
     _buffered: bool = field(default=False, repr=False)
+    temperature: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def duration_s(self) -> float:
