@@ -14,7 +14,7 @@ from spinestab.imaging.grading import GRADING_SCHEMES, get_grading_scheme
 from spinestab.imaging.io import Volume, read_volume
 from spinestab.imaging.labels import get_scheme
 from spinestab.imaging.levels import SliceLevels, levels_from_instances
-from spinestab.imaging.muscle import measure
+from spinestab.imaging.muscle import MeasureOptions, measure
 from spinestab.imaging.phantom import reorient
 from spinestab.imaging.reference import Reference, compare_with_reference
 
@@ -343,9 +343,7 @@ def test_derived_autochthon_rows_sum_multifidus_and_erector_spinae(phantom):
         scheme,
         levels=lv,
         fat=fm,
-        sex="female",
-        age=45,
-        derive_autochthon=True,
+        options=MeasureOptions(sex="female", age=45, derive_autochthon=True),
     )
     assert len(q.rows) == len(plain.rows) + 2 * 4 and len(q.slices) == len(plain.slices)
     for side in ("right", "left"):

@@ -10,7 +10,7 @@ import pytest
 from spinestab.imaging.fat import dixon_fat_fraction, pdff_passthrough
 from spinestab.imaging.labels import get_scheme
 from spinestab.imaging.levels import SliceLevels, levels_from_instances
-from spinestab.imaging.muscle import measure
+from spinestab.imaging.muscle import MeasureOptions, measure
 from spinestab.imaging.reference import BUILTIN_REFERENCES, compare_with_reference
 
 L1_L5 = ["L1", "L2", "L3", "L4", "L5"]
@@ -119,9 +119,7 @@ def test_measure_compares_the_l1_l5_slices_of_a_dixon_study(lumbar):
         get_scheme("musclemap"),
         levels=lv,
         fat=fat,
-        sex="female",
-        age=40,
-        derive_autochthon=True,
+        options=MeasureOptions(sex="female", age=40, derive_autochthon=True),
     )
     assert lv.levels[0] == "" and lv.levels[-1] == ""  # margin slices: muscle, no level
     row = q.row("multifidus", "left", "all")
@@ -138,7 +136,12 @@ def test_measure_compares_the_l1_l5_slices_of_a_dixon_study(lumbar):
     # the same voxels as a PDFF map: another method, never compared with Dixon FSF
     pdff = pdff_passthrough(np.nan_to_num(fat.fraction))
     q2 = measure(
-        ph.water, ph.mask, get_scheme("musclemap"), levels=lv, fat=pdff, sex="female", age=40
+        ph.water,
+        ph.mask,
+        get_scheme("musclemap"),
+        levels=lv,
+        fat=pdff,
+        options=MeasureOptions(sex="female", age=40),
     )
     assert "not pdff" in q2.row("multifidus", "left", "all").reference_note
 
@@ -148,5 +151,6 @@ def test_measure_refuses_the_span_when_a_level_is_cut(lumbar):
     fat = dixon_fat_fraction(ph.water.data, ph.fat.data)
     # L1 at the edge of the field of view: the L1-L5 mean would be biased
     cut = SliceLevels((*lv.levels[:-1], "L1"), lv.method)
-    q = measure(ph.water, ph.mask, get_scheme("musclemap"), levels=cut, fat=fat, sex="male", age=30)
+    male30 = MeasureOptions(sex="male", age=30)
+    q = measure(ph.water, ph.mask, get_scheme("musclemap"), levels=cut, fat=fat, options=male30)
     assert "L1 cut by the field of view" in q.row("erector_spinae", "right", "all").reference_note

@@ -581,7 +581,7 @@ def _measure(
     fat_map: Any,
     body: np.ndarray | None,
 ) -> Any:
-    from spinestab.imaging.muscle import measure
+    from spinestab.imaging.muscle import MeasureOptions, measure
 
     options = run.options
     return measure(
@@ -589,14 +589,16 @@ def _measure(
         mask_vol,
         run.scheme,
         levels=assignment.levels,
-        level_names=assignment.state,
         fat=fat_map,
         vertebral_body=body,
-        grading=run.grading,
-        sex=options.sex,
-        age=options.age,
-        references=run.references,
-        derive_autochthon=options.derive_autochthon,
+        options=MeasureOptions(
+            grading=run.grading,
+            sex=options.sex,
+            age=options.age,
+            references=run.references,
+            derive_autochthon=options.derive_autochthon,
+            level_names=assignment.state,
+        ),
     )
 
 
