@@ -16,7 +16,7 @@ from spinestab.imaging.labels import get_scheme
 from spinestab.imaging.levels import SliceLevels, levels_from_instances
 from spinestab.imaging.muscle import MeasureOptions, measure
 from spinestab.imaging.phantom import reorient
-from spinestab.imaging.reference import Reference, compare_with_reference
+from spinestab.imaging.reference import Reference, ReferenceQuery, compare_with_reference
 
 from .conftest import MM_IMAGE, MM_MASK, TS_CT, TS_SEG
 
@@ -228,9 +228,14 @@ def test_totalsegmentator_ct_autochthon_hu_matches_manifest():
         assert 0.3 < row.fat_fraction_pct < 3.0  # MANIFEST: IMAT 0.8-1.9 %
 
 
+def _compare(ff, references=None, **query):
+    extra = {} if references is None else {"references": references}
+    return compare_with_reference(ff, ReferenceQuery(**query), **extra)
+
+
 def test_reference_comparison_only_when_measured_the_same_way():
     covered = ["L1", "L2", "L3", "L4", "L5"]
-    note, ref, z = compare_with_reference(
+    note, ref, z = _compare(
         25.0,
         muscle="multifidus",
         level="all",
@@ -246,11 +251,11 @@ def test_reference_comparison_only_when_measured_the_same_way():
         ({"fat_method": "t1w_n4_otsu2", "sex": "female"}, "measured by dixon, not t1w"),
         ({"fat_method": "dixon", "sex": None}, "sex not given"),
     ):
-        note, ref, _ = compare_with_reference(
+        note, ref, _ = _compare(
             25.0, muscle="multifidus", level="all", levels_covered=covered, age=40, **kwargs
         )
         assert ref is None and expected in note
-    note, ref, _ = compare_with_reference(
+    note, ref, _ = _compare(
         25.0,
         muscle="multifidus",
         level="all",
@@ -260,7 +265,7 @@ def test_reference_comparison_only_when_measured_the_same_way():
         age=40,
     )
     assert ref is None and "not available" in note
-    note, ref, z = compare_with_reference(
+    note, ref, z = _compare(
         40.0,
         muscle="autochthon",
         level="L5",
@@ -271,7 +276,7 @@ def test_reference_comparison_only_when_measured_the_same_way():
     )
     assert (ref.mean_pct, ref.sd_pct) == (31.9, 9.3) and "Crawford 2016" in note
     assert z == pytest.approx((40.0 - 31.9) / 9.3)
-    note, ref, _ = compare_with_reference(
+    note, ref, _ = _compare(
         40.0,
         muscle="autochthon",
         level="L5",
@@ -282,7 +287,7 @@ def test_reference_comparison_only_when_measured_the_same_way():
     )
     assert ref is None
     own = [Reference("psoas", "L4", "any", 18, 90, "pdff", 5.0, 2.0, "clinic table")]
-    note, ref, z = compare_with_reference(
+    note, ref, z = _compare(
         9.0,
         muscle="psoas",
         level="L4",

@@ -11,7 +11,11 @@ from spinestab.imaging.fat import dixon_fat_fraction, pdff_passthrough
 from spinestab.imaging.labels import get_scheme
 from spinestab.imaging.levels import SliceLevels, levels_from_instances
 from spinestab.imaging.muscle import MeasureOptions, measure
-from spinestab.imaging.reference import BUILTIN_REFERENCES, compare_with_reference
+from spinestab.imaging.reference import (
+    BUILTIN_REFERENCES,
+    ReferenceQuery,
+    compare_with_reference,
+)
 
 L1_L5 = ["L1", "L2", "L3", "L4", "L5"]
 
@@ -26,7 +30,7 @@ def _cmp(ff=25.0, **kw):
         "age": 40.0,
     }
     args.update(kw)
-    return compare_with_reference(ff, **args)
+    return compare_with_reference(ff, ReferenceQuery(**args))
 
 
 def test_every_builtin_reference_names_its_source_and_method():

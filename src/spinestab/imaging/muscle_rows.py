@@ -25,6 +25,7 @@ from spinestab.imaging.reference import (
     BUILTIN_REFERENCES,
     MISSING_NOTE,
     Reference,
+    ReferenceQuery,
     compare_with_reference,
 )
 
@@ -236,20 +237,19 @@ class RowContext:
 
 def to_muscle_row(d: dict[str, Any], ctx: RowContext) -> MuscleRow:
     """Grade one aggregated row and compare it with a reference: a :class:`MuscleRow`."""
-    note, ref, z = compare_with_reference(
-        d["fat_fraction_pct"],
+    query = ReferenceQuery(
         muscle=d["muscle"],
         level=d["level"],
         levels_covered=ctx.present_levels,
         fat_method=ctx.fat_method,
         sex=ctx.sex,
         age=ctx.age,
-        references=ctx.references,
         truncated_levels=ctx.truncated,
         outside_levels=d["outside"],
         level_names=ctx.names_state,
         span_values=d["span_ff"] if d["level"] == "all" else None,
     )
+    note, ref, z = compare_with_reference(d["fat_fraction_pct"], query, references=ctx.references)
     if not ctx.has_fat:
         note = "no fat estimate; " + MISSING_NOTE
     return MuscleRow(

@@ -30,6 +30,7 @@ from spinestab.errors import InputError
 __all__ = [
     "BUILTIN_REFERENCES",
     "Reference",
+    "ReferenceQuery",
     "compare_with_reference",
     "load_reference_table",
     "span_levels",
@@ -181,20 +182,67 @@ def _not(reason: str) -> tuple[str, None, None]:
     return f"{reason}: not compared", None, None
 
 
+class _NotCompared(Exception):  # noqa: N818 - a result, not an error
+    """Raised by a step of :func:`compare_with_reference`: the note saying why not."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(note)
+        self.note = note
+
+
+@dataclass(frozen=True)
+class ReferenceQuery:
+    """One measured row to compare with a reference, and what the study says about it.
+
+    Attributes
+    ----------
+    muscle, level : str
+        The row (``level="all"``: every slice).
+    levels_covered : tuple of str
+        Levels assigned in the image, cranial to caudal.
+    fat_method : str
+        The method tag of the fat estimate.
+    sex : str, optional
+        ``female`` or ``male``.
+    age : float, optional
+        Years.
+    truncated_levels : frozenset of str
+        Levels cut by the field of view (their mean is over part of the level).
+    outside_levels : bool
+        The muscle has voxels in slices without a level (for the ``all`` row).
+    level_names : str
+        ``""``, ``"assumed"`` (compared, and said) or ``"doubtful"`` (not compared).
+    span_values : mapping, optional
+        For the ``all`` row: the fat fraction (%) over the slices of each span (e.g.
+        ``{"L1-L5": 17.2}``, voxel-weighted). With it an image reaching beyond the span is
+        compared on the span's own value (named in the note); without it the image must
+        cover exactly the span.
+
+    """
+
+    muscle: str
+    level: str
+    levels_covered: Sequence[str] = ()
+    fat_method: str = ""
+    sex: str | None = None
+    age: float | None = None
+    truncated_levels: Iterable[str] = ()
+    outside_levels: bool = False
+    level_names: str = ""
+    span_values: Mapping[str, float] | None = None
+
+    @property
+    def span_text(self) -> str:
+        """The levels covered as ``first-last`` (``none`` without levels)."""
+        covered = list(self.levels_covered)
+        return "-".join(covered[:1] + covered[-1:]) or "none"
+
+
 def compare_with_reference(
     ff_pct: float,
+    query: ReferenceQuery,
     *,
-    muscle: str,
-    level: str,
-    levels_covered: Sequence[str],
-    fat_method: str,
-    sex: str | None,
-    age: float | None,
     references: Iterable[Reference] = BUILTIN_REFERENCES,
-    truncated_levels: Iterable[str] = (),
-    outside_levels: bool = False,
-    level_names: str = "",
-    span_values: Mapping[str, float] | None = None,
 ) -> tuple[str, Reference | None, float | None]:
     """Compare one fat fraction with a reference measured the same way, or say why not.
 
@@ -208,27 +256,10 @@ def compare_with_reference(
     ----------
     ff_pct : float
         The measured fat fraction (%).
-    muscle, level : str
-        The row (``level="all"``: every slice).
-    levels_covered : sequence of str
-        Levels assigned in the image, cranial to caudal.
-    fat_method : str
-        The method tag of the fat estimate.
-    sex, age : optional
-        The patient's.
+    query : ReferenceQuery
+        The row and what the study says about it (levels, sex, age...).
     references : iterable of Reference
         The table to search.
-    truncated_levels : iterable of str
-        Levels cut by the field of view (their mean is over part of the level).
-    outside_levels : bool
-        The muscle has voxels in slices without a level (for the ``all`` row).
-    level_names : str
-        ``""``, ``"assumed"`` (compared, and said) or ``"doubtful"`` (not compared).
-    span_values : mapping, optional
-        For the ``all`` row: the fat fraction (%) over the slices of each span (e.g.
-        ``{"L1-L5": 17.2}``, voxel-weighted). With it an image reaching beyond the span is
-        compared on the span's own value (named in the note); without it the image must
-        cover exactly the span.
 
     Returns
     -------
@@ -239,87 +270,113 @@ def compare_with_reference(
         ``(ff - mean) / sd``.
 
     """
-    refs = [r for r in references if r.muscle == muscle]
-    if not refs:
-        return f"no reference for {muscle}: not compared; {MISSING_NOTE}", None, None
-    if not math.isfinite(ff_pct):
-        return "fat fraction undefined; not compared", None, None
-    family = method_family(fat_method)
-    same_method = [r for r in refs if r.method == family]
-    if not same_method:
-        methods = sorted({r.method for r in refs})
-        return (
-            f"references for {muscle} are measured by {', '.join(methods)}, not {family}: "
-            f"not compared; {MISSING_NOTE}",
-            None,
-            None,
-        )
-    covered = list(levels_covered)
-    span_note = ""
-    span_txt = "-".join(covered[:1] + covered[-1:]) or "none"
-    at_level = [r for r in same_method if r.level == level]
-    spans = [r for r in same_method if level == "all" and span_levels(r.level) is not None]
-    if not at_level and not spans:
-        have = ", ".join(sorted({r.level for r in same_method}))
-        return (
-            f"no {family} reference for {muscle} at level {level} (references: {have}; "
-            f"levels covered: {span_txt}): not compared; {MISSING_NOTE}",
-            None,
-            None,
-        )
-    truncated = set(truncated_levels)
-    if level_names == "doubtful":
-        return _not("level names doubtful (see flags)")
-    if at_level:
-        cands = at_level
-        if level in truncated:
-            return _not(f"{level} is cut by the field of view; the reference is the whole level")
-    else:
-        span_values = span_values or {}
-        exact = [r for r in spans if sorted(span_levels(r.level) or []) == sorted(covered)]
-        within = [
-            r
-            for r in spans
-            if r.level in span_values and set(span_levels(r.level) or []) <= set(covered)
-        ]
-        cands = exact or within
-        if not cands:
-            want = ", ".join(sorted({r.level for r in spans}))
-            return (
-                f"the {want} reference is a mean over {want}; levels covered: {span_txt}: "
-                f"not compared; {MISSING_NOTE}",
-                None,
-                None,
-            )
-        span = span_levels(cands[0].level) or []
-        cut = [lv for lv in span if lv in truncated]
-        if cut:
-            return _not(f"{', '.join(cut)} cut by the field of view; the reference spans it")
-        if not exact or outside_levels:
-            if cands[0].level not in span_values:
-                return _not(f"the muscle reaches slices outside {span_txt}")
-            value = float(span_values[cands[0].level])
-            if not math.isfinite(value):
-                return _not(f"fat fraction over {cands[0].level} undefined")
-            ff_pct, span_note = value, f"{cands[0].level} slices only: "
-    if sex is None:
-        return "sex not given; not compared with sex-specific references", None, None
-    cands = [r for r in cands if r.sex in (sex, "any")]
-    if not cands:
-        return _not(f"no {muscle} reference for sex {sex}")
-    if age is None:
-        ages = ", ".join(sorted({f"{r.age_min:g}-{r.age_max:g}" for r in cands}))
-        return _not(f"age not given; the reference cohort is aged {ages} y")
-    in_age = [r for r in cands if r.age_min <= age <= r.age_max]
-    if not in_age:
-        ages = ", ".join(sorted({f"{r.age_min:g}-{r.age_max:g}" for r in cands}))
-        return _not(f"age {age:g} outside the reference cohort's {ages} y")
-    ref = in_age[0]
+    try:
+        same_method = _same_method(ff_pct, query, list(references))
+        cands, ff_pct, span_note = _at_level(ff_pct, query, same_method)
+        ref = _for_subject(query, cands)
+    except _NotCompared as why:
+        return why.note, None, None
     z = (ff_pct - ref.mean_pct) / ref.sd_pct if ref.sd_pct > 0 else None
     ztxt = f", z = {z:+.2f}" if z is not None else ""
-    caveat = "level names assumed (anchor); " if level_names == "assumed" else ""
+    caveat = "level names assumed (anchor); " if query.level_names == "assumed" else ""
     note = (
         f"{caveat}{span_note}{ff_pct:.1f} % vs {ref.mean_pct:.2f} +- {ref.sd_pct:.2f} % "
         f"({ref.source}, {ref.sex}, {ref.level}){ztxt}"
     )
     return note, ref, z
+
+
+def _same_method(
+    ff_pct: float, query: ReferenceQuery, references: list[Reference]
+) -> list[Reference]:
+    """Return the muscle's references measured by the same method family."""
+    muscle = query.muscle
+    refs = [r for r in references if r.muscle == muscle]
+    if not refs:
+        raise _NotCompared(f"no reference for {muscle}: not compared; {MISSING_NOTE}")
+    if not math.isfinite(ff_pct):
+        raise _NotCompared("fat fraction undefined; not compared")
+    family = method_family(query.fat_method)
+    same_method = [r for r in refs if r.method == family]
+    if not same_method:
+        methods = sorted({r.method for r in refs})
+        raise _NotCompared(
+            f"references for {muscle} are measured by {', '.join(methods)}, not {family}: "
+            f"not compared; {MISSING_NOTE}"
+        )
+    return same_method
+
+
+def _at_level(
+    ff_pct: float, query: ReferenceQuery, same_method: list[Reference]
+) -> tuple[list[Reference], float, str]:
+    """Return the level's (or a span's) references, the value to compare and a note."""
+    level = query.level
+    at_level = [r for r in same_method if r.level == level]
+    spans = [r for r in same_method if level == "all" and span_levels(r.level) is not None]
+    if not at_level and not spans:
+        have = ", ".join(sorted({r.level for r in same_method}))
+        family = method_family(query.fat_method)
+        raise _NotCompared(
+            f"no {family} reference for {query.muscle} at level {level} (references: {have}; "
+            f"levels covered: {query.span_text}): not compared; {MISSING_NOTE}"
+        )
+    if query.level_names == "doubtful":
+        raise _NotCompared(_not("level names doubtful (see flags)")[0])
+    if at_level:
+        if level in set(query.truncated_levels):
+            reason = f"{level} is cut by the field of view; the reference is the whole level"
+            raise _NotCompared(_not(reason)[0])
+        return at_level, ff_pct, ""
+    return _over_span(ff_pct, query, spans)
+
+
+def _over_span(
+    ff_pct: float, query: ReferenceQuery, spans: list[Reference]
+) -> tuple[list[Reference], float, str]:
+    """Return a span reference (``L1-L5``) for the ``all`` row: covered, uncut."""
+    covered = list(query.levels_covered)
+    span_values = query.span_values or {}
+    exact = [r for r in spans if sorted(span_levels(r.level) or []) == sorted(covered)]
+    within = [
+        r
+        for r in spans
+        if r.level in span_values and set(span_levels(r.level) or []) <= set(covered)
+    ]
+    cands = exact or within
+    if not cands:
+        want = ", ".join(sorted({r.level for r in spans}))
+        raise _NotCompared(
+            f"the {want} reference is a mean over {want}; levels covered: {query.span_text}: "
+            f"not compared; {MISSING_NOTE}"
+        )
+    span = span_levels(cands[0].level) or []
+    cut = [lv for lv in span if lv in set(query.truncated_levels)]
+    if cut:
+        raise _NotCompared(
+            _not(f"{', '.join(cut)} cut by the field of view; the reference spans it")[0]
+        )
+    if exact and not query.outside_levels:
+        return cands, ff_pct, ""
+    if cands[0].level not in span_values:
+        raise _NotCompared(_not(f"the muscle reaches slices outside {query.span_text}")[0])
+    value = float(span_values[cands[0].level])
+    if not math.isfinite(value):
+        raise _NotCompared(_not(f"fat fraction over {cands[0].level} undefined")[0])
+    return cands, value, f"{cands[0].level} slices only: "
+
+
+def _for_subject(query: ReferenceQuery, cands: list[Reference]) -> Reference:
+    """Return the first reference of the patient's sex whose age range holds the age."""
+    if query.sex is None:
+        raise _NotCompared("sex not given; not compared with sex-specific references")
+    cands = [r for r in cands if r.sex in (query.sex, "any")]
+    if not cands:
+        raise _NotCompared(_not(f"no {query.muscle} reference for sex {query.sex}")[0])
+    ages = ", ".join(sorted({f"{r.age_min:g}-{r.age_max:g}" for r in cands}))
+    if query.age is None:
+        raise _NotCompared(_not(f"age not given; the reference cohort is aged {ages} y")[0])
+    in_age = [r for r in cands if r.age_min <= query.age <= r.age_max]
+    if not in_age:
+        raise _NotCompared(_not(f"age {query.age:g} outside the reference cohort's {ages} y")[0])
+    return in_age[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -341,12 +342,94 @@ def levels_from_single_label(
     lowest), unnamed discs and a sacrum on which the lowest disc sits (TotalSegmentator
     ``total_mr``), that disc is taken as L5-S1 and the vertebrae are named from the discs.
     """
+    values = _vertebra_values(scheme)
+    naming = _naming(labels, scheme, anchor, anchor_is, use_discs=use_discs, gap_mm=sacrum_gap_mm)
+    binary = np.isin(labels.data, values)
+    if not binary.any():
+        raise InputError(
+            "the vertebrae label is empty",
+            source=labels.source or None,
+            expected="voxels of the vertebrae label",
+        )
+    inst, names, doubt = _split_and_name(
+        binary,
+        labels.affine,
+        anchor=naming.anchor,
+        anchor_is=anchor_is,
+        discs=naming.discs if naming.by_discs else None,
+        min_fraction=0.05,
+        max_erosion=4,
+    )
+    extents = instance_extents(inst, labels.affine, names)
+    slice_s = slice_positions_s(image.affine, image.shape)
+    levels = assign_slices(slice_s, extents, fill_gaps=fill_gaps)
+    check = _sacrum_check(labels, scheme, naming, extents, sacrum_gap_mm)
+    doubt = doubt or _thick_disc_doubt(naming)
+    if doubt:
+        check += f" (WARNING: {doubt}; levels doubtful)"
+        logger.warning("vertebra split: %s", doubt)
+    return SliceLevels(
+        levels,
+        f"single vertebrae label split into instances, {naming.how}{check}",
+        {n: e[2] for n, e in extents.items()},
+    )
+
+
+def _vertebra_values(scheme: LabelScheme) -> list[int]:
+    """Return the single ``vertebrae`` label or, lacking one, the vertebral body labels."""
     values = list(scheme.of_kind("vertebrae")) or list(scheme.of_kind("vertebral_body"))
     if not values:
         raise InputError(
             f"scheme '{scheme.name}' has no single 'vertebrae' (or vertebral body) label",
             value=scheme.name,
         )
+    return values
+
+
+@dataclass(frozen=True)
+class _Naming:
+    """How the pieces get their names: the anchor, and the discs if they name them."""
+
+    anchor: str
+    anchor_is: str
+    anchor_disc: tuple[str, str] | None
+    discs: DiscSet | None
+
+    @property
+    def by_discs(self) -> bool:
+        """Whether the names come from the discs (named ones, or a disc anchor)."""
+        return self.discs is not None and (self.discs.named or self.anchor_disc is not None)
+
+    @property
+    def how(self) -> str:
+        """The naming, in words, for the method string."""
+        if not self.by_discs:
+            return f"{self.anchor_is} = {self.anchor}"
+        if self.discs is not None and self.discs.named:
+            return "named from the disc labels"
+        n_discs = 0 if self.discs is None else len(self.discs.heights_mm)
+        return f"named from {n_discs} discs, {self.anchor_is} disc = {self.anchor}"
+
+    @property
+    def lowest_is_l5(self) -> bool:
+        """Whether the names say the lowest piece (disc) is L5 (L5-S1): a sacrum checks it."""
+        if self.discs is not None and self.discs.named:
+            return self.discs.names[-1] == ("L5", "S1")
+        if self.by_discs:
+            return self.anchor_is == "lowest" and self.anchor_disc == ("L5", "S1")
+        return self.anchor_is == "lowest" and self.anchor == "L5"
+
+
+def _naming(
+    labels: Volume,
+    scheme: LabelScheme,
+    anchor: str,
+    anchor_is: str,
+    *,
+    use_discs: bool,
+    gap_mm: float,
+) -> _Naming:
+    """Check the anchor against the discs of the map; upgrade L5 to L5-S1 on a sacrum."""
     anchor_disc = parse_disc_name(anchor) if anchor else None
     discs = find_discs(labels.data, labels.affine, scheme) if use_discs else None
     if anchor_disc is not None and discs is None:
@@ -363,68 +446,42 @@ def levels_from_single_label(
         and anchor_is == "lowest"
         and discs is not None
         and not discs.named
-        and _lowest_disc_on_sacrum(labels, scheme, discs, sacrum_gap_mm)
+        and _lowest_disc_on_sacrum(labels, scheme, discs, gap_mm)
     ):  # the disc on the sacrum is L5-S1: name from the discs (a checked anchor)
         anchor, anchor_disc = "L5-S1", ("L5", "S1")
-    by_discs = discs is not None and (discs.named or anchor_disc is not None)
-    binary = np.isin(labels.data, values)
-    if not binary.any():
-        raise InputError(
-            "the vertebrae label is empty",
-            source=labels.source or None,
-            expected="voxels of the vertebrae label",
-        )
-    inst, names, doubt = _split_and_name(
-        binary,
-        labels.affine,
-        anchor=anchor,
-        anchor_is=anchor_is,
-        discs=discs if by_discs else None,
-        min_fraction=0.05,
-        max_erosion=4,
-    )
-    if not by_discs:
-        how = f"{anchor_is} = {anchor}"
-    elif discs is not None and discs.named:
-        how = "named from the disc labels"
+    return _Naming(anchor, anchor_is, anchor_disc, discs)
+
+
+def _sacrum_check(
+    labels: Volume,
+    scheme: LabelScheme,
+    naming: _Naming,
+    extents: Mapping[str, tuple[float, float, float]],
+    gap_mm: float,
+) -> str:
+    """Say what a sacrum label shows of names that make the lowest piece L5 (or ``""``)."""
+    if not naming.lowest_is_l5:
+        return ""
+    named = naming.discs is not None and naming.discs.named
+    sacrum = [v for v, e in scheme.entries.items() if e.name == "sacrum"]
+    sac = instance_extents(labels.data, labels.affine, dict.fromkeys(sacrum, "sacrum"))
+    what = "lowest disc" if naming.by_discs else "lowest piece"
+    if naming.by_discs and naming.discs is not None:
+        bottom = naming.discs.bottoms_mm[-1]
     else:
-        n_discs = 0 if discs is None else len(discs.heights_mm)
-        how = f"named from {n_discs} discs, {anchor_is} disc = {anchor}"
-    extents = instance_extents(inst, labels.affine, names)
-    slice_s = slice_positions_s(image.affine, image.shape)
-    levels = assign_slices(slice_s, extents, fill_gaps=fill_gaps)
-    check = ""
-    named = discs is not None and discs.named
-    if named:  # the names come from the labels; a sacrum only double-checks L5-S1
-        lowest_is_l5 = discs is not None and discs.names[-1] == ("L5", "S1")
-    elif by_discs:
-        lowest_is_l5 = anchor_is == "lowest" and anchor_disc == ("L5", "S1")
-    else:
-        lowest_is_l5 = anchor_is == "lowest" and anchor == "L5"
-    if lowest_is_l5:
-        sacrum = [v for v, e in scheme.entries.items() if e.name == "sacrum"]
-        sac = instance_extents(labels.data, labels.affine, dict.fromkeys(sacrum, "sacrum"))
-        what = "lowest disc" if by_discs else "lowest piece"
-        if by_discs and discs is not None:
-            bottom = discs.bottoms_mm[-1]
-        else:
-            bottom = extents["L5"][0] if "L5" in extents else math.nan
-        if not sac:
-            check = "" if named else " (assumed: no sacrum in view)"
-        elif bottom - sac["sacrum"][1] <= sacrum_gap_mm:
-            check = f" (checked: the {what} sits on the sacrum)"
-        else:
-            check = f" (WARNING: the {what} does not sit on the sacrum; levels doubtful)"
-            logger.warning("vertebra split: %s is not directly above the sacrum", what)
-    if by_discs and discs is not None and not discs.named:
-        thick = [f"{f:.2f}" for f in discs.flatness if f > MAX_DISC_FLATNESS]
-        if thick:
-            doubt = doubt or f"a disc piece is too thick for one disc (flatness {', '.join(thick)})"
-    if doubt:
-        check += f" (WARNING: {doubt}; levels doubtful)"
-        logger.warning("vertebra split: %s", doubt)
-    return SliceLevels(
-        levels,
-        f"single vertebrae label split into instances, {how}{check}",
-        {n: e[2] for n, e in extents.items()},
-    )
+        bottom = extents["L5"][0] if "L5" in extents else math.nan
+    if not sac:  # the names come from the labels; a sacrum only double-checks L5-S1
+        return "" if named else " (assumed: no sacrum in view)"
+    if bottom - sac["sacrum"][1] <= gap_mm:
+        return f" (checked: the {what} sits on the sacrum)"
+    logger.warning("vertebra split: %s is not directly above the sacrum", what)
+    return f" (WARNING: the {what} does not sit on the sacrum; levels doubtful)"
+
+
+def _thick_disc_doubt(naming: _Naming) -> str:
+    """Why unnamed discs cannot be trusted (a piece too thick for one disc), or ``""``."""
+    discs = naming.discs
+    if not naming.by_discs or discs is None or discs.named:
+        return ""
+    thick = [f"{f:.2f}" for f in discs.flatness if f > MAX_DISC_FLATNESS]
+    return f"a disc piece is too thick for one disc (flatness {', '.join(thick)})" if thick else ""
