@@ -2,7 +2,7 @@
 
 Each file is read and validated by :mod:`spinestab.care.io`, summarised by
 :mod:`spinestab.care.summarise`, and what is missing is listed by
-:func:`~spinestab.care.profile.find_missing`.
+:func:`~spinestab.care.missing.find_missing`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from spinestab.care.io import (
     read_morphometry,
     read_muscle_quality,
 )
-from spinestab.care.profile import History, StabilityProfile, find_missing
+from spinestab.care.missing import find_missing
+from spinestab.care.profile import History, StabilityProfile
 from spinestab.care.summarise import clinical_state_from_scores, summarise_daily, summarise_muscle
 from spinestab.clinical import load_form, score_form
 from spinestab.errors import InputError

@@ -19,93 +19,20 @@ are reported with each new plan version; every earlier version is kept in ``hist
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from spinestab.care.config import CareRules, load_rules
 from spinestab.care.dose import step_down, step_up
 from spinestab.care.exercises import Library, load_library, stage_label
 from spinestab.care.plan import Plan, PlannedExercise, phase_for_week
-from spinestab.core.safe_load import parse_json, read_limited_text
-from spinestab.core.validation import check_choice, check_range, check_type
+from spinestab.care.sessions import SESSION_FIELDS, Outcome, SessionLog, read_sessions
 from spinestab.errors import InputError
 
-__all__ = ["Outcome", "SessionLog", "progress", "read_sessions", "zone"]
-
-_BOOL = {
-    "true": True,
-    "yes": True,
-    "1": True,
-    "y": True,
-    "false": False,
-    "no": False,
-    "0": False,
-    "n": False,
-}
-SESSION_FIELDS = (
-    "date",
-    "exercise",
-    "done",
-    "sets",
-    "reps",
-    "hold_s",
-    "pain_before",
-    "pain_during",
-    "pain_after",
-    "pain_next_morning",
-    "effort",
-    "form_ok",
-)
-
-
-@dataclass(frozen=True)
-class SessionLog:
-    """One logged exercise in one session.
-
-    Attributes
-    ----------
-    date : datetime.date
-    exercise : str
-        Library id.
-    done : bool
-    sets, reps, hold_s : int or None
-        What was done (sets = holds for hold exercises).
-    pain_before, pain_during, pain_after, pain_next_morning : int or None
-        NRS 0-10; ``pain_during`` is the highest value in the session.
-    effort : int or None
-        Borg CR10 0-10 (RPE).
-    form_ok : bool or None
-        Self-report or sensor.
-
-    """
-
-    date: dt.date
-    exercise: str
-    done: bool
-    sets: int | None = None
-    reps: int | None = None
-    hold_s: int | None = None
-    pain_before: int | None = None
-    pain_during: int | None = None
-    pain_after: int | None = None
-    pain_next_morning: int | None = None
-    effort: int | None = None
-    form_ok: bool | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A follow-up score for the reviews (ODI in percent)."""
-
-    date: dt.date
-    instrument: str
-    value: float
+__all__ = ["SESSION_FIELDS", "Outcome", "SessionLog", "progress", "read_sessions", "zone"]
 
 
 def zone(pain: float | None, *, rules: CareRules) -> str | None:
@@ -115,162 +42,6 @@ def zone(pain: float | None, *, rules: CareRules) -> str | None:
     if pain <= rules["green_max"]:
         return "green"
     return "amber" if pain <= rules["amber_max"] else "red"
-
-
-# ------------------------------------------------------------------------------ reading
-def _int(
-    value: Any, *, source: str, item: str, low: int = 0, high: int | None = None
-) -> int | None:
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        return None
-    if isinstance(value, bool):
-        raise InputError("not a whole number", source=source, item=item, value=value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError("not a number", source=source, item=item, value=value) from None
-    if number != int(number):
-        raise InputError("not a whole number", source=source, item=item, value=value)
-    return int(check_range(item, number, low, high, source=source))
-
-
-def _bool(value: Any, *, source: str, item: str) -> bool | None:
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        return None
-    if isinstance(value, bool):
-        return value
-    text = check_choice(
-        item,
-        str(value).strip().lower(),
-        _BOOL,
-        source=source,
-        message="not yes/no",
-        expected="true/false, yes/no or 1/0",
-    )
-    return _BOOL[text]
-
-
-def _date(value: Any, *, source: str, item: str) -> dt.date:
-    try:
-        date = dt.date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise InputError(
-            "not a date", source=source, item=item, value=value, expected="YYYY-MM-DD"
-        ) from None
-    today = dt.date.today()
-    if date > today:
-        # a log from the future would move the plan's week (and the reviews) with it
-        raise InputError(
-            "date is in the future",
-            source=source,
-            item=item,
-            value=value,
-            expected=f"a date on or before {today.isoformat()}",
-        )
-    return date
-
-
-def _session(row: Mapping[str, Any], *, source: str, index: int) -> SessionLog:
-    item = f"entry {index}"
-    for key in row:
-        check_choice(
-            f"{item} {key}",
-            key,
-            (*SESSION_FIELDS, "notes", "side"),
-            source=source,
-            message="unknown session field",
-            expected=", ".join(SESSION_FIELDS),
-        )
-    if not row.get("exercise"):
-        raise InputError("session entry without exercise", source=source, item=item)
-    done = _bool(row.get("done"), source=source, item=f"{item} done")
-    pains = {
-        k: _int(row.get(k), source=source, item=f"{item} {k}", high=10)
-        for k in ("pain_before", "pain_during", "pain_after", "pain_next_morning")
-    }
-    return SessionLog(
-        date=_date(row.get("date"), source=source, item=f"{item} date"),
-        exercise=str(row["exercise"]).strip(),
-        done=True if done is None else done,
-        sets=_int(row.get("sets"), source=source, item=f"{item} sets"),
-        reps=_int(row.get("reps"), source=source, item=f"{item} reps"),
-        hold_s=_int(row.get("hold_s"), source=source, item=f"{item} hold_s"),
-        effort=_int(row.get("effort"), source=source, item=f"{item} effort", high=10),
-        form_ok=_bool(row.get("form_ok"), source=source, item=f"{item} form_ok"),
-        **pains,
-    )
-
-
-def read_sessions(path: str | Path) -> tuple[list[SessionLog], list[Outcome]]:
-    """Read session logs (CSV or JSON) and optional follow-up outcomes.
-
-    CSV: one row per exercise and session with columns among :data:`SESSION_FIELDS`
-    (``date`` and ``exercise`` required). JSON: a list of such objects, or
-    ``{"sessions": [...], "outcomes": [{"date", "instrument", "value"}]}``.
-    """
-    path = Path(path)
-    source = str(path)
-    # bounded like every document: over 1 MB, deep nesting and huge integers are refused
-    text = read_limited_text(path)
-    outcomes_raw: list[Any] = []
-    if path.suffix.lower() == ".json":
-        data = parse_json(text, source=source)
-        if isinstance(data, Mapping):
-            rows = data.get("sessions")
-            outcomes_raw = list(data.get("outcomes", []))
-        else:
-            rows = data
-        if not isinstance(rows, list):
-            raise InputError(
-                "no session list",
-                source=source,
-                expected="a list of sessions or {'sessions': [...]}",
-            )
-    else:
-        reader = csv.DictReader(io.StringIO(text))
-        header = reader.fieldnames or []
-        for col in ("date", "exercise"):
-            if col not in header:
-                raise InputError(
-                    f"missing column {col}",
-                    source=source,
-                    value=header,
-                    expected="columns " + ", ".join(SESSION_FIELDS),
-                )
-        rows = list(reader)
-    sessions = []
-    for i, row in enumerate(rows, start=1):
-        if not isinstance(row, Mapping):
-            raise InputError(
-                "session entry is not an object", source=source, item=f"entry {i}", value=row
-            )
-        sessions.append(_session(row, source=source, index=i))
-    outcomes = []
-    for i, o in enumerate(outcomes_raw, start=1):
-        if not isinstance(o, Mapping) or o.get("instrument") not in ("odi", "rmdq", "nrs", "psfs"):
-            raise InputError(
-                "bad outcome",
-                source=source,
-                item=f"outcome {i}",
-                value=o,
-                expected="{date, instrument: odi|rmdq|nrs|psfs, value}",
-            )
-        value = check_type(
-            f"outcome {i}",
-            o.get("value"),
-            (int, float),
-            source=source,
-            message="outcome value is not a number",
-            expected="a number",
-        )
-        outcomes.append(
-            Outcome(
-                _date(o.get("date"), source=source, item=f"outcome {i}"),
-                str(o["instrument"]),
-                float(value),
-            )
-        )
-    return sessions, outcomes
 
 
 # ------------------------------------------------------------------------------ decisions
@@ -379,10 +150,41 @@ def progress(
 
     """
     rules = rules or load_rules()
-    lib = library or load_library()
     if plan.status == "blocked":
         raise InputError("plan is blocked by a red flag", item="status", value=plan.status)
     all_logs = sorted(sessions, key=lambda s: s.date)
+    window = _window(plan, all_logs)
+    outcomes = list(outcomes)
+    if as_of is None:
+        # The new version is as of the last dated log: a session, or a follow-up score
+        # (a week-12 ODI filled in after the last session still makes the review due).
+        as_of = max([window[-1].date, *(o.date for o in outcomes if o.date >= window[0].date)])
+    phase = phase_for_week(plan.phases, plan.week_of(as_of + dt.timedelta(days=1)))
+    ctx = _Context(
+        plan=plan,
+        rules=rules,
+        library=library or load_library(),
+        window=window,
+        as_of=as_of,
+        phase=phase,
+        weekly=_weekly_increase(all_logs, plan, rules),
+    )
+    decided = [_decide(ex, ctx) for ex in plan.exercises]
+    return replace(
+        plan,
+        version=plan.version + 1,
+        created=as_of,
+        exercises=tuple(ex for ex, _ in decided),
+        decisions=tuple(d for _, d in decided),
+        adherence=_adherence(plan, window, as_of),
+        review=_review(plan, outcomes, as_of, rules),
+        history=(*plan.history, plan.summary()),
+        rules_origin=rules.origin,
+    )
+
+
+def _window(plan: Plan, all_logs: list[SessionLog]) -> list[SessionLog]:
+    """Return the logs this version is decided on (every logged exercise must be planned)."""
     known = {ex.id for ex in plan.exercises}
     unknown = sorted({s.exercise for s in all_logs} - known)
     if unknown:
@@ -401,89 +203,105 @@ def progress(
             value=plan.created.isoformat(),
             expected="sessions dated after the plan version",
         )
-    outcomes = list(outcomes)
-    if as_of is None:
-        # The new version is as of the last dated log: a session, or a follow-up score
-        # (a week-12 ODI filled in after the last session still makes the review due).
-        as_of = max([window[-1].date, *(o.date for o in outcomes if o.date >= window[0].date)])
-    next_week = plan.week_of(as_of + dt.timedelta(days=1))
-    phase = phase_for_week(plan.phases, next_week)
-    max_stage = int(phase["levels"][1])  # plan.json calls a phase's stages "levels"
-    baseline = plan.baseline.get("nrs")
-    weekly = _weekly_increase(all_logs, plan, rules)
-    n_needed = int(rules["progression_consecutive_sessions"])
-    decisions = []
-    new_exercises = []
-    for ex in plan.exercises:
-        spec = lib[ex.id]
-        logs = [s for s in window if s.exercise == ex.id]
-        recent = logs[-n_needed:]
-        triggers = [t for s in recent for t in _regression(s, baseline, rules)]
-        if weekly and logs:
-            triggers.append(weekly)
-        stage, dose, change, action = ex.stage, ex.dose, "none", "keep"
-        why: list[str] = []
-        if plan.week_of(as_of) < ex.start_week and not logs:
-            why.append(f"starts in week {ex.start_week}")
-        elif not logs:
-            why.append("no sessions logged")
-        elif triggers:
-            stage, dose, change = step_down(
-                spec, ex.stage, ex.dose, volume_factor=float(rules["regression_volume_factor"])
-            )
-            action = "down"
-            why += triggers
-        else:
-            failed = [
-                f"{s.date}: {', '.join(c)}"
-                for s in recent
-                if (c := _criteria(s, ex, baseline, rules))
-            ]
-            if len(recent) < n_needed:
-                why.append(f"{len(recent)} of {n_needed} sessions needed")
-            elif failed:
-                why += failed
-            else:
-                stage, dose, change = step_up(
-                    spec,
-                    ex.stage,
-                    ex.dose,
-                    max_stage=max(max_stage, ex.stage),
-                    walk_increase=float(rules["walking_weekly_increase"]),
-                    hold_step_s=int(rules["progression_hold_step_s"]),
-                    reps_step=int(rules["progression_reps_step"]),
-                )
-                if change == "none":
-                    why.append(f"at the most allowed in phase {phase['index']} (stage {max_stage})")
-                else:
-                    action = "up"
-                    why.append(f"criteria met in the last {n_needed} sessions")
-        new_exercises.append(replace(ex, stage=stage, dose=dose))
-        decisions.append(
-            {
-                "exercise": ex.id,
-                "decision": action,
-                "change": change,
-                "from": _stage_dose(ex.stage, ex.dose),
-                "to": _stage_dose(stage, dose),
-                "reasons": why,
-                "sessions": len(logs),
-                "zones": [zone(s.pain_during, rules=rules) for s in logs],
-            }
+    return window
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every exercise's decision reads."""
+
+    plan: Plan
+    rules: CareRules
+    library: Library
+    window: list[SessionLog]
+    as_of: dt.date
+    phase: dict[str, Any]
+    weekly: str | None
+
+    @property
+    def max_stage(self) -> int:
+        """Highest stage of the coming week's phase (``plan.json`` calls them levels)."""
+        return int(self.phase["levels"][1])
+
+    @property
+    def n_needed(self) -> int:
+        """Consecutive sessions that must meet the criteria (§5.3)."""
+        return int(self.rules["progression_consecutive_sessions"])
+
+
+def _decide(ex: PlannedExercise, ctx: _Context) -> tuple[PlannedExercise, dict[str, Any]]:
+    """Step one exercise down, up or keep it (§5.3, §5.4), with the reasons."""
+    rules, baseline = ctx.rules, ctx.plan.baseline.get("nrs")
+    logs = [s for s in ctx.window if s.exercise == ex.id]
+    recent = logs[-ctx.n_needed :]
+    triggers = [t for s in recent for t in _regression(s, baseline, rules)]
+    if ctx.weekly and logs:
+        triggers.append(ctx.weekly)
+    stage, dose, change, action = ex.stage, ex.dose, "none", "keep"
+    why: list[str] = []
+    if ctx.plan.week_of(ctx.as_of) < ex.start_week and not logs:
+        why.append(f"starts in week {ex.start_week}")
+    elif not logs:
+        why.append("no sessions logged")
+    elif triggers:
+        stage, dose, change = step_down(
+            ctx.library[ex.id],
+            ex.stage,
+            ex.dose,
+            volume_factor=float(rules["regression_volume_factor"]),
         )
-    adherence = _adherence(plan, window, as_of)
-    review = _review(plan, outcomes, as_of, rules)
-    return replace(
-        plan,
-        version=plan.version + 1,
-        created=as_of,
-        exercises=tuple(new_exercises),
-        decisions=tuple(decisions),
-        adherence=adherence,
-        review=review,
-        history=(*plan.history, plan.summary()),
-        rules_origin=rules.origin,
+        action, why = "down", triggers
+    else:
+        stage, dose, change, action, why = _try_step_up(ex, recent, ctx)
+    decision = {
+        "exercise": ex.id,
+        "decision": action,
+        "change": change,
+        "from": _stage_dose(ex.stage, ex.dose),
+        "to": _stage_dose(stage, dose),
+        "reasons": why,
+        "sessions": len(logs),
+        "zones": [zone(s.pain_during, rules=rules) for s in logs],
+    }
+    return replace(ex, stage=stage, dose=dose), decision
+
+
+def _try_step_up(
+    ex: PlannedExercise, recent: list[SessionLog], ctx: _Context
+) -> tuple[int, Any, str, str, list[str]]:
+    """Step up when the last sessions each met every criterion; else say what failed."""
+    rules, baseline = ctx.rules, ctx.plan.baseline.get("nrs")
+    failed = [
+        f"{s.date}: {', '.join(c)}" for s in recent if (c := _criteria(s, ex, baseline, rules))
+    ]
+    if len(recent) < ctx.n_needed:
+        return (
+            ex.stage,
+            ex.dose,
+            "none",
+            "keep",
+            [f"{len(recent)} of {ctx.n_needed} sessions needed"],
+        )
+    if failed:
+        return ex.stage, ex.dose, "none", "keep", failed
+    stage, dose, change = step_up(
+        ctx.library[ex.id],
+        ex.stage,
+        ex.dose,
+        max_stage=max(ctx.max_stage, ex.stage),
+        walk_increase=float(rules["walking_weekly_increase"]),
+        hold_step_s=int(rules["progression_hold_step_s"]),
+        reps_step=int(rules["progression_reps_step"]),
     )
+    if change == "none":
+        return (
+            stage,
+            dose,
+            change,
+            "keep",
+            [f"at the most allowed in phase {ctx.phase['index']} (stage {ctx.max_stage})"],
+        )
+    return stage, dose, change, "up", [f"criteria met in the last {ctx.n_needed} sessions"]
 
 
 def _adherence(plan: Plan, window: Sequence[SessionLog], as_of: dt.date) -> dict[str, Any]:

@@ -8,17 +8,16 @@ reasons it adds and the draft fields it sets (``changes``). :data:`PLAN_STEPS` l
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from spinestab.care.config import CareRules, Reason
-from spinestab.care.dose import Dose, start_dose
-from spinestab.care.exercises import Exercise, Library
+from spinestab.care.dose import start_dose
+from spinestab.care.exercises import Exercise
+from spinestab.care.plan.activity import movement_breaks, walking
+from spinestab.care.plan.draft import FatEmphasis, PlanDraft, PlanInput, PlanPart
 from spinestab.care.plan.model import PlannedExercise
 from spinestab.care.profile import StabilityProfile
-from spinestab.care.triage import Triage
 
 __all__ = [
     "EDUCATION_ALWAYS",
@@ -50,68 +49,6 @@ PHASE_FOCUS = (
 )
 #: Weekdays (0 = Monday) of the exercise sessions per number of sessions a week [D].
 SESSION_DAYS = {2: (0, 3), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4)}
-
-
-@dataclass(frozen=True)
-class PlanInput:
-    """What every plan step may read."""
-
-    profile: StabilityProfile
-    triage: Triage
-    rules: CareRules
-    library: Library
-    start: dt.date
-
-
-@dataclass(frozen=True)
-class FatEmphasis:
-    """Multifidus fat and what it changes in the plan (§5.9)."""
-
-    fat_pct: float | None
-    grade: int | None
-    asymmetry_pct: float | None
-    asymmetric: bool
-
-    @property
-    def on(self) -> bool:
-        """Extensor emphasis: fat grade >= 1 or an asymmetry at or above the rule."""
-        return (self.grade or 0) >= 1 or self.asymmetric
-
-    @property
-    def grade2(self) -> bool:
-        """Grade 2: lower starting load, longer phases, endurance dosing."""
-        return self.grade == 2
-
-
-@dataclass(frozen=True)
-class PlanDraft:
-    """The plan as the steps have built it so far (read-only for a step)."""
-
-    fat: FatEmphasis = FatEmphasis(None, None, None, False)
-    emphasis: Mapping[str, Any] = field(default_factory=dict)
-    phases: tuple[dict[str, Any], ...] = ()
-    start_stage: int = 0
-    exercises: tuple[PlannedExercise, ...] = ()
-    walking: Mapping[str, Any] = field(default_factory=dict)
-    movement_breaks: Mapping[str, Any] = field(default_factory=dict)
-    education: tuple[str, ...] = ()
-    actions: tuple[dict[str, Any], ...] = ()
-    sessions_per_week: int = 0
-    exercise_days: tuple[int, ...] = ()
-    baseline: Mapping[str, Any] = field(default_factory=dict)
-    reasons: tuple[Reason, ...] = ()
-
-    def add(self, part: PlanPart) -> PlanDraft:
-        """Return the draft with one step's part applied."""
-        return replace(self, **part.changes, reasons=self.reasons + part.reasons)
-
-
-@dataclass(frozen=True)
-class PlanPart:
-    """What one plan step adds: reasons, and the draft fields it sets."""
-
-    reasons: tuple[Reason, ...] = ()
-    changes: Mapping[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------ §5.9 fat
@@ -342,95 +279,6 @@ def slow_lowering(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
         evidence="D",
     )
     return PlanPart((reason,), {"exercises": (*so_far.exercises, planned)})
-
-
-# ------------------------------------------------------------------------------ §5.2, §5.7
-def _walking_goal(profile: StabilityProfile, rules: CareRules, dose: Dose) -> dict[str, Any]:
-    move = profile.movement
-    baseline = move.walking_min if move is not None and move.valid_days else None
-    return {
-        "days_per_week": 5,
-        "start_min_per_day": (dose.minutes or 0) * (dose.per_day or 1),
-        "weekly_increase": float(rules["walking_weekly_increase"]),
-        "target_min_per_week": int(rules["weekly_activity_target_min"]),
-        "baseline_walking_min_per_day": None if baseline is None else round(baseline, 1),
-        "baseline_steps_per_day": (
-            None if move is None or move.steps is None else round(move.steps)
-        ),
-        "source": rules.rule("weekly_activity_target_min").source,
-    }
-
-
-def walking(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
-    """§5.2: walking from the patient's own baseline (30+ min a day starts at stage 2)."""
-    move = inp.profile.movement
-    baseline = move.walking_min if move is not None and move.valid_days else None
-    stage = so_far.start_stage
-    if baseline is not None and baseline >= 30:
-        stage = max(stage, 2)
-    dose = start_dose(inp.library["walking"], stage)
-    planned = PlannedExercise("walking", stage, dose, 1, True)
-    return PlanPart(
-        changes={
-            "exercises": (*so_far.exercises, planned),
-            "walking": _walking_goal(inp.profile, inp.rules, dose),
-        }
-    )
-
-
-def _break_goal(profile: StabilityProfile, rules: CareRules) -> dict[str, Any]:
-    low, high = (int(x) for x in rules["movement_break_interval_min"])
-    move = profile.movement
-    if move is None or move.valid_days == 0 or move.longest_static_bout_min is None:
-        why = (
-            "no wearable data"
-            if move is None
-            else "no valid wear day in daily.csv"
-            if move.valid_days == 0
-            else "no static-bout figures on the valid days"
-        )
-        return {
-            "interval_min": low,
-            "from_own_data": False,
-            "baseline_bouts_over_30min_per_day": None,
-            "target_bouts_over_30min_per_day": None,
-            "rule": f"{why}: lower end of the 30-45 min interval [D]",
-        }
-    # Prompt at half the patient's usual longest still spell, kept within 30-45 min and
-    # rounded to 5 min [D]; goal: reduce the daily count of > 30 min static bouts.
-    half = move.longest_static_bout_min / 2
-    interval = int(min(high, max(low, 5 * round(half / 5))))
-    bouts = move.static_bouts_over_30min
-    target = None if bouts is None else int(bouts * (1 - float(rules["movement_break_reduction"])))
-    return {
-        "interval_min": interval,
-        "from_own_data": True,
-        "baseline_bouts_over_30min_per_day": None if bouts is None else round(bouts, 1),
-        "baseline_longest_static_bout_min": round(move.longest_static_bout_min, 1),
-        "target_bouts_over_30min_per_day": target,
-        "valid_days": move.valid_days,
-        "rule": "interval = half the median longest static bout, within 30-45 min; goal = "
-        "static bouts > 30 min reduced by movement_break_reduction [D]",
-    }
-
-
-def movement_breaks(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
-    """§5.7: movement breaks at an interval from the patient's own static bouts."""
-    goal = _break_goal(inp.profile, inp.rules)
-    dose = replace(start_dose(inp.library["movement_breaks"], 0), interval_min=goal["interval_min"])
-    reason = inp.rules.reason(
-        "movement_breaks",
-        f"Movement-break interval {goal['interval_min']} min ({goal['rule']}).",
-        "movement_break_interval_min",
-        "movement_break_reduction",
-    )
-    return PlanPart(
-        (reason,),
-        {
-            "exercises": (*so_far.exercises, PlannedExercise("movement_breaks", 0, dose, 1, True)),
-            "movement_breaks": goal,
-        },
-    )
 
 
 # ------------------------------------------------------------------------------ the rest
