@@ -164,6 +164,48 @@ def start_dose(
     return Dose("break", duration_min=int(spec["duration_min"][0]))
 
 
+_Grown = tuple[Dose, str] | None
+
+
+def _grow_hold(spec: dict[str, Any], dose: Dose, *, hold_step_s: int, **_: Any) -> _Grown:
+    """Hold longer, up to the stage's most, then add a set."""
+    top = int(spec["hold_s"][1])
+    if (dose.hold_s or 0) < top:
+        return replace(dose, hold_s=min(top, (dose.hold_s or 0) + hold_step_s)), "hold"
+    if spec.get("sets") and (dose.sets or 0) < spec["sets"][1]:
+        return replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
+    return None
+
+
+def _grow_reps(spec: dict[str, Any], dose: Dose, *, reps_step: int, **_: Any) -> _Grown:
+    """Add repetitions, up to the stage's most, then a set."""
+    if (dose.reps or 0) < spec["reps"][1]:
+        return replace(dose, reps=min(spec["reps"][1], (dose.reps or 0) + reps_step)), "reps"
+    if (dose.sets or 0) < spec["sets"][1]:
+        return replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
+    return None
+
+
+def _grow_walk(spec: dict[str, Any], dose: Dose, *, walk_increase: float, **_: Any) -> _Grown:
+    """Raise walking minutes by the weekly increase (at least one minute)."""
+    top = int(spec["minutes"][1])
+    if (dose.minutes or 0) >= top:
+        return None
+    grown = max((dose.minutes or 0) + 1, math.ceil((dose.minutes or 0) * (1 + walk_increase)))
+    return replace(dose, minutes=min(top, grown)), "minutes"
+
+
+def _grow_break(spec: dict[str, Any], dose: Dose, **_: Any) -> _Grown:
+    """Make a movement break one minute longer."""
+    if (dose.duration_min or 0) >= int(spec["duration_min"][1]):
+        return None
+    return replace(dose, duration_min=(dose.duration_min or 0) + 1), "minutes"
+
+
+#: How each dose type grows within its stage (§5.3: time or repetitions, then sets).
+_GROW = {"hold": _grow_hold, "reps": _grow_reps, "walk": _grow_walk, "break": _grow_break}
+
+
 def step_up(
     exercise: Exercise,
     stage: int,
@@ -202,32 +244,11 @@ def step_up(
 
     """
     spec = _spec(exercise, stage)
-    if dose.type == "hold":
-        top = int(spec["hold_s"][1])
-        if (dose.hold_s or 0) < top:
-            return stage, replace(dose, hold_s=min(top, (dose.hold_s or 0) + hold_step_s)), "hold"
-        if spec.get("sets") and (dose.sets or 0) < spec["sets"][1]:
-            return stage, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
-    elif dose.type == "reps":
-        if (dose.reps or 0) < spec["reps"][1]:
-            return (
-                stage,
-                replace(dose, reps=min(spec["reps"][1], (dose.reps or 0) + reps_step)),
-                "reps",
-            )
-        if (dose.sets or 0) < spec["sets"][1]:
-            return stage, replace(dose, sets=(dose.sets or 0) + SETS_STEP), "sets"
-    elif dose.type == "walk":
-        top = int(spec["minutes"][1])
-        if (dose.minutes or 0) < top:
-            grown = max(
-                (dose.minutes or 0) + 1, math.ceil((dose.minutes or 0) * (1 + walk_increase))
-            )
-            return stage, replace(dose, minutes=min(top, grown)), "minutes"
-    elif dose.type == "break":
-        top = int(spec["duration_min"][1])
-        if (dose.duration_min or 0) < top:
-            return stage, replace(dose, duration_min=(dose.duration_min or 0) + 1), "minutes"
+    grown = _GROW[dose.type](
+        spec, dose, walk_increase=walk_increase, hold_step_s=hold_step_s, reps_step=reps_step
+    )
+    if grown is not None:
+        return stage, grown[0], grown[1]
     if stage < min(max_stage, len(STAGES) - 1):
         new = start_dose(exercise, stage + 1)
         if dose.type == "break":

@@ -8,8 +8,9 @@ Each file is read and validated by :mod:`spinestab.care.io`, summarised by
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spinestab.care.config import CareRules, load_rules
 from spinestab.care.io import (
@@ -24,12 +25,13 @@ from spinestab.care.io import (
 from spinestab.care.missing import find_missing
 from spinestab.care.profile import History, StabilityProfile
 from spinestab.care.summarise import clinical_state_from_scores, summarise_daily, summarise_muscle
-from spinestab.clinical import load_form, score_form
+from spinestab.clinical import Score, load_form, score_form
 from spinestab.errors import InputError
 
 __all__ = ["load_patient_dir"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> StabilityProfile:
@@ -48,7 +50,40 @@ def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> S
 
     """
     rules = rules or load_rules()
-    folder = Path(folder)
+    folder = _check_folder(Path(folder))
+    history = History()
+    if (folder / "history.json").is_file():
+        history = read_history(
+            read_json(folder / "history.json"), source=str(folder / "history.json")
+        )
+    scores = _scores(folder)
+    clinical = clinical_state_from_scores(scores, history)
+    muscle = _if_present(
+        folder / "muscle_quality.csv",
+        lambda p: summarise_muscle(
+            read_muscle_quality(p), symptomatic_levels=history.symptomatic_levels
+        ),
+    )
+    instability = _if_present(folder / "instability.json", read_instability)
+    movement = _if_present(
+        folder / "daily.csv", lambda p: summarise_daily(read_daily(p), rules=rules)
+    )
+    deformities = _if_present(folder / "morphometry.json", read_morphometry)
+    missing = find_missing(clinical, muscle, instability, movement)
+    log.info("profile of %s: %d scores, %d missing parts", folder.name, len(scores), len(missing))
+    return StabilityProfile(
+        folder.name,
+        clinical.date,
+        clinical,
+        muscle,
+        instability,
+        movement,
+        missing,
+        deformities=deformities,
+    )
+
+
+def _check_folder(folder: Path) -> Path:
     if folder.is_file():
         raise InputError(
             "a file was given where a patient folder is expected",
@@ -61,11 +96,11 @@ def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> S
             source=str(folder),
             expected="a folder with questionnaire files",
         )
-    history = History()
-    if (folder / "history.json").is_file():
-        history = read_history(
-            read_json(folder / "history.json"), source=str(folder / "history.json")
-        )
+    return folder
+
+
+def _scores(folder: Path) -> list[Score]:
+    """Score every questionnaire of the folder; one form per instrument and date."""
     scores = []
     seen: dict[tuple[str, Any], Path] = {}
     for path in questionnaire_files(folder):
@@ -87,31 +122,9 @@ def load_patient_dir(folder: str | Path, *, rules: CareRules | None = None) -> S
             source=str(folder),
             expected="JSON/YAML files {instrument, date, answers}",
         )
-    clinical = clinical_state_from_scores(scores, history)
-    muscle = None
-    if (folder / "muscle_quality.csv").is_file():
-        muscle = summarise_muscle(
-            read_muscle_quality(folder / "muscle_quality.csv"),
-            symptomatic_levels=history.symptomatic_levels,
-        )
-    instability = None
-    if (folder / "instability.json").is_file():
-        instability = read_instability(folder / "instability.json")
-    movement = None
-    if (folder / "daily.csv").is_file():
-        movement = summarise_daily(read_daily(folder / "daily.csv"), rules=rules)
-    deformities = None
-    if (folder / "morphometry.json").is_file():
-        deformities = read_morphometry(folder / "morphometry.json")
-    missing = find_missing(clinical, muscle, instability, movement)
-    log.info("profile of %s: %d scores, %d missing parts", folder.name, len(scores), len(missing))
-    return StabilityProfile(
-        folder.name,
-        clinical.date,
-        clinical,
-        muscle,
-        instability,
-        movement,
-        missing,
-        deformities=deformities,
-    )
+    return scores
+
+
+def _if_present(path: Path, read: Callable[[Path], T]) -> T | None:
+    """``read(path)`` when the optional file is there, else None."""
+    return read(path) if path.is_file() else None

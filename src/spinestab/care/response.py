@@ -306,12 +306,31 @@ def fit_response_model(
 
     """
     require("sklearn", extra="care", feature="fit_response_model")
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     cols = _columns(outcomes)
+    features, x, y = _design(cols, arm=arm, outcome=outcome, features=features)
+    arms = tuple(sorted({str(a) for a in cols[arm]}))
+    arm_values = np.asarray([str(a) for a in cols[arm]])
+    rng = np.random.default_rng(random_state)
+    models: dict[str, list[Any]] = {}
+    calibration: dict[str, dict[str, float]] = {}
+    for name in arms:
+        mask = arm_values == name
+        models[name], calibration[name] = _fit_arm(
+            name,
+            x[mask],
+            y[mask].astype(int),
+            rng=rng,
+            n_bootstrap=n_bootstrap,
+            random_state=random_state,
+            c=c,
+        )
+    return ResponseModel(arms, features, models, calibration)
+
+
+def _design(
+    cols: Mapping[str, np.ndarray], *, arm: str, outcome: str, features: Sequence[str] | None
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Check the table and return the predictor names, predictors and 0/1 outcomes."""
     for name in (arm, outcome):
         if name not in cols:
             raise InputError(
@@ -319,18 +338,18 @@ def fit_response_model(
                 value=sorted(cols),
                 expected=f"columns '{arm}', '{outcome}' and predictors",
             )
-    features = (
+    names = (
         tuple(features)
         if features is not None
         else tuple(c_ for c_ in cols if c_ not in (arm, outcome))
     )
-    if not features:
+    if not names:
         raise InputError("no predictor columns", expected="at least one numeric column")
-    missing = [f for f in features if f not in cols]
+    missing = [f for f in names if f not in cols]
     if missing:
         raise InputError("missing predictor column(s): " + ", ".join(missing))
     try:
-        x = np.column_stack([cols[f].astype(float) for f in features])
+        x = np.column_stack([cols[f].astype(float) for f in names])
         y = cols[outcome].astype(float)
     except (TypeError, ValueError) as exc:
         raise InputError(f"predictors and outcome must be numeric ({exc})") from None
@@ -343,36 +362,45 @@ def fit_response_model(
         raise InputError(
             "outcome must be 0/1", item=outcome, value=sorted(set(np.unique(y).tolist()))[:5]
         )
-    arms = tuple(sorted({str(a) for a in cols[arm]}))
-    arm_values = np.asarray([str(a) for a in cols[arm]])
-    rng = np.random.default_rng(random_state)
-    models: dict[str, list[Any]] = {}
-    calibration: dict[str, dict[str, float]] = {}
-    for name in arms:
-        mask = arm_values == name
-        xa, ya = x[mask], y[mask].astype(int)
-        if mask.sum() < 20 or ya.min() == ya.max() or min(ya.sum(), (1 - ya).sum()) < 5:
-            raise InputError(
-                "too few patients or outcomes of one kind in an arm",
-                item=name,
-                value=int(mask.sum()),
-                expected=">= 20 patients with >= 5 responders and 5 non-responders",
-            )
+    return names, x, y
 
-        def make() -> Any:
-            return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=1000))
 
-        fits = [make().fit(xa, ya)]
-        for _ in range(n_bootstrap):
-            idx = rng.integers(0, len(ya), len(ya))
-            if ya[idx].min() == ya[idx].max():
-                continue
-            fits.append(make().fit(xa[idx], ya[idx]))
-        models[name] = fits
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
-        p_cv = cross_val_predict(make(), xa, ya, cv=folds, method="predict_proba")[:, 1]
-        calibration[name] = _calibration(ya.astype(float), p_cv)
-    return ResponseModel(arms, features, models, calibration)
+def _fit_arm(
+    name: str,
+    xa: np.ndarray,
+    ya: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    n_bootstrap: int,
+    random_state: int,
+    c: float,
+) -> tuple[list[Any], dict[str, float]]:
+    """Fit one arm (with bootstrap refits) and its cross-validated calibration."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if len(ya) < 20 or ya.min() == ya.max() or min(ya.sum(), (1 - ya).sum()) < 5:
+        raise InputError(
+            "too few patients or outcomes of one kind in an arm",
+            item=name,
+            value=len(ya),
+            expected=">= 20 patients with >= 5 responders and 5 non-responders",
+        )
+
+    def make() -> Any:
+        return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=1000))
+
+    fits = [make().fit(xa, ya)]
+    for _ in range(n_bootstrap):
+        idx = rng.integers(0, len(ya), len(ya))
+        if ya[idx].min() == ya[idx].max():
+            continue
+        fits.append(make().fit(xa[idx], ya[idx]))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
+    p_cv = cross_val_predict(make(), xa, ya, cv=folds, method="predict_proba")[:, 1]
+    return fits, _calibration(ya.astype(float), p_cv)
 
 
 # ------------------------------------------------------------------------------ simulation

@@ -38,74 +38,117 @@ def _poly(points: list[Point], cls: str) -> str:
     return f'<polyline class="{cls}" points="{pts}"/>'
 
 
+def _extra_wall(item: tuple) -> str:
+    x = item[1]
+    return f'<rect class="prop" x="{x:g}" y="10" width="8" height="{FLOOR - 10:g}"/>'
+
+
+def _extra_table(item: tuple) -> str:
+    x0, x1, y = item[1], item[2], item[3]
+    return (
+        f'<line class="propl" x1="{x0:g}" y1="{y:g}" x2="{x1:g}" y2="{y:g}"/>'
+        f'<line class="propl" x1="{x0 + 4:g}" y1="{y:g}" x2="{x0 + 4:g}" '
+        f'y2="{FLOOR:g}"/><line class="propl" x1="{x1 - 4:g}" y1="{y:g}" '
+        f'x2="{x1 - 4:g}" y2="{FLOOR:g}"/>'
+    )
+
+
+def _extra_chair(item: tuple) -> str:
+    x = item[1]
+    return (
+        f'<polyline class="propl" points="{x:g},{FLOOR:g} {x:g},92 {x + 30:g},92 '
+        f'{x + 30:g},{FLOOR:g}"/><line class="propl" x1="{x:g}" y1="92" x2="{x:g}" '
+        f'y2="62"/>'
+    )
+
+
+def _extra_arrow(item: tuple) -> str:
+    (x1, y1), (x2, y2) = item[1], item[2]
+    return (
+        f'<line class="arrow" x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" '
+        'marker-end="url(#head)"/>'
+    )
+
+
+def _extra_slow(item: tuple) -> str:
+    # a down arrow with three ticks: slow (3-4 s) lowering
+    x, y = item[1]
+    ticks = "".join(
+        f'<line class="tick" x1="{x - 4:g}" y1="{y + 6 + 7 * i:g}" '
+        f'x2="{x + 4:g}" y2="{y + 6 + 7 * i:g}"/>'
+        for i in range(3)
+    )
+    return (
+        f'<line class="arrow" x1="{x:g}" y1="{y:g}" x2="{x:g}" y2="{y + 30:g}" '
+        f'marker-end="url(#head)"/>' + ticks
+    )
+
+
+def _extra_brace(item: tuple) -> str:
+    x, y = item[1]
+    return f'<circle class="brace" cx="{x:g}" cy="{y:g}" r="7"/>'
+
+
+def _extra_breath(item: tuple) -> str:
+    x, y = item[1]
+    return "".join(
+        f'<path class="breath" d="M{x:g},{y + 6 * i:g} q4,-3 8,0 t8,0"/>' for i in range(3)
+    )
+
+
+def _extra_square(item: tuple) -> str:
+    x, y = item[1]
+    return f'<rect class="sweep" x="{x - 7:g}" y="{y - 7:g}" width="14" height="14"/>'
+
+
+def _extra_curve(item: tuple) -> str:
+    (x1, y1), (x2, y2), bend = item[1], item[2], item[3]
+    cx, cy = (x1 + x2) / 2, min(y1, y2) - bend
+    return (
+        f'<path class="arrow" d="M{x1:g},{y1:g} Q{cx:g},{cy:g} {x2:g},{y2:g}" '
+        'marker-end="url(#head)"/>'
+    )
+
+
+def _extra_slope(item: tuple) -> str:
+    return (
+        f'<polygon class="prop" points="0,{FLOOR:g} {WIDTH:g},{FLOOR:g} {WIDTH:g},{FLOOR - 26:g}"/>'
+    )
+
+
+def _extra_motion(item: tuple) -> str:
+    x, y = item[1]
+    return "".join(_line((x - 14, y + 8 * i), (x - 2, y + 8 * i), "tick") for i in range(3))
+
+
+def _extra_spot(item: tuple) -> str:
+    x, y = item[1]
+    return f'<circle class="spot" cx="{x:g}" cy="{y:g}" r="5"/>'
+
+
+#: How each kind of extra (props, arrows, cues) is drawn.
+_EXTRAS = {
+    "wall": _extra_wall,
+    "table": _extra_table,
+    "chair": _extra_chair,
+    "arrow": _extra_arrow,
+    "slow": _extra_slow,
+    "brace": _extra_brace,
+    "breath": _extra_breath,
+    "square": _extra_square,
+    "curve": _extra_curve,
+    "slope": _extra_slope,
+    "motion": _extra_motion,
+    "spot": _extra_spot,
+}
+
+
 def _extra(item: tuple) -> str:
-    kind = item[0]
-    if kind == "wall":
-        x = item[1]
-        return f'<rect class="prop" x="{x:g}" y="10" width="8" height="{FLOOR - 10:g}"/>'
-    if kind == "table":
-        x0, x1, y = item[1], item[2], item[3]
-        return (
-            f'<line class="propl" x1="{x0:g}" y1="{y:g}" x2="{x1:g}" y2="{y:g}"/>'
-            f'<line class="propl" x1="{x0 + 4:g}" y1="{y:g}" x2="{x0 + 4:g}" '
-            f'y2="{FLOOR:g}"/><line class="propl" x1="{x1 - 4:g}" y1="{y:g}" '
-            f'x2="{x1 - 4:g}" y2="{FLOOR:g}"/>'
-        )
-    if kind == "chair":
-        x = item[1]
-        return (
-            f'<polyline class="propl" points="{x:g},{FLOOR:g} {x:g},92 {x + 30:g},92 '
-            f'{x + 30:g},{FLOOR:g}"/><line class="propl" x1="{x:g}" y1="92" x2="{x:g}" '
-            f'y2="62"/>'
-        )
-    if kind == "arrow":
-        (x1, y1), (x2, y2) = item[1], item[2]
-        return (
-            f'<line class="arrow" x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" '
-            'marker-end="url(#head)"/>'
-        )
-    if kind == "slow":
-        # a down arrow with three ticks: slow (3-4 s) lowering
-        x, y = item[1]
-        ticks = "".join(
-            f'<line class="tick" x1="{x - 4:g}" y1="{y + 6 + 7 * i:g}" '
-            f'x2="{x + 4:g}" y2="{y + 6 + 7 * i:g}"/>'
-            for i in range(3)
-        )
-        return (
-            f'<line class="arrow" x1="{x:g}" y1="{y:g}" x2="{x:g}" y2="{y + 30:g}" '
-            f'marker-end="url(#head)"/>' + ticks
-        )
-    if kind == "brace":
-        x, y = item[1]
-        return f'<circle class="brace" cx="{x:g}" cy="{y:g}" r="7"/>'
-    if kind == "breath":
-        x, y = item[1]
-        return "".join(
-            f'<path class="breath" d="M{x:g},{y + 6 * i:g} q4,-3 8,0 t8,0"/>' for i in range(3)
-        )
-    if kind == "square":
-        x, y = item[1]
-        return f'<rect class="sweep" x="{x - 7:g}" y="{y - 7:g}" width="14" height="14"/>'
-    if kind == "curve":
-        (x1, y1), (x2, y2), bend = item[1], item[2], item[3]
-        cx, cy = (x1 + x2) / 2, min(y1, y2) - bend
-        return (
-            f'<path class="arrow" d="M{x1:g},{y1:g} Q{cx:g},{cy:g} {x2:g},{y2:g}" '
-            'marker-end="url(#head)"/>'
-        )
-    if kind == "slope":
-        return (
-            f'<polygon class="prop" points="0,{FLOOR:g} {WIDTH:g},{FLOOR:g} '
-            f'{WIDTH:g},{FLOOR - 26:g}"/>'
-        )
-    if kind == "motion":
-        x, y = item[1]
-        return "".join(_line((x - 14, y + 8 * i), (x - 2, y + 8 * i), "tick") for i in range(3))
-    if kind == "spot":
-        x, y = item[1]
-        return f'<circle class="spot" cx="{x:g}" cy="{y:g}" r="5"/>'
-    raise ValueError(f"unknown extra {kind}")
+    try:
+        draw = _EXTRAS[item[0]]
+    except KeyError:
+        raise ValueError(f"unknown extra {item[0]}") from None
+    return draw(item)
 
 
 def render_svg(pose: Pose, *, title: str) -> str:

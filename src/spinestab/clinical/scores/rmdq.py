@@ -9,6 +9,7 @@ from typing import Any
 
 from spinestab.clinical._validate import check_int_in_range
 from spinestab.clinical.result import Score
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = [
@@ -72,6 +73,60 @@ def _rmdq_ticked_list(values: Sequence[Any], *, item: str) -> list[int]:
     return numbers
 
 
+def _rmdq_lists(answers: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """``{"ticked": [...], "unanswered": [...]}``: two disjoint lists of item numbers."""
+    ticked = _rmdq_ticked_list(answers.get("ticked") or [], item="ticked")
+    unanswered = _rmdq_ticked_list(answers.get("unanswered") or [], item="unanswered")
+    both = sorted(set(ticked) & set(unanswered))
+    if both:
+        raise InputError(
+            "item both ticked and unanswered",
+            item=str(both[0]),
+            expected="each item in one list only",
+        )
+    return ticked, unanswered
+
+
+def _rmdq_per_item(answers: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """One entry per item (``true``/``false``/``null``); absent items are unanswered."""
+    ticked, unanswered, seen = [], [], set()
+    for key, value in answers.items():
+        number = _rmdq_item_number(key, item=str(key))
+        if number in seen:
+            raise InputError("duplicated item", item=str(key), expected="each item once")
+        seen.add(number)
+        if value is None:
+            unanswered.append(number)
+            continue
+        if not isinstance(value, bool):
+            check_choice(
+                str(key),
+                value,
+                (0, 1),
+                message="wrongly typed answer",
+                expected="true/false (or 1/0)",
+            )
+        if value:
+            ticked.append(number)
+    unanswered += [n for n in range(1, RMDQ_ITEMS + 1) if n not in seen]
+    return ticked, unanswered
+
+
+def _rmdq_answers(answers: Any) -> tuple[list[int], list[int]]:
+    """Ticked and unanswered item numbers from any of the three accepted shapes."""
+    if isinstance(answers, list | tuple):
+        return _rmdq_ticked_list(answers, item="ticked"), []
+    if isinstance(answers, Mapping) and set(answers) <= {"ticked", "unanswered"}:
+        return _rmdq_lists(answers)
+    if isinstance(answers, Mapping):
+        return _rmdq_per_item(answers)
+    raise InputError(
+        "RMDQ answers have the wrong shape",
+        value=type(answers).__name__,
+        expected="a list of ticked item numbers 1-24",
+    )
+
+
 def score_rmdq(
     answers: Any, *, date: dt.date | None = None, rules: RmdqRules | None = None
 ) -> Score:
@@ -96,45 +151,7 @@ def score_rmdq(
 
     """
     rules = rules or RmdqRules()
-    if isinstance(answers, list | tuple):
-        ticked = _rmdq_ticked_list(answers, item="ticked")
-        unanswered: list[int] = []
-    elif isinstance(answers, Mapping) and set(answers) <= {"ticked", "unanswered"}:
-        ticked = _rmdq_ticked_list(answers.get("ticked") or [], item="ticked")
-        unanswered = _rmdq_ticked_list(answers.get("unanswered") or [], item="unanswered")
-        both = sorted(set(ticked) & set(unanswered))
-        if both:
-            raise InputError(
-                "item both ticked and unanswered",
-                item=str(both[0]),
-                expected="each item in one list only",
-            )
-    elif isinstance(answers, Mapping):
-        ticked, unanswered, seen = [], [], set()
-        for key, value in answers.items():
-            number = _rmdq_item_number(key, item=str(key))
-            if number in seen:
-                raise InputError("duplicated item", item=str(key), expected="each item once")
-            seen.add(number)
-            if value is None:
-                unanswered.append(number)
-            elif isinstance(value, bool) or value in (0, 1):
-                if value:
-                    ticked.append(number)
-            else:
-                raise InputError(
-                    "wrongly typed answer",
-                    item=str(key),
-                    value=value,
-                    expected="true/false (or 1/0)",
-                )
-        unanswered += [n for n in range(1, RMDQ_ITEMS + 1) if n not in seen]
-    else:
-        raise InputError(
-            "RMDQ answers have the wrong shape",
-            value=type(answers).__name__,
-            expected="a list of ticked item numbers 1-24",
-        )
+    ticked, unanswered = _rmdq_answers(answers)
     missing = tuple(f"item {n}" for n in sorted(unanswered))
     count = len(ticked)
     if not unanswered:
