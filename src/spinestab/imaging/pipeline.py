@@ -616,17 +616,14 @@ def _pictures(
 ) -> list[Any]:
     if not run.options.qa:
         return []
-    from spinestab.imaging.qa import CT_SOFT_TISSUE_WINDOW, render_level_pictures
+    from spinestab.imaging.qa import CT_SOFT_TISSUE_WINDOW, PictureOptions, render_level_pictures
 
-    return render_level_pictures(
-        base,
-        mask_vol,
-        run.scheme,
-        assignment.levels,
+    options = PictureOptions(
         title=Path(str(_name(_primary(image)))).name,
         window=CT_SOFT_TISSUE_WINDOW if modality == "CT" else None,
         level_note=_TITLE_NOTE.get(assignment.state, ""),
     )
+    return render_level_pictures(base, mask_vol, run.scheme, assignment.levels, options)
 
 
 # ---- what the result says about its inputs -----------------------------------------------

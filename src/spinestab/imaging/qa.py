@@ -21,6 +21,7 @@ from spinestab.imaging.labels import LabelScheme
 from spinestab.imaging.levels import SliceLevels
 
 __all__ = [
+    "PictureOptions",
     "QaPicture",
     "display_slice",
     "pick_slice",
@@ -116,17 +117,119 @@ def pick_slice(levels: SliceLevels, level: str, mask_area: np.ndarray) -> int:
     return int(idx[best[len(best) // 2]])
 
 
+@dataclass(frozen=True)
+class PictureOptions:
+    """How the QA pictures are drawn.
+
+    Attributes
+    ----------
+    title : str
+        Title prefix (e.g. the image file's name).
+    window : tuple of float, optional
+        Fixed display window; CT defaults to a soft-tissue window.
+    window_pct : tuple of float
+        Display window as percentiles of the image (MR).
+    extra_levels : sequence of str
+        ``("all",)`` adds the slice of largest muscle area.
+    level_note : str
+        Added to the level name in the titles, e.g. ``" (assumed)"`` when the names rest
+        on an assumption (not for ``all``).
+
+    """
+
+    title: str = ""
+    window: tuple[float, float] | None = None
+    window_pct: tuple[float, float] = (1.0, 99.5)
+    extra_levels: Sequence[str] = ("all",)
+    level_note: str = ""
+
+
+def _display_window(image: Volume, options: PictureOptions) -> tuple[float, float]:
+    if options.window is not None:
+        return options.window
+    if image.modality.upper() == "CT":
+        return CT_SOFT_TISSUE_WINDOW
+    finite = image.data[np.isfinite(image.data)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, options.window_pct)
+    return lo, hi
+
+
+def _contours(axes: Any, lab2: np.ndarray, muscles: dict[int, Any]) -> list[Any]:
+    """Draw each muscle's outline (left sides dashed); return the legend handles."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    seen = set()
+    for value in sorted(muscles):
+        entry = muscles[int(value)]
+        region = lab2 == value
+        if not region.any():
+            continue
+        colour = _COLOURS.get(entry.name, "#ffe119")
+        style = "-" if entry.side != "left" else "--"
+        axes.contour(
+            region.astype(float), levels=[0.5], colors=[colour], linewidths=1.0, linestyles=style
+        )
+        if (entry.name, entry.side) not in seen:
+            seen.add((entry.name, entry.side))
+            label = f"{entry.name} {entry.side}"
+            handles.append(Line2D([0], [0], color=colour, linestyle=style, label=label))
+    return handles
+
+
+def _picture(
+    image: Volume,
+    mask: Volume,
+    muscles: dict[int, Any],
+    k: int,
+    heading: str,
+    window: tuple[float, float],
+) -> bytes:
+    """One slice with its outlines, side marks, title and legend, as PNG bytes."""
+    from matplotlib.figure import Figure
+
+    img2 = display_slice(image, image.data, k)
+    lab2 = display_slice(mask, mask.data, k)
+    ax_idx = slice_axis(image.affine)
+    in_plane = [image.spacing_mm[i] for i in range(3) if i != ax_idx]
+    fig = Figure(figsize=(6, 6 * img2.shape[0] / max(img2.shape[1], 1) + 0.6), dpi=110)
+    axes = fig.add_subplot(1, 1, 1)
+    axes.imshow(
+        img2,
+        cmap="gray",
+        vmin=window[0],
+        vmax=window[1],
+        interpolation="nearest",
+        aspect=max(in_plane) / min(in_plane) if min(in_plane) > 0 else 1.0,
+    )
+    handles = _contours(axes, lab2, muscles)
+    axes.text(0.01, 0.5, "R", color="yellow", transform=axes.transAxes, fontsize=12)
+    axes.text(0.97, 0.5, "L", color="yellow", transform=axes.transAxes, fontsize=12)
+    axes.text(0.5, 0.97, "A", color="yellow", transform=axes.transAxes, fontsize=12)
+    axes.set_axis_off()
+    axes.set_title(heading, fontsize=10)
+    if handles:
+        axes.legend(  # below the image, so that it never hides a contour
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.01),
+            fontsize=6,
+            ncol=4,
+            frameon=False,
+        )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
 def render_level_pictures(
     image: Volume,
     mask: Volume,
     scheme: LabelScheme,
     levels: SliceLevels,
-    *,
-    title: str = "",
-    window_pct: tuple[float, float] = (1.0, 99.5),
-    window: tuple[float, float] | None = None,
-    extra_levels: Sequence[str] = ("all",),
-    level_note: str = "",
+    options: PictureOptions | None = None,
 ) -> list[QaPicture]:
     """Draw one PNG per level (plus the slice of largest muscle area as ``all``).
 
@@ -138,17 +241,8 @@ def render_level_pictures(
         Meaning of the labels.
     levels : SliceLevels
         Level of every slice.
-    title : str
-        Title prefix.
-    window_pct : tuple of float
-        Display window as percentiles of the image (MR).
-    window : tuple of float, optional
-        Fixed display window; CT defaults to a soft-tissue window.
-    extra_levels : sequence of str
-        ``("all",)`` adds the slice of largest muscle area.
-    level_note : str
-        Added to the level name in the titles, e.g. ``" (assumed)"`` when the names rest
-        on an assumption (not for ``all``).
+    options : PictureOptions, optional
+        Title, display window, the ``all`` picture, a note on the level names.
 
     Returns
     -------
@@ -158,84 +252,21 @@ def render_level_pictures(
     """
     matplotlib = require("matplotlib", extra="imaging", feature="QA pictures")
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
+    options = options or PictureOptions()
     ax_idx = slice_axis(image.affine)
     muscles = scheme.muscles()
-    values = np.asarray(sorted(muscles), dtype=np.int64)
-    in_muscle = np.isin(mask.data, values)
+    in_muscle = np.isin(mask.data, np.asarray(sorted(muscles), dtype=np.int64))
     area = np.moveaxis(in_muscle, ax_idx, -1).reshape(-1, image.shape[ax_idx]).sum(axis=0)
-    finite = image.data[np.isfinite(image.data)]
-    if window is not None:
-        lo, hi = window
-    elif image.modality.upper() == "CT":
-        lo, hi = CT_SOFT_TISSUE_WINDOW
-    else:
-        lo, hi = np.percentile(finite, window_pct) if finite.size else (0.0, 1.0)
-    spacing = image.spacing_mm
-    in_plane = [spacing[i] for i in range(3) if i != ax_idx]
-    targets = [(lv, None) for lv in levels.names()]
-    if "all" in extra_levels and area.max() > 0:
+    window = _display_window(image, options)
+    targets = [(lv, pick_slice(levels, lv, area)) for lv in levels.names()]
+    if "all" in options.extra_levels and area.max() > 0:
         targets.append(("all", int(np.argmax(area))))
     pictures = []
     for level, k in targets:
-        if k is None:
-            k = pick_slice(levels, level, area)
-        img2 = display_slice(image, image.data, k)
-        lab2 = display_slice(mask, mask.data, k)
-        fig = Figure(figsize=(6, 6 * img2.shape[0] / max(img2.shape[1], 1) + 0.6), dpi=110)
-        axes = fig.add_subplot(1, 1, 1)
-        axes.imshow(
-            img2,
-            cmap="gray",
-            vmin=lo,
-            vmax=hi,
-            interpolation="nearest",
-            aspect=max(in_plane) / min(in_plane) if min(in_plane) > 0 else 1.0,
-        )
-        handles = []
-        seen = set()
-        for value in values:
-            entry = muscles[int(value)]
-            region = lab2 == value
-            if not region.any():
-                continue
-            colour = _COLOURS.get(entry.name, "#ffe119")
-            style = "-" if entry.side != "left" else "--"
-            axes.contour(
-                region.astype(float),
-                levels=[0.5],
-                colors=[colour],
-                linewidths=1.0,
-                linestyles=style,
-            )
-            if (entry.name, entry.side) not in seen:
-                seen.add((entry.name, entry.side))
-                handles.append(
-                    Line2D(
-                        [0], [0], color=colour, linestyle=style, label=f"{entry.name} {entry.side}"
-                    )
-                )
-        axes.text(0.01, 0.5, "R", color="yellow", transform=axes.transAxes, fontsize=12)
-        axes.text(0.97, 0.5, "L", color="yellow", transform=axes.transAxes, fontsize=12)
-        axes.text(0.5, 0.97, "A", color="yellow", transform=axes.transAxes, fontsize=12)
-        axes.set_axis_off()
-        note = level_note if level != "all" else ""
-        heading = f"{title} level {level}{note}, slice {k}".strip()
-        axes.set_title(heading, fontsize=10)
-        if handles:
-            axes.legend(  # below the image, so that it never hides a contour
-                handles=handles,
-                loc="upper center",
-                bbox_to_anchor=(0.5, -0.01),
-                fontsize=6,
-                ncol=4,
-                frameon=False,
-            )
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", bbox_inches="tight")
-        pictures.append(QaPicture(level, int(k), heading, buffer.getvalue()))
+        note = options.level_note if level != "all" else ""
+        heading = f"{options.title} level {level}{note}, slice {k}".strip()
+        png = _picture(image, mask, muscles, k, heading, window)
+        pictures.append(QaPicture(level, int(k), heading, png))
     return pictures
 
 
@@ -258,7 +289,7 @@ def save_level_pictures(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for picture in render_level_pictures(image, mask, scheme, levels, **options):
+    for picture in render_level_pictures(image, mask, scheme, levels, PictureOptions(**options)):
         path = out_dir / picture.name
         path.write_bytes(picture.png)
         written.append(path)

@@ -94,19 +94,39 @@ def _check_slice_positions(along: np.ndarray, *, src: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Frames:
+    """Stored planes of a series with what places and rescales each.
+
+    Attributes
+    ----------
+    pixels : (S, rows, cols) ndarray
+        The stored values.
+    positions : (S, 3) ndarray
+        ImagePositionPatient of each plane (LPS mm).
+    slopes, inters : (S,) ndarray
+        RescaleSlope and RescaleIntercept of each plane.
+
+    """
+
+    pixels: np.ndarray
+    positions: np.ndarray
+    slopes: np.ndarray
+    inters: np.ndarray
+
+
 def _assemble(
-    pixels: np.ndarray,
-    positions: np.ndarray,
+    frames: Frames,
     iop: np.ndarray,
     pixel_spacing: tuple[float, float],
-    slopes: np.ndarray,
-    inters: np.ndarray,
     *,
     src: str,
     modality: str,
     meta: dict[str, Any],
 ) -> Volume:
     """Sort frames along the slice normal, check spacing, rescale, build the RAS+ affine."""
+    pixels, positions = frames.pixels, frames.positions
+    slopes, inters = frames.slopes, frames.inters
     row_dir, col_dir = iop[:3], iop[3:]
     normal = np.cross(row_dir, col_dir)
     along = positions @ normal

@@ -17,6 +17,7 @@ import numpy as np
 from spinestab.errors import InputError, require
 from spinestab.imaging.io._dicom_base import (
     DicomSeriesInfo,
+    Frames,
     _assemble,
     _check_slice_positions,
     _pixel_error,
@@ -176,6 +177,7 @@ def info_files_sorted(info: DicomSeriesInfo, order: np.ndarray) -> list[Path]:
 
 
 def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> Volume:
+    """Stack the files of one series (one slice each, or one enhanced multi-frame file)."""
     first = datasets[0]
     frames = int(getattr(first, "NumberOfFrames", 1) or 1)
     if frames > 1:
@@ -186,12 +188,39 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
                 expected="one enhanced (multi-frame) file per series, or one file per slice",
             )
         return _stack_multiframe(first, src=src, info=info)
+    iop = _one_slice_geometry(datasets, src)
+    positions = np.asarray([[float(v) for v in ds.ImagePositionPatient] for ds in datasets])
+    along = positions @ np.cross(iop[:3], iop[3:])
+    order = np.argsort(along, kind="stable")
+    positions = positions[order]
+    datasets = [datasets[i] for i in order]
+    # checked here too, before any pixel data is decoded
+    _check_slice_positions(along[order], src=src)
+    pixels = _decode(datasets, info_files_sorted(info, order), src)
+    slopes = np.asarray([float(getattr(ds, "RescaleSlope", 1.0) or 1.0) for ds in datasets])
+    inters = np.asarray([float(getattr(ds, "RescaleIntercept", 0.0) or 0.0) for ds in datasets])
+    return _assemble(
+        Frames(pixels, positions, slopes, inters),
+        iop,
+        tuple(float(v) for v in first.PixelSpacing),
+        src=src,
+        modality=str(getattr(first, "Modality", "unknown") or "unknown"),
+        meta={
+            "series_uid": info.series_uid,
+            "series_description": info.description,
+            "transfer_syntax": str(getattr(first.file_meta, "TransferSyntaxUID", "")),
+            "n_files": len(datasets),
+        },
+    )
+
+
+def _one_slice_geometry(datasets: list[Any], src: str) -> np.ndarray:
+    """Return the series' ImageOrientationPatient; refuse slices of another geometry."""
+    first = datasets[0]
     for name in ("ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing"):
         if name not in first:
             raise InputError(f"DICOM header lacks {name}", source=src, expected="a 3-D series")
     iop = np.asarray([float(v) for v in first.ImageOrientationPatient])
-    row_dir, col_dir = iop[:3], iop[3:]
-    normal = np.cross(row_dir, col_dir)
     shape2d = (int(first.Rows), int(first.Columns))
     for ds in datasets[1:]:
         other = np.asarray([float(v) for v in ds.ImageOrientationPatient])
@@ -201,19 +230,15 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
                 source=src,
                 expected="one series with one slice geometry",
             )
-    positions = np.asarray([[float(v) for v in ds.ImagePositionPatient] for ds in datasets])
-    along = positions @ normal
-    order = np.argsort(along, kind="stable")
-    along = along[order]
-    positions = positions[order]
-    datasets = [datasets[i] for i in order]
-    # checked here too, before any pixel data is decoded
-    _check_slice_positions(along, src=src)
+    return iop
 
-    for ds, path in zip(datasets, info_files_sorted(info, order), strict=True):
+
+def _decode(datasets: list[Any], paths: list[Path], src: str) -> np.ndarray:
+    """Decode the slices' pixel data, in order, as one (slices, rows, cols) array."""
+    for ds, path in zip(datasets, paths, strict=True):
         if "PixelData" not in ds:
             raise InputError("DICOM file has no pixel data (truncated?)", source=str(path))
-    current = first
+    current = datasets[0]
     try:
         planes = []
         for ds in datasets:
@@ -224,21 +249,4 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
         raise _pixel_error(current, src, exc) from exc
     if pixels.ndim != 3:
         raise InputError("colour DICOM is not supported", source=src, value=pixels.shape)
-    slopes = np.asarray([float(getattr(ds, "RescaleSlope", 1.0) or 1.0) for ds in datasets])
-    inters = np.asarray([float(getattr(ds, "RescaleIntercept", 0.0) or 0.0) for ds in datasets])
-    return _assemble(
-        pixels,
-        positions,
-        iop,
-        tuple(float(v) for v in first.PixelSpacing),
-        slopes,
-        inters,
-        src=src,
-        modality=str(getattr(first, "Modality", "unknown") or "unknown"),
-        meta={
-            "series_uid": info.series_uid,
-            "series_description": info.description,
-            "transfer_syntax": str(getattr(first.file_meta, "TransferSyntaxUID", "")),
-            "n_files": len(datasets),
-        },
-    )
+    return pixels

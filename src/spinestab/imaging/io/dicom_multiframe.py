@@ -10,6 +10,7 @@ import numpy as np
 from spinestab.errors import InputError
 from spinestab.imaging.io._dicom_base import (
     DicomSeriesInfo,
+    Frames,
     _assemble,
     _pixel_error,
     _seq_item,
@@ -77,12 +78,9 @@ def _stack_multiframe(ds: Any, *, src: str, info: DicomSeriesInfo) -> Volume:
             "multi-frame colour DICOM is not supported", source=src, value=pixels.shape
         )
     return _assemble(
-        pixels,
-        np.asarray(positions),
+        Frames(pixels, np.asarray(positions), np.asarray(slopes), np.asarray(inters)),
         iop[0],
         tuple(spacings[0]),
-        np.asarray(slopes),
-        np.asarray(inters),
         src=src,
         modality=str(getattr(ds, "Modality", "unknown") or "unknown"),
         meta={
