@@ -495,7 +495,7 @@ def _rounds(queue: list[tuple[np.ndarray, object]]) -> list[tuple[np.ndarray, ob
         if k in seen:
             flush()
         raw = isinstance(item, np.ndarray)
-        n = item.shape[1] if raw else item[0].shape[1]  # type: ignore[index,union-attr]
+        n = item.shape[1] if isinstance(item, np.ndarray) else item[0].shape[1]  # type: ignore[index]
         group.setdefault(("raw" if raw else "feat", n), []).append((k, item))
         seen.add(k)
     flush()

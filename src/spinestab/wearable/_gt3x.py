@@ -302,8 +302,8 @@ def _decode_log(
     if idle_at_end and "Last Sample Time" in info:
         # the device went to idle sleep after its last record and stayed there until the end
         # (never past its download)
-        last_sample = min(round(_ticks_to_unix(info["Last Sample Time"])), hi)
-        last = max(last, int(last_sample) - 1)
+        last_t = min(round(_ticks_to_unix(info["Last Sample Time"])), hi)
+        last = max(last, int(last_t) - 1)
     nsec = last - first + 1
     _check_span(nsec, int(st.size), source)
     sec = st - first

@@ -210,13 +210,14 @@ class LiveEngine(EngineStages):
             if name in self._a:
                 arr[:old] = self._a[name]
             self._a[name] = arr
-        for attr, width, dtype in (
+        ring_arrays: tuple[tuple[str, int, type], ...] = (
             ("_tail_v", self.tail, np.float32),
             ("_g_d", self.gait_len, np.float32),
             ("_g_pk", self.gait_len, bool),
             ("_d_tail", 2, np.float32),
-        ):
-            arr = np.zeros((capacity, width), dtype)
+        )
+        for attr, width, kind in ring_arrays:
+            arr = np.zeros((capacity, width), kind)
             arr[:old] = getattr(self, attr)
             setattr(self, attr, arr)
         self.ids.extend([None] * (capacity - old))
@@ -492,8 +493,9 @@ class LiveEngine(EngineStages):
                     self._gait(slots)
                     self._settle(slots, out)
             else:  # per-second features
-                for c0 in range(0, item[0].shape[1], c):
-                    self._arrive(slots, tuple(f[:, c0 : c0 + c] for f in item))
+                feats: tuple[np.ndarray, ...] = item  # type: ignore[assignment]
+                for c0 in range(0, feats[0].shape[1], c):
+                    self._arrive(slots, tuple(f[:, c0 : c0 + c] for f in feats))
                     self._gait(slots)
                     self._settle(slots, out)
         return out
@@ -570,7 +572,7 @@ class LiveEngine(EngineStages):
             np.int64,
         )
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
     def restore_stream(self, stream: str, data: bytes) -> None:

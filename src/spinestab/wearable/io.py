@@ -15,6 +15,7 @@ import logging
 import zipfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from spinestab.wearable._cwa import CwaIndex
 
 _EAGER_SAMPLES = 5_000_000  # device files up to this many samples are decoded whole
 # --------------------------------------------------------------------------- units
@@ -239,7 +243,7 @@ def _read_cwa(p: Path, *, gap_s: float = 1.0) -> Recording:
     return replace(ix_rec[1], temperature=block_temperatures(ix_rec[0]))
 
 
-def _read_cwa_samples(p: Path, *, gap_s: float) -> tuple[object, Recording]:
+def _read_cwa_samples(p: Path, *, gap_s: float) -> tuple[CwaIndex, Recording]:
     from spinestab.wearable._cwa import decode_blocks, decode_cwa, index_cwa
 
     mm = np.memmap(p, dtype=np.uint8, mode="r")

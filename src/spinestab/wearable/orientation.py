@@ -193,7 +193,7 @@ def estimate_orientation(
     )
 
 
-def body_angles(g: np.ndarray, orient: Orientation) -> tuple[np.ndarray, ...]:
+def body_angles(g: np.ndarray, orient: Orientation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inclination, forward and lateral angles per second, degrees.
 
     Parameters

@@ -81,7 +81,7 @@ class Recording:
     n_samples: int
     source: str
     device: str
-    _loader: Callable[[int, int], np.ndarray] = field(repr=False)
+    _loader: Callable[..., np.ndarray] = field(repr=False)  # (start, stop[, out])
     scale_to_g: float = 1.0
     units: str = "g"
     filled: np.ndarray | None = field(default=None, repr=False)

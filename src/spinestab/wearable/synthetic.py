@@ -99,8 +99,8 @@ def _script(days: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     s = 0
     nonwear_done: set[int] = set()
     while s < nsec:
-        day, hod = divmod(s, 86400)
-        hod /= 3600.0
+        day, sec_of_day = divmod(s, 86400)
+        hod = sec_of_day / 3600.0
         if hod >= 23 or hod < 7:
             st, dur = LYING, int(rng.integers(1200, 3 * 3600))
         elif 14 <= hod < 15 and day not in nonwear_done:
