@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["engine", "live", "prompts"]
+MODULES = ["config", "engine", "live", "prompts"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -63,3 +63,35 @@ def test_streaming_in_chunks_equals_offline(seed):
     first = p[:20000]
     one = [t for s in first for t in eng1.feed(np.array([s]))]
     np.testing.assert_array_equal(one, offline_prompts(first, start_unix_s=NOON, cfg=cfg))
+
+
+def test_prompt_options_from_a_real_plan(tmp_path):
+    # the plan of a bundled demo patient, made by `spinestab plan`: its movement-break goal
+    # sets the static limit and snooze, the break's duration the movement that clears
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    import spinestab
+    from spinestab.cli import app
+    from spinestab.errors import InputError
+    from spinestab.wearable.config import PromptConfig
+
+    demo = Path(spinestab.__file__).parent / "data" / "demo_patients"
+    res = CliRunner().invoke(
+        app, ["plan", str(demo / "functional_high_risk"), "--out", str(tmp_path / "p")]
+    )
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "p" / "plan_v1.json").read_text())
+    cfg = PromptConfig.from_plan(plan)
+    goal = plan["movement_breaks"]["interval_min"]
+    assert 30 <= goal <= 45 and cfg.static_limit_min == cfg.snooze_min == goal
+    dose = next(e["dose"] for e in plan["exercises"] if e["id"] == "movement_breaks")
+    assert cfg.clear_move_s == 60 * dose["duration_min"]
+    res = CliRunner().invoke(
+        app, ["plan", str(demo / "red_flag_cauda_equina"), "--out", str(tmp_path / "b")]
+    )
+    blocked = json.loads(next((tmp_path / "b").glob("plan*.json")).read_text())
+    with pytest.raises(InputError, match="no movement-break interval"):
+        PromptConfig.from_plan(blocked)  # a blocked plan: nothing to prompt

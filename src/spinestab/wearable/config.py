@@ -7,6 +7,7 @@ Every value is a field of :class:`WearableConfig`, so any of them can be changed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["PromptConfig", "WearableConfig"]
@@ -42,6 +43,51 @@ class PromptConfig:
     quiet_start_h: float = 22.0
     quiet_end_h: float = 7.0
     lying_suppresses: bool = True
+
+    @classmethod
+    def from_plan(cls, plan: Mapping[str, object], **overrides: object) -> PromptConfig:
+        """Prompt options from a plan's movement-break goal (``plan.json`` of ``spinestab plan``).
+
+        The static limit and the snooze are the goal's ``interval_min`` (care sets it from
+        the patient's own static bouts, within CLINICAL_LOGIC §5.7's 30-45 min [D]); the
+        movement that clears the clock is the break's ``duration_min`` (the 1-3-min
+        "movement snack" of §5.7 [D]). Quiet hours are not in a plan: defaults, or
+        ``overrides``.
+
+        Examples
+        --------
+        >>> plan = {"movement_breaks": {"interval_min": 45},
+        ...         "exercises": [{"id": "movement_breaks",
+        ...                        "dose": {"duration_min": 2, "interval_min": 45}}]}
+        >>> c = PromptConfig.from_plan(plan, quiet_start_h=21.0)
+        >>> c.static_limit_min, c.snooze_min, c.clear_move_s, c.quiet_start_h
+        (45.0, 45.0, 120.0, 21.0)
+
+        """
+        from spinestab.errors import InputError
+
+        goal = plan.get("movement_breaks")
+        interval = goal.get("interval_min") if isinstance(goal, Mapping) else None
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            raise InputError(
+                "plan has no movement-break interval",
+                item="movement_breaks.interval_min",
+                value=interval,
+                expected="a plan.json of spinestab plan",
+            )
+        values: dict[str, object] = {
+            "static_limit_min": float(interval),
+            "snooze_min": float(interval),
+        }
+        exercises = plan.get("exercises")
+        for ex in exercises if isinstance(exercises, list) else []:
+            dose = ex.get("dose") if isinstance(ex, Mapping) else None
+            if ex.get("id") == "movement_breaks" and isinstance(dose, Mapping):
+                minutes = dose.get("duration_min")
+                if isinstance(minutes, int | float) and not isinstance(minutes, bool):
+                    values["clear_move_s"] = float(minutes) * 60.0
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         """Reject options that would make no sense (or never end: a zero snooze)."""
