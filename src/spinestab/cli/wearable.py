@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.core.validation import check_choice
 
 __all__ = ["register"]
 
@@ -83,10 +84,13 @@ def wearable_command(
 
         language = resolve_language(lang)
         check_out_dir(out)  # before the work, not after it
-        if units not in ("auto", "g", "m/s2"):
-            raise InputError(
-                "unknown units", item="--units", value=units, expected="auto, g or m/s2"
-            )
+        check_choice(
+            "--units",
+            units,
+            ("auto", "g", "m/s2"),
+            message="unknown units",
+            expected="auto, g or m/s2",
+        )
         if fs is not None and not (fs > 0 and fs < float("inf")):
             raise InputError(
                 "sampling rate must be positive", item="--fs", value=fs, expected="> 0 Hz"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinestab.core.levels import VERTEBRAE, normal_sequence
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.imaging.labels import LabelScheme, label_values
 
@@ -262,8 +263,9 @@ def _names_from_disc_counts(
                 value=anchor,
                 expected="e.g. --anchor L5-S1 --anchor-is lowest (the lowest disc in view)",
             )
-        if anchor_is not in ("lowest", "highest"):
-            raise InputError("anchor_is must be 'lowest' or 'highest'", value=anchor_is)
+        check_choice(
+            "anchor_is", anchor_is, ("lowest", "highest"), message="unknown anchor position"
+        )
         seq = normal_sequence(parsed)
         a = nd - 1 if anchor_is == "lowest" else 0
         upper = seq.index(parsed[0]) + (np.arange(nd) - a)

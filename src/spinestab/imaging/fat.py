@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError, require
 
 __all__ = [
@@ -155,10 +156,13 @@ def pdff_passthrough(
     finite = arr[np.isfinite(arr)]
     if finite.size == 0:
         raise InputError("fat-fraction map has no finite values", source=source)
-    if units not in ("auto", "percent", "fraction"):
-        raise InputError(
-            "unknown fat-fraction units", value=units, expected="auto, percent or fraction"
-        )
+    check_choice(
+        "units",
+        units,
+        ("auto", "percent", "fraction"),
+        message="unknown fat-fraction units",
+        expected="auto, percent or fraction",
+    )
     detected = "given"
     if units == "auto":
         above = int(np.count_nonzero(finite > 1.5))
@@ -394,8 +398,7 @@ def _classify(
 def _classify_raw(
     values: np.ndarray, *, method: ClassMethod, classes: int, seed: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    if classes not in (2, 3):
-        raise InputError("number of classes must be 2 or 3", value=classes)
+    check_choice("classes", classes, (2, 3), message="number of classes must be 2 or 3")
     if method == "otsu":
         th = multi_otsu_thresholds(values, classes=classes)
         return np.searchsorted(np.asarray(th), values, side="right"), {"thresholds": th}
@@ -487,10 +490,14 @@ def single_contrast_fat(
         labels = labels.astype(np.int32)
     if not np.any(labels):
         raise InputError("no muscle voxels to classify", expected="a non-empty muscle mask")
-    if pool not in ("label", "all"):
-        raise InputError("unknown pooling", value=pool, expected="label or all")
-    if n4_mask not in ("muscle", "foreground"):
-        raise InputError("unknown N4 mask", value=n4_mask, expected="muscle or foreground")
+    check_choice("pool", pool, ("label", "all"), message="unknown pooling", expected="label or all")
+    check_choice(
+        "n4_mask",
+        n4_mask,
+        ("muscle", "foreground"),
+        message="unknown N4 mask",
+        expected="muscle or foreground",
+    )
     finite = np.isfinite(image)
     details: dict[str, Any] = {"classes": classes, "classifier": method, "pool": pool}
     mask = labels != 0

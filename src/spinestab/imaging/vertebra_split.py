@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spinestab.core.levels import normal_sequence, vertebra_order
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.imaging.discs import (
     MAX_DISC_FLATNESS,
@@ -177,8 +178,7 @@ def _split_and_name_raw(
 ) -> tuple[np.ndarray, dict[int, str], str]:
     from scipy import ndimage
 
-    if anchor_is not in ("lowest", "highest"):
-        raise InputError("anchor_is must be 'lowest' or 'highest'", value=anchor_is)
+    check_choice("anchor_is", anchor_is, ("lowest", "highest"), message="unknown anchor position")
     binary = np.asarray(binary, dtype=bool)
     if not binary.any():
         raise InputError("the vertebrae label is empty", expected="voxels of the vertebrae label")

@@ -31,6 +31,7 @@ import numpy as np
 
 from spinestab.core.levels import normalise_level
 from spinestab.core.safe_load import bounded_int, check_json_depth
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.instability.landmark_parse import landmarks_from_dict
 from spinestab.instability.landmarks import CORNERS, MIDPOINTS, LandmarkSet
@@ -306,13 +307,14 @@ def read_landmarks(
     path = Path(path)
     source = str(path)
     suffix = path.suffix.lower()
-    if suffix not in (".json", ".csv"):
-        raise InputError(
-            "unsupported landmark file type",
-            source=source,
-            value=path.suffix,
-            expected=".json or .csv",
-        )
+    check_choice(
+        "file type",
+        suffix,
+        (".json", ".csv"),
+        source=source,
+        message="unsupported landmark file type",
+        expected=".json or .csv",
+    )
     text = _read_text(path)
     if suffix == ".json":
         data = _json_to_dict(text, source=source)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.wearable._tables import (
     read_csv_recording,
@@ -189,10 +190,13 @@ def read_recording(
     """
     p = Path(path)
     src = str(p)
-    if location not in (None, "trunk", "thigh"):
-        raise InputError(
-            "unknown sensor location", item="location", value=location, expected="trunk or thigh"
-        )
+    check_choice(
+        "location",
+        location,
+        (None, "trunk", "thigh"),
+        message="unknown sensor location",
+        expected="trunk or thigh",
+    )
     if not p.exists():
         raise InputError("file not found", source=src)
     if not p.is_file():

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = [
@@ -121,8 +122,7 @@ class Recording:
 
     def with_units(self, units: str) -> Recording:
         """Return the recording with its stored units declared (``"g"`` or ``"m/s2"``)."""
-        if units not in ("g", "m/s2"):
-            raise InputError("unknown units", item="units", value=units, expected="g or m/s2")
+        check_choice("units", units, ("g", "m/s2"), message="unknown units", expected="g or m/s2")
         scale = 1.0 if units == "g" else 1.0 / G_MS2
         return replace(self, scale_to_g=scale, units=units)
 
