@@ -143,3 +143,17 @@ def test_wearable_options_are_those_of_spinestab_wearable():
     cli_flags = {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
     ours = set(options_flags("wearable")) - {"--allow-truncated"}  # cohort only
     assert ours == cli_flags - {"--trunk", "--out", "--help"}
+
+
+def test_bad_options_for_every_task_are_refused_before_any_work(clean_cohort, tmp_path):
+    from typer.testing import CliRunner
+
+    for given, message in [
+        ("mri=--classes 4", "unknown value of --classes"),
+        ("wearable=--units kg", "unknown value of --units"),
+        ("pet=--fast", "options must name their kind"),
+    ]:
+        args = ["cohort", "run", str(clean_cohort.root), "--out", str(tmp_path / "o")]
+        res = CliRunner().invoke(app, [*args, "--options", given])
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert not (tmp_path / "o").exists()

@@ -54,6 +54,12 @@ def _parse_kind_options(given: list[str], base_dir: Path) -> dict[str, Any]:
                 expected="KIND=OPTIONS with KIND one of " + ", ".join(KINDS),
             )
         out[kind] = parse_options(kind, text, base_dir=base_dir, source=f"--options {kind}")
+        if kind == "mri":  # checked once here rather than failing every MRI task
+            from spinestab.cohort.dataset import check_mri_settings
+
+            problem = check_mri_settings(out[kind].settings)
+            if problem:
+                raise InputError(f"--options mri: {problem}")
     return out
 
 
