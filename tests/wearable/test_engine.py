@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from spinestab.errors import InputError
-from spinestab.wearable.config import PromptConfig
+from spinestab.wearable.config import PromptConfig, WearableConfig
 from spinestab.wearable.engine import LiveEngine, StreamSetup
 from spinestab.wearable.io import recording_from_array
 from spinestab.wearable.live import LiveMonitor, orientation_from_dict
@@ -62,8 +62,6 @@ def reference():
         rec = recording_from_array(x, fs_hz=FS, start_unix_s=t0).with_units(
             "g" if scale == 1.0 else "m/s2"
         )
-        from spinestab.wearable.config import WearableConfig
-
         off = analyse(rec, cfg=WearableConfig(prompts=prompts))
         orient = orientation_from_dict(off.info["trunk"]["orientation"])
         mon = LiveMonitor(
@@ -235,3 +233,59 @@ def test_gaps_are_missing_and_bad_batches_are_refused(reference):
     other = LiveEngine(fs_hz=50)
     with pytest.raises(InputError, match="set up differently"):
         other.restore_stream("z", eng.stream_state("h"))
+
+
+def test_per_second_features_from_the_device_equal_raw_samples(reference):
+    # a phone may send the per-second features FeatureStream computes instead of samples
+    from spinestab.wearable.stream import FeatureStream
+    from spinestab.wearable.stream_batch import BatchFeatures
+
+    x = reference["c"][0][: FS * 3 * 3600]
+    raw, feat = LiveEngine(fs_hz=FS), LiveEngine(fs_hz=FS)
+    for e in (raw, feat):
+        e.open("c", _setup(reference, "c"))
+        e.watch("c")
+    fs = FeatureStream(fs_hz=FS, scale_to_g=reference["c"][2])
+    t0 = reference["c"][1]
+    for i, a in enumerate(range(0, x.shape[0], FS * 60)):
+        raw.submit("c", StreamBatch(i, t0 + a / FS, samples=x[a : a + FS * 60]))
+        ch = fs.feed(x[a : a + FS * 60])
+        f = BatchFeatures(ch.g, ch.sd, ch.vert, ch.missing)
+        feat.submit("c", StreamBatch(i, t0 + a / FS, features=f))
+    pr, pf = raw.close("c").prompts, feat.close("c").prompts
+    np.testing.assert_array_equal(feat.watched("c")[0], raw.watched("c")[0])
+    assert [p.unix_s for p in pf] == [p.unix_s for p in pr]
+
+
+def test_frames_of_many_streams_with_a_late_frame_equal_one_by_one(reference):
+    x, t0 = reference["b"][0][: FS * 1800], reference["b"][1]
+    names = ["p", "q", "r"]
+    eng = LiveEngine(fs_hz=FS)
+    for n in names:
+        eng.open(n, _setup(reference, "b"))
+        eng.watch(n)
+    frames = x.reshape(-1, FS * 10, 3)  # 10-s batches, the same samples for every stream
+    for i, fr in enumerate(frames):
+        if i == 7:  # stream q's 8th batch comes after its 9th
+            eng.submit_frames(["p", "r"], np.array([i, i]), np.stack([fr, fr]))
+            continue
+        if i == 8:
+            eng.submit_frames(["p", "q", "r"], np.array([i, i, i]), np.stack([fr] * 3))
+            assert eng.submit_frames(["q"], np.array([7]), frames[7][None]) == 1  # 8 follows
+            assert eng.submit_frames(["q"], np.array([7]), frames[7][None]) == 0  # repeat
+            continue
+        eng.submit_frames(names, np.full(3, i), np.stack([fr] * 3))
+        if i % 4 == 0:
+            eng.step()
+    for n in names:
+        eng.close(n)
+    ref = LiveMonitor(
+        fs_hz=FS,
+        start_unix_s=t0,
+        orientation=reference["b"][5],
+        scale_to_g=reference["b"][2],
+        cfg=WearableConfig(prompts=reference["b"][3]),
+    )
+    live = np.concatenate([ref.feed(x).posture, ref.flush().posture])
+    for n in names:
+        np.testing.assert_array_equal(eng.watched(n)[0], live)
