@@ -8,6 +8,7 @@ the lowest stage, reduces the volume by the rule ``regression_volume_factor`` (3
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -203,7 +204,12 @@ def _grow_break(spec: dict[str, Any], dose: Dose, **_: Any) -> _Grown:
 
 
 #: How each dose type grows within its stage (§5.3: time or repetitions, then sets).
-_GROW = {"hold": _grow_hold, "reps": _grow_reps, "walk": _grow_walk, "break": _grow_break}
+_GROW: dict[str, Callable[..., _Grown]] = {
+    "hold": _grow_hold,
+    "reps": _grow_reps,
+    "walk": _grow_walk,
+    "break": _grow_break,
+}
 
 
 def step_up(

@@ -172,12 +172,18 @@ def _forms_outcomes(forms_dir: Path) -> tuple[list[Outcome], Any]:
             continue
         score = score_form(load_form(path))
         if score.instrument in ("odi", "rmdq", "nrs", "psfs") and score.complete:
-            value = score.percent if score.instrument == "odi" else score.score
-            outcomes.append(Outcome(score.date, score.instrument, float(value)))
+            outcomes.append(Outcome(_form_date(score, path), score.instrument, score.value))
         elif score.instrument == "redflags":
             screens.append(score)
-    latest = max(screens, key=lambda sc: sc.date) if screens else None
+    latest = max(screens, key=lambda sc: _form_date(sc, forms_dir)) if screens else None
     return outcomes, latest
+
+
+def _form_date(score: Any, path: Path) -> dt.date:
+    """Return the date of a scored form (a form file always has one)."""
+    if score.date is None:
+        raise InputError("form without a date", source=str(path), item="date")
+    return score.date
 
 
 def _blocked_progress(plan: Plan, screen: Any, blocking: list[Any], *, language: str) -> dict:

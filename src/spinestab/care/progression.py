@@ -340,7 +340,7 @@ def _review(
         "source": "MIC or >= 30 % (Ostelo 2008 [V]; responder rule §2.6 [D])",
     }
     follow = sorted((o for o in outcomes if o.instrument == instrument), key=lambda o: o.date)
-    if instrument is None or not follow:
+    if instrument is None or instrument_key is None or not follow:
         result.update(
             {
                 "status": "unknown",

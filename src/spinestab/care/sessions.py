@@ -228,7 +228,7 @@ def read_sessions(path: str | Path) -> tuple[list[SessionLog], list[Outcome]]:
                 value=o,
                 expected="{date, instrument: odi|rmdq|nrs|psfs, value}",
             )
-        value = check_type(
+        value: Any = check_type(
             f"outcome {i}",
             o.get("value"),
             (int, float),

@@ -12,6 +12,7 @@ these functions summarise what was read, :mod:`spinestab.care.folder` puts them 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import statistics
 from collections.abc import Iterable
@@ -209,6 +210,11 @@ def summarise_daily(rows: list[dict[str, Any]], *, rules: CareRules) -> Movement
 
 
 # ------------------------------------------------------------------------------ clinical
+def _date_key(score: Score) -> dt.date:
+    """Sort key: the form's date (an undated score first)."""
+    return score.date or dt.date.min
+
+
 def _answered_any(screen: Score) -> bool:
     """Whether a red-flag screen answered at least one item."""
     return screen.max is None or len(screen.missing) < screen.max
@@ -225,7 +231,7 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
     for score in scores:
         by_instrument.setdefault(score.instrument, []).append(score)
     for instrument, items in by_instrument.items():
-        items.sort(key=lambda s: s.date)
+        items.sort(key=_date_key)
         dates = [s.date for s in items]
         if len(set(dates)) != len(dates):
             raise InputError(
@@ -244,7 +250,7 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
         current[instrument] = complete[-1]
         if instrument in ("odi", "rmdq", "nrs", "psfs"):
             first = complete[0]
-            baseline[instrument] = float(first.percent if instrument == "odi" else first.score)
+            baseline[instrument] = first.value
             if len(complete) > 1:
                 change[instrument] = compare_scores(first, complete[-1]).to_dict()
     red = by_instrument.get("redflags", [])
@@ -263,19 +269,19 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
     )
     sbst = current.get("startback")
     nrs = current.get("nrs")
-    dates = [s.date for items in by_instrument.values() for s in items if s.date]
+    form_dates = [d for items in by_instrument.values() for s in items if (d := s.date) is not None]
     return ClinicalState(
-        date=max(dates) if dates else None,
+        date=max(form_dates) if form_dates else None,
         startback_risk=sbst.risk if sbst else None,
-        startback_total=float(sbst.score) if sbst else None,
+        startback_total=sbst.value if sbst else None,
         startback_psychosocial=sbst.psychosocial if sbst else None,
-        odi_pct=float(current["odi"].percent) if "odi" in current else None,
-        rmdq=float(current["rmdq"].score) if "rmdq" in current else None,
-        nrs=float(nrs.score) if nrs else None,
+        odi_pct=current["odi"].value if "odi" in current else None,
+        rmdq=current["rmdq"].value if "rmdq" in current else None,
+        nrs=nrs.value if nrs else None,
         leg_pain_nrs=(
             float(nrs.details["leg_pain"]) if nrs and "leg_pain" in nrs.details else None
         ),
-        psfs=float(current["psfs"].score) if "psfs" in current else None,
+        psfs=current["psfs"].value if "psfs" in current else None,
         # a screen that answers no item (an empty form) is no screen: the plan stays a draft
         red_flag_screen=latest_screen is not None and _answered_any(latest_screen),
         red_flag_screen_complete=bool(latest_screen and latest_screen.complete),

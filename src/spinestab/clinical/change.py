@@ -172,7 +172,7 @@ def _comparable_value(score: Score) -> float:
             value=list(score.missing),
             expected="a complete form",
         )
-    return float(score.percent if score.instrument == "odi" else score.score)
+    return score.value
 
 
 def compare_scores(baseline: Score, follow_up: Score) -> Change:

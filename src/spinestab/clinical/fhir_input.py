@@ -139,8 +139,10 @@ def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) ->
     return Form(instrument, date, answers, source, status, _response_id(response))
 
 
-def _check_status(status: str) -> str:
+def _check_status(status: str | None) -> str:
     """Refuse an unfinished response; pass ``completed``, ``amended`` and a retraction."""
+    if status is None:  # the R4B model requires it; never scored without one
+        raise InputError("no status", item="status", expected="completed or amended")
     if status in _INCOMPLETE_STATUSES:
         raise InputError(
             f"incomplete questionnaire response (status {status})",

@@ -156,8 +156,10 @@ def parse_form(data: Any, *, source: str = "<form>", today: dt.date | None = Non
             raise InputError(
                 "unknown field", item=str(unknown[0]), expected="instrument, date, answers"
             )
-        instrument = check_choice(
-            "instrument", data.get("instrument"), INSTRUMENTS, message="unknown instrument"
+        instrument = str(
+            check_choice(
+                "instrument", data.get("instrument"), INSTRUMENTS, message="unknown instrument"
+            )
         )
         if "answers" not in data:
             raise InputError("no answers", item="answers", expected="an answers object")

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from spinestab.clinical.result import URGENCY_ORDER, RedFlagAction, Score
+from spinestab.clinical.result import URGENCY_ORDER, RedFlagAction, Score, Urgency
 from spinestab.core.safe_load import load_yaml, parse_yaml
 from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
@@ -26,7 +26,7 @@ __all__ = ["RedFlagRules", "load_red_flag_rules", "screen_red_flags"]
 @dataclass(frozen=True)
 class _Rule:
     clauses: tuple[Mapping[str, Any], ...]
-    urgency: str
+    urgency: Urgency
     evidence: str
     action: str
     blocks_exercise: bool
@@ -63,14 +63,14 @@ def _parse_rules(raw: Mapping[str, Any], origin: str) -> RedFlagRules:
     for key, spec in raw["conditions"].items():
         rules = []
         for rule in spec["rules"]:
-            if rule["urgency"] not in URGENCY_ORDER:
-                raise InputError(
-                    "unknown urgency",
-                    source=origin,
-                    item=key,
-                    value=rule["urgency"],
-                    expected=", ".join(URGENCY_ORDER),
-                )
+            urgency: Urgency = check_choice(
+                key,
+                rule["urgency"],
+                URGENCY_ORDER,
+                source=origin,
+                message="unknown urgency",
+                expected=", ".join(URGENCY_ORDER),
+            )
             for clause in rule["when"]:
                 unknown = [i for i in _clause_items(clause) if i not in items]
                 if unknown:
@@ -83,7 +83,7 @@ def _parse_rules(raw: Mapping[str, Any], origin: str) -> RedFlagRules:
             rules.append(
                 _Rule(
                     tuple(rule["when"]),
-                    rule["urgency"],
+                    urgency,
                     str(rule["evidence"]),
                     " ".join(str(rule["action"]).split()),
                     bool(rule["blocks_exercise"]),

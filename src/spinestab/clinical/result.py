@@ -118,6 +118,21 @@ class Score:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def value(self) -> float:
+        """The form's main number: the ODI percentage, else the score.
+
+        Raises
+        ------
+        ValueError
+            For an incomplete form, which has no score.
+
+        """
+        number = self.percent if self.instrument == "odi" else self.score
+        if not self.complete or number is None:
+            raise ValueError(f"an incomplete {self.instrument} form has no score")
+        return float(number)
+
+    @property
     def highest_urgency(self) -> str | None:
         """The most urgent red-flag action, or None."""
         return self.actions[0].urgency if self.actions else None

@@ -90,7 +90,7 @@ def normalise_level(
     """
     match = _PATTERN.match(str(name))
     canonical = f"{match.group(1).upper()}{int(match.group(2))}" if match else None
-    if canonical not in allowed:
+    if canonical is None or canonical not in allowed:
         raise InputError(
             "unknown vertebral level",
             source=source,

@@ -118,13 +118,13 @@ def _grade(value: Any, *, source: str, item: str) -> int | None:
 def _verdict(value: Any, *, source: str, item: str) -> str | None:
     if value is None or value == "":
         return None
-    text = str(value).strip().lower().replace("-", "_")
+    written = str(value).strip().lower().replace("-", "_")
     text = {
         "unstable_likely": "unstable",
         "not_assessed": None,
         "not_assessable": None,
         "n/a": None,
-    }.get(text, text)
+    }.get(written, written)
     if text is None:
         return None
     return check_choice(

@@ -146,7 +146,7 @@ def phases(inp: PlanInput, so_far: PlanDraft) -> PlanPart:
     weeks = rules["phase_weeks_fi2"] if fi2 else rules["phase_weeks"]
     stages = rules["phase_stages"]
     # plan.json names a phase's stages "levels" (its key since the first version)
-    made = tuple(
+    made: tuple[dict[str, Any], ...] = tuple(
         {"index": i + 1, "weeks": list(weeks[i]), "levels": list(stages[i]), "focus": focus}
         for i, focus in enumerate(PHASE_FOCUS)
     )
