@@ -31,9 +31,20 @@ import numpy as np
 
 from spinestab.errors import InputError
 from spinestab.imaging.grading import GradingScheme, get_grading_scheme
+from spinestab.imaging.inputs import (
+    DixonPair,
+    FatFractionMap,
+    ImageInput,
+    LevelInputs,
+    Source,
+    fingerprint,
+    primary,
+    read_source,
+    source_name,
+)
 from spinestab.imaging.io import Volume
 from spinestab.imaging.labels import LabelScheme
-from spinestab.imaging.levels import SliceLevels
+from spinestab.imaging.level_sources import LevelContext, find_levels, vertebral_body_mask
 from spinestab.imaging.options import Modality, MriOptions
 from spinestab.imaging.reference import Reference
 from spinestab.imaging.result import Geometry, LevelAssignment, MriResult, Provenance
@@ -42,53 +53,11 @@ __all__ = ["DixonPair", "FatFractionMap", "LevelInputs", "Source", "analyse_mri"
 
 logger = logging.getLogger(__name__)
 
-#: A file or folder to read, or a volume already read.
-Source = str | Path | Volume
 
 #: range of the median HU of the muscle voxels accepted as CT in HU: skeletal muscle lies near
 #: 40-60 HU and even heavily infiltrated muscle stays well above -190 HU [D: the bundled
 #: TotalSegmentator CT gives medians 25-38 HU]; outside it the values are not HU
 CT_MUSCLE_MEDIAN_HU = (-300.0, 300.0)
-
-
-@dataclass(frozen=True)
-class DixonPair:
-    """Dixon water and fat images (same grid): fat fraction = F / (W + F)."""
-
-    water: Source
-    fat: Source
-
-
-@dataclass(frozen=True)
-class FatFractionMap:
-    """A fat-fraction (PDFF) map, in percent or as fractions (``ff_units``)."""
-
-    map: Source
-
-
-@dataclass(frozen=True)
-class LevelInputs:
-    """Where the vertebral levels (and the vertebral-body areas) come from.
-
-    Attributes
-    ----------
-    vertebrae : Source, optional
-        Vertebra mask on any grid sharing the world frame (scheme: ``vertebrae_labels``).
-        Without it, vertebra labels of the muscle mask are used where its scheme has them.
-    levels_table : path or mapping, optional
-        Explicit slice table: CSV ``level,first_slice,last_slice``, JSON, or a mapping
-        ``{"L4": (first, last)}``. Not together with ``vertebrae``.
-    vertebral_body : Source, optional
-        Subregion mask with the vertebral bodies, on the image grid.
-
-    """
-
-    vertebrae: Source | None = None
-    levels_table: str | Path | Mapping[str, tuple[int, int]] | None = None
-    vertebral_body: Source | None = None
-
-
-ImageInput = Source | DixonPair | FatFractionMap
 
 
 @dataclass
@@ -111,26 +80,6 @@ class _Run:
         self.timings[name] = round(time.perf_counter() - self.t0, 3)
         if self.progress is not None:
             self.progress(name)
-
-
-def _name(src: Source | None) -> str | None:
-    """How a source is named in messages and in ``summary.json``."""
-    if src is None:
-        return None
-    if isinstance(src, Volume):
-        return src.source or "<in memory>"
-    return str(Path(src))
-
-
-def _read(
-    src: Source, *, series_uid: str | None = None, modality: str | None = None, labels: bool = False
-) -> Volume:
-    from spinestab.imaging.io import as_label_volume, read_volume
-
-    if isinstance(src, Volume):
-        vol = as_label_volume(src) if labels else src
-        return vol.with_data(vol.data, modality=modality) if modality else vol
-    return read_volume(src, series_uid=series_uid, modality=modality, as_labels=labels)
 
 
 def analyse_mri(
@@ -201,8 +150,9 @@ def _analyse(
     modality, modality_how = _modality(image, base, options)
     fat_map = _fat_map(run, image, base, fat_img, mask_vol, modality)
     run.step("fat")
-    assignment = _levels(run, levels, seg_vertebrae, base, mask_vol)
-    body = _vertebral_body(run, levels.vertebral_body, base, mask_vol)
+    ctx = LevelContext(run.options, run.scheme, run.mask_name)
+    assignment = find_levels(ctx, levels, seg_vertebrae, base, mask_vol)
+    body = vertebral_body_mask(ctx, levels.vertebral_body, base, mask_vol)
     run.step("levels")
     quality = _measure(run, base, mask_vol, assignment, fat_map, body)
     run.step("measure")
@@ -262,7 +212,7 @@ def _prepare(
         raise InputError("no mask", expected=run_needs)
     run = _Run(options, scheme, grading, tuple(refs), progress)
     run.labels_name = options.labels
-    run.mask_name = _name(mask) or ""
+    run.mask_name = source_name(mask) or ""
     return run
 
 
@@ -275,21 +225,13 @@ def _read_image(image: ImageInput, options: MriOptions) -> tuple[Volume, Volume 
 
     uid = options.series_uid
     if isinstance(image, DixonPair):
-        base = _read(image.water, series_uid=uid, modality="MR")
-        fat = _read(image.fat, series_uid=uid, modality="MR")
+        base = read_source(image.water, series_uid=uid, modality="MR")
+        fat = read_source(image.fat, series_uid=uid, modality="MR")
         return base, conform_to(base, fat, what="fat image")
     if isinstance(image, FatFractionMap):
-        return _read(image.map, series_uid=uid, modality="MR"), None
+        return read_source(image.map, series_uid=uid, modality="MR"), None
     override = None if options.modality == Modality.AUTO else options.modality.upper()
-    return _read(image, series_uid=uid, modality=override), None
-
-
-def _primary(image: ImageInput) -> Source:
-    if isinstance(image, DixonPair):
-        return image.water
-    if isinstance(image, FatFractionMap):
-        return image.map
-    return image
+    return read_source(image, series_uid=uid, modality=override), None
 
 
 def _segment(
@@ -305,11 +247,11 @@ def _segment(
     if options.segment == "totalsegmentator":
         kwargs["task"] = options.segment_task
     backend = get_backend(options.segment.value, **kwargs)
-    src = _primary(image)
+    src = primary(image)
     if isinstance(src, Volume) or Path(src).is_dir():  # the segmenter gets NIfTI, same grid
         stem = "image" if isinstance(src, Volume) else (Path(src).name or "dicom")
         src = _as_nifti(base, work / f"{stem}.nii.gz")
-        what = "the image in memory" if isinstance(_primary(image), Volume) else "DICOM series"
+        what = "the image in memory" if isinstance(primary(image), Volume) else "DICOM series"
         run.segmenter_input = f"segmentation/{src.name} (from the {what})"
     seg = backend.segment(Path(src), work)
     if seg.muscle_mask is None or seg.muscle_scheme is None:
@@ -350,9 +292,9 @@ def _read_mask(run: _Run, mask: Source, base: Volume) -> Volume:
     ):
         mask_vol = read_dicom_seg(mask, base)  # segment numbers on the image grid
     else:
-        mask_vol = conform_to(base, _read(mask, labels=True), what="mask")
+        mask_vol = conform_to(base, read_source(mask, labels=True), what="mask")
     check_labels_known(
-        label_values(mask_vol.data), run.scheme, source=_name(mask), kinds=("muscle",)
+        label_values(mask_vol.data), run.scheme, source=source_name(mask), kinds=("muscle",)
     )
     return mask_vol
 
@@ -399,13 +341,13 @@ def _fat_map(
     muscle_mask = np.isin(mask_vol.data, list(run.scheme.muscles()))
     if isinstance(image, DixonPair):
         assert fat_img is not None
-        source = f"{_name(image.water)} / {_name(image.fat)}"
+        source = f"{source_name(image.water)} / {source_name(image.fat)}"
         return fatmod.dixon_fat_fraction(base.data, fat_img.data, source=source, mask=muscle_mask)
     if isinstance(image, FatFractionMap):
         units = options.ff_units.value
-        return fatmod.pdff_passthrough(base.data, units=units, source=str(_name(image.map)))  # type: ignore[arg-type]
+        return fatmod.pdff_passthrough(base.data, units=units, source=str(source_name(image.map)))  # type: ignore[arg-type]
     if modality == "CT":
-        _check_hu(base, muscle_mask, source=_name(image))
+        _check_hu(base, muscle_mask, source=source_name(image))
         return fatmod.ct_fat(base.data, fat_range=options.ct_fat_range)
     return fatmod.single_contrast_fat(
         base.data,
@@ -436,138 +378,6 @@ def _check_hu(base: Volume, muscle_mask: np.ndarray, *, source: str | None) -> N
             expected=f"Hounsfield units (muscle median within {lo_hu:g}..{hi_hu:g}); "
             "apply RescaleSlope/Intercept (scl_slope/scl_inter), or --modality mr",
         )
-
-
-# ---- levels ------------------------------------------------------------------------------
-
-
-def _levels(
-    run: _Run,
-    levels: LevelInputs,
-    seg_vertebrae: tuple[Path, str] | None,
-    base: Volume,
-    mask_vol: Volume,
-) -> LevelAssignment:
-    """Find the level of every slice, and where the names came from."""
-    from spinestab.imaging.io import read_slice_table, slice_axis
-    from spinestab.imaging.levels import levels_from_table, slice_positions_s
-
-    if levels.levels_table is not None:
-        table = levels.levels_table
-        if isinstance(table, Mapping):
-            rows, source = table, "slice table"
-        else:
-            rows, source = read_slice_table(table), str(Path(table))
-        found = levels_from_table(
-            rows,
-            base.shape[slice_axis(base.affine)],
-            slice_s=slice_positions_s(base.affine, base.shape),
-            source=source,
-        )
-        return LevelAssignment.of(
-            found, source, len(found.levels), correction=run.options.level_names
-        )
-    vertebrae: Source | None = levels.vertebrae
-    vertebrae_labels = run.options.vertebrae_labels
-    if vertebrae is None and seg_vertebrae is not None:
-        vertebrae, vertebrae_labels = seg_vertebrae
-    found, source = _levels_from_vertebrae(run, vertebrae, vertebrae_labels, base, mask_vol)
-    n_slices = base.shape[slice_axis(base.affine)]
-    return LevelAssignment.of(found, source, n_slices, correction=run.options.level_names)
-
-
-def _levels_from_vertebrae(
-    run: _Run,
-    vertebrae: Source | None,
-    vertebrae_labels: str,
-    base: Volume,
-    mask_vol: Volume,
-) -> tuple[SliceLevels | None, str]:
-    from spinestab.imaging.labels import check_labels_known, get_scheme, label_values
-
-    scheme = run.scheme
-    if vertebrae is not None:
-        vsrc, vscheme = _read(vertebrae, labels=True), get_scheme(vertebrae_labels)
-        check_labels_known(
-            label_values(vsrc.data), vscheme, source=_name(vertebrae), option="--vertebrae-labels"
-        )
-    elif scheme.vertebrae() or scheme.of_kind("vertebrae"):
-        vsrc, vscheme = mask_vol, scheme
-    else:
-        return None, "none"
-    found = _split_or_instances(run, vsrc, vscheme, base, given=vertebrae is not None)
-    source = _name(vertebrae) if vertebrae is not None else f"{run.mask_name} (vertebra labels)"
-    if found is not None and vertebrae is not None and not any(found.levels):
-        raise InputError(  # e.g. a mask of another study or another field of view
-            "no image slice lies within the vertebrae of the vertebra mask",
-            source=_name(vertebrae),
-            value=_s_range(vsrc),
-            expected=f"a vertebra mask overlapping the image (image S range {_s_range(base)} mm)",
-        )
-    return found, str(source)
-
-
-def _split_or_instances(
-    run: _Run, vsrc: Volume, vscheme: LabelScheme, base: Volume, *, given: bool
-) -> SliceLevels | None:
-    """Levels from vertebra instances, or from one vertebrae label split into pieces."""
-    from spinestab.imaging.labels import label_values
-    from spinestab.imaging.levels import levels_from_instances, levels_from_single_label
-
-    present = set(label_values(vsrc.data).tolist())
-    if any(v in present for v in vscheme.vertebrae()):
-        return levels_from_instances(vsrc, vscheme, base)
-    single = any(v in present for v in vscheme.of_kind("vertebrae"))
-    bodies = given and any(v in present for v in vscheme.of_kind("vertebral_body"))
-    if single or bodies:  # one label for all vertebrae, or the bodies of a SPINEPS subregion map
-        options = run.options
-        return levels_from_single_label(
-            vsrc, vscheme, base, anchor=options.anchor, anchor_is=options.anchor_is.value
-        )
-    if given:
-        raise InputError(
-            f"no vertebra labels of scheme '{vscheme.name}' in the vertebra mask",
-            source=vsrc.source or None,
-            value=sorted(int(v) for v in present if v)[:20],
-            expected="the scheme the vertebra mask was made with (--vertebrae-labels)",
-        )
-    return None
-
-
-def _s_range(volume: Volume) -> tuple[float, float]:
-    """World S extent (mm) of a volume's voxel centres."""
-    corners = np.array(
-        [
-            [i, j, k, 1.0]
-            for i in (0, volume.shape[0] - 1)
-            for j in (0, volume.shape[1] - 1)
-            for k in (0, volume.shape[2] - 1)
-        ]
-    )
-    s = (corners @ np.asarray(volume.affine, dtype=np.float64).T)[:, 2]
-    return round(float(s.min()), 1), round(float(s.max()), 1)
-
-
-def _vertebral_body(
-    run: _Run, vertebral_body: Source | None, base: Volume, mask_vol: Volume
-) -> np.ndarray | None:
-    """Vertebral-body voxels on the image grid, for ``csa_to_vertebral_body``."""
-    from spinestab.imaging.io import conform_to
-    from spinestab.imaging.labels import get_scheme
-
-    if vertebral_body is not None:
-        vb_vol = conform_to(base, _read(vertebral_body, labels=True), what="vertebral body mask")
-        vb_scheme = get_scheme(run.options.vertebral_body_labels)
-        vb_values = list(vb_scheme.of_kind("vertebral_body"))
-        if not vb_values:
-            raise InputError(
-                "scheme has no vertebral body labels", value=run.options.vertebral_body_labels
-            )
-        return np.isin(vb_vol.data, vb_values)
-    if run.scheme.of_kind("vertebral_body"):
-        body = np.isin(mask_vol.data, list(run.scheme.of_kind("vertebral_body")))
-        return body if body.any() else None  # the muscle mask also holds vertebral bodies
-    return None
 
 
 # ---- measuring and pictures --------------------------------------------------------------
@@ -619,7 +429,7 @@ def _pictures(
     from spinestab.imaging.qa import CT_SOFT_TISSUE_WINDOW, PictureOptions, render_level_pictures
 
     options = PictureOptions(
-        title=Path(str(_name(_primary(image)))).name,
+        title=Path(str(source_name(primary(image)))).name,
         window=CT_SOFT_TISSUE_WINDOW if modality == "CT" else None,
         level_note=_TITLE_NOTE.get(assignment.state, ""),
     )
@@ -636,10 +446,10 @@ def _inputs_summary(
     options = run.options
     single = None if isinstance(image, DixonPair | FatFractionMap) else image
     return {
-        "image": _name(single),
-        "water": _name(image.water) if isinstance(image, DixonPair) else None,
-        "fat": _name(image.fat) if isinstance(image, DixonPair) else None,
-        "ff": _name(image.map) if isinstance(image, FatFractionMap) else None,
+        "image": source_name(single),
+        "water": source_name(image.water) if isinstance(image, DixonPair) else None,
+        "fat": source_name(image.fat) if isinstance(image, DixonPair) else None,
+        "ff": source_name(image.map) if isinstance(image, FatFractionMap) else None,
         "mask": run.mask_name,
         "segmenter": options.segment.value if options.segment else None,
         "segmenter_input": run.segmenter_input,
@@ -648,29 +458,6 @@ def _inputs_summary(
         "sex": options.sex,
         "age": options.age,
     }
-
-
-def _fingerprint(src: Source | Mapping[str, Any] | None) -> str | None:
-    """SHA-256 of an input: a file's bytes, a folder's files, or a volume's voxels."""
-    if src is None:
-        return None
-    digest = hashlib.sha256()
-    if isinstance(src, Volume):
-        digest.update(np.ascontiguousarray(src.data).tobytes())
-        digest.update(np.asarray(src.affine, dtype=np.float64).tobytes())
-        return digest.hexdigest()
-    if isinstance(src, Mapping):
-        digest.update(repr(sorted(src.items())).encode())
-        return digest.hexdigest()
-    path = Path(src)
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if path.is_dir():
-            digest.update(str(f.relative_to(path)).encode() + b"\0")
-        with f.open("rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _provenance(
@@ -689,7 +476,7 @@ def _provenance(
         "levels_table": levels.levels_table,
         "vertebral_body": levels.vertebral_body,
     }
-    hashes = {k: _fingerprint(v) for k, v in named.items() if v is not None}
+    hashes = {k: fingerprint(v) for k, v in named.items() if v is not None}
     for rel, data in run.segmentation.items():
         hashes[f"segmentation/{rel}"] = hashlib.sha256(data).hexdigest()
     return Provenance.of(input_sha256=hashes, options=run.options.to_dict())
