@@ -5,6 +5,7 @@ import pytest
 
 from spinestab.errors import InputError
 from spinestab.imaging.fat import (
+    SingleContrastOptions,
     ct_fat,
     dixon_fat_fraction,
     multi_otsu_thresholds,
@@ -113,7 +114,10 @@ def _errors(p, fm):
 def test_kmeans_after_n4_within_3pp(strong_bias_phantom, n4_corrected):
     p = strong_bias_phantom
     fm = single_contrast_fat(
-        n4_corrected[0], p.mask.data, p.single.spacing_mm, method="kmeans", bias_correction=False
+        n4_corrected[0],
+        p.mask.data,
+        p.single.spacing_mm,
+        SingleContrastOptions(method="kmeans", bias_correction=False),
     )
     assert np.abs(_errors(p, fm)).max() <= 3.0
 
@@ -123,7 +127,10 @@ def test_gmm_overestimates_with_partial_volume(strong_bias_phantom, n4_corrected
     as fat (README: about +3 points on this phantom), so it is not the default."""
     p = strong_bias_phantom
     fm = single_contrast_fat(
-        n4_corrected[0], p.mask.data, p.single.spacing_mm, method="gmm", bias_correction=False
+        n4_corrected[0],
+        p.mask.data,
+        p.single.spacing_mm,
+        SingleContrastOptions(method="gmm", bias_correction=False),
     )
     err = _errors(p, fm)
     assert 1.0 < err.mean() < 5.0
@@ -133,7 +140,10 @@ def test_gmm_overestimates_with_partial_volume(strong_bias_phantom, n4_corrected
 def test_three_classes_report_the_middle_class_apart(strong_bias_phantom, n4_corrected):
     p = strong_bias_phantom
     fm = single_contrast_fat(
-        n4_corrected[0], p.mask.data, p.single.spacing_mm, classes=3, bias_correction=False
+        n4_corrected[0],
+        p.mask.data,
+        p.single.spacing_mm,
+        SingleContrastOptions(classes=3, bias_correction=False),
     )
     inside = p.mask.data > 0
     assert fm.undefined is not None
@@ -160,7 +170,10 @@ def test_pooled_otsu_without_bias_correction_fails_where_n4_succeeds(strong_bias
     errs = {}
     for bc in (False, True):
         fm = single_contrast_fat(
-            p.single.data, p.mask.data, p.single.spacing_mm, pool="all", bias_correction=bc
+            p.single.data,
+            p.mask.data,
+            p.single.spacing_mm,
+            SingleContrastOptions(pool="all", bias_correction=bc),
         )
         q = measure(p.single, p.mask, get_scheme("musclemap"), fat=fm)
         errs[bc] = max(
@@ -173,7 +186,9 @@ def test_pooled_otsu_without_bias_correction_fails_where_n4_succeeds(strong_bias
 def test_real_musclemap_per_label_otsu_matches_manifest(musclemap):
     """MANIFEST: 2-class Otsu per label on the raw image (no bias correction)."""
     img, mask = musclemap
-    fm = single_contrast_fat(img.data, mask.data, img.spacing_mm, bias_correction=False)
+    fm = single_contrast_fat(
+        img.data, mask.data, img.spacing_mm, SingleContrastOptions(bias_correction=False)
+    )
     q = measure(img, mask, get_scheme("musclemap"), fat=fm)
     manifest = {
         ("multifidus", "right"): 23.9,

@@ -353,12 +353,14 @@ def _fat_map(
         base.data,
         np.where(muscle_mask, mask_vol.data, 0),
         base.spacing_mm,
-        method=options.fat_method.value,  # type: ignore[arg-type]
-        classes=options.classes,
-        bias_correction=options.bias_correction,
-        pool=options.pool.value,  # type: ignore[arg-type]
-        n4_mask=options.n4_mask.value,  # type: ignore[arg-type]
-        contrast=options.contrast.value,
+        fatmod.SingleContrastOptions(
+            method=options.fat_method.value,  # type: ignore[arg-type]
+            classes=options.classes,
+            bias_correction=options.bias_correction,
+            pool=options.pool.value,  # type: ignore[arg-type]
+            n4_mask=options.n4_mask.value,  # type: ignore[arg-type]
+            contrast=options.contrast.value,
+        ),
     )
 
 
