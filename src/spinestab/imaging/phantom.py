@@ -19,16 +19,18 @@ Masks use MuscleMap labels; vertebrae use SPINEPS/TPTBox instance values (L1 = 2
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from spinestab.imaging.io import Volume
 from spinestab.imaging.labels import get_scheme, vertebra_order
 
-__all__ = ["DEFAULT_FAT_PCT", "Phantom", "make_phantom", "reorient"]
+__all__ = ["DEFAULT_FAT_PCT", "Phantom", "PhantomSpec", "make_phantom", "reorient"]
 
 # (centre x mm (patient right +), centre y mm (anterior +), semi-axis x, semi-axis y);
 # centres off the pixel lattice, so that rasterised areas stay within ~1.5 % of pi a b
@@ -140,28 +142,13 @@ def _ellipse_cover(
     return out
 
 
-def make_phantom(
-    *,
-    levels: Sequence[str] = ("L3", "L4", "L5"),
-    slices_per_vertebra: int = 5,
-    disc_slices: int = 2,
-    margin_slices: int = 1,
-    pixel_mm: float = 1.0,
-    slice_mm: float = 4.0,
-    shape_xy: tuple[int, int] = (320, 240),
-    fat_pct: Mapping[tuple[str, str, str], float] | None = None,
-    dixon_noise: float = 0.005,
-    single_noise: float = 0.02,
-    bias_strength: float = 1.2,
-    mixed_fraction: float = 0.1,
-    orientation: str = "LPS",
-    seed: int = 0,
-) -> Phantom:
-    """Build a phantom (see module docstring).
+@dataclass(frozen=True)
+class PhantomSpec:
+    """What a phantom looks like (see the module docstring).
 
-    Parameters
+    Attributes
     ----------
-    levels : sequence of str
+    levels : tuple of str
         Vertebrae from cranial to caudal, L1..L5.
     slices_per_vertebra, disc_slices, margin_slices : int
         Slices through each vertebra, between vertebrae, and above/below the first/last.
@@ -187,97 +174,148 @@ def make_phantom(
         Seed of the noise and of the fat voxel placement.
 
     """
-    levels = list(levels)
-    for lv in levels:
-        vertebra_order(lv)
-        if lv not in _SCALE["multifidus"]:
-            raise ValueError(f"phantom supports L1..L5, not {lv}")
-    fat_pct = dict(DEFAULT_FAT_PCT if fat_pct is None else fat_pct)
-    rng = np.random.default_rng(seed)
 
-    # slice plan, cranial (top) to caudal: margin, V1, disc, V2, ..., Vn, margin
-    plan: list[tuple[str, str]] = []  # (kind, level used for muscle shapes)
-    plan += [("margin", levels[0])] * margin_slices
-    for n, lv in enumerate(levels):
-        plan += [("vertebra", lv)] * slices_per_vertebra
-        if n < len(levels) - 1:
-            half = disc_slices // 2
-            plan += [("disc", lv)] * half + [("disc", levels[n + 1])] * (disc_slices - half)
-    plan += [("margin", levels[-1])] * margin_slices
-    nz = len(plan)
-    nx, ny = shape_xy
-    # RAS-ordered arrays: i -> patient right (+x), j -> anterior (+y), k -> superior (+z)
-    u = (np.arange(nx) - (nx - 1) / 2.0) * pixel_mm
-    v = (np.arange(ny) - (ny - 1) / 2.0) * pixel_mm
-    uu, vv = np.meshgrid(u, v, indexing="ij")
-    body = _ellipse(uu, vv, 0, 0, 150, 110)
-    inner = _ellipse(uu, vv, 0, 0, 135, 95)
-    vb = _ellipse(uu, vv, 0, -30, 22, 16)
-    spinous = _ellipse(uu, vv, 0, -62, 4, 12)
+    levels: Sequence[str] = ("L3", "L4", "L5")
+    slices_per_vertebra: int = 5
+    disc_slices: int = 2
+    margin_slices: int = 1
+    pixel_mm: float = 1.0
+    slice_mm: float = 4.0
+    shape_xy: tuple[int, int] = (320, 240)
+    fat_pct: Mapping[tuple[str, str, str], float] | None = None
+    dixon_noise: float = 0.005
+    single_noise: float = 0.02
+    bias_strength: float = 1.2
+    mixed_fraction: float = 0.1
+    orientation: str = "LPS"
+    seed: int = 0
 
-    mask = np.zeros((nx, ny, nz), np.int16)
-    ffv = np.zeros((nx, ny, nz))  # voxel fat fraction inside muscles
-    tissue = np.zeros((nx, ny, nz), np.int8)  # 0 bg, 1 viscera, 2 subcut fat, 3 marrow, 4 disc
-    verts = np.zeros((nx, ny, nz), np.int16)
-    discs = np.zeros((nx, ny, nz), np.int16)  # SPINEPS IVD values: 100 + the vertebra above
-    upper = levels[0]
-    body_mask = np.zeros((nx, ny, nz), np.uint8)
-    slice_levels: list[str] = []
-    area: dict[tuple[str, str, str], float] = {}
-    counts: dict[tuple[str, str, str], list[int]] = {}
-    spine_scheme = {e.name: v for v, e in get_scheme("spineps_vert").vertebrae().items()}
-    for z_top, (kind, lv) in enumerate(plan):
-        k = nz - 1 - z_top  # k increases superiorly
-        slice_levels.append("" if kind == "margin" else lv)
-        t = np.where(body, 2, 0)
-        t[inner] = 1
-        if kind in ("vertebra", "margin"):
-            t[vb] = 3
-        else:
-            t[vb] = 4
+    def __post_init__(self) -> None:
+        """Phantoms exist for L1..L5 only."""
+        for lv in self.levels:
+            vertebra_order(lv)
+            if lv not in _SCALE["multifidus"]:
+                raise ValueError(f"phantom supports L1..L5, not {lv}")
+
+    def plan(self) -> list[tuple[str, str]]:
+        """Slices cranial to caudal: margin, V1, disc, V2, ..., Vn, margin.
+
+        Each is ``(kind, level used for the muscle shapes)``.
+        """
+        levels = list(self.levels)
+        plan: list[tuple[str, str]] = [("margin", levels[0])] * self.margin_slices
+        for n, lv in enumerate(levels):
+            plan += [("vertebra", lv)] * self.slices_per_vertebra
+            if n < len(levels) - 1:
+                half = self.disc_slices // 2
+                plan += [("disc", lv)] * half + [("disc", levels[n + 1])] * (
+                    self.disc_slices - half
+                )
+        return plan + [("margin", levels[-1])] * self.margin_slices
+
+
+class _Anatomy:
+    """The voxel arrays of a phantom as its slices are drawn (RAS order, k superior)."""
+
+    def __init__(self, spec: PhantomSpec, nz: int) -> None:
+        nx, ny = spec.shape_xy
+        # RAS-ordered arrays: i -> patient right (+x), j -> anterior (+y), k -> superior (+z)
+        self.u = (np.arange(nx) - (nx - 1) / 2.0) * spec.pixel_mm
+        self.v = (np.arange(ny) - (ny - 1) / 2.0) * spec.pixel_mm
+        self.uu, self.vv = np.meshgrid(self.u, self.v, indexing="ij")
+        uu, vv = self.uu, self.vv
+        self.body = _ellipse(uu, vv, 0, 0, 150, 110)
+        self.inner = _ellipse(uu, vv, 0, 0, 135, 95)
+        self.vb = _ellipse(uu, vv, 0, -30, 22, 16)
+        self.spinous = _ellipse(uu, vv, 0, -62, 4, 12)
+        self.mask = np.zeros((nx, ny, nz), np.int16)
+        self.ffv = np.zeros((nx, ny, nz))  # voxel fat fraction inside muscles
+        # 0 bg, 1 viscera, 2 subcut fat, 3 marrow, 4 disc (5 muscle, set at the end)
+        self.tissue = np.zeros((nx, ny, nz), np.int8)
+        self.verts = np.zeros((nx, ny, nz), np.int16)
+        self.discs = np.zeros((nx, ny, nz), np.int16)  # SPINEPS IVD: 100 + vertebra above
+        self.body_mask = np.zeros((nx, ny, nz), np.uint8)
+        self.area: dict[tuple[str, str, str], float] = {}
+        self.counts: dict[tuple[str, str, str], list[float]] = {}
+
+    def bone(self, k: int, kind: str, lv: str, upper: str, spine: Mapping[str, int]) -> None:
+        """Tissue classes, vertebra and disc labels of slice ``k``."""
+        t = np.where(self.body, 2, 0)
+        t[self.inner] = 1
+        t[self.vb] = 3 if kind in ("vertebra", "margin") else 4
         if kind == "vertebra":
-            verts[vb | spinous, k] = spine_scheme[lv]
-            body_mask[vb, k] = 1
-            upper = lv
+            self.verts[self.vb | self.spinous, k] = spine[lv]
+            self.body_mask[self.vb, k] = 1
         elif kind == "disc":
-            discs[vb, k] = 100 + spine_scheme[upper]
-        tissue[:, :, k] = t
+            self.discs[self.vb, k] = 100 + spine[upper]
+        self.tissue[:, :, k] = t
+
+    def muscles(
+        self, k: int, lv: str, key_level: str, spec: PhantomSpec, rng: np.random.Generator
+    ) -> None:
+        """Draw every muscle of slice ``k`` with its fat and partial-volume voxels."""
+        fat_pct = DEFAULT_FAT_PCT if spec.fat_pct is None else spec.fat_pct
         for muscle, (cx, cy, a, b) in _SHAPES.items():
             s = math.sqrt(_SCALE[muscle][lv])
             for side, sign in (("right", 1.0), ("left", -1.0)):
-                m = _ellipse_cover(u, v, sign * cx, cy, a * s, b * s)
-                val = _MUSCLEMAP_VALUE[(muscle, side)]
-                mask[m, k] = val
-                area[(muscle, side, lv)] = math.pi * a * s * b * s
+                m = _ellipse_cover(self.u, self.v, sign * cx, cy, a * s, b * s)
+                self.mask[m, k] = _MUSCLEMAP_VALUE[(muscle, side)]
+                self.area[(muscle, side, lv)] = math.pi * a * s * b * s
                 idx = np.flatnonzero(m.ravel())
                 n_fat = round(fat_pct[(muscle, side, lv)] / 100.0 * idx.size)
-                n_mix = round(mixed_fraction * idx.size)
+                n_mix = round(spec.mixed_fraction * idx.size)
                 chosen = rng.permutation(idx)[: n_fat + n_mix]
                 fs = np.zeros(m.size)
                 fs[chosen[:n_fat]] = 1.0
                 fs[chosen[n_fat:]] = rng.uniform(0.0, 1.0, n_mix)  # partial volume
-                plane = ffv[:, :, k].reshape(-1)
+                plane = self.ffv[:, :, k].reshape(-1)
                 plane[idx] = fs[idx]
-                ffv[:, :, k] = plane.reshape(m.shape)
-                key_level = "" if kind == "margin" else lv
+                self.ffv[:, :, k] = plane.reshape(m.shape)
                 for key in ((muscle, side, key_level), (muscle, side, "all")):
-                    c = counts.setdefault(key, [0.0, 0])
+                    c = self.counts.setdefault(key, [0.0, 0])
                     c[0] += float(fs[idx].sum())
                     c[1] += idx.size
-    slice_levels.reverse()  # index by k (inferior to superior)
-    muscle_vox = mask > 0
-    tissue[muscle_vox] = 5
 
-    zz = (np.arange(nz) - (nz - 1) / 2.0) * slice_mm
+
+def _draw(spec: PhantomSpec, rng: np.random.Generator) -> tuple[_Anatomy, list[str]]:
+    """Draw every slice; return the arrays and the true level of every slice (by k)."""
+    plan = spec.plan()
+    nz = len(plan)
+    anatomy = _Anatomy(spec, nz)
+    spine = {e.name: v for v, e in get_scheme("spineps_vert").vertebrae().items()}
+    upper = spec.levels[0]
+    slice_levels: list[str] = []
+    for z_top, (kind, lv) in enumerate(plan):
+        k = nz - 1 - z_top  # k increases superiorly
+        slice_levels.append("" if kind == "margin" else lv)
+        anatomy.bone(k, kind, lv, upper, spine)
+        if kind == "vertebra":
+            upper = lv
+        anatomy.muscles(k, lv, "" if kind == "margin" else lv, spec, rng)
+    slice_levels.reverse()  # index by k (inferior to superior)
+    anatomy.tissue[anatomy.mask > 0] = 5
+    return anatomy, slice_levels
+
+
+def _bias_field(anatomy: _Anatomy, spec: PhantomSpec, zz: np.ndarray) -> np.ndarray:
+    """Return the multiplicative field of posterior coil shading (median 1 in muscle)."""
+    strength = spec.bias_strength
     bias = np.exp(
-        -bias_strength * vv[:, :, None] / 110.0
-        + 0.1 * bias_strength * uu[:, :, None] / 150.0
-        + 0.05 * bias_strength * zz[None, None, :] / max(1.0, zz.max(initial=1.0))
+        -strength * anatomy.vv[:, :, None] / 110.0
+        + 0.1 * strength * anatomy.uu[:, :, None] / 150.0
+        + 0.05 * strength * zz[None, None, :] / max(1.0, zz.max(initial=1.0))
     )
-    bias /= float(np.median(bias[mask > 0]))
-    # Dixon
-    water = np.zeros((nx, ny, nz))
-    fatimg = np.zeros((nx, ny, nz))
+    return bias / float(np.median(bias[anatomy.mask > 0]))
+
+
+def _images(
+    anatomy: _Anatomy, bias: np.ndarray, spec: PhantomSpec, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Dixon water and fat, and the single-contrast image, with bias and noise."""
+    tissue, ffv = anatomy.tissue, anatomy.ffv
+    muscle_vox = anatomy.mask > 0
+    water = np.zeros(tissue.shape)
+    fatimg = np.zeros(tissue.shape)
     water[tissue == 1] = 900.0
     fatimg[tissue == 1] = 50.0
     fatimg[tissue == 2] = 1000.0
@@ -286,45 +324,54 @@ def make_phantom(
     water[tissue == 4] = 1000.0
     water[muscle_vox] = 1000.0 * (1.0 - ffv[muscle_vox])
     fatimg[muscle_vox] = 1000.0 * ffv[muscle_vox]
-    noise_w = rng.normal(0.0, dixon_noise * 1000.0, water.shape)
-    noise_f = rng.normal(0.0, dixon_noise * 1000.0, water.shape)
+    noise_w = rng.normal(0.0, spec.dixon_noise * 1000.0, water.shape)
+    noise_f = rng.normal(0.0, spec.dixon_noise * 1000.0, water.shape)
     water = np.abs(water * bias + noise_w)
     fatimg = np.abs(fatimg * bias + noise_f)
-    # single contrast (T1w-like)
-    single = np.zeros((nx, ny, nz))
+    single = np.zeros(tissue.shape)  # T1w-like
     for code, level in ((1, 450.0), (2, 1000.0), (3, 600.0), (4, 250.0)):
         single[tissue == code] = level
     single[muscle_vox] = 300.0 + 700.0 * ffv[muscle_vox]
-    single = np.abs(single * bias + rng.normal(0.0, single_noise * 1000.0, single.shape))
+    noise = rng.normal(0.0, spec.single_noise * 1000.0, single.shape)
+    single = np.abs(single * bias + noise)
+    return {"water": water, "fat": fatimg, "single": single}
 
-    affine = np.diag([pixel_mm, pixel_mm, slice_mm, 1.0])
-    affine[:3, 3] = [u[0], v[0], zz[0]]
+
+def make_phantom(spec: PhantomSpec | None = None, /, **fields: Any) -> Phantom:
+    """Build a phantom (see module docstring).
+
+    Parameters
+    ----------
+    spec : PhantomSpec, optional
+        What the phantom looks like.
+    **fields
+        Instead of (or changing) ``spec``: any :class:`PhantomSpec` field, e.g.
+        ``make_phantom(levels=("L4", "L5"), seed=3)``.
+
+    """
+    spec = dataclasses.replace(spec or PhantomSpec(), **fields)
+    rng = np.random.default_rng(spec.seed)
+    anatomy, slice_levels = _draw(spec, rng)
+    nz = len(slice_levels)
+    zz = (np.arange(nz) - (nz - 1) / 2.0) * spec.slice_mm
+    bias = _bias_field(anatomy, spec, zz)
+    images = _images(anatomy, bias, spec, rng)
+    affine = np.diag([spec.pixel_mm, spec.pixel_mm, spec.slice_mm, 1.0])
+    affine[:3, 3] = [anatomy.u[0], anatomy.v[0], zz[0]]
+    counts = anatomy.counts
     truth_ff = {key: 100.0 * c[0] / c[1] for key, c in counts.items() if key[2] != ""}
-
-    vols = {
-        name: Volume(arr, affine, "MR", f"phantom:{name}")
-        for name, arr in (
-            ("water", water),
-            ("fat", fatimg),
-            ("single", single),
-            ("mask", mask),
-            ("vertebrae", verts),
-            ("vertebral_body", body_mask),
-            ("discs", discs),
-        )
+    arrays = {
+        **images,
+        "mask": anatomy.mask,
+        "vertebrae": anatomy.verts,
+        "vertebral_body": anatomy.body_mask,
+        "discs": anatomy.discs,
     }
-    if orientation != "RAS":
-        vols = {k: reorient(vol, orientation) for k, vol in vols.items()}
-        bias_vol = reorient(Volume(bias, affine), orientation)
-        bias = bias_vol.data
-        # levels follow the slice axis of the reoriented grid
-        from spinestab.imaging.io import slice_axis
-
-        ax = slice_axis(vols["mask"].affine)
-        flipped = vols["mask"].affine[2, ax] < 0
-        if flipped:
-            slice_levels = slice_levels[::-1]
-    vb_area = {lv: float(vb.sum()) * pixel_mm * pixel_mm for lv in levels}
+    vols = {name: Volume(arr, affine, "MR", f"phantom:{name}") for name, arr in arrays.items()}
+    if spec.orientation != "RAS":
+        vols, bias, slice_levels = _reoriented(vols, bias, affine, slice_levels, spec.orientation)
+    pix2 = spec.pixel_mm * spec.pixel_mm
+    vb_area = {lv: float(anatomy.vb.sum()) * pix2 for lv in spec.levels}
     return Phantom(
         water=vols["water"],
         fat=vols["fat"],
@@ -334,11 +381,29 @@ def make_phantom(
         vertebral_body=vols["vertebral_body"],
         bias=bias,
         slice_levels=tuple(slice_levels),
-        area_mm2=area,
+        area_mm2=anatomy.area,
         fat_pct=truth_ff,
         vertebral_body_area_mm2=vb_area,
         discs=vols["discs"],
     )
+
+
+def _reoriented(
+    vols: dict[str, Volume],
+    bias: np.ndarray,
+    affine: np.ndarray,
+    slice_levels: list[str],
+    orientation: str,
+) -> tuple[dict[str, Volume], np.ndarray, list[str]]:
+    """Return the volumes in another axis order; levels follow the new slice axis."""
+    from spinestab.imaging.io import slice_axis
+
+    vols = {k: reorient(vol, orientation) for k, vol in vols.items()}
+    bias = reorient(Volume(bias, affine), orientation).data
+    ax = slice_axis(vols["mask"].affine)
+    if vols["mask"].affine[2, ax] < 0:
+        slice_levels = slice_levels[::-1]
+    return vols, bias, slice_levels
 
 
 def reorient(volume: Volume, axcodes: str) -> Volume:
