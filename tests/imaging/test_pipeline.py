@@ -141,3 +141,14 @@ def test_level_names_correction_is_parsed_and_checked():
 def test_no_mask_and_no_segmenter_is_refused_before_reading(tmp_path):
     with pytest.raises(InputError, match="no mask"):
         analyse_mri(tmp_path / "missing.nii.gz")
+
+
+def test_options_from_json_carry_a_level_correction():
+    """The viewer sends the correction as JSON; the options keep it and give it back."""
+    data = {"labels": "total", "level_names": {"rename": {"l5": "L1"}, "by": "dr_k"}}
+    opts = MriOptions.from_mapping(data)
+    assert opts.level_names == LevelNames(rename={"L5": "L1"}, by="dr_k")
+    assert opts.to_dict()["level_names"] == {"rename": {"L5": "L1"}, "by": "dr_k"}
+    assert MriOptions.from_mapping(opts.to_dict()) == opts
+    with pytest.raises(InputError, match="--rename-levels"):
+        MriOptions.from_mapping({"level_names": {"rename": {"L5": "Q1"}}})

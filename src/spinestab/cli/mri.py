@@ -288,31 +288,33 @@ def mri_command(
 
     with exit_on_bad_input():
         source = _image_input(image, water, fat, ff)
-        options = MriOptions(
-            labels=labels,
-            vertebrae_labels=vertebrae_labels,
-            anchor=anchor,
-            anchor_is=anchor_is,
-            segment=segment,
-            segment_task=segment_task,
-            weights_dir=weights,
-            sex=sex,
-            age=age,
-            modality=modality,
-            contrast=contrast,
-            fat_method=fat_method,
-            classes=classes,
-            bias_correction=bias_correction,
-            pool=pool,
-            n4_mask=n4_mask,
-            derive_autochthon=derive_autochthon,
-            ct_fat_range=_parse_range(ct_fat_range),
-            ff_units=ff_units,
-            grade_scheme=grade_scheme,
-            grade_cutoffs=_parse_cutoffs(grade_cutoffs),
-            series_uid=series_uid,
-            qa=qa,
-            level_names=_level_names(confirm_levels, rename_levels, confirmed_by),
+        options = MriOptions.from_mapping(
+            {
+                "labels": labels,
+                "vertebrae_labels": vertebrae_labels,
+                "anchor": anchor,
+                "anchor_is": anchor_is,
+                "segment": segment,
+                "segment_task": segment_task,
+                "weights_dir": weights,
+                "sex": sex,
+                "age": age,
+                "modality": modality,
+                "contrast": contrast,
+                "fat_method": fat_method,
+                "classes": classes,
+                "bias_correction": bias_correction,
+                "pool": pool,
+                "n4_mask": n4_mask,
+                "derive_autochthon": derive_autochthon,
+                "ct_fat_range": _parse_range(ct_fat_range),
+                "ff_units": ff_units,
+                "grade_scheme": grade_scheme,
+                "grade_cutoffs": _parse_cutoffs(grade_cutoffs),
+                "series_uid": series_uid,
+                "qa": qa,
+                "level_names": _level_names(confirm_levels, rename_levels, confirmed_by),
+            }
         )
         check_out_dir(out)
         with Progress(transient=True, console=err_console if as_json else console) as bar:

@@ -122,6 +122,6 @@ def fingerprint(src: Source | Mapping[str, Any] | None) -> str | None:
         if path.is_dir():
             digest.update(str(f.relative_to(path)).encode() + b"\0")
         with f.open("rb") as fh:
-            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while chunk := fh.read(1 << 20):
                 digest.update(chunk)
     return digest.hexdigest()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,18 +50,19 @@ def find_levels(
 
     if levels.levels_table is not None:
         table = levels.levels_table
+        rows: Mapping[str, tuple[int, int]] | list[tuple[str, Any, Any]]
         if isinstance(table, Mapping):
             rows, source = table, "slice table"
         else:
             rows, source = read_slice_table(table), str(Path(table))
-        found = levels_from_table(
+        from_table = levels_from_table(
             rows,
             base.shape[slice_axis(base.affine)],
             slice_s=slice_positions_s(base.affine, base.shape),
             source=source,
         )
         return LevelAssignment.of(
-            found, source, len(found.levels), correction=ctx.options.level_names
+            from_table, source, len(from_table.levels), correction=ctx.options.level_names
         )
     vertebrae: Source | None = levels.vertebrae
     vertebrae_labels = ctx.options.vertebrae_labels

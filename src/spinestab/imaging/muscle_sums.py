@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -61,18 +62,18 @@ def per_slice_sums(
     n_slices = shape[axis]
     # flatten in the order the labels are stored (NIfTI arrays are Fortran-ordered), so
     # nothing is copied; every other array is flattened the same way
-    order = "F" if lab.flags.f_contiguous and not lab.flags.c_contiguous else "C"
+    order: Literal["C", "F"] = "F" if lab.flags.f_contiguous and not lab.flags.c_contiguous else "C"
     if order == "C":
         stride = int(np.prod(shape[axis + 1 :], dtype=np.int64))
     else:
         stride = int(np.prod(shape[:axis], dtype=np.int64))
-    values = np.asarray(values, dtype=np.int64)
-    nv = values.size
+    wanted = np.asarray(values, dtype=np.int64)
+    nv = wanted.size
     lab_flat = lab.reshape(-1, order=order)
     lo = int(min(lab_flat.min(initial=0), 0))
-    hi = int(max(lab_flat.max(initial=0), values.max(initial=0)))
+    hi = int(max(lab_flat.max(initial=0), wanted.max(initial=0)))
     lut = np.full(hi - lo + 1, -1, dtype=np.int16 if nv < 32_000 else np.int64)
-    lut[values - lo] = np.arange(nv)
+    lut[wanted - lo] = np.arange(nv)
     row = lut[lab_flat - lo] if lo else lut[lab_flat]
     sel = np.flatnonzero(row >= 0)
     k = (sel // stride) % n_slices
@@ -151,12 +152,12 @@ def with_autochthon(
 ) -> tuple[list[LabelEntry], list[int], dict[str, np.ndarray]]:
     """Append multifidus + erector spinae per side as a derived ``autochthon`` row."""
     index = {(e.name, e.side): r for r, e in enumerate(entries)}
-    extra = []
+    extra: list[tuple[str, list[int]]] = []
     for side in ("right", "left", "none"):
-        parts = [index.get(("multifidus", side)), index.get(("erector_spinae", side))]
-        if None in parts or ("autochthon", side) in index:
+        mf, es = index.get(("multifidus", side)), index.get(("erector_spinae", side))
+        if mf is None or es is None or ("autochthon", side) in index:
             continue
-        extra.append((side, parts))
+        extra.append((side, [mf, es]))
     if not extra:
         return entries, values, sums
     out = dict(sums)

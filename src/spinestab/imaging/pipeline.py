@@ -478,7 +478,7 @@ def _provenance(
         "levels_table": levels.levels_table,
         "vertebral_body": levels.vertebral_body,
     }
-    hashes = {k: fingerprint(v) for k, v in named.items() if v is not None}
+    hashes = {k: h for k, v in named.items() if (h := fingerprint(v)) is not None}
     for rel, data in run.segmentation.items():
         hashes[f"segmentation/{rel}"] = hashlib.sha256(data).hexdigest()
     return Provenance.of(input_sha256=hashes, options=run.options.to_dict())

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -168,7 +168,7 @@ def _contours(axes: Any, lab2: np.ndarray, muscles: dict[int, Any]) -> list[Any]
         if not region.any():
             continue
         colour = _COLOURS.get(entry.name, "#ffe119")
-        style = "-" if entry.side != "left" else "--"
+        style: Literal["-", "--"] = "-" if entry.side != "left" else "--"
         axes.contour(
             region.astype(float), levels=[0.5], colors=[colour], linewidths=1.0, linestyles=style
         )

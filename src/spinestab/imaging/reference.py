@@ -134,7 +134,7 @@ def _check_reference(ref: Reference, *, source: str, item: str) -> None:
     """Refuse a reference row that could never be matched or would give a wrong z."""
     from spinestab.imaging.labels import MUSCLES, vertebra_order
 
-    problems = []
+    problems: list[tuple[str, object, str]] = []
     if ref.muscle not in MUSCLES:
         problems.append(("unknown muscle", ref.muscle, ", ".join(MUSCLES)))
     try:

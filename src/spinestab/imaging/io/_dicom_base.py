@@ -6,6 +6,7 @@ DICOM (LPS+) positions become RAS+ by flipping the sign of x and y (:func:`_asse
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ class Frames:
 def _assemble(
     frames: Frames,
     iop: np.ndarray,
-    pixel_spacing: tuple[float, float],
+    pixel_spacing: Sequence[float],
     *,
     src: str,
     modality: str,
