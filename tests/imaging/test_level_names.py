@@ -168,3 +168,30 @@ def test_apply_level_names_by_hand():
         apply_level_names(SliceLevels(("", ""), "none given"), LevelNames())
     with_l6 = apply_level_names(found, LevelNames.parse("L5=L6"))
     assert with_l6.levels == ("", "L5", "L5", "L6", "")  # a transitional L6 is kept in order
+
+
+def test_console_names_swapped_sides_and_a_missing_side(tmp_path):
+    """Real MuscleMap mask with multifidus right/left swapped and the left QL erased."""
+    from .conftest import MM_IMAGE, MM_MASK
+
+    mask = nib.load(str(MM_MASK))
+    data = np.asarray(mask.dataobj).copy()
+    swapped = data.copy()
+    swapped[data == 1], swapped[data == 2] = 2, 1
+    swapped[data == 8] = 0
+    path = tmp_path / "swapped.nii.gz"
+    nib.save(nib.Nifti1Image(swapped, mask.affine), str(path))
+    res = CliRunner().invoke(
+        app,
+        [
+            *("mri", "--image", str(MM_IMAGE), "--mask", str(path), "--no-bias-correction"),
+            *("--no-pictures", "--out", str(tmp_path / "out")),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "flag laterality_suspect (multifidus)" in text
+    assert "flag absent_from_mask (quadratus_lumborum left)" in text
+    assert "erector_spinae" not in text.split("flag laterality_suspect")[1].split("flag")[0]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "laterality_suspect:multifidus" in summary["flags"]
