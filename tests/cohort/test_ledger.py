@@ -7,7 +7,9 @@ import json
 import shutil
 
 import pytest
+from typer.testing import CliRunner
 
+from spinestab.cli import app
 from spinestab.cohort import discover, run_cohort
 from spinestab.cohort.ledger import Ledger, live_outputs, sweep, write_failed_csv
 from spinestab.errors import InputError
@@ -66,9 +68,12 @@ def test_resume_reruns_changed_inputs_only_and_keeps_one_copy(forms_cohort, tmp_
     doc["answers"]["pain"] = 10 - doc["answers"]["pain"] if doc["answers"]["pain"] != 5 else 9
     nrs.write_text(json.dumps(doc))
     old_outputs = set((out / "scores").iterdir())
-    tasks, people = discover(forms_cohort)
-    second = run_cohort(tasks, out, participants=people, workers=1, resume=True)
-    assert (second.counts.skipped, second.counts.done) == (2, 1)
+    args = ["cohort", "run", str(forms_cohort), "--out", str(out), "--resume", "--json"]
+    res = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    second = json.loads(res.stdout)
+    assert (second["skipped"], second["done"], second["failed"]) == (2, 1, 0)
+    assert second["failures"] == [] and second["profiles"] == 3
     import pandas as pd
 
     scores = pd.read_parquet(out / "scores")

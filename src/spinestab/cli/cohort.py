@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import console, err_console, exit_on_bad_input
 
 __all__ = ["EXIT_TASKS_FAILED", "register"]
 
@@ -107,6 +108,9 @@ def run_command(
         str | None,
         typer.Option("--dashboard", help="Serve the Dask dashboard of the local cluster here."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON (progress on stderr).")
+    ] = False,
 ) -> None:
     """Run a cohort: one Dask task per subject, session and kind.
 
@@ -138,7 +142,8 @@ def run_command(
         base = dataset.resolve() if dataset.is_dir() else dataset.resolve().parent
         kind_options = _parse_kind_options(options or [], base)
         tasks, people = discover(dataset, options=kind_options, participants=participants)
-        console.print(f"{len(tasks)} task(s) of {len(people)} subject(s) in {dataset}")
+        screen = err_console if as_json else console
+        screen.print(f"{len(tasks)} task(s) of {len(people)} subject(s) in {dataset}")
         with Progress(
             TextColumn("[bold]cohort[/]"),
             BarColumn(),
@@ -148,7 +153,7 @@ def run_command(
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
-            console=console,
+            console=screen,
             transient=False,
         ) as bar:
             bar_task = None
@@ -173,6 +178,22 @@ def run_command(
                 progress=progress,
             )
     c = summary.counts
+    if as_json:
+        doc = {
+            "out": str(summary.out_dir),
+            "total": c.total,
+            "done": c.done,
+            "failed": c.failed,
+            "skipped": c.skipped,
+            "seconds": round(summary.seconds, 3),
+            "worker_threads": summary.workers,
+            "profiles": summary.profiles,
+            "failures": [{"task": t, "error": e} for t, e in summary.failures],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        if summary.failures:
+            raise typer.Exit(EXIT_TASKS_FAILED)
+        return
     where = f"on {summary.workers} worker thread(s)" if summary.workers else "(nothing to run)"
     console.print(
         f"[bold]{c.done}[/] done, [bold]{c.failed}[/] failed, {c.skipped} skipped (done before) "
@@ -226,8 +247,6 @@ def fit_response_command(
     Writes calibration.json, calibration.csv and predictions.parquet. Exit code 2 on bad
     input (e.g. too few patients or outcomes of one kind in an arm).
     """
-    import json
-
     from rich.table import Table
 
     from spinestab.cohort.response import fit_cohort_response
@@ -282,6 +301,9 @@ def references_command(
     min_count: Annotated[
         int, typer.Option("--min-count", help="Fewest subjects behind a band written.")
     ] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON.")
+    ] = False,
 ) -> None:
     """Write reference bands (fat fraction, CSA) by muscle, level, sex and age band.
 
@@ -303,6 +325,10 @@ def references_command(
             raise InputError("--out is a folder", source=str(target), expected="a CSV file")
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(target, bands.table.to_csv(index=False, float_format="%.10g"))
+    if as_json:
+        doc = {"out": str(target), "bands": len(bands.table), "notes": bands.notes}
+        typer.echo(json.dumps(doc, indent=2))
+        return
     for note in bands.notes[:30]:
         console.print(f"note: {escape(note)}", highlight=False)
     if len(bands.notes) > 30:
