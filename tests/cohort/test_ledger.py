@@ -92,3 +92,19 @@ def test_a_second_run_on_the_same_folder_is_refused_while_one_runs(forms_cohort,
         fcntl.flock(fh, fcntl.LOCK_EX)
         with pytest.raises(InputError, match="another cohort run"):
             run_cohort(tasks, out, participants=people, workers=1)
+
+
+def test_a_running_scheduler_takes_the_tasks(forms_cohort, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0", silence_logs=50
+    ) as cluster:
+        args = ["cohort", "run", str(forms_cohort), "--out", str(tmp_path / "out"), "--json"]
+        res = CliRunner().invoke(app, [*args, "--scheduler", cluster.scheduler_address])
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["done"] == 3
+        res = CliRunner().invoke(
+            app, [*args, "--scheduler", cluster.scheduler_address, "--workers", "2"]
+        )
+        assert res.exit_code == 2 and "--workers or --scheduler" in res.output
