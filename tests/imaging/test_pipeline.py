@@ -152,3 +152,13 @@ def test_options_from_json_carry_a_level_correction():
     assert MriOptions.from_mapping(opts.to_dict()) == opts
     with pytest.raises(InputError, match="--rename-levels"):
         MriOptions.from_mapping({"level_names": {"rename": {"L5": "Q1"}}})
+
+
+def test_result_as_the_shared_muscle_quality(mm_result):
+    quality = mm_result.muscle_quality()
+    assert quality.rows == mm_result.rows and quality.fat_method == "t1w_otsu2"
+    assert quality.row("multifidus", "right", "all").csa_max_mm2 / 100 == pytest.approx(
+        13.58, abs=0.005
+    )
+    assert quality.meta["level_names"]["state"] == "none"
+    assert quality.meta["provenance"]["software"].startswith("spinestab ")

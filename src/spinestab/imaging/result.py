@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from spinestab.core.results import MuscleRow
+from spinestab.core.results import MuscleQuality, MuscleRow
 from spinestab.imaging.level_names import apply_level_names, level_names_state
 from spinestab.imaging.levels import SliceLevels
 from spinestab.imaging.muscle import SliceRow
@@ -273,6 +273,22 @@ class MriResult:
             if (r.muscle, r.side, r.level) == (muscle, side, level):
                 return r
         raise KeyError((muscle, side, level))
+
+    def muscle_quality(self) -> MuscleQuality:
+        """Return the rows as the shared :class:`~spinestab.core.results.MuscleQuality`.
+
+        The type care reads into the stability profile and the record stores; its ``meta``
+        carries how the levels were named and the study's flags.
+        """
+        meta = {
+            "level_names": self.levels.to_dict(),
+            "flags": list(self.flags),
+            "modality": self.modality,
+            "provenance": self.provenance.to_dict() if self.provenance else None,
+        }
+        return MuscleQuality(
+            rows=tuple(self.rows), fat_method=self.fat_method, source="spinestab mri", meta=meta
+        )
 
     @property
     def flags(self) -> tuple[str, ...]:
