@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["InputError", "MissingDependencyError", "require"]
+__all__ = [
+    "AlreadyStoredError",
+    "ConflictError",
+    "InputError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "RefusedError",
+    "require",
+]
 
 
 class InputError(ValueError):
@@ -60,14 +68,30 @@ class InputError(ValueError):
         return text
 
     def with_source(self, source: str) -> InputError:
-        """Return a copy of this error that names ``source`` as where it came from."""
-        return InputError(
+        """Return a copy of this error (same class) that names ``source`` as where it came from."""
+        return type(self)(
             self.message,
             source=source,
             item=self.item,
             value=self.value,
             expected=self.expected,
         )
+
+
+class NotFoundError(InputError):
+    """The named thing (patient, plan version, file) is not in the record (HTTP 404)."""
+
+
+class ConflictError(InputError):
+    """The record's state does not allow this (e.g. progressing a blocked plan; HTTP 409)."""
+
+
+class AlreadyStoredError(ConflictError):
+    """The exact content is already stored; nothing new was written (HTTP 409)."""
+
+
+class RefusedError(InputError):
+    """The actor may not do this (wrong role or someone else's record; HTTP 403)."""
 
 
 class MissingDependencyError(ImportError):

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from spinestab.record import Actor, UnitOfWork, create_patient
 from spinestab.service import create_app
 from spinestab.service.accounts import add_user
 from spinestab.service.settings import ServiceSettings
-from spinestab.store import add_patient, session_scope
+from spinestab.store import session_scope
 
 DEMO = Path(__file__).resolve().parents[2] / "src" / "spinestab" / "data" / "demo"
 
@@ -38,7 +39,13 @@ def seed(app) -> None:
     state = app.state.spinestab
     with session_scope(state.sessions) as session:
         for pseudonym in ("P-A", "P-B"):
-            add_patient(session, pseudonym, sex="female", birth_year=1970, actor="seed")
+            create_patient(
+                UnitOfWork(session),
+                Actor(username="seed", role="clinician"),
+                pseudonym,
+                sex="female",
+                birth_year=1970,
+            )
         session.flush()
         for username, role, patient in (
             ("doc", "clinician", None),

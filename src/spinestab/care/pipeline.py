@@ -13,19 +13,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from spinestab.care.config import load_rules
+from spinestab.care.config import CareRules, load_rules
 from spinestab.care.folder import load_patient_dir
 from spinestab.care.handout import render_handout
 from spinestab.care.i18n import resolve_language
 from spinestab.care.io import read_json
 from spinestab.care.plan import Plan, prescribe
+from spinestab.care.profile import StabilityProfile
 from spinestab.care.progression import Outcome, progress, read_sessions
-from spinestab.care.triage import JURISDICTIONS, triage
+from spinestab.care.triage import JURISDICTIONS, Triage, triage
 from spinestab.core.outdir import atomic_out_dir, check_out_dir
 from spinestab.core.validation import check_choice, read_setting
 from spinestab.errors import InputError
 
-__all__ = ["run_demo", "run_plan", "run_progress"]
+__all__ = ["plan_documents", "progress_documents", "run_demo", "run_plan", "run_progress"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,64 @@ def _dump(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def plan_documents(
+    profile: StabilityProfile,
+    *,
+    rules: CareRules,
+    language: str,
+    jurisdiction: str,
+    start: dt.date | None = None,
+) -> tuple[Triage, dict[str, Any], dict[str, str]]:
+    """Triage a profile and render the documents of ``spinestab plan`` (nothing written).
+
+    Returns
+    -------
+    triage : Triage
+    plan_doc : dict
+        ``plan.json`` (status ``blocked`` with the actions when no plan is allowed).
+    documents : dict
+        File name -> text: ``profile.json``, ``triage.json``, ``plan.json``,
+        ``handout.html`` (and ``plan_v1.json`` unless blocked).
+
+    """
+    tri = triage(profile, rules=rules, jurisdiction=jurisdiction)
+    plan = prescribe(profile, tri, rules=rules, start=start)
+    if plan is None:
+        plan_doc: dict[str, Any] = {
+            "version": 1,
+            "patient": profile.patient,
+            "track": tri.track,
+            "status": "blocked",
+            "phases": [],
+            "exercises": [],
+            "actions": [a.to_dict() for a in tri.actions],
+            "note": "No exercise plan while an emergency or urgent red flag is open "
+            "(CLINICAL_LOGIC.md §3, §8 step 1). Re-screen after the escalation.",
+        }
+    else:
+        plan_doc = plan.to_dict()
+    date = (profile.date or dt.date.today()).isoformat()
+    html = render_handout(
+        patient=profile.patient,
+        date=date,
+        track=tri.track,
+        actions=[a.to_dict() for a in tri.actions],
+        plan=plan,
+        language=language,
+    )
+    profile_doc = profile.to_dict() | {"rules": rules.to_dict()}
+    triage_doc = tri.to_dict()
+    documents = {
+        "profile.json": _dump(profile_doc),
+        "triage.json": _dump(triage_doc),
+        "plan.json": _dump(plan_doc),
+        "handout.html": html,
+    }
+    if plan is not None:
+        documents["plan_v1.json"] = documents["plan.json"]
+    return tri, plan_doc, documents
+
+
 def run_plan(
     patient_dir: str | Path,
     out_dir: str | Path,
@@ -111,41 +170,9 @@ def run_plan(
     jurisdiction = _resolve_jurisdiction(jurisdiction)
     rules = load_rules(rules_path)
     profile = load_patient_dir(patient_dir, rules=rules)
-    tri = triage(profile, rules=rules, jurisdiction=jurisdiction)
-    plan = prescribe(profile, tri, rules=rules, start=start)
-    if plan is None:
-        plan_doc: dict[str, Any] = {
-            "version": 1,
-            "patient": profile.patient,
-            "track": tri.track,
-            "status": "blocked",
-            "phases": [],
-            "exercises": [],
-            "actions": [a.to_dict() for a in tri.actions],
-            "note": "No exercise plan while an emergency or urgent red flag is open "
-            "(CLINICAL_LOGIC.md §3, §8 step 1). Re-screen after the escalation.",
-        }
-    else:
-        plan_doc = plan.to_dict()
-    date = (profile.date or dt.date.today()).isoformat()
-    html = render_handout(
-        patient=profile.patient,
-        date=date,
-        track=tri.track,
-        actions=[a.to_dict() for a in tri.actions],
-        plan=plan,
-        language=language,
+    tri, plan_doc, documents = plan_documents(
+        profile, rules=rules, language=language, jurisdiction=jurisdiction, start=start
     )
-    profile_doc = profile.to_dict() | {"rules": rules.to_dict()}
-    triage_doc = tri.to_dict()
-    documents = {
-        "profile.json": _dump(profile_doc),
-        "triage.json": _dump(triage_doc),
-        "plan.json": _dump(plan_doc),
-        "handout.html": html,
-    }
-    if plan is not None:
-        documents["plan_v1.json"] = documents["plan.json"]
     files = _write_all(Path(out_dir), documents, owned=PLAN_OUTPUTS)
     log.info("%s: track %s, plan %s", profile.patient, tri.track, plan_doc["status"])
     return {
@@ -259,6 +286,38 @@ def _blocked_progress(plan: Plan, screen: Any, blocking: list[Any], *, language:
     }
 
 
+def progress_documents(plan: Plan, new: Plan, *, language: str) -> dict[str, str]:
+    """Render the documents of ``spinestab progress`` for ``new``, made from ``plan``.
+
+    File name -> text: ``plan.json`` and ``plan_v<N>.json`` (the new version),
+    ``plan_v<N-1>.json`` (the previous one), ``progress.json`` and ``handout.html``.
+    """
+    actions = [dict(a) for a in new.actions]
+    html = render_handout(
+        patient=new.patient,
+        date=new.created.isoformat(),
+        track=new.track,
+        actions=actions,
+        plan=new,
+        language=language,
+    )
+    progress_doc = {
+        "version": new.version,
+        "previous_version": plan.version,
+        "as_of": new.created.isoformat(),
+        "decisions": list(new.decisions),
+        "adherence": new.adherence,
+        "review": new.review,
+    }
+    return {
+        "plan.json": _dump(new.to_dict()),
+        f"plan_v{new.version}.json": _dump(new.to_dict()),
+        f"plan_v{plan.version}.json": _dump(plan.to_dict()),
+        "progress.json": _dump(progress_doc),
+        "handout.html": html,
+    }
+
+
 def run_progress(
     plan_path: str | Path,
     sessions_path: str | Path,
@@ -332,30 +391,7 @@ def run_progress(
             "files": {k: str(v) for k, v in files.items()},
         }
     new = progress(plan, sessions, outcomes=outcomes, rules=rules)
-    actions = [dict(a) for a in new.actions]
-    html = render_handout(
-        patient=new.patient,
-        date=new.created.isoformat(),
-        track=new.track,
-        actions=actions,
-        plan=new,
-        language=language,
-    )
-    progress_doc = {
-        "version": new.version,
-        "previous_version": plan.version,
-        "as_of": new.created.isoformat(),
-        "decisions": list(new.decisions),
-        "adherence": new.adherence,
-        "review": new.review,
-    }
-    documents = {
-        "plan.json": _dump(new.to_dict()),
-        f"plan_v{new.version}.json": _dump(new.to_dict()),
-        f"plan_v{plan.version}.json": _dump(plan.to_dict()),
-        "progress.json": _dump(progress_doc),
-        "handout.html": html,
-    }
+    documents = progress_documents(plan, new, language=language)
     files = _write_all(Path(out_dir), documents, owned=PROGRESS_OUTPUTS)
     counts: dict[str, int] = {}
     for d in new.decisions:

@@ -16,6 +16,7 @@ from spinestab.cli import (
     mri,
     patient,
     plan,
+    record,
     score,
     serve,
     user,
@@ -38,6 +39,7 @@ app = typer.Typer(
 for _module in (
     score,
     patient,
+    record,
     demo,
     instability,
     morphometry,

@@ -63,3 +63,15 @@ def exit_on_bad_input() -> Iterator[None]:
     except (InputError, MissingDependencyError) as exc:
         print_error(exc)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
+    except Exception as exc:
+        # A database error: its name only, never its SQL or parameters (they may hold
+        # answers); the transaction was rolled back, so nothing was written.
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        print_error(
+            InputError(
+                f"database error ({type(exc).__name__}); nothing was written",
+                expected="a reachable, writable database (SPINESTAB_DATABASE_URL)",
+            )
+        )
+        raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -1,4 +1,4 @@
-"""``spinestab patient add/list/show``: patients in the store."""
+"""``spinestab patient add/list/show``: patients in the record."""
 
 from __future__ import annotations
 
@@ -6,20 +6,14 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from spinestab.cli._common import console, exit_on_bad_input
 
 __all__ = ["register"]
 
-patient_app = typer.Typer(help="Patients in the store (pseudonymous).", no_args_is_help=True)
-
-
-def _session():  # type: ignore[no-untyped-def]
-    from spinestab.settings import get_settings
-    from spinestab.store import store_session
-
-    return store_session(get_settings())
+patient_app = typer.Typer(help="Patients in the record (pseudonymous).", no_args_is_help=True)
 
 
 @patient_app.command("add")
@@ -29,37 +23,33 @@ def add(
     birth_year: Annotated[int | None, typer.Option(help="Year of birth.")] = None,
 ) -> None:
     """Add a patient."""
-    from spinestab.settings import get_settings
-    from spinestab.store import add_patient
+    from spinestab.cli.record import cli_actor, opened_record
+    from spinestab.record import create_patient
 
-    with exit_on_bad_input(), _session() as session:
-        add_patient(session, pseudonym, sex=sex, birth_year=birth_year, actor=get_settings().user)
-    console.print(f"added patient {pseudonym}")
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+        patient = create_patient(uow, cli_actor(), pseudonym, sex=sex, birth_year=birth_year)
+    console.print(f"added patient {escape(patient.pseudonym)}", highlight=False)
 
 
 @patient_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List patients."""
-    from spinestab.store import list_patients
+    from spinestab.cli.record import cli_actor, opened_record
+    from spinestab.record import list_patients
 
-    with exit_on_bad_input(), _session() as session:
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         rows = [
-            {
-                "pseudonym": p.pseudonym,
-                "sex": p.sex,
-                "birth_year": p.birth_year,
-                "assessments": len(p.assessments),
-            }
-            for p in list_patients(session)
+            {k: row[k] for k in ("pseudonym", "sex", "birth_year", "assessments")}
+            for row in list_patients(uow, cli_actor())
         ]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     table = Table("pseudonym", "sex", "birth year", "assessments")
     for row in rows:
         table.add_row(
-            row["pseudonym"],
-            row["sex"] or "",
+            escape(str(row["pseudonym"])),
+            escape(str(row["sex"] or "")),
             str(row["birth_year"] or ""),
             str(row["assessments"]),
         )
@@ -71,49 +61,51 @@ def show(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show a patient and their assessments."""
-    from spinestab.errors import InputError
-    from spinestab.store import get_patient
+    """Show a patient and their questionnaires (the whole record: spinestab record show)."""
+    from spinestab.cli.record import cli_actor, opened_record
+    from spinestab.record import show_record
 
-    with exit_on_bad_input(), _session() as session:
-        patient = get_patient(session, pseudonym)
-        if patient is None:
-            raise InputError("unknown patient", item="patient", value=pseudonym)
-        data = {
-            "pseudonym": patient.pseudonym,
-            "sex": patient.sex,
-            "birth_year": patient.birth_year,
-            "assessments": [
-                {
-                    "date": a.date.isoformat(),
-                    "instrument": a.instrument,
-                    "score": a.scores.get("score"),
-                    "complete": a.scores.get("complete"),
-                    "risk": a.scores.get("risk"),
-                    "percent": a.scores.get("percent"),
-                    "band": a.scores.get("band"),
-                    "actions": [x["urgency"] for x in a.scores.get("actions", [])],
-                }
-                for a in patient.assessments
-            ],
-        }
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+        timeline = show_record(uow, cli_actor(), pseudonym)
+    data = {
+        "pseudonym": timeline.patient.pseudonym,
+        "sex": timeline.patient.sex,
+        "birth_year": timeline.patient.birth_year,
+        "assessments": [
+            {
+                "date": a.date.isoformat(),
+                "instrument": a.instrument,
+                "status": a.status,
+                "score": a.score.get("score"),
+                "complete": a.score.get("complete"),
+                "risk": a.score.get("risk"),
+                "percent": a.score.get("percent"),
+                "band": a.score.get("band"),
+                "actions": [x["urgency"] for x in a.score.get("actions", [])],
+            }
+            for a in timeline.assessments
+        ],
+    }
     if as_json:
-        typer.echo(json.dumps(data, indent=2))
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     console.print(
-        f"[bold]{data['pseudonym']}[/]  sex: {data['sex'] or '?'}  "
-        f"born: {data['birth_year'] or '?'}"
+        f"[bold]{escape(data['pseudonym'])}[/]  sex: {escape(data['sex'] or '?')}  "
+        f"born: {data['birth_year'] or '?'}",
+        highlight=False,
     )
     table = Table("date", "instrument", "score", "complete", "risk / band / actions")
     for a in data["assessments"]:
         detail = a["risk"] or a["band"] or ", ".join(a["actions"]) or ""
+        if a["status"] != "stored":
+            detail = f"{a['status']}: {detail}"
         score = a["score"]
         table.add_row(
             a["date"],
             a["instrument"],
             "" if score is None else f"{score:g}",
             str(a["complete"]),
-            detail,
+            escape(detail),
         )
     console.print(table)
 

@@ -88,12 +88,16 @@ def score_command(
             err_console.print("nothing was saved", style="red")
         raise typer.Exit(EXIT_BAD_INPUT)
     if save:
-        from spinestab.settings import get_settings
-        from spinestab.store import add_assessments, store_session
+        from spinestab.cli.record import cli_actor, opened_record
+        from spinestab.record import save_form_file
 
-        settings = get_settings()
-        with exit_on_bad_input(), store_session(settings) as session:
-            add_assessments(session, save, scored, actor=settings.user)
+        try:
+            with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+                for path in files:
+                    save_form_file(uow, cli_actor(), save, path)
+        except typer.Exit:
+            err_console.print("nothing was saved", style="red")
+            raise
     results = [score.to_dict() | {"file": form.source} for form, score in scored]
     if as_json:
         payload = results[0] if len(results) == 1 else results
@@ -106,7 +110,9 @@ def score_command(
                 )
             )
     if save:
-        err_console.print(f"saved {len(scored)} assessment(s) for patient {save}")
+        err_console.print(
+            f"saved {len(scored)} assessment(s) for patient {escape(save)}", highlight=False
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,11 +10,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from spinestab.clinical import parse_form, score_form
-from spinestab.store import add_assessments, add_patient, audit, get_patient, list_patients
+from spinestab import record
+from spinestab.store import audit, get_patient, list_patients
 from spinestab.store.models import Patient
 
 __all__ = ["create_patient", "patient_exists", "patient_list", "save_form", "timeline"]
+
+
+def _uow(session: Session) -> record.UnitOfWork:
+    """Return the record's unit of work on the request's session (no files stored here)."""
+    return record.UnitOfWork(session)
+
+
+def _clinician(username: str) -> record.Actor:
+    return record.Actor(username=username, role="clinician")
 
 
 def patient_exists(session: Session, pseudonym: str) -> bool:
@@ -25,8 +34,13 @@ def patient_exists(session: Session, pseudonym: str) -> bool:
 def create_patient(
     session: Session, pseudonym: str, *, sex: str | None, birth_year: int | None, actor: str
 ) -> Patient:
-    """Add a patient (audited)."""
-    return add_patient(session, pseudonym, sex=sex, birth_year=birth_year, actor=actor)
+    """Add a patient (audited; :func:`spinestab.record.create_patient`)."""
+    created = record.create_patient(
+        _uow(session), _clinician(actor), pseudonym, sex=sex, birth_year=birth_year
+    )
+    patient = get_patient(session, created.pseudonym)
+    assert patient is not None
+    return patient
 
 
 def patient_list(session: Session, *, query: str | None, actor: str) -> list[dict[str, Any]]:
@@ -104,10 +118,8 @@ def save_form(session: Session, pseudonym: str, data: Any, *, actor: str) -> dic
         For a form that does not validate (nothing is stored), or one already stored.
 
     """
-    form = parse_form(data, source="form")
-    score = score_form(form)
-    (row,) = add_assessments(session, pseudonym, [(form, score)], actor=actor)
-    return score.to_dict() | {"id": row.id}
+    saved = record.save_form(_uow(session), _clinician(actor), pseudonym, data, source="form")
+    return saved.assessment.score | {"id": saved.assessment.id}
 
 
 BLOCKING = ("emergency", "same_day", "urgent")

@@ -1,50 +1,172 @@
-"""Engine and session factory; Alembic migrations applied at start."""
+"""Engine and session factory; Alembic migrations applied at start, under a lock.
+
+SQLite (the default, in the user's data folder) runs in WAL mode with a busy timeout, and
+every transaction starts with ``BEGIN IMMEDIATE``: writers queue for the write lock
+instead of failing half-way, and a read-then-write transaction never meets a stale
+snapshot. The database file is created with mode 0600 and its folder with 0700.
+PostgreSQL runs the migrations under an advisory lock; SQLite under a file lock beside the
+database, so that any number of processes may start on a new database at once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.settings import Settings, get_settings
 
-__all__ = ["make_engine", "migrate", "open_store", "session_scope", "store_session"]
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "make_engine",
+    "migrate",
+    "open_store",
+    "private_dir",
+    "session_scope",
+    "sqlite_path",
+    "store_session",
+]
+
+#: How long an SQLite writer waits for the write lock before giving up (seconds).
+BUSY_TIMEOUT_S = 60.0
+#: Key of the PostgreSQL advisory lock held while migrating ("spinestab" in ASCII digits).
+_PG_MIGRATION_LOCK = 0x5350494E45
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and its parents) if missing, and make it readable by its owner only.
+
+    The mode of a folder that exists already is set to 0700 only when the current user owns
+    it (health data: not readable by other local users).
+    """
+    path = Path(path).expanduser()
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    return path
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if missing; make an existing one 0600."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of an SQLite URL, or None (another backend, or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # The driver's own transaction handling is switched off: SQLAlchemy's "begin" event
+    # below emits BEGIN IMMEDIATE itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
 
 
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; an SQLite file's folder is created if needed."""
+    """Create an engine for ``url``.
+
+    SQLite: the file's folder is created (0700) and the file (0600); foreign keys on, busy
+    timeout, ``BEGIN IMMEDIATE``. Every backend: SQL parameters never appear in error
+    messages (they may hold answers).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        path = sqlite_path(url)
+        if path is not None:
+            if not path.parent.exists():
+                private_dir(path.parent)
+            _private_file(path)
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations shipped with spinestab up to ``revision``."""
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _upgrade(connection, revision: str) -> None:  # type: ignore[no-untyped-def]
     from alembic import command
     from alembic.config import Config
 
     script_location = resources.files("spinestab.store").joinpath("migrations")
     config = Config()
     config.set_main_option("script_location", str(script_location))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations shipped with spinestab up to ``revision``.
+
+    Several processes may call this at once on a new database: PostgreSQL serialises them
+    with an advisory lock, SQLite with a file lock beside the database (``.lock``); the
+    first migrates, the others find the schema at ``revision`` and do nothing. SQLite is
+    switched to WAL mode under the same lock.
+    """
+    backend = engine.url.get_backend_name()
+    if backend == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            connection.commit()
+            try:
+                with connection.begin():
+                    _upgrade(connection, revision)
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+                connection.commit()
+        return
+    path = sqlite_path(str(engine.url)) if backend == "sqlite" else None
+    lock = (
+        _file_lock(path.with_name(path.name + ".lock"))
+        if path is not None
+        else contextlib.nullcontext()
+    )
+    with lock:
+        if path is not None:
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode = WAL")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        with engine.begin() as connection:
+            _upgrade(connection, revision)
 
 
 def open_store(
@@ -70,12 +192,17 @@ def open_store(
         shown = make_url(target).render_as_string(hide_password=True)
     except ArgumentError:
         shown = "<unparsable URL>"
+    engine = None
     try:
+        if url is None and sqlite_path(target) is not None:
+            private_dir(settings.data_dir)
         engine = make_engine(target)
         migrate(engine)
     except OSError as exc:
+        if engine is not None:
+            engine.dispose()
         raise InputError(
-            f"cannot create the database folder ({exc.__class__.__name__})",
+            f"cannot create the database folder or file ({exc.__class__.__name__})",
             source=shown,
             item="SPINESTAB_DATABASE_URL",
             expected="a writable location (SPINESTAB_DATA_DIR or SPINESTAB_DATABASE_URL)",
@@ -88,6 +215,8 @@ def open_store(
             expected="e.g. sqlite:///path/spinestab.db or postgresql+psycopg://user@host/db",
         ) from None
     except OperationalError as exc:
+        if engine is not None:
+            engine.dispose()
         first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc) else ""
         raise InputError(
             f"cannot open the database: {first}",
@@ -98,7 +227,7 @@ def open_store(
     return sessionmaker(engine, expire_on_commit=False)
 
 
-@contextmanager
+@contextlib.contextmanager
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll everything back on any error."""
     session = factory()
@@ -112,7 +241,7 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-@contextmanager
+@contextlib.contextmanager
 def store_session(settings: Settings | None = None, *, url: str | None = None) -> Iterator[Session]:
     """Open the store for one transaction and close its connections afterwards.
 

@@ -1,0 +1,208 @@
+"""``spinestab record import/show/retract/export/restore``: the patient record."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from spinestab.cli._common import console, err_console, exit_on_bad_input
+
+__all__ = ["cli_actor", "opened_record", "register"]
+
+record_app = typer.Typer(
+    help="The patient record: import files, show the timeline, export and restore.",
+    no_args_is_help=True,
+)
+
+
+def cli_actor() -> Any:
+    """Return the actor of a command-line run: ``SPINESTAB_USER`` as a clinician."""
+    from spinestab.record import Actor
+    from spinestab.settings import get_settings
+
+    return Actor(username=get_settings().user, role="clinician")
+
+
+@contextlib.contextmanager
+def opened_record() -> Iterator[Any]:
+    """Open the record from the settings; close its connections afterwards."""
+    from spinestab.record import open_record
+
+    record = open_record()
+    try:
+        yield record
+    finally:
+        record.close()
+
+
+def _describe(kind: str, result: Any) -> str:
+    if kind == "form":
+        a = result.assessment
+        score = a.score.get("score")
+        text = f"{a.instrument} {a.date}: score {score if score is not None else '-'}"
+        if result.retracted:
+            text = f"retracted {a.instrument} {a.date} (assessment {a.id})"
+        if result.blocked_plans:
+            text += f"; plan version(s) {result.blocked_plans} BLOCKED"
+        return text
+    if kind == "history":
+        return f"history version {result.version}"
+    if kind == "sessions":
+        return (
+            f"{result.stored} session row(s) against plan version {result.plan_version}"
+            + (f", {result.already_stored} already stored" if result.already_stored else "")
+            + (f", {result.outcomes_stored} outcome(s)" if result.outcomes_stored else "")
+        )
+    if kind == "imaging":
+        return f"imaging study {result.id}: {len(result.rows)} row(s)"
+    if kind == "instability":
+        return f"instability study {result.id}: {len(result.levels)} level(s)"
+    if kind == "wearable":
+        return f"wearable recording {result.id}: {len(result.days)} day(s)"
+    return str(result)
+
+
+@record_app.command("import")
+def import_command(
+    pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or patient folders: history.json, questionnaires (JSON/YAML/FHIR), "
+            "session logs, muscle_quality.csv, instability.json, daily.csv."
+        ),
+    ],
+) -> None:
+    """Import files into a patient's record (one transaction: all or nothing).
+
+    Each file is validated as the command that reads it does today. A file already
+    stored is skipped and said so; any other error stores nothing (exit code 2).
+    """
+    from spinestab.errors import AlreadyStoredError, InputError
+    from spinestab.record.imports import expand_paths, import_file
+
+    actor = cli_actor()
+    done: list[tuple[str, str, str]] = []
+    with exit_on_bad_input():
+        found = expand_paths(files)
+        if not found:
+            raise InputError("no files to import", value=[str(f) for f in files])
+        try:
+            with opened_record() as record, record.unit_of_work() as uow:
+                for kind, path in found:
+                    try:
+                        result = import_file(uow, actor, pseudonym, path, kind)
+                    except AlreadyStoredError as exc:
+                        done.append((str(path), kind, f"skipped: {exc.message}"))
+                        continue
+                    done.append((str(path), kind, _describe(kind, result)))
+        except InputError:
+            err_console.print("nothing was imported", style="red")
+            raise
+    table = Table("file", "kind", "stored", title=f"record of {escape(pseudonym)}")
+    for name, kind, what in done:
+        table.add_row(escape(name), kind, escape(what))
+    console.print(table)
+
+
+@record_app.command("show")
+def show_command(
+    pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+) -> None:
+    """Show a patient's record: open red flags first, then the timeline."""
+    from spinestab.record import show_record
+
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+        timeline = show_record(uow, cli_actor(), pseudonym)
+    data = timeline.model_dump(mode="json")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    _print_timeline(data)
+
+
+def _print_timeline(data: dict[str, Any]) -> None:
+    p = data["patient"]
+    console.print(
+        f"[bold]{escape(p['pseudonym'])}[/]  sex: {escape(p['sex'] or '?')}  "
+        f"born: {p['birth_year'] or '?'}  episode {p['episode']}",
+        highlight=False,
+    )
+    for flag in data["open_red_flags"]:
+        colour = "bold red" if flag["blocking"] else "yellow"
+        console.print(
+            f"[{colour}]RED FLAG {flag['urgency'].upper()}[/] {escape(flag['label'])}: "
+            f"{escape(flag['action'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not data["open_red_flags"]:
+        console.print("[green]no open red flag[/]")
+    table = Table("date", "what", "detail", title="timeline", title_justify="left")
+    events: list[tuple[str, str, str]] = []
+    for a in data["assessments"]:
+        score = a["score"].get("score")
+        extra = a["score"].get("risk") or a["score"].get("band") or ""
+        state = "" if a["status"] == "stored" else f" ({a['status']})"
+        events.append((a["date"], f"{a['instrument']}{state}", f"score {score} {extra}".strip()))
+    if data["history"]:
+        h = data["history"]
+        events.append(
+            (
+                str(h["recorded_on"]),
+                "history",
+                f"version {h['version']} of {data['history_versions']}",
+            )
+        )
+    for s in data["imaging"]:
+        events.append((s["created_at"][:10], "imaging", f"study {s['id']}, {len(s['rows'])} rows"))
+    for s in data["instability"]:
+        verdicts = ", ".join(f"{lv.get('level')} {lv.get('verdict')}" for lv in s["levels"])
+        events.append((s["created_at"][:10], "instability", verdicts))
+    for s in data["wearable"]:
+        events.append(
+            (str(s["first_date"]), "wearable", f"{len(s['days'])} day(s), {s['prompts']} prompts")
+        )
+    for plan in data["plans"]:
+        who = f", approved by {plan['approved_by']}" if plan["approved_by"] else ""
+        events.append(
+            (
+                plan["created_at"][:10],
+                f"plan v{plan['version']}",
+                f"{plan['status']} {plan['track']}{who}",
+            )
+        )
+    if data["sessions"]:
+        dates = sorted(s["date"] for s in data["sessions"])
+        events.append((dates[-1], "sessions", f"{len(dates)} row(s) from {dates[0]}"))
+    for date, what, detail in sorted(events, key=lambda e: e[0]):
+        table.add_row(date, escape(what), escape(detail))
+    console.print(table)
+
+
+@record_app.command("retract")
+def retract_command(
+    pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
+    assessment: Annotated[int, typer.Argument(help="The assessment id (record show --json).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is retracted.")] = "",
+) -> None:
+    """Retract a stored questionnaire entered in error (kept, never scored again)."""
+    from spinestab.record import retract_assessment
+
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+        result = retract_assessment(uow, cli_actor(), pseudonym, assessment, reason=reason)
+    a = result.assessment
+    console.print(f"retracted assessment {a.id} ({a.instrument} {a.date})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``record`` group to the app."""
+    app.add_typer(record_app, name="record")

@@ -1,0 +1,65 @@
+"""The patient record: the one place for every write (validation, safety rules, audit).
+
+Every service takes a :class:`UnitOfWork` (one transaction) and an :class:`Actor`, and
+returns a typed result (:mod:`spinestab.record.schemas`). Refusals raise
+:class:`~spinestab.errors.InputError` or one of its kinds (``NotFoundError``,
+``ConflictError`` / ``AlreadyStoredError``, ``RefusedError``), which the shells map to exit
+code 2 (CLI) or 404, 409, 422 and 403 (web). Every write, every read of a record and every
+refused attempt is audited.
+
+Examples
+--------
+>>> from spinestab.record import Actor, open_record, create_patient   # doctest: +SKIP
+>>> with open_record() as record, record.unit_of_work() as uow:        # doctest: +SKIP
+...     create_patient(uow, Actor(username="alice", role="clinician"), "P-001")
+
+See ``docs/record.md`` for the whole API.
+
+"""
+
+from spinestab.record._uow import Actor, Record, UnitOfWork, open_record
+from spinestab.record.forms import retract_assessment, save_form, save_form_file
+from spinestab.record.history import save_history, save_history_file
+from spinestab.record.patients import create_patient, get_patient, list_patients, start_episode
+from spinestab.record.plans import approve_plan, get_plan, make_plan, plan_files, progress_plan
+from spinestab.record.results import (
+    save_imaging,
+    save_imaging_folder,
+    save_instability,
+    save_instability_folder,
+    save_wearable,
+    save_wearable_folder,
+)
+from spinestab.record.sessions import save_session_rows, save_sessions, save_sessions_file
+from spinestab.record.timeline import show_record
+
+__all__ = [
+    "Actor",
+    "Record",
+    "UnitOfWork",
+    "approve_plan",
+    "create_patient",
+    "get_patient",
+    "get_plan",
+    "list_patients",
+    "make_plan",
+    "open_record",
+    "plan_files",
+    "progress_plan",
+    "retract_assessment",
+    "save_form",
+    "save_form_file",
+    "save_history",
+    "save_history_file",
+    "save_imaging",
+    "save_imaging_folder",
+    "save_instability",
+    "save_instability_folder",
+    "save_session_rows",
+    "save_sessions",
+    "save_sessions_file",
+    "save_wearable",
+    "save_wearable_folder",
+    "show_record",
+    "start_episode",
+]

@@ -1,0 +1,428 @@
+"""The opened record, its unit of work, the actor, and what every service shares.
+
+Every record service is a function ``service(uow, actor, ...)`` wrapped by
+:func:`service`, which
+
+- checks that it got a :class:`UnitOfWork` and an :class:`Actor`;
+- runs the call in a savepoint: on a refusal (any :class:`~spinestab.errors.InputError`)
+  only that call is rolled back, and one audit event with ``outcome="refused"``, the actor
+  and the reason is written (the refused values are never stored); then it re-raises.
+
+The caller owns the transaction: :meth:`Record.unit_of_work` commits when its block ends
+without an error and rolls back otherwise, so several service calls in one block are all or
+nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from spinestab.errors import InputError, NotFoundError, RefusedError
+from spinestab.settings import Settings, get_settings
+from spinestab.store.artifacts import ArtifactStore, FileArtifactStore
+from spinestab.store.models import AuditEvent, Episode, Patient
+
+__all__ = [
+    "Actor",
+    "Record",
+    "UnitOfWork",
+    "audit",
+    "canonical_hash",
+    "current_episode",
+    "find_patient",
+    "now",
+    "open_record",
+    "service",
+]
+
+log = logging.getLogger(__name__)
+
+Role = Literal["clinician", "patient", "admin", "system"]
+#: Roles that may read and write any patient's record.
+STAFF_ROLES = ("clinician", "admin", "system")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Actor(BaseModel):
+    """Who acts on the record: a user name and a role (a patient account names its patient).
+
+    Parameters
+    ----------
+    username : str
+        The user (1-128 characters).
+    role : {"clinician", "patient", "admin", "system"}
+        ``patient`` actors may only read their own record and add their own sessions and
+        follow-up forms; the others may do everything the services offer.
+    patient : str, optional
+        For a ``patient`` actor: their pseudonym.
+
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    role: Role
+    patient: str | None = None
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not value or len(value) > 128:
+            raise ValueError("1-128 characters")
+        return value
+
+
+def now() -> dt.datetime:
+    """Return the current time, UTC (every timestamp the record writes)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Return a stored timestamp as an aware UTC datetime (SQLite returns naive UTC values)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def canonical_hash(data: Any) -> str:
+    """SHA-256 of the canonical JSON of ``data`` (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction on the record: the database session and the artifact store.
+
+    A refused service call is rolled back to where it started (a savepoint), so the caller
+    may go on with other calls in the same unit of work (e.g. skip a file already stored);
+    its refusal is audited even when the whole unit of work is rolled back later.
+    """
+
+    session: Session
+    artifacts: ArtifactStore | None = None
+    _depth: int = field(default=0, repr=False)
+    _refusals: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def record_refusal(
+        self, actor: Actor, action: str, entity: str, exc: InputError, pseudonym: Any
+    ) -> None:
+        """Add one ``refused`` audit event (kept for :meth:`Record.unit_of_work`)."""
+        try:
+            patient_id = None
+            name = pseudonym if isinstance(pseudonym, str) else None
+            if name is not None and len(name) <= 64:
+                patient_id = self.session.scalar(
+                    select(Patient.id).where(Patient.pseudonym == name)
+                )
+            reason = f"{type(exc).__name__}: {exc.message}"
+            if exc.item:
+                reason += f" (item {str(exc.item)[:200]})"
+            event = {
+                "at": now(),
+                "actor": actor.username,
+                "role": actor.role,
+                "action": action,
+                "entity": entity,
+                "entity_id": None,
+                "patient_id": patient_id,
+                "outcome": "refused",
+                "reason": reason[:2000],
+                "detail": {"patient": name[:64]} if name is not None else None,
+            }
+            self._refusals.append(event)
+            self.session.add(AuditEvent(**event))
+            self.session.flush()
+        except Exception as audit_exc:  # the refusal itself is re-raised by the caller
+            log.warning("could not audit a refused %s (%s)", action, type(audit_exc).__name__)
+
+    def write_refusals_after_rollback(self) -> None:
+        """Store the refusals of a unit of work that was rolled back (own transaction)."""
+        if not self._refusals:
+            return
+        try:
+            self.session.add_all(AuditEvent(**event) for event in self._refusals)
+            self.session.commit()
+        except Exception as exc:
+            log.warning(
+                "could not audit %d refusal(s) (%s)", len(self._refusals), type(exc).__name__
+            )
+            self.session.rollback()
+
+
+class Record:
+    """The opened record: a session factory on the store and the artifact store.
+
+    Use :func:`open_record` to open one from the settings, and close it (or use it as a
+    context manager) to release the database connections.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
+        self.factory = factory
+        self.artifacts = artifacts
+
+    @contextlib.contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        session = self.factory()
+        uow = UnitOfWork(session, self.artifacts)
+        try:
+            yield uow
+            session.commit()
+        except BaseException:
+            session.rollback()
+            uow.write_refusals_after_rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.factory.kw["bind"].dispose()
+
+    def __enter__(self) -> Record:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_record(
+    settings: Settings | None = None,
+    *,
+    url: str | None = None,
+    artifacts: ArtifactStore | None = None,
+) -> Record:
+    """Open the record: the store (migrated, under a lock) and the artifact store.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Settings (``SPINESTAB_DATA_DIR``, ``SPINESTAB_DATABASE_URL``); read from the
+        environment when omitted.
+    url : str, optional
+        A database URL overriding the settings.
+    artifacts : ArtifactStore, optional
+        Default: files under ``DATA_DIR/artifacts`` (folder 0700, files 0600).
+
+    """
+    from spinestab.store.db import open_store, private_dir
+
+    settings = settings or get_settings()
+    factory = open_store(settings, url=url)
+    if artifacts is None:
+        try:
+            artifacts = FileArtifactStore(private_dir(settings.data_dir) / "artifacts")
+        except OSError as exc:
+            factory.kw["bind"].dispose()
+            raise InputError(
+                f"cannot create the artifact folder ({exc.__class__.__name__})",
+                source=str(settings.data_dir),
+                item="SPINESTAB_DATA_DIR",
+                expected="a writable folder",
+            ) from None
+    return Record(factory, artifacts)
+
+
+def service(action: str, entity: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a function ``fn(uow, actor, ...)`` as a record service (checks, refusal audit)."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            uow, actor = args[0], args[1]
+            if not isinstance(uow, UnitOfWork):
+                raise TypeError(f"{fn.__name__}: the first argument must be a UnitOfWork")
+            if not isinstance(actor, Actor):
+                raise TypeError(f"{fn.__name__}: the second argument must be an Actor")
+            uow._depth += 1
+            outermost = uow._depth == 1
+            savepoint = uow.session.begin_nested() if outermost else None
+            try:
+                result = fn(*args, **kwargs)
+                if savepoint is not None and savepoint.is_active:
+                    savepoint.commit()
+                return result
+            except InputError as exc:
+                if savepoint is not None:
+                    if savepoint.is_active:
+                        savepoint.rollback()
+                    pseudonym = args[2] if len(args) > 2 else kwargs.get("pseudonym")
+                    uow.record_refusal(actor, action, entity, exc, pseudonym)
+                raise
+            finally:
+                uow._depth -= 1
+
+        wrapper.__record_service__ = (action, entity)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def authorize(actor: Actor, pseudonym: str, *, patient_may: bool) -> None:
+    """Refuse unless the actor is staff, or the patient acting on their own record.
+
+    Checked before the patient is looked up, so a refusal never tells whether another
+    pseudonym exists.
+    """
+    if actor.role in STAFF_ROLES:
+        return
+    if actor.role == "patient" and patient_may and actor.patient == pseudonym:
+        return
+    raise RefusedError(
+        "not allowed for this user",
+        item=actor.role,
+        expected="a clinician" if not patient_may else "a clinician, or the patient themself",
+    )
+
+
+def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Patient:
+    """Return the patient, locked for the rest of the transaction when ``lock``.
+
+    Every write locks the patient row first (PostgreSQL ``SELECT ... FOR UPDATE``; SQLite
+    transactions are serialised by ``BEGIN IMMEDIATE``), so two writers on one patient run
+    one after the other and each sees the other's result (e.g. a red flag saved while a
+    plan is made).
+    """
+    if not isinstance(pseudonym, str) or not pseudonym or len(pseudonym) > 64:
+        raise NotFoundError(
+            "unknown patient", item="patient", expected="a pseudonym of 1-64 characters"
+        )
+    stmt = select(Patient).where(Patient.pseudonym == pseudonym)
+    if lock:
+        stmt = stmt.with_for_update()
+    patient = uow.session.scalars(stmt).one_or_none()
+    if patient is None:
+        raise NotFoundError(
+            "unknown patient",
+            item="patient",
+            value=pseudonym,
+            expected="a patient added with 'spinestab patient add'",
+        )
+    return patient
+
+
+def audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    *,
+    patient: Patient | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit event (``outcome="ok"``) in the current transaction."""
+    uow.session.add(
+        AuditEvent(
+            at=now(),
+            actor=actor.username,
+            role=actor.role,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            patient_id=patient.id if patient is not None else None,
+            outcome="ok",
+            detail=detail,
+        )
+    )
+
+
+def current_episode(uow: UnitOfWork, actor: Actor, patient: Patient) -> Episode:
+    """Return the patient's open episode of care (the latest without an end; made if none)."""
+    episode = uow.session.scalars(
+        select(Episode)
+        .where(Episode.patient_id == patient.id, Episode.ended_on.is_(None))
+        .order_by(Episode.number.desc())
+        .limit(1)
+    ).one_or_none()
+    if episode is not None:
+        return episode
+    number = (
+        uow.session.scalar(select(func.max(Episode.number)).where(Episode.patient_id == patient.id))
+        or 0
+    ) + 1
+    episode = Episode(
+        patient_id=patient.id,
+        number=number,
+        started_on=dt.date.today(),
+        created_at=now(),
+        created_by=actor.username,
+    )
+    uow.session.add(episode)
+    uow.session.flush()
+    audit(uow, actor, "create", "episode", episode.id, patient=patient, detail={"number": number})
+    return episode
+
+
+def store_file(
+    uow: UnitOfWork,
+    actor: Actor,
+    patient: Patient,
+    data: bytes | Path,
+    *,
+    entity: str,
+    entity_id: int | None,
+    role: str,
+    name: str,
+    media_type: str | None = None,
+) -> Any:
+    """Put a file into the artifact store and name it in the record (``record_files``)."""
+    from spinestab.store.models import RecordFile
+
+    if uow.artifacts is None:
+        raise RuntimeError("this unit of work has no artifact store (use Record.unit_of_work)")
+    ref = uow.artifacts.put(data)
+    ensure_artifact_row(uow, ref.sha256, ref.size_bytes, media_type)
+    row = RecordFile(
+        patient_id=patient.id,
+        entity=entity,
+        entity_id=entity_id,
+        role=role,
+        name=name[:255],
+        sha256=ref.sha256,
+        created_at=now(),
+        created_by=actor.username,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def ensure_artifact_row(
+    uow: UnitOfWork,
+    sha256: str,
+    size_bytes: int,
+    media_type: str | None,
+    created_at: dt.datetime | None = None,
+) -> None:
+    """Name an artifact in the ``artifacts`` table once (concurrent writers: first wins)."""
+    from spinestab.store.models import Artifact
+
+    values = {
+        "sha256": sha256,
+        "size_bytes": size_bytes,
+        "media_type": media_type,
+        "created_at": created_at or now(),
+    }
+    dialect = uow.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    uow.session.execute(insert(Artifact).values(**values).on_conflict_do_nothing())

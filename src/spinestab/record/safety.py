@@ -1,0 +1,103 @@
+"""Safety rules the record holds: open red flags, and blocking every live plan.
+
+CLINICAL_LOGIC.md §3 and §8 step 1: red flags override every other rule; while an
+emergency, same-day or urgent flag (or one that blocks exercise) is open, there is no
+exercise plan. The record makes this hold by construction: every save that can open such
+a flag (a red-flag screen, a history, a birth year) calls :func:`enforce_red_flags` in the
+same transaction, which marks every ``active`` or ``draft`` plan of the patient
+``blocked``. A blocked version stays blocked; after the escalation a new screen and a new
+plan version are made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from spinestab.record._uow import Actor, UnitOfWork, audit, now
+from spinestab.record.schemas import RedFlagOut
+from spinestab.store.models import Assessment, Patient, PlanVersion
+
+__all__ = ["blocking_urgencies", "enforce_red_flags", "latest_screen", "open_red_flags"]
+
+
+def blocking_urgencies() -> set[str]:
+    """Urgencies that block an exercise plan (care rule ``blocking_urgencies``)."""
+    from spinestab.care.config import load_rules
+
+    return set(load_rules()["blocking_urgencies"])
+
+
+def latest_screen(uow: UnitOfWork, patient: Patient) -> Assessment | None:
+    """Return the patient's latest stored red-flag screen (by date, then by when it was stored)."""
+    return uow.session.scalars(
+        select(Assessment)
+        .where(
+            Assessment.patient_id == patient.id,
+            Assessment.instrument == "redflags",
+            Assessment.status == "stored",
+        )
+        .order_by(Assessment.date.desc(), Assessment.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def open_red_flags(uow: UnitOfWork, patient: Patient) -> list[RedFlagOut]:
+    """Return the red-flag actions of the latest screen, most urgent first.
+
+    The screen's answers are screened again with the bundled rules, so the actions are
+    those of the rules in force.
+    """
+    from spinestab.clinical import screen_red_flags
+
+    screen = latest_screen(uow, patient)
+    if screen is None:
+        return []
+    result = screen_red_flags(screen.answers, date=screen.date)
+    blocking = blocking_urgencies()
+    return [
+        RedFlagOut(
+            condition=a.condition,
+            label=a.label,
+            urgency=a.urgency,
+            action=a.action,
+            items=list(a.items),
+            source=a.source,
+            evidence=a.evidence,
+            blocks_exercise=a.blocks_exercise,
+            blocking=a.urgency in blocking or a.blocks_exercise,
+            screen_date=screen.date,
+        )
+        for a in result.actions
+    ]
+
+
+def enforce_red_flags(uow: UnitOfWork, actor: Actor, patient: Patient) -> list[int]:
+    """Block every active or draft plan of the patient while a blocking flag is open.
+
+    Returns the versions blocked now (in the caller's transaction, audited).
+    """
+    flags = [f for f in open_red_flags(uow, patient) if f.blocking]
+    if not flags:
+        return []
+    reason = "open red flag: " + "; ".join(
+        f"{f.condition} ({f.urgency}, items {', '.join(f.items)})" for f in flags
+    )
+    blocked = []
+    plans = uow.session.scalars(
+        select(PlanVersion)
+        .where(PlanVersion.patient_id == patient.id, PlanVersion.status.in_(("active", "draft")))
+        .order_by(PlanVersion.version)
+    ).all()
+    for plan in plans:
+        old = plan.status
+        plan.status = "blocked"
+        plan.status_reason = reason
+        plan.status_changed_at = now()
+        plan.status_changed_by = actor.username
+        blocked.append(plan.version)
+        detail: dict[str, Any] = {"version": plan.version, "from": old, "to": "blocked"}
+        audit(uow, actor, "update", "plan", plan.id, patient=patient, detail=detail)
+    uow.session.flush()
+    return blocked

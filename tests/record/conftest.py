@@ -1,0 +1,46 @@
+"""Fixtures: an opened record on SQLite and PostgreSQL, actors, demo files."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from spinestab.record import Actor, open_record
+from spinestab.settings import Settings
+
+DEMO = Path(str(resources.files("spinestab").joinpath("data/demo")))
+DEMO_PATIENTS = Path(str(resources.files("spinestab").joinpath("data/demo_patients")))
+CLINICIAN = Actor(username="alice", role="clinician")
+
+
+@pytest.fixture
+def record(database_url, tmp_path):
+    """A new, empty record (database + artifact folder), closed after the test."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    opened = open_record(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def clinician():
+    return CLINICIAN
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def form(instrument: str, date: str, answers) -> dict:
+    return {"instrument": instrument, "date": date, "answers": answers}
+
+
+#: red-flag answers: every item "no" (the bundled item list)
+def no_flags() -> dict:
+    from spinestab.clinical import load_red_flag_rules
+
+    return dict.fromkeys(load_red_flag_rules().items, False)
