@@ -44,3 +44,15 @@ def no_flags() -> dict:
     from spinestab.clinical import load_red_flag_rules
 
     return dict.fromkeys(load_red_flag_rules().items, False)
+
+
+@pytest.fixture
+def other_record(request, tmp_path):
+    """A second, empty record on the same backend as ``record`` (restore target)."""
+    from conftest import _postgres_url
+
+    backend = request.node.callspec.params["database_url"]
+    url = f"sqlite:///{tmp_path / 'other.sqlite3'}" if backend == "sqlite" else _postgres_url()
+    opened = open_record(Settings(data_dir=tmp_path / "other-data", database_url=url))
+    yield opened
+    opened.close()

@@ -68,6 +68,7 @@ def test_models_match_the_migrations(database_url, store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    import spinestab.service.models  # noqa: F401  (the web app's tables, migration 0002_service)
     from spinestab.store.models import Base
 
     engine = store(database_url).kw["bind"]

@@ -203,6 +203,42 @@ def retract_command(
     console.print(f"retracted assessment {a.id} ({a.instrument} {a.date})", highlight=False)
 
 
+@record_app.command("export")
+def export_command(
+    pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
+    out: Annotated[Path, typer.Option("--out", help="The archive to write (a new .zip file).")],
+) -> None:
+    """Export a patient's whole record and its files to one archive (mode 0600)."""
+    from spinestab.record.archive import export_record
+
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+        result = export_record(uow, cli_actor(), pseudonym, out)
+    rows = sum(result.rows.values())
+    console.print(
+        f"exported {escape(pseudonym)}: {rows} row(s), {result.artifacts} file(s), "
+        f"{result.bytes} bytes -> {escape(result.path)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@record_app.command("restore")
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="An archive of 'spinestab record export'.")],
+) -> None:
+    """Restore a patient's record from an archive (into a store without that patient)."""
+    from spinestab.record.archive import restore_record
+
+    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
+        result = restore_record(uow, cli_actor(), archive)
+    console.print(
+        f"restored {escape(result.pseudonym)}: {sum(result.rows.values())} row(s), "
+        f"{result.artifacts} file(s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``record`` group to the app."""
     app.add_typer(record_app, name="record")

@@ -102,8 +102,12 @@ class Patient(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     created_by: Mapped[str | None] = mapped_column(String(128))
 
+    #: The patient's stored questionnaires (retracted ones and migration duplicates left
+    #: out), oldest first; read-only: forms are written through spinestab.record.
     assessments: Mapped[list[Assessment]] = relationship(
-        back_populates="patient", order_by="Assessment.date", cascade="all, delete-orphan"
+        primaryjoin="and_(Patient.id == Assessment.patient_id, Assessment.status == 'stored')",
+        order_by="Assessment.date, Assessment.id",
+        viewonly=True,
     )
 
 
@@ -187,7 +191,7 @@ class Assessment(_Created, Base):
     retracted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     retracted_by: Mapped[str | None] = mapped_column(String(128))
 
-    patient: Mapped[Patient] = relationship(back_populates="assessments")
+    patient: Mapped[Patient] = relationship()
 
 
 class HistoryVersion(_Created, Base):
