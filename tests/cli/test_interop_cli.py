@@ -168,4 +168,4 @@ def test_record_export_import_export_gives_the_same_bundle(tmp_path, monkeypatch
     second = json.loads((tmp_path / "b2.json").read_text(encoding="utf-8"))
     assert second == first
     res = run("fhir", "import", tmp_path / "b1.json")  # again: every form is already stored
-    assert res.exit_code == 2 and "already saved" in res.output
+    assert res.exit_code == 2 and "already stored" in res.output

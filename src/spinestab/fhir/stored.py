@@ -93,21 +93,24 @@ def import_into_store(
     are named in ``not_stored``: the store keeps questionnaires only until the record holds
     them (issue 10).
     """
-    from spinestab.clinical import parse_form, score_form
-    from spinestab.store import add_assessments, add_patient, get_patient
+    from spinestab.record import Actor, UnitOfWork, create_patient, save_form
+    from spinestab.store import get_patient
 
+    # through the record's services: validation, content hash, red-flag safety, audit
+    uow = UnitOfWork(session)
+    who = Actor(username=actor, role="clinician")
     name = pseudonym or data.pseudonym
     created = get_patient(session, name) is None
     if created:
-        add_patient(session, name, actor=actor)
-    scored = []
+        create_patient(uow, who, name)
     for n, form in enumerate(data.forms, start=1):
-        parsed = parse_form(
+        save_form(
+            uow,
+            who,
+            name,
             {"instrument": form.instrument, "date": form.date.isoformat(), "answers": form.answers},
             source=f"Bundle form {n} ({form.instrument} {form.date.isoformat()})",
         )
-        scored.append((parsed, score_form(parsed)))
-    add_assessments(session, name, scored, actor=actor)
     not_stored = []
     if data.imaging:
         not_stored.append(f"{len(data.imaging)} imaging studies")
@@ -115,4 +118,4 @@ def import_into_store(
         not_stored.append(f"{len(data.instability)} instability studies")
     if data.movement:
         not_stored.append(f"{len(data.movement)} wearable days")
-    return StoredImport(name, created, len(scored), tuple(not_stored))
+    return StoredImport(name, created, len(data.forms), tuple(not_stored))
