@@ -101,6 +101,11 @@ class History:
     known_old_deformities : tuple of str
         Vertebrae whose deformity a clinician knows to be old (e.g. on earlier imaging):
         such a deformity adapts the plan instead of raising the fracture red flag (§4.6).
+    age_uncertainty_years : int
+        1 when the age comes from a birth year only (the record), else 0.
+    sources : tuple of (name, source)
+        Where values came from when not from ``history.json`` (e.g. the weeks of care
+        counted from the record's session logs); see :meth:`source_of`.
 
     """
 
@@ -120,14 +125,26 @@ class History:
     symptomatic_levels: tuple[str, ...] = ()
     surgical_candidate: bool | None = None
     known_old_deformities: tuple[str, ...] = ()
+    age_uncertainty_years: int = 0
+    sources: tuple[tuple[str, str], ...] = ()
+
+    def source_of(self, name: str, default: str = "history.json") -> str:
+        """Return where a value came from (``sources``; default: the history document)."""
+        return dict(self.sources).get(name, f"{default} {name}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (``known_old_deformities`` only when given)."""
+        """Return a JSON-ready dict (the optional fields only when given)."""
         data = asdict(self)
         for key in ("symptoms", "conditions", "symptomatic_levels", "known_old_deformities"):
             data[key] = list(data[key])
         if not data["known_old_deformities"]:
             del data["known_old_deformities"]
+        if not self.age_uncertainty_years:
+            del data["age_uncertainty_years"]
+        if self.sources:
+            data["sources"] = dict(self.sources)
+        else:
+            del data["sources"]
         return data
 
 
@@ -156,10 +173,16 @@ class ClinicalState:
     change: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores: tuple[Score, ...] = ()
     history: History = field(default_factory=History)
+    derived_red_flag_items: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return {
+        derived = (
+            {"derived_red_flag_items": [d.to_dict() for d in self.derived_red_flag_items]}
+            if self.derived_red_flag_items
+            else {}
+        )
+        return derived | {
             "date": self.date.isoformat() if self.date else None,
             "startback_risk": self.startback_risk,
             "startback_total": self.startback_total,

@@ -19,6 +19,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from spinestab.care.config import CareRules
+from spinestab.care.derived_flags import (
+    apply_derived_items,
+    derive_red_flag_items,
+    screen_answers,
+)
 from spinestab.care.profile import (
     ClinicalState,
     History,
@@ -255,6 +260,17 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
                 change[instrument] = compare_scores(first, complete[-1]).to_dict()
     red = by_instrument.get("redflags", [])
     latest_screen = red[-1] if red else None
+    dates = [s.date for items in by_instrument.values() for s in items if s.date]
+    # red-flag items the history makes positive count as positive (the safer answer, §3)
+    screened, derived = apply_derived_items(
+        latest_screen,
+        derive_red_flag_items(
+            history,
+            age_uncertainty_years=history.age_uncertainty_years,
+            form=screen_answers(latest_screen) if latest_screen is not None else None,
+        ),
+        date=max(dates) if dates else None,
+    )
     flags = tuple(
         RedFlag(
             a.condition,
@@ -265,7 +281,7 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
             a.evidence,
             bool(a.blocks_exercise),
         )
-        for a in (latest_screen.actions if latest_screen else ())
+        for a in (screened.actions if screened else ())
     )
     sbst = current.get("startback")
     nrs = current.get("nrs")
@@ -290,4 +306,5 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
         change=change,
         scores=tuple(s for items in by_instrument.values() for s in items),
         history=history,
+        derived_red_flag_items=derived,
     )

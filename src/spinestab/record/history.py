@@ -28,7 +28,13 @@ from spinestab.record.safety import enforce_red_flags
 from spinestab.record.schemas import HistoryOut
 from spinestab.store.models import HistoryVersion, Patient
 
-__all__ = ["history_out", "latest_history", "save_history", "save_history_file"]
+__all__ = [
+    "history_for",
+    "history_out",
+    "latest_history",
+    "save_history",
+    "save_history_file",
+]
 
 
 def history_out(row: HistoryVersion) -> HistoryOut:
@@ -51,6 +57,34 @@ def latest_history(
     if episode_id is not None:
         stmt = stmt.where(HistoryVersion.episode_id == episode_id)
     return uow.session.scalars(stmt.order_by(HistoryVersion.version.desc()).limit(1)).one_or_none()
+
+
+def history_for(uow: UnitOfWork, patient: Patient) -> tuple[Any, int | None]:
+    """Return the patient's history (latest version) as the care profile reads it.
+
+    Where the history has no age, the age comes from the birth year (this year minus the
+    birth year, known to one year: ``age_uncertainty_years`` 1). Returns the
+    :class:`~spinestab.care.profile.History` and the version used (None: no history).
+    """
+    from dataclasses import replace
+
+    from spinestab.care.io import read_history
+    from spinestab.care.profile import History
+
+    row = latest_history(uow, patient)
+    history = (
+        read_history(row.data, source=f"record history v{row.version}")
+        if row is not None
+        else History()
+    )
+    if history.age is None and patient.birth_year is not None:
+        history = replace(
+            history,
+            age=dt.date.today().year - patient.birth_year,
+            age_uncertainty_years=1,
+            sources=(*history.sources, ("age", f"birth year {patient.birth_year} (+-1 year)")),
+        )
+    return history, row.version if row is not None else None
 
 
 @service("create", "history")

@@ -116,28 +116,21 @@ def build_profile(
     Returns the :class:`~spinestab.care.profile.StabilityProfile` and ``inputs``: which
     rows fed it (assessment ids, history version, study ids) and where values came from.
     """
-    from spinestab.care.io import read_daily, read_history, read_instability, read_muscle_quality
-    from spinestab.care.profile import History, StabilityProfile, find_missing
+    from spinestab.care.io import read_daily, read_instability, read_muscle_quality
+    from spinestab.care.profile import StabilityProfile, find_missing
     from spinestab.care.summarise import (
         clinical_state_from_scores,
         summarise_daily,
         summarise_muscle,
     )
     from spinestab.clinical import Form, score_form
-    from spinestab.record.history import latest_history
+    from spinestab.record.history import history_for
 
     episode = current_episode(uow, actor, patient)
-    inputs: dict[str, Any] = {"episode": episode.number, "sources": {}}
-    hist_row = latest_history(uow, patient, episode_id=episode.id)
-    history = History()
-    if hist_row is not None:
-        history = read_history(hist_row.data, source=f"record history v{hist_row.version}")
-        inputs["history_version"] = hist_row.version
-    if history.age is None and patient.birth_year is not None:
-        from dataclasses import replace
-
-        history = replace(history, age=dt.date.today().year - patient.birth_year)
-        inputs["sources"]["age"] = f"birth year {patient.birth_year} (age +-1 year)"
+    inputs: dict[str, Any] = {"episode": episode.number}
+    history, version = history_for(uow, patient)
+    if version is not None:
+        inputs["history_version"] = version
     forms = uow.session.scalars(
         select(Assessment)
         .where(
@@ -159,6 +152,8 @@ def build_profile(
         for a in forms
     ]
     inputs["assessments"] = [a.id for a in forms]
+    history = _care_from_record(uow, patient, episode.id, history, forms)
+    inputs["sources"] = dict(history.sources)
     clinical = clinical_state_from_scores(scores, history)
     muscle = instability = movement = None
     study = _latest(uow, ImagingStudy, patient, episode.id)
@@ -189,6 +184,72 @@ def build_profile(
         patient.pseudonym, clinical.date, clinical, muscle, instability, movement, missing
     )
     return profile, inputs
+
+
+def _care_from_record(
+    uow: UnitOfWork, patient: Patient, episode_id: int, history: Any, forms: list[Any]
+) -> Any:
+    """Weeks of care, adherence and response from the record; the history fills gaps.
+
+    - weeks of active care: from the first approved plan's programme start to the last
+      session logged in this episode;
+    - adherence: sessions done (days with a session exercise done) against the sessions
+      planned over that time (``sessions_per_week`` of the latest plan with sessions), as
+      :mod:`spinestab.care.progression` counts it;
+    - response: where two complete ODI, RMDQ or NRS forms are stored, their change decides
+      (the history's ``previous_response`` is then not used).
+
+    Each value taken from the record is named in ``History.sources``.
+    """
+    from dataclasses import replace
+
+    rows = uow.session.execute(
+        select(SessionLogRow, PlanVersion)
+        .join(PlanVersion, PlanVersion.id == SessionLogRow.plan_id)
+        .where(SessionLogRow.patient_id == patient.id, PlanVersion.episode_id == episode_id)
+        .order_by(SessionLogRow.date, SessionLogRow.id)
+    ).all()
+    sources = dict(history.sources)
+    changes: dict[str, Any] = {}
+    if rows:
+        plans = {plan.id: plan for _, plan in rows}
+        starts = [dt.date.fromisoformat(p.data["programme_start"]) for p in plans.values()]
+        start, last = min(starts), max(log.date for log, _ in rows)
+        days = (last - start).days + 1
+        latest = max(plans.values(), key=lambda p: p.version)
+        per_week = float(latest.data.get("sessions_per_week") or 0) or None
+        session_ids = {
+            ex["id"]
+            for p in plans.values()
+            for ex in p.data.get("exercises", ())
+            if not ex.get("daily")
+        }
+        done = len({log.date for log, _ in rows if log.done and log.exercise in session_ids})
+        changes["active_care_weeks"] = round(days / 7, 1)
+        versions = ", ".join(str(v) for v in sorted(p.version for p in plans.values()))
+        sources["active_care_weeks"] = (
+            f"record: session logs {start.isoformat()} to {last.isoformat()} "
+            f"(plan version(s) {versions})"
+        )
+        if per_week:
+            planned = max(1, round(per_week * days / 7))
+            changes["adherence_pct"] = float(round(100 * min(done, planned) / planned))
+            sources["adherence_pct"] = (
+                f"record: {done} of {planned} planned sessions done "
+                f"({per_week:g} per week, {start.isoformat()} to {last.isoformat()})"
+            )
+    for instrument in ("odi", "rmdq", "nrs"):
+        complete = [a for a in forms if a.instrument == instrument and a.scores.get("complete")]
+        if len(complete) >= 2:
+            changes["previous_response"] = None  # the forms' change decides (triage)
+            sources["previous_response"] = (
+                f"record: {instrument} forms {complete[0].date} and {complete[-1].date} "
+                f"(assessments {complete[0].id}, {complete[-1].id})"
+            )
+            break
+    if not changes and sources == dict(history.sources):
+        return history
+    return replace(history, sources=tuple(sources.items()), **changes)
 
 
 # ------------------------------------------------------------------------------ plan

@@ -44,17 +44,33 @@ def latest_screen(uow: UnitOfWork, patient: Patient) -> Assessment | None:
 
 
 def open_red_flags(uow: UnitOfWork, patient: Patient) -> list[RedFlagOut]:
-    """Return the red-flag actions of the latest screen, most urgent first.
+    """Return the open red-flag actions, most urgent first.
 
-    The screen's answers are screened again with the bundled rules, so the actions are
-    those of the rules in force.
+    The latest screen's answers are screened again with the rules in force, with the items
+    the history makes positive counted as positive (the safer answer,
+    :mod:`spinestab.care.derived_flags`; ``derived_items`` names them). Without a screen,
+    the derived items alone are screened.
     """
+    from spinestab.care.derived_flags import (
+        apply_derived_items,
+        derive_red_flag_items,
+        screen_answers,
+    )
     from spinestab.clinical import screen_red_flags
+    from spinestab.record.history import history_for
 
     screen = latest_screen(uow, patient)
-    if screen is None:
+    score = screen_red_flags(screen.answers, date=screen.date) if screen is not None else None
+    history, _ = history_for(uow, patient)
+    derived = derive_red_flag_items(
+        history,
+        age_uncertainty_years=history.age_uncertainty_years,
+        form=screen_answers(score) if score is not None else None,
+    )
+    result, applied = apply_derived_items(score, derived)
+    if result is None:
         return []
-    result = screen_red_flags(screen.answers, date=screen.date)
+    from_history = {d.item for d in applied}
     blocking = blocking_urgencies()
     return [
         RedFlagOut(
@@ -67,7 +83,8 @@ def open_red_flags(uow: UnitOfWork, patient: Patient) -> list[RedFlagOut]:
             evidence=a.evidence,
             blocks_exercise=a.blocks_exercise,
             blocking=a.urgency in blocking or a.blocks_exercise,
-            screen_date=screen.date,
+            screen_date=screen.date if screen is not None else None,
+            derived_items=[i for i in a.items if i in from_history],
         )
         for a in result.actions
     ]

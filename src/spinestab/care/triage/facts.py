@@ -20,7 +20,7 @@ def response_status(profile: StabilityProfile) -> tuple[str | None, str]:
     """
     c = profile.clinical
     if c.history.previous_response:
-        return c.history.previous_response, "history.json previous_response"
+        return c.history.previous_response, c.history.source_of("previous_response")
     for instrument in ("odi", "rmdq", "nrs"):
         if instrument in c.change:
             status = c.change[instrument]["status"]

@@ -10,7 +10,58 @@ from spinestab.care.config import CareRules
 from spinestab.care.profile import ClinicalState, RedFlag
 from spinestab.care.triage.model import Action, Decision, StepResult, TriageInput
 
-__all__ = ["earlier_red_flag", "red_flag_screen", "red_flags", "routine_red_flags", "stratify"]
+__all__ = [
+    "derived_red_flag_items",
+    "earlier_red_flag",
+    "red_flag_screen",
+    "red_flags",
+    "routine_red_flags",
+    "stratify",
+]
+
+
+def derived_red_flag_items(inp: TriageInput, so_far: Decision) -> StepResult:
+    """§3: red-flag items taken as positive from the history; a clinician confirms them.
+
+    The history (age, pain duration) made these items positive where the form said no or
+    was silent (:mod:`spinestab.care.derived_flags`); the screen used the safer answer.
+    Runs before :func:`red_flags`, so the action stands also when a flag stops the triage.
+    """
+    derived = inp.profile.clinical.derived_red_flag_items
+    if not derived:
+        return StepResult()
+    said = {True: "yes", False: "no", None: "unanswered"}
+    listed = "; ".join(f"{d.item} from {d.basis} (form: {said[d.form_answer]})" for d in derived)
+    sources = "; ".join(dict.fromkeys(d.source for d in derived))
+    evidence = (
+        "D"
+        if any(d.evidence == "D" for d in derived)
+        else "R"
+        if any(d.evidence == "R" for d in derived)
+        else "V"
+    )
+    action = Action(
+        "confirm_derived_red_flag_items",
+        "screen",
+        "routine",
+        "Red-flag items taken as positive from the history (the safer answer, §3): "
+        f"{listed}. Confirm them with the patient and correct the form or the history.",
+        sources,
+        evidence,
+        True,
+    )
+    reason = inp.rules.reason(
+        "derived_red_flag_items",
+        f"History and red-flag form disagree or the form is silent: {listed}; the positive "
+        "answer was used.",
+        source=sources,
+        evidence=evidence,
+    )
+    return StepResult(
+        (action,),
+        (reason,),
+        findings={"derived_red_flag_items": [d.to_dict() for d in derived]},
+    )
 
 
 def _blocking_flags(clinical: ClinicalState, rules: CareRules) -> list[RedFlag]:

@@ -6,6 +6,7 @@ from spinestab.care.triage.actions import neurostimulation, programme_actions, t
 from spinestab.care.triage.deformity import cervical_findings, vertebral_deformity
 from spinestab.care.triage.functional import functional_track, movement_control, startback_reason
 from spinestab.care.triage.red_flags import (
+    derived_red_flag_items,
     earlier_red_flag,
     red_flag_screen,
     red_flags,
@@ -23,7 +24,9 @@ __all__ = ["TRIAGE_STEPS"]
 
 #: The triage, step by step, in the order of CLINICAL_LOGIC.md §8.
 TRIAGE_STEPS = (
-    # 1 red flags (§3): every flag's action; a blocking flag stops here (S0)
+    # 1 red flags (§3): items derived from the history first (their confirmation stands
+    # also when a flag stops the triage), then every flag's action; a blocking flag: S0
+    derived_red_flag_items,
     red_flags,
     vertebral_deformity,
     routine_red_flags,

@@ -26,6 +26,9 @@ def care_response(inp: TriageInput, so_far: Decision) -> StepResult:
     return StepResult(
         findings={
             "active_care_weeks": resp.weeks,
+            "active_care_weeks_from": h.source_of("active_care_weeks"),
+            "adherence_pct": h.adherence_pct,
+            "adherence_from": h.source_of("adherence_pct"),
             "previous_response": resp.status,
             "previous_response_from": resp.status_from,
             "failed_active_care": resp.failed,
