@@ -102,7 +102,7 @@ def test_eight_processes_first_start_a_new_database(database_url, tmp_path):
     with record.unit_of_work() as uow:
         assert uow.session.execute(
             text("SELECT version_num FROM alembic_version")
-        ).scalars().all() == ["0002"]
+        ).scalars().all() == ["0003"]
     record.close()
 
 
@@ -158,7 +158,9 @@ def test_sigkill_during_a_large_import_leaves_all_or_nothing(database_url, tmp_p
     command += ["record", "import", "P1", str(folder)]
     found = []
     for delay in (1.0, 2.0, 3.5):
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

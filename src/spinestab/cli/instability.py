@@ -10,7 +10,6 @@ import typer
 
 from spinestab.cli._common import (
     JsonOutput,
-    OutDir,
     console,
     exit_on_bad_input,
     pictures_option,
@@ -92,7 +91,14 @@ def _read_views(
 
 
 def instability_command(
-    out: OutDir,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder (created if missing; an earlier run's files in it are replaced, "
+            "other files kept). Optional with --patient.",
+        ),
+    ] = None,
     neutral: Annotated[
         Path | None, typer.Option("--neutral", help="Neutral-view landmarks (.json or .csv).")
     ] = None,
@@ -166,6 +172,12 @@ def instability_command(
         bool, pictures_option(help="Draw the overlay picture OUT/instability.png.")
     ] = True,
     as_json: JsonOutput = False,
+    patient: Annotated[
+        str | None,
+        typer.Option(
+            "--patient", help="Save the result into this patient's record (--out optional)."
+        ),
+    ] = None,
 ) -> None:
     """Measure structural instability per motion segment and write OUT/instability.json.
 
@@ -173,7 +185,10 @@ def instability_command(
     Also writes OUT/instability.png (overlay) and, for --mask, OUT/landmarks_neutral.json.
     Exit code 2 on bad input (then nothing is written).
     """
-    with exit_on_bad_input():
+    from spinestab.cli.record import patient_output, save_result
+
+    shown_out, saved = out is not None, None
+    with exit_on_bad_input(), patient_output(out, patient) as out:
         from spinestab.instability import assess, load_threshold_set
         from spinestab.instability.outputs import write_instability_outputs
 
@@ -210,6 +225,22 @@ def instability_command(
             mask_landmarks=views["neutral"] if mask is not None else None,
             pictures=pictures,
         )
+        if patient is not None:
+            landmark_files = {"neutral": neutral, "flexion": flexion, "extension": extension}
+            saved = save_result(
+                "instability",
+                patient,
+                out,
+                inputs={**{f"landmarks_{v}": f for v, f in landmark_files.items()}, "mask": mask},
+                options={
+                    "thresholds": thresholds,
+                    "cervical_thresholds": cervical_thresholds,
+                    "translation_method": translation_method,
+                    "labels": labels,
+                    "corners": corners,
+                    "margin": not no_margin,
+                },
+            )
 
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -259,8 +290,12 @@ def instability_command(
         )
     for note in data["notes"]:
         console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
-    written = [out / "instability.json"] + ([out / "instability.png"] if data["picture"] else [])
-    console.print("wrote " + " and ".join(escape(str(p)) for p in written))
+    if shown_out:
+        written = [out / "instability.json"]
+        written += [out / "instability.png"] if data["picture"] else []
+        console.print("wrote " + " and ".join(escape(str(p)) for p in written))
+    if saved is not None:
+        console.print(saved, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

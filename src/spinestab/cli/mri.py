@@ -14,7 +14,6 @@ import typer
 
 from spinestab.cli._common import (
     JsonOutput,
-    OutDir,
     console,
     err_console,
     exit_on_bad_input,
@@ -126,7 +125,14 @@ def _report(result: MriResult, out: Path) -> None:
 
 
 def mri_command(
-    out: OutDir,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder (created if missing; an earlier run's files in it are replaced, "
+            "other files kept). Optional with --patient.",
+        ),
+    ] = None,
     mask: Annotated[
         Path | None,
         typer.Option("--mask", help="Muscle label map on the image grid: NIfTI, or a DICOM-SEG."),
@@ -268,6 +274,12 @@ def mri_command(
         ),
     ] = None,
     as_json: JsonOutput = False,
+    patient: Annotated[
+        str | None,
+        typer.Option(
+            "--patient", help="Save the result into this patient's record (--out optional)."
+        ),
+    ] = None,
 ) -> None:
     """Rate paraspinal muscle quality per muscle, side and vertebral level.
 
@@ -281,12 +293,14 @@ def mri_command(
     """
     from rich.progress import Progress
 
+    from spinestab.cli.record import patient_output, save_result
     from spinestab.core.outdir import check_out_dir
     from spinestab.imaging.options import MriOptions
     from spinestab.imaging.outputs import summary_json, write_mri_outputs
     from spinestab.imaging.pipeline import LevelInputs, analyse_mri
 
-    with exit_on_bad_input():
+    shown_out, saved = out, None
+    with exit_on_bad_input(), patient_output(out, patient) as out:
         source = _image_input(image, water, fat, ff)
         options = MriOptions.from_mapping(
             {
@@ -337,10 +351,17 @@ def mri_command(
             )
             write_mri_outputs(result, out)
             advance("write")
+        if patient is not None:
+            inputs = {"image": image, "water": water, "fat": fat, "ff": ff, "mask": mask}
+            inputs |= {"vertebrae": vertebrae, "levels_table": levels_table}
+            inputs |= {"vertebral_body": vertebral_body, "reference_table": reference_table}
+            saved = save_result("imaging", patient, out, inputs=inputs, options=options)
     if as_json:
         typer.echo(summary_json(result), nl=False)
         return
-    _report(result, out)
+    _report(result, shown_out if shown_out is not None else Path("the record"))
+    if saved is not None:
+        console.print(saved, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

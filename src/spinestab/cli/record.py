@@ -14,7 +14,13 @@ from rich.table import Table
 
 from spinestab.cli._common import console, err_console, exit_on_bad_input
 
-__all__ = ["cli_actor", "opened_record", "register"]
+__all__ = [
+    "cli_actor",
+    "opened_record",
+    "patient_output",
+    "register",
+    "save_result",
+]
 
 record_app = typer.Typer(
     help="The patient record: import files, show the timeline, export and restore.",
@@ -40,6 +46,100 @@ def opened_record() -> Iterator[Any]:
         yield record
     finally:
         record.close()
+
+
+@contextlib.contextmanager
+def patient_output(out: Path | None, patient: str | None) -> Iterator[Path]:
+    """Give the folder an analysis writes into: ``--out``, or a temporary one.
+
+    With ``--patient`` alone the outputs go to a temporary folder that is saved into the
+    record and then removed. The patient is checked before any work (unknown patient,
+    not allowed: a clear error, nothing computed).
+    """
+    import tempfile
+
+    from spinestab.errors import InputError
+
+    if out is None and patient is None:
+        raise InputError(
+            "no output given",
+            item="--out",
+            expected="--out FOLDER, or --patient P to save the result into the record",
+        )
+    if patient is not None:
+        from spinestab.record import get_patient
+
+        with opened_record() as record, record.unit_of_work() as uow:
+            get_patient(uow, cli_actor(), patient)
+    if out is not None:
+        yield out
+        return
+    with tempfile.TemporaryDirectory(prefix="spinestab-result-") as tmp:
+        yield Path(tmp) / "result"
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def save_result(
+    kind: str,
+    pseudonym: str,
+    folder: Path,
+    *,
+    inputs: dict[str, Path | None],
+    options: Any,
+) -> str:
+    """Save an analysis' output folder into the patient's record; say what was stored.
+
+    ``kind``: ``imaging`` (``spinestab mri``), ``instability`` or ``wearable``.
+    """
+    from spinestab.errors import AlreadyStoredError
+    from spinestab.record import (
+        save_imaging_folder,
+        save_instability_folder,
+        save_wearable_folder,
+    )
+
+    savers = {
+        "imaging": save_imaging_folder,
+        "instability": save_instability_folder,
+        "wearable": save_wearable_folder,
+    }
+    given = {role: path for role, path in inputs.items() if path is not None}
+    extra: dict[str, Any] = {}
+    if kind == "instability":  # landmark files per view: kept in the landmark JSON schema too
+        extra["landmarks"] = {
+            role.removeprefix("landmarks_"): given.pop(role)
+            for role in list(given)
+            if role.startswith("landmarks_")
+        }
+    try:
+        with opened_record() as record, record.unit_of_work() as uow:
+            result = savers[kind](
+                uow,
+                cli_actor(),
+                pseudonym,
+                folder,
+                inputs=given,
+                options=_jsonable(options),
+                **extra,
+            )
+    except AlreadyStoredError as exc:
+        return f"not stored again: {exc.message}"
+    return f"saved into the record of {escape(pseudonym)}: " + _describe(kind, result)
 
 
 def _describe(kind: str, result: Any) -> str:

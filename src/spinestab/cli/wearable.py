@@ -23,7 +23,10 @@ def wearable_command(
             show_default=False,
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.", show_default=False)],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (optional with --patient).", show_default=False),
+    ] = None,
     thigh: Annotated[
         Path | None, typer.Option("--thigh", help="Optional thigh sensor file.")
     ] = None,
@@ -67,10 +70,17 @@ def wearable_command(
             help="Language of the prompt messages: en or de (default: SPINESTAB_LANGUAGE).",
         ),
     ] = None,
+    patient: Annotated[
+        str | None,
+        typer.Option(
+            "--patient", help="Save the result into this patient's record (--out optional)."
+        ),
+    ] = None,
 ) -> None:
     """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from spinestab.cli.record import patient_output, save_result
     from spinestab.core.outdir import check_out_dir
     from spinestab.errors import InputError
     from spinestab.wearable.config import PromptConfig, WearableConfig
@@ -79,7 +89,8 @@ def wearable_command(
     from spinestab.wearable.pipeline import analyse
     from spinestab.wearable.transfers import sit_to_stand_detector
 
-    with exit_on_bad_input():
+    shown_out = out is not None
+    with exit_on_bad_input(), patient_output(out, patient) as out:
         from spinestab.core.i18n import resolve_language
 
         language = resolve_language(lang)
@@ -163,10 +174,27 @@ def wearable_command(
             sinfo = result.info.get(sensor)
             for note in sinfo.get("notes", []) if isinstance(sinfo, dict) else []:
                 console.print(f"  {sensor}: {note}", markup=False)
-        for p in paths[:4]:
+        for p in paths[:4] if shown_out else ():
             console.print(f"  wrote {p}")
-        if len(paths) > 4:
+        if shown_out and len(paths) > 4:
             console.print(f"  wrote {len(paths) - 4} timeline picture(s)")
+        if patient is not None:
+            options = {
+                "units": units,
+                "fs_hz": fs,
+                "start": start,
+                "standing": standing,
+                "static_limit_min": static_limit,
+                "utc_offset_h": utc_offset,
+                "sit_to_stand": sit_to_stand,
+                "language": language,
+            }
+            inputs = {"trunk": trunk, "thigh": thigh if thigh != trunk else None}
+            console.print(
+                save_result("wearable", patient, out, inputs=inputs, options=options),
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def register(app: typer.Typer) -> None:
