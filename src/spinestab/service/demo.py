@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from spinestab.service.accounts import add_user
 from spinestab.service.models import User
 from spinestab.service.security import Passwords
-from spinestab.store import add_patient, get_patient
+from spinestab.store import get_patient
 
 __all__ = ["DEMO_ACCOUNTS", "DemoAccount", "seed_demo_accounts"]
 
@@ -47,7 +47,15 @@ def seed_demo_accounts(session: Session, *, passwords: Passwords) -> list[DemoAc
 
     """
     if get_patient(session, DEMO_PATIENT) is None:
-        add_patient(session, DEMO_PATIENT, sex="female", birth_year=1979, actor="demo")
+        from spinestab.record import Actor, UnitOfWork, create_patient
+
+        create_patient(
+            UnitOfWork(session),
+            Actor(username="demo", role="clinician"),
+            DEMO_PATIENT,
+            sex="female",
+            birth_year=1979,
+        )
         session.flush()
     existing = set(session.scalars(select(User.username)))
     for account in DEMO_ACCOUNTS:

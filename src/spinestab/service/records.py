@@ -10,20 +10,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from spinestab import record
+from spinestab import record as record_services
+from spinestab.clinical import parse_form, score_form
 from spinestab.store import audit, get_patient, list_patients
 from spinestab.store.models import Patient
 
 __all__ = ["create_patient", "patient_exists", "patient_list", "save_form", "timeline"]
 
 
-def _uow(session: Session) -> record.UnitOfWork:
+def _uow(session: Session) -> record_services.UnitOfWork:
     """Return the record's unit of work on the request's session (no files stored here)."""
-    return record.UnitOfWork(session)
+    return record_services.UnitOfWork(session)
 
 
-def _clinician(username: str) -> record.Actor:
-    return record.Actor(username=username, role="clinician")
+def _clinician(username: str) -> record_services.Actor:
+    return record_services.Actor(username=username, role="clinician")
 
 
 def patient_exists(session: Session, pseudonym: str) -> bool:
@@ -35,7 +36,7 @@ def create_patient(
     session: Session, pseudonym: str, *, sex: str | None, birth_year: int | None, actor: str
 ) -> Patient:
     """Add a patient (audited; :func:`spinestab.record.create_patient`)."""
-    created = record.create_patient(
+    created = record_services.create_patient(
         _uow(session), _clinician(actor), pseudonym, sex=sex, birth_year=birth_year
     )
     patient = get_patient(session, created.pseudonym)
@@ -118,7 +119,9 @@ def save_form(session: Session, pseudonym: str, data: Any, *, actor: str) -> dic
         For a form that does not validate (nothing is stored), or one already stored.
 
     """
-    saved = record.save_form(_uow(session), _clinician(actor), pseudonym, data, source="form")
+    saved = record_services.save_form(
+        _uow(session), _clinician(actor), pseudonym, data, source="form"
+    )
     return saved.assessment.score | {"id": saved.assessment.id}
 
 
