@@ -124,3 +124,18 @@ def test_unknown_patient_refused_before_the_work(isolated_settings, tmp_path, ar
 def test_neither_out_nor_patient(command, tmp_path):
     result = run(command)
     assert result.exit_code == 2
+
+
+def test_wearable_out_never_mixes_two_runs(tmp_path):
+    # issue 10: --out into a folder with an earlier run's pictures kept foreign timelines
+    out = tmp_path / "w"
+    out.mkdir()
+    (out / "timeline_1999-01-01.png").write_bytes(b"an earlier run's picture")
+    (out / "notes.txt").write_text("the user's own file")
+    ok("wearable", "--trunk", CWA, "--out", out)
+    summary = json.loads((out / "wearable_summary.json").read_text())
+    days = {p.name for p in out.glob("timeline_*.png")}
+    assert "timeline_1999-01-01.png" not in days and days  # only this run's days
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert summary["setup"] == "trunk only"
+    assert not list(tmp_path.glob(".w.*"))  # no temporary folder left

@@ -335,3 +335,26 @@ def test_form_dates_and_future(record):
         create_patient(uow, CLINICIAN, "P1")
     with pytest.raises(InputError, match="future"), record.unit_of_work() as uow:
         save_form(uow, CLINICIAN, "P1", form("nrs", future, {"pain": 3}))
+
+
+@pytest.mark.parametrize("status", ["finished", None, 3])
+def test_fhir_unknown_status_refused(record, status):
+    # bad-input campaign finding: status "finished" (not an R4 status) was stored
+    with record.unit_of_work() as uow:
+        create_patient(uow, CLINICIAN, "P1")
+    doc = fhir_odi() | {"status": status}
+    with pytest.raises(InputError, match="status"), record.unit_of_work() as uow:
+        save_form(uow, CLINICIAN, "P1", doc)
+    assert count(record, Assessment) == 0
+
+
+def test_fhir_retraction_with_an_unknown_id_never_retracts_another(record):
+    # bad-input campaign finding: an entered-in-error response naming an id never stored
+    # retracted a stored response with equal answers
+    with record.unit_of_work() as uow:
+        create_patient(uow, CLINICIAN, "P1")
+        save_form(uow, CLINICIAN, "P1", fhir_odi(rid="stored"))
+    with pytest.raises(NotFoundError), record.unit_of_work() as uow:
+        save_form(uow, CLINICIAN, "P1", fhir_odi("entered-in-error", rid="other"))
+    with record.unit_of_work() as uow:
+        assert [a.status for a in show_record(uow, CLINICIAN, "P1").assessments] == ["stored"]

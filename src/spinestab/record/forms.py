@@ -51,6 +51,9 @@ __all__ = [
 
 #: Largest questionnaire file read (bytes), as the shared bounded readers have it.
 MAX_FORM_BYTES = 1_000_000
+#: FHIR QuestionnaireResponse statuses the record acts on (R4 value set; in-progress and
+#: stopped are refused as incomplete by spinestab.clinical).
+_FHIR_STATUSES = ("completed", "amended", "entered-in-error", "in-progress", "stopped")
 
 
 def form_hash(instrument: str, date: dt.date, answers: Any) -> str:
@@ -201,6 +204,16 @@ def save_form(
     fmt = source_format or "api"
     if isinstance(document, Mapping) and document.get("resourceType") == "QuestionnaireResponse":
         fmt = "fhir"
+        status = document.get("status")
+        if status not in _FHIR_STATUSES:
+            raise InputError(
+                "not a questionnaire response the record can store",
+                source=source,
+                item="status",
+                value=status if isinstance(status, str) else type(status).__name__,
+                expected="completed or amended (entered-in-error retracts a stored response; "
+                "in-progress and stopped are incomplete)",
+            )
     # refuses FHIR in-progress / stopped responses as incomplete (spinestab.clinical)
     form = parse_form(document, source=source, today=today)
     fhir_id = form.response_id if fmt == "fhir" else None
@@ -309,11 +322,13 @@ def _retract_fhir(
 ) -> FormSaved:
     """Retract the stored response that an ``entered-in-error`` response names.
 
-    Found by the FHIR id (``response_id``), else by content (instrument, date, answers).
+    Found by the FHIR id (``response_id``); a response without an id by its content
+    (instrument, date, answers).
     """
     authorize(actor, patient.pseudonym, patient_may=False)
     target = None
     if form.response_id:
+        # an id names one response: never another one that happens to have equal answers
         target = uow.session.scalars(
             select(Assessment).where(
                 Assessment.patient_id == patient.id,
@@ -321,7 +336,7 @@ def _retract_fhir(
                 Assessment.status != "duplicate",
             )
         ).first()
-    if target is None:
+    else:
         digest = form_hash(form.instrument, form.date, form.answers)
         target = uow.session.scalars(
             select(Assessment).where(
