@@ -23,7 +23,6 @@ from spinestab.record import (
     list_patients,
     make_plan,
     progress_plan,
-    retract_assessment,
     save_form,
     save_form_file,
     save_history,
@@ -134,19 +133,36 @@ def test_same_form_twice_is_already_stored_and_audited(record, tmp_path):
     assert audit_rows(record)[-1] == ("alice", "create", "assessment", "refused")
 
 
-def test_other_form_same_instrument_and_date_is_a_conflict_until_retracted(record):
+def test_two_forms_of_one_day_the_latest_counts(record):
+    """A corrected form of the same day is stored; the profile uses the latest."""
     doc = json.loads((FHR / "odi.json").read_text())
     other = doc | {"answers": {**doc["answers"], "s1": (doc["answers"]["s1"] + 1) % 6}}
     with record.unit_of_work() as uow:
         create_patient(uow, CLINICIAN, "P1")
         first = save_form(uow, CLINICIAN, "P1", doc)
-    with pytest.raises(ConflictError, match="retract"), record.unit_of_work() as uow:
-        save_form(uow, CLINICIAN, "P1", other)
-    with record.unit_of_work() as uow:
-        retracted = retract_assessment(uow, CLINICIAN, "P1", first.assessment.id)
         second = save_form(uow, CLINICIAN, "P1", other)
-    assert retracted.assessment.status == "retracted"
-    assert second.assessment.status == "stored"
+        save_form_file(uow, CLINICIAN, "P1", FHR / "redflags.json")
+        made = make_plan(uow, CLINICIAN, "P1")
+    assert made.inputs["same_day_forms_set_aside"] == [first.assessment.id]
+    assert second.assessment.id in made.inputs["assessments"]
+    profile = json.loads(made.documents["profile.json"])
+    assert profile["clinical"]["odi_pct"] == pytest.approx(second.assessment.score["percent"])
+
+
+def test_a_later_screen_of_the_same_day_never_hides_a_positive_answer(record):
+    day = "2024-03-01"
+    with record.unit_of_work() as uow:
+        create_patient(uow, CLINICIAN, "P1")
+        save_form(uow, CLINICIAN, "P1", form("nrs", day, {"pain": 4}))
+        make_plan(uow, CLINICIAN, "P1")
+        positive = save_form(
+            uow, CLINICIAN, "P1", form("redflags", day, no_flags() | {"saddle_numbness": True})
+        )
+        negative = save_form(uow, CLINICIAN, "P1", form("redflags", day, no_flags()))
+        made = make_plan(uow, CLINICIAN, "P1")
+    assert positive.blocked_plans == [1]
+    assert [f.condition for f in negative.open_red_flags] == ["cauda_equina"]
+    assert made.plan.status == "blocked" and made.plan.track == "S0"
 
 
 def test_failed_import_stores_nothing_but_the_refusal(record, tmp_path):

@@ -173,7 +173,12 @@ class Record:
     """
 
     def __init__(self, factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
-        self.factory = factory
+        from spinestab.store.db import IMMEDIATE
+
+        self.engine = factory.kw["bind"]
+        # SQLite: a unit of work takes the write lock when it begins (BEGIN IMMEDIATE)
+        bind = self.engine.execution_options(**IMMEDIATE)
+        self.factory = sessionmaker(bind, expire_on_commit=False)
         self.artifacts = artifacts
 
     @contextlib.contextmanager
@@ -193,7 +198,7 @@ class Record:
 
     def close(self) -> None:
         """Release the database connections."""
-        self.factory.kw["bind"].dispose()
+        self.engine.dispose()
 
     def __enter__(self) -> Record:
         return self

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from spinestab.errors import AlreadyStoredError, ConflictError, InputError, NotFoundError
+from spinestab.errors import AlreadyStoredError, InputError, NotFoundError
 from spinestab.record._uow import (
     Actor,
     UnitOfWork,
@@ -230,23 +230,6 @@ def save_form(
     ).one_or_none()
     if existing is not None:
         raise _already(existing, source)
-    same_day = uow.session.scalars(
-        select(Assessment).where(
-            Assessment.patient_id == patient.id,
-            Assessment.instrument == form.instrument,
-            Assessment.date == form.date,
-            Assessment.status == "stored",
-        )
-    ).first()
-    if same_day is not None:
-        raise ConflictError(
-            "another form of this instrument is stored for this date",
-            source=source,
-            item=form.instrument,
-            value=form.date.isoformat(),
-            expected=f"one form per instrument and date; retract assessment {same_day.id} first "
-            "('spinestab record retract', or a FHIR entered-in-error response)",
-        )
     episode = current_episode(uow, actor, patient)
     row = Assessment(
         patient_id=patient.id,

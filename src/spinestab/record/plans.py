@@ -147,11 +147,10 @@ def build_profile(
             value=patient.pseudonym,
             expected="forms saved with 'spinestab record import' or 'spinestab score --save'",
         )
-    scores = [
-        score_form(Form(a.instrument, a.date, a.answers, f"record assessment {a.id}"))
-        for a in forms
-    ]
-    inputs["assessments"] = [a.id for a in forms]
+    scores, used, set_aside = _one_form_per_day(forms, Form, score_form)
+    inputs["assessments"] = used
+    if set_aside:
+        inputs["same_day_forms_set_aside"] = set_aside
     history = _care_from_record(uow, patient, episode.id, history, forms)
     inputs["sources"] = dict(history.sources)
     clinical = clinical_state_from_scores(scores, history)
@@ -184,6 +183,36 @@ def build_profile(
         patient.pseudonym, clinical.date, clinical, muscle, instability, movement, missing
     )
     return profile, inputs
+
+
+def _one_form_per_day(
+    forms: list[Any], form_type: Any, score_form: Any
+) -> tuple[list[Any], list[int], list[int]]:
+    """Score one form per instrument and date, as the care profile takes them.
+
+    Of several forms of one instrument on one date the latest stored is used (a
+    correction); red-flag screens of one date are merged, positive answers winning
+    (:func:`spinestab.record.safety.merge_screens`). Returns the scores, the ids used and
+    the ids set aside.
+    """
+    from spinestab.record.safety import merge_screens
+
+    by_day: dict[tuple[str, dt.date], list[Any]] = {}
+    for a in forms:
+        by_day.setdefault((a.instrument, a.date), []).append(a)
+    scores, used, set_aside = [], [], []
+    for (instrument, date), rows in by_day.items():
+        rows.sort(key=lambda r: r.id)
+        if instrument == "redflags" and len(rows) > 1:
+            answers = merge_screens([r.answers for r in rows])
+            used += [r.id for r in rows]
+            source = "record assessments " + ", ".join(str(r.id) for r in rows)
+        else:
+            answers, source = rows[-1].answers, f"record assessment {rows[-1].id}"
+            used.append(rows[-1].id)
+            set_aside += [r.id for r in rows[:-1]]
+        scores.append(score_form(form_type(instrument, date, answers, source)))
+    return scores, used, set_aside
 
 
 def _care_from_record(

@@ -19,7 +19,31 @@ from spinestab.record._uow import Actor, UnitOfWork, audit, now
 from spinestab.record.schemas import RedFlagOut
 from spinestab.store.models import Assessment, Patient, PlanVersion
 
-__all__ = ["blocking_urgencies", "enforce_red_flags", "latest_screen", "open_red_flags"]
+__all__ = [
+    "blocking_urgencies",
+    "enforce_red_flags",
+    "latest_screen",
+    "merge_screens",
+    "open_red_flags",
+]
+
+
+def merge_screens(answers: list[Any]) -> dict[str, bool | None]:
+    """Merge red-flag screens of one day: an item positive on any of them is positive.
+
+    The safer answer (CLINICAL_LOGIC.md §3: red flags win): a later screen of the same day
+    never hides a positive answer of an earlier one. An item is "no" when some screen says
+    no and none says yes, unanswered when no screen answers it.
+    """
+    from spinestab.care.derived_flags import screen_answers
+    from spinestab.clinical import screen_red_flags
+
+    merged: dict[str, bool | None] = {}
+    for one in answers:
+        for item, value in screen_answers(screen_red_flags(one)).items():
+            old = merged.get(item)
+            merged[item] = True if (old or value) else (False if False in (old, value) else None)
+    return merged
 
 
 def blocking_urgencies() -> set[str]:
@@ -60,7 +84,17 @@ def open_red_flags(uow: UnitOfWork, patient: Patient) -> list[RedFlagOut]:
     from spinestab.record.history import history_for
 
     screen = latest_screen(uow, patient)
-    score = screen_red_flags(screen.answers, date=screen.date) if screen is not None else None
+    score = None
+    if screen is not None:
+        same_day = uow.session.scalars(
+            select(Assessment.answers).where(
+                Assessment.patient_id == patient.id,
+                Assessment.instrument == "redflags",
+                Assessment.status == "stored",
+                Assessment.date == screen.date,
+            )
+        ).all()
+        score = screen_red_flags(merge_screens(list(same_day)), date=screen.date)
     history, _ = history_for(uow, patient)
     derived = derive_red_flag_items(
         history,

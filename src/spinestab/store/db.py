@@ -1,11 +1,12 @@
 """Engine and session factory; Alembic migrations applied at start, under a lock.
 
-SQLite (the default, in the user's data folder) runs in WAL mode with a busy timeout, and
-every transaction starts with ``BEGIN IMMEDIATE``: writers queue for the write lock
-instead of failing half-way, and a read-then-write transaction never meets a stale
-snapshot. The database file is created with mode 0600 and its folder with 0700.
-PostgreSQL runs the migrations under an advisory lock; SQLite under a file lock beside the
-database, so that any number of processes may start on a new database at once.
+SQLite (the default, in the user's data folder) runs in WAL mode with a busy timeout.
+Transactions start with ``BEGIN DEFERRED``; the record's units of work (which read, then
+write) start with ``BEGIN IMMEDIATE`` (:data:`IMMEDIATE`), so writers queue for the write
+lock instead of failing half-way and never meet a stale snapshot. The database file is
+created with mode 0600 and its folder with 0700. PostgreSQL runs the migrations under an
+advisory lock; SQLite under a file lock beside the database, so that any number of
+processes may start on a new database at once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from spinestab.settings import Settings, get_settings
 
 __all__ = [
     "BUSY_TIMEOUT_S",
+    "IMMEDIATE",
     "make_engine",
     "migrate",
     "open_store",
@@ -83,8 +85,16 @@ def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: Execution option that makes an SQLite transaction start with ``BEGIN IMMEDIATE``.
+IMMEDIATE = {"spinestab_sqlite_begin": "IMMEDIATE"}
+
+
 def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # DEFERRED by default (WAL: readers never wait); IMMEDIATE for the record's units of
+    # work, which read then write: the write lock is taken first, so a writer queues (busy
+    # timeout) instead of failing on a snapshot another writer has moved on from
+    mode = connection.get_execution_options().get("spinestab_sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str) -> Engine:
