@@ -117,7 +117,8 @@ def build_profile(
     rows fed it (assessment ids, history version, study ids) and where values came from.
     """
     from spinestab.care.io import read_daily, read_instability, read_muscle_quality
-    from spinestab.care.profile import StabilityProfile, find_missing
+    from spinestab.care.missing import find_missing
+    from spinestab.care.profile import StabilityProfile
     from spinestab.care.summarise import (
         clinical_state_from_scores,
         summarise_daily,
