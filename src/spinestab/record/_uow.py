@@ -119,6 +119,12 @@ class UnitOfWork:
     _depth: int = field(default=0, repr=False)
     _refusals: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
+    def files(self) -> ArtifactStore:
+        """Return the artifact store (a unit of work made on a bare session has none)."""
+        if self.artifacts is None:
+            raise RuntimeError("this unit of work has no artifact store (use Record.unit_of_work)")
+        return self.artifacts
+
     def record_refusal(
         self, actor: Actor, action: str, entity: str, exc: InputError, pseudonym: Any
     ) -> None:
@@ -390,9 +396,7 @@ def store_file(
     """Put a file into the artifact store and name it in the record (``record_files``)."""
     from spinestab.store.models import RecordFile
 
-    if uow.artifacts is None:
-        raise RuntimeError("this unit of work has no artifact store (use Record.unit_of_work)")
-    ref = uow.artifacts.put(data)
+    ref = uow.files().put(data)
     ensure_artifact_row(uow, ref.sha256, ref.size_bytes, media_type)
     row = RecordFile(
         patient_id=patient.id,

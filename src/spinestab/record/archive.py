@@ -263,7 +263,7 @@ def export_record(uow: UnitOfWork, actor: Actor, pseudonym: str, out: str | Path
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
             archive.writestr("record.json", json.dumps(rows, ensure_ascii=False))
             for sha in manifest["artifacts"]:
-                with uow.artifacts.open(sha) as src, archive.open(f"artifacts/{sha}", "w") as dst:
+                with uow.files().open(sha) as src, archive.open(f"artifacts/{sha}", "w") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
         os.chmod(tmp, 0o600)
@@ -417,7 +417,7 @@ def restore_record(uow: UnitOfWork, actor: Actor, path: str | Path) -> RestoreOu
                         source=source,
                         item=sha,
                     )
-                uow.artifacts.put(staged)
+                uow.files().put(staged)
     counts = _insert_rows(uow, rows, source)
     patient = find_patient(uow, pseudonym)
     audit(

@@ -160,7 +160,7 @@ def build_profile(
     if study is not None:
         sha = _artifact(uow, "imaging", study.id, "table")
         if sha is not None:
-            with uow.artifacts.local_path(sha) as path:
+            with uow.files().local_path(sha) as path:
                 muscle = summarise_muscle(
                     read_muscle_quality(path), symptomatic_levels=history.symptomatic_levels
                 )
@@ -169,14 +169,14 @@ def build_profile(
     if inst is not None:
         sha = _artifact(uow, "instability", inst.id, "result")
         if sha is not None:
-            with uow.artifacts.local_path(sha) as path:
+            with uow.files().local_path(sha) as path:
                 instability = read_instability(path)
             inputs["instability_study"] = inst.id
     rec = _latest(uow, WearableRecording, patient, episode.id)
     if rec is not None:
         sha = _artifact(uow, "wearable", rec.id, "table")
         if sha is not None:
-            with uow.artifacts.local_path(sha) as path:
+            with uow.files().local_path(sha) as path:
                 movement = summarise_daily(read_daily(path), rules=rules)
             inputs["wearable_recording"] = rec.id
     missing = find_missing(clinical, muscle, instability, movement)

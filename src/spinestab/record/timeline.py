@@ -56,7 +56,7 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
             for a in rows(Assessment, Assessment.date, Assessment.id)
             if a.status != "duplicate"
         ],
-        history=(h := latest_history(uow, patient)) and history_out(h),
+        history=history_out(h) if (h := latest_history(uow, patient)) is not None else None,
         history_versions=s.scalar(
             select(func.count()).select_from(HistoryVersion).where(HistoryVersion.patient_id == pid)
         )
