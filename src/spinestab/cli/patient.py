@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -67,7 +67,7 @@ def show(
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         timeline = show_record(uow, cli_actor(), pseudonym)
-    data = {
+    data: dict[str, Any] = {
         "pseudonym": timeline.patient.pseudonym,
         "sex": timeline.patient.sex,
         "birth_year": timeline.patient.birth_year,

@@ -113,7 +113,7 @@ def save_result(
         save_wearable_folder,
     )
 
-    savers = {
+    savers: dict[str, Any] = {
         "imaging": save_imaging_folder,
         "instability": save_instability_folder,
         "wearable": save_wearable_folder,

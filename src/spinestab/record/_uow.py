@@ -431,7 +431,10 @@ def ensure_artifact_row(
     }
     dialect = uow.session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        uow.session.execute(pg_insert(Artifact).values(**values).on_conflict_do_nothing())
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    uow.session.execute(insert(Artifact).values(**values).on_conflict_do_nothing())
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        uow.session.execute(sqlite_insert(Artifact).values(**values).on_conflict_do_nothing())

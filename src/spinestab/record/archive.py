@@ -146,7 +146,8 @@ def _value_out(column: Any, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(column.type, DateTime):
-        return utc(value).isoformat()
+        stamp = utc(value)
+        return stamp.isoformat() if stamp is not None else None
     if isinstance(column.type, Date):
         return value.isoformat()
     return value
@@ -235,7 +236,7 @@ def export_record(uow: UnitOfWork, actor: Actor, pseudonym: str, out: str | Path
     audit(uow, actor, "export", "record", patient.id, patient=patient)
     uow.session.flush()
     rows = record_rows(uow, patient)
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": ARCHIVE_FORMAT[0],
         "format_version": ARCHIVE_FORMAT[1],
         "spinestab_version": __version__,
@@ -389,6 +390,10 @@ def restore_record(uow: UnitOfWork, actor: Actor, path: str | Path) -> RestoreOu
             )
         rows = _check_tables(_read_json(archive, "record.json", source), source)
         pseudonym = rows["patients"][0].get("pseudonym")
+        if not isinstance(pseudonym, str) or not pseudonym:
+            raise InputError(
+                "the archive's patient has no pseudonym", source=source, item="patients"
+            )
         exists = uow.session.scalar(select(Patient.id).where(Patient.pseudonym == pseudonym))
         if exists is not None:
             raise AlreadyStoredError(
@@ -477,7 +482,7 @@ def _insert_rows(
                 values["entity_id"] = _entity_id(ids, item)
             if name == "audit_events" and item.get("patient_id") is not None:
                 values["patient_id"] = ids["patients"].get(item["patient_id"])
-            obj = model(**values)
+            obj: Any = model(**values)
             uow.session.add(obj)
             uow.session.flush()
             mapping[item["id"]] = obj.id

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,7 @@ def build_profile(
 
 
 def _one_form_per_day(
-    forms: list[Any], form_type: Any, score_form: Any
+    forms: Sequence[Any], form_type: Any, score_form: Any
 ) -> tuple[list[Any], list[int], list[int]]:
     """Score one form per instrument and date, as the care profile takes them.
 
@@ -217,7 +218,7 @@ def _one_form_per_day(
 
 
 def _care_from_record(
-    uow: UnitOfWork, patient: Patient, episode_id: int, history: Any, forms: list[Any]
+    uow: UnitOfWork, patient: Patient, episode_id: int, history: Any, forms: Sequence[Any]
 ) -> Any:
     """Weeks of care, adherence and response from the record; the history fills gaps.
 
@@ -535,6 +536,7 @@ def get_plan(
     """
     authorize(actor, pseudonym, patient_may=version is None)
     patient = find_patient(uow, pseudonym)
+    row: PlanVersion | None
     if version is not None:
         row = _plan_row(uow, patient, version)
     else:

@@ -122,7 +122,7 @@ def submit_job(
 
 def claim_job(sessions: sessionmaker[Session], *, worker: str) -> str | None:
     """Atomically take the oldest queued job for ``worker``; return its id or None."""
-    with session_scope(sessions) as session:
+    with session_scope(sessions, immediate=True) as session:  # reads, then writes
         candidates = session.scalars(
             select(Job.id).where(Job.status == "queued").order_by(Job.created_at).limit(5)
         ).all()

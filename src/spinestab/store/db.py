@@ -238,10 +238,19 @@ def open_store(
 
 
 @contextlib.contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll everything back on any error."""
+def session_scope(factory: sessionmaker[Session], *, immediate: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll everything back on any error.
+
+    ``immediate=True`` for a transaction that reads, then writes what it read (claim a
+    queued row, check-then-update): on SQLite it begins with ``BEGIN IMMEDIATE`` and so
+    queues for the write lock at its start. A ``DEFERRED`` one that read first fails with
+    "database is locked" at its first write when another writer committed in between (WAL
+    snapshot), whatever the busy timeout.
+    """
     session = factory()
     try:
+        if immediate:
+            session.connection(execution_options=IMMEDIATE)
         yield session
         session.commit()
     except BaseException:
