@@ -16,7 +16,16 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import (
+    JsonOutput,
+    JurisdictionOption,
+    Language,
+    console,
+    exit_on_bad_input,
+    language_option,
+    print_json,
+    rules_option,
+)
 from spinestab.errors import InputError
 
 __all__ = ["register"]
@@ -86,27 +95,19 @@ def plan_command(
             help="Make the plan from this patient's record and store it as a new version.",
         ),
     ] = None,
-    lang: Annotated[
-        str | None,
-        typer.Option("--lang", help="Handout language: en or de (default: SPINESTAB_LANGUAGE)."),
-    ] = None,
-    jurisdiction: Annotated[
-        str | None,
-        typer.Option(
-            "--jurisdiction",
-            help="Guideline set where guidelines disagree: NICE or ACP "
-            "(default: SPINESTAB_JURISDICTION).",
-        ),
-    ] = None,
+    lang: Annotated[Language | None, language_option("Handout language")] = None,
+    jurisdiction: JurisdictionOption = None,
     rules: Annotated[
-        Path | None,
-        typer.Option("--rules", help="YAML file overriding care rules (thresholds) of rules.yaml."),
+        Path | None, rules_option("YAML file overriding care rules (thresholds) of rules.yaml.")
     ] = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Write profile.json, triage.json, plan.json and handout.html for one patient.
 
     With --patient: from the record, stored as a new plan version (draft, or blocked while
     a red flag is open); --out also writes the files.
+
+    --json prints the summary as JSON: patient, track, status, language, files.
     """
     with exit_on_bad_input():
         if patient is not None:
@@ -144,6 +145,9 @@ def plan_command(
         result = run_plan(
             patient_dir, out, language=lang, jurisdiction=jurisdiction, rules_path=rules
         )
+        if as_json:
+            print_json(result)
+            return
         console.print(
             f"{escape(str(result['patient']))}: track [bold]{result['track']}[/], plan "
             f"{result['status']} ({result['language']}, {result['jurisdiction']}) "
@@ -198,22 +202,23 @@ def progress_command(
             "--sessions", help="With --patient: session logs to store first (CSV or JSON)."
         ),
     ] = None,
-    lang: Annotated[str | None, typer.Option("--lang", help="Handout language: en or de.")] = None,
+    lang: Annotated[Language | None, language_option("Handout language")] = None,
     forms: Annotated[
         Path | None,
         typer.Option(
             "--forms", help="Folder of follow-up questionnaires for the 6/12-week review."
         ),
     ] = None,
-    rules: Annotated[
-        Path | None, typer.Option("--rules", help="Care rule overrides (YAML).")
-    ] = None,
+    rules: Annotated[Path | None, rules_option("Care rule overrides (YAML).")] = None,
+    as_json: JsonOutput = False,
 ) -> None:
     """Write the next plan version (plan.json, plan_vN.json, progress.json, handout.html).
 
     With --patient: the next version of the current active plan in the record, stored as
     a draft for a clinician to approve; any other plan (blocked, draft, superseded) is
     refused.
+
+    --json prints the summary as JSON: patient, version, decisions, review, files.
     """
     with exit_on_bad_input():
         if patient is not None:
@@ -231,6 +236,9 @@ def progress_command(
         from spinestab.care.pipeline import run_progress
 
         result = run_progress(plan, sessions, out, language=lang, forms_dir=forms, rules_path=rules)
+        if as_json:
+            print_json(result)
+            return
         if result.get("status") == "blocked":
             console.print(
                 f"{escape(str(result['patient']))}: plan version {result['version']} BLOCKED: "

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
-from spinestab.core.validation import check_choice
+from spinestab.cli._common import (
+    JsonOutput,
+    Language,
+    console,
+    err_console,
+    exit_on_bad_input,
+    language_option,
+    pictures_option,
+    print_json,
+)
 
 __all__ = ["register"]
+
+
+class Units(StrEnum):
+    """Units the accelerations are stored in (``read_recording(units=...)``)."""
+
+    AUTO = "auto"
+    G = "g"
+    M_S2 = "m/s2"
+
+
+class SitToStand(StrEnum):
+    """Sit-to-stand methods (``spinestab.wearable.transfers.SIT_TO_STAND_DETECTORS``)."""
+
+    STILLNESS = "stillness"
+    DISPLACEMENT = "displacement"
 
 
 def wearable_command(
@@ -30,7 +54,9 @@ def wearable_command(
     thigh: Annotated[
         Path | None, typer.Option("--thigh", help="Optional thigh sensor file.")
     ] = None,
-    units: Annotated[str, typer.Option("--units", help="Stored units: auto, g or m/s2.")] = "auto",
+    units: Annotated[Units, typer.Option("--units", help="Stored units: auto, g or m/s2.")] = (
+        Units.AUTO
+    ),
     fs: Annotated[
         float | None,
         typer.Option("--fs", help="Sampling rate (Hz) for files without timestamps."),
@@ -52,36 +78,37 @@ def wearable_command(
     utc_offset: Annotated[
         float, typer.Option("--utc-offset-h", help="Local clock offset for days/quiet hours.")
     ] = 0.0,
-    pictures: Annotated[
-        bool, typer.Option("--pictures/--no-pictures", help="Write daily timeline PNGs.")
-    ] = True,
+    pictures: Annotated[bool, pictures_option(help="Write daily timeline PNGs.")] = True,
     sit_to_stand: Annotated[
-        str,
+        SitToStand,
         typer.Option(
             "--sit-to-stand",
             help="Sit-to-stand method: stillness (default) or displacement "
             "(Adamowicz 2020; also finds transitions that start during activity).",
         ),
-    ] = "stillness",
-    lang: Annotated[
-        str | None,
-        typer.Option(
-            "--lang",
-            help="Language of the prompt messages: en or de (default: SPINESTAB_LANGUAGE).",
-        ),
-    ] = None,
+    ] = SitToStand.STILLNESS,
+    lang: Annotated[Language | None, language_option("Language of the prompt messages")] = None,
     patient: Annotated[
         str | None,
         typer.Option(
             "--patient", help="Save the result into this patient's record (--out optional)."
         ),
     ] = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts."""
+    """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts.
+
+    Writes OUT/per_second.parquet, daily.csv, prompts.csv, wearable_summary.json, timeline_*.png.
+
+    --json prints {"summary": wearable_summary.json, "files": [...]} on stdout.
+
+    Exit code 2 on bad input.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from spinestab.cli.record import patient_output, save_result
     from spinestab.core.outdir import check_out_dir
+    from spinestab.core.validation import check_range
     from spinestab.errors import InputError
     from spinestab.wearable.config import PromptConfig, WearableConfig
     from spinestab.wearable.io import parse_time, read_recording, table_locations
@@ -95,24 +122,24 @@ def wearable_command(
 
         language = resolve_language(lang)
         check_out_dir(out)  # before the work, not after it
-        check_choice(
-            "--units",
-            units,
-            ("auto", "g", "m/s2"),
-            message="unknown units",
-            expected="auto, g or m/s2",
+        if fs is not None:
+            check_range(
+                "--fs",
+                fs,
+                0,
+                float("inf"),
+                inclusive=(False, False),
+                message="sampling rate must be positive",
+                expected="> 0 Hz",
+            )
+        check_range(
+            "--utc-offset-h",
+            utc_offset,
+            -14.0,
+            14.0,
+            message="UTC offset out of range",
+            expected="-14 to +14 hours",
         )
-        if fs is not None and not (fs > 0 and fs < float("inf")):
-            raise InputError(
-                "sampling rate must be positive", item="--fs", value=fs, expected="> 0 Hz"
-            )
-        if not -14.0 <= utc_offset <= 14.0:
-            raise InputError(
-                "UTC offset out of range",
-                item="--utc-offset-h",
-                value=utc_offset,
-                expected="-14 to +14 hours",
-            )
         start_s = parse_time(start, "--start") if start else None
         standing_s = None
         if standing:
@@ -130,25 +157,28 @@ def wearable_command(
             )
         cfg = WearableConfig(
             prompts=PromptConfig(static_limit_min=static_limit),
-            sit_to_stand_method=sit_to_stand,
+            sit_to_stand_method=sit_to_stand.value,
         )
         sit_to_stand_detector(cfg.sit_to_stand_method)  # an unknown name: before the work
+        shown = err_console if as_json else console  # stdout holds the JSON alone
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=shown,
             transient=True,
         ) as bar:
             task = bar.add_task("reading", total=None)
             if thigh is None and "thigh" in table_locations(trunk):
                 thigh = trunk  # one table with both sensors side by side (HARTH layout)
-                console.print(f"  thigh: read from the thigh columns of {trunk}", markup=False)
+                shown.print(f"  thigh: read from the thigh columns of {trunk}", markup=False)
             rec_t = read_recording(
-                trunk, units=units, fs_hz=fs, start_unix_s=start_s, location="trunk"
+                trunk, units=units.value, fs_hz=fs, start_unix_s=start_s, location="trunk"
             )
             rec_h = (
-                read_recording(thigh, units=units, fs_hz=fs, start_unix_s=start_s, location="thigh")
+                read_recording(
+                    thigh, units=units.value, fs_hz=fs, start_unix_s=start_s, location="thigh"
+                )
                 if thigh is not None
                 else None
             )
@@ -164,6 +194,9 @@ def wearable_command(
             )
             bar.update(task, description="writing")
             paths = write_outputs(result, out, pictures=pictures, language=language)
+        if as_json:
+            print_json({"summary": result.info, "files": [str(p) for p in paths]})
+            return
         d = result.daily
         console.print(
             f"[bold]{len(d['date'])}[/] day(s), {result.info['setup']}, "
