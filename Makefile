@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 LINT_PATHS := $(wildcard src tests benchmarks)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint docs docs-serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,16 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider
 
+# The documentation site (mkdocs-material + mkdocstrings) into site/; strict: a broken link,
+# a page missing from the nav or an unreadable docstring fails. The tests build it too.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8001
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build site *.egg-info src/*.egg-info

@@ -111,10 +111,13 @@ class TotalSegmentator(_ToolBackend):
     ----------
     task : str
         ``total``, ``total_mr`` or ``vertebrae_mr``.
-    weights_dir : path, optional
-        Folder with the nnU-Net result folders (``Dataset*``).
     device : str
         ``cpu`` or ``gpu``.
+
+    Other Parameters
+    ----------------
+    weights_dir : path, optional
+        Folder with the nnU-Net result folders (``Dataset*``).
     runner : callable, optional
         Stand-in for :func:`subprocess.run` (tests).
 
