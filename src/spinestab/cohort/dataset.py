@@ -1,5 +1,7 @@
 """A cohort's tasks, read from a BIDS-like folder or from a manifest CSV.
 
+Long module: BIDS and manifest discovery share the rules that make a task.
+
 One task per subject, session and kind (``mri``, ``wearable``, ``forms``). A problem that
 concerns one subject (a thigh file without a trunk file, an unknown option in a manifest
 row) becomes that task's failure, never a stop of the whole cohort; a problem with the

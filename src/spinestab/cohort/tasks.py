@@ -1,5 +1,7 @@
 """What one cohort task does on a worker: hash its inputs, analyse, write its tables.
 
+Long module: one task function per kind of data, with their shared bookkeeping.
+
 :func:`run_task` never raises for a subject's bad data: it returns a record with
 ``status`` ``"failed"`` and the error, and the run goes on. Each kind calls the library
 (``wearable.analyse``, ``clinical.score_form``), never a command-line function.

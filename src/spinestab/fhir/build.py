@@ -1,5 +1,7 @@
 """Build a FHIR R4B Bundle (a ``collection``) of one patient from :class:`PatientExport`.
 
+Long module: one builder per resource kind of the Bundle.
+
 Resources (issue 14, CLINICAL_LOGIC.md §6.1): Patient (pseudonymous identifier only);
 QuestionnaireResponse per form; Observation per score (LOINC where one exists, §6.2);
 RiskAssessment per STarT Back; Flag per open red flag (priority extension) and a

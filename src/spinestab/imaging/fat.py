@@ -1,5 +1,7 @@
 """Fat estimation per voxel. Every result carries the method that produced it.
 
+Long module: one estimator per fat method.
+
 * Dixon: fat fraction ``F / (F + W)`` (signal fat fraction), undefined where ``F + W = 0``.
 * PDFF map: passed through (percent or fraction).
 * CT: a voxel is fat when its HU lies in the adipose range, default -190..-30 HU

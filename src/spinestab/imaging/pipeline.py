@@ -1,5 +1,8 @@
 """The whole muscle-quality run as one library call: :func:`analyse_mri`.
 
+Long module: the steps of one run (read, segment, levels, fat, measure, pictures) in the
+order they run.
+
 Image(s) and a muscle mask in, :class:`~spinestab.imaging.result.MriResult` out: the rows
 of ``muscle_quality.csv`` and ``per_slice.csv``, the level of every slice and how it was
 named, flags, QA pictures as PNG bytes, notes and provenance. Nothing is written to disk

@@ -1,4 +1,7 @@
-"""CSV and Parquet recordings: column names, timestamps and ActiLife CSV headers."""
+"""CSV and Parquet recordings: column names, timestamps and ActiLife CSV headers.
+
+Long module: the CSV and Parquet layouts and their time-stamp conventions.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Many live streams advanced together: raw trunk samples in, postures and prompts out.
 
+Long module: one state machine over the shared ring arrays of every stream; its per-second
+steps read and write the same arrays.
+
 :class:`LiveEngine` is the server side of :class:`~spinestab.wearable.live.LiveMonitor`: the
 same rules, the same postures and the same prompts, for many streams at once. Every stream's
 state lives in rows of a few arrays (ring buffers of per-second values, of the step signal

@@ -1,5 +1,7 @@
 """Scripted synthetic trunk + thigh recordings with known per-second truth (a phantom).
 
+Long module: a test-data generator, scripted second by second.
+
 A day is scripted second by second: lying at night (supine, prone or on a side), and by
 day sitting, standing, bending (standing with the trunk flexed), walking, running and a
 non-wear period (both sensors on a table). Each sensor is then mounted in a random
