@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from spinestab.cli._common import console, err_console, exit_on_bad_input
+from spinestab.cli._common import (
+    JsonOutput,
+    console,
+    err_console,
+    exit_on_bad_input,
+    print_json,
+)
 
 __all__ = ["EXIT_TASKS_FAILED", "register"]
 
@@ -108,15 +113,18 @@ def run_command(
         str | None,
         typer.Option("--dashboard", help="Serve the Dask dashboard of the local cluster here."),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as JSON (progress on stderr).")
-    ] = False,
+    as_json: JsonOutput = False,
 ) -> None:
     """Run a cohort: one Dask task per subject, session and kind.
 
-    Writes OUT/daily/, scores/, profiles/ (Parquet; muscle_quality/ and per_level/ for
-    MRI), OUT/manifest.jsonl and OUT/failed.csv. Exit code 0 when every task is done,
-    3 when some failed (listed in failed.csv), 2 on bad input.
+    Writes the Parquet tables OUT/daily/, scores/, profiles/, muscle_quality/, per_level/.
+
+    Writes OUT/manifest.jsonl (one line per task) and OUT/failed.csv.
+
+    Exit code 0 when every task is done, 3 when some failed (see failed.csv), 2 on bad input.
+
+    --json prints the summary (out, total, done, failed, skipped, seconds, worker_threads,
+    profiles, failures; the progress bar on stderr).
     """
     from rich.progress import (
         BarColumn,
@@ -128,11 +136,15 @@ def run_command(
     )
 
     from spinestab.cohort import discover, run_cohort
+    from spinestab.core.outdir import check_out_dir
+    from spinestab.core.validation import check_range
     from spinestab.errors import InputError
 
+    shown = err_console if as_json else console  # stdout holds the JSON alone
     with exit_on_bad_input():
-        if workers is not None and workers < 1:
-            raise InputError("at least one worker", item="--workers", value=workers)
+        if workers is not None:
+            check_range("--workers", workers, 1, message="at least one worker")
+        check_out_dir(out)
         if workers is not None and scheduler:
             raise InputError(
                 "--workers sizes the local cluster; a scheduler brings its own workers",
@@ -142,8 +154,7 @@ def run_command(
         base = dataset.resolve() if dataset.is_dir() else dataset.resolve().parent
         kind_options = _parse_kind_options(options or [], base)
         tasks, people = discover(dataset, options=kind_options, participants=participants)
-        screen = err_console if as_json else console
-        screen.print(f"{len(tasks)} task(s) of {len(people)} subject(s) in {dataset}")
+        shown.print(f"{len(tasks)} task(s) of {len(people)} subject(s) in {dataset}")
         with Progress(
             TextColumn("[bold]cohort[/]"),
             BarColumn(),
@@ -153,7 +164,7 @@ def run_command(
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
-            console=screen,
+            console=shown,
             transient=False,
         ) as bar:
             bar_task = None
@@ -179,18 +190,19 @@ def run_command(
             )
     c = summary.counts
     if as_json:
-        doc = {
-            "out": str(summary.out_dir),
-            "total": c.total,
-            "done": c.done,
-            "failed": c.failed,
-            "skipped": c.skipped,
-            "seconds": round(summary.seconds, 3),
-            "worker_threads": summary.workers,
-            "profiles": summary.profiles,
-            "failures": [{"task": t, "error": e} for t, e in summary.failures],
-        }
-        typer.echo(json.dumps(doc, indent=2))
+        print_json(
+            {
+                "out": str(summary.out_dir),
+                "total": c.total,
+                "done": c.done,
+                "failed": c.failed,
+                "skipped": c.skipped,
+                "seconds": round(summary.seconds, 3),
+                "worker_threads": summary.workers,
+                "profiles": summary.profiles,
+                "failures": [{"task": t, "error": e} for t, e in summary.failures],
+            }
+        )
         if summary.failures:
             raise typer.Exit(EXIT_TASKS_FAILED)
         return
@@ -240,7 +252,7 @@ def fit_response_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default RUN_DIR/response).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: JsonOutput = False,
 ) -> None:
     """Fit the response model (who responds to which programme) with its calibration report.
 
@@ -250,11 +262,10 @@ def fit_response_command(
     from rich.table import Table
 
     from spinestab.cohort.response import fit_cohort_response
-    from spinestab.errors import InputError
+    from spinestab.core.validation import check_range
 
     with exit_on_bad_input():
-        if bootstrap < 0:
-            raise InputError("bootstrap count must be >= 0", item="--bootstrap", value=bootstrap)
+        check_range("--bootstrap", bootstrap, 0, message="bootstrap count must be >= 0")
         chosen = [f.strip() for f in features.split(",") if f.strip()] if features else None
         report = fit_cohort_response(
             run_dir,
@@ -267,7 +278,7 @@ def fit_response_command(
         )
     where = out or run_dir / "response"
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        print_json(report.to_dict())
         return
     table = Table(title=f"response model: {report.outcome}", title_justify="left")
     for col in ("arm", "n", "responders", "Brier", "cal. slope", "cal. intercept"):
@@ -301,17 +312,18 @@ def references_command(
     min_count: Annotated[
         int, typer.Option("--min-count", help="Fewest subjects behind a band written.")
     ] = 20,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print what was written as JSON.")
-    ] = False,
+    as_json: JsonOutput = False,
 ) -> None:
     """Write reference bands (fat fraction, CSA) by muscle, level, sex and age band.
 
-    The table is the one `spinestab mri --reference-table` reads: a cohort becomes the
-    reference for the next patient. Exit code 2 on bad input.
+    The table is the one `spinestab mri --reference-table` reads.
+
+    A cohort becomes the reference for the next patient.
+
+    --json prints {"out", "bands", "notes"} on stdout. Exit code 2 on bad input.
     """
-    from spinestab.cohort.ledger import write_text_atomic
     from spinestab.cohort.references import reference_bands
+    from spinestab.core.outdir import check_out_dir, make_out_dir, write_out_file
     from spinestab.errors import InputError
 
     with exit_on_bad_input():
@@ -319,15 +331,15 @@ def references_command(
             edges = [float(x) for x in age_bands.split(",") if x.strip()]
         except ValueError:
             raise InputError("bad age bands", item="--age-bands", value=age_bands) from None
-        bands = reference_bands(run_dir, age_bands=edges, min_count=min_count)
         target = out or run_dir / "references.csv"
-        if target.exists() and target.is_dir():
+        if target.is_dir():
             raise InputError("--out is a folder", source=str(target), expected="a CSV file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(target, bands.table.to_csv(index=False, float_format="%.10g"))
+        check_out_dir(target.parent)  # before the work; a missing folder is made
+        bands = reference_bands(run_dir, age_bands=edges, min_count=min_count)
+        make_out_dir(target.parent)
+        write_out_file(target, bands.table.to_csv(index=False, float_format="%.10g"))
     if as_json:
-        doc = {"out": str(target), "bands": len(bands.table), "notes": bands.notes}
-        typer.echo(json.dumps(doc, indent=2))
+        print_json({"out": str(target), "bands": len(bands.table), "notes": bands.notes})
         return
     for note in bands.notes[:30]:
         console.print(f"note: {escape(note)}", highlight=False)

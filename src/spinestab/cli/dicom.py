@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import JsonOutput, OutDir, console, exit_on_bad_input, print_json
 
 __all__ = ["register"]
 
@@ -21,7 +21,7 @@ def export_command(
     muscle_quality: Annotated[
         Path, typer.Option("--muscle-quality", help="muscle_quality.csv of the analysis.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Folder for muscle_seg.dcm, muscle_sr.dcm.")],
+    out: OutDir,
     labels: Annotated[
         str, typer.Option("--labels", help="Label scheme of the mask.")
     ] = "musclemap",
@@ -40,10 +40,19 @@ def export_command(
     author: Annotated[
         str | None, typer.Option("--author", help="Who drew or checked the mask (Family^Given).")
     ] = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Write the mask as DICOM SEG and the measurements as DICOM SR referencing the series."""
+    """Write the mask as DICOM SEG and the measurements as DICOM SR referencing the series.
+
+    Writes OUT/muscle_seg.dcm and OUT/muscle_sr.dcm.
+
+    --json prints {"segments", "measurement_groups", "series_uid", "files"} on stdout.
+    """
     with exit_on_bad_input():
+        from spinestab.core.outdir import check_out_dir
         from spinestab.dicom_out import export_muscle_study
+
+        check_out_dir(out)
 
         result = export_muscle_study(
             series=series,
@@ -57,6 +66,16 @@ def export_command(
             algorithm_version=segmenter_version,
             mask_author=author,
         )
+        if as_json:
+            print_json(
+                {
+                    "segments": result.n_segments,
+                    "measurement_groups": result.n_groups,
+                    "series_uid": result.source_series_uid,
+                    "files": [str(result.seg_path), str(result.sr_path)],
+                }
+            )
+            return
         console.print(
             f"SEG ({result.n_segments} segments) and SR ({result.n_groups} measurement groups) "
             f"for series {result.source_series_uid} -> {out}",

@@ -8,8 +8,15 @@ from typing import Annotated
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
-from spinestab.cli.report import patient_folder, write_atomically
+from spinestab.cli._common import (
+    JsonOutput,
+    Language,
+    console,
+    exit_on_bad_input,
+    language_option,
+    print_json,
+)
+from spinestab.cli.report import patient_folder
 
 __all__ = ["register"]
 
@@ -24,13 +31,18 @@ def export_command(
         str, typer.Argument(help="Patient folder (the files `spinestab plan` reads).")
     ],
     out: Annotated[Path, typer.Option("--out", help="bundle.json to write.")],
-    lang: Annotated[
-        str | None, typer.Option("--lang", help="Language of the plan's dose texts: en or de.")
-    ] = None,
+    lang: Annotated[Language | None, language_option("Language of the plan's dose texts")] = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Write the patient's FHIR R4B Bundle (type collection) as JSON."""
+    """Write the patient's FHIR R4B Bundle (type collection) as JSON.
+
+    --json prints {"patient", "resources", "file"} on stdout (the Bundle is the file).
+    """
     with exit_on_bad_input():
+        from spinestab.core.outdir import check_out_file, write_out_file
         from spinestab.fhir import build_bundle, export_from_patient_dir
+
+        check_out_file(out)
 
         with patient_folder(patient) as (folder, pseudonym):
             data = export_from_patient_dir(folder, language=lang)
@@ -40,7 +52,12 @@ def export_command(
             data = with_pseudonym(data, pseudonym)
         bundle = build_bundle(data)
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-        write_atomically(out, text.encode("utf-8"))
+        write_out_file(out, text)
+        if as_json:
+            print_json(
+                {"patient": data.pseudonym, "resources": len(bundle["entry"]), "file": str(out)}
+            )
+            return
         console.print(
             f"{data.pseudonym}: FHIR Bundle with {len(bundle['entry'])} resources -> {out}",
             highlight=False,
@@ -57,26 +74,35 @@ def import_command(
     check: Annotated[
         bool, typer.Option("--check", help="Only read and check the Bundle; store nothing.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print what it holds as JSON.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print as JSON what the Bundle holds and, unless --check, what was stored.",
+        ),
+    ] = False,
 ) -> None:
-    """Store a spinestab Bundle's patient and questionnaires in the record (one transaction)."""
+    """Store a spinestab Bundle's patient and questionnaires in the record (one transaction).
+
+    --json prints what the Bundle holds on stdout, with "stored" (null with --check).
+    """
     with exit_on_bad_input():
         from dataclasses import asdict
 
         from spinestab.fhir import read_bundle_file
 
         data = read_bundle_file(bundle)
-        if json_out:
-            console.print_json(json.dumps(asdict(data), default=str))
+        plan = f"v{data.plan.version} {data.plan.status}" if data.plan else "none"
+        held = (
+            f"{data.pseudonym}: {len(data.forms)} forms, {len(data.referrals)} referrals, "
+            f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
+            f"{len(data.movement)} wearable days, plan {plan}"
+        )
         if check:
-            plan = f"v{data.plan.version} {data.plan.status}" if data.plan else "none"
-            console.print(
-                f"{data.pseudonym}: {len(data.forms)} forms, {len(data.referrals)} referrals, "
-                f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
-                f"{len(data.movement)} wearable days, plan {plan} (nothing stored)",
-                highlight=False,
-                soft_wrap=True,
-            )
+            if as_json:
+                print_json({**asdict(data), "stored": None})
+            else:
+                console.print(f"{held} (nothing stored)", highlight=False, soft_wrap=True)
             return
         from spinestab.fhir.stored import import_into_store
         from spinestab.settings import get_settings
@@ -85,18 +111,21 @@ def import_command(
         settings = get_settings()
         with store_session(settings) as session:
             done = import_into_store(session, data, actor=settings.user, pseudonym=as_pseudonym)
-        console.print(
-            f"{done.pseudonym}: {'new patient, ' if done.patient_created else ''}"
-            f"{done.forms} forms stored"
-            + (
-                f"; not stored (the record keeps questionnaires only so far): "
-                f"{', '.join(done.not_stored)}"
-                if done.not_stored
-                else ""
-            ),
-            highlight=False,
-            soft_wrap=True,
-        )
+    if as_json:
+        print_json({**asdict(data), "stored": asdict(done)})
+        return
+    console.print(
+        f"{done.pseudonym}: {'new patient, ' if done.patient_created else ''}"
+        f"{done.forms} forms stored"
+        + (
+            f"; not stored (the record keeps questionnaires only so far): "
+            f"{', '.join(done.not_stored)}"
+            if done.not_stored
+            else ""
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -4,52 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import (
+    JsonOutput,
+    Language,
+    console,
+    exit_on_bad_input,
+    language_option,
+    print_json,
+)
 from spinestab.errors import InputError
 
 if TYPE_CHECKING:
     from spinestab.care import Plan
     from spinestab.report import ReportInputs
 
-__all__ = ["patient_folder", "register", "write_atomically"]
+__all__ = ["patient_folder", "register"]
 
 FORMATS = (".pdf", ".html")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary sibling and a rename (never half a file)."""
-    if path.is_dir():
-        raise InputError("--out is a folder", source=str(path), expected="a file name")
-    if not path.parent.is_dir():
-        raise InputError("folder of --out does not exist", source=str(path.parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _format(out: Path) -> str:
-    suffix = out.suffix.lower()
-    if suffix not in FORMATS:
-        raise InputError(
-            "unknown report format",
-            source=str(out),
-            value=out.suffix,
-            expected="FILE.pdf or FILE.html",
-        )
-    return suffix
 
 
 @contextlib.contextmanager
@@ -84,9 +61,7 @@ def report_command(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="FILE.pdf (A4) or FILE.html.")],
-    lang: Annotated[
-        str | None, typer.Option("--lang", help="en or de (default: SPINESTAB_LANGUAGE).")
-    ] = None,
+    lang: Annotated[Language | None, language_option()] = None,
     handout: Annotated[
         bool, typer.Option("--handout", help="Write the patient handout instead of the letter.")
     ] = False,
@@ -97,10 +72,15 @@ def report_command(
     date: Annotated[
         str | None, typer.Option("--date", help="Date of the letter, YYYY-MM-DD (default today).")
     ] = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Write the clinician report (or with --handout the patient handout) as PDF or HTML."""
+    """Write the clinician report (or with --handout the patient handout) as PDF or HTML.
+
+    --json prints {"patient", "kind", "language", "format", "file"} on stdout.
+    """
     with exit_on_bad_input():
         from spinestab.core.i18n import resolve_language
+        from spinestab.core.outdir import check_out_file, write_out_file
         from spinestab.report import (
             inputs_from_patient_dir,
             render_handout_pdf,
@@ -108,7 +88,9 @@ def report_command(
             render_report_pdf,
         )
 
-        fmt = _format(out)
+        fmt = check_out_file(
+            out, suffixes=FORMATS, expected="FILE.pdf or FILE.html", message="unknown report format"
+        ).suffix.lower()
         language = resolve_language(lang)
         try:
             day = dt.date.fromisoformat(date) if date else dt.date.today()
@@ -146,8 +128,19 @@ def report_command(
                 if fmt == ".pdf"
                 else render_report_html(inputs, language=language).encode("utf-8")
             )
-        write_atomically(out, data)
+        write_out_file(out, data)
         what = "handout" if handout else "report"
+        if as_json:
+            print_json(
+                {
+                    "patient": inputs.patient,
+                    "kind": what,
+                    "language": language,
+                    "format": fmt[1:],
+                    "file": str(out),
+                }
+            )
+            return
         console.print(
             f"{inputs.patient}: {what} ({language}, {fmt[1:]}) -> {out}",
             highlight=False,

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import spinestab
-from spinestab._outdir import make_out_dir
 from spinestab.cohort.dataset import Participant, TaskSpec
 from spinestab.cohort.ledger import (
     Ledger,
@@ -37,6 +36,7 @@ from spinestab.cohort.ledger import (
 )
 from spinestab.cohort.profiles import build_profiles
 from spinestab.cohort.tasks import run_task
+from spinestab.core.outdir import make_out_dir
 from spinestab.errors import InputError, require
 
 __all__ = ["RunCounts", "RunSummary", "run_cohort"]

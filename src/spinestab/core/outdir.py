@@ -28,6 +28,11 @@ Guarantees
 
 An existing folder is never renamed or replaced as a whole: it may be the current working
 directory or hold the user's files.
+
+A command that writes one file (``--out FILE``: a report, a Bundle, a table) uses
+:func:`check_out_file` before the work and :func:`write_out_file` for the bytes: the file is
+written beside its place under a temporary name and renamed over it, so it is never half
+written.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from pathlib import Path
 
 from spinestab.errors import InputError
 
-__all__ = ["atomic_out_dir", "check_out_dir", "make_out_dir"]
+__all__ = ["atomic_out_dir", "check_out_dir", "check_out_file", "make_out_dir", "write_out_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -228,3 +233,100 @@ def _commit(
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     logger.debug("wrote %d outputs into %s", len(written), out)
+
+
+def check_out_file(
+    out_file: str | Path,
+    *,
+    suffixes: Sequence[str] = (),
+    expected: str | None = None,
+    message: str = "unknown file type",
+) -> Path:
+    """Check that ``out_file`` can be written as one output file, without writing anything.
+
+    Parameters
+    ----------
+    out_file : path-like
+        The file given as ``--out``.
+    suffixes : sequence of str, optional
+        The accepted suffixes (lower case, with the dot, e.g. ``(".pdf", ".html")``); any
+        when empty.
+    expected : str, optional
+        How to name the accepted files in the message (default: the suffixes).
+    message : str
+        What is wrong when the suffix is not accepted.
+
+    Returns
+    -------
+    Path
+        ``out_file`` as a :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    InputError
+        ``out_file`` is a folder, its folder does not exist, or its suffix is not accepted.
+
+    Examples
+    --------
+    >>> check_out_file("a.docx", suffixes=(".pdf", ".html"))
+    Traceback (most recent call last):
+    ...
+    spinestab.errors.InputError: a.docx: unknown file type (got '.docx'); expected .pdf or .html
+
+    """
+    out = Path(out_file)
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise InputError(
+            message,
+            source=str(out),
+            value=out.suffix,
+            expected=expected or " or ".join(suffixes),
+        )
+    if out.is_dir():
+        raise InputError("--out is a folder", source=str(out), expected="a file name")
+    if not out.parent.is_dir():
+        raise InputError(
+            "folder of --out does not exist", source=str(out.parent), expected="an existing folder"
+        )
+    return out
+
+
+def write_out_file(out_file: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` to ``out_file`` through a temporary sibling and a rename (never half).
+
+    Parameters
+    ----------
+    out_file : path-like
+        The file to write (checked with :func:`check_out_file`).
+    data : bytes or str
+        The content; text is written as UTF-8.
+
+    Returns
+    -------
+    Path
+        ``out_file`` as a :class:`~pathlib.Path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_out_file(folder / "a.txt", "whole").read_text()
+    'whole'
+    >>> sorted(p.name for p in folder.iterdir())  # no temporary file left
+    ['a.txt']
+    >>> shutil.rmtree(folder)
+
+    """
+    import tempfile
+
+    out = check_out_file(out_file)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spinestab._outdir import make_out_dir
+from spinestab.core.outdir import make_out_dir
 from spinestab.core.results import MuscleRow
 from spinestab.dicom_out.seg import make_segmentation
 from spinestab.dicom_out.series import read_source_series
