@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,12 +13,30 @@ from spinestab.cli._common import (
     JsonOutput,
     console,
     exit_on_bad_input,
+    legacy_option,
     pictures_option,
+    rules_option,
+    use_legacy,
 )
 from spinestab.core.outdir import check_out_dir
 from spinestab.errors import InputError
 
 __all__ = ["register"]
+
+
+class TranslationMethod(StrEnum):
+    """``--translation-method`` (``spinestab.instability.assess.TRANSLATION_METHODS``)."""
+
+    CORNER = "corner"
+    POSTERIOR_WALL = "posterior-wall"
+
+
+class CornerMethod(StrEnum):
+    """``--corners`` (``spinestab.instability.masks.CORNER_METHODS``)."""
+
+    LINEFIT = "linefit"
+    EXTREMES = "extremes"
+
 
 _COLOURS = {"stable": "green", "borderline": "yellow", "unstable": "red", "not_assessable": "dim"}
 
@@ -127,39 +146,42 @@ def instability_command(
         typer.Option("--subreg", help="SPINEPS subregion mask (found beside --mask if omitted)."),
     ] = None,
     corners: Annotated[
-        str | None,
+        CornerMethod | None,
         typer.Option(
             "--corners",
+            case_sensitive=False,
             help="Corner method for --mask: linefit (endplate and wall lines, default) or "
             "extremes (outline points furthest along the diagonals).",
         ),
     ] = None,
     translation_method: Annotated[
-        str,
+        TranslationMethod,
         typer.Option(
             "--translation-method",
+            case_sensitive=False,
             help="Slip/translation: corner (upper posterior-inferior corner along the lower "
             "endplate, default) or posterior-wall (between the posterior-wall lines, "
             "Morgan-King / Boden-Wiesel style). Named in the output.",
         ),
-    ] = "corner",
-    thresholds: Annotated[
+    ] = TranslationMethod.CORNER,
+    rules: Annotated[
         str | None,
-        typer.Option(
-            "--thresholds",
-            help="Threshold set for lumbar (and thoracic) segments: white-panjabi (default), "
+        rules_option(
+            "Threshold set for lumbar (and thoracic) segments: white-panjabi (default), "
             "white-panjabi-resting, nordsten, slip, or a YAML/JSON file.",
         ),
     ] = None,
-    cervical_thresholds: Annotated[
+    cervical_rules: Annotated[
         str | None,
         typer.Option(
-            "--cervical-thresholds",
+            "--cervical-rules",
             help="Threshold set for C2-C3 to C6-C7: white-panjabi-cervical (default), "
             "white-panjabi-cervical-resting, or a YAML/JSON file. Lumbar thresholds are never "
             "applied to a cervical segment.",
         ),
     ] = None,
+    thresholds: Annotated[str | None, legacy_option("--thresholds")] = None,
+    cervical_thresholds: Annotated[str | None, legacy_option("--cervical-thresholds")] = None,
     no_margin: Annotated[
         bool,
         typer.Option(
@@ -192,6 +214,17 @@ def instability_command(
         from spinestab.instability import assess, load_threshold_set
         from spinestab.instability.outputs import write_instability_outputs
 
+        rules = use_legacy(
+            rules, thresholds, name="--rules", legacy_name="--thresholds", default=None
+        )
+        cervical_rules = use_legacy(
+            cervical_rules,
+            cervical_thresholds,
+            name="--cervical-rules",
+            legacy_name="--cervical-thresholds",
+            default=None,
+        )
+
         _check_options(
             neutral=neutral,
             flexion=flexion,
@@ -200,10 +233,10 @@ def instability_command(
             mask_options={"--subreg": subreg, "--labels": labels, "--corners": corners},
         )
         check_out_dir(out)
-        tset = load_threshold_set(thresholds, margin=not no_margin)
+        tset = load_threshold_set(rules, margin=not no_margin)
         cervical = (
-            load_threshold_set(cervical_thresholds, margin=not no_margin, region="cervical")
-            if cervical_thresholds is not None
+            load_threshold_set(cervical_rules, margin=not no_margin, region="cervical")
+            if cervical_rules is not None
             else None
         )
         views = _read_views(
@@ -211,12 +244,16 @@ def instability_command(
             flexion=flexion,
             extension=extension,
             mask=mask,
-            mask_options={"labels": labels, "subregions": subreg, "method": corners},
+            mask_options={
+                "labels": labels,
+                "subregions": subreg,
+                "method": corners.value if corners is not None else None,
+            },
         )
         report = assess(
             **views,
             thresholds=tset,
-            translation_method=translation_method,
+            translation_method=translation_method.value,
             cervical_thresholds=cervical,
         )
         data = write_instability_outputs(

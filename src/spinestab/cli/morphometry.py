@@ -15,6 +15,7 @@ from spinestab.cli._common import (
     exit_on_bad_input,
     pictures_option,
 )
+from spinestab.cli.instability import CornerMethod
 from spinestab.core.outdir import check_out_dir
 from spinestab.errors import InputError
 
@@ -141,8 +142,12 @@ def morphometry_command(
         ),
     ] = None,
     corners: Annotated[
-        str | None,
-        typer.Option("--corners", help="Corner method for --vertebrae: linefit or extremes."),
+        CornerMethod | None,
+        typer.Option(
+            "--corners",
+            case_sensitive=False,
+            help="Corner method for --vertebrae: linefit or extremes.",
+        ),
     ] = None,
     rules: Annotated[
         Path | None,
@@ -174,7 +179,11 @@ def morphometry_command(
         ls, inputs = _read_input(
             landmarks,
             vertebrae,
-            {"labels": vertebrae_labels, "subregions": subreg, "method": corners},
+            {
+                "labels": vertebrae_labels,
+                "subregions": subreg,
+                "method": corners.value if corners is not None else None,
+            },
         )
         report = measure_morphometry(ls, rules=loaded_rules)
         data = write_morphometry_outputs(report, out, inputs=inputs, pictures=pictures)

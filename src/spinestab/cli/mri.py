@@ -7,6 +7,7 @@ result with :func:`~spinestab.imaging.outputs.write_mri_outputs`.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,7 +18,9 @@ from spinestab.cli._common import (
     console,
     err_console,
     exit_on_bad_input,
+    legacy_option,
     pictures_option,
+    use_legacy,
 )
 from spinestab.errors import InputError
 
@@ -27,6 +30,89 @@ if TYPE_CHECKING:
     from spinestab.imaging.result import MriResult
 
 __all__ = ["register"]
+
+
+# The choices of the options, as the command line lists them. They are those of
+# spinestab.imaging.options (imported lazily, so that `spinestab --help` stays fast);
+# tests/cli/test_shared_options.py checks that they agree.
+class Modality(StrEnum):
+    """``--modality``."""
+
+    AUTO = "auto"
+    MR = "mr"
+    CT = "ct"
+
+
+class Contrast(StrEnum):
+    """``--contrast``."""
+
+    T1W = "t1w"
+    T2W = "t2w"
+
+
+class FatMethod(StrEnum):
+    """``--fat-method``."""
+
+    OTSU = "otsu"
+    KMEANS = "kmeans"
+    GMM = "gmm"
+
+
+class Pool(StrEnum):
+    """``--pool``."""
+
+    LABEL = "label"
+    ALL = "all"
+
+
+class N4Mask(StrEnum):
+    """``--n4-mask``."""
+
+    MUSCLE = "muscle"
+    FOREGROUND = "foreground"
+
+
+class AnchorIs(StrEnum):
+    """``--anchor-is``."""
+
+    LOWEST = "lowest"
+    HIGHEST = "highest"
+
+
+class FfUnits(StrEnum):
+    """``--ff-units``."""
+
+    AUTO = "auto"
+    PERCENT = "percent"
+    FRACTION = "fraction"
+
+
+class Segmenter(StrEnum):
+    """``--segment``."""
+
+    TOTALSEGMENTATOR = "totalsegmentator"
+    MUSCLEMAP = "musclemap"
+    SPINEPS = "spineps"
+
+
+class SegmentTask(StrEnum):
+    """``--segment-task`` (TotalSegmentator's tasks)."""
+
+    TOTAL_MR = "total_mr"
+    TOTAL = "total"
+    VERTEBRAE_MR = "vertebrae_mr"
+
+
+class GradeScheme(StrEnum):
+    """``--grade-scheme`` (``spinestab.imaging.grading.GRADING_SCHEMES``)."""
+
+    THREE_GRADE_20_50 = "three_grade_20_50"
+    THREE_GRADE_10_50 = "three_grade_10_50"
+    GOUTALLIER = "goutallier"
+
+
+def _choice(help: str, name: str) -> typer.models.OptionInfo:
+    return typer.Option(name, help=help, case_sensitive=False)
 
 
 def _parse_range(text: str) -> tuple[float, float]:
@@ -153,15 +239,16 @@ def mri_command(
         ),
     ] = "musclemap",
     segment: Annotated[
-        str | None,
-        typer.Option(
+        Segmenter | None,
+        _choice(
+            "Without --mask: run totalsegmentator, musclemap or spineps (local weights).",
             "--segment",
-            help="Without --mask: run totalsegmentator, musclemap or spineps (local weights).",
         ),
     ] = None,
     segment_task: Annotated[
-        str, typer.Option("--segment-task", help="TotalSegmentator task: total_mr or total.")
-    ] = "total_mr",
+        SegmentTask,
+        _choice("TotalSegmentator task: total_mr, total or vertebrae_mr.", "--segment-task"),
+    ] = SegmentTask.TOTAL_MR,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", help="Segmenter weights folder (default SPINESTAB_WEIGHTS_DIR)."),
@@ -187,8 +274,8 @@ def mri_command(
         ),
     ] = "L5",
     anchor_is: Annotated[
-        str, typer.Option("--anchor-is", help="lowest or highest (vertebra or disc).")
-    ] = "lowest",
+        AnchorIs, _choice("lowest or highest (vertebra or disc).", "--anchor-is")
+    ] = AnchorIs.LOWEST,
     levels_table: Annotated[
         Path | None,
         typer.Option("--levels-table", help="CSV level,first_slice,last_slice (or JSON)."),
@@ -203,18 +290,18 @@ def mri_command(
         str | None, typer.Option("--sex", help="female or male (reference values).")
     ] = None,
     age: Annotated[float | None, typer.Option("--age", help="Age in years.")] = None,
-    modality: Annotated[str, typer.Option("--modality", help="auto, mr or ct.")] = "auto",
-    contrast: Annotated[str, typer.Option("--contrast", help="t1w or t2w (fat bright).")] = "t1w",
+    modality: Annotated[Modality, _choice("auto, mr or ct.", "--modality")] = Modality.AUTO,
+    contrast: Annotated[Contrast, _choice("t1w or t2w (fat bright).", "--contrast")] = Contrast.T1W,
     fat_method: Annotated[
-        str, typer.Option("--fat-method", help="Single contrast: otsu (default), kmeans or gmm.")
-    ] = "otsu",
+        FatMethod, _choice("Single contrast: otsu (default), kmeans or gmm.", "--fat-method")
+    ] = FatMethod.OTSU,
     classes: Annotated[int, typer.Option("--classes", help="2 or 3 classes.")] = 2,
     bias_correction: Annotated[
         bool, typer.Option("--bias-correction/--no-bias-correction", help="N4 before classifying.")
     ] = True,
     pool: Annotated[
-        str, typer.Option("--pool", help="Classify each label apart (label) or all together (all).")
-    ] = "label",
+        Pool, _choice("Classify each label apart (label) or all together (all).", "--pool")
+    ] = Pool.LABEL,
     derive_autochthon: Annotated[
         bool,
         typer.Option(
@@ -223,22 +310,22 @@ def mri_command(
         ),
     ] = False,
     n4_mask: Annotated[
-        str, typer.Option("--n4-mask", help="Fit N4 on the muscle voxels or the foreground.")
-    ] = "muscle",
+        N4Mask, _choice("Fit N4 on the muscle voxels or the foreground.", "--n4-mask")
+    ] = N4Mask.MUSCLE,
     ct_fat_range: Annotated[
         str, typer.Option("--ct-fat-range", help="Fat HU range LOW,HIGH [R: Mitsiopoulos 1998].")
     ] = "-190,-30",
-    ff_units: Annotated[
-        str, typer.Option("--ff-units", help="auto, percent or fraction.")
-    ] = "auto",
+    ff_units: Annotated[FfUnits, _choice("auto, percent or fraction.", "--ff-units")] = (
+        FfUnits.AUTO
+    ),
     grade_scheme: Annotated[
-        str,
-        typer.Option(
-            "--grade-scheme",
-            help="three_grade_20_50 (default), three_grade_10_50 (unconfirmed), goutallier "
+        GradeScheme,
+        _choice(
+            "three_grade_20_50 (default), three_grade_10_50 (unconfirmed), goutallier "
             "(needs --grade-cutoffs).",
+            "--grade-scheme",
         ),
-    ] = "three_grade_20_50",
+    ] = GradeScheme.THREE_GRADE_20_50,
     grade_cutoffs: Annotated[
         str | None, typer.Option("--grade-cutoffs", help="Comma-separated cut-offs in %.")
     ] = None,
@@ -248,9 +335,11 @@ def mri_command(
     series_uid: Annotated[
         str | None, typer.Option("--series-uid", help="SeriesInstanceUID in a mixed DICOM folder.")
     ] = None,
-    qa: Annotated[
-        bool, pictures_option("--qa/--no-qa", help="Write the QA pictures (mask over image).")
-    ] = True,
+    pictures: Annotated[
+        bool | None,
+        pictures_option(help="Write the QA pictures (mask over image) [default: pictures]."),
+    ] = None,
+    qa: Annotated[bool | None, legacy_option("--qa/--no-qa")] = None,
     confirm_levels: Annotated[
         bool,
         typer.Option(
@@ -302,31 +391,32 @@ def mri_command(
     shown_out, saved = out, None
     with exit_on_bad_input(), patient_output(out, patient) as out:
         source = _image_input(image, water, fat, ff)
+        draw = use_legacy(pictures, qa, name="--pictures", legacy_name="--qa", default=True)
         options = MriOptions.from_mapping(
             {
                 "labels": labels,
                 "vertebrae_labels": vertebrae_labels,
                 "anchor": anchor,
-                "anchor_is": anchor_is,
-                "segment": segment,
-                "segment_task": segment_task,
+                "anchor_is": anchor_is.value,
+                "segment": segment.value if segment is not None else None,
+                "segment_task": segment_task.value,
                 "weights_dir": weights,
                 "sex": sex,
                 "age": age,
-                "modality": modality,
-                "contrast": contrast,
-                "fat_method": fat_method,
+                "modality": modality.value,
+                "contrast": contrast.value,
+                "fat_method": fat_method.value,
                 "classes": classes,
                 "bias_correction": bias_correction,
-                "pool": pool,
-                "n4_mask": n4_mask,
+                "pool": pool.value,
+                "n4_mask": n4_mask.value,
                 "derive_autochthon": derive_autochthon,
                 "ct_fat_range": _parse_range(ct_fat_range),
-                "ff_units": ff_units,
-                "grade_scheme": grade_scheme,
+                "ff_units": ff_units.value,
+                "grade_scheme": grade_scheme.value,
                 "grade_cutoffs": _parse_cutoffs(grade_cutoffs),
                 "series_uid": series_uid,
-                "qa": qa,
+                "qa": draw,
                 "level_names": _level_names(confirm_levels, rename_levels, confirmed_by),
             }
         )

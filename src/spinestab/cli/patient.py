@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-import json
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import JsonOutput, console, exit_on_bad_input, print_json
 
 __all__ = ["register"]
+
+
+class Sex(StrEnum):
+    """Sex of a patient in the record (``spinestab.record.patients`` ``SEXES``)."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
 
 patient_app = typer.Typer(help="Patients in the record (pseudonymous).", no_args_is_help=True)
 
@@ -19,20 +29,34 @@ patient_app = typer.Typer(help="Patients in the record (pseudonymous).", no_args
 @patient_app.command("add")
 def add(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
-    sex: Annotated[str | None, typer.Option(help="female, male, other or unknown.")] = None,
+    sex: Annotated[
+        Sex | None, typer.Option(help="female, male, other or unknown.", case_sensitive=False)
+    ] = None,
     birth_year: Annotated[int | None, typer.Option(help="Year of birth.")] = None,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Add a patient."""
+    """Add a patient. --json prints the patient added."""
     from spinestab.cli.record import cli_actor, opened_record
     from spinestab.record import create_patient
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
-        patient = create_patient(uow, cli_actor(), pseudonym, sex=sex, birth_year=birth_year)
+        patient = create_patient(
+            uow,
+            cli_actor(),
+            pseudonym,
+            sex=sex.value if sex is not None else None,
+            birth_year=birth_year,
+        )
+    if as_json:
+        print_json(
+            {"pseudonym": patient.pseudonym, "sex": patient.sex, "birth_year": patient.birth_year}
+        )
+        return
     console.print(f"added patient {escape(patient.pseudonym)}", highlight=False)
 
 
 @patient_app.command("list")
-def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(as_json: JsonOutput = False) -> None:
     """List patients."""
     from spinestab.cli.record import cli_actor, opened_record
     from spinestab.record import list_patients
@@ -43,7 +67,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             for row in list_patients(uow, cli_actor())
         ]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        print_json(rows)
         return
     table = Table("pseudonym", "sex", "birth year", "assessments")
     for row in rows:
@@ -59,7 +83,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @patient_app.command("show")
 def show(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOutput = False,
 ) -> None:
     """Show a patient and their questionnaires (the whole record: spinestab record show)."""
     from spinestab.cli.record import cli_actor, opened_record
@@ -87,7 +111,7 @@ def show(
         ],
     }
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
         return
     console.print(
         f"[bold]{escape(data['pseudonym'])}[/]  sex: {escape(data['sex'] or '?')}  "

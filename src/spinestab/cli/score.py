@@ -12,6 +12,7 @@ from rich.table import Table
 
 from spinestab.cli._common import (
     EXIT_BAD_INPUT,
+    JsonOutput,
     console,
     err_console,
     exit_on_bad_input,
@@ -63,7 +64,7 @@ def score_table(result: dict, *, title: str) -> Table:
 
 def score_command(
     files: Annotated[list[Path], typer.Argument(help="Questionnaire files (JSON, YAML, FHIR).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    as_json: JsonOutput = False,
     save: Annotated[
         str | None, typer.Option("--save", metavar="PATIENT", help="Save to this patient.")
     ] = None,

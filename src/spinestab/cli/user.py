@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from spinestab.cli._common import console, exit_on_bad_input
+from spinestab.cli._common import JsonOutput, console, exit_on_bad_input, print_json
 
 __all__ = ["register"]
+
+
+class Role(StrEnum):
+    """Roles of web-app accounts (``spinestab.service.models.ROLES``)."""
+
+    CLINICIAN = "clinician"
+    PATIENT = "patient"
+    ADMIN = "admin"
+
 
 user_app = typer.Typer(help="Accounts of the web app.", no_args_is_help=True)
 
@@ -32,7 +42,7 @@ def _read_password(stdin: bool) -> str:
 @user_app.command("add")
 def add(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    role: Annotated[str, typer.Option(help="clinician, patient or admin.")],
+    role: Annotated[Role, typer.Option(help="clinician, patient or admin.", case_sensitive=False)],
     patient: Annotated[
         str | None, typer.Option(help="Pseudonym a patient account is tied to.")
     ] = None,
@@ -56,18 +66,18 @@ def add(
             add_user(
                 session,
                 username,
-                role=role,
+                role=role.value,
                 password=password,
                 patient=patient,
                 passwords=passwords,
                 actor=settings.user,
             )
-    console.print(f"added {escape(role)} account {escape(username)}", highlight=False)
+    console.print(f"added {escape(role.value)} account {escape(username)}", highlight=False)
 
 
 @user_app.command("list")
-def list_() -> None:
-    """List the accounts."""
+def list_(as_json: JsonOutput = False) -> None:
+    """List the accounts (--json: name, role, patient and demo of each)."""
     from sqlalchemy import select
 
     from spinestab.service.models import User
@@ -79,6 +89,14 @@ def list_() -> None:
             (u.username, u.role, u.patient_pseudonym or "", "yes" if u.is_demo else "")
             for u in session.scalars(select(User).order_by(User.username))
         ]
+    if as_json:
+        print_json(
+            [
+                {"username": u, "role": r, "patient": p or None, "demo": bool(d)}
+                for u, r, p, d in rows
+            ]
+        )
+        return
     table = Table("user", "role", "patient", "demo")
     for row in rows:
         table.add_row(*(escape(x) for x in row))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.service.models import ROLES, LoginAttempt, User, WebSession
 from spinestab.service.security import (
@@ -118,8 +119,7 @@ def add_user(
             value=username,
             expected="2-64 letters, digits or . _ @ - (starting with a letter or digit)",
         )
-    if role not in ROLES:
-        raise InputError("unknown role", item="role", value=role, expected=", ".join(ROLES))
+    check_choice("role", role, ROLES, message="unknown role", expected=", ".join(ROLES))
     if role == "patient":
         if not patient:
             raise InputError(
