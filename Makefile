@@ -27,9 +27,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/spinestab demo
 	$(BIN)/spinestab serve --demo --port $(PORT)
 
+# ruff (style, complexity), ruff format, and mypy on src (configuration in pyproject.toml)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest -p no:cacheprovider

@@ -20,6 +20,8 @@ __all__ = ["EXIT_TASKS_FAILED", "register"]
 
 #: Exit code of ``spinestab cohort run`` when the run finished but some tasks failed.
 EXIT_TASKS_FAILED = 3
+#: Default age-band edges of ``spinestab cohort references`` (years, 10-year bands).
+_AGE_BAND_EDGES = ",".join(str(edge) for edge in range(0, 121, 10))
 
 cohort_app = typer.Typer(
     name="cohort",
@@ -308,7 +310,7 @@ def references_command(
     age_bands: Annotated[
         str,
         typer.Option("--age-bands", help="Band edges in years, e.g. 20,40,60,80 ([lo, hi))."),
-    ] = ",".join(f"{a:g}" for a in (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120)),
+    ] = _AGE_BAND_EDGES,
     min_count: Annotated[
         int, typer.Option("--min-count", help="Fewest subjects behind a band written.")
     ] = 20,

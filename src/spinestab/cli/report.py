@@ -109,19 +109,16 @@ def report_command(
         if handout:
             from spinestab.care.handout import render_handout
 
-            args = {
-                "patient": inputs.patient,
-                "date": (inputs.profile.date or day).isoformat(),
-                "track": inputs.triage.track,
-                "actions": [a.to_dict() for a in inputs.triage.actions],
-                "plan": _plan_object(inputs),
-                "language": language,
-            }
-            data = (
-                render_handout_pdf(**args)
-                if fmt == ".pdf"
-                else render_handout(**args).encode("utf-8")
+            render = render_handout_pdf if fmt == ".pdf" else render_handout
+            document = render(
+                patient=inputs.patient,
+                date=(inputs.profile.date or day).isoformat(),
+                track=inputs.triage.track,
+                actions=[a.to_dict() for a in inputs.triage.actions],
+                plan=_plan_object(inputs),
+                language=language,
             )
+            data = document.encode("utf-8") if isinstance(document, str) else document
         else:
             data = (
                 render_report_pdf(inputs, language=language)

@@ -83,8 +83,8 @@ def score_command(
         except InputError as exc:
             errors.append(exc)
     if errors:
-        for exc in errors:
-            print_error(exc)
+        for error in errors:
+            print_error(error)
         if save:
             err_console.print("nothing was saved", style="red")
         raise typer.Exit(EXIT_BAD_INPUT)

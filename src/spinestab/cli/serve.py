@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from spinestab.cli._common import console, err_console, exit_on_bad_input
 
+if TYPE_CHECKING:
+    from spinestab.service.settings import ServiceSettings
+
 __all__ = ["production_problems", "register"]
 
 
-def production_problems(settings, demo_accounts: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def production_problems(settings: ServiceSettings, demo_accounts: list[str]) -> list[str]:
     """Return why ``serve --production`` must not start (empty: it may)."""
     problems = []
     if settings.secret_key is None:
@@ -108,7 +111,7 @@ def serve(
         )
     if accounts:
         console.print("  demo accounts are for this computer only; --production refuses them")
-    options = {
+    options: dict[str, Any] = {
         "host": host,
         "port": port,
         "access_log": False,  # spinestab.service.access logs route templates, no pseudonyms

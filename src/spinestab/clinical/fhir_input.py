@@ -126,7 +126,7 @@ def form_from_questionnaire_response(data: Mapping[str, Any], *, source: str) ->
             "invalid FHIR QuestionnaireResponse: " + first["msg"],
             item=".".join(str(p) for p in first["loc"]),
         ) from None
-    status = _check_status(response.status)
+    status = _check_status(str(response.status))  # a required element of R4B
     instrument = _instrument_from_canonical(response.questionnaire)
     authored = response.authored
     if authored is None:

@@ -374,10 +374,10 @@ def _mri_task(
     by_role: dict[str, list[Path]] = {}
     implied: dict[str, dict[str, Any]] = {}
     for p in images:
-        role, settings = _ANAT_SUFFIX.get(_suffix(p), (None, {}))
+        role, role_settings = _ANAT_SUFFIX.get(_suffix(p), (None, {}))
         if role is not None:
             by_role.setdefault(role, []).append(p)
-            implied[role] = settings
+            implied[role] = role_settings
     many = [f"{len(v)} {k} images" for k, v in by_role.items() if len(v) > 1]
     if many:
         return _with(spec, problem=f"{folder}: {', '.join(many)}: one per session")
@@ -439,7 +439,7 @@ def read_bids(
     tasks: list[TaskSpec] = []
     for sub in subjects:
         sessions = sorted(p for p in sub.iterdir() if p.is_dir() and p.name.startswith("ses-"))
-        units = [(s.name, s) for s in sessions] or [(None, sub)]
+        units: list[tuple[str | None, Path]] = [(s.name, s) for s in sessions] or [(None, sub)]
         who = participants.get(sub.name, Participant(sub.name))
         for session, folder in units:
             found = []

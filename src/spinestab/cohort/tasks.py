@@ -221,7 +221,7 @@ def _wearable(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]
     ]
     summary = summarise_daily(rows, rules=load_rules()).to_dict()
     notes = summary.pop("notes")
-    part = {"subject": [spec.subject], "session": [spec.session]}
+    part: dict[str, Any] = {"subject": [spec.subject], "session": [spec.session]}
     part |= {k: [v] for k, v in summary.items()}
     part |= {"movement_setup": [setup], "movement_notes": ["; ".join(notes)]}
     types = {k: "float64" for k in summary} | {"days": "int64", "valid_days": "int64"}
@@ -303,7 +303,7 @@ def _forms(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
     age = int(spec.age) if spec.age is not None else None
     state = clinical_state_from_scores([s for _, s in scored], History(age=age))
     urgencies = [f.urgency for f in state.red_flags]
-    part = {
+    part: dict[str, Any] = {
         "subject": [spec.subject],
         "session": [spec.session],
         "forms_date": [state.date.isoformat() if state.date else None],
@@ -401,7 +401,7 @@ def _mri(spec: TaskSpec, inputs: Mapping[str, list[str]]) -> dict[str, Any]:
                 cols[k].append(v)
         tables[name] = arrow_table(cols, types=types)
     found = summarise_muscle(MuscleQuality(rows=result.rows, fat_method=result.fat_method))
-    part = {
+    part: dict[str, Any] = {
         "subject": [spec.subject],
         "session": [spec.session],
         "multifidus_fat_pct": [found.multifidus_fat_pct],

@@ -118,4 +118,5 @@ def _count_groups(sr: Any) -> int:
     import highdicom as hd
 
     report = hd.sr.Comprehensive3DSR.from_dataset(sr, copy=False)
-    return len(report.content.get_volumetric_roi_measurement_groups())
+    # highdicom types a report's content as a ContentSequence; it is the MeasurementReport's
+    return len(report.content.get_volumetric_roi_measurement_groups())  # type: ignore[attr-defined]

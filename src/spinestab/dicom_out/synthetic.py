@@ -38,7 +38,7 @@ def write_synthetic_series(
     """
     pydicom = require("pydicom", extra="imaging", feature="writing DICOM")
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     data = np.asarray(volume.data)
     if not np.all(np.isfinite(data)) or not np.array_equal(data, np.round(data)):
@@ -62,7 +62,7 @@ def write_synthetic_series(
     paths = []
     for k in range(data.shape[2]):
         meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = sop_class
+        meta.MediaStorageSOPClassUID = UID(sop_class)
         meta.MediaStorageSOPInstanceUID = generate_uid()
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds = pydicom.Dataset()

@@ -87,7 +87,7 @@ def export_from_patient_dir(
         for a in tri.actions
         if a.kind == "referral"
     )
-    imaging = ()
+    imaging: tuple[ImagingExport, ...] = ()
     if (folder / "muscle_quality.csv").is_file():
         rows = read_muscle_quality_csv(
             folder / "muscle_quality.csv", required=MUSCLE_QUALITY_REQUIRED
@@ -99,7 +99,7 @@ def export_from_patient_dir(
             if (v := _finite(getattr(r, col))) is not None
         )
         imaging = (ImagingExport("muscle_quality.csv", date, "MR", None, measures),)
-    instability = ()
+    instability: tuple[InstabilityExport, ...] = ()
     if profile.instability is not None:
         measures_i, verdicts = [], []
         method = _instability_method(folder / "instability.json")
@@ -113,7 +113,7 @@ def export_from_patient_dir(
         instability = (
             InstabilityExport("instability.json", date, tuple(measures_i), tuple(verdicts)),
         )
-    movement = ()
+    movement: tuple[DayMovement, ...] = ()
     if (folder / "daily.csv").is_file():
         movement = tuple(
             DayMovement(

@@ -102,6 +102,14 @@ def _component(obs: Mapping[str, Any], code: str) -> Mapping[str, Any] | None:
     return None
 
 
+def _required(obs: Mapping[str, Any], code: str) -> Mapping[str, Any]:
+    """Return the component ``code`` of an Observation (KeyError, a bad Bundle, if none)."""
+    comp = _component(obs, code)
+    if comp is None:
+        raise KeyError(code)
+    return comp
+
+
 def read_bundle(bundle: Mapping[str, Any]) -> PatientExport:
     """Turn a spinestab Bundle (JSON dicts) back into :class:`PatientExport`.
 
@@ -221,9 +229,13 @@ def _imaging_study(study: dict, obs: list[dict], author: str | None) -> ImagingE
         if code not in _MUSCLE_BY_CODE:
             continue
         side_comp = _component(o, c.LATERALITY_ATTRIBUTE[1])
-        side = _SIDE_BY_CODE.get(_code(side_comp["valueCodeableConcept"])) if side_comp else "none"
-        level = _component(o, "vertebral-level")["valueCodeableConcept"]["text"]
-        method = _component(o, "measurement-method")["valueString"]
+        side = (
+            _SIDE_BY_CODE.get(_code(side_comp["valueCodeableConcept"]) or "")
+            if side_comp
+            else "none"
+        )
+        level = _required(o, "vertebral-level")["valueCodeableConcept"]["text"]
+        method = _required(o, "measurement-method")["valueString"]
         measures.append(
             MuscleMeasure(
                 muscle=o["bodySite"]["text"],
@@ -259,7 +271,7 @@ def _instability_study(study: dict, obs: list[dict], author: str | None) -> Inst
                     level=o["bodySite"]["text"],
                     measure=_SEGMENT_BY_CODE[code],
                     value=float(o["valueQuantity"]["value"]),
-                    method=_component(o, "measurement-method")["valueString"],
+                    method=_required(o, "measurement-method")["valueString"],
                 )
             )
     return InstabilityExport(
@@ -282,7 +294,7 @@ def _movement(observations: list[dict]) -> tuple[DayMovement, ...]:
         elif _code(o.get("code"), c.LOCAL) == "posture-minutes":
             day["minutes"] = tuple(
                 (
-                    _DAY_BY_CODE[_code(comp["code"], c.LOCAL)],
+                    _DAY_BY_CODE[_code(comp["code"], c.LOCAL) or ""],
                     float(comp["valueQuantity"]["value"]) if "valueQuantity" in comp else None,
                 )
                 for comp in o.get("component", [])

@@ -357,11 +357,11 @@ def _fat_map(
         np.where(muscle_mask, mask_vol.data, 0),
         base.spacing_mm,
         fatmod.SingleContrastOptions(
-            method=options.fat_method.value,  # type: ignore[arg-type]
+            method=options.fat_method.value,
             classes=options.classes,
             bias_correction=options.bias_correction,
-            pool=options.pool.value,  # type: ignore[arg-type]
-            n4_mask=options.n4_mask.value,  # type: ignore[arg-type]
+            pool=options.pool.value,
+            n4_mask=options.n4_mask.value,
             contrast=options.contrast.value,
         ),
     )

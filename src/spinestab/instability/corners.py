@@ -161,7 +161,7 @@ def _boundaries(grid: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.nd
     low = _crossing(grid, first, -1, coords)
     high[~has] = np.nan
     low[~has] = np.nan
-    return low, high, has
+    return low, high, np.asarray(has)
 
 
 def _intersect(endplate: tuple[float, float], wall: tuple[float, float]) -> np.ndarray:

@@ -363,7 +363,7 @@ def landmarks_to_csv(landmarks: LandmarkSet) -> str:
         for name, xy in points:
             if np.isnan(xy).any():
                 continue
-            row = [
+            row: list[str | float] = [
                 level,
                 name,
                 repr(float(xy[0])),

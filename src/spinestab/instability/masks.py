@@ -191,7 +191,7 @@ def _corners_of(
     """Corners of one body (line fit, else outline extremes), its frame and notes."""
     from spinestab.instability.corners import fit_corners
 
-    notes = []
+    notes: list[str] = []
     if method == "linefit":
         try:
             fit = fit_corners(

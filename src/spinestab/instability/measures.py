@@ -108,7 +108,7 @@ class ViewResult:
         return None if value is None or self.unit != "mm" else float(value)
 
 
-def _f(value: float) -> float | None:
+def _f(value: float | np.ndarray) -> float | None:
     value = float(value)
     return value if np.isfinite(value) else None
 
@@ -231,6 +231,7 @@ def _missing_endplates(v: _View, upper: str, lower: str) -> list[str]:
 def _geometry(v: _View, name: str, upper: str, lower: str) -> SegmentGeometry:
     """Slip, angle and disc heights of a segment whose two endplates are usable."""
     u, lo = v.coords[upper], v.coords[lower]
+    assert v.cranial is not None  # a view without it has every segment withheld
     if v.translation_method == "posterior-wall":
         d, pct, depth = geo.slip_posterior_wall(u[PS], u[PI], lo[PS], lo[AS], lo[PI])
     else:
@@ -271,6 +272,7 @@ def _segment(
     missing = _missing_endplates(v, upper, lower)
     if missing:
         return SegmentGeometry(name, upper, lower, withheld=tuple(missing)), []
+    assert v.cranial is not None  # else _withheld withheld the segment
     overlap = check_segment_overlap(
         v.coords[upper], v.coords[lower], cranial=v.cranial, name=name, view=v.view
     )

@@ -408,19 +408,25 @@ def measure_morphometry(
             loss, float(h[2]), landmarks.resolution_mm, rules
         ):
             flags.append("near_grade_limit")
-        in_mm = [_finite(v) if unit == "mm" else None for v in h]
+        ha, hm, hp = (_finite(v) for v in h)
+        wedge, biconcave, crush = (_finite(v) for v in losses)
+        in_mm = unit == "mm"
         records.append(
             VertebraMorphometry(
                 level,
-                *in_mm,
-                *(_finite(v) for v in losses),
+                ha if in_mm else None,
+                hm if in_mm else None,
+                hp if in_mm else None,
+                wedge,
+                biconcave,
+                crush,
                 loss,
                 kind,
                 grade,
                 tuple(flags),
                 unit=unit,
                 points=points[level],
-                heights=tuple(_finite(v) for v in h),  # type: ignore[arg-type]
+                heights=(ha, hm, hp),
             )
         )
     notes = []

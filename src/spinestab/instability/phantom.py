@@ -10,6 +10,7 @@ segmental angle from the lower superior endplate, so the truth of
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def example_study() -> dict[str, LandmarkSet]:
         Keys ``neutral``, ``flexion``, ``extension``.
 
     """
-    common = {
+    common: dict[str, Any] = {
         "levels": ("L1", "L2", "L3", "L4", "L5", "S1"),
         "depth_mm": [38.0, 39.0, 41.0, 42.0, 42.0, 44.0],
         "wedge_deg": [2.0, 1.5, 1.0, 1.0, 4.0, 0.0],

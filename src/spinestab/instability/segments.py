@@ -36,7 +36,7 @@ def _slip_summary(seg: SegmentGeometry, view: ViewResult, tset: ThresholdSet) ->
     # compared at 1e-6 precision, like the threshold rules
     present = (
         round(abs(slip_mm), 6) >= tset.listhesis_min_mm
-        if use_mm
+        if use_mm and slip_mm is not None
         else round(abs(pct), 6) >= tset.listhesis_min_pct
     )
     if not present:
@@ -183,7 +183,7 @@ def _judge_static(
     tset: ThresholdSet,
     *,
     magnification_known: bool,
-) -> tuple[str, list[str], list[dict[str, Any]]]:
+) -> tuple[str | None, list[str], list[dict[str, Any]]]:
     """Judge one segment on the neutral (resting) view."""
     seg = m.per_view.get("neutral")
     if seg is None:

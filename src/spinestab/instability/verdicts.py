@@ -198,7 +198,7 @@ def judge_dynamic(
     *,
     magnification_known: bool,
     depth_mm: float | None = None,
-) -> tuple[str, list[str], list[dict[str, Any]], list[QualityIssue]]:
+) -> tuple[str | None, list[str], list[dict[str, Any]], list[QualityIssue]]:
     """Judge one segment on flexion-extension, with the low-motion check [R: Hipp]."""
     flex, ext = per_view.get("flexion"), per_view.get("extension")
     if flex is None or ext is None:

@@ -103,8 +103,8 @@ def current_principal(request: Request, state: StateDep, session: SessionDep) ->
     Resolved in the request's own transaction (one connection per request); a session
     found expired is deleted and that is committed at once, whatever the route does next.
     """
-    cached = getattr(request.state, "principal", False)
-    if cached is not False:
+    cached: Principal | bool | None = getattr(request.state, "principal", False)
+    if not isinstance(cached, bool):
         return cached
     token = session_token(request)
     principal = None

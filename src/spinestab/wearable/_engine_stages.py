@@ -479,7 +479,7 @@ def _rounds(queue: list[tuple[np.ndarray, object]]) -> list[tuple[np.ndarray, ob
         for (kind, _n), items in group.items():
             slots = np.array([k for k, _ in items])
             if kind == "raw":
-                out.append((slots, np.concatenate([x for _, x in items])))  # type: ignore[misc]
+                out.append((slots, np.concatenate([x for _, x in items])))
             else:
                 parts = [x for _, x in items]
                 out.append((slots, tuple(np.concatenate(f) for f in zip(*parts, strict=True))))

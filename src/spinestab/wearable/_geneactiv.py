@@ -142,7 +142,7 @@ def index_geneactiv(raw: bytes | object, *, source: str = "GENEActiv file") -> B
         Not a GENEActiv file (for example an old Unilever Genea file), or no complete page.
 
     """
-    head_end = raw.find(b"Recorded Data")  # type: ignore[attr-defined]
+    head_end = raw.find(b"Recorded Data")  # type: ignore[union-attr]
     if not bytes(raw[:15]).startswith(b"Device Identity") or head_end < 0:  # type: ignore[index]
         raise InputError(
             "not a GENEActiv .bin file (no 'Device Identity' header and 'Recorded Data' pages)",
@@ -165,7 +165,7 @@ def index_geneactiv(raw: bytes | object, *, source: str = "GENEActiv file") -> B
     }
     n_pages = int(_field(header, "Number of Pages", source))
     offs, times, temps, freqs = [], [], [], []
-    for m in _PAGE.finditer(raw, head_end):  # type: ignore[call-overload]
+    for m in _PAGE.finditer(raw, head_end):  # type: ignore[arg-type]
         offs.append(m.start(4))
         times.append(_parse_time(m.group(1).decode("latin-1").strip()))
         temps.append(float(m.group(2)))

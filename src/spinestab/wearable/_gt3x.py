@@ -320,8 +320,8 @@ def _decode_log(
     gap = ~have
     if gap.any():
         # fill with the last sample before the gap (ActiLife's idle-sleep convention)
-        last_sample = rec[pos[src[gap]], -1, :]
-        acc[gap] = last_sample[:, None, :]
+        before_gap = rec[pos[src[gap]], -1, :]
+        acc[gap] = before_gap[:, None, :]
     filled = np.repeat(gap, n_per)
     t = first + np.arange(nsec * n_per) / fs
     return Gt3xData(t, acc.reshape(-1, 3), filled, fs, device, truncated)

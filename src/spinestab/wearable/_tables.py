@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import re
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -292,7 +292,7 @@ def _time_words(name: str) -> set[str]:
 
 def _to_unix(col: object, source: str, name: str, *, dayfirst: bool = False) -> np.ndarray:
     pd = require("pandas", extra="wearable", feature="reading CSV timestamps")
-    s = col
+    s: Any = col
     if not pd.api.types.is_numeric_dtype(s):
         # numbers read as text (a decimal comma or point that differs from the other columns)
         def as_number(x: object) -> object:

@@ -85,7 +85,7 @@ def _block_mean_matrix(k: int) -> np.ndarray:
 
 def second_features(
     a: np.ndarray, *, fs: int, nsub: int, keep_vert: bool, clip_g: float | None
-) -> tuple[np.ndarray, ...]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Compute features for a chunk of whole seconds.
 
     Block means are matrix products (BLAS) and sums of squares ``einsum`` reductions, so a
@@ -149,8 +149,8 @@ def second_features(
     if clip_g is not None:
         with np.errstate(invalid="ignore"):
             if np.nanmax(a) >= clip_g or np.nanmin(a) <= -clip_g:
-                x = a.reshape(s, fs * 3)
-                clipped = (np.nanmax(x, axis=1) >= clip_g) | (np.nanmin(x, axis=1) <= -clip_g)
+                flat = a.reshape(s, fs * 3)
+                clipped = (np.nanmax(flat, axis=1) >= clip_g) | (np.nanmin(flat, axis=1) <= -clip_g)
     return g.astype(np.float32), sd.astype(np.float32), vert, nan_frac, clipped
 
 

@@ -415,7 +415,7 @@ def _read_npy(p: Path, *, fs_hz: float | None, start_unix_s: float | None) -> Re
             f.seek(offset + s * 3 * dtype.itemsize)
             if out is not None and dtype == np.float32 and out.shape[0] >= e - s:
                 view = out[: e - s]
-                nread = f.readinto(memoryview(view.reshape(-1)).cast("B"))
+                nread = f.readinto(view.reshape(-1).data.cast("B"))
                 return view[: nread // (3 * dtype.itemsize)]
             return np.fromfile(f, dtype=dtype, count=(e - s) * 3).reshape(-1, 3)
 

@@ -188,7 +188,7 @@ def estimate_orientation(
         up_source=source,
         forward_source=fsrc,
         upside_down=bool(up @ nom_up < -0.5),
-        inside_out=bool(fsrc == "bends" and fw @ nom_fw < -0.5),  # type: ignore[operator]
+        inside_out=bool(fsrc == "bends" and fw @ nom_fw < -0.5),
         n_reference_s=n_ref,
     )
 

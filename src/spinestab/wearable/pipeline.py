@@ -72,7 +72,7 @@ class _Sensor:
     nonwear: np.ndarray
     calibration: Calibration
     orientation: Orientation
-    angles: tuple[np.ndarray, np.ndarray, np.ndarray]
+    angles: tuple[np.ndarray, ...]  # inclination, forward, lateral
 
     def info(self, rec: Recording) -> dict[str, object]:
         notes = list(rec.notes)

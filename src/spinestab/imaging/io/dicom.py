@@ -202,7 +202,7 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
     return _assemble(
         Frames(pixels, positions, slopes, inters),
         iop,
-        tuple(float(v) for v in first.PixelSpacing),
+        (float(first.PixelSpacing[0]), float(first.PixelSpacing[1])),
         src=src,
         modality=str(getattr(first, "Modality", "unknown") or "unknown"),
         meta={

@@ -80,7 +80,7 @@ def _stack_multiframe(ds: Any, *, src: str, info: DicomSeriesInfo) -> Volume:
     return _assemble(
         Frames(pixels, np.asarray(positions), np.asarray(slopes), np.asarray(inters)),
         iop[0],
-        tuple(spacings[0]),
+        (spacings[0][0], spacings[0][1]),
         src=src,
         modality=str(getattr(ds, "Modality", "unknown") or "unknown"),
         meta={

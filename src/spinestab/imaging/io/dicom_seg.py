@@ -171,7 +171,7 @@ def _frame_groups(frame: Any, shared: Any, n: int, src: str) -> tuple[Any, Any, 
             source=src,
             item=f"frame {n + 1}",
         )
-    return found  # type: ignore[return-value]
+    return found
 
 
 def _place_frame(

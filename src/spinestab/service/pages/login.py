@@ -38,7 +38,7 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _login_page(request: Request, *, next_: str, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+def _login_page(request: Request, *, next_: str, status: int = 200, error: str | None = None):
     token = new_token()
     response = render(
         request, "login.html", status=status, login_token=token, next=next_, error=error
@@ -75,7 +75,7 @@ async def login_submit(
     if not tokens_equal(login_token, request.cookies.get(LOGIN_COOKIE)):
         return _login_page(request, next_=target, status=403, error="login.expired")
 
-    def attempt():  # type: ignore[no-untyped-def]
+    def attempt():
         with session_scope(state.sessions) as session:
             try:
                 return login(
