@@ -1,7 +1,5 @@
 """The stability profile: everything known about one patient at one time.
 
-Long module: the profile's typed parts and what their absence limits.
-
 Four parts, each optional: the clinical state (scores, red flags, history), muscle quality
 (from ``muscle_quality.csv`` of ``spinestab mri``), instability findings (from
 ``instability.json`` of ``spinestab instability``) and a movement summary (from

@@ -1,7 +1,5 @@
 """Session-driven progression: the pain-monitoring ("traffic light") model.
 
-Long module: session logs and the progression rules that read them.
-
 From session logs (done, sets, reps or holds, pain during 0-10, pain the next morning,
 effort 0-10), each exercise moves up one step, stays, or steps down (CLINICAL_LOGIC.md §5.3
 and §5.4):

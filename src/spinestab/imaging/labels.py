@@ -1,7 +1,5 @@
 """Label schemes of the segmenters, mapped to canonical names.
 
-Long module: the built-in label schemes are data, one table per segmenter.
-
 Canonical muscles: ``multifidus``, ``erector_spinae``, ``autochthon`` (multifidus and erector
 spinae together, as TotalSegmentator segments them), ``psoas`` and ``quadratus_lumborum``.
 Sides: ``left``, ``right`` (patient's side) or ``none``. Vertebrae: ``C1`` ... ``L6``, ``S1``.

@@ -1,7 +1,5 @@
 """Muscle metrics per muscle x side x vertebral level, and over all slices (level ``all``).
 
-Long module: the metric definitions and the one bincount pass they share.
-
 All per-slice sums come from one ``np.bincount`` over (label, slice) keys, so the cost is a
 few passes over the voxels whatever the number of labels and slices
 (:mod:`~spinestab.imaging.muscle_sums`); one label at one level becomes a row in

@@ -3,8 +3,10 @@
 Kept apart from the engine's interface (opening streams, taking batches, state to bytes):
 this module holds what one step does to the arrays of all streams, stage by stage, and
 the helpers those stages share. See :mod:`spinestab.wearable.engine` for the stages' order
-and what each looks back and ahead. About 570 lines: the stages read and write one ring
-layout, defined here, and splitting them would scatter it.
+and what each looks back and ahead.
+
+Long module: the stages read and write one ring layout, defined here, and splitting them
+would scatter it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """The steps that build a plan, in order (CLINICAL_LOGIC.md §5.2-§5.9).
 
-Long module: the plan's steps in the order they run.
-
 Each step is ``step(inp: PlanInput, so_far: PlanDraft) -> PlanPart``: it reads the profile,
 the triage, the rules, the exercise library and what earlier steps decided, and returns the
 reasons it adds and the draft fields it sets (``changes``). :data:`PLAN_STEPS` lists them;
