@@ -142,8 +142,9 @@ def test_wearable_options_are_those_of_spinestab_wearable():
     command = typer.main.get_command(app).commands["wearable"]
     cli_flags = {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
     ours = set(options_flags("wearable")) - {"--allow-truncated"}  # cohort only
-    # --patient saves into one patient's record: a cohort task writes its own folder
-    assert ours == cli_flags - {"--trunk", "--out", "--help", "--patient"}
+    # --patient saves into one patient's record: a cohort task writes its own folder;
+    # --json only chooses how the command prints its result; the cohort writes tables
+    assert ours == cli_flags - {"--trunk", "--out", "--help", "--patient", "--json"}
 
 
 def test_bad_options_for_every_task_are_refused_before_any_work(clean_cohort, tmp_path):
