@@ -2,6 +2,8 @@
 
 - No module over :data:`MAX_LINES` lines unless its docstring says why, in a paragraph
   starting ``Long module:`` (so a reader knows why it is one file).
+- Settings only through the settings object: no module reads the environment
+  (``os.environ``, ``os.getenv``) except where :data:`ENVIRONMENT_USES` says why.
 - The import rules and the absence of import cycles are checked in ``test_layering.py``.
 """
 
@@ -55,3 +57,40 @@ def test_the_check_sees_a_long_module(tmp_path):
         f"{tmp_path.name}/{n}.py" for n in ("empty", "plain")
     ]
     assert found[1].endswith(f"({MAX_LINES + 2} lines)")
+
+
+#: Modules that touch the environment, and why (none of them reads a setting).
+ENVIRONMENT_USES = {
+    "spinestab/imaging/segment/tools.py": "hands the environment to a segmenter's process",
+    "spinestab/cli/serve.py": "hands --production to uvicorn's worker processes",
+}
+
+
+def environment_uses(root: Path = SRC) -> set[str]:
+    """Return the modules that use ``os.environ``, ``os.getenv`` or ``os.putenv``."""
+    found = set()
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            attr = isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv")
+            imported = (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(a.name in ("environ", "getenv", "putenv") for a in node.names)
+            )
+            if attr or imported:
+                found.add(str(path.relative_to(root.parent)))
+    return found
+
+
+def test_settings_only_through_the_settings_object():
+    assert environment_uses() == set(ENVIRONMENT_USES)
+
+
+def test_the_check_sees_an_environment_read(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("import os\nLANG = os.environ.get('SPINESTAB_LANGUAGE')\n")
+    (pkg / "b.py").write_text("from os import getenv\n")
+    (pkg / "c.py").write_text("import os\nos.path.join('a')\n")
+    assert environment_uses(pkg) == {"pkg/a.py", "pkg/b.py"}

@@ -126,6 +126,23 @@ def test_dicom_export(mr_study_cli, tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+def test_dicom_export_json_names_what_it_wrote(mr_study_cli, tmp_path):
+    import pydicom
+
+    series, table, mask = mr_study_cli
+    out = tmp_path / "pacs"
+    res = run(
+        "dicom", "export", "--series", series, "--mask", mask, "--muscle-quality", table,
+        "--out", out, "--manual", "--json",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["files"] == [str(out / "muscle_seg.dcm"), str(out / "muscle_sr.dcm")]
+    seg = pydicom.dcmread(out / "muscle_seg.dcm")
+    assert data["segments"] == len(seg.SegmentSequence)
+    assert data["series_uid"] == seg.ReferencedSeriesSequence[0].SeriesInstanceUID
+
+
 @pytest.fixture(scope="module")
 def mr_study_cli(tmp_path_factory):
     from spinestab.dicom_out.synthetic import write_synthetic_series

@@ -83,3 +83,32 @@ def test_a_run_without_mri_or_with_bad_bands_is_bad_input(bids_run, tmp_path):
     assert res.exit_code == 0  # default: bands of >= 20 subjects; this cohort has none
     assert "under --min-count 20" in res.output
     assert pd.read_csv(tmp_path / "b.csv").empty
+
+
+def test_references_and_run_json(bids_run, broken_cohort, tmp_path):
+    import json
+    import shutil
+
+    out, _ = bids_run
+    target = tmp_path / "b.csv"
+    args = ["--out", str(target), "--age-bands", "0,120", "--min-count", "2", "--json"]
+    res = CliRunner().invoke(app, ["cohort", "references", str(out), *args])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["file"] == str(target) and data["bands"] == len(pd.read_csv(target))
+    # resumed in a copy: the tasks done before are skipped, the failed ones fail again
+    run_dir = tmp_path / "run"
+    shutil.copytree(out, run_dir)
+    latest = {}
+    for line in (run_dir / "manifest.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        latest[rec["task"]] = rec["status"]
+    failed = sorted(t for t, status in latest.items() if status != "done")
+    assert failed
+    args = ["cohort", "run", str(broken_cohort), "--out", str(run_dir), "--resume", "--json"]
+    res = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert res.exit_code == 3, res.output  # some tasks failed
+    data = json.loads(res.stdout)
+    assert data["skipped"] == len(latest) - len(failed) and data["done"] == 0
+    assert data["failed"] == len(failed) == len(data["failures"])
+    assert sorted(f["task"] for f in data["failures"]) == failed
