@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from spinestab.cohort.options import KINDS, TaskOptions, parse_options
+from spinestab.core.validation import check_range
 from spinestab.errors import InputError
 
 __all__ = [
@@ -144,8 +144,7 @@ def _age(value: str | None, *, source: str, item: str) -> float | None:
         age = float(text)
     except ValueError:
         raise InputError("age is not a number", source=source, item=item, value=value) from None
-    if not (math.isfinite(age) and 0 <= age <= 120):
-        raise InputError("age out of range", source=source, item=item, value=value)
+    check_range(item, age, 0, 120, source=source, message="age out of range")
     return age
 
 

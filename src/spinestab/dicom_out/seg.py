@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from spinestab import __version__
+from spinestab.core.validation import check_choice
 from spinestab.dicom_out.codes import (
     ANATOMICAL_STRUCTURE,
     LATERALITY,
@@ -100,10 +101,13 @@ def make_segmentation(
     from highdicom.sr.coding import CodedConcept
 
     kind = algorithm_type.upper()
-    if kind not in ALGORITHM_TYPES:
-        raise InputError(
-            "unknown segment algorithm type", value=algorithm_type, expected=str(ALGORITHM_TYPES)
-        )
+    check_choice(
+        "algorithm_type",
+        kind,
+        ALGORITHM_TYPES,
+        message="unknown segment algorithm type",
+        expected=str(ALGORITHM_TYPES),
+    )
     on_grid = conform_to(source.volume, mask, what="mask")
     labels = np.asarray(on_grid.data)
     present = {int(v) for v in label_values(labels)}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = ["GRADING_SCHEMES", "GradingScheme", "get_grading_scheme"]
@@ -103,8 +104,13 @@ GRADING_SCHEMES = {
 
 def get_grading_scheme(name: str, *, cutoffs_pct: Sequence[float] | None = None) -> GradingScheme:
     """Return a built-in scheme, optionally with user cut-offs (percent, increasing)."""
-    if name not in GRADING_SCHEMES:
-        raise InputError("unknown grading scheme", value=name, expected=", ".join(GRADING_SCHEMES))
+    check_choice(
+        "grade_scheme",
+        name,
+        GRADING_SCHEMES,
+        message="unknown grading scheme",
+        expected=", ".join(GRADING_SCHEMES),
+    )
     scheme = GRADING_SCHEMES[name]
     if cutoffs_pct is None:
         return scheme

@@ -27,6 +27,7 @@ import numpy as np
 
 from spinestab.core.levels import VERTEBRAE, vertebra_order
 from spinestab.core.safe_load import load_json
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 
 __all__ = [
@@ -206,19 +207,11 @@ def _entry(key: str, spec: object, src: str) -> LabelEntry:
 def _muscle_entry(value: int, key: str, spec: dict, src: str) -> LabelEntry:
     side = str(spec.get("side", "none")).lower()
     side = {"r": "right", "l": "left"}.get(side, side)
-    if side not in SIDES:
-        raise InputError(
-            "unknown side", source=src, item=key, value=side, expected="left/right/none"
-        )
+    check_choice(key, side, SIDES, source=src, message="unknown side", expected="left/right/none")
     muscle = str(spec["muscle"]).lower()
-    if muscle not in MUSCLES:
-        raise InputError(
-            "unknown muscle",
-            source=src,
-            item=key,
-            value=muscle,
-            expected=", ".join(MUSCLES),
-        )
+    check_choice(
+        key, muscle, MUSCLES, source=src, message="unknown muscle", expected=", ".join(MUSCLES)
+    )
     return LabelEntry(value, "muscle", muscle, side, str(spec.get("note", "")))
 
 

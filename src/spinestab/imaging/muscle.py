@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from spinestab.core.results import MUSCLE_QUALITY_COLUMNS, MuscleRow
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
 from spinestab.imaging.fat import FatMap
 from spinestab.imaging.grading import GRADING_SCHEMES, GradingScheme
@@ -171,8 +172,14 @@ class MeasureOptions:
 
     def __post_init__(self) -> None:
         """Refuse an unknown sex; keep the references as a tuple."""
-        if self.sex is not None and self.sex not in ("female", "male"):
-            raise InputError("unknown sex", value=self.sex, expected="female or male")
+        if self.sex is not None:
+            check_choice(
+                "sex",
+                self.sex,
+                ("female", "male"),
+                message="unknown sex",
+                expected="female or male",
+            )
         object.__setattr__(self, "references", tuple(self.references))
 
 

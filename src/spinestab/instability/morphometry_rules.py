@@ -91,10 +91,9 @@ def _band(data: Any, *, source: str, item: str) -> GradeBand:
     if not isinstance(data, Mapping):
         raise InputError("a grade band must be a mapping", source=source, item=item, value=data)
     grade = data.get("grade")
-    if grade not in (1, 2, 3) or isinstance(grade, bool):
-        raise InputError(
-            "unknown Genant grade", source=source, item=item, value=grade, expected="1, 2 or 3"
-        )
+    check_choice(
+        item, grade, (1, 2, 3), source=source, message="unknown Genant grade", expected="1, 2 or 3"
+    )
     op = check_choice(
         item,
         data.get("op"),

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spinestab.core.validation import check_range
 from spinestab.errors import InputError
 
 __all__ = [
@@ -114,8 +115,7 @@ class StreamBatch:
             raise InputError("device time must be unix seconds", item="device_time", value=t)
         if (self.samples is None) == (self.features is None):
             raise InputError("a batch holds either samples or features", item="batch")
-        if not 1 <= int(self.fs_hz) <= 1000:
-            raise InputError("sampling rate out of range", item="fs_hz", value=self.fs_hz)
+        check_range("fs_hz", int(self.fs_hz), 1, 1000, message="sampling rate out of range")
         if self.samples is not None:
             s = self.samples
             if s.ndim != 2 or s.shape[1] != 3:

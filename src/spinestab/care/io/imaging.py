@@ -260,25 +260,25 @@ def _morphometry_entry(entry: Any, *, source: str, index: int) -> VertebralDefor
     grade = entry.get("genant_grade")
     if grade is None:
         return None
-    if isinstance(grade, bool) or grade not in (0, 1, 2, 3):
-        raise InputError(
-            "not a Genant grade",
-            source=source,
-            item=f"{level} genant_grade",
-            value=grade,
-            expected="0, 1, 2, 3 or null",
-        )
+    check_choice(
+        f"{level} genant_grade",
+        grade,
+        (0, 1, 2, 3),
+        source=source,
+        message="not a Genant grade",
+        expected="0, 1, 2, 3 or null",
+    )
     if grade == 0:
         return level
     kind = entry.get("deformity")
-    if kind not in _DEFORMITY_TYPES:
-        raise InputError(
-            "unknown deformity type",
-            source=source,
-            item=f"{level} deformity",
-            value=kind,
-            expected=", ".join(_DEFORMITY_TYPES) + " for grade 1-3",
-        )
+    check_choice(
+        f"{level} deformity",
+        kind,
+        _DEFORMITY_TYPES,
+        source=source,
+        message="unknown deformity type",
+        expected=", ".join(_DEFORMITY_TYPES) + " for grade 1-3",
+    )
     flags = entry.get("flags") or ()
     if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
         raise InputError(
