@@ -337,7 +337,7 @@ def mri_command(
     ] = None,
     pictures: Annotated[
         bool | None,
-        pictures_option(help="Write the QA pictures (mask over image) [default: pictures]."),
+        pictures_option(help="Write the QA pictures (mask over image; default: --pictures)."),
     ] = None,
     qa: Annotated[bool | None, legacy_option("--qa/--no-qa")] = None,
     confirm_levels: Annotated[
