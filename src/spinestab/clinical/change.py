@@ -117,8 +117,10 @@ def assess_change(
 
     Examples
     --------
-    >>> assess_change("odi", 40, 30).status, assess_change("odi", 20, 15).status
+    >>> assess_change("odi", 40, 30).status, assess_change("odi", 20, 14).status
     ('improved', 'improved')
+    >>> assess_change("odi", 20, 15).status  # 5 points and 25 %: below both MICs
+    'unchanged'
     >>> assess_change("nrs", 5, 4).status
     'unchanged'
 
