@@ -132,10 +132,10 @@ def test_mask_input(tmp_path):
         (["--neutral", "{ex}/neutral.json", "--subreg", "{vert}"], "--subreg needs --mask"),
         (["--neutral", "{ex}/neutral.json", "--labels", "tptbox"], "--labels needs --mask"),
         (["--neutral", "{ex}/neutral.json", "--corners", "extremes"], "--corners needs --mask"),
-        (["--mask", "{vert}", "--corners", "hull"], "unknown corner method"),
+        (["--mask", "{vert}", "--corners", "hull"], "Invalid value for '--corners'"),
         (
             ["--neutral", "{ex}/neutral.json", "--translation-method", "taillard"],
-            "unknown translation method",
+            "Invalid value for '--translation-method'",
         ),
     ],
 )

@@ -110,7 +110,7 @@ def test_vertebra_mask_gives_grade_0_for_the_normal_body(tmp_path):
         (["--landmarks", "FILM", "--vertebrae-labels", "spineps"], "needs --vertebrae"),
         (["--landmarks", "FILM", "--corners", "linefit"], "needs --vertebrae"),
         (["--vertebrae", CT, "--vertebrae-labels", "nonsense"], "unknown label scheme"),
-        (["--vertebrae", CT, "--corners", "nonsense"], "unknown corner method"),
+        (["--vertebrae", CT, "--corners", "nonsense"], "Invalid value for '--corners'"),
         (["--landmarks", "MISSING.json"], "file not found"),
         (["--landmarks", "BAD"], "unknown corner names"),
         (["--landmarks", "FILM", "--rules", "MISSING.yaml"], "rules file not found"),

@@ -45,7 +45,7 @@ def test_user_add_reads_the_password_from_stdin_only(env):
         (["--role", "patient"], "a long enough password", "needs the patient's pseudonym"),
         (["--role", "patient", "--patient", "P-404"], "a long enough password", "unknown patient"),
         (["--role", "clinician", "--patient", "P-1"], "a long enough password", "only a patient"),
-        (["--role", "nurse"], "a long enough password", "unknown role"),
+        (["--role", "nurse"], "a long enough password", "Invalid value for '--role'"),
         (["--role", "clinician"], "short", "password length"),
     ],
 )
