@@ -90,9 +90,14 @@ class MorphometryRules:
 def _band(data: Any, *, source: str, item: str) -> GradeBand:
     if not isinstance(data, Mapping):
         raise InputError("a grade band must be a mapping", source=source, item=item, value=data)
-    grade = data.get("grade")
-    check_choice(
-        item, grade, (1, 2, 3), source=source, message="unknown Genant grade", expected="1, 2 or 3"
+    raw_grade: Any = data.get("grade")
+    grade = check_choice(
+        item,
+        raw_grade,
+        (1, 2, 3),
+        source=source,
+        message="unknown Genant grade",
+        expected="1, 2 or 3",
     )
     op = check_choice(
         item,
