@@ -95,7 +95,7 @@ def test_references_and_run_json(bids_run, broken_cohort, tmp_path):
     res = CliRunner().invoke(app, ["cohort", "references", str(out), *args])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data["file"] == str(target) and data["bands"] == len(pd.read_csv(target))
+    assert data["out"] == str(target) and data["bands"] == len(pd.read_csv(target))
     # resumed in a copy: the tasks done before are skipped, the failed ones fail again
     run_dir = tmp_path / "run"
     shutil.copytree(out, run_dir)
