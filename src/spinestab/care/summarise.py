@@ -260,7 +260,7 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
                 change[instrument] = compare_scores(first, complete[-1]).to_dict()
     red = by_instrument.get("redflags", [])
     latest_screen = red[-1] if red else None
-    dates = [s.date for items in by_instrument.values() for s in items if s.date]
+    dates = [s.date for items in by_instrument.values() for s in items]
     # red-flag items the history makes positive count as positive (the safer answer, §3)
     screened, derived = apply_derived_items(
         latest_screen,
@@ -269,7 +269,7 @@ def clinical_state_from_scores(scores: Iterable[Score], history: History) -> Cli
             age_uncertainty_years=history.age_uncertainty_years,
             form=screen_answers(latest_screen) if latest_screen is not None else None,
         ),
-        date=max(dates) if dates else None,
+        date=max((d for d in dates if d is not None), default=None),
     )
     flags = tuple(
         RedFlag(

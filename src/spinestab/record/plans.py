@@ -11,6 +11,10 @@
   active plan is refused.
 
 Plan content never changes once stored; only the status moves on (audited).
+
+Long module: making, approving and progressing a plan share the version and status
+helpers; the profile built from the record (:func:`build_profile`) is to move into its own
+module when next changed.
 """
 
 from __future__ import annotations

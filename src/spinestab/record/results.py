@@ -13,6 +13,9 @@ motion segment, day, prompt) so that reports and cohorts can query them. A study
 once: its content hash (result table plus input files plus options) is unique per patient.
 Input files given as ``inputs`` (role -> file or folder) are stored too, so every number
 can be traced to the bytes it came from.
+
+Long module: the three kinds of result share the file checks, the content hash and the
+storing of files; to be split by kind when next changed.
 """
 
 from __future__ import annotations

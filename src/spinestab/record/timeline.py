@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from spinestab.record._uow import Actor, UnitOfWork, audit, authorize, find_patient, service, utc
@@ -39,7 +41,7 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
     s = uow.session
     pid = patient.id
 
-    def rows(model, *order):  # type: ignore[no-untyped-def]
+    def rows(model: Any, *order: Any) -> Any:
         return s.scalars(select(model).where(model.patient_id == pid).order_by(*order)).all()
 
     plan_versions = {r.id: r.version for r in rows(PlanVersion, PlanVersion.version)}

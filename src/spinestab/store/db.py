@@ -90,7 +90,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 IMMEDIATE = {"spinestab_sqlite_begin": "IMMEDIATE"}
 
 
-def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin(connection: Any) -> None:
     # DEFERRED by default (WAL: readers never wait); IMMEDIATE for the record's units of
     # work, which read then write: the write lock is taken first, so a writer queues (busy
     # timeout) instead of failing on a snapshot another writer has moved on from
@@ -130,7 +130,7 @@ def _file_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _upgrade(connection, revision: str) -> None:  # type: ignore[no-untyped-def]
+def _upgrade(connection: Any, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
