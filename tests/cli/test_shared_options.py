@@ -145,8 +145,8 @@ def test_the_command_line_choices_are_the_library_s():
     from spinestab.imaging.segment.tools import _TASK_SCHEMES
     from spinestab.instability.assess import TRANSLATION_METHODS
     from spinestab.instability.masks import CORNER_METHODS
+    from spinestab.record.patients import SEXES
     from spinestab.service.models import ROLES
-    from spinestab.store.repository import _SEXES
     from spinestab.wearable.transfers import SIT_TO_STAND_DETECTORS
 
     def values(enum):
@@ -161,7 +161,7 @@ def test_the_command_line_choices_are_the_library_s():
     assert values(inst_cli.CornerMethod) == sorted(CORNER_METHODS)
     assert values(wearable_cli.SitToStand) == sorted(SIT_TO_STAND_DETECTORS)
     assert values(user_cli.Role) == sorted(ROLES)
-    assert values(patient_cli.Sex) == sorted(_SEXES)
+    assert values(patient_cli.Sex) == sorted(SEXES)
 
 
 MUSCLEMAP = Path(__file__).resolve().parents[1] / "data" / "imaging" / "musclemap"

@@ -8,6 +8,7 @@ import unicodedata
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from spinestab.core.validation import check_choice, check_range, check_type
 from spinestab.errors import AlreadyStoredError, InputError
 from spinestab.record._uow import (
     Actor,
@@ -98,20 +99,12 @@ def create_patient(
     """
     authorize(actor, "", patient_may=False)
     pseudonym = check_pseudonym(pseudonym)
-    if sex is not None and sex not in SEXES:
-        raise InputError("unknown sex", item="sex", value=sex, expected=", ".join(SEXES))
+    if sex is not None:
+        check_choice("sex", sex, SEXES, message="unknown sex", expected=", ".join(SEXES))
     year = (today or dt.date.today()).year
-    if birth_year is not None and (
-        isinstance(birth_year, bool)
-        or not isinstance(birth_year, int)
-        or not year - 120 <= birth_year <= year
-    ):
-        raise InputError(
-            "implausible birth year",
-            item="birth_year",
-            value=birth_year,
-            expected=f"{year - 120} to {year}",
-        )
+    if birth_year is not None:
+        check_type("birth_year", birth_year, int, expected="a year")
+        check_range("birth_year", birth_year, year - 120, year, message="implausible birth year")
     exists = uow.session.scalar(select(Patient.id).where(Patient.pseudonym == pseudonym))
     if exists is not None:
         raise AlreadyStoredError(
