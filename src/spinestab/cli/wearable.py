@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -100,7 +100,8 @@ def wearable_command(
 
     Writes OUT/per_second.parquet, daily.csv, prompts.csv, wearable_summary.json, timeline_*.png.
 
-    --json prints {"summary": wearable_summary.json, "files": [...]} on stdout.
+    --json prints {"summary": wearable_summary.json, "files": [...]} on stdout (with
+    --patient also "record": what was saved; "files" empty without --out).
 
     Exit code 2 on bad input.
     """
@@ -194,23 +195,7 @@ def wearable_command(
             )
             bar.update(task, description="writing")
             paths = write_outputs(result, out, pictures=pictures, language=language)
-        if as_json:
-            print_json({"summary": result.info, "files": [str(p) for p in paths]})
-            return
-        d = result.daily
-        console.print(
-            f"[bold]{len(d['date'])}[/] day(s), {result.info['setup']}, "
-            f"{int(result.prompts_unix_s.size)} prompt(s); "
-            f"trunk calibration: {result.info['trunk']['calibration']['status']}"  # type: ignore[index]
-        )
-        for sensor in ("trunk", "thigh"):
-            sinfo = result.info.get(sensor)
-            for note in sinfo.get("notes", []) if isinstance(sinfo, dict) else []:
-                console.print(f"  {sensor}: {note}", markup=False)
-        for p in paths[:4] if shown_out else ():
-            console.print(f"  wrote {p}")
-        if shown_out and len(paths) > 4:
-            console.print(f"  wrote {len(paths) - 4} timeline picture(s)")
+        saved = None
         if patient is not None:
             options = {
                 "units": units,
@@ -223,11 +208,38 @@ def wearable_command(
                 "language": language,
             }
             inputs = {"trunk": trunk, "thigh": thigh if thigh != trunk else None}
-            console.print(
-                save_result("wearable", patient, out, inputs=inputs, options=options),
-                highlight=False,
-                soft_wrap=True,
-            )
+            saved = save_result("wearable", patient, out, inputs=inputs, options=options)
+    if as_json:
+        # with --patient alone the files were in a temporary folder, now in the record
+        doc: dict[str, Any] = {
+            "summary": result.info,
+            "files": [str(p) for p in paths] if shown_out else [],
+        }
+        if saved is not None:
+            doc["record"] = saved
+        print_json(doc)
+        return
+    _report(result, paths if shown_out else [], saved)
+
+
+def _report(result: Any, paths: list[Path], saved: str | None) -> None:
+    """Print the run's summary: days, setup, prompts, calibration, notes, files written."""
+    d = result.daily
+    console.print(
+        f"[bold]{len(d['date'])}[/] day(s), {result.info['setup']}, "
+        f"{int(result.prompts_unix_s.size)} prompt(s); "
+        f"trunk calibration: {result.info['trunk']['calibration']['status']}"
+    )
+    for sensor in ("trunk", "thigh"):
+        sinfo = result.info.get(sensor)
+        for note in sinfo.get("notes", []) if isinstance(sinfo, dict) else []:
+            console.print(f"  {sensor}: {note}", markup=False)
+    for p in paths[:4]:
+        console.print(f"  wrote {p}")
+    if len(paths) > 4:
+        console.print(f"  wrote {len(paths) - 4} timeline picture(s)")
+    if saved is not None:
+        console.print(saved, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
