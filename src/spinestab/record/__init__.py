@@ -9,9 +9,20 @@ refused attempt is audited.
 
 Examples
 --------
->>> from spinestab.record import Actor, open_record, create_patient   # doctest: +SKIP
->>> with open_record() as record, record.unit_of_work() as uow:        # doctest: +SKIP
-...     create_patient(uow, Actor(username="alice", role="clinician"), "P-001")
+A record in a new SQLite file (``open_record()`` alone opens the one of the settings):
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from spinestab.record import Actor, create_patient, open_record
+>>> from spinestab.settings import Settings
+>>> folder = Path(tempfile.mkdtemp())
+>>> settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'record.sqlite3'}")
+>>> alice = Actor(username="alice", role="clinician")
+>>> with open_record(settings) as record, record.unit_of_work() as uow:
+...     create_patient(uow, alice, "P-001", birth_year=1979).pseudonym
+'P-001'
+>>> import shutil
+>>> shutil.rmtree(folder)
 
 See ``docs/record.md`` for the whole API.
 
