@@ -31,6 +31,8 @@ def make_settings(tmp_path: Path, database_url: str, **overrides) -> ServiceSett
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "job_workers": 1,
+        "live_sse_seconds": 1.0,  # a prompts event stream ends (the matrix calls it too)
+        "live_poll_seconds": 0.2,
     }
     return ServiceSettings(**(values | overrides))
 

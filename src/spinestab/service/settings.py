@@ -49,6 +49,18 @@ class ServiceSettings(Settings):
         description="Worklist: days without a logged session before a patient is "
         "listed as having stopped logging [D].",
     )
+    live_sse_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Live prompts: a server-sent event connection closes after this long "
+        "(the browser reconnects where it left off).",
+    )
+    live_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Live prompts: how often a connection also reads the record (prompts "
+        "stored by another server process).",
+    )
     production: bool = Field(default=False, description="Set by serve --production.")
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes (RFC 9106).")
     argon2_memory_kib: int = Field(

@@ -67,8 +67,6 @@ log = logging.getLogger(__name__)
 _MAX_PENDING = 64  # early batches a stream may hold while one before them is missing
 _MAX_GAP_S = 3600.0  # a device-time gap up to this long is filled as missing
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class StreamSetup:
@@ -298,14 +296,26 @@ class LiveEngine(EngineStages):
             self._set_orientation(k, setup.orientation)
         else:
             self._standing[k] = []
-        p = setup.prompts
-        a["limit_s"][k] = round(p.static_limit_min * 60)
-        a["snooze_s"][k] = round(p.snooze_min * 60)
-        a["clear_s"][k] = round(p.clear_move_s)
-        a["quiet_start_h"][k] = p.quiet_start_h
-        a["quiet_end_h"][k] = p.quiet_end_h
         self.ids[k] = stream
         self.slot[stream] = k
+        self.set_prompts(stream, setup.prompts)
+
+    def set_prompts(self, stream: str, prompts: PromptConfig) -> None:
+        """Change a stream's prompt options (a new plan version); its clock keeps running."""
+        k = self._slot_of(stream)
+        a = self._a
+        a["limit_s"][k] = round(prompts.static_limit_min * 60)
+        a["snooze_s"][k] = round(prompts.snooze_min * 60)
+        a["clear_s"][k] = round(prompts.clear_move_s)
+        a["quiet_start_h"][k] = prompts.quiet_start_h
+        a["quiet_end_h"][k] = prompts.quiet_end_h
+
+    def position(self, stream: str) -> tuple[int, float]:
+        """Return the next sequence number expected and the device time where it starts."""
+        k = self._slot_of(stream)
+        a = self._a
+        end = float(a["start_unix_s"][k]) + int(a["n_samples"][k]) / self.fs
+        return int(a["next_seq"][k]), end
 
     def watch(self, stream: str) -> None:
         """Keep every settled posture and forward angle of ``stream`` (see :meth:`watched`)."""
@@ -368,7 +378,12 @@ class LiveEngine(EngineStages):
         self._take(k, batch)
         held = self._pending.get(k, {})
         while int(a["next_seq"][k]) in held:
-            self._take(k, held.pop(int(a["next_seq"][k])))
+            early = held.pop(int(a["next_seq"][k]))
+            try:
+                self._take(k, early)
+            except InputError as exc:  # checked before anything changed: wait for a resend
+                log.info("%s: held batch %d refused (%s)", stream, early.seq, exc.message)
+                break
         if not held:
             self._pending.pop(k, None)
         return SubmitResult("accepted", int(a["next_seq"][k]))

@@ -7,13 +7,13 @@ it here; the authorisation matrix test picks its routes up from the app's route 
 from fastapi import APIRouter
 
 from spinestab.service.deps import CsrfChecked
-from spinestab.service.routers import auth, health, interop, jobs, me, patients, users
+from spinestab.service.routers import auth, health, interop, jobs, live, me, patients, users
 
 __all__ = ["api_router"]
 
 api_router = APIRouter()
 api_router.include_router(auth.login_router)  # the only state change without CSRF (see auth)
 _checked = APIRouter(dependencies=[CsrfChecked])
-for _module in (health, auth, patients, jobs, users, interop, me):
+for _module in (health, auth, patients, jobs, users, interop, me, live):
     _checked.include_router(_module.router)
 api_router.include_router(_checked)
