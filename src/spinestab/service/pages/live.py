@@ -51,6 +51,7 @@ def moving(request: Request, session: SessionDep, user: PatientUser) -> Response
     )[-10:]
     choices = sorted({*SNOOZE_CHOICES, *([round(status.snooze_min)] if status.snooze_min else [])})
     move = f"{status.clear_move_min or 1:g}"
+    updated = [str(s["updated_at"]) for s in status.streams if s.get("updated_at")]
     return render(
         request,
         "patient/moving.html",
@@ -58,6 +59,7 @@ def moving(request: Request, session: SessionDep, user: PatientUser) -> Response
         limit_min=f"{status.static_limit_min or 0:g}",
         move_min=move,
         recent=list(reversed(recent)),
+        last_data=max(updated) if updated else None,
         quiet=(_clock(status.quiet_start_h), _clock(status.quiet_end_h)),
         choices=choices,
         now=dt.datetime.now(dt.UTC),
