@@ -1,7 +1,10 @@
-"""Live prompting: concurrent 25 Hz trunk streams per core through the engine (issue 13.3).
+"""Live prompting (issue 13.3): the engine alone, and the HTTP endpoint under load.
 
-One command: ``python -m benchmarks live [--streams N] [--seconds T] [--bases B]``.
+One command: ``python -m benchmarks live [--parts engine,endpoint] [--streams N]
+[--seconds T] [--bases B] [--clients C] [--requests R] [--time-limit S] [--batch-s K]
+[--database sqlite|postgres]``.
 
+**The engine** (``--parts engine``): concurrent 25 Hz trunk streams per core.
 Every stream sends one-second packets (25 samples), as a phone forwarding a sensor does;
 each simulated second all streams' packets go in with one ``submit_frames`` and one
 ``step``. Streams play one of ``B`` scripted recordings (random mountings, m/s^2, lying,
@@ -19,6 +22,10 @@ and stream-seconds/s per CPU second (= streams one core keeps up with in real ti
 array memory per stream and the process's resident memory per stream, and, side by side,
 :class:`~spinestab.wearable.live.LiveMonitor` (one Python object per stream, the peer
 baseline) measured on one stream. Goal: >= 50,000 streams on one core (1.25 M samples/s).
+
+**The endpoint** (``--parts endpoint``): ``POST /api/v1/me/stream`` of a real ``spinestab
+serve`` on loopback, ``C`` phones at once, JSON and binary batches: see
+:mod:`benchmarks.live_endpoint`.
 """
 
 from __future__ import annotations
@@ -44,6 +51,30 @@ def _rss_bytes() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks live")
+    ap.add_argument("--streams", type=int, default=50_000)
+    ap.add_argument("--seconds", type=int, default=0, help="default: lag + 150")
+    ap.add_argument("--bases", type=int, default=8)
+    ap.add_argument("--parts", default="engine,endpoint", help="engine, endpoint or both")
+    ap.add_argument("--clients", type=int, default=50, help="endpoint: phones at once")
+    ap.add_argument("--requests", type=int, default=2000, help="endpoint: per scenario")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="endpoint: s per scenario")
+    ap.add_argument("--batch-s", type=int, default=10, help="endpoint: seconds a batch")
+    ap.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    args = ap.parse_args(argv or [])
+    parts = set(args.parts.split(","))
+    rc = 0
+    if "engine" in parts:
+        rc |= _engine(args)
+    if "endpoint" in parts:
+        from benchmarks.live_endpoint import run_endpoint
+
+        rc |= run_endpoint(args)
+    return rc
+
+
+def _engine(args: argparse.Namespace) -> int:
+    """The engine alone: many streams, one-second packets, every prompt checked."""
     import contextlib
     import logging
 
@@ -63,11 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     from spinestab.wearable.posture import NONWEAR
     from spinestab.wearable.synthetic import scripted_recording
 
-    ap = argparse.ArgumentParser(prog="python -m benchmarks live")
-    ap.add_argument("--streams", type=int, default=50_000)
-    ap.add_argument("--seconds", type=int, default=0, help="default: lag + 150")
-    ap.add_argument("--bases", type=int, default=8)
-    args = ap.parse_args(argv or [])
     prompts_cfg = PromptConfig(static_limit_min=1, snooze_min=1)
     cfg = WearableConfig(prompts=prompts_cfg)
     probe = LiveEngine(fs_hz=FS, cfg=cfg)

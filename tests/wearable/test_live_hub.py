@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -39,9 +40,14 @@ class MemoryStore:
         self.policy_now = policy or PromptPolicy(PROMPTS, "plan", 1)
         self.fail = False
         self.lock = threading.Lock()
+        self.gate: threading.Event | None = None
+        self.keys_per_step: list[int] = []
 
     @contextlib.contextmanager
     def transaction(self, keys):
+        self.keys_per_step.append(len(keys))
+        if self.gate is not None:
+            self.gate.wait(timeout=30)
         with self.lock:
             staged = _Tx(self)
             yield staged
@@ -162,7 +168,6 @@ def test_hub_equals_offline_under_repeats_reorders_threads_and_a_restart(day):
     for t in threads:
         t.join()
     assert not errors, errors
-    assert hub.steps < hub.batches  # requests shared steps
     hub2 = LiveHub(store)  # a restart: only the store is left
     for p in patients:
         feed(p, plans[p][half[p] :], hub2)
@@ -174,6 +179,33 @@ def test_hub_equals_offline_under_repeats_reorders_threads_and_a_restart(day):
         np.testing.assert_allclose(sorted(mine), want)
         stored = sorted(q.unix_s for (k, _), q in store.prompts.items() if k.patient == p)
         np.testing.assert_allclose(stored, want)
+
+
+def test_requests_that_arrive_during_a_step_share_the_next_one(day):
+    x, t0, _off, orient = day
+    store = MemoryStore()
+    hub = LiveHub(store)
+    opts = StreamOptions(units="m/s2", orientation=orient)
+    batch = StreamBatch(0, t0, samples=x[: 60 * FS], fs_hz=FS)
+    store.gate = threading.Event()  # the first step waits in its transaction
+    first = threading.Thread(target=hub.advance, args=(StreamKey("P-0"), batch, opts))
+    first.start()
+    while not store.keys_per_step:
+        time.sleep(0.01)
+    others = [
+        threading.Thread(target=hub.advance, args=(StreamKey(f"P-{i}"), batch, opts))
+        for i in range(1, 4)
+    ]
+    for t in others:
+        t.start()
+    while len(hub._pending) < 3:
+        time.sleep(0.01)
+    store.gate.set()
+    for t in (first, *others):
+        t.join()
+    assert store.keys_per_step == [1, 3]  # three streams advanced in one step
+    assert hub.steps == 2 and hub.batches == 4
+    assert len(store.streams) == 4
 
 
 def test_units_time_and_gaps_are_checked(day):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,40 +113,44 @@ class LiveStatus(_Out):
 
 
 # ------------------------------------------------------------------------------ policy
-@functools.lru_cache(maxsize=4096)
-def _options_of_plan(plan_id: int, data_json: str) -> PromptConfig | None:
-    """Prompt options of one (immutable) plan version; None without a movement-break goal."""
-    import json
+#: Prompt options of plan versions by id (a version's content never changes); None: the
+#: plan has no movement-break goal.
+_OPTIONS: dict[int, PromptConfig | None] = {}
+_OPTIONS_MAX = 4096
 
+
+def _options_of_plan(session: Session, plan_id: int) -> PromptConfig | None:
+    """Prompt options of one (immutable) plan version, read once per process."""
+    if plan_id in _OPTIONS:
+        return _OPTIONS[plan_id]
+    data = session.scalar(select(PlanVersion.data).where(PlanVersion.id == plan_id))
     try:
-        return PromptConfig.from_plan(json.loads(data_json))
+        options = PromptConfig.from_plan(data if isinstance(data, dict) else {})
     except InputError:
-        return None
-
-
-def _plan_in_force(session: Session, patient_id: int) -> PlanVersion | None:
-    """Return the active plan, or the latest blocked one when newer (as ``get_plan``)."""
-    rows = session.scalars(
-        select(PlanVersion)
-        .where(PlanVersion.patient_id == patient_id, PlanVersion.status.in_(("active", "blocked")))
-        .order_by(PlanVersion.version.desc())
-        .limit(1)
-    ).all()
-    return rows[0] if rows else None
+        options = None
+    if len(_OPTIONS) >= _OPTIONS_MAX:
+        _OPTIONS.clear()
+    _OPTIONS[plan_id] = options
+    return options
 
 
 def _policy(session: Session, patient_id: int) -> PromptPolicy:
-    import json
-
-    row = _plan_in_force(session, patient_id)
+    """Prompt policy from the plan in force: active, or the latest blocked when newer."""
+    row = session.execute(
+        select(PlanVersion.id, PlanVersion.status, PlanVersion.version)
+        .where(PlanVersion.patient_id == patient_id, PlanVersion.status.in_(("active", "blocked")))
+        .order_by(PlanVersion.version.desc())
+        .limit(1)
+    ).one_or_none()
     if row is None:
         return PromptPolicy(None, "no_plan")
-    if row.status == "blocked":
-        return PromptPolicy(None, "blocked", row.version)
-    options = _options_of_plan(row.id, json.dumps(row.data, sort_keys=True))
+    plan_id, status, version = row
+    if status == "blocked":
+        return PromptPolicy(None, "blocked", version)
+    options = _options_of_plan(session, plan_id)
     if options is None:
-        return PromptPolicy(None, "no_goal", row.version)
-    return PromptPolicy(options, "plan", row.version)
+        return PromptPolicy(None, "no_goal", version)
+    return PromptPolicy(options, "plan", version)
 
 
 def prompt_policy(uow: UnitOfWork, patient: Patient) -> PromptPolicy:

@@ -52,6 +52,7 @@ from spinestab.wearable._engine_stages import (
     StepResult,
     _rounds,
 )
+from spinestab.wearable._state_bytes import pack_arrays, unpack_arrays
 from spinestab.wearable.calibrate import Calibration
 from spinestab.wearable.config import PromptConfig, WearableConfig
 from spinestab.wearable.features import _nsub
@@ -555,6 +556,9 @@ class LiveEngine(EngineStages):
     def stream_state(self, stream: str) -> bytes:
         """Return the whole state of one stream as bytes (no pickle), for :meth:`restore_stream`.
 
+        The format: :mod:`spinestab.wearable._state_bytes` (``.npz`` bytes of earlier
+        versions are still read).
+
         Raises
         ------
         InputError
@@ -589,9 +593,7 @@ class LiveEngine(EngineStages):
             ],
             np.int64,
         )
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)  # type: ignore[arg-type]
-        return buf.getvalue()
+        return pack_arrays(arrays)
 
     def restore_stream(self, stream: str, data: bytes) -> None:
         """Open ``stream`` from :meth:`stream_state` bytes (after a server restart).
@@ -604,11 +606,14 @@ class LiveEngine(EngineStages):
         """
         if stream in self.slot:
             raise InputError("stream already open", item="stream", value=stream)
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                arrays = {name: z[name] for name in z.files}
-        except (ValueError, OSError, EOFError) as exc:
-            raise InputError("not a stream state", value=str(exc)[:200]) from None
+        if data[:2] == b"PK":  # an .npz, as states were written before pack_arrays
+            try:
+                with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                    arrays = {name: z[name] for name in z.files}
+            except (ValueError, OSError, EOFError) as exc:
+                raise InputError("not a stream state", value=str(exc)[:200]) from None
+        else:
+            arrays = unpack_arrays(data)
         meta = arrays.get("meta")
         mine = [
             self.fs,
