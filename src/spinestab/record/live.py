@@ -448,6 +448,10 @@ def snooze_prompts(
     return SnoozeOut(until=until if minutes > 0 else None, minutes=float(minutes))
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 _REASONS = {
     "plan": "prompted by the approved plan",
     "no_plan": "no approved plan yet",
@@ -469,7 +473,7 @@ def live_status(uow: UnitOfWork, actor: Actor, pseudonym: str) -> LiveStatus:
             "units": s.units,
             "next_seq": s.next_seq,
             "until": dt.datetime.fromtimestamp(s.end_unix_s, dt.UTC).isoformat(),
-            "updated_at": utc(s.updated_at).isoformat() if s.updated_at else None,
+            "updated_at": _iso(utc(s.updated_at)),
         }
         for s in uow.session.scalars(
             select(LiveStream).where(LiveStream.patient_id == patient.id).order_by(LiveStream.id)

@@ -20,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from spinestab.record import Record
 from spinestab.record.live import RecordStreamStore
+from spinestab.store.artifacts import FileArtifactStore
 from spinestab.wearable.live_hub import LiveHub
 
 __all__ = ["LiveService", "PromptNotices", "live_service"]
@@ -66,11 +69,18 @@ class PromptNotices:
 
 
 class LiveService:
-    """The hub and the notices of one app."""
+    """The hub and the notices of one app, and the record as the live routes use it.
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    The routes' own record calls (status, prompts, snooze) run in units of work of the
+    record (SQLite ``BEGIN IMMEDIATE``), not in the request's transaction: they read and
+    then write (the audit), and a read-then-write transaction fails on SQLite when another
+    writer (a live step) committed in between.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], data_dir: Path) -> None:
         self.hub = LiveHub(RecordStreamStore(sessions))
         self.notices = PromptNotices()
+        self.record = Record(sessions, FileArtifactStore(data_dir / "artifacts"))
 
 
 def live_service(app: Any) -> LiveService:
@@ -80,6 +90,7 @@ def live_service(app: Any) -> LiveService:
         with _LOCK:
             service = getattr(app.state, "spinestab_live", None)
             if service is None:
-                service = LiveService(app.state.spinestab.sessions)
+                state = app.state.spinestab
+                service = LiveService(state.sessions, state.settings.data_dir)
                 app.state.spinestab_live = service
     return service

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from spinestab import record
 from spinestab.errors import InputError
-from spinestab.record.live import list_prompts, live_status, snooze_prompts
-from spinestab.service.deps import PatientUser, SessionDep
+from spinestab.record.live import SnoozeOut, list_prompts, live_status, snooze_prompts
+from spinestab.service.deps import PatientUser
+from spinestab.service.live import live_service
 from spinestab.service.pages.render import render
 
 __all__ = ["router"]
@@ -41,14 +43,14 @@ def _clock(hours: float | None) -> str:
 
 
 @router.get("/moving")
-def moving(request: Request, session: SessionDep, user: PatientUser) -> Response:
+def moving(request: Request, user: PatientUser) -> Response:
     """Show the patient's live prompts and whether (and why not) they are prompted."""
     actor = _actor(user)
-    uow = record.UnitOfWork(session)
-    status = live_status(uow, actor, actor.patient or "")
-    recent = list_prompts(
-        uow, actor, actor.patient or "", after_id=max(0, status.last_prompt_id - 200)
-    )[-10:]
+    with live_service(request.app).record.unit_of_work() as uow:
+        status = live_status(uow, actor, actor.patient or "")
+        recent = list_prompts(
+            uow, actor, actor.patient or "", after_id=max(0, status.last_prompt_id - 200)
+        )[-10:]
     choices = sorted({*SNOOZE_CHOICES, *([round(status.snooze_min)] if status.snooze_min else [])})
     move = f"{status.clear_move_min or 1:g}"
     updated = [str(s["updated_at"]) for s in status.streams if s.get("updated_at")]
@@ -68,7 +70,7 @@ def moving(request: Request, session: SessionDep, user: PatientUser) -> Response
 
 
 @router.post("/moving/snooze")
-async def snooze(request: Request, session: SessionDep, user: PatientUser) -> Response:
+async def snooze(request: Request, user: PatientUser) -> Response:
     """Snooze prompts for the chosen minutes (0 ends the snooze)."""
     actor = _actor(user)
     form = await request.form()
@@ -77,5 +79,10 @@ async def snooze(request: Request, session: SessionDep, user: PatientUser) -> Re
         minutes = float(value) if isinstance(value, str) and value.strip() else None
     except ValueError:
         raise InputError("snooze minutes must be a number", item="minutes") from None
-    out = snooze_prompts(record.UnitOfWork(session), actor, actor.patient or "", minutes=minutes)
+
+    def save() -> SnoozeOut:
+        with live_service(request.app).record.unit_of_work() as uow:
+            return snooze_prompts(uow, actor, actor.patient or "", minutes=minutes)
+
+    out = await run_in_threadpool(save)
     return RedirectResponse(f"/moving?snoozed={round(out.minutes)}", status_code=303)

@@ -137,10 +137,10 @@ async def post_stream(
 
 
 @router.get("/stream")
-def get_stream(session: SessionDep, user: PatientUser) -> dict[str, Any]:
+def get_stream(request: Request, user: PatientUser) -> dict[str, Any]:
     """Whether the patient is prompted now (and why not), the options, their streams."""
-    uow = record.UnitOfWork(session)
-    return live_status(uow, _actor(user), _own(user)).model_dump(mode="json")
+    with live_service(request.app).record.unit_of_work() as uow:
+        return live_status(uow, _actor(user), _own(user)).model_dump(mode="json")
 
 
 @router.post(
@@ -152,7 +152,7 @@ def get_stream(session: SessionDep, user: PatientUser) -> dict[str, Any]:
         }
     },
 )
-async def snooze(request: Request, session: SessionDep, user: PatientUser) -> dict[str, Any]:
+async def snooze(request: Request, user: PatientUser) -> dict[str, Any]:
     """Snooze prompts for ``minutes`` (default: the plan's snooze; 0 ends the snooze)."""
     body = await request.body()
     minutes = None
@@ -164,19 +164,21 @@ async def snooze(request: Request, session: SessionDep, user: PatientUser) -> di
         if not isinstance(data, dict) or set(data) - {"minutes"}:
             raise InputError('send {"minutes": N}', item="body")
         minutes = data.get("minutes")
-    uow = record.UnitOfWork(session)
-    return snooze_prompts(uow, _actor(user), _own(user), minutes=minutes).model_dump(mode="json")
+    pseudonym, actor = _own(user), _actor(user)
+
+    def save() -> dict[str, Any]:
+        with live_service(request.app).record.unit_of_work() as uow:
+            return snooze_prompts(uow, actor, pseudonym, minutes=minutes).model_dump(mode="json")
+
+    return await run_in_threadpool(save)
 
 
-def _read(state: Any, actor: record.Actor, pseudonym: str, after: int, audited: bool) -> Any:
-    from spinestab.store import session_scope
-
-    with session_scope(state.sessions) as session:
-        uow = record.UnitOfWork(session)
-        if audited:
-            status = live_status(uow, actor, pseudonym)
-            return status, list_prompts(uow, actor, pseudonym, after_id=after, audited=False)
-        return None, list_prompts(uow, actor, pseudonym, after_id=after, audited=False)
+def _read(
+    rec: record.Record, actor: record.Actor, pseudonym: str, after: int, audited: bool
+) -> Any:
+    with rec.unit_of_work() as uow:
+        status = live_status(uow, actor, pseudonym) if audited else None
+        return status, list_prompts(uow, actor, pseudonym, after_id=after, audited=False)
 
 
 @router.get("/prompts", response_class=EventSourceResponse)
@@ -193,12 +195,12 @@ async def prompts(
     start = after
     if last_event_id and last_event_id.isdigit():
         start = int(last_event_id)
-    status, _ = await run_in_threadpool(_read, state, actor, pseudonym, 0, True)
+    live = live_service(request.app)
+    status, _ = await run_in_threadpool(_read, live.record, actor, pseudonym, 0, True)
     if start is None:  # a new connection: prompts from now on
         start = status.last_prompt_id
     with_status = status
     settings = state.settings
-    live = live_service(request.app)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         last = int(start)
@@ -209,7 +211,7 @@ async def prompts(
         ends = time.monotonic() + settings.live_sse_seconds
         try:
             while True:
-                _, rows = await run_in_threadpool(_read, state, actor, pseudonym, last, False)
+                _, rows = await run_in_threadpool(_read, live.record, actor, pseudonym, last, False)
                 for p in rows:
                     last = p.id
                     yield ServerSentEvent(
