@@ -17,6 +17,7 @@ import pytest
 
 from spinestab.errors import ConflictError, InputError
 from spinestab.wearable.config import PromptConfig, WearableConfig
+from spinestab.wearable.engine import LiveEngine
 from spinestab.wearable.io import recording_from_array
 from spinestab.wearable.live import orientation_from_dict
 from spinestab.wearable.live_checks import StreamOptions, check_stream_name
@@ -273,3 +274,17 @@ def test_no_plan_no_prompts_and_options_follow_the_plan(day):
         got += hub.advance(key, b, opts).prompts
     assert got and all(p.unix_s >= batches[half].device_time_unix_s - 300 for p in got)
     assert len(got) > np.sum(off.prompts_unix_s >= batches[half].device_time_unix_s)
+
+
+def test_idle_streams_leave_memory_and_come_back_from_the_store(day):
+    x, t0, off, orient = day
+    store = MemoryStore()
+    hub = LiveHub(store, idle_s=0.0)  # every stream leaves memory after each step
+    opts = StreamOptions(units="m/s2", orientation=orient)
+    prompts = []
+    for b in _batches(x, t0, np.random.default_rng(4), max_s=900):
+        prompts += hub.advance(StreamKey("P-1"), b, opts).prompts
+        assert hub.streams_in_memory == 0
+    n_settled = x.shape[0] // FS - LiveEngine(fs_hz=FS).lag - 1
+    want = off.prompts_unix_s[off.prompts_unix_s - t0 < n_settled]
+    np.testing.assert_allclose(sorted(p.unix_s for p in prompts), want)

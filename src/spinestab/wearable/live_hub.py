@@ -152,6 +152,7 @@ class LiveHub:
         self._stepping = False
         self.steps = 0
         self.batches = 0
+        self._next_eviction = time.monotonic() + min(60.0, self.idle_s)
 
     # ------------------------------------------------------------------ public
     def advance(
@@ -382,6 +383,10 @@ class LiveHub:
         t.status, t.next_seq = res.status, res.next_seq
 
     def _evict_idle(self) -> None:
-        limit = time.monotonic() - self.idle_s
+        now = time.monotonic()
+        if now < self._next_eviction:  # a look over every stream at most once a minute
+            return
+        self._next_eviction = now + min(60.0, self.idle_s)
+        limit = now - self.idle_s
         for key in [k for k, h in self._held.items() if h.last_used < limit]:
             self._forget(key)
