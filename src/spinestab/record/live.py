@@ -42,7 +42,8 @@ from spinestab.record._uow import (
     service,
     utc,
 )
-from spinestab.store.models import LivePrompt, LiveSnooze, LiveStream, Patient, PlanVersion
+from spinestab.store.live_models import LivePrompt, LiveSnooze, LiveStream
+from spinestab.store.models import Patient, PlanVersion
 from spinestab.wearable.config import PromptConfig
 from spinestab.wearable.engine import EnginePrompt
 from spinestab.wearable.live_store import (

@@ -245,19 +245,11 @@ class LiveHub:
             t.done = True
 
     def _step(self, work: list[_Ticket], keys: list[StreamKey], tx: StepTransaction) -> None:
-        policies: dict[str, PromptPolicy] = {}
-        refused: dict[StreamKey, InputError] = {}
-        for key in keys:
-            try:
-                self._sync(key, tx.load(key))
-                if key.patient not in policies:
-                    policies[key.patient] = tx.policy(key.patient)
-            except InputError as exc:  # e.g. no such patient: that stream's batches only
-                refused[key] = exc
+        """Load, submit, one engine step, save: the work of one step."""
+        policies = self._load(work, keys, tx)
         took: dict[StreamKey, list[_Ticket]] = {}
         for t in work:
-            if t.key in refused:
-                t.error, t.done = refused[t.key], True
+            if t.done:  # refused while loading
                 continue
             try:
                 self._submit(t, policies[t.key.patient])
@@ -265,42 +257,79 @@ class LiveHub:
                 t.error, t.done = exc, True
                 continue
             took.setdefault(t.key, []).append(t)
-        due: dict[StreamKey, list[EnginePrompt]] = {}
-        for fs, eng in self._engines.items():
-            if not any(self._held[k].fs_hz == fs for k in took if k in self._held):
-                continue
-            for p in eng.step().prompts:
-                key = StreamKey(*p.stream.split("\x1f", 1))
-                due.setdefault(key, []).append(p)
+        due = self._advance_engines(took)
         for key, tickets in took.items():
-            held = self._held[key]
-            eng = self._engines[held.fs_hz]
-            policy = policies[key.patient]
-            next_seq, end = eng.position(key.engine_id)
-            stored = StoredStream(
-                fs_hz=held.fs_hz,
-                units=held.units,
-                start_unix_s=held.start_unix_s,
-                utc_offset_h=held.utc_offset_h,
-                next_seq=next_seq,
-                end_unix_s=end,
-                state=eng.stream_state(key.engine_id),
-                version=held.version + 1,
-            )
-            accepted = [t for t in tickets if t.status == "accepted"]
-            seq = max((t.batch.seq for t in accepted), default=-1)
-            actor = (accepted or tickets)[-1].actor
-            sent = tx.save(key, stored, due.pop(key, []), seq=seq, policy=policy, actor=actor)
-            held.version += 1
-            held.last_used = time.monotonic()
-            for t in tickets:
-                if t.status == "duplicate":
-                    prompts = tx.delivered(key, t.batch.seq)
-                else:
-                    prompts = sent if t.batch.seq == seq else []
-                t.outcome = BatchOutcome(t.status, next_seq, prompts, t.gap_s, held.units, policy)
+            self._save(key, tickets, due.pop(key, []), policies[key.patient], tx)
         self.steps += 1
         self.batches += len(work)
+
+    def _load(
+        self, work: list[_Ticket], keys: list[StreamKey], tx: StepTransaction
+    ) -> dict[str, PromptPolicy]:
+        """Sync the streams with the store and read each patient's policy.
+
+        A stream the store refuses (e.g. no such patient) fails its own batches only.
+        """
+        policies: dict[str, PromptPolicy] = {}
+        refused: dict[StreamKey, InputError] = {}
+        for key in keys:
+            try:
+                self._sync(key, tx.load(key))
+                if key.patient not in policies:
+                    policies[key.patient] = tx.policy(key.patient)
+            except InputError as exc:
+                refused[key] = exc
+        for t in work:
+            if t.key in refused:
+                t.error, t.done = refused[t.key], True
+        return policies
+
+    def _advance_engines(
+        self, took: dict[StreamKey, list[_Ticket]]
+    ) -> dict[StreamKey, list[EnginePrompt]]:
+        """One step of every engine with a batch waiting; the prompts due by stream."""
+        due: dict[StreamKey, list[EnginePrompt]] = {}
+        rates = {self._held[k].fs_hz for k in took if k in self._held}
+        for fs in rates:
+            for p in self._engines[fs].step().prompts:
+                key = StreamKey(*p.stream.split("\x1f", 1))
+                due.setdefault(key, []).append(p)
+        return due
+
+    def _save(
+        self,
+        key: StreamKey,
+        tickets: list[_Ticket],
+        prompts: list[EnginePrompt],
+        policy: PromptPolicy,
+        tx: StepTransaction,
+    ) -> None:
+        """Save one stream's state and prompts; answer each of its batches."""
+        held = self._held[key]
+        eng = self._engines[held.fs_hz]
+        next_seq, end = eng.position(key.engine_id)
+        stored = StoredStream(
+            fs_hz=held.fs_hz,
+            units=held.units,
+            start_unix_s=held.start_unix_s,
+            utc_offset_h=held.utc_offset_h,
+            next_seq=next_seq,
+            end_unix_s=end,
+            state=eng.stream_state(key.engine_id),
+            version=held.version + 1,
+        )
+        accepted = [t for t in tickets if t.status == "accepted"]
+        seq = max((t.batch.seq for t in accepted), default=-1)
+        actor = (accepted or tickets)[-1].actor
+        sent = tx.save(key, stored, prompts, seq=seq, policy=policy, actor=actor)
+        held.version += 1
+        held.last_used = time.monotonic()
+        for t in tickets:
+            if t.status == "duplicate":
+                mine = tx.delivered(key, t.batch.seq)
+            else:
+                mine = sent if t.batch.seq == seq else []
+            t.outcome = BatchOutcome(t.status, next_seq, mine, t.gap_s, held.units, policy)
 
     def _sync(self, key: StreamKey, stored: StoredStream | None) -> None:
         """Make the engine hold the stream as the store has it (restore or forget)."""
