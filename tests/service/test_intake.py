@@ -58,7 +58,9 @@ def test_save_stores_and_returns_to_the_record(doc):
     saved = doc.post("/patients/P-A/forms/nrs", data=fields, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"] == "/patients/P-A?saved=nrs"
     stored = doc.get("/api/v1/patients/P-A").json()["assessments"]
-    assert [(a["instrument"], a["score"], a["date"]) for a in stored] == [("nrs", 6, "2026-05-01")]
+    assert [(a["instrument"], a["score"]["score"], a["date"]) for a in stored] == [
+        ("nrs", 6, "2026-05-01")
+    ]
     assert "Saved to the record." in doc.get(saved.headers["location"]).text
 
 

@@ -76,7 +76,7 @@ def test_create_patient_from_the_form_needs_the_csrf_field(client):
     duplicate = client.post(
         "/patients", data={"pseudonym": "P-NEW", "csrf_token": _csrf(page.text)}
     )
-    assert duplicate.status_code == 422 and "patient already exists" in duplicate.text
+    assert duplicate.status_code == 409 and "patient already exists" in duplicate.text
 
 
 def test_patient_search_returns_rows_for_htmx(client):

@@ -14,11 +14,11 @@ def pa(client):
 
 
 def _stored(app, pseudonym):
+    from spinestab.record import Actor
     from spinestab.service import records
-    from spinestab.store import session_scope
 
-    with session_scope(app.state.spinestab.sessions) as session:
-        return records.timeline(session, pseudonym, actor="test")["assessments"]
+    reader = Actor(username="test", role="clinician")
+    return records.timeline(app.state.spinestab.record, reader, pseudonym)["assessments"]
 
 
 def test_patient_starts_on_today_without_a_plan(pa):
@@ -35,7 +35,7 @@ def test_patient_form_goes_into_their_own_record_only(pa, app):
         "/forms/nrs", data={"date": "2026-04-01", "item.pain": "5"}, follow_redirects=False
     )
     assert response.status_code == 303 and response.headers["location"] == "/progress?saved=nrs"
-    assert [(a["instrument"], a["score"]) for a in _stored(app, "P-A")] == [("nrs", 5)]
+    assert [(a["instrument"], a["score"]["score"]) for a in _stored(app, "P-A")] == [("nrs", 5)]
     assert _stored(app, "P-B") == []
     progress = pa.get("/progress?saved=nrs").text
     assert "Your answers are saved" in progress and 'class="dot"' in progress
@@ -54,7 +54,7 @@ def test_me_forms_api(pa, app):
         headers={"content-type": "application/json"},
     )
     assert bad.status_code == 422 and "pain" in bad.json()["detail"]
-    assert [a["score"] for a in _stored(app, "P-A")] == [3]
+    assert [a["score"]["score"] for a in _stored(app, "P-A")] == [3]
 
 
 def test_a_blocking_red_flag_stops_the_exercise_page(pa):

@@ -50,7 +50,7 @@ def test_create_list_and_show_patients(doc):
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        ({"pseudonym": "P-A"}, 422, "patient already exists"),
+        ({"pseudonym": "P-A"}, 409, "patient already exists"),
         ({"pseudonym": "P-9", "birth_year": 1800}, 422, "implausible birth year"),
         ({"pseudonym": "P-9", "sex": "robot"}, 422, "sex"),
         ({"sex": "male"}, 422, "pseudonym"),
@@ -71,7 +71,7 @@ def test_form_is_scored_as_the_cli_scores_it(doc):
     assert (body["instrument"], body["score"], body["max"]) == ("odi", 20, 45)
     assert body["percent"] == pytest.approx(100 * 20 / 45)
     stored = doc.get("/api/v1/patients/P-A").json()["assessments"]
-    assert [(a["instrument"], a["score"]) for a in stored] == [("odi", 20)]
+    assert [(a["instrument"], a["score"]["score"]) for a in stored] == [("odi", 20)]
 
 
 def test_fhir_questionnaire_response_is_accepted(doc):
@@ -109,7 +109,7 @@ def test_bad_forms_get_the_cli_message_and_store_nothing(doc, text, message):
 def test_the_same_form_twice_is_refused(doc):
     assert _post_form(doc, "P-A", demo_form("nrs.json")).status_code == 201
     again = _post_form(doc, "P-A", demo_form("nrs.json"))
-    assert again.status_code == 422 and "already" in again.json()["detail"]
+    assert again.status_code == 409 and "already" in again.json()["detail"]
     assert len(doc.get("/api/v1/patients/P-A").json()["assessments"]) == 1
 
 
@@ -126,6 +126,6 @@ def test_every_read_of_a_record_is_audited(doc, app):
     doc.get("/patients/P-A")
     with session_scope(app.state.spinestab.sessions) as session:
         reads = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.entity == "patient")
+            select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.entity == "record")
         ).all()
     assert [e.actor for e in reads] == ["doc", "doc"]

@@ -43,8 +43,17 @@ from spinestab.record.results import (
 )
 from spinestab.record.sessions import save_session_rows, save_sessions, save_sessions_file
 from spinestab.record.timeline import show_record
+from spinestab.record.uploads import (
+    UPLOAD_KINDS,
+    get_uploads,
+    list_uploads,
+    read_file,
+    save_upload,
+)
+from spinestab.record.worklist import worklist
 
 __all__ = [
+    "UPLOAD_KINDS",
     "Actor",
     "Record",
     "UnitOfWork",
@@ -52,11 +61,14 @@ __all__ = [
     "create_patient",
     "get_patient",
     "get_plan",
+    "get_uploads",
     "list_patients",
+    "list_uploads",
     "make_plan",
     "open_record",
     "plan_files",
     "progress_plan",
+    "read_file",
     "retract_assessment",
     "save_form",
     "save_form_file",
@@ -69,8 +81,10 @@ __all__ = [
     "save_session_rows",
     "save_sessions",
     "save_sessions_file",
+    "save_upload",
     "save_wearable",
     "save_wearable_folder",
     "show_record",
     "start_episode",
+    "worklist",
 ]

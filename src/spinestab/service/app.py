@@ -30,7 +30,7 @@ from spinestab.service.middleware import AccessLog, BodyLimit, SecurityHeaders
 from spinestab.service.security import Passwords, load_or_create_secret
 from spinestab.service.settings import ServiceSettings
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_app", "error_status"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,22 @@ def _error(request: Request, status: int, detail: str, **headers: str) -> Respon
     from spinestab.service.pages.render import render_error
 
     return render_error(request, status=status, detail=detail)
+
+
+def error_status(exc: InputError) -> int:
+    """Return the HTTP status of a refusal (docs/record.md, "Errors").
+
+    404 unknown, 409 conflict (already stored), 403 refused, 422 any other bad input.
+    """
+    from spinestab.errors import ConflictError, NotFoundError, RefusedError
+
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ConflictError):
+        return 409
+    if isinstance(exc, RefusedError):
+        return 403
+    return 422
 
 
 def _add_exception_handlers(app: FastAPI) -> None:
@@ -67,7 +83,7 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> Response:
-        return _error(request, 422, str(exc))
+        return _error(request, error_status(exc), str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -110,6 +126,7 @@ def create_app(
         For an unusable database or secret.
 
     """
+    from spinestab.service import records
     from spinestab.service.analyses import ANALYSES
     from spinestab.service.pages import pages_router
     from spinestab.service.pages.render import make_templates
@@ -146,6 +163,7 @@ def create_app(
         registry=jobs,
         pool=pool,
         templates=make_templates(),
+        record=records.open_service_record(sessions, settings.data_dir),
     )
 
     @asynccontextmanager

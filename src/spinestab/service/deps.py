@@ -19,6 +19,7 @@ from spinestab.service.security import Passwords, tokens_equal
 from spinestab.store import session_scope
 
 if TYPE_CHECKING:
+    from spinestab.record import Record
     from spinestab.service.jobs import JobFunction, WorkerPool
     from spinestab.service.settings import ServiceSettings
 
@@ -73,6 +74,7 @@ class AppState:
     registry: dict[str, JobFunction]
     pool: WorkerPool | None
     templates: Any
+    record: Record
 
 
 def get_state(request: Request) -> AppState:

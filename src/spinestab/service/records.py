@@ -1,199 +1,455 @@
-"""The record services as the web app calls them: one thin seam over ``spinestab.store``.
+"""The record services as the web app calls them: the one place the service meets the store.
 
-Pages and API call these functions only; each maps to the record's service of the same
-job, so no rule (scoring, safety, audit) is written a second time here.
+Pages, API and background jobs call these functions only. Each opens one unit of work of
+the record (:meth:`spinestab.record.Record.unit_of_work`: one transaction, ``BEGIN
+IMMEDIATE`` on SQLite) and calls the record's service of the same job, so no rule
+(validation, scoring, safety, audit) is written a second time here. Results come back as
+the JSON the API serves (``model_dump(mode="json")`` of the record's typed results).
+
+The logged-in user becomes the record's :class:`~spinestab.record.Actor` (a patient
+account names its own pseudonym, so the record itself refuses another patient's record).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from spinestab import record as record_services
+from spinestab import record as services
 from spinestab.clinical import parse_form, score_form
-from spinestab.store import audit, get_patient, list_patients
-from spinestab.store.models import Patient
+from spinestab.record import Actor, Record
+from spinestab.service.accounts import Principal
 
-__all__ = ["create_patient", "patient_exists", "patient_list", "save_form", "timeline"]
-
-
-def _uow(session: Session) -> record_services.UnitOfWork:
-    """Return the record's unit of work on the request's session (no files stored here)."""
-    return record_services.UnitOfWork(session)
-
-
-def _clinician(username: str) -> record_services.Actor:
-    return record_services.Actor(username=username, role="clinician")
-
-
-def patient_exists(session: Session, pseudonym: str) -> bool:
-    """Return whether a patient with this pseudonym is stored."""
-    return get_patient(session, pseudonym) is not None
-
-
-def create_patient(
-    session: Session, pseudonym: str, *, sex: str | None, birth_year: int | None, actor: str
-) -> Patient:
-    """Add a patient (audited; :func:`spinestab.record.create_patient`)."""
-    created = record_services.create_patient(
-        _uow(session), _clinician(actor), pseudonym, sex=sex, birth_year=birth_year
-    )
-    patient = get_patient(session, created.pseudonym)
-    assert patient is not None
-    return patient
-
-
-def patient_list(session: Session, *, query: str | None, actor: str) -> list[dict[str, Any]]:
-    """Return the patients, optionally those whose pseudonym contains ``query``."""
-    needle = (query or "").strip().lower()
-    rows = []
-    for patient in list_patients(session):
-        if needle and needle not in patient.pseudonym.lower():
-            continue
-        rows.append(
-            {
-                "pseudonym": patient.pseudonym,
-                "sex": patient.sex,
-                "birth_year": patient.birth_year,
-                "assessments": len(patient.assessments),
-                "track": None,
-            }
-        )
-    audit(session, actor=actor, action="read", entity="patient_list", entity_id=None)
-    return rows
-
-
-def _assessment(row: Any) -> dict[str, Any]:
-    scores = row.scores or {}
-    return {
-        "id": row.id,
-        "instrument": row.instrument,
-        "date": row.date.isoformat(),
-        "score": scores.get("score"),
-        "max": scores.get("max"),
-        "complete": scores.get("complete"),
-        "risk": scores.get("risk"),
-        "percent": scores.get("percent"),
-        "band": scores.get("band"),
-        "actions": scores.get("actions", []),
-    }
-
-
-def _open_red_flags(assessments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the actions of the latest red-flag screen."""
-    screens = [a for a in assessments if a["instrument"] == "redflags"]
-    return list(screens[-1]["actions"]) if screens else []
-
-
-def timeline(session: Session, pseudonym: str, *, actor: str) -> dict[str, Any]:
-    """Return the patient's record as ``record show --json`` (the read is audited)."""
-    patient = get_patient(session, pseudonym)
-    if patient is None:
-        raise KeyError(pseudonym)
-    assessments = [_assessment(a) for a in patient.assessments]
-    audit(session, actor=actor, action="read", entity="patient", entity_id=patient.id)
-    return {
-        "patient": {
-            "pseudonym": patient.pseudonym,
-            "sex": patient.sex,
-            "birth_year": patient.birth_year,
-        },
-        "assessments": assessments,
-        "history": [],
-        "imaging": [],
-        "instability": [],
-        "wearable": [],
-        "plans": [],
-        "sessions": [],
-        "open_red_flags": _open_red_flags(assessments),
-    }
-
-
-def save_form(session: Session, pseudonym: str, data: Any, *, actor: str) -> dict[str, Any]:
-    """Validate, score and store one questionnaire; return the scored result.
-
-    Raises
-    ------
-    InputError
-        For a form that does not validate (nothing is stored), or one already stored.
-
-    """
-    saved = record_services.save_form(
-        _uow(session), _clinician(actor), pseudonym, data, source="form"
-    )
-    return saved.assessment.score | {"id": saved.assessment.id}
-
+__all__ = [
+    "BLOCKING",
+    "actor_of",
+    "approve_plan",
+    "check_form",
+    "current_plan",
+    "get_uploads",
+    "list_uploads",
+    "make_plan",
+    "me_movement",
+    "me_plan",
+    "open_service_record",
+    "patient_list",
+    "plan_files",
+    "progress_plan",
+    "save_form",
+    "save_history",
+    "save_sessions",
+    "save_upload",
+    "score_charts",
+    "timeline",
+    "worklist",
+]
 
 BLOCKING = ("emergency", "same_day", "urgent")
 
 
-def worklist(session: Session, *, stopped_logging_days: int, actor: str) -> dict[str, Any]:
-    """Return the clinician's worklist sections.
+def open_service_record(sessions: sessionmaker[Session], data_dir: Path) -> Record:
+    """Return the record on the app's database, with its artifact store under ``data_dir``."""
+    from spinestab.store.artifacts import FileArtifactStore
+    from spinestab.store.db import private_dir
 
-    ``red_flags``: patients whose latest red-flag screen has actions (blocking first);
-    ``awaiting_approval``, ``stopped_logging``, ``pain_red``, ``followup_due``: from plans
-    and session logs.
+    return Record(sessions, FileArtifactStore(private_dir(Path(data_dir)) / "artifacts"))
+
+
+def actor_of(user: Principal | Actor) -> Actor:
+    """Return the record's actor for a logged-in user (a patient names their pseudonym)."""
+    if isinstance(user, Actor):
+        return user
+    return Actor(
+        username=user.username,
+        role=user.role,  # type: ignore[arg-type]
+        patient=user.patient_pseudonym if user.role == "patient" else None,
+    )
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
+# ------------------------------------------------------------------------------ patients
+def patient_exists(session: Session, pseudonym: str) -> bool:
+    """Return whether a patient with this pseudonym is stored (no audit: no health data)."""
+    from spinestab.store import get_patient
+
+    return get_patient(session, pseudonym) is not None
+
+
+def create_patient(
+    record: Record,
+    user: Principal | Actor,
+    pseudonym: str,
+    *,
+    sex: str | None,
+    birth_year: int | None,
+) -> dict[str, Any]:
+    """Add a patient (and their first episode of care)."""
+    with record.unit_of_work() as uow:
+        return _json(
+            services.create_patient(uow, actor_of(user), pseudonym, sex=sex, birth_year=birth_year)
+        )
+
+
+def patient_list(
+    record: Record, user: Principal | Actor, *, query: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the patients with the track and status of their latest plan version.
+
+    Optionally only those whose pseudonym contains ``query``.
     """
-    red = []
-    for patient in list_patients(session):
-        assessments = [_assessment(a) for a in patient.assessments]
-        flags = _open_red_flags(assessments)
-        if flags:
-            red.append(
-                {
-                    "pseudonym": patient.pseudonym,
-                    "actions": flags,
-                    "blocking": any(f.get("urgency") in BLOCKING for f in flags),
-                }
+    from sqlalchemy import select
+
+    from spinestab.store.models import Patient, PlanVersion
+
+    needle = (query or "").strip().lower()
+    with record.unit_of_work() as uow:
+        rows = services.list_patients(uow, actor_of(user))
+        latest = {
+            pseudonym: (track, status)
+            for pseudonym, track, status in uow.session.execute(
+                select(Patient.pseudonym, PlanVersion.track, PlanVersion.status)
+                .join(PlanVersion, PlanVersion.patient_id == Patient.id)
+                .order_by(PlanVersion.version)
+            ).all()
+        }
+    out = []
+    for row in rows:
+        if needle and needle not in str(row["pseudonym"]).lower():
+            continue
+        track, status = latest.get(str(row["pseudonym"]), (None, None))
+        out.append(row | {"track": track, "plan_status": status})
+    return out
+
+
+def timeline(record: Record, user: Principal | Actor, pseudonym: str) -> dict[str, Any]:
+    """Return the patient's record as ``spinestab record show --json`` (an audited read)."""
+    with record.unit_of_work() as uow:
+        return _json(services.show_record(uow, actor_of(user), pseudonym))
+
+
+def worklist(
+    record: Record, user: Principal | Actor, *, stopped_logging_days: int
+) -> dict[str, Any]:
+    """Return the clinician's worklist sections (:func:`spinestab.record.worklist`)."""
+    with record.unit_of_work() as uow:
+        return services.worklist(uow, actor_of(user), stopped_logging_days=stopped_logging_days)
+
+
+# ------------------------------------------------------------------------------ forms, history
+def save_form(record: Record, user: Principal | Actor, pseudonym: str, data: Any) -> dict[str, Any]:
+    """Validate, score and store one questionnaire; return the score with the row's id.
+
+    A red-flag screen that opens a blocking flag blocks the patient's live plans in the
+    same transaction (``blocked_plans``).
+    """
+    with record.unit_of_work() as uow:
+        saved = services.save_form(uow, actor_of(user), pseudonym, data, source="form")
+    return (
+        dict(saved.assessment.score)
+        | {"id": saved.assessment.id}
+        | {
+            "blocked_plans": list(saved.blocked_plans),
+            "open_red_flags": _json(list(saved.open_red_flags)),
+        }
+    )
+
+
+def check_form(data: Any) -> dict[str, Any]:
+    """Validate and score a questionnaire without storing it (the intake page's live check)."""
+    form = parse_form(data, source="form")
+    return score_form(form).to_dict()
+
+
+def save_history(
+    record: Record, user: Principal | Actor, pseudonym: str, data: Any
+) -> dict[str, Any]:
+    """Store a new version of the history and examination (``history.json`` fields)."""
+    with record.unit_of_work() as uow:
+        return _json(services.save_history(uow, actor_of(user), pseudonym, data, source="web"))
+
+
+# ------------------------------------------------------------------------------ uploads
+def save_upload(
+    record: Record,
+    user: Principal | Actor,
+    pseudonym: str,
+    data: BinaryIO | bytes | Path,
+    *,
+    kind: str,
+    name: str,
+    media_type: str | None = None,
+) -> dict[str, Any]:
+    """Store an uploaded file; return it with its id."""
+    with record.unit_of_work() as uow:
+        return _json(
+            services.save_upload(
+                uow, actor_of(user), pseudonym, data, kind=kind, name=name, media_type=media_type
             )
-    red.sort(key=lambda r: (not r["blocking"], r["pseudonym"]))
-    audit(session, actor=actor, action="read", entity="worklist", entity_id=None)
+        )
+
+
+def list_uploads(record: Record, user: Principal | Actor, pseudonym: str) -> list[dict[str, Any]]:
+    """Return a patient's uploads, newest first."""
+    with record.unit_of_work() as uow:
+        return _json(services.list_uploads(uow, actor_of(user), pseudonym))
+
+
+def get_uploads(
+    record: Record, user: Principal | Actor, pseudonym: str, ids: Sequence[int]
+) -> list[dict[str, Any]]:
+    """Return the uploads ``ids`` of a patient (404 for one that is not theirs)."""
+    with record.unit_of_work() as uow:
+        return _json(services.get_uploads(uow, actor_of(user), pseudonym, list(ids)))
+
+
+def read_file(
+    record: Record, user: Principal | Actor, pseudonym: str, file_id: int
+) -> tuple[dict[str, Any], bytes]:
+    """Return a file of the patient's record (its description and bytes; an audited read)."""
+    with record.unit_of_work() as uow:
+        described, data = services.read_file(uow, actor_of(user), pseudonym, file_id)
+    return _json(described), data
+
+
+# ------------------------------------------------------------------------------ results
+def save_result(
+    record: Record,
+    user: Principal | Actor,
+    pseudonym: str,
+    *,
+    kind: str,
+    folder: Path,
+    inputs: Mapping[str, Path],
+    options: Any,
+) -> dict[str, Any]:
+    """Save an analysis' output folder (as the command writes it) into the record.
+
+    ``kind``: ``imaging``, ``instability`` or ``wearable``. Returns ``entity``, ``id`` and a
+    count of what was stored (rows, levels, days), or ``already_stored`` with the message
+    when the same result, inputs and options are stored already.
+    """
+    from spinestab.errors import AlreadyStoredError
+
+    given = {role: path for role, path in inputs.items() if path is not None}
+    extra: dict[str, Any] = {}
+    if kind == "instability":
+        extra["landmarks"] = {
+            role.removeprefix("landmarks_"): given.pop(role)
+            for role in list(given)
+            if role.startswith("landmarks_")
+        }
+    savers = {
+        "imaging": services.save_imaging_folder,
+        "instability": services.save_instability_folder,
+        "wearable": services.save_wearable_folder,
+    }
+    source = {"imaging": "web: mri", "instability": "web: instability", "wearable": "web: wearable"}
+    try:
+        with record.unit_of_work() as uow:
+            saved = savers[kind](
+                uow,
+                actor_of(user),
+                pseudonym,
+                folder,
+                inputs=given,
+                options=options,
+                source=source[kind],
+                **extra,
+            )
+    except AlreadyStoredError as exc:
+        return {"entity": kind, "id": None, "already_stored": True, "message": exc.message}
+    out = _json(saved)
+    counts = {
+        "imaging": ("rows", len(out.get("rows", ()))),
+        "instability": ("levels", len(out.get("levels", ()))),
+        "wearable": ("days", len(out.get("days", ()))),
+    }[kind]
+    pictures = [
+        f["id"] for f in out.get("files", ()) if f["role"] in ("qa_picture", "picture", "timeline")
+    ]
     return {
-        "red_flags": red,
-        "awaiting_approval": [],
-        "stopped_logging": [],
-        "stopped_logging_days": stopped_logging_days,
-        "pain_red": [],
-        "followup_due": [],
+        "entity": kind,
+        "id": out["id"],
+        counts[0]: counts[1],
+        "pictures": pictures,
+        "already_stored": False,
     }
 
 
-def score_charts(record: dict[str, Any]) -> list[dict[str, Any]]:
+# ------------------------------------------------------------------------------ plans
+
+
+def make_plan(
+    record: Record, user: Principal | Actor, pseudonym: str, *, language: str | None = None
+) -> dict[str, Any]:
+    """Profile, triage and a new plan version (draft, or blocked) from the record."""
+    with record.unit_of_work() as uow:
+        made = services.make_plan(uow, actor_of(user), pseudonym, language=language)
+    plan = _json(made.plan)
+    return {
+        "version": plan["version"],
+        "track": plan["track"],
+        "status": plan["status"],
+        "superseded_drafts": list(made.superseded_drafts),
+        "plan": plan["plan"],
+        "inputs": made.inputs,
+    }
+
+
+def progress_plan(
+    record: Record, user: Principal | Actor, pseudonym: str, *, language: str | None = None
+) -> dict[str, Any]:
+    """Make the next plan version (a draft) from the sessions logged against the active plan."""
+    with record.unit_of_work() as uow:
+        made = services.progress_plan(uow, actor_of(user), pseudonym, language=language)
+    plan = _json(made.plan)
+    return {
+        "version": plan["version"],
+        "track": plan["track"],
+        "status": plan["status"],
+        "previous_version": plan["previous_version"],
+        "plan": plan["plan"],
+        "inputs": made.inputs,
+    }
+
+
+def current_plan(
+    record: Record, user: Principal | Actor, pseudonym: str, *, version: int | None = None
+) -> dict[str, Any] | None:
+    """Return the plan in force (or ``version``) with its ``plan.json``, or None."""
+    with record.unit_of_work() as uow:
+        plan = services.get_plan(uow, actor_of(user), pseudonym, version=version)
+    return _json(plan) if plan is not None else None
+
+
+def approve_plan(
+    record: Record, user: Principal | Actor, pseudonym: str, *, version: int
+) -> dict[str, Any]:
+    """Approve a draft: it becomes the active plan (the earlier one superseded)."""
+    with record.unit_of_work() as uow:
+        return _json(services.approve_plan(uow, actor_of(user), pseudonym, version=version))
+
+
+def plan_files(
+    record: Record, user: Principal | Actor, pseudonym: str, *, version: int
+) -> dict[str, str]:
+    """Return the files of a stored plan version (``plan.json``, ``handout.html``, ...)."""
+    with record.unit_of_work() as uow:
+        return services.plan_files(uow, actor_of(user), pseudonym, version=version)
+
+
+# ------------------------------------------------------------------------------ the patient
+def me_plan(record: Record, user: Principal | Actor) -> dict[str, Any]:
+    """Return the patient's plan as ``GET /me/plan`` answers.
+
+    - an approved active plan: its ``plan.json`` (``status`` active, ``exercises``);
+    - blocked (a blocking red flag is open, or the plan in force is blocked): ``status``
+      blocked, the ``actions`` to take instead (``urgency``, ``text``), no exercises;
+    - before any approval: ``status`` none, no plan, no exercises.
+    """
+    actor = actor_of(user)
+    pseudonym = actor.patient or ""
+    with record.unit_of_work() as uow:
+        plan = services.get_plan(uow, actor, pseudonym)
+        flags = [f for f in services.show_record(uow, actor, pseudonym).open_red_flags]
+    blocking = [f for f in flags if f.blocking]
+    if plan is None and not blocking:
+        return {
+            "status": "none",
+            "version": None,
+            "track": None,
+            "plan": None,
+            "exercises": [],
+            "message": "no plan has been approved yet",
+        }
+    if blocking or (plan is not None and plan.status == "blocked"):
+        actions = [
+            {
+                "code": f"red_flag_{f.urgency}",
+                "urgency": f.urgency,
+                "condition": f.condition,
+                "text": f.action,
+                "source": f.source,
+            }
+            for f in blocking
+        ]
+        doc = (plan.plan or {}) if plan is not None else {}
+        for action in doc.get("actions", ()):
+            if action.get("kind") == "escalation" and action.get("code") not in {
+                a["code"] for a in actions
+            }:
+                actions.append(
+                    {
+                        "code": action.get("code"),
+                        "urgency": action.get("urgency"),
+                        "text": action.get("text"),
+                        "source": action.get("source"),
+                    }
+                )
+        return {
+            "status": "blocked",
+            "version": plan.version if plan is not None else None,
+            "track": "S0",
+            "actions": actions,
+            "exercises": [],
+            "message": "the exercise plan is stopped: do what the actions say instead",
+        }
+    assert plan is not None
+    return dict(plan.plan or {}) | {"status": plan.status, "version": plan.version}
+
+
+def save_sessions(record: Record, user: Principal | Actor, document: Any) -> dict[str, Any]:
+    """Store the patient's own session rows (the ``progress`` format) against the active plan."""
+    actor = actor_of(user)
+    with record.unit_of_work() as uow:
+        return _json(services.save_session_rows(uow, actor, actor.patient or "", document))
+
+
+def me_movement(record: Record, user: Principal | Actor) -> dict[str, Any]:
+    """Return the patient's movement summary: wearable days, the plan's goals, adherence."""
+    from spinestab.service.summaries import movement_summary
+
+    actor = actor_of(user)
+    with record.unit_of_work() as uow:
+        record_json = _json(services.show_record(uow, actor, actor.patient or ""))
+        plan = services.get_plan(uow, actor, actor.patient or "")
+    return movement_summary(record_json, plan.plan if plan is not None else None)
+
+
+# ------------------------------------------------------------------------------ views
+def score_charts(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Scores over time per instrument, with the MIC band, ready for the record page."""
     from spinestab.service.charts import score_chart
 
     charts = []
     for instrument in ("nrs", "odi", "rmdq", "psfs", "startback"):
-        points = [
-            (a["date"], a["percent"] if instrument == "odi" else a["score"])
-            for a in record["assessments"]
-            if a["instrument"] == instrument and a["complete"] and a["score"] is not None
-        ]
+        points = []
+        for a in record_json["assessments"]:
+            score = a.get("score") or {}
+            if a["instrument"] != instrument or a.get("status") != "stored":
+                continue
+            value = score.get("percent") if instrument == "odi" else score.get("score")
+            if score.get("complete") and value is not None:
+                points.append((a["date"], value))
         if points:
             charts.append(score_chart(instrument, points))
     return charts
 
 
-def check_form(data: Any) -> dict[str, Any]:
-    """Validate and score a questionnaire without storing it (the intake page's live check).
-
-    Raises
-    ------
-    InputError
-        For a form that does not validate.
-
-    """
-    form = parse_form(data, source="form")
-    return score_form(form).to_dict()
-
-
-def approved_plan(record: dict[str, Any]) -> dict[str, Any] | None:
+def approved_plan(record_json: Mapping[str, Any]) -> dict[str, Any] | None:
     """Return the active (approved) plan of a timeline, or None."""
-    active = [p for p in record.get("plans", []) if p.get("status") == "active"]
+    active = [p for p in record_json.get("plans", []) if p.get("status") == "active"]
     return active[-1] if active else None
 
 
-def blocking_flags(record: dict[str, Any]) -> list[dict[str, Any]]:
+def blocking_flags(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return the open red-flag actions that stop the exercise plan (red flags win)."""
-    return [a for a in record.get("open_red_flags", []) if a.get("urgency") in BLOCKING]
+    return [a for a in record_json.get("open_red_flags", []) if a.get("blocking")]

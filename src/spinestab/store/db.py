@@ -1,6 +1,7 @@
 """Engine and session factory; Alembic migrations applied at start, under a lock.
 
-SQLite (the default, in the user's data folder) runs in WAL mode with a busy timeout.
+SQLite (the default, in the user's data folder) runs in WAL mode with a busy timeout and
+``synchronous=NORMAL`` (no fsync per commit; see :data:`SQLITE_SYNCHRONOUS`).
 Transactions start with ``BEGIN DEFERRED``; the record's units of work (which read, then
 write) start with ``BEGIN IMMEDIATE`` (:data:`IMMEDIATE`), so writers queue for the write
 lock instead of failing half-way and never meet a stale snapshot. The database file is
@@ -39,6 +40,8 @@ __all__ = [
 
 #: How long an SQLite writer waits for the write lock before giving up (seconds).
 BUSY_TIMEOUT_S = 60.0
+#: SQLite ``synchronous`` level of every connection (the database runs in WAL mode).
+SQLITE_SYNCHRONOUS = "NORMAL"
 #: Key of the PostgreSQL advisory lock held while migrating ("spinestab" in ASCII digits).
 _PG_MIGRATION_LOCK = 0x5350494E45
 
@@ -83,6 +86,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys = ON")
+    # WAL with synchronous=NORMAL: a commit is durable against a crash of the process and
+    # never corrupts the database; only a power loss can drop the last commits before the
+    # next checkpoint (https://www.sqlite.org/pragma.html#pragma_synchronous). Every audited
+    # read is a write transaction, and FULL's fsync per commit dominated the web app's
+    # record page (35 ms default journal, 10 ms WAL + FULL, 5.5 ms WAL + NORMAL, measured).
+    cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
     cursor.close()
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from spinestab.errors import InputError
 from spinestab.service import records
-from spinestab.service.deps import ClinicianUser, SessionDep
+from spinestab.service.app import error_status
+from spinestab.service.deps import ClinicianUser, StateDep
 from spinestab.service.intake import INSTRUMENT_ORDER
 from spinestab.service.pages.render import render
 
@@ -19,26 +21,25 @@ router = APIRouter()
 
 
 @router.get("/worklist")
-def worklist(request: Request, session: SessionDep, user: ClinicianUser) -> Response:
+def worklist(request: Request, state: StateDep, user: ClinicianUser) -> Response:
     """Show what needs the clinician today: approvals, red flags, patients who stopped logging."""
-    settings = request.app.state.spinestab.settings
     days = request.query_params.get("days", "")
     stopped_days = int(days) if days.isdigit() and 1 <= int(days) <= 365 else None
     work = records.worklist(
-        session,
-        stopped_logging_days=stopped_days or settings.stopped_logging_days,
-        actor=user.username,
+        state.record,
+        user,
+        stopped_logging_days=stopped_days or state.settings.stopped_logging_days,
     )
     return render(request, "clinician/worklist.html", work=work)
 
 
 @router.get("/patients")
 def patients_page(
-    request: Request, session: SessionDep, user: ClinicianUser, q: str | None = None
+    request: Request, state: StateDep, user: ClinicianUser, q: str | None = None
 ) -> Response:
     """Show the patient list with search (HTMX swaps the rows as the clinician types)."""
     query = (q or "")[:64]
-    rows = records.patient_list(session, query=query, actor=user.username)
+    rows = records.patient_list(state.record, user, query=query)
     if request.headers.get("hx-request") == "true":
         return render(request, "clinician/_patient_rows.html", patients=rows)
     return render(request, "clinician/patients.html", patients=rows, q=query)
@@ -47,7 +48,7 @@ def patients_page(
 @router.post("/patients")
 def create_patient_page(
     request: Request,
-    session: SessionDep,
+    state: StateDep,
     user: ClinicianUser,
     pseudonym: Annotated[str, Form(max_length=64)],
     sex: Annotated[str, Form(max_length=16)] = "",
@@ -60,25 +61,25 @@ def create_patient_page(
         year = -1
     try:
         patient = records.create_patient(
-            session, pseudonym, sex=sex or None, birth_year=year, actor=user.username
+            state.record, user, pseudonym, sex=sex or None, birth_year=year
         )
     except InputError as exc:
-        session.rollback()
-        rows = records.patient_list(session, query="", actor=user.username)
+        rows = records.patient_list(state.record, user, query="")
         return render(
-            request, "clinician/patients.html", status=422, patients=rows, q="", error=str(exc)
+            request,
+            "clinician/patients.html",
+            status=error_status(exc),
+            patients=rows,
+            q="",
+            error=str(exc),
         )
-    return RedirectResponse(f"/patients/{patient.pseudonym}", status_code=303)
+    return RedirectResponse(f"/patients/{quote(patient['pseudonym'], safe='')}", status_code=303)
 
 
 @router.get("/patients/{pseudonym}")
-def record_page(
-    pseudonym: str, request: Request, session: SessionDep, user: ClinicianUser
-) -> Response:
+def record_page(pseudonym: str, request: Request, state: StateDep, user: ClinicianUser) -> Response:
     """Show the record: open red flags first, scores over time against the MIC, the timeline."""
-    if not records.patient_exists(session, pseudonym):
-        raise HTTPException(404, "unknown patient")
-    record = records.timeline(session, pseudonym, actor=user.username)
+    record = records.timeline(state.record, user, pseudonym)
     return render(
         request,
         "clinician/record.html",

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from spinestab.errors import InputError
 from spinestab.service import records
-from spinestab.service.deps import ClinicianUser, SessionDep
+from spinestab.service.deps import ClinicianUser, SessionDep, StateDep
 from spinestab.service.intake import INSTRUMENT_ORDER, answers_from_fields, intake_fields
 from spinestab.service.pages.render import render
 
@@ -100,21 +100,16 @@ async def intake_check(
 
 @router.post("/patients/{pseudonym}/forms/{instrument}")
 async def intake_save(
-    pseudonym: str, instrument: str, request: Request, session: SessionDep, user: ClinicianUser
+    pseudonym: str, instrument: str, request: Request, state: StateDep, user: ClinicianUser
 ) -> Response:
     """Store the form in the record (scored there), or show it again with the reason."""
     instrument = _instrument(instrument)
     fields = await form_fields(request)
     try:
         await run_in_threadpool(
-            records.save_form,
-            session,
-            pseudonym,
-            document(instrument, fields),
-            actor=user.username,
+            records.save_form, state.record, user, pseudonym, document(instrument, fields)
         )
     except InputError as exc:
-        session.rollback()
         return intake_form(
             request,
             pseudonym=pseudonym,

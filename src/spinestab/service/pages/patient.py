@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from spinestab.errors import InputError
 from spinestab.service import records
-from spinestab.service.deps import PatientUser, SessionDep
+from spinestab.service.deps import PatientUser, StateDep
 from spinestab.service.pages.intake import (
     PATIENT_INSTRUMENTS,
     document,
@@ -33,9 +33,9 @@ def _own(user: PatientUser) -> str:
 
 
 @router.get("/today")
-def today(request: Request, session: SessionDep, user: PatientUser) -> Response:
+def today(request: Request, state: StateDep, user: PatientUser) -> Response:
     """Show today's exercises (or, without an approved plan, what happens next)."""
-    record = records.timeline(session, _own(user), actor=user.username)
+    record = records.timeline(state.record, user, _own(user))
     return render(
         request,
         "patient/today.html",
@@ -46,9 +46,9 @@ def today(request: Request, session: SessionDep, user: PatientUser) -> Response:
 
 
 @router.get("/progress")
-def progress(request: Request, session: SessionDep, user: PatientUser) -> Response:
+def progress(request: Request, state: StateDep, user: PatientUser) -> Response:
     """Show the patient's own scores over time against the MIC."""
-    record = records.timeline(session, _own(user), actor=user.username)
+    record = records.timeline(state.record, user, _own(user))
     return render(
         request,
         "patient/progress.html",
@@ -91,21 +91,16 @@ async def form_check(instrument: str, request: Request, user: PatientUser) -> Re
 
 @router.post("/forms/{instrument}")
 async def form_save(
-    instrument: str, request: Request, session: SessionDep, user: PatientUser
+    instrument: str, request: Request, state: StateDep, user: PatientUser
 ) -> Response:
     """Store the patient's questionnaire in their record."""
     instrument = _instrument(instrument)
     fields = await form_fields(request)
     try:
         await run_in_threadpool(
-            records.save_form,
-            session,
-            _own(user),
-            document(instrument, fields),
-            actor=user.username,
+            records.save_form, state.record, user, _own(user), document(instrument, fields)
         )
     except InputError as exc:
-        session.rollback()
         return intake_form(
             request,
             pseudonym=_own(user),

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from spinestab.service import records
-from spinestab.service.deps import PatientUser, SessionDep
-from spinestab.service.routers.patients import read_json_body
+from spinestab.service.deps import PatientUser, StateDep
+from spinestab.service.routers.patients import _JSON_OBJECT, read_json_body
 
 __all__ = ["router"]
 
@@ -22,18 +22,49 @@ def _own(user: PatientUser) -> str:
     return user.patient_pseudonym
 
 
-@router.post(
-    "/forms",
-    status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    },
-)
-async def add_own_form(request: Request, session: SessionDep, user: PatientUser) -> dict[str, Any]:
-    """Store a follow-up questionnaire (the red-flag screen too); 422 for bad input."""
+@router.get("/plan")
+def my_plan(state: StateDep, user: PatientUser) -> dict[str, Any]:
+    """Return the approved active plan as ``plan.json`` has it (``exercises`` included).
+
+    While a blocking red flag is open (or the plan is blocked): ``status`` blocked, the
+    ``actions`` to take instead with their ``urgency``, and no exercises. Before any
+    approval: ``status`` none and no plan.
+    """
+    _own(user)
+    return records.me_plan(state.record, user)
+
+
+@router.post("/sessions", status_code=201)
+async def log_sessions(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
+    """Log session rows (the ``progress`` format) against the active plan.
+
+    The body: a list of rows, or ``{"sessions": [...], "outcomes": [...]}``.
+
+    422 for a bad row (the ``progress`` command's message), 409 without an active plan or
+    when every row is stored already.
+    """
+    _own(user)
+    document = await read_json_body(request, source="sessions")
+    return await run_in_threadpool(records.save_sessions, state.record, user, document)
+
+
+@router.post("/forms", status_code=201, openapi_extra=_JSON_OBJECT)
+async def add_own_form(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
+    """Store a follow-up questionnaire; 422 for bad input.
+
+    The red-flag screen too: a blocking flag blocks the plan at once.
+    """
     pseudonym = _own(user)
     data = await read_json_body(request, source="form")
-    return await run_in_threadpool(records.save_form, session, pseudonym, data, actor=user.username)
+    return await run_in_threadpool(records.save_form, state.record, user, pseudonym, data)
+
+
+@router.get("/movement")
+def my_movement(state: StateDep, user: PatientUser) -> dict[str, Any]:
+    """Return the movement summary: wearable days, goals and adherence.
+
+    The latest wearable recording's days, the plan's walking and movement-break goals, and
+    adherence to the plan's sessions.
+    """
+    _own(user)
+    return records.me_movement(state.record, user)
