@@ -79,29 +79,34 @@ def _text(head: bytes) -> bool:
     return True
 
 
+def _gzip_formats(head: bytes) -> list[Sniffed]:
+    """Return a gzip file's format from the start of its content (NIfTI or text)."""
+    if head[:2] != b"\x1f\x8b":
+        return []
+    inner = _gunzip_head(head)
+    if _nifti(inner):
+        return [Sniffed("nifti", (".nii.gz",))]
+    if inner and _text(inner[:512]):
+        return [Sniffed("csv-gz", (".csv.gz",))]
+    return []
+
+
+#: Formats told by their magic bytes: (format, suffixes, test of the first bytes).
+_MAGIC: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+    ("dicom", (".dcm",), lambda h: len(h) >= 132 and h[128:132] == b"DICM"),
+    ("zip", (".zip", ".gt3x"), lambda h: h[:4] == b"PK\x03\x04"),
+    ("png", (".png",), lambda h: h[:8] == b"\x89PNG\r\n\x1a\n"),
+    ("jpeg", (".jpg", ".jpeg"), lambda h: h[:3] == b"\xff\xd8\xff"),
+    ("cwa", (".cwa",), lambda h: h[:2] == b"MD" and len(h) >= 4),
+    ("npy", (".npy",), lambda h: h[:6] == b"\x93NUMPY"),
+)
+
+
 def _formats(head: bytes) -> list[Sniffed]:
     """Every format the first bytes fit."""
-    found = []
-    if _nifti(head):
-        found.append(Sniffed("nifti", (".nii",)))
-    if head[:2] == b"\x1f\x8b":
-        inner = _gunzip_head(head)
-        if _nifti(inner):
-            found.append(Sniffed("nifti", (".nii.gz",)))
-        elif inner and _text(inner[:512]):
-            found.append(Sniffed("csv-gz", (".csv.gz",)))
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        found.append(Sniffed("dicom", (".dcm",)))
-    if head[:4] == b"PK\x03\x04":
-        found.append(Sniffed("zip", (".zip", ".gt3x")))
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        found.append(Sniffed("png", (".png",)))
-    if head[:3] == b"\xff\xd8\xff":
-        found.append(Sniffed("jpeg", (".jpg", ".jpeg")))
-    if head[:2] == b"MD" and len(head) >= 4:
-        found.append(Sniffed("cwa", (".cwa",)))
-    if head[:6] == b"\x93NUMPY":
-        found.append(Sniffed("npy", (".npy",)))
+    found = [Sniffed("nifti", (".nii",))] if _nifti(head) else []
+    found += _gzip_formats(head)
+    found += [Sniffed(name, suffixes) for name, suffixes, test in _MAGIC if test(head)]
     if head.lstrip().startswith(b"Device Identity"):
         found.append(Sniffed("geneactiv", (".bin",)))
     elif _text(head):
