@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import func, select
@@ -385,7 +385,7 @@ def store_file(
     uow: UnitOfWork,
     actor: Actor,
     patient: Patient,
-    data: bytes | Path,
+    data: bytes | BinaryIO | Path,
     *,
     entity: str,
     entity_id: int | None,

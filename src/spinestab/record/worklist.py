@@ -55,7 +55,7 @@ def _drafts(uow: UnitOfWork) -> list[dict[str, Any]]:
 
 
 def _red_flags(uow: UnitOfWork, patients: list[Patient]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for patient in patients:
         flags = open_red_flags(uow, patient)
         if flags:
@@ -95,7 +95,7 @@ def _stopped(
             )
         ).all()
     )
-    out = []
+    out: list[dict[str, Any]] = []
     for pseudonym, plan in active:
         start = dt.date.fromisoformat(plan.data["programme_start"])
         last_session = last.get(plan.patient_id)
@@ -141,7 +141,7 @@ def _pain_red(uow: UnitOfWork, *, rules: Any, since: dt.date) -> list[dict[str, 
 def _followup_due(
     uow: UnitOfWork, active: list[tuple[str, PlanVersion]], *, rules: Any, today: dt.date
 ) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for pseudonym, plan in active:
         start = dt.date.fromisoformat(plan.data["programme_start"])
         primary = (plan.data.get("baseline") or {}).get("primary")

@@ -216,7 +216,7 @@ def submit_analysis(
         raise InputError(
             "unknown analysis kind", item="kind", value=kind, expected="mri, instability, wearable"
         )
-    ids = [f.get("id") if isinstance(f, Mapping) else f for f in files]
+    ids: list[Any] = [f.get("id") if isinstance(f, Mapping) else f for f in files]
     uploads = records.get_uploads(state.record, user, pseudonym, ids)
     named = _assign_roles(kind, files, uploads)
     params = {"files": named, "options": check_options(kind, options)}

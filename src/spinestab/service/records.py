@@ -246,7 +246,7 @@ def save_result(
             for role in list(given)
             if role.startswith("landmarks_")
         }
-    savers = {
+    savers: dict[str, Any] = {
         "imaging": services.save_imaging_folder,
         "instability": services.save_instability_folder,
         "wearable": services.save_wearable_folder,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -50,13 +50,16 @@ class Sniffed:
     suffixes: tuple[str, ...]
 
 
+_ORDERS: tuple[Literal["little", "big"], ...] = ("little", "big")
+
+
 def _nifti(head: bytes) -> bool:
     if len(head) >= 348:
-        for order in ("little", "big"):
+        for order in _ORDERS:
             if int.from_bytes(head[0:4], order) == 348 and head[344:348] in (b"n+1\0", b"ni1\0"):
                 return True
     if len(head) >= 540:
-        for order in ("little", "big"):
+        for order in _ORDERS:
             if int.from_bytes(head[0:4], order) == 540 and head[4:8] in (b"n+2\0", b"ni2\0"):
                 return True
     return False
