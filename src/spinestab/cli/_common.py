@@ -3,7 +3,9 @@
 Every command spells the options they share alike, through the types here:
 
 ========================  =====================================================
-``--out DIR``             :data:`OutDir` (a folder), :data:`OutFile` (one file)
+``--out DIR``             :data:`OutDir` (a folder), :data:`OutFile` (one file),
+                          :data:`OutDirOrRecord` (optional with ``--patient``)
+``--patient P``           :data:`PatientOption` (:func:`patient_option`): the record
 ``--lang en|de``          :data:`LanguageOption` (:func:`language_option`)
 ``--jurisdiction``        :data:`JurisdictionOption`
 ``--rules FILE``          :data:`RulesFile` (:func:`rules_option`)
@@ -38,16 +40,20 @@ __all__ = [
     "Language",
     "LanguageOption",
     "OutDir",
+    "OutDirOrRecord",
     "OutFile",
+    "PatientOption",
     "RulesFile",
     "console",
     "err_console",
     "exit_on_bad_input",
     "language_option",
     "legacy_option",
+    "patient_option",
     "pictures_option",
     "print_error",
     "print_json",
+    "print_note",
     "rules_option",
     "use_legacy",
 ]
@@ -67,6 +73,17 @@ OutDir = Annotated[
         "--out",
         help="Output folder (created if missing; an earlier run's files in it are replaced, "
         "other files kept).",
+    ),
+]
+#: ``--out``: the output folder of an analysis that can save its result into the record
+#: instead (``--patient``); one of the two is needed
+OutDirOrRecord = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Output folder (created if missing; an earlier run's files in it are replaced, "
+        "other files kept). Optional with --patient.",
+        show_default=False,
     ),
 ]
 #: ``--out``: the one file a command writes (written whole through a temporary sibling,
@@ -124,6 +141,15 @@ def rules_option(help: str = "Rule file (YAML) overriding the bundled rules.") -
     return typer.Option("--rules", help=help, show_default=False)
 
 
+def patient_option(
+    help: str = "Save the result into this patient's record (--out optional then).",
+) -> Any:
+    """Return the ``--patient`` option: a pseudonymous patient id in the record."""
+    return typer.Option("--patient", help=help, show_default=False)
+
+
+#: ``--patient``: save the result into this patient's record
+PatientOption = Annotated[str | None, patient_option()]
 #: ``--rules``: a rule file overriding the bundled rules
 RulesFile = Annotated[Path | None, rules_option()]
 
@@ -189,6 +215,11 @@ def use_legacy(value: T | None, legacy: T | None, *, name: str, legacy_name: str
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (``--json``): UTF-8, indented, nothing else."""
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_note(text: str, *, as_json: bool) -> None:
+    """Print a line for the user: on stdout, or on stderr when stdout holds ``--json``."""
+    (err_console if as_json else console).print(text, highlight=False, soft_wrap=True)
 
 
 def print_error(exc: BaseException) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,10 +10,14 @@ import typer
 
 from spinestab.cli._common import (
     JsonOutput,
+    OutDirOrRecord,
+    PatientOption,
     console,
     exit_on_bad_input,
     legacy_option,
     pictures_option,
+    print_json,
+    print_note,
     rules_option,
     use_legacy,
 )
@@ -110,14 +113,7 @@ def _read_views(
 
 
 def instability_command(
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Output folder (created if missing; an earlier run's files in it are replaced, "
-            "other files kept). Optional with --patient.",
-        ),
-    ] = None,
+    out: OutDirOrRecord = None,
     neutral: Annotated[
         Path | None, typer.Option("--neutral", help="Neutral-view landmarks (.json or .csv).")
     ] = None,
@@ -194,12 +190,7 @@ def instability_command(
         bool, pictures_option(help="Draw the overlay picture OUT/instability.png.")
     ] = True,
     as_json: JsonOutput = False,
-    patient: Annotated[
-        str | None,
-        typer.Option(
-            "--patient", help="Save the result into this patient's record (--out optional)."
-        ),
-    ] = None,
+    patient: PatientOption = None,
 ) -> None:
     """Measure structural instability per motion segment and write OUT/instability.json.
 
@@ -280,9 +271,38 @@ def instability_command(
             )
 
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
+        if saved is not None:
+            print_note(saved, as_json=True)
         return
     from rich.markup import escape
+
+    console.print(_levels_table(data, tset, report))
+    for rec in data["levels"]:
+        for reason in rec["reasons"]:
+            console.print(f"  {rec['level']}: {escape(reason)}", highlight=False, soft_wrap=True)
+    errors = [q for q in data["quality"] if q["severity"] != "info"]
+    for q in errors:
+        console.print(
+            f"  [yellow]quality[/] {q['view']} {q['level']}: {escape(q['message'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for note in data["notes"]:
+        console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
+    if shown_out:
+        written = [out / "instability.json"]
+        written += [out / "instability.png"] if data["picture"] else []
+        console.print("wrote " + " and ".join(escape(str(p)) for p in written))
+    if saved is not None:
+        print_note(saved, as_json=False)
+
+
+def _levels_table(data: dict[str, Any], tset: Any, report: Any) -> Any:
+    """Return the table of motion segments the command prints.
+
+    Slip and translation are shown in % first when the magnification is unknown.
+    """
     from rich.table import Table
 
     title = f"Instability ({tset.name} [{tset.evidence}]"
@@ -314,25 +334,7 @@ def instability_command(
             _fmt(rec["segmental_angle_deg"], " deg"),
             f"[{colour}]{rec['verdict']}[/]",
         )
-    console.print(table)
-    for rec in data["levels"]:
-        for reason in rec["reasons"]:
-            console.print(f"  {rec['level']}: {escape(reason)}", highlight=False, soft_wrap=True)
-    errors = [q for q in data["quality"] if q["severity"] != "info"]
-    for q in errors:
-        console.print(
-            f"  [yellow]quality[/] {q['view']} {q['level']}: {escape(q['message'])}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    for note in data["notes"]:
-        console.print(f"  note: {escape(note)}", highlight=False, soft_wrap=True)
-    if shown_out:
-        written = [out / "instability.json"]
-        written += [out / "instability.png"] if data["picture"] else []
-        console.print("wrote " + " and ".join(escape(str(p)) for p in written))
-    if saved is not None:
-        console.print(saved, highlight=False, soft_wrap=True)
+    return table
 
 
 def register(app: typer.Typer) -> None:

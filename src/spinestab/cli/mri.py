@@ -15,11 +15,14 @@ import typer
 
 from spinestab.cli._common import (
     JsonOutput,
+    OutDirOrRecord,
+    PatientOption,
     console,
     err_console,
     exit_on_bad_input,
     legacy_option,
     pictures_option,
+    print_note,
     use_legacy,
 )
 from spinestab.errors import InputError
@@ -211,14 +214,7 @@ def _report(result: MriResult, out: Path) -> None:
 
 
 def mri_command(
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Output folder (created if missing; an earlier run's files in it are replaced, "
-            "other files kept). Optional with --patient.",
-        ),
-    ] = None,
+    out: OutDirOrRecord = None,
     mask: Annotated[
         Path | None,
         typer.Option("--mask", help="Muscle label map on the image grid: NIfTI, or a DICOM-SEG."),
@@ -363,12 +359,7 @@ def mri_command(
         ),
     ] = None,
     as_json: JsonOutput = False,
-    patient: Annotated[
-        str | None,
-        typer.Option(
-            "--patient", help="Save the result into this patient's record (--out optional)."
-        ),
-    ] = None,
+    patient: PatientOption = None,
 ) -> None:
     """Rate paraspinal muscle quality per muscle, side and vertebral level.
 
@@ -448,10 +439,12 @@ def mri_command(
             saved = save_result("imaging", patient, out, inputs=inputs, options=options)
     if as_json:
         typer.echo(summary_json(result), nl=False)
+        if saved is not None:
+            print_note(saved, as_json=True)
         return
     _report(result, shown_out if shown_out is not None else Path("the record"))
     if saved is not None:
-        console.print(saved, highlight=False, soft_wrap=True)
+        print_note(saved, as_json=False)
 
 
 def register(app: typer.Typer) -> None:

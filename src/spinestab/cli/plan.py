@@ -23,7 +23,9 @@ from spinestab.cli._common import (
     console,
     exit_on_bad_input,
     language_option,
+    patient_option,
     print_json,
+    print_note,
     rules_option,
 )
 from spinestab.errors import InputError
@@ -52,6 +54,20 @@ def _write(out: Path, documents: dict[str, str]) -> None:
     from spinestab.cli.demo import write_plan_files
 
     write_plan_files(out, documents)
+
+
+def _made_json(pseudonym: str, made: Any, out: Path | None) -> dict[str, Any]:
+    """Return the summary ``--json`` prints for a plan version made in the record."""
+    plan = made.plan
+    return {
+        "patient": pseudonym,
+        "version": plan.version,
+        "status": plan.status,
+        "track": plan.track,
+        "previous_version": plan.previous_version,
+        "superseded_drafts": list(made.superseded_drafts),
+        "files": [str(out / name) for name in sorted(made.documents)] if out is not None else [],
+    }
 
 
 def _made(pseudonym: str, made: Any, out: Path | None) -> None:
@@ -90,10 +106,7 @@ def plan_command(
     ] = None,
     patient: Annotated[
         str | None,
-        typer.Option(
-            "--patient",
-            help="Make the plan from this patient's record and store it as a new version.",
-        ),
+        patient_option("Make the plan from this patient's record and store it as a new version."),
     ] = None,
     lang: Annotated[Language | None, language_option("Handout language")] = None,
     jurisdiction: JurisdictionOption = None,
@@ -107,7 +120,8 @@ def plan_command(
     With --patient: from the record, stored as a new plan version (draft, or blocked while
     a red flag is open); --out also writes the files.
 
-    --json prints the summary as JSON: patient, track, status, language, files.
+    --json prints the summary as JSON: patient, track, status, language, files (with
+    --patient: patient, version, status, track, superseded_drafts, files).
     """
     with exit_on_bad_input():
         if patient is not None:
@@ -131,6 +145,9 @@ def plan_command(
                 )
                 if out is not None:
                     _write(out, made.documents)
+            if as_json:
+                print_json(_made_json(patient, made, out))
+                return
             _made(patient, made, out)
             return
         if patient_dir is None:
@@ -161,13 +178,20 @@ def plan_command(
 def approve_command(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
     version: Annotated[int, typer.Option("--version", help="The draft version to approve.")],
+    as_json: JsonOutput = False,
 ) -> None:
-    """Approve a draft plan version: it becomes the active plan (the actor is recorded)."""
+    """Approve a draft plan version: it becomes the active plan (the actor is recorded).
+
+    --json prints the plan version approved (without its plan.json document).
+    """
     from spinestab.cli.record import cli_actor, opened_record
     from spinestab.record import approve_plan
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         plan = approve_plan(uow, cli_actor(), pseudonym, version=version)
+    if as_json:
+        print_json(plan.model_dump(mode="json", exclude={"plan"}))
+        return
     console.print(
         f"{escape(pseudonym)}: plan version {plan.version} is the active plan "
         f"(track {plan.track}), approved by {escape(plan.approved_by or '?')} "
@@ -190,10 +214,9 @@ def progress_command(
     ] = None,
     patient: Annotated[
         str | None,
-        typer.Option(
-            "--patient",
-            help="Progress this patient's current active plan in the record "
-            "(from the sessions stored against it).",
+        patient_option(
+            "Progress this patient's current active plan in the record "
+            "(from the sessions stored against it)."
         ),
     ] = None,
     sessions_file: Annotated[
@@ -218,11 +241,26 @@ def progress_command(
     a draft for a clinician to approve; any other plan (blocked, draft, superseded) is
     refused.
 
-    --json prints the summary as JSON: patient, version, decisions, review, files.
+    --json prints the summary as JSON: patient, version, decisions, review, files (with
+    --patient: patient, version, status, track, decisions, sessions stored, files).
     """
     with exit_on_bad_input():
         if patient is not None:
-            _progress_record(patient, sessions_file, out, lang, forms, rules, plan, sessions)
+            if plan is not None or sessions is not None:
+                raise InputError(
+                    "give PLAN SESSIONS or --patient, not both",
+                    item="--patient",
+                    expected="spinestab progress --patient P [--sessions FILE]",
+                )
+            if forms is not None:
+                raise InputError(
+                    "--forms is for folder mode",
+                    item="--forms",
+                    expected="follow-up forms imported into the record (spinestab record import)",
+                )
+            _progress_record(
+                patient, sessions_file, out, language=lang, rules=rules, as_json=as_json
+            )
             return
         if sessions_file is not None:
             raise InputError("--sessions needs --patient", item="--sessions")
@@ -261,47 +299,40 @@ def _progress_record(
     patient: str,
     sessions_file: Path | None,
     out: Path | None,
-    lang: str | None,
-    forms: Path | None,
+    *,
+    language: str | None,
     rules: Path | None,
-    plan: Path | None,
-    sessions: Path | None,
+    as_json: bool,
 ) -> None:
     from spinestab.cli.record import cli_actor, opened_record
     from spinestab.errors import AlreadyStoredError
     from spinestab.record import progress_plan, save_sessions_file
 
-    if plan is not None or sessions is not None:
-        raise InputError(
-            "give PLAN SESSIONS or --patient, not both",
-            item="--patient",
-            expected="spinestab progress --patient P [--sessions FILE]",
-        )
-    if forms is not None:
-        raise InputError(
-            "--forms is for folder mode",
-            item="--forms",
-            expected="follow-up forms imported into the record (spinestab record import)",
-        )
     actor = cli_actor()
+    stored: dict[str, Any] | None = None
     with opened_record() as record, record.unit_of_work() as uow:
         if sessions_file is not None:
             try:
                 saved = save_sessions_file(uow, actor, patient, sessions_file)
-                console.print(
+                stored = saved.model_dump(mode="json")
+                print_note(
                     f"stored {saved.stored} session row(s) against plan version "
                     f"{saved.plan_version}"
                     + (f" ({saved.already_stored} already stored)" if saved.already_stored else ""),
-                    highlight=False,
+                    as_json=as_json,
                 )
             except AlreadyStoredError:
-                console.print("the session rows are already stored", highlight=False)
-        made = progress_plan(uow, actor, patient, language=lang, rules_path=rules)
+                stored = {"stored": 0, "already_stored": "all"}
+                print_note("the session rows are already stored", as_json=as_json)
+        made = progress_plan(uow, actor, patient, language=language, rules_path=rules)
         if out is not None:
             _write(out, made.documents)
     decisions: dict[str, int] = {}
     for d in (made.plan.plan or {}).get("decisions", ()):
         decisions[d["decision"]] = decisions.get(d["decision"], 0) + 1
+    if as_json:
+        print_json(_made_json(patient, made, out) | {"decisions": decisions, "sessions": stored})
+        return
     shown = ", ".join(f"{k} {v}" for k, v in sorted(decisions.items())) or "no decisions"
     console.print(f"{escape(patient)}: ({shown})", highlight=False)
     _made(patient, made, out)

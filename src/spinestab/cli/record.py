@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from spinestab.cli._common import console, err_console, exit_on_bad_input
+from spinestab.cli._common import JsonOutput, console, err_console, exit_on_bad_input, print_json
 
 __all__ = [
     "cli_actor",
@@ -179,11 +178,14 @@ def import_command(
             "session logs, muscle_quality.csv, instability.json, daily.csv."
         ),
     ],
+    as_json: JsonOutput = False,
 ) -> None:
     """Import files into a patient's record (one transaction: all or nothing).
 
     Each file is validated as the command that reads it does today. A file already
     stored is skipped and said so; any other error stores nothing (exit code 2).
+
+    --json prints one object per file: file, kind, stored (what was stored, or why not).
     """
     from spinestab.errors import AlreadyStoredError, InputError
     from spinestab.record.imports import expand_paths, import_file
@@ -206,6 +208,9 @@ def import_command(
         except InputError:
             err_console.print("nothing was imported", style="red")
             raise
+    if as_json:
+        print_json([{"file": name, "kind": kind, "stored": what} for name, kind, what in done])
+        return
     table = Table("file", "kind", "stored", title=f"record of {escape(pseudonym)}")
     for name, kind, what in done:
         table.add_row(escape(name), kind, escape(what))
@@ -215,16 +220,20 @@ def import_command(
 @record_app.command("show")
 def show_command(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    as_json: JsonOutput = False,
 ) -> None:
-    """Show a patient's record: open red flags first, then the timeline."""
+    """Show a patient's record: open red flags first, then the timeline.
+
+    --json prints the whole timeline (patient, open red flags, forms, history, results,
+    plans, sessions).
+    """
     from spinestab.record import show_record
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         timeline = show_record(uow, cli_actor(), pseudonym)
     data = timeline.model_dump(mode="json")
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
         return
     _print_timeline(data)
 
@@ -293,12 +302,19 @@ def retract_command(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
     assessment: Annotated[int, typer.Argument(help="The assessment id (record show --json).")],
     reason: Annotated[str, typer.Option("--reason", help="Why it is retracted.")] = "",
+    as_json: JsonOutput = False,
 ) -> None:
-    """Retract a stored questionnaire entered in error (kept, never scored again)."""
+    """Retract a stored questionnaire entered in error (kept, never scored again).
+
+    --json prints the retracted form and the plan versions blocked by it.
+    """
     from spinestab.record import retract_assessment
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         result = retract_assessment(uow, cli_actor(), pseudonym, assessment, reason=reason)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
     a = result.assessment
     console.print(f"retracted assessment {a.id} ({a.instrument} {a.date})", highlight=False)
 
@@ -307,12 +323,19 @@ def retract_command(
 def export_command(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
     out: Annotated[Path, typer.Option("--out", help="The archive to write (a new .zip file).")],
+    as_json: JsonOutput = False,
 ) -> None:
-    """Export a patient's whole record and its files to one archive (mode 0600)."""
+    """Export a patient's whole record and its files to one archive (mode 0600).
+
+    --json prints path, pseudonym, rows (per table), artifacts and bytes.
+    """
     from spinestab.record.archive import export_record
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         result = export_record(uow, cli_actor(), pseudonym, out)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
     rows = sum(result.rows.values())
     console.print(
         f"exported {escape(pseudonym)}: {rows} row(s), {result.artifacts} file(s), "
@@ -325,12 +348,19 @@ def export_command(
 @record_app.command("restore")
 def restore_command(
     archive: Annotated[Path, typer.Argument(help="An archive of 'spinestab record export'.")],
+    as_json: JsonOutput = False,
 ) -> None:
-    """Restore a patient's record from an archive (into a store without that patient)."""
+    """Restore a patient's record from an archive (into a store without that patient).
+
+    --json prints pseudonym, rows (per table) and artifacts.
+    """
     from spinestab.record.archive import restore_record
 
     with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
         result = restore_record(uow, cli_actor(), archive)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
     console.print(
         f"restored {escape(result.pseudonym)}: {sum(result.rows.values())} row(s), "
         f"{result.artifacts} file(s)",

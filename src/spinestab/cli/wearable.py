@@ -11,12 +11,15 @@ import typer
 from spinestab.cli._common import (
     JsonOutput,
     Language,
+    OutDirOrRecord,
+    PatientOption,
     console,
     err_console,
     exit_on_bad_input,
     language_option,
     pictures_option,
     print_json,
+    print_note,
 )
 
 __all__ = ["register"]
@@ -47,10 +50,7 @@ def wearable_command(
             show_default=False,
         ),
     ],
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (optional with --patient).", show_default=False),
-    ] = None,
+    out: OutDirOrRecord = None,
     thigh: Annotated[
         Path | None, typer.Option("--thigh", help="Optional thigh sensor file.")
     ] = None,
@@ -88,12 +88,7 @@ def wearable_command(
         ),
     ] = SitToStand.STILLNESS,
     lang: Annotated[Language | None, language_option("Language of the prompt messages")] = None,
-    patient: Annotated[
-        str | None,
-        typer.Option(
-            "--patient", help="Save the result into this patient's record (--out optional)."
-        ),
-    ] = None,
+    patient: PatientOption = None,
     as_json: JsonOutput = False,
 ) -> None:
     """Analyse trunk (and thigh) accelerometry: posture per second, daily table, prompts.
@@ -239,7 +234,7 @@ def _report(result: Any, paths: list[Path], saved: str | None) -> None:
     if len(paths) > 4:
         console.print(f"  wrote {len(paths) - 4} timeline picture(s)")
     if saved is not None:
-        console.print(saved, highlight=False, soft_wrap=True)
+        print_note(saved, as_json=False)
 
 
 def register(app: typer.Typer) -> None:
