@@ -61,7 +61,7 @@ R = TypeVar("R")
 class Actor(BaseModel):
     """Who acts on the record: a user name and a role (a patient account names its patient).
 
-    Parameters
+    Attributes
     ----------
     username : str
         The user (1-128 characters).
