@@ -63,6 +63,16 @@ def test_save_and_show(isolated_settings):
     assert listed == [{"pseudonym": "P2", "sex": None, "birth_year": None, "assessments": 2}]
 
 
+def test_score_patient_is_save(isolated_settings):
+    # --patient, as on mri, instability, wearable, plan and progress, saves like --save
+    run("patient", "add", "P3")
+    result = run("score", DEMO / "nrs.json", "--patient", "P3", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["instrument"] == "nrs"  # stdout: the JSON alone
+    shown = json.loads(run("patient", "show", "P3", "--json").stdout)
+    assert [a["instrument"] for a in shown["assessments"]] == ["nrs"]
+
+
 def test_save_to_unknown_patient_is_refused(isolated_settings):
     result = run("score", DEMO / "odi.json", "--save", "nobody")
     assert result.exit_code == 2 and "unknown patient" in result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from spinestab.cli._common import (
     console,
     exit_on_bad_input,
     pictures_option,
+    print_json,
 )
 from spinestab.cli.instability import CornerMethod
 from spinestab.core.outdir import check_out_dir
@@ -188,7 +188,7 @@ def morphometry_command(
         report = measure_morphometry(ls, rules=loaded_rules)
         data = write_morphometry_outputs(report, out, inputs=inputs, pictures=pictures)
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        print_json(data)
         return
     _print_table(data)
     from rich.markup import escape

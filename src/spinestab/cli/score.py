@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from spinestab.cli._common import (
     err_console,
     exit_on_bad_input,
     print_error,
+    print_json,
 )
 from spinestab.errors import InputError
 
@@ -66,7 +66,14 @@ def score_command(
     files: Annotated[list[Path], typer.Argument(help="Questionnaire files (JSON, YAML, FHIR).")],
     as_json: JsonOutput = False,
     save: Annotated[
-        str | None, typer.Option("--save", metavar="PATIENT", help="Save to this patient.")
+        str | None,
+        typer.Option(
+            "--save",
+            "--patient",
+            metavar="PATIENT",
+            help="Save the forms into this patient's record.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Score questionnaires (STarT Back, ODI, RMDQ, NRS, PSFS, red flags).
@@ -102,7 +109,7 @@ def score_command(
     results = [score.to_dict() | {"file": form.source} for form, score in scored]
     if as_json:
         payload = results[0] if len(results) == 1 else results
-        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        print_json(payload)
     else:
         for result in results:
             console.print(
