@@ -55,18 +55,16 @@ def _env(folder: Path, database_url: str) -> dict[str, str]:
 
 def _seed(env: dict[str, str], *, patients: int, clients: int) -> None:
     code = f"""
-import datetime as dt
-from spinestab.clinical import parse_form, score_form
+from spinestab.record import Actor, create_patient, open_record, save_form
 from spinestab.service.accounts import add_user
 from spinestab.service.security import Passwords
 from spinestab.service.settings import ServiceSettings
-from spinestab.store import add_assessments, add_patient, store_session
 pw = Passwords(time_cost=1, memory_kib=1024)
-with store_session(ServiceSettings()) as s:
+bench = Actor(username="bench", role="clinician")
+with open_record(ServiceSettings()) as record, record.unit_of_work() as uow:
     for i in range({patients}):
         p = f"B-{{i:03d}}"
-        add_patient(s, p, sex="female", birth_year=1960 + i % 40, actor="bench")
-        s.flush()
+        create_patient(uow, bench, p, sex="female", birth_year=1960 + i % 40)
         forms = [
             {{"instrument": "nrs", "date": "2026-01-05", "answers": {{"pain": 7}}}},
             {{"instrument": "nrs", "date": "2026-02-05", "answers": {{"pain": 4}}}},
@@ -75,10 +73,11 @@ with store_session(ServiceSettings()) as s:
             {{"instrument": "redflags", "date": "2026-01-05",
               "answers": {{"cancer_history": i % 10 == 0, "thoracic_pain": False}}}},
         ]
-        scored = [(f, score_form(f)) for f in map(lambda d: parse_form(d, source="bench"), forms)]
-        add_assessments(s, p, scored, actor="bench")
+        for form in forms:
+            save_form(uow, bench, p, form, source="bench")
     for c in range({clients}):
-        add_user(s, f"bench{{c:03d}}", role="clinician", password={PASSWORD!r}, passwords=pw)
+        add_user(uow.session, f"bench{{c:03d}}", role="clinician", password={PASSWORD!r},
+                 passwords=pw)
 """
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 

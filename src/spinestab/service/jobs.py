@@ -31,6 +31,7 @@ __all__ = [
     "WorkerPool",
     "claim_job",
     "job_public",
+    "patient_jobs",
     "recover_interrupted",
     "run_job",
     "submit_job",
@@ -291,3 +292,14 @@ class WorkerPool:
                 self._wake.clear()
                 continue
             run_job(self._sessions, job_id, registry=self._registry, settings=self._settings)
+
+
+def patient_jobs(session: Session, pseudonym: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Return the public view of a patient's latest jobs, newest first."""
+    rows = session.scalars(
+        select(Job)
+        .where(Job.patient_pseudonym == pseudonym)
+        .order_by(Job.created_at.desc())
+        .limit(limit)
+    ).all()
+    return [job_public(j) for j in rows]

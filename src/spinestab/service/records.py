@@ -135,6 +135,17 @@ def timeline(record: Record, user: Principal | Actor, pseudonym: str) -> dict[st
         return _json(services.show_record(uow, actor_of(user), pseudonym))
 
 
+def record_with_uploads(
+    record: Record, user: Principal | Actor, pseudonym: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return the timeline and the uploads of a patient in one unit of work (the record page)."""
+    with record.unit_of_work() as uow:
+        actor = actor_of(user)
+        timeline_json = _json(services.show_record(uow, actor, pseudonym))
+        uploads = _json(services.list_uploads(uow, actor, pseudonym))
+    return timeline_json, uploads
+
+
 def worklist(
     record: Record, user: Principal | Actor, *, stopped_logging_days: int
 ) -> dict[str, Any]:

@@ -26,8 +26,9 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import HTTPException, UploadFile
+from fastapi import HTTPException
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from spinestab.record import UPLOAD_KINDS
 from spinestab.service import records

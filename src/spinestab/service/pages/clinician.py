@@ -12,7 +12,6 @@ from spinestab.errors import InputError
 from spinestab.service import records
 from spinestab.service.app import error_status
 from spinestab.service.deps import ClinicianUser, StateDep
-from spinestab.service.intake import INSTRUMENT_ORDER
 from spinestab.service.pages.render import render
 
 __all__ = ["router"]
@@ -74,17 +73,3 @@ def create_patient_page(
             error=str(exc),
         )
     return RedirectResponse(f"/patients/{quote(patient['pseudonym'], safe='')}", status_code=303)
-
-
-@router.get("/patients/{pseudonym}")
-def record_page(pseudonym: str, request: Request, state: StateDep, user: ClinicianUser) -> Response:
-    """Show the record: open red flags first, scores over time against the MIC, the timeline."""
-    record = records.timeline(state.record, user, pseudonym)
-    return render(
-        request,
-        "clinician/record.html",
-        record=record,
-        charts=records.score_charts(record),
-        instruments=INSTRUMENT_ORDER,
-        saved=request.query_params.get("saved") in INSTRUMENT_ORDER,
-    )

@@ -6,12 +6,15 @@ takes a pseudonym from the URL, so another patient's record cannot be asked for.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from spinestab.errors import InputError
-from spinestab.service import records
+from spinestab.service import records, summaries, views
 from spinestab.service.deps import PatientUser, StateDep
 from spinestab.service.pages.intake import (
     PATIENT_INSTRUMENTS,
@@ -19,7 +22,7 @@ from spinestab.service.pages.intake import (
     form_fields,
     intake_form,
 )
-from spinestab.service.pages.render import render
+from spinestab.service.pages.render import page_language, render
 
 __all__ = ["router"]
 
@@ -32,29 +35,143 @@ def _own(user: PatientUser) -> str:
     return user.patient_pseudonym
 
 
+def _review_weeks() -> list[int]:
+    from spinestab.care.config import load_rules
+
+    return [int(w) for w in load_rules()["review_weeks"]]
+
+
+def _today_context(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
+    """Return what the Today page shows: the plan, today's exercises, reminders, forms due."""
+    record = records.timeline(state.record, user, _own(user))
+    plan = records.me_plan(state.record, user)
+    language = page_language(request)
+    today_date = dt.date.today()
+    context: dict[str, Any] = {
+        "record": record,
+        "plan": plan,
+        "blocked": plan["status"] == "blocked",
+        "day": None,
+        "cards": [],
+        "all_cards": [],
+        "reminders": [],
+        "due": [],
+        "adherence": None,
+        "today": today_date.isoformat(),
+    }
+    if plan["status"] == "active":
+        day = views.todays_exercises(plan, today_date)
+        context["day"] = day
+        context["all_cards"] = views.exercise_cards(plan, language=language)
+        context["cards"] = [c for c in context["all_cards"] if c["id"] in day["exercises"]]
+        context["reminders"] = summaries.reminders(plan, today=today_date)
+        context["due"] = summaries.followup_due(
+            record, plan, today=today_date, review_weeks=_review_weeks()
+        )
+        context["adherence"] = summaries.adherence(record["sessions"], plan, today=today_date)
+        context |= views.safety_notes(language)
+    return context
+
+
 @router.get("/today")
 def today(request: Request, state: StateDep, user: PatientUser) -> Response:
-    """Show today's exercises (or, without an approved plan, what happens next)."""
-    record = records.timeline(state.record, user, _own(user))
+    """Show today's exercises, the session log, reminders and forms due.
+
+    While blocked: what to do instead; without an approved plan: what happens next.
+    """
+    logged = request.query_params.get("logged", "")
     return render(
         request,
         "patient/today.html",
-        record=record,
-        plan=records.approved_plan(record),
-        blocked=records.blocking_flags(record),
+        logged=int(logged) if logged.isdigit() else None,
+        error=None,
+        **_today_context(request, state, user),
     )
+
+
+def _int(fields: dict[str, str], key: str) -> int | None:
+    text = fields.get(key, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(
+            "not a whole number", source="session log", item=key, value=text[:20]
+        ) from None
+
+
+def session_rows(fields: dict[str, str], exercise_ids: list[str]) -> list[dict[str, Any]]:
+    """Rows in the ``progress`` format from the session log form (one per exercise shown).
+
+    An exercise is logged when ticked done, or when anything was typed for it (then done is
+    false); pain the next morning applies to every row (the patient logs the day after).
+    """
+    date = fields.get("date", "").strip()
+    morning = _int(fields, "pain_next_morning")
+    rows = []
+    for ex in exercise_ids:
+        done = fields.get(f"done.{ex}") == "1"
+        sets, during, effort = (
+            _int(fields, f"{name}.{ex}") for name in ("sets", "pain_during", "effort")
+        )
+        if not done and sets is None and during is None and effort is None:
+            continue
+        row: dict[str, Any] = {"date": date, "exercise": ex, "done": done}
+        for key, value in (
+            ("sets", sets),
+            ("pain_during", during),
+            ("effort", effort),
+            ("pain_next_morning", morning),
+        ):
+            if value is not None:
+                row[key] = value
+        rows.append(row)
+    if not rows:
+        raise InputError(
+            "nothing to log", source="session log", expected="at least one exercise ticked done"
+        )
+    return rows
+
+
+@router.post("/today/sessions")
+async def log_session(request: Request, state: StateDep, user: PatientUser) -> Response:
+    """Store the session the patient logged against their active plan.
+
+    Per exercise: done, sets, pain during, effort; pain the next morning for all.
+    """
+    from spinestab.service.app import error_status
+
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    ids = [str(v) for v in form.getlist("exercise") if isinstance(v, str)][:32]
+    try:
+        rows = session_rows(fields, ids)
+        saved = await run_in_threadpool(records.save_sessions, state.record, user, rows)
+    except InputError as exc:
+        return render(
+            request,
+            "patient/today.html",
+            status=error_status(exc),
+            logged=None,
+            error=str(exc),
+            **_today_context(request, state, user),
+        )
+    return RedirectResponse(f"/today?logged={saved['stored']}#log", status_code=303)
 
 
 @router.get("/progress")
 def progress(request: Request, state: StateDep, user: PatientUser) -> Response:
-    """Show the patient's own scores over time against the MIC."""
+    """Show the patient's own scores against the MIC, adherence and movement summary."""
     record = records.timeline(state.record, user, _own(user))
+    movement = records.me_movement(state.record, user)
     return render(
         request,
         "patient/progress.html",
         record=record,
         charts=records.score_charts(record),
         instruments=PATIENT_INSTRUMENTS,
+        movement=movement,
     )
 
 

@@ -26,7 +26,19 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["num"] = number_text
     return Jinja2Templates(env=env)
+
+
+def number_text(value: object) -> str:
+    """Return a number as a page shows it: whole without ``.0``, else to 1 decimal."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else f"{number:.1f}"
 
 
 def page_language(request: Request) -> str:

@@ -9,3 +9,10 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+// A started analysis clears its form (the ticked files), so the next one starts afresh.
+document.addEventListener("DOMContentLoaded", function () {
+  document.body.addEventListener("analysis-started", function () {
+    const form = document.getElementById("analysis-form");
+    if (form) { form.reset(); }
+  });
+});

@@ -1,0 +1,178 @@
+"""View models for the pages: pure functions of the record's JSON and a ``plan.json``.
+
+Exercise cards are built as the printed handout builds them (:mod:`spinestab.care.handout`):
+the library's figures (SVG, as data URIs: no extra request, nothing from outside), the
+texts of the care catalogue in the page's language, the beginner version, safety notes and
+stop rules. The timeline merges every kind of entry of the record, newest first.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+__all__ = [
+    "exercise_cards",
+    "pain_zone",
+    "safety_notes",
+    "timeline_events",
+    "todays_exercises",
+]
+
+
+@cache
+def _figure(exercise_id: str, stage: int) -> str:
+    from spinestab.care.exercises import figure_svg
+
+    svg = figure_svg(exercise_id, stage).encode("utf-8")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def _plan(plan_json: Mapping[str, Any]) -> Any:
+    from spinestab.care.plan import Plan
+
+    return Plan.from_dict(dict(plan_json) | {"status": "active"}, source="plan")
+
+
+def exercise_cards(
+    plan_json: Mapping[str, Any], *, language: str, only: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Cards of the plan's exercises (``only`` those ids, in the plan's order).
+
+    Each card: ``id``, ``name``, ``stage``, ``title``, ``how``, ``purpose``, ``picture``
+    (data URI), ``alt``, ``dose``, ``cues``, ``notes``, ``starts``, ``daily``, and for a
+    stage above 0 the beginner version (``beginner_title``, ``beginner_how``,
+    ``beginner_picture``, ``beginner_alt``).
+    """
+    from spinestab.care.handout import dose_text
+    from spinestab.care.i18n import Translator
+
+    t = Translator(language)
+    plan = _plan(plan_json)
+    cards = []
+    for ex in plan.exercises:
+        if only is not None and ex.id not in only:
+            continue
+        if ex.id in ("walking", "movement_breaks"):
+            continue
+        stage = ex.stage
+        name = t(f"ex.{ex.id}.name")
+        card: dict[str, Any] = {
+            "id": ex.id,
+            "name": name,
+            "stage": stage,
+            "stage_label": t("ui.stage", stage=stage),
+            "title": t(f"ex.{ex.id}.stage{stage}.title"),
+            "how": t(f"ex.{ex.id}.stage{stage}.how"),
+            "purpose": t(f"ex.{ex.id}.purpose"),
+            "picture": _figure(ex.id, stage),
+            "alt": t("ui.picture", name=name, stage=stage),
+            "dose": dose_text(ex.dose, t),
+            "sets": int(ex.dose.sets or len(ex.dose.pyramid or ()) or 1),
+            "cues": [t(f"ex.{ex.id}.cue1"), t(f"ex.{ex.id}.cue2")],
+            "notes": [t(n) for n in ex.notes],
+            "starts": t("ui.starts_week", week=ex.start_week) if ex.start_week > 1 else "",
+            "daily": bool(ex.daily),
+            "beginner": None,
+        }
+        if stage > 0:
+            card["beginner"] = {
+                "title": t(f"ex.{ex.id}.stage0.title"),
+                "how": t(f"ex.{ex.id}.stage0.how"),
+                "picture": _figure(ex.id, 0),
+                "alt": t("ui.picture", name=name, stage=0),
+            }
+        cards.append(card)
+    return cards
+
+
+def safety_notes(language: str) -> dict[str, list[str]]:
+    """Return the library's safety notes and stop rules in ``language``."""
+    from spinestab.care.exercises import load_library
+    from spinestab.care.i18n import Translator
+
+    t = Translator(language)
+    lib = load_library()
+    return {
+        "safety": [t(f"safety.{c}") for c in lib.common_safety],
+        "stop": [t(f"stop.{c}") for c in lib.common_stop],
+    }
+
+
+def todays_exercises(plan_json: Mapping[str, Any], day: dt.date) -> dict[str, Any]:
+    """Return what the plan asks on ``day``: ``session`` (an exercise day), ids, week."""
+    start = dt.date.fromisoformat(str(plan_json["programme_start"]))
+    entry = next(
+        (d for d in plan_json.get("schedule", ()) if d.get("weekday") == day.weekday()), None
+    )
+    started = day >= start
+    starts = {ex["id"]: int(ex.get("start_week", 1)) for ex in plan_json.get("exercises", ())}
+    week = (day - start).days // 7 + 1 if started else 0
+    ids = [
+        i
+        for i in (entry or {}).get("exercises", ())
+        if started and starts.get(i, 1) <= max(week, 1)
+    ]
+    return {
+        "session": bool(entry and entry.get("session")) and started,
+        "exercises": ids,
+        "week": week,
+        "started": started,
+        "start": start.isoformat(),
+    }
+
+
+def pain_zone(pain: float | None) -> str | None:
+    """Traffic-light zone of a pain rating with the care rules (green, amber, red)."""
+    from spinestab.care.config import load_rules
+    from spinestab.care.progression import zone
+
+    return zone(pain, rules=load_rules())
+
+
+def _event(date: Any, kind: str, **values: Any) -> dict[str, Any]:
+    return {"date": str(date or "")[:10], "kind": kind} | values
+
+
+def timeline_events(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return every entry of the record as one list, newest first.
+
+    Forms, history, results, plans and session days.
+    """
+    events = []
+    for a in record_json.get("assessments", ()):
+        events.append(_event(a["date"], "form", item=a))
+    if record_json.get("history"):
+        h = record_json["history"]
+        events.append(_event(h.get("recorded_on") or h.get("created_at"), "history", item=h))
+    for s in record_json.get("imaging", ()):
+        events.append(_event(s.get("performed_on") or s.get("created_at"), "imaging", item=s))
+    for s in record_json.get("instability", ()):
+        events.append(_event(s.get("performed_on") or s.get("created_at"), "instability", item=s))
+    for s in record_json.get("wearable", ()):
+        events.append(_event(s.get("last_date") or s.get("created_at"), "wearable", item=s))
+    for p in record_json.get("plans", ()):
+        events.append(_event(p.get("created_at"), "plan", item=p))
+    days: dict[str, list[dict[str, Any]]] = {}
+    for s in record_json.get("sessions", ()):
+        days.setdefault(str(s["date"]), []).append(s)
+    for day, rows in days.items():
+        during = [r["pain_during"] for r in rows if r.get("pain_during") is not None]
+        morning = [r["pain_next_morning"] for r in rows if r.get("pain_next_morning") is not None]
+        events.append(
+            _event(
+                day,
+                "session",
+                item={
+                    "exercises": len(rows),
+                    "done": sum(1 for r in rows if r.get("done")),
+                    "pain_during": max(during) if during else None,
+                    "pain_next_morning": max(morning) if morning else None,
+                },
+            )
+        )
+    events.sort(key=lambda e: e["date"], reverse=True)
+    return events
