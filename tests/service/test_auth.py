@@ -231,3 +231,45 @@ def test_access_log_names_route_templates_not_pseudonyms(client, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "/api/v1/patients/{pseudonym}" in text
     assert "P-A" not in text
+
+
+def test_logins_at_the_same_moment_all_succeed(app):
+    """SQLite: a login read then wrote in one deferred transaction and failed with 'database
+    is locked' when another login committed in between (the service benchmark's 50 clients
+    logging in at once got 500s)."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from spinestab.service.accounts import add_user
+    from spinestab.store import session_scope
+
+    state = app.state.spinestab
+    with session_scope(state.sessions) as session:
+        for i in range(12):
+            add_user(
+                session,
+                f"burst{i:02d}",
+                role="clinician",
+                password="burst password 1",
+                passwords=state.passwords,
+            )
+    barrier = threading.Barrier(12)
+    statuses: list[int] = []
+
+    def one(i: int) -> None:
+        with TestClient(app) as client:
+            barrier.wait()
+            response = client.post(
+                "/api/v1/auth/login",
+                json={"username": f"burst{i:02d}", "password": "burst password 1"},
+            )
+            statuses.append(response.status_code)
+            assert client.get("/api/v1/auth/me").status_code == 200
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 12

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.core.validation import check_choice
 from spinestab.errors import InputError
@@ -24,7 +24,7 @@ from spinestab.service.security import (
     keyed_hash,
     new_token,
 )
-from spinestab.store import audit, get_patient
+from spinestab.store import audit, get_patient, session_scope
 
 __all__ = [
     "LoginRefused",
@@ -195,7 +195,7 @@ def _throttled(
 
 
 def login(
-    session: Session,
+    sessions: sessionmaker[Session],
     username: str,
     password: str,
     *,
@@ -208,62 +208,77 @@ def login(
     """Check credentials and open a new session; return the cookie token and the principal.
 
     A new session id is made at every login (no fixation, ASVS 3.2.1). Attempts are recorded
-    for throttling; the caller commits even when :class:`LoginRefused` is raised.
+    for throttling, refused ones too. Three steps, so that logins at the same moment never
+    queue behind a password hash: the account and its recent failures are read (no lock),
+    the password is checked (argon2id, outside any transaction), and the attempt and the
+    new session are written in a short transaction that begins ``IMMEDIATE`` on SQLite.
 
     Raises
     ------
     LoginRefused
-        Wrong credentials, inactive account, or throttled.
+        Wrong credentials, inactive account, or throttled (after the attempt is stored).
 
     """
     now = utcnow()
     name = username.strip()[:64]
     address = address[:64]
-    wait = _throttled(session, name, address, throttle, now)
+    with session_scope(sessions) as session:
+        wait = _throttled(session, name, address, throttle, now)
+        user = session.scalars(select(User).where(User.username == name)).first()
+        account = (
+            None
+            if user is None
+            else (user.id, user.username, user.role, user.patient_pseudonym, user.language)
+        )
+        stored_hash, active = (user.password_hash, user.active) if user else (None, False)
+    ok = not wait and passwords.verify(stored_hash, password) and active and account is not None
+    with session_scope(sessions, immediate=True) as session:
+        if wait:
+            # Not counted as a failure: a locked account is not locked longer by each try.
+            audit(
+                session,
+                actor=name or "?",
+                action="refused",
+                entity="login",
+                entity_id=None,
+                detail={"reason": "throttled"},
+            )
+        elif not ok or account is None:
+            session.add(LoginAttempt(username=name, address=address, at=now, success=False))
+            audit(
+                session,
+                actor=name or "?",
+                action="refused",
+                entity="login",
+                entity_id=account[0] if account else None,
+                detail={"reason": "credentials"},
+            )
+        else:
+            user_id, user_name, role, patient, language = account
+            session.add(LoginAttempt(username=name, address=address, at=now, success=True))
+            token, csrf = new_token(), new_token()
+            row = WebSession(
+                id=keyed_hash(secret, token),
+                user_id=user_id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + policy.absolute,
+            )
+            session.add(row)
+            audit(session, actor=user_name, action="login", entity="user", entity_id=user_id)
     if wait:
-        # Not counted as a failure: a locked account is not locked longer by each try.
-        audit(
-            session,
-            actor=name or "?",
-            action="refused",
-            entity="login",
-            entity_id=None,
-            detail={"reason": "throttled"},
-        )
         raise LoginRefused(throttled=True, retry_after_s=wait)
-    user = session.scalars(select(User).where(User.username == name)).first()
-    ok = passwords.verify(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
-        session.add(LoginAttempt(username=name, address=address, at=now, success=False))
-        audit(
-            session,
-            actor=name or "?",
-            action="refused",
-            entity="login",
-            entity_id=user.id if user else None,
-            detail={"reason": "credentials"},
-        )
+    if not ok or account is None:
         raise LoginRefused(throttled=False)
-    session.add(LoginAttempt(username=name, address=address, at=now, success=True))
-    token, csrf = new_token(), new_token()
-    row = WebSession(
-        id=keyed_hash(secret, token),
-        user_id=user.id,
-        csrf_token=csrf,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + policy.absolute,
-    )
-    session.add(row)
-    audit(session, actor=user.username, action="login", entity="user", entity_id=user.id)
     return token, Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        patient_pseudonym=user.patient_pseudonym,
+        user_id=user_id,
+        username=user_name,
+        role=role,
+        patient_pseudonym=patient,
         session_id=row.id,
         csrf_token=csrf,
-        language=user.language,
+        language=language,
     )
 
 

@@ -6,7 +6,7 @@ and in the form) because there is no session yet to hold a CSRF token.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -75,21 +75,20 @@ async def login_submit(
     if not tokens_equal(login_token, request.cookies.get(LOGIN_COOKIE)):
         return _login_page(request, next_=target, status=403, error="login.expired")
 
-    def attempt():
-        with session_scope(state.sessions) as session:
-            try:
-                return login(
-                    session,
-                    username,
-                    password,
-                    address=client_address(request),
-                    passwords=state.passwords,
-                    secret=state.secret,
-                    policy=state.session_policy,
-                    throttle=state.throttle,
-                )
-            except LoginRefused as refused:
-                return refused
+    def attempt() -> tuple[str, Any] | LoginRefused:
+        try:
+            return login(
+                state.sessions,
+                username,
+                password,
+                address=client_address(request),
+                passwords=state.passwords,
+                secret=state.secret,
+                policy=state.session_policy,
+                throttle=state.throttle,
+            )
+        except LoginRefused as refused:
+            return refused
 
     outcome = await run_in_threadpool(attempt)
     if isinstance(outcome, LoginRefused):

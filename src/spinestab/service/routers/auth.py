@@ -12,9 +12,9 @@ from spinestab.service.deps import (
     SESSION_COOKIE,
     CurrentUser,
     Public,
-    SessionDep,
     StateDep,
 )
+from spinestab.store import session_scope
 
 __all__ = [
     "clear_session_cookie",
@@ -90,13 +90,15 @@ def answer(principal: Principal) -> LoginAnswer:
     response_model=LoginAnswer,
     responses={401: {"description": "wrong credentials"}, 429: {"description": "throttled"}},
 )
-def login_route(
-    body: LoginBody, request: Request, state: StateDep, session: SessionDep, _user: Public
-) -> Response:
-    """Log in; 401 for wrong credentials, 429 after too many failures (ASVS 2.2.1)."""
+def login_route(body: LoginBody, request: Request, state: StateDep, _user: Public) -> Response:
+    """Log in; 401 for wrong credentials, 429 after too many failures (ASVS 2.2.1).
+
+    The login runs in transactions of its own (:func:`spinestab.service.accounts.login`),
+    not in the request's: logins at the same moment never fail on a stale snapshot.
+    """
     try:
         token, principal = login(
-            session,
+            state.sessions,
             body.username,
             body.password,
             address=client_address(request),
@@ -106,7 +108,6 @@ def login_route(
             throttle=state.throttle,
         )
     except LoginRefused as refused:
-        session.commit()  # the attempt counts
         if refused.throttled:
             return JSONResponse(
                 {"detail": "too many failed logins; try again later"},
@@ -120,9 +121,10 @@ def login_route(
 
 
 @router.post("/logout", status_code=204)
-def logout_route(session: SessionDep, user: CurrentUser) -> Response:
-    """End the session."""
-    end_session(session, user.session_id)
+def logout_route(state: StateDep, user: CurrentUser) -> Response:
+    """End the session (in a transaction of its own that only writes)."""
+    with session_scope(state.sessions) as session:
+        end_session(session, user.session_id)
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response
