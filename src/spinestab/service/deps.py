@@ -102,8 +102,12 @@ def session_token(request: Request) -> str | None:
 def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
     """Return the logged-in user of this request, or None.
 
-    Resolved in the request's own transaction (one connection per request); a session
-    found expired is deleted and that is committed at once, whatever the route does next.
+    Resolved in the request's own session; a session found expired is deleted and that is
+    committed at once, whatever the route does next. The transaction always ends here, so
+    the connection goes back to the pool before the route runs: a route that calls the
+    record (its own unit of work, its own connection) never holds two connections at once
+    (with as many requests in the thread pool as connections in the pool, two per request
+    waited on each other until the pool's timeout).
     """
     cached: Principal | bool | None = getattr(request.state, "principal", False)
     if not isinstance(cached, bool):
@@ -118,6 +122,7 @@ def current_principal(request: Request, state: StateDep, session: SessionDep) ->
             session.commit()
         else:
             _write_touch(session)
+        session.commit()  # end the read transaction: the connection back to the pool
     request.state.principal = principal
     return principal
 
