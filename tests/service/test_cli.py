@@ -171,3 +171,28 @@ def test_serve_demo_creates_demo_accounts_that_log_in(env, tmp_path):
     assert "log in as demo-clinician with password demo-clinician-pass" in output
     refused = runner.invoke(cli, ["serve", "--production", "--demo"])
     assert refused.exit_code == 2 and "exclude each other" in refused.output
+
+
+def test_demo_patient_with_a_plan_sees_it(app):
+    """``make run``: after ``spinestab demo`` seeded the record, the demo account of the
+    patient with an approved plan logs in and gets that plan (exercises included)."""
+    from fastapi.testclient import TestClient
+
+    from spinestab.record.demo import seed_demo
+    from spinestab.service.demo import seed_demo_accounts
+    from spinestab.store import session_scope
+
+    state = app.state.spinestab
+    seed_demo(state.record)
+    with session_scope(state.sessions) as session:
+        names = [a.username for a in seed_demo_accounts(session, passwords=state.passwords)]
+    assert names == ["demo-clinician", "demo-patient", "demo-patient-plan"]
+    with TestClient(app) as client:
+        answer = client.post(
+            "/api/v1/auth/login",
+            json={"username": "demo-patient-plan", "password": "demo-patient-plan-pass"},
+        )
+        assert answer.status_code == 200 and answer.json()["patient"] == "functional_high_risk"
+        plan = client.get("/api/v1/me/plan").json()
+        assert plan["status"] == "active" and plan["exercises"]
+        assert client.get("/today").status_code == 200

@@ -31,9 +31,12 @@ class DemoAccount:
 
 
 DEMO_PATIENT = "demo-001"
+#: A bundled demo patient with an approved plan and logged sessions (``spinestab demo``).
+DEMO_PATIENT_WITH_PLAN = "functional_high_risk"
 DEMO_ACCOUNTS = (
     DemoAccount("demo-clinician", "demo-clinician-pass", "clinician"),
     DemoAccount("demo-patient", "demo-patient-pass", "patient", DEMO_PATIENT),
+    DemoAccount("demo-patient-plan", "demo-patient-plan-pass", "patient", DEMO_PATIENT_WITH_PLAN),
 )
 
 
@@ -43,7 +46,9 @@ def seed_demo_accounts(session: Session, *, passwords: Passwords) -> list[DemoAc
     Returns
     -------
     list of DemoAccount
-        All demo accounts (created now or before), for printing how to log in.
+        The demo accounts (created now or before), for printing how to log in; the
+        account of the demo patient with a plan only when ``spinestab demo`` has seeded
+        that patient.
 
     """
     if get_patient(session, DEMO_PATIENT) is None:
@@ -58,7 +63,12 @@ def seed_demo_accounts(session: Session, *, passwords: Passwords) -> list[DemoAc
         )
         session.flush()
     existing = set(session.scalars(select(User.username)))
-    for account in DEMO_ACCOUNTS:
+    accounts = [
+        a
+        for a in DEMO_ACCOUNTS
+        if a.patient is None or a.username in existing or get_patient(session, a.patient)
+    ]
+    for account in accounts:
         if account.username not in existing:
             add_user(
                 session,
@@ -70,4 +80,4 @@ def seed_demo_accounts(session: Session, *, passwords: Passwords) -> list[DemoAc
                 is_demo=True,
                 actor="demo",
             )
-    return list(DEMO_ACCOUNTS)
+    return accounts
