@@ -22,6 +22,7 @@ from .conftest import login
 from .live_helpers import (
     DEMO,
     FS,
+    STAND_S,
     G,
     _batches,
     _post,
@@ -245,3 +246,49 @@ def test_streams_are_the_patients_own(app, client, plan_a, day):
         assert doc.get("/api/v1/me/prompts").status_code == 403
     with TestClient(app) as anonymous:
         assert anonymous.get("/api/v1/me/prompts").status_code == 401
+
+
+def test_per_second_features_give_the_prompts_of_raw_samples(client, plan_a, day):
+    # a phone may send the per-second features (in g) FeatureStream computes on the device
+    from spinestab.wearable.stream import FeatureStream
+    from spinestab.wearable.stream_batch import BatchFeatures, batch_to_bytes, batch_to_json
+
+    x, t0 = day
+    csrf = login(client, "pa")
+    headers = {"X-CSRF-Token": csrf}
+    device = FeatureStream(fs_hz=FS, scale_to_g=1 / G)
+    raw, feat = [], []
+    for i, b in enumerate(_batches(x, t0, seconds=1200)):
+        r = _post(client, csrf, b, stream="raw")
+        assert r.status_code == 200, r.text
+        raw += r.json()["prompts"]
+        ch = device.feed(b.samples)
+        fb = StreamBatch(
+            b.seq, b.device_time_unix_s, features=BatchFeatures(ch.g, ch.sd, ch.vert, ch.missing)
+        )
+        params = {"stream": "features", "standing_s": STAND_S}
+        if i % 2:
+            r = client.post(
+                "/api/v1/me/stream",
+                content=batch_to_bytes(fb),
+                params=params,
+                headers=headers | {"content-type": "application/octet-stream"},
+            )
+        else:
+            r = client.post(
+                "/api/v1/me/stream", json=batch_to_json(fb), params=params, headers=headers
+            )
+        assert r.status_code == 200, r.text
+        assert r.json()["units"] == "g"
+        feat += r.json()["prompts"]
+    assert len(raw) >= 4
+    assert _seconds(feat, t0) == _seconds(raw, t0)
+    # features in m/s^2 are refused, naming the item
+    bad = BatchFeatures(ch.g * G, ch.sd, ch.vert, ch.missing)
+    r = client.post(
+        "/api/v1/me/stream",
+        json=batch_to_json(StreamBatch(99, None, features=bad)),
+        params={"stream": "features"},
+        headers=headers,
+    )
+    assert r.status_code == 422 and "must be in g" in r.json()["detail"]
