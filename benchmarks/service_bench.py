@@ -85,7 +85,7 @@ with open_record(ServiceSettings()) as record, record.unit_of_work() as uow:
 class Server:
     """``spinestab serve`` in a subprocess."""
 
-    def __init__(self, env: dict[str, str], folder: Path) -> None:
+    def __init__(self, env: dict[str, str], folder: Path, *, workers: int = 1) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = (folder / "serve.log").open("w")
@@ -97,6 +97,8 @@ class Server:
                 "serve",
                 "--port",
                 str(self.port),
+                "--workers",
+                str(workers),
             ],
             env=env | {"SPINESTAB_JOB_WORKERS": "0"},
             stdout=self._log,
@@ -197,7 +199,7 @@ def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
         folder = Path(tmp)
         env = _env(folder, url)
         _seed(env, patients=args.patients, clients=args.clients)
-        server = Server(env, folder)
+        server = Server(env, folder, workers=args.workers)
         try:
             rows = []
             for name, request in (("record page", _record_page), ("form submit", _form_submit)):
@@ -224,6 +226,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="time bound per scenario")
     parser.add_argument("--patients", type=int, default=50)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (spinestab serve)"
+    )
     args = parser.parse_args(argv)
     rows: list[tuple[str, str, dict]] = []
     with tempfile.TemporaryDirectory(prefix="spinestab-bench-db-") as dbdir:
@@ -235,7 +240,8 @@ def main(argv: list[str]) -> int:
         print("PostgreSQL: skipped (set SPINESTAB_TEST_POSTGRES_URL to include it)")
     load = os.getloadavg()[0]
     print(
-        f"{args.clients} clients on loopback, one uvicorn process, up to {args.requests} "
+        f"{args.clients} clients on loopback, {args.workers} uvicorn process(es), up to "
+        f"{args.requests} "
         f"requests or {args.seconds:.0f} s per scenario; load average {load:.1f} on "
         f"{os.cpu_count()} CPUs"
     )
