@@ -374,3 +374,16 @@ def test_fhir_retraction_with_an_unknown_id_never_retracts_another(record):
         save_form(uow, CLINICIAN, "P1", fhir_odi("entered-in-error", rid="other"))
     with record.unit_of_work() as uow:
         assert [a.status for a in show_record(uow, CLINICIAN, "P1").assessments] == ["stored"]
+
+
+def test_an_unknown_upload_kind_is_refused_and_nothing_stored(record, clinician):
+    from spinestab.record.uploads import UPLOAD_KINDS, list_uploads, save_upload
+
+    with record.unit_of_work() as uow:
+        create_patient(uow, clinician, "P9")
+    with pytest.raises(InputError) as refused, record.unit_of_work() as uow:
+        save_upload(uow, clinician, "P9", b"bytes", kind="brain", name="x.nii.gz")
+    assert refused.value.message == "unknown upload kind" and refused.value.value == "brain"
+    assert refused.value.expected == ", ".join(UPLOAD_KINDS)
+    with record.unit_of_work() as uow:
+        assert list_uploads(uow, clinician, "P9") == []

@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
+from spinestab.core.validation import check_choice
 from spinestab.errors import InputError, NotFoundError
 from spinestab.record._uow import (
     Actor,
@@ -92,10 +93,9 @@ def save_upload(
     patient and keeps the bytes in the artifact store.
     """
     authorize(actor, pseudonym, patient_may=False)
-    if kind not in UPLOAD_KINDS:
-        raise InputError(
-            "unknown upload kind", item="kind", value=kind, expected=", ".join(UPLOAD_KINDS)
-        )
+    check_choice(
+        "kind", kind, UPLOAD_KINDS, message="unknown upload kind", expected=", ".join(UPLOAD_KINDS)
+    )
     patient = find_patient(uow, pseudonym, lock=True)
     row = store_file(
         uow,
