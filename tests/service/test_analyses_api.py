@@ -75,10 +75,17 @@ def test_uploads_are_sniffed_and_limited(doc, app):
     assert upload(doc, "landmarks", None, name="l.csv", data=big).status_code == 413
     assert upload(doc, "landmarks", None, name="l.csv", data=b"").status_code == 422
     assert upload(doc, "brain", MM_IMAGE).status_code == 422
+    # the kind as a query parameter works too; no kind at all is a clear 422
+    mask = MM_MASK.read_bytes()
+    by_query = doc.post("/api/v1/patients/P-A/files?kind=mask", files={"file": ("m.nii.gz", mask)})
+    assert by_query.status_code == 201 and by_query.json()["kind"] == "mask"
+    no_kind = doc.post("/api/v1/patients/P-A/files", files={"file": ("m.nii.gz", mask)})
+    assert no_kind.status_code == 422 and "kind" in no_kind.json()["detail"]
     # another patient's upload is not ours; an unknown patient is 404
     assert upload(doc, "mri", MM_IMAGE, pseudonym="P-404").status_code == 404
     listed = doc.get("/api/v1/patients/P-A/files").json()
-    assert [f["id"] for f in listed] == [renamed.json()["id"], ok.json()["id"]]
+    ids = [by_query.json()["id"], renamed.json()["id"], ok.json()["id"]]
+    assert [f["id"] for f in listed] == ids
 
 
 def test_analysis_requests_are_checked_before_a_job_is_queued(doc):

@@ -165,6 +165,8 @@ def test_patient_today_shows_exercises_and_logs_a_session(doc, app):
         page = pa.get("/today")
         assert page.status_code == 200
         assert "Safety notes" in page.text and "Log your session" in page.text
+        if any(d["session"] for d in plan["schedule"] if d["weekday"] == today.weekday()):
+            assert "Time for today's exercises." in page.text  # nothing logged yet
         from spinestab.care.i18n import Translator
 
         t = Translator("en")
@@ -188,6 +190,7 @@ def test_patient_today_shows_exercises_and_logs_a_session(doc, app):
             follow_redirects=False,
         )
         assert saved.status_code == 303 and saved.headers["location"].startswith("/today?logged=")
+        assert "Time for today's exercises." not in pa.get("/today").text
     sessions = doc.get("/api/v1/patients/P-A").json()["sessions"]
     rows = [(s["exercise"], s["done"], s["sets"], s["pain_during"], s["effort"]) for s in sessions]
     assert (first, True, 2, 7, 5) in rows

@@ -19,6 +19,7 @@ __all__ = [
     "pain_zone",
     "safety_notes",
     "timeline_events",
+    "today_prompts",
     "todays_exercises",
 ]
 
@@ -176,3 +177,29 @@ def timeline_events(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
         )
     events.sort(key=lambda e: e["date"], reverse=True)
     return events
+
+
+def today_prompts(
+    plan_json: Mapping[str, Any],
+    sessions: Sequence[Mapping[str, Any]],
+    *,
+    day: dt.date,
+    language: str,
+) -> list[str]:
+    """Prompts for the patient today, in the care catalogue's words (as the handout has them).
+
+    - an exercise day without a session logged yet: time for today's exercises;
+    - a session logged yesterday without the next morning's pain: ask for it.
+    """
+    from spinestab.care.i18n import Translator
+
+    t = Translator(language)
+    out = []
+    logged = {str(s["date"]) for s in sessions if s.get("done")}
+    if todays_exercises(plan_json, day)["session"] and day.isoformat() not in logged:
+        out.append(t("prompt.session"))
+    yesterday = (day - dt.timedelta(days=1)).isoformat()
+    rows = [s for s in sessions if str(s["date"]) == yesterday and s.get("done")]
+    if rows and all(s.get("pain_next_morning") is None for s in rows):
+        out.append(t("prompt.next_morning"))
+    return out

@@ -57,6 +57,7 @@ def _today_context(request: Request, state: StateDep, user: PatientUser) -> dict
         "reminders": [],
         "due": [],
         "adherence": None,
+        "prompts": [],
         "today": today_date.isoformat(),
     }
     if plan["status"] == "active":
@@ -69,6 +70,9 @@ def _today_context(request: Request, state: StateDep, user: PatientUser) -> dict
             record, plan, today=today_date, review_weeks=_review_weeks()
         )
         context["adherence"] = summaries.adherence(record["sessions"], plan, today=today_date)
+        context["prompts"] = views.today_prompts(
+            plan, record["sessions"], day=today_date, language=language
+        )
         context |= views.safety_notes(language)
     return context
 

@@ -147,8 +147,13 @@ async def upload_file(
     pseudonym: str,
     state: StateDep,
     user: ClinicianUser,
-    kind: Annotated[str, Form(description="mri, mask, radiograph, landmarks or wearable")],
     file: Annotated[UploadFile, File(description="The file (NIfTI, DICOM, ZIP, CSV, ...)")],
+    kind: Annotated[
+        str | None, Form(description="mri, mask, radiograph, landmarks or wearable")
+    ] = None,
+    kind_query: Annotated[
+        str | None, Query(alias="kind", include_in_schema=False, max_length=32)
+    ] = None,
 ) -> dict[str, Any]:
     """Store a file for a later analysis; 201 ``{"id": ...}``.
 
@@ -157,7 +162,15 @@ async def upload_file(
     """
     from spinestab.service.uploads import store_upload
 
-    return await store_upload(state, user, pseudonym, kind=kind, upload=file)
+    chosen = kind or kind_query  # the form field; ``?kind=`` is taken as well
+    if not chosen:
+        raise InputError(
+            "no upload kind", item="kind", expected="mri, mask, radiograph, landmarks or wearable"
+        )
+    try:
+        return await store_upload(state, user, pseudonym, kind=chosen, upload=file)
+    finally:
+        await file.close()
 
 
 @router.get("/{pseudonym}/files")
