@@ -35,6 +35,7 @@ __all__ = [
     "me_movement",
     "me_plan",
     "open_service_record",
+    "patient_home",
     "patient_list",
     "plan_files",
     "progress_plan",
@@ -366,11 +367,24 @@ def me_plan(record: Record, user: Principal | Actor) -> dict[str, Any]:
       blocked, the ``actions`` to take instead (``urgency``, ``text``), no exercises;
     - before any approval: ``status`` none, no plan, no exercises.
     """
+    return patient_home(record, user)[1]
+
+
+def patient_home(record: Record, user: Principal | Actor) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the patient's own timeline and their plan as ``GET /me/plan`` answers it.
+
+    One unit of work (the Today page needs both).
+    """
     actor = actor_of(user)
     pseudonym = actor.patient or ""
     with record.unit_of_work() as uow:
         plan = services.get_plan(uow, actor, pseudonym)
-        flags = [f for f in services.show_record(uow, actor, pseudonym).open_red_flags]
+        timeline = services.show_record(uow, actor, pseudonym)
+    return _json(timeline), _plan_view(plan, list(timeline.open_red_flags))
+
+
+def _plan_view(plan: Any, flags: list[Any]) -> dict[str, Any]:
+    """Return the patient's view of the plan in force, red flags first."""
     blocking = [f for f in flags if f.blocking]
     if plan is None and not blocking:
         return {

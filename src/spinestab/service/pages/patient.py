@@ -43,8 +43,8 @@ def _review_weeks() -> list[int]:
 
 def _today_context(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
     """Return what the Today page shows: the plan, today's exercises, reminders, forms due."""
-    record = records.timeline(state.record, user, _own(user))
-    plan = records.me_plan(state.record, user)
+    _own(user)
+    record, plan = records.patient_home(state.record, user)
     language = page_language(request)
     today_date = dt.date.today()
     context: dict[str, Any] = {
