@@ -169,6 +169,9 @@ def test_serve_demo_creates_demo_accounts_that_log_in(env, tmp_path):
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
     assert "log in as demo-clinician with password demo-clinician-pass" in output
+    # each account on one line (no wrap at the pipe's 80 columns): easy to copy
+    wanted = "log in as demo-patient with password demo-patient-pass  (patient of demo-001)"
+    assert wanted in [line.strip() for line in output.splitlines()]
     refused = runner.invoke(cli, ["serve", "--production", "--demo"])
     assert refused.exit_code == 2 and "exclude each other" in refused.output
 

@@ -106,8 +106,9 @@ def serve(
         console.print(
             f"  log in as [bold]{account.username}[/] with password "
             f"[bold]{account.password}[/]  ({account.role}"
-            + (f", patient {account.patient})" if account.patient else ")"),
+            + (f" of {account.patient})" if account.patient else ")"),
             highlight=False,
+            soft_wrap=True,  # one line each, however narrow the terminal: easy to copy
         )
     if accounts:
         console.print("  demo accounts are for this computer only; --production refuses them")
