@@ -8,6 +8,7 @@ and the red-flag rule (a positive cauda-equina screen blocks at once).
 from __future__ import annotations
 
 import csv
+import html
 import json
 from pathlib import Path
 
@@ -153,6 +154,26 @@ def test_sessions_logged_by_the_patient_then_a_progression_approved(doc, pa):
     assert pa.get("/api/v1/me/plan").json()["version"] == 2
     versions = {p["version"]: p["status"] for p in doc.get("/api/v1/patients/P-A").json()["plans"]}
     assert versions == {1: "superseded", 2: "active"}
+    # the review page words each decision: the exercise's name, the stage and the dose
+    # before and after (truth: the two versions' plan.json and the care catalogue's words)
+    page = doc.get("/patients/P-A/plans/2")
+    assert page.status_code == 200
+    changes = page.text.split('id="changes-h"')[1].split("</table>")[0]
+    decisions = doc.get("/api/v1/patients/P-A/plans/2").json()["plan"]["decisions"]
+    assert decisions
+    for d in decisions:
+        assert f">{d['exercise']}<" not in changes  # a name, not the id
+    rows = changes.split("<tr>")[2:]  # after the header row
+    assert len(rows) == len(decisions)
+    for d, row in zip(decisions, rows, strict=True):
+        assert f"Stage {d['to']['stage']}" in row
+        dose = d["to"]["dose"]
+        if dose.get("type") == "hold":
+            assert f"Hold {dose['hold_s']} seconds" in row
+        elif dose.get("type") == "reps":
+            assert f"{dose['reps']} repetitions" in row
+        for reason in d["reasons"]:
+            assert reason in html.unescape(row)
 
 
 def test_a_red_flag_from_the_patient_blocks_the_plan_at_once(doc, pa):

@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "exercise_cards",
     "pain_zone",
+    "progression_changes",
     "safety_notes",
     "timeline_events",
     "today_prompts",
@@ -88,6 +89,47 @@ def exercise_cards(
             }
         cards.append(card)
     return cards
+
+
+def progression_changes(plan_json: Mapping[str, Any], *, language: str) -> list[dict[str, Any]]:
+    """Rows of a progression's decisions in words, as the handout words them.
+
+    Each row: ``id``, ``name`` (the exercise's name), ``decision`` (``up``, ``keep`` or
+    ``down``), ``decision_text``, ``stage_from``/``stage_to`` (labels) and
+    ``dose_from``/``dose_to`` (patient-facing dose texts; equal when only the stage moved
+    or nothing changed), ``reasons``.
+    """
+    from spinestab.care.dose import Dose
+    from spinestab.care.handout import dose_text
+    from spinestab.care.i18n import Translator
+
+    t = Translator(language)
+
+    def stage(side: Mapping[str, Any]) -> str:
+        number = side.get("stage")
+        return t("ui.stage", stage=number) if number is not None else str(side.get("level", ""))
+
+    def dose(side: Mapping[str, Any]) -> str:
+        data = side.get("dose")
+        return dose_text(Dose.from_dict(dict(data)), t) if data else ""
+
+    rows = []
+    for d in plan_json.get("decisions", ()):
+        before, after = d.get("from") or {}, d.get("to") or {}
+        rows.append(
+            {
+                "id": d["exercise"],
+                "name": t(f"ex.{d['exercise']}.name"),
+                "decision": d["decision"],
+                "decision_text": t(f"decision.{d['decision']}"),
+                "stage_from": stage(before),
+                "stage_to": stage(after),
+                "dose_from": dose(before),
+                "dose_to": dose(after),
+                "reasons": list(d.get("reasons") or ()),
+            }
+        )
+    return rows
 
 
 def safety_notes(language: str) -> dict[str, list[str]]:

@@ -168,6 +168,7 @@ def plan_review(
         triage=json.loads(files["triage.json"]) if "triage.json" in files else None,
         profile=json.loads(files["profile.json"]) if "profile.json" in files else None,
         cards=cards,
+        changes=views.progression_changes(plan_json, language=language),
         approved=request.query_params.get("approved") == "1",
         error=None,
     )
