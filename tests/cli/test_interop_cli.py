@@ -49,7 +49,7 @@ def test_report_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, monkeypa
     res = run("report", DEMO / "functional_high_risk", "--out", out_dir / "r.docx")
     assert res.exit_code == 2 and "unknown report format" in res.output
     res = run("report", "nobody", "--out", out_dir / "r.html")
-    assert res.exit_code == 2 and "no such patient" in res.output
+    assert res.exit_code == 2 and "unknown patient" in res.output
     res = run("report", DEMO / "functional_high_risk", "--out", out_dir / "r.html", "--date", "3/4")
     assert res.exit_code == 2 and "not a date" in res.output
     assert list(out_dir.iterdir()) == []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from spinestab.cli._common import (
     JsonOutput,
@@ -16,7 +17,6 @@ from spinestab.cli._common import (
     language_option,
     print_json,
 )
-from spinestab.cli.report import patient_folder
 
 __all__ = ["register"]
 
@@ -28,7 +28,11 @@ fhir_app = typer.Typer(
 @fhir_app.command("export")
 def export_command(
     patient: Annotated[
-        str, typer.Argument(help="Patient folder (the files `spinestab plan` reads).")
+        str,
+        typer.Argument(
+            help="Pseudonym of a stored patient (the record), or a patient folder (the files "
+            "`spinestab plan` reads)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="bundle.json to write.")],
     lang: Annotated[Language | None, language_option("Language of the plan's dose texts")] = None,
@@ -43,13 +47,15 @@ def export_command(
         from spinestab.fhir import build_bundle, export_from_patient_dir
 
         check_out_file(out)
-
-        with patient_folder(patient) as (folder, pseudonym):
+        folder = Path(patient)
+        if folder.is_dir():
             data = export_from_patient_dir(folder, language=lang)
-        if pseudonym is not None:
-            from spinestab.fhir.stored import with_pseudonym
+        else:
+            from spinestab.cli.record import cli_actor, opened_record
+            from spinestab.fhir.stored import export_from_record
 
-            data = with_pseudonym(data, pseudonym)
+            with opened_record() as record, record.unit_of_work() as uow:
+                data = export_from_record(uow, cli_actor(), patient, language=lang)
         bundle = build_bundle(data)
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
         write_out_file(out, text)
@@ -59,10 +65,21 @@ def export_command(
             )
             return
         console.print(
-            f"{data.pseudonym}: FHIR Bundle with {len(bundle['entry'])} resources -> {out}",
+            f"{escape(data.pseudonym)}: FHIR Bundle with {len(bundle['entry'])} resources "
+            f"-> {escape(str(out))}",
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _held(data: Any) -> dict[str, Any]:
+    """Return what the Bundle holds as JSON (attachments by name and size, not bytes)."""
+    from dataclasses import asdict
+
+    shown = asdict(data)
+    for doc in shown["documents"]:
+        doc["data"] = f"{len(doc['data'])} bytes"
+    return shown
 
 
 @fhir_app.command("import")
@@ -82,7 +99,7 @@ def import_command(
         ),
     ] = False,
 ) -> None:
-    """Store a spinestab Bundle's patient and questionnaires in the record (one transaction).
+    """Rebuild a patient's record from a spinestab Bundle (one transaction: all or nothing).
 
     --json prints what the Bundle holds on stdout, with "stored" (null with --check).
     """
@@ -94,35 +111,42 @@ def import_command(
         data = read_bundle_file(bundle)
         plan = f"v{data.plan.version} {data.plan.status}" if data.plan else "none"
         held = (
-            f"{data.pseudonym}: {len(data.forms)} forms, {len(data.referrals)} referrals, "
+            f"{escape(data.pseudonym)}: {len(data.forms)} forms, "
+            f"{len(data.referrals)} referrals, "
             f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
-            f"{len(data.movement)} wearable days, plan {plan}"
+            f"{len(data.movement)} wearable days, {len(data.documents)} attached files, "
+            f"plan {plan}"
         )
         if check:
             if as_json:
-                print_json({**asdict(data), "stored": None})
+                print_json({**_held(data), "stored": None})
             else:
                 console.print(f"{held} (nothing stored)", highlight=False, soft_wrap=True)
             return
-        from spinestab.fhir.stored import import_into_store
-        from spinestab.settings import get_settings
-        from spinestab.store import store_session
+        from spinestab.cli.record import cli_actor, opened_record
+        from spinestab.fhir.stored import import_into_record
 
-        settings = get_settings()
-        with store_session(settings) as session:
-            done = import_into_store(session, data, actor=settings.user, pseudonym=as_pseudonym)
+        with opened_record() as record, record.unit_of_work() as uow:
+            done = import_into_record(uow, cli_actor(), data, pseudonym=as_pseudonym)
     if as_json:
-        print_json({**asdict(data), "stored": asdict(done)})
+        print_json({**_held(data), "stored": asdict(done)})
         return
+    parts = [f"{done.forms} forms"]
+    parts += ["the history"] if done.history else []
+    parts += [
+        f"{n} {what}"
+        for n, what in (
+            (done.imaging, "imaging studies"),
+            (done.instability, "instability studies"),
+            (done.wearable, "wearable recordings"),
+        )
+        if n
+    ]
+    parts += [f"plan {done.plan}"] if done.plan else []
     console.print(
-        f"{done.pseudonym}: {'new patient, ' if done.patient_created else ''}"
-        f"{done.forms} forms stored"
-        + (
-            f"; not stored (the record keeps questionnaires only so far): "
-            f"{', '.join(done.not_stored)}"
-            if done.not_stored
-            else ""
-        ),
+        f"{escape(done.pseudonym)}: {'new patient, ' if done.patient_created else ''}"
+        f"{', '.join(parts)} stored"
+        + (f"; not stored: {escape('; '.join(done.not_stored))}" if done.not_stored else ""),
         highlight=False,
         soft_wrap=True,
     )

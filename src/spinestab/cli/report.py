@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from spinestab.cli._common import (
     JsonOutput,
@@ -21,53 +20,37 @@ from spinestab.cli._common import (
 from spinestab.errors import InputError
 
 if TYPE_CHECKING:
-    from spinestab.care import Plan
     from spinestab.report import ReportInputs
 
-__all__ = ["patient_folder", "register"]
+__all__ = ["register"]
 
 FORMATS = (".pdf", ".html")
-
-
-@contextlib.contextmanager
-def patient_folder(patient: str) -> Iterator[tuple[Path, str | None]]:
-    """Yield ``(folder, pseudonym)``: a patient folder as given, or a stored patient's.
-
-    ``patient`` names a folder (the files ``spinestab plan`` reads) when one exists, else a
-    pseudonym in the record (``SPINESTAB_DATABASE_URL``); the pseudonym is None for a folder.
-    """
-    folder = Path(patient)
-    if folder.is_dir():
-        yield folder, None
-        return
-    from spinestab.fhir.stored import stored_patient_folder
-    from spinestab.settings import get_settings
-    from spinestab.store import store_session
-
-    settings = get_settings()
-    with (
-        store_session(settings) as session,
-        stored_patient_folder(session, patient, actor=settings.user) as stored,
-    ):
-        yield stored, patient
 
 
 def report_command(
     patient: Annotated[
         str,
         typer.Argument(
-            help="Pseudonym of a stored patient, or a patient folder (the files "
+            help="Pseudonym of a stored patient (the record), or a patient folder (the files "
             "`spinestab plan` reads)."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="FILE.pdf (A4) or FILE.html.")],
     lang: Annotated[Language | None, language_option()] = None,
     handout: Annotated[
-        bool, typer.Option("--handout", help="Write the patient handout instead of the letter.")
+        bool,
+        typer.Option(
+            "--handout",
+            help="Write the patient handout instead of the letter (a stored patient: the "
+            "approved plan in force).",
+        ),
     ] = False,
     imaging: Annotated[
         Path | None,
-        typer.Option("--imaging", help="Output folder of `spinestab mri` (QA pictures, table)."),
+        typer.Option(
+            "--imaging",
+            help="With a patient folder: output folder of `spinestab mri` (QA pictures, table).",
+        ),
     ] = None,
     date: Annotated[
         str | None, typer.Option("--date", help="Date of the letter, YYYY-MM-DD (default today).")
@@ -81,12 +64,6 @@ def report_command(
     with exit_on_bad_input():
         from spinestab.core.i18n import resolve_language
         from spinestab.core.outdir import check_out_file, write_out_file
-        from spinestab.report import (
-            inputs_from_patient_dir,
-            render_handout_pdf,
-            render_report_html,
-            render_report_pdf,
-        )
 
         fmt = check_out_file(
             out, suffixes=FORMATS, expected="FILE.pdf or FILE.html", message="unknown report format"
@@ -98,39 +75,23 @@ def report_command(
             raise InputError(
                 "not a date", item="--date", value=date, expected="YYYY-MM-DD"
             ) from None
-        with patient_folder(patient) as (folder, pseudonym):
-            inputs = inputs_from_patient_dir(
-                folder, imaging_dir=imaging, language=language, date=day
-            )
-        if pseudonym is not None:
-            from spinestab.fhir.stored import with_pseudonym
-
-            inputs = with_pseudonym(inputs, pseudonym)
-        if handout:
-            from spinestab.care.handout import render_handout
-
-            render = render_handout_pdf if fmt == ".pdf" else render_handout
-            document = render(
-                patient=inputs.patient,
-                date=(inputs.profile.date or day).isoformat(),
-                track=inputs.triage.track,
-                actions=[a.to_dict() for a in inputs.triage.actions],
-                plan=_plan_object(inputs),
-                language=language,
-            )
-            data = document.encode("utf-8") if isinstance(document, str) else document
+        folder = Path(patient)
+        if folder.is_dir():
+            data, who = _from_folder(folder, imaging, language, day, handout=handout, fmt=fmt)
         else:
-            data = (
-                render_report_pdf(inputs, language=language)
-                if fmt == ".pdf"
-                else render_report_html(inputs, language=language).encode("utf-8")
-            )
+            if imaging is not None:
+                raise InputError(
+                    "--imaging is for a patient folder",
+                    item="--imaging",
+                    expected="no --imaging with a stored patient: the record holds its imaging",
+                )
+            data, who = _from_record(patient, language, day, handout=handout, fmt=fmt)
         write_out_file(out, data)
         what = "handout" if handout else "report"
         if as_json:
             print_json(
                 {
-                    "patient": inputs.patient,
+                    "patient": who,
                     "kind": what,
                     "language": language,
                     "format": fmt[1:],
@@ -139,17 +100,71 @@ def report_command(
             )
             return
         console.print(
-            f"{inputs.patient}: {what} ({language}, {fmt[1:]}) -> {out}",
+            f"{escape(who)}: {what} ({language}, {fmt[1:]}) -> {escape(str(out))}",
             highlight=False,
             soft_wrap=True,
         )
 
 
-def _plan_object(inputs: ReportInputs) -> Plan | None:
-    """Return the care plan of the handout, as ``spinestab plan`` makes it."""
+def _from_folder(
+    folder: Path, imaging: Path | None, language: str, day: dt.date, *, handout: bool, fmt: str
+) -> tuple[bytes, str]:
+    """Render from a patient folder (the plan as ``spinestab plan`` would make it)."""
     from spinestab.care import load_rules, prescribe
+    from spinestab.report import inputs_from_patient_dir
 
-    return prescribe(inputs.profile, inputs.triage, rules=load_rules())
+    inputs = inputs_from_patient_dir(folder, imaging_dir=imaging, language=language, date=day)
+    if handout:
+        args = {
+            "patient": inputs.patient,
+            "date": (inputs.profile.date or day).isoformat(),
+            "track": inputs.triage.track,
+            "actions": [a.to_dict() for a in inputs.triage.actions],
+            "plan": prescribe(inputs.profile, inputs.triage, rules=load_rules()),
+            "language": language,
+        }
+        return _handout(args, fmt), inputs.patient
+    return _letter(inputs, language, fmt), inputs.patient
+
+
+def _from_record(
+    pseudonym: str, language: str, day: dt.date, *, handout: bool, fmt: str
+) -> tuple[bytes, str]:
+    """Render a stored patient's letter, or the handout of the plan in force."""
+    from spinestab.cli.record import cli_actor, opened_record
+    from spinestab.report.record import handout_from_record, inputs_from_record
+
+    with opened_record() as record, record.unit_of_work() as uow:
+        if handout:
+            h = handout_from_record(uow, cli_actor(), pseudonym)
+            args = {
+                "patient": h.patient,
+                "date": h.date,
+                "track": h.track,
+                "actions": list(h.actions),
+                "plan": h.plan,
+                "language": language,
+            }
+            return _handout(args, fmt), pseudonym
+        inputs = inputs_from_record(uow, cli_actor(), pseudonym, language=language, date=day)
+    return _letter(inputs, language, fmt), pseudonym
+
+
+def _handout(args: dict[str, Any], fmt: str) -> bytes:
+    from spinestab.care.handout import render_handout
+    from spinestab.report import render_handout_pdf
+
+    if fmt == ".pdf":
+        return render_handout_pdf(**args)
+    return render_handout(**args).encode("utf-8")
+
+
+def _letter(inputs: ReportInputs, language: str, fmt: str) -> bytes:
+    from spinestab.report import render_report_html, render_report_pdf
+
+    if fmt == ".pdf":
+        return render_report_pdf(inputs, language=language)
+    return render_report_html(inputs, language=language).encode("utf-8")
 
 
 def register(app: typer.Typer) -> None:

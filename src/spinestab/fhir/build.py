@@ -19,7 +19,10 @@ same Bundle.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Iterable
@@ -165,16 +168,23 @@ def build_bundle(data: PatientExport, *, timestamp: dt.datetime | None = None) -
         {"identifier": [{"system": c.PSEUDONYM_SYSTEM, "value": data.pseudonym}], "active": True},
     )
     subject = _ref(patient_id)
+    _patient_facts(b, data, subject)
+    _history(b, data, subject)
     _forms(b, data, subject)
+    _record_red_flags(b, data, subject)
     _referrals(b, data, subject)
     _imaging(b, data, subject)
     _instability(b, data, subject)
     _movement(b, data, subject)
     _plan(b, data, subject)
+    _triage(b, data, subject)
+    _documents(b, data, subject)
     dates = [f.date for f in data.forms] + [i.date for i in data.imaging]
     dates += [i.date for i in data.instability] + [m.date for m in data.movement]
     if data.plan:
         dates.append(data.plan.created)
+    if data.history:
+        dates.append(data.history.recorded_on)
     when = timestamp or dt.datetime.combine(
         max(dates) if dates else dt.date(1970, 1, 1), dt.time(), tzinfo=dt.UTC
     )
@@ -182,6 +192,9 @@ def build_bundle(data: PatientExport, *, timestamp: dt.datetime | None = None) -
     bundle = {
         "resourceType": "Bundle",
         "id": resource_id(data.pseudonym, "Bundle", "bundle"),
+        "meta": {
+            "tag": [c.coding(c.EXPORT_SYSTEM, "record" if data.red_flags is not None else "folder")]
+        },
         "type": "collection",
         "timestamp": when.isoformat(),
         "entry": b.entries,
@@ -218,7 +231,8 @@ def _forms(b: _Bundle, data: PatientExport, subject: dict) -> None:
             )
         )
         if form.instrument == "redflags":
-            _red_flags(b, key, score, subject, qr)
+            if data.red_flags is None:  # a folder: the flags of each screen
+                _red_flags(b, key, score, subject, qr)
             continue
         if not score.complete:
             continue
@@ -349,6 +363,10 @@ def _imaging(b: _Bundle, data: PatientExport, subject: dict) -> None:
             "modality": [c.coding("http://dicom.nema.org/resources/ontology/DCM", study.modality)],
             "description": study.study_id,
         }
+        if study.study_uid:
+            imaging_study["identifier"] = [
+                {"system": "urn:dicom:uid", "value": f"urn:oid:{study.study_uid}"}
+            ]
         if study.series_uid:
             imaging_study["series"] = [
                 {
@@ -475,13 +493,14 @@ def _instability(b: _Bundle, data: PatientExport, subject: dict) -> None:
 def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
     for day in data.movement:
         start = day.date.isoformat()
+        dkey = f"day|{day.recording}|{start}" if day.recording else f"day|{start}"
         end = (day.date + dt.timedelta(days=1)).isoformat()
         period = {"start": start, "end": end}
         category = [c.concept(c.OBS_CATEGORY, "activity", "Activity")]
         if day.steps is not None:
             b.add(
                 "Observation",
-                f"day|{start}|steps",
+                f"{dkey}|steps",
                 {
                     "status": "final",
                     "category": category,
@@ -489,6 +508,7 @@ def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     "subject": subject,
                     "effectivePeriod": period,
                     "valueQuantity": _quantity(day.steps, "/d"),
+                    **({"identifier": [_recording_id(day.recording)]} if day.recording else {}),
                 },
             )
         components = [
@@ -510,7 +530,7 @@ def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
         if components:
             b.add(
                 "Observation",
-                f"day|{start}|posture",
+                f"{dkey}|posture",
                 {
                     "status": "final",
                     "category": category,
@@ -518,8 +538,14 @@ def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     "subject": subject,
                     "effectivePeriod": period,
                     "component": components,
+                    **({"identifier": [_recording_id(day.recording)]} if day.recording else {}),
                 },
             )
+
+
+def _recording_id(recording: str) -> dict[str, str]:
+    """Return the identifier of the wearable recording a day belongs to."""
+    return {"system": c.RECORDING_SYSTEM, "value": recording}
 
 
 def _plan(b: _Bundle, data: PatientExport, subject: dict) -> None:
@@ -593,9 +619,24 @@ def _provenance(b: _Bundle, data: PatientExport, when: dt.datetime) -> None:
     for study in data.imaging:
         if study.mask_author:
             agents.append(_author_agent(study.mask_author, f"muscle masks of {study.study_id}"))
+        if study.segmenter:
+            agents.append(
+                _author_agent(
+                    f"{study.segmenter} (automatic segmentation)",
+                    f"segmenter of the muscle masks of {study.study_id}",
+                )
+            )
     for inst in data.instability:
         if inst.landmarks_author:
             agents.append(_author_agent(inst.landmarks_author, f"landmarks of {inst.study_id}"))
+    entities = [
+        {
+            "role": "source",
+            "what": {"display": f"muscle mask of {study.study_id}: {study.mask_file}"},
+        }
+        for study in data.imaging
+        if study.mask_file
+    ]
     methods = sorted({m.method for s in data.imaging for m in s.measures})
     methods += sorted({m.method for s in data.instability for m in s.measures})
     targets = [_ref(rid) for rid in b.ids if rid != device]
@@ -607,6 +648,7 @@ def _provenance(b: _Bundle, data: PatientExport, when: dt.datetime) -> None:
             "recorded": when.isoformat(),
             "agent": agents,
             "activity": {"text": "; ".join(_unique(methods)) or "spinestab export"},
+            **({"entity": entities} if entities else {}),
         },
     )
 
@@ -627,3 +669,172 @@ def _unique(items: Iterable[str]) -> list[str]:
         if i not in seen:
             seen.append(i)
     return seen
+
+
+# ------------------------------------------------------------------------------ the record
+def _patient_facts(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    """Sex and birth year as Observations (the Patient carries the pseudonym only)."""
+    facts = [
+        ("sex", "Sex as recorded", {"valueString": data.sex} if data.sex else None),
+        (
+            "birth-year",
+            "Year of birth",
+            {"valueInteger": data.birth_year} if data.birth_year is not None else None,
+        ),
+    ]
+    for code, display, value in facts:
+        if value is None:
+            continue
+        b.add(
+            "Observation",
+            f"patient|{code}",
+            {
+                "status": "final",
+                "category": [c.concept(c.OBS_CATEGORY, "social-history", "Social History")],
+                "code": c.local(f"patient-{code}", display),
+                "subject": subject,
+                **value,
+            },
+        )
+
+
+def _history_items(history: dict[str, Any]) -> list[dict[str, Any]]:
+    items = []
+    for key, value in history.items():
+        item: dict[str, Any] = {"linkId": str(key)}
+        if value is None:
+            pass
+        elif isinstance(value, bool | int | float | str):
+            item["answer"] = [_value(value)]
+        else:  # lists and objects: their JSON, marked as such
+            item["definition"] = c.JSON_ANSWER
+            item["answer"] = [{"valueString": json.dumps(value, sort_keys=True)}]
+        items.append(item)
+    return items
+
+
+def _history(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    if data.history is None:
+        return
+    b.add(
+        "QuestionnaireResponse",
+        "history",
+        {
+            "questionnaire": c.QUESTIONNAIRE_BASE + c.HISTORY_INSTRUMENT,
+            "status": "completed",
+            "subject": subject,
+            "authored": data.history.recorded_on.isoformat(),
+            "item": _history_items(data.history.data),
+        },
+    )
+
+
+def _record_red_flags(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    """Open red flags of the record (latest screen and items derived from the history)."""
+    for f in data.red_flags or ():
+        key = f"redflag|{f.condition}"
+        items = ", ".join(f.items)
+        derived = f"; from the history: {', '.join(f.derived_items)}" if f.derived_items else ""
+        flag: dict[str, Any] = {
+            "extension": [
+                {
+                    "url": c.FLAG_PRIORITY_EXT,
+                    "valueCodeableConcept": c.concept(
+                        c.FLAG_PRIORITY_SYSTEM, c.FLAG_PRIORITY[f.urgency]
+                    ),
+                }
+            ],
+            "status": "active",
+            "category": [c.local("red-flag", "Red flag")],
+            "code": c.concept(c.LOCAL, f"red-flag-{f.condition}", f.label, f.action),
+            "subject": subject,
+        }
+        if f.screen_date:
+            flag["period"] = {"start": f.screen_date.isoformat()}
+        fid = b.add("Flag", key, flag)
+        b.add(
+            "ServiceRequest",
+            key,
+            {
+                "status": "active",
+                "intent": "order",
+                "priority": c.REQUEST_PRIORITY[f.urgency],
+                "category": [c.local("red-flag-escalation", "Red-flag escalation")],
+                "code": c.concept(c.LOCAL, f"escalate-{f.condition}", f.label),
+                "subject": subject,
+                "reasonReference": [_ref(fid)],
+                "note": [
+                    {"text": f"{f.action} ({f.source} [{f.evidence}])"},
+                    {"text": f"positive items: {items}{derived}"},
+                ],
+            },
+        )
+
+
+def _triage(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    """Add the triage of the plan in force as a ClinicalImpression (track, reasons, actions)."""
+    tri = data.triage
+    if tri is None:
+        return
+    b.add(
+        "ClinicalImpression",
+        "triage",
+        {
+            "status": "completed",
+            "code": c.local("stabilisation-triage", "Stabilisation hierarchy triage"),
+            "subject": subject,
+            "effectiveDateTime": tri.date.isoformat(),
+            "summary": f"Track {tri.track}: {tri.track_label}"
+            + ("" if tri.plan_allowed else " (no exercise plan)"),
+            "finding": [
+                {"itemCodeableConcept": c.concept(c.LOCAL, code, text=text), "basis": source}
+                for code, text, source in tri.reasons
+            ],
+            "note": [
+                {"text": f"{kind} ({urgency}): {text} [{code}] ({source})"}
+                for code, kind, urgency, text, source in tri.actions
+            ],
+            "extension": [
+                {"url": "urn:spinestab:track", "valueCode": tri.track},
+                {"url": "urn:spinestab:plan-allowed", "valueBoolean": tri.plan_allowed},
+            ],
+        },
+    )
+
+
+def _related(data: PatientExport, kind: str, study: str) -> list[dict[str, str]]:
+    if kind in ("imaging", "instability"):
+        return [_ref(resource_id(data.pseudonym, "ImagingStudy", f"{kind}|{study}"))]
+    if kind == "plan" and data.plan is not None:
+        return [_ref(resource_id(data.pseudonym, "CarePlan", f"plan|{data.plan.version}"))]
+    return []
+
+
+def _documents(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    """Add the record's own files, one DocumentReference each (what the importer stores)."""
+    for d in data.documents:
+        related = _related(data, d.kind, d.study)
+        b.add(
+            "DocumentReference",
+            f"document|{d.kind}|{d.study}|{d.role}|{d.name}",
+            {
+                "status": "current",
+                "type": c.local(f"{d.kind}:{d.role}", f"{d.kind} {d.role}"),
+                "category": [c.local("spinestab-record-file", "File of the spinestab record")],
+                "subject": subject,
+                "description": d.study,
+                "content": [
+                    {
+                        "attachment": {
+                            "contentType": d.content_type,
+                            "data": base64.b64encode(d.data).decode("ascii"),
+                            "title": d.name,
+                            "size": len(d.data),
+                            "hash": base64.b64encode(hashlib.sha1(d.data).digest()).decode(),
+                            "creation": d.date.isoformat(),
+                        }
+                    }
+                ],
+                **({"context": {"related": related}} if related else {}),
+            },
+        )

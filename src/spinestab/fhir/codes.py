@@ -35,6 +35,15 @@ PSEUDONYM_SYSTEM = "urn:spinestab:pseudonym"
 #: canonical of spinestab's questionnaires; the last segment is the instrument key, as
 #: spinestab.clinical.fhir_input reads it
 QUESTIONNAIRE_BASE = "urn:spinestab:Questionnaire/"
+#: the record's history and examination as a QuestionnaireResponse of this "instrument"
+HISTORY_INSTRUMENT = "history"
+#: QuestionnaireResponse item definition marking an answer that holds JSON (lists, objects)
+JSON_ANSWER = "urn:spinestab:json-answer"
+#: Bundle.meta.tag system saying what the Bundle was made from: "record" (a stored patient,
+#: red flags and triage from the record) or "folder" (a patient folder)
+EXPORT_SYSTEM = "urn:spinestab:export-source"
+#: identifier system of a wearable recording (its day Observations)
+RECORDING_SYSTEM = "urn:spinestab:wearable-recording"
 #: FHIR core extension for a flag's priority and its code system
 FLAG_PRIORITY_EXT = "http://hl7.org/fhir/StructureDefinition/flag-priority"
 FLAG_PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/flag-priority-code"

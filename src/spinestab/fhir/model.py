@@ -15,14 +15,18 @@ from typing import Any
 __all__ = [
     "DayMovement",
     "FormEntry",
+    "HistoryExport",
     "ImagingExport",
     "InstabilityExport",
     "MuscleMeasure",
     "PatientExport",
     "PlanExport",
     "PlannedActivity",
+    "RedFlagExport",
     "Referral",
     "SegmentMeasure",
+    "SourceDocument",
+    "TriageExport",
 ]
 
 
@@ -68,6 +72,8 @@ class ImagingExport:
     measures: tuple[MuscleMeasure, ...]
     mask_author: str | None = None
     segmenter: str | None = None
+    study_uid: str | None = None
+    mask_file: str | None = None  # name and SHA-256 of a mask given as a file
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class DayMovement:
     date: dt.date
     steps: float | None
     minutes: tuple[tuple[str, float | None], ...]  # (daily.csv column, minutes)
+    recording: str = ""  # the wearable recording of the record ("" for a folder's daily.csv)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,63 @@ class PlanExport:
 
 
 @dataclass(frozen=True)
+class HistoryExport:
+    """The history and examination in force (the ``history.json`` fields)."""
+
+    recorded_on: dt.date
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RedFlagExport:
+    """An open red flag of the record, with the action to take (a Flag and a ServiceRequest)."""
+
+    condition: str
+    label: str
+    urgency: str
+    action: str
+    source: str
+    evidence: str
+    items: tuple[str, ...] = ()
+    derived_items: tuple[str, ...] = ()
+    screen_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class TriageExport:
+    """The triage the plan in force was made from (a ClinicalImpression).
+
+    ``reasons``: (code, text, source); ``actions``: (code, kind, urgency, text, source).
+    """
+
+    date: dt.date
+    track: str
+    track_label: str
+    plan_allowed: bool
+    reasons: tuple[tuple[str, str, str], ...] = ()
+    actions: tuple[tuple[str, str, str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A file of the record carried in the Bundle (a DocumentReference attachment).
+
+    ``kind``: imaging, instability, wearable or plan; ``study``: the study, recording or
+    plan it belongs to; ``role``: what the file is to it (``table``, ``summary``,
+    ``qa_picture``, ``plan``...). The importer gives these files to the record services,
+    so that export, import, export gives the same resources.
+    """
+
+    kind: str
+    study: str
+    role: str
+    name: str
+    content_type: str
+    data: bytes
+    date: dt.date
+
+
+@dataclass(frozen=True)
 class PatientExport:
     """Everything one patient's Bundle holds."""
 
@@ -135,3 +199,9 @@ class PatientExport:
     movement: tuple[DayMovement, ...] = ()
     plan: PlanExport | None = None
     software_version: str = ""
+    sex: str | None = None
+    birth_year: int | None = None
+    history: HistoryExport | None = None
+    red_flags: tuple[RedFlagExport, ...] | None = None  # None: derived from the forms
+    triage: TriageExport | None = None
+    documents: tuple[SourceDocument, ...] = ()

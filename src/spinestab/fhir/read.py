@@ -20,6 +20,7 @@ from spinestab.fhir.build import DAY_MINUTES, MUSCLE_MEASURES, SEGMENT_MEASURES
 from spinestab.fhir.model import (
     DayMovement,
     FormEntry,
+    HistoryExport,
     ImagingExport,
     InstabilityExport,
     MuscleMeasure,
@@ -28,6 +29,7 @@ from spinestab.fhir.model import (
     PlannedActivity,
     Referral,
     SegmentMeasure,
+    SourceDocument,
 )
 
 __all__ = ["read_bundle", "read_bundle_file"]
@@ -145,8 +147,12 @@ def read_bundle(bundle: Mapping[str, Any]) -> PatientExport:
             value=len(pseudonyms),
             expected=f"one identifier with system {c.PSEUDONYM_SYSTEM}",
         )
+    tags = [t.get("code") for t in (bundle.get("meta") or {}).get("tag", [])]
     try:
-        return _read(by_type, by_url, pseudonyms[0])
+        data = _read(by_type, by_url, pseudonyms[0])
+        if "record" not in tags:
+            return data
+        return _read_record_parts(data, by_type)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise InputError(
             f"Bundle is not in spinestab's layout ({type(exc).__name__}: {exc})",
@@ -159,6 +165,8 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
     for qr in by_type.get("QuestionnaireResponse", []):
         canonical = qr.get("questionnaire", "")
         instrument = canonical.rsplit("/", 1)[-1]
+        if canonical == c.QUESTIONNAIRE_BASE + c.HISTORY_INSTRUMENT:
+            continue  # the record's history: read with the record's parts
         if not canonical.startswith(c.QUESTIONNAIRE_BASE):
             raise InputError(
                 "QuestionnaireResponse of an unknown questionnaire",
@@ -196,6 +204,7 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
             imaging.append(_imaging_study(study, mine, authors.get(f"muscle masks of {desc}")))
         else:
             instability.append(_instability_study(study, mine, authors.get(f"landmarks of {desc}")))
+    imaging = [_with_provenance(i, by_type.get("Provenance", [])) for i in imaging]
     movement = _movement(observations)
     plan = _plan(by_type, by_url)
     devices = by_type.get("Device", [])
@@ -247,6 +256,7 @@ def _imaging_study(study: dict, obs: list[dict], author: str | None) -> ImagingE
             )
         )
     series = study.get("series") or [{}]
+    uids = [i["value"] for i in study.get("identifier", []) if i.get("system") == "urn:dicom:uid"]
     return ImagingExport(
         study_id=study.get("description", ""),
         date=_date(study["started"]),
@@ -254,6 +264,7 @@ def _imaging_study(study: dict, obs: list[dict], author: str | None) -> ImagingE
         series_uid=series[0].get("uid"),
         measures=tuple(measures),
         mask_author=author,
+        study_uid=uids[0].removeprefix("urn:oid:") if uids else None,
     )
 
 
@@ -284,11 +295,15 @@ def _instability_study(study: dict, obs: list[dict], author: str | None) -> Inst
 
 
 def _movement(observations: list[dict]) -> tuple[DayMovement, ...]:
-    days: dict[str, dict[str, Any]] = {}
+    days: dict[tuple[str, str], dict[str, Any]] = {}
     for o in observations:
         if "effectivePeriod" not in o:
             continue
-        day = days.setdefault(o["effectivePeriod"]["start"], {"steps": None, "minutes": ()})
+        ids = [i["value"] for i in o.get("identifier", []) if i.get("system") == c.RECORDING_SYSTEM]
+        recording = ids[0] if ids else ""
+        day = days.setdefault(
+            (recording, o["effectivePeriod"]["start"]), {"steps": None, "minutes": ()}
+        )
         if _code(o.get("code"), c.LOINC) == c.STEPS_24H[1]:
             day["steps"] = float(o["valueQuantity"]["value"])
         elif _code(o.get("code"), c.LOCAL) == "posture-minutes":
@@ -299,7 +314,9 @@ def _movement(observations: list[dict]) -> tuple[DayMovement, ...]:
                 )
                 for comp in o.get("component", [])
             )
-    return tuple(DayMovement(_date(d), v["steps"], v["minutes"]) for d, v in days.items())
+    return tuple(
+        DayMovement(_date(d), v["steps"], v["minutes"], recording=r) for (r, d), v in days.items()
+    )
 
 
 def _plan(by_type: dict, by_url: dict) -> PlanExport | None:
@@ -331,4 +348,88 @@ def _plan(by_type: dict, by_url: dict) -> PlanExport | None:
         goals=tuple(goals),
         approved_by=(cp.get("author") or {}).get("display"),
         approved_at=ext.get("urn:spinestab:approved-at"),
+    )
+
+
+def _with_provenance(study: ImagingExport, provenances: list[dict]) -> ImagingExport:
+    """Add the segmenter and the mask file the Provenance names for an imaging study."""
+    from dataclasses import replace
+
+    segmenter = mask_file = None
+    suffix = " (automatic segmentation)"
+    for prov in provenances:
+        for agent in prov.get("agent", []):
+            roles = [r.get("text") for r in agent.get("role", [])]
+            who = agent.get("who", {}).get("display", "")
+            if f"segmenter of the muscle masks of {study.study_id}" in roles:
+                segmenter = who.removesuffix(suffix)
+        prefix = f"muscle mask of {study.study_id}: "
+        for entity in prov.get("entity", []):
+            what = entity.get("what", {}).get("display", "")
+            if what.startswith(prefix):
+                mask_file = what.removeprefix(prefix)
+    return replace(study, segmenter=segmenter, mask_file=mask_file)
+
+
+def _read_record_parts(data: PatientExport, by_type: dict) -> PatientExport:
+    """Read what a Bundle made from a record holds besides the folder's parts.
+
+    The history, sex and birth year, and the record's files (DocumentReference
+    attachments, checked against their size and SHA-1). Open red flags and the triage are
+    not read back: the record derives them again from the forms, the history and the plan.
+    """
+    import base64
+    import hashlib
+    import json
+    from dataclasses import replace
+
+    history = None
+    for qr in by_type.get("QuestionnaireResponse", []):
+        if qr.get("questionnaire") != c.QUESTIONNAIRE_BASE + c.HISTORY_INSTRUMENT:
+            continue
+        fields: dict[str, Any] = {}
+        for item in qr.get("item", []):
+            answers = item.get("answer") or []
+            value = _scalar(answers[0]) if answers else None
+            if item.get("definition") == c.JSON_ANSWER and isinstance(value, str):
+                value = json.loads(value)
+            fields[item["linkId"]] = value
+        history = HistoryExport(_date(qr["authored"]), fields)
+    sex = birth_year = None
+    for o in by_type.get("Observation", []):
+        code = _code(o.get("code"), c.LOCAL)
+        if code == "patient-sex":
+            sex = o.get("valueString")
+        elif code == "patient-birth-year":
+            birth_year = o.get("valueInteger")
+    documents = []
+    for ref in by_type.get("DocumentReference", []):
+        kind, _, role = (_code(ref.get("type"), c.LOCAL) or "").partition(":")
+        att = ref["content"][0]["attachment"]
+        raw = base64.b64decode(att["data"], validate=True)
+        sha1 = base64.b64encode(hashlib.sha1(raw).digest()).decode()
+        if att.get("size", len(raw)) != len(raw) or att.get("hash", sha1) != sha1:
+            raise InputError(
+                "an attachment does not match its size or SHA-1",
+                item=f"DocumentReference {ref.get('id')}",
+                value=att.get("title"),
+            )
+        documents.append(
+            SourceDocument(
+                kind=kind,
+                study=ref.get("description", ""),
+                role=role,
+                name=att.get("title", ""),
+                content_type=att.get("contentType", ""),
+                data=raw,
+                date=_date(att["creation"]),
+            )
+        )
+    return replace(
+        data,
+        sex=sex,
+        birth_year=birth_year,
+        history=history,
+        red_flags=(),
+        documents=tuple(documents),
     )

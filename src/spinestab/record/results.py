@@ -21,6 +21,7 @@ storing of files; to be split by kind when next changed.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -230,6 +231,7 @@ def save_imaging(
     inputs: Mapping[str, str | Path] | None = None,
     options: Mapping[str, Any] | None = None,
     source: str = "import",
+    performed_on: dt.date | None = None,
 ) -> ImagingOut:
     """Save a muscle-quality table (``muscle_quality.csv``) and what came with it.
 
@@ -255,6 +257,8 @@ def save_imaging(
         The analysis options (as the command line gave them).
     source : str
         How the study came in (``spinestab mri`` or ``import``).
+    performed_on : datetime.date, optional
+        When the images were taken, where known (a FHIR Bundle's ImagingStudy.started).
 
     """
     from spinestab.care.io import read_muscle_quality
@@ -279,6 +283,7 @@ def save_imaging(
     study = ImagingStudy(
         patient_id=patient.id,
         episode_id=episode.id,
+        performed_on=performed_on,
         modality=modality,
         fat_method=", ".join(methods)[:128] or None,
         options=opts,
@@ -396,11 +401,13 @@ def save_instability(
     inputs: Mapping[str, str | Path] | None = None,
     options: Mapping[str, Any] | None = None,
     source: str = "import",
+    performed_on: dt.date | None = None,
 ) -> InstabilityOut:
     """Save ``instability.json`` with its landmark files (view -> file) and picture.
 
     The landmark files are read with :func:`spinestab.instability.read_landmarks` and kept
-    in the landmark JSON schema, besides the files themselves.
+    in the landmark JSON schema, besides the files themselves. ``performed_on``: when the
+    films were taken, where known.
     """
     from spinestab.care.io import read_instability
 
@@ -422,6 +429,7 @@ def save_instability(
     study = InstabilityStudy(
         patient_id=patient.id,
         episode_id=episode.id,
+        performed_on=performed_on,
         thresholds=str(thresholds)[:128] if thresholds else None,
         landmarks=landmark_docs or None,
         options=opts,
@@ -588,8 +596,6 @@ def save_wearable(
     digest = _content_hash("wearable", daily, named_inputs, opts)
     _refuse_copy(uow, WearableRecording, patient.id, digest, "wearable recording", str(daily))
     episode = current_episode(uow, actor, patient)
-    import datetime as dt
-
     dates = sorted(dt.date.fromisoformat(d["date"]) for d in days)
     setup = summary_doc.get("setup") if isinstance(summary_doc, Mapping) else None
     recording = WearableRecording(

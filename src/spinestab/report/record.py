@@ -1,0 +1,220 @@
+"""The letter and the handout of a stored patient, from the record (issue 10).
+
+:func:`inputs_from_record` builds :class:`ReportInputs` from what the record holds for the
+open episode, exactly as ``spinestab plan --patient`` reads it
+(:func:`spinestab.record.plans.build_profile`): every stored questionnaire (scores over
+time), the history in force, the latest imaging study with its QA overlays, the latest
+instability study with its picture, the latest wearable recording's days; the triage is
+made now from that profile, and the plan is the version in force with who approved it.
+
+:func:`handout_from_record` prints the patient handout of the plan in force (an approved
+plan, or the blocked version that says what to do instead); a draft is never handed out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spinestab.errors import ConflictError, InputError
+from spinestab.report.clinician import ImagingPart, InstabilityPart, PlanInForce, ReportInputs
+
+__all__ = ["HandoutInputs", "handout_from_record", "inputs_from_record"]
+
+
+def _by_id(items: Any, wanted: int | None) -> tuple[int, Any] | tuple[None, None]:
+    for n, item in enumerate(items, start=1):
+        if item.id == wanted:
+            return n, item
+    return None, None
+
+
+def _day(performed_on: dt.date | None, created_at: dt.datetime | None) -> str:
+    if performed_on is not None:
+        return performed_on.isoformat()
+    return created_at.astimezone(dt.UTC).date().isoformat() if created_at else "–"
+
+
+def inputs_from_record(
+    uow: Any,
+    actor: Any,
+    pseudonym: str,
+    *,
+    language: str | None = None,
+    jurisdiction: str | None = None,
+    date: dt.date | None = None,
+) -> ReportInputs:
+    """Build :class:`ReportInputs` for a stored patient (an audited read of the record).
+
+    Parameters
+    ----------
+    uow : spinestab.record.UnitOfWork
+        An open unit of work with its artifact store.
+    actor : spinestab.record.Actor
+        Who reads (staff).
+    pseudonym : str
+        The patient.
+    language : {"en", "de"}, optional
+        Language of the dose texts.
+    jurisdiction : {"NICE", "ACP"}, optional
+        Guideline set of the triage (default: the setting).
+    date : datetime.date, optional
+        Date of the letter (default today).
+
+    Raises
+    ------
+    NotFoundError
+        Unknown patient.
+    InputError
+        No questionnaire stored for the open episode of care.
+
+    """
+    from spinestab.care import load_rules, triage
+    from spinestab.care.io import read_daily
+    from spinestab.care.pipeline import _resolve_jurisdiction
+    from spinestab.core.i18n import resolve_language
+    from spinestab.core.results import MUSCLE_QUALITY_REQUIRED
+    from spinestab.dicom_out.sr import read_muscle_quality_csv
+    from spinestab.record import show_record
+    from spinestab.record.plans import build_profile
+    from spinestab.store import get_patient
+
+    language = resolve_language(language)
+    timeline = show_record(uow, actor, pseudonym)  # audited; refuses unknown patients
+    patient = get_patient(uow.session, pseudonym)
+    rules = load_rules()
+    profile, used = build_profile(uow, actor, patient, rules=rules)
+    tri = triage(profile, rules=rules, jurisdiction=_resolve_jurisdiction(jurisdiction))
+    files = uow.files()
+
+    imaging = None
+    n, study = _by_id(timeline.imaging, used.get("imaging_study"))
+    if study is not None:
+        table = next(f for f in study.files if f.role == "table")
+        with files.local_path(table.sha256) as path:
+            rows = read_muscle_quality_csv(path, required=MUSCLE_QUALITY_REQUIRED)
+        imaging = ImagingPart(
+            rows=tuple(rows),
+            qa_pictures={
+                Path(f.name).stem.removeprefix("qa_"): files.get(f.sha256)
+                for f in study.files
+                if f.role == "qa_picture"
+            },
+            study=f"imaging study {n}, {_day(study.performed_on, study.created_at)}",
+        )
+    instability = None
+    n, inst = _by_id(timeline.instability, used.get("instability_study"))
+    if inst is not None:
+        picture = next((f for f in inst.files if f.role == "picture"), None)
+        instability = InstabilityPart(
+            picture=files.get(picture.sha256) if picture else None,
+            threshold_set=inst.thresholds or "",
+            study=f"instability study {n}, {_day(inst.performed_on, inst.created_at)}",
+        )
+    daily: tuple[Any, ...] = ()
+    n, rec = _by_id(timeline.wearable, used.get("wearable_recording"))
+    if rec is not None:
+        table = next(f for f in rec.files if f.role == "table")
+        with files.local_path(table.sha256) as path:
+            daily = tuple(read_daily(path))
+    return ReportInputs(
+        profile=profile,
+        triage=tri,
+        plan=_plan_in_force(uow, actor, pseudonym, timeline, language),
+        imaging=imaging,
+        instability=instability,
+        daily=daily,
+        date=date or dt.date.today(),
+    )
+
+
+def _plan_in_force(
+    uow: Any, actor: Any, pseudonym: str, timeline: Any, language: str
+) -> PlanInForce | None:
+    """Return the plan in force; else the latest draft, shown as awaiting approval."""
+    from spinestab.care.handout import dose_text
+    from spinestab.care.i18n import Translator
+    from spinestab.care.plan import Plan
+    from spinestab.record import get_plan
+
+    plan = get_plan(uow, actor, pseudonym)
+    if plan is None:
+        drafts = [p for p in timeline.plans if p.status == "draft"]
+        if not drafts:
+            return None
+        plan = get_plan(uow, actor, pseudonym, version=drafts[-1].version)
+    doc = dict(plan.plan or {})
+    exercises: tuple[tuple[str, str, str], ...] = ()
+    if doc.get("exercises"):
+        t = Translator(language)
+        made = Plan.from_dict(doc, source=f"plan version {plan.version}")
+        exercises = tuple((ex.id, f"L{ex.stage}", dose_text(ex.dose, t)) for ex in made.exercises)
+    return PlanInForce(
+        version=plan.version,
+        status=plan.status,
+        track=plan.track,
+        approved_by=plan.approved_by,
+        approved_at=plan.approved_at.strftime("%Y-%m-%d %H:%M UTC") if plan.approved_at else None,
+        exercises=exercises,
+    )
+
+
+@dataclass(frozen=True)
+class HandoutInputs:
+    """What the handout of the plan in force shows (arguments of ``render_handout``)."""
+
+    patient: str
+    date: str
+    track: str
+    actions: tuple[dict[str, Any], ...]
+    plan: Any  # spinestab.care.plan.Plan or None (blocked: what to do instead)
+    version: int
+    status: str
+
+
+def handout_from_record(uow: Any, actor: Any, pseudonym: str) -> HandoutInputs:
+    """Return the handout of the plan in force (audited read).
+
+    Raises
+    ------
+    ConflictError
+        No plan in force: none made yet, or only a draft awaiting a clinician's approval.
+
+    """
+    from spinestab.care.plan import Plan
+    from spinestab.record import get_plan, show_record
+
+    timeline = show_record(uow, actor, pseudonym)
+    plan = get_plan(uow, actor, pseudonym)
+    if plan is None:
+        drafts = [p.version for p in timeline.plans if p.status == "draft"]
+        state = (
+            f"version {drafts[-1]} is a draft awaiting approval "
+            f"(spinestab plan approve {pseudonym} --version {drafts[-1]})"
+            if drafts
+            else "no plan has been made (spinestab plan --patient)"
+        )
+        raise ConflictError(
+            f"no plan in force to hand out: {state}",
+            item="plan",
+            expected="an approved plan (or a blocked one, which says what to do instead)",
+        )
+    doc = dict(plan.plan or {})
+    actions = tuple(dict(a) for a in doc.get("actions") or () if isinstance(a, dict))
+    made = None
+    if plan.status == "active":
+        made = Plan.from_dict(doc, source=f"plan version {plan.version}")
+    date = str(doc.get("created") or doc.get("programme_start") or "")
+    if not date:
+        raise InputError("the plan has no date", item=f"plan version {plan.version}")
+    return HandoutInputs(
+        patient=pseudonym,
+        date=date,
+        track=plan.track,
+        actions=actions,
+        plan=made,
+        version=plan.version,
+        status=plan.status,
+    )
