@@ -6,24 +6,68 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from spinestab.cli._common import JsonOutput, OutDir, console, exit_on_bad_input, print_json
+from spinestab.cli._common import JsonOutput, console, exit_on_bad_input, print_json
 
 __all__ = ["register"]
 
 dicom_app = typer.Typer(help="DICOM SEG and SR (TID 1500) for PACS.", no_args_is_help=True)
 
 
+def _check_mode(patient: str | None, study: int | None, files: dict[str, Path | None]) -> None:
+    """One of two ways: a stored study (PATIENT --study) or files (--series --mask ...)."""
+    from spinestab.errors import InputError
+
+    given = [f"--{k.replace('_', '-')}" for k, v in files.items() if v is not None]
+    if patient is not None:
+        if study is None:
+            raise InputError(
+                "which stored study?",
+                item="--study",
+                expected="--study ID (an imaging study of the patient, see spinestab record show)",
+            )
+        if given:
+            raise InputError(
+                "a stored study brings its own series, mask and table",
+                item=", ".join(given),
+                expected="PATIENT --study ID alone, or --series, --mask and --muscle-quality",
+            )
+        return
+    if study is not None:
+        raise InputError("--study needs the patient", item="PATIENT", expected="PATIENT --study ID")
+    missing = [f"--{k.replace('_', '-')}" for k, v in files.items() if v is None]
+    if missing:
+        raise InputError(
+            "missing options",
+            item=", ".join(missing),
+            expected="PATIENT --study ID, or --series, --mask and --muscle-quality",
+        )
+
+
 @dicom_app.command("export")
 def export_command(
-    series: Annotated[Path, typer.Option("--series", help="Folder of the source DICOM series.")],
-    mask: Annotated[Path, typer.Option("--mask", help="The label map the analysis used.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for muscle_seg.dcm, muscle_sr.dcm.")],
+    patient: Annotated[
+        str | None,
+        typer.Argument(help="Pseudonym of a stored patient (with --study); else give the files."),
+    ] = None,
+    study: Annotated[
+        int | None,
+        typer.Option("--study", help="The stored imaging study (its id in spinestab record show)."),
+    ] = None,
+    series: Annotated[
+        Path | None, typer.Option("--series", help="Folder of the source DICOM series.")
+    ] = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", help="The label map the analysis used.")
+    ] = None,
     muscle_quality: Annotated[
-        Path, typer.Option("--muscle-quality", help="muscle_quality.csv of the analysis.")
-    ],
-    out: OutDir,
+        Path | None,
+        typer.Option("--muscle-quality", help="muscle_quality.csv of the analysis."),
+    ] = None,
     labels: Annotated[
-        str, typer.Option("--labels", help="Label scheme of the mask.")
+        str, typer.Option("--labels", help="Label scheme of the mask (files only).")
     ] = "musclemap",
     series_uid: Annotated[
         str | None, typer.Option("--series-uid", help="Series to use in a mixed folder.")
@@ -44,28 +88,50 @@ def export_command(
 ) -> None:
     """Write the mask as DICOM SEG and the measurements as DICOM SR referencing the series.
 
+    A stored study: `spinestab dicom export PATIENT --study ID --out DIR` (a study analysed by
+    `spinestab mri --patient` from a DICOM series). Files: --series, --mask, --muscle-quality.
     Writes OUT/muscle_seg.dcm and OUT/muscle_sr.dcm.
 
     --json prints {"segments", "measurement_groups", "series_uid", "files"} on stdout.
     """
     with exit_on_bad_input():
         from spinestab.core.outdir import check_out_dir
-        from spinestab.dicom_out import export_muscle_study
 
+        files = {"series": series, "mask": mask, "muscle_quality": muscle_quality}
+        _check_mode(patient, study, files)
         check_out_dir(out)
+        if patient is not None and study is not None:
+            from spinestab.cli.record import cli_actor, opened_record
+            from spinestab.dicom_out.stored import export_stored_study
 
-        result = export_muscle_study(
-            series=series,
-            mask=mask,
-            labels=labels,
-            muscle_quality=muscle_quality,
-            out_dir=out,
-            series_uid=series_uid,
-            algorithm_type="MANUAL" if manual else "AUTOMATIC",
-            algorithm_name=segmenter,
-            algorithm_version=segmenter_version,
-            mask_author=author,
-        )
+            with opened_record() as record, record.unit_of_work() as uow:
+                result = export_stored_study(
+                    uow,
+                    cli_actor(),
+                    patient,
+                    study,
+                    out,
+                    algorithm_type="MANUAL" if manual else None,
+                    algorithm_name=segmenter,
+                    algorithm_version=segmenter_version,
+                    mask_author=author,
+                )
+        else:
+            from spinestab.dicom_out import export_muscle_study
+
+            assert series is not None and mask is not None and muscle_quality is not None
+            result = export_muscle_study(
+                series=series,
+                mask=mask,
+                labels=labels,
+                muscle_quality=muscle_quality,
+                out_dir=out,
+                series_uid=series_uid,
+                algorithm_type="MANUAL" if manual else "AUTOMATIC",
+                algorithm_name=segmenter,
+                algorithm_version=segmenter_version,
+                mask_author=author,
+            )
         if as_json:
             print_json(
                 {
@@ -78,7 +144,7 @@ def export_command(
             return
         console.print(
             f"SEG ({result.n_segments} segments) and SR ({result.n_groups} measurement groups) "
-            f"for series {result.source_series_uid} -> {out}",
+            f"for series {result.source_series_uid} -> {escape(str(out))}",
             highlight=False,
             soft_wrap=True,
         )
