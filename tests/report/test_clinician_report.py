@@ -163,3 +163,38 @@ def _font_descriptors(reader):
             font = font.get_object()
             for desc in font.get("/DescendantFonts", [font]):
                 yield desc.get_object()["/FontDescriptor"]
+
+
+def test_german_letter_uses_the_catalogues_and_marks_english_rule_texts(inputs):
+    """Actions and exercise names with a German catalogue text are German; rule texts
+    without one (reasons, what is missing) stay English, each marked EN, with a note."""
+    from spinestab.care.i18n import Translator as CareTranslator
+
+    report = inputs["structural_spondylolisthesis"]
+    care = CareTranslator("de")
+    html = render_report_html(report, language="de")
+    text = _text(html)
+    translated = [a for a in report.triage.actions if care.has(f"action.{a.code}")]
+    assert translated
+    for action in translated:
+        if action.urgency in ("emergency", "same_day", "urgent"):
+            continue
+        assert _plain(care(f"action.{action.code}")) in text
+        assert _plain(action.text) not in text  # not the English text beside it
+    for reason in report.triage.reasons:  # no German text: English, marked
+        assert f'<span lang="en">{_plain(reason.text)}' in _plain(unescape(html))
+    assert "Mit EN markierte Regeltexte" in text
+    english = render_report_html(report, language="en")
+    assert 'class="en"' not in english.split("</style>")[1]  # nothing marked in English
+
+
+def test_exercise_names_in_the_letters_language(inputs):
+    from spinestab.care.i18n import Translator as CareTranslator
+
+    report = inputs["functional_high_risk"]
+    assert report.plan is not None and report.plan.exercises
+    for language in ("en", "de"):
+        text = _text(render_report_html(report, language=language))
+        care = CareTranslator(language)
+        for exercise, _, _ in report.plan.exercises:
+            assert f"{care(f'ex.{exercise}.name')} ({exercise})" in text

@@ -49,6 +49,10 @@ class CodeSpec:
 
 _PYDICOM = "DICOM PS3.16 concept as shipped in pydicom's sr concept dictionary [V]"
 _TS = "TotalSegmentator resources/totalsegmentator_snomed_mapping.csv (DICOM-SEG output) [V]"
+_FHIR_BODY_SITE = (
+    "SNOMED CT body structures as listed in HL7 FHIR R4's body-site value set, seen in one "
+    "public copy of that list [R]; not in CLINICAL_LOGIC §6.2 nor DICOM PS3.16 CID 6116"
+)
 
 #: SegmentedPropertyCategory of every muscle segment
 ANATOMICAL_STRUCTURE = CodeSpec("123037004", "SCT", "Anatomical Structure", _TS)
@@ -60,25 +64,30 @@ MUSCLE_CODES: dict[str, CodeSpec] = {
     "erector_spinae": CodeSpec("44947003", "SCT", "Erector spinae muscle", _PYDICOM),
     # TotalSegmentator's "autochthon" (erector spinae and multifidus together)
     "autochthon": CodeSpec("244849004", "SCT", "Deep muscle of back", _TS),
+    # The next three are not in CLINICAL_LOGIC.md §6.2 (it lists no muscle codes), not in
+    # DICOM PS3.16 CID 6116 "Muscular Anatomy" and not in pydicom's concept dictionary
+    # (checked by tests/dicom_out/test_codes.py). Each is used with the one secondary source
+    # named here and stays [R] until checked in a SNOMED CT browser before release.
     "multifidus": CodeSpec(
         "5709001",
         "SCT",
         "Multifidus muscles",
-        "SNOMED CT body-structure code list (one secondary source) [R]; check in a SNOMED browser",
+        _FHIR_BODY_SITE,
     ),
     "quadratus_lumborum": CodeSpec(
         "6001004",
         "SCT",
         "Quadratus lumborum muscle",
-        "SNOMED CT body-structure code list (one secondary source) [R]; check in a SNOMED browser",
+        _FHIR_BODY_SITE,
     ),
     # No code for psoas major alone was found; "Psoas muscle" (major and minor) is the
-    # nearest concept found (UBERON:0008450 cross-reference SCTID 276167002) [R].
+    # nearest concept found. It lies outside the range of the body-site list above.
     "psoas": CodeSpec(
         "276167002",
         "SCT",
         "Psoas muscle",
-        "UBERON psoas muscle cross-reference to SNOMED CT [R]; psoas major alone not found",
+        "UBERON psoas muscle (UBERON:0008450) cross-reference to SNOMED CT [R]; not in "
+        "CLINICAL_LOGIC §6.2 nor DICOM PS3.16; psoas major alone not found",
     ),
 }
 

@@ -141,8 +141,49 @@ def _score_points(profile: StabilityProfile) -> list[figures.ScorePoint]:
     return points
 
 
+@dataclass(frozen=True)
+class Said:
+    """A text of the letter.
+
+    ``english`` marks a rule text shown in English in another language's letter (no
+    translation in the catalogues).
+    """
+
+    text: str
+    english: bool = False
+
+
+class _Texts:
+    """Texts of care's rules in the letter's language, where a catalogue has one.
+
+    Triage actions and exercise names have entries in the ``care`` catalogue (``action.<code>``,
+    ``ex.<id>.name``); the rule texts without one (reasons, red-flag actions, what is
+    missing, movement notes, instability reasons) stay in English and are marked as such.
+    """
+
+    def __init__(self, language: str) -> None:
+        from spinestab.care.i18n import Translator as CareTranslator
+
+        self.language = language
+        self.care = CareTranslator(language)
+        self.untranslated: set[str] = set()
+
+    def rule(self, english: str, key: str | None = None) -> Said:
+        if self.language == "en":
+            return Said(english)
+        if key is not None and self.care.has(key):
+            return Said(self.care(key))
+        self.untranslated.add(key or english[:60])
+        return Said(english, english=True)
+
+    def exercise(self, exercise_id: str) -> str:
+        key = f"ex.{exercise_id}.name"
+        return f"{self.care(key)} ({exercise_id})" if self.care.has(key) else exercise_id
+
+
 def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
     profile, tri = inputs.profile, inputs.triage
+    texts = _Texts(t.language)
     flags = sorted(
         (a for a in tri.actions if a.urgency in URGENCY_ORDER[:3]),
         key=lambda a: URGENCY_ORDER.index(a.urgency),
@@ -152,7 +193,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
             "condition": f.condition,
             "urgency": t(f"urgency.{f.urgency}"),
             "urgency_code": f.urgency,
-            "action": f.action,
+            "action": texts.rule(f.action),
             "positive": ", ".join(f.items),
             "source": f"{f.source} [{f.evidence}]",
         }
@@ -168,22 +209,31 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
         "track_text": t(f"track.{tri.track}"),
         "red_flags": red_flags,
         "urgent_actions": [
-            {"text": a.text, "urgency": t(f"urgency.{a.urgency}"), "source": a.source}
+            {
+                "text": texts.rule(a.text, f"action.{a.code}"),
+                "urgency": t(f"urgency.{a.urgency}"),
+                "source": a.source,
+            }
             for a in flags
             # the red-flag table already shows each flag's own action
             if not any(f.action in a.text for f in profile.open_red_flags)
         ],
-        "reasons": [{"text": r.text, "source": f"{r.source} [{r.evidence}]"} for r in tri.reasons],
+        "reasons": [
+            {"text": texts.rule(r.text), "source": f"{r.source} [{r.evidence}]"}
+            for r in tri.reasons
+        ],
         "actions": [
             {
-                "text": a.text,
+                "text": texts.rule(a.text, f"action.{a.code}"),
                 "urgency": t(f"urgency.{a.urgency}"),
                 "source": f"{a.source} [{a.evidence}]",
             }
             for a in tri.actions
             if a.urgency not in URGENCY_ORDER[:3]
         ],
-        "missing": [{"part": m.part, "limits": m.limits} for m in profile.missing],
+        "missing": [
+            {"part": texts.rule(m.part), "limits": texts.rule(m.limits)} for m in profile.missing
+        ],
         "num": _num,
     }
     # scores over time against the MIC
@@ -302,7 +352,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
                     "translation_pct": _num(f.translation_pct),
                     "angulation": _num(f.angulation_deg),
                     "verdict": t(f"verdict.{f.verdict}") if f.verdict else "–",
-                    "reasons": "; ".join(f.reasons),
+                    "reasons": texts.rule("; ".join(f.reasons)) if f.reasons else None,
                 }
                 for f in profile.instability.all_levels
             ],
@@ -333,7 +383,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
                 (t("movement.longest_bout"), _num(mv.longest_static_bout_min, 0)),
                 (t("movement.breaks"), _num(mv.breaks, 0)),
             ],
-            "notes": list(mv.notes) if mv else [],
+            "notes": [texts.rule(n) for n in mv.notes] if mv else [],
         }
     # plan
     plan = inputs.plan
@@ -347,9 +397,12 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
             "approved": t("plan.approved_by", who=plan.approved_by, when=plan.approved_at or "–")
             if plan.approved_by
             else t("plan.not_approved"),
-            "exercises": [{"id": e, "level": lv, "dose": d} for e, lv, d in plan.exercises],
+            "exercises": [
+                {"id": texts.exercise(e), "level": lv, "dose": d} for e, lv, d in plan.exercises
+            ],
         }
     )
+    ctx["untranslated"] = bool(texts.untranslated)
     return ctx
 
 
