@@ -31,10 +31,12 @@ def _by_id(items: Any, wanted: int | None) -> tuple[int, Any] | tuple[None, None
     return None, None
 
 
-def _day(performed_on: dt.date | None, created_at: dt.datetime | None) -> str:
-    if performed_on is not None:
-        return performed_on.isoformat()
-    return created_at.astimezone(dt.UTC).date().isoformat() if created_at else "–"
+def _label(t: Any, kind: str, n: int | None, study: Any) -> str:
+    """Name a study: its number in the record and when it was taken (else stored)."""
+    if study.performed_on is not None:
+        return t(f"study.{kind}_taken", n=n, date=study.performed_on.isoformat())
+    stored = study.created_at.astimezone(dt.UTC).date().isoformat() if study.created_at else "–"
+    return t(f"study.{kind}_stored", n=n, date=stored)
 
 
 def inputs_from_record(
@@ -74,7 +76,7 @@ def inputs_from_record(
     from spinestab.care import load_rules, triage
     from spinestab.care.io import read_daily
     from spinestab.care.pipeline import _resolve_jurisdiction
-    from spinestab.core.i18n import resolve_language
+    from spinestab.core.i18n import Translator, resolve_language
     from spinestab.core.results import MUSCLE_QUALITY_REQUIRED
     from spinestab.dicom_out.sr import read_muscle_quality_csv
     from spinestab.record import show_record
@@ -82,6 +84,7 @@ def inputs_from_record(
     from spinestab.store import get_patient
 
     language = resolve_language(language)
+    t = Translator("report", language)
     timeline = show_record(uow, actor, pseudonym)  # audited; refuses unknown patients
     patient = get_patient(uow.session, pseudonym)
     rules = load_rules()
@@ -102,7 +105,7 @@ def inputs_from_record(
                 for f in study.files
                 if f.role == "qa_picture"
             },
-            study=f"imaging study {n}, {_day(study.performed_on, study.created_at)}",
+            study=_label(t, "imaging", n, study),
         )
     instability = None
     n, inst = _by_id(timeline.instability, used.get("instability_study"))
@@ -111,7 +114,7 @@ def inputs_from_record(
         instability = InstabilityPart(
             picture=files.get(picture.sha256) if picture else None,
             threshold_set=inst.thresholds or "",
-            study=f"instability study {n}, {_day(inst.performed_on, inst.created_at)}",
+            study=_label(t, "instability", n, inst),
         )
     daily: tuple[Any, ...] = ()
     n, rec = _by_id(timeline.wearable, used.get("wearable_recording"))
@@ -206,7 +209,8 @@ def handout_from_record(uow: Any, actor: Any, pseudonym: str) -> HandoutInputs:
     made = None
     if plan.status == "active":
         made = Plan.from_dict(doc, source=f"plan version {plan.version}")
-    date = str(doc.get("created") or doc.get("programme_start") or "")
+    made_on = plan.created_at.astimezone(dt.UTC).date().isoformat() if plan.created_at else ""
+    date = str(doc.get("created") or doc.get("programme_start") or made_on)
     if not date:
         raise InputError("the plan has no date", item=f"plan version {plan.version}")
     return HandoutInputs(
