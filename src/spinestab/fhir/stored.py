@@ -250,7 +250,8 @@ class _RecordReader:
             day = self._day(study.performed_on, study.created_at)
             summary = self._summary(study.files)
             refs = self._dicom_refs(study.files)
-            inputs = summary.get("inputs") if isinstance(summary.get("inputs"), dict) else {}
+            given = summary.get("inputs")
+            inputs: dict[str, Any] = given if isinstance(given, dict) else {}
             segmenter = inputs.get("segmenter") or None
             mask_file = None
             mask = self._file(study.files, "input:mask")
@@ -398,6 +399,8 @@ class _RecordReader:
             if not drafts:
                 return None, None, ()
             chosen = get_plan(self.uow, actor, pseudonym, version=drafts[-1].version)
+        if chosen is None:  # a version named by the timeline is always there
+            return None, None, ()
         files = plan_files(self.uow, actor, pseudonym, version=chosen.version)
         doc = dict(chosen.plan or {})
         created = dt.date.fromisoformat(str(doc.get("created") or doc.get("programme_start")))

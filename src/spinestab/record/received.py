@@ -107,7 +107,9 @@ def receive_plan(
 
         raise RefusedError("only a clinician may receive a plan", item=actor.role)
     if status not in RECEIVED_STATUSES:
-        raise InputError("plan status cannot be received", value=status, expected=RECEIVED_STATUSES)
+        raise InputError(
+            "plan status cannot be received", value=status, expected=", ".join(RECEIVED_STATUSES)
+        )
     if status == "active" and not approved_by:
         raise InputError("an active plan needs who approved it", item="approved_by")
     data = dict(plan)

@@ -87,6 +87,8 @@ def inputs_from_record(
     t = Translator("report", language)
     timeline = show_record(uow, actor, pseudonym)  # audited; refuses unknown patients
     patient = get_patient(uow.session, pseudonym)
+    if patient is None:  # show_record refused it already
+        raise InputError("unknown patient", value=pseudonym)
     rules = load_rules()
     profile, used = build_profile(uow, actor, patient, rules=rules)
     tri = triage(profile, rules=rules, jurisdiction=_resolve_jurisdiction(jurisdiction))
@@ -148,6 +150,8 @@ def _plan_in_force(
         if not drafts:
             return None
         plan = get_plan(uow, actor, pseudonym, version=drafts[-1].version)
+    if plan is None:  # a version named by the timeline is always there
+        return None
     doc = dict(plan.plan or {})
     exercises: tuple[tuple[str, str, str], ...] = ()
     if doc.get("exercises"):
