@@ -604,7 +604,15 @@ def _one(files: dict[str, list[Path]], role: str) -> Path | None:
     return found[0] if found else None
 
 
-def _import_imaging(uow, actor, name, data, docs, root, not_stored) -> int:  # type: ignore[no-untyped-def]
+def _import_imaging(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
     from spinestab.record import save_imaging
 
     n = 0
@@ -657,7 +665,15 @@ def _check_imaging(study: ImagingExport, table: Path) -> None:
         )
 
 
-def _import_instability(uow, actor, name, data, docs, root, not_stored) -> int:  # type: ignore[no-untyped-def]
+def _import_instability(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
     from spinestab.record import save_instability
 
     n = 0
@@ -686,7 +702,15 @@ def _import_instability(uow, actor, name, data, docs, root, not_stored) -> int: 
     return n
 
 
-def _import_wearable(uow, actor, name, data, docs, root, not_stored) -> int:  # type: ignore[no-untyped-def]
+def _import_wearable(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
     from spinestab.record import save_wearable
 
     n = 0
@@ -717,7 +741,14 @@ def _ordinal(key: str) -> tuple[int, str]:
     return (int(tail) if tail.isdigit() else 0, key)
 
 
-def _import_plan(uow, actor, name, data, docs, not_stored) -> str | None:  # type: ignore[no-untyped-def]
+def _import_plan(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    not_stored: list[str],
+) -> str | None:
     from spinestab.record.received import receive_plan
 
     plan = data.plan
