@@ -102,7 +102,7 @@ def export_command(
         check_out_dir(out)
         if patient is not None and study is not None:
             from spinestab.cli.record import cli_actor, opened_record
-            from spinestab.dicom_out.stored import export_stored_study
+            from spinestab.dicom_out.stored import MaskOrigin, export_stored_study
 
             with opened_record() as record, record.unit_of_work() as uow:
                 result = export_stored_study(
@@ -111,10 +111,12 @@ def export_command(
                     patient,
                     study,
                     out,
-                    algorithm_type="MANUAL" if manual else None,
-                    algorithm_name=segmenter,
-                    algorithm_version=segmenter_version,
-                    mask_author=author,
+                    origin=MaskOrigin(
+                        algorithm_type="MANUAL" if manual else None,
+                        algorithm_name=segmenter,
+                        algorithm_version=segmenter_version,
+                        mask_author=author,
+                    ),
                 )
         else:
             from spinestab.dicom_out import export_muscle_study

@@ -18,7 +18,7 @@ from typing import Any
 from spinestab.dicom_out.export import DicomExport, export_muscle_study
 from spinestab.errors import InputError, NotFoundError
 
-__all__ = ["StoredStudy", "export_stored_study", "stored_study"]
+__all__ = ["MaskOrigin", "StoredStudy", "export_stored_study", "stored_study"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,20 @@ def stored_study(uow: Any, actor: Any, pseudonym: str, study_id: int) -> tuple[A
     return study, StoredStudy(study_id, str(labels), segmenter, options.get("series_uid"))
 
 
+@dataclass(frozen=True)
+class MaskOrigin:
+    """How a mask was made, when the record does not say (see ``make_segmentation``).
+
+    ``algorithm_type`` AUTOMATIC (with ``algorithm_name``) or MANUAL; ``mask_author`` who
+    drew or checked it.
+    """
+
+    algorithm_type: str | None = None
+    algorithm_name: str | None = None
+    algorithm_version: str | None = None
+    mask_author: str | None = None
+
+
 def export_stored_study(
     uow: Any,
     actor: Any,
@@ -74,10 +88,7 @@ def export_stored_study(
     study_id: int,
     out_dir: str | Path,
     *,
-    algorithm_type: str | None = None,
-    algorithm_name: str | None = None,
-    algorithm_version: str | None = None,
-    mask_author: str | None = None,
+    origin: MaskOrigin | None = None,
 ) -> DicomExport:
     """Write the SEG and SR of a stored imaging study whose input was a DICOM series.
 
@@ -91,9 +102,9 @@ def export_stored_study(
         The imaging study (its id in ``spinestab record show``).
     out_dir : path-like
         Folder for ``muscle_seg.dcm`` and ``muscle_sr.dcm`` (written together or not at all).
-    algorithm_type, algorithm_name, algorithm_version, mask_author : str, optional
+    origin : MaskOrigin, optional
         How the mask was made. Default: the segmenter the record names (automatic); a mask
-        supplied as a file needs ``algorithm_name`` (automatic) or ``algorithm_type="MANUAL"``.
+        supplied as a file needs an ``algorithm_name`` (automatic) or ``MANUAL``.
 
     Raises
     ------
@@ -104,6 +115,7 @@ def export_stored_study(
         was made is unknown and not given.
 
     """
+    origin = origin or MaskOrigin()
     study, info = stored_study(uow, actor, pseudonym, study_id)
     files = uow.files()
     images = [f for f in study.files if f.role == "input:image"]
@@ -122,8 +134,8 @@ def export_stored_study(
             item=where,
             expected="a study analysed by spinestab mri --patient with --mask",
         )
-    name = algorithm_name or info.segmenter
-    kind = algorithm_type or ("AUTOMATIC" if name else None)
+    name = origin.algorithm_name or info.segmenter
+    kind = origin.algorithm_type or ("AUTOMATIC" if name else None)
     if kind is None:
         raise InputError(
             "the record does not say how the mask was made",
@@ -159,8 +171,8 @@ def export_stored_study(
             series_uid=info.series_uid,
             algorithm_type=kind,
             algorithm_name=name,
-            algorithm_version=algorithm_version,
-            mask_author=mask_author,
+            algorithm_version=origin.algorithm_version,
+            mask_author=origin.mask_author,
         )
 
 

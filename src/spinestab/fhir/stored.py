@@ -749,7 +749,7 @@ def _import_plan(
     docs: dict[tuple[str, str], list[SourceDocument]],
     not_stored: list[str],
 ) -> str | None:
-    from spinestab.record.received import receive_plan
+    from spinestab.record.received import ReceivedPlan, receive_plan
 
     plan = data.plan
     if plan is None:
@@ -766,13 +766,15 @@ def _import_plan(
         uow,
         actor,
         name,
-        doc("plan.json"),
-        status=plan.status,
-        approved_by=plan.approved_by,
-        approved_at=plan.approved_at,
-        handout_html=files["handout.html"].decode("utf-8") if "handout.html" in files else None,
-        profile=doc("profile.json"),
-        triage=doc("triage.json"),
-        source=f"FHIR Bundle of {data.pseudonym}",
+        ReceivedPlan(
+            document=doc("plan.json"),
+            status=plan.status,
+            approved_by=plan.approved_by,
+            approved_at=plan.approved_at,
+            handout_html=files["handout.html"].decode("utf-8") if "handout.html" in files else None,
+            profile=doc("profile.json"),
+            triage=doc("triage.json"),
+            source=f"FHIR Bundle of {data.pseudonym}",
+        ),
     )
     return f"version {made.version} {made.status}"

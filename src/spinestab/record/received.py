@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -36,7 +37,7 @@ from spinestab.record.safety import enforce_red_flags
 from spinestab.record.schemas import PlanOut
 from spinestab.store.models import PlanVersion, ProfileSnapshot, TriageDecision
 
-__all__ = ["receive_plan"]
+__all__ = ["ReceivedPlan", "receive_plan"]
 
 #: statuses a received plan may have (a superseded version is history, not received)
 RECEIVED_STATUSES = ("draft", "active", "blocked")
@@ -54,32 +55,14 @@ def _approval_time(text: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-@service("create", "plan")
-def receive_plan(
-    uow: UnitOfWork,
-    actor: Actor,
-    pseudonym: str,
-    plan: Mapping[str, Any],
-    *,
-    status: str,
-    approved_by: str | None = None,
-    approved_at: str | None = None,
-    handout_html: str | None = None,
-    profile: Mapping[str, Any] | None = None,
-    triage: Mapping[str, Any] | None = None,
-    source: str = "FHIR Bundle",
-) -> PlanOut:
-    """Store a plan version made (and approved) in another record.
+@dataclass(frozen=True)
+class ReceivedPlan:
+    """A plan version as another record made and approved it.
 
-    Parameters
+    Attributes
     ----------
-    uow, actor
-        The transaction and who imports (a clinician).
-    pseudonym : str
-        The patient.
-    plan : mapping
-        The ``plan.json`` document (validated with :meth:`spinestab.care.plan.Plan.from_dict`);
-        its ``version`` is the version number here too.
+    document : mapping
+        The ``plan.json`` document; its ``version`` is the version number here too.
     status : {"draft", "active", "blocked"}
         The status it had there.
     approved_by, approved_at : str, optional
@@ -90,6 +73,32 @@ def receive_plan(
         ``profile.json`` and ``triage.json`` the plan was made from.
     source : str
         Where it came from (kept in the status reason).
+
+    """
+
+    document: Mapping[str, Any]
+    status: str
+    approved_by: str | None = None
+    approved_at: str | None = None
+    handout_html: str | None = None
+    profile: Mapping[str, Any] | None = None
+    triage: Mapping[str, Any] | None = None
+    source: str = "FHIR Bundle"
+
+
+@service("create", "plan")
+def receive_plan(uow: UnitOfWork, actor: Actor, pseudonym: str, received: ReceivedPlan) -> PlanOut:
+    """Store a plan version made (and approved) in another record.
+
+    Parameters
+    ----------
+    uow, actor
+        The transaction and who imports (a clinician).
+    pseudonym : str
+        The patient.
+    received : ReceivedPlan
+        The plan, its status and approval there, and what it was made from; the document is
+        validated with :meth:`spinestab.care.plan.Plan.from_dict`.
 
     Raises
     ------
@@ -106,13 +115,15 @@ def receive_plan(
         from spinestab.errors import RefusedError
 
         raise RefusedError("only a clinician may receive a plan", item=actor.role)
+    status, approved_by, approved_at = received.status, received.approved_by, received.approved_at
+    profile, triage, source = received.profile, received.triage, received.source
     if status not in RECEIVED_STATUSES:
         raise InputError(
             "plan status cannot be received", value=status, expected=", ".join(RECEIVED_STATUSES)
         )
     if status == "active" and not approved_by:
         raise InputError("an active plan needs who approved it", item="approved_by")
-    data = dict(plan)
+    data = dict(received.document)
     Plan.from_dict(data | {"status": status}, source=source)  # the plan.json contract
     try:
         version = int(data.get("version"))  # type: ignore[arg-type]
@@ -174,7 +185,7 @@ def receive_plan(
         status=status,
         track=str(data.get("track") or "")[:8],
         data=data,
-        handout_html=handout_html,
+        handout_html=received.handout_html,
         profile_id=snapshot_id,
         triage_id=triage_id,
         approved_by=approved_by,
