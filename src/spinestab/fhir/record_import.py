@@ -1,0 +1,298 @@
+"""A Bundle's :class:`~spinestab.fhir.model.PatientExport` back into the record (import side).
+
+Every part goes through the record services: the patient, the history, every questionnaire,
+each imaging, instability and wearable study with its attached files, and the plan with its
+approval as received (:func:`spinestab.record.received.receive_plan`). See
+:mod:`spinestab.fhir.stored`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spinestab.errors import InputError, NotFoundError
+from spinestab.fhir.model import ImagingExport, PatientExport, SourceDocument
+from spinestab.fhir.record_export import finite
+
+__all__ = ["StoredImport", "import_into_record"]
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    """What :func:`import_into_record` stored, and what the record did not take."""
+
+    pseudonym: str
+    patient_created: bool
+    forms: int
+    history: bool = False
+    imaging: int = 0
+    instability: int = 0
+    wearable: int = 0
+    plan: str | None = None
+    not_stored: tuple[str, ...] = ()
+
+
+def import_into_record(
+    uow: Any, actor: Any, data: PatientExport, *, pseudonym: str | None = None
+) -> StoredImport:
+    """Rebuild a patient's record from a Bundle's :class:`PatientExport` (the caller's transaction).
+
+    Every part goes through the record services, validated as when it was first saved:
+    the patient (created when new), the history, every questionnaire, each imaging,
+    instability and wearable study with its files, and the plan with its approval
+    (:func:`spinestab.record.received.receive_plan`). Red flags, scores, risk and
+    referrals follow from the forms. A part already stored is an error and the caller's
+    transaction stores nothing. A study the Bundle describes without its files (a Bundle
+    not made by spinestab 0.1 from a record) is named in ``not_stored``.
+    """
+    from spinestab.record import create_patient, get_patient, save_form, save_history
+
+    name = pseudonym or data.pseudonym
+    created = False
+    try:
+        get_patient(uow, actor, name)
+    except NotFoundError:
+        create_patient(uow, actor, name, sex=data.sex, birth_year=data.birth_year)
+        created = True
+    if data.history is not None:
+        save_history(
+            uow,
+            actor,
+            name,
+            data.history.data,
+            source=f"FHIR Bundle of {data.pseudonym}: history",
+            recorded_on=data.history.recorded_on,
+        )
+    for n, form in enumerate(data.forms, start=1):
+        save_form(
+            uow,
+            actor,
+            name,
+            {"instrument": form.instrument, "date": form.date.isoformat(), "answers": form.answers},
+            source=f"Bundle form {n} ({form.instrument} {form.date.isoformat()})",
+        )
+    docs: dict[tuple[str, str], list[SourceDocument]] = {}
+    for d in data.documents:
+        docs.setdefault((d.kind, d.study), []).append(d)
+    not_stored: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="spinestab-fhir-import-") as tmp:
+        root = Path(tmp)
+        counts = {
+            "imaging": _import_imaging(uow, actor, name, data, docs, root, not_stored),
+            "instability": _import_instability(uow, actor, name, data, docs, root, not_stored),
+            "wearable": _import_wearable(uow, actor, name, data, docs, root, not_stored),
+        }
+        plan = _import_plan(uow, actor, name, data, docs, not_stored)
+    return StoredImport(
+        name,
+        created,
+        len(data.forms),
+        history=data.history is not None,
+        imaging=counts["imaging"],
+        instability=counts["instability"],
+        wearable=counts["wearable"],
+        plan=plan,
+        not_stored=tuple(not_stored),
+    )
+
+
+def _write(folder: Path, documents: Sequence[SourceDocument]) -> dict[str, list[Path]]:
+    """Write a study's documents into its own folder; return paths by role."""
+    folder.mkdir(parents=True, mode=0o700)
+    out: dict[str, list[Path]] = {}
+    for d in documents:
+        safe = Path(d.name).name
+        if not safe or safe in (".", ".."):
+            raise InputError("attachment without a usable file name", value=d.name)
+        sub = folder / d.role.replace(":", "_")
+        sub.mkdir(exist_ok=True, mode=0o700)
+        path = sub / safe
+        path.write_bytes(d.data)
+        out.setdefault(d.role, []).append(path)
+    return out
+
+
+def _one(files: dict[str, list[Path]], role: str) -> Path | None:
+    found = files.get(role) or []
+    return found[0] if found else None
+
+
+def _import_imaging(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
+    from spinestab.record import save_imaging
+
+    n = 0
+    for study in data.imaging:
+        files = _write(root / f"imaging-{n}", docs.get(("imaging", study.study_id), []))
+        table = _one(files, "table")
+        if table is None:
+            not_stored.append(f"{study.study_id} (no muscle_quality.csv attached)")
+            continue
+        _check_imaging(study, table)
+        options_path = _one(files, "options")
+        options = json.loads(options_path.read_bytes()) if options_path else {}
+        save_imaging(
+            uow,
+            actor,
+            name,
+            table,
+            summary=_one(files, "summary"),
+            extra_files=files.get("output", []),
+            pictures=files.get("qa_picture", []),
+            options=options,
+            source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
+            performed_on=study.date,
+        )
+        n += 1
+    return n
+
+
+def _check_imaging(study: ImagingExport, table: Path) -> None:
+    """Refuse an attached table that does not give exactly the Bundle's Observations."""
+    from spinestab.core.results import MUSCLE_QUALITY_REQUIRED
+    from spinestab.dicom_out.sr import read_muscle_quality_csv
+    from spinestab.fhir.build import MUSCLE_MEASURES
+
+    rows = read_muscle_quality_csv(table, required=MUSCLE_QUALITY_REQUIRED)
+    from_table = sorted(
+        (r.muscle, r.side, r.level, col, v, r.fat_method)
+        for r in rows
+        for col in MUSCLE_MEASURES
+        if (v := finite(getattr(r, col))) is not None
+    )
+    observed = sorted(
+        (m.muscle, m.side, m.level, m.measure, m.value, m.method) for m in study.measures
+    )
+    if from_table != observed:
+        raise InputError(
+            "the Observations of an imaging study disagree with its attached muscle_quality.csv",
+            item=study.study_id,
+            expected="a Bundle as spinestab fhir export wrote it (values not edited)",
+        )
+
+
+def _import_instability(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
+    from spinestab.record import save_instability
+
+    n = 0
+    for study in data.instability:
+        files = _write(root / f"instability-{n}", docs.get(("instability", study.study_id), []))
+        result = _one(files, "result")
+        if result is None:
+            not_stored.append(f"{study.study_id} (no instability.json attached)")
+            continue
+        landmarks = {
+            role.removeprefix("input:landmarks_"): paths[0]
+            for role, paths in files.items()
+            if role.startswith("input:landmarks_")
+        }
+        save_instability(
+            uow,
+            actor,
+            name,
+            result,
+            landmarks=landmarks,
+            pictures=files.get("picture", []),
+            source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
+            performed_on=study.date,
+        )
+        n += 1
+    return n
+
+
+def _import_wearable(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
+    from spinestab.record import save_wearable
+
+    n = 0
+    for key in sorted({d.recording for d in data.movement}, key=_ordinal):
+        if not key:
+            not_stored.append("wearable days of a folder export (no daily.csv attached)")
+            continue
+        files = _write(root / f"wearable-{n}", docs.get(("wearable", key), []))
+        table = _one(files, "table")
+        if table is None:
+            not_stored.append(f"{key} (no daily.csv attached)")
+            continue
+        save_wearable(
+            uow,
+            actor,
+            name,
+            table,
+            prompts=_one(files, "prompts"),
+            summary=_one(files, "summary"),
+            source=f"FHIR Bundle of {data.pseudonym}: {key}",
+        )
+        n += 1
+    return n
+
+
+def _ordinal(key: str) -> tuple[int, str]:
+    tail = key.rsplit(" ", 1)[-1]
+    return (int(tail) if tail.isdigit() else 0, key)
+
+
+def _import_plan(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    not_stored: list[str],
+) -> str | None:
+    from spinestab.record.received import ReceivedPlan, receive_plan
+
+    plan = data.plan
+    if plan is None:
+        return None
+    files = {d.name: d.data for d in docs.get(("plan", f"plan version {plan.version}"), [])}
+    if "plan.json" not in files:
+        not_stored.append(f"plan version {plan.version} (no plan.json attached)")
+        return None
+
+    def doc(file: str) -> Any:
+        return json.loads(files[file]) if file in files else None
+
+    made = receive_plan(
+        uow,
+        actor,
+        name,
+        ReceivedPlan(
+            document=doc("plan.json"),
+            status=plan.status,
+            approved_by=plan.approved_by,
+            approved_at=plan.approved_at,
+            handout_html=files["handout.html"].decode("utf-8") if "handout.html" in files else None,
+            profile=doc("profile.json"),
+            triage=doc("triage.json"),
+            source=f"FHIR Bundle of {data.pseudonym}",
+        ),
+    )
+    return f"version {made.version} {made.status}"
