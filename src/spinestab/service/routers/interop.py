@@ -1,7 +1,9 @@
 """``/api/v1/patients/{pseudonym}/fhir`` and ``.../report``: the record as FHIR and as a letter.
 
-Handlers map HTTP to the export services (:mod:`spinestab.fhir`, :mod:`spinestab.report`);
-no analysis happens here. Clinicians only; every read is audited.
+Handlers map HTTP to the export services (:mod:`spinestab.fhir`, :mod:`spinestab.report`) on
+one unit of work of the record each; no analysis happens here. Clinicians only; every read
+is audited by the record. Errors as everywhere in the API (the app's handlers): unknown
+patient 404, nothing to export (no forms) 422.
 """
 
 from __future__ import annotations
@@ -9,88 +11,58 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from spinestab.errors import InputError
+from spinestab.record import Record
 from spinestab.service import records
-from spinestab.service.deps import ClinicianUser, SessionDep, StateDep
+from spinestab.service.deps import ClinicianUser, StateDep
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/patients", tags=["interoperability"])
 
 
-def _uow(session: SessionDep, state: StateDep) -> Any:
-    """Return the record's unit of work on the request's session, with the artifact store."""
-    from spinestab.record import UnitOfWork
-    from spinestab.store.artifacts import FileArtifactStore
-    from spinestab.store.db import private_dir
-
-    files = FileArtifactStore(private_dir(state.settings.data_dir) / "artifacts")
-    return UnitOfWork(session, files)
-
-
-def _actor(username: str) -> Any:
-    from spinestab.record import Actor
-
-    return Actor(username=username, role="clinician")
-
-
-def _bundle(session: SessionDep, state: StateDep, pseudonym: str, actor: str) -> dict:
+def _bundle(record: Record, user: Any, pseudonym: str) -> dict[str, Any]:
     from spinestab.fhir import build_bundle
     from spinestab.fhir.stored import export_from_record
 
-    return build_bundle(export_from_record(_uow(session, state), _actor(actor), pseudonym))
+    with record.unit_of_work() as uow:
+        data = export_from_record(uow, records.actor_of(user), pseudonym)
+    return build_bundle(data)
 
 
-def _report(
-    session: SessionDep, state: StateDep, pseudonym: str, actor: str, fmt: str, lang: str
-) -> bytes:
+def _report(record: Record, user: Any, pseudonym: str, fmt: str, lang: str) -> bytes:
     from spinestab.report import render_report_html, render_report_pdf
     from spinestab.report.record import inputs_from_record
 
-    inputs = inputs_from_record(
-        _uow(session, state), _actor(actor), pseudonym, language=lang, date=dt.date.today()
-    )
+    with record.unit_of_work() as uow:
+        inputs = inputs_from_record(
+            uow, records.actor_of(user), pseudonym, language=lang, date=dt.date.today()
+        )
     if fmt == "pdf":
         return render_report_pdf(inputs, language=lang)
     return render_report_html(inputs, language=lang).encode("utf-8")
 
 
 @router.get("/{pseudonym}/fhir", response_class=JSONResponse)
-async def fhir_bundle(
-    pseudonym: str, session: SessionDep, state: StateDep, user: ClinicianUser
-) -> JSONResponse:
+async def fhir_bundle(pseudonym: str, state: StateDep, user: ClinicianUser) -> JSONResponse:
     """Return the patient's FHIR R4B Bundle (application/fhir+json); 404 unknown, 422 no forms."""
-    if not records.patient_exists(session, pseudonym):
-        raise HTTPException(404, "unknown patient")
-    try:
-        bundle = await run_in_threadpool(_bundle, session, state, pseudonym, user.username)
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+    bundle = await run_in_threadpool(_bundle, state.record, user, pseudonym)
     return JSONResponse(bundle, media_type="application/fhir+json")
 
 
 @router.get("/{pseudonym}/report")
 async def clinician_report(
     pseudonym: str,
-    session: SessionDep,
     state: StateDep,
     user: ClinicianUser,
     format: Literal["pdf", "html"] = Query("pdf"),
     lang: Literal["en", "de"] = Query("en"),
 ) -> Response:
     """Return the clinician report as a PDF download (or HTML); 404 unknown, 422 no forms."""
-    if not records.patient_exists(session, pseudonym):
-        raise HTTPException(404, "unknown patient")
-    try:
-        data = await run_in_threadpool(
-            _report, session, state, pseudonym, user.username, format, lang
-        )
-    except InputError as exc:
-        raise HTTPException(422, str(exc)) from None
+    data = await run_in_threadpool(_report, state.record, user, pseudonym, format, lang)
     if format == "html":
         return HTMLResponse(data.decode("utf-8"))
     name = f"report_{dt.date.today().isoformat()}.pdf"
