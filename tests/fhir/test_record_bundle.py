@@ -270,3 +270,69 @@ def test_import_refuses_a_taken_plan_version_and_keeps_nothing(record, other_rec
     with refused, other_record.unit_of_work() as uow:
         import_into_record(uow, BOB, data)
     assert len(_timeline(other_record).assessments) == 1  # nothing of the Bundle kept
+
+
+def _edit_translation(bundle):
+    obs = next(o for o in _of(bundle, "Observation") if _code(o) == "segment-translation-mm")
+    obs["valueQuantity"]["value"] += 2.0
+
+
+def _edit_verdict(bundle):
+    obs = next(
+        o
+        for o in _of(bundle, "Observation")
+        if _code(o) == "segment-stability-verdict"
+        and o["valueCodeableConcept"]["coding"][0]["display"] == "unstable"
+    )
+    obs["valueCodeableConcept"]["coding"][0]["display"] = "stable"
+
+
+def _edit_steps(bundle):
+    obs = next(o for o in _of(bundle, "Observation") if _code(o) == "41950-7")
+    obs["valueQuantity"]["value"] += 1000
+
+
+def test_edited_instability_and_wearable_values_are_refused_and_nothing_is_stored(
+    record, other_record, full_patient
+):
+    """The record stores the attached files: an Observation edited in the Bundle would be
+    dropped silently, so the import refuses it (each edit alone) and keeps nothing."""
+    bundle = _bundle(record)
+    edits = (
+        (_edit_translation, r"instability study disagree with its attached instability\.json"),
+        (_edit_verdict, r"instability study disagree with its attached instability\.json"),
+        (_edit_steps, r"wearable recording disagree with its attached daily\.csv"),
+    )
+    for edit, message in edits:
+        edited = copy.deepcopy(bundle)
+        edit(edited)
+        data = read_bundle(edited)
+        with pytest.raises(InputError, match=message), other_record.unit_of_work() as uow:
+            import_into_record(uow, BOB, data)
+        with other_record.unit_of_work() as uow, pytest.raises(InputError, match="unknown"):
+            services.get_patient(uow, BOB, "P-full")
+    # the unedited Bundle passes the same checks
+    with other_record.unit_of_work() as uow:
+        done = import_into_record(uow, BOB, read_bundle(bundle))
+    assert (done.instability, done.wearable) == (2, 1)
+
+
+def test_a_retracted_form_or_a_contradictory_plan_status_is_refused(record, full_patient):
+    """A Bundle carries completed forms only (a retraction is never scored), and a CarePlan
+    whose FHIR status says otherwise than its plan status is not taken for either."""
+    bundle = _bundle(record)
+    for status in ("entered-in-error", "in-progress", "stopped"):
+        edited = copy.deepcopy(bundle)
+        qr = next(
+            q for q in _of(edited, "QuestionnaireResponse") if q["questionnaire"].endswith("/odi")
+        )
+        qr["status"] = status
+        with pytest.raises(InputError, match="not a completed form") as refused:
+            read_bundle(edited)
+        assert refused.value.value == status
+    edited = copy.deepcopy(bundle)
+    (care_plan,) = _of(edited, "CarePlan")
+    assert care_plan["status"] == "active"
+    care_plan["status"] = "revoked"
+    with pytest.raises(InputError, match="CarePlan's status disagrees with its plan status"):
+        read_bundle(edited)

@@ -83,3 +83,39 @@ def test_record_page_links_the_downloads(client):
     for href in ("/api/v1/patients/P-A/report?lang=en", "/api/v1/patients/P-A/fhir"):
         assert f'href="{href}"' in page.text
         assert client.get(href).status_code == 200
+
+
+def test_handout_of_the_plan_in_force_as_pdf_and_html(client):
+    import io
+
+    from pypdf import PdfReader
+
+    csrf = login(client, "doc")
+    _store_forms(client, csrf)
+    none_yet = client.get("/api/v1/patients/P-A/handout")
+    assert none_yet.status_code == 409 and "no plan has been made" in none_yet.json()["detail"]
+    headers = {"X-CSRF-Token": csrf}
+    made = client.post("/api/v1/patients/P-A/plans", headers=headers)
+    assert made.status_code == 201, made.text
+    version = made.json()["version"]
+    draft = client.get("/api/v1/patients/P-A/handout")
+    assert draft.status_code == 409 and "draft awaiting approval" in draft.json()["detail"]
+    approved = client.post(f"/api/v1/patients/P-A/plans/{version}/approve", headers=headers)
+    assert approved.status_code == 200, approved.text
+    plan = client.get("/api/v1/patients/P-A/plans/current").json()
+    from spinestab.care.i18n import Translator
+
+    names = [Translator("en")(f"ex.{e['id']}.name") for e in plan["plan"]["exercises"]]
+    assert names and not any(n.startswith("ex.") for n in names)
+
+    response = client.get("/api/v1/patients/P-A/handout?lang=de")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == 'attachment; filename="handout_P-A_de.pdf"'
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages]
+    assert "Ihr Übungsplan" in pages[0]
+    assert all(f"Seite {i} von {len(pages)}" in t for i, t in enumerate(pages, start=1))
+    html = client.get("/api/v1/patients/P-A/handout?format=html")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in html.headers["content-security-policy"]
+    assert all(n in html.text for n in names)  # the exercises of the plan in force

@@ -132,20 +132,16 @@ def _from_record(
 ) -> tuple[bytes, str]:
     """Render a stored patient's letter, or the handout of the plan in force."""
     from spinestab.cli.record import cli_actor, opened_record
-    from spinestab.report.record import handout_from_record, inputs_from_record
+    from spinestab.report.record import (
+        handout_from_record,
+        inputs_from_record,
+        render_stored_handout,
+    )
 
     with opened_record() as record, record.unit_of_work() as uow:
         if handout:
             h = handout_from_record(uow, cli_actor(), pseudonym)
-            args = {
-                "patient": h.patient,
-                "date": h.date,
-                "track": h.track,
-                "actions": list(h.actions),
-                "plan": h.plan,
-                "language": language,
-            }
-            return _handout(args, fmt), pseudonym
+            return render_stored_handout(h, language=language, pdf=fmt == ".pdf"), pseudonym
         inputs = inputs_from_record(uow, cli_actor(), pseudonym, language=language, date=day)
     return _letter(inputs, language, fmt), pseudonym
 

@@ -564,9 +564,8 @@ def _plan(b: _Bundle, data: PatientExport, subject: dict) -> None:
         )
         for code, text in plan.goals
     ]
-    status = {"draft": "draft", "active": "active", "blocked": "on-hold", "superseded": "revoked"}
     care_plan: dict[str, Any] = {
-        "status": status[plan.status],
+        "status": c.CAREPLAN_STATUS[plan.status],
         "intent": "plan",
         "category": [c.concept(*c.EXERCISE_THERAPY)],
         "title": f"spinestab plan version {plan.version} (track {plan.track})",

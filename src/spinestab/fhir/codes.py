@@ -114,3 +114,12 @@ def concept(system: str, code: str, display: str | None = None, text: str | None
 def local(code: str, display: str | None = None) -> dict[str, Any]:
     """Return a CodeableConcept in spinestab's own code system."""
     return concept(LOCAL, code, display)
+
+
+#: CarePlan.status (FHIR R4B RequestStatus) for each spinestab plan status
+CAREPLAN_STATUS = {
+    "draft": "draft",
+    "active": "active",
+    "blocked": "on-hold",
+    "superseded": "revoked",
+}

@@ -39,6 +39,8 @@ _MUSCLE_BY_CODE = {v[0]: k for k, v in MUSCLE_MEASURES.items()}
 _SEGMENT_BY_CODE = {v[0]: k for k, v in SEGMENT_MEASURES.items()}
 _DAY_BY_CODE = {v: k for k, v in DAY_MINUTES.items()}
 _SIDE_BY_CODE = {v.value: k for k, v in LATERALITY.items()}
+#: statuses of a QuestionnaireResponse imported as a form (FHIR R4B QuestionnaireResponseStatus)
+_FORM_STATUSES = ("completed", "amended")
 #: size limit of a Bundle file read from disk [D]
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 
@@ -153,6 +155,8 @@ def read_bundle(bundle: Mapping[str, Any]) -> PatientExport:
         if "record" not in tags:
             return data
         return _read_record_parts(data, by_type)
+    except InputError:
+        raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise InputError(
             f"Bundle is not in spinestab's layout ({type(exc).__name__}: {exc})",
@@ -173,6 +177,14 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
                 item=f"QuestionnaireResponse {qr.get('id')}",
                 value=canonical,
                 expected=c.QUESTIONNAIRE_BASE + "<instrument>",
+            )
+        if qr.get("status") not in _FORM_STATUSES:
+            raise InputError(
+                "a QuestionnaireResponse that is not a completed form",
+                item=f"QuestionnaireResponse {qr.get('id')} ({instrument})",
+                value=qr.get("status"),
+                expected="completed or amended (a Bundle carries no retracted or unfinished "
+                "forms; retract a stored form in the record)",
             )
         forms.append(
             FormEntry(instrument, _date(qr["authored"]), _answers(instrument, qr.get("item", [])))
@@ -325,6 +337,14 @@ def _plan(by_type: dict, by_url: dict) -> PlanExport | None:
         return None
     cp = plans[0]
     ext = {e["url"]: e.get("valueCode", e.get("valueString")) for e in cp.get("extension", [])}
+    status = ext["urn:spinestab:plan-status"]
+    if c.CAREPLAN_STATUS.get(status) != cp.get("status"):
+        raise InputError(
+            "the CarePlan's status disagrees with its plan status",
+            item=f"CarePlan {cp.get('id')}",
+            value=f"{cp.get('status')} / {status}",
+            expected=", ".join(f"{v} for {k}" for k, v in c.CAREPLAN_STATUS.items()),
+        )
     goals = []
     for ref in cp.get("goal", []):
         goal = by_url[ref["reference"]]
@@ -341,7 +361,7 @@ def _plan(by_type: dict, by_url: dict) -> PlanExport | None:
         )
     return PlanExport(
         version=int(cp["identifier"][0]["value"]),
-        status=ext["urn:spinestab:plan-status"],
+        status=status,
         track=ext["urn:spinestab:track"],
         created=_date(cp["created"]),
         activities=tuple(activities),

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from spinestab import __version__
 from spinestab.errors import InputError
+from spinestab.fhir.carried import daily_movement, finite, instability_values
 from spinestab.fhir.model import (
     DayMovement,
     FormEntry,
@@ -31,12 +31,18 @@ from spinestab.fhir.model import (
     PlannedActivity,
     RedFlagExport,
     Referral,
-    SegmentMeasure,
     SourceDocument,
     TriageExport,
 )
 
-__all__ = ["CARRIED_ROLES", "DICOM_REFS", "export_from_record", "finite"]
+__all__ = [
+    "CARRIED_ROLES",
+    "DICOM_REFS",
+    "daily_movement",
+    "export_from_record",
+    "finite",
+    "instability_values",
+]
 
 CARRIED_ROLES = {
     "imaging": ("table", "summary", "output", "qa_picture"),
@@ -61,15 +67,6 @@ MEDIA = {
 
 def _media(name: str) -> str:
     return MEDIA.get(Path(name).suffix.lower(), "application/octet-stream")
-
-
-def finite(value: object) -> float | None:
-    """Return ``value`` as a finite float, else None."""
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _dump(data: Any) -> bytes:
@@ -301,9 +298,6 @@ class _RecordReader:
         return {}
 
     def instability(self) -> tuple[InstabilityExport, ...]:
-        from spinestab.care.io import read_instability
-        from spinestab.fhir.build import SEGMENT_MEASURES
-
         out = []
         for n, study in enumerate(self.timeline.instability, start=1):
             key = f"instability study {n}"
@@ -311,49 +305,22 @@ class _RecordReader:
             if result is None:
                 continue
             with self.uow.files().local_path(result.sha256) as path:
-                findings = read_instability(path)
-                doc = json.loads(Path(path).read_bytes())
-            method = "vertebral corner landmarks; " + "; ".join(
-                [
-                    f"translation {doc.get('translation_method_id') or 'corner'}",
-                    f"thresholds {(doc.get('thresholds') or {}).get('name') or 'unknown'}",
-                ]
-            )
-            measures, verdicts = [], []
-            for f in findings.all_levels:
-                for name in SEGMENT_MEASURES:
-                    v = finite(getattr(f, name, None))
-                    if v is not None:
-                        measures.append(SegmentMeasure(f.level, name, v, method))
-                if f.verdict:
-                    verdicts.append((f.level, f.verdict))
+                measures, verdicts = instability_values(path)
             day = self._day(study.performed_on, study.created_at)
-            out.append(InstabilityExport(key, day, tuple(measures), tuple(verdicts)))
+            out.append(InstabilityExport(key, day, measures, verdicts))
             self._carry("instability", key, study.files, day)
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(out)
 
     def movement(self) -> tuple[DayMovement, ...]:
-        from spinestab.care.io import read_daily
-        from spinestab.fhir.build import DAY_MINUTES
-
-        days = []
+        days: list[DayMovement] = []
         for n, rec in enumerate(self.timeline.wearable, start=1):
             key = f"wearable recording {n}"
             table = self._file(rec.files, "table")
             if table is None:
                 continue
             with self.uow.files().local_path(table.sha256) as path:
-                rows = read_daily(path)
-            days += [
-                DayMovement(
-                    dt.date.fromisoformat(row["date"]),
-                    finite(row.get("steps")),
-                    tuple((col, finite(row.get(col))) for col in DAY_MINUTES if col in row),
-                    recording=key,
-                )
-                for row in rows
-            ]
+                days += daily_movement(path, recording=key)
             self._carry("wearable", key, rec.files, rec.first_date or dt.date(1970, 1, 1))
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(days)

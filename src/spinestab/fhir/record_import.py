@@ -16,10 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from spinestab.errors import InputError, NotFoundError
-from spinestab.fhir.model import ImagingExport, PatientExport, SourceDocument
-from spinestab.fhir.record_export import finite
+from spinestab.fhir.carried import daily_movement, finite, instability_values
+from spinestab.fhir.model import (
+    DayMovement,
+    ImagingExport,
+    InstabilityExport,
+    PatientExport,
+    SourceDocument,
+)
 
 __all__ = ["StoredImport", "import_into_record"]
+
+_AS_EXPORTED = "a Bundle as spinestab fhir export wrote it (values not edited)"
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,7 @@ def _check_imaging(study: ImagingExport, table: Path) -> None:
         raise InputError(
             "the Observations of an imaging study disagree with its attached muscle_quality.csv",
             item=study.study_id,
-            expected="a Bundle as spinestab fhir export wrote it (values not edited)",
+            expected=_AS_EXPORTED,
         )
 
 
@@ -201,6 +209,7 @@ def _import_instability(
         if result is None:
             not_stored.append(f"{study.study_id} (no instability.json attached)")
             continue
+        _check_instability(study, result)
         landmarks = {
             role.removeprefix("input:landmarks_"): paths[0]
             for role, paths in files.items()
@@ -218,6 +227,30 @@ def _import_instability(
         )
         n += 1
     return n
+
+
+def _check_instability(study: InstabilityExport, result: Path) -> None:
+    """Refuse an attached ``instability.json`` that does not give the Bundle's Observations."""
+    measures, verdicts = instability_values(result)
+    if sorted(measures, key=repr) != sorted(study.measures, key=repr) or sorted(verdicts) != sorted(
+        study.verdicts
+    ):
+        raise InputError(
+            "the Observations of an instability study disagree with its attached instability.json",
+            item=study.study_id,
+            expected=_AS_EXPORTED,
+        )
+
+
+def _check_days(key: str, days: Sequence[DayMovement], table: Path) -> None:
+    """Refuse an attached ``daily.csv`` that does not give the Bundle's day Observations."""
+    from_table = daily_movement(table, recording=key)
+    if sorted(from_table, key=repr) != sorted(days, key=repr):
+        raise InputError(
+            "the day Observations of a wearable recording disagree with its attached daily.csv",
+            item=key,
+            expected=_AS_EXPORTED,
+        )
 
 
 def _import_wearable(
@@ -241,6 +274,7 @@ def _import_wearable(
         if table is None:
             not_stored.append(f"{key} (no daily.csv attached)")
             continue
+        _check_days(key, [d for d in data.movement if d.recording == key], table)
         save_wearable(
             uow,
             actor,

@@ -21,7 +21,12 @@ from typing import Any
 from spinestab.errors import ConflictError, InputError
 from spinestab.report.clinician import ImagingPart, InstabilityPart, PlanInForce, ReportInputs
 
-__all__ = ["HandoutInputs", "handout_from_record", "inputs_from_record"]
+__all__ = [
+    "HandoutInputs",
+    "handout_from_record",
+    "inputs_from_record",
+    "render_stored_handout",
+]
 
 
 def _by_id(items: Any, wanted: int | None) -> tuple[int, Any] | tuple[None, None]:
@@ -226,3 +231,32 @@ def handout_from_record(uow: Any, actor: Any, pseudonym: str) -> HandoutInputs:
         version=plan.version,
         status=plan.status,
     )
+
+
+def render_stored_handout(handout: HandoutInputs, *, language: str | None, pdf: bool) -> bytes:
+    """Render the handout of the plan in force as an A4 PDF or as the self-contained HTML page.
+
+    Parameters
+    ----------
+    handout : HandoutInputs
+        From :func:`handout_from_record`.
+    language : {"en", "de"}, optional
+        The handout's language (default: the configured one).
+    pdf : bool
+        PDF (WeasyPrint) when true, else the HTML of ``handout.html``.
+
+    """
+    from spinestab.care.handout import render_handout
+    from spinestab.report.handout import render_handout_pdf
+
+    args: dict[str, Any] = {
+        "patient": handout.patient,
+        "date": handout.date,
+        "track": handout.track,
+        "actions": list(handout.actions),
+        "plan": handout.plan,
+        "language": language,
+    }
+    if pdf:
+        return render_handout_pdf(**args)
+    return render_handout(**args).encode("utf-8")

@@ -1,9 +1,12 @@
-"""``/api/v1/patients/{pseudonym}/fhir`` and ``.../report``: the record as FHIR and as a letter.
+"""``/api/v1/patients/{pseudonym}/fhir``, ``.../report`` and ``.../handout``: the record out.
+
+The record as a FHIR Bundle, as the clinician's letter and as the patient handout of the
+plan in force.
 
 Handlers map HTTP to the export services (:mod:`spinestab.fhir`, :mod:`spinestab.report`) on
 one unit of work of the record each; no analysis happens here. Clinicians only; every read
 is audited by the record. Errors as everywhere in the API (the app's handlers): unknown
-patient 404, nothing to export (no forms) 422.
+patient 404, nothing to export (no forms) 422, no plan in force to hand out 409.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from spinestab.record import Record
 from spinestab.service import records
 from spinestab.service.deps import ClinicianUser, StateDep
+from spinestab.service.pages.record import HANDOUT_CSP
 
 __all__ = ["router"]
 
@@ -71,3 +75,39 @@ async def clinician_report(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _handout(record: Record, user: Any, pseudonym: str, fmt: str, lang: str) -> bytes:
+    from spinestab.report.record import handout_from_record, render_stored_handout
+
+    with record.unit_of_work() as uow:
+        handout = handout_from_record(uow, records.actor_of(user), pseudonym)
+    return render_stored_handout(handout, language=lang, pdf=fmt == "pdf")
+
+
+@router.get("/{pseudonym}/handout")
+async def patient_handout(
+    pseudonym: str,
+    state: StateDep,
+    user: ClinicianUser,
+    format: Literal["pdf", "html"] = Query("pdf"),
+    lang: Literal["en", "de"] = Query("en"),
+) -> Response:
+    """Return the patient handout of the plan in force as a PDF download (or HTML).
+
+    404 unknown patient; 409 no plan in force (none made, or a draft awaiting approval).
+    """
+    data = await run_in_threadpool(_handout, state.record, user, pseudonym, format, lang)
+    if format == "html":
+        return HTMLResponse(data.decode("utf-8"), headers={"Content-Security-Policy": HANDOUT_CSP})
+    name = f"handout_{pseudonym}_{lang}.pdf"
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{_safe(name)}"'},
+    )
+
+
+def _safe(name: str) -> str:
+    """Return ``name`` fit for a Content-Disposition header (pseudonyms may hold any text)."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name)

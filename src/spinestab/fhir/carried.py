@@ -1,0 +1,92 @@
+"""The values a Bundle carries for the record's files: written on export, checked on import.
+
+An instability study's measures and verdicts come from its ``instability.json``, a wearable
+recording's days from its ``daily.csv``. :mod:`spinestab.fhir.record_export` writes these as
+Observations; :mod:`spinestab.fhir.record_import` refuses a Bundle whose Observations are not
+exactly those of the files it attaches (an edited value would otherwise be dropped silently,
+since the record stores the files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+from spinestab.fhir.model import DayMovement, SegmentMeasure
+
+__all__ = ["daily_movement", "finite", "instability_values"]
+
+
+def finite(value: object) -> float | None:
+    """Return ``value`` as a finite float, else None."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def instability_values(
+    path: str | Path,
+) -> tuple[tuple[SegmentMeasure, ...], tuple[tuple[str, str], ...]]:
+    """Return the measures and verdicts per segment a Bundle carries for ``instability.json``.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``instability.json`` as ``spinestab instability`` writes it.
+
+    Returns
+    -------
+    measures, verdicts
+        Every finite measure of every segment (lumbar and cervical) with the method
+        (translation method and threshold set), and ``(segment, verdict)`` pairs.
+
+    """
+    from spinestab.care.io import read_instability
+    from spinestab.fhir.build import SEGMENT_MEASURES
+
+    findings = read_instability(Path(path))
+    doc = json.loads(Path(path).read_bytes())
+    method = "vertebral corner landmarks; " + "; ".join(
+        [
+            f"translation {doc.get('translation_method_id') or 'corner'}",
+            f"thresholds {(doc.get('thresholds') or {}).get('name') or 'unknown'}",
+        ]
+    )
+    measures, verdicts = [], []
+    for f in findings.all_levels:
+        for name in SEGMENT_MEASURES:
+            v = finite(getattr(f, name, None))
+            if v is not None:
+                measures.append(SegmentMeasure(f.level, name, v, method))
+        if f.verdict:
+            verdicts.append((f.level, f.verdict))
+    return tuple(measures), tuple(verdicts)
+
+
+def daily_movement(path: str | Path, *, recording: str) -> tuple[DayMovement, ...]:
+    """Return the days a Bundle carries for a wearable recording's ``daily.csv``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``daily.csv`` as ``spinestab wearable`` writes it.
+    recording : str
+        The recording's name in the Bundle (``wearable recording N``).
+
+    """
+    from spinestab.care.io import read_daily
+    from spinestab.fhir.build import DAY_MINUTES
+
+    return tuple(
+        DayMovement(
+            dt.date.fromisoformat(row["date"]),
+            finite(row.get("steps")),
+            tuple((col, finite(row.get(col))) for col in DAY_MINUTES if col in row),
+            recording=recording,
+        )
+        for row in read_daily(Path(path))
+    )
