@@ -154,6 +154,7 @@ def test_codes_are_those_of_clinical_logic_6_2(bundles):
                 assert code in table_codes, code
             elif system == "http://snomed.info/sct":
                 assert code in table_codes or code in dicom, code
+    assert ("http://loinc.org", "91349-1") in seen  # STarT Back panel
     assert ("http://loinc.org", "91351-7") in seen  # STarT Back total
     assert ("http://loinc.org", "91350-9") in seen  # psychosocial subscore
     assert ("http://loinc.org", "91352-5") in seen  # risk
@@ -167,11 +168,17 @@ def test_codes_are_those_of_clinical_logic_6_2(bundles):
 
 def test_score_observations_equal_the_scored_forms(exports, bundles):
     x, bundle = exports["functional_high_risk"], bundles["functional_high_risk"]
-    by_code = {}
+    by_code, panels = {}, {}
+    ids = {e["resource"]["id"]: e["resource"] for e in bundle["entry"]}
     for e in bundle["entry"]:
         r = e["resource"]
         if r["resourceType"] == "Observation" and "survey" in json.dumps(r.get("category")):
-            by_code[r["code"]["coding"][0]["code"]] = r["valueQuantity"]["value"]
+            by_code[r["code"]["coding"][0]["code"]] = r.get("valueQuantity", {}).get("value")
+            members = {m["reference"].removeprefix("urn:uuid:") for m in r.get("hasMember", [])}
+            if members:
+                panels[r["code"]["coding"][0]["code"]] = {
+                    ids[m]["code"]["coding"][0]["code"] for m in members
+                }
     for form in x.forms:
         score = score_form(
             parse_form(
@@ -185,6 +192,8 @@ def test_score_observations_equal_the_scored_forms(exports, bundles):
         elif form.instrument == "startback":
             assert by_code["91351-7"] == score.score
             assert by_code["91350-9"] == score.psychosocial
+            # the STarT Back panel (LOINC 91349-1, §6.2) holds the total and the subscore
+            assert panels["91349-1"] == {"91351-7", "91350-9"}
 
 
 def test_red_flag_gives_a_flag_with_priority_and_an_escalation(bundles):

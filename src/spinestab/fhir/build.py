@@ -265,6 +265,20 @@ def _forms(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     },
                 )
             )
+        if form.instrument == "startback" and obs_ids:
+            b.add(
+                "Observation",
+                f"{key}|panel",
+                {
+                    "status": "final",
+                    "category": [c.concept(c.OBS_CATEGORY, "survey", "Survey")],
+                    "code": c.concept(*c.STARTBACK_PANEL, text="STarT Back Screening Tool"),
+                    "subject": subject,
+                    "effectiveDateTime": form.date.isoformat(),
+                    "hasMember": [_ref(o) for o in obs_ids],
+                    "derivedFrom": [_ref(qr)],
+                },
+            )
         if form.instrument == "startback" and score.risk in c.STARTBACK_RISK_ANSWERS:
             answer, display = c.STARTBACK_RISK_ANSWERS[score.risk]
             b.add(

@@ -83,6 +83,10 @@ SCORE_CODES: dict[tuple[str, str], tuple[str, str, str, str]] = {
 }
 #: STarT Back panel (RiskAssessment.code) and risk answers (§6.2 [V: loinc.org])
 STARTBACK_RISK = (LOINC, "91352-5", "STarT Back risk group")
+#: the STarT Back panel (CLINICAL_LOGIC.md §6.2 [V: loinc.org]); its members are the total and
+#: the psychosocial subscore Observations. No display is claimed: LOINC's long name was not
+#: checked here, so the concept carries a text instead.
+STARTBACK_PANEL = (LOINC, "91349-1")
 STARTBACK_RISK_ANSWERS = {
     "low": ("LA9194-7", "Low"),
     "medium": ("LA8982-6", "Medium"),
