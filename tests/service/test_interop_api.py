@@ -100,8 +100,11 @@ def test_handout_of_the_plan_in_force_as_pdf_and_html(client):
     version = made.json()["version"]
     draft = client.get("/api/v1/patients/P-A/handout")
     assert draft.status_code == 409 and "draft awaiting approval" in draft.json()["detail"]
+    link = 'href="/api/v1/patients/P-A/handout?lang=en"'
+    assert link not in client.get("/patients/P-A").text  # a draft is not handed out
     approved = client.post(f"/api/v1/patients/P-A/plans/{version}/approve", headers=headers)
     assert approved.status_code == 200, approved.text
+    assert link in client.get("/patients/P-A").text
     plan = client.get("/api/v1/patients/P-A/plans/current").json()
     from spinestab.care.i18n import Translator
 
