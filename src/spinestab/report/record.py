@@ -220,6 +220,8 @@ def handout_from_record(uow: Any, actor: Any, pseudonym: str) -> HandoutInputs:
         made = Plan.from_dict(doc, source=f"plan version {plan.version}")
     made_on = plan.created_at.astimezone(dt.UTC).date().isoformat() if plan.created_at else ""
     date = str(doc.get("created") or doc.get("programme_start") or made_on)
+    if plan.status == "blocked" and timeline.open_red_flags:
+        actions, date = _red_flag_actions(timeline.open_red_flags, date)
     if not date:
         raise InputError("the plan has no date", item=f"plan version {plan.version}")
     return HandoutInputs(
@@ -231,6 +233,23 @@ def handout_from_record(uow: Any, actor: Any, pseudonym: str) -> HandoutInputs:
         version=plan.version,
         status=plan.status,
     )
+
+
+def _red_flag_actions(flags: Any, date: str) -> tuple[tuple[dict[str, Any], ...], str]:
+    """Return the handout's actions and date for a plan blocked by the record's open red flags.
+
+    A plan approved before the screen keeps the actions of its own triage in ``plan.json``
+    (exercise within limits, ...); once blocked, the handout says what the triage says for
+    an open red flag instead (``red_flag_<urgency>`` for each flag and, for a blocking one,
+    ``no_exercise_plan``: :func:`spinestab.care.triage.red_flags.red_flags`), dated by the
+    latest screen.
+    """
+    actions = [{"code": f"red_flag_{f.urgency}", "urgency": f.urgency} for f in flags]
+    blocking = [f for f in flags if f.blocking]
+    if blocking:
+        actions.append({"code": "no_exercise_plan", "urgency": blocking[0].urgency})
+    dates = [f.screen_date.isoformat() for f in flags if f.screen_date is not None]
+    return tuple(actions), max([date, *dates])
 
 
 def render_stored_handout(handout: HandoutInputs, *, language: str | None, pdf: bool) -> bytes:
