@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from spinestab.clinical import load_form, score_form
@@ -58,6 +59,10 @@ def test_report_download_pdf_and_html(client):
     response = client.get("/api/v1/patients/P-A/report?format=html&lang=de")
     assert response.status_code == 200
     assert "P-A" in response.text and "Offene Warnzeichen" in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    # nothing the policy would block: every picture is a data URI, no script, no link
+    assert re.findall(r'src="(?!data:)', response.text) == []
+    assert "<script" not in response.text and "<link" not in response.text
 
 
 def test_unknown_patient_and_no_forms(client):

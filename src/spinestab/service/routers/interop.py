@@ -67,8 +67,8 @@ async def clinician_report(
 ) -> Response:
     """Return the clinician report as a PDF download (or HTML); 404 unknown, 422 no forms."""
     data = await run_in_threadpool(_report, state.record, user, pseudonym, format, lang)
-    if format == "html":
-        return HTMLResponse(data.decode("utf-8"))
+    if format == "html":  # self-contained like the handout: inline style, data-URI pictures
+        return HTMLResponse(data.decode("utf-8"), headers={"Content-Security-Policy": HANDOUT_CSP})
     name = f"report_{dt.date.today().isoformat()}.pdf"
     return Response(
         data,
