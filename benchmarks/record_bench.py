@@ -613,12 +613,19 @@ def concurrency(url: str, data: Path, writers: int, per_writer: int) -> list[str
 
 # ------------------------------------------------------------------------------ part 3
 def kills(url: str, data: Path, workdir: Path, n_kills: int, n_forms: int, seed: int) -> list[str]:
+    """Kill ``record import`` of ``n_forms`` forms at ``n_kills`` moments spread over its run.
+
+    Each kill imports into a patient of its own (``K1``, ``K2``, ...), so every kill is an
+    independent run against a store that already holds the earlier ones. The moments are
+    spread evenly over the measured length of one import (jittered by ``seed``), so most fall
+    before the import's single commit and some after it.
+    """
     from sqlalchemy import func, select, text
 
     from spinestab.record import Actor, create_patient, open_record
     from spinestab.settings import Settings
     from spinestab.store.artifacts import FileArtifactStore
-    from spinestab.store.models import Artifact, Assessment
+    from spinestab.store.models import Artifact, Assessment, Patient
 
     folder = workdir / f"import-{n_forms}"
     folder.mkdir()
@@ -628,18 +635,35 @@ def kills(url: str, data: Path, workdir: Path, n_kills: int, n_forms: int, seed:
             json.dumps({"instrument": "nrs", "date": day, "answers": {"pain": i % 11}})
         )
     settings = Settings(data_dir=data, database_url=url)
+    patients = [f"K{k + 1}" for k in range(n_kills + 1)]
     with open_record(settings) as record, record.unit_of_work() as uow:
-        create_patient(uow, Actor(username="bench", role="clinician"), "K")
+        for pseudonym in patients:
+            create_patient(uow, Actor(username="bench", role="clinician"), pseudonym)
     env = os.environ | {
         "SPINESTAB_DATA_DIR": str(data),
         "SPINESTAB_DATABASE_URL": url,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), *sys.path]),
     }
-    command = [sys.executable, "-c", "from spinestab.cli import main; main()"]
-    command += ["record", "import", "K", str(folder)]
+
+    def command(pseudonym: str) -> list[str]:
+        cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
+        return [*cli, "record", "import", pseudonym, str(folder)]
+
+    def stored(pseudonym: str) -> int:
+        with open_record(settings) as record, record.unit_of_work() as uow:
+            return int(
+                uow.session.scalar(
+                    select(func.count())
+                    .select_from(Assessment)
+                    .join(Patient, Patient.id == Assessment.patient_id)
+                    .where(Patient.pseudonym == pseudonym)
+                )
+                or 0
+            )
+
     t0 = time.monotonic()
     subprocess.run(
-        command,
+        command("K"),
         env=env | {"SPINESTAB_DATA_DIR": str(workdir / "dry")},
         capture_output=True,
         timeout=1800,
@@ -647,16 +671,17 @@ def kills(url: str, data: Path, workdir: Path, n_kills: int, n_forms: int, seed:
     full = time.monotonic() - t0  # a run against another store: how long one import takes
     rng = random.Random(seed)
     lines = [f"one import of {n_forms} forms takes {full:.1f} s (into an empty store)"]
+    states: dict[str, int] = defaultdict(int)
     for k in range(n_kills):
-        delay = rng.uniform(0.2, max(0.5, full * 1.1))
+        delay = full * (k + rng.uniform(0.2, 0.8)) / n_kills
         proc = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command(patients[k]), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        forms = stored(patients[k])
         with open_record(settings) as record, record.unit_of_work() as uow:
-            forms = uow.session.scalar(select(func.count()).select_from(Assessment))
             integrity = (
                 uow.session.execute(text("PRAGMA integrity_check")).scalar()
                 if url.startswith("sqlite")
@@ -665,16 +690,23 @@ def kills(url: str, data: Path, workdir: Path, n_kills: int, n_forms: int, seed:
             named = set(uow.session.scalars(select(Artifact.sha256)))
         orphans = len(FileArtifactStore(data / "artifacts").orphans(named))
         state = "all" if forms == n_forms else "none" if forms == 0 else f"PARTIAL {forms}"
+        killed = "killed" if proc.returncode == -signal.SIGKILL else f"exit {proc.returncode}"
+        states[f"{state} ({killed})"] += 1
         lines.append(
-            f"kill {k + 1} after {delay:.2f} s (exit {proc.returncode}): forms stored: {state}; "
-            f"integrity {integrity}; orphan artifacts {orphans}"
+            f"kill {k + 1} after {delay:.2f} s ({killed}): forms stored: {state}; "
+            f"integrity {integrity}; unreferenced artifact files {orphans}"
         )
-        if forms == n_forms:
-            break
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
-    with open_record(settings) as record, record.unit_of_work() as uow:
-        forms = uow.session.scalar(select(func.count()).select_from(Assessment))
-    lines.append(f"then the import run to the end (exit {done.returncode}): {forms} of {n_forms}")
+    lines.append("states after the kills: " + ", ".join(f"{n} {s}" for s, n in states.items()))
+    last = patients[n_kills]
+    done = subprocess.run(command(last), env=env, capture_output=True, text=True, timeout=1800)
+    lines.append(
+        f"then an import run to the end (exit {done.returncode}): {stored(last)} of {n_forms}"
+    )
+    again = subprocess.run(command(patients[0]), env=env, capture_output=True, text=True)
+    lines.append(
+        f"and the first killed import run again (exit {again.returncode}): "
+        f"{stored(patients[0])} of {n_forms}"
+    )
     return lines
 
 

@@ -15,12 +15,14 @@ from spinestab.record import (
     retract_assessment,
     save_form,
     save_instability,
+    save_morphometry,
     save_sessions_file,
     show_record,
 )
 from spinestab.record.archive import ENTITY_TABLES, TABLES, export_record, restore_record
 
 from .conftest import CLINICIAN, DEMO_PATIENTS, form
+from .test_morphometry import WEDGE_FILM, morphometry_file
 from .test_services import FHR, fhir_odi, seed_fhr
 
 STRUCT = DEMO_PATIENTS / "structural_spondylolisthesis"
@@ -62,9 +64,11 @@ def archive_rows(path) -> dict:
         return json.loads(archive.read("record.json"))
 
 
-def full_record(record):
+def full_record(record, tmp_path):
     seed_fhr(record)
+    morphometry = morphometry_file(tmp_path, WEDGE_FILM)
     with record.unit_of_work() as uow:
+        save_morphometry(uow, CLINICIAN, "P1", morphometry)
         save_instability(
             uow,
             CLINICIAN,
@@ -85,12 +89,13 @@ def full_record(record):
 
 
 def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
-    full_record(record)
+    full_record(record, tmp_path)
     first = tmp_path / "p1.zip"
     with record.unit_of_work() as uow:
         result = export_record(uow, CLINICIAN, "P1", first)
     assert oct(first.stat().st_mode & 0o777) == "0o600"
     assert result.artifacts >= 6 and result.rows["session_logs"] > 0
+    assert result.rows["morphometry_studies"] == 1 and result.rows["morphometry_vertebrae"] == 4
     with other_record.unit_of_work() as uow:
         restored = restore_record(uow, CLINICIAN, first)
     assert restored.rows == result.rows
@@ -119,7 +124,7 @@ def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
     for shown in (before, after):
         for a_ in shown["assessments"]:
             a_.pop("id")
-        for kind in ("imaging", "instability", "wearable"):
+        for kind in ("imaging", "instability", "morphometry", "wearable"):
             for study in shown[kind]:
                 study.pop("id")
                 for f in study["files"]:
@@ -128,7 +133,7 @@ def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
 
 
 def test_restore_refusals(record, other_record, tmp_path):
-    full_record(record)
+    full_record(record, tmp_path)
     path = tmp_path / "p1.zip"
     with record.unit_of_work() as uow:
         export_record(uow, CLINICIAN, "P1", path)

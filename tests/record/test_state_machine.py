@@ -1,7 +1,9 @@
 """A Hypothesis state machine over the record (SQLite and PostgreSQL).
 
-Patients, forms, red-flag screens (blocking, routine, negative), plans, approvals, sessions,
-progressions and retractions in any order. Invariants after every step:
+Patients, forms, red-flag screens (blocking, routine, negative), histories (acute or not,
+deformities known old or not), vertebral morphometries (a wedge and a biconcave deformity, or
+normal bodies), plans, approvals, sessions, progressions and retractions in any order.
+Invariants after every step:
 
 - no ``active`` or ``draft`` plan while a blocking red flag is open; at most one active plan;
 - every write audited: every stored form, history version and plan version has its
@@ -43,15 +45,24 @@ from spinestab.record import (
     retract_assessment,
     save_form,
     save_history,
+    save_morphometry,
     save_session_rows,
 )
 from spinestab.record.archive import export_record, record_rows, restore_record
 from spinestab.record.safety import open_red_flags
 from spinestab.settings import Settings
-from spinestab.store.models import Assessment, AuditEvent, HistoryVersion, Patient, PlanVersion
+from spinestab.store.models import (
+    Assessment,
+    AuditEvent,
+    HistoryVersion,
+    MorphometryStudy,
+    Patient,
+    PlanVersion,
+)
 
 from .conftest import no_flags
 from .test_archive import normalise
+from .test_morphometry import NORMAL_FILM, WEDGE_FILM, morphometry_file
 
 CLINICIAN = Actor(username="clin", role="clinician")
 #: mostly patient A (made at the start), sometimes B (made by a rule, or refused)
@@ -64,6 +75,15 @@ SCREENS = {
     "emergency": {"saddle_numbness": True},
     "urgent": {"cancer_history": True},
 }
+_FILMS: dict[str, Path] = {}
+
+
+def morphometry(kind: str) -> Path:
+    """``morphometry.json`` of a film with deformities (``wedge``) or without (``normal``)."""
+    if kind not in _FILMS:
+        folder = Path(tempfile.mkdtemp(prefix="spinestab-sm-films-"))
+        _FILMS[kind] = morphometry_file(folder, WEDGE_FILM if kind == "wedge" else NORMAL_FILM)
+    return _FILMS[kind]
 
 
 class RecordMachine(RuleBasedStateMachine):
@@ -134,9 +154,23 @@ class RecordMachine(RuleBasedStateMachine):
             doc = {"instrument": "redflags", "date": self.next_date(), "answers": answers}
         self.call(save_form, name, doc)
 
-    @rule(name=st.sampled_from(PATIENTS), age=st.integers(20, 80))
-    def history(self, name, age):
-        self.call(save_history, name, {"age": age, "pain_duration_weeks": 20})
+    @rule(
+        name=st.sampled_from(PATIENTS),
+        age=st.integers(20, 80),
+        weeks=st.sampled_from((2, 20)),
+        known_old=st.booleans(),
+    )
+    def history(self, name, age, weeks, known_old):
+        """A history: pain acute (2 weeks) or not; the film's deformities known old or not."""
+        data = {"age": age, "pain_duration_weeks": weeks}
+        if known_old:
+            data["known_old_deformities"] = ["L1", "L2"]
+        self.call(save_history, name, data)
+
+    @rule(name=st.sampled_from(PATIENTS), kind=st.sampled_from(("wedge", "normal")))
+    def morphometry(self, name, kind):
+        """A vertebral morphometry (a new deformity with acute pain blocks live plans)."""
+        self.call(save_morphometry, name, morphometry(kind))
 
     @rule(name=st.sampled_from(PATIENTS))
     def plan(self, name):
@@ -200,6 +234,7 @@ class RecordMachine(RuleBasedStateMachine):
                 ("history", HistoryVersion),
                 ("plan", PlanVersion),
                 ("patient", Patient),
+                ("morphometry", MorphometryStudy),
             ):
                 for row_id in s.scalars(select(model.id)):
                     assert (entity, row_id) in created, (entity, row_id)

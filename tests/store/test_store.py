@@ -22,6 +22,8 @@ RECORD_TABLES = {
     "muscle_quality_rows",
     "instability_studies",
     "instability_levels",
+    "morphometry_studies",
+    "morphometry_vertebrae",
     "wearable_recordings",
     "wearable_days",
     "wearable_prompts",

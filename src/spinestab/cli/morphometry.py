@@ -9,7 +9,6 @@ import typer
 
 from spinestab.cli._common import (
     JsonOutput,
-    OutDir,
     console,
     exit_on_bad_input,
     pictures_option,
@@ -110,7 +109,14 @@ def _print_table(data: dict[str, Any]) -> None:
 
 
 def morphometry_command(
-    out: OutDir,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Output folder (created if missing; an earlier run's files in it are replaced, "
+            "other files kept). Optional with --patient.",
+        ),
+    ] = None,
     landmarks: Annotated[
         Path | None,
         typer.Option(
@@ -159,6 +165,12 @@ def morphometry_command(
         bool, pictures_option(help="Draw a picture of each graded vertebra.")
     ] = True,
     as_json: JsonOutput = False,
+    patient: Annotated[
+        str | None,
+        typer.Option(
+            "--patient", help="Save the result into this patient's record (--out optional)."
+        ),
+    ] = None,
 ) -> None:
     """Measure vertebral heights and grade deformities; write OUT/morphometry.json.
 
@@ -167,7 +179,10 @@ def morphometry_command(
     picture OUT/morphometry_<level>.png of each graded vertebra. A deformity is a finding for
     a clinician to confirm, not a diagnosis. Exit code 2 on bad input (nothing written).
     """
-    with exit_on_bad_input():
+    from spinestab.cli.record import patient_output, save_result
+
+    shown_out, saved = out is not None, None
+    with exit_on_bad_input(), patient_output(out, patient) as out:
         from spinestab.instability.morphometry import measure_morphometry
         from spinestab.instability.morphometry_rules import load_morphometry_rules
         from spinestab.instability.outputs import write_morphometry_outputs
@@ -187,14 +202,32 @@ def morphometry_command(
         )
         report = measure_morphometry(ls, rules=loaded_rules)
         data = write_morphometry_outputs(report, out, inputs=inputs, pictures=pictures)
+        if patient is not None:
+            saved = save_result(
+                "morphometry",
+                patient,
+                out,
+                inputs={
+                    "landmarks": landmarks,
+                    "vertebrae": vertebrae,
+                    "subreg": subreg,
+                    "rules": rules,
+                },
+                options={"vertebrae_labels": vertebrae_labels, "corners": corners},
+            )
     if as_json:
         print_json(data)
         return
     _print_table(data)
     from rich.markup import escape
 
-    pictures_note = f" and {len(data['pictures'])} pictures" if data["pictures"] else ""
-    console.print(f"wrote {escape(str(out / 'morphometry.json'))}{pictures_note}", highlight=False)
+    if shown_out:
+        pictures_note = f" and {len(data['pictures'])} pictures" if data["pictures"] else ""
+        console.print(
+            f"wrote {escape(str(out / 'morphometry.json'))}{pictures_note}", highlight=False
+        )
+    if saved is not None:
+        console.print(saved, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

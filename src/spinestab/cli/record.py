@@ -103,18 +103,21 @@ def save_result(
 ) -> str:
     """Save an analysis' output folder into the patient's record; say what was stored.
 
-    ``kind``: ``imaging`` (``spinestab mri``), ``instability`` or ``wearable``.
+    ``kind``: ``imaging`` (``spinestab mri``), ``instability``, ``morphometry`` or
+    ``wearable``.
     """
     from spinestab.errors import AlreadyStoredError
     from spinestab.record import (
         save_imaging_folder,
         save_instability_folder,
+        save_morphometry_folder,
         save_wearable_folder,
     )
 
     savers: dict[str, Any] = {
         "imaging": save_imaging_folder,
         "instability": save_instability_folder,
+        "morphometry": save_morphometry_folder,
         "wearable": save_wearable_folder,
     }
     given = {role: path for role, path in inputs.items() if path is not None}
@@ -165,6 +168,15 @@ def _describe(kind: str, result: Any) -> str:
         return f"instability study {result.id}: {len(result.levels)} level(s)"
     if kind == "wearable":
         return f"wearable recording {result.id}: {len(result.days)} day(s)"
+    if kind == "morphometry":
+        graded = [v for v in result.vertebrae if v["genant_grade"]]
+        text = f"morphometry study {result.id}: {len(result.vertebrae)} vertebra(e)"
+        text += "".join(
+            f"; {v['level']} grade {v['genant_grade']} {v['deformity']}" for v in graded
+        )
+        if result.blocked_plans:
+            text += f"; plan version(s) {result.blocked_plans} BLOCKED"
+        return text
     return str(result)
 
 
@@ -175,7 +187,7 @@ def import_command(
         list[Path],
         typer.Argument(
             help="Files or patient folders: history.json, questionnaires (JSON/YAML/FHIR), "
-            "session logs, muscle_quality.csv, instability.json, daily.csv."
+            "session logs, muscle_quality.csv, instability.json, morphometry.json, daily.csv."
         ),
     ],
     as_json: JsonOutput = False,
@@ -276,6 +288,14 @@ def _print_timeline(data: dict[str, Any]) -> None:
     for s in data["instability"]:
         verdicts = ", ".join(f"{lv.get('level')} {lv.get('verdict')}" for lv in s["levels"])
         events.append((s["created_at"][:10], "instability", verdicts))
+    for s in data["morphometry"]:
+        grades = ", ".join(
+            f"{v['level']} grade {v['genant_grade']} {v['deformity']}"
+            for v in s["vertebrae"]
+            if v["genant_grade"]
+        )
+        detail = grades or f"{len(s['vertebrae'])} vertebra(e), no deformity"
+        events.append((s["created_at"][:10], "morphometry", detail))
     for s in data["wearable"]:
         events.append(
             (str(s["first_date"]), "wearable", f"{len(s['days'])} day(s), {s['prompts']} prompts")

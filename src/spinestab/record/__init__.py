@@ -31,6 +31,7 @@ See ``docs/record.md`` for the whole API.
 from spinestab.record._uow import Actor, Record, UnitOfWork, open_record
 from spinestab.record.forms import retract_assessment, save_form, save_form_file
 from spinestab.record.history import save_history, save_history_file
+from spinestab.record.morphometry import save_morphometry, save_morphometry_folder
 from spinestab.record.patients import create_patient, get_patient, list_patients, start_episode
 from spinestab.record.plans import approve_plan, get_plan, make_plan, plan_files, progress_plan
 from spinestab.record.results import (
@@ -78,6 +79,8 @@ __all__ = [
     "save_imaging_folder",
     "save_instability",
     "save_instability_folder",
+    "save_morphometry",
+    "save_morphometry_folder",
     "save_session_rows",
     "save_sessions",
     "save_sessions_file",

@@ -52,6 +52,8 @@ from spinestab.store.models import (
     ImagingStudy,
     InstabilityLevel,
     InstabilityStudy,
+    MorphometryStudy,
+    MorphometryVertebra,
     MuscleQualityRow,
     OutcomeValue,
     Patient,
@@ -95,6 +97,8 @@ TABLES: tuple[type[Base], ...] = (
     MuscleQualityRow,
     InstabilityStudy,
     InstabilityLevel,
+    MorphometryStudy,
+    MorphometryVertebra,
     WearableRecording,
     WearableDay,
     WearablePrompt,
@@ -115,6 +119,7 @@ ENTITY_TABLES = {
     "history": "history_versions",
     "imaging": "imaging_studies",
     "instability": "instability_studies",
+    "morphometry": "morphometry_studies",
     "wearable": "wearable_recordings",
     "profile": "profile_snapshots",
     "triage": "triage_decisions",
@@ -182,6 +187,7 @@ def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, A
 
     studies = by_patient(ImagingStudy)
     instab = by_patient(InstabilityStudy)
+    morph = by_patient(MorphometryStudy)
     recordings = by_patient(WearableRecording)
     files = by_patient(RecordFile)
     forms = by_patient(Assessment)
@@ -194,6 +200,8 @@ def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, A
         "muscle_quality_rows": [r for st in studies for r in st.rows],
         "instability_studies": instab,
         "instability_levels": [lv for st in instab for lv in st.levels],
+        "morphometry_studies": morph,
+        "morphometry_vertebrae": [v for st in morph for v in st.vertebrae],
         "wearable_recordings": recordings,
         "wearable_days": [d for rec in recordings for d in rec.days],
         "wearable_prompts": [p for rec in recordings for p in rec.prompts],

@@ -13,6 +13,7 @@ kind            file
 ``imaging``     ``muscle_quality.csv`` (columns ``muscle, side, level,
                 fat_fraction_pct, ...``)
 ``instability`` ``instability.json`` (per-level results)
+``morphometry`` ``morphometry.json`` (per-vertebra heights, losses and Genant grades)
 ``wearable``    ``daily.csv`` (columns ``date, wear_min, ...``)
 ==============  =================================================================
 
@@ -34,7 +35,7 @@ from spinestab.record._uow import Actor, UnitOfWork
 
 __all__ = ["KINDS", "detect_kind", "expand_paths", "import_file"]
 
-KINDS = ("history", "form", "imaging", "instability", "wearable", "sessions")
+KINDS = ("history", "form", "imaging", "instability", "morphometry", "wearable", "sessions")
 _ORDER = {kind: i for i, kind in enumerate(KINDS)}
 #: Files the commands write that are never inputs.
 _OUTPUT_NAMES = {
@@ -72,6 +73,8 @@ def detect_kind(path: str | Path) -> str:
         return "imaging"
     if name == "instability.json":
         return "instability"
+    if name == "morphometry.json":
+        return "morphometry"
     if name == "daily.csv":
         return "wearable"
     suffix = path.suffix.lower()
@@ -104,6 +107,8 @@ def detect_kind(path: str | Path) -> str:
                 return "sessions"
             if any(k in data for k in ("levels", "segments", "motion_segments")):
                 return "instability"
+            if "vertebrae" in data:
+                return "morphometry"
             return "form"
         if isinstance(data, list) and data and all(isinstance(x, Mapping) for x in data):
             if all("exercise" in x for x in data):
@@ -154,6 +159,8 @@ def import_file(uow: UnitOfWork, actor: Actor, pseudonym: str, path: Path, kind:
         return record.save_imaging(uow, actor, pseudonym, path)
     if kind == "instability":
         return record.save_instability(uow, actor, pseudonym, path)
+    if kind == "morphometry":
+        return record.save_morphometry(uow, actor, pseudonym, path)
     if kind == "wearable":
         return record.save_wearable(uow, actor, pseudonym, path)
     if kind == "sessions":

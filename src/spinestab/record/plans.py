@@ -131,6 +131,7 @@ def build_profile(
     )
     from spinestab.clinical import Form, score_form
     from spinestab.record.history import history_for
+    from spinestab.record.morphometry import deformity_findings, latest_morphometry
 
     episode = current_episode(uow, actor, patient)
     inputs: dict[str, Any] = {"episode": episode.number}
@@ -184,9 +185,21 @@ def build_profile(
             with uow.files().local_path(sha) as path:
                 movement = summarise_daily(read_daily(path), rules=rules)
             inputs["wearable_recording"] = rec.id
+    deformities = None
+    morph = latest_morphometry(uow, patient)  # deformities last beyond an episode of care
+    if morph is not None:
+        deformities = deformity_findings(morph)
+        inputs["morphometry_study"] = morph.id
     missing = find_missing(clinical, muscle, instability, movement)
     profile = StabilityProfile(
-        patient.pseudonym, clinical.date, clinical, muscle, instability, movement, missing
+        patient.pseudonym,
+        clinical.date,
+        clinical,
+        muscle,
+        instability,
+        movement,
+        missing,
+        deformities=deformities,
     )
     return profile, inputs
 

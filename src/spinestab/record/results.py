@@ -451,7 +451,8 @@ def save_instability(
             verdict=level.verdict_reported or level.verdict,
             values=_jsonable(asdict(level)),
         )
-        for i, level in enumerate(findings.levels)
+        # every measured segment, the cervical ones too (reported and referred, §4.7)
+        for i, level in enumerate(findings.all_levels)
     ]
     _insert_unique(uow, study, what="instability study", source=str(result))
     outputs = [("result", "instability.json", result)]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from spinestab.clinical.result import URGENCY_ORDER
 from spinestab.record._uow import Actor, UnitOfWork, audit, now
 from spinestab.record.schemas import RedFlagOut
 from spinestab.store.models import Assessment, Patient, PlanVersion
@@ -102,11 +103,9 @@ def open_red_flags(uow: UnitOfWork, patient: Patient) -> list[RedFlagOut]:
         form=screen_answers(score) if score is not None else None,
     )
     result, applied = apply_derived_items(score, derived)
-    if result is None:
-        return []
     from_history = {d.item for d in applied}
     blocking = blocking_urgencies()
-    return [
+    flags = [
         RedFlagOut(
             condition=a.condition,
             label=a.label,
@@ -120,7 +119,36 @@ def open_red_flags(uow: UnitOfWork, patient: Patient) -> list[RedFlagOut]:
             screen_date=screen.date if screen is not None else None,
             derived_items=[i for i in a.items if i in from_history],
         )
-        for a in result.actions
+        for a in (result.actions if result is not None else ())
+    ]
+    flags += _deformity_flags(uow, patient, history)
+    return sorted(flags, key=lambda f: URGENCY_ORDER.index(f.urgency))
+
+
+def _deformity_flags(uow: UnitOfWork, patient: Patient, history: Any) -> list[RedFlagOut]:
+    """Return the suspected vertebral fracture of the latest morphometry (new, acute pain).
+
+    It pauses the exercise programme (§3 vertebral fracture, ``blocks_exercise``).
+    """
+    from spinestab.clinical import load_red_flag_rules
+    from spinestab.record.morphometry import deformity_red_flags
+
+    labels = {c.key: c.label for c in load_red_flag_rules().conditions}
+    return [
+        RedFlagOut(
+            condition="vertebral_fracture",
+            label=labels.get("vertebral_fracture", "Vertebral fracture"),
+            urgency=a.urgency,
+            action=a.text,
+            items=["new_deformity_height_loss"],
+            source=a.source,
+            evidence=a.evidence,
+            blocks_exercise=True,
+            blocking=True,
+            screen_date=None,
+            derived_items=["new_deformity_height_loss"],
+        )
+        for a in deformity_red_flags(uow, patient, history)
     ]
 
 

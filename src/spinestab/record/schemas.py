@@ -19,6 +19,7 @@ __all__ = [
     "HistoryOut",
     "ImagingOut",
     "InstabilityOut",
+    "MorphometryOut",
     "OutcomeOut",
     "PatientOut",
     "PlanMade",
@@ -147,6 +148,25 @@ class InstabilityOut(_Out):
     created_by: str | None
 
 
+class MorphometryOut(_Out):
+    """A vertebral morphometry with its vertebrae (``morphometry.json`` keys) and files.
+
+    ``blocked_plans``: plan versions this save blocked (a new deformity with acute pain
+    raises the suspected-fracture red flag, CLINICAL_LOGIC.md §4.6 and §3).
+    """
+
+    id: int
+    performed_on: dt.date | None
+    unit: str | None
+    options: dict[str, Any]
+    source: str | None
+    vertebrae: list[dict[str, Any]]
+    files: list[FileOut]
+    created_at: dt.datetime | None
+    created_by: str | None
+    blocked_plans: list[int] = []
+
+
 class WearableOut(_Out):
     """A wearable recording with its daily rows, prompt count and files."""
 
@@ -235,6 +255,7 @@ class Timeline(_Out):
     history_versions: int
     imaging: list[ImagingOut]
     instability: list[InstabilityOut]
+    morphometry: list[MorphometryOut]
     wearable: list[WearableOut]
     plans: list[PlanOut]
     sessions: list[SessionOut]

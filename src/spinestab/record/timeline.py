@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from spinestab.record._uow import Actor, UnitOfWork, audit, authorize, find_patient, service, utc
 from spinestab.record.forms import assessment_out
 from spinestab.record.history import history_out, latest_history
+from spinestab.record.morphometry import morphometry_out
 from spinestab.record.patients import patient_out
 from spinestab.record.plans import plan_out
 from spinestab.record.results import imaging_out, instability_out, wearable_out
@@ -20,6 +21,7 @@ from spinestab.store.models import (
     HistoryVersion,
     ImagingStudy,
     InstabilityStudy,
+    MorphometryStudy,
     OutcomeValue,
     PlanVersion,
     SessionLogRow,
@@ -65,6 +67,7 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
         or 0,
         imaging=[imaging_out(uow, r) for r in rows(ImagingStudy, ImagingStudy.id)],
         instability=[instability_out(uow, r) for r in rows(InstabilityStudy, InstabilityStudy.id)],
+        morphometry=[morphometry_out(uow, r) for r in rows(MorphometryStudy, MorphometryStudy.id)],
         wearable=[wearable_out(uow, r) for r in rows(WearableRecording, WearableRecording.id)],
         plans=[plan_out(uow, r) for r in rows(PlanVersion, PlanVersion.version)],
         sessions=[

@@ -16,10 +16,15 @@
 from __future__ import annotations
 
 from spinestab.care.config import CareRules
-from spinestab.care.profile import History, LevelFinding, VertebralDeformity
+from spinestab.care.profile import (
+    DeformityFindings,
+    History,
+    LevelFinding,
+    VertebralDeformity,
+)
 from spinestab.care.triage.model import Action, Decision, StepResult, TriageInput
 
-__all__ = ["NO_LOADED_FLEXION", "cervical_findings", "vertebral_deformity"]
+__all__ = ["NO_LOADED_FLEXION", "cervical_findings", "fracture_suspected", "vertebral_deformity"]
 
 #: Triage finding read by the plan: levels whose deformity rules out loaded flexion.
 NO_LOADED_FLEXION = "no_loaded_flexion_levels"
@@ -108,12 +113,38 @@ def _unconfirmed(new: list[VertebralDeformity], h: History, rules: CareRules) ->
     return StepResult((action,), (reason,), draft=True)
 
 
+def _graded_deformities(
+    found: DeformityFindings | None, rules: CareRules
+) -> list[VertebralDeformity]:
+    min_grade = int(rules["deformity_min_grade"])
+    return [d for d in (found.deformities if found else ()) if d.genant_grade >= min_grade]
+
+
+def _acute(h: History, rules: CareRules) -> bool:
+    return h.pain_duration_weeks is not None and h.pain_duration_weeks < rules["acute_weeks"]
+
+
+def fracture_suspected(
+    found: DeformityFindings | None, history: History, rules: CareRules
+) -> StepResult:
+    """Return the suspected vertebral fracture red flag alone (§3 via §4.6), or nothing.
+
+    Raised by new deformities (not in ``known_old_deformities``) of grade >=
+    ``deformity_min_grade`` with pain for under ``acute_weeks``, as
+    :func:`vertebral_deformity` raises it; the patient record counts it among the open red
+    flags (``spinestab.record.morphometry``).
+    """
+    known = set(history.known_old_deformities)
+    new = [d for d in _graded_deformities(found, rules) if d.level not in known]
+    if new and _acute(history, rules):
+        return _fracture_flag(new, history, rules)
+    return StepResult()
+
+
 def vertebral_deformity(inp: TriageInput, so_far: Decision) -> StepResult:
     """§4.6: deformities of grade >= 1 as findings; the fracture red flag or a plan adaptation."""
-    found = inp.profile.deformities
     rules = inp.rules
-    min_grade = int(rules["deformity_min_grade"])
-    deformities = [d for d in (found.deformities if found else ()) if d.genant_grade >= min_grade]
+    deformities = _graded_deformities(inp.profile.deformities, rules)
     if not deformities:
         return StepResult()
     h = inp.profile.clinical.history
@@ -125,7 +156,7 @@ def vertebral_deformity(inp: TriageInput, so_far: Decision) -> StepResult:
         ],
         NO_LOADED_FLEXION: [d.level for d in deformities],
     }
-    acute = h.pain_duration_weeks is not None and h.pain_duration_weeks < rules["acute_weeks"]
+    acute = _acute(h, rules)
     if new and acute:
         result = _fracture_flag(new, h, rules)
     elif new:

@@ -1,0 +1,298 @@
+"""Vertebral morphometry saved into the record (``spinestab morphometry --patient``).
+
+``morphometry.json`` of ``spinestab morphometry`` (or made elsewhere in its layout) is
+validated by :func:`spinestab.care.io.read_morphometry` (the care contract) and stored as a
+study with one row per vertebra: the heights Ha, Hm, Hp, the wedge, biconcave and crush
+losses, the largest loss, the deformity type, the Genant grade and the producer's flags
+(CLINICAL_LOGIC.md §4.6). The file, the pictures of the graded vertebrae and the input
+files go into the artifact store.
+
+A deformity of Genant grade >= 1 (care rule ``deformity_min_grade``) is a finding of the
+profile. New (not in the history's ``known_old_deformities``) with acute pain (care rule
+``acute_weeks``) it raises the suspected vertebral fracture red flag (§3, care rule
+``deformity_fracture_urgency``): :func:`deformity_red_flags` gives it to
+:func:`spinestab.record.safety.open_red_flags`, so saving such a study blocks every live
+plan in the same transaction, as a red-flag screen does. The patient's latest study counts
+(deformities last beyond an episode of care).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from spinestab.errors import InputError
+from spinestab.record._uow import (
+    Actor,
+    UnitOfWork,
+    audit,
+    authorize,
+    current_episode,
+    find_patient,
+    now,
+    service,
+    utc,
+)
+from spinestab.record.results import (
+    _checked_file,
+    _content_hash,
+    _input_files,
+    _insert_unique,
+    _json_file,
+    _jsonable,
+    _refuse_copy,
+    _store_all,
+    files_of,
+)
+from spinestab.record.schemas import MorphometryOut
+from spinestab.store.models import MorphometryStudy, MorphometryVertebra, Patient
+
+__all__ = [
+    "MORPHOMETRY_KEYS",
+    "deformity_findings",
+    "deformity_red_flags",
+    "latest_morphometry",
+    "morphometry_out",
+    "save_morphometry",
+    "save_morphometry_folder",
+]
+
+#: The keys of one vertebra in ``morphometry.json`` (issue 17's contract), as stored.
+MORPHOMETRY_KEYS = (
+    "level",
+    "anterior_height_mm",
+    "middle_height_mm",
+    "posterior_height_mm",
+    "wedge_loss_pct",
+    "biconcave_loss_pct",
+    "crush_loss_pct",
+    "height_loss_pct",
+    "deformity",
+    "genant_grade",
+    "flags",
+)
+_MEASURES = MORPHOMETRY_KEYS[1:8]
+
+
+def morphometry_out(uow: UnitOfWork, row: MorphometryStudy) -> MorphometryOut:
+    """Return the typed view of a morphometry study (vertebrae with the contract's keys)."""
+    return MorphometryOut(
+        id=row.id,
+        performed_on=row.performed_on,
+        unit=row.unit,
+        options=row.options,
+        source=row.source,
+        vertebrae=[_vertebra_dict(v) for v in row.vertebrae],
+        files=files_of(uow, "morphometry", row.id),
+        created_at=utc(row.created_at),
+        created_by=row.created_by,
+    )
+
+
+def _vertebra_dict(v: MorphometryVertebra) -> dict[str, Any]:
+    return {key: getattr(v, key) for key in MORPHOMETRY_KEYS}
+
+
+def _vertebrae(document: Any, source: str) -> list[MorphometryVertebra]:
+    """One row per vertebra entry (validated: numbers, grade, type, flags)."""
+    from spinestab.care.io._common import parse_number
+    from spinestab.core.levels import normalise_level
+
+    entries = document.get("vertebrae") if isinstance(document, Mapping) else None
+    rows = []
+    for i, entry in enumerate(entries or ()):
+        level = normalise_level(entry["level"], source=source)
+        measures = {
+            key: parse_number(entry.get(key), source=source, item=f"{level} {key}", low=0)
+            for key in _MEASURES
+        }
+        for key in ("wedge_loss_pct", "biconcave_loss_pct", "crush_loss_pct", "height_loss_pct"):
+            if (measures[key] or 0) > 100:
+                raise InputError(
+                    "out of range", source=source, item=f"{level} {key}", expected="0-100 %"
+                )
+        grade = entry.get("genant_grade")
+        deformity = entry.get("deformity")
+        rows.append(
+            MorphometryVertebra(
+                row_index=i,
+                level=level[:32],
+                **measures,
+                deformity=str(deformity)[:16] if deformity is not None else None,
+                genant_grade=int(grade) if grade is not None else None,
+                flags=[str(f) for f in entry.get("flags") or ()],
+                values=_jsonable(dict(entry)),
+            )
+        )
+    return rows
+
+
+def latest_morphometry(uow: UnitOfWork, patient: Patient) -> MorphometryStudy | None:
+    """Return the patient's latest morphometry study (any episode of care), or None."""
+    return uow.session.scalars(
+        select(MorphometryStudy)
+        .where(MorphometryStudy.patient_id == patient.id)
+        .order_by(MorphometryStudy.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def deformity_findings(study: MorphometryStudy) -> Any:
+    """Return the study as the care profile reads it (``DeformityFindings``).
+
+    The same as :func:`spinestab.care.io.read_morphometry` gives for its file: deformities
+    of grade >= 1, the graded levels (grade 0 included), ungraded vertebrae left out.
+    """
+    from spinestab.care.profile import DeformityFindings, VertebralDeformity
+
+    graded = [v for v in study.vertebrae if v.genant_grade is not None]
+    deformities = tuple(
+        VertebralDeformity(
+            v.level, str(v.deformity), int(v.genant_grade), v.height_loss_pct, tuple(v.flags)
+        )
+        for v in graded
+        if v.genant_grade
+    )
+    return DeformityFindings(
+        deformities, tuple(v.level for v in graded), source=f"morphometry study {study.id}"
+    )
+
+
+def deformity_red_flags(uow: UnitOfWork, patient: Patient, history: Any) -> list[Any]:
+    """Return the suspected vertebral fracture of the latest morphometry, if any (§4.6, §3).
+
+    Returns the triage actions (:class:`~spinestab.care.triage.model.Action`) of the care
+    rule (:func:`spinestab.care.triage.deformity.fracture_suspected`): a new deformity of
+    grade >= ``deformity_min_grade`` with pain for under ``acute_weeks``.
+    """
+    from spinestab.care.config import load_rules
+    from spinestab.care.triage.deformity import fracture_suspected
+
+    study = latest_morphometry(uow, patient)
+    if study is None:
+        return []
+    result = fracture_suspected(deformity_findings(study), history, load_rules())
+    return [a for a in result.actions if a.code == "suspected_vertebral_fracture"]
+
+
+@service("create", "morphometry")
+def save_morphometry(
+    uow: UnitOfWork,
+    actor: Actor,
+    pseudonym: str,
+    result: str | Path,
+    *,
+    pictures: Sequence[str | Path] = (),
+    inputs: Mapping[str, str | Path] | None = None,
+    options: Mapping[str, Any] | None = None,
+    source: str = "import",
+) -> MorphometryOut:
+    """Save ``morphometry.json`` with the pictures of its graded vertebrae.
+
+    Parameters
+    ----------
+    uow : UnitOfWork
+        The transaction.
+    actor : Actor
+        Who acts (a clinician).
+    pseudonym : str
+        The patient.
+    result : path
+        ``morphometry.json`` of ``spinestab morphometry`` (validated as ``spinestab plan``
+        reads it).
+    pictures : paths
+        ``morphometry_<level>.png``.
+    inputs : mapping, optional
+        Input files by role (``landmarks``, ``vertebrae``, ``subreg``, ``rules``).
+    options : mapping, optional
+        The analysis options (as the command line gave them).
+    source : str
+        How the study came in (``spinestab morphometry`` or ``import``).
+
+    Returns
+    -------
+    MorphometryOut
+        The stored study; ``blocked_plans`` names the plan versions a suspected fracture
+        (new deformity, acute pain) blocked in this transaction.
+
+    """
+    from spinestab.care.io import read_morphometry
+    from spinestab.record.safety import enforce_red_flags
+
+    authorize(actor, pseudonym, patient_may=False)
+    patient = find_patient(uow, pseudonym, lock=True)
+    result = _checked_file(Path(result), what="morphometry.json")
+    read_morphometry(result)  # the care contract: vertebrae, grades, types, flags
+    document = _json_file(result, what="morphometry.json")
+    vertebrae = _vertebrae(document, str(result))
+    named_inputs = _input_files(inputs or {})
+    opts = dict(options or {})
+    digest = _content_hash("morphometry", result, named_inputs, opts)
+    _refuse_copy(uow, MorphometryStudy, patient.id, digest, "morphometry study", str(result))
+    episode = current_episode(uow, actor, patient)
+    unit = document.get("unit") if isinstance(document, Mapping) else None
+    study = MorphometryStudy(
+        patient_id=patient.id,
+        episode_id=episode.id,
+        unit=str(unit)[:8] if unit else None,
+        options=opts,
+        result=_jsonable(dict(document)),
+        content_hash=digest,
+        source=source,
+        created_at=now(),
+        created_by=actor.username,
+    )
+    study.vertebrae = vertebrae
+    _insert_unique(uow, study, what="morphometry study", source=str(result))
+    outputs = [("result", "morphometry.json", result)]
+    outputs += [
+        ("picture", Path(p).name, _checked_file(Path(p), what="a picture")) for p in pictures
+    ]
+    _store_all(uow, actor, patient, "morphometry", study.id, outputs)
+    _store_all(
+        uow,
+        actor,
+        patient,
+        "morphometry",
+        study.id,
+        [(f"input:{r}", n, p) for r, n, p in named_inputs],
+    )
+    audit(
+        uow,
+        actor,
+        "create",
+        "morphometry",
+        study.id,
+        patient=patient,
+        detail={"vertebrae": len(vertebrae), "source": source},
+    )
+    blocked = enforce_red_flags(uow, actor, patient)
+    return morphometry_out(uow, study).model_copy(update={"blocked_plans": blocked})
+
+
+@service("create", "morphometry")
+def save_morphometry_folder(
+    uow: UnitOfWork,
+    actor: Actor,
+    pseudonym: str,
+    folder: str | Path,
+    *,
+    inputs: Mapping[str, str | Path] | None = None,
+    options: Mapping[str, Any] | None = None,
+    source: str = "spinestab morphometry",
+) -> MorphometryOut:
+    """Save the output folder of ``spinestab morphometry``."""
+    folder = Path(folder)
+    return save_morphometry(
+        uow,
+        actor,
+        pseudonym,
+        folder / "morphometry.json",
+        pictures=sorted(folder.glob("morphometry_*.png")),
+        inputs=inputs,
+        options=options,
+        source=source,
+    )
