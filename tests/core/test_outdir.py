@@ -139,3 +139,164 @@ def test_sigkill_at_any_moment_never_leaves_a_complete_looking_mix(tmp_path):
         kept = [p for p in tmp_path.glob(f".res{trial}.old-*") if (p / "summary.json").exists()]
         assert _state(out) != "incomplete" or kept or not out.exists()
     assert "old" in seen  # killed before the commit: the earlier complete result stays
+
+
+# ----------------------------------------------------------------- scratch left by a kill
+_HANGING_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import spinestab.core.outdir as outdir
+    out, run_id, where = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    owned = ("part_*.txt", "summary.json")
+    if where == "commit":  # hang after the earlier files were moved aside
+        real_move = outdir._move
+        def hanging_move(src, dst):
+            print("moving", flush=True)
+            time.sleep(600)
+        outdir._move = hanging_move
+    with outdir.atomic_out_dir(out, owned=owned, manifest="summary.json") as tmp:
+        for i in range(3):
+            (tmp / f"part_{i:02d}.txt").write_text(run_id)
+        (tmp / "summary.json").write_text(run_id)
+        if where == "writing":
+            print("writing", flush=True)
+            time.sleep(600)
+    """
+)
+
+
+def _hanging(tmp_path, out, run_id, where):
+    """A writer process stopped ``where`` (``writing`` or ``commit``); returns it."""
+    script = tmp_path / "hanging_writer.py"
+    script.write_text(_HANGING_WRITER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out), run_id, where],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() in ("writing", "moving")
+    return proc
+
+
+def _kill(proc):
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+
+
+def _scratch(tmp_path, name="res"):
+    return sorted(p.name for p in tmp_path.glob(f".{name}.*"))
+
+
+def _write_parts(out, run_id):
+    with atomic_out_dir(out, owned=("part_*.txt", "summary.json"), manifest="summary.json") as t:
+        for i in range(3):
+            (t / f"part_{i:02d}.txt").write_text(run_id)
+        (t / "summary.json").write_text(run_id)
+
+
+def test_a_killed_runs_scratch_is_removed_by_the_next_complete_run(tmp_path):
+    out = tmp_path / "res"
+    _write_parts(out, "0")
+    # killed while writing: its unfinished outputs stay in .res.tmp-<host>-<pid>-*
+    killed = _hanging(tmp_path, out, "1", "writing")
+    _kill(killed)
+    (left,) = _scratch(tmp_path)
+    assert left.startswith(".res.tmp-") and f"-{killed.pid}-" in left  # its owner named
+    assert (out / "summary.json").read_text() == "0"  # the earlier result untouched
+    # killed in the commit: the earlier result moved aside into .res.old-*, out incomplete
+    _kill(_hanging(tmp_path, out, "2", "commit"))
+    olds = [n for n in _scratch(tmp_path) if n.startswith(".res.old-")]
+    assert len(olds) == 1 and (tmp_path / olds[0] / "summary.json").read_text() == "0"
+    assert not (out / "summary.json").exists()
+    # the next complete run removes both, and only after its result is in place
+    _write_parts(out, "3")
+    assert _scratch(tmp_path) == []
+    assert {p.read_text() for p in out.iterdir()} == {"3"}
+
+
+def test_a_live_runs_scratch_is_kept(tmp_path):
+    out = tmp_path / "res"
+    live = _hanging(tmp_path, out, "1", "writing")
+    try:
+        (theirs,) = _scratch(tmp_path)
+        time.sleep(0.05)  # the live run's folder is older than the next run's start
+        _write_parts(out, "2")
+        assert _scratch(tmp_path) == [theirs]  # its process is alive: not stale
+    finally:
+        _kill(live)
+    _write_parts(out, "3")
+    assert _scratch(tmp_path) == []
+
+
+def test_scratch_of_unknown_owners_goes_after_the_grace_period_only(tmp_path):
+    from spinestab.core.outdir import UNKNOWN_OWNER_GRACE_S
+
+    out = tmp_path / "res"
+    _write_parts(out, "0")
+    day_old = time.time() - UNKNOWN_OWNER_GRACE_S - 60
+    hour_old = time.time() - 3600
+    made = {
+        ".res.tmp-0123abcd": day_old,  # named before owners were named
+        ".res.old-89abcdef": hour_old,
+        ".res.tmp-00000000-4242-0123abcd": day_old,  # another host
+        ".res.tmp-00000000-4243-0123abcd": hour_old,
+    }
+    for name, when in made.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part_00.txt").write_text("x")
+        os.utime(tmp_path / name, (when, when))
+    # never removed: a file, a link (nor its target), and names that are not scratch
+    (tmp_path / ".res.tmp-0000aaaa").write_text("a file")
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "keep.txt").write_text("keep")
+    (tmp_path / ".res.tmp-1111bbbb").symlink_to(target, target_is_directory=True)
+    (tmp_path / ".res.tmp-notours").mkdir()
+    (tmp_path / ".other.tmp-2222cccc").mkdir()
+    for name in (".res.tmp-0000aaaa", ".res.tmp-notours", ".other.tmp-2222cccc"):
+        os.utime(tmp_path / name, (day_old, day_old))
+    _write_parts(out, "1")
+    assert _scratch(tmp_path) == [
+        ".res.old-89abcdef",
+        ".res.tmp-00000000-4243-0123abcd",
+        ".res.tmp-0000aaaa",
+        ".res.tmp-1111bbbb",
+        ".res.tmp-notours",
+    ]
+    assert (target / "keep.txt").read_text() == "keep"
+    assert (tmp_path / ".other.tmp-2222cccc").exists()
+
+
+def test_a_killed_file_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    script = tmp_path / "file_writer.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            import spinestab.core.outdir as outdir
+            def hanging_replace(src, dst):
+                print("replacing", flush=True)
+                time.sleep(600)
+            outdir.os.replace = hanging_replace
+            outdir.write_out_file(sys.argv[1], "half")
+            """
+        )
+    )
+    out = tmp_path / "report.pdf"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "replacing"
+    _kill(proc)
+    (left,) = _scratch(tmp_path, "report.pdf")
+    assert left.startswith(".report.pdf.tmp-") and f"-{proc.pid}-" in left
+    assert not out.exists()
+    from spinestab.core.outdir import write_out_file
+
+    write_out_file(out, "whole")
+    assert out.read_text() == "whole" and _scratch(tmp_path, "report.pdf") == []

@@ -149,6 +149,8 @@ def _describe(kind: str, result: Any) -> str:
         a = result.assessment
         score = a.score.get("score")
         text = f"{a.instrument} {a.date}: score {score if score is not None else '-'}"
+        if a.score.get("complete") is False:  # e.g. a red-flag screen with items unanswered
+            text += f", INCOMPLETE ({len(a.score.get('missing') or ())} unanswered)"
         if result.retracted:
             text = f"retracted {a.instrument} {a.date} (assessment {a.id})"
         if result.blocked_plans:
@@ -223,7 +225,10 @@ def import_command(
     if as_json:
         print_json([{"file": name, "kind": kind, "stored": what} for name, kind, what in done])
         return
-    table = Table("file", "kind", "stored", title=f"record of {escape(pseudonym)}")
+    table = Table(title=f"record of {escape(pseudonym)}")
+    table.add_column("file", overflow="fold")  # a long path wraps, never cut to "…"
+    table.add_column("kind")
+    table.add_column("stored")
     for name, kind, what in done:
         table.add_row(escape(name), kind, escape(what))
     console.print(table)

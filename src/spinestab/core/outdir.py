@@ -33,24 +33,65 @@ A command that writes one file (``--out FILE``: a report, a Bundle, a table) use
 :func:`check_out_file` before the work and :func:`write_out_file` for the bytes: the file is
 written beside its place under a temporary name and renamed over it, so it is never half
 written.
+
+Scratch folders left by a killed run
+------------------------------------
+A run killed (SIGKILL, power loss) leaves its scratch sibling behind: ``.NAME.tmp-*`` (its
+unfinished outputs, or the unfinished file of :func:`write_out_file`) or ``.NAME.old-*``
+(the earlier run's files it had moved aside). The scratch names carry their owner,
+``.NAME.tmp-<host>-<pid>-<random>`` (``<host>``: 8 hex digits of a hash of the host name).
+When a later run has put its own complete outputs in place, it removes the stale scratch of
+the same ``--out`` (beside it, and the ``.spinestab.tmp-*`` fallback inside a folder). A
+scratch folder (or file) is stale when it was last changed before this run started and
+
+* it belongs to a process of this host that is no longer alive, or
+* its owner cannot be checked (another host, or a name without an owner, as written before
+  owners were named) and it was last changed more than :data:`UNKNOWN_OWNER_GRACE_S` ago.
+
+So a folder of a run still going (on this host: its process is alive; elsewhere: changed
+within the grace period) is never removed, and nothing is removed before the new result is
+complete: until then a ``.NAME.old-*`` folder still holds the last complete result of a
+killed run. A symbolic link is never followed or removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import logging
 import os
+import re
 import shutil
+import socket
+import stat
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from spinestab.errors import InputError
 
-__all__ = ["atomic_out_dir", "check_out_dir", "check_out_file", "make_out_dir", "write_out_file"]
+__all__ = [
+    "UNKNOWN_OWNER_GRACE_S",
+    "atomic_out_dir",
+    "check_out_dir",
+    "check_out_file",
+    "make_out_dir",
+    "stale_scratch",
+    "write_out_file",
+]
 
 logger = logging.getLogger(__name__)
+
+#: Age (seconds since last change) after which a scratch folder whose owner cannot be
+#: checked (written on another host, or named without an owner) is taken as stale.
+UNKNOWN_OWNER_GRACE_S = 24 * 3600.0
+#: This host, as scratch names carry it.
+_HOST = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+#: What follows ``.NAME.tmp-`` / ``.NAME.old-``: ``<host>-<pid>-<random>`` or ``<random>``.
+_OWNER = re.compile(r"^(?:(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]{1,10})-)?[0-9a-f]{8}$")
+_TAGS = ("tmp", "old")
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
@@ -124,11 +165,97 @@ def _cannot_create(out: Path, exc: OSError) -> InputError:
     )
 
 
+def _owned_name(out: Path, tag: str) -> Path:
+    """Return a hidden sibling name of ``out`` with its owner (``.NAME.tag-<host>-<pid>-*``)."""
+    return out.parent / f".{out.name}.{tag}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def _sibling(out: Path, tag: str) -> Path:
     """Create an empty hidden sibling folder of ``out`` (mode from the umask, as mkdir)."""
-    path = out.parent / f".{out.name}.{tag}-{uuid.uuid4().hex[:8]}"
+    path = _owned_name(out, tag)
     path.mkdir()
     return path
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (when unsure: yes)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def _is_stale(path: Path, owner: re.Match[str], *, started: float, now: float, files: bool) -> bool:
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    kind_ok = stat.S_ISREG(info.st_mode) if files else stat.S_ISDIR(info.st_mode)
+    if not kind_ok or info.st_mtime >= started:
+        return False  # a link or another kind (never ours), or changed during this run
+    if owner["pid"] is not None and owner["host"] == _HOST:
+        return not _alive(int(owner["pid"]))
+    return now - info.st_mtime > UNKNOWN_OWNER_GRACE_S
+
+
+def stale_scratch(out_dir: str | Path, *, started: float, files: bool = False) -> list[Path]:
+    """Return the stale scratch folders (or files) of earlier runs writing ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The output folder (``--out``), or with ``files=True`` the output file.
+    started : float
+        When this run started (``time.time()``): entries changed since are never stale.
+    files : bool
+        Look for the temporary files of :func:`write_out_file` (``.NAME.tmp-*`` beside the
+        file) instead of folders.
+
+    Returns
+    -------
+    list of Path
+        ``.NAME.tmp-*`` and ``.NAME.old-*`` beside ``out_dir`` and ``.spinestab.tmp-*`` /
+        ``.spinestab.old-*`` inside it, stale by the rule of the module docstring.
+
+    """
+    out = Path(os.path.abspath(out_dir))
+    places = [(out.parent, out.name)] + ([] if files else [(out, "spinestab")])
+    now = time.time()
+    found = []
+    for folder, name in places:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            for tag in _TAGS:
+                prefix = f".{name}.{tag}-"
+                if not entry.name.startswith(prefix):
+                    continue
+                owner = _OWNER.match(entry.name[len(prefix) :])
+                path = Path(entry.path)
+                if owner and _is_stale(path, owner, started=started, now=now, files=files):
+                    found.append(path)
+    return sorted(found)
+
+
+def _remove_stale(
+    out: Path, *, started: float, keep: Sequence[Path] = (), files: bool = False
+) -> None:
+    """Remove the stale scratch of killed runs (after this run's result is in place)."""
+    for path in stale_scratch(out, started=started, files=files):
+        if path in keep:
+            continue
+        if files:
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        logger.info("removed %s, left by a run that was killed", path)
 
 
 def _scratch_folder(out: Path, tag: str) -> Path:
@@ -199,6 +326,7 @@ def atomic_out_dir(
 
     """
     out = Path(os.path.abspath(check_out_dir(out_dir)))  # "." has a name and a parent
+    started = time.time()
     tmp = _scratch_folder(out, "tmp")
     try:
         yield tmp
@@ -211,6 +339,7 @@ def atomic_out_dir(
                 expected=", ".join(owned),
             )
         _commit(tmp, out, written, owned=owned, manifest=manifest)
+        _remove_stale(out, started=started, keep=[tmp])
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -317,11 +446,11 @@ def write_out_file(out_file: str | Path, data: bytes | str) -> Path:
     >>> shutil.rmtree(folder)
 
     """
-    import tempfile
-
     out = check_out_file(out_file)
+    started = time.time()
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    tmp = _owned_name(out, "tmp")  # mode 0600, as tempfile.mkstemp made it
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -329,4 +458,5 @@ def write_out_file(out_file: str | Path, data: bytes | str) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _remove_stale(Path(os.path.abspath(out)), started=started, files=True)
     return out
