@@ -18,6 +18,7 @@ plan in the same transaction, as a red-flag screen does. The patient's latest st
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -98,22 +99,13 @@ def _vertebra_dict(v: MorphometryVertebra) -> dict[str, Any]:
 
 def _vertebrae(document: Any, source: str) -> list[MorphometryVertebra]:
     """One row per vertebra entry (validated: numbers, grade, type, flags)."""
-    from spinestab.care.io._common import parse_number
     from spinestab.core.levels import normalise_level
 
     entries = document.get("vertebrae") if isinstance(document, Mapping) else None
     rows = []
     for i, entry in enumerate(entries or ()):
         level = normalise_level(entry["level"], source=source)
-        measures = {
-            key: parse_number(entry.get(key), source=source, item=f"{level} {key}", low=0)
-            for key in _MEASURES
-        }
-        for key in ("wedge_loss_pct", "biconcave_loss_pct", "crush_loss_pct", "height_loss_pct"):
-            if (measures[key] or 0) > 100:
-                raise InputError(
-                    "out of range", source=source, item=f"{level} {key}", expected="0-100 %"
-                )
+        measures = {key: _measure(entry.get(key), source, f"{level} {key}") for key in _MEASURES}
         grade = entry.get("genant_grade")
         deformity = entry.get("deformity")
         rows.append(
@@ -128,6 +120,23 @@ def _vertebrae(document: Any, source: str) -> list[MorphometryVertebra]:
             )
         )
     return rows
+
+
+def _measure(value: Any, source: str, item: str) -> float | None:
+    """Return a height (mm) or loss (%): a finite number >= 0 (a loss <= 100), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError("not a finite number", source=source, item=item, value=value)
+    if value < 0 or (item.endswith("_pct") and value > 100):
+        raise InputError(
+            "out of range",
+            source=source,
+            item=item,
+            value=value,
+            expected="0-100 %" if item.endswith("_pct") else ">= 0 mm",
+        )
+    return float(value)
 
 
 def latest_morphometry(uow: UnitOfWork, patient: Patient) -> MorphometryStudy | None:
