@@ -55,10 +55,10 @@ from spinestab.store.models import (
     Assessment,
     AuditEvent,
     HistoryVersion,
-    MorphometryStudy,
     Patient,
     PlanVersion,
 )
+from spinestab.store.morphometry_models import MorphometryStudy
 
 from .conftest import no_flags
 from .test_archive import normalise

@@ -9,10 +9,13 @@ import typer
 
 from spinestab.cli._common import (
     JsonOutput,
+    OutDirOrRecord,
+    PatientOption,
     console,
     exit_on_bad_input,
     pictures_option,
     print_json,
+    print_note,
 )
 from spinestab.cli.instability import CornerMethod
 from spinestab.core.outdir import check_out_dir
@@ -109,14 +112,7 @@ def _print_table(data: dict[str, Any]) -> None:
 
 
 def morphometry_command(
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Output folder (created if missing; an earlier run's files in it are replaced, "
-            "other files kept). Optional with --patient.",
-        ),
-    ] = None,
+    out: OutDirOrRecord = None,
     landmarks: Annotated[
         Path | None,
         typer.Option(
@@ -165,12 +161,7 @@ def morphometry_command(
         bool, pictures_option(help="Draw a picture of each graded vertebra.")
     ] = True,
     as_json: JsonOutput = False,
-    patient: Annotated[
-        str | None,
-        typer.Option(
-            "--patient", help="Save the result into this patient's record (--out optional)."
-        ),
-    ] = None,
+    patient: PatientOption = None,
 ) -> None:
     """Measure vertebral heights and grade deformities; write OUT/morphometry.json.
 
@@ -217,6 +208,8 @@ def morphometry_command(
             )
     if as_json:
         print_json(data)
+        if saved is not None:  # what was saved, on stderr (as instability --json)
+            print_note(saved, as_json=True)
         return
     _print_table(data)
     from rich.markup import escape

@@ -14,6 +14,10 @@ Restoring into a store without that patient gives the same record, field by fiel
 ids are new; every reference is mapped). The archive is checked before anything is
 written: known member names only, sizes within limits, each artifact's bytes hashing to
 its name, the columns of each table as this version has them.
+
+Long module: export, restore and the archive checks share the table order, the row and
+value codec (timestamps, dates) and the limits; split apart they would import each other's
+private helpers.
 """
 
 from __future__ import annotations
@@ -52,8 +56,6 @@ from spinestab.store.models import (
     ImagingStudy,
     InstabilityLevel,
     InstabilityStudy,
-    MorphometryStudy,
-    MorphometryVertebra,
     MuscleQualityRow,
     OutcomeValue,
     Patient,
@@ -66,6 +68,7 @@ from spinestab.store.models import (
     WearablePrompt,
     WearableRecording,
 )
+from spinestab.store.morphometry_models import MorphometryStudy, MorphometryVertebra
 
 __all__ = [
     "ARCHIVE_FORMAT",

@@ -49,7 +49,8 @@ from spinestab.record.results import (
     files_of,
 )
 from spinestab.record.schemas import MorphometryOut
-from spinestab.store.models import MorphometryStudy, MorphometryVertebra, Patient
+from spinestab.store.models import Patient
+from spinestab.store.morphometry_models import MorphometryStudy, MorphometryVertebra
 
 __all__ = [
     "MORPHOMETRY_KEYS",

@@ -21,12 +21,12 @@ from spinestab.store.models import (
     HistoryVersion,
     ImagingStudy,
     InstabilityStudy,
-    MorphometryStudy,
     OutcomeValue,
     PlanVersion,
     SessionLogRow,
     WearableRecording,
 )
+from spinestab.store.morphometry_models import MorphometryStudy
 
 __all__ = ["show_record"]
 

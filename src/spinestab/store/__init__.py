@@ -4,7 +4,10 @@ SQLite in the user's data folder by default; PostgreSQL via ``SPINESTAB_DATABASE
 Writes go through :mod:`spinestab.record` (validation, safety rules, audit).
 """
 
-from spinestab.store import live_models  # noqa: F401  (the live tables join the metadata)
+from spinestab.store import (
+    live_models,  # noqa: F401  (the live tables join the metadata)
+    morphometry_models,  # noqa: F401  (the morphometry tables too)
+)
 from spinestab.store.artifacts import ArtifactRef, ArtifactStore, FileArtifactStore
 from spinestab.store.db import make_engine, migrate, open_store, session_scope, store_session
 from spinestab.store.models import Assessment, AuditEvent, Base, Patient
