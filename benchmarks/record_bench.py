@@ -194,6 +194,22 @@ def _table_files() -> dict[str, str | bytes]:
             values[cols.index(key)] = value
         return header + "\n" + ",".join(values) + "\n"
 
+    def vertebra(**changes: Any) -> dict[str, Any]:
+        good = {
+            "level": "L1",
+            "anterior_height_mm": 17.5,
+            "middle_height_mm": 21.2,
+            "posterior_height_mm": 25.0,
+            "wedge_loss_pct": 30.0,
+            "biconcave_loss_pct": 15.0,
+            "crush_loss_pct": 0.0,
+            "height_loss_pct": 30.0,
+            "deformity": "wedge",
+            "genant_grade": 2,
+            "flags": [],
+        }
+        return good | changes
+
     daily = DEMO.joinpath("daily.csv").read_text().splitlines()
     dcols = daily[0].split(",")
 
@@ -221,6 +237,17 @@ def _table_files() -> dict[str, str | bytes]:
         "instability.json#grade": json.dumps(
             {"levels": [{"level": "L4-L5", "meyerding_grade": "VII"}]}
         ),
+        "morphometry.json#notjson": "{vertebrae: [",
+        "morphometry.json#empty": json.dumps({"vertebrae": []}),
+        "morphometry.json#grade": json.dumps({"vertebrae": [vertebra(genant_grade=5)]}),
+        "morphometry.json#type": json.dumps(
+            {"vertebrae": [vertebra(genant_grade=2, deformity="squashed")]}
+        ),
+        "morphometry.json#negative": json.dumps({"vertebrae": [vertebra(anterior_height_mm=-3)]}),
+        "morphometry.json#loss": json.dumps({"vertebrae": [vertebra(wedge_loss_pct=140)]}),
+        "morphometry.json#text": json.dumps({"vertebrae": [vertebra(middle_height_mm="tall")]}),
+        "morphometry.json#level": json.dumps({"vertebrae": [vertebra(level="Q9")]}),
+        "morphometry.json#flags": json.dumps({"vertebrae": [vertebra(flags="odd")]}),
         "daily.csv#missing": "date,wear_min\n2024-02-01,900\n",
         "daily.csv#baddate": day(date="01/02/2024"),
         "daily.csv#duplicate": daily[0] + "\n" + daily[1] + "\n" + daily[1] + "\n",
@@ -408,8 +435,10 @@ def campaign(workdir: Path) -> dict[str, list[tuple[str, bool, bool, str]]]:
 
         marks = STRUCT / "landmarks" / "neutral.json"
         garbage = write("garbage.cwa", b"\x00" * 5000)
+        film = write("film.json", STRUCT.joinpath("landmarks", "neutral.json").read_text())
         for command, args in {
             "instability": ("instability", "--neutral", marks),
+            "morphometry": ("morphometry", "--landmarks", film),
             "wearable": ("wearable", "--trunk", CWA),
         }.items():
             check(command, "unknown patient", *args, "--patient", "ghost", "--out", out, out=out)
@@ -424,6 +453,16 @@ def campaign(workdir: Path) -> dict[str, list[tuple[str, bool, bool, str]]]:
             "R",
         )
         check("wearable", "garbage file", "wearable", "--trunk", garbage, "--patient", "R")
+        check(
+            "morphometry",
+            "bad landmarks",
+            "morphometry",
+            "--landmarks",
+            write("m.json", '{"units": "mm"}'),
+            "--patient",
+            "R",
+        )
+        check("morphometry", "neither out nor patient", "morphometry", "--landmarks", film)
         check(
             "mri", "unknown patient", "mri", "--image", files / "none.nii.gz", "--patient", "ghost"
         )
