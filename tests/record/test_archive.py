@@ -9,6 +9,7 @@ import pytest
 
 from spinestab.errors import AlreadyStoredError, InputError
 from spinestab.record import (
+    Actor,
     approve_plan,
     make_plan,
     progress_plan,
@@ -17,11 +18,23 @@ from spinestab.record import (
     save_instability,
     save_morphometry,
     save_sessions_file,
+    save_wearable,
     show_record,
 )
-from spinestab.record.archive import ENTITY_TABLES, TABLES, export_record, restore_record
+from spinestab.record.archive import (
+    ENTITY_TABLES,
+    NOT_EXPORTED,
+    TABLES,
+    export_record,
+    restore_record,
+)
+from spinestab.record.live import RecordStreamStore, snooze_prompts
+from spinestab.record.uploads import read_file, save_upload
+from spinestab.wearable.config import PromptConfig
+from spinestab.wearable.engine import EnginePrompt
+from spinestab.wearable.live_store import PromptPolicy, StoredStream, StreamKey
 
-from .conftest import CLINICIAN, DEMO_PATIENTS, form
+from .conftest import CLINICIAN, DEMO_PATIENTS, form, write_json
 from .test_morphometry import WEDGE_FILM, morphometry_file
 from .test_services import FHR, fhir_odi, seed_fhr
 
@@ -81,11 +94,61 @@ def full_record(record, tmp_path):
         make_plan(uow, CLINICIAN, "P1")
         approve_plan(uow, CLINICIAN, "P1", version=1)
         save_sessions_file(uow, CLINICIAN, "P1", FHR / "sessions.csv")
+        outcomes = {
+            "sessions": [],
+            "outcomes": [{"date": "2024-03-25", "instrument": "odi", "value": 30}],
+        }
+        save_sessions_file(uow, CLINICIAN, "P1", write_json(tmp_path / "outcomes.json", outcomes))
+        prompts = tmp_path / "prompts.csv"
+        prompts.write_text(
+            "time,posture,local_time,reason,message\n"
+            "2024-03-04T10:30:00+00:00,sitting,10:30,static_limit,Time to move\n"
+        )
+        save_wearable(
+            uow,
+            CLINICIAN,
+            "P1",
+            FHR / "daily.csv",
+            prompts=prompts,
+            options={"static_limit_min": 20},
+        )
         progress_plan(uow, CLINICIAN, "P1")
         stored = save_form(uow, CLINICIAN, "P1", fhir_odi(rid="x"))
         retract_assessment(uow, CLINICIAN, "P1", stored.assessment.id)
         save_form(uow, CLINICIAN, "P1", form("nrs", "2024-05-01", {"pain": 2}))
+        upload = save_upload(uow, CLINICIAN, "P1", b"lateral film", kind="radiograph", name="x.dcm")
+        read_file(uow, CLINICIAN, "P1", upload.id)
         show_record(uow, CLINICIAN, "P1")  # an audited read, part of the trail
+    live_stream(record)
+
+
+def live_stream(record, pseudonym="P1"):
+    """A live stream with two prompts (one stored while snoozed), as the hub saves them."""
+    key = StreamKey(pseudonym, "wrist")
+    policy = PromptPolicy(PromptConfig(), "plan", 1)
+    store = RecordStreamStore(record.factory)
+    state = bytes(range(256)) * 3  # the engine's state: any bytes, NUL included
+    for seq, snoozed in ((0, False), (1, True)):
+        if snoozed:
+            with record.unit_of_work() as uow:
+                snooze_prompts(
+                    uow,
+                    Actor(username=pseudonym, role="patient", patient=pseudonym),
+                    pseudonym,
+                    minutes=30,
+                )
+        with store.transaction([key]) as step:
+            step.load(key)
+            step.save(
+                key,
+                StoredStream(
+                    25, "g", 1.7e9, 1.0, seq + 1, 1.7e9 + 3600 * (seq + 1), state, seq + 1
+                ),
+                [EnginePrompt(key.engine_id, 1.7e9 + 1800 * (seq + 1), 1800 * (seq + 1), 0)],
+                seq=seq,
+                policy=policy,
+                actor=pseudonym,
+            )
 
 
 def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
@@ -99,6 +162,9 @@ def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
     with other_record.unit_of_work() as uow:
         restored = restore_record(uow, CLINICIAN, first)
     assert restored.rows == result.rows
+    # the round trip covers every table of the archive, each with rows
+    assert [name for name, n in result.rows.items() if n == 0] == []
+    assert set(result.rows) == {m.__tablename__ for m in TABLES}
     second = tmp_path / "again.zip"
     with other_record.unit_of_work() as uow:
         export_record(uow, CLINICIAN, "P1", second)
@@ -110,6 +176,12 @@ def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
         ("export", "record"),
     ]
     b["audit_events"] = b["audit_events"][: len(a["audit_events"])]
+    # every reference of the trail and of the files names a table of the archive
+    referenced = {
+        r["entity"] for t in ("audit_events", "record_files") for r in a[t] if r["entity_id"]
+    }
+    assert referenced <= set(ENTITY_TABLES), referenced - set(ENTITY_TABLES)
+    assert {"live_stream", "live_prompt", "live_snooze", "file", "upload"} <= referenced
     assert normalise(a) == normalise(b)
     # and every artifact came along, byte for byte
     with zipfile.ZipFile(first) as x, zipfile.ZipFile(second) as y:
@@ -130,6 +202,17 @@ def test_restore_of_export_is_the_same_record(record, other_record, tmp_path):
                 for f in study["files"]:
                     f.pop("id")
     assert before == after
+
+
+def test_every_table_of_the_store_is_exported_or_named(record):
+    """A table a migration adds is in the archive, or NOT_EXPORTED says why it is not."""
+    from sqlalchemy import inspect
+
+    tables = set(inspect(record.engine).get_table_names())
+    exported = {m.__tablename__ for m in TABLES}
+    assert tables - exported - set(NOT_EXPORTED) == set()
+    assert exported <= tables and not exported & set(NOT_EXPORTED)
+    assert {"live_streams", "live_prompts", "live_snoozes"} <= exported
 
 
 def test_restore_refusals(record, other_record, tmp_path):

@@ -6,14 +6,18 @@ The archive is a ZIP file:
   the pseudonym, the row count of every table and the size of every artifact;
 - ``record.json``: every row of the patient in every record table (patient, episodes,
   forms, history versions, studies and their rows, recordings, profiles, triage, plan
-  versions, sessions, outcomes, files, artifacts, the patient's audit trail), with every
-  column;
+  versions, sessions, outcomes, live streams with their prompts and snoozes, files,
+  artifacts, the patient's audit trail), with every column (binary columns in base64);
 - ``artifacts/<sha256>``: the bytes of every file the record names.
 
 Restoring into a store without that patient gives the same record, field by field (row
 ids are new; every reference is mapped). The archive is checked before anything is
 written: known member names only, sizes within limits, each artifact's bytes hashing to
 its name, the columns of each table as this version has them.
+
+Every table of the store's metadata is either exported (:data:`TABLES`) or named in
+:data:`NOT_EXPORTED` with the reason (the web service's accounts, login sessions and work
+queue: not part of a patient's record); a test fails on a table in neither.
 
 Long module: export, restore and the archive checks share the table order, the row and
 value codec (timestamps, dates) and the limits; split apart they would import each other's
@@ -22,6 +26,7 @@ private helpers.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Date, DateTime, select
+from sqlalchemy import Date, DateTime, LargeBinary, select
 
 from spinestab.errors import AlreadyStoredError, InputError
 from spinestab.record._uow import (
@@ -46,6 +51,7 @@ from spinestab.record._uow import (
     service,
     utc,
 )
+from spinestab.store.live_models import LivePrompt, LiveSnooze, LiveStream
 from spinestab.store.models import (
     Artifact,
     Assessment,
@@ -73,6 +79,8 @@ from spinestab.store.morphometry_models import MorphometryStudy, MorphometryVert
 __all__ = [
     "ARCHIVE_FORMAT",
     "ENTITY_TABLES",
+    "NOT_EXPORTED",
+    "TABLES",
     "ExportOut",
     "RestoreOut",
     "export_record",
@@ -110,9 +118,21 @@ TABLES: tuple[type[Base], ...] = (
     PlanVersion,
     SessionLogRow,
     OutcomeValue,
+    LiveStream,
+    LivePrompt,
+    LiveSnooze,
     RecordFile,
     AuditEvent,
 )
+#: Tables of the store that are not part of a patient's record, and why (a new table must be
+#: exported or named here: tests/record/test_archive.py).
+NOT_EXPORTED = {
+    "users": "the web service's accounts (password hashes): each store keeps its own",
+    "web_sessions": "login sessions of the web service, valid only on the store that made them",
+    "login_attempts": "login throttling of the web service, about accounts, not patients",
+    "jobs": "the web service's work queue; a job's result is saved in the record's tables",
+    "alembic_version": "the schema revision (in the manifest as schema_revision)",
+}
 #: The table an ``entity`` name refers to (``record_files`` and ``audit_events``).
 ENTITY_TABLES = {
     "patient": "patients",
@@ -128,6 +148,11 @@ ENTITY_TABLES = {
     "triage": "triage_decisions",
     "plan": "plan_versions",
     "sessions": "plan_versions",
+    "file": "record_files",
+    "upload": "record_files",
+    "live_stream": "live_streams",
+    "live_prompt": "live_prompts",
+    "live_snooze": "live_snoozes",
 }
 
 
@@ -158,6 +183,8 @@ def _value_out(column: Any, value: Any) -> Any:
         return stamp.isoformat() if stamp is not None else None
     if isinstance(column.type, Date):
         return value.isoformat()
+    if isinstance(column.type, LargeBinary):
+        return base64.b64encode(value).decode("ascii")
     return value
 
 
@@ -173,6 +200,13 @@ def _value_in(column: Any, value: Any, *, source: str) -> Any:
         raise InputError(
             "not a date or time", source=source, item=column.name, value=str(value)[:40]
         ) from None
+    if isinstance(column.type, LargeBinary):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (TypeError, ValueError):
+            raise InputError(
+                "not base64 bytes", source=source, item=column.name, value=str(value)[:40]
+            ) from None
     return value
 
 
@@ -192,6 +226,7 @@ def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, A
     instab = by_patient(InstabilityStudy)
     morph = by_patient(MorphometryStudy)
     recordings = by_patient(WearableRecording)
+    streams = by_patient(LiveStream)
     files = by_patient(RecordFile)
     forms = by_patient(Assessment)
     rows: dict[str, list[Any]] = {
@@ -213,6 +248,9 @@ def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, A
         "plan_versions": by_patient(PlanVersion),
         "session_logs": by_patient(SessionLogRow),
         "outcome_values": by_patient(OutcomeValue),
+        "live_streams": streams,
+        "live_prompts": by_patient(LivePrompt),
+        "live_snoozes": by_patient(LiveSnooze),
         "record_files": files,
         "audit_events": by_patient(AuditEvent),
     }
