@@ -184,3 +184,33 @@ def test_data_folder_is_private(isolated_settings):
 def test_unknown_or_missing_patient_is_a_clear_error(isolated_settings, args):
     result = run(*args)
     assert result.exit_code == 2 and "error" in result.stderr
+
+
+def test_a_patient_folder_imports_before_any_plan(isolated_settings, tmp_path):
+    """A whole patient folder: its session logs wait for an approved plan, and say so."""
+    ok("patient", "add", "P3")
+    first = json.loads(ok("record", "import", "P3", FHR, "--json").stdout)
+    kinds = {Path(r["file"]).name: (r["kind"], r["stored"]) for r in first}
+    assert kinds["sessions.csv"][0] == "sessions"
+    assert kinds["sessions.csv"][1].startswith("skipped: no active plan")
+    assert kinds["history.json"] == ("history", "history version 1")
+    assert show("P3")["sessions"] == []
+    # named on its own, the same file is an error (nothing stored)
+    refused("record", "import", "P3", FHR / "sessions.csv", fragment="no active plan")
+    ok("plan", "--patient", "P3")
+    ok("plan", "approve", "P3", "--version", "1")
+    again = json.loads(ok("record", "import", "P3", FHR, "--json").stdout)
+    rows = len((FHR / "sessions.csv").read_text().strip().splitlines()) - 1
+    stored = {Path(r["file"]).name: r["stored"] for r in again}
+    assert stored["sessions.csv"] == f"{rows} session row(s) against plan version 1"
+    assert all(v.startswith("skipped") for k, v in stored.items() if k != "sessions.csv")
+    assert len(show("P3")["sessions"]) == rows
+
+
+def test_a_history_file_named_otherwise_is_told_by_its_fields(isolated_settings, tmp_path):
+    ok("patient", "add", "P4", "--birth-year", "1953")
+    history = json.loads((FHR / "history.json").read_text()) | {"age": 71}
+    named = write_json(tmp_path / "history_2024-03-04.json", history)
+    result = json.loads(ok("record", "import", "P4", named, "--json").stdout)
+    assert [(r["kind"], r["stored"]) for r in result] == [("history", "history version 1")]
+    assert show("P4")["history"]["data"]["age"] == 71

@@ -232,3 +232,60 @@ def test_instability_keeps_cervical_levels_and_the_plan_reads_them(record, tmp_p
     assert made.plan.track not in ("S0", "S1", "S2")  # never a lumbar structural track
     profile = json.loads(made.documents["profile.json"])
     assert [lv["level"] for lv in profile["instability"]["cervical_levels"]] == ["C4-C5"]
+
+
+def test_a_film_of_other_levels_never_hides_an_earlier_deformity(record, tmp_path):
+    """Each vertebra's latest measurement counts, from any study (a neck film after L1)."""
+    _acute_patient(record, weeks=2)
+    neck = {lv: (14.0, 14.0, 14.0) for lv in ("C4", "C5", "C6")}
+    with record.unit_of_work() as uow:
+        lumbar = save_morphometry(uow, CLINICIAN, "P1", morphometry_file(tmp_path, WEDGE_FILM))
+        cervical = save_morphometry(uow, CLINICIAN, "P1", morphometry_file(tmp_path, neck, "n"))
+        (flag,) = show_record(uow, CLINICIAN, "P1").open_red_flags
+        made = make_plan(uow, CLINICIAN, "P1")
+    assert flag.condition == "vertebral_fracture" and "L1 (Genant grade 2 wedge" in flag.action
+    assert (made.plan.status, made.plan.track) == ("blocked", "S0")
+    assert made.inputs["morphometry_studies"] == [cervical.id, lumbar.id]
+    profile = json.loads(made.documents["profile.json"])
+    graded = profile["deformities"]["graded_levels"]
+    assert graded == ["C4", "C5", "C6", "T12", "L1", "L2", "L3"]
+    assert [d["level"] for d in profile["deformities"]["deformities"]] == ["L1", "L2"]
+    # a later film of the same vertebrae replaces their measurement: the flag closes
+    remeasured = {lv: (25.0, 25.0, 25.0) for lv in ("L1", "L2")}
+    with record.unit_of_work() as uow:
+        save_morphometry(uow, CLINICIAN, "P1", morphometry_file(tmp_path, remeasured, "again"))
+        assert show_record(uow, CLINICIAN, "P1").open_red_flags == []
+
+
+def test_a_cervical_study_never_hides_an_earlier_lumbar_one(record, tmp_path):
+    """The plan reads each segment's latest result among the episode's studies."""
+    neck = write_json(
+        tmp_path / "neck.json",
+        {"levels": [{"level": "C4-C5", "translation_mm": 5.0, "verdict": "unstable"}]},
+    )
+    stable = write_json(
+        tmp_path / "again.json",
+        {"levels": [{"level": "L4-L5", "slip_mm": 1.0, "meyerding_grade": 0, "verdict": "stable"}]},
+    )
+    _acute_patient(record, weeks=30)
+    struct = DEMO_PATIENTS / "structural_spondylolisthesis" / "instability.json"
+    with record.unit_of_work() as uow:
+        lumbar = save_instability(uow, CLINICIAN, "P1", struct)
+        cervical = save_instability(uow, CLINICIAN, "P1", neck)
+        made = make_plan(uow, CLINICIAN, "P1")
+    assert made.inputs["instability_studies"] == [cervical.id, lumbar.id]
+    profile = json.loads(made.documents["profile.json"])["instability"]
+    expected = json.loads(struct.read_text())
+    assert [lv["level"] for lv in profile["levels"]] == [
+        lv["level"] for lv in expected["levels"] if not lv["level"].startswith("C")
+    ]
+    assert (profile["worst_verdict"], profile["max_meyerding_grade"]) == ("unstable", 2)
+    assert [lv["level"] for lv in profile["cervical_levels"]] == ["C4-C5"]
+    # a later study of L4-L5 replaces that segment's result, the others stay
+    with record.unit_of_work() as uow:
+        save_instability(uow, CLINICIAN, "P1", stable)
+        made = make_plan(uow, CLINICIAN, "P1")
+    profile = json.loads(made.documents["profile.json"])["instability"]
+    by_level = {lv["level"]: lv for lv in profile["levels"]}
+    assert by_level["L4-L5"]["verdict"] == "stable" and by_level["L4-L5"]["slip_mm"] == 1.0
+    assert len(by_level) == len(expected["levels"])

@@ -197,15 +197,19 @@ def import_command(
     """Import files into a patient's record (one transaction: all or nothing).
 
     Each file is validated as the command that reads it does today. A file already
-    stored is skipped and said so; any other error stores nothing (exit code 2).
+    stored is skipped and said so; any other error stores nothing (exit code 2). Session
+    logs found in a folder while the patient has no active plan yet are skipped and said
+    so (import them after 'spinestab plan approve'); a session-log file named on its own
+    is an error then.
 
     --json prints one object per file: file, kind, stored (what was stored, or why not).
     """
-    from spinestab.errors import AlreadyStoredError, InputError
+    from spinestab.errors import AlreadyStoredError, ConflictError, InputError
     from spinestab.record.imports import expand_paths, import_file
 
     actor = cli_actor()
     done: list[tuple[str, str, str]] = []
+    named = {Path(f) for f in files if not Path(f).is_dir()}
     with exit_on_bad_input():
         found = expand_paths(files)
         if not found:
@@ -217,6 +221,18 @@ def import_command(
                         result = import_file(uow, actor, pseudonym, path, kind)
                     except AlreadyStoredError as exc:
                         done.append((str(path), kind, f"skipped: {exc.message}"))
+                        continue
+                    except ConflictError as exc:
+                        if kind != "sessions" or path in named or exc.item != "plan":
+                            raise
+                        done.append(
+                            (
+                                str(path),
+                                kind,
+                                f"skipped: {exc.message} (import it after "
+                                "'spinestab plan approve')",
+                            )
+                        )
                         continue
                     done.append((str(path), kind, _describe(kind, result)))
         except InputError:

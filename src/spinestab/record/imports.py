@@ -5,7 +5,8 @@ Kinds, told by name and then by content:
 ==============  =================================================================
 kind            file
 ==============  =================================================================
-``history``     ``history.json`` (history and examination)
+``history``     ``history.json`` (history and examination; a JSON file named otherwise
+                with history fields such as ``age`` and no ``answers``)
 ``form``        a questionnaire (``{"instrument", "date", "answers"}``, JSON/YAML) or a
                 FHIR ``QuestionnaireResponse``
 ``sessions``    session logs in the ``progress`` format (CSV with ``date`` and
@@ -47,6 +48,15 @@ _OUTPUT_NAMES = {
     "wearable_summary.json",
     "handout.html",
 }
+
+
+def _history_fields() -> set[str]:
+    """Return the fields of a ``history.json`` (a file named otherwise is told by them)."""
+    import dataclasses
+
+    from spinestab.care.profile import History
+
+    return {f.name for f in dataclasses.fields(History)} - {"sources", "age_uncertainty_years"}
 
 
 def _head(path: Path, size: int = 65536) -> str:
@@ -109,6 +119,8 @@ def detect_kind(path: str | Path) -> str:
                 return "instability"
             if "vertebrae" in data:
                 return "morphometry"
+            if "answers" not in data and set(data) & _history_fields():
+                return "history"
             return "form"
         if isinstance(data, list) and data and all(isinstance(x, Mapping) for x in data):
             if all("exercise" in x for x in data):

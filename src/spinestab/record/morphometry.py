@@ -60,6 +60,7 @@ __all__ = [
     "morphometry_out",
     "save_morphometry",
     "save_morphometry_folder",
+    "vertebrae_in_force",
 ]
 
 #: The keys of one vertebra in ``morphometry.json`` (issue 17's contract), as stored.
@@ -150,15 +151,44 @@ def latest_morphometry(uow: UnitOfWork, patient: Patient) -> MorphometryStudy | 
     ).one_or_none()
 
 
-def deformity_findings(study: MorphometryStudy) -> Any:
-    """Return the study as the care profile reads it (``DeformityFindings``).
+def vertebrae_in_force(
+    uow: UnitOfWork, patient: Patient
+) -> tuple[list[MorphometryVertebra], list[int]]:
+    """Each vertebra's latest measurement among all the patient's morphometry studies.
 
-    The same as :func:`spinestab.care.io.read_morphometry` gives for its file: deformities
-    of grade >= 1, the graded levels (grade 0 included), ungraded vertebrae left out.
+    A study of other levels (a cervical film after a lumbar one) never hides an earlier
+    study's vertebrae; a later study of the same vertebra replaces its earlier measurement.
+    Returns the vertebra rows (cranio-caudal) and the ids of the studies they come from
+    (newest first).
+    """
+    from spinestab.core.levels import level_sort_key
+
+    studies = uow.session.scalars(
+        select(MorphometryStudy)
+        .where(MorphometryStudy.patient_id == patient.id)
+        .order_by(MorphometryStudy.id.desc())
+    ).all()
+    chosen: dict[str, MorphometryVertebra] = {}
+    used: list[int] = []
+    for study in studies:
+        new = [v for v in study.vertebrae if v.level not in chosen]
+        for v in new:
+            chosen[v.level] = v
+        if new:
+            used.append(study.id)
+    return sorted(chosen.values(), key=lambda v: level_sort_key(v.level)), used
+
+
+def deformity_findings(vertebrae: Sequence[MorphometryVertebra], study_ids: Sequence[int]) -> Any:
+    """Return the vertebrae as the care profile reads them (``DeformityFindings``).
+
+    The same as :func:`spinestab.care.io.read_morphometry` gives for one file: deformities
+    of grade >= 1, the graded levels (grade 0 included), ungraded vertebrae left out; the
+    source names the studies.
     """
     from spinestab.care.profile import DeformityFindings, VertebralDeformity
 
-    graded = [v for v in study.vertebrae if v.genant_grade is not None]
+    graded = [v for v in vertebrae if v.genant_grade is not None]
     deformities = tuple(
         VertebralDeformity(
             v.level, str(v.deformity), int(v.genant_grade), v.height_loss_pct, tuple(v.flags)
@@ -166,25 +196,29 @@ def deformity_findings(study: MorphometryStudy) -> Any:
         for v in graded
         if v.genant_grade
     )
+    label = "morphometry study" if len(study_ids) == 1 else "morphometry studies"
     return DeformityFindings(
-        deformities, tuple(v.level for v in graded), source=f"morphometry study {study.id}"
+        deformities,
+        tuple(v.level for v in graded),
+        source=f"{label} {', '.join(str(i) for i in study_ids)}",
     )
 
 
 def deformity_red_flags(uow: UnitOfWork, patient: Patient, history: Any) -> list[Any]:
-    """Return the suspected vertebral fracture of the latest morphometry, if any (§4.6, §3).
+    """Return the suspected vertebral fracture of the vertebrae in force, if any (§4.6, §3).
 
     Returns the triage actions (:class:`~spinestab.care.triage.model.Action`) of the care
     rule (:func:`spinestab.care.triage.deformity.fracture_suspected`): a new deformity of
-    grade >= ``deformity_min_grade`` with pain for under ``acute_weeks``.
+    grade >= ``deformity_min_grade`` with pain for under ``acute_weeks``. Every vertebra's
+    latest measurement counts (:func:`vertebrae_in_force`).
     """
     from spinestab.care.config import load_rules
     from spinestab.care.triage.deformity import fracture_suspected
 
-    study = latest_morphometry(uow, patient)
-    if study is None:
+    vertebrae, used = vertebrae_in_force(uow, patient)
+    if not used:
         return []
-    result = fracture_suspected(deformity_findings(study), history, load_rules())
+    result = fracture_suspected(deformity_findings(vertebrae, used), history, load_rules())
     return [a for a in result.actions if a.code == "suspected_vertebral_fracture"]
 
 

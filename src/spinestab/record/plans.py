@@ -121,7 +121,7 @@ def build_profile(
     Returns the :class:`~spinestab.care.profile.StabilityProfile` and ``inputs``: which
     rows fed it (assessment ids, history version, study ids) and where values came from.
     """
-    from spinestab.care.io import read_daily, read_instability, read_muscle_quality
+    from spinestab.care.io import read_daily, read_muscle_quality
     from spinestab.care.missing import find_missing
     from spinestab.care.profile import StabilityProfile
     from spinestab.care.summarise import (
@@ -131,7 +131,7 @@ def build_profile(
     )
     from spinestab.clinical import Form, score_form
     from spinestab.record.history import history_for
-    from spinestab.record.morphometry import deformity_findings, latest_morphometry
+    from spinestab.record.morphometry import deformity_findings, vertebrae_in_force
 
     episode = current_episode(uow, actor, patient)
     inputs: dict[str, Any] = {"episode": episode.number}
@@ -171,13 +171,10 @@ def build_profile(
                     read_muscle_quality(path), symptomatic_levels=history.symptomatic_levels
                 )
             inputs["imaging_study"] = study.id
-    inst = _latest(uow, InstabilityStudy, patient, episode.id)
-    if inst is not None:
-        sha = _artifact(uow, "instability", inst.id, "result")
-        if sha is not None:
-            with uow.files().local_path(sha) as path:
-                instability = read_instability(path)
-            inputs["instability_study"] = inst.id
+    instability, used = _instability_in_force(uow, patient, episode.id)
+    if used:
+        inputs["instability_study"] = used[0]
+        inputs["instability_studies"] = used
     rec = _latest(uow, WearableRecording, patient, episode.id)
     if rec is not None:
         sha = _artifact(uow, "wearable", rec.id, "table")
@@ -186,10 +183,12 @@ def build_profile(
                 movement = summarise_daily(read_daily(path), rules=rules)
             inputs["wearable_recording"] = rec.id
     deformities = None
-    morph = latest_morphometry(uow, patient)  # deformities last beyond an episode of care
-    if morph is not None:
-        deformities = deformity_findings(morph)
-        inputs["morphometry_study"] = morph.id
+    # deformities last beyond an episode of care: every study of the patient counts
+    vertebrae, used = vertebrae_in_force(uow, patient)
+    if used:
+        deformities = deformity_findings(vertebrae, used)
+        inputs["morphometry_study"] = used[0]
+        inputs["morphometry_studies"] = used
     missing = find_missing(clinical, muscle, instability, movement)
     profile = StabilityProfile(
         patient.pseudonym,
@@ -202,6 +201,51 @@ def build_profile(
         deformities=deformities,
     )
     return profile, inputs
+
+
+def _instability_in_force(
+    uow: UnitOfWork, patient: Patient, episode_id: int
+) -> tuple[Any, list[int]]:
+    """Each motion segment's latest result among the episode's instability studies.
+
+    A study of other levels (a cervical study after a lumbar one) never hides an earlier
+    study's segments; a later study of the same segment replaces its earlier result.
+    Returns the :class:`~spinestab.care.profile.InstabilityFindings` (None without a
+    study) and the ids of the studies used (newest first).
+    """
+    from spinestab.care.io import read_instability
+    from spinestab.care.profile import InstabilityFindings
+    from spinestab.core.levels import level_sort_key
+
+    studies = uow.session.scalars(
+        select(InstabilityStudy.id)
+        .where(InstabilityStudy.patient_id == patient.id, InstabilityStudy.episode_id == episode_id)
+        .order_by(InstabilityStudy.id.desc())
+    ).all()
+    lumbar: dict[str, Any] = {}
+    cervical: dict[str, Any] = {}
+    used: list[int] = []
+    for study_id in studies:
+        sha = _artifact(uow, "instability", study_id, "result")
+        if sha is None:
+            continue
+        with uow.files().local_path(sha) as path:
+            findings = read_instability(path)
+        new = False
+        for chosen, levels in ((lumbar, findings.levels), (cervical, findings.cervical)):
+            for level in levels:
+                if level.level not in chosen:
+                    chosen[level.level] = level
+                    new = True
+        if new:
+            used.append(study_id)
+    if not used:
+        return None, []
+
+    def order(levels: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted(levels.values(), key=lambda f: level_sort_key(f.level.split("-")[0])))
+
+    return InstabilityFindings(order(lumbar), order(cervical)), used
 
 
 def _one_form_per_day(
