@@ -214,3 +214,13 @@ def test_a_history_file_named_otherwise_is_told_by_its_fields(isolated_settings,
     result = json.loads(ok("record", "import", "P4", named, "--json").stdout)
     assert [(r["kind"], r["stored"]) for r in result] == [("history", "history version 1")]
     assert show("P4")["history"]["data"]["age"] == 71
+
+
+def test_timeline_names_a_segment_without_a_verdict(isolated_settings, tmp_path):
+    # as `spinestab instability` writes a neutral film's cervical segment
+    level = {"level": "C5-C6", "slip_mm": -2.3, "meyerding_grade": 0, "verdict": "not_assessable"}
+    neck = write_json(tmp_path / "instability.json", {"levels": [level]})
+    ok("patient", "add", "P5")
+    ok("record", "import", "P5", neck)
+    text = ok("record", "show", "P5").stdout
+    assert "C5-C6 not assessable" in text and "None" not in text

@@ -307,7 +307,11 @@ def _print_timeline(data: dict[str, Any]) -> None:
     for s in data["imaging"]:
         events.append((s["created_at"][:10], "imaging", f"study {s['id']}, {len(s['rows'])} rows"))
     for s in data["instability"]:
-        verdicts = ", ".join(f"{lv.get('level')} {lv.get('verdict')}" for lv in s["levels"])
+        verdicts = ", ".join(
+            f"{lv.get('level')} "
+            + str(lv.get("verdict_reported") or lv.get("verdict") or "no verdict").replace("_", " ")
+            for lv in s["levels"]
+        )
         events.append((s["created_at"][:10], "instability", verdicts))
     for s in data["morphometry"]:
         grades = ", ".join(
