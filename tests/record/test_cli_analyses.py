@@ -80,6 +80,10 @@ def test_instability_with_patient_only(isolated_settings, tmp_path):
     assert "saved into the record of P2" in done.stdout and "wrote" not in done.stdout
     (study,) = timeline("P2")["instability"]
     assert study["levels"] and all("verdict" in lv for lv in study["levels"])
+    # each segment keeps the region and the threshold set that judged it
+    assert {(lv["region"], lv["threshold_set"]) for lv in study["levels"]} == {
+        ("lumbar", "white-panjabi")
+    }
     roles = {f["role"] for f in study["files"]}
     assert {"result", "picture", "input:landmarks_neutral", "input:landmarks_flexion"} <= roles
     # the stored landmarks equal the files read back

@@ -225,6 +225,7 @@ def test_instability_keeps_cervical_levels_and_the_plan_reads_them(record, tmp_p
         made = make_plan(uow, CLINICIAN, "P1")
     assert [lv["level"] for lv in saved.levels] == ["C4-C5", "L4-L5"]
     assert saved.levels[0]["translation_mm"] == 5.0
+    assert [lv["region"] for lv in saved.levels] == ["cervical", "lumbar"]
     triage = json.loads(made.documents["triage.json"])
     assert [c["level"] for c in triage["findings"]["cervical"]] == ["C4-C5"]
     refer = [a for a in triage["actions"] if a["code"] == "refer_cervical_finding"]

@@ -449,7 +449,10 @@ def save_instability(
             translation_mm=level.translation_mm,
             angulation_deg=level.angulation_deg,
             verdict=level.verdict_reported or level.verdict,
-            values=_jsonable(asdict(level)),
+            values=_jsonable(
+                asdict(level)
+                | _named_thresholds(document, level.level, cervical=level in findings.cervical)
+            ),
         )
         # every measured segment, the cervical ones too (reported and referred, §4.7)
         for i, level in enumerate(findings.all_levels)
@@ -478,6 +481,29 @@ def save_instability(
         detail={"levels": len(study.levels), "source": source},
     )
     return instability_out(uow, study)
+
+
+def _named_thresholds(document: Any, level: str, *, cervical: bool) -> dict[str, Any]:
+    """Return a segment's region and the threshold set that judged it.
+
+    As ``instability.json`` names them for the segment; else its ``thresholds`` (lumbar) or
+    ``cervical_thresholds`` (cervical) set's name.
+    """
+    named: dict[str, Any] = {"region": "cervical" if cervical else "lumbar"}
+    if not isinstance(document, Mapping):
+        return named
+    whole = document.get("cervical_thresholds" if cervical else "thresholds")
+    if isinstance(whole, Mapping) and isinstance(whole.get("name"), str):
+        named["threshold_set"] = whole["name"][:64]
+    entries = document.get("levels")
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, Mapping) and entry.get("level") == level:
+            named |= {
+                key: entry[key][:64]
+                for key in ("region", "threshold_set")
+                if isinstance(entry.get(key), str)
+            }
+    return named
 
 
 def _jsonable(value: Any) -> Any:
