@@ -194,6 +194,20 @@ def _postgres_url() -> str | None:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+def _drop_postgres(url: str) -> None:
+    """Drop the benchmark's database (the server has stopped: no connection is left)."""
+    from sqlalchemy import create_engine, text
+
+    base = os.environ["SPINESTAB_TEST_POSTGRES_URL"]
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    finally:
+        admin.dispose()
+
+
 def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
     with tempfile.TemporaryDirectory(prefix="spinestab-bench-") as tmp:
         folder = Path(tmp)
@@ -235,7 +249,10 @@ def main(argv: list[str]) -> int:
         rows += run("SQLite", f"sqlite:///{dbdir}/bench.sqlite3", args)
     pg = None if args.sqlite_only else _postgres_url()
     if pg:
-        rows += run("PostgreSQL", pg, args)
+        try:
+            rows += run("PostgreSQL", pg, args)
+        finally:
+            _drop_postgres(pg)
     else:
         print("PostgreSQL: skipped (set SPINESTAB_TEST_POSTGRES_URL to include it)")
     load = os.getloadavg()[0]

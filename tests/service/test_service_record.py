@@ -1,0 +1,73 @@
+"""The web app's record: on SQLite, the process's units of work take turns.
+
+The truths: every concurrent save is stored exactly once and none fails with "database is
+locked"; a turn held too long (beyond SQLite's busy timeout) does not block the others,
+which fall back to waiting on SQLite itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from spinestab.record import Actor, create_patient, save_form
+from spinestab.service import records
+
+DOC = Actor(username="doc", role="clinician")
+
+
+@pytest.fixture
+def record(app):
+    return app.state.spinestab.record
+
+
+def test_concurrent_units_of_work_all_succeed_once_each(record):
+    assert isinstance(record, records.ServiceRecord)
+    with record.unit_of_work() as uow:
+        create_patient(uow, DOC, "P-TURNS", sex="male", birth_year=1980)
+
+    def save(i: int) -> str:
+        form = {"instrument": "nrs", "date": f"2026-01-{i + 1:02d}", "answers": {"pain": i % 11}}
+        with record.unit_of_work() as uow:
+            save_form(uow, DOC, "P-TURNS", form, source="test")
+        # a read in its own unit of work (audited: a write too) between the saves
+        return records.timeline(record, DOC, "P-TURNS")["patient"]["pseudonym"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = list(pool.map(save, range(24)))
+    assert done == ["P-TURNS"] * 24
+    stored = records.timeline(record, DOC, "P-TURNS")["assessments"]
+    assert sorted(a["date"] for a in stored) == [f"2026-01-{i + 1:02d}" for i in range(24)]
+    turn = records._sqlite_turn(record.engine)
+    if record.engine.dialect.name == "sqlite":
+        assert turn is not None and turn.acquire(blocking=False)  # released by every one
+        turn.release()
+    else:
+        assert turn is None  # PostgreSQL: no turns, its own row locks
+
+
+def test_a_turn_held_too_long_falls_back_to_sqlite_waiting(record, monkeypatch):
+    turn = records._sqlite_turn(record.engine)
+    if turn is None:
+        pytest.skip("turns are for SQLite only")
+    monkeypatch.setattr("spinestab.store.db.BUSY_TIMEOUT_S", 0.2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # holds the turn, but no transaction
+        with turn:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with record.unit_of_work() as uow:
+            create_patient(uow, DOC, "P-LATE", sex="female", birth_year=1990)
+        assert holder.is_alive()  # done while the turn was still held, not after it
+    finally:
+        release.set()
+        holder.join(30)
+    assert records.timeline(record, DOC, "P-LATE")["patient"]["pseudonym"] == "P-LATE"
