@@ -39,6 +39,20 @@ def test_patient_form_goes_into_their_own_record_only(pa, app):
     assert _stored(app, "P-B") == []
     progress = pa.get("/progress?saved=nrs").text
     assert "Your answers are saved" in progress and 'class="dot"' in progress
+    # the chart says the score and the date in words, not only as a dot
+    assert '<text class="val"' in progress and ">5</text>" in progress
+    assert ">2026-04-01</text>" in progress
+
+
+def test_score_chart_labels_the_baseline_and_the_latest_score(pa):
+    for date, pain in (("2026-04-01", "7"), ("2026-04-15", "6"), ("2026-05-01", "3")):
+        saved = pa.post("/forms/nrs", data={"date": date, "item.pain": pain})
+        assert saved.status_code == 200, saved.text
+    page = pa.get("/progress").text
+    chart = page.split('<figure class="chart">')[1].split("</figure>")[0]
+    values = [v.split(">")[-1] for v in chart.split("</text>")[:-1]]
+    # first and last scores above their dots, first and last dates below the axis
+    assert values == ["7", "3", "2026-04-01", "2026-05-01"]
 
 
 def test_me_forms_api(pa, app):
