@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from spinestab.record import Actor, create_patient, save_form
-from spinestab.service import records
+from spinestab.service import records, turns
 
 DOC = Actor(username="doc", role="clinician")
 
@@ -24,7 +24,7 @@ def record(app):
 
 
 def test_concurrent_units_of_work_all_succeed_once_each(record):
-    assert isinstance(record, records.ServiceRecord)
+    assert isinstance(record, turns.ServiceRecord)
     with record.unit_of_work() as uow:
         create_patient(uow, DOC, "P-TURNS", sex="male", birth_year=1980)
 
@@ -40,7 +40,7 @@ def test_concurrent_units_of_work_all_succeed_once_each(record):
     assert done == ["P-TURNS"] * 24
     stored = records.timeline(record, DOC, "P-TURNS")["assessments"]
     assert sorted(a["date"] for a in stored) == [f"2026-01-{i + 1:02d}" for i in range(24)]
-    turn = records._sqlite_turn(record.engine)
+    turn = turns.sqlite_turn(record.engine)
     if record.engine.dialect.name == "sqlite":
         assert turn is not None and turn.acquire(blocking=False)  # released by every one
         turn.release()
@@ -49,7 +49,7 @@ def test_concurrent_units_of_work_all_succeed_once_each(record):
 
 
 def test_a_turn_held_too_long_falls_back_to_sqlite_waiting(record, monkeypatch):
-    turn = records._sqlite_turn(record.engine)
+    turn = turns.sqlite_turn(record.engine)
     if turn is None:
         pytest.skip("turns are for SQLite only")
     monkeypatch.setattr("spinestab.store.db.BUSY_TIMEOUT_S", 0.2)

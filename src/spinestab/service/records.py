@@ -12,20 +12,17 @@ account names its own pseudonym, so the record itself refuses another patient's 
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab import record as services
 from spinestab.clinical import parse_form, score_form
-from spinestab.record import Actor, Record, UnitOfWork
+from spinestab.record import Actor, Record
 from spinestab.service.accounts import Principal
+from spinestab.service.turns import ServiceRecord
 
 __all__ = [
     "BLOCKING",
@@ -54,52 +51,6 @@ __all__ = [
 ]
 
 BLOCKING = ("emergency", "same_day", "urgent")
-
-
-#: One lock per SQLite engine: the process's units of work on it take turns (see
-#: :class:`ServiceRecord`). Weak keys: a disposed and dropped engine takes its lock along.
-_SQLITE_TURNS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
-_TURNS_GUARD = threading.Lock()
-
-
-def _sqlite_turn(engine: Engine) -> threading.RLock | None:
-    if engine.dialect.name != "sqlite":
-        return None
-    with _TURNS_GUARD:
-        return _SQLITE_TURNS.setdefault(engine, threading.RLock())
-
-
-class ServiceRecord(Record):
-    """The record as the web app's threads use it: on SQLite, units of work take turns.
-
-    A unit of work on SQLite holds the database's only write lock from its first statement
-    (``BEGIN IMMEDIATE``) to its commit, so two never run at once anyway. Left to SQLite,
-    the request threads that wait poll the lock with sleeps of up to 100 ms (its busy
-    handler) while still competing for the interpreter with the one thread that holds it;
-    waiting on a lock in the process instead wakes the next thread as soon as the lock is
-    free and lets the holder run. Other processes on the same file (a second worker, the
-    CLI) still queue through SQLite's busy timeout. PostgreSQL: no change.
-    """
-
-    @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """One transaction (see :meth:`Record.unit_of_work`), in turn with this process's."""
-        turn = _sqlite_turn(self.engine)
-        if turn is None:
-            with super().unit_of_work() as uow:
-                yield uow
-            return
-        # Waiting longer than SQLite's own busy timeout goes on without the turn: the unit
-        # of work then waits on SQLite as before (and fails as before if it never frees).
-        from spinestab.store.db import BUSY_TIMEOUT_S
-
-        took = turn.acquire(timeout=BUSY_TIMEOUT_S)
-        try:
-            with super().unit_of_work() as uow:
-                yield uow
-        finally:
-            if took:
-                turn.release()
 
 
 def open_service_record(sessions: sessionmaker[Session], data_dir: Path) -> Record:
