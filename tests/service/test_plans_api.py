@@ -158,14 +158,17 @@ def test_sessions_logged_by_the_patient_then_a_progression_approved(doc, pa):
     # before and after (truth: the two versions' plan.json and the care catalogue's words)
     page = doc.get("/patients/P-A/plans/2")
     assert page.status_code == 200
-    changes = page.text.split('id="changes-h"')[1].split("</table>")[0]
+    changes = page.text.split('id="changes-h"')[1].split("</ul>")[0]
     decisions = doc.get("/api/v1/patients/P-A/plans/2").json()["plan"]["decisions"]
     assert decisions
-    for d in decisions:
-        assert f">{d['exercise']}<" not in changes  # a name, not the id
-    rows = changes.split("<tr>")[2:]  # after the header row
+    rows = changes.split("<li>")[1:]
     assert len(rows) == len(decisions)
+    labels = {"keep": "unchanged", "level": "next stage", "dose": "dose up"}
     for d, row in zip(decisions, rows, strict=True):
+        assert f"<strong>{d['exercise']}</strong>" not in row  # a name, not the id
+        kind = "keep" if d["decision"] == "keep" or d["change"] == "none" else d["change"]
+        if d["decision"] != "down":
+            assert f">{labels.get(kind, labels['dose'])}</span>" in row
         assert f"Stage {d['to']['stage']}" in row
         dose = d["to"]["dose"]
         if dose.get("type") == "hold":

@@ -95,7 +95,9 @@ def progression_changes(plan_json: Mapping[str, Any], *, language: str) -> list[
     """Rows of a progression's decisions in words, as the handout words them.
 
     Each row: ``id``, ``name`` (the exercise's name), ``decision`` (``up``, ``keep`` or
-    ``down``), ``decision_text``, ``stage_from``/``stage_to`` (labels) and
+    ``down``), ``decision_text`` (the handout's words), ``change`` (``level`` for a stage,
+    else what the dose changed), ``label_key`` (the service catalogue's words for the
+    clinician: next stage, dose up, unchanged, a stage back, less volume), ``stage_from``/``stage_to`` (labels) and
     ``dose_from``/``dose_to`` (patient-facing dose texts; equal when only the stage moved
     or nothing changed), ``reasons``.
     """
@@ -116,12 +118,19 @@ def progression_changes(plan_json: Mapping[str, Any], *, language: str) -> list[
     rows = []
     for d in plan_json.get("decisions", ()):
         before, after = d.get("from") or {}, d.get("to") or {}
+        change = d.get("change", "")
+        if d["decision"] == "keep" or change == "none":
+            label = "keep"
+        else:
+            label = f"{d['decision']}_{'level' if change == 'level' else 'dose'}"
         rows.append(
             {
                 "id": d["exercise"],
                 "name": t(f"ex.{d['exercise']}.name"),
                 "decision": d["decision"],
                 "decision_text": t(f"decision.{d['decision']}"),
+                "change": change,
+                "label_key": f"plan.decision.{label}",
                 "stage_from": stage(before),
                 "stage_to": stage(after),
                 "dose_from": dose(before),
