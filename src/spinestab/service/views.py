@@ -97,9 +97,9 @@ def progression_changes(plan_json: Mapping[str, Any], *, language: str) -> list[
     Each row: ``id``, ``name`` (the exercise's name), ``decision`` (``up``, ``keep`` or
     ``down``), ``decision_text`` (the handout's words), ``change`` (``level`` for a stage,
     else what the dose changed), ``label_key`` (the service catalogue's words for the
-    clinician: next stage, dose up, unchanged, a stage back, less volume), ``stage_from``/``stage_to`` (labels) and
-    ``dose_from``/``dose_to`` (patient-facing dose texts; equal when only the stage moved
-    or nothing changed), ``reasons``.
+    clinician: next stage, dose up, unchanged, a stage back, less volume),
+    ``stage_from``/``stage_to`` (labels) and ``dose_from``/``dose_to`` (patient-facing dose
+    texts; equal when only the stage moved or nothing changed), ``reasons``.
     """
     from spinestab.care.dose import Dose
     from spinestab.care.handout import dose_text
