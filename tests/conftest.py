@@ -12,7 +12,7 @@ REQUIRE_POSTGRES = os.environ.get("SPINESTAB_REQUIRE_POSTGRES") == "1"
 
 
 def _postgres_url() -> str:
-    """A fresh schema-isolated database URL on the test server."""
+    """A fresh database on the test server (dropped again by :func:`_drop_postgres`)."""
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:
             pytest.fail("SPINESTAB_REQUIRE_POSTGRES=1 but SPINESTAB_TEST_POSTGRES_URL is unset")
@@ -27,12 +27,37 @@ def _postgres_url() -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
 
 
+def _drop_postgres(url: str) -> None:
+    """Drop a test database made by :func:`_postgres_url`.
+
+    Garbage is collected first, so that a connection the test left open is reported (as a
+    ResourceWarning, an error under the "error" filter) in the test that leaked it rather than
+    in whichever test happens to run the collector later. Without the drop, every
+    PostgreSQL-parametrised test would leave its database behind on the server.
+    """
+    import gc
+
+    from sqlalchemy import create_engine, text
+
+    gc.collect()
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     """A new, empty database on each backend."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    return _postgres_url()
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    url = _postgres_url()
+    yield url
+    _drop_postgres(url)
 
 
 @pytest.fixture

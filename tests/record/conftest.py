@@ -23,6 +23,8 @@ def record(database_url, tmp_path):
     opened = open_record(settings)
     yield opened
     opened.close()
+    if backend != "sqlite":
+        _drop_postgres(url)
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def no_flags() -> dict:
 @pytest.fixture
 def other_record(request, tmp_path):
     """A second, empty record on the same backend as ``record`` (restore target)."""
-    from conftest import _postgres_url
+    from conftest import _drop_postgres, _postgres_url
 
     backend = request.node.callspec.params["database_url"]
     url = f"sqlite:///{tmp_path / 'other.sqlite3'}" if backend == "sqlite" else _postgres_url()

@@ -100,6 +100,7 @@ class RecordMachine(RuleBasedStateMachine):
             from conftest import _postgres_url
 
             url = _postgres_url()
+        self.url = url
         self.record = open_record(Settings(data_dir=self.tmp / "data", database_url=url))
         self.refusals = 0
         self.day = itertools.count(1)
@@ -254,6 +255,10 @@ class RecordMachine(RuleBasedStateMachine):
         finally:
             self.record.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.backend != "sqlite":
+                from conftest import _drop_postgres
+
+                _drop_postgres(self.url)
 
     def check_export_restore(self):
         with self.record.unit_of_work() as uow:
