@@ -23,8 +23,6 @@ def record(database_url, tmp_path):
     opened = open_record(settings)
     yield opened
     opened.close()
-    if backend != "sqlite":
-        _drop_postgres(url)
 
 
 @pytest.fixture
@@ -58,3 +56,5 @@ def other_record(request, tmp_path):
     opened = open_record(Settings(data_dir=tmp_path / "other-data", database_url=url))
     yield opened
     opened.close()
+    if backend != "sqlite":
+        _drop_postgres(url)
