@@ -258,18 +258,22 @@ def test_logins_at_the_same_moment_all_succeed(app):
     statuses: list[int] = []
 
     def one(i: int) -> None:
-        with TestClient(app) as client:
-            barrier.wait()
-            response = client.post(
-                "/api/v1/auth/login",
-                json={"username": f"burst{i:02d}", "password": "burst password 1"},
-            )
-            statuses.append(response.status_code)
-            assert client.get("/api/v1/auth/me").status_code == 200
+        # One client per user, without its own lifespan: the app starts once (below), as
+        # under uvicorn. Twelve lifespans would each dispose the engine on exit while the
+        # other threads still hold its connections.
+        client = TestClient(app)
+        barrier.wait()
+        response = client.post(
+            "/api/v1/auth/login",
+            json={"username": f"burst{i:02d}", "password": "burst password 1"},
+        )
+        statuses.append(response.status_code)
+        assert client.get("/api/v1/auth/me").status_code == 200
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with TestClient(app):
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert statuses == [200] * 12
