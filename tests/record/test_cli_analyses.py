@@ -109,6 +109,26 @@ def test_wearable_with_patient(isolated_settings, tmp_path):
     assert [d["date"] for d in rec["days"]] == [d["date"] for d in daily]
     roles = {f["role"] for f in rec["files"]}
     assert {"table", "summary", "prompts", "output", "input:trunk"} <= roles
+    # the output folder imported into another patient: the same files (inputs aside)
+    ok("patient", "add", "P4")
+    ok("record", "import", "P4", out)
+    (imported,) = timeline("P4")["wearable"]
+    assert imported["days"] == rec["days"] and imported["prompts"] == rec["prompts"]
+    assert {(f["role"], f["sha256"]) for f in imported["files"]} == {
+        (f["role"], f["sha256"]) for f in rec["files"] if not f["role"].startswith("input:")
+    }
+
+
+def test_record_import_of_an_output_folder_keeps_its_pictures(isolated_settings, tmp_path):
+    out = tmp_path / "inst"
+    views = [(f"--{v}", LANDMARKS / f"{v}.json") for v in ("neutral", "flexion", "extension")]
+    ok("instability", *[x for pair in views for x in pair], "--out", out)
+    ok("patient", "add", "P6")
+    ok("record", "import", "P6", out / "instability.json")
+    (study,) = timeline("P6")["instability"]
+    files = {f["role"]: f["sha256"] for f in study["files"]}
+    assert set(files) == {"result", "picture"}
+    assert artifact(files["picture"]) == (out / "instability.png").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,9 @@ kind            file
 ==============  =================================================================
 
 A folder stands for the files in it (a patient folder of ``spinestab plan``), in the order
-history, forms, results, sessions.
+history, forms, results, sessions. A result file under the name its command writes comes
+with the files its command wrote beside it (pictures, summaries, prompts), as ``--patient``
+saves an output folder.
 """
 
 from __future__ import annotations
@@ -47,6 +49,18 @@ _OUTPUT_NAMES = {
     "summary.json",
     "wearable_summary.json",
     "handout.html",
+}
+
+
+#: A result file under the name its command writes: saved with the files of its output
+#: folder (``qa_*.png`` and ``summary.json`` of ``mri``, ``instability.png``,
+#: ``morphometry_*.png``, ``prompts.csv``, ``wearable_summary.json`` and
+#: ``timeline_*.png`` of ``wearable``), as ``--patient`` saves them.
+_OUTPUT_FOLDERS = {
+    ("imaging", "muscle_quality.csv"): "save_imaging_folder",
+    ("instability", "instability.json"): "save_instability_folder",
+    ("morphometry", "morphometry.json"): "save_morphometry_folder",
+    ("wearable", "daily.csv"): "save_wearable_folder",
 }
 
 
@@ -167,6 +181,9 @@ def import_file(uow: UnitOfWork, actor: Actor, pseudonym: str, path: Path, kind:
         return record.save_history_file(uow, actor, pseudonym, path)
     if kind == "form":
         return record.save_form_file(uow, actor, pseudonym, path)
+    beside = _OUTPUT_FOLDERS.get((kind, path.name))
+    if beside is not None:  # what the command wrote beside it comes along (pictures, ...)
+        return getattr(record, beside)(uow, actor, pseudonym, path.parent, source="import")
     if kind == "imaging":
         return record.save_imaging(uow, actor, pseudonym, path)
     if kind == "instability":
