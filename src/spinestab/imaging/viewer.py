@@ -1,0 +1,229 @@
+"""What the browser viewer needs from the imaging library: volumes as NIfTI, colours, slices.
+
+The viewer (NiiVue in the web app) reads NIfTI. A DICOM series is converted once on the
+server with :func:`volume_to_nifti` (the geometry of :func:`~spinestab.imaging.io.read_volume`,
+so a mask drawn on the converted volume lies on the DICOM series' grid); masks go the same
+way. :func:`muscle_palette` gives one colour per muscle (the QA pictures' colours), the two
+sides apart (right solid, left lighter) and named in the legend. :func:`level_slices` turns
+``summary.json``'s per-slice level names into the slice span of each level, so a click on a
+row of the per-level table can show that level's slices.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spinestab.errors import InputError, require
+from spinestab.imaging.io import Volume
+from spinestab.imaging.labels import LabelScheme
+
+__all__ = [
+    "MUSCLE_COLOURS",
+    "LevelSlices",
+    "PaletteEntry",
+    "level_slices",
+    "muscle_palette",
+    "read_nifti_bytes",
+    "summary_levels",
+    "volume_to_nifti",
+]
+
+#: One colour per muscle, as the QA pictures draw them (:mod:`spinestab.imaging.qa`).
+MUSCLE_COLOURS: dict[str, str] = {
+    "multifidus": "#e6194b",
+    "erector_spinae": "#3cb44b",
+    "autochthon": "#3cb44b",
+    "psoas": "#4363d8",
+    "quadratus_lumborum": "#f58231",
+}
+_OTHER_MUSCLE = "#ffe119"
+_VERTEBRA = "#bfbfbf"
+#: Share of white mixed into a left side's colour (the right side is the pure colour).
+LEFT_TINT = 0.45
+
+
+@dataclass(frozen=True)
+class PaletteEntry:
+    """How one label value is shown and named in the viewer's legend."""
+
+    value: int
+    kind: str
+    name: str
+    side: str
+    colour: str
+    editable: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "value": self.value,
+            "kind": self.kind,
+            "name": self.name,
+            "side": self.side,
+            "colour": self.colour,
+            "editable": self.editable,
+            "label": self.name + (f" {self.side}" if self.side in ("left", "right") else ""),
+        }
+
+
+def _tint(colour: str, share: float) -> str:
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    mixed = np.rint(rgb + (255.0 - rgb) * share).astype(int)
+    return "#" + "".join(f"{v:02x}" for v in mixed)
+
+
+def muscle_palette(scheme: LabelScheme) -> list[PaletteEntry]:
+    """Return the legend of a label scheme: muscles (editable) first, then vertebrae.
+
+    Each muscle has its QA colour; its left side a lighter tint of it, so sides are told
+    apart on the overlay as well as in the legend. Labels of other kinds (organs of a
+    TotalSegmentator mask, discs) are kept in the mask but not drawn.
+
+    Examples
+    --------
+    >>> from spinestab.imaging.labels import get_scheme
+    >>> [(p.value, p.name, p.side, p.colour) for p in muscle_palette(get_scheme("musclemap"))][:2]
+    [(1, 'multifidus', 'right', '#e6194b'), (2, 'multifidus', 'left', '#f1809c')]
+
+    """
+    entries = []
+    for value, entry in sorted(scheme.muscles().items()):
+        base = MUSCLE_COLOURS.get(entry.name, _OTHER_MUSCLE)
+        colour = _tint(base, LEFT_TINT) if entry.side == "left" else base
+        entries.append(PaletteEntry(int(value), "muscle", entry.name, entry.side, colour, True))
+    for value, entry in sorted(scheme.entries.items()):
+        if entry.kind in ("vertebra", "vertebrae", "vertebral_body"):
+            entries.append(
+                PaletteEntry(int(value), entry.kind, entry.name, entry.side, _VERTEBRA, False)
+            )
+    return entries
+
+
+def volume_to_nifti(volume: Volume, *, labels: bool = False, compress: bool = True) -> bytes:
+    """Return a volume as NIfTI-1 bytes with its affine (sform and qform).
+
+    Parameters
+    ----------
+    volume : Volume
+        Image or label map (e.g. a DICOM series read with ``read_volume``).
+    labels : bool
+        Store as a label map: ``uint8`` when every label fits (the viewer can then edit it
+        as a drawing), else ``int16``; non-integer values fail.
+    compress : bool
+        gzip the bytes (``.nii.gz``).
+
+    Raises
+    ------
+    InputError
+        Labels outside 0..32767.
+
+    """
+    nib = require("nibabel", extra="imaging", feature="Writing NIfTI")
+    data = volume.data
+    if labels:
+        if data.size and (int(data.min()) < 0 or int(data.max()) > 32767):
+            raise InputError(
+                "label values out of range",
+                source=volume.source or None,
+                value=(int(data.min()), int(data.max())),
+                expected="labels 0..32767",
+            )
+        dtype = np.uint8 if not data.size or int(data.max()) <= 255 else np.int16
+        data = data.astype(dtype)
+    elif data.dtype.kind == "f":
+        data = data.astype(np.float32)
+    elif data.dtype.kind in "iu" and data.size and int(np.abs(data).max()) < 32768:
+        data = data.astype(np.int16)
+    else:
+        data = data.astype(np.float32)
+    image = nib.Nifti1Image(np.asarray(data), volume.affine)
+    image.header.set_xyzt_units("mm", "sec")
+    image.set_sform(volume.affine, code=1)
+    image.set_qform(volume.affine, code=1)
+    raw = image.to_bytes()
+    return gzip.compress(raw, compresslevel=1) if compress else raw
+
+
+def read_nifti_bytes(data: bytes, *, source: str, as_labels: bool = False) -> Volume:
+    """Read NIfTI bytes (gzip or plain) into a :class:`Volume` (as ``read_nifti`` does).
+
+    Raises
+    ------
+    InputError
+        Not NIfTI, truncated, or not 3-D.
+
+    """
+    import tempfile
+    from pathlib import Path
+
+    from spinestab.imaging.io.nifti import read_nifti
+
+    suffix = ".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii"
+    with tempfile.TemporaryDirectory(prefix="spinestab-nifti-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            volume = read_nifti(path, as_labels=as_labels)
+        except InputError as exc:
+            raise InputError(exc.message, source=source, expected=exc.expected) from None
+        data_copy = np.array(volume.data)  # detach from the temporary file
+    return Volume(data_copy, volume.affine, volume.modality, source, volume.meta)
+
+
+@dataclass(frozen=True)
+class LevelSlices:
+    """The slices of one vertebral level along the slice axis (first, last, middle)."""
+
+    level: str
+    first: int
+    last: int
+
+    @property
+    def middle(self) -> int:
+        """The slice shown when the level is chosen."""
+        return (self.first + self.last) // 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"level": self.level, "first": self.first, "last": self.last, "middle": self.middle}
+
+
+def level_slices(per_slice: Sequence[str], *, slice_count: int | None = None) -> list[LevelSlices]:
+    """Return each level's slice span from the per-slice level names of ``summary.json``.
+
+    A level named on slices that are not contiguous gets its outermost span. ``all`` (the
+    whole study) spans every slice.
+
+    Examples
+    --------
+    >>> [s.to_dict() for s in level_slices(["", "L4", "L4", "L5", ""])][0]
+    {'level': 'all', 'first': 0, 'last': 4, 'middle': 2}
+
+    """
+    count = slice_count if slice_count is not None else len(per_slice)
+    spans: dict[str, list[int]] = {}
+    for index, name in enumerate(per_slice):
+        if name:
+            spans.setdefault(str(name), []).append(index)
+    out = [LevelSlices("all", 0, max(count - 1, 0))]
+    out += [LevelSlices(name, min(idx), max(idx)) for name, idx in spans.items()]
+    return out
+
+
+def summary_levels(summary: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Return :func:`level_slices` of a ``summary.json`` document (empty without one)."""
+    if not isinstance(summary, Mapping):
+        return []
+    levels = summary.get("levels")
+    per_slice = levels.get("per_slice") if isinstance(levels, Mapping) else None
+    if not isinstance(per_slice, list):
+        return []
+    count = summary.get("n_slices")
+    names = [str(x or "") for x in per_slice]
+    spans = level_slices(names, slice_count=count if isinstance(count, int) else None)
+    return [s.to_dict() for s in spans]
