@@ -138,7 +138,7 @@ def test_sixteen_bit_png_is_windowed_to_its_percentiles(gradient):
     [
         (b"", "empty file"),
         (b"not a picture at all" * 10, "cannot read the picture"),
-        (_png(np.zeros((64, 64), np.uint8))[:60], "cannot read the picture"),
+        (_png(np.zeros((64, 64), np.uint8))[:60], "cannot read the picture|truncated"),
     ],
 )
 def test_bad_files_are_refused_with_their_name(data, message):
@@ -146,6 +146,19 @@ def test_bad_files_are_refused_with_their_name(data, message):
         read_radiograph(data, name="upload.png")
     if data:
         assert "upload.png" in str(info.value)
+
+
+def test_a_truncated_picture_is_refused_even_where_pillow_is_lenient(monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    whole = _png(np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8))
+    with pytest.raises(InputError, match="truncated picture"):
+        read_radiograph(whole[: len(whole) // 2], name="cut.png")
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(buffer, format="JPEG")
+    with pytest.raises(InputError, match="truncated picture"):
+        read_radiograph(buffer.getvalue()[:-10], name="cut.jpg")
 
 
 def test_other_dicom_modalities_and_truncation_are_refused(gradient):

@@ -24,8 +24,10 @@ from spinestab.imaging.labels import LabelScheme
 
 __all__ = [
     "MUSCLE_COLOURS",
+    "FatOverlay",
     "LevelSlices",
     "PaletteEntry",
+    "fat_overlay",
     "level_slices",
     "muscle_palette",
     "read_nifti_bytes",
@@ -227,3 +229,58 @@ def summary_levels(summary: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     names = [str(x or "") for x in per_slice]
     spans = level_slices(names, slice_count=count if isinstance(count, int) else None)
     return [s.to_dict() for s in spans]
+
+
+@dataclass(frozen=True)
+class FatOverlay:
+    """The voxel fat fraction a run measured, for the viewer's fat overlay.
+
+    Attributes
+    ----------
+    volume : Volume
+        Fat fraction in percent (0-100) inside the muscles, 0 elsewhere (float32).
+    method : str
+        The fat method tag (as in ``muscle_quality.csv``).
+    classes : bool
+        True when the values are classes (single-contrast MR, CT in a HU range: every voxel
+        is fat or not), False for a continuous map (Dixon, PDFF).
+
+    """
+
+    volume: Volume
+    method: str
+    classes: bool
+
+
+def fat_overlay(image: Any, mask: Any, *, options: Any) -> FatOverlay:
+    """Return the fat fraction per voxel as ``analyse_mri`` measures it, for display.
+
+    The same reading, modality and fat steps as
+    :func:`~spinestab.imaging.pipeline.analyse_mri`, so the overlay shows what the rows
+    beside it were measured from.
+
+    Parameters
+    ----------
+    image : path, Volume, DixonPair or FatFractionMap
+        As for ``analyse_mri``.
+    mask : path or Volume
+        The muscle mask.
+    options : MriOptions
+        The run's options.
+
+    """
+    from spinestab.imaging.inputs import LevelInputs
+    from spinestab.imaging.pipeline import _fat_map, _modality, _prepare, _read_image, _read_mask
+
+    run = _prepare(image, mask, options, LevelInputs(), None, None)
+    base, fat_image = _read_image(image, options)
+    mask_volume = _read_mask(run, mask, base)
+    modality, _ = _modality(image, base, options)
+    fat = _fat_map(run, image, base, fat_image, mask_volume, modality)
+    percent = np.where(np.isfinite(fat.fraction), fat.fraction * 100.0, 0.0).astype(np.float32)
+    percent[~np.isin(mask_volume.data, list(run.scheme.muscles()))] = 0.0
+    return FatOverlay(
+        volume=base.with_data(percent),
+        method=fat.method,
+        classes=not fat.method.startswith(("dixon", "pdff")),
+    )

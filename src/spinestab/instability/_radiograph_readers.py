@@ -149,6 +149,12 @@ def read_picture_film(data: bytes, source: str) -> Radiograph:
             expected="a complete DICOM (CR/DX), PNG or JPEG file",
         ) from None
     kind = (picture.format or "").lower()
+    if not _complete(data, kind):
+        raise InputError(
+            "truncated picture (its end marker is missing)",
+            source=source,
+            expected="the whole PNG or JPEG file",
+        )
     if kind not in ("png", "jpeg"):
         raise InputError(
             "unsupported picture format",
@@ -172,6 +178,20 @@ def read_picture_film(data: bytes, source: str) -> Radiograph:
         source=source,
         meta={"mode": picture.mode},
     )
+
+
+def _complete(data: bytes, kind: str) -> bool:
+    """Whether a PNG ends with its IEND chunk and a JPEG with its EOI marker.
+
+    Pillow may be told elsewhere in a process to load truncated files silently
+    (``ImageFile.LOAD_TRUNCATED_IMAGES``); a film cut short must never pass for whole.
+    """
+    tail = data[-64:]
+    if kind == "png":
+        return b"IEND" in tail
+    if kind == "jpeg":
+        return b"\xff\xd9" in tail
+    return True
 
 
 def _check_size(shape: Sequence[int], source: str) -> None:

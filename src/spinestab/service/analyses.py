@@ -491,3 +491,12 @@ ANALYSES: dict[str, JobFunction] = {
     "instability": run_instability,
     "wearable": run_wearable,
 }
+
+
+def _imaging_jobs() -> dict[str, JobFunction]:
+    from spinestab.service.imaging_jobs import IMAGING_JOBS
+
+    return IMAGING_JOBS
+
+
+ANALYSES.update(_imaging_jobs())  # mri_mask, instability_landmarks (the imaging viewer)

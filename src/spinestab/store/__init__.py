@@ -5,6 +5,7 @@ Writes go through :mod:`spinestab.record` (validation, safety rules, audit).
 """
 
 from spinestab.store import (
+    imaging_models,  # noqa: F401  (the viewer's tables too)
     live_models,  # noqa: F401  (the live tables join the metadata)
     morphometry_models,  # noqa: F401  (the morphometry tables too)
 )

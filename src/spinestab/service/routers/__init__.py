@@ -7,7 +7,18 @@ it here; the authorisation matrix test picks its routes up from the app's route 
 from fastapi import APIRouter
 
 from spinestab.service.deps import CsrfChecked
-from spinestab.service.routers import auth, health, interop, jobs, live, me, patients, users
+from spinestab.service.routers import (
+    auth,
+    health,
+    imaging,
+    interop,
+    jobs,
+    live,
+    me,
+    patients,
+    radiographs,
+    users,
+)
 
 __all__ = ["api_router"]
 
@@ -16,4 +27,6 @@ api_router.include_router(auth.login_router)  # the only state change without CS
 _checked = APIRouter(dependencies=[CsrfChecked])
 for _module in (health, auth, patients, jobs, users, interop, me, live):
     _checked.include_router(_module.router)
+for _imaging in (imaging.router, radiographs.router, radiographs.instability_router):
+    _checked.include_router(_imaging)
 api_router.include_router(_checked)

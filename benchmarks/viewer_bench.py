@@ -1,0 +1,218 @@
+"""Imaging viewer timing: `python -m benchmarks viewer [--repeat N] [--no-browser]`.
+
+1. DICOM -> viewer conversion of a 20-slice 512x512 MR series (synthetic, uncompressed
+   16-bit, written with pydicom): spinestab's ``read_volume`` + ``volume_to_nifti`` (what an
+   upload does once) against SimpleITK's ``ImageSeriesReader`` + ``WriteImage(.nii.gz)``.
+2. First view on loopback (goal < 2 s): a real ``spinestab serve`` (SQLite), the series
+   uploaded through the API, then headless Chromium (Debian's, SwiftShader WebGL2) opens the
+   viewer page: from navigation start to the image and mask drawn (``data-ready``), and the
+   viewer script's own figure (volume + state fetched, NiiVue attached, mask loaded).
+
+Figures depend on the machine's load (2 shared cores here); the ratio is measured in one
+process, one after the other.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHROMIUM = "/usr/bin/chromium"
+SHAPE = (512, 512, 20)  # rows, columns, slices
+
+
+def write_series(folder: Path, *, seed: int = 0) -> list[Path]:
+    """Write a synthetic 20-slice 512x512 axial MR series (uncompressed, 16-bit)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    rng = np.random.default_rng(seed)
+    rows, cols, count = SHAPE
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    body = ((yy - rows / 2) / (rows * 0.4)) ** 2 + ((xx - cols / 2) / (cols * 0.45)) ** 2 < 1
+    series, study, frame = generate_uid(), generate_uid(), generate_uid()
+    paths = []
+    for k in range(count):
+        pixels = (body * 600 + rng.normal(0, 20, (rows, cols))).clip(0, 4000).astype(np.uint16)
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.Modality, ds.InstanceNumber = "MR", k + 1
+        ds.Rows, ds.Columns = rows, cols
+        ds.PixelSpacing = [0.6, 0.6]
+        ds.SliceThickness = 4.0
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [-153.6, -153.6, -40.0 + 4.0 * k]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.PixelData = pixels.tobytes()
+        path = folder / f"slice{k:03d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def conversion(folder: Path, repeat: int) -> None:
+    """Time DICOM -> NIfTI for the viewer, spinestab against SimpleITK."""
+    import SimpleITK as sitk  # noqa: N813 - the usual name
+
+    from spinestab.imaging.io import read_volume
+    from spinestab.imaging.viewer import volume_to_nifti
+
+    out = folder.parent / "sitk.nii.gz"
+
+    def ours() -> int:
+        return len(volume_to_nifti(read_volume(folder)))
+
+    def peer() -> None:
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(folder)))
+        sitk.WriteImage(reader.Execute(), str(out), useCompression=True)
+
+    ours()
+    peer()  # warm-up (imports, page cache)
+    t_ours = _median_time(ours, repeat)
+    t_peer = _median_time(peer, repeat)
+    print(f"DICOM -> viewer NIfTI, 20 x 512 x 512 (median of {repeat}):")
+    print(f"  spinestab read_volume + volume_to_nifti: {t_ours:6.3f} s ({ours() / 2**20:.1f} MiB)")
+    print(f"  SimpleITK series reader + WriteImage:    {t_peer:6.3f} s")
+    print(f"  ratio spinestab / SimpleITK:             {t_ours / t_peer:6.2f}")
+
+
+def _serve(data: Path, folder: Path) -> tuple[subprocess.Popen, str, dict[str, str]]:
+    import httpx
+
+    env = os.environ.copy() | {
+        "SPINESTAB_DATA_DIR": str(data / "data"),
+        "SPINESTAB_DATABASE_URL": f"sqlite:///{data / 'store.sqlite3'}",
+        "SPINESTAB_ARGON2_TIME_COST": "1",
+        "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
+        "SPINESTAB_USER": "bench",
+        "SPINESTAB_JOB_WORKERS": "0",
+    }
+    cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
+    for args, stdin in (
+        (["patient", "add", "P-BENCH"], None),
+        (["user", "add", "doc", "--role", "clinician", "--password-stdin"], "bench password 1"),
+    ):
+        subprocess.run(
+            [*cli, *args], env=env, input=stdin, text=True, check=True, capture_output=True
+        )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    with httpx.Client(base_url=base, timeout=120) as client:
+        csrf = client.post(
+            "/api/v1/auth/login", json={"username": "doc", "password": "bench password 1"}
+        ).json()["csrf_token"]
+        files = [
+            ("image", (p.name, p.read_bytes(), "application/dicom"))
+            for p in sorted(folder.iterdir())
+        ]
+        start = time.perf_counter()
+        made = client.post(
+            "/api/v1/patients/P-BENCH/imaging", files=files, headers={"X-CSRF-Token": csrf}
+        )
+        made.raise_for_status()
+        elapsed = time.perf_counter() - start
+        print(f"upload of the series through the API (stored, converted): {elapsed:6.3f} s")
+        study = made.json()["study"]
+        start = time.perf_counter()
+        volume = client.get(f"/api/v1/patients/P-BENCH/imaging/{study}/volume")
+        print(
+            f"GET .../volume over loopback ({len(volume.content) / 2**20:.1f} MiB gzip):       "
+            f"{time.perf_counter() - start:6.3f} s"
+        )
+    return process, base, {"study": str(study)}
+
+
+def first_view(folder: Path, repeat: int) -> None:
+    """Median time from navigation start to the image drawn in the viewer."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="spinestab-viewer-bench-") as tmp:
+        process, base, ids = _serve(Path(tmp), folder)
+        try:
+            flags = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=flags
+                )
+                context = browser.new_context(viewport={"width": 1366, "height": 900})
+                page = context.new_page()
+                page.goto(f"{base}/login")
+                page.fill("#username", "doc")
+                page.fill("#password", "bench password 1")
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/worklist")
+                url = f"{base}/patients/P-BENCH/imaging/{ids['study']}"
+                page.goto(url)  # warm-up: caches the 2 MiB NiiVue bundle as a browser would
+                page.wait_for_selector("#imaging-viewer[data-ready=true]", timeout=120_000)
+                total, script = [], []
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    page.goto(url)
+                    page.wait_for_selector("#imaging-viewer[data-ready=true]", timeout=120_000)
+                    total.append(time.perf_counter() - start)
+                    script.append(page.evaluate("window.spinestabViewer.state.firstViewMs") / 1000)
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print(f"first view of the series in the viewer (median of {repeat}, goal < 2 s):")
+    print(f"  navigation start -> image and mask drawn: {statistics.median(total):6.3f} s")
+    print(f"  viewer script: fetch + decode + draw:     {statistics.median(script):6.3f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(argv or [])
+    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
+    with tempfile.TemporaryDirectory(prefix="spinestab-dicom-") as tmp:
+        folder = Path(tmp) / "series"
+        folder.mkdir()
+        write_series(folder)
+        conversion(folder, repeat)
+        if "--no-browser" in argv or not Path(CHROMIUM).exists():
+            print("first view: skipped (no Chromium or --no-browser)")
+            return 0
+        first_view(folder, repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

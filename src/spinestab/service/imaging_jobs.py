@@ -1,0 +1,243 @@
+"""Background jobs of the imaging viewer and the landmark tool (see :mod:`spinestab.service.jobs`).
+
+- ``mri_mask``: :func:`~spinestab.imaging.pipeline.analyse_mri` on a series and one of its
+  mask versions, written with :func:`~spinestab.imaging.outputs.write_mri_outputs` and saved
+  into the record with :func:`~spinestab.record.save_imaging_folder`, exactly as
+  ``spinestab mri --patient`` does with the same files; the options name the series, the mask
+  version, its method and author. The viewer's fat overlay is stored with the result.
+- ``instability_landmarks``: :func:`~spinestab.instability.assess` on one reader's latest
+  landmark versions (neutral, flexion, extension), written with
+  :func:`~spinestab.instability.outputs.write_instability_outputs` and saved with
+  :func:`~spinestab.record.save_instability_folder` (as ``spinestab instability --patient``);
+  the six-point morphometry of the neutral film (``spinestab morphometry``) is stored beside it.
+
+Job functions take JSON parameters and know nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from spinestab.errors import AlreadyStoredError, InputError
+from spinestab.service.jobs import JobContext, JobFunction
+
+__all__ = ["IMAGING_JOBS", "run_instability_landmarks", "run_mri_mask"]
+
+#: The names of the analysis steps of ``analyse_mri``, in order, for progress.
+_MRI_STEPS = ("read", "fat", "levels", "measure", "pictures")
+
+
+def _record(context: JobContext) -> Any:
+    from spinestab.record import Record
+    from spinestab.store.artifacts import FileArtifactStore
+    from spinestab.store.db import private_dir
+
+    return Record(
+        context.sessions, FileArtifactStore(private_dir(context.settings.data_dir) / "artifacts")
+    )
+
+
+def _actor(context: JobContext) -> Any:
+    from spinestab.record import Actor
+
+    return Actor(username=context.actor, role="clinician")
+
+
+def _mri_options(labels: str, params: dict[str, Any], actor: str) -> Any:
+    from spinestab.imaging.options import LevelNames, MriOptions
+
+    values = dict(params.get("options") or {})
+    values["labels"] = labels
+    names = params.get("level_names")
+    if isinstance(names, dict):
+        rename = names.get("rename") or {}
+        if not isinstance(rename, dict):
+            raise InputError("level_names.rename must be an object", expected='{"L5": "L1"}')
+        values["level_names"] = LevelNames(rename=rename, by=actor)
+    return MriOptions.from_mapping(values)
+
+
+def run_mri_on_files(image: Path, mask: Path, options: Any, out: Path, progress: Any) -> Any:
+    """Analyse and write the ``spinestab mri`` folder; return the result and the fat overlay."""
+    from spinestab.imaging.outputs import write_mri_outputs
+    from spinestab.imaging.pipeline import analyse_mri
+    from spinestab.imaging.viewer import fat_overlay
+
+    result = analyse_mri(image, mask, options=options, progress=progress)
+    write_mri_outputs(result, out)
+    return result, fat_overlay(image, mask, options=options)
+
+
+def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Analyse one mask version of a series and save the result into the record."""
+    from spinestab.imaging.viewer import volume_to_nifti
+    from spinestab.record import save_imaging_folder
+    from spinestab.record._uow import find_patient, store_file
+    from spinestab.record.image_series import (
+        materialise_inputs,
+        series_results,
+        series_row,
+        version_row,
+    )
+
+    record, actor = _record(context), _actor(context)
+    pseudonym = str(context.patient)
+    with tempfile.TemporaryDirectory(prefix="spinestab-job-") as tmp:
+        folder = Path(tmp)
+        with record.unit_of_work() as uow:
+            patient = find_patient(uow, pseudonym)
+            series = series_row(uow, patient.id, int(params["series"]))
+            version = version_row(uow, series.id, params.get("mask_version"))
+            image, mask = materialise_inputs(uow, series, version, folder / "in")
+            trace = {
+                "series": series.id,
+                "mask_version": version.version,
+                "mask_method": version.method,
+                "mask_author": version.created_by,
+            }
+            labels = series.labels
+        options = _mri_options(labels, params, context.actor)
+        context.progress(0.05, "read")
+        done = iter(range(1, len(_MRI_STEPS) + 1))
+
+        def step(name: str) -> None:
+            context.progress(0.05 + 0.75 * next(done, len(_MRI_STEPS)) / len(_MRI_STEPS), name)
+
+        out = folder / "out"
+        _, overlay = run_mri_on_files(image, mask, options, out, step)
+        context.progress(0.9, "saving")
+        stored = options.to_dict() | trace
+        with record.unit_of_work() as uow:
+            patient = find_patient(uow, pseudonym, lock=True)
+            try:
+                saved = save_imaging_folder(
+                    uow,
+                    actor,
+                    pseudonym,
+                    out,
+                    inputs={"image": image, "mask": mask},
+                    options=stored,
+                    source="spinestab viewer",
+                )
+            except AlreadyStoredError:
+                same = [
+                    r for r in series_results(uow, patient.id, series.id) if r.options == stored
+                ]
+                if not same:
+                    raise
+                return {"imaging_study": same[-1].id, "already_stored": True, **trace}
+            store_file(
+                uow,
+                actor,
+                patient,
+                volume_to_nifti(overlay.volume),
+                entity="imaging",
+                entity_id=saved.id,
+                role="fat_map",
+                name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
+            )
+    return {"imaging_study": saved.id, "rows": len(saved.rows), **trace}
+
+
+def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Assess one reader's landmark versions; save the study and morphometry into the record."""
+    from spinestab.instability import assess, load_threshold_set, read_landmarks
+    from spinestab.instability.morphometry import measure_morphometry
+    from spinestab.instability.outputs import write_instability_outputs, write_morphometry_outputs
+    from spinestab.record import save_instability_folder
+    from spinestab.record._uow import find_patient, store_file
+    from spinestab.record.radiographs import landmark_set_for
+
+    record, actor = _record(context), _actor(context)
+    pseudonym = str(context.patient)
+    reader = str(params.get("reader") or context.actor)
+    thresholds = params.get("thresholds")
+    with tempfile.TemporaryDirectory(prefix="spinestab-job-") as tmp:
+        folder = Path(tmp)
+        paths: dict[str, Path] = {}
+        used: dict[str, dict[str, Any]] = {}
+        with record.unit_of_work() as uow:
+            patient = find_patient(uow, pseudonym)
+            for view, (film, version) in landmark_set_for(uow, patient.id, reader=reader).items():
+                paths[view] = folder / f"{view}.json"
+                paths[view].write_text(json.dumps(version.landmarks, indent=2), encoding="utf-8")
+                used[view] = {
+                    "radiograph": film.id,
+                    "landmark_version": version.version,
+                    "landmark_version_id": version.id,
+                    "reader": version.created_by,
+                }
+        if ("flexion" in paths) != ("extension" in paths):
+            missing = "extension" if "flexion" in paths else "flexion"
+            raise InputError(
+                f"the {missing} film has no landmarks by this reader",
+                item="reader",
+                value=reader,
+                expected="flexion and extension both, or neither",
+            )
+        context.progress(0.2, "measure")
+        views = {view: read_landmarks(path, view=view) for view, path in paths.items()}
+        tset = load_threshold_set(thresholds)
+        report = assess(**views, thresholds=tset)
+        out = folder / "out"
+        write_instability_outputs(report, out)
+        morpho_view = "neutral" if "neutral" in views else sorted(views)[0]
+        morpho_out = folder / "morphometry"
+        morpho = write_morphometry_outputs(
+            measure_morphometry(views[morpho_view]),
+            morpho_out,
+            inputs={"landmarks": f"{morpho_view} film, reader {reader}"},
+        )
+        context.progress(0.8, "saving")
+        options = {
+            "thresholds": tset.name,
+            "reader": reader,
+            "landmark_versions": used,
+            "morphometry_view": morpho_view,
+        }
+        with record.unit_of_work() as uow:
+            patient = find_patient(uow, pseudonym, lock=True)
+            saved = save_instability_folder(
+                uow,
+                actor,
+                pseudonym,
+                out,
+                landmarks=paths,
+                options=options,
+                source="spinestab landmark tool",
+            )
+            store_file(
+                uow,
+                actor,
+                patient,
+                morpho_out / "morphometry.json",
+                entity="instability",
+                entity_id=saved.id,
+                role="morphometry",
+                name="morphometry.json",
+            )
+            for name in sorted(morpho["pictures"].values()):
+                store_file(
+                    uow,
+                    actor,
+                    patient,
+                    morpho_out / name,
+                    entity="instability",
+                    entity_id=saved.id,
+                    role="morphometry_picture",
+                    name=name,
+                )
+    return {
+        "instability_study": saved.id,
+        "reader": reader,
+        "verdicts": {lv["level"]: lv.get("verdict") for lv in saved.levels},
+    }
+
+
+IMAGING_JOBS: dict[str, JobFunction] = {
+    "mri_mask": run_mri_mask,
+    "instability_landmarks": run_instability_landmarks,
+}

@@ -1,0 +1,480 @@
+"""``/api/v1/patients/{pseudonym}/imaging``: image series, volumes, mask versions, analyses.
+
+The viewer reads a series' image (``.../volume``) and masks (``.../mask``) as NIfTI, saves a
+drawn or corrected mask (``POST .../mask``: the next mask version, then its analysis as a
+job), and asks for a new analysis with confirmed or corrected level names
+(``POST .../analyses``). Handlers map HTTP to the record's services
+(:mod:`spinestab.record.image_series`) and the job table; no analysis happens here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+)
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from spinestab.errors import (
+    AlreadyStoredError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    RefusedError,
+)
+from spinestab.service.deps import ClinicianUser, MaybeUser, SessionDep, StateDep
+
+__all__ = ["actor_of", "record_call", "router", "unit_of_work"]
+
+router = APIRouter(prefix="/patients/{pseudonym}/imaging", tags=["imaging"])
+
+NIFTI = "application/gzip"
+T = TypeVar("T")
+#: Most files in one uploaded series (a DICOM series is one file per slice).
+MAX_SERIES_FILES = 5000
+
+
+def unit_of_work(session: SessionDep, state: StateDep, _user: MaybeUser) -> Iterator[Any]:
+    """Yield the record's unit of work for one request (an ``IMMEDIATE`` transaction).
+
+    The request's own transaction (the login check, which may refresh the session's
+    last-seen time) is committed first; every imaging route then reads and writes in one
+    unit of work that takes SQLite's write lock at its start, as the record's services do.
+    Even reads write (the audit of every read), and a read transaction upgraded to a write
+    while a background job writes fails at once with "database is locked".
+    """
+    from spinestab.record import Record
+    from spinestab.store.artifacts import FileArtifactStore
+    from spinestab.store.db import private_dir
+
+    session.commit()
+    artifacts = FileArtifactStore(private_dir(state.settings.data_dir) / "artifacts")
+    with Record(state.sessions, artifacts).unit_of_work() as uow:
+        yield uow
+
+
+UowDep = Annotated[Any, Depends(unit_of_work, scope="function")]
+
+
+def actor_of(user: Any) -> Any:
+    """Return the record's actor for a logged-in clinician."""
+    from spinestab.record import Actor
+
+    return Actor(username=user.username, role="clinician")
+
+
+def record_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a record service; its refusals become 404, 409 or 403 (422 for other bad input)."""
+    try:
+        return fn(*args, **kwargs)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (AlreadyStoredError, ConflictError) as exc:
+        raise HTTPException(409, str(exc)) from None
+    except RefusedError as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+def submit(
+    uow: Any,
+    state: Any,
+    background: BackgroundTasks,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    user: Any,
+    pseudonym: str,
+) -> str:
+    """Queue a job in the unit of work (committed with it); wake the workers afterwards."""
+    from spinestab.service.jobs import submit_job
+
+    job = submit_job(
+        uow.session,
+        kind=kind,
+        params=params,
+        actor=user.username,
+        patient=pseudonym,
+        registry=state.registry,
+    )
+    if state.pool is not None:
+        background.add_task(state.pool.notify)
+    return job.id
+
+
+def _result_view(uow: Any, pseudonym: str, study: Any, series_id: int) -> dict[str, Any]:
+    from spinestab.imaging.viewer import summary_levels
+    from spinestab.record.image_series import files_named
+
+    summary = study.summary if isinstance(study.summary, dict) else {}
+    options = study.options
+    base = f"/api/v1/patients/{pseudonym}/imaging/{series_id}"
+    pictures = [
+        {"name": f.name, "url": f"{base}/files/{f.id}"}
+        for f in files_named(uow, "imaging", study.id, "qa_picture")
+    ]
+    fat = files_named(uow, "imaging", study.id, "fat_map")
+    levels = summary.get("levels") if isinstance(summary.get("levels"), dict) else {}
+    return {
+        "id": study.id,
+        "mask_version": options.get("mask_version"),
+        "mask_method": options.get("mask_method"),
+        "mask_author": options.get("mask_author"),
+        "analysed_by": study.created_by,
+        "analysed_at": study.created_at.isoformat() if study.created_at else None,
+        "fat_method": study.fat_method,
+        "rows": [r.values for r in study.rows],
+        "level_slices": summary_levels(summary),
+        "level_names": summary.get("level_names"),
+        "levels_present": list(levels.get("present") or []),
+        "flags": list(summary.get("flags") or []),
+        "pictures": pictures,
+        "fat_url": f"{base}/files/{fat[-1].id}" if fat else None,
+        "fat_classes": bool(fat) and fat[-1].name.startswith("fat_classes"),
+        "options": {
+            k: v for k, v in options.items() if k in ("labels", "level_names", "fat_method")
+        },
+    }
+
+
+def series_state(uow: Any, actor: Any, pseudonym: str, series_id: int) -> dict[str, Any]:
+    """Everything the viewer page needs about a series (an audited read)."""
+    from spinestab.imaging.labels import get_scheme
+    from spinestab.imaging.viewer import muscle_palette
+    from spinestab.record._uow import find_patient
+    from spinestab.record.image_series import get_series, series_results
+
+    series = get_series(uow, actor, pseudonym, series_id)
+    patient = find_patient(uow, pseudonym)
+    results = series_results(uow, patient.id, series_id)
+    return {
+        "study": series.model_dump(mode="json", exclude={"mask_versions"}),
+        "mask_versions": [
+            v.model_dump(mode="json")
+            | {"created_at": v.created_at.isoformat() if v.created_at else ""}
+            for v in series.mask_versions
+        ],
+        "palette": [p.to_dict() for p in muscle_palette(get_scheme(series.labels))],
+        "results": [_result_view(uow, pseudonym, r, series_id) for r in results],
+    }
+
+
+@router.get("")
+def list_studies(pseudonym: str, uow: UowDep, user: ClinicianUser) -> list[dict[str, Any]]:
+    """List the patient's image series with their mask versions."""
+    from spinestab.record.image_series import list_series
+
+    rows = record_call(list_series, uow, actor_of(user), pseudonym)
+    return [r.model_dump(mode="json") for r in rows]
+
+
+def _save_uploads(files: list[UploadFile], folder: Path) -> Path:
+    """Write uploaded files to ``folder``; return the NIfTI file or the DICOM folder."""
+    if not files:
+        raise InputError("no image file", item="image", expected="a NIfTI file or DICOM files")
+    if len(files) > MAX_SERIES_FILES:
+        raise InputError(
+            "too many files", item="image", value=len(files), expected=f"<= {MAX_SERIES_FILES}"
+        )
+    names = [Path(f.filename or f"file{i}").name or f"file{i}" for i, f in enumerate(files)]
+    nifti = [n for n in names if n.lower().endswith((".nii", ".nii.gz"))]
+    if nifti and len(files) > 1:
+        raise InputError(
+            "one NIfTI file, or the files of one DICOM series", item="image", value=len(files)
+        )
+    target = folder / "image"
+    target.mkdir()
+    for index, (upload, name) in enumerate(zip(files, names, strict=True)):
+        path = target / (name if nifti else f"{index:05d}_{name}")
+        with path.open("wb") as out:
+            shutil.copyfileobj(upload.file, out)
+    return target / names[0] if nifti else target
+
+
+def _save_mask_upload(mask: UploadFile, folder: Path) -> Path:
+    name = Path(mask.filename or "mask.nii.gz").name
+    if not name.lower().endswith((".nii", ".nii.gz")):
+        raise InputError(
+            "the mask must be a NIfTI file", item="mask", value=name, expected=".nii or .nii.gz"
+        )
+    path = folder / ("mask" + (".nii.gz" if name.lower().endswith(".gz") else ".nii"))
+    with path.open("wb") as out:
+        shutil.copyfileobj(mask.file, out)
+    return path
+
+
+@router.post("", status_code=201)
+def add_study(
+    pseudonym: str,
+    uow: UowDep,
+    state: StateDep,
+    user: ClinicianUser,
+    background: BackgroundTasks,
+    image: Annotated[
+        list[UploadFile], File(description="A NIfTI file, or the files of one DICOM series")
+    ],
+    mask: Annotated[
+        UploadFile | None, File(description="Muscle mask (NIfTI) on the image grid")
+    ] = None,
+    labels: Annotated[str, Form(max_length=64)] = "musclemap",
+    mask_method: Annotated[str, Form(max_length=64)] = "imported",
+    description: Annotated[str | None, Form(max_length=500)] = None,
+) -> dict[str, Any]:
+    """Add an MRI/CT series (and a mask, analysed at once as a job) -> 201 ``{"study": id}``."""
+    from spinestab.record.image_series import add_image_series
+
+    with tempfile.TemporaryDirectory(prefix="spinestab-upload-") as tmp:
+        folder = Path(tmp)
+        image_path = _save_uploads(image, folder)
+        mask_path = _save_mask_upload(mask, folder) if mask is not None and mask.filename else None
+        series = record_call(
+            add_image_series,
+            uow,
+            actor_of(user),
+            pseudonym,
+            image_path,
+            labels=labels,
+            mask=mask_path,
+            mask_method=mask_method,
+            description=description,
+        )
+    out: dict[str, Any] = {"study": series.id, "mask_version": None, "job_id": None}
+    if series.mask_versions:
+        out["mask_version"] = series.mask_versions[-1].version
+        out["job_id"] = submit(
+            uow,
+            state,
+            background,
+            kind="mri_mask",
+            params={"series": series.id, "mask_version": out["mask_version"]},
+            user=user,
+            pseudonym=pseudonym,
+        )
+    return out
+
+
+@router.get("/{study}")
+def show_study(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> dict[str, Any]:
+    """Return the viewer's state: the series, mask versions, colours, every analysis."""
+    return record_call(series_state, uow, actor_of(user), pseudonym, study)
+
+
+@router.get("/{study}/volume", response_class=Response, responses={200: {"content": {NIFTI: {}}}})
+def get_volume(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> Response:
+    """Return the series' image as NIfTI (``.nii.gz``; DICOM converted on the server)."""
+    from spinestab.record.image_series import volume_bytes
+
+    data = record_call(volume_bytes, uow, actor_of(user), pseudonym, study)
+    return Response(
+        data,
+        media_type=NIFTI,
+        headers={
+            "Content-Disposition": f'attachment; filename="study{study}.nii.gz"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/{study}/mask", response_class=Response, responses={200: {"content": {NIFTI: {}}}})
+def get_mask(
+    pseudonym: str,
+    study: int,
+    uow: UowDep,
+    user: ClinicianUser,
+    version: Annotated[
+        int | None, Query(ge=1, description="Mask version (default: the latest)")
+    ] = None,
+) -> Response:
+    """Return a mask version as NIfTI on the series' grid; 404 when there is none."""
+    from spinestab.record.image_series import mask_bytes
+
+    number, data = record_call(mask_bytes, uow, actor_of(user), pseudonym, study, version)
+    return Response(
+        data,
+        media_type=NIFTI,
+        headers={
+            "Content-Disposition": f'attachment; filename="study{study}_mask_v{number}.nii.gz"',
+            "X-Mask-Version": str(number),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def _mask_body(request: Request) -> tuple[bytes, dict[str, str]]:
+    """Return the mask bytes and form fields (multipart field ``mask``, or a raw body)."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form()
+        try:
+            upload = form.get("mask")
+            if upload is None or isinstance(upload, str):
+                raise InputError(
+                    "no mask file", item="mask", expected="a multipart field 'mask' (NIfTI)"
+                )
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            return await upload.read(), fields
+        finally:
+            await form.close()
+    return await request.body(), {}
+
+
+@router.post(
+    "/{study}/mask",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"mask": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    },
+)
+async def save_mask(
+    pseudonym: str,
+    study: int,
+    request: Request,
+    uow: UowDep,
+    state: StateDep,
+    user: ClinicianUser,
+    background: BackgroundTasks,
+    from_version: Annotated[int | None, Query(ge=1)] = None,
+    note: Annotated[str | None, Query(max_length=2000)] = None,
+) -> dict[str, Any]:
+    """Save a drawn or corrected mask (NIfTI) as the next mask version; analyse it as a job.
+
+    ``from_version``: the version it was drawn from (the new one is ``edited``); without it
+    the new version is ``manual``. 422 (nothing stored) for a mask off the series' grid,
+    unknown labels, no muscle, or no change.
+    """
+    from spinestab.record.image_series import save_mask_version
+
+    data, fields = await _mask_body(request)
+    if from_version is None and fields.get("from_version"):
+        try:
+            from_version = int(fields["from_version"])
+        except ValueError:
+            raise InputError("from_version is not a number", item="from_version") from None
+    note = note or fields.get("note") or None
+    version = await run_in_threadpool(
+        record_call,
+        save_mask_version,
+        uow,
+        actor_of(user),
+        pseudonym,
+        study,
+        data,
+        from_version=from_version,
+        note=note,
+    )
+    job_id = submit(
+        uow,
+        state,
+        background,
+        kind="mri_mask",
+        params={"series": study, "mask_version": version.version},
+        user=user,
+        pseudonym=pseudonym,
+    )
+    return version.model_dump(mode="json") | {"job_id": job_id}
+
+
+class AnalysisIn(BaseModel):
+    """A new analysis of one mask version (e.g. after confirming or correcting level names)."""
+
+    mask_version: int | None = Field(default=None, ge=1)
+    level_names: dict[str, Any] | None = Field(
+        default=None,
+        description='{"rename": {"L5": "L1"}} corrects the names (an anchor: the vertebra '
+        'named L5 is L1); {"rename": {}} confirms them as they are.',
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="More MRI options")
+
+
+@router.post("/{study}/analyses", status_code=202)
+def analyse_study(
+    pseudonym: str,
+    study: int,
+    body: AnalysisIn,
+    uow: UowDep,
+    state: StateDep,
+    user: ClinicianUser,
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    """Analyse a mask version again (level names confirmed or corrected) -> 202 ``{"job_id"}``."""
+    from spinestab.imaging.options import LevelNames, MriOptions
+    from spinestab.record.image_series import get_series
+
+    series = record_call(get_series, uow, actor_of(user), pseudonym, study)
+    numbers = [v.version for v in series.mask_versions]
+    if not numbers:
+        raise HTTPException(409, "this study has no mask yet: draw or import one first")
+    version = body.mask_version or numbers[-1]
+    if version not in numbers:
+        raise HTTPException(404, f"unknown mask version {version}")
+    if body.level_names is not None:
+        LevelNames(rename=dict(body.level_names.get("rename") or {}))  # 422 now, not in the job
+    MriOptions.from_mapping({**body.options, "labels": series.labels})
+    params = {
+        "series": study,
+        "mask_version": version,
+        "level_names": body.level_names,
+        "options": body.options,
+    }
+    return {
+        "job_id": submit(
+            uow,
+            state,
+            background,
+            kind="mri_mask",
+            params=params,
+            user=user,
+            pseudonym=pseudonym,
+        )
+    }
+
+
+@router.get("/{study}/files/{file_id}", response_class=Response)
+def get_file(
+    pseudonym: str, study: int, file_id: int, uow: UowDep, user: ClinicianUser
+) -> Response:
+    """Return a file of the series' analyses: a QA picture (PNG) or the fat overlay."""
+    from spinestab.record._uow import audit, find_patient
+    from spinestab.record.image_series import get_series, series_results
+    from spinestab.store.models import RecordFile
+
+    record_call(get_series, uow, actor_of(user), pseudonym, study)
+    patient = record_call(find_patient, uow, pseudonym)
+    row = uow.session.get(RecordFile, file_id)
+    studies = {s.id for s in series_results(uow, patient.id, study)}
+    if row is None or row.entity != "imaging" or row.entity_id not in studies:
+        raise HTTPException(404, "unknown file")
+    if row.role not in ("qa_picture", "fat_map"):
+        raise HTTPException(404, "unknown file")
+    audit(uow, actor_of(user), "read", "record_file", row.id, patient=patient)
+    media = "image/png" if row.role == "qa_picture" else NIFTI
+    return Response(
+        uow.files().get(row.sha256),
+        media_type=media,
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
