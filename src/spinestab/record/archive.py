@@ -52,6 +52,7 @@ from spinestab.record._uow import (
     utc,
 )
 from spinestab.store.live_models import LivePrompt, LiveSnooze, LiveStream
+from spinestab.store.imaging_models import ImageSeries, LandmarkVersion, MaskVersion, Radiograph
 from spinestab.store.models import (
     Artifact,
     Assessment,
@@ -121,6 +122,10 @@ TABLES: tuple[type[Base], ...] = (
     LiveStream,
     LivePrompt,
     LiveSnooze,
+    ImageSeries,
+    MaskVersion,
+    Radiograph,
+    LandmarkVersion,
     RecordFile,
     AuditEvent,
 )
@@ -153,6 +158,10 @@ ENTITY_TABLES = {
     "live_stream": "live_streams",
     "live_prompt": "live_prompts",
     "live_snooze": "live_snoozes",
+    "image_series": "image_series",
+    "mask_version": "mask_versions",
+    "radiograph": "radiographs",
+    "landmarks": "landmark_versions",
 }
 
 
@@ -251,10 +260,16 @@ def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, A
         "live_streams": streams,
         "live_prompts": by_patient(LivePrompt),
         "live_snoozes": by_patient(LiveSnooze),
+        "image_series": (series := by_patient(ImageSeries)),
+        "mask_versions": (masks := by_patient(MaskVersion)),
+        "radiographs": (films := by_patient(Radiograph)),
+        "landmark_versions": by_patient(LandmarkVersion),
         "record_files": files,
         "audit_events": by_patient(AuditEvent),
     }
     hashes = {f.sha256 for f in files} | {a.artifact_sha256 for a in forms if a.artifact_sha256}
+    hashes |= {x.volume_sha256 for x in series} | {m.sha256 for m in masks}
+    hashes |= {f.file_sha256 for f in films} | {f.display_sha256 for f in films}
     rows["artifacts"] = [s.get(Artifact, h) for h in sorted(hashes)]
     models = {m.__tablename__: m for m in TABLES}
     return {
