@@ -230,6 +230,10 @@ def _add_film(client, csrf, view, pixels, **form):
     return response.json()
 
 
+def _mid(a, b):
+    return [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]
+
+
 def _shifted(vertebrae, level, dx):
     out = json.loads(json.dumps(vertebrae))
     for point in out[level].values():
@@ -259,6 +263,10 @@ def test_landmarks_instability_morphometry_and_a_second_reader(app, client, tmp_
         assert film["pixel_spacing_mm"] == [0.3, 0.3] and film["magnification_corrected"] is True
         ids[view] = film["id"]
         truth = landmarks_to_dict(phantom.landmarks)["vertebrae"]
+        if view == "neutral":  # L3's endplate mid-points, as the tool places them (issue 17)
+            c = truth["L3"]
+            truth["L3"]["mid_superior"] = _mid(c["anterior_superior"], c["posterior_superior"])
+            truth["L3"]["mid_inferior"] = _mid(c["anterior_inferior"], c["posterior_inferior"])
         saved = client.post(
             f"{API}/radiographs/{film['id']}/landmarks",
             json={"vertebrae": truth},
@@ -282,6 +290,12 @@ def test_landmarks_instability_morphometry_and_a_second_reader(app, client, tmp_
         "L4",
         "L5",
     ]
+    morpho = {v["level"]: v for v in first["morphometry"]["vertebrae"]}
+    l3 = morpho["L3"]  # a wedge of 1 deg: the middle height lies between the other two
+    assert l3["middle_height_mm"] is not None and morpho["L2"]["middle_height_mm"] is None
+    low, high = sorted([l3["anterior_height_mm"], l3["posterior_height_mm"]])
+    assert low - 0.05 <= l3["middle_height_mm"] <= high + 0.05
+    assert "biconcave_unknown" in morpho["L2"]["flags"] and "biconcave_unknown" not in l3["flags"]
     assert {p["role"] for p in first["pictures"]} >= {"picture"}
     figure = client.get(next(p["url"] for p in first["pictures"] if p["role"] == "picture"))
     assert figure.status_code == 200 and figure.content[:4] == b"\x89PNG"

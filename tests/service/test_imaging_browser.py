@@ -331,3 +331,67 @@ def test_place_corners_on_synthetic_films(browser, server):
     phone.close()
     assert errors == []
     context.close()
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+def _axe(page):
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_imaging_pages_have_no_serious_accessibility_violations(browser, server, viewport):
+    """axe-core (vendored) on the imaging list, the viewer, the landmark tool, instability."""
+    from playwright.sync_api import expect
+
+    from spinestab.instability.film_phantom import study_films
+
+    base = server["base"]
+    size = "phone" if viewport is PHONE else "desktop"
+    context = browser.new_context(viewport=viewport, bypass_csp=True)  # to inject axe only
+    page = context.new_page()
+    _login(page, base)
+    cookies = {c["name"]: c["value"] for c in context.cookies()}
+    csrf = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']")
+    api = f"{base}/api/v1/patients/P-IMG-a11y-{size}"
+    subprocess.run(
+        [*server["cli"], "patient", "add", f"P-IMG-a11y-{size}"],
+        env=server["env"],
+        check=True,
+        capture_output=True,
+    )
+    with httpx.Client(cookies=cookies, timeout=60, headers={"X-CSRF-Token": csrf}) as client:
+        study = client.post(
+            f"{api}/imaging",
+            files=[("image", (MM_IMAGE.name, MM_IMAGE.read_bytes(), "application/gzip"))],
+        ).json()["study"]
+        pixels = study_films(pixel_spacing_mm=0.3)["neutral"].pixels
+        film = client.post(
+            f"{api}/radiographs",
+            files={"file": ("neutral.png", _png(pixels), "image/png")},
+            data={"view": "neutral"},
+        ).json()["id"]
+    pages = f"{base}/patients/P-IMG-a11y-{size}"
+    found = {}
+    page.goto(f"{pages}/imaging")
+    found["imaging"] = _axe(page)
+    page.goto(f"{pages}/imaging/{study}")
+    expect(page.locator("#imaging-viewer")).to_have_attribute("data-ready", "true", timeout=60_000)
+    found["viewer"] = _axe(page)
+    page.goto(f"{pages}/radiographs/{film}")
+    expect(page.locator("#landmark-tool")).to_have_attribute("data-ready", "true", timeout=60_000)
+    found["landmarks"] = _axe(page)
+    page.goto(f"{pages}/instability")
+    found["instability"] = _axe(page)
+    context.close()
+    assert {k: v for k, v in found.items() if v} == {}

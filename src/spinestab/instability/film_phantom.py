@@ -10,6 +10,7 @@ truth is the set itself. :func:`study_films` gives the three views of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ STUDY_TRUTH: dict[str, tuple[list[float], list[float], float]] = {
     "flexion": ([0.5, 1.0, 1.5, 8.5, 1.5], [-1.0, 0.0, 2.0, 3.0, 9.0], 28.0),
     "extension": ([0.0, 0.5, 1.0, 4.0, 1.0], [7.0, 9.0, 11.0, 14.0, 17.0], 44.0),
 }
-_COMMON = {
+_COMMON: dict[str, Any] = {
     "levels": ("L1", "L2", "L3", "L4", "L5", "S1"),
     "depth_mm": [38.0, 39.0, 41.0, 42.0, 42.0, 44.0],
     "wedge_deg": [2.0, 1.5, 1.0, 1.0, 4.0, 0.0],

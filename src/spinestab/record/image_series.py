@@ -500,3 +500,176 @@ def version_row(uow: UnitOfWork, series_id: int, number: int | None) -> MaskVers
 def series_row(uow: UnitOfWork, patient_id: int, series_id: int) -> ImageSeries:
     """Return a series row of the patient (NotFoundError otherwise)."""
     return _series(uow, patient_id, series_id)
+
+
+class AnalysisOut(_Out):
+    """One analysis of a series: the record's imaging study with its mask version traced."""
+
+    id: int
+    mask_version: int | None
+    mask_method: str | None
+    mask_author: str | None
+    analysed_by: str | None
+    analysed_at: dt.datetime | None
+    fat_method: str | None
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    options: dict[str, Any]
+    files: list[dict[str, Any]]
+
+
+@service("read", "imaging")
+def series_analyses(
+    uow: UnitOfWork, actor: Actor, pseudonym: str, series_id: int
+) -> list[AnalysisOut]:
+    """Return every analysis of a series, oldest first, with its files (an audited read)."""
+    authorize(actor, pseudonym, patient_may=False)
+    patient = find_patient(uow, pseudonym)
+    _series(uow, patient.id, series_id)
+    out = []
+    for study in series_results(uow, patient.id, series_id):
+        files = uow.session.scalars(
+            select(RecordFile)
+            .where(RecordFile.entity == "imaging", RecordFile.entity_id == study.id)
+            .order_by(RecordFile.id)
+        ).all()
+        options = dict(study.options)
+        out.append(
+            AnalysisOut(
+                id=study.id,
+                mask_version=options.get("mask_version"),
+                mask_method=options.get("mask_method"),
+                mask_author=options.get("mask_author"),
+                analysed_by=study.created_by,
+                analysed_at=utc(study.created_at),
+                fat_method=study.fat_method,
+                rows=[r.values for r in study.rows],
+                summary=study.summary if isinstance(study.summary, Mapping) else {},
+                options=options,
+                files=[
+                    {"id": f.id, "role": f.role, "name": f.name}
+                    for f in files
+                    if f.role in ANALYSIS_FILE_ROLES
+                ],
+            )
+        )
+    audit(uow, actor, "read", "imaging", None, patient=patient, detail={"series": series_id})
+    return out
+
+
+#: Files of an analysis the viewer shows: QA pictures and the fat overlay.
+ANALYSIS_FILE_ROLES = ("qa_picture", "fat_map")
+
+
+@service("read", "record_file")
+def analysis_file(
+    uow: UnitOfWork, actor: Actor, pseudonym: str, series_id: int, file_id: int
+) -> tuple[str, str, bytes]:
+    """Return ``(role, name, bytes)`` of a QA picture or fat overlay of a series' analysis."""
+    authorize(actor, pseudonym, patient_may=False)
+    patient = find_patient(uow, pseudonym)
+    _series(uow, patient.id, series_id)
+    row = uow.session.get(RecordFile, file_id)
+    studies = {s.id for s in series_results(uow, patient.id, series_id)}
+    if (
+        row is None
+        or row.entity != "imaging"
+        or row.entity_id not in studies
+        or row.role not in ANALYSIS_FILE_ROLES
+    ):
+        raise NotFoundError("unknown file", item="file", value=file_id)
+    audit(uow, actor, "read", "record_file", row.id, patient=patient)
+    return row.role, row.name, uow.files().get(row.sha256)
+
+
+class JobInputs(_Out):
+    """What an analysis job of one mask version reads: files written out, and the trace."""
+
+    image: str
+    mask: str
+    labels: str
+    trace: dict[str, Any]
+
+
+@service("read", "mask_version")
+def analysis_inputs(
+    uow: UnitOfWork,
+    actor: Actor,
+    pseudonym: str,
+    series_id: int,
+    version: int | None,
+    folder: Path,
+) -> JobInputs:
+    """Write a series' input files and one mask version to ``folder`` for an analysis."""
+    authorize(actor, pseudonym, patient_may=False)
+    patient = find_patient(uow, pseudonym)
+    series = _series(uow, patient.id, series_id)
+    row = _version(uow, series.id, version)
+    image, mask = materialise_inputs(uow, series, row, Path(folder))
+    audit(uow, actor, "read", "mask_version", row.id, patient=patient, detail={"for": "analysis"})
+    return JobInputs(
+        image=str(image),
+        mask=str(mask),
+        labels=series.labels,
+        trace={
+            "series": series.id,
+            "mask_version": row.version,
+            "mask_method": row.method,
+            "mask_author": row.created_by,
+        },
+    )
+
+
+@service("create", "imaging")
+def save_series_analysis(
+    uow: UnitOfWork,
+    actor: Actor,
+    pseudonym: str,
+    folder: Path,
+    *,
+    inputs: Mapping[str, Path],
+    options: Mapping[str, Any],
+    fat_overlay: bytes | None = None,
+    fat_name: str = "fat_map.nii.gz",
+) -> tuple[int, bool]:
+    """Save a ``spinestab mri`` folder of a series' mask version; return ``(study id, new)``.
+
+    The same mask analysed with the same options is stored once: the earlier study's id
+    comes back with ``new`` False.
+    """
+    from spinestab.record.results import save_imaging_folder
+
+    authorize(actor, pseudonym, patient_may=False)
+    patient = find_patient(uow, pseudonym, lock=True)
+    try:
+        saved = save_imaging_folder(
+            uow,
+            actor,
+            pseudonym,
+            folder,
+            inputs=dict(inputs),
+            options=dict(options),
+            source="spinestab viewer",
+        )
+    except AlreadyStoredError:
+        series_id = options.get("series")
+        same = [
+            r
+            for r in series_results(uow, patient.id, int(series_id or 0))
+            if r.options == dict(options)
+        ]
+        if not same:
+            raise
+        return same[-1].id, False
+    if fat_overlay is not None:
+        store_file(
+            uow,
+            actor,
+            patient,
+            fat_overlay,
+            entity="imaging",
+            entity_id=saved.id,
+            role="fat_map",
+            name=fat_name,
+        )
+    return saved.id, True

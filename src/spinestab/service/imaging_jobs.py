@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spinestab.errors import AlreadyStoredError, InputError
+from spinestab.errors import InputError
 from spinestab.service.jobs import JobContext, JobFunction
 
 __all__ = ["IMAGING_JOBS", "run_instability_landmarks", "run_mri_mask"]
@@ -74,32 +74,23 @@ def run_mri_on_files(image: Path, mask: Path, options: Any, out: Path, progress:
 def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Analyse one mask version of a series and save the result into the record."""
     from spinestab.imaging.viewer import volume_to_nifti
-    from spinestab.record import save_imaging_folder
-    from spinestab.record._uow import find_patient, store_file
-    from spinestab.record.image_series import (
-        materialise_inputs,
-        series_results,
-        series_row,
-        version_row,
-    )
+    from spinestab.record.image_series import analysis_inputs, save_series_analysis
 
     record, actor = _record(context), _actor(context)
     pseudonym = str(context.patient)
     with tempfile.TemporaryDirectory(prefix="spinestab-job-") as tmp:
         folder = Path(tmp)
         with record.unit_of_work() as uow:
-            patient = find_patient(uow, pseudonym)
-            series = series_row(uow, patient.id, int(params["series"]))
-            version = version_row(uow, series.id, params.get("mask_version"))
-            image, mask = materialise_inputs(uow, series, version, folder / "in")
-            trace = {
-                "series": series.id,
-                "mask_version": version.version,
-                "mask_method": version.method,
-                "mask_author": version.created_by,
-            }
-            labels = series.labels
-        options = _mri_options(labels, params, context.actor)
+            given = analysis_inputs(
+                uow,
+                actor,
+                pseudonym,
+                int(params["series"]),
+                params.get("mask_version"),
+                folder / "in",
+            )
+        image, mask = Path(given.image), Path(given.mask)
+        options = _mri_options(given.labels, params, context.actor)
         context.progress(0.05, "read")
         done = iter(range(1, len(_MRI_STEPS) + 1))
 
@@ -109,37 +100,18 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         out = folder / "out"
         _, overlay = run_mri_on_files(image, mask, options, out, step)
         context.progress(0.9, "saving")
-        stored = options.to_dict() | trace
         with record.unit_of_work() as uow:
-            patient = find_patient(uow, pseudonym, lock=True)
-            try:
-                saved = save_imaging_folder(
-                    uow,
-                    actor,
-                    pseudonym,
-                    out,
-                    inputs={"image": image, "mask": mask},
-                    options=stored,
-                    source="spinestab viewer",
-                )
-            except AlreadyStoredError:
-                same = [
-                    r for r in series_results(uow, patient.id, series.id) if r.options == stored
-                ]
-                if not same:
-                    raise
-                return {"imaging_study": same[-1].id, "already_stored": True, **trace}
-            store_file(
+            study, new = save_series_analysis(
                 uow,
                 actor,
-                patient,
-                volume_to_nifti(overlay.volume),
-                entity="imaging",
-                entity_id=saved.id,
-                role="fat_map",
-                name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
+                pseudonym,
+                out,
+                inputs={"image": image, "mask": mask},
+                options=options.to_dict() | given.trace,
+                fat_overlay=volume_to_nifti(overlay.volume),
+                fat_name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
             )
-    return {"imaging_study": saved.id, "rows": len(saved.rows), **trace}
+    return {"imaging_study": study, "already_stored": not new, **given.trace}
 
 
 def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,41 +119,28 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
     from spinestab.instability import assess, load_threshold_set, read_landmarks
     from spinestab.instability.morphometry import measure_morphometry
     from spinestab.instability.outputs import write_instability_outputs, write_morphometry_outputs
-    from spinestab.record import save_instability_folder
-    from spinestab.record._uow import find_patient, store_file
-    from spinestab.record.radiographs import landmark_set_for
+    from spinestab.record.radiographs import reader_landmarks, save_landmark_analysis
 
     record, actor = _record(context), _actor(context)
     pseudonym = str(context.patient)
     reader = str(params.get("reader") or context.actor)
-    thresholds = params.get("thresholds")
     with tempfile.TemporaryDirectory(prefix="spinestab-job-") as tmp:
         folder = Path(tmp)
-        paths: dict[str, Path] = {}
-        used: dict[str, dict[str, Any]] = {}
         with record.unit_of_work() as uow:
-            patient = find_patient(uow, pseudonym)
-            for view, (film, version) in landmark_set_for(uow, patient.id, reader=reader).items():
-                paths[view] = folder / f"{view}.json"
-                paths[view].write_text(json.dumps(version.landmarks, indent=2), encoding="utf-8")
-                used[view] = {
-                    "radiograph": film.id,
-                    "landmark_version": version.version,
-                    "landmark_version_id": version.id,
-                    "reader": version.created_by,
-                }
-        if ("flexion" in paths) != ("extension" in paths):
-            missing = "extension" if "flexion" in paths else "flexion"
-            raise InputError(
-                f"the {missing} film has no landmarks by this reader",
-                item="reader",
-                value=reader,
-                expected="flexion and extension both, or neither",
-            )
+            chosen = reader_landmarks(uow, actor, pseudonym, reader=reader)
+        paths: dict[str, Path] = {}
+        for view, found in chosen.items():
+            paths[view] = folder / f"{view}.json"
+            paths[view].write_text(json.dumps(found.pop("landmarks"), indent=2), encoding="utf-8")
         context.progress(0.2, "measure")
         views = {view: read_landmarks(path, view=view) for view, path in paths.items()}
-        tset = load_threshold_set(thresholds)
-        report = assess(**views, thresholds=tset)
+        tset = load_threshold_set(params.get("thresholds"))
+        report = assess(
+            neutral=views.get("neutral"),
+            flexion=views.get("flexion"),
+            extension=views.get("extension"),
+            thresholds=tset,
+        )
         out = folder / "out"
         write_instability_outputs(report, out)
         morpho_view = "neutral" if "neutral" in views else sorted(views)[0]
@@ -195,45 +154,24 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
         options = {
             "thresholds": tset.name,
             "reader": reader,
-            "landmark_versions": used,
+            "landmark_versions": chosen,
             "morphometry_view": morpho_view,
         }
         with record.unit_of_work() as uow:
-            patient = find_patient(uow, pseudonym, lock=True)
-            saved = save_instability_folder(
+            study = save_landmark_analysis(
                 uow,
                 actor,
                 pseudonym,
                 out,
                 landmarks=paths,
                 options=options,
-                source="spinestab landmark tool",
+                morphometry=morpho_out / "morphometry.json",
+                morphometry_pictures=[morpho_out / n for n in sorted(morpho["pictures"].values())],
             )
-            store_file(
-                uow,
-                actor,
-                patient,
-                morpho_out / "morphometry.json",
-                entity="instability",
-                entity_id=saved.id,
-                role="morphometry",
-                name="morphometry.json",
-            )
-            for name in sorted(morpho["pictures"].values()):
-                store_file(
-                    uow,
-                    actor,
-                    patient,
-                    morpho_out / name,
-                    entity="instability",
-                    entity_id=saved.id,
-                    role="morphometry_picture",
-                    name=name,
-                )
     return {
-        "instability_study": saved.id,
+        "instability_study": study,
         "reader": reader,
-        "verdicts": {lv["level"]: lv.get("verdict") for lv in saved.levels},
+        "verdicts": {lv["level"]: lv.get("verdict") for lv in report.levels},
     }
 
 

@@ -116,60 +116,57 @@ def submit(
     return job.id
 
 
-def _result_view(uow: Any, pseudonym: str, study: Any, series_id: int) -> dict[str, Any]:
-    from spinestab.imaging.viewer import summary_levels
-    from spinestab.record.image_series import files_named
+def _result_view(pseudonym: str, series_id: int, analysis: Any) -> dict[str, Any]:
+    from urllib.parse import quote
 
-    summary = study.summary if isinstance(study.summary, dict) else {}
-    options = study.options
-    base = f"/api/v1/patients/{pseudonym}/imaging/{series_id}"
+    from spinestab.imaging.viewer import summary_levels
+
+    summary = analysis.summary
+    base = f"/api/v1/patients/{quote(pseudonym, safe='')}/imaging/{series_id}/files"
     pictures = [
-        {"name": f.name, "url": f"{base}/files/{f.id}"}
-        for f in files_named(uow, "imaging", study.id, "qa_picture")
+        {"name": f["name"], "url": f"{base}/{f['id']}"}
+        for f in analysis.files
+        if f["role"] == "qa_picture"
     ]
-    fat = files_named(uow, "imaging", study.id, "fat_map")
-    levels = summary.get("levels") if isinstance(summary.get("levels"), dict) else {}
+    fat = [f for f in analysis.files if f["role"] == "fat_map"]
+    levels: dict[str, Any] = summary["levels"] if isinstance(summary.get("levels"), dict) else {}
     return {
-        "id": study.id,
-        "mask_version": options.get("mask_version"),
-        "mask_method": options.get("mask_method"),
-        "mask_author": options.get("mask_author"),
-        "analysed_by": study.created_by,
-        "analysed_at": study.created_at.isoformat() if study.created_at else None,
-        "fat_method": study.fat_method,
-        "rows": [r.values for r in study.rows],
+        "id": analysis.id,
+        "mask_version": analysis.mask_version,
+        "mask_method": analysis.mask_method,
+        "mask_author": analysis.mask_author,
+        "analysed_by": analysis.analysed_by,
+        "analysed_at": analysis.analysed_at.isoformat() if analysis.analysed_at else None,
+        "fat_method": analysis.fat_method,
+        "rows": analysis.rows,
         "level_slices": summary_levels(summary),
         "level_names": summary.get("level_names"),
         "levels_present": list(levels.get("present") or []),
         "flags": list(summary.get("flags") or []),
         "pictures": pictures,
-        "fat_url": f"{base}/files/{fat[-1].id}" if fat else None,
-        "fat_classes": bool(fat) and fat[-1].name.startswith("fat_classes"),
+        "fat_url": f"{base}/{fat[-1]['id']}" if fat else None,
+        "fat_classes": bool(fat) and fat[-1]["name"].startswith("fat_classes"),
         "options": {
-            k: v for k, v in options.items() if k in ("labels", "level_names", "fat_method")
+            k: v
+            for k, v in analysis.options.items()
+            if k in ("labels", "level_names", "fat_method")
         },
     }
 
 
 def series_state(uow: Any, actor: Any, pseudonym: str, series_id: int) -> dict[str, Any]:
-    """Everything the viewer page needs about a series (an audited read)."""
+    """Return everything the viewer page needs about a series (audited reads)."""
     from spinestab.imaging.labels import get_scheme
     from spinestab.imaging.viewer import muscle_palette
-    from spinestab.record._uow import find_patient
-    from spinestab.record.image_series import get_series, series_results
+    from spinestab.record.image_series import get_series, series_analyses
 
     series = get_series(uow, actor, pseudonym, series_id)
-    patient = find_patient(uow, pseudonym)
-    results = series_results(uow, patient.id, series_id)
+    analyses = series_analyses(uow, actor, pseudonym, series_id)
     return {
         "study": series.model_dump(mode="json", exclude={"mask_versions"}),
-        "mask_versions": [
-            v.model_dump(mode="json")
-            | {"created_at": v.created_at.isoformat() if v.created_at else ""}
-            for v in series.mask_versions
-        ],
+        "mask_versions": [v.model_dump(mode="json") for v in series.mask_versions],
         "palette": [p.to_dict() for p in muscle_palette(get_scheme(series.labels))],
-        "results": [_result_view(uow, pseudonym, r, series_id) for r in results],
+        "results": [_result_view(pseudonym, series_id, a) for a in analyses],
     }
 
 
@@ -459,22 +456,8 @@ def get_file(
     pseudonym: str, study: int, file_id: int, uow: UowDep, user: ClinicianUser
 ) -> Response:
     """Return a file of the series' analyses: a QA picture (PNG) or the fat overlay."""
-    from spinestab.record._uow import audit, find_patient
-    from spinestab.record.image_series import get_series, series_results
-    from spinestab.store.models import RecordFile
+    from spinestab.record.image_series import analysis_file
 
-    record_call(get_series, uow, actor_of(user), pseudonym, study)
-    patient = record_call(find_patient, uow, pseudonym)
-    row = uow.session.get(RecordFile, file_id)
-    studies = {s.id for s in series_results(uow, patient.id, study)}
-    if row is None or row.entity != "imaging" or row.entity_id not in studies:
-        raise HTTPException(404, "unknown file")
-    if row.role not in ("qa_picture", "fat_map"):
-        raise HTTPException(404, "unknown file")
-    audit(uow, actor_of(user), "read", "record_file", row.id, patient=patient)
-    media = "image/png" if row.role == "qa_picture" else NIFTI
-    return Response(
-        uow.files().get(row.sha256),
-        media_type=media,
-        headers={"Cache-Control": "private, max-age=3600"},
-    )
+    role, _name, data = record_call(analysis_file, uow, actor_of(user), pseudonym, study, file_id)
+    media = "image/png" if role == "qa_picture" else NIFTI
+    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=3600"})

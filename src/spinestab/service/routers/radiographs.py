@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -155,12 +155,10 @@ def analyse_landmarks(
 ) -> dict[str, Any]:
     """Run the instability analysis (and morphometry) on one reader's latest landmarks -> 202."""
     from spinestab.instability import load_threshold_set
-    from spinestab.record._uow import find_patient
-    from spinestab.record.radiographs import landmark_set_for
+    from spinestab.record.radiographs import reader_landmarks
 
-    patient = record_call(find_patient, uow, pseudonym)
     reader = body.reader or user.username
-    record_call(landmark_set_for, uow, patient.id, reader=reader)
+    record_call(reader_landmarks, uow, actor_of(user), pseudonym, reader=reader)
     if body.thresholds:
         load_threshold_set(body.thresholds)
     params = {"reader": reader, "thresholds": body.thresholds}
@@ -176,38 +174,19 @@ def analyse_landmarks(
     return {"job_id": job}
 
 
-def _study_view(uow: Any, pseudonym: str, study: Any) -> dict[str, Any]:
-    import json
-
-    from spinestab.record.image_series import files_named
-
-    base = f"/api/v1/patients/{pseudonym}/instability/{study.id}/files"
-    morpho = files_named(uow, "instability", study.id, "morphometry")
-    morphometry = json.loads(uow.files().get(morpho[-1].sha256)) if morpho else None
-    pictures = files_named(uow, "instability", study.id, "picture")
-    pictures += files_named(uow, "instability", study.id, "morphometry_picture")
-    return {
-        "id": study.id,
-        "reader": study.options.get("reader"),
-        "thresholds": study.thresholds,
-        "landmark_versions": study.options.get("landmark_versions"),
-        "analysed_by": study.created_by,
-        "analysed_at": study.created_at.isoformat() if study.created_at else None,
-        "result": study.result,
-        "morphometry": morphometry,
-        "pictures": [{"name": p.name, "role": p.role, "url": f"{base}/{p.id}"} for p in pictures],
-    }
-
-
 def instability_state(uow: Any, actor: Any, pseudonym: str) -> list[dict[str, Any]]:
     """Return the landmark tool's instability studies, oldest first (an audited read)."""
-    from spinestab.record._uow import audit, authorize, find_patient
-    from spinestab.record.radiographs import instability_studies
+    from urllib.parse import quote
 
-    authorize(actor, pseudonym, patient_may=False)
-    patient = find_patient(uow, pseudonym)
-    audit(uow, actor, "read", "instability", None, patient=patient)
-    return [_study_view(uow, pseudonym, s) for s in instability_studies(uow, patient.id)]
+    from spinestab.record.radiographs import landmark_studies
+
+    out = []
+    for study in landmark_studies(uow, actor, pseudonym):
+        view = study.model_dump(mode="json")
+        base = f"/api/v1/patients/{quote(pseudonym, safe='')}/instability/{study.id}/files"
+        view["pictures"] = [p | {"url": f"{base}/{p['id']}"} for p in view["pictures"]]
+        out.append(view)
+    return out
 
 
 @instability_router.get("")
@@ -219,7 +198,7 @@ def list_instability(pseudonym: str, uow: UowDep, user: ClinicianUser) -> list[d
 def compare_studies(
     uow: Any, actor: Any, pseudonym: str, first: int, second: int
 ) -> dict[str, Any]:
-    """Two readers' studies side by side: differences per measure (mm, deg, %)."""
+    """Return two readers' studies side by side: differences per measure (mm, deg, %)."""
     from spinestab.errors import NotFoundError
     from spinestab.instability.readers import MORPHOMETRY_MEASURES, compare_readers
 
@@ -260,20 +239,7 @@ def study_file(
     pseudonym: str, study: int, file_id: int, uow: UowDep, user: ClinicianUser
 ) -> Response:
     """Return a picture of an instability study: the overlay or a morphometry picture."""
-    from spinestab.record._uow import audit, find_patient
-    from spinestab.record.radiographs import instability_studies
-    from spinestab.store.models import RecordFile
+    from spinestab.record.radiographs import study_picture
 
-    patient = record_call(find_patient, uow, pseudonym)
-    known = {s.id for s in instability_studies(uow, patient.id)}
-    row = uow.session.get(RecordFile, file_id)
-    if (
-        study not in known
-        or row is None
-        or row.entity != "instability"
-        or row.entity_id != study
-        or row.role not in ("picture", "morphometry_picture")
-    ):
-        raise HTTPException(404, "unknown file")
-    audit(uow, actor_of(user), "read", "record_file", row.id, patient=patient)
-    return Response(uow.files().get(row.sha256), media_type="image/png")
+    data = record_call(study_picture, uow, actor_of(user), pseudonym, study, file_id)
+    return Response(data, media_type="image/png")
