@@ -20,8 +20,8 @@ from spinestab.instability import landmarks_to_dict
 from spinestab.instability.film_phantom import study_films
 from spinestab.record import Actor, create_patient, open_record
 from spinestab.record.archive import export_record, restore_record
-from spinestab.record.image_series import add_image_series, save_mask_version
-from spinestab.record.radiographs import add_radiograph, save_landmarks
+from spinestab.record.image_series import SeriesDetails, add_image_series, save_mask_version
+from spinestab.record.radiographs import FilmDetails, add_radiograph, save_landmarks
 from spinestab.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "imaging"
@@ -43,7 +43,12 @@ def test_viewer_tables_are_exported_and_restored(tmp_path):
         with first.unit_of_work() as uow:
             create_patient(uow, DOC, "P1", sex="male", birth_year=1960)
             series = add_image_series(
-                uow, DOC, "P1", MM_IMAGE, mask=MM_MASK, mask_method="segmenter musclemap"
+                uow,
+                DOC,
+                "P1",
+                MM_IMAGE,
+                mask=MM_MASK,
+                details=SeriesDetails(mask_method="segmenter musclemap"),
             )
             mask = read_volume(MM_MASK, as_labels=True)
             edited = mask.data.copy()
@@ -61,7 +66,7 @@ def test_viewer_tables_are_exported_and_restored(tmp_path):
             buffer = io.BytesIO()
             Image.fromarray(phantom.pixels).save(buffer, format="PNG")
             film = add_radiograph(
-                uow, DOC, "P1", buffer.getvalue(), view="neutral", pixel_spacing_mm=0.3
+                uow, DOC, "P1", buffer.getvalue(), FilmDetails(view="neutral", pixel_spacing_mm=0.3)
             )
             save_landmarks(
                 uow, DOC, "P1", film.id, landmarks_to_dict(phantom.landmarks)["vertebrae"]

@@ -6,8 +6,9 @@ The archive is a ZIP file:
   the pseudonym, the row count of every table and the size of every artifact;
 - ``record.json``: every row of the patient in every record table (patient, episodes,
   forms, history versions, studies and their rows, recordings, profiles, triage, plan
-  versions, sessions, outcomes, live streams with their prompts and snoozes, files,
-  artifacts, the patient's audit trail), with every column (binary columns in base64);
+  versions, sessions, outcomes, live streams with their prompts and snoozes, image series
+  and mask versions, radiographs and landmark versions, files, artifacts, the patient's
+  audit trail), with every column (binary columns in base64);
 - ``artifacts/<sha256>``: the bytes of every file the record names.
 
 Restoring into a store without that patient gives the same record, field by field (row
@@ -52,7 +53,7 @@ from spinestab.record._uow import (
     utc,
 )
 from spinestab.store.live_models import LivePrompt, LiveSnooze, LiveStream
-from spinestab.store.imaging_models import ImageSeries, LandmarkVersion, MaskVersion, Radiograph
+from spinestab.store import imaging_models as viewer
 from spinestab.store.models import (
     Artifact,
     Assessment,
@@ -122,10 +123,7 @@ TABLES: tuple[type[Base], ...] = (
     LiveStream,
     LivePrompt,
     LiveSnooze,
-    ImageSeries,
-    MaskVersion,
-    Radiograph,
-    LandmarkVersion,
+    *viewer.VIEWER_TABLES,  # image series, mask versions, radiographs, landmark versions
     RecordFile,
     AuditEvent,
 )
@@ -158,10 +156,7 @@ ENTITY_TABLES = {
     "live_stream": "live_streams",
     "live_prompt": "live_prompts",
     "live_snooze": "live_snoozes",
-    "image_series": "image_series",
-    "mask_version": "mask_versions",
-    "radiograph": "radiographs",
-    "landmarks": "landmark_versions",
+    **viewer.VIEWER_ENTITIES,
 }
 
 
@@ -260,16 +255,12 @@ def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, A
         "live_streams": streams,
         "live_prompts": by_patient(LivePrompt),
         "live_snoozes": by_patient(LiveSnooze),
-        "image_series": (series := by_patient(ImageSeries)),
-        "mask_versions": (masks := by_patient(MaskVersion)),
-        "radiographs": (films := by_patient(Radiograph)),
-        "landmark_versions": by_patient(LandmarkVersion),
+        **{m.__tablename__: by_patient(m) for m in viewer.VIEWER_TABLES},
         "record_files": files,
         "audit_events": by_patient(AuditEvent),
     }
     hashes = {f.sha256 for f in files} | {a.artifact_sha256 for a in forms if a.artifact_sha256}
-    hashes |= {x.volume_sha256 for x in series} | {m.sha256 for m in masks}
-    hashes |= {f.file_sha256 for f in films} | {f.display_sha256 for f in films}
+    hashes |= viewer.artifact_hashes(rows)
     rows["artifacts"] = [s.get(Artifact, h) for h in sorted(hashes)]
     models = {m.__tablename__: m for m in TABLES}
     return {

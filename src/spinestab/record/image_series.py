@@ -35,10 +35,10 @@ from spinestab.record._uow import (
     utc,
 )
 from spinestab.store.imaging_models import ImageSeries, MaskVersion
-from spinestab.store.models import ImagingStudy, RecordFile
 
 __all__ = [
     "MaskVersionOut",
+    "SeriesDetails",
     "SeriesOut",
     "add_image_series",
     "check_mask_method",
@@ -46,7 +46,6 @@ __all__ = [
     "list_series",
     "mask_bytes",
     "save_mask_version",
-    "series_results",
     "volume_bytes",
 ]
 
@@ -170,6 +169,15 @@ def _store_bytes(uow: UnitOfWork, data: bytes, media_type: str) -> str:
     return ref.sha256
 
 
+class SeriesDetails(_Out):
+    """What is said about a series at upload: its mask's scheme and method, a description."""
+
+    labels: str = "musclemap"
+    mask_method: str = "imported"
+    description: str | None = None
+    performed_on: dt.date | None = None
+
+
 @service("create", "image_series")
 def add_image_series(
     uow: UnitOfWork,
@@ -177,11 +185,8 @@ def add_image_series(
     pseudonym: str,
     image: str | Path,
     *,
-    labels: str = "musclemap",
     mask: str | Path | None = None,
-    mask_method: str = "imported",
-    description: str | None = None,
-    performed_on: dt.date | None = None,
+    details: SeriesDetails | None = None,
 ) -> SeriesOut:
     """Add an MRI/CT series (a NIfTI file or a DICOM series folder), with a mask if given.
 
@@ -204,10 +209,12 @@ def add_image_series(
     from spinestab.imaging.viewer import volume_to_nifti
     from spinestab.store.artifacts import sha256_file
 
+    details = details or SeriesDetails()
+    labels, description = details.labels, details.description
     authorize(actor, pseudonym, patient_may=False)
     patient = find_patient(uow, pseudonym, lock=True)
     scheme = get_scheme(labels)
-    method = check_mask_method(mask_method) if mask is not None else None
+    method = check_mask_method(details.mask_method) if mask is not None else None
     image = Path(image)
     files = _input_files(image)
     volume = read_volume(image)
@@ -235,7 +242,7 @@ def add_image_series(
         patient_id=patient.id,
         episode_id=current_episode(uow, actor, patient).id,
         description=(description or image.name)[:500],
-        performed_on=performed_on,
+        performed_on=details.performed_on,
         modality=volume.modality if volume.modality in ("CT", "MR") else None,
         source_kind="dicom" if image.is_dir() else "nifti",
         labels=scheme.name if not Path(labels).suffix else str(labels),
@@ -441,235 +448,3 @@ def mask_bytes(
     row = _version(uow, series.id, version)
     audit(uow, actor, "read", "mask_version", row.id, patient=patient)
     return row.version, uow.files().get(row.sha256)
-
-
-def series_results(uow: UnitOfWork, patient_id: int, series_id: int) -> list[ImagingStudy]:
-    """Return the imaging studies (analyses) of one series, oldest first."""
-    rows = uow.session.scalars(
-        select(ImagingStudy).where(ImagingStudy.patient_id == patient_id).order_by(ImagingStudy.id)
-    ).all()
-    return [
-        r for r in rows if isinstance(r.options, Mapping) and r.options.get("series") == series_id
-    ]
-
-
-def files_named(uow: UnitOfWork, entity: str, entity_id: int, role: str) -> list[RecordFile]:
-    """Return the record files of one entity with one role."""
-    return list(
-        uow.session.scalars(
-            select(RecordFile)
-            .where(
-                RecordFile.entity == entity,
-                RecordFile.entity_id == entity_id,
-                RecordFile.role == role,
-            )
-            .order_by(RecordFile.id)
-        )
-    )
-
-
-def materialise_inputs(
-    uow: UnitOfWork, series: ImageSeries, version: MaskVersion, folder: Path
-) -> tuple[Path, Path]:
-    """Write a series' input files and one mask version to ``folder``; return their paths.
-
-    A NIfTI series gives its file; a DICOM series a folder of its files (names as stored).
-    """
-    inputs = files_named(uow, "image_series", series.id, "input:image")
-    if not inputs:
-        raise NotFoundError("the study's input files are missing", item="study", value=series.id)
-    image_dir = folder / "image"
-    image_dir.mkdir(parents=True)
-    for row in inputs:
-        target = (image_dir / row.name).resolve()
-        if image_dir.resolve() not in target.parents:
-            raise InputError("bad stored file name", value=row.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(uow.files().get(row.sha256))
-    image = image_dir if series.source_kind == "dicom" else image_dir / inputs[0].name
-    mask = folder / f"mask_v{version.version}.nii.gz"
-    mask.write_bytes(uow.files().get(version.sha256))
-    return image, mask
-
-
-def version_row(uow: UnitOfWork, series_id: int, number: int | None) -> MaskVersion:
-    """Return a mask version row (the latest when ``number`` is None)."""
-    return _version(uow, series_id, number)
-
-
-def series_row(uow: UnitOfWork, patient_id: int, series_id: int) -> ImageSeries:
-    """Return a series row of the patient (NotFoundError otherwise)."""
-    return _series(uow, patient_id, series_id)
-
-
-class AnalysisOut(_Out):
-    """One analysis of a series: the record's imaging study with its mask version traced."""
-
-    id: int
-    mask_version: int | None
-    mask_method: str | None
-    mask_author: str | None
-    analysed_by: str | None
-    analysed_at: dt.datetime | None
-    fat_method: str | None
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any]
-    options: dict[str, Any]
-    files: list[dict[str, Any]]
-
-
-@service("read", "imaging")
-def series_analyses(
-    uow: UnitOfWork, actor: Actor, pseudonym: str, series_id: int
-) -> list[AnalysisOut]:
-    """Return every analysis of a series, oldest first, with its files (an audited read)."""
-    authorize(actor, pseudonym, patient_may=False)
-    patient = find_patient(uow, pseudonym)
-    _series(uow, patient.id, series_id)
-    out = []
-    for study in series_results(uow, patient.id, series_id):
-        files = uow.session.scalars(
-            select(RecordFile)
-            .where(RecordFile.entity == "imaging", RecordFile.entity_id == study.id)
-            .order_by(RecordFile.id)
-        ).all()
-        options = dict(study.options)
-        out.append(
-            AnalysisOut(
-                id=study.id,
-                mask_version=options.get("mask_version"),
-                mask_method=options.get("mask_method"),
-                mask_author=options.get("mask_author"),
-                analysed_by=study.created_by,
-                analysed_at=utc(study.created_at),
-                fat_method=study.fat_method,
-                rows=[r.values for r in study.rows],
-                summary=study.summary if isinstance(study.summary, Mapping) else {},
-                options=options,
-                files=[
-                    {"id": f.id, "role": f.role, "name": f.name}
-                    for f in files
-                    if f.role in ANALYSIS_FILE_ROLES
-                ],
-            )
-        )
-    audit(uow, actor, "read", "imaging", None, patient=patient, detail={"series": series_id})
-    return out
-
-
-#: Files of an analysis the viewer shows: QA pictures and the fat overlay.
-ANALYSIS_FILE_ROLES = ("qa_picture", "fat_map")
-
-
-@service("read", "record_file")
-def analysis_file(
-    uow: UnitOfWork, actor: Actor, pseudonym: str, series_id: int, file_id: int
-) -> tuple[str, str, bytes]:
-    """Return ``(role, name, bytes)`` of a QA picture or fat overlay of a series' analysis."""
-    authorize(actor, pseudonym, patient_may=False)
-    patient = find_patient(uow, pseudonym)
-    _series(uow, patient.id, series_id)
-    row = uow.session.get(RecordFile, file_id)
-    studies = {s.id for s in series_results(uow, patient.id, series_id)}
-    if (
-        row is None
-        or row.entity != "imaging"
-        or row.entity_id not in studies
-        or row.role not in ANALYSIS_FILE_ROLES
-    ):
-        raise NotFoundError("unknown file", item="file", value=file_id)
-    audit(uow, actor, "read", "record_file", row.id, patient=patient)
-    return row.role, row.name, uow.files().get(row.sha256)
-
-
-class JobInputs(_Out):
-    """What an analysis job of one mask version reads: files written out, and the trace."""
-
-    image: str
-    mask: str
-    labels: str
-    trace: dict[str, Any]
-
-
-@service("read", "mask_version")
-def analysis_inputs(
-    uow: UnitOfWork,
-    actor: Actor,
-    pseudonym: str,
-    series_id: int,
-    version: int | None,
-    folder: Path,
-) -> JobInputs:
-    """Write a series' input files and one mask version to ``folder`` for an analysis."""
-    authorize(actor, pseudonym, patient_may=False)
-    patient = find_patient(uow, pseudonym)
-    series = _series(uow, patient.id, series_id)
-    row = _version(uow, series.id, version)
-    image, mask = materialise_inputs(uow, series, row, Path(folder))
-    audit(uow, actor, "read", "mask_version", row.id, patient=patient, detail={"for": "analysis"})
-    return JobInputs(
-        image=str(image),
-        mask=str(mask),
-        labels=series.labels,
-        trace={
-            "series": series.id,
-            "mask_version": row.version,
-            "mask_method": row.method,
-            "mask_author": row.created_by,
-        },
-    )
-
-
-@service("create", "imaging")
-def save_series_analysis(
-    uow: UnitOfWork,
-    actor: Actor,
-    pseudonym: str,
-    folder: Path,
-    *,
-    inputs: Mapping[str, Path],
-    options: Mapping[str, Any],
-    fat_overlay: bytes | None = None,
-    fat_name: str = "fat_map.nii.gz",
-) -> tuple[int, bool]:
-    """Save a ``spinestab mri`` folder of a series' mask version; return ``(study id, new)``.
-
-    The same mask analysed with the same options is stored once: the earlier study's id
-    comes back with ``new`` False.
-    """
-    from spinestab.record.results import save_imaging_folder
-
-    authorize(actor, pseudonym, patient_may=False)
-    patient = find_patient(uow, pseudonym, lock=True)
-    try:
-        saved = save_imaging_folder(
-            uow,
-            actor,
-            pseudonym,
-            folder,
-            inputs=dict(inputs),
-            options=dict(options),
-            source="spinestab viewer",
-        )
-    except AlreadyStoredError:
-        series_id = options.get("series")
-        same = [
-            r
-            for r in series_results(uow, patient.id, int(series_id or 0))
-            if r.options == dict(options)
-        ]
-        if not same:
-            raise
-        return same[-1].id, False
-    if fat_overlay is not None:
-        store_file(
-            uow,
-            actor,
-            patient,
-            fat_overlay,
-            entity="imaging",
-            entity_id=saved.id,
-            role="fat_map",
-            name=fat_name,
-        )
-    return saved.id, True

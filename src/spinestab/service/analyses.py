@@ -26,6 +26,7 @@ from typing import Any
 from spinestab.errors import InputError
 from spinestab.record import Actor
 from spinestab.service import records
+from spinestab.service.imaging_jobs import IMAGING_JOBS
 from spinestab.service.jobs import JobContext, JobFunction, submit_job
 
 __all__ = ["ANALYSES", "ROLES", "run_instability", "run_mri", "run_wearable", "submit_analysis"]
@@ -490,13 +491,5 @@ ANALYSES: dict[str, JobFunction] = {
     "mri": run_mri,
     "instability": run_instability,
     "wearable": run_wearable,
+    **IMAGING_JOBS,  # mri_mask, instability_landmarks: the imaging viewer and landmark tool
 }
-
-
-def _imaging_jobs() -> dict[str, JobFunction]:
-    from spinestab.service.imaging_jobs import IMAGING_JOBS
-
-    return IMAGING_JOBS
-
-
-ANALYSES.update(_imaging_jobs())  # mri_mask, instability_landmarks (the imaging viewer)

@@ -74,7 +74,7 @@ def run_mri_on_files(image: Path, mask: Path, options: Any, out: Path, progress:
 def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
     """Analyse one mask version of a series and save the result into the record."""
     from spinestab.imaging.viewer import volume_to_nifti
-    from spinestab.record.image_series import analysis_inputs, save_series_analysis
+    from spinestab.record.series_analyses import analysis_inputs, save_series_analysis
 
     record, actor = _record(context), _actor(context)
     pseudonym = str(context.patient)
@@ -119,7 +119,7 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
     from spinestab.instability import assess, load_threshold_set, read_landmarks
     from spinestab.instability.morphometry import measure_morphometry
     from spinestab.instability.outputs import write_instability_outputs, write_morphometry_outputs
-    from spinestab.record.radiographs import reader_landmarks, save_landmark_analysis
+    from spinestab.record.landmark_studies import reader_landmarks, save_landmark_analysis
 
     record, actor = _record(context), _actor(context)
     pseudonym = str(context.patient)

@@ -35,7 +35,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from spinestab.store.models import Base
 
-__all__ = ["ImageSeries", "LandmarkVersion", "MaskVersion", "Radiograph"]
+__all__ = [
+    "VIEWER_ENTITIES",
+    "VIEWER_TABLES",
+    "ImageSeries",
+    "LandmarkVersion",
+    "MaskVersion",
+    "Radiograph",
+    "artifact_hashes",
+]
 
 
 def _patient() -> Mapped[int]:
@@ -137,3 +145,23 @@ class LandmarkVersion(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     created_by: Mapped[str | None] = mapped_column(String(128))
+
+
+#: The viewer's tables in the order an archive restores them (references first).
+VIEWER_TABLES: tuple[type[Base], ...] = (ImageSeries, MaskVersion, Radiograph, LandmarkVersion)
+#: ``entity`` names of record files and audit events -> the viewer's tables.
+VIEWER_ENTITIES = {
+    "image_series": "image_series",
+    "mask_version": "mask_versions",
+    "radiograph": "radiographs",
+    "landmarks": "landmark_versions",
+}
+
+
+def artifact_hashes(rows: dict[str, list[Any]]) -> set[str]:
+    """Return the SHA-256 of every artifact the viewer's rows name (for an archive)."""
+    found = {x.volume_sha256 for x in rows.get("image_series", [])}
+    found |= {m.sha256 for m in rows.get("mask_versions", [])}
+    for film in rows.get("radiographs", []):
+        found |= {film.file_sha256, film.display_sha256}
+    return found

@@ -8,8 +8,6 @@ the page forms go through the same record services as the API.
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -21,11 +19,11 @@ from spinestab.service.deps import ClinicianUser, StateDep
 from spinestab.service.i18n import messages
 from spinestab.service.pages.render import page_language, render
 from spinestab.service.routers.imaging import (
+    SeriesForm,
     UowDep,
-    _save_mask_upload,
-    _save_uploads,
     actor_of,
     record_call,
+    store_series,
     submit,
 )
 
@@ -110,37 +108,20 @@ def upload_series_page(
     user: ClinicianUser,
     image: Annotated[list[UploadFile], File()],
     mask: Annotated[UploadFile | None, File()] = None,
-    labels: Annotated[str, Form(max_length=64)] = "musclemap",
-    mask_method: Annotated[str, Form(max_length=64)] = "imported",
-    description: Annotated[str | None, Form(max_length=500)] = None,
+    form: Annotated[SeriesForm, Form()] = SeriesForm(),  # noqa: B008 - FastAPI's form model
 ) -> Response:
     """Store an uploaded series (and mask), analyse the mask, open the viewer."""
     from urllib.parse import quote
 
-    from fastapi import BackgroundTasks
-
-    from spinestab.record.image_series import add_image_series
+    from fastapi import BackgroundTasks, HTTPException
 
     background = BackgroundTasks()
     try:
-        with tempfile.TemporaryDirectory(prefix="spinestab-upload-") as tmp:
-            folder = Path(tmp)
-            image_path = _save_uploads(image, folder)
-            mask_path = (
-                _save_mask_upload(mask, folder) if mask is not None and mask.filename else None
-            )
-            series = add_image_series(
-                uow,
-                actor_of(user),
-                pseudonym,
-                image_path,
-                labels=labels,
-                mask=mask_path,
-                mask_method=mask_method,
-                description=description or None,
-            )
-    except InputError as exc:
-        return _back(request, pseudonym, exc)
+        series = store_series(uow, user, pseudonym, (image, mask), form)
+    except (InputError, HTTPException) as exc:
+        return _back(
+            request, pseudonym, exc if isinstance(exc, InputError) else Exception(exc.detail)
+        )
     if series.mask_versions:
         submit(
             uow,
@@ -188,7 +169,7 @@ def upload_film_page(
     """Store an uploaded film and open the landmark tool on it."""
     from urllib.parse import quote
 
-    from spinestab.record.radiographs import add_radiograph
+    from spinestab.record.radiographs import FilmDetails, add_radiograph
 
     try:
         spacing = float(pixel_spacing_mm) if pixel_spacing_mm.strip() else None
@@ -197,16 +178,13 @@ def upload_film_page(
             request, pseudonym, InputError("pixel spacing is not a number", value=pixel_spacing_mm)
         )
     try:
-        film = add_radiograph(
-            uow,
-            actor_of(user),
-            pseudonym,
-            file.file.read(),
+        details = FilmDetails(
             view=view,
             name=file.filename,
             pixel_spacing_mm=spacing,
             magnification_corrected=magnification_corrected in ("on", "true", "1"),
         )
+        film = add_radiograph(uow, actor_of(user), pseudonym, file.file.read(), details)
     except InputError as exc:
         return _back(request, pseudonym, exc)
     return _go(request, f"/patients/{quote(pseudonym, safe='')}/radiographs/{film.id}")

@@ -37,7 +37,7 @@ from spinestab.errors import (
     NotFoundError,
     RefusedError,
 )
-from spinestab.service.deps import ClinicianUser, MaybeUser, SessionDep, StateDep
+from spinestab.service.deps import ClinicianUser, MaybeUser, StateDep
 
 __all__ = ["actor_of", "record_call", "router", "unit_of_work"]
 
@@ -49,22 +49,15 @@ T = TypeVar("T")
 MAX_SERIES_FILES = 5000
 
 
-def unit_of_work(session: SessionDep, state: StateDep, _user: MaybeUser) -> Iterator[Any]:
+def unit_of_work(state: StateDep, _user: MaybeUser) -> Iterator[Any]:
     """Yield the record's unit of work for one request (an ``IMMEDIATE`` transaction).
 
-    The request's own transaction (the login check, which may refresh the session's
-    last-seen time) is committed first; every imaging route then reads and writes in one
-    unit of work that takes SQLite's write lock at its start, as the record's services do.
-    Even reads write (the audit of every read), and a read transaction upgraded to a write
-    while a background job writes fails at once with "database is locked".
+    Resolved after the login check (which ends the request's own transaction): every
+    imaging route reads and writes in one unit of work that takes SQLite's write lock at its
+    start, as the record's services do. Even reads write (the audit of every read), and a
+    read transaction turned into a write while a background job writes would fail at once.
     """
-    from spinestab.record import Record
-    from spinestab.store.artifacts import FileArtifactStore
-    from spinestab.store.db import private_dir
-
-    session.commit()
-    artifacts = FileArtifactStore(private_dir(state.settings.data_dir) / "artifacts")
-    with Record(state.sessions, artifacts).unit_of_work() as uow:
+    with state.record.unit_of_work() as uow:
         yield uow
 
 
@@ -158,7 +151,8 @@ def series_state(uow: Any, actor: Any, pseudonym: str, series_id: int) -> dict[s
     """Return everything the viewer page needs about a series (audited reads)."""
     from spinestab.imaging.labels import get_scheme
     from spinestab.imaging.viewer import muscle_palette
-    from spinestab.record.image_series import get_series, series_analyses
+    from spinestab.record.image_series import get_series
+    from spinestab.record.series_analyses import series_analyses
 
     series = get_series(uow, actor, pseudonym, series_id)
     analyses = series_analyses(uow, actor, pseudonym, series_id)
@@ -214,6 +208,43 @@ def _save_mask_upload(mask: UploadFile, folder: Path) -> Path:
     return path
 
 
+class SeriesForm(BaseModel):
+    """The form fields of a series upload (besides the files)."""
+
+    labels: str = Field(default="musclemap", max_length=64)
+    mask_method: str = Field(default="imported", max_length=64)
+    description: str | None = Field(default=None, max_length=500)
+
+
+def store_series(
+    uow: Any,
+    user: Any,
+    pseudonym: str,
+    files: tuple[list[UploadFile], UploadFile | None],
+    form: SeriesForm,
+) -> Any:
+    """Store an uploaded series (and mask) through the record service; return it."""
+    from spinestab.record.image_series import SeriesDetails, add_image_series
+
+    image, mask = files
+    with tempfile.TemporaryDirectory(prefix="spinestab-upload-") as tmp:
+        folder = Path(tmp)
+        image_path = _save_uploads(image, folder)
+        mask_path = _save_mask_upload(mask, folder) if mask is not None and mask.filename else None
+        details = SeriesDetails(
+            labels=form.labels, mask_method=form.mask_method, description=form.description or None
+        )
+        return record_call(
+            add_image_series,
+            uow,
+            actor_of(user),
+            pseudonym,
+            image_path,
+            mask=mask_path,
+            details=details,
+        )
+
+
 @router.post("", status_code=201)
 def add_study(
     pseudonym: str,
@@ -227,28 +258,10 @@ def add_study(
     mask: Annotated[
         UploadFile | None, File(description="Muscle mask (NIfTI) on the image grid")
     ] = None,
-    labels: Annotated[str, Form(max_length=64)] = "musclemap",
-    mask_method: Annotated[str, Form(max_length=64)] = "imported",
-    description: Annotated[str | None, Form(max_length=500)] = None,
+    form: Annotated[SeriesForm, Form()] = SeriesForm(),  # noqa: B008 - FastAPI's form model
 ) -> dict[str, Any]:
     """Add an MRI/CT series (and a mask, analysed at once as a job) -> 201 ``{"study": id}``."""
-    from spinestab.record.image_series import add_image_series
-
-    with tempfile.TemporaryDirectory(prefix="spinestab-upload-") as tmp:
-        folder = Path(tmp)
-        image_path = _save_uploads(image, folder)
-        mask_path = _save_mask_upload(mask, folder) if mask is not None and mask.filename else None
-        series = record_call(
-            add_image_series,
-            uow,
-            actor_of(user),
-            pseudonym,
-            image_path,
-            labels=labels,
-            mask=mask_path,
-            mask_method=mask_method,
-            description=description,
-        )
+    series = store_series(uow, user, pseudonym, (image, mask), form)
     out: dict[str, Any] = {"study": series.id, "mask_version": None, "job_id": None}
     if series.mask_versions:
         out["mask_version"] = series.mask_versions[-1].version
@@ -329,6 +342,13 @@ async def _mask_body(request: Request) -> tuple[bytes, dict[str, str]]:
     return await request.body(), {}
 
 
+class MaskQuery(BaseModel):
+    """Where a saved mask was drawn from, and a note."""
+
+    from_version: int | None = Field(default=None, ge=1)
+    note: str | None = Field(default=None, max_length=2000)
+
+
 @router.post(
     "/{study}/mask",
     status_code=201,
@@ -355,8 +375,7 @@ async def save_mask(
     state: StateDep,
     user: ClinicianUser,
     background: BackgroundTasks,
-    from_version: Annotated[int | None, Query(ge=1)] = None,
-    note: Annotated[str | None, Query(max_length=2000)] = None,
+    query: Annotated[MaskQuery, Query()],
 ) -> dict[str, Any]:
     """Save a drawn or corrected mask (NIfTI) as the next mask version; analyse it as a job.
 
@@ -367,6 +386,7 @@ async def save_mask(
     from spinestab.record.image_series import save_mask_version
 
     data, fields = await _mask_body(request)
+    from_version, note = query.from_version, query.note
     if from_version is None and fields.get("from_version"):
         try:
             from_version = int(fields["from_version"])
@@ -456,7 +476,7 @@ def get_file(
     pseudonym: str, study: int, file_id: int, uow: UowDep, user: ClinicianUser
 ) -> Response:
     """Return a file of the series' analyses: a QA picture (PNG) or the fat overlay."""
-    from spinestab.record.image_series import analysis_file
+    from spinestab.record.series_analyses import analysis_file
 
     role, _name, data = record_call(analysis_file, uow, actor_of(user), pseudonym, study, file_id)
     media = "image/png" if role == "qa_picture" else NIFTI

@@ -45,20 +45,15 @@ def add_film(
     magnification_corrected: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     """Add a lateral film -> 201 ``{"id": ...}`` with its scale (or none: calibrate it next)."""
-    from spinestab.record.radiographs import add_radiograph
+    from spinestab.record.radiographs import FilmDetails, add_radiograph
 
-    data = file.file.read()
-    film = record_call(
-        add_radiograph,
-        uow,
-        actor_of(user),
-        pseudonym,
-        data,
+    details = FilmDetails(
         view=view,
         name=file.filename,
         pixel_spacing_mm=pixel_spacing_mm,
         magnification_corrected=magnification_corrected,
     )
+    film = record_call(add_radiograph, uow, actor_of(user), pseudonym, file.file.read(), details)
     return film.model_dump(mode="json")
 
 
@@ -155,7 +150,7 @@ def analyse_landmarks(
 ) -> dict[str, Any]:
     """Run the instability analysis (and morphometry) on one reader's latest landmarks -> 202."""
     from spinestab.instability import load_threshold_set
-    from spinestab.record.radiographs import reader_landmarks
+    from spinestab.record.landmark_studies import reader_landmarks
 
     reader = body.reader or user.username
     record_call(reader_landmarks, uow, actor_of(user), pseudonym, reader=reader)
@@ -178,7 +173,7 @@ def instability_state(uow: Any, actor: Any, pseudonym: str) -> list[dict[str, An
     """Return the landmark tool's instability studies, oldest first (an audited read)."""
     from urllib.parse import quote
 
-    from spinestab.record.radiographs import landmark_studies
+    from spinestab.record.landmark_studies import landmark_studies
 
     out = []
     for study in landmark_studies(uow, actor, pseudonym):
@@ -239,7 +234,7 @@ def study_file(
     pseudonym: str, study: int, file_id: int, uow: UowDep, user: ClinicianUser
 ) -> Response:
     """Return a picture of an instability study: the overlay or a morphometry picture."""
-    from spinestab.record.radiographs import study_picture
+    from spinestab.record.landmark_studies import study_picture
 
     data = record_call(study_picture, uow, actor_of(user), pseudonym, study, file_id)
     return Response(data, media_type="image/png")
