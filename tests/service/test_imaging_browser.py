@@ -238,6 +238,14 @@ def test_trace_one_muscle_save_and_compare_with_the_cli(browser, server, viewpor
     assert {r["muscle"] for r in cli_rows} == {"psoas"} and sides["right"]["n_slices"] == "1"
     assert sides["left"]["csa_max_mm2"] == ""  # the untraced side: absent, not zero
     assert "absent_from_mask:psoas left" in stored["flags"]
+    # opened again, the viewer shows the saved version (fetched beside the volume)
+    page.reload()
+    expect(root).to_have_attribute("data-ready", "true", timeout=60_000)
+    expect(page.locator("#mask-version-info")).to_contain_text("Version 1: manual, by doc")
+    drawn = page.evaluate(
+        "window.spinestabViewer.nv.drawBitmap.reduce((n, v) => n + (v === 5 ? 1 : 0), 0)"
+    )
+    assert drawn == np.count_nonzero(labels)
     assert errors == []
     context.close()
 

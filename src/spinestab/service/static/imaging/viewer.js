@@ -162,12 +162,15 @@
   }
 
   // ---- the mask: a version as the drawing, or a new one -------------------------------
-  async function showMask(version) {
+  async function showMask(version, prefetched) {
     nv.drawClearAllUndoBitmaps && nv.drawClearAllUndoBitmaps();
     if (version === null) {
       nv.createEmptyDrawing();
     } else {
-      const mask = await loadNifti(api + "/mask?version=" + version, "mask.nii.gz");
+      const mask =
+        prefetched && prefetched.version === version
+          ? await window.niivue.NVImage.loadFromUrl({ url: await prefetched.buffer, name: "mask.nii.gz" })
+          : await loadNifti(api + "/mask?version=" + version, "mask.nii.gz");
       if (!nv.loadDrawing(mask)) {
         throw new Error(text.mask_not_loaded);
       }
@@ -509,15 +512,34 @@
   // ---- start ---------------------------------------------------------------------------
   async function start() {
     const t0 = performance.now();
+    const marks = {};
+    const mark = (name) => {
+      marks[name] = Math.round(performance.now() - t0);
+    };
+    state.marks = marks;
     say(text.loading);
-    await nv.attachToCanvas($("#viewer-canvas"));
-    const [study, volume] = await Promise.all([
+    // the latest mask version (named by the page) is fetched beside the volume
+    const latestMask = parseInt(root.dataset.latestMask || "", 10);
+    const prefetched = Number.isNaN(latestMask)
+      ? null
+      : {
+          version: latestMask,
+          buffer: fetchOk(api + "/mask?version=" + latestMask).then((r) => r.arrayBuffer()),
+        };
+    const fetched = Promise.all([
       fetchOk(api).then((r) => r.json()),
       loadNifti(api + "/volume", "volume.nii.gz"),
-    ]);
+    ]).then((both) => {
+      mark("volume");
+      return both;
+    });
+    await nv.attachToCanvas($("#viewer-canvas"));
+    mark("attached");
+    const [study, volume] = await fetched;
     state.study = study;
     nv.addVolume(volume);
     nv.setSliceType(nv.sliceTypeAxial);
+    mark("shown");
     state.affine = affineOf(volume);
     state.sliceAxis = sliceAxisOf(state.affine);
     state.dims = [volume.hdr.dims[1], volume.hdr.dims[2], volume.hdr.dims[3]];
@@ -529,10 +551,11 @@
     const versions = study.mask_versions;
     const latest = versions.length ? versions[versions.length - 1].version : null;
     buildVersions();
-    await showMask(latest);
+    await showMask(latest, prefetched);
     $("#mask-version").value = latest === null ? "new" : String(latest);
     showWindow();
     showSlice();
+    mark("drawn");
     state.firstViewMs = performance.now() - t0;
     root.dataset.ready = "true";
     say(latest === null ? text.draw_first : "");
