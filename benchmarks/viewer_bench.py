@@ -10,6 +10,9 @@
    state fetched, NiiVue attached, mask loaded). A tab that showed the viewer before pays
    for tearing the software WebGL context down on its next page (~20 s here); a browser on a
    GPU does not, so the benchmark opens each view in a fresh tab.
+3. Mask save round trip: in the viewer, a block of one slice painted, Save pressed, until the
+   new mask version is stored and the viewer's state reloaded (the analysis job is queued,
+   not waited for: the server here runs no job worker, so nothing else loads the machine).
 
 Figures depend on the machine's load (2 shared cores here); the ratio is measured in one
 process, one after the other.
@@ -162,13 +165,17 @@ def _serve(data: Path, folder: Path) -> tuple[subprocess.Popen, str, dict[str, s
             ("image", (p.name, p.read_bytes(), "application/dicom"))
             for p in sorted(folder.iterdir())
         ]
+        files.append(("mask", ("mask.nii.gz", _mask_for(folder), "application/gzip")))
         start = time.perf_counter()
         made = client.post(
             "/api/v1/patients/P-BENCH/imaging", files=files, headers={"X-CSRF-Token": csrf}
         )
         made.raise_for_status()
         elapsed = time.perf_counter() - start
-        print(f"upload of the series through the API (stored, converted): {elapsed:6.3f} s")
+        print(
+            f"upload of the series and its mask through the API (stored, converted): "
+            f"{elapsed:6.3f} s"
+        )
         study = made.json()["study"]
         start = time.perf_counter()
         volume = client.get(f"/api/v1/patients/P-BENCH/imaging/{study}/volume")
@@ -222,6 +229,7 @@ def first_view(folder: Path, repeat: int) -> None:
                     )
                     fresh.close()
                 total, script = total[1:], script[1:]
+                saves = mask_saves(browser, cookies, url, repeat)
                 browser.close()
         finally:
             process.terminate()
@@ -230,22 +238,48 @@ def first_view(folder: Path, repeat: int) -> None:
     print(f"  navigation start -> image and mask drawn: {statistics.median(total):6.3f} s")
     print(f"  viewer script: fetch + decode + draw:     {statistics.median(script):6.3f} s")
     print(f"  steps of the last view (ms from navigation / from the script's start): {parts[-1]}")
+    print(f"mask save round trip in the viewer (median of {repeat}; 512x512x20 labels):")
+    print(
+        "  Save pressed -> NIfTI written, gzipped, sent, checked, stored, state reloaded: "
+        f"{statistics.median(saves):6.3f} s (the analysis job then runs on its own)"
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(argv or [])
-    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
-    with tempfile.TemporaryDirectory(prefix="spinestab-dicom-") as tmp:
-        folder = Path(tmp) / "series"
-        folder.mkdir()
-        write_series(folder)
-        conversion(folder, repeat)
-        if "--no-browser" in argv or not Path(CHROMIUM).exists():
-            print("first view: skipped (no Chromium or --no-browser)")
-            return 0
-        first_view(folder, repeat)
-    return 0
+#: An edit of the shown mask: one label painted on a block of one slice of the drawing
+#: (NiiVue's bitmap, RAS order), a different block each time so every save changes the mask.
+_PAINT = """(n) => {
+  const nv = window.spinestabViewer.nv;
+  const dims = nv.back.dimsRAS;
+  const z = (3 + n) % dims[3];
+  for (let y = 200; y < 240; y++) {
+    for (let x = 200 + 4 * n; x < 240 + 4 * n; x++) {
+      nv.drawBitmap[x + dims[1] * (y + dims[2] * z)] = 1;
+    }
+  }
+  nv.refreshDrawing(true);
+}"""
 
 
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+def mask_saves(browser, cookies: list, url: str, repeat: int) -> list[float]:
+    """Seconds from pressing Save to the new version stored and the viewer's state reloaded.
+
+    Each save in a fresh tab (as each first view): with no job worker here the page waits
+    for the queued analysis with its Save button disabled.
+    """
+    times = []
+    for n in range(repeat):
+        context = browser.new_context(viewport={"width": 1366, "height": 900})
+        context.add_cookies(cookies)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#imaging-viewer[data-ready=true]", timeout=120_000)
+        version = page.evaluate("window.spinestabViewer.state.maskVersion") or 0
+        page.evaluate(_PAINT, n)
+        start = time.perf_counter()
+        page.click("#save")
+        page.wait_for_function(
+            "(v) => window.spinestabViewer.state.maskVersion === v", arg=version + 1
+        )
+        times.append(time.perf_counter() - start)
+        context.close()
+    return times

@@ -122,6 +122,12 @@ def test_musclemap_study_mask_versions_and_cli_equality(client, tmp_path):
     assert changes["quadratus_lumborum left"][0] == painted
     assert v2["edit"]["slices"] == [10, 12]
     assert _wait(client, v2["job_id"])["status"] == "succeeded"
+    # the viewer's state names each version's analysis jobs (the page follows a running one)
+    jobs = client.get(f"{API}/imaging/{study}").json()["jobs"]
+    assert [(j["job_id"], j["mask_version"], j["status"]) for j in jobs] == [
+        (made["job_id"], 1, "succeeded"),
+        (v2["job_id"], 2, "succeeded"),
+    ]
     stored = client.get(f"{API}/imaging/{study}/mask?version=2").content
     saved_mask = tmp_path / "v2.nii.gz"
     saved_mask.write_bytes(stored)
@@ -211,6 +217,71 @@ def test_level_names_corrected_by_an_anchor_are_recomputed(client, tmp_path):
         headers={"X-CSRF-Token": csrf},
     )
     assert bad.status_code == 422 and "unknown vertebra" in bad.text
+
+
+def test_levels_marked_by_slice_where_the_mask_names_no_vertebrae(client, tmp_path):
+    """MuscleMap's mask has no vertebrae: the clinician's slice table gives the levels,
+    and the rows equal ``spinestab mri --levels-table`` with the same table."""
+    csrf = login(client, "doc")
+    made = _upload(client, csrf, MM_IMAGE, MM_MASK)
+    assert _wait(client, made["job_id"])["status"] == "succeeded"
+    study = made["study"]
+    assert {r["level"] for r in _result(client, study, 1)["rows"]} == {"all"}
+    headers = {"X-CSRF-Token": csrf}
+    # the image's third axis runs caudal -> cranial (LPS): L5 on the first slices
+    table = {"L5": [0, 6], "L4": [7, 13], "L3": [14, 19]}
+    queued = len(client.get(f"{API}/imaging/{study}").json()["jobs"])
+    for bad, message in (
+        ({"L3": [0, 6], "L4": [7, 13], "L5": [14, 19]}, "out of anatomical order"),
+        ({"L5": [0, 25]}, "out of bounds"),
+        ({"L5": [0, 7], "L4": [7, 13]}, "slice given two levels"),
+    ):
+        refused = client.post(
+            f"{API}/imaging/{study}/analyses", json={"slice_levels": bad}, headers=headers
+        )
+        assert refused.status_code == 422 and message in refused.text, refused.text
+    assert len(client.get(f"{API}/imaging/{study}").json()["jobs"]) == queued  # none queued
+    job = client.post(
+        f"{API}/imaging/{study}/analyses", json={"slice_levels": table}, headers=headers
+    )
+    assert job.status_code == 202, job.text
+    assert _wait(client, job.json()["job_id"])["status"] == "succeeded"
+    marked = _result(client, study, 1)
+    assert (marked["slice_levels"], marked["slice_levels_by"]) == (table, "doc")
+    csv_table = tmp_path / "levels.csv"
+    csv_table.write_text(
+        "level,first_slice,last_slice\n" + "".join(f"{k},{a},{b}\n" for k, (a, b) in table.items())
+    )
+    cli = _cli_rows(
+        tmp_path, "--image", str(MM_IMAGE), "--mask", str(MM_MASK), "--levels-table", str(csv_table)
+    )
+    assert marked["rows"] == cli
+    assert {r["level"] for r in cli} == {"L3", "L4", "L5", "all"}
+    spans = {s["level"]: (s["first"], s["last"]) for s in marked["level_slices"]}
+    assert spans["L4"] == (7, 13)
+    # a corrected mask saved with the same table is analysed with it
+    mask = read_volume(MM_MASK, as_labels=True)
+    edited = mask.data.copy()
+    edited[:, :, 3][edited[:, :, 3] == 2] = 0
+    saved = client.post(
+        f"{API}/imaging/{study}/mask",
+        files={"mask": ("mask.nii.gz", volume_to_nifti(mask.with_data(edited), labels=True))},
+        data={"from_version": "1", "slice_levels": json.dumps(table)},
+        headers=headers,
+    )
+    assert saved.status_code == 201, saved.text
+    assert _wait(client, saved.json()["job_id"])["status"] == "succeeded"
+    assert _result(client, study, 2)["slice_levels"] == table
+    wrong = client.post(
+        f"{API}/imaging/{study}/mask?slice_levels=%7B%22L5%22%3A%5B0%2C99%5D%7D",
+        content=volume_to_nifti(mask.with_data(edited[::-1].copy()), labels=True),
+        headers=headers | {"content-type": "application/octet-stream"},
+    )
+    assert wrong.status_code == 422 and "out of bounds" in wrong.text
+    assert [v["version"] for v in client.get(f"{API}/imaging").json()[-1]["mask_versions"]] == [
+        1,
+        2,
+    ]  # nothing stored
 
 
 def _png(pixels):

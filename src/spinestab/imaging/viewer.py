@@ -6,7 +6,9 @@ so a mask drawn on the converted volume lies on the DICOM series' grid); masks g
 way. :func:`muscle_palette` gives one colour per muscle (the QA pictures' colours), the two
 sides apart (right solid, left lighter) and named in the legend. :func:`level_slices` turns
 ``summary.json``'s per-slice level names into the slice span of each level, so a click on a
-row of the per-level table can show that level's slices.
+row of the per-level table can show that level's slices; :func:`check_slice_levels` checks a
+clinician's slice table (the levels marked by slice in the viewer, where no vertebra mask
+names them) against a series' grid before an analysis is queued.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "FatOverlay",
     "LevelSlices",
     "PaletteEntry",
+    "check_slice_levels",
     "fat_overlay",
     "level_slices",
     "muscle_palette",
@@ -229,6 +232,67 @@ def summary_levels(summary: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     names = [str(x or "") for x in per_slice]
     spans = level_slices(names, slice_count=count if isinstance(count, int) else None)
     return [s.to_dict() for s in spans]
+
+
+def check_slice_levels(
+    table: Mapping[str, Sequence[Any]], geometry: Mapping[str, Any]
+) -> dict[str, tuple[int, int]]:
+    """Check a slice table against a series' grid; return it as ``{level: (first, last)}``.
+
+    The table is what ``spinestab mri --levels-table`` reads: 0-based, inclusive slice
+    numbers along the slice axis. It is checked as the analysis will check it (the grid's
+    slice count, and the levels' cranio-caudal order against the slices' world position).
+
+    Parameters
+    ----------
+    table : mapping
+        ``{"L4": [first, last], ...}``.
+    geometry : mapping
+        The series' geometry (``shape`` and ``affine``, as
+        :class:`~spinestab.imaging.result.Geometry` writes them).
+
+    Raises
+    ------
+    InputError
+        An empty table, a level named twice or unknown, slices out of range or given two
+        levels, levels out of anatomical order.
+
+    Examples
+    --------
+    >>> grid = {"shape": [8, 8, 6], "affine": np.diag([1.0, 1.0, 4.0, 1.0]).tolist()}
+    >>> check_slice_levels({"L5": [0, 2], "L4": [3, 5]}, grid)
+    {'L5': (0, 2), 'L4': (3, 5)}
+
+    """
+    from spinestab.imaging.io.volume import slice_axis
+    from spinestab.imaging.levels import levels_from_table
+    from spinestab.imaging.slice_levels import slice_positions_s
+
+    if not isinstance(table, Mapping) or not table:
+        raise InputError(
+            "no levels marked", item="slice_levels", expected='{"L4": [first, last], ...}'
+        )
+    affine = np.asarray(geometry["affine"], dtype=np.float64)
+    shape = tuple(int(n) for n in geometry["shape"])
+    rows = [(str(name), *_span(name, span)) for name, span in table.items()]
+    levels_from_table(
+        rows,
+        shape[slice_axis(affine)],
+        slice_s=slice_positions_s(affine, shape),
+        source="slice levels",
+    )
+    return {name: (int(first), int(last)) for name, first, last in rows}
+
+
+def _span(name: str, span: Any) -> tuple[Any, Any]:
+    if isinstance(span, (str, bytes)) or not isinstance(span, Sequence) or len(span) != 2:
+        raise InputError(
+            "a level's slices are not a pair",
+            item=str(name),
+            value=span,
+            expected="[first, last] (0-based, inclusive)",
+        )
+    return span[0], span[1]
 
 
 @dataclass(frozen=True)

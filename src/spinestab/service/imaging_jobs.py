@@ -4,7 +4,9 @@
   mask versions, written with :func:`~spinestab.imaging.outputs.write_mri_outputs` and saved
   into the record with :func:`~spinestab.record.save_imaging_folder`, exactly as
   ``spinestab mri --patient`` does with the same files; the options name the series, the mask
-  version, its method and author. The viewer's fat overlay is stored with the result.
+  version, its method and author (and a slice table of level names marked in the viewer,
+  as ``--levels-table``, with who marked it). The viewer's fat overlay is stored with the
+  result.
 - ``instability_landmarks``: :func:`~spinestab.instability.assess` on one reader's latest
   landmark versions (neutral, flexion, extension), written with
   :func:`~spinestab.instability.outputs.write_instability_outputs` and saved with
@@ -60,13 +62,36 @@ def _mri_options(labels: str, params: dict[str, Any], actor: str) -> Any:
     return MriOptions.from_mapping(values)
 
 
-def run_mri_on_files(image: Path, mask: Path, options: Any, out: Path, progress: Any) -> Any:
-    """Analyse and write the ``spinestab mri`` folder; return the result and the fat overlay."""
+def _slice_levels(params: dict[str, Any]) -> dict[str, tuple[int, int]] | None:
+    """Return the slice table of the job (as ``spinestab mri --levels-table``), if any."""
+    table = params.get("slice_levels")
+    if not table:
+        return None
+    if not isinstance(table, dict):
+        raise InputError("slice_levels must be an object", expected='{"L4": [first, last]}')
+    return {str(k): (int(v[0]), int(v[1])) for k, v in table.items()}
+
+
+def run_mri_on_files(
+    image: Path,
+    mask: Path,
+    options: Any,
+    out: Path,
+    progress: Any,
+    *,
+    slice_levels: dict[str, tuple[int, int]] | None = None,
+) -> Any:
+    """Analyse and write the ``spinestab mri`` folder; return the result and the fat overlay.
+
+    ``slice_levels`` is a slice table (as ``--levels-table``) for the level names.
+    """
+    from spinestab.imaging.inputs import LevelInputs
     from spinestab.imaging.outputs import write_mri_outputs
     from spinestab.imaging.pipeline import analyse_mri
     from spinestab.imaging.viewer import fat_overlay
 
-    result = analyse_mri(image, mask, options=options, progress=progress)
+    levels = LevelInputs(levels_table=slice_levels) if slice_levels else None
+    result = analyse_mri(image, mask, options=options, levels=levels, progress=progress)
     write_mri_outputs(result, out)
     return result, fat_overlay(image, mask, options=options)
 
@@ -98,7 +123,16 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             context.progress(0.05 + 0.75 * next(done, len(_MRI_STEPS)) / len(_MRI_STEPS), name)
 
         out = folder / "out"
-        _, overlay = run_mri_on_files(image, mask, options, out, step)
+        slice_levels = _slice_levels(params)
+        _, overlay = run_mri_on_files(image, mask, options, out, step, slice_levels=slice_levels)
+        marked = (
+            {
+                "slice_levels": {k: list(v) for k, v in slice_levels.items()},
+                "slice_levels_by": context.actor,
+            }
+            if slice_levels
+            else {}
+        )
         context.progress(0.9, "saving")
         with record.unit_of_work() as uow:
             study, new = save_series_analysis(
@@ -107,7 +141,7 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 pseudonym,
                 out,
                 inputs={"image": image, "mask": mask},
-                options=options.to_dict() | given.trace,
+                options=options.to_dict() | given.trace | marked,
                 fat_overlay=volume_to_nifti(overlay.volume),
                 fat_name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
             )

@@ -36,9 +36,10 @@ VIEWER_TEXT = (
     "slice", "loading", "saving", "saved", "analysing", "analysed", "job_failed", "no_mask",
     "no_result", "new_drawing", "version_line", "result_line", "mask_short", "showing_level",
     "pick_label", "nothing_drawn", "draw_first", "mask_not_loaded", "levels_assumed",
-    "levels_doubtful", "levels_confirmed", "levels_found", "levels_none", "levels_done",
+    "levels_doubtful", "levels_confirmed", "levels_named", "levels_none", "levels_done",
     "level_pair_needed", "qa_picture", "fat_map", "fat_classes", "side_left", "side_right",
-    "side_none",
+    "side_none", "slice_levels_line", "slice_levels_by", "slice_range_bad", "slice_overlap",
+    "slice_none", "slice_remove",
 )  # fmt: skip
 LANDMARK_TEXT = (
     "calibration_start", "calibration_length", "calibrated", "landmarks_saved", "scale_line",
@@ -46,6 +47,8 @@ LANDMARK_TEXT = (
     "point_posterior_inferior", "point_anterior_inferior", "point_mid_superior",
     "point_mid_inferior",
 )  # fmt: skip
+#: Level names offered for levels marked by slice in the viewer (lower thoracic to sacral).
+SLICE_LEVEL_NAMES = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
 #: Levels offered in the landmark tool (cervical to sacral).
 TOOL_LEVELS = tuple(v for v in MOBILE_LEVELS if v != "C1")
 
@@ -152,6 +155,7 @@ def viewer_page(
         series=series,
         api=f"{_api(pseudonym)}/imaging/{study}",
         viewer_text=_texts(request, VIEWER_TEXT, "viewer"),
+        slice_level_names=SLICE_LEVEL_NAMES,
     )
 
 

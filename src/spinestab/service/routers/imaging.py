@@ -109,61 +109,6 @@ def submit(
     return job.id
 
 
-def _result_view(pseudonym: str, series_id: int, analysis: Any) -> dict[str, Any]:
-    from urllib.parse import quote
-
-    from spinestab.imaging.viewer import summary_levels
-
-    summary = analysis.summary
-    base = f"/api/v1/patients/{quote(pseudonym, safe='')}/imaging/{series_id}/files"
-    pictures = [
-        {"name": f["name"], "url": f"{base}/{f['id']}"}
-        for f in analysis.files
-        if f["role"] == "qa_picture"
-    ]
-    fat = [f for f in analysis.files if f["role"] == "fat_map"]
-    levels: dict[str, Any] = summary["levels"] if isinstance(summary.get("levels"), dict) else {}
-    return {
-        "id": analysis.id,
-        "mask_version": analysis.mask_version,
-        "mask_method": analysis.mask_method,
-        "mask_author": analysis.mask_author,
-        "analysed_by": analysis.analysed_by,
-        "analysed_at": analysis.analysed_at.isoformat() if analysis.analysed_at else None,
-        "fat_method": analysis.fat_method,
-        "rows": analysis.rows,
-        "level_slices": summary_levels(summary),
-        "level_names": summary.get("level_names"),
-        "levels_present": list(levels.get("present") or []),
-        "flags": list(summary.get("flags") or []),
-        "pictures": pictures,
-        "fat_url": f"{base}/{fat[-1]['id']}" if fat else None,
-        "fat_classes": bool(fat) and fat[-1]["name"].startswith("fat_classes"),
-        "options": {
-            k: v
-            for k, v in analysis.options.items()
-            if k in ("labels", "level_names", "fat_method")
-        },
-    }
-
-
-def series_state(uow: Any, actor: Any, pseudonym: str, series_id: int) -> dict[str, Any]:
-    """Return everything the viewer page needs about a series (audited reads)."""
-    from spinestab.imaging.labels import get_scheme
-    from spinestab.imaging.viewer import muscle_palette
-    from spinestab.record.image_series import get_series
-    from spinestab.record.series_analyses import series_analyses
-
-    series = get_series(uow, actor, pseudonym, series_id)
-    analyses = series_analyses(uow, actor, pseudonym, series_id)
-    return {
-        "study": series.model_dump(mode="json", exclude={"mask_versions"}),
-        "mask_versions": [v.model_dump(mode="json") for v in series.mask_versions],
-        "palette": [p.to_dict() for p in muscle_palette(get_scheme(series.labels))],
-        "results": [_result_view(pseudonym, series_id, a) for a in analyses],
-    }
-
-
 @router.get("")
 def list_studies(pseudonym: str, uow: UowDep, user: ClinicianUser) -> list[dict[str, Any]]:
     """List the patient's image series with their mask versions."""
@@ -280,6 +225,8 @@ def add_study(
 @router.get("/{study}")
 def show_study(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> dict[str, Any]:
     """Return the viewer's state: the series, mask versions, colours, every analysis."""
+    from spinestab.service.imaging_state import series_state
+
     return record_call(series_state, uow, actor_of(user), pseudonym, study)
 
 
@@ -343,10 +290,29 @@ async def _mask_body(request: Request) -> tuple[bytes, dict[str, str]]:
 
 
 class MaskQuery(BaseModel):
-    """Where a saved mask was drawn from, and a note."""
+    """Where a saved mask was drawn from, a note, and the slice levels for its analysis."""
 
     from_version: int | None = Field(default=None, ge=1)
     note: str | None = Field(default=None, max_length=2000)
+    slice_levels: str | None = Field(
+        default=None,
+        max_length=4000,
+        description='Level names by slice for the analysis, JSON {"L4": [first, last]} '
+        "(0-based, inclusive; as spinestab mri --levels-table)",
+    )
+
+
+def checked_slice_levels(
+    uow: Any, user: Any, pseudonym: str, study: int, table: dict[str, Any] | None
+) -> dict[str, list[int]] | None:
+    """Check a slice table against the series' grid (422 now, not in the job)."""
+    from spinestab.imaging.viewer import check_slice_levels
+    from spinestab.record.image_series import get_series
+
+    if table is None:
+        return None
+    series = record_call(get_series, uow, actor_of(user), pseudonym, study)
+    return {k: list(v) for k, v in check_slice_levels(table, series.geometry).items()}
 
 
 @router.post(
@@ -393,6 +359,15 @@ async def save_mask(
         except ValueError:
             raise InputError("from_version is not a number", item="from_version") from None
     note = note or fields.get("note") or None
+    from spinestab.service.imaging_state import slice_levels_json
+
+    slice_levels = checked_slice_levels(
+        uow,
+        user,
+        pseudonym,
+        study,
+        slice_levels_json(query.slice_levels or fields.get("slice_levels")),
+    )
     version = await run_in_threadpool(
         record_call,
         save_mask_version,
@@ -409,7 +384,8 @@ async def save_mask(
         state,
         background,
         kind="mri_mask",
-        params={"series": study, "mask_version": version.version},
+        params={"series": study, "mask_version": version.version}
+        | ({"slice_levels": slice_levels} if slice_levels else {}),
         user=user,
         pseudonym=pseudonym,
     )
@@ -424,6 +400,11 @@ class AnalysisIn(BaseModel):
         default=None,
         description='{"rename": {"L5": "L1"}} corrects the names (an anchor: the vertebra '
         'named L5 is L1); {"rename": {}} confirms them as they are.',
+    )
+    slice_levels: dict[str, list[int]] | None = Field(
+        default=None,
+        description='Level names by slice, {"L4": [first, last]} (0-based, inclusive; as '
+        "spinestab mri --levels-table): for a series whose mask names no vertebrae",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="More MRI options")
 
@@ -452,12 +433,13 @@ def analyse_study(
     if body.level_names is not None:
         LevelNames(rename=dict(body.level_names.get("rename") or {}))  # 422 now, not in the job
     MriOptions.from_mapping({**body.options, "labels": series.labels})
+    slice_levels = checked_slice_levels(uow, user, pseudonym, study, body.slice_levels)
     params = {
         "series": study,
         "mask_version": version,
         "level_names": body.level_names,
         "options": body.options,
-    }
+    } | ({"slice_levels": slice_levels} if slice_levels else {})
     return {
         "job_id": submit(
             uow,

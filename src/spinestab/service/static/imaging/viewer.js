@@ -29,6 +29,7 @@
     fatShown: false,
     fatVolume: null,
     changed: false,
+    sliceTable: {}, // level -> [first, last], 0-based (the slice levels being marked)
   };
 
   const nv = new window.niivue.Niivue({
@@ -269,6 +270,15 @@
       select.appendChild(option);
     });
     $("#level-form").hidden = !(r.levels_present || []).length;
+    $("#level-help").hidden = !(r.levels_present || []).length;
+    state.sliceTable = {};
+    Object.entries(r.slice_levels || {}).forEach(([name, span]) => {
+      state.sliceTable[name] = [span[0], span[1]];
+    });
+    showSliceTable();
+    if (r.slice_levels_by) {
+      $("#level-how").textContent = text.slice_levels_by.replace("{by}", r.slice_levels_by);
+    }
     $("#result-flags").textContent = (r.flags || []).join("; ");
     (r.pictures || []).forEach((p) => {
       const figure = document.createElement("figure");
@@ -299,7 +309,8 @@
     if ((tool === "pen" || tool === "fill") && state.penValue === null) {
       say(text.pick_label, "warn");
     }
-    nv.drawFillOverwrites = !$("#protect").checked;
+    // an eraser clears whatever it covers; "leave other muscles untouched" guards drawing only
+    nv.drawFillOverwrites = tool.startsWith("erase") || !$("#protect").checked;
     nv.setDrawingEnabled(true);
     if (tool === "erase") {
       nv.setPenValue(0, false);
@@ -457,6 +468,9 @@
       if (note) {
         form.append("note", note);
       }
+      if (state.result && state.result.slice_levels) {
+        form.append("slice_levels", JSON.stringify(state.result.slice_levels));
+      }
       const response = await fetchOk(api + "/mask", {
         method: "POST",
         headers: { "X-CSRF-Token": csrf },
@@ -484,6 +498,9 @@
       return;
     }
     const body = { mask_version: r.mask_version, level_names: { rename: {} } };
+    if (r.slice_levels) {
+      body.slice_levels = r.slice_levels;
+    }
     if (!confirmOnly) {
       const computed = $("#level-computed").value;
       const right = $("#level-right").value.trim().toUpperCase();
@@ -499,6 +516,79 @@
         method: "POST",
         headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
         body: JSON.stringify(body),
+      });
+      const job = await response.json();
+      await waitForJob(job.job_id);
+      await refresh(r.mask_version);
+      say(text.levels_done, "ok");
+    } catch (error) {
+      say(error.message, "error");
+    }
+  }
+
+  // ---- levels by slice (where the mask names no vertebrae): spinestab mri --levels-table --
+  // The fields show slice numbers as the slider does (1-based); the API takes 0-based ones.
+  function showSliceTable() {
+    const list = $("#slice-level-list");
+    list.textContent = "";
+    Object.entries(state.sliceTable)
+      .sort((a, b) => a[1][0] - b[1][0])
+      .forEach(([name, span]) => {
+        const item = document.createElement("li");
+        item.appendChild(
+          document.createTextNode(
+            text.slice_levels_line
+              .replace("{level}", name)
+              .replace("{first}", span[0] + 1)
+              .replace("{last}", span[1] + 1) + " "
+          )
+        );
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "small";
+        remove.textContent = text.slice_remove;
+        remove.setAttribute("aria-label", text.slice_remove + " " + name);
+        remove.addEventListener("click", () => {
+          delete state.sliceTable[name];
+          showSliceTable();
+        });
+        item.appendChild(remove);
+        list.appendChild(item);
+      });
+    $("#slice-level-run").disabled = !Object.keys(state.sliceTable).length;
+  }
+  function addSliceLevel() {
+    const n = state.dims[state.sliceAxis];
+    const name = $("#slice-level-name").value;
+    const first = parseInt($("#slice-level-first").value, 10);
+    const last = parseInt($("#slice-level-last").value, 10);
+    if (!(first >= 1 && last >= first && last <= n)) {
+      say(text.slice_range_bad.replace("{n}", n), "warn");
+      return;
+    }
+    const taken = Object.entries(state.sliceTable).find(
+      ([other, span]) => other !== name && span[0] <= last - 1 && first - 1 <= span[1]
+    );
+    if (taken) {
+      say(text.slice_overlap.replace("{level}", taken[0]), "warn");
+      return;
+    }
+    state.sliceTable[name] = [first - 1, last - 1];
+    showSliceTable();
+    say("");
+  }
+  async function runSliceLevels() {
+    const r = state.result;
+    if (!r || !Object.keys(state.sliceTable).length) {
+      say(text.slice_none, "warn");
+      return;
+    }
+    try {
+      say(text.analysing);
+      const response = await fetchOk(api + "/analyses", {
+        method: "POST",
+        headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+        body: JSON.stringify({ mask_version: r.mask_version, slice_levels: state.sliceTable }),
       });
       const job = await response.json();
       await waitForJob(job.job_id);
@@ -547,6 +637,8 @@
     state.dimsRas = [volume.dimsRAS[1], volume.dimsRAS[2], volume.dimsRAS[3]];
     const slider = $("#slice");
     slider.max = String(state.dims[state.sliceAxis] - 1);
+    $("#slice-level-first").max = String(state.dims[state.sliceAxis]);
+    $("#slice-level-last").max = String(state.dims[state.sliceAxis]);
     buildPalette();
     const versions = study.mask_versions;
     const latest = versions.length ? versions[versions.length - 1].version : null;
@@ -559,6 +651,35 @@
     state.firstViewMs = performance.now() - t0;
     root.dataset.ready = "true";
     say(latest === null ? text.draw_first : "");
+    await followJobs();
+  }
+
+  // A mask given at upload (or a save or re-analysis from another tab) is analysed after
+  // the page opens: follow the shown version's queued or running job, then show its table;
+  // a failed last job of the shown version says why.
+  async function followJobs() {
+    const jobs = (state.study.jobs || []).filter((j) => j.mask_version === state.maskVersion);
+    const last = jobs.length ? jobs[jobs.length - 1] : null;
+    if (!last) {
+      return;
+    }
+    if (last.status === "failed" && !state.result) {
+      say(text.job_failed + " " + (last.errors || []).join("; "), "error");
+      return;
+    }
+    if (last.status !== "queued" && last.status !== "running") {
+      return;
+    }
+    const version = state.maskVersion;
+    try {
+      await waitForJob(last.job_id);
+      if (state.maskVersion === version && !state.changed) {
+        await refresh(version);
+        say(text.analysed.replace("{version}", version), "ok");
+      }
+    } catch (error) {
+      say(error.message, "error");
+    }
   }
 
   nv.onLocationChange = () => showSlice();
@@ -576,7 +697,7 @@
     nv.opts.penSize = parseInt(e.target.value, 10);
   });
   $("#protect").addEventListener("change", () => {
-    nv.drawFillOverwrites = !$("#protect").checked;
+    nv.drawFillOverwrites = state.tool.startsWith("erase") || !$("#protect").checked;
   });
   $("#window-width").addEventListener("change", setWindow);
   $("#window-level").addEventListener("change", setWindow);
@@ -594,6 +715,14 @@
     const value = e.target.value === "new" ? null : parseInt(e.target.value, 10);
     showMask(value).catch((error) => say(error.message, "error"));
   });
+  $("#slice-level-first-here").addEventListener("click", () => {
+    $("#slice-level-first").value = String(currentVoxel()[state.sliceAxis] + 1);
+  });
+  $("#slice-level-last-here").addEventListener("click", () => {
+    $("#slice-level-last").value = String(currentVoxel()[state.sliceAxis] + 1);
+  });
+  $("#slice-level-add").addEventListener("click", addSliceLevel);
+  $("#slice-level-run").addEventListener("click", runSliceLevels);
   $("#level-confirm").addEventListener("click", () => relevel(true));
   $("#level-correct").addEventListener("click", () => relevel(false));
   document.addEventListener("keydown", (e) => {
