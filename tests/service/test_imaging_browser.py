@@ -167,8 +167,15 @@ def test_trace_one_muscle_save_and_compare_with_the_cli(browser, server, viewpor
     page.click("[data-label='5']")
     expect(page.locator("[data-tool='fill']")).to_have_attribute("aria-pressed", "true")
     canvas = page.locator("#viewer-canvas")
-    canvas.scroll_into_view_if_needed()
+    # a quarter of the canvas scrolled out of view, as a clinician's page often is: a press
+    # must not scroll the page under the pointer (the stroke would land elsewhere)
+    page.evaluate(
+        "() => { const r = document.getElementById('viewer-canvas').getBoundingClientRect();"
+        " window.scrollBy(0, r.top + r.height / 4); }"
+    )
+    scrolled = page.evaluate("window.scrollY")
     box = canvas.bounding_box()
+    assert box["y"] < 0
     cx, cy = box["width"] / 2, box["height"] / 2
     r = min(box["width"], box["height"]) * 0.08
     polygon = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 25)]
@@ -177,6 +184,7 @@ def test_trace_one_muscle_save_and_compare_with_the_cli(browser, server, viewpor
     for x, y in polygon[1:]:
         page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
     page.mouse.up()
+    assert page.evaluate("window.scrollY") == scrolled
     voxels = np.array(_canvas_voxels(page, [list(p) for p in polygon]))
     _shot(page, f"imaging-viewer-traced-{size}")
     page.click("#save")

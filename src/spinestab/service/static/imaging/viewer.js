@@ -682,6 +682,16 @@
     }
   }
 
+  // NiiVue focuses the canvas on a press; on a canvas partly scrolled out of view the browser
+  // then scrolls the page under the pointer, and the rest of the stroke lands elsewhere.
+  // Focusing it first without scrolling leaves NiiVue's focus nothing to do.
+  ["pointerdown", "mousedown", "touchstart"].forEach((kind) =>
+    $("#viewer-canvas").addEventListener(
+      kind,
+      () => $("#viewer-canvas").focus({ preventScroll: true }),
+      { capture: true, passive: true }
+    )
+  );
   nv.onLocationChange = () => showSlice();
   nv.onImageLoaded = () => {};
   root.querySelectorAll("[data-tool]").forEach((b) =>
