@@ -347,7 +347,8 @@ def test_landmarks_instability_morphometry_and_a_second_reader(app, client, tmp_
         assert (saved.json()["version"], saved.json()["reader"]) == (1, "doc")
     job = client.post(f"{API}/instability", json={}, headers={"X-CSRF-Token": csrf})
     assert job.status_code == 202, job.text
-    assert _wait(client, job.json()["job_id"])["status"] == "succeeded"
+    done = _wait(client, job.json()["job_id"])
+    assert done["status"] == "succeeded", done["errors"]
     (first,) = client.get(f"{API}/instability").json()
     l45 = next(lv for lv in first["result"]["levels"] if lv["level"] == "L4-L5")
     assert l45["slip_mm"] == pytest.approx(STUDY_TRUTH["neutral"][0][3], abs=0.05)
@@ -368,6 +369,16 @@ def test_landmarks_instability_morphometry_and_a_second_reader(app, client, tmp_
     assert low - 0.05 <= l3["middle_height_mm"] <= high + 0.05
     assert "biconcave_unknown" in morpho["L2"]["flags"] and "biconcave_unknown" not in l3["flags"]
     assert {p["role"] for p in first["pictures"]} >= {"picture"}
+    # ... and goes to the record's morphometry studies (as `spinestab morphometry --patient`),
+    # where the profile and the suspected-fracture red flag read it. Not this film's: its L1
+    # is taller in front (a wedge loss of -4.9 %, which `spinestab morphometry` writes) and
+    # the record's reader of morphometry.json refuses losses below 0 %; the job says so and
+    # keeps the instability study. (A disagreement of two modules of issue 17, reported.)
+    l1 = morpho["L1"]
+    assert l1["anterior_height_mm"] > l1["posterior_height_mm"] and l1["wedge_loss_pct"] < 0
+    assert client.get(API).json()["morphometry"] == []
+    assert done["result"]["morphometry_study"] is None
+    assert "wedge_loss_pct: out of range" in done["result"]["morphometry_not_in_record"]
     figure = client.get(next(p["url"] for p in first["pictures"] if p["role"] == "picture"))
     assert figure.status_code == 200 and figure.content[:4] == b"\x89PNG"
 

@@ -1,6 +1,6 @@
 """The viewer's tables travel with the record: restore(export(r)) == r, masks and films included.
 
-Also: the ORM models of the viewer's tables equal migration 0005 (autogenerate finds no
+Also: the ORM models of the viewer's tables equal migration 0006 (autogenerate finds no
 difference), and refusals of the record services are audited.
 """
 
@@ -99,7 +99,7 @@ def test_viewer_tables_are_exported_and_restored(tmp_path):
         second.close()
 
 
-def test_viewer_models_match_migration_0005(tmp_path):
+def test_viewer_models_match_migration_0006(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 

@@ -52,8 +52,8 @@ from spinestab.record._uow import (
     service,
     utc,
 )
-from spinestab.store.live_models import LivePrompt, LiveSnooze, LiveStream
 from spinestab.store import imaging_models as viewer
+from spinestab.store.live_models import LivePrompt, LiveSnooze, LiveStream
 from spinestab.store.models import (
     Artifact,
     Assessment,

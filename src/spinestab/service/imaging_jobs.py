@@ -11,7 +11,9 @@
   landmark versions (neutral, flexion, extension), written with
   :func:`~spinestab.instability.outputs.write_instability_outputs` and saved with
   :func:`~spinestab.record.save_instability_folder` (as ``spinestab instability --patient``);
-  the six-point morphometry of the neutral film (``spinestab morphometry``) is stored beside it.
+  the six-point morphometry of the neutral film (``spinestab morphometry``) is stored beside it
+  and saved as the record's morphometry study (as ``spinestab morphometry --patient``), where
+  the profile and the red flags read it.
 
 Job functions take JSON parameters and know nothing about HTTP.
 """
@@ -19,6 +21,7 @@ Job functions take JSON parameters and know nothing about HTTP.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from spinestab.errors import InputError
 from spinestab.service.jobs import JobContext, JobFunction
 
 __all__ = ["IMAGING_JOBS", "run_instability_landmarks", "run_mri_mask"]
+
+log = logging.getLogger(__name__)
 
 #: The names of the analysis steps of ``analyse_mri``, in order, for progress.
 _MRI_STEPS = ("read", "fat", "levels", "measure", "pictures")
@@ -202,11 +207,53 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
                 morphometry=morpho_out / "morphometry.json",
                 morphometry_pictures=[morpho_out / n for n in sorted(morpho["pictures"].values())],
             )
+            morphometry = _save_morphometry(
+                uow,
+                actor,
+                pseudonym,
+                morpho_out,
+                landmarks=paths[morpho_view],
+                options={"reader": reader, "view": morpho_view, "landmarks": chosen[morpho_view]},
+            )
     return {
         "instability_study": study,
+        "morphometry_study": morphometry if not isinstance(morphometry, str) else None,
+        "morphometry_not_in_record": morphometry if isinstance(morphometry, str) else None,
         "reader": reader,
         "verdicts": {lv["level"]: lv.get("verdict") for lv in report.levels},
     }
+
+
+def _save_morphometry(
+    uow: Any, actor: Any, pseudonym: str, folder: Path, *, landmarks: Path, options: Any
+) -> int | str | None:
+    """Save the film's morphometry as the record's morphometry study; return its id.
+
+    As ``spinestab morphometry --patient`` does, so a deformity found with the landmark tool
+    is a finding of the profile and, with acute pain, the suspected-fracture red flag.
+    ``None`` when the same study is already stored (the same landmarks analysed again);
+    the record's refusal as text when it refuses the study (the instability study is kept,
+    and the job's result says why the morphometry is not in the record).
+    """
+    from spinestab.errors import AlreadyStoredError
+    from spinestab.record import save_morphometry_folder
+
+    try:
+        stored = save_morphometry_folder(
+            uow,
+            actor,
+            pseudonym,
+            folder,
+            inputs={"landmarks": landmarks},
+            options=options,
+            source="spinestab morphometry (landmark tool)",
+        )
+    except AlreadyStoredError:
+        return None
+    except InputError as exc:
+        log.warning("morphometry of the landmark tool not saved in the record: %s", exc)
+        return str(exc).replace(str(folder) + "/", "")
+    return int(stored.id)
 
 
 IMAGING_JOBS: dict[str, JobFunction] = {

@@ -1,15 +1,15 @@
 """Imaging viewer and landmark tool: image series, mask versions, radiographs, landmark versions.
 
-Revision ID: 0005_imaging_viewer
-Revises: 0004_live
+Revision ID: 0006_imaging_viewer
+Revises: 0005_morphometry
 Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_imaging_viewer"
-down_revision = "0004_live"
+revision = "0006_imaging_viewer"
+down_revision = "0005_morphometry"
 branch_labels = None
 depends_on = None
 
