@@ -56,8 +56,15 @@ def unit_of_work(state: StateDep, _user: MaybeUser) -> Iterator[Any]:
     imaging route reads and writes in one unit of work that takes SQLite's write lock at its
     start, as the record's services do. Even reads write (the audit of every read), and a
     read transaction turned into a write while a background job writes would fail at once.
+
+    FastAPI enters and leaves a dependency with ``yield`` in different threads, so this unit
+    of work cannot hold the process's SQLite turn (:mod:`spinestab.service.turns`: a lock a
+    thread owns): it is the plain record's, and on SQLite it waits on the database's busy
+    timeout as the CLI and the job workers do.
     """
-    with state.record.unit_of_work() as uow:
+    from spinestab.record import Record
+
+    with Record.unit_of_work(state.record) as uow:
         yield uow
 
 
