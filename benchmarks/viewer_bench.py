@@ -283,3 +283,22 @@ def mask_saves(browser, cookies: list, url: str, repeat: int) -> list[float]:
         times.append(time.perf_counter() - start)
         context.close()
     return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(argv or [])
+    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 5
+    with tempfile.TemporaryDirectory(prefix="spinestab-dicom-") as tmp:
+        folder = Path(tmp) / "series"
+        folder.mkdir()
+        write_series(folder)
+        conversion(folder, repeat)
+        if "--no-browser" in argv or not Path(CHROMIUM).exists():
+            print("first view: skipped (no Chromium or --no-browser)")
+            return 0
+        first_view(folder, repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
