@@ -290,3 +290,22 @@ def test_a_cervical_study_never_hides_an_earlier_lumbar_one(record, tmp_path):
     by_level = {lv["level"]: lv for lv in profile["levels"]}
     assert by_level["L4-L5"]["verdict"] == "stable" and by_level["L4-L5"]["slip_mm"] == 1.0
     assert len(by_level) == len(expected["levels"])
+
+
+def test_a_taller_front_is_kept_as_a_negative_loss(record, tmp_path):
+    """``spinestab morphometry`` writes losses as 1 - Ha/Hp (CLINICAL_LOGIC §4.6): a normal
+    vertebra taller in front has a negative wedge loss, and the record stores it as given."""
+    from spinestab.record.imports import import_file
+
+    taller_front = json.loads(morphometry_file(tmp_path, WEDGE_FILM).read_text())
+    taller_front["vertebrae"][0]["wedge_loss_pct"] = -4.9
+    path = write_json(tmp_path / "taller_front.json", taller_front)
+    with record.unit_of_work() as uow:
+        create_patient(uow, CLINICIAN, "P1")
+        import_file(uow, CLINICIAN, "P1", path, "morphometry")
+        stored = show_record(uow, CLINICIAN, "P1").morphometry[0]
+    assert len(stored.vertebrae) == len(taller_front["vertebrae"])
+    over = json.loads(path.read_text())
+    over["vertebrae"][0]["wedge_loss_pct"] = 100.5
+    with pytest.raises(InputError, match="out of range"), record.unit_of_work() as uow:
+        import_file(uow, CLINICIAN, "P1", write_json(tmp_path / "over.json", over), "morphometry")

@@ -125,18 +125,24 @@ def _vertebrae(document: Any, source: str) -> list[MorphometryVertebra]:
 
 
 def _measure(value: Any, source: str, item: str) -> float | None:
-    """Return a height (mm) or loss (%): a finite number >= 0 (a loss <= 100), or None."""
+    """Return a height (mm, finite, >= 0) or a loss (%, finite, <= 100), or None.
+
+    A loss is ``1 - ratio`` of two heights (CLINICAL_LOGIC §4.6, as ``spinestab
+    morphometry`` writes it), so it is negative when the front or middle of a body is the
+    taller: a normal vertebra, which the record must keep like any other.
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InputError("not a finite number", source=source, item=item, value=value)
-    if value < 0 or (item.endswith("_pct") and value > 100):
+    loss = item.endswith("_pct")
+    if (loss and value > 100) or (not loss and value < 0):
         raise InputError(
             "out of range",
             source=source,
             item=item,
             value=value,
-            expected="0-100 %" if item.endswith("_pct") else ">= 0 mm",
+            expected="a loss of at most 100 %" if loss else ">= 0 mm",
         )
     return float(value)
 
