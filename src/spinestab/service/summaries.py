@@ -1,9 +1,9 @@
 """Pure summaries of a record's JSON for the patient's pages and ``GET /me/movement``.
 
 Functions of the timeline (``record show --json``) and a ``plan.json``: no database, no
-HTTP. Adherence is counted as :mod:`spinestab.care.progression` counts it (a session day is
-a day with a session exercise done; planned days are the plan's exercise weekdays since
-the programme start).
+HTTP. Adherence is planned sessions done over planned sessions due (a session day is a
+day with a session exercise done; planned days are the plan's exercise weekdays since the
+programme start); sessions on other days are counted apart as extra sessions.
 """
 
 from __future__ import annotations
@@ -68,19 +68,39 @@ def session_days(sessions: Sequence[Mapping[str, Any]], plan: Mapping[str, Any])
 def adherence(
     sessions: Sequence[Mapping[str, Any]], plan: Mapping[str, Any], *, today: dt.date
 ) -> dict[str, Any]:
-    """Sessions done against the exercise days planned from the programme start to today."""
+    """Planned sessions done against planned sessions due, and the extra sessions apart.
+
+    A planned session is an exercise day of the plan (its ``exercise_days`` weekdays) from
+    the programme start on. It is due once its day has begun and either ended or been
+    done: today's session counts as due only when done (the day is not over yet). Done
+    means a session exercise of the plan done that day (as :func:`session_days`). Adherence
+    is the share of planned sessions due that were done, so it cannot exceed 100 %; a
+    session done on a day the plan has none is an extra session, counted apart and not in
+    the share.
+
+    Returns
+    -------
+    dict
+        ``done_sessions`` (planned sessions done), ``planned_sessions`` (planned sessions
+        due), ``pct`` (None before any is due), ``extra_sessions``, ``since``.
+
+    """
     start = dt.date.fromisoformat(str(plan["programme_start"]))
     weekdays = set(plan.get("exercise_days") or ())
-    planned = sum(
-        1
+    days = {dt.date.fromisoformat(d) for d in session_days(sessions, plan)}
+    days = {d for d in days if d <= today}
+    planned_days = [
+        start + dt.timedelta(days=k)
         for k in range(max(0, (today - start).days + 1))
         if (start + dt.timedelta(days=k)).weekday() in weekdays
-    )
-    done = len([d for d in session_days(sessions, plan) if d <= today.isoformat()])
+    ]
+    due = [d for d in planned_days if d < today or d in days]
+    done = sum(1 for d in due if d in days)
     return {
         "done_sessions": done,
-        "planned_sessions": planned,
-        "pct": round(100.0 * min(done, planned) / planned) if planned else None,
+        "planned_sessions": len(due),
+        "pct": round(100.0 * done / len(due)) if due else None,
+        "extra_sessions": sum(1 for d in days if d.weekday() not in weekdays),
         "since": start.isoformat(),
     }
 
