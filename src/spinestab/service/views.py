@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 __all__ = [
+    "blocked_actions",
     "exercise_cards",
     "pain_zone",
     "progression_changes",
@@ -139,6 +140,29 @@ def progression_changes(plan_json: Mapping[str, Any], *, language: str) -> list[
             }
         )
     return rows
+
+
+def blocked_actions(plan_json: Mapping[str, Any], *, language: str) -> list[dict[str, Any]]:
+    """Return what a blocked plan asks the patient to do instead, in the patient's words.
+
+    Each action's text is the care catalogue's patient text (``action.<code>``, as the
+    handout has it); an action without one keeps its English text, ``english`` True.
+    """
+    from spinestab.care.i18n import Translator
+
+    t = Translator(language)
+    out = []
+    for action in plan_json.get("actions", ()):
+        key = f"action.{action.get('code')}"
+        known = t.has(key)
+        out.append(
+            {
+                "urgency": action.get("urgency", "routine"),
+                "text": t(key) if known else str(action.get("text", "")),
+                "english": not known and language != "en",
+            }
+        )
+    return out
 
 
 def safety_notes(language: str) -> dict[str, list[str]]:

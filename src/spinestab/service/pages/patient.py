@@ -51,6 +51,9 @@ def _today_context(request: Request, state: StateDep, user: PatientUser) -> dict
         "record": record,
         "plan": plan,
         "blocked": plan["status"] == "blocked",
+        "actions": (
+            views.blocked_actions(plan, language=language) if plan["status"] == "blocked" else []
+        ),
         "day": None,
         "cards": [],
         "all_cards": [],

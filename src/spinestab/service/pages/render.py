@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -9,10 +10,18 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
-from spinestab.service.i18n import LANGUAGES, choose_language, messages
+from spinestab.service.i18n import LANGUAGES, choose_language, messages, rule_text
 
-__all__ = ["LANG_COOKIE", "make_templates", "page_language", "render", "render_error"]
+__all__ = [
+    "LANG_COOKIE",
+    "make_templates",
+    "page_language",
+    "render",
+    "render_error",
+    "rule_html",
+]
 
 LANG_COOKIE = "spinestab_lang"
 
@@ -41,6 +50,22 @@ def number_text(value: object) -> str:
     return str(int(number)) if number.is_integer() else f"{number:.1f}"
 
 
+def rule_html(text: str | None, kind: str, code: str | None = None, *, language: str) -> Markup:
+    """Return a rule text for a page in its language, or in English marked as such.
+
+    The mark is visible (a badge saying that no translation exists yet) and the English
+    text carries ``lang="en"`` for screen readers.
+    """
+    if not text:
+        return Markup("")
+    said = rule_text(str(text), language=language, kind=kind, code=code)
+    if not said.english:
+        return Markup(escape(said.text))
+    return Markup('<span lang="en">{}</span> <span class="badge untranslated">{}</span>').format(
+        said.text, messages(language)("rule.english_only")
+    )
+
+
 def page_language(request: Request) -> str:
     """Return the language of this request's page."""
     principal = getattr(request.state, "principal", None)
@@ -60,6 +85,7 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
     language = page_language(request)
     base = {
         "t": messages(language),
+        "rule": partial(rule_html, language=language),
         "lang": language,
         "languages": LANGUAGES,
         "user": principal,
