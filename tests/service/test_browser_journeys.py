@@ -262,7 +262,13 @@ def test_journeys(playwright_browser, serve):  # noqa: F811 (the imported fixtur
     phone.wait_for_url(f"{base}/today")
     expect(phone.locator("main")).to_contain_text("Your plan (version 1)")
     expect(phone.locator("main")).to_contain_text("Safety notes")
-    for day, pain in ((START, "2"), (START + dt.timedelta(days=2), "3")):
+    # two sessions on the plan's exercise days (Mon/Wed/Fri, rule sessions_per_week 3)
+    plan_days = [
+        START + dt.timedelta(days=k)
+        for k in range(8)
+        if (START + dt.timedelta(days=k)).weekday() in (0, 2, 4)
+    ]
+    for day, pain in ((plan_days[0], "2"), (plan_days[1], "3")):
         phone.fill("#log-date", day.isoformat())
         rows = phone.locator("fieldset.log-row")
         assert rows.count() >= 1
@@ -275,7 +281,7 @@ def test_journeys(playwright_browser, serve):  # noqa: F811 (the imported fixtur
         phone.click("text=Save the session")
         phone.wait_for_url(f"{base}/today?logged=*")
         expect(phone.locator("[role=status]")).to_contain_text("Saved")
-    expect(phone.locator("main")).to_contain_text("Sessions done: 2 of")
+    expect(phone.locator("main")).to_contain_text("Planned sessions done: 2 of")
     _shot(phone, "patient-today-logged-phone")
     shots["patient-today"] = f"{base}/today"
     shots["patient-progress"] = f"{base}/progress"
