@@ -73,7 +73,7 @@ class RuleText:
 
 
 #: Placeholders whose value is a list of nested rule texts: (kind, separator).
-_NESTED = {"criteria": ("criterion", ", "), "flags": ("flag", "; ")}
+_NESTED = {"criteria": ("criterion", ", "), "flags": ("flag", "; "), "derived": ("derived", "; ")}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 #: A value token that is no prose: a number (with a unit sign), a date, a code with a digit,
 #: an underscore or in capitals (L4-L5, S1, ODI), a section mark, or a dash.
