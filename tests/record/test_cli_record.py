@@ -224,3 +224,26 @@ def test_timeline_names_a_segment_without_a_verdict(isolated_settings, tmp_path)
     ok("record", "import", "P5", neck)
     text = ok("record", "show", "P5").stdout
     assert "C5-C6 not assessable" in text and "None" not in text
+
+
+def test_an_approval_names_a_person(isolated_settings, tmp_path, monkeypatch):
+    """No --by and no SPINESTAB_USER: refused (exit 2, nothing stored), never 'cli'."""
+    ok("patient", "add", "P5")
+    forms = tmp_path / "forms"
+    shutil.copytree(FHR, forms, ignore=shutil.ignore_patterns("sessions.csv"))
+    ok("record", "import", "P5", forms)
+    ok("plan", "--patient", "P5")
+    monkeypatch.delenv("SPINESTAB_USER")
+    refused("plan", "approve", "P5", "--version", "1", fragment="--by NAME")
+    refused("plan", "approve", "P5", "--version", "1", "--by", "  ", fragment="--by")
+    plans = show("P5")["plans"]
+    assert [(p["status"], p["approved_by"]) for p in plans] == [("draft", None)]
+    ok("plan", "approve", "P5", "--version", "1", "--by", "dr_bob")
+    monkeypatch.setenv("SPINESTAB_USER", "dr_carol")
+    ok("plan", "--patient", "P5")
+    ok("plan", "approve", "P5", "--version", "2")
+    plans = show("P5")["plans"]
+    assert [(p["status"], p["approved_by"]) for p in plans] == [
+        ("superseded", "dr_bob"),
+        ("active", "dr_carol"),
+    ]

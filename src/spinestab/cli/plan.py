@@ -83,7 +83,7 @@ def _made(pseudonym: str, made: Any, out: Path | None) -> None:
         text += f"; earlier draft(s) {made.superseded_drafts} superseded"
     if plan.status == "draft":
         text += f"; a clinician approves it: spinestab plan approve {escape(pseudonym)} " + (
-            f"--version {plan.version}"
+            f"--version {plan.version} --by NAME"
         )
     if out is not None:
         text += f" -> {escape(str(out))}"
@@ -174,21 +174,56 @@ def plan_command(
         )
 
 
+def approving_clinician(by: str | None) -> Any:
+    """Return the clinician who approves a plan: ``--by``, else the setting ``SPINESTAB_USER``.
+
+    An approval names a person: without either (the settings' default user ``cli`` is a
+    program, not a person) or with a blank name it is refused with an :class:`InputError`.
+    """
+    from spinestab.record import Actor
+    from spinestab.settings import get_settings
+
+    settings = get_settings()
+    name = by if by is not None else settings.user if "user" in settings.model_fields_set else ""
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise InputError(
+            "an approval names the clinician who approves; nothing was stored",
+            item="--by" if by is not None else "approver",
+            value=name or None,
+            expected="--by NAME (1-128 characters) or the setting SPINESTAB_USER=NAME",
+        )
+    return Actor(username=name, role="clinician")
+
+
 @plan_app.command("approve")
 def approve_command(
     pseudonym: Annotated[str, typer.Argument(help="Pseudonymous patient id.")],
     version: Annotated[int, typer.Option("--version", help="The draft version to approve.")],
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            metavar="NAME",
+            help="The clinician who approves (default: the setting SPINESTAB_USER; "
+            "without either the approval is refused).",
+        ),
+    ] = None,
     as_json: JsonOutput = False,
 ) -> None:
-    """Approve a draft plan version: it becomes the active plan (the actor is recorded).
+    """Approve a draft plan version: it becomes the active plan.
 
-    --json prints the plan version approved (without its plan.json document).
+    The approver is recorded: ``--by NAME``, else ``SPINESTAB_USER``; without either the
+    approval is refused (exit 2, nothing stored). --json prints the plan version approved
+    (without its plan.json document).
     """
-    from spinestab.cli.record import cli_actor, opened_record
+    from spinestab.cli.record import opened_record
     from spinestab.record import approve_plan
 
-    with exit_on_bad_input(), opened_record() as record, record.unit_of_work() as uow:
-        plan = approve_plan(uow, cli_actor(), pseudonym, version=version)
+    with exit_on_bad_input():
+        approver = approving_clinician(by)
+        with opened_record() as record, record.unit_of_work() as uow:
+            plan = approve_plan(uow, approver, pseudonym, version=version)
     if as_json:
         print_json(plan.model_dump(mode="json", exclude={"plan"}))
         return
