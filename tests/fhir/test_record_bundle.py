@@ -200,6 +200,28 @@ def test_export_import_export_gives_the_same_resources(record, other_record, ful
         import_into_record(uow, BOB, data)
 
 
+def test_a_study_without_its_file_is_named_and_the_next_is_stored(
+    record, other_record, full_patient
+):
+    """The first of two instability studies lost its instability.json: it is named in
+    not_stored and the second is still stored (both once wrote into one scratch folder)."""
+    import dataclasses
+
+    data = read_bundle(json.loads(json.dumps(_bundle(record))))
+    first, _ = data.instability
+    kept = tuple(
+        d
+        for d in data.documents
+        if not (d.kind == "instability" and d.study == first.study_id and d.role == "result")
+    )
+    with other_record.unit_of_work() as uow:
+        done = import_into_record(uow, BOB, dataclasses.replace(data, documents=kept))
+    assert done.instability == 1
+    assert done.not_stored == (f"{first.study_id} (no instability.json attached)",)
+    (stored,) = _timeline(other_record).instability
+    assert [x.levels for x in _timeline(record).instability][1] == stored.levels
+
+
 def test_an_edited_value_is_refused_and_nothing_is_stored(record, other_record, full_patient):
     bundle = _bundle(record)
     edited = copy.deepcopy(bundle)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,36 @@ def _one(files: dict[str, list[Path]], role: str) -> Path | None:
     return found[0] if found else None
 
 
+def _import_studies(
+    kind: str,
+    studies: Sequence[tuple[str, Any]],
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+    *,
+    main: tuple[str, str],
+    store: Callable[[Any, Path, dict[str, list[Path]]], None],
+) -> int:
+    """Store each study whose main file is attached; name the others in ``not_stored``.
+
+    ``studies`` are ``(key, study)`` pairs (the key names the study's documents); ``main``
+    is the role of the file a study cannot be stored without and its file name for the
+    message; ``store(study, main_file, files)`` checks and saves one study. Each study's
+    documents are written into a scratch folder of its own. Returns how many were stored.
+    """
+    role, file_name = main
+    stored = 0
+    for i, (key, study) in enumerate(studies):
+        files = _write(root / f"{kind}-{i}", docs.get((kind, key), []))
+        found = _one(files, role)
+        if found is None:
+            not_stored.append(f"{key} (no {file_name} attached)")
+            continue
+        store(study, found, files)
+        stored += 1
+    return stored
+
+
 def _import_imaging(
     uow: Any,
     actor: Any,
@@ -141,13 +171,7 @@ def _import_imaging(
 ) -> int:
     from spinestab.record import save_imaging
 
-    n = 0
-    for study in data.imaging:
-        files = _write(root / f"imaging-{n}", docs.get(("imaging", study.study_id), []))
-        table = _one(files, "table")
-        if table is None:
-            not_stored.append(f"{study.study_id} (no muscle_quality.csv attached)")
-            continue
+    def store(study: ImagingExport, table: Path, files: dict[str, list[Path]]) -> None:
         _check_imaging(study, table)
         options_path = _one(files, "options")
         options = json.loads(options_path.read_bytes()) if options_path else {}
@@ -163,8 +187,17 @@ def _import_imaging(
             source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
             performed_on=study.date,
         )
-        n += 1
-    return n
+
+    studies = [(study.study_id, study) for study in data.imaging]
+    return _import_studies(
+        "imaging",
+        studies,
+        docs,
+        root,
+        not_stored,
+        main=("table", "muscle_quality.csv"),
+        store=store,
+    )
 
 
 def _check_imaging(study: ImagingExport, table: Path) -> None:
@@ -202,13 +235,7 @@ def _import_instability(
 ) -> int:
     from spinestab.record import save_instability
 
-    n = 0
-    for study in data.instability:
-        files = _write(root / f"instability-{n}", docs.get(("instability", study.study_id), []))
-        result = _one(files, "result")
-        if result is None:
-            not_stored.append(f"{study.study_id} (no instability.json attached)")
-            continue
+    def store(study: InstabilityExport, result: Path, files: dict[str, list[Path]]) -> None:
         _check_instability(study, result)
         landmarks = {
             role.removeprefix("input:landmarks_"): paths[0]
@@ -225,8 +252,17 @@ def _import_instability(
             source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
             performed_on=study.date,
         )
-        n += 1
-    return n
+
+    studies = [(study.study_id, study) for study in data.instability]
+    return _import_studies(
+        "instability",
+        studies,
+        docs,
+        root,
+        not_stored,
+        main=("result", "instability.json"),
+        store=store,
+    )
 
 
 def _check_instability(study: InstabilityExport, result: Path) -> None:
@@ -264,16 +300,7 @@ def _import_wearable(
 ) -> int:
     from spinestab.record import save_wearable
 
-    n = 0
-    for key in sorted({d.recording for d in data.movement}, key=_ordinal):
-        if not key:
-            not_stored.append("wearable days of a folder export (no daily.csv attached)")
-            continue
-        files = _write(root / f"wearable-{n}", docs.get(("wearable", key), []))
-        table = _one(files, "table")
-        if table is None:
-            not_stored.append(f"{key} (no daily.csv attached)")
-            continue
+    def store(key: str, table: Path, files: dict[str, list[Path]]) -> None:
         _check_days(key, [d for d in data.movement if d.recording == key], table)
         save_wearable(
             uow,
@@ -284,8 +311,14 @@ def _import_wearable(
             summary=_one(files, "summary"),
             source=f"FHIR Bundle of {data.pseudonym}: {key}",
         )
-        n += 1
-    return n
+
+    keys = sorted({d.recording for d in data.movement}, key=_ordinal)
+    if "" in keys:
+        not_stored.append("wearable days of a folder export (no daily.csv attached)")
+    recordings = [(key, key) for key in keys if key]
+    return _import_studies(
+        "wearable", recordings, docs, root, not_stored, main=("table", "daily.csv"), store=store
+    )
 
 
 def _ordinal(key: str) -> tuple[int, str]:
