@@ -1,10 +1,20 @@
-"""Fixtures for the web app: an app on a fresh store (SQLite and PostgreSQL), accounts."""
+"""Fixtures for the web app: an app on a fresh store (SQLite and PostgreSQL), accounts;
+for the browser tests, Debian's Chromium and a real ``spinestab serve``."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -115,3 +125,137 @@ def demo_form(name: str) -> str:
 
 def form_json(instrument: str, date: str, answers) -> str:
     return json.dumps({"instrument": instrument, "date": date, "answers": answers})
+
+
+# ------------------------------------------------------------------ browser tests
+CHROMIUM = "/usr/bin/chromium"
+#: Flags of every browser test's Chromium (no network beyond loopback, no first-run work).
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
+
+
+@contextlib.contextmanager
+def chromium(*flags: str) -> Iterator[object]:
+    """Debian's headless Chromium through Playwright (never a downloaded browser).
+
+    Skips the test where Chromium or Playwright is missing, and fails it in CI.
+    """
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI (apt-get install chromium, see .ci/run)")
+        pytest.skip("Chromium not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("the playwright package is required in CI (pip install -e '.[dev]')")
+        pytest.skip("playwright not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_FLAGS, *flags]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def playwright_browser():
+    """Chromium without a GPU (the pages' tests; the viewer's use SwiftShader's WebGL2)."""
+    with chromium("--disable-gpu") as browser:
+        yield browser
+
+
+def free_port() -> int:
+    """Return a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Serve:
+    """``spinestab serve`` on a free port with its own data folder, and the CLI beside it.
+
+    ``env`` adds to (or overrides) the environment of both; ``seed(serve)`` runs CLI
+    commands (``serve.run(...)``) before the server starts.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        env: dict[str, str] | None = None,
+        seed: Callable[[Serve], None] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.env = (
+            os.environ.copy()
+            | {
+                "SPINESTAB_DATA_DIR": str(folder / "data"),
+                "SPINESTAB_DATABASE_URL": f"sqlite:///{folder / 'store.sqlite3'}",
+                "SPINESTAB_ARGON2_TIME_COST": "1",
+                "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
+                "SPINESTAB_USER": "seed",
+            }
+            | (env or {})
+        )
+        self.cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
+        if seed is not None:
+            seed(self)
+        port = free_port()
+        self.log = (folder / "serve.log").open("w")
+        self.process = subprocess.Popen(
+            [*self.cli, "serve", "--port", str(port)],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.base = f"http://127.0.0.1:{port}"
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, (self.folder / "serve.log").read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        """Run ``spinestab ARGS`` on the server's store; return its output (it must succeed)."""
+        done = subprocess.run(
+            [*self.cli, *args], env=self.env, input=stdin, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def stop(self) -> None:
+        """Stop the server."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def start_serve(tmp_path_factory):
+    """Start a :class:`Serve`: ``start_serve(name, env=..., seed=...)``; all stopped at the end."""
+    started: list[Serve] = []
+
+    def start(name: str, **options: object) -> Serve:
+        started.append(Serve(tmp_path_factory.mktemp(name), **options))  # type: ignore[arg-type]
+        return started[-1]
+
+    yield start
+    for serve in started:
+        serve.stop()

@@ -8,26 +8,12 @@ serious or critical violation on the main pages. Screenshots at phone (390x844) 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -35,84 +21,22 @@ CLINICIAN = ("doc", "clinician pass 1")
 PATIENT = ("pat", "patient password 1")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def playwright_browser():
-    if not Path(CHROMIUM).exists() or (
-        shutil.which("chromium") is None and not Path(CHROMIUM).exists()
-    ):
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is required in CI (apt-get install chromium, see .ci/run)")
-        pytest.skip("Chromium not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("the playwright package is required in CI (pip install -e '.[dev]')")
-        pytest.skip("playwright not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(start_serve):
     """A real ``spinestab serve`` on a free loopback port, with two accounts and a patient."""
-    data = tmp_path_factory.mktemp("serve")
-    env = os.environ.copy() | {
-        "SPINESTAB_DATA_DIR": str(data / "data"),
-        "SPINESTAB_DATABASE_URL": f"sqlite:///{data / 'store.sqlite3'}",
-        "SPINESTAB_ARGON2_TIME_COST": "1",
-        "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
-        "SPINESTAB_USER": "seed",
-    }
-    cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
 
-    def run(*args, stdin=None):
-        result = subprocess.run(
-            [*cli, *args], env=env, input=stdin, capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    def seed(serve):
+        serve.run("patient", "add", "P-ANNA", "--sex", "female", "--birth-year", "1971")
+        serve.run(
+            "user", "add", CLINICIAN[0], "--role", "clinician", "--password-stdin",
+            stdin=CLINICIAN[1],
+        )  # fmt: skip
+        serve.run(
+            "user", "add", PATIENT[0], "--role", "patient", "--patient", "P-ANNA",
+            "--password-stdin", stdin=PATIENT[1],
+        )  # fmt: skip
 
-    run("patient", "add", "P-ANNA", "--sex", "female", "--birth-year", "1971")
-    run("user", "add", CLINICIAN[0], "--role", "clinician", "--password-stdin", stdin=CLINICIAN[1])
-    run(
-        "user",
-        "add",
-        PATIENT[0],
-        "--role",
-        "patient",
-        "--patient",
-        "P-ANNA",
-        "--password-stdin",
-        stdin=PATIENT[1],
-    )
-    port = _free_port()
-    log = (data / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, (data / "serve.log").read_text()
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    return start_serve("serve", seed=seed).base
 
 
 def _shot(page, name):

@@ -11,25 +11,11 @@ desktop size; screenshots go to ``SPINESTAB_SCREENSHOT_DIR`` when set.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .test_browser import (  # noqa: F401 (playwright_browser: the fixture)
-    AXE,
-    DESKTOP,
-    PHONE,
-    Console,
-    _free_port,
-    _login,
-    _shot,
-    playwright_browser,
-)
+from .test_browser import AXE, DESKTOP, PHONE, Console, _login, _shot
 
 pytestmark = pytest.mark.browser
 
@@ -44,66 +30,15 @@ PSEUDONYM = "P-JOURNEY"
 START = dt.date.today() - dt.timedelta(days=7)
 
 
-class Serve:
-    """``spinestab serve`` on a free port with its own data folder, and the CLI beside it."""
-
-    def __init__(self, folder: Path) -> None:
-        self.env = os.environ.copy() | {
-            "SPINESTAB_DATA_DIR": str(folder / "data"),
-            "SPINESTAB_DATABASE_URL": f"sqlite:///{folder / 'store.sqlite3'}",
-            "SPINESTAB_ARGON2_TIME_COST": "1",
-            "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
-            "SPINESTAB_USER": "seed",
-            "SPINESTAB_JOB_WORKERS": "2",
-        }
-        self.cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
-        self.run(
-            "user",
-            "add",
-            CLINICIAN[0],
-            "--role",
-            "clinician",
-            "--password-stdin",
-            stdin=CLINICIAN[1],
-        )
-        port = _free_port()
-        self.log = (folder / "serve.log").open("w")
-        self.process = subprocess.Popen(
-            [*self.cli, "serve", "--port", str(port)],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert self.process.poll() is None, (folder / "serve.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-
-    def run(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [*self.cli, *args], env=self.env, input=stdin, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory):
-    server = Serve(tmp_path_factory.mktemp("journeys"))
-    yield server
-    server.stop()
+def serve(start_serve):
+    def seed(server):
+        server.run(
+            "user", "add", CLINICIAN[0], "--role", "clinician", "--password-stdin",
+            stdin=CLINICIAN[1],
+        )  # fmt: skip
+
+    return start_serve("journeys", env={"SPINESTAB_JOB_WORKERS": "2"}, seed=seed)
 
 
 def _axe(page):
@@ -164,7 +99,7 @@ def _tick(page, name):
     page.locator("#uploads label.tick", has_text=name).locator("input").check()
 
 
-def test_journeys(playwright_browser, serve):  # noqa: F811 (the imported fixture)
+def test_journeys(playwright_browser, serve):
     browser = playwright_browser
     from playwright.sync_api import expect
 

@@ -15,11 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -27,18 +23,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from .conftest import chromium
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 #: SwiftShader gives a WebGL2 context in headless Chromium (NiiVue needs one).
-FLAGS = [
-    "--no-sandbox",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+FLAGS = ("--use-angle=swiftshader", "--enable-unsafe-swiftshader")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 DOC = ("doc", "clinician pass 1")
@@ -48,66 +38,19 @@ MM_IMAGE = DATA / "musclemap" / "sub-0001_axial_lumbar_mri.nii.gz"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is required in CI (apt-get install chromium, see .ci/run)")
-        pytest.skip("Chromium not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("the playwright package is required in CI")
-        pytest.skip("playwright not installed")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
+    with chromium(*FLAGS) as chromium_browser:
+        yield chromium_browser
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("imaging-serve")
-    env = os.environ.copy() | {
-        "SPINESTAB_DATA_DIR": str(data / "data"),
-        "SPINESTAB_DATABASE_URL": f"sqlite:///{data / 'store.sqlite3'}",
-        "SPINESTAB_ARGON2_TIME_COST": "1",
-        "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
-        "SPINESTAB_USER": "seed",
-        "SPINESTAB_JOB_WORKERS": "1",
-    }
-    cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
+def server(start_serve):
+    def seed(serve):
+        for pseudonym in ("P-IMG", "P-IMG-desktop", "P-IMG-phone"):
+            serve.run("patient", "add", pseudonym, "--sex", "female", "--birth-year", "1968")
+        serve.run("user", "add", DOC[0], "--role", "clinician", "--password-stdin", stdin=DOC[1])
 
-    def run(*args, stdin=None):
-        result = subprocess.run(
-            [*cli, *args], env=env, input=stdin, capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    for pseudonym in ("P-IMG", "P-IMG-desktop", "P-IMG-phone"):
-        run("patient", "add", pseudonym, "--sex", "female", "--birth-year", "1968")
-    run("user", "add", DOC[0], "--role", "clinician", "--password-stdin", stdin=DOC[1])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (data / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, (data / "serve.log").read_text()
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    yield {"base": base, "env": env, "cli": cli, "folder": data}
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    serve = start_serve("imaging-serve", env={"SPINESTAB_JOB_WORKERS": "1"}, seed=seed)
+    return {"base": serve.base, "env": serve.env, "cli": serve.cli, "folder": serve.folder}
 
 
 def _shot(page, name):

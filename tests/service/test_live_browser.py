@@ -9,25 +9,11 @@ a reload. Screenshots (phone and desktop) go to ``SPINESTAB_SCREENSHOT_DIR`` whe
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
 
 from .live_helpers import DEMO, FS, STAND_S, _batches, scripted_stream
-from .test_browser import (  # noqa: F401  (playwright_browser: a fixture)
-    DESKTOP,
-    PHONE,
-    Console,
-    _axe,
-    _free_port,
-    _login,
-    _shot,
-    playwright_browser,
-)
+from .test_browser import DESKTOP, PHONE, Console, _axe, _login, _shot
 
 pytestmark = pytest.mark.browser
 
@@ -35,53 +21,24 @@ PATIENT = ("lena", "patient password 7")
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
+def live_server(start_serve):
     """``spinestab serve`` with patient P-LIVE: demo record, approved plan, an account."""
-    data = tmp_path_factory.mktemp("live")
-    env = os.environ.copy() | {
-        "SPINESTAB_DATA_DIR": str(data / "data"),
-        "SPINESTAB_DATABASE_URL": f"sqlite:///{data / 'store.sqlite3'}",
-        "SPINESTAB_ARGON2_TIME_COST": "1",
-        "SPINESTAB_ARGON2_MEMORY_KIB": "1024",
+
+    def seed(serve):
+        serve.run("patient", "add", "P-LIVE", "--sex", "female", "--birth-year", "1990")
+        serve.run("record", "import", "P-LIVE", str(DEMO / "low_risk_self_management"))
+        serve.run("plan", "--patient", "P-LIVE")
+        serve.run("plan", "approve", "P-LIVE", "--version", "1")
+        serve.run(
+            "user", "add", PATIENT[0], "--role", "patient", "--patient", "P-LIVE",
+            "--password-stdin", stdin=PATIENT[1],
+        )  # fmt: skip
+
+    env = {
         "SPINESTAB_USER": "doc",
         "SPINESTAB_LIVE_POLL_SECONDS": "30",  # the page must get the prompt by the nudge
     }
-    cli = [sys.executable, "-c", "from spinestab.cli import main; main()"]
-
-    def run(*args, stdin=None):
-        result = subprocess.run(
-            [*cli, *args], env=env, input=stdin, capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    run("patient", "add", "P-LIVE", "--sex", "female", "--birth-year", "1990")
-    run("record", "import", "P-LIVE", str(DEMO / "low_risk_self_management"))
-    run("plan", "--patient", "P-LIVE")
-    run("plan", "approve", "P-LIVE", "--version", "1")
-    run(
-        "user", "add", PATIENT[0], "--role", "patient", "--patient", "P-LIVE", "--password-stdin",
-        stdin=PATIENT[1],
-    )  # fmt: skip
-    port = _free_port()
-    log = (data / "serve.log").open("w")
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, (data / "serve.log").read_text()
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    return start_serve("live", env=env, seed=seed).base
 
 
 def _stream_until_a_prompt(base: str, *, stream: str) -> dict:
@@ -114,7 +71,7 @@ def _stream_until_a_prompt(base: str, *, stream: str) -> dict:
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_prompt_reaches_the_open_page_over_server_sent_events(
-    playwright_browser,  # noqa: F811  (the fixture imported above)
+    playwright_browser,
     live_server,
     viewport,
 ):
@@ -147,7 +104,7 @@ def test_a_prompt_reaches_the_open_page_over_server_sent_events(
 
 
 def test_the_moving_page_has_no_serious_accessibility_violations(
-    playwright_browser,  # noqa: F811  (the fixture imported above)
+    playwright_browser,
     live_server,
 ):
     context = playwright_browser.new_context(viewport=PHONE, bypass_csp=True)
