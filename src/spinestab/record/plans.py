@@ -345,6 +345,72 @@ def _care_from_record(
 
 
 # ------------------------------------------------------------------------------ plan
+def add_profile(
+    uow: UnitOfWork,
+    actor: Actor,
+    patient: Patient,
+    *,
+    episode_id: int,
+    as_of: dt.date | None,
+    data: dict[str, Any],
+    inputs: dict[str, Any],
+) -> ProfileSnapshot:
+    """Store the profile a plan version is made from (``profile.json``), audited."""
+    snapshot = ProfileSnapshot(
+        patient_id=patient.id,
+        episode_id=episode_id,
+        as_of=as_of,
+        data=data,
+        inputs=inputs,
+        created_at=now(),
+        created_by=actor.username,
+    )
+    uow.session.add(snapshot)
+    uow.session.flush()
+    audit(uow, actor, "create", "profile", snapshot.id, patient=patient)
+    return snapshot
+
+
+def add_triage(
+    uow: UnitOfWork,
+    actor: Actor,
+    patient: Patient,
+    *,
+    profile_id: int,
+    track: str,
+    plan_allowed: bool,
+    data: dict[str, Any],
+) -> TriageDecision:
+    """Store the triage decision made from a stored profile (``triage.json``), audited."""
+    decision = TriageDecision(
+        patient_id=patient.id,
+        profile_id=profile_id,
+        track=track,
+        plan_allowed=plan_allowed,
+        data=data,
+        created_at=now(),
+        created_by=actor.username,
+    )
+    uow.session.add(decision)
+    uow.session.flush()
+    audit(uow, actor, "create", "triage", decision.id, patient=patient, detail={"track": track})
+    return decision
+
+
+def add_plan_version(
+    uow: UnitOfWork, actor: Actor, patient: Patient, *, detail: dict[str, Any], **columns: Any
+) -> PlanVersion:
+    """Store a new plan version (the :class:`PlanVersion` ``columns``), audited with ``detail``.
+
+    Every plan version enters the record here: made, progressed or received.
+    """
+    row = PlanVersion(patient_id=patient.id, created_at=now(), created_by=actor.username, **columns)
+    uow.session.add(row)
+    uow.session.flush()
+    audit(uow, actor, "create", "plan", row.id, patient=patient, detail=detail)
+    return row
+
+
 def _next_version(uow: UnitOfWork, patient: Patient) -> int:
     return (
         uow.session.scalar(
@@ -440,31 +506,30 @@ def make_plan(
     version = _next_version(uow, patient)
     status = "blocked" if (plan_doc.get("status") == "blocked" or blocking) else "draft"
     plan_doc = dict(plan_doc) | {"version": version}
-    snapshot = ProfileSnapshot(
-        patient_id=patient.id,
+    snapshot = add_profile(
+        uow,
+        actor,
+        patient,
         episode_id=episode.id,
         as_of=profile.date,
         data=json.loads(documents["profile.json"]),
         inputs=inputs,
-        created_at=now(),
-        created_by=actor.username,
     )
-    uow.session.add(snapshot)
-    uow.session.flush()
-    decision = TriageDecision(
-        patient_id=patient.id,
+    decision = add_triage(
+        uow,
+        actor,
+        patient,
         profile_id=snapshot.id,
         track=tri.track,
         plan_allowed=tri.plan_allowed,
         data=tri.to_dict(),
-        created_at=now(),
-        created_by=actor.username,
     )
-    uow.session.add(decision)
-    uow.session.flush()
     superseded = [] if status == "blocked" else _supersede_drafts(uow, actor, patient, version)
-    row = PlanVersion(
-        patient_id=patient.id,
+    row = add_plan_version(
+        uow,
+        actor,
+        patient,
+        detail={"version": version, "status": status, "track": tri.track},
         episode_id=episode.id,
         version=version,
         status=status,
@@ -476,21 +541,6 @@ def make_plan(
         status_reason=(
             "open red flag: no exercise plan" if status == "blocked" else "awaiting approval"
         ),
-        created_at=now(),
-        created_by=actor.username,
-    )
-    uow.session.add(row)
-    uow.session.flush()
-    audit(uow, actor, "create", "profile", snapshot.id, patient=patient)
-    audit(uow, actor, "create", "triage", decision.id, patient=patient, detail={"track": tri.track})
-    audit(
-        uow,
-        actor,
-        "create",
-        "plan",
-        row.id,
-        patient=patient,
-        detail={"version": version, "status": status, "track": tri.track},
     )
     if status == "blocked":
         enforce_red_flags(uow, actor, patient)
@@ -697,8 +747,11 @@ def progress_plan(
     version = _next_version(uow, patient)
     data = new.to_dict() | {"version": version}
     superseded = _supersede_drafts(uow, actor, patient, version)
-    row = PlanVersion(
-        patient_id=patient.id,
+    row = add_plan_version(
+        uow,
+        actor,
+        patient,
+        detail={"version": version, "status": "draft", "from_version": active.version},
         episode_id=active.episode_id,
         version=version,
         status="draft",
@@ -709,19 +762,6 @@ def progress_plan(
         triage_id=active.triage_id,
         previous_id=active.id,
         status_reason="progression awaiting approval",
-        created_at=now(),
-        created_by=actor.username,
-    )
-    uow.session.add(row)
-    uow.session.flush()
-    audit(
-        uow,
-        actor,
-        "create",
-        "plan",
-        row.id,
-        patient=patient,
-        detail={"version": version, "status": "draft", "from_version": active.version},
     )
     documents = {k: v for k, v in documents.items() if not k.startswith("plan_v")}
     documents["plan.json"] = _dump(data | {"status": "draft"})

@@ -25,17 +25,15 @@ from spinestab.errors import ConflictError, InputError
 from spinestab.record._uow import (
     Actor,
     UnitOfWork,
-    audit,
     authorize,
     current_episode,
     find_patient,
-    now,
     service,
 )
-from spinestab.record.plans import plan_out
+from spinestab.record.plans import add_plan_version, add_profile, add_triage, plan_out
 from spinestab.record.safety import enforce_red_flags
 from spinestab.record.schemas import PlanOut
-from spinestab.store.models import PlanVersion, ProfileSnapshot, TriageDecision
+from spinestab.store.models import PlanVersion
 
 __all__ = ["ReceivedPlan", "receive_plan"]
 
@@ -146,40 +144,35 @@ def receive_plan(uow: UnitOfWork, actor: Actor, pseudonym: str, received: Receiv
     episode = current_episode(uow, actor, patient)
     snapshot_id = triage_id = None
     if profile is not None:
-        snapshot = ProfileSnapshot(
-            patient_id=patient.id,
+        snapshot_id = add_profile(
+            uow,
+            actor,
+            patient,
             episode_id=episode.id,
             as_of=dt.date.fromisoformat(str(profile["date"])) if profile.get("date") else None,
             data=dict(profile),
             inputs={"received": source},
-            created_at=now(),
-            created_by=actor.username,
-        )
-        uow.session.add(snapshot)
-        uow.session.flush()
-        snapshot_id = snapshot.id
-        audit(uow, actor, "create", "profile", snapshot.id, patient=patient)
+        ).id
     if triage is not None and snapshot_id is not None:
-        decision = TriageDecision(
-            patient_id=patient.id,
+        triage_id = add_triage(
+            uow,
+            actor,
+            patient,
             profile_id=snapshot_id,
             track=str(triage.get("track") or data.get("track") or "")[:8],
             plan_allowed=bool(triage.get("plan_allowed")),
             data=dict(triage),
-            created_at=now(),
-            created_by=actor.username,
-        )
-        uow.session.add(decision)
-        uow.session.flush()
-        triage_id = decision.id
-        audit(uow, actor, "create", "triage", decision.id, patient=patient)
+        ).id
     reason = f"received with {source}"
     if approved_by:
         reason = (
             f"approved by {approved_by} at {approved_at or '?'}; approval received with {source}"
         )
-    row = PlanVersion(
-        patient_id=patient.id,
+    row = add_plan_version(
+        uow,
+        actor,
+        patient,
+        detail={"version": version, "status": status, "received": source[:200]},
         episode_id=episode.id,
         version=version,
         status=status,
@@ -191,19 +184,6 @@ def receive_plan(uow: UnitOfWork, actor: Actor, pseudonym: str, received: Receiv
         approved_by=approved_by,
         approved_at=_approval_time(approved_at),
         status_reason=reason[:2000],
-        created_at=now(),
-        created_by=actor.username,
-    )
-    uow.session.add(row)
-    uow.session.flush()
-    audit(
-        uow,
-        actor,
-        "create",
-        "plan",
-        row.id,
-        patient=patient,
-        detail={"version": version, "status": status, "received": source[:200]},
     )
     enforce_red_flags(uow, actor, patient)  # red flags win over a received plan too
     return plan_out(uow, row, with_plan=True)
