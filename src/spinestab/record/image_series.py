@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from spinestab.errors import AlreadyStoredError, InputError, NotFoundError
+from spinestab.record._rows import next_number, owned_row, patient_rows, put_bytes
 from spinestab.record._uow import (
     Actor,
     UnitOfWork,
@@ -27,7 +28,6 @@ from spinestab.record._uow import (
     authorize,
     canonical_hash,
     current_episode,
-    ensure_artifact_row,
     find_patient,
     now,
     service,
@@ -105,10 +105,7 @@ def check_mask_method(method: str) -> str:
 
 
 def _series(uow: UnitOfWork, patient_id: int, series_id: int) -> ImageSeries:
-    row = uow.session.get(ImageSeries, series_id)
-    if row is None or row.patient_id != patient_id:
-        raise NotFoundError("unknown image series", item="study", value=series_id)
-    return row
+    return owned_row(uow, ImageSeries, patient_id, series_id, what="image series", item="study")
 
 
 def _versions(uow: UnitOfWork, series_id: int) -> list[MaskVersion]:
@@ -161,12 +158,6 @@ def _input_files(image: Path) -> list[tuple[str, Path]]:
     if not image.is_file():
         raise InputError("image not found", source=str(image))
     return [(image.name, image)]
-
-
-def _store_bytes(uow: UnitOfWork, data: bytes, media_type: str) -> str:
-    ref = uow.files().put(data)
-    ensure_artifact_row(uow, ref.sha256, ref.size_bytes, media_type)
-    return ref.sha256
 
 
 class SeriesDetails(_Out):
@@ -247,7 +238,7 @@ def add_image_series(
         source_kind="dicom" if image.is_dir() else "nifti",
         labels=scheme.name if not Path(labels).suffix else str(labels),
         geometry=geometry,
-        volume_sha256=_store_bytes(uow, volume_to_nifti(volume), "application/gzip"),
+        volume_sha256=put_bytes(uow, volume_to_nifti(volume), "application/gzip"),
         content_hash=digest,
         created_at=now(),
         created_by=actor.username,
@@ -286,19 +277,14 @@ def _add_version(
 ) -> MaskVersion:
     from spinestab.imaging.viewer import volume_to_nifti
 
-    number = (
-        uow.session.scalar(
-            select(func.max(MaskVersion.version)).where(MaskVersion.series_id == series.id)
-        )
-        or 0
-    ) + 1
+    number = next_number(uow, MaskVersion.version, MaskVersion.series_id == series.id)
     version = MaskVersion(
         patient_id=series.patient_id,
         series_id=series.id,
         version=number,
         method=method,
         parent_id=parent.id if parent is not None else None,
-        sha256=_store_bytes(uow, volume_to_nifti(labels_volume, labels=True), "application/gzip"),
+        sha256=put_bytes(uow, volume_to_nifti(labels_volume, labels=True), "application/gzip"),
         edit=edit,
         note=(note or None) and str(note)[:2000],
         created_at=now(),
@@ -420,9 +406,7 @@ def list_series(uow: UnitOfWork, actor: Actor, pseudonym: str) -> list[SeriesOut
     """Return the patient's image series, oldest first (an audited read)."""
     authorize(actor, pseudonym, patient_may=False)
     patient = find_patient(uow, pseudonym)
-    rows = uow.session.scalars(
-        select(ImageSeries).where(ImageSeries.patient_id == patient.id).order_by(ImageSeries.id)
-    ).all()
+    rows = patient_rows(uow, ImageSeries, patient.id)
     audit(uow, actor, "read", "image_series", None, patient=patient)
     return [_series_out(uow, r) for r in rows]
 

@@ -18,16 +18,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from spinestab.errors import AlreadyStoredError, InputError, NotFoundError
+from spinestab.errors import AlreadyStoredError, InputError
+from spinestab.record._rows import next_number, owned_row, patient_rows, put_bytes
 from spinestab.record._uow import (
     Actor,
     UnitOfWork,
     audit,
     authorize,
     current_episode,
-    ensure_artifact_row,
     find_patient,
     now,
     service,
@@ -132,16 +132,9 @@ def _film_out(uow: UnitOfWork, row: Radiograph) -> RadiographOut:
 
 
 def _film(uow: UnitOfWork, patient_id: int, radiograph_id: int) -> Radiograph:
-    row = uow.session.get(Radiograph, radiograph_id)
-    if row is None or row.patient_id != patient_id:
-        raise NotFoundError("unknown radiograph", item="radiograph", value=radiograph_id)
-    return row
-
-
-def _put(uow: UnitOfWork, data: bytes, media_type: str) -> str:
-    ref = uow.files().put(data)
-    ensure_artifact_row(uow, ref.sha256, ref.size_bytes, media_type)
-    return ref.sha256
+    return owned_row(
+        uow, Radiograph, patient_id, radiograph_id, what="radiograph", item="radiograph"
+    )
 
 
 def _apply_scale(row: Radiograph, film: Any) -> None:
@@ -213,8 +206,8 @@ def add_radiograph(
         modality=film.modality,
         rows=film.shape[0],
         columns=film.shape[1],
-        file_sha256=_put(uow, bytes(data), "application/octet-stream"),
-        display_sha256=_put(uow, display_png(film), "image/png"),
+        file_sha256=put_bytes(uow, bytes(data), "application/octet-stream"),
+        display_sha256=put_bytes(uow, display_png(film), "image/png"),
         name=(name or None) and str(name)[:255],
         content_hash=digest,
         created_at=now(),
@@ -341,12 +334,7 @@ def save_landmarks(
     if comment:
         doc["comment"] = str(comment)[:2000]
     landmarks_from_dict(doc, source=f"landmarks on radiograph {row.id}", view=row.view)
-    number = (
-        uow.session.scalar(
-            select(func.max(LandmarkVersion.version)).where(LandmarkVersion.radiograph_id == row.id)
-        )
-        or 0
-    ) + 1
+    number = next_number(uow, LandmarkVersion.version, LandmarkVersion.radiograph_id == row.id)
     version = LandmarkVersion(
         patient_id=patient.id,
         radiograph_id=row.id,
@@ -387,9 +375,7 @@ def list_radiographs(uow: UnitOfWork, actor: Actor, pseudonym: str) -> list[Radi
     """Return the patient's films, oldest first (an audited read)."""
     authorize(actor, pseudonym, patient_may=False)
     patient = find_patient(uow, pseudonym)
-    rows = uow.session.scalars(
-        select(Radiograph).where(Radiograph.patient_id == patient.id).order_by(Radiograph.id)
-    ).all()
+    rows = patient_rows(uow, Radiograph, patient.id)
     audit(uow, actor, "read", "radiograph", None, patient=patient)
     return [_film_out(uow, r) for r in rows]
 
