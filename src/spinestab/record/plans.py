@@ -13,21 +13,19 @@
 Plan content never changes once stored; only the status moves on (audited).
 
 Long module: making, approving and progressing a plan share the version and status
-helpers; the profile built from the record (:func:`build_profile`) is to move into its own
-module when next changed.
+helpers; the profile built from the record is :mod:`spinestab.record.profile`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from spinestab.errors import ConflictError, InputError, NotFoundError
+from spinestab.errors import ConflictError, NotFoundError
 from spinestab.record._uow import (
     Actor,
     UnitOfWork,
@@ -39,20 +37,17 @@ from spinestab.record._uow import (
     service,
     utc,
 )
+from spinestab.record.profile import build_profile
 from spinestab.record.safety import enforce_red_flags, open_red_flags
 from spinestab.record.schemas import PlanMade, PlanOut
 from spinestab.store.models import (
     Assessment,
-    ImagingStudy,
-    InstabilityStudy,
     OutcomeValue,
     Patient,
     PlanVersion,
     ProfileSnapshot,
-    RecordFile,
     SessionLogRow,
     TriageDecision,
-    WearableRecording,
 )
 
 __all__ = [
@@ -90,258 +85,6 @@ def plan_out(uow: UnitOfWork, row: PlanVersion, *, with_plan: bool = False) -> P
         status_reason=row.status_reason,
         plan=(row.data | {"status": row.status}) if with_plan else None,
     )
-
-
-# ------------------------------------------------------------------------------ profile
-def _artifact(uow: UnitOfWork, entity: str, entity_id: int, role: str) -> str | None:
-    return uow.session.scalar(
-        select(RecordFile.sha256)
-        .where(
-            RecordFile.entity == entity, RecordFile.entity_id == entity_id, RecordFile.role == role
-        )
-        .order_by(RecordFile.id)
-        .limit(1)
-    )
-
-
-def _latest(uow: UnitOfWork, model: Any, patient: Patient, episode_id: int) -> Any:
-    return uow.session.scalars(
-        select(model)
-        .where(model.patient_id == patient.id, model.episode_id == episode_id)
-        .order_by(model.id.desc())
-        .limit(1)
-    ).one_or_none()
-
-
-def build_profile(
-    uow: UnitOfWork, actor: Actor, patient: Patient, *, rules: Any
-) -> tuple[Any, dict[str, Any]]:
-    """Build the stability profile from the record's open episode.
-
-    Returns the :class:`~spinestab.care.profile.StabilityProfile` and ``inputs``: which
-    rows fed it (assessment ids, history version, study ids) and where values came from.
-    """
-    from spinestab.care.io import read_daily, read_muscle_quality
-    from spinestab.care.missing import find_missing
-    from spinestab.care.profile import StabilityProfile
-    from spinestab.care.summarise import (
-        clinical_state_from_scores,
-        summarise_daily,
-        summarise_muscle,
-    )
-    from spinestab.clinical import Form, score_form
-    from spinestab.record.history import history_for
-    from spinestab.record.morphometry import deformity_findings, vertebrae_in_force
-
-    episode = current_episode(uow, actor, patient)
-    inputs: dict[str, Any] = {"episode": episode.number}
-    history, version = history_for(uow, patient)
-    if version is not None:
-        inputs["history_version"] = version
-    forms = uow.session.scalars(
-        select(Assessment)
-        .where(
-            Assessment.patient_id == patient.id,
-            Assessment.episode_id == episode.id,
-            Assessment.status == "stored",
-        )
-        .order_by(Assessment.date, Assessment.id)
-    ).all()
-    if not forms:
-        raise InputError(
-            "no questionnaires stored for this episode of care",
-            item="patient",
-            value=patient.pseudonym,
-            expected="forms saved with 'spinestab record import' or 'spinestab score --save'",
-        )
-    scores, used, set_aside = _one_form_per_day(forms, Form, score_form)
-    inputs["assessments"] = used
-    if set_aside:
-        inputs["same_day_forms_set_aside"] = set_aside
-    history = _care_from_record(uow, patient, episode.id, history, forms)
-    inputs["sources"] = dict(history.sources)
-    clinical = clinical_state_from_scores(scores, history)
-    muscle = instability = movement = None
-    study = _latest(uow, ImagingStudy, patient, episode.id)
-    if study is not None:
-        sha = _artifact(uow, "imaging", study.id, "table")
-        if sha is not None:
-            with uow.files().local_path(sha) as path:
-                muscle = summarise_muscle(
-                    read_muscle_quality(path), symptomatic_levels=history.symptomatic_levels
-                )
-            inputs["imaging_study"] = study.id
-    instability, used = _instability_in_force(uow, patient, episode.id)
-    if used:
-        inputs["instability_study"] = used[0]
-        inputs["instability_studies"] = used
-    rec = _latest(uow, WearableRecording, patient, episode.id)
-    if rec is not None:
-        sha = _artifact(uow, "wearable", rec.id, "table")
-        if sha is not None:
-            with uow.files().local_path(sha) as path:
-                movement = summarise_daily(read_daily(path), rules=rules)
-            inputs["wearable_recording"] = rec.id
-    deformities = None
-    # deformities last beyond an episode of care: every study of the patient counts
-    vertebrae, used = vertebrae_in_force(uow, patient)
-    if used:
-        deformities = deformity_findings(vertebrae, used)
-        inputs["morphometry_study"] = used[0]
-        inputs["morphometry_studies"] = used
-    missing = find_missing(clinical, muscle, instability, movement)
-    profile = StabilityProfile(
-        patient.pseudonym,
-        clinical.date,
-        clinical,
-        muscle,
-        instability,
-        movement,
-        missing,
-        deformities=deformities,
-    )
-    return profile, inputs
-
-
-def _instability_in_force(
-    uow: UnitOfWork, patient: Patient, episode_id: int
-) -> tuple[Any, list[int]]:
-    """Each motion segment's latest result among the episode's instability studies.
-
-    A study of other levels (a cervical study after a lumbar one) never hides an earlier
-    study's segments; a later study of the same segment replaces its earlier result.
-    Returns the :class:`~spinestab.care.profile.InstabilityFindings` (None without a
-    study) and the ids of the studies used (newest first).
-    """
-    from spinestab.care.io import read_instability
-    from spinestab.care.profile import InstabilityFindings
-    from spinestab.core.levels import level_sort_key
-
-    studies = uow.session.scalars(
-        select(InstabilityStudy.id)
-        .where(InstabilityStudy.patient_id == patient.id, InstabilityStudy.episode_id == episode_id)
-        .order_by(InstabilityStudy.id.desc())
-    ).all()
-    lumbar: dict[str, Any] = {}
-    cervical: dict[str, Any] = {}
-    used: list[int] = []
-    for study_id in studies:
-        sha = _artifact(uow, "instability", study_id, "result")
-        if sha is None:
-            continue
-        with uow.files().local_path(sha) as path:
-            findings = read_instability(path)
-        new = False
-        for chosen, levels in ((lumbar, findings.levels), (cervical, findings.cervical)):
-            for level in levels:
-                if level.level not in chosen:
-                    chosen[level.level] = level
-                    new = True
-        if new:
-            used.append(study_id)
-    if not used:
-        return None, []
-
-    def order(levels: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(sorted(levels.values(), key=lambda f: level_sort_key(f.level.split("-")[0])))
-
-    return InstabilityFindings(order(lumbar), order(cervical)), used
-
-
-def _one_form_per_day(
-    forms: Sequence[Any], form_type: Any, score_form: Any
-) -> tuple[list[Any], list[int], list[int]]:
-    """Score one form per instrument and date, as the care profile takes them.
-
-    Of several forms of one instrument on one date the latest stored is used (a
-    correction); red-flag screens of one date are merged, positive answers winning
-    (:func:`spinestab.record.safety.merge_screens`). Returns the scores, the ids used and
-    the ids set aside.
-    """
-    from spinestab.record.safety import merge_screens
-
-    by_day: dict[tuple[str, dt.date], list[Any]] = {}
-    for a in forms:
-        by_day.setdefault((a.instrument, a.date), []).append(a)
-    scores, used, set_aside = [], [], []
-    for (instrument, date), rows in by_day.items():
-        rows.sort(key=lambda r: r.id)
-        if instrument == "redflags" and len(rows) > 1:
-            answers = merge_screens([r.answers for r in rows])
-            used += [r.id for r in rows]
-            source = "record assessments " + ", ".join(str(r.id) for r in rows)
-        else:
-            answers, source = rows[-1].answers, f"record assessment {rows[-1].id}"
-            used.append(rows[-1].id)
-            set_aside += [r.id for r in rows[:-1]]
-        scores.append(score_form(form_type(instrument, date, answers, source)))
-    return scores, used, set_aside
-
-
-def _care_from_record(
-    uow: UnitOfWork, patient: Patient, episode_id: int, history: Any, forms: Sequence[Any]
-) -> Any:
-    """Weeks of care, adherence and response from the record; the history fills gaps.
-
-    - weeks of active care: from the first approved plan's programme start to the last
-      session logged in this episode;
-    - adherence: sessions done (days with a session exercise done) against the sessions
-      planned over that time (``sessions_per_week`` of the latest plan with sessions), as
-      :mod:`spinestab.care.progression` counts it;
-    - response: where two complete ODI, RMDQ or NRS forms are stored, their change decides
-      (the history's ``previous_response`` is then not used).
-
-    Each value taken from the record is named in ``History.sources``.
-    """
-    from dataclasses import replace
-
-    rows = uow.session.execute(
-        select(SessionLogRow, PlanVersion)
-        .join(PlanVersion, PlanVersion.id == SessionLogRow.plan_id)
-        .where(SessionLogRow.patient_id == patient.id, PlanVersion.episode_id == episode_id)
-        .order_by(SessionLogRow.date, SessionLogRow.id)
-    ).all()
-    sources = dict(history.sources)
-    changes: dict[str, Any] = {}
-    if rows:
-        plans = {plan.id: plan for _, plan in rows}
-        starts = [dt.date.fromisoformat(p.data["programme_start"]) for p in plans.values()]
-        start, last = min(starts), max(log.date for log, _ in rows)
-        days = (last - start).days + 1
-        latest = max(plans.values(), key=lambda p: p.version)
-        per_week = float(latest.data.get("sessions_per_week") or 0) or None
-        session_ids = {
-            ex["id"]
-            for p in plans.values()
-            for ex in p.data.get("exercises", ())
-            if not ex.get("daily")
-        }
-        done = len({log.date for log, _ in rows if log.done and log.exercise in session_ids})
-        changes["active_care_weeks"] = round(days / 7, 1)
-        versions = ", ".join(str(v) for v in sorted(p.version for p in plans.values()))
-        sources["active_care_weeks"] = (
-            f"record: session logs {start.isoformat()} to {last.isoformat()} "
-            f"(plan version(s) {versions})"
-        )
-        if per_week:
-            planned = max(1, round(per_week * days / 7))
-            changes["adherence_pct"] = float(round(100 * min(done, planned) / planned))
-            sources["adherence_pct"] = (
-                f"record: {done} of {planned} planned sessions done "
-                f"({per_week:g} per week, {start.isoformat()} to {last.isoformat()})"
-            )
-    for instrument in ("odi", "rmdq", "nrs"):
-        complete = [a for a in forms if a.instrument == instrument and a.scores.get("complete")]
-        if len(complete) >= 2:
-            changes["previous_response"] = None  # the forms' change decides (triage)
-            sources["previous_response"] = (
-                f"record: {instrument} forms {complete[0].date} and {complete[-1].date} "
-                f"(assessments {complete[0].id}, {complete[-1].id})"
-            )
-            break
-    if not changes and sources == dict(history.sources):
-        return history
-    return replace(history, sources=tuple(sources.items()), **changes)
 
 
 # ------------------------------------------------------------------------------ plan

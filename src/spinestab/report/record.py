@@ -2,7 +2,7 @@
 
 :func:`inputs_from_record` builds :class:`ReportInputs` from what the record holds for the
 open episode, exactly as ``spinestab plan --patient`` reads it
-(:func:`spinestab.record.plans.build_profile`): every stored questionnaire (scores over
+(:func:`spinestab.record.profile.build_profile`): every stored questionnaire (scores over
 time), the history in force, the latest imaging study with its QA overlays, the latest
 instability study with its picture, the latest wearable recording's days; the triage is
 made now from that profile, and the plan is the version in force with who approved it.
@@ -85,7 +85,7 @@ def inputs_from_record(
     from spinestab.core.results import MUSCLE_QUALITY_REQUIRED
     from spinestab.dicom_out.sr import read_muscle_quality_csv
     from spinestab.record import show_record
-    from spinestab.record.plans import build_profile
+    from spinestab.record.profile import build_profile
     from spinestab.store import get_patient
 
     language = resolve_language(language)
