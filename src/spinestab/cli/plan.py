@@ -67,6 +67,7 @@ def _made_json(pseudonym: str, made: Any, out: Path | None) -> dict[str, Any]:
         "previous_version": plan.previous_version,
         "superseded_drafts": list(made.superseded_drafts),
         "files": [str(out / name) for name in sorted(made.documents)] if out is not None else [],
+        "inputs": made.inputs,
     }
 
 

@@ -60,7 +60,7 @@ def build_profile(
     Returns the :class:`~spinestab.care.profile.StabilityProfile` and ``inputs``: which
     rows fed it (assessment ids, history version, study ids) and where values came from.
     """
-    from spinestab.care.io import read_daily, read_muscle_quality
+    from spinestab.care.io import read_daily
     from spinestab.care.missing import find_missing
     from spinestab.care.profile import StabilityProfile
     from spinestab.care.summarise import (
@@ -101,15 +101,12 @@ def build_profile(
     inputs["sources"] = dict(history.sources)
     clinical = clinical_state_from_scores(scores, history)
     muscle = instability = movement = None
-    study = _latest(uow, ImagingStudy, patient, episode.id)
-    if study is not None:
-        sha = _artifact(uow, "imaging", study.id, "table")
-        if sha is not None:
-            with uow.files().local_path(sha) as path:
-                muscle = summarise_muscle(
-                    read_muscle_quality(path), symptomatic_levels=history.symptomatic_levels
-                )
-            inputs["imaging_study"] = study.id
+    quality, row_studies, used = _muscle_in_force(uow, patient, episode.id)
+    if quality is not None:
+        found = summarise_muscle(quality, symptomatic_levels=history.symptomatic_levels)
+        muscle = _with_studies(found, row_studies)
+        inputs["imaging_study"] = used[0]
+        inputs["imaging_studies"] = used
     instability, used = _instability_in_force(uow, patient, episode.id)
     if used:
         inputs["instability_study"] = used[0]
@@ -140,6 +137,84 @@ def build_profile(
         deformities=deformities,
     )
     return profile, inputs
+
+
+#: One row of a muscle-quality table: muscle, side and level.
+RowKey = tuple[str, str, str]
+
+
+def _muscle_in_force(
+    uow: UnitOfWork, patient: Patient, episode_id: int
+) -> tuple[Any, dict[RowKey, int], list[int]]:
+    """Each muscle, side and level's latest result among the episode's MRI studies.
+
+    An MRI of other levels (L3 after L4-L5) never hides an earlier study's levels; a later
+    study of the same muscle, side and level replaces its earlier row (summary rows such as
+    ``all`` likewise, muscle by muscle and side by side). Returns the rows as one
+    :class:`~spinestab.core.results.MuscleQuality` (None without a study), the study each
+    row comes from, and the ids of the studies used (newest first).
+    """
+    from spinestab.care.io import read_muscle_quality
+    from spinestab.core.levels import level_sort_key
+    from spinestab.core.results import MuscleQuality
+
+    studies = uow.session.scalars(
+        select(ImagingStudy.id)
+        .where(ImagingStudy.patient_id == patient.id, ImagingStudy.episode_id == episode_id)
+        .order_by(ImagingStudy.id.desc())
+    ).all()
+    chosen: dict[RowKey, Any] = {}
+    row_studies: dict[RowKey, int] = {}
+    used: list[int] = []
+    for study_id in studies:
+        sha = _artifact(uow, "imaging", study_id, "table")
+        if sha is None:
+            continue
+        with uow.files().local_path(sha) as path:
+            quality = read_muscle_quality(path)
+        new = False
+        for row in quality.rows:
+            key = (row.muscle, row.side, row.level)
+            if key not in chosen:
+                chosen[key], row_studies[key] = row, study_id
+                new = True
+        if new:
+            used.append(study_id)
+    if not used:
+        return None, {}, []
+    rows = list(chosen.values())  # one study: its table's order
+    if len(used) > 1:
+        rows.sort(key=lambda r: (r.muscle, level_sort_key(r.level), r.side))
+    methods = sorted({r.fat_method for r in rows if r.fat_method})
+    merged = MuscleQuality(
+        rows=tuple(rows),
+        fat_method=", ".join(methods),
+        source="record imaging studies " + ", ".join(str(i) for i in used),
+    )
+    return merged, row_studies, used
+
+
+def _with_studies(found: Any, row_studies: dict[RowKey, int]) -> Any:
+    """Name the study of each number in the muscle findings.
+
+    ``imaging_study`` on every row, ``imaging_studies`` (newest first) beside each other
+    muscle's fat summary.
+    """
+    from dataclasses import replace
+
+    rows = tuple(
+        row | {"imaging_study": row_studies[(row["muscle"], row["side"], row["level"])]}
+        for row in found.rows
+    )
+    others = {}
+    for name, summary in found.other_muscles.items():
+        ids = {
+            study
+            for (muscle, _, level), study in row_studies.items()
+            if muscle == name and level in summary.get("levels", ())
+        }
+        others[name] = dict(summary) | {"imaging_studies": sorted(ids, reverse=True)}
+    return replace(found, rows=rows, other_muscles=others)
 
 
 def _instability_in_force(
