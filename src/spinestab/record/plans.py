@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -99,19 +99,8 @@ def add_profile(
     inputs: dict[str, Any],
 ) -> ProfileSnapshot:
     """Store the profile a plan version is made from (``profile.json``), audited."""
-    snapshot = ProfileSnapshot(
-        patient_id=patient.id,
-        episode_id=episode_id,
-        as_of=as_of,
-        data=data,
-        inputs=inputs,
-        created_at=now(),
-        created_by=actor.username,
-    )
-    uow.session.add(snapshot)
-    uow.session.flush()
-    audit(uow, actor, "create", "profile", snapshot.id, patient=patient)
-    return snapshot
+    snapshot = ProfileSnapshot(episode_id=episode_id, as_of=as_of, data=data, inputs=inputs)
+    return _add_audited(uow, actor, patient, snapshot, "profile")
 
 
 def add_triage(
@@ -126,18 +115,9 @@ def add_triage(
 ) -> TriageDecision:
     """Store the triage decision made from a stored profile (``triage.json``), audited."""
     decision = TriageDecision(
-        patient_id=patient.id,
-        profile_id=profile_id,
-        track=track,
-        plan_allowed=plan_allowed,
-        data=data,
-        created_at=now(),
-        created_by=actor.username,
+        profile_id=profile_id, track=track, plan_allowed=plan_allowed, data=data
     )
-    uow.session.add(decision)
-    uow.session.flush()
-    audit(uow, actor, "create", "triage", decision.id, patient=patient, detail={"track": track})
-    return decision
+    return _add_audited(uow, actor, patient, decision, "triage", detail={"track": track})
 
 
 def add_plan_version(
@@ -147,10 +127,28 @@ def add_plan_version(
 
     Every plan version enters the record here: made, progressed or received.
     """
-    row = PlanVersion(patient_id=patient.id, created_at=now(), created_by=actor.username, **columns)
+    return _add_audited(uow, actor, patient, PlanVersion(**columns), "plan", detail=detail)
+
+
+Row = TypeVar("Row", ProfileSnapshot, TriageDecision, PlanVersion)
+
+
+def _add_audited(
+    uow: UnitOfWork,
+    actor: Actor,
+    patient: Patient,
+    row: Row,
+    entity: str,
+    *,
+    detail: dict[str, Any] | None = None,
+) -> Row:
+    """Add a new row of the patient (who made it and when), audited as ``create ENTITY``."""
+    row.patient_id = patient.id
+    row.created_at = now()
+    row.created_by = actor.username
     uow.session.add(row)
     uow.session.flush()
-    audit(uow, actor, "create", "plan", row.id, patient=patient, detail=detail)
+    audit(uow, actor, "create", entity, row.id, patient=patient, detail=detail)
     return row
 
 

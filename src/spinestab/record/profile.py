@@ -11,7 +11,8 @@ with the plan made from it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +31,9 @@ from spinestab.store.models import (
 )
 
 __all__ = ["build_profile"]
+
+#: What a study's result is keyed by (muscle, side and level; region and segment).
+Key = tuple[str, ...]
 
 
 def _artifact(uow: UnitOfWork, entity: str, entity_id: int, role: str) -> str | None:
@@ -139,13 +143,48 @@ def build_profile(
     return profile, inputs
 
 
-#: One row of a muscle-quality table: muscle, side and level.
-RowKey = tuple[str, str, str]
+def _latest_per_key(
+    uow: UnitOfWork,
+    patient: Patient,
+    episode_id: int,
+    study: tuple[Any, str, str],
+    items: Callable[[Path], Iterable[tuple[Key, Any]]],
+) -> tuple[dict[Key, tuple[Any, int]], list[int]]:
+    """Each key's item from the newest of the episode's studies that holds it.
+
+    ``study`` is the study table, its entity name and the role of its result file among the
+    record's files; ``items(path)`` reads that file into ``(key, item)`` pairs. A study of
+    other keys (levels) never hides an earlier study's; a later study of the same key
+    replaces its item. Returns ``key -> (item, study id)`` and the ids of the studies used
+    (newest first).
+    """
+    model, entity, role = study
+    studies = uow.session.scalars(
+        select(model.id)
+        .where(model.patient_id == patient.id, model.episode_id == episode_id)
+        .order_by(model.id.desc())
+    ).all()
+    chosen: dict[Key, tuple[Any, int]] = {}
+    used: list[int] = []
+    for study_id in studies:
+        sha = _artifact(uow, entity, study_id, role)
+        if sha is None:
+            continue
+        with uow.files().local_path(sha) as path:
+            read = list(items(path))
+        new = False
+        for key, item in read:
+            if key not in chosen:
+                chosen[key] = (item, study_id)
+                new = True
+        if new:
+            used.append(study_id)
+    return chosen, used
 
 
 def _muscle_in_force(
     uow: UnitOfWork, patient: Patient, episode_id: int
-) -> tuple[Any, dict[RowKey, int], list[int]]:
+) -> tuple[Any, dict[Key, int], list[int]]:
     """Each muscle, side and level's latest result among the episode's MRI studies.
 
     An MRI of other levels (L3 after L4-L5) never hides an earlier study's levels; a later
@@ -158,31 +197,15 @@ def _muscle_in_force(
     from spinestab.core.levels import level_sort_key
     from spinestab.core.results import MuscleQuality
 
-    studies = uow.session.scalars(
-        select(ImagingStudy.id)
-        .where(ImagingStudy.patient_id == patient.id, ImagingStudy.episode_id == episode_id)
-        .order_by(ImagingStudy.id.desc())
-    ).all()
-    chosen: dict[RowKey, Any] = {}
-    row_studies: dict[RowKey, int] = {}
-    used: list[int] = []
-    for study_id in studies:
-        sha = _artifact(uow, "imaging", study_id, "table")
-        if sha is None:
-            continue
-        with uow.files().local_path(sha) as path:
-            quality = read_muscle_quality(path)
-        new = False
-        for row in quality.rows:
-            key = (row.muscle, row.side, row.level)
-            if key not in chosen:
-                chosen[key], row_studies[key] = row, study_id
-                new = True
-        if new:
-            used.append(study_id)
+    def rows_of(path: Path) -> Iterable[tuple[Key, Any]]:
+        return (((r.muscle, r.side, r.level), r) for r in read_muscle_quality(path).rows)
+
+    chosen, used = _latest_per_key(
+        uow, patient, episode_id, (ImagingStudy, "imaging", "table"), rows_of
+    )
     if not used:
         return None, {}, []
-    rows = list(chosen.values())  # one study: its table's order
+    rows = [row for row, _ in chosen.values()]  # one study: its table's order
     if len(used) > 1:
         rows.sort(key=lambda r: (r.muscle, level_sort_key(r.level), r.side))
     methods = sorted({r.fat_method for r in rows if r.fat_method})
@@ -191,10 +214,11 @@ def _muscle_in_force(
         fat_method=", ".join(methods),
         source="record imaging studies " + ", ".join(str(i) for i in used),
     )
+    row_studies = {key: study_id for key, (_, study_id) in chosen.items()}
     return merged, row_studies, used
 
 
-def _with_studies(found: Any, row_studies: dict[RowKey, int]) -> Any:
+def _with_studies(found: Any, row_studies: dict[Key, int]) -> Any:
     """Name the study of each number in the muscle findings.
 
     ``imaging_study`` on every row, ``imaging_studies`` (newest first) beside each other
@@ -231,30 +255,18 @@ def _instability_in_force(
     from spinestab.care.profile import InstabilityFindings
     from spinestab.core.levels import level_sort_key
 
-    studies = uow.session.scalars(
-        select(InstabilityStudy.id)
-        .where(InstabilityStudy.patient_id == patient.id, InstabilityStudy.episode_id == episode_id)
-        .order_by(InstabilityStudy.id.desc())
-    ).all()
-    lumbar: dict[str, Any] = {}
-    cervical: dict[str, Any] = {}
-    used: list[int] = []
-    for study_id in studies:
-        sha = _artifact(uow, "instability", study_id, "result")
-        if sha is None:
-            continue
-        with uow.files().local_path(sha) as path:
-            findings = read_instability(path)
-        new = False
-        for chosen, levels in ((lumbar, findings.levels), (cervical, findings.cervical)):
-            for level in levels:
-                if level.level not in chosen:
-                    chosen[level.level] = level
-                    new = True
-        if new:
-            used.append(study_id)
+    def segments_of(path: Path) -> Iterable[tuple[Key, Any]]:
+        findings = read_instability(path)
+        yield from ((("lumbar", f.level), f) for f in findings.levels)
+        yield from ((("cervical", f.level), f) for f in findings.cervical)
+
+    chosen, used = _latest_per_key(
+        uow, patient, episode_id, (InstabilityStudy, "instability", "result"), segments_of
+    )
     if not used:
         return None, []
+    lumbar = {level: f for (region, level), (f, _) in chosen.items() if region == "lumbar"}
+    cervical = {level: f for (region, level), (f, _) in chosen.items() if region == "cervical"}
 
     def order(levels: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(sorted(levels.values(), key=lambda f: level_sort_key(f.level.split("-")[0])))
