@@ -6,6 +6,12 @@ import os
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests assert properties, not speed (speed is measured in benchmarks/): on a loaded
+# machine Hypothesis's deadline and its "too slow" health check failed tests whose property held.
+settings.register_profile("spinestab", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("spinestab")
 
 POSTGRES_URL = os.environ.get("SPINESTAB_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("SPINESTAB_REQUIRE_POSTGRES") == "1"
