@@ -186,3 +186,29 @@ def test_record_export_import_export_gives_the_same_bundle(tmp_path, monkeypatch
     assert second == first
     res = run("fhir", "import", tmp_path / "b1.json")  # again: every form is already stored
     assert res.exit_code == 2 and "already stored" in res.output
+
+
+def test_out_files_of_the_wrong_kind_are_refused_and_nothing_is_written(tmp_path, mr_study_cli):
+    """fhir export writes .json only; report/handout .pdf or .html; dicom export a folder."""
+    folder = DEMO / "functional_high_risk"
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("x.txt", "x.xml", "x.json.txt", "x"):
+        res = run("fhir", "export", folder, "--out", out / name)
+        assert res.exit_code == 2, (name, res.output)
+        assert "a FHIR Bundle is JSON" in res.output and "FILE.json" in res.output
+    for extra in ([], ["--handout"]):
+        for name in ("x.txt", "x.docx", "x.json"):
+            res = run("report", folder, "--out", out / name, *extra)
+            assert res.exit_code == 2 and "unknown report format" in res.output, res.output
+    series, table, mask = mr_study_cli
+    for name in ("seg.dcm", "x.json"):
+        res = run(
+            "dicom", "export", "--series", series, "--mask", mask, "--muscle-quality", table,
+            "--out", out / name, "--manual",
+        )  # fmt: skip
+        assert res.exit_code == 2 and "not a file" in res.output, res.output
+    assert list(out.iterdir()) == []
+    res = run("fhir", "export", folder, "--out", out / "B.JSON")  # the suffix in any case
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "B.JSON").read_text(encoding="utf-8"))["type"] == "collection"

@@ -45,6 +45,24 @@ def _check_mode(patient: str | None, study: int | None, files: dict[str, Path | 
         )
 
 
+#: suffixes of files an --out folder is mistaken for (the two files go into the folder)
+_FILE_SUFFIXES = (".dcm", ".dicom", ".json", ".pdf", ".html", ".txt", ".csv", ".zip")
+
+
+def _check_out_folder(out: Path) -> None:
+    """Refuse an --out that names a file (``seg.dcm``): the export writes a folder."""
+    from spinestab.errors import InputError
+
+    if not out.is_dir() and out.suffix.lower() in _FILE_SUFFIXES:
+        raise InputError(
+            "--out is the folder the two files go into, not a file",
+            source=str(out),
+            item="--out",
+            value=out.suffix,
+            expected="a folder (e.g. PACS/): muscle_seg.dcm and muscle_sr.dcm are written in it",
+        )
+
+
 @dicom_app.command("export")
 def export_command(
     out: Annotated[Path, typer.Option("--out", help="Folder for muscle_seg.dcm, muscle_sr.dcm.")],
@@ -99,6 +117,7 @@ def export_command(
 
         files = {"series": series, "mask": mask, "muscle_quality": muscle_quality}
         _check_mode(patient, study, files)
+        _check_out_folder(out)
         check_out_dir(out)
         if patient is not None and study is not None:
             from spinestab.cli.record import cli_actor, opened_record

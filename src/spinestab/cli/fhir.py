@@ -34,7 +34,7 @@ def export_command(
             "`spinestab plan` reads)."
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="bundle.json to write.")],
+    out: Annotated[Path, typer.Option("--out", help="bundle.json to write (.json only).")],
     lang: Annotated[Language | None, language_option("Language of the plan's dose texts")] = None,
     as_json: JsonOutput = False,
 ) -> None:
@@ -46,7 +46,9 @@ def export_command(
         from spinestab.core.outdir import check_out_file, write_out_file
         from spinestab.fhir import build_bundle, export_from_patient_dir
 
-        check_out_file(out)
+        check_out_file(
+            out, suffixes=(".json",), expected="FILE.json", message="a FHIR Bundle is JSON"
+        )
         folder = Path(patient)
         if folder.is_dir():
             data = export_from_patient_dir(folder, language=lang)
