@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -14,10 +13,10 @@ import pytest
 
 pytest.importorskip("fhir.resources")
 
+import fhir_codes
 from fhir.resources.R4B import get_fhir_model_class
 
 from spinestab.clinical import parse_form, score_form
-from spinestab.dicom_out import codes as dicom_codes
 from spinestab.errors import InputError
 from spinestab.fhir import (
     build_bundle,
@@ -119,51 +118,58 @@ def test_r4_schema_elements_equal_r4b_model_elements(bundles, schema_validator):
         assert props - {"resourceType"} == {f for f in fields if not f.startswith("_")}, kind
 
 
-def _section_6_2() -> str:
-    if not CLINICAL_LOGIC.is_file():
-        pytest.fail(f"{CLINICAL_LOGIC} missing: the shared clinical logic must sit beside the repo")
-    text = CLINICAL_LOGIC.read_text(encoding="utf-8")
-    start = text.index("### 6.2 Codes found or checked")
-    return text[start : text.index("\n## ", start)]
-
-
-def _codings(obj):
-    if isinstance(obj, dict):
-        if "system" in obj and "code" in obj:
-            yield obj["system"], obj["code"]
-        for v in obj.values():
-            yield from _codings(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _codings(v)
-
-
-def test_codes_are_those_of_clinical_logic_6_2(bundles):
-    table = _section_6_2()
-    table_codes = set(re.findall(r"\b(?:\d{4,5}-\d|LA\d{4}-\d|\d{6,9})\b", table))
-    dicom = {
-        s.value
-        for group in (dicom_codes.MUSCLE_CODES, dicom_codes.LATERALITY, dicom_codes.VERTEBRA_CODES)
-        for s in group.values()
-    } | {"272741003"}  # Laterality attribute, DICOM PS3.16 via pydicom
-    seen = set()
+def test_every_coded_element_is_checked_against_clinical_logic_and_fhir(bundles):
+    """Codes of §6.2 (read from the shared file), their displays and places; FHIR R4B
+    required bindings and HL7 code systems (transcribed in fhir_codes.py)."""
+    if not fhir_codes.CLINICAL_LOGIC.is_file():
+        pytest.fail(f"{fhir_codes.CLINICAL_LOGIC} missing: the shared clinical logic must sit "
+                    "beside the repo")  # fmt: skip
+    meanings = fhir_codes.dicom_snomed_meanings()
+    seen, bound = set(), set()
     for bundle in bundles.values():
-        for system, code in _codings(bundle):
-            seen.add((system, code))
-            if system == "http://loinc.org":
-                assert code in table_codes, code
-            elif system == "http://snomed.info/sct":
-                assert code in table_codes or code in dicom, code
-    assert ("http://loinc.org", "91349-1") in seen  # STarT Back panel
-    assert ("http://loinc.org", "91351-7") in seen  # STarT Back total
-    assert ("http://loinc.org", "91350-9") in seen  # psychosocial subscore
-    assert ("http://loinc.org", "91352-5") in seen  # risk
-    assert ("http://loinc.org", "72514-3") in seen  # pain NRS
-    assert ("http://loinc.org", "41950-7") in seen  # steps 24 h
+        seen |= fhir_codes.check_codes(bundle, meanings)
+        bound |= fhir_codes.check_required_bindings(bundle)
+        fhir_codes.check_placement(bundle)
+    for code in ("91349-1", "91351-7", "91350-9", "91352-5", "72514-3", "97909-6", "41950-7"):
+        assert ("http://loinc.org", code) in seen, code
+    for answer in ("LA9194-7", "LA8982-6", "LA9193-9"):  # low, medium, high risk
+        assert ("http://loinc.org", answer) in seen, answer
     assert ("http://snomed.info/sct", "229065009") in seen  # exercise therapy
-    # risk answers as §6.2 lists them: LA9194-7 low, LA8982-6 medium, LA9193-9 high
-    for answer, risk in (("LA9194-7", "low"), ("LA8982-6", "medium"), ("LA9193-9", "high")):
-        assert re.search(rf"{answer} {risk}", table)
+    statuses = {k for k, path in bound if path == "status"}
+    assert statuses >= {"Observation", "QuestionnaireResponse", "ServiceRequest", "CarePlan"}
+
+
+def test_the_code_checks_can_fail(bundles):
+    meanings = fhir_codes.dicom_snomed_meanings()
+    bundle = bundles["functional_high_risk"]
+    for path, change in (
+        ("code", {"code": "91350-9"}),  # the total coded as the subscore: placement
+        ("code", {"display": "STarT Back total"}),  # a display §6.2 does not give
+        ("status", "done"),  # not an ObservationStatus
+    ):
+        broken = copy.deepcopy(bundle)
+        obs = next(
+            e["resource"]
+            for e in broken["entry"]
+            if e["resource"]["resourceType"] == "Observation"
+            and e["resource"]["code"]["coding"][0]["code"] == "91351-7"
+        )
+        if path == "code":
+            obs["code"]["coding"][0].update(change)
+        else:
+            obs[path] = change
+        with pytest.raises(AssertionError):
+            fhir_codes.check_codes(broken, meanings)
+            fhir_codes.check_required_bindings(broken)
+            fhir_codes.check_placement(broken)
+    broken = copy.deepcopy(bundle)
+    plan = next(
+        e["resource"] for e in broken["entry"] if e["resource"]["resourceType"] == "CarePlan"
+    )
+    plan["category"][0]["coding"][0]["code"] = "91251008"  # in §6.2, but not exercise therapy
+    with pytest.raises(AssertionError):
+        fhir_codes.check_codes(broken, meanings)
+        fhir_codes.check_placement(broken)
 
 
 def test_score_observations_equal_the_scored_forms(exports, bundles):

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("fhir.resources")
 
+import fhir_codes
 from fhir.resources.R4B import get_fhir_model_class
 from fhir_fixtures import *  # noqa: F403 (the fixtures)
 from fhir_fixtures import ALICE, DEMO
@@ -147,9 +148,18 @@ def test_the_bundle_holds_what_the_record_holds(record, full_patient, mri_study)
     stored_plan = json.loads(_document(bundle, "plan:plan", "plan.json"))
     assert stored_plan["version"] == version.version
     # Provenance: software, methods, and the mask file with its hash
-    (prov,) = _of(bundle, "Provenance")
-    assert "t1w_n4_otsu2" in prov["activity"]["text"]
-    assert "sub-0001_axial_lumbar_mri_dseg.nii.gz (SHA-256 " in prov["entity"][0]["what"]["display"]
+    whole, *per_study = _of(bundle, "Provenance")
+    assert "t1w_n4_otsu2" in whole["activity"]["text"]
+    assert len(per_study) == 3  # one per analysis: the MRI and two instability studies
+    mri = per_study[0]
+    (report,) = (r for r in _of(bundle, "DiagnosticReport") if "muscle" in _code(r))
+    assert [t["reference"] for t in mri["target"]] == [
+        f"urn:uuid:{report['id']}",
+        *(r["reference"] for r in report["result"]),
+    ]
+    assert "sub-0001_axial_lumbar_mri_dseg.nii.gz (SHA-256 " in mri["entity"][0]["what"]["display"]
+    # a mask given as a file names no author (the record does not know who drew it)
+    assert {a["type"]["coding"][0]["code"] for a in mri["agent"]} == {"performer"}
 
 
 def test_record_bundle_is_valid_r4b_and_matches_the_json_schema(
@@ -161,6 +171,10 @@ def test_record_bundle_is_valid_r4b_and_matches_the_json_schema(
         get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
     errors = [f"{list(e.path)}: {e.message[:120]}" for e in validator.iter_errors(bundle)]
     assert not errors, errors[:5]
+    # every code against CLINICAL_LOGIC §6.2 and FHIR's required bindings (fhir_codes.py)
+    fhir_codes.check_codes(bundle, fhir_codes.dicom_snomed_meanings())
+    fhir_codes.check_required_bindings(bundle)
+    fhir_codes.check_placement(bundle)
     for kind in {e["resource"]["resourceType"] for e in bundle["entry"]}:
         props = {p for p in schema["definitions"][kind]["properties"] if not p.startswith("_")}
         model = get_fhir_model_class(kind)

@@ -29,6 +29,8 @@ class StoredStudy:
     labels: str
     segmenter: str | None
     series_uid: str | None
+    mask_method: str | None = None  # a viewer's mask version: manual, edited, segmenter NAME
+    mask_author: str | None = None  # who stored that mask version
 
 
 def _find(timeline: Any, study_id: int) -> Any:
@@ -64,7 +66,19 @@ def stored_study(uow: Any, actor: Any, pseudonym: str, study_id: int) -> tuple[A
 
         doc = json.loads(uow.files().get(summary.sha256))
         segmenter = (doc.get("inputs") or {}).get("segmenter") if isinstance(doc, dict) else None
-    return study, StoredStudy(study_id, str(labels), segmenter, options.get("series_uid"))
+    # the viewer's analyses name the mask version's method and author in their options
+    method, author = options.get("mask_method"), options.get("mask_author")
+    method = method if isinstance(method, str) and "mask_version" in options else None
+    if segmenter is None and method and method.startswith("segmenter "):
+        segmenter = method.removeprefix("segmenter ")
+    return study, StoredStudy(
+        study_id,
+        str(labels),
+        segmenter,
+        options.get("series_uid"),
+        mask_method=method,
+        mask_author=author if method and isinstance(author, str) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -103,8 +117,10 @@ def export_stored_study(
     out_dir : path-like
         Folder for ``muscle_seg.dcm`` and ``muscle_sr.dcm`` (written together or not at all).
     origin : MaskOrigin, optional
-        How the mask was made. Default: the segmenter the record names (automatic); a mask
-        supplied as a file needs an ``algorithm_name`` (automatic) or ``MANUAL``.
+        How the mask was made. Default: what the record says: the viewer's mask version
+        (traced by hand: manual; ``segmenter NAME``: automatic) and its author, else the
+        segmenter the run names (automatic); a mask supplied as a file, or an edited or
+        imported mask version, needs an ``algorithm_name`` (automatic) or ``MANUAL``.
 
     Raises
     ------
@@ -135,7 +151,9 @@ def export_stored_study(
             expected="a study analysed by spinestab mri --patient with --mask",
         )
     name = origin.algorithm_name or info.segmenter
-    kind = origin.algorithm_type or ("AUTOMATIC" if name else None)
+    # a mask traced by hand in the viewer is MANUAL; a segmenter's is AUTOMATIC
+    traced = info.mask_method == "manual" and not origin.algorithm_name
+    kind = origin.algorithm_type or ("MANUAL" if traced else "AUTOMATIC" if name else None)
     if kind is None:
         raise InputError(
             "the record does not say how the mask was made",
@@ -172,8 +190,15 @@ def export_stored_study(
             algorithm_type=kind,
             algorithm_name=name,
             algorithm_version=origin.algorithm_version,
-            mask_author=origin.mask_author,
+            mask_author=origin.mask_author or _person_name(info.mask_author),
         )
+
+
+def _person_name(user: str | None) -> str | None:
+    """Return a record user name as a DICOM person name (one component: trailing caret)."""
+    if not user or "^" in user:
+        return user
+    return f"{user}^"
 
 
 def _is_dicom(path: Path) -> bool:

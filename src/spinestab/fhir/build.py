@@ -33,7 +33,7 @@ from spinestab.clinical import parse_form, score_form
 from spinestab.dicom_out.codes import LATERALITY, VERTEBRA_CODES, muscle_code
 from spinestab.errors import require
 from spinestab.fhir import codes as c
-from spinestab.fhir.model import PatientExport
+from spinestab.fhir.model import ImagingExport, InstabilityExport, PatientExport
 
 __all__ = ["build_bundle", "resource_id"]
 
@@ -126,6 +126,8 @@ class _Bundle:
         self.pseudonym = pseudonym
         self.entries: list[dict[str, Any]] = []
         self.ids: list[str] = []
+        #: per study key: its DiagnosticReport, then the Observations it reports
+        self.reported: dict[str, list[str]] = {}
 
     def add(self, kind: str, key: str, resource: dict[str, Any]) -> str:
         rid = resource_id(self.pseudonym, kind, key)
@@ -237,7 +239,7 @@ def _forms(b: _Bundle, data: PatientExport, subject: dict) -> None:
         if not score.complete:
             continue
         obs_ids = []
-        for (inst, part), (system, code, display, unit) in c.SCORE_CODES.items():
+        for (inst, part), (system, code, display, text, unit) in c.SCORE_CODES.items():
             if inst != form.instrument:
                 continue
             value = {
@@ -256,7 +258,7 @@ def _forms(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     {
                         "status": "final",
                         "category": [c.concept(c.OBS_CATEGORY, "survey", "Survey")],
-                        "code": c.concept(system, code, display),
+                        "code": c.concept(system, code, display, text),
                         "subject": subject,
                         "effectiveDateTime": form.date.isoformat(),
                         "valueQuantity": _quantity(float(value), unit),
@@ -422,6 +424,7 @@ def _imaging(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     },
                 )
             )
+        b.reported[skey] = [_report_id(b, skey), *results]
         b.add(
             "DiagnosticReport",
             skey,
@@ -489,6 +492,7 @@ def _instability(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     },
                 )
             )
+        b.reported[skey] = [_report_id(b, skey), *results]
         b.add(
             "DiagnosticReport",
             skey,
@@ -612,7 +616,31 @@ def _plan(b: _Bundle, data: PatientExport, subject: dict) -> None:
     b.add("CarePlan", f"plan|{plan.version}", care_plan)
 
 
+def _report_id(b: _Bundle, skey: str) -> str:
+    return resource_id(b.pseudonym, "DiagnosticReport", skey)
+
+
+def _participant(code: str) -> dict[str, Any]:
+    return c.concept(c.PROVENANCE_PARTICIPANT, code)
+
+
+def _person(name: str, kind: str, role: str) -> dict[str, Any]:
+    """Return a Provenance agent that is a user of the record (by user name)."""
+    return {
+        "type": _participant(kind),
+        "who": {"identifier": {"system": c.USER_SYSTEM, "value": name}, "display": name},
+        "role": [{"text": role}],
+    }
+
+
 def _provenance(b: _Bundle, data: PatientExport, when: dt.datetime) -> None:
+    """One Provenance of the Bundle (spinestab assembled it) and one per analysis.
+
+    An analysis' Provenance targets its DiagnosticReport and Observations: spinestab (its
+    version) measured them with the methods named; the mask version (image series, version,
+    method) and its author, or the mask file; who named the levels; the segmenter; the
+    landmark versions per view and the reader who placed them.
+    """
     device = b.add(
         "Device",
         "software",
@@ -621,35 +649,6 @@ def _provenance(b: _Bundle, data: PatientExport, when: dt.datetime) -> None:
             "version": [{"value": data.software_version or __version__}],
         },
     )
-    agents: list[dict[str, Any]] = [
-        {
-            "type": c.concept(
-                "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "assembler"
-            ),
-            "who": _ref(device),
-        }
-    ]
-    for study in data.imaging:
-        if study.mask_author:
-            agents.append(_author_agent(study.mask_author, f"muscle masks of {study.study_id}"))
-        if study.segmenter:
-            agents.append(
-                _author_agent(
-                    f"{study.segmenter} (automatic segmentation)",
-                    f"segmenter of the muscle masks of {study.study_id}",
-                )
-            )
-    for inst in data.instability:
-        if inst.landmarks_author:
-            agents.append(_author_agent(inst.landmarks_author, f"landmarks of {inst.study_id}"))
-    entities = [
-        {
-            "role": "source",
-            "what": {"display": f"muscle mask of {study.study_id}: {study.mask_file}"},
-        }
-        for study in data.imaging
-        if study.mask_file
-    ]
     methods = sorted({m.method for s in data.imaging for m in s.measures})
     methods += sorted({m.method for s in data.instability for m in s.measures})
     targets = [_ref(rid) for rid in b.ids if rid != device]
@@ -659,21 +658,128 @@ def _provenance(b: _Bundle, data: PatientExport, when: dt.datetime) -> None:
         {
             "target": targets,
             "recorded": when.isoformat(),
-            "agent": agents,
+            "agent": [{"type": _participant("assembler"), "who": _ref(device)}],
             "activity": {"text": "; ".join(_unique(methods)) or "spinestab export"},
+        },
+    )
+    for study in data.imaging:
+        _imaging_provenance(b, study, device, when)
+    for inst in data.instability:
+        _instability_provenance(b, inst, device, when)
+
+
+#: what the author of a mask version did, by the version's method
+_MASK_ROLES = {
+    "manual": ("author", "traced the muscle mask"),
+    "edited": ("author", "edited the muscle mask"),
+}
+
+
+def _imaging_provenance(b: _Bundle, study: ImagingExport, device: str, when: dt.datetime) -> None:
+    skey = f"imaging|{study.study_id}"
+    agents: list[dict[str, Any]] = [
+        {
+            "type": _participant("performer"),
+            "who": _ref(device),
+            "role": [{"text": "measured the muscles within the mask"}],
+        }
+    ]
+    if study.segmenter:
+        agents.append(
+            {
+                "type": _participant("performer"),
+                "who": {"display": f"{study.segmenter} (automatic segmentation)"},
+                "role": [{"text": "segmenter of the muscle mask"}],
+            }
+        )
+    trace = study.mask_version
+    if trace is not None and trace.author:
+        kind, did = _MASK_ROLES.get(trace.method, ("enterer", "stored the muscle mask"))
+        agents.append(_person(trace.author, kind, did))
+    if study.levels_by:
+        agents.append(_person(study.levels_by, "verifier", "named the vertebral levels"))
+    entities = []
+    if trace is not None:
+        what = (
+            f"muscle mask version {trace.version} of image series {trace.series} ({trace.method})"
+        )
+        entity: dict[str, Any] = {
+            "role": "source",
+            "what": {
+                "identifier": {
+                    "system": c.MASK_VERSION_SYSTEM,
+                    "value": f"{trace.series}/{trace.version}",
+                },
+                "display": what + (f": {study.mask_file}" if study.mask_file else ""),
+            },
+        }
+        if trace.author:
+            kind, _ = _MASK_ROLES.get(trace.method, ("enterer", ""))
+            entity["agent"] = [_person(trace.author, kind, f"mask method: {trace.method}")]
+        entities.append(entity)
+    elif study.mask_file:
+        entities.append(
+            {
+                "role": "source",
+                "what": {"display": f"muscle mask of {study.study_id}: {study.mask_file}"},
+            }
+        )
+    _study_provenance(b, skey, when, agents, entities, [m.method for m in study.measures])
+
+
+def _instability_provenance(
+    b: _Bundle, inst: InstabilityExport, device: str, when: dt.datetime
+) -> None:
+    skey = f"instability|{inst.study_id}"
+    agents: list[dict[str, Any]] = [
+        {
+            "type": _participant("performer"),
+            "who": _ref(device),
+            "role": [{"text": "measured the motion segments from the landmarks"}],
+        }
+    ]
+    if inst.landmarks_author:
+        agents.append(_person(inst.landmarks_author, "author", "placed the landmarks"))
+    entities = []
+    for t in inst.landmarks:
+        entity: dict[str, Any] = {
+            "role": "source",
+            "what": {
+                "identifier": {
+                    "system": c.LANDMARK_VERSION_SYSTEM,
+                    "value": f"{t.radiograph}/{t.version}",
+                },
+                "display": f"{t.view} film: landmark version {t.version} of radiograph "
+                f"{t.radiograph}",
+            },
+        }
+        if t.reader:
+            entity["agent"] = [
+                _person(t.reader, "author", f"placed the landmarks on the {t.view} film")
+            ]
+        entities.append(entity)
+    _study_provenance(b, skey, when, agents, entities, [m.method for m in inst.measures])
+
+
+def _study_provenance(
+    b: _Bundle,
+    skey: str,
+    when: dt.datetime,
+    agents: list[dict[str, Any]],
+    entities: list[dict[str, Any]],
+    methods: list[str],
+) -> None:
+    b.add(
+        "Provenance",
+        f"provenance|{skey}",
+        {
+            "target": [_ref(rid) for rid in b.reported[skey]],
+            "recorded": when.isoformat(),
+            "agent": agents,
+            "activity": {"text": "; ".join(_unique(sorted(methods))) or "spinestab analysis"},
             **({"entity": entities} if entities else {}),
         },
     )
-
-
-def _author_agent(name: str, what: str) -> dict[str, Any]:
-    return {
-        "type": c.concept(
-            "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author"
-        ),
-        "who": {"display": name},
-        "role": [{"text": what}],
-    }
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -12,11 +12,67 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from spinestab.fhir.model import DayMovement, SegmentMeasure
+from spinestab.fhir.model import DayMovement, LandmarkTrace, MaskTrace, SegmentMeasure
 
-__all__ = ["daily_movement", "finite", "instability_values"]
+__all__ = [
+    "daily_movement",
+    "finite",
+    "instability_values",
+    "landmark_traces",
+    "mask_trace",
+]
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and str(value) else None
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def mask_trace(options: Mapping[str, Any]) -> tuple[MaskTrace | None, str | None]:
+    """Return the mask version an imaging study measured and who named its levels.
+
+    Read from the study's options as the viewer's analysis job stores them (``series``,
+    ``mask_version``, ``mask_method``, ``mask_author``; ``slice_levels_by`` or
+    ``level_names.by``). A study made otherwise (``spinestab mri --patient``) names no mask
+    version: ``(None, levels_by)``.
+    """
+    names = options.get("level_names")
+    levels_by = _text(options.get("slice_levels_by")) or (
+        _text(names.get("by")) if isinstance(names, Mapping) else None
+    )
+    series, version = _number(options.get("series")), _number(options.get("mask_version"))
+    method = _text(options.get("mask_method"))
+    if series is None or version is None or method is None:
+        return None, levels_by
+    return MaskTrace(series, version, method, _text(options.get("mask_author"))), levels_by
+
+
+def landmark_traces(options: Mapping[str, Any]) -> tuple[str | None, tuple[LandmarkTrace, ...]]:
+    """Return the reader and the landmark versions (by view) an instability study used.
+
+    Read from the options the landmark tool's analysis stores (``reader``,
+    ``landmark_versions``: view -> radiograph, landmark version and its reader). A study
+    made otherwise (``spinestab instability --patient``) names none: ``(None, ())``.
+    """
+    versions = options.get("landmark_versions")
+    if not isinstance(versions, Mapping):
+        return None, ()
+    traces = []
+    for view, used in sorted(versions.items()):
+        if not isinstance(used, Mapping):
+            continue
+        film, number = _number(used.get("radiograph")), _number(used.get("landmark_version"))
+        if film is None or number is None:
+            continue
+        traces.append(LandmarkTrace(str(view), film, number, _text(used.get("reader"))))
+    return _text(options.get("reader")), tuple(traces)
 
 
 def finite(value: object) -> float | None:

@@ -44,6 +44,14 @@ JSON_ANSWER = "urn:spinestab:json-answer"
 EXPORT_SYSTEM = "urn:spinestab:export-source"
 #: identifier system of a wearable recording (its day Observations)
 RECORDING_SYSTEM = "urn:spinestab:wearable-recording"
+#: identifier system of the record's users (authors of masks and landmarks, Provenance.agent)
+USER_SYSTEM = "urn:spinestab:user"
+#: identifier systems of a mask version ("SERIES/VERSION") and of a landmark version
+#: ("RADIOGRAPH/VERSION"), the record's ids (Provenance.entity)
+MASK_VERSION_SYSTEM = "urn:spinestab:mask-version"
+LANDMARK_VERSION_SYSTEM = "urn:spinestab:landmark-version"
+#: FHIR's code system of Provenance.agent.type (author, performer, enterer, verifier...)
+PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 #: FHIR core extension for a flag's priority and its code system
 FLAG_PRIORITY_EXT = "http://hl7.org/fhir/StructureDefinition/flag-priority"
 FLAG_PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/flag-priority-code"
@@ -57,32 +65,43 @@ REQUEST_PRIORITY = {
     "routine": "routine",
 }
 
-#: score observation codes per instrument and quantity: (system, code, display, UCUM unit)
-SCORE_CODES: dict[tuple[str, str], tuple[str, str, str, str]] = {
-    ("startback", "total"): (LOINC, "91351-7", "STarT Back total score", "{score}"),
+#: score observation codes per instrument and quantity: (system, code, display, text, UCUM
+#: unit). A LOINC display is written only where §6.2 gives it (72514-3); for the others §6.2
+#: names the concept but not LOINC's display, so the concept carries a text instead.
+SCORE_CODES: dict[tuple[str, str], tuple[str, str, str | None, str, str]] = {
+    ("startback", "total"): (LOINC, "91351-7", None, "STarT Back total score", "{score}"),
     ("startback", "psychosocial"): (
         LOINC,
         "91350-9",
+        None,
         "STarT Back psychosocial (distress) subscore",
         "{score}",
     ),
-    ("odi", "percent"): (LOINC, "97909-6", "Oswestry Disability Index score", "%"),
+    ("odi", "percent"): (LOINC, "97909-6", None, "Oswestry Disability Index score", "%"),
     ("nrs", "pain"): (
         LOINC,
         "72514-3",
         "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
+        "Pain severity (NRS 0-10)",
         "{score}",
     ),
     ("rmdq", "total"): (
         LOCAL,
         "rmdq-score",
         "Roland-Morris Disability Questionnaire score",
+        "Roland-Morris Disability Questionnaire score",
         "{score}",
     ),
-    ("psfs", "mean"): (LOCAL, "psfs-mean", "Patient-Specific Functional Scale mean", "{score}"),
+    ("psfs", "mean"): (
+        LOCAL,
+        "psfs-mean",
+        "Patient-Specific Functional Scale mean",
+        "Patient-Specific Functional Scale mean",
+        "{score}",
+    ),
 }
 #: STarT Back panel (RiskAssessment.code) and risk answers (§6.2 [V: loinc.org])
-STARTBACK_RISK = (LOINC, "91352-5", "STarT Back risk group")
+STARTBACK_RISK = (LOINC, "91352-5", None, "STarT Back risk group")
 #: the STarT Back panel (CLINICAL_LOGIC.md §6.2 [V: loinc.org]); its members are the total and
 #: the psychosocial subscore Observations. No display is claimed: LOINC's long name was not
 #: checked here, so the concept carries a text instead.

@@ -18,6 +18,8 @@ __all__ = [
     "HistoryExport",
     "ImagingExport",
     "InstabilityExport",
+    "LandmarkTrace",
+    "MaskTrace",
     "MuscleMeasure",
     "PatientExport",
     "PlanExport",
@@ -62,6 +64,31 @@ class MuscleMeasure:
 
 
 @dataclass(frozen=True)
+class MaskTrace:
+    """The mask version an analysis measured: the record's image series, version, how, who.
+
+    ``method``: ``manual`` (traced in the viewer), ``edited``, ``imported`` or
+    ``segmenter NAME``; ``author``: who stored that version (the clinician who traced or
+    edited it, or who imported it).
+    """
+
+    series: int
+    version: int
+    method: str
+    author: str | None
+
+
+@dataclass(frozen=True)
+class LandmarkTrace:
+    """One landmark version an instability study used: the view, film, version and reader."""
+
+    view: str
+    radiograph: int
+    version: int
+    reader: str | None
+
+
+@dataclass(frozen=True)
 class ImagingExport:
     """A muscle analysis of one imaging study."""
 
@@ -74,6 +101,8 @@ class ImagingExport:
     segmenter: str | None = None
     study_uid: str | None = None
     mask_file: str | None = None  # name and SHA-256 of a mask given as a file
+    mask_version: MaskTrace | None = None  # the viewer's mask version the analysis measured
+    levels_by: str | None = None  # who named the vertebral levels (viewer or --level-names)
 
 
 @dataclass(frozen=True)
@@ -94,7 +123,8 @@ class InstabilityExport:
     date: dt.date
     measures: tuple[SegmentMeasure, ...]
     verdicts: tuple[tuple[str, str], ...] = ()  # (segment, stable/borderline/unstable)
-    landmarks_author: str | None = None
+    landmarks_author: str | None = None  # the reader who placed the landmarks
+    landmarks: tuple[LandmarkTrace, ...] = ()  # the landmark versions used, by view
 
 
 @dataclass(frozen=True)

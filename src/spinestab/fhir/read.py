@@ -23,6 +23,8 @@ from spinestab.fhir.model import (
     HistoryExport,
     ImagingExport,
     InstabilityExport,
+    LandmarkTrace,
+    MaskTrace,
     MuscleMeasure,
     PatientExport,
     PlanExport,
@@ -199,7 +201,7 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
         for sr in by_type.get("ServiceRequest", [])
         if any(_code(cat, c.LOCAL) == "referral" for cat in sr.get("category", []))
     ]
-    authors = _authors(by_type.get("Provenance", []))
+    provenance = _study_provenance(by_type)
     observations = by_type.get("Observation", [])
     imaging, instability = [], []
     for study in by_type.get("ImagingStudy", []):
@@ -209,14 +211,14 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
             for o in observations
             if any(r.get("reference") == url for r in o.get("derivedFrom", []))
         ]
-        desc = study.get("description", "")
         if any(_code(o.get("code"), c.LOCAL) in _MUSCLE_BY_CODE for o in mine) or study.get(
             "modality"
         ):
-            imaging.append(_imaging_study(study, mine, authors.get(f"muscle masks of {desc}")))
+            imaging.append(_with_mask(_imaging_study(study, mine), provenance.get(url)))
         else:
-            instability.append(_instability_study(study, mine, authors.get(f"landmarks of {desc}")))
-    imaging = [_with_provenance(i, by_type.get("Provenance", [])) for i in imaging]
+            instability.append(
+                _with_landmarks(_instability_study(study, mine), provenance.get(url))
+            )
     movement = _movement(observations)
     plan = _plan(by_type, by_url)
     devices = by_type.get("Device", [])
@@ -233,17 +235,103 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
     )
 
 
-def _authors(provenances: list[dict]) -> dict[str, str]:
+def _study_provenance(by_type: dict) -> dict[str, dict]:
+    """Return each analysis' Provenance by its ImagingStudy (the target DiagnosticReport's)."""
+    study_of = {
+        f"urn:uuid:{dr['id']}": (dr.get("imagingStudy") or [{}])[0].get("reference")
+        for dr in by_type.get("DiagnosticReport", [])
+    }
     out = {}
-    for prov in provenances:
-        for agent in prov.get("agent", []):
-            for role in agent.get("role", []):
-                if role.get("text") and agent.get("who", {}).get("display"):
-                    out[role["text"]] = agent["who"]["display"]
+    for prov in by_type.get("Provenance", []):
+        targets = prov.get("target") or [{}]
+        study = study_of.get(targets[0].get("reference", ""))
+        if study:
+            out[study] = prov
     return out
 
 
-def _imaging_study(study: dict, obs: list[dict], author: str | None) -> ImagingExport:
+def _agent_named(prov: Mapping[str, Any] | None, role: str) -> Mapping[str, Any] | None:
+    for agent in (prov or {}).get("agent", []):
+        if any(r.get("text") == role for r in agent.get("role", [])):
+            return agent
+    return None
+
+
+def _user(agent: Mapping[str, Any] | None) -> str | None:
+    if agent is None:
+        return None
+    who = agent.get("who", {})
+    return (who.get("identifier") or {}).get("value") or who.get("display")
+
+
+def _version_id(entity: Mapping[str, Any], system: str) -> tuple[int, int] | None:
+    ident = entity.get("what", {}).get("identifier") or {}
+    if ident.get("system") != system:
+        return None
+    first, _, second = str(ident.get("value", "")).partition("/")
+    if not (first.isdigit() and second.isdigit()):
+        raise InputError(
+            "a Provenance entity names a version badly",
+            item=system,
+            value=ident.get("value"),
+            expected="ID/VERSION",
+        )
+    return int(first), int(second)
+
+
+def _with_mask(study: ImagingExport, prov: Mapping[str, Any] | None) -> ImagingExport:
+    """Add what the analysis' Provenance says: mask version and author, mask file, segmenter."""
+    from dataclasses import replace
+
+    segmenter = _agent_named(prov, "segmenter of the muscle mask")
+    levels = _agent_named(prov, "named the vertebral levels")
+    trace = mask_file = None
+    for entity in (prov or {}).get("entity", []):
+        display = entity.get("what", {}).get("display", "")
+        mask_file = display.partition(": ")[2] or None
+        ids = _version_id(entity, c.MASK_VERSION_SYSTEM)
+        if ids is None:
+            continue
+        agents = entity.get("agent") or []
+        roles = [r.get("text", "") for a in agents for r in a.get("role", [])]
+        method = next((r.removeprefix("mask method: ") for r in roles), None)
+        if method is None:  # no author said: the method is in the display
+            method = display.partition(": ")[0].rpartition("(")[2].rstrip(")")
+        trace = MaskTrace(ids[0], ids[1], method, _user(agents[0]) if agents else None)
+    return replace(
+        study,
+        segmenter=(
+            segmenter["who"]["display"].removesuffix(" (automatic segmentation)")
+            if segmenter
+            else None
+        ),
+        mask_file=mask_file,
+        mask_version=trace,
+        mask_author=trace.author if trace else None,
+        levels_by=_user(levels),
+    )
+
+
+def _with_landmarks(study: InstabilityExport, prov: Mapping[str, Any] | None) -> InstabilityExport:
+    """Add the reader and the landmark versions the analysis' Provenance names."""
+    from dataclasses import replace
+
+    traces = []
+    for entity in (prov or {}).get("entity", []):
+        ids = _version_id(entity, c.LANDMARK_VERSION_SYSTEM)
+        if ids is None:
+            continue
+        view = entity["what"].get("display", "").partition(" film")[0]
+        agents = entity.get("agent") or []
+        traces.append(LandmarkTrace(view, ids[0], ids[1], _user(agents[0]) if agents else None))
+    return replace(
+        study,
+        landmarks_author=_user(_agent_named(prov, "placed the landmarks")),
+        landmarks=tuple(traces),
+    )
+
+
+def _imaging_study(study: dict, obs: list[dict]) -> ImagingExport:
     measures = []
     for o in obs:
         code = _code(o.get("code"), c.LOCAL)
@@ -275,12 +363,11 @@ def _imaging_study(study: dict, obs: list[dict], author: str | None) -> ImagingE
         modality=(study.get("modality") or [{}])[0].get("code", ""),
         series_uid=series[0].get("uid"),
         measures=tuple(measures),
-        mask_author=author,
         study_uid=uids[0].removeprefix("urn:oid:") if uids else None,
     )
 
 
-def _instability_study(study: dict, obs: list[dict], author: str | None) -> InstabilityExport:
+def _instability_study(study: dict, obs: list[dict]) -> InstabilityExport:
     measures, verdicts = [], []
     for o in obs:
         code = _code(o.get("code"), c.LOCAL)
@@ -302,7 +389,6 @@ def _instability_study(study: dict, obs: list[dict], author: str | None) -> Inst
         date=_date(study["started"]),
         measures=tuple(measures),
         verdicts=tuple(verdicts),
-        landmarks_author=author,
     )
 
 
@@ -369,26 +455,6 @@ def _plan(by_type: dict, by_url: dict) -> PlanExport | None:
         approved_by=(cp.get("author") or {}).get("display"),
         approved_at=ext.get("urn:spinestab:approved-at"),
     )
-
-
-def _with_provenance(study: ImagingExport, provenances: list[dict]) -> ImagingExport:
-    """Add the segmenter and the mask file the Provenance names for an imaging study."""
-    from dataclasses import replace
-
-    segmenter = mask_file = None
-    suffix = " (automatic segmentation)"
-    for prov in provenances:
-        for agent in prov.get("agent", []):
-            roles = [r.get("text") for r in agent.get("role", [])]
-            who = agent.get("who", {}).get("display", "")
-            if f"segmenter of the muscle masks of {study.study_id}" in roles:
-                segmenter = who.removesuffix(suffix)
-        prefix = f"muscle mask of {study.study_id}: "
-        for entity in prov.get("entity", []):
-            what = entity.get("what", {}).get("display", "")
-            if what.startswith(prefix):
-                mask_file = what.removeprefix(prefix)
-    return replace(study, segmenter=segmenter, mask_file=mask_file)
 
 
 def _read_record_parts(data: PatientExport, by_type: dict) -> PatientExport:

@@ -18,7 +18,13 @@ from typing import Any
 
 from spinestab import __version__
 from spinestab.errors import InputError
-from spinestab.fhir.carried import daily_movement, finite, instability_values
+from spinestab.fhir.carried import (
+    daily_movement,
+    finite,
+    instability_values,
+    landmark_traces,
+    mask_trace,
+)
 from spinestab.fhir.model import (
     DayMovement,
     FormEntry,
@@ -229,6 +235,9 @@ class _RecordReader:
             elif isinstance(inputs.get("mask"), str):
                 sha = ((summary.get("provenance") or {}).get("input_sha256") or {}).get("mask")
                 mask_file = f"{Path(inputs['mask']).name}" + (f" (SHA-256 {sha})" if sha else "")
+            # the viewer's analyses name their mask version and its author; a mask given
+            # as a file (spinestab mri --patient) names no author
+            trace, levels_by = mask_trace(study.options or {})
             out.append(
                 ImagingExport(
                     study_id=key,
@@ -236,10 +245,12 @@ class _RecordReader:
                     modality=study.modality or "MR",
                     series_uid=refs.get("series_uid"),
                     measures=measures,
-                    mask_author=None,  # the record does not say who drew a supplied mask
+                    mask_author=trace.author if trace else None,
                     segmenter=str(segmenter) if segmenter else None,
                     study_uid=refs.get("study_uid"),
                     mask_file=mask_file,
+                    mask_version=trace,
+                    levels_by=levels_by,
                 )
             )
             self._carry("imaging", key, study.files, day)
@@ -307,8 +318,25 @@ class _RecordReader:
             with self.uow.files().local_path(result.sha256) as path:
                 measures, verdicts = instability_values(path)
             day = self._day(study.performed_on, study.created_at)
-            out.append(InstabilityExport(key, day, measures, verdicts))
+            reader, traces = landmark_traces(study.options or {})
+            out.append(
+                InstabilityExport(
+                    key, day, measures, verdicts, landmarks_author=reader, landmarks=traces
+                )
+            )
             self._carry("instability", key, study.files, day)
+            if study.options:
+                self.documents.append(
+                    SourceDocument(
+                        "instability",
+                        key,
+                        "options",
+                        "options.json",
+                        "application/json",
+                        _dump(study.options),
+                        day,
+                    )
+                )
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(out)
 

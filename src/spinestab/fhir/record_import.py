@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from spinestab.errors import InputError, NotFoundError
-from spinestab.fhir.carried import daily_movement, finite, instability_values
+from spinestab.fhir.carried import (
+    daily_movement,
+    finite,
+    instability_values,
+    landmark_traces,
+    mask_trace,
+)
 from spinestab.fhir.model import (
     DayMovement,
     ImagingExport,
@@ -173,8 +179,8 @@ def _import_imaging(
 
     def store(study: ImagingExport, table: Path, files: dict[str, list[Path]]) -> None:
         _check_imaging(study, table)
-        options_path = _one(files, "options")
-        options = json.loads(options_path.read_bytes()) if options_path else {}
+        options = _options(files)
+        _check_mask_trace(study, options)
         save_imaging(
             uow,
             actor,
@@ -237,6 +243,8 @@ def _import_instability(
 
     def store(study: InstabilityExport, result: Path, files: dict[str, list[Path]]) -> None:
         _check_instability(study, result)
+        options = _options(files)
+        _check_landmark_traces(study, options)
         landmarks = {
             role.removeprefix("input:landmarks_"): paths[0]
             for role, paths in files.items()
@@ -249,6 +257,7 @@ def _import_instability(
             result,
             landmarks=landmarks,
             pictures=files.get("picture", []),
+            options=options,
             source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
             performed_on=study.date,
         )
@@ -263,6 +272,44 @@ def _import_instability(
         main=("result", "instability.json"),
         store=store,
     )
+
+
+def _options(files: dict[str, list[Path]]) -> dict[str, Any]:
+    """Return a study's attached ``options.json`` (an object), or ``{}`` when none."""
+    path = _one(files, "options")
+    if path is None:
+        return {}
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise InputError("an attached options.json is not a JSON object", expected=_AS_EXPORTED)
+    return doc
+
+
+def _check_mask_trace(study: ImagingExport, options: dict[str, Any]) -> None:
+    """Refuse a Provenance whose mask version, method or author are not the options' own."""
+    trace, levels_by = mask_trace(options)
+    given = (study.mask_version, study.mask_author, study.levels_by)
+    if given != (trace, trace.author if trace else None, levels_by):
+        raise InputError(
+            "the Provenance of an imaging study disagrees with its attached options.json "
+            "(mask version, its method and author, who named the levels)",
+            item=study.study_id,
+            expected=_AS_EXPORTED,
+        )
+
+
+def _check_landmark_traces(study: InstabilityExport, options: dict[str, Any]) -> None:
+    """Refuse a Provenance whose reader or landmark versions are not the options' own."""
+    if (study.landmarks_author, study.landmarks) != landmark_traces(options):
+        raise InputError(
+            "the Provenance of an instability study disagrees with its attached options.json "
+            "(the reader and the landmark versions)",
+            item=study.study_id,
+            expected=_AS_EXPORTED,
+        )
 
 
 def _check_instability(study: InstabilityExport, result: Path) -> None:
