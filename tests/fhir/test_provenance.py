@@ -157,6 +157,7 @@ def test_provenance_of_masks_and_landmarks_and_its_round_trip(
 ):
     """One patient (its making takes most of the time), five checks."""
     _check_dicom_seg_names_the_tracer(record, viewer_patient, tmp_path / "pacs")
+    _check_the_letter_names_them_too(record)
     bundle = _bundle(record)
     _check_names_the_mask_tracer_and_both_readers(record, viewer_patient, bundle)
     _check_valid_r4b_and_json_schema(bundle, schema_validator)
@@ -312,3 +313,19 @@ def _check_dicom_seg_names_the_tracer(record, viewer_patient, out):
     seg = pydicom.dcmread(out / "muscle_seg.dcm")
     assert seg.ContentCreatorName.family_name == TRACER.username  # the record's user name
     assert {s.SegmentAlgorithmType for s in seg.SegmentSequence} == {"MANUAL"}
+
+
+def _check_the_letter_names_them_too(record):
+    """The clinician letter names the mask version and its tracer, and the reader."""
+    import html
+    import re
+
+    from spinestab.report import render_report_html
+    from spinestab.report.record import inputs_from_record
+
+    with record.unit_of_work() as uow:
+        inputs = inputs_from_record(uow, ALICE, "P-view", language="en")
+    text = re.sub(r"\s+", " ", html.unescape(render_report_html(inputs, language="en")))
+    assert "(manual) by dr.jane.meier; levels named by alice" in text
+    # the profile reads the latest instability study: the second reader's
+    assert f"landmarks placed by {READERS[1].username}" in text

@@ -69,6 +69,7 @@ class ImagingPart:
     rows: tuple[MuscleRow, ...]
     qa_pictures: Mapping[str, bytes] = field(default_factory=dict)
     study: str = ""
+    made_by: str = ""  # the mask version and who drew it, who named the levels
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class InstabilityPart:
     picture: bytes | None = None
     threshold_set: str = ""
     study: str = ""
+    made_by: str = ""  # who placed the landmarks
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
         methods = sorted({r.fat_method for r in rows if r.fat_method})
         ctx["imaging"] = {
             "study": inputs.imaging.study,
+            "made_by": inputs.imaging.made_by,
             "methods": ", ".join(methods),
             "figure": _uri(
                 figures.fat_by_level_svg(
@@ -340,6 +343,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
         part = inputs.instability or InstabilityPart()
         ctx["instability"] = {
             "study": part.study,
+            "made_by": part.made_by,
             "threshold_set": part.threshold_set,
             "picture": _uri(part.picture, "image/png") if part.picture else "",
             "levels": [

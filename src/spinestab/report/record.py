@@ -14,6 +14,7 @@ plan, or the blocked version that says what to do instead); a draft is never han
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,36 @@ def _label(t: Any, kind: str, n: int | None, study: Any) -> str:
         return t(f"study.{kind}_taken", n=n, date=study.performed_on.isoformat())
     stored = study.created_at.astimezone(dt.UTC).date().isoformat() if study.created_at else "–"
     return t(f"study.{kind}_stored", n=n, date=stored)
+
+
+def _mask_made_by(t: Any, options: Mapping[str, Any]) -> str:
+    """Say which mask version a viewer analysis measured, who made it, who named the levels."""
+    from spinestab.fhir.carried import mask_trace
+
+    trace, levels_by = mask_trace(options)
+    parts = []
+    if trace is not None:
+        key = "provenance.mask_by" if trace.author else "provenance.mask"
+        parts.append(
+            t(
+                key,
+                version=trace.version,
+                series=trace.series,
+                method=trace.method,
+                who=trace.author,
+            )
+        )
+    if levels_by:
+        parts.append(t("provenance.levels_by", who=levels_by))
+    return "; ".join(parts)
+
+
+def _landmarks_made_by(t: Any, options: Mapping[str, Any]) -> str:
+    """Say who placed the landmarks of a landmark-tool instability study."""
+    from spinestab.fhir.carried import landmark_traces
+
+    reader, _ = landmark_traces(options)
+    return t("provenance.landmarks_by", who=reader) if reader else ""
 
 
 def inputs_from_record(
@@ -113,6 +144,7 @@ def inputs_from_record(
                 if f.role == "qa_picture"
             },
             study=_label(t, "imaging", n, study),
+            made_by=_mask_made_by(t, study.options or {}),
         )
     instability = None
     n, inst = _by_id(timeline.instability, used.get("instability_study"))
@@ -122,6 +154,7 @@ def inputs_from_record(
             picture=files.get(picture.sha256) if picture else None,
             threshold_set=inst.thresholds or "",
             study=_label(t, "instability", n, inst),
+            made_by=_landmarks_made_by(t, inst.options or {}),
         )
     daily: tuple[Any, ...] = ()
     n, rec = _by_id(timeline.wearable, used.get("wearable_recording"))
