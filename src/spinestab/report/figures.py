@@ -175,6 +175,8 @@ def posture_timeline_svg(
         values = [_minutes(d.get(col)) for d in days]
         ax.bar(dates, values, bottom=bottom, color=colour, label=label, width=0.7)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    # room for a week at least: a short recording's bars keep a day's width
+    ax.set_xlim(-0.6, max(len(days), 7) - 0.4)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
     for label in ax.get_xticklabels():
