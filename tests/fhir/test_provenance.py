@@ -50,7 +50,9 @@ def _context(record, actor, pseudonym):
         actor=actor,
         patient=pseudonym,
         sessions=record.factory,
-        settings=Settings(data_dir=data_dir, database_url=str(record.engine.url)),
+        settings=Settings(
+            data_dir=data_dir, database_url=record.engine.url.render_as_string(hide_password=False)
+        ),
     )
 
 
