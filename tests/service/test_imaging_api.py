@@ -70,6 +70,35 @@ def _result(client, study, version):
     return [r for r in state["results"] if r["mask_version"] == version][-1]
 
 
+def _check_crop_and_cache(client, study, mask):
+    """The viewer's cropped mask puts back to the stored one; ETags spare repeat transfers."""
+    got = client.get(f"{API}/imaging/{study}/mask?crop=true&version=1")
+    assert got.status_code == 200 and got.headers["x-mask-version"] == "1"
+    box = read_nifti_bytes(got.content, source="crop", as_labels=True)
+    origin = [int(v) for v in got.headers["x-mask-crop-origin"].split(",")]
+    assert [int(v) for v in got.headers["x-mask-full-shape"].split(",")] == list(mask.shape)
+    header = gzip.decompress(got.content)[:348]
+    assert np.frombuffer(header[70:72], "<i2")[0] == 2  # NIfTI datatype 2: uint8
+    assert box.data.size < mask.data.size
+    put_back = np.zeros(mask.shape, dtype=np.uint8)
+    i, j, k = origin
+    put_back[i : i + box.shape[0], j : j + box.shape[1], k : k + box.shape[2]] = box.data
+    assert np.array_equal(put_back, mask.data)  # nothing labelled lies outside the box
+    # the box's voxel (0, 0, 0) lies in the world where the grid's voxel `origin` lies
+    assert np.allclose(box.affine[:3, 3], (mask.affine @ [*origin, 1])[:3], atol=1e-3)
+    assert np.allclose(box.affine[:3, :3], mask.affine[:3, :3], atol=1e-5)
+    for url in (f"{API}/imaging/{study}/volume", f"{API}/imaging/{study}/mask?crop=true"):
+        first = client.get(url)
+        assert first.headers["cache-control"] == "private, no-cache"
+        etag = first.headers["etag"]
+        again = client.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        stale = client.get(url, headers={"If-None-Match": '"not-this-one"'})
+        assert stale.status_code == 200 and stale.content == first.content
+    whole, cropped = client.get(f"{API}/imaging/{study}/mask"), got
+    assert whole.headers["etag"] != cropped.headers["etag"]
+
+
 def test_musclemap_study_mask_versions_and_cli_equality(client, tmp_path):
     csrf = login(client, "doc")
     made = _upload(client, csrf, MM_IMAGE, MM_MASK, mask_method="segmenter musclemap")
@@ -87,6 +116,7 @@ def test_musclemap_study_mask_versions_and_cli_equality(client, tmp_path):
     got = client.get(f"{API}/imaging/{study}/mask")
     assert got.headers["x-mask-version"] == "1"
     assert np.array_equal(read_nifti_bytes(got.content, source="m", as_labels=True).data, mask.data)
+    _check_crop_and_cache(client, study, mask)
 
     # version 1's stored rows equal `spinestab mri` on the same image and mask
     first = _result(client, study, 1)

@@ -26,10 +26,12 @@ from spinestab.imaging.labels import LabelScheme
 
 __all__ = [
     "MUSCLE_COLOURS",
+    "CroppedLabels",
     "FatOverlay",
     "LevelSlices",
     "PaletteEntry",
     "check_slice_levels",
+    "crop_to_labels",
     "fat_overlay",
     "level_slices",
     "muscle_palette",
@@ -151,7 +153,53 @@ def volume_to_nifti(volume: Volume, *, labels: bool = False, compress: bool = Tr
     image.set_sform(volume.affine, code=1)
     image.set_qform(volume.affine, code=1)
     raw = image.to_bytes()
-    return gzip.compress(raw, compresslevel=1) if compress else raw
+    return gzip.compress(raw, compresslevel=1, mtime=0) if compress else raw
+
+
+@dataclass(frozen=True)
+class CroppedLabels:
+    """A label map cropped to the box of its non-zero voxels, and where that box lies.
+
+    ``volume`` is a label map of its own (its affine places it in the world exactly where
+    the box lies in the full grid); ``origin`` is the box's first voxel ``(i, j, k)`` in the
+    full grid and ``full_shape`` the full grid's shape, so a viewer can put it back.
+    """
+
+    volume: Volume
+    origin: tuple[int, int, int]
+    full_shape: tuple[int, int, int]
+
+
+def crop_to_labels(labels: Volume) -> CroppedLabels:
+    """Crop a label map to the bounding box of its non-zero voxels, keeping its geometry.
+
+    The cropped affine is the full one moved to the box's first voxel
+    (``A @ [i0, j0, k0, 1]``), so every kept voxel keeps its world position. A map with no
+    label is cropped to its first voxel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = np.zeros((6, 5, 4), dtype=np.uint8)
+    >>> data[2:4, 1, 3] = 7
+    >>> box = crop_to_labels(Volume(data, np.diag([2.0, 2.0, 3.0, 1.0])))
+    >>> box.origin, box.volume.shape, box.volume.affine[:3, 3].tolist()
+    ((2, 1, 3), (2, 1, 1), [4.0, 2.0, 9.0])
+
+    """
+    data = np.asarray(labels.data)
+    full_shape = (int(data.shape[0]), int(data.shape[1]), int(data.shape[2]))
+    nonzero = [np.flatnonzero(data.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
+    if any(n.size == 0 for n in nonzero):
+        first, last = (0, 0, 0), (0, 0, 0)
+    else:
+        first = (int(nonzero[0][0]), int(nonzero[1][0]), int(nonzero[2][0]))
+        last = (int(nonzero[0][-1]), int(nonzero[1][-1]), int(nonzero[2][-1]))
+    box = data[first[0] : last[0] + 1, first[1] : last[1] + 1, first[2] : last[2] + 1]
+    affine = np.array(labels.affine, dtype=float)
+    affine[:, 3] = affine @ np.array([*first, 1.0])
+    cropped = Volume(np.ascontiguousarray(box), affine, labels.modality, labels.source, labels.meta)
+    return CroppedLabels(cropped, first, full_shape)
 
 
 def read_nifti_bytes(data: bytes, *, source: str, as_labels: bool = False) -> Volume:

@@ -22,19 +22,81 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from spinestab.errors import InputError
 from spinestab.service.jobs import JobContext, JobFunction
 
-__all__ = ["IMAGING_JOBS", "run_instability_landmarks", "run_mri_mask"]
+__all__ = [
+    "IMAGING_JOBS",
+    "named_as_uploaded",
+    "public_message",
+    "run_instability_landmarks",
+    "run_mri_mask",
+]
 
 log = logging.getLogger(__name__)
 
 #: The names of the analysis steps of ``analyse_mri``, in order, for progress.
 _MRI_STEPS = ("read", "fat", "levels", "measure", "pictures")
+
+
+#: A stored DICOM file's name: the upload's position (5 digits and _) before its own name.
+_STORED_DICOM = r"/(?:\d{5}_)?([^\s/:;,'\"()\[\]]+)"
+#: Any path left in a temporary folder of ours (uploads, jobs, NIfTI bytes read).
+_TEMPORARY = re.compile(
+    re.escape(tempfile.gettempdir().rstrip("/"))
+    + r"/spinestab-[^\s/:;,'\"()]+((?:/[^\s/:;,'\"()]+)*)"
+)
+
+
+def public_message(message: str, places: Mapping[Path, str]) -> str:
+    """Return a message with the server's temporary paths replaced by what the user knows.
+
+    ``places`` maps a path to its name for the user (the uploaded file's name, "mask version
+    2"); a DICOM folder's files are named as uploaded (without the position the upload
+    stored them under). Any other path in a temporary folder of spinestab's is cut to its
+    last part, so no server path reaches a page or a job's message.
+
+    Examples
+    --------
+    >>> public_message(
+    ...     "/tmp/spinestab-job-x1/in/image: CT values do not look like HU",
+    ...     {Path("/tmp/spinestab-job-x1/in/image"): "the DICOM series (5 files)"},
+    ... )
+    'the DICOM series (5 files): CT values do not look like HU'
+    >>> public_message("/tmp/spinestab-up-2/image/00003_IM4.dcm: truncated", {
+    ...     Path("/tmp/spinestab-up-2/image"): "the DICOM series"})
+    'IM4.dcm: truncated'
+
+    """
+    for path, name in sorted(places.items(), key=lambda item: -len(str(item[0]))):
+        folder = re.escape(str(path))
+        message = re.sub(folder + _STORED_DICOM, lambda m: m.group(1), message)
+        message = re.sub(folder + r"(?![\w.-])", lambda _m, name=name: name, message)
+    return _TEMPORARY.sub(lambda m: (m.group(1) or "/").rsplit("/", 1)[-1] or "a file", message)
+
+
+def named_as_uploaded(image: Path, upload_name: str | None = None) -> str:
+    """Name an image input for the user: a NIfTI by its file name, DICOM by its file count."""
+    if image.is_dir():
+        count = sum(1 for p in image.rglob("*") if p.is_file())
+        return f"the DICOM series ({count} files)"
+    return upload_name or image.name
+
+
+@contextmanager
+def said_plainly(places: Mapping[Path, str]) -> Iterator[None]:
+    """Re-raise a bad input's message with server paths replaced (:func:`public_message`)."""
+    try:
+        yield
+    except InputError as exc:
+        raise type(exc)(public_message(str(exc), places)) from None
 
 
 def _record(context: JobContext) -> Any:
@@ -120,6 +182,13 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 folder / "in",
             )
         image, mask = Path(given.image), Path(given.mask)
+        trace = given.trace
+        places = {
+            image: named_as_uploaded(image),
+            mask: f"mask version {trace['mask_version']} ({trace['mask_method']}, "
+            f"{trace['mask_author']})",
+            folder: "the analysis",
+        }
         options = _mri_options(given.labels, params, context.actor)
         context.progress(0.05, "read")
         done = iter(range(1, len(_MRI_STEPS) + 1))
@@ -129,7 +198,10 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
 
         out = folder / "out"
         slice_levels = _slice_levels(params)
-        _, overlay = run_mri_on_files(image, mask, options, out, step, slice_levels=slice_levels)
+        with said_plainly(places):
+            _, overlay = run_mri_on_files(
+                image, mask, options, out, step, slice_levels=slice_levels
+            )
         marked = (
             {
                 "slice_levels": {k: list(v) for k, v in slice_levels.items()},
@@ -172,14 +244,20 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
             paths[view] = folder / f"{view}.json"
             paths[view].write_text(json.dumps(found.pop("landmarks"), indent=2), encoding="utf-8")
         context.progress(0.2, "measure")
-        views = {view: read_landmarks(path, view=view) for view, path in paths.items()}
-        tset = load_threshold_set(params.get("thresholds"))
-        report = assess(
-            neutral=views.get("neutral"),
-            flexion=views.get("flexion"),
-            extension=views.get("extension"),
-            thresholds=tset,
-        )
+        places = {
+            path: f"{reader}'s landmarks on the {view} film "
+            f"(version {chosen[view].get('landmark_version')})"
+            for view, path in paths.items()
+        } | {folder: "the analysis"}
+        with said_plainly(places):
+            views = {view: read_landmarks(path, view=view) for view, path in paths.items()}
+            tset = load_threshold_set(params.get("thresholds"))
+            report = assess(
+                neutral=views.get("neutral"),
+                flexion=views.get("flexion"),
+                extension=views.get("extension"),
+                thresholds=tset,
+            )
         out = folder / "out"
         write_instability_outputs(report, out)
         morpho_view = "neutral" if "neutral" in views else sorted(views)[0]

@@ -33,13 +33,13 @@ router = APIRouter()
 
 #: Keys of the page text the scripts need, sent as JSON in a data attribute (no inline script).
 VIEWER_TEXT = (
-    "slice", "loading", "saving", "saved", "analysing", "analysed", "job_failed", "no_mask",
-    "no_result", "new_drawing", "version_line", "result_line", "mask_short", "showing_level",
-    "pick_label", "nothing_drawn", "draw_first", "mask_not_loaded", "levels_assumed",
-    "levels_doubtful", "levels_confirmed", "levels_named", "levels_none", "levels_done",
-    "level_pair_needed", "qa_picture", "fat_map", "fat_classes", "side_left", "side_right",
-    "side_none", "slice_levels_line", "slice_levels_by", "slice_range_bad", "slice_overlap",
-    "slice_none", "slice_remove",
+    "slice", "loading", "loading_mask", "saving", "saved", "analysing", "analysed", "job_failed",
+    "no_mask", "no_result", "new_drawing", "version_line", "result_line", "mask_short",
+    "showing_level", "pick_label", "nothing_drawn", "draw_first", "mask_not_loaded",
+    "levels_assumed", "levels_doubtful", "levels_confirmed", "levels_named", "levels_none",
+    "levels_done", "level_pair_needed", "qa_picture", "fat_map", "fat_classes", "side_left",
+    "side_right", "side_none", "slice_levels_line", "slice_levels_by", "slice_range_bad",
+    "slice_overlap", "slice_none", "slice_remove",
 )  # fmt: skip
 LANDMARK_TEXT = (
     "calibration_start", "calibration_length", "calibrated", "landmarks_saved", "scale_line",

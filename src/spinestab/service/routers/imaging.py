@@ -9,6 +9,7 @@ job), and asks for a new analysis with confirmed or corrected level names
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -177,6 +178,7 @@ def store_series(
 ) -> Any:
     """Store an uploaded series (and mask) through the record service; return it."""
     from spinestab.record.image_series import SeriesDetails, add_image_series
+    from spinestab.service.imaging_jobs import named_as_uploaded, said_plainly
 
     image, mask = files
     with tempfile.TemporaryDirectory(prefix="spinestab-upload-") as tmp:
@@ -186,15 +188,19 @@ def store_series(
         details = SeriesDetails(
             labels=form.labels, mask_method=form.mask_method, description=form.description or None
         )
-        return record_call(
-            add_image_series,
-            uow,
-            actor_of(user),
-            pseudonym,
-            image_path,
-            mask=mask_path,
-            details=details,
-        )
+        places = {image_path: named_as_uploaded(image_path, image[0].filename)}
+        if mask_path is not None and mask is not None:
+            places[mask_path] = f"the mask {Path(mask.filename or 'mask').name}"
+        with said_plainly(places | {folder: "the upload"}):
+            return record_call(
+                add_image_series,
+                uow,
+                actor_of(user),
+                pseudonym,
+                image_path,
+                mask=mask_path,
+                details=details,
+            )
 
 
 @router.post("", status_code=201)
@@ -237,19 +243,55 @@ def show_study(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> 
     return record_call(series_state, uow, actor_of(user), pseudonym, study)
 
 
+def etag_of(data: bytes, variant: str = "") -> str:
+    """Return a strong ETag for stored bytes (and a variant of them, e.g. a cropped mask)."""
+    return '"' + hashlib.blake2b(data + variant.encode(), digest_size=16).hexdigest() + '"'
+
+
+def nifti_response(request: Request, data: bytes, etag: str, headers: dict[str, str]) -> Response:
+    """Return NIfTI bytes cached by the browser but checked on every view (ETag).
+
+    ``private, no-cache``: the browser keeps the file and asks each time whether it is still
+    current (every view is still an audited read); an unchanged file costs a 304 with no
+    body. Stored volumes and mask versions never change, so a repeat view always gets one.
+    """
+    headers = headers | {"ETag": etag, "Cache-Control": "private, no-cache"}
+    return not_modified(request, etag, headers) or Response(data, media_type=NIFTI, headers=headers)
+
+
+def not_modified(
+    request: Request, etag: str, headers: dict[str, str] | None = None
+) -> Response | None:
+    """Return a 304 when the browser's copy (``If-None-Match``) is current, else None."""
+    wanted = request.headers.get("if-none-match", "")
+    if etag in [tag.strip().removeprefix("W/") for tag in wanted.split(",")]:
+        return Response(status_code=304, headers=headers or {"ETag": etag})
+    return None
+
+
 @router.get("/{study}/volume", response_class=Response, responses={200: {"content": {NIFTI: {}}}})
-def get_volume(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> Response:
+def get_volume(
+    pseudonym: str, study: int, request: Request, uow: UowDep, user: ClinicianUser
+) -> Response:
     """Return the series' image as NIfTI (``.nii.gz``; DICOM converted on the server)."""
     from spinestab.record.image_series import volume_bytes
 
     data = record_call(volume_bytes, uow, actor_of(user), pseudonym, study)
-    return Response(
-        data,
-        media_type=NIFTI,
-        headers={
-            "Content-Disposition": f'attachment; filename="study{study}.nii.gz"',
-            "Cache-Control": "private, no-store",
-        },
+    disposition = f'attachment; filename="study{study}.nii.gz"'
+    return nifti_response(request, data, etag_of(data), {"Content-Disposition": disposition})
+
+
+class MaskGetQuery(BaseModel):
+    """Which mask version, and whether cropped to its labels' box (the viewer's fast path)."""
+
+    version: int | None = Field(
+        default=None, ge=1, description="Mask version (default: the latest)"
+    )
+    crop: bool = Field(
+        default=False,
+        description="Crop to the box of the labelled voxels (a NIfTI of its own, its affine "
+        "placing it where it lies); X-Mask-Crop-Origin: the box's first voxel i,j,k in the "
+        "series' grid, X-Mask-Full-Shape: the grid's shape",
     )
 
 
@@ -257,25 +299,32 @@ def get_volume(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> 
 def get_mask(
     pseudonym: str,
     study: int,
+    request: Request,
     uow: UowDep,
     user: ClinicianUser,
-    version: Annotated[
-        int | None, Query(ge=1, description="Mask version (default: the latest)")
-    ] = None,
+    query: Annotated[MaskGetQuery, Query()],
 ) -> Response:
-    """Return a mask version as NIfTI on the series' grid; 404 when there is none."""
+    """Return a mask version as NIfTI on the series' grid (or cropped); 404 when there is none."""
+    from spinestab.imaging.viewer import crop_to_labels, read_nifti_bytes, volume_to_nifti
     from spinestab.record.image_series import mask_bytes
 
-    number, data = record_call(mask_bytes, uow, actor_of(user), pseudonym, study, version)
-    return Response(
-        data,
-        media_type=NIFTI,
-        headers={
-            "Content-Disposition": f'attachment; filename="study{study}_mask_v{number}.nii.gz"',
-            "X-Mask-Version": str(number),
-            "Cache-Control": "private, no-store",
-        },
-    )
+    number, data = record_call(mask_bytes, uow, actor_of(user), pseudonym, study, query.version)
+    suffix = "_cropped" if query.crop else ""
+    headers = {
+        "Content-Disposition": (
+            f'attachment; filename="study{study}_mask_v{number}{suffix}.nii.gz"'
+        ),
+        "X-Mask-Version": str(number),
+    }
+    etag = etag_of(data, "crop" if query.crop else "")
+    if query.crop and not_modified(request, etag) is None:
+        box = crop_to_labels(read_nifti_bytes(data, source="mask", as_labels=True))
+        headers |= {
+            "X-Mask-Crop-Origin": ",".join(str(v) for v in box.origin),
+            "X-Mask-Full-Shape": ",".join(str(v) for v in box.full_shape),
+        }
+        data = volume_to_nifti(box.volume, labels=True)
+    return nifti_response(request, data, etag, headers)
 
 
 async def _mask_body(request: Request) -> tuple[bytes, dict[str, str]]:

@@ -163,22 +163,99 @@
   }
 
   // ---- the mask: a version as the drawing, or a new one -------------------------------
-  async function showMask(version, prefetched) {
-    nv.drawClearAllUndoBitmaps && nv.drawClearAllUndoBitmaps();
-    if (version === null) {
-      nv.createEmptyDrawing();
-    } else {
-      const mask =
-        prefetched && prefetched.version === version
-          ? await window.niivue.NVImage.loadFromUrl({ url: await prefetched.buffer, name: "mask.nii.gz" })
-          : await loadNifti(api + "/mask?version=" + version, "mask.nii.gz");
-      if (!nv.loadDrawing(mask)) {
-        throw new Error(text.mask_not_loaded);
+  // A version comes cropped to its labels' box (a NIfTI of its own, uint8) with where the
+  // box lies in the series' grid; it is put back into NiiVue's drawing (RAS order) here,
+  // which spares NiiVue reading a whole-grid label volume.
+  function fetchMask(version) {
+    return fetchOk(api + "/mask?crop=true&version=" + version).then(async (response) => ({
+      version: version,
+      origin: (response.headers.get("X-Mask-Crop-Origin") || "0,0,0").split(",").map(Number),
+      buffer: await response.arrayBuffer(),
+    }));
+  }
+  async function gunzip(buffer) {
+    const bytes = new Uint8Array(buffer);
+    if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+      return buffer;
+    }
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).arrayBuffer();
+  }
+  function readLabelNifti(buffer) {
+    // NIfTI-1: sizeof_hdr (348) at 0, dim[8] int16 at 40, datatype at 70, vox_offset at 108
+    const view = new DataView(buffer);
+    const little = view.getInt32(0, true) === 348;
+    if (!little && view.getInt32(0, false) !== 348) {
+      throw new Error(text.mask_not_loaded);
+    }
+    const dims = [1, 2, 3].map((i) => view.getInt16(40 + 2 * i, little));
+    const datatype = view.getInt16(70, little);
+    const offset = Math.round(view.getFloat32(108, little));
+    const count = dims[0] * dims[1] * dims[2];
+    if (datatype === 2) {
+      return { dims: dims, data: new Uint8Array(buffer, offset, count) };
+    }
+    if (datatype === 4 || datatype === 512) {
+      const data = new Uint8Array(count);
+      for (let n = 0; n < count; n++) {
+        const value = view.getInt16(offset + 2 * n, little);
+        data[n] = value > 255 ? 0 : value; // the viewer draws labels 0..255
       }
+      return { dims: dims, data: data };
+    }
+    throw new Error(text.mask_not_loaded);
+  }
+  function rasIndexTables() {
+    // native index along each axis -> its share of the RAS-ordered drawing's flat index
+    const strides = [1, state.dimsRas[0], state.dimsRas[0] * state.dimsRas[1]];
+    return [0, 1, 2].map((a) => {
+      const p = state.perm[a];
+      const stride = strides[Math.abs(p) - 1];
+      const table = new Int32Array(state.dims[a]);
+      for (let v = 0; v < state.dims[a]; v++) {
+        table[v] = (p > 0 ? v : state.dims[a] - 1 - v) * stride;
+      }
+      return table;
+    });
+  }
+  async function maskBitmap(fetched) {
+    const box = readLabelNifti(await gunzip(fetched.buffer));
+    const o = fetched.origin;
+    if ([0, 1, 2].some((a) => o[a] < 0 || o[a] + box.dims[a] > state.dims[a])) {
+      throw new Error(text.mask_not_loaded);
+    }
+    const [tx, ty, tz] = rasIndexTables();
+    const bitmap = new Uint8Array(state.dimsRas[0] * state.dimsRas[1] * state.dimsRas[2]);
+    const data = box.data;
+    let n = 0;
+    for (let k = 0; k < box.dims[2]; k++) {
+      const zk = tz[k + o[2]];
+      for (let j = 0; j < box.dims[1]; j++) {
+        const yj = zk + ty[j + o[1]];
+        for (let i = 0; i < box.dims[0]; i++) {
+          bitmap[tx[i + o[0]] + yj] = data[n++];
+        }
+      }
+    }
+    return bitmap;
+  }
+  async function showMask(version, prefetched) {
+    const fetched =
+      version === null
+        ? null
+        : prefetched && prefetched.version === version
+          ? await prefetched.promise
+          : await fetchMask(version);
+    const bitmap = fetched === null ? null : await maskBitmap(fetched);
+    nv.createEmptyDrawing();
+    if (bitmap !== null) {
+      nv.drawBitmap.set(bitmap);
+      nv.drawClearAllUndoBitmaps();
+      nv.drawAddUndoBitmap();
+      nv.refreshDrawing(false);
     }
     state.maskVersion = version;
     state.changed = false;
-    nv.setDrawColormap(drawColormap(state.study.palette));
     nv.setDrawOpacity(parseFloat($("#opacity").value));
     describeVersion();
     showResult();
@@ -608,14 +685,12 @@
     };
     state.marks = marks;
     say(text.loading);
-    // the latest mask version (named by the page) is fetched beside the volume
+    // the state, the volume and the latest mask version (named by the page) are fetched at
+    // once (the page preloads them while NiiVue's script loads)
     const latestMask = parseInt(root.dataset.latestMask || "", 10);
     const prefetched = Number.isNaN(latestMask)
       ? null
-      : {
-          version: latestMask,
-          buffer: fetchOk(api + "/mask?version=" + latestMask).then((r) => r.arrayBuffer()),
-        };
+      : { version: latestMask, promise: fetchMask(latestMask) };
     const fetched = Promise.all([
       fetchOk(api).then((r) => r.json()),
       loadNifti(api + "/volume", "volume.nii.gz"),
@@ -627,9 +702,10 @@
     mark("attached");
     const [study, volume] = await fetched;
     state.study = study;
+    // the drawing's colours before the volume: NiiVue redraws every layer when they change
+    nv.setDrawColormap(drawColormap(study.palette));
     nv.addVolume(volume);
     nv.setSliceType(nv.sliceTypeAxial);
-    mark("shown");
     state.affine = affineOf(volume);
     state.sliceAxis = sliceAxisOf(state.affine);
     state.dims = [volume.hdr.dims[1], volume.hdr.dims[2], volume.hdr.dims[3]];
@@ -639,16 +715,24 @@
     slider.max = String(state.dims[state.sliceAxis] - 1);
     $("#slice-level-first").max = String(state.dims[state.sliceAxis]);
     $("#slice-level-last").max = String(state.dims[state.sliceAxis]);
+    showWindow();
+    showSlice();
+    // the image is on screen and can be paged, windowed and read: the first view
+    mark("shown");
+    state.imageShownMs = performance.now() - t0;
+    root.dataset.imageReady = "true";
     buildPalette();
     const versions = study.mask_versions;
     const latest = versions.length ? versions[versions.length - 1].version : null;
     buildVersions();
+    if (latest !== null) {
+      say(text.loading_mask);
+    }
     await showMask(latest, prefetched);
     $("#mask-version").value = latest === null ? "new" : String(latest);
-    showWindow();
-    showSlice();
     mark("drawn");
     state.firstViewMs = performance.now() - t0;
+    $("#drawing-tools").disabled = false;
     root.dataset.ready = "true";
     say(latest === null ? text.draw_first : "");
     await followJobs();
