@@ -167,6 +167,9 @@ def test_musclemap_study_mask_versions_and_cli_equality(client, tmp_path):
         tmp_path, "--image", str(MM_IMAGE), "--mask", str(saved_mask)
     )
     assert second["rows"] != first["rows"]
+    record = client.get("/patients/P-A")  # the record page lists the viewer's jobs in words
+    assert record.status_code == 200 and "Muscle quality (viewer mask)" in record.text
+    assert "see the muscle quality results" in record.text
 
 
 def test_a_mask_that_does_not_fit_is_refused_and_nothing_stored(client):
@@ -454,6 +457,9 @@ def test_landmarks_instability_morphometry_and_a_second_reader(app, client, tmp_
     assert diffs[("L4-L5", "translation_mm")] == pytest.approx(0.0, abs=0.011)  # dynamic films same
     page = client.get("/patients/P-A/instability")
     assert page.status_code == 200 and "doc2" in page.text and "reader-differences" in page.text
+    # the patient's record page lists the landmark tool's jobs in words (it failed with 500)
+    record = client.get("/patients/P-A")
+    assert record.status_code == 200 and "Instability (landmark tool)" in record.text
 
 
 def test_a_film_without_scale_needs_a_calibration(client):

@@ -100,3 +100,6 @@ def test_a_failed_analysis_names_the_series_and_the_mask_version(client):
     # the viewer's state lists the job with the same words
     jobs = client.get(f"{API}/imaging/{study}").json()["jobs"]
     assert jobs[-1]["errors"] == [error]
+    # and the patient's record page lists the job in words (it failed with 500)
+    record = client.get("/patients/P-A")
+    assert record.status_code == 200 and "Muscle quality (viewer mask)" in record.text

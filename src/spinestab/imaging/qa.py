@@ -27,6 +27,7 @@ __all__ = [
     "pick_slice",
     "render_level_pictures",
     "save_level_pictures",
+    "slice_label",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ class QaPicture:
     level : str
         The vertebral level shown, or ``all`` (the slice of largest muscle area).
     slice : int
-        The slice index along the image's slice axis.
+        The slice index along the image's slice axis (0-based, as ``per_slice.csv``).
     title : str
-        The title drawn above the image.
+        The title drawn above the image. It names the slice as people count it, from 1
+        ("slice 8 of 20" is index 7), as the viewer's slider and level table do.
     png : bytes
         The PNG file's bytes.
 
@@ -262,12 +264,29 @@ def render_level_pictures(
     if "all" in options.extra_levels and area.max() > 0:
         targets.append(("all", int(np.argmax(area))))
     pictures = []
+    count = image.shape[ax_idx]
     for level, k in targets:
         note = options.level_note if level != "all" else ""
-        heading = f"{options.title} level {level}{note}, slice {k}".strip()
+        heading = f"{options.title} level {level}{note}, {slice_label(k, count)}".strip()
         png = _picture(image, mask, muscles, k, heading, window)
         pictures.append(QaPicture(level, int(k), heading, png))
     return pictures
+
+
+def slice_label(index: int, count: int) -> str:
+    """Name a slice for people: counted from 1, with the series' slice count.
+
+    Every slice number a person reads (QA titles, the viewer's slider and level table)
+    counts from 1; files for programs (``per_slice.csv``'s ``slice``, ``--levels-table``,
+    the API's slice spans) keep the 0-based array index.
+
+    Examples
+    --------
+    >>> slice_label(0, 20)
+    'slice 1 of 20'
+
+    """
+    return f"slice {int(index) + 1} of {int(count)}"
 
 
 def save_level_pictures(

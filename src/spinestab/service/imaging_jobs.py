@@ -222,7 +222,13 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
                 fat_overlay=volume_to_nifti(overlay.volume),
                 fat_name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
             )
-    return {"imaging_study": study, "already_stored": not new, **given.trace}
+    return {
+        "entity": "imaging",
+        "imaging_study": study,
+        "already_stored": not new,
+        **({} if new else {"message": f"analysed before with the same options: study {study}"}),
+        **given.trace,
+    }
 
 
 def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -294,6 +300,7 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
                 options={"reader": reader, "view": morpho_view, "landmarks": chosen[morpho_view]},
             )
     return {
+        "entity": "instability",
         "instability_study": study,
         "morphometry_study": morphometry if not isinstance(morphometry, str) else None,
         "morphometry_not_in_record": morphometry if isinstance(morphometry, str) else None,

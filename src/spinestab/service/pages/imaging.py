@@ -39,7 +39,8 @@ VIEWER_TEXT = (
     "levels_assumed", "levels_doubtful", "levels_confirmed", "levels_named", "levels_none",
     "levels_done", "level_pair_needed", "qa_picture", "fat_map", "fat_classes", "side_left",
     "side_right", "side_none", "slice_levels_line", "slice_levels_by", "slice_range_bad",
-    "slice_overlap", "slice_none", "slice_remove",
+    "slice_overlap", "slice_none", "slice_remove", "edited_slices",
+    "level_mark_assumed", "level_mark_doubtful",
 )  # fmt: skip
 LANDMARK_TEXT = (
     "calibration_start", "calibration_length", "calibrated", "landmarks_saved", "scale_line",

@@ -261,14 +261,23 @@
     showResult();
   }
 
+  // Slice numbers shown count from 1 (as the slider and the QA titles); the API's are
+  // 0-based array indices (level spans, an edit's slices, the slice table).
+  function sliceList(indices) {
+    return indices.map((k) => String(k + 1)).join(", ");
+  }
   function describeVersion() {
     const v = state.study.mask_versions.find((m) => m.version === state.maskVersion);
+    const slices = v && v.edit && v.edit.slices ? v.edit.slices : [];
     $("#mask-version-info").textContent = v
       ? text.version_line
           .replace("{version}", v.version)
           .replace("{method}", v.method)
           .replace("{author}", v.author)
-          .replace("{at}", v.created_at.slice(0, 16).replace("T", " "))
+          .replace("{at}", v.created_at.slice(0, 16).replace("T", " ")) +
+        (slices.length && v.parent_version
+          ? " · " + text.edited_slices.replace("{slices}", sliceList(slices))
+          : "")
       : "";
   }
 
@@ -301,12 +310,15 @@
     (r.level_slices || []).forEach((s) => {
       spans[s.level] = s;
     });
+    // names that rest on an assumption say so on every row until a clinician confirms them
+    const namesState = (r.level_names || {}).state;
+    const mark = text["level_mark_" + namesState];
     r.rows.forEach((row) => {
       const tr = document.createElement("tr");
       tr.tabIndex = 0;
       tr.dataset.level = row.level;
       const cells = [
-        row.level,
+        row.level + (mark && row.level !== "all" ? " " + mark : ""),
         row.muscle.replace("_", " "),
         text["side_" + row.side] || row.side,
         fmt(row.csa_max_mm2, 0),
@@ -322,7 +334,12 @@
         const span = spans[row.level];
         if (span) {
           goToSlice(span.middle);
-          say(text.showing_level.replace("{level}", row.level));
+          say(
+            text.showing_level
+              .replace("{level}", row.level)
+              .replace("{first}", span.first + 1)
+              .replace("{last}", span.last + 1)
+          );
         }
       };
       tr.addEventListener("click", go);
