@@ -170,6 +170,9 @@ def test_musclemap_study_mask_versions_and_cli_equality(client, tmp_path):
     record = client.get("/patients/P-A")  # the record page lists the viewer's jobs in words
     assert record.status_code == 200 and "Muscle quality (viewer mask)" in record.text
     assert "see the muscle quality results" in record.text
+    # every imaging result on the record page names its mask version and author
+    assert "mask v1 (segmenter musclemap, doc)" in record.text
+    assert "mask v2 (edited, doc)" in record.text
 
 
 def test_a_mask_that_does_not_fit_is_refused_and_nothing_stored(client):
@@ -460,6 +463,9 @@ def test_landmarks_instability_morphometry_and_a_second_reader(app, client, tmp_
     # the patient's record page lists the landmark tool's jobs in words (it failed with 500)
     record = client.get("/patients/P-A")
     assert record.status_code == 200 and "Instability (landmark tool)" in record.text
+    # and names the landmark versions and reader of each instability study
+    assert "landmarks neutral v1, flexion v1, extension v1 by doc<" in record.text
+    assert "by doc2<" in record.text
 
 
 def test_a_film_without_scale_needs_a_calibration(client):

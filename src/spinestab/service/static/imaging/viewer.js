@@ -334,6 +334,11 @@
         const span = spans[row.level];
         if (span) {
           goToSlice(span.middle);
+          // on a phone the table lies below the image: bring the image into view
+          const box = $("#viewer-canvas").getBoundingClientRect();
+          if (box.bottom < 0 || box.top > window.innerHeight) {
+            $("#viewer-canvas").scrollIntoView({ block: "center" });
+          }
           say(
             text.showing_level
               .replace("{level}", row.level)
