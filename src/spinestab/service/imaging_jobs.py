@@ -202,26 +202,26 @@ def run_mri_mask(context: JobContext, params: dict[str, Any]) -> dict[str, Any]:
             _, overlay = run_mri_on_files(
                 image, mask, options, out, step, slice_levels=slice_levels
             )
-        marked = (
-            {
-                "slice_levels": {k: list(v) for k, v in slice_levels.items()},
-                "slice_levels_by": context.actor,
-            }
-            if slice_levels
-            else {}
-        )
-        context.progress(0.9, "saving")
-        with record.unit_of_work() as uow:
-            study, new = save_series_analysis(
-                uow,
-                actor,
-                pseudonym,
-                out,
-                inputs={"image": image, "mask": mask},
-                options=options.to_dict() | given.trace | marked,
-                fat_overlay=volume_to_nifti(overlay.volume),
-                fat_name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
+            marked = (
+                {
+                    "slice_levels": {k: list(v) for k, v in slice_levels.items()},
+                    "slice_levels_by": context.actor,
+                }
+                if slice_levels
+                else {}
             )
+            context.progress(0.9, "saving")
+            with record.unit_of_work() as uow:
+                study, new = save_series_analysis(
+                    uow,
+                    actor,
+                    pseudonym,
+                    out,
+                    inputs={"image": image, "mask": mask},
+                    options=options.to_dict() | given.trace | marked,
+                    fat_overlay=volume_to_nifti(overlay.volume),
+                    fat_name="fat_classes.nii.gz" if overlay.classes else "fat_map.nii.gz",
+                )
     return {
         "entity": "imaging",
         "imaging_study": study,
@@ -264,41 +264,47 @@ def run_instability_landmarks(context: JobContext, params: dict[str, Any]) -> di
                 extension=views.get("extension"),
                 thresholds=tset,
             )
-        out = folder / "out"
-        write_instability_outputs(report, out)
-        morpho_view = "neutral" if "neutral" in views else sorted(views)[0]
-        morpho_out = folder / "morphometry"
-        morpho = write_morphometry_outputs(
-            measure_morphometry(views[morpho_view]),
-            morpho_out,
-            inputs={"landmarks": f"{morpho_view} film, reader {reader}"},
-        )
-        context.progress(0.8, "saving")
-        options = {
-            "thresholds": tset.name,
-            "reader": reader,
-            "landmark_versions": chosen,
-            "morphometry_view": morpho_view,
-        }
-        with record.unit_of_work() as uow:
-            study = save_landmark_analysis(
-                uow,
-                actor,
-                pseudonym,
-                out,
-                landmarks=paths,
-                options=options,
-                morphometry=morpho_out / "morphometry.json",
-                morphometry_pictures=[morpho_out / n for n in sorted(morpho["pictures"].values())],
-            )
-            morphometry = _save_morphometry(
-                uow,
-                actor,
-                pseudonym,
+            out = folder / "out"
+            write_instability_outputs(report, out)
+            morpho_view = "neutral" if "neutral" in views else sorted(views)[0]
+            morpho_out = folder / "morphometry"
+            morpho = write_morphometry_outputs(
+                measure_morphometry(views[morpho_view]),
                 morpho_out,
-                landmarks=paths[morpho_view],
-                options={"reader": reader, "view": morpho_view, "landmarks": chosen[morpho_view]},
+                inputs={"landmarks": f"{morpho_view} film, reader {reader}"},
             )
+            context.progress(0.8, "saving")
+            options = {
+                "thresholds": tset.name,
+                "reader": reader,
+                "landmark_versions": chosen,
+                "morphometry_view": morpho_view,
+            }
+            with record.unit_of_work() as uow:
+                study = save_landmark_analysis(
+                    uow,
+                    actor,
+                    pseudonym,
+                    out,
+                    landmarks=paths,
+                    options=options,
+                    morphometry=morpho_out / "morphometry.json",
+                    morphometry_pictures=[
+                        morpho_out / n for n in sorted(morpho["pictures"].values())
+                    ],
+                )
+                morphometry = _save_morphometry(
+                    uow,
+                    actor,
+                    pseudonym,
+                    morpho_out,
+                    landmarks=paths[morpho_view],
+                    options={
+                        "reader": reader,
+                        "view": morpho_view,
+                        "landmarks": chosen[morpho_view],
+                    },
+                )
     return {
         "entity": "instability",
         "instability_study": study,
