@@ -103,3 +103,30 @@ def test_a_failed_analysis_names_the_series_and_the_mask_version(client):
     # and the patient's record page lists the job in words (it failed with 500)
     record = client.get("/patients/P-A")
     assert record.status_code == 200 and "Muscle quality (viewer mask)" in record.text
+
+
+def test_an_analysis_from_the_browser_names_no_server_file(client):
+    csrf = login(client, "doc")
+    made = client.post(
+        f"{API}/imaging",
+        files=[
+            ("image", (MM_IMAGE.name, MM_IMAGE.read_bytes(), "application/gzip")),
+            ("mask", (MM_MASK.name, MM_MASK.read_bytes(), "application/gzip")),
+        ],
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    assert _wait(client, made["job_id"])["status"] == "succeeded"
+    scheme = DATA / "custom_scheme.json"  # any file on the server: never opened from here
+    for options, said in (
+        ({"weights_dir": "/etc"}, "not an option of an analysis asked from the browser"),
+        ({"segment": "totalsegmentator"}, "not an option of an analysis asked from the browser"),
+        ({"vertebrae_labels": str(scheme)}, "unknown vertebra label scheme"),
+    ):
+        refused = client.post(
+            f"{API}/imaging/{made['study']}/analyses",
+            json={"options": options},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert refused.status_code == 422 and said in refused.json()["detail"], refused.text
+    jobs = client.get(f"{API}/imaging/{made['study']}").json()["jobs"]
+    assert [j["job_id"] for j in jobs] == [made["job_id"]]  # nothing queued

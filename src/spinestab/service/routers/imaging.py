@@ -465,6 +465,33 @@ class AnalysisIn(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="More MRI options")
 
 
+#: MRI options a browser may not set: the mask version is the analysis' input (no segmenter
+#: runs from here), and no option may name a file on the server.
+SERVER_ONLY_OPTIONS = ("weights_dir", "segment", "segment_task")
+
+
+def check_browser_options(options: dict[str, Any]) -> None:
+    """Refuse MRI options that name server files or run a segmenter (422, nothing queued)."""
+    from spinestab.imaging.builtin_schemes import ALIASES, SCHEMES
+
+    refused = sorted(k for k in options if k in SERVER_ONLY_OPTIONS)
+    if refused:
+        raise InputError(
+            "not an option of an analysis asked from the browser",
+            item="options",
+            value=refused,
+            expected="options without " + ", ".join(SERVER_ONLY_OPTIONS),
+        )
+    scheme = options.get("vertebrae_labels")
+    if scheme is not None and str(scheme).lower() not in {**ALIASES, **SCHEMES}:
+        raise InputError(
+            "unknown vertebra label scheme",
+            item="vertebrae_labels",
+            value=str(scheme),
+            expected="one of " + ", ".join(SCHEMES),
+        )
+
+
 @router.post("/{study}/analyses", status_code=202)
 def analyse_study(
     pseudonym: str,
@@ -488,6 +515,7 @@ def analyse_study(
         raise HTTPException(404, f"unknown mask version {version}")
     if body.level_names is not None:
         LevelNames(rename=dict(body.level_names.get("rename") or {}))  # 422 now, not in the job
+    check_browser_options(body.options)
     MriOptions.from_mapping({**body.options, "labels": series.labels})
     slice_levels = checked_slice_levels(uow, user, pseudonym, study, body.slice_levels)
     params = {
