@@ -77,8 +77,8 @@ def public_message(message: str, places: Mapping[Path, str]) -> str:
     """
     for path, name in sorted(places.items(), key=lambda item: -len(str(item[0]))):
         folder = re.escape(str(path))
-        message = re.sub(folder + _STORED_DICOM, lambda m: m.group(1), message)
-        message = re.sub(folder + r"(?![\w.-])", lambda _m, name=name: name, message)
+        message = re.sub(folder + _STORED_DICOM, r"\1", message)
+        message = re.sub(folder + r"(?![\w.-])", name.replace("\\", "\\\\"), message)
     return _TEMPORARY.sub(lambda m: (m.group(1) or "/").rsplit("/", 1)[-1] or "a file", message)
 
 

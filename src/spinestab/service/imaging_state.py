@@ -13,7 +13,14 @@ from typing import Any
 
 from spinestab.errors import InputError
 
-__all__ = ["result_view", "series_jobs", "series_state", "slice_levels_json"]
+__all__ = [
+    "SERVER_ONLY_OPTIONS",
+    "check_browser_options",
+    "result_view",
+    "series_jobs",
+    "series_state",
+    "slice_levels_json",
+]
 
 
 def result_view(pseudonym: str, series_id: int, analysis: Any) -> dict[str, Any]:
@@ -125,3 +132,30 @@ def slice_levels_json(text: str | None) -> dict[str, Any] | None:
     if not isinstance(table, dict):
         raise InputError("slice_levels must be an object", expected='{"L4": [first, last]}')
     return table
+
+
+#: MRI options a browser may not set: the mask version is the analysis' input (no segmenter
+#: runs from here), and no option may name a file on the server.
+SERVER_ONLY_OPTIONS = ("weights_dir", "segment", "segment_task")
+
+
+def check_browser_options(options: dict[str, Any]) -> None:
+    """Refuse MRI options that name server files or run a segmenter (422, nothing queued)."""
+    from spinestab.imaging.builtin_schemes import ALIASES, SCHEMES
+
+    refused = sorted(k for k in options if k in SERVER_ONLY_OPTIONS)
+    if refused:
+        raise InputError(
+            "not an option of an analysis asked from the browser",
+            item="options",
+            value=refused,
+            expected="options without " + ", ".join(SERVER_ONLY_OPTIONS),
+        )
+    scheme = options.get("vertebrae_labels")
+    if scheme is not None and str(scheme).lower() not in {**ALIASES, **SCHEMES}:
+        raise InputError(
+            "unknown vertebra label scheme",
+            item="vertebrae_labels",
+            value=str(scheme),
+            expected="one of " + ", ".join(SCHEMES),
+        )

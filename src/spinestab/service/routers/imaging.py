@@ -9,7 +9,6 @@ job), and asks for a new analysis with confirmed or corrected level names
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -39,12 +38,12 @@ from spinestab.errors import (
     RefusedError,
 )
 from spinestab.service.deps import ClinicianUser, MaybeUser, StateDep
+from spinestab.service.nifti_http import NIFTI, etag_of, nifti_response, not_modified
 
 __all__ = ["actor_of", "record_call", "router", "unit_of_work"]
 
 router = APIRouter(prefix="/patients/{pseudonym}/imaging", tags=["imaging"])
 
-NIFTI = "application/gzip"
 T = TypeVar("T")
 #: Most files in one uploaded series (a DICOM series is one file per slice).
 MAX_SERIES_FILES = 5000
@@ -243,32 +242,6 @@ def show_study(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> 
     return record_call(series_state, uow, actor_of(user), pseudonym, study)
 
 
-def etag_of(data: bytes, variant: str = "") -> str:
-    """Return a strong ETag for stored bytes (and a variant of them, e.g. a cropped mask)."""
-    return '"' + hashlib.blake2b(data + variant.encode(), digest_size=16).hexdigest() + '"'
-
-
-def nifti_response(request: Request, data: bytes, etag: str, headers: dict[str, str]) -> Response:
-    """Return NIfTI bytes cached by the browser but checked on every view (ETag).
-
-    ``private, no-cache``: the browser keeps the file and asks each time whether it is still
-    current (every view is still an audited read); an unchanged file costs a 304 with no
-    body. Stored volumes and mask versions never change, so a repeat view always gets one.
-    """
-    headers = headers | {"ETag": etag, "Cache-Control": "private, no-cache"}
-    return not_modified(request, etag, headers) or Response(data, media_type=NIFTI, headers=headers)
-
-
-def not_modified(
-    request: Request, etag: str, headers: dict[str, str] | None = None
-) -> Response | None:
-    """Return a 304 when the browser's copy (``If-None-Match``) is current, else None."""
-    wanted = request.headers.get("if-none-match", "")
-    if etag in [tag.strip().removeprefix("W/") for tag in wanted.split(",")]:
-        return Response(status_code=304, headers=headers or {"ETag": etag})
-    return None
-
-
 @router.get("/{study}/volume", response_class=Response, responses={200: {"content": {NIFTI: {}}}})
 def get_volume(
     pseudonym: str, study: int, request: Request, uow: UowDep, user: ClinicianUser
@@ -465,33 +438,6 @@ class AnalysisIn(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="More MRI options")
 
 
-#: MRI options a browser may not set: the mask version is the analysis' input (no segmenter
-#: runs from here), and no option may name a file on the server.
-SERVER_ONLY_OPTIONS = ("weights_dir", "segment", "segment_task")
-
-
-def check_browser_options(options: dict[str, Any]) -> None:
-    """Refuse MRI options that name server files or run a segmenter (422, nothing queued)."""
-    from spinestab.imaging.builtin_schemes import ALIASES, SCHEMES
-
-    refused = sorted(k for k in options if k in SERVER_ONLY_OPTIONS)
-    if refused:
-        raise InputError(
-            "not an option of an analysis asked from the browser",
-            item="options",
-            value=refused,
-            expected="options without " + ", ".join(SERVER_ONLY_OPTIONS),
-        )
-    scheme = options.get("vertebrae_labels")
-    if scheme is not None and str(scheme).lower() not in {**ALIASES, **SCHEMES}:
-        raise InputError(
-            "unknown vertebra label scheme",
-            item="vertebrae_labels",
-            value=str(scheme),
-            expected="one of " + ", ".join(SCHEMES),
-        )
-
-
 @router.post("/{study}/analyses", status_code=202)
 def analyse_study(
     pseudonym: str,
@@ -515,6 +461,8 @@ def analyse_study(
         raise HTTPException(404, f"unknown mask version {version}")
     if body.level_names is not None:
         LevelNames(rename=dict(body.level_names.get("rename") or {}))  # 422 now, not in the job
+    from spinestab.service.imaging_state import check_browser_options
+
     check_browser_options(body.options)
     MriOptions.from_mapping({**body.options, "labels": series.labels})
     slice_levels = checked_slice_levels(uow, user, pseudonym, study, body.slice_levels)
