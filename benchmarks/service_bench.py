@@ -10,9 +10,11 @@ clients, each logged in with its own session, run two scenarios, bounded in coun
 - ``form submit``: ``POST /api/v1/patients/{pseudonym}/forms`` (a new NRS form, scored and
   stored; CSRF header).
 
-Prints p50/p95/max latency and requests/s per scenario and database; the goal is p95 under
-150 ms at 50 clients on SQLite (issue 11). Run it on an idle machine: the load generator
-shares the CPU with the server.
+Prints p50/p95/max latency and requests/s per scenario and database, and the CPU time per
+request of the server (its processes together) and of the load generator (this process);
+the goal is p95 under 150 ms at 50 clients on SQLite (issue 11). Run it on an idle machine:
+the load generator shares the CPU with the server. ``--one-client`` adds a row per scenario
+with one client (the latency of a request alone).
 """
 
 from __future__ import annotations
@@ -82,6 +84,34 @@ with open_record(ServiceSettings()) as record, record.unit_of_work() as uow:
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
+def _tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and all its descendants (Linux ``/proc``)."""
+    try:
+        parents: dict[int, int] = {}
+        times: dict[int, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            parents[int(entry)] = int(fields[1])
+            times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError):
+        return None
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
 class Server:
     """``spinestab serve`` in a subprocess."""
 
@@ -128,9 +158,11 @@ async def _client(base: str, index: int) -> tuple[httpx.AsyncClient, str]:
     return client, response.json()["csrf_token"]
 
 
-async def _scenario(base, *, clients, requests, seconds, patients, make_request):
+async def _scenario(base, *, clients, requests, first, seconds, patients, make_request, server_pid):
     sessions = await asyncio.gather(*(_client(base, i) for i in range(clients)))
-    counter = iter(range(requests))
+    server_cpu = _tree_cpu_seconds(server_pid)
+    client_cpu = time.process_time()
+    counter = iter(range(first, first + requests))  # request numbers: new forms each run
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -149,6 +181,9 @@ async def _scenario(base, *, clients, requests, seconds, patients, make_request)
     start = time.perf_counter()
     await asyncio.gather(*(worker(c, t) for c, t in sessions))
     wall = time.perf_counter() - start
+    client_cpu = time.process_time() - client_cpu
+    server_after = _tree_cpu_seconds(server_pid)
+    server_cpu = None if server_cpu is None or server_after is None else server_after - server_cpu
     for client, _ in sessions:
         await client.aclose()
     latencies.sort()
@@ -159,6 +194,9 @@ async def _scenario(base, *, clients, requests, seconds, patients, make_request)
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "max_ms": latencies[-1],
         "rps": len(latencies) / wall,
+        "server_cpu_ms": (server_cpu * 1000 / len(latencies)) if server_cpu is not None else None,
+        "client_cpu_ms": client_cpu * 1000 / len(latencies),
+        "load": os.getloadavg()[0],
     }
 
 
@@ -216,18 +254,27 @@ def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
         server = Server(env, folder, workers=args.workers)
         try:
             rows = []
-            for name, request in (("record page", _record_page), ("form submit", _form_submit)):
-                result = asyncio.run(
-                    _scenario(
-                        server.base,
-                        clients=args.clients,
-                        requests=args.requests,
-                        seconds=args.seconds,
-                        patients=args.patients,
-                        make_request=request,
+            counts = [(args.clients, "")] + ([(1, ", 1 client")] if args.one_client else [])
+            first = 0
+            for clients, label in counts:
+                for name, request in (
+                    ("record page", _record_page),
+                    ("form submit", _form_submit),
+                ):
+                    result = asyncio.run(
+                        _scenario(
+                            server.base,
+                            clients=clients,
+                            requests=args.requests if clients > 1 else args.requests // 5,
+                            first=first,
+                            seconds=args.seconds,
+                            patients=args.patients,
+                            make_request=request,
+                            server_pid=server.process.pid,
+                        )
                     )
-                )
-                rows.append((database, name, result))
+                    rows.append((database, name + label, result))
+                first += args.requests
             return rows
         finally:
             server.stop()
@@ -240,6 +287,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="time bound per scenario")
     parser.add_argument("--patients", type=int, default=50)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument(
+        "--one-client", action="store_true", help="also run each scenario with one client"
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (spinestab serve)"
     )
@@ -263,13 +313,16 @@ def main(argv: list[str]) -> int:
         f"{os.cpu_count()} CPUs"
     )
     print(
-        f"{'database':<11} {'scenario':<12} {'requests':>8} {'errors':>6} {'p50 ms':>8} "
-        f"{'p95 ms':>8} {'max ms':>8} {'req/s':>8}  p95 / goal {GOAL_P95_MS:.0f} ms"
+        f"{'database':<11} {'scenario':<24} {'requests':>8} {'errors':>6} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'max ms':>8} {'req/s':>8} {'server CPU':>10} {'client CPU':>10} "
+        f"{'load':>5}  p95 / goal {GOAL_P95_MS:.0f} ms"
     )
     for database, name, r in rows:
+        server = f"{r['server_cpu_ms']:.1f} ms" if r["server_cpu_ms"] is not None else "?"
         print(
-            f"{database:<11} {name:<12} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>8.1f} "
-            f"{r['p95_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rps']:>8.1f}  "
-            f"{r['p95_ms'] / GOAL_P95_MS:.2f}"
+            f"{database:<11} {name:<24} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>8.1f} "
+            f"{r['p95_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rps']:>8.1f} {server:>10} "
+            f"{r['client_cpu_ms']:>7.1f} ms {r['load']:>5.1f}  {r['p95_ms'] / GOAL_P95_MS:.2f}"
         )
+    print("server CPU and client CPU: CPU time per request (server: all its processes)")
     return 0

@@ -11,6 +11,12 @@ Every record service is a function ``service(uow, actor, ...)`` wrapped by
 The caller owns the transaction: :meth:`Record.unit_of_work` commits when its block ends
 without an error and rolls back otherwise, so several service calls in one block are all or
 nothing.
+
+Reads that change nothing but their audit rows may use :meth:`Record.read_unit_of_work`
+instead: the reads run in a read transaction (SQLite in WAL mode: readers run in parallel
+with each other and with the one writer), and the audit rows are written afterwards in a
+short write transaction of their own. The block's result is only handed back once its audit
+rows are committed: a read whose audit row cannot be written fails (no read goes unaudited).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.errors import InputError, NotFoundError, RefusedError
@@ -116,8 +122,11 @@ class UnitOfWork:
 
     session: Session
     artifacts: ArtifactStore | None = None
+    read_only: bool = False
     _depth: int = field(default=0, repr=False)
     _refusals: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _audit_rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _patients: dict[str, Patient] = field(default_factory=dict, repr=False)
 
     def files(self) -> ArtifactStore:
         """Return the artifact store (a unit of work made on a bare session has none)."""
@@ -152,6 +161,8 @@ class UnitOfWork:
                 "detail": {"patient": name[:64]} if name is not None else None,
             }
             self._refusals.append(event)
+            if self.read_only:  # written with the read's audit rows when the block ends
+                return
             self.session.add(AuditEvent(**event))
             self.session.flush()
         except Exception as audit_exc:  # the refusal itself is re-raised by the caller
@@ -185,6 +196,9 @@ class Record:
         # SQLite: a unit of work takes the write lock when it begins (BEGIN IMMEDIATE)
         bind = self.engine.execution_options(**IMMEDIATE)
         self.factory = sessionmaker(bind, expire_on_commit=False)
+        # Reads: a deferred transaction (SQLite WAL: no lock, a snapshot from the first read)
+        self.read_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        event.listen(self.read_factory, "before_flush", _refuse_flush)
         self.artifacts = artifacts
 
     @contextlib.contextmanager
@@ -202,6 +216,45 @@ class Record:
         finally:
             session.close()
 
+    @contextlib.contextmanager
+    def read_unit_of_work(self) -> Iterator[UnitOfWork]:
+        """Read in a read transaction, then write its audit rows in a short write transaction.
+
+        For services that change nothing but the audit (``show_record``, ``list_uploads``,
+        ...): they run as in :meth:`unit_of_work` (refusals audited the same way), but hold
+        no write lock while they read. When the block ends, the read transaction is closed
+        and every audit row of the block (reads and refusals) is committed in one write
+        transaction; only then does the block's caller go on. An audit row that cannot be
+        written fails the block: no read is handed out unaudited. A block that ends with an
+        error writes its refusals only (as :meth:`unit_of_work` does). A service that tries
+        to change anything else in a read unit of work fails (``RuntimeError``).
+        """
+        session = self.read_factory()
+        uow = UnitOfWork(session, self.artifacts, read_only=True)
+        try:
+            yield uow
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError("a read unit of work changed the record (use unit_of_work)")
+        except BaseException:
+            session.close()
+            if uow._refusals:
+                try:
+                    self.write_audit_rows(uow._refusals)
+                except Exception as exc:
+                    log.warning(
+                        "could not audit %d refusal(s) (%s)", len(uow._refusals), type(exc).__name__
+                    )
+            raise
+        session.close()  # ends the read transaction (nothing to commit)
+        self.write_audit_rows(uow._audit_rows + uow._refusals)
+
+    def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Commit audit rows in one short write transaction of their own."""
+        if not rows:
+            return
+        with self.factory.begin() as session:
+            session.execute(insert(AuditEvent.__table__), rows)  # one executemany
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
@@ -211,6 +264,11 @@ class Record:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse a flush in a read unit of work: it writes only its audit rows, afterwards."""
+    raise RuntimeError("a read unit of work changed the record (use unit_of_work)")
 
 
 def open_record(
@@ -263,15 +321,16 @@ def service(action: str, entity: str) -> Callable[[Callable[P, R]], Callable[P, 
                 raise TypeError(f"{fn.__name__}: the second argument must be an Actor")
             uow._depth += 1
             outermost = uow._depth == 1
-            savepoint = uow.session.begin_nested() if outermost else None
+            # a read unit of work writes nothing in its transaction: nothing to roll back
+            savepoint = uow.session.begin_nested() if outermost and not uow.read_only else None
             try:
                 result = fn(*args, **kwargs)
                 if savepoint is not None and savepoint.is_active:
                     savepoint.commit()
                 return result
             except InputError as exc:
-                if savepoint is not None:
-                    if savepoint.is_active:
+                if outermost:
+                    if savepoint is not None and savepoint.is_active:
                         savepoint.rollback()
                     pseudonym = args[2] if len(args) > 2 else kwargs.get("pseudonym")
                     uow.record_refusal(actor, action, entity, exc, pseudonym)
@@ -314,6 +373,8 @@ def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Pati
         raise NotFoundError(
             "unknown patient", item="patient", expected="a pseudonym of 1-64 characters"
         )
+    if uow.read_only and (known := uow._patients.get(pseudonym)) is not None:
+        return known  # found before in this read's snapshot
     stmt = select(Patient).where(Patient.pseudonym == pseudonym)
     if lock:
         stmt = stmt.with_for_update()
@@ -325,6 +386,8 @@ def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Pati
             value=pseudonym,
             expected="a patient added with 'spinestab patient add'",
         )
+    if uow.read_only:
+        uow._patients[pseudonym] = patient
     return patient
 
 
@@ -338,20 +401,27 @@ def audit(
     patient: Patient | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Write one audit event (``outcome="ok"``) in the current transaction."""
-    uow.session.add(
-        AuditEvent(
-            at=now(),
-            actor=actor.username,
-            role=actor.role,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            patient_id=patient.id if patient is not None else None,
-            outcome="ok",
-            detail=detail,
-        )
-    )
+    """Write one audit event (``outcome="ok"``) in the current transaction.
+
+    In a read unit of work the event is kept and written when the block ends
+    (:meth:`Record.read_unit_of_work`).
+    """
+    row = {
+        "at": now(),
+        "actor": actor.username,
+        "role": actor.role,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "patient_id": patient.id if patient is not None else None,
+        "outcome": "ok",
+        "reason": None,
+        "detail": detail,
+    }
+    if uow.read_only:
+        uow._audit_rows.append(row)
+    else:
+        uow.session.add(AuditEvent(**row))
 
 
 def current_episode(uow: UnitOfWork, actor: Actor, patient: Patient) -> Episode:

@@ -48,7 +48,7 @@ from spinestab.record.results import (
     _store_all,
     files_of,
 )
-from spinestab.record.schemas import MorphometryOut
+from spinestab.record.schemas import FileOut, MorphometryOut
 from spinestab.store.models import Patient
 from spinestab.store.morphometry_models import MorphometryStudy, MorphometryVertebra
 
@@ -80,7 +80,9 @@ MORPHOMETRY_KEYS = (
 _MEASURES = MORPHOMETRY_KEYS[1:8]
 
 
-def morphometry_out(uow: UnitOfWork, row: MorphometryStudy) -> MorphometryOut:
+def morphometry_out(
+    uow: UnitOfWork, row: MorphometryStudy, *, files: list[FileOut] | None = None
+) -> MorphometryOut:
     """Return the typed view of a morphometry study (vertebrae with the contract's keys)."""
     return MorphometryOut(
         id=row.id,
@@ -89,7 +91,7 @@ def morphometry_out(uow: UnitOfWork, row: MorphometryStudy) -> MorphometryOut:
         options=row.options,
         source=row.source,
         vertebrae=[_vertebra_dict(v) for v in row.vertebrae],
-        files=files_of(uow, "morphometry", row.id),
+        files=files if files is not None else files_of(uow, "morphometry", row.id),
         created_at=utc(row.created_at),
         created_by=row.created_by,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -58,13 +59,18 @@ def check_pseudonym(pseudonym: object) -> str:
     return text
 
 
-def patient_out(uow: UnitOfWork, patient: Patient) -> PatientOut:
-    """Return the typed view of a patient row."""
-    episode = uow.session.scalar(
-        select(func.max(Episode.number)).where(
-            Episode.patient_id == patient.id, Episode.ended_on.is_(None)
+def patient_out(
+    uow: UnitOfWork, patient: Patient, *, episodes: Sequence[Episode] | None = None
+) -> PatientOut:
+    """Return the typed view of a patient row (``episodes``: all of theirs, saves a query)."""
+    if episodes is not None:
+        episode = max((e.number for e in episodes if e.ended_on is None), default=None)
+    else:
+        episode = uow.session.scalar(
+            select(func.max(Episode.number)).where(
+                Episode.patient_id == patient.id, Episode.ended_on.is_(None)
+            )
         )
-    )
     return PatientOut(
         pseudonym=patient.pseudonym,
         sex=patient.sex,

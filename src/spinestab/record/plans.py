@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,13 +67,25 @@ def _dump(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def plan_out(uow: UnitOfWork, row: PlanVersion, *, with_plan: bool = False) -> PlanOut:
-    """Return the typed view of a plan version (``plan``: its ``plan.json``, record status)."""
-    previous = (
-        uow.session.scalar(select(PlanVersion.version).where(PlanVersion.id == row.previous_id))
-        if row.previous_id
-        else None
-    )
+def plan_out(
+    uow: UnitOfWork,
+    row: PlanVersion,
+    *,
+    with_plan: bool = False,
+    versions: Mapping[int, int] | None = None,
+) -> PlanOut:
+    """Return the typed view of a plan version (``plan``: its ``plan.json``, record status).
+
+    ``versions`` (plan id -> version of the patient's plans) saves a query per plan.
+    """
+    if not row.previous_id:
+        previous = None
+    elif versions is not None and row.previous_id in versions:
+        previous = versions[row.previous_id]
+    else:
+        previous = uow.session.scalar(
+            select(PlanVersion.version).where(PlanVersion.id == row.previous_id)
+        )
     return PlanOut(
         version=row.version,
         status=row.status,

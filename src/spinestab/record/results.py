@@ -202,7 +202,9 @@ def _refuse_copy(
 
 
 # ------------------------------------------------------------------------------ imaging
-def imaging_out(uow: UnitOfWork, row: ImagingStudy) -> ImagingOut:
+def imaging_out(
+    uow: UnitOfWork, row: ImagingStudy, *, files: list[FileOut] | None = None
+) -> ImagingOut:
     """Return the typed view of an imaging study."""
     return ImagingOut(
         id=row.id,
@@ -212,7 +214,7 @@ def imaging_out(uow: UnitOfWork, row: ImagingStudy) -> ImagingOut:
         options=row.options,
         source=row.source,
         rows=[r.values for r in row.rows],
-        files=files_of(uow, "imaging", row.id),
+        files=files if files is not None else files_of(uow, "imaging", row.id),
         created_at=utc(row.created_at),
         created_by=row.created_by,
     )
@@ -363,7 +365,9 @@ def save_imaging_folder(
 
 
 # ------------------------------------------------------------------------------ instability
-def instability_out(uow: UnitOfWork, row: InstabilityStudy) -> InstabilityOut:
+def instability_out(
+    uow: UnitOfWork, row: InstabilityStudy, *, files: list[FileOut] | None = None
+) -> InstabilityOut:
     """Return the typed view of an instability study."""
     return InstabilityOut(
         id=row.id,
@@ -372,7 +376,7 @@ def instability_out(uow: UnitOfWork, row: InstabilityStudy) -> InstabilityOut:
         options=row.options,
         source=row.source,
         levels=[lv.values for lv in row.levels],
-        files=files_of(uow, "instability", row.id),
+        files=files if files is not None else files_of(uow, "instability", row.id),
         created_at=utc(row.created_at),
         created_by=row.created_by,
     )
@@ -548,7 +552,9 @@ def save_instability_folder(
 
 
 # ------------------------------------------------------------------------------ wearable
-def wearable_out(uow: UnitOfWork, row: WearableRecording) -> WearableOut:
+def wearable_out(
+    uow: UnitOfWork, row: WearableRecording, *, files: list[FileOut] | None = None
+) -> WearableOut:
     """Return the typed view of a wearable recording."""
     return WearableOut(
         id=row.id,
@@ -559,7 +565,7 @@ def wearable_out(uow: UnitOfWork, row: WearableRecording) -> WearableOut:
         source=row.source,
         days=[d.values for d in row.days],
         prompts=len(row.prompts),
-        files=files_of(uow, "wearable", row.id),
+        files=files if files is not None else files_of(uow, "wearable", row.id),
         created_at=utc(row.created_at),
         created_by=row.created_by,
     )

@@ -1,10 +1,18 @@
-"""The timeline of one patient's record (``spinestab record show``)."""
+"""The timeline of one patient's record (``spinestab record show``).
+
+Read in a fixed number of queries, whatever the record holds: one per record table, the
+studies' rows with them (``selectinload``), every study's files in one query, and the
+red-flag screen. Measured with ``python -m benchmarks service`` (docs/web-app.md, "Speed").
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import defer, selectinload
 
 from spinestab.record._uow import Actor, UnitOfWork, audit, authorize, find_patient, service, utc
 from spinestab.record.forms import assessment_out
@@ -14,7 +22,7 @@ from spinestab.record.patients import patient_out
 from spinestab.record.plans import plan_out
 from spinestab.record.results import imaging_out, instability_out, wearable_out
 from spinestab.record.safety import open_red_flags
-from spinestab.record.schemas import EpisodeOut, OutcomeOut, SessionOut, Timeline
+from spinestab.record.schemas import EpisodeOut, FileOut, OutcomeOut, SessionOut, Timeline
 from spinestab.store.models import (
     Assessment,
     Episode,
@@ -23,6 +31,7 @@ from spinestab.store.models import (
     InstabilityStudy,
     OutcomeValue,
     PlanVersion,
+    RecordFile,
     SessionLogRow,
     WearableRecording,
 )
@@ -43,17 +52,36 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
     s = uow.session
     pid = patient.id
 
-    def rows(model: Any, *order: Any) -> Any:
-        return s.scalars(select(model).where(model.patient_id == pid).order_by(*order)).all()
+    def rows(model: Any, *order: Any, load: Sequence[Any] = ()) -> Any:
+        stmt = select(model).where(model.patient_id == pid).options(*load).order_by(*order)
+        return s.scalars(stmt).all()
 
-    plan_versions = {r.id: r.version for r in rows(PlanVersion, PlanVersion.version)}
+    episodes = rows(Episode, Episode.number)
+    # the plans' documents are not part of the timeline (plan_out without with_plan)
+    plans = rows(PlanVersion, PlanVersion.version, load=[defer(PlanVersion.data)])
+    plan_versions = {r.id: r.version for r in plans}
+    studies = {
+        "imaging": rows(ImagingStudy, ImagingStudy.id, load=[selectinload(ImagingStudy.rows)]),
+        "instability": rows(
+            InstabilityStudy, InstabilityStudy.id, load=[selectinload(InstabilityStudy.levels)]
+        ),
+        "morphometry": rows(
+            MorphometryStudy, MorphometryStudy.id, load=[selectinload(MorphometryStudy.vertebrae)]
+        ),
+        "wearable": rows(
+            WearableRecording,
+            WearableRecording.id,
+            load=[selectinload(WearableRecording.days), selectinload(WearableRecording.prompts)],
+        ),
+    }
+    files = _files_of_studies(uow, {kind: [r.id for r in found] for kind, found in studies.items()})
     timeline = Timeline(
-        patient=patient_out(uow, patient),
+        patient=patient_out(uow, patient, episodes=episodes),
         episodes=[
             EpisodeOut(
                 number=e.number, started_on=e.started_on, ended_on=e.ended_on, reason=e.reason
             )
-            for e in rows(Episode, Episode.number)
+            for e in episodes
         ],
         assessments=[
             assessment_out(a)
@@ -65,11 +93,19 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
             select(func.count()).select_from(HistoryVersion).where(HistoryVersion.patient_id == pid)
         )
         or 0,
-        imaging=[imaging_out(uow, r) for r in rows(ImagingStudy, ImagingStudy.id)],
-        instability=[instability_out(uow, r) for r in rows(InstabilityStudy, InstabilityStudy.id)],
-        morphometry=[morphometry_out(uow, r) for r in rows(MorphometryStudy, MorphometryStudy.id)],
-        wearable=[wearable_out(uow, r) for r in rows(WearableRecording, WearableRecording.id)],
-        plans=[plan_out(uow, r) for r in rows(PlanVersion, PlanVersion.version)],
+        imaging=[imaging_out(uow, r, files=files[("imaging", r.id)]) for r in studies["imaging"]],
+        instability=[
+            instability_out(uow, r, files=files[("instability", r.id)])
+            for r in studies["instability"]
+        ],
+        morphometry=[
+            morphometry_out(uow, r, files=files[("morphometry", r.id)])
+            for r in studies["morphometry"]
+        ],
+        wearable=[
+            wearable_out(uow, r, files=files[("wearable", r.id)]) for r in studies["wearable"]
+        ],
+        plans=[plan_out(uow, r, versions=plan_versions) for r in plans],
         sessions=[
             SessionOut(
                 date=r.date,
@@ -98,3 +134,22 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
     )
     audit(uow, actor, "read", "record", patient.id, patient=patient)
     return timeline
+
+
+def _files_of_studies(
+    uow: UnitOfWork, ids: dict[str, list[int]]
+) -> defaultdict[tuple[str, int], list[FileOut]]:
+    """Return the files of every study named, by (entity, id), in one query (in id order)."""
+    found: defaultdict[tuple[str, int], list[FileOut]] = defaultdict(list)
+    named = [
+        and_(RecordFile.entity == kind, RecordFile.entity_id.in_(numbers))
+        for kind, numbers in ids.items()
+        if numbers
+    ]
+    if not named:
+        return found
+    for r in uow.session.scalars(select(RecordFile).where(or_(*named)).order_by(RecordFile.id)):
+        found[(r.entity, r.entity_id)].append(
+            FileOut(id=r.id, role=r.role, name=r.name, sha256=r.sha256)
+        )
+    return found

@@ -2,8 +2,10 @@
 
 Pages, API and background jobs call these functions only. Each opens one unit of work of
 the record (:meth:`spinestab.record.Record.unit_of_work`: one transaction, ``BEGIN
-IMMEDIATE`` on SQLite) and calls the record's service of the same job, so no rule
-(validation, scoring, safety, audit) is written a second time here. Results come back as
+IMMEDIATE`` on SQLite; reads that only audit:
+:meth:`~spinestab.record.Record.read_unit_of_work`, a read transaction and then the audit
+rows) and calls the record's service of the same job, so no rule (validation, scoring,
+safety, audit) is written a second time here. Results come back as
 the JSON the API serves (``model_dump(mode="json")`` of the record's typed results).
 
 The logged-in user becomes the record's :class:`~spinestab.record.Actor` (a patient
@@ -113,7 +115,7 @@ def patient_list(
     from spinestab.store.models import Patient, PlanVersion
 
     needle = (query or "").strip().lower()
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         rows = services.list_patients(uow, actor_of(user))
         latest = {
             pseudonym: (track, status)
@@ -134,7 +136,7 @@ def patient_list(
 
 def timeline(record: Record, user: Principal | Actor, pseudonym: str) -> dict[str, Any]:
     """Return the patient's record as ``spinestab record show --json`` (an audited read)."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         return _json(services.show_record(uow, actor_of(user), pseudonym))
 
 
@@ -142,7 +144,7 @@ def record_with_uploads(
     record: Record, user: Principal | Actor, pseudonym: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return the timeline and the uploads of a patient in one unit of work (the record page)."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         actor = actor_of(user)
         timeline_json = _json(services.show_record(uow, actor, pseudonym))
         uploads = _json(services.list_uploads(uow, actor, pseudonym))
@@ -153,7 +155,7 @@ def worklist(
     record: Record, user: Principal | Actor, *, stopped_logging_days: int
 ) -> dict[str, Any]:
     """Return the clinician's worklist sections (:func:`spinestab.record.worklist`)."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         return services.worklist(uow, actor_of(user), stopped_logging_days=stopped_logging_days)
 
 
@@ -212,7 +214,7 @@ def save_upload(
 
 def list_uploads(record: Record, user: Principal | Actor, pseudonym: str) -> list[dict[str, Any]]:
     """Return a patient's uploads, newest first."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         return _json(services.list_uploads(uow, actor_of(user), pseudonym))
 
 
@@ -220,7 +222,7 @@ def get_uploads(
     record: Record, user: Principal | Actor, pseudonym: str, ids: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Return the uploads ``ids`` of a patient (404 for one that is not theirs)."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         return _json(services.get_uploads(uow, actor_of(user), pseudonym, list(ids)))
 
 
@@ -228,7 +230,7 @@ def read_file(
     record: Record, user: Principal | Actor, pseudonym: str, file_id: int
 ) -> tuple[dict[str, Any], bytes]:
     """Return a file of the patient's record (its description and bytes; an audited read)."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         described, data = services.read_file(uow, actor_of(user), pseudonym, file_id)
     return _json(described), data
 
@@ -339,7 +341,7 @@ def current_plan(
     record: Record, user: Principal | Actor, pseudonym: str, *, version: int | None = None
 ) -> dict[str, Any] | None:
     """Return the plan in force (or ``version``) with its ``plan.json``, or None."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         plan = services.get_plan(uow, actor_of(user), pseudonym, version=version)
     return _json(plan) if plan is not None else None
 
@@ -356,7 +358,7 @@ def plan_files(
     record: Record, user: Principal | Actor, pseudonym: str, *, version: int
 ) -> dict[str, str]:
     """Return the files of a stored plan version (``plan.json``, ``handout.html``, ...)."""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         return services.plan_files(uow, actor_of(user), pseudonym, version=version)
 
 
@@ -379,7 +381,7 @@ def patient_home(record: Record, user: Principal | Actor) -> tuple[dict[str, Any
     """
     actor = actor_of(user)
     pseudonym = actor.patient or ""
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         plan = services.get_plan(uow, actor, pseudonym)
         timeline = services.show_record(uow, actor, pseudonym)
     return _json(timeline), _plan_view(plan, list(timeline.open_red_flags))
@@ -445,7 +447,7 @@ def me_movement(record: Record, user: Principal | Actor) -> dict[str, Any]:
     from spinestab.service.summaries import movement_summary
 
     actor = actor_of(user)
-    with record.unit_of_work() as uow:
+    with record.read_unit_of_work() as uow:
         record_json = _json(services.show_record(uow, actor, actor.patient or ""))
         plan = services.get_plan(uow, actor, actor.patient or "")
     return movement_summary(record_json, plan.plan if plan is not None else None)

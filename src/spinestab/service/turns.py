@@ -5,7 +5,9 @@ A unit of work on SQLite holds the database's only write lock from its first sta
 request threads that wait poll the lock with sleeps of up to 100 ms (its busy handler)
 while still competing for the interpreter with the one thread that holds it; waiting on a
 lock in the process instead wakes a waiter as soon as the lock is free and lets the holder
-run. Measured with ``python -m benchmarks service`` (docs/web-app.md, "Speed").
+run. Reads (:meth:`Record.read_unit_of_work`) take no turn while they read, only for
+their short audit write. Measured with ``python -m benchmarks service`` (docs/web-app.md,
+"Speed").
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -58,6 +61,21 @@ class ServiceRecord(Record):
         try:
             with super().unit_of_work() as uow:
                 yield uow
+        finally:
+            if took:
+                turn.release()
+
+    def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Commit a read's audit rows (:meth:`Record.write_audit_rows`), in turn."""
+        turn = sqlite_turn(self.engine) if rows else None
+        if turn is None:
+            super().write_audit_rows(rows)
+            return
+        from spinestab.store.db import BUSY_TIMEOUT_S
+
+        took = turn.acquire(timeout=BUSY_TIMEOUT_S)
+        try:
+            super().write_audit_rows(rows)
         finally:
             if took:
                 turn.release()
