@@ -121,6 +121,9 @@ def serve(
         "log_level": "info",
     }
     if workers == 1:
+        from spinestab.service.asgi import freeze_startup_objects
+
+        freeze_startup_objects()
         uvicorn.run(app, **options)
         return
     # Several processes: each builds its own app from the same settings; the flag is

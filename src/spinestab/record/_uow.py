@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import bindparam, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.errors import InputError, NotFoundError, RefusedError
@@ -196,6 +196,7 @@ class Record:
         # SQLite: a unit of work takes the write lock when it begins (BEGIN IMMEDIATE)
         bind = self.engine.execution_options(**IMMEDIATE)
         self.factory = sessionmaker(bind, expire_on_commit=False)
+        self._audit_bind = bind
         # Reads: a deferred transaction (SQLite WAL: no lock, a snapshot from the first read)
         self.read_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         event.listen(self.read_factory, "before_flush", _refuse_flush)
@@ -252,8 +253,8 @@ class Record:
         """Commit audit rows in one short write transaction of their own."""
         if not rows:
             return
-        with self.factory.begin() as session:
-            session.execute(insert(AuditEvent.__table__), rows)  # one executemany
+        with self._audit_bind.begin() as connection:  # SQLite: BEGIN IMMEDIATE
+            connection.execute(_AUDIT_INSERT, rows)  # one executemany
 
     def close(self) -> None:
         """Release the database connections."""
@@ -264,6 +265,10 @@ class Record:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: The insert of a read's audit rows (Core: no ORM session needed for plain rows).
+_AUDIT_INSERT = insert(AuditEvent.__table__)
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -361,6 +366,10 @@ def authorize(actor: Actor, pseudonym: str, *, patient_may: bool) -> None:
     )
 
 
+_PATIENT = select(Patient).where(Patient.pseudonym == bindparam("pseudonym"))
+_PATIENT_FOR_UPDATE = _PATIENT.with_for_update()
+
+
 def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Patient:
     """Return the patient, locked for the rest of the transaction when ``lock``.
 
@@ -375,10 +384,8 @@ def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Pati
         )
     if uow.read_only and (known := uow._patients.get(pseudonym)) is not None:
         return known  # found before in this read's snapshot
-    stmt = select(Patient).where(Patient.pseudonym == pseudonym)
-    if lock:
-        stmt = stmt.with_for_update()
-    patient = uow.session.scalars(stmt).one_or_none()
+    stmt = _PATIENT_FOR_UPDATE if lock else _PATIENT
+    patient = uow.session.scalars(stmt, {"pseudonym": pseudonym}).one_or_none()
     if patient is None:
         raise NotFoundError(
             "unknown patient",

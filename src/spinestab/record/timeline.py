@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import defer, selectinload
 
 from spinestab.record._uow import Actor, UnitOfWork, audit, authorize, find_patient, service, utc
@@ -40,6 +40,39 @@ from spinestab.store.morphometry_models import MorphometryStudy
 __all__ = ["show_record"]
 
 
+def _by_patient(model: Any, *order: Any, load: Sequence[Any] = ()) -> Any:
+    """One table's rows of a patient (``pid``), in order, with what ``load`` names."""
+    return select(model).where(model.patient_id == bindparam("pid")).options(*load).order_by(*order)
+
+
+#: The timeline's statements, built once (building a statement costs more than running it).
+_BY_PATIENT = {
+    "episodes": _by_patient(Episode, Episode.number),
+    # the plans' documents are not part of the timeline (plan_out without with_plan)
+    "plans": _by_patient(PlanVersion, PlanVersion.version, load=[defer(PlanVersion.data)]),
+    "imaging": _by_patient(ImagingStudy, ImagingStudy.id, load=[selectinload(ImagingStudy.rows)]),
+    "instability": _by_patient(
+        InstabilityStudy, InstabilityStudy.id, load=[selectinload(InstabilityStudy.levels)]
+    ),
+    "morphometry": _by_patient(
+        MorphometryStudy, MorphometryStudy.id, load=[selectinload(MorphometryStudy.vertebrae)]
+    ),
+    "wearable": _by_patient(
+        WearableRecording,
+        WearableRecording.id,
+        load=[selectinload(WearableRecording.days), selectinload(WearableRecording.prompts)],
+    ),
+    "assessments": _by_patient(Assessment, Assessment.date, Assessment.id),
+    "sessions": _by_patient(SessionLogRow, SessionLogRow.date, SessionLogRow.id),
+    "outcomes": _by_patient(OutcomeValue, OutcomeValue.date, OutcomeValue.id),
+}
+_HISTORY_COUNT = (
+    select(func.count())
+    .select_from(HistoryVersion)
+    .where(HistoryVersion.patient_id == bindparam("pid"))
+)
+
+
 @service("read", "record")
 def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
     """Everything the record holds for a patient, oldest first (an audited read).
@@ -50,30 +83,15 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
     authorize(actor, pseudonym, patient_may=True)
     patient = find_patient(uow, pseudonym)
     s = uow.session
-    pid = patient.id
+    pid = {"pid": patient.id}
 
-    def rows(model: Any, *order: Any, load: Sequence[Any] = ()) -> Any:
-        stmt = select(model).where(model.patient_id == pid).options(*load).order_by(*order)
-        return s.scalars(stmt).all()
+    def rows(name: str) -> Any:
+        return s.scalars(_BY_PATIENT[name], pid).all()
 
-    episodes = rows(Episode, Episode.number)
-    # the plans' documents are not part of the timeline (plan_out without with_plan)
-    plans = rows(PlanVersion, PlanVersion.version, load=[defer(PlanVersion.data)])
+    episodes = rows("episodes")
+    plans = rows("plans")
     plan_versions = {r.id: r.version for r in plans}
-    studies = {
-        "imaging": rows(ImagingStudy, ImagingStudy.id, load=[selectinload(ImagingStudy.rows)]),
-        "instability": rows(
-            InstabilityStudy, InstabilityStudy.id, load=[selectinload(InstabilityStudy.levels)]
-        ),
-        "morphometry": rows(
-            MorphometryStudy, MorphometryStudy.id, load=[selectinload(MorphometryStudy.vertebrae)]
-        ),
-        "wearable": rows(
-            WearableRecording,
-            WearableRecording.id,
-            load=[selectinload(WearableRecording.days), selectinload(WearableRecording.prompts)],
-        ),
-    }
+    studies = {kind: rows(kind) for kind in ("imaging", "instability", "morphometry", "wearable")}
     files = _files_of_studies(uow, {kind: [r.id for r in found] for kind, found in studies.items()})
     timeline = Timeline(
         patient=patient_out(uow, patient, episodes=episodes),
@@ -83,16 +101,9 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
             )
             for e in episodes
         ],
-        assessments=[
-            assessment_out(a)
-            for a in rows(Assessment, Assessment.date, Assessment.id)
-            if a.status != "duplicate"
-        ],
+        assessments=[assessment_out(a) for a in rows("assessments") if a.status != "duplicate"],
         history=history_out(h) if (h := latest_history(uow, patient)) is not None else None,
-        history_versions=s.scalar(
-            select(func.count()).select_from(HistoryVersion).where(HistoryVersion.patient_id == pid)
-        )
-        or 0,
+        history_versions=s.scalar(_HISTORY_COUNT, pid) or 0,
         imaging=[imaging_out(uow, r, files=files[("imaging", r.id)]) for r in studies["imaging"]],
         instability=[
             instability_out(uow, r, files=files[("instability", r.id)])
@@ -124,11 +135,11 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
                 created_at=utc(r.created_at),
                 created_by=r.created_by,
             )
-            for r in rows(SessionLogRow, SessionLogRow.date, SessionLogRow.id)
+            for r in rows("sessions")
         ],
         outcomes=[
             OutcomeOut(date=o.date, instrument=o.instrument, value=o.value, source=o.source)
-            for o in rows(OutcomeValue, OutcomeValue.date, OutcomeValue.id)
+            for o in rows("outcomes")
         ],
         open_red_flags=open_red_flags(uow, patient),
     )

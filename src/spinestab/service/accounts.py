@@ -292,14 +292,19 @@ def resolve_session(
     """
     if not token or len(token) > 128:
         return None
-    row = session.get(WebSession, keyed_hash(secret, token))
-    if row is None:
+    # the session and its user in one query (every request asks)
+    found = session.execute(
+        select(WebSession, User)
+        .outerjoin(User, User.id == WebSession.user_id)
+        .where(WebSession.id == keyed_hash(secret, token))
+    ).first()
+    if found is None:
         return None
+    row, user = found
     now = utcnow()
     if _aware(row.expires_at) <= now or now - _aware(row.last_seen_at) > policy.idle:
         session.delete(row)
         return None
-    user = session.get(User, row.user_id)
     if user is None or not user.active:
         session.delete(row)
         return None

@@ -34,6 +34,8 @@ def make_templates() -> Jinja2Templates:
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        # the templates ship with the package: compiled once, no file check per page
+        auto_reload=False,
     )
     env.filters["num"] = number_text
     return Jinja2Templates(env=env)
