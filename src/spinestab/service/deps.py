@@ -77,8 +77,12 @@ class AppState:
     record: Record
 
 
-def get_state(request: Request) -> AppState:
-    """Return the app's state."""
+async def get_state(request: Request) -> AppState:
+    """Return the app's state.
+
+    The dependencies that do no I/O are ``async``: FastAPI runs a plain function in its
+    thread pool, one more trip per dependency and request.
+    """
     return request.app.state.spinestab
 
 
@@ -99,15 +103,17 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
 
-def current_principal(request: Request, state: StateDep, session: SessionDep) -> Principal | None:
+def current_principal(request: Request, state: StateDep) -> Principal | None:
     """Return the logged-in user of this request, or None.
 
-    Resolved in the request's own session; a session found expired is deleted and that is
-    committed at once, whatever the route does next. The transaction always ends here, so
-    the connection goes back to the pool before the route runs: a route that calls the
-    record (its own unit of work, its own connection) never holds two connections at once
-    (with as many requests in the thread pool as connections in the pool, two per request
-    waited on each other until the pool's timeout).
+    Resolved in a database session of its own (not the request's :data:`SessionDep`: a
+    generator dependency costs the request two more trips through the thread pool); a
+    session found expired is deleted and that is committed at once, whatever the route does
+    next. The transaction always ends here, so the connection goes back to the pool before
+    the route runs: a route that calls the record (its own unit of work, its own
+    connection) never holds two connections at once (with as many requests in the thread
+    pool as connections in the pool, two per request waited on each other until the pool's
+    timeout).
     """
     cached: Principal | bool | None = getattr(request.state, "principal", False)
     if not isinstance(cached, bool):
@@ -115,14 +121,15 @@ def current_principal(request: Request, state: StateDep, session: SessionDep) ->
     token = session_token(request)
     principal = None
     if token:
-        principal = resolve_session(
-            session, token, secret=state.secret, policy=state.session_policy
-        )
-        if principal is None:
-            session.commit()
-        else:
-            _write_touch(session)
-        session.commit()  # end the read transaction: the connection back to the pool
+        with session_scope(state.sessions) as session:
+            principal = resolve_session(
+                session, token, secret=state.secret, policy=state.session_policy
+            )
+            if principal is None:
+                session.commit()
+            else:
+                _write_touch(session)
+            session.commit()  # end the read transaction: the connection back to the pool
     request.state.principal = principal
     return principal
 
@@ -172,7 +179,7 @@ class Access:
         self.roles = frozenset(roles)
         self.public = public
 
-    def __call__(self, principal: MaybeUser) -> Principal | None:
+    async def __call__(self, principal: MaybeUser) -> Principal | None:
         """Return the principal, or raise for no login (401) or a wrong role (403)."""
         if self.public:
             return principal
