@@ -12,11 +12,8 @@ The caller owns the transaction: :meth:`Record.unit_of_work` commits when its bl
 without an error and rolls back otherwise, so several service calls in one block are all or
 nothing.
 
-Reads that change nothing but their audit rows may use :meth:`Record.read_unit_of_work`
-instead: the reads run in a read transaction (SQLite in WAL mode: readers run in parallel
-with each other and with the one writer), and the audit rows are written afterwards in a
-short write transaction of their own. The block's result is only handed back once its audit
-rows are committed: a read whose audit row cannot be written fails (no read goes unaudited).
+Reads use :meth:`Record.read_unit_of_work`: a read transaction, then the audit rows in a
+short write transaction; the result is handed back only once they are committed.
 """
 
 from __future__ import annotations
@@ -161,10 +158,9 @@ class UnitOfWork:
                 "detail": {"patient": name[:64]} if name is not None else None,
             }
             self._refusals.append(event)
-            if self.read_only:  # written with the read's audit rows when the block ends
-                return
-            self.session.add(AuditEvent(**event))
-            self.session.flush()
+            if not self.read_only:  # a read writes it with its audit rows, at the end
+                self.session.add(AuditEvent(**event))
+                self.session.flush()
         except Exception as audit_exc:  # the refusal itself is re-raised by the caller
             log.warning("could not audit a refused %s (%s)", action, type(audit_exc).__name__)
 
@@ -219,16 +215,12 @@ class Record:
 
     @contextlib.contextmanager
     def read_unit_of_work(self) -> Iterator[UnitOfWork]:
-        """Read in a read transaction, then write its audit rows in a short write transaction.
+        """Read without the write lock; then commit the block's audit rows, then go on.
 
-        For services that change nothing but the audit (``show_record``, ``list_uploads``,
-        ...): they run as in :meth:`unit_of_work` (refusals audited the same way), but hold
-        no write lock while they read. When the block ends, the read transaction is closed
-        and every audit row of the block (reads and refusals) is committed in one write
-        transaction; only then does the block's caller go on. An audit row that cannot be
-        written fails the block: no read is handed out unaudited. A block that ends with an
-        error writes its refusals only (as :meth:`unit_of_work` does). A service that tries
-        to change anything else in a read unit of work fails (``RuntimeError``).
+        For services that change nothing but the audit (SQLite WAL: reads run beside the
+        writer). An audit row that cannot be committed fails the block: no read is handed
+        out unaudited. A failed block writes its refusals only; a service that writes
+        anything else fails (``RuntimeError``).
         """
         session = self.read_factory()
         uow = UnitOfWork(session, self.artifacts, read_only=True)
@@ -238,23 +230,19 @@ class Record:
                 raise RuntimeError("a read unit of work changed the record (use unit_of_work)")
         except BaseException:
             session.close()
-            if uow._refusals:
-                try:
-                    self.write_audit_rows(uow._refusals)
-                except Exception as exc:
-                    log.warning(
-                        "could not audit %d refusal(s) (%s)", len(uow._refusals), type(exc).__name__
-                    )
+            try:
+                self.write_audit_rows(uow._refusals)
+            except Exception as exc:
+                log.warning("could not audit a refusal (%s)", type(exc).__name__)
             raise
         session.close()  # ends the read transaction (nothing to commit)
         self.write_audit_rows(uow._audit_rows + uow._refusals)
 
     def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Commit audit rows in one short write transaction of their own."""
-        if not rows:
-            return
-        with self._audit_bind.begin() as connection:  # SQLite: BEGIN IMMEDIATE
-            connection.execute(_AUDIT_INSERT, rows)  # one executemany
+        """Commit audit rows (if any) in one short write transaction of their own."""
+        if rows:
+            with self._audit_bind.begin() as connection:  # SQLite: BEGIN IMMEDIATE
+                connection.execute(insert(AuditEvent.__table__), rows)  # one executemany
 
     def close(self) -> None:
         """Release the database connections."""
@@ -265,10 +253,6 @@ class Record:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-#: The insert of a read's audit rows (Core: no ORM session needed for plain rows).
-_AUDIT_INSERT = insert(AuditEvent.__table__)
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -410,8 +394,7 @@ def audit(
 ) -> None:
     """Write one audit event (``outcome="ok"``) in the current transaction.
 
-    In a read unit of work the event is kept and written when the block ends
-    (:meth:`Record.read_unit_of_work`).
+    A read unit of work writes it when its block ends.
     """
     row = {
         "at": now(),
