@@ -27,10 +27,10 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar
+from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import bindparam, event, func, insert, select
+from sqlalchemy import Table, bindparam, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.errors import InputError, NotFoundError, RefusedError
@@ -239,10 +239,10 @@ class Record:
         self.write_audit_rows(uow._audit_rows + uow._refusals)
 
     def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Commit audit rows (if any) in one short write transaction of their own."""
+        """Commit audit rows (if any) in one short write transaction (one executemany)."""
         if rows:
             with self._audit_bind.begin() as connection:  # SQLite: BEGIN IMMEDIATE
-                connection.execute(insert(AuditEvent.__table__), rows)  # one executemany
+                connection.execute(insert(cast(Table, AuditEvent.__table__)), rows)
 
     def close(self) -> None:
         """Release the database connections."""

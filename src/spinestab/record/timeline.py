@@ -149,9 +149,9 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
 
 def _files_of_studies(
     uow: UnitOfWork, ids: dict[str, list[int]]
-) -> defaultdict[tuple[str, int], list[FileOut]]:
+) -> defaultdict[tuple[str, int | None], list[FileOut]]:
     """Return the files of every study named, by (entity, id), in one query (in id order)."""
-    found: defaultdict[tuple[str, int], list[FileOut]] = defaultdict(list)
+    found: defaultdict[tuple[str, int | None], list[FileOut]] = defaultdict(list)
     named = [
         and_(RecordFile.entity == kind, RecordFile.entity_id.in_(numbers))
         for kind, numbers in ids.items()
