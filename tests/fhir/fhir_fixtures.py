@@ -18,7 +18,7 @@ __all__ = ["full_patient", "mri_study", "other_record", "record", "schema_valida
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "src" / "spinestab" / "data" / "demo_patients"
-SCHEMA = ROOT / "tests" / "data" / "fhir" / "fhir.schema.json.gz"
+SCHEMA = ROOT / "tests" / "data" / "fhir" / "fhir-r4b-4.3.0.schema.json.gz"
 MUSCLEMAP = ROOT / "tests" / "data" / "imaging" / "musclemap"
 ALICE = Actor(username="alice", role="clinician")
 #: level ranges of the MuscleMap image (its slices, bottom up)

@@ -27,7 +27,7 @@ from spinestab.fhir import (
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "src" / "spinestab" / "data" / "demo_patients"
-SCHEMA = ROOT / "tests" / "data" / "fhir" / "fhir.schema.json.gz"
+SCHEMA = ROOT / "tests" / "data" / "fhir" / "fhir-r4b-4.3.0.schema.json.gz"
 CLINICAL_LOGIC = ROOT.parent / "shared" / "clinical" / "CLINICAL_LOGIC.md"
 NAMES = sorted(p.name for p in DEMO.iterdir())
 
@@ -103,13 +103,21 @@ def test_the_schema_check_can_fail(bundles, schema_validator):
     obs = next(
         e["resource"] for e in broken["entry"] if e["resource"]["resourceType"] == "Observation"
     )
-    obs["status"] = "done"  # not a code of ObservationStatus
+    # R4B's schema types status as a plain code (its enums were dropped; fhir_codes.py checks
+    # the required bindings): break what it does check, an unknown element and a required one
+    obs["valueSteps"] = 1  # not an element of Observation
     assert list(validator.iter_errors(broken))
+    del obs["valueSteps"]
+    del obs["code"]  # Observation.code is required (1..1)
+    assert list(validator.iter_errors(broken))
+    obs["code"] = {"text": "x"}
+    assert not list(validator.iter_errors(broken))
 
 
-def test_r4_schema_elements_equal_r4b_model_elements(bundles, schema_validator):
-    """Validating with the R4 schema checks the R4B structure of the types we write."""
+def test_r4b_schema_elements_equal_r4b_model_elements(bundles, schema_validator):
+    """HL7's R4B schema and fhir.resources' R4B models agree on the types we write."""
     schema, _ = schema_validator
+    assert schema["id"] == "http://hl7.org/fhir/json-schema/4.3"  # R4B 4.3.0
     kinds = set().union(*(_types(b) for b in bundles.values())) | {"Bundle"}
     for kind in sorted(kinds):
         props = {p for p in schema["definitions"][kind]["properties"] if not p.startswith("_")}
