@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 
@@ -223,3 +224,23 @@ def test_session_dated_in_the_future_is_refused(tmp_path):
     path.write_text("date,exercise,done\n2099-01-01,curl_up,yes\n", encoding="utf-8")
     with pytest.raises(InputError, match="date is in the future"):
         read_sessions(path)
+
+
+def test_adherence_counts_planned_days_and_extra_sessions_apart(plan):
+    # Hand count: exercise days Monday, Wednesday, Friday from Monday 2024-03-04; the new
+    # version is made on Thursday 2024-03-14, so the planned sessions due are Mon 4, Wed 6,
+    # Fri 8, Mon 11, Wed 13 (5). Done on Mon 4, Wed 6, Mon 11 (3 of 5 = 60 %), and on
+    # Tue 5, Sat 9, Sun 10, which are no exercise days: 3 extra sessions, not in the share.
+    # The old count said 6 sessions done of 5 planned (3 a week x 11 days), capped to 100 %.
+    start = dt.date(2024, 3, 4)
+    monday_plan = dataclasses.replace(plan, programme_start=start, exercise_days=(0, 2, 4))
+    days = [start + dt.timedelta(days=d) for d in (0, 1, 2, 5, 6, 7)]
+    logs = [SessionLog(day, "curl_up", True, pain_during=2) for day in days]
+    new = progress(monday_plan, logs, as_of=dt.date(2024, 3, 14))
+    adherence = new.adherence
+    assert (adherence["done_sessions"], adherence["planned_sessions"]) == (3, 5)
+    assert adherence["extra_sessions"] == 3
+    assert adherence["pct"] == 60
+    # a logged but not-done exercise day is a planned session missed, not a session
+    missed = [*logs, SessionLog(dt.date(2024, 3, 13), "curl_up", False)]
+    assert progress(monday_plan, missed, as_of=dt.date(2024, 3, 14)).adherence["pct"] == 60

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from spinestab.care.derived_flags import derive_red_flag_items
 from spinestab.care.profile import History
+from spinestab.care.sessions import SessionLog
 from spinestab.cli import app
 from spinestab.record import (
     approve_plan,
@@ -18,6 +19,7 @@ from spinestab.record import (
     make_plan,
     save_form,
     save_history,
+    save_sessions,
     save_sessions_file,
 )
 
@@ -190,10 +192,22 @@ def test_plan_reads_care_adherence_and_response_from_the_record(record):
     start = dt.date.fromisoformat(first.plan.plan["programme_start"])
     assert after["active_care_weeks"] == round(((last - start).days + 1) / 7, 1)
     assert after["active_care_weeks_from"].startswith("record: session logs")
-    planned = max(1, round(first.plan.plan["sessions_per_week"] * ((last - start).days + 1) / 7))
-    session_ids = {e["id"] for e in first.plan.plan["exercises"] if not e["daily"]}
-    done = len({r["date"] for r in rows if r["done"] == "yes" and r["exercise"] in session_ids})
-    assert after["adherence_pct"] == round(100 * min(done, planned) / planned)
-    assert after["adherence_from"].startswith(f"record: {done} of {planned} planned sessions")
+    # hand count (care.adherence): exercise days Mon, Wed, Fri; sessions.csv runs from Monday
+    # 2024-03-04 to Sunday 2024-03-17 with the core exercises on Mon 4, Wed 6, Fri 8, Mon 11,
+    # Wed 13, Fri 15 only: 6 planned sessions due, 6 done, none on other days
+    assert first.plan.plan["exercise_days"] == [0, 2, 4]
+    assert after["adherence_pct"] == 100
+    assert after["adherence_from"].startswith("record: 6 of 6 planned sessions done")
+    assert "0 extra sessions" in after["adherence_from"]
     assert after["previous_response_from"].startswith("odi change")
     assert second.inputs["sources"]["previous_response"].startswith("record: odi forms")
+    # sessions on days the plan has none (Tue 5, Sat 9, Sun 10 March) are extra, not planned
+    # sessions done: the old count said 9 session days of 6 planned (capped to 100 %)
+    with record.unit_of_work() as uow:
+        extra = [SessionLog(dt.date(2024, 3, d), "curl_up", True) for d in (5, 9, 10)]
+        save_sessions(uow, CLINICIAN, "P1", extra)
+        third = make_plan(uow, CLINICIAN, "P1")
+    findings = json.loads(third.documents["triage.json"])["findings"]
+    assert findings["adherence_pct"] == 100
+    assert findings["adherence_from"].startswith("record: 6 of 6 planned sessions done")
+    assert "3 extra sessions" in findings["adherence_from"]

@@ -202,16 +202,7 @@ def render_handout(
         review = plan.review
         context["review"] = t(f"review.{review['status']}") if review else ""
         adherence = plan.adherence
-        context["adherence"] = (
-            t(
-                "ui.adherence",
-                done=adherence["done_sessions"],
-                planned=adherence["planned_sessions"],
-                pct=adherence["pct"],
-            )
-            if adherence
-            else ""
-        )
+        context["adherence"] = _adherence_text(adherence, t) if adherence else ""
     template_text = (
         resources.files("spinestab.care").joinpath("templates/handout.html.j2").read_text("utf-8")
     )
@@ -219,3 +210,19 @@ def render_handout(
         autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
     return env.from_string(template_text).render(**context)
+
+
+def _adherence_text(adherence: dict[str, Any], t: Any) -> str:
+    """Planned sessions done of those due, and the extra sessions apart (care.adherence)."""
+    if adherence.get("pct") is None:
+        text = t("ui.adherence_none_due")
+    else:
+        text = t(
+            "ui.adherence",
+            done=adherence["done_sessions"],
+            planned=adherence["planned_sessions"],
+            pct=adherence["pct"],
+        )
+    if adherence.get("extra_sessions"):
+        text += ". " + t("ui.adherence_extra", n=adherence["extra_sessions"])
+    return text

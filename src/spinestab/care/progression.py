@@ -13,8 +13,10 @@ and §5.4):
 * otherwise **keep**.
 
 The Silbernagel model comes from Achilles tendinopathy; using it for back pain is an
-extrapolation [D]. Adherence and the 6- and 12-week reviews (responder = MIC or >= 30 %)
-are reported with each new plan version; every earlier version is kept in ``history``.
+extrapolation [D]. Adherence (planned sessions done / planned sessions due, sessions on
+other days counted apart: :mod:`spinestab.care.adherence`) and the 6- and 12-week reviews
+(responder = MIC or >= 30 %) are reported with each new plan version; every earlier version
+is kept in ``history``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from spinestab.care.adherence import planned_adherence
 from spinestab.care.config import CareRules, load_rules
 from spinestab.care.dose import step_down, step_up
 from spinestab.care.exercises import Library, load_library, stage_label
@@ -305,18 +308,24 @@ def _try_step_up(
 
 
 def _adherence(plan: Plan, window: Sequence[SessionLog], as_of: dt.date) -> dict[str, Any]:
+    """Planned sessions done / planned sessions due since this version, extras apart.
+
+    The definition of :mod:`spinestab.care.adherence` (the one the pages show): the plan's
+    exercise days from the first day of this version to ``as_of``; a session done on
+    another day is an extra session, not in the share (it cannot exceed 100 %).
+    """
     first = plan.programme_start if plan.version == 1 else plan.created + dt.timedelta(days=1)
-    days = (as_of - first).days + 1
-    planned = max(1, round(plan.sessions_per_week * days / 7))
     session_ids = {ex.id for ex in plan.exercises if not ex.daily}
-    done_dates = {s.date for s in window if s.done and s.exercise in session_ids}
-    done = len(done_dates)
+    counted = planned_adherence(
+        (s.date for s in window if s.done and s.exercise in session_ids),
+        start=first,
+        through=as_of,
+        exercise_days=plan.exercise_days,
+    )
     return {
         "from": first.isoformat(),
         "to": as_of.isoformat(),
-        "planned_sessions": planned,
-        "done_sessions": done,
-        "pct": round(100 * min(done, planned) / planned),
+        **counted.to_dict(),
         "logged_entries": len(window),
     }
 

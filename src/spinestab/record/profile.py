@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from spinestab.care.adherence import planned_adherence
 from spinestab.errors import InputError
 from spinestab.record._uow import Actor, UnitOfWork, current_episode
 from spinestab.store.models import (
@@ -311,9 +312,9 @@ def _care_from_record(
 
     - weeks of active care: from the first approved plan's programme start to the last
       session logged in this episode;
-    - adherence: sessions done (days with a session exercise done) against the sessions
-      planned over that time (``sessions_per_week`` of the latest plan with sessions), as
-      :mod:`spinestab.care.progression` counts it;
+    - adherence: planned sessions done over planned sessions due over that time (the
+      latest plan's exercise days; sessions on other days are extra and not in the share),
+      as :mod:`spinestab.care.adherence` defines it for the progression rule and the pages;
     - response: where two complete ODI, RMDQ or NRS forms are stored, their change decides
       (the history's ``previous_response`` is then not used).
 
@@ -335,26 +336,32 @@ def _care_from_record(
         start, last = min(starts), max(log.date for log, _ in rows)
         days = (last - start).days + 1
         latest = max(plans.values(), key=lambda p: p.version)
-        per_week = float(latest.data.get("sessions_per_week") or 0) or None
+        exercise_days = latest.data.get("exercise_days") or ()
         session_ids = {
             ex["id"]
             for p in plans.values()
             for ex in p.data.get("exercises", ())
             if not ex.get("daily")
         }
-        done = len({log.date for log, _ in rows if log.done and log.exercise in session_ids})
+        counted = planned_adherence(
+            (log.date for log, _ in rows if log.done and log.exercise in session_ids),
+            start=start,
+            through=last,
+            exercise_days=exercise_days,
+        )
         changes["active_care_weeks"] = round(days / 7, 1)
         versions = ", ".join(str(v) for v in sorted(p.version for p in plans.values()))
         sources["active_care_weeks"] = (
             f"record: session logs {start.isoformat()} to {last.isoformat()} "
             f"(plan version(s) {versions})"
         )
-        if per_week:
-            planned = max(1, round(per_week * days / 7))
-            changes["adherence_pct"] = float(round(100 * min(done, planned) / planned))
+        if counted.pct is not None:
+            changes["adherence_pct"] = float(counted.pct)
             sources["adherence_pct"] = (
-                f"record: {done} of {planned} planned sessions done "
-                f"({per_week:g} per week, {start.isoformat()} to {last.isoformat()})"
+                f"record: {counted.done_sessions} of {counted.planned_sessions} planned "
+                f"sessions done ({len(exercise_days)} exercise days a week, "
+                f"{start.isoformat()} to {last.isoformat()}; "
+                f"{counted.extra_sessions} extra sessions on other days not counted)"
             )
     for instrument in ("odi", "rmdq", "nrs"):
         complete = [a for a in forms if a.instrument == instrument and a.scores.get("complete")]

@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spinestab.care.adherence import planned_adherence
+
 __all__ = [
     "adherence",
     "followup_due",
@@ -70,13 +72,10 @@ def adherence(
 ) -> dict[str, Any]:
     """Planned sessions done against planned sessions due, and the extra sessions apart.
 
-    A planned session is an exercise day of the plan (its ``exercise_days`` weekdays) from
-    the programme start on. It is due once its day has begun and either ended or been
-    done: today's session counts as due only when done (the day is not over yet). Done
-    means a session exercise of the plan done that day (as :func:`session_days`). Adherence
-    is the share of planned sessions due that were done, so it cannot exceed 100 %; a
-    session done on a day the plan has none is an extra session, counted apart and not in
-    the share.
+    The definition is :func:`spinestab.care.adherence.planned_adherence` (the one the
+    progression rule uses): the plan's exercise days from the programme start to today
+    (today's only when done), a day counted as done when a session exercise of the plan
+    (as :func:`session_days`) was done; sessions on other days are extra, not in the share.
 
     Returns
     -------
@@ -86,23 +85,13 @@ def adherence(
 
     """
     start = dt.date.fromisoformat(str(plan["programme_start"]))
-    weekdays = set(plan.get("exercise_days") or ())
-    days = {dt.date.fromisoformat(d) for d in session_days(sessions, plan)}
-    days = {d for d in days if d <= today}
-    planned_days = [
-        start + dt.timedelta(days=k)
-        for k in range(max(0, (today - start).days + 1))
-        if (start + dt.timedelta(days=k)).weekday() in weekdays
-    ]
-    due = [d for d in planned_days if d < today or d in days]
-    done = sum(1 for d in due if d in days)
-    return {
-        "done_sessions": done,
-        "planned_sessions": len(due),
-        "pct": round(100.0 * done / len(due)) if due else None,
-        "extra_sessions": sum(1 for d in days if d.weekday() not in weekdays),
-        "since": start.isoformat(),
-    }
+    counted = planned_adherence(
+        (dt.date.fromisoformat(d) for d in session_days(sessions, plan)),
+        start=start,
+        through=today,
+        exercise_days=plan.get("exercise_days") or (),
+    )
+    return {**counted.to_dict(), "since": start.isoformat()}
 
 
 def reminders(plan: Mapping[str, Any], *, today: dt.date, days: int = 7) -> list[dict[str, Any]]:
