@@ -18,7 +18,6 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from spinestab import __version__
@@ -29,6 +28,7 @@ from spinestab.service.jobs import JobFunction, WorkerPool, recover_interrupted
 from spinestab.service.middleware import AccessLog, BodyLimit, SecurityHeaders
 from spinestab.service.security import Passwords, load_or_create_secret
 from spinestab.service.settings import ServiceSettings
+from spinestab.service.static_files import AppStaticFiles
 
 __all__ = ["API_PREFIX", "create_app", "error_status"]
 
@@ -195,7 +195,8 @@ def create_app(
     app.state.spinestab = state
     _add_exception_handlers(app)
     static = resources.files("spinestab.service").joinpath("static")
-    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    # versioned URLs cached for a year, text gzipped: in the mount, not the middleware chain
+    app.mount("/static", AppStaticFiles(directory=str(static)), name="static")
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
     app.add_middleware(

@@ -48,6 +48,13 @@ LANDMARK_TEXT = (
     "point_posterior_inferior", "point_anterior_inferior", "point_mid_superior",
     "point_mid_inferior",
 )  # fmt: skip
+#: Study flags (``summary.json``'s ``flags``, ``NAME`` or ``NAME:DETAIL``) the viewer shows
+#: in words (``imaging_flag.NAME`` in the catalogues); an unknown one is shown as its code.
+FLAG_NAMES = (
+    "level_names_assumed", "level_names_doubtful", "laterality_suspect", "absent_from_mask",
+    "fat_classes_weakly_separated", "level_truncated_by_field_of_view", "nan_voxels",
+    "fat_undefined_voxels", "no_vertebral_body_at_level",
+)  # fmt: skip
 #: Level names offered for levels marked by slice in the viewer (lower thoracic to sacral).
 SLICE_LEVEL_NAMES = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
 #: Levels offered in the landmark tool (cervical to sacral).
@@ -156,6 +163,7 @@ def viewer_page(
         series=series,
         api=f"{_api(pseudonym)}/imaging/{study}",
         viewer_text=_texts(request, VIEWER_TEXT, "viewer"),
+        flag_text=_texts(request, FLAG_NAMES, "imaging_flag"),
         slice_level_names=SLICE_LEVEL_NAMES,
     )
 

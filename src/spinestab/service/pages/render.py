@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from spinestab.service.i18n import LANGUAGES, choose_language, messages, rule_text
+from spinestab.service.static_files import static_url
 
 __all__ = [
     "LANG_COOKIE",
@@ -38,6 +39,7 @@ def make_templates() -> Jinja2Templates:
         auto_reload=False,
     )
     env.filters["num"] = number_text
+    env.globals["static_url"] = static_url
     return Jinja2Templates(env=env)
 
 

@@ -6,7 +6,7 @@
 
 (function () {
   const root = document.getElementById("landmark-tool");
-  if (!root) {
+  if (!root || !window.spinestabImaging) {
     return;
   }
   const api = root.dataset.api; // /api/v1/patients/P/radiographs/ID
@@ -54,25 +54,9 @@
     },
   };
 
-  function say(message, kind) {
-    status.textContent = message;
-    status.className = "viewer-status" + (kind ? " " + kind : "");
-  }
-
-  async function fetchOk(url, options) {
-    const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options || {}));
-    if (!response.ok) {
-      let detail = response.status + " " + response.statusText;
-      try {
-        const body = await response.json();
-        detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
-      } catch (e) {
-        /* not JSON */
-      }
-      throw new Error(detail);
-    }
-    return response;
-  }
+  const common = window.spinestabImaging;
+  const say = (message, kind) => common.say(status, message, kind);
+  const fetchOk = common.fetchOk;
 
   // ---- geometry: canvas pixels <-> film pixels -----------------------------------------
   function fit() {

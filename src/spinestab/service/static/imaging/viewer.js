@@ -5,17 +5,19 @@
 
 (function () {
   const root = document.getElementById("imaging-viewer");
-  if (!root || !window.niivue) {
+  if (!root || !window.niivue || !window.spinestabImaging) {
     return;
   }
   const api = root.dataset.api;
   const jobsApi = root.dataset.jobs;
   const csrf = root.dataset.csrf;
   const text = JSON.parse(root.dataset.text || "{}");
+  const flagWords = JSON.parse(root.dataset.flags || "{}");
   const $ = (sel) => root.querySelector(sel);
   const status = $("#viewer-status");
 
   const state = {
+    startedAt: performance.now(), // ms from navigation start to this script running
     study: null,
     maskVersion: null, // the version shown (null: a new drawing)
     result: null,
@@ -43,27 +45,9 @@
   });
   window.spinestabViewer = { nv: nv, state: state }; // for tests and the benchmark
 
-  function say(message, kind) {
-    status.textContent = message;
-    status.className = "viewer-status" + (kind ? " " + kind : "");
-  }
-
-  async function fetchOk(url, options) {
-    const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options || {}));
-    if (!response.ok) {
-      let detail = response.status + " " + response.statusText;
-      try {
-        const body = await response.json();
-        detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
-      } catch (e) {
-        /* not JSON */
-      }
-      const error = new Error(detail);
-      error.status = response.status;
-      throw error;
-    }
-    return response;
-  }
+  const common = window.spinestabImaging;
+  const say = (message, kind) => common.say(status, message, kind);
+  const fetchOk = common.fetchOk;
 
   async function loadNifti(url, name, extra) {
     const buffer = await (await fetchOk(url)).arrayBuffer();
@@ -285,6 +269,17 @@
   function fmt(value, digits) {
     return value === null || value === undefined || value === "" ? "–" : Number(value).toFixed(digits);
   }
+  // A study flag (NAME or NAME:DETAIL) in words, with its detail (muscle, side, count);
+  // a flag the catalogue does not know is shown as its code.
+  function flagText(flag) {
+    const cut = flag.indexOf(":");
+    const name = cut < 0 ? flag : flag.slice(0, cut);
+    const words = flagWords[name];
+    if (!words) {
+      return flag;
+    }
+    return cut < 0 ? words : flag.slice(cut + 1) + ": " + words;
+  }
   function showResult() {
     const results = state.study.results.filter((r) => r.mask_version === state.maskVersion);
     state.result = results.length ? results[results.length - 1] : null;
@@ -378,7 +373,7 @@
     if (r.slice_levels_by) {
       $("#level-how").textContent = text.slice_levels_by.replace("{by}", r.slice_levels_by);
     }
-    $("#result-flags").textContent = (r.flags || []).join("; ");
+    $("#result-flags").textContent = (r.flags || []).map(flagText).join("; ");
     (r.pictures || []).forEach((p) => {
       const figure = document.createElement("figure");
       const img = document.createElement("img");
@@ -501,23 +496,12 @@
   }
 
   // ---- jobs ----------------------------------------------------------------------------
-  async function waitForJob(jobId) {
-    const bar = $("#job-progress");
-    bar.hidden = false;
-    for (;;) {
-      const job = await (await fetchOk(jobsApi + "/" + jobId)).json();
-      bar.value = Math.round((job.progress || 0) * 100);
-      if (job.status === "succeeded") {
-        bar.hidden = true;
-        return job;
-      }
-      if (job.status === "failed") {
-        bar.hidden = true;
-        throw new Error((job.errors || []).join("; ") || text.job_failed);
-      }
-      say(text.analysing + (job.message ? " · " + job.message : ""));
-      await new Promise((resolve) => setTimeout(resolve, 700));
-    }
+  function waitForJob(jobId) {
+    return common.waitForJob(jobsApi, jobId, {
+      bar: $("#job-progress"),
+      failedText: text.job_failed,
+      onStep: (job) => say(text.analysing + (job.message ? " · " + job.message : "")),
+    });
   }
   async function refresh(version) {
     state.study = await (await fetchOk(api)).json();

@@ -1,0 +1,94 @@
+"""The record page says when a result's level names rest on an assumption, and titles by modality.
+
+Truth: TotalSegmentator's example CT (upper abdomen, T11-L2 by its own instance labels, no
+sacrum). Its mask written as TotalSegmentator ``total_mr`` writes one (the muscles, and the
+vertebrae as one "vertebrae" label) makes the default anchor name the lowest piece L5:
+names assumed (and wrong). The clinician's anchor (L3 is T12)
+confirms them; the new result's rows carry no assumption mark, the earlier one keeps its.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import nibabel as nib
+import numpy as np
+
+from .conftest import login
+from .test_imaging_api import API, TS_IMAGE, TS_MASK
+
+#: TotalSegmentator v2 ``total`` label -> ``total_mr`` label (builtin_schemes.py, from its
+#: class maps): autochthon and iliopsoas left/right; vertebrae L2, L1, T12, T11 -> vertebrae
+TOTAL_TO_TOTAL_MR = {86: 46, 87: 47, 88: 48, 89: 49, 30: 19, 31: 19, 32: 19, 33: 19}
+
+
+def _wait(client, job_id, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            assert job["status"] == "succeeded", job
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def _total_mr_mask() -> bytes:
+    seg = nib.load(str(TS_MASK))
+    total = np.asarray(seg.dataobj).astype(np.int16)
+    data = np.zeros_like(total)
+    for value, value_mr in TOTAL_TO_TOTAL_MR.items():
+        data[total == value] = value_mr
+    return nib.Nifti1Image(data, seg.affine).to_bytes()
+
+
+def _articles(html: str) -> list[str]:
+    """The record page's muscle-quality result articles, newest first (as shown)."""
+    pattern = r'<article class="result" aria-labelledby="img-\d+">.*?</article>'
+    return re.findall(pattern, html, re.S)
+
+
+def _level_cells(article: str) -> list[str]:
+    return [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<tr><td>(.*?)</td>", article)]
+
+
+def test_assumed_level_names_are_marked_until_confirmed(client):
+    csrf = login(client, "doc")
+    headers = {"X-CSRF-Token": csrf}
+    files = [
+        ("image", (TS_IMAGE.name, TS_IMAGE.read_bytes(), "application/gzip")),
+        ("mask", ("mask.nii", _total_mr_mask(), "application/octet-stream")),
+    ]
+    made = client.post(
+        f"{API}/imaging",
+        files=files,
+        data={"labels": "totalseg_total_mr", "mask_method": "segmenter totalsegmentator"},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    _wait(client, made.json()["job_id"])
+    study = made.json()["study"]
+
+    page = client.get("/patients/P-A").text
+    assumed = _articles(page)[0]
+    assert "Muscle quality (CT)" in assumed  # titled by the series' modality, not "(MRI)"
+    cells = _level_cells(assumed)
+    levels = [c for c in cells if not c.startswith("all")]
+    assert {c.split()[0] for c in levels} == {"L3", "L4", "L5"}  # wrong names: no sacrum
+    assert levels and all(c.endswith("(assumed)") for c in levels), cells
+    assert not any(c.endswith("(assumed)") for c in cells if c.startswith("all"))
+
+    job = client.post(
+        f"{API}/imaging/{study}/analyses",
+        json={"level_names": {"rename": {"L3": "T12"}}},
+        headers=headers,
+    )
+    assert job.status_code == 202, job.text
+    _wait(client, job.json()["job_id"])
+    page = client.get("/patients/P-A").text
+    confirmed, earlier = _articles(page)[:2]
+    cells = _level_cells(confirmed)
+    assert {c.split()[0] for c in cells} >= {"T12", "L1", "L2"}
+    assert "(assumed)" not in confirmed and "(doubtful)" not in confirmed
+    assert "(assumed)" in earlier  # the earlier result keeps saying what it rested on
