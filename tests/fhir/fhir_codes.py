@@ -108,7 +108,7 @@ HL7_CODES = {
     "http://dicom.nema.org/resources/ontology/DCM": {"MR", "CT"},
 }  # fmt: skip
 #: UCUM units the Bundle may write (each a valid UCUM expression)
-UCUM_UNITS = {"%", "mm2", "mL", "deg", "1", "/d", "min", "{score}"}
+UCUM_UNITS = {"%", "mm2", "mL", "deg", "1", "/d", "min", "{score}", "{steps}", "Hz"}
 #: SNOMED CT muscle codes not in §6.2 nor DICOM PS3.16 (docs/interop.md names them [R])
 UNVERIFIED_SNOMED = {"5709001", "6001004", "276167002"}
 
@@ -144,6 +144,20 @@ def section_6_2() -> dict[str, tuple[str, str | None]]:
         for answer, meaning in re.findall(r"(LA\d{4}-\d) (\w+)", display_cell):
             out[answer] = (LOINC, meaning)  # LOINC answers: meaning, compared ignoring case
     return out
+
+
+def section_6_1_wearables() -> dict[str, tuple[str, str | None]]:
+    """Return the LOINC codes §6.1's Wearables row names: code -> (LOINC, its quoted display)."""
+    text = CLINICAL_LOGIC.read_text(encoding="utf-8")
+    start = text.index("### 6.1 Resource map")
+    row = next(
+        line
+        for line in text[start : text.index("### 6.2", start)].splitlines()
+        if line.startswith("| Wearables |")
+    )
+    return {
+        code: (LOINC, display) for code, display in re.findall(r'(\d{4,5}-\d)\** "([^"]+)"', row)
+    }
 
 
 def codings(obj, path=""):
@@ -191,7 +205,7 @@ def check_codes(bundle, dicom_meanings: dict[str, set[str]]) -> set[tuple[str, s
 
     ``dicom_meanings``: SNOMED CT code -> its meanings (lower case) in DICOM PS3.16 (pydicom).
     """
-    table = section_6_2()
+    table = section_6_1_wearables() | section_6_2()
     seen = set()
     for path, coding in codings(bundle):
         system, code, display = coding["system"], coding["code"], coding.get("display")
@@ -230,12 +244,19 @@ def check_placement(bundle) -> None:
         code = ((res.get("code") or {}).get("coding") or [{}])[0]
         if kind == "Observation" and code.get("system") == LOINC:
             derived = [urls[r["reference"]]["resourceType"] for r in res.get("derivedFrom", [])]
-            if code["code"] == "41950-7":  # steps in 24 hours: one day's count
+            if code["code"] in ("41950-7", "55423-8"):  # steps: one day's count
                 period = res["effectivePeriod"]
-                days = dt.date.fromisoformat(period["end"]) - dt.date.fromisoformat(period["start"])
-                assert days == dt.timedelta(days=1), period
-                assert res["valueQuantity"]["code"] == "/d"
+                start, end = (dt.datetime.fromisoformat(period[k]) for k in ("start", "end"))
+                if code["code"] == "41950-7":  # in 24 hours: the whole day
+                    assert end - start == dt.timedelta(days=1), period
+                else:  # the part of one local day the recording covered (§6.1)
+                    assert dt.timedelta(0) < end - start < dt.timedelta(days=1), period
+                    assert start.date() == (end - dt.timedelta(microseconds=1)).date(), period
+                unit = "/d" if code["code"] == "41950-7" else "{steps}"
+                assert res["valueQuantity"]["code"] == unit
                 assert res["category"][0]["coding"][0]["code"] == "activity"
+                if "device" in res:  # a wearable sensor (§6.1: Observation with device)
+                    assert urls[res["device"]["reference"]]["resourceType"] == "Device"
                 continue
             # scores: category survey, derived from the form (§6.1)
             assert res["category"][0]["coding"][0]["code"] == "survey", code

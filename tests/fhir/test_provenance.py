@@ -11,6 +11,7 @@ Bundle whose Provenance names another author is refused with nothing stored.
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
@@ -265,6 +266,23 @@ def _check_export_import_export_keeps_the_authors_byte_for_byte(other_record, fi
         done = import_into_record(uow, BOB, data)
     assert (done.imaging, done.instability) == (1, 2) and not done.not_stored
     assert json.dumps(_bundle(other_record), indent=2, ensure_ascii=False) == text
+    # the received analysis names no series of this record (the Bundle carries none): the
+    # sender's series id is kept apart, with the reason, and the viewer lists it nowhere
+    from spinestab.record.series_analyses import series_results
+    from spinestab.store import get_patient
+
+    (sent,) = [
+        json.loads(base64.b64decode(r["content"][0]["attachment"]["data"]))
+        for r in _of(first, "DocumentReference")
+        if r["type"]["coding"][0]["code"] == "imaging:options"
+    ]
+    with other_record.unit_of_work() as uow:
+        (study,) = services.show_record(uow, BOB, "P-view").imaging
+        patient = get_patient(uow.session, "P-view")
+        assert "series" not in study.options
+        kept = study.options["received_series"]
+        assert kept["series"] == sent["series"] and "carries no image series" in kept["reason"]
+        assert not series_results(uow, patient.id, sent["series"])
 
 
 #: Provenance edits a Bundle's import refuses (the attached options.json say otherwise)
@@ -314,6 +332,8 @@ def _check_dicom_seg_names_the_tracer(record, viewer_patient, out):
         export_stored_study(uow, ALICE, "P-view", viewer_patient["studies"][0], out)
     seg = pydicom.dcmread(out / "muscle_seg.dcm")
     assert seg.ContentCreatorName.family_name == TRACER.username  # the record's user name
+    # one component, with the trailing caret highdicom asks for (a name without it warns)
+    assert str(seg.ContentCreatorName) == f"{TRACER.username}^"
     assert {s.SegmentAlgorithmType for s in seg.SegmentSequence} == {"MANUAL"}
 
 

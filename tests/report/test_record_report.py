@@ -3,6 +3,7 @@ draft never handed out, a blocked plan's handout saying what to do instead."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -89,3 +90,52 @@ def test_draft_then_approved_then_blocked(record):
         handout = handout_from_record(uow, ALICE, "P-1")
         assert handout.plan is None and handout.status == "blocked"
         assert any(a["urgency"] == "emergency" for a in handout.actions)
+
+
+def test_muscle_table_takes_each_level_from_the_newest_mri_holding_it(record, tmp_path):
+    """Two MRIs of different levels: the letter's table is the profile's (latest result per
+    muscle, side and level across the episode's studies), each row naming its study."""
+    import csv
+    import html as html_module
+    import re
+
+    from spinestab.report import render_report_html
+
+    _patient(record, DEMO / "functional_high_risk", "P-2mri")
+    first = DEMO / "functional_high_risk" / "muscle_quality.csv"  # L3, L4, L5
+    with first.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    # a later MRI of L2 and L3 only (L3 remeasured: 40 %, L2 new: 30 %)
+    later = [dict(r, fat_fraction_pct="40.0") for r in rows if r["level"] == "L3"]
+    later += [dict(r, level="L2", fat_fraction_pct="30.0") for r in rows if r["level"] == "L3"]
+    second = tmp_path / "muscle_quality.csv"
+    with second.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(later)
+    with record.unit_of_work() as uow:
+        services.save_imaging(uow, ALICE, "P-2mri", first, performed_on=dt.date(2024, 1, 10))
+        services.save_imaging(uow, ALICE, "P-2mri", second, performed_on=dt.date(2024, 3, 1))
+    with record.unit_of_work() as uow:
+        inputs = inputs_from_record(uow, ALICE, "P-2mri", language="en")
+    got = {(r.muscle, r.side, r.level): r.fat_fraction_pct for r in inputs.imaging.rows}
+    expected = {(r["muscle"], r["side"], r["level"]): float(r["fat_fraction_pct"]) for r in rows}
+    expected |= {(r["muscle"], r["side"], r["level"]): float(r["fat_fraction_pct"]) for r in later}
+    assert got == expected  # L2 and L3 from the later MRI, L4 and L5 from the first
+    # the same rows as the profile's muscle findings, from the same studies
+    profile_rows = {
+        (r["muscle"], r["side"], r["level"]): r["imaging_study"] for r in inputs.profile.muscle.rows
+    }
+    with record.unit_of_work() as uow:
+        ids = [s.id for s in services.show_record(uow, ALICE, "P-2mri").imaging]
+    labels = {
+        ids[0]: "imaging study 1, taken 2024-01-10",
+        ids[1]: "imaging study 2, taken 2024-03-01",
+    }
+    for key, study in profile_rows.items():
+        assert inputs.imaging.row_studies[key] == labels[study], key
+    page = html_module.unescape(re.sub(r"<[^>]+>", " ", render_report_html(inputs)))
+    page = re.sub(r"\s+", " ", page)
+    assert "Multifidus left L2 8.20 5.41 30.0 dixon – – imaging study 2, taken 2024-03-01" in page
+    assert "Multifidus right L5 7.00 2.87 59.0 dixon – – imaging study 1, taken 2024-01-10" in page
+    assert "Fat method: dixon · imaging study 2" in page  # no stray full stop after the method

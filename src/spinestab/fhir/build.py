@@ -509,11 +509,23 @@ def _instability(b: _Bundle, data: PatientExport, subject: dict) -> None:
 
 
 def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    """Add a Device per wearable sensor and per day its steps and posture minutes (§6.1)."""
+    from spinestab.fhir.wearable import device_resource
+
+    devices = {}
+    for sensor in data.sensors:
+        rid = b.add(
+            "Device", f"wearable|{sensor.recording}|{sensor.sensor}", device_resource(sensor)
+        )
+        devices.setdefault(sensor.recording, rid)  # trunk first: the day Observations' device
     for day in data.movement:
         start = day.date.isoformat()
         dkey = f"day|{day.recording}|{start}" if day.recording else f"day|{start}"
         end = (day.date + dt.timedelta(days=1)).isoformat()
-        period = {"start": start, "end": end}
+        period = {"start": day.period[0], "end": day.period[1]} if day.period else {}
+        period = period or {"start": start, "end": end}
+        device = {"device": _ref(devices[day.recording])} if day.recording in devices else {}
+        whole = _whole_day(period)
         category = [c.concept(c.OBS_CATEGORY, "activity", "Activity")]
         if day.steps is not None:
             b.add(
@@ -522,10 +534,11 @@ def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
                 {
                     "status": "final",
                     "category": category,
-                    "code": c.concept(*c.STEPS_24H),
+                    "code": c.concept(*(c.STEPS_24H if whole else c.STEPS_SPAN)),
                     "subject": subject,
                     "effectivePeriod": period,
-                    "valueQuantity": _quantity(day.steps, "/d"),
+                    "valueQuantity": _quantity(day.steps, "/d" if whole else "{steps}"),
+                    **device,
                     **({"identifier": [_recording_id(day.recording)]} if day.recording else {}),
                 },
             )
@@ -556,9 +569,16 @@ def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     "subject": subject,
                     "effectivePeriod": period,
                     "component": components,
+                    **device,
                     **({"identifier": [_recording_id(day.recording)]} if day.recording else {}),
                 },
             )
+
+
+def _whole_day(period: dict[str, str]) -> bool:
+    """Return whether a day's period spans 24 hours (a date, or a fully covered day)."""
+    start, end = (dt.datetime.fromisoformat(period[k]) for k in ("start", "end"))
+    return end - start == dt.timedelta(days=1)
 
 
 def _recording_id(recording: str) -> dict[str, str]:

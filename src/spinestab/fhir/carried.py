@@ -19,12 +19,48 @@ from typing import Any
 from spinestab.fhir.model import DayMovement, LandmarkTrace, MaskTrace, SegmentMeasure
 
 __all__ = [
+    "RECEIVED_SERIES",
     "daily_movement",
     "finite",
     "instability_values",
     "landmark_traces",
     "mask_trace",
+    "options_as_received",
+    "options_as_sent",
 ]
+
+#: options key of a received viewer analysis holding the sending record's image series id
+RECEIVED_SERIES = "received_series"
+
+
+def options_as_received(options: Mapping[str, Any], *, origin: str) -> dict[str, Any]:
+    """Return a received imaging study's options without a live ``series`` id.
+
+    A viewer analysis names its image series by the record's id (``series``); a Bundle
+    carries no image series, so in the receiving record that id would name nothing, or
+    another series of the patient (whose analyses the viewer lists by that id). The id is
+    kept, with the reason, under :data:`RECEIVED_SERIES` (``series``, ``origin``, ``reason``);
+    :func:`options_as_sent` gives the options back as they were sent.
+    """
+    out = dict(options)
+    if "series" not in out:
+        return out
+    out[RECEIVED_SERIES] = {
+        "series": out.pop("series"),
+        "origin": origin,
+        "reason": "the image series is in the record the Bundle came from (a FHIR Bundle "
+        "carries no image series): its id names no series of this record",
+    }
+    return out
+
+
+def options_as_sent(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a study's options as its analysis made them (inverse of ``options_as_received``)."""
+    out = dict(options)
+    received = out.pop(RECEIVED_SERIES, None)
+    if isinstance(received, Mapping) and "series" in received:
+        out["series"] = received["series"]
+    return out
 
 
 def _text(value: Any) -> str | None:
@@ -43,6 +79,7 @@ def mask_trace(options: Mapping[str, Any]) -> tuple[MaskTrace | None, str | None
     ``level_names.by``). A study made otherwise (``spinestab mri --patient``) names no mask
     version: ``(None, levels_by)``.
     """
+    options = options_as_sent(options)
     names = options.get("level_names")
     levels_by = _text(options.get("slice_levels_by")) or (
         _text(names.get("by")) if isinstance(names, Mapping) else None

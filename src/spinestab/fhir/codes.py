@@ -114,6 +114,8 @@ STARTBACK_RISK_ANSWERS = {
 #: §6.2 codes of the plan
 EXERCISE_THERAPY = (SNOMED, "229065009", "Exercise therapy (regime/therapy)")
 STEPS_24H = (LOINC, "41950-7", "Number of steps in 24 hour Measured")
+#: steps over a part of a day the recording covered (§6.1 wearables row [V]; 41950-7 is for 24 h)
+STEPS_SPAN = (LOINC, "55423-8", "Number of steps in unspecified time Pedometer")
 #: SNOMED CT "Laterality" attribute (DICOM PS3.16, as shipped in pydicom) [V]
 LATERALITY_ATTRIBUTE = (SNOMED, "272741003", "Laterality")
 

@@ -135,6 +135,26 @@ class DayMovement:
     steps: float | None
     minutes: tuple[tuple[str, float | None], ...]  # (daily.csv column, minutes)
     recording: str = ""  # the wearable recording of the record ("" for a folder's daily.csv)
+    #: the span of the day the recording covers (ISO dateTimes with the local offset); None
+    #: where only ``daily.csv`` is known (the Observation then spans the whole date)
+    period: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class WearableSensor:
+    """A sensor of a wearable recording, as its ``wearable_summary.json`` names it (a Device).
+
+    ``device``: the reader's device string (``AX3``, ``GENEActiv``, ``ActiGraph wGT3XBT``,
+    or a file format such as ``npy`` where the file names no device); ``manufacturer`` and
+    ``model`` where that string names them. No serial number: the record does not keep one.
+    """
+
+    recording: str
+    sensor: str  # trunk | thigh
+    device: str
+    manufacturer: str | None = None
+    model: str | None = None
+    fs_hz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +247,7 @@ class PatientExport:
     imaging: tuple[ImagingExport, ...] = ()
     instability: tuple[InstabilityExport, ...] = ()
     movement: tuple[DayMovement, ...] = ()
+    sensors: tuple[WearableSensor, ...] = ()
     plan: PlanExport | None = None
     software_version: str = ""
     sex: str | None = None

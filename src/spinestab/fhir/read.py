@@ -32,6 +32,7 @@ from spinestab.fhir.model import (
     SourceDocument,
 )
 from spinestab.fhir.read_provenance import study_provenance, with_landmarks, with_mask
+from spinestab.fhir.wearable import sensors_of_device
 
 __all__ = ["read_bundle", "read_bundle_file"]
 
@@ -219,7 +220,8 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
     movement = _movement(observations)
     plan = _plan(by_type, by_url)
     devices = by_type.get("Device", [])
-    version = (devices[0].get("version") or [{}])[0].get("value", "") if devices else ""
+    software = [d for d in devices if d.get("version")]  # spinestab; sensors have none
+    version = software[0]["version"][0].get("value", "") if software else ""
     return PatientExport(
         pseudonym=pseudonym,
         forms=tuple(forms),
@@ -227,6 +229,7 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
         imaging=tuple(imaging),
         instability=tuple(instability),
         movement=movement,
+        sensors=sensors_of_device(devices),
         plan=plan,
         software_version=version,
     )
@@ -300,10 +303,12 @@ def _movement(observations: list[dict]) -> tuple[DayMovement, ...]:
             continue
         ids = [i["value"] for i in o.get("identifier", []) if i.get("system") == c.RECORDING_SYSTEM]
         recording = ids[0] if ids else ""
+        span = o["effectivePeriod"]
         day = days.setdefault(
-            (recording, o["effectivePeriod"]["start"]), {"steps": None, "minutes": ()}
+            (recording, span["start"]),
+            {"steps": None, "minutes": (), "period": _span(span)},
         )
-        if _code(o.get("code"), c.LOINC) == c.STEPS_24H[1]:
+        if _code(o.get("code"), c.LOINC) in (c.STEPS_24H[1], c.STEPS_SPAN[1]):
             day["steps"] = float(o["valueQuantity"]["value"])
         elif _code(o.get("code"), c.LOCAL) == "posture-minutes":
             day["minutes"] = tuple(
@@ -314,8 +319,16 @@ def _movement(observations: list[dict]) -> tuple[DayMovement, ...]:
                 for comp in o.get("component", [])
             )
     return tuple(
-        DayMovement(_date(d), v["steps"], v["minutes"], recording=r) for (r, d), v in days.items()
+        DayMovement(_date(d[:10]), v["steps"], v["minutes"], recording=r, period=v["period"])
+        for (r, d), v in days.items()
     )
+
+
+def _span(period: dict) -> tuple[str, str] | None:
+    """Return a day's covered span; None for a whole date (``start`` and ``end`` dates)."""
+    if len(period["start"]) == 10 and len(period.get("end", "")) == 10:
+        return None
+    return (period["start"], period["end"])
 
 
 def _plan(by_type: dict, by_url: dict) -> PlanExport | None:

@@ -24,6 +24,7 @@ from spinestab.fhir.carried import (
     instability_values,
     landmark_traces,
     mask_trace,
+    options_as_sent,
 )
 from spinestab.fhir.model import (
     DayMovement,
@@ -126,6 +127,7 @@ def export_from_record(
         imaging=reader.imaging(),
         instability=reader.instability(),
         movement=reader.movement(),
+        sensors=tuple(reader.sensors),
         plan=plan,
         software_version=__version__,
         sex=timeline.patient.sex,
@@ -164,6 +166,7 @@ class _RecordReader:
         self.uow = uow
         self.timeline = timeline
         self.documents: list[SourceDocument] = []
+        self.sensors: list[Any] = []  # WearableSensor of every recording, filled by movement()
 
     # -- helpers
     def _bytes(self, sha256: str) -> bytes:
@@ -268,7 +271,7 @@ class _RecordReader:
                         "options",
                         "options.json",
                         "application/json",
-                        _dump(study.options),
+                        _dump(options_as_sent(study.options)),
                         day,
                     )
                 )
@@ -333,7 +336,7 @@ class _RecordReader:
                         "options",
                         "options.json",
                         "application/json",
-                        _dump(study.options),
+                        _dump(options_as_sent(study.options)),
                         day,
                     )
                 )
@@ -341,14 +344,34 @@ class _RecordReader:
         return tuple(out)
 
     def movement(self) -> tuple[DayMovement, ...]:
+        """Each recording's days with their covered spans; its sensors in ``self.sensors``."""
+        from spinestab.fhir.wearable import (
+            day_spans,
+            sensors_from_summary,
+            spans_of_options,
+            summary_of,
+            with_spans,
+        )
+
         days: list[DayMovement] = []
         for n, rec in enumerate(self.timeline.wearable, start=1):
             key = f"wearable recording {n}"
             table = self._file(rec.files, "table")
             if table is None:
                 continue
+            summary: dict[str, Any] = {}
+            if (doc := self._file(rec.files, "summary")) is not None:
+                with self.uow.files().local_path(doc.sha256) as path:
+                    summary = summary_of(path)
+            self.sensors += sensors_from_summary(summary, recording=key)
+            spans = spans_of_options(rec.options)
+            parquet = [f for f in rec.files if f.name == "per_second.parquet"]
+            if parquet and not spans:
+                offset = summary.get("utc_offset_h", 0.0)
+                with self.uow.files().local_path(parquet[-1].sha256) as path:
+                    spans = day_spans(path, utc_offset_h=float(offset or 0.0))
             with self.uow.files().local_path(table.sha256) as path:
-                days += daily_movement(path, recording=key)
+                days += with_spans(daily_movement(path, recording=key), spans)
             self._carry("wearable", key, rec.files, rec.first_date or dt.date(1970, 1, 1))
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(days)

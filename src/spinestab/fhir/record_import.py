@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from spinestab.fhir.carried import (
     instability_values,
     landmark_traces,
     mask_trace,
+    options_as_received,
 )
 from spinestab.fhir.model import (
     DayMovement,
@@ -30,6 +31,7 @@ from spinestab.fhir.model import (
     PatientExport,
     SourceDocument,
 )
+from spinestab.fhir.wearable import SPANS_OPTION, sensors_from_summary, summary_of
 
 __all__ = ["StoredImport", "import_into_record"]
 
@@ -189,7 +191,7 @@ def _import_imaging(
             summary=_one(files, "summary"),
             extra_files=files.get("output", []),
             pictures=files.get("qa_picture", []),
-            options=options,
+            options=options_as_received(options, origin=f"FHIR Bundle of {data.pseudonym}"),
             source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
             performed_on=study.date,
         )
@@ -328,6 +330,7 @@ def _check_instability(study: InstabilityExport, result: Path) -> None:
 def _check_days(key: str, days: Sequence[DayMovement], table: Path) -> None:
     """Refuse an attached ``daily.csv`` that does not give the Bundle's day Observations."""
     from_table = daily_movement(table, recording=key)
+    days = [replace(d, period=None) for d in days]  # the spans are not in daily.csv
     if sorted(from_table, key=repr) != sorted(days, key=repr):
         raise InputError(
             "the day Observations of a wearable recording disagree with its attached daily.csv",
@@ -348,14 +351,19 @@ def _import_wearable(
     from spinestab.record import save_wearable
 
     def store(key: str, table: Path, files: dict[str, list[Path]]) -> None:
-        _check_days(key, [d for d in data.movement if d.recording == key], table)
+        days = [d for d in data.movement if d.recording == key]
+        _check_days(key, days, table)
+        summary = _one(files, "summary")
+        _check_sensors(key, data, summary)
+        spans = {d.date.isoformat(): list(d.period) for d in days if d.period}
         save_wearable(
             uow,
             actor,
             name,
             table,
             prompts=_one(files, "prompts"),
-            summary=_one(files, "summary"),
+            summary=summary,
+            options={SPANS_OPTION: spans} if spans else None,
             source=f"FHIR Bundle of {data.pseudonym}: {key}",
         )
 
@@ -366,6 +374,19 @@ def _import_wearable(
     return _import_studies(
         "wearable", recordings, docs, root, not_stored, main=("table", "daily.csv"), store=store
     )
+
+
+def _check_sensors(key: str, data: PatientExport, summary: Path | None) -> None:
+    """Refuse sensor Devices that are not those of the attached ``wearable_summary.json``."""
+    given = [s for s in data.sensors if s.recording == key]
+    kept = sensors_from_summary(summary_of(summary), recording=key) if summary else []
+    if given != kept:
+        raise InputError(
+            "the Devices of a wearable recording disagree with its attached "
+            "wearable_summary.json (its sensors)",
+            item=key,
+            expected=_AS_EXPORTED,
+        )
 
 
 def _ordinal(key: str) -> tuple[int, str]:

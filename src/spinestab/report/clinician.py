@@ -70,6 +70,8 @@ class ImagingPart:
     qa_pictures: Mapping[str, bytes] = field(default_factory=dict)
     study: str = ""
     made_by: str = ""  # the mask version and who drew it, who named the levels
+    #: the study each row comes from, by (muscle, side, level), where rows come from several
+    row_studies: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -288,6 +290,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
             "study": inputs.imaging.study,
             "made_by": inputs.imaging.made_by,
             "methods": ", ".join(methods),
+            "by_study": bool(inputs.imaging.row_studies),
             "figure": _uri(
                 figures.fat_by_level_svg(
                     rows,
@@ -319,6 +322,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
                     else "–",
                     "note": r.reference_note,
                     "flags": r.flags,
+                    "study": inputs.imaging.row_studies.get((r.muscle, r.side, r.level), ""),
                 }
                 for r in sorted(
                     rows,

@@ -45,6 +45,56 @@ def _label(t: Any, kind: str, n: int | None, study: Any) -> str:
     return t(f"study.{kind}_stored", n=n, date=stored)
 
 
+def _imaging_part(t: Any, files: Any, timeline: Any, used: Mapping[str, Any]) -> ImagingPart | None:
+    """Return the muscle part from the studies the profile used.
+
+    Each muscle, side and level's row comes from the newest of the episode's MRI studies
+    holding it (the profile's rule, :func:`spinestab.record.profile.build_profile`), named
+    by its study where there are several; one QA overlay per level, from the study its rows
+    come from.
+    """
+    from spinestab.core.results import MUSCLE_QUALITY_REQUIRED
+    from spinestab.dicom_out.sr import read_muscle_quality_csv
+
+    ids = list(used.get("imaging_studies") or [])
+    if not ids and used.get("imaging_study") is not None:
+        ids = [used["imaging_study"]]
+    rows: dict[tuple[str, str, str], Any] = {}
+    row_studies: dict[tuple[str, str, str], str] = {}
+    qa: dict[str, bytes] = {}
+    labels, made_by = [], []
+    for study_id in ids:  # newest first, as the profile lists them
+        n, study = _by_id(timeline.imaging, study_id)
+        table = next((f for f in study.files if f.role == "table"), None) if study else None
+        if table is None:
+            continue
+        with files.local_path(table.sha256) as path:
+            found = read_muscle_quality_csv(path, required=MUSCLE_QUALITY_REQUIRED)
+        label = _label(t, "imaging", n, study)
+        levels = set()
+        for row in found:
+            key = (row.muscle, row.side, row.level)
+            if key not in rows:
+                rows[key], row_studies[key] = row, label
+                levels.add(row.level)
+        for f in study.files:
+            level = Path(f.name).stem.removeprefix("qa_")
+            if f.role == "qa_picture" and level in levels and level not in qa:
+                qa[level] = files.get(f.sha256)
+        labels.append(label)
+        if made := _mask_made_by(t, study.options or {}):
+            made_by.append(f"{label}: {made}" if len(ids) > 1 else made)
+    if not rows:
+        return None
+    return ImagingPart(
+        rows=tuple(rows.values()),
+        qa_pictures=qa,
+        study="; ".join(labels),
+        made_by="; ".join(made_by),
+        row_studies=row_studies if len(labels) > 1 else {},
+    )
+
+
 def _mask_made_by(t: Any, options: Mapping[str, Any]) -> str:
     """Say which mask version a viewer analysis measured, who made it, who named the levels."""
     from spinestab.fhir.carried import mask_trace
@@ -113,8 +163,6 @@ def inputs_from_record(
     from spinestab.care.io import read_daily
     from spinestab.care.pipeline import _resolve_jurisdiction
     from spinestab.core.i18n import Translator, resolve_language
-    from spinestab.core.results import MUSCLE_QUALITY_REQUIRED
-    from spinestab.dicom_out.sr import read_muscle_quality_csv
     from spinestab.record import show_record
     from spinestab.record.profile import build_profile
     from spinestab.store import get_patient
@@ -130,22 +178,7 @@ def inputs_from_record(
     tri = triage(profile, rules=rules, jurisdiction=_resolve_jurisdiction(jurisdiction))
     files = uow.files()
 
-    imaging = None
-    n, study = _by_id(timeline.imaging, used.get("imaging_study"))
-    if study is not None:
-        table = next(f for f in study.files if f.role == "table")
-        with files.local_path(table.sha256) as path:
-            rows = read_muscle_quality_csv(path, required=MUSCLE_QUALITY_REQUIRED)
-        imaging = ImagingPart(
-            rows=tuple(rows),
-            qa_pictures={
-                Path(f.name).stem.removeprefix("qa_"): files.get(f.sha256)
-                for f in study.files
-                if f.role == "qa_picture"
-            },
-            study=_label(t, "imaging", n, study),
-            made_by=_mask_made_by(t, study.options or {}),
-        )
+    imaging = _imaging_part(t, files, timeline, used)
     instability = None
     n, inst = _by_id(timeline.instability, used.get("instability_study"))
     if inst is not None:

@@ -38,7 +38,15 @@ def _csv(path: Path, cols: dict[str, np.ndarray]) -> None:
                     cells.append("true" if v else "false")
                 else:
                     cells.append(str(v))
-            f.write(",".join(cells) + "\n")
+            # a cell holding a comma or a quote (the prompts' message) is quoted, as csv does
+            f.write(",".join(_csv_cell(c) for c in cells) + "\n")
+
+
+def _csv_cell(text: str) -> str:
+    """Quote a CSV cell where it needs it (RFC 4180: comma, quote, line break)."""
+    if any(ch in text for ch in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _arrow(pa: object, x: np.ndarray, typ: object = None) -> object:
