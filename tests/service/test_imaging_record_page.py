@@ -50,7 +50,7 @@ def _articles(html: str) -> list[str]:
 
 
 def _level_cells(article: str) -> list[str]:
-    return [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<tr><td>(.*?)</td>", article)]
+    return [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<tr><td[^>]*>(.*?)</td>", article)]
 
 
 def test_assumed_level_names_are_marked_until_confirmed(client):
