@@ -109,8 +109,9 @@ HL7_CODES = {
 }  # fmt: skip
 #: UCUM units the Bundle may write (each a valid UCUM expression)
 UCUM_UNITS = {"%", "mm2", "mL", "deg", "1", "/d", "min", "{score}", "{steps}", "Hz"}
-#: SNOMED CT muscle codes not in §6.2 nor DICOM PS3.16 (docs/interop.md names them [R])
-UNVERIFIED_SNOMED = {"5709001", "6001004", "276167002"}
+#: SNOMED CT codes not in §6.2 nor DICOM PS3.16 (docs/interop.md names them [R]): three
+#: muscles, and the S1 vertebra (TotalSegmentator's SNOMED mapping; a morphometry of S1)
+UNVERIFIED_SNOMED = {"5709001", "6001004", "276167002", "65985001"}
 
 
 def dicom_snomed_meanings() -> dict[str, set[str]]:

@@ -146,6 +146,13 @@ def _validated(resource: dict[str, Any]) -> None:
     model.model_validate(resource)
 
 
+def add_morphometry(b: _Bundle, data: PatientExport, subject: dict) -> None:
+    """Add the morphometry studies (:mod:`spinestab.fhir.morphometry`)."""
+    from spinestab.fhir.morphometry import add_morphometry as add
+
+    add(b, data, subject)
+
+
 def build_bundle(data: PatientExport, *, timestamp: dt.datetime | None = None) -> dict[str, Any]:
     """Build the patient's FHIR R4B Bundle as JSON-ready dicts.
 
@@ -177,12 +184,14 @@ def build_bundle(data: PatientExport, *, timestamp: dt.datetime | None = None) -
     _referrals(b, data, subject)
     _imaging(b, data, subject)
     _instability(b, data, subject)
+    add_morphometry(b, data, subject)
     _movement(b, data, subject)
     _plan(b, data, subject)
     _triage(b, data, subject)
     _documents(b, data, subject)
     dates = [f.date for f in data.forms] + [i.date for i in data.imaging]
     dates += [i.date for i in data.instability] + [m.date for m in data.movement]
+    dates += [m.date for m in data.morphometry]
     if data.plan:
         dates.append(data.plan.created)
     if data.history:
@@ -942,7 +951,7 @@ def _triage(b: _Bundle, data: PatientExport, subject: dict) -> None:
 
 
 def _related(data: PatientExport, kind: str, study: str) -> list[dict[str, str]]:
-    if kind in ("imaging", "instability"):
+    if kind in ("imaging", "instability", "morphometry"):
         return [_ref(resource_id(data.pseudonym, "ImagingStudy", f"{kind}|{study}"))]
     if kind == "plan" and data.plan is not None:
         return [_ref(resource_id(data.pseudonym, "CarePlan", f"plan|{data.plan.version}"))]

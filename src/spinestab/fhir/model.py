@@ -20,6 +20,7 @@ __all__ = [
     "InstabilityExport",
     "LandmarkTrace",
     "MaskTrace",
+    "MorphometryExport",
     "MuscleMeasure",
     "PatientExport",
     "PlanExport",
@@ -29,6 +30,8 @@ __all__ = [
     "SegmentMeasure",
     "SourceDocument",
     "TriageExport",
+    "VertebraShape",
+    "WearableSensor",
 ]
 
 
@@ -141,6 +144,26 @@ class DayMovement:
 
 
 @dataclass(frozen=True)
+class VertebraShape:
+    """One vertebra of a morphometry study (``morphometry.json``'s keys; blanks as None)."""
+
+    level: str
+    measures: tuple[tuple[str, float | None], ...]  # (key, value): heights mm, losses %
+    deformity: str | None = None
+    genant_grade: int | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MorphometryExport:
+    """A vertebral morphometry study: one row per vertebra (CLINICAL_LOGIC.md §4.6)."""
+
+    study_id: str
+    date: dt.date
+    vertebrae: tuple[VertebraShape, ...]
+
+
+@dataclass(frozen=True)
 class WearableSensor:
     """A sensor of a wearable recording, as its ``wearable_summary.json`` names it (a Device).
 
@@ -246,6 +269,7 @@ class PatientExport:
     referrals: tuple[Referral, ...] = ()
     imaging: tuple[ImagingExport, ...] = ()
     instability: tuple[InstabilityExport, ...] = ()
+    morphometry: tuple[MorphometryExport, ...] = ()
     movement: tuple[DayMovement, ...] = ()
     sensors: tuple[WearableSensor, ...] = ()
     plan: PlanExport | None = None

@@ -31,6 +31,7 @@ from spinestab.fhir.model import (
     SegmentMeasure,
     SourceDocument,
 )
+from spinestab.fhir.morphometry import is_morphometry, morphometry_of_bundle
 from spinestab.fhir.read_provenance import study_provenance, with_landmarks, with_mask
 from spinestab.fhir.wearable import sensors_of_device
 
@@ -203,7 +204,7 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
     ]
     provenance = study_provenance(by_type)
     observations = by_type.get("Observation", [])
-    imaging, instability = [], []
+    imaging, instability, morphometry = [], [], []
     for study in by_type.get("ImagingStudy", []):
         url = f"urn:uuid:{study['id']}"
         mine = [
@@ -211,7 +212,9 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
             for o in observations
             if any(r.get("reference") == url for r in o.get("derivedFrom", []))
         ]
-        if any(_code(o.get("code"), c.LOCAL) in _MUSCLE_BY_CODE for o in mine) or study.get(
+        if is_morphometry(mine):
+            morphometry.append(morphometry_of_bundle(study, mine))
+        elif any(_code(o.get("code"), c.LOCAL) in _MUSCLE_BY_CODE for o in mine) or study.get(
             "modality"
         ):
             imaging.append(with_mask(_imaging_study(study, mine), provenance.get(url)))
@@ -228,6 +231,7 @@ def _read(by_type: dict, by_url: dict, pseudonym: str) -> PatientExport:
         referrals=tuple(referrals),
         imaging=tuple(imaging),
         instability=tuple(instability),
+        morphometry=tuple(morphometry),
         movement=movement,
         sensors=sensors_of_device(devices),
         plan=plan,

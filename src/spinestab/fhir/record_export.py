@@ -32,6 +32,7 @@ from spinestab.fhir.model import (
     HistoryExport,
     ImagingExport,
     InstabilityExport,
+    MorphometryExport,
     MuscleMeasure,
     PatientExport,
     PlanExport,
@@ -61,6 +62,7 @@ CARRIED_ROLES = {
         "input:landmarks_extension",
     ),
     "wearable": ("table", "prompts", "summary"),
+    "morphometry": ("result", "picture"),
 }
 #: the DICOM references of an imaging study, kept with it (a received study has no series)
 DICOM_REFS = "dicom_refs.json"
@@ -126,6 +128,7 @@ def export_from_record(
         ),
         imaging=reader.imaging(),
         instability=reader.instability(),
+        morphometry=reader.morphometry(),
         movement=reader.movement(),
         sensors=tuple(reader.sensors),
         plan=plan,
@@ -343,35 +346,31 @@ class _RecordReader:
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(out)
 
+    def morphometry(self) -> tuple[MorphometryExport, ...]:
+        """Each stored morphometry study: its vertebrae, ``morphometry.json`` and pictures."""
+        from spinestab.fhir.morphometry import vertebrae_of_record
+
+        out = []
+        for n, study in enumerate(self.timeline.morphometry, start=1):
+            key = f"morphometry study {n}"
+            day = self._day(study.performed_on, study.created_at)
+            out.append(MorphometryExport(key, day, vertebrae_of_record(study.vertebrae)))
+            self._carry("morphometry", key, study.files, day)
+        self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
+        return tuple(out)
+
     def movement(self) -> tuple[DayMovement, ...]:
         """Each recording's days with their covered spans; its sensors in ``self.sensors``."""
-        from spinestab.fhir.wearable import (
-            day_spans,
-            sensors_from_summary,
-            spans_of_options,
-            summary_of,
-            with_spans,
-        )
+        from spinestab.fhir.wearable import recording_days
 
         days: list[DayMovement] = []
         for n, rec in enumerate(self.timeline.wearable, start=1):
             key = f"wearable recording {n}"
-            table = self._file(rec.files, "table")
-            if table is None:
+            if self._file(rec.files, "table") is None:
                 continue
-            summary: dict[str, Any] = {}
-            if (doc := self._file(rec.files, "summary")) is not None:
-                with self.uow.files().local_path(doc.sha256) as path:
-                    summary = summary_of(path)
-            self.sensors += sensors_from_summary(summary, recording=key)
-            spans = spans_of_options(rec.options)
-            parquet = [f for f in rec.files if f.name == "per_second.parquet"]
-            if parquet and not spans:
-                offset = summary.get("utc_offset_h", 0.0)
-                with self.uow.files().local_path(parquet[-1].sha256) as path:
-                    spans = day_spans(path, utc_offset_h=float(offset or 0.0))
-            with self.uow.files().local_path(table.sha256) as path:
-                days += with_spans(daily_movement(path, recording=key), spans)
+            found, sensors = recording_days(self.uow.files(), rec, key)
+            days += found
+            self.sensors += sensors
             self._carry("wearable", key, rec.files, rec.first_date or dt.date(1970, 1, 1))
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(days)

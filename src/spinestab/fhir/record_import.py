@@ -28,6 +28,7 @@ from spinestab.fhir.model import (
     DayMovement,
     ImagingExport,
     InstabilityExport,
+    MorphometryExport,
     PatientExport,
     SourceDocument,
 )
@@ -49,6 +50,7 @@ class StoredImport:
     imaging: int = 0
     instability: int = 0
     wearable: int = 0
+    morphometry: int = 0
     plan: str | None = None
     not_stored: tuple[str, ...] = ()
 
@@ -102,6 +104,7 @@ def import_into_record(
             "imaging": _import_imaging(uow, actor, name, data, docs, root, not_stored),
             "instability": _import_instability(uow, actor, name, data, docs, root, not_stored),
             "wearable": _import_wearable(uow, actor, name, data, docs, root, not_stored),
+            "morphometry": _import_morphometry(uow, actor, name, data, docs, root, not_stored),
         }
         plan = _import_plan(uow, actor, name, data, docs, not_stored)
     return StoredImport(
@@ -112,6 +115,7 @@ def import_into_record(
         imaging=counts["imaging"],
         instability=counts["instability"],
         wearable=counts["wearable"],
+        morphometry=counts["morphometry"],
         plan=plan,
         not_stored=tuple(not_stored),
     )
@@ -387,6 +391,50 @@ def _check_sensors(key: str, data: PatientExport, summary: Path | None) -> None:
             item=key,
             expected=_AS_EXPORTED,
         )
+
+
+def _import_morphometry(
+    uow: Any,
+    actor: Any,
+    name: str,
+    data: PatientExport,
+    docs: dict[tuple[str, str], list[SourceDocument]],
+    root: Path,
+    not_stored: list[str],
+) -> int:
+    from spinestab.fhir.morphometry import vertebrae_of_file
+    from spinestab.record import save_morphometry
+    from spinestab.store.morphometry_models import MorphometryStudy
+
+    def store(study: MorphometryExport, result: Path, files: dict[str, list[Path]]) -> None:
+        if sorted(vertebrae_of_file(result), key=repr) != sorted(study.vertebrae, key=repr):
+            raise InputError(
+                "the Observations of a morphometry study disagree with its attached "
+                "morphometry.json",
+                item=study.study_id,
+                expected=_AS_EXPORTED,
+            )
+        saved = save_morphometry(
+            uow,
+            actor,
+            name,
+            result,
+            pictures=files.get("picture", []),
+            source=f"FHIR Bundle of {data.pseudonym}: {study.study_id}",
+        )
+        # the date the study was taken, as received (save_morphometry takes none)
+        uow.session.get(MorphometryStudy, saved.id).performed_on = study.date
+
+    studies = [(study.study_id, study) for study in data.morphometry]
+    return _import_studies(
+        "morphometry",
+        studies,
+        docs,
+        root,
+        not_stored,
+        main=("result", "morphometry.json"),
+        store=store,
+    )
 
 
 def _ordinal(key: str) -> tuple[int, str]:

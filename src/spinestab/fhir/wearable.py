@@ -38,6 +38,7 @@ __all__ = [
     "SPANS_OPTION",
     "day_spans",
     "device_resource",
+    "recording_days",
     "sensors_from_summary",
     "sensors_of_device",
     "spans_of_options",
@@ -232,3 +233,38 @@ def summary_of(path: Path) -> dict[str, Any]:
     """Read a stored ``wearable_summary.json`` (empty where it is not an object)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     return doc if isinstance(doc, dict) else {}
+
+
+def recording_days(
+    files: Any, recording: Any, key: str
+) -> tuple[tuple[DayMovement, ...], list[WearableSensor]]:
+    """Return a stored recording's days (with their covered spans) and its sensors.
+
+    Parameters
+    ----------
+    files : ArtifactStore
+        The record's file store (``uow.files()``).
+    recording : WearableOut
+        The stored recording (its files and options).
+    key : str
+        The recording's name in the Bundle (``wearable recording N``).
+
+    """
+    from spinestab.fhir.carried import daily_movement
+
+    def one(role: str) -> Any:
+        return next((f for f in recording.files if f.role == role), None)
+
+    summary: dict[str, Any] = {}
+    if (doc := one("summary")) is not None:
+        with files.local_path(doc.sha256) as path:
+            summary = summary_of(path)
+    spans = spans_of_options(recording.options)
+    parquet = [f for f in recording.files if f.name == "per_second.parquet"]
+    if parquet and not spans:
+        offset = float(summary.get("utc_offset_h") or 0.0)
+        with files.local_path(parquet[-1].sha256) as path:
+            spans = day_spans(path, utc_offset_h=offset)
+    with files.local_path(one("table").sha256) as path:
+        days = with_spans(daily_movement(path, recording=key), spans)
+    return days, sensors_from_summary(summary, recording=key)
