@@ -115,8 +115,10 @@ def import_command(
         held = (
             f"{escape(data.pseudonym)}: {len(data.forms)} forms, "
             f"{len(data.referrals)} referrals, "
-            f"{len(data.imaging)} imaging and {len(data.instability)} instability studies, "
-            f"{len(data.movement)} wearable days, {len(data.documents)} attached files, "
+            f"{len(data.imaging)} imaging, {len(data.instability)} instability and "
+            f"{len(data.morphometry)} morphometry studies, "
+            f"{len(data.movement)} wearable days ({len(data.sensors)} sensors), "
+            f"{len(data.documents)} attached files, "
             f"plan {plan}"
         )
         if check:
@@ -140,6 +142,7 @@ def import_command(
         for n, what in (
             (done.imaging, "imaging studies"),
             (done.instability, "instability studies"),
+            (done.morphometry, "morphometry studies"),
             (done.wearable, "wearable recordings"),
         )
         if n
