@@ -117,6 +117,14 @@ def test_musclemap_study_mask_versions_and_cli_equality(client, tmp_path):
     assert got.headers["x-mask-version"] == "1"
     assert np.array_equal(read_nifti_bytes(got.content, source="m", as_labels=True).data, mask.data)
     _check_crop_and_cache(client, study, mask)
+    # the viewer's way: the same NIfTI gzip-encoded by HTTP (the client inflates it)
+    url = f"{API}/imaging/{study}/volume?transfer=http"
+    plain = client.get(url)
+    assert plain.headers["content-encoding"] == "gzip"
+    assert plain.headers["content-type"] == "application/octet-stream"
+    assert plain.content == gzip.decompress(volume.content)  # inflated by httpx: plain NIfTI
+    assert plain.headers["etag"] != volume.headers["etag"]
+    assert client.get(url, headers={"If-None-Match": plain.headers["etag"]}).status_code == 304
 
     # version 1's stored rows equal `spinestab mri` on the same image and mask
     first = _result(client, study, 1)

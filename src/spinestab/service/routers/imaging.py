@@ -38,7 +38,15 @@ from spinestab.errors import (
     RefusedError,
 )
 from spinestab.service.deps import ClinicianUser, MaybeUser, StateDep
-from spinestab.service.nifti_http import NIFTI, etag_of, nifti_response, not_modified
+from spinestab.service.nifti_http import (
+    NIFTI,
+    MaskGetQuery,
+    VolumeGetQuery,
+    etag_of,
+    nifti_response,
+    nifti_transfer_gzip,
+    not_modified,
+)
 
 __all__ = ["actor_of", "record_call", "router", "unit_of_work"]
 
@@ -244,28 +252,21 @@ def show_study(pseudonym: str, study: int, uow: UowDep, user: ClinicianUser) -> 
 
 @router.get("/{study}/volume", response_class=Response, responses={200: {"content": {NIFTI: {}}}})
 def get_volume(
-    pseudonym: str, study: int, request: Request, uow: UowDep, user: ClinicianUser
+    pseudonym: str,
+    study: int,
+    request: Request,
+    uow: UowDep,
+    user: ClinicianUser,
+    query: Annotated[VolumeGetQuery, Query()],
 ) -> Response:
     """Return the series' image as NIfTI (``.nii.gz``; DICOM converted on the server)."""
     from spinestab.record.image_series import volume_bytes
 
     data = record_call(volume_bytes, uow, actor_of(user), pseudonym, study)
     disposition = f'attachment; filename="study{study}.nii.gz"'
+    if query.transfer == "http":
+        return nifti_transfer_gzip(request, data, {"Content-Disposition": disposition})
     return nifti_response(request, data, etag_of(data), {"Content-Disposition": disposition})
-
-
-class MaskGetQuery(BaseModel):
-    """Which mask version, and whether cropped to its labels' box (the viewer's fast path)."""
-
-    version: int | None = Field(
-        default=None, ge=1, description="Mask version (default: the latest)"
-    )
-    crop: bool = Field(
-        default=False,
-        description="Crop to the box of the labelled voxels (a NIfTI of its own, its affine "
-        "placing it where it lies); X-Mask-Crop-Origin: the box's first voxel i,j,k in the "
-        "series' grid, X-Mask-Full-Shape: the grid's shape",
-    )
 
 
 @router.get("/{study}/mask", response_class=Response, responses={200: {"content": {NIFTI: {}}}})

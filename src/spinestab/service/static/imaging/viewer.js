@@ -699,7 +699,8 @@
       : { version: latestMask, promise: fetchMask(latestMask) };
     const fetched = Promise.all([
       fetchOk(api).then((r) => r.json()),
-      loadNifti(api + "/volume", "volume.nii.gz"),
+      // gzip-encoded by HTTP: the browser inflates it off this thread (see nifti_http.py)
+      loadNifti(api + "/volume?transfer=http", "volume.nii"),
     ]).then((both) => {
       mark("volume");
       return both;
