@@ -41,6 +41,9 @@
     backColor: [0, 0, 0, 1],
     crosshairColor: [1, 1, 0, 0.6],
     multiplanarForceRender: false,
+    // axial from the first frame: the default (planes with a 3D render) would draw the
+    // volume rendering once for nothing when the volume arrives
+    sliceType: window.niivue.SLICE_TYPE.AXIAL,
     logLevel: "error",
   });
   window.spinestabViewer = { nv: nv, state: state }; // for tests and the benchmark
