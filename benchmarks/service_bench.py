@@ -149,72 +149,76 @@ class Server:
         self._log.close()
 
 
-async def _client(base: str, index: int) -> tuple[httpx.AsyncClient, str]:
-    client = httpx.AsyncClient(base_url=base, timeout=30)
-    response = await client.post(
-        "/api/v1/auth/login", json={"username": f"bench{index:03d}", "password": PASSWORD}
+async def _login(base: str, index: int) -> dict[str, str]:
+    """Log one client in; return its cookie header and CSRF token."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        response = await client.post(
+            "/api/v1/auth/login", json={"username": f"bench{index:03d}", "password": PASSWORD}
+        )
+        response.raise_for_status()
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        return {"cookie": cookie, "csrf": response.json()["csrf_token"]}
+
+
+def _scenario(server, *, clients, requests, first, seconds, patients, make_request):
+    """Run one scenario with the load generator in a process of its own (benchmarks.http_load)."""
+
+    async def login_all():
+        return await asyncio.gather(*(_login(server.base, i) for i in range(clients)))
+
+    sessions = asyncio.run(login_all())
+    host = f"127.0.0.1:{server.port}"
+    job = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "seconds": seconds,
+        "clients": sessions,
+        "requests": [make_request(host, n, patients) for n in range(first, first + requests)],
+    }
+    server_cpu = _tree_cpu_seconds(server.process.pid)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.http_load"],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
-    response.raise_for_status()
-    return client, response.json()["csrf_token"]
-
-
-async def _scenario(base, *, clients, requests, first, seconds, patients, make_request, server_pid):
-    sessions = await asyncio.gather(*(_client(base, i) for i in range(clients)))
-    server_cpu = _tree_cpu_seconds(server_pid)
-    client_cpu = time.process_time()
-    counter = iter(range(first, first + requests))  # request numbers: new forms each run
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(client, csrf):
-        nonlocal errors
-        for n in counter:
-            if time.perf_counter() > deadline:
-                return
-            start = time.perf_counter()
-            response = await make_request(client, csrf, n, patients)
-            latencies.append((time.perf_counter() - start) * 1000)
-            if response.status_code >= 400:
-                errors += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(c, t) for c, t in sessions))
-    wall = time.perf_counter() - start
-    client_cpu = time.process_time() - client_cpu
-    server_after = _tree_cpu_seconds(server_pid)
+    server_after = _tree_cpu_seconds(server.process.pid)
     server_cpu = None if server_cpu is None or server_after is None else server_after - server_cpu
-    for client, _ in sessions:
-        await client.aclose()
-    latencies.sort()
+    result = json.loads(done.stdout)
+    latencies = sorted(result["latencies_ms"])
+    errors = sum(count for status, count in result["statuses"].items() if int(status) >= 400)
     return {
         "requests": len(latencies),
         "errors": errors,
         "p50_ms": statistics.median(latencies),
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "max_ms": latencies[-1],
-        "rps": len(latencies) / wall,
+        "rps": len(latencies) / result["wall_s"],
         "server_cpu_ms": (server_cpu * 1000 / len(latencies)) if server_cpu is not None else None,
-        "client_cpu_ms": client_cpu * 1000 / len(latencies),
+        "client_cpu_ms": result["cpu_s"] * 1000 / len(latencies),
         "load": os.getloadavg()[0],
     }
 
 
-async def _record_page(client, csrf, n, patients):
-    return await client.get(f"/patients/B-{n % patients:03d}")
+def _record_page(host: str, n: int, patients: int) -> str:
+    return (
+        f"GET /patients/B-{n % patients:03d} HTTP/1.1\r\nHost: {host}\r\nCookie: {{cookie}}\r\n\r\n"
+    )
 
 
 FIRST_DAY = dt.date(2020, 1, 1)
 
 
-async def _form_submit(client, csrf, n, patients):
+def _form_submit(host: str, n: int, patients: int) -> str:
     # A new form each time: the record refuses the same form twice.
     date = FIRST_DAY + dt.timedelta(days=n // patients)
-    body = {"instrument": "nrs", "date": date.isoformat(), "answers": {"pain": n % 11}}
-    return await client.post(
-        f"/api/v1/patients/B-{n % patients:03d}/forms",
-        content=json.dumps(body),
-        headers={"X-CSRF-Token": csrf, "content-type": "application/json"},
+    body = json.dumps({"instrument": "nrs", "date": date.isoformat(), "answers": {"pain": n % 11}})
+    return (
+        f"POST /api/v1/patients/B-{n % patients:03d}/forms HTTP/1.1\r\nHost: {host}\r\n"
+        "Cookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
     )
 
 
@@ -261,17 +265,14 @@ def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
                     ("record page", _record_page),
                     ("form submit", _form_submit),
                 ):
-                    result = asyncio.run(
-                        _scenario(
-                            server.base,
-                            clients=clients,
-                            requests=args.requests if clients > 1 else args.requests // 5,
-                            first=first,
-                            seconds=args.seconds,
-                            patients=args.patients,
-                            make_request=request,
-                            server_pid=server.process.pid,
-                        )
+                    result = _scenario(
+                        server,
+                        clients=clients,
+                        requests=args.requests if clients > 1 else args.requests // 5,
+                        first=first,
+                        seconds=args.seconds,
+                        patients=args.patients,
+                        make_request=request,
                     )
                     rows.append((database, name + label, result))
                 first += args.requests

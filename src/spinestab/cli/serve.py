@@ -121,9 +121,9 @@ def serve(
         "log_level": "info",
     }
     if workers == 1:
-        from spinestab.service.asgi import freeze_startup_objects
+        from spinestab.service.asgi import prepare_to_serve
 
-        freeze_startup_objects()
+        prepare_to_serve(app)
         uvicorn.run(app, **options)
         return
     # Several processes: each builds its own app from the same settings; the flag is
