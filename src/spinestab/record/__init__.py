@@ -43,7 +43,7 @@ from spinestab.record.results import (
     save_wearable_folder,
 )
 from spinestab.record.sessions import save_session_rows, save_sessions, save_sessions_file
-from spinestab.record.timeline import show_record
+from spinestab.record.timeline import reads_of, record_revision, replay_reads, show_record
 from spinestab.record.uploads import (
     UPLOAD_KINDS,
     get_uploads,
@@ -70,6 +70,9 @@ __all__ = [
     "plan_files",
     "progress_plan",
     "read_file",
+    "reads_of",
+    "record_revision",
+    "replay_reads",
     "retract_assessment",
     "save_form",
     "save_form_file",

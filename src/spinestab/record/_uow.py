@@ -31,12 +31,13 @@ from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Table, bindparam, event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.errors import InputError, NotFoundError, RefusedError
 from spinestab.settings import Settings, get_settings
 from spinestab.store.artifacts import ArtifactStore, FileArtifactStore
-from spinestab.store.models import AuditEvent, Episode, Patient
+from spinestab.store.models import Artifact, AuditEvent, Episode, Patient
 
 __all__ = [
     "Actor",
@@ -186,12 +187,14 @@ class Record:
     """
 
     def __init__(self, factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
+        from spinestab.record.revision import track_writes
         from spinestab.store.db import IMMEDIATE
 
         self.engine = factory.kw["bind"]
         # SQLite: a unit of work takes the write lock when it begins (BEGIN IMMEDIATE)
         bind = self.engine.execution_options(**IMMEDIATE)
         self.factory = sessionmaker(bind, expire_on_commit=False)
+        track_writes(self.factory)  # which patients a unit of work changes: their revision
         self._audit_bind = bind
         # Reads: a deferred transaction (SQLite WAL: no lock, a snapshot from the first read)
         self.read_factory = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
@@ -200,11 +203,17 @@ class Record:
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
-        """One transaction: committed when the block ends, rolled back on any error."""
+        """One transaction: committed when the block ends, rolled back on any error.
+
+        The changed patients' revisions move on in it (:mod:`spinestab.record.revision`).
+        """
+        from spinestab.record.revision import bump_revisions
+
         session = self.factory()
         uow = UnitOfWork(session, self.artifacts)
         try:
             yield uow
+            bump_revisions(session)
             session.commit()
         except BaseException:
             session.rollback()
@@ -232,7 +241,7 @@ class Record:
             session.close()
             try:
                 self.write_audit_rows(uow._refusals)
-            except Exception as exc:
+            except Exception as exc:  # the read's own error is what the caller gets
                 log.warning("could not audit a refusal (%s)", type(exc).__name__)
             raise
         session.close()  # ends the read transaction (nothing to commit)
@@ -379,6 +388,8 @@ def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Pati
         )
     if uow.read_only:
         uow._patients[pseudonym] = patient
+    elif lock:
+        uow.session.info.setdefault("spinestab.touched_patients", set()).add(patient.id)
     return patient
 
 
@@ -481,20 +492,7 @@ def ensure_artifact_row(
     created_at: dt.datetime | None = None,
 ) -> None:
     """Name an artifact in the ``artifacts`` table once (concurrent writers: first wins)."""
-    from spinestab.store.models import Artifact
-
-    values = {
-        "sha256": sha256,
-        "size_bytes": size_bytes,
-        "media_type": media_type,
-        "created_at": created_at or now(),
-    }
-    dialect = uow.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        uow.session.execute(pg_insert(Artifact).values(**values).on_conflict_do_nothing())
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        uow.session.execute(sqlite_insert(Artifact).values(**values).on_conflict_do_nothing())
+    values = {"sha256": sha256, "size_bytes": size_bytes, "media_type": media_type}
+    values["created_at"] = created_at or now()
+    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
+    uow.session.execute(dialect.insert(Artifact).values(**values).on_conflict_do_nothing())

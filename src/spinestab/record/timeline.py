@@ -37,7 +37,7 @@ from spinestab.store.models import (
 )
 from spinestab.store.morphometry_models import MorphometryStudy
 
-__all__ = ["show_record"]
+__all__ = ["reads_of", "record_revision", "replay_reads", "show_record"]
 
 
 def _by_patient(model: Any, *order: Any, load: Sequence[Any] = ()) -> Any:
@@ -145,6 +145,42 @@ def show_record(uow: UnitOfWork, actor: Actor, pseudonym: str) -> Timeline:
     )
     audit(uow, actor, "read", "record", patient.id, patient=patient)
     return timeline
+
+
+@service("read", "record")
+def record_revision(uow: UnitOfWork, actor: Actor, pseudonym: str) -> tuple[int, int]:
+    """Return ``(patient id, revision)`` of a patient's record as this read sees it.
+
+    Not audited itself: the read that follows is, or :func:`replay_reads` audits again the
+    reads a cached page was made from. Refused exactly as :func:`show_record` refuses.
+    """
+    authorize(actor, pseudonym, patient_may=True)
+    patient = find_patient(uow, pseudonym)
+    return patient.id, patient.revision
+
+
+#: An audited read as :func:`replay_reads` repeats it: (action, entity, entity id, detail).
+Read = tuple[str, str, int | None, Any]
+
+
+def reads_of(uow: UnitOfWork) -> tuple[Read, ...]:
+    """Return the reads audited so far in a read unit of work (for :func:`replay_reads`)."""
+    return tuple((r["action"], r["entity"], r["entity_id"], r["detail"]) for r in uow._audit_rows)
+
+
+@service("read", "record")
+def replay_reads(
+    uow: UnitOfWork, actor: Actor, pseudonym: str, reads: Sequence[Read], *, staff_only: bool
+) -> None:
+    """Audit, for this actor and now, the reads a page shown again was made from.
+
+    A page kept by revision (the web app's record page) is shown without reading the record
+    again; every showing is audited as the read it shows, row for row.
+    """
+    authorize(actor, pseudonym, patient_may=not staff_only)
+    patient = find_patient(uow, pseudonym)
+    for action, entity, entity_id, detail in reads:
+        audit(uow, actor, action, entity, entity_id, patient=patient, detail=detail)
 
 
 def _files_of_studies(

@@ -8,7 +8,7 @@ route without one fails the tests.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,6 +21,7 @@ from spinestab.store import session_scope
 if TYPE_CHECKING:
     from spinestab.record import Record
     from spinestab.service.jobs import JobFunction, WorkerPool
+    from spinestab.service.record_page import PageCache
     from spinestab.service.settings import ServiceSettings
 
 __all__ = [
@@ -75,6 +76,14 @@ class AppState:
     pool: WorkerPool | None
     templates: Any
     record: Record
+    #: The record pages kept by revision (spinestab.service.record_page), per process.
+    record_pages: PageCache = field(default_factory=lambda: _page_cache())
+
+
+def _page_cache() -> PageCache:
+    from spinestab.service.record_page import PageCache
+
+    return PageCache()
 
 
 async def get_state(request: Request) -> AppState:

@@ -101,6 +101,8 @@ class Patient(Base):
     birth_year: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     created_by: Mapped[str | None] = mapped_column(String(128))
+    #: Moves on with every write to the record (spinestab.record.revision): caches key on it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     #: The patient's stored questionnaires (retracted ones and migration duplicates left
     #: out), oldest first; read-only: forms are written through spinestab.record.

@@ -15,13 +15,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from starlette.datastructures import UploadFile
 
 from spinestab.errors import InputError
 from spinestab.service import records, views
 from spinestab.service.deps import ClinicianUser, StateDep
 from spinestab.service.intake import INSTRUMENT_ORDER
-from spinestab.service.pages.render import page_language, render
+from spinestab.service.pages.render import page_context, page_language, render
+from spinestab.service.record_page import KeptPage, can_fill, fill_in, masked, read_record_page
 
 __all__ = ["PICTURE_ROLES", "record_page", "router"]
 
@@ -64,25 +66,67 @@ def record_page(
     error: str | None = None,
     notice: str | None = None,
 ) -> Response:
-    """Render the record: red flags first, plans, intake, uploads and jobs, results, scores."""
-    record, uploads = records.record_with_uploads(state.record, user, pseudonym)
-    return render(
-        request,
-        "clinician/record.html",
-        status=status,
-        pseudonym=pseudonym,
-        record=record,
-        charts=records.score_charts(record),
-        instruments=INSTRUMENT_ORDER,
-        saved=request.query_params.get("saved") in (*INSTRUMENT_ORDER, "history"),
-        events=views.timeline_events(record),
-        uploads=uploads,
-        jobs=_jobs(state, pseudonym),
-        active=records.approved_plan(record),
-        error=error,
-        notice=notice,
-        zone=views.pain_zone,
+    """Render the record: red flags first, plans, intake, uploads and jobs, results, scores.
+
+    A plain showing (no notice, refusal or saved-form note) is kept by the record's revision
+    and shown again until the record changes (:mod:`spinestab.service.record_page`).
+    """
+    saved = request.query_params.get("saved") in (*INSTRUMENT_ORDER, "history")
+    if status != 200 or error or notice or saved or not can_fill(user):
+        record, uploads = records.record_with_uploads(state.record, user, pseudonym)
+        return render(
+            request,
+            "clinician/record.html",
+            status=status,
+            pseudonym=pseudonym,
+            jobs=_jobs(state, pseudonym),
+            saved=saved,
+            error=error,
+            notice=notice,
+            **_record_context(record, uploads),
+        )
+    cache = state.record_pages
+    found = read_record_page(
+        state.record,
+        user,
+        pseudonym,
+        cache=cache,
+        variant=(page_language(request), request.url.path),
     )
+    env = state.templates.env
+    kept = found.kept
+    if kept is None:
+        assert found.timeline is not None and found.uploads is not None
+        context = page_context(request, principal=masked(user, cache.marks)) | {
+            "pseudonym": pseudonym,
+            "jobs_html": Markup(cache.marks.jobs),
+            "saved": False,
+            "error": None,
+            "notice": None,
+        }
+        html = env.get_template("clinician/record.html").render(
+            context | _record_context(found.timeline, found.uploads)
+        )
+        kept = KeptPage(html, found.reads)
+        cache.put(found.key, kept)
+    jobs_html = env.get_template("clinician/_jobs.html").render(
+        page_context(request)
+        | {"pseudonym": pseudonym, "jobs": _jobs(state, pseudonym), "job_error": None}
+    )
+    return HTMLResponse(fill_in(kept, cache.marks, principal=user, jobs_html=jobs_html))
+
+
+def _record_context(record: dict[str, Any], uploads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the record page's context made from the record (no part of the request)."""
+    return {
+        "record": record,
+        "charts": records.score_charts(record),
+        "instruments": INSTRUMENT_ORDER,
+        "events": views.timeline_events(record),
+        "uploads": uploads,
+        "active": records.approved_plan(record),
+        "zone": views.pain_zone,
+    }
 
 
 @router.get("/patients/{pseudonym}")

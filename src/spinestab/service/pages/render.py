@@ -18,6 +18,7 @@ from spinestab.service.static_files import static_url
 __all__ = [
     "LANG_COOKIE",
     "make_templates",
+    "page_context",
     "page_language",
     "render",
     "render_error",
@@ -82,12 +83,13 @@ def page_language(request: Request) -> str:
     )
 
 
-def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render template ``name`` with the common page context."""
+def page_context(request: Request, *, principal: Any = None) -> dict[str, Any]:
+    """Return the context every page has (``principal``: the request's unless given)."""
     state = request.app.state.spinestab
-    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = getattr(request.state, "principal", None)
     language = page_language(request)
-    base = {
+    return {
         "t": messages(language),
         "rule": partial(rule_html, language=language),
         "lang": language,
@@ -97,7 +99,14 @@ def render(request: Request, name: str, *, status: int = 200, **context: Any) ->
         "path": request.url.path,
         "settings": state.settings,
     }
-    return state.templates.TemplateResponse(request, name, base | context, status_code=status)
+
+
+def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render template ``name`` with the common page context."""
+    templates = request.app.state.spinestab.templates
+    return templates.TemplateResponse(
+        request, name, page_context(request) | context, status_code=status
+    )
 
 
 def render_error(request: Request, *, status: int, detail: str) -> HTMLResponse:
