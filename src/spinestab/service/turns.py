@@ -13,7 +13,9 @@ their short audit write. Measured with ``python -m benchmarks service`` (docs/we
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -22,27 +24,109 @@ from sqlalchemy.engine import Engine
 
 from spinestab.record import Record, UnitOfWork
 
-__all__ = ["ServiceRecord", "sqlite_turn"]
+try:  # POSIX: the turn is also taken across processes (several workers, one file)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: turns within the process only
+    fcntl = None  # type: ignore[assignment]
 
-#: One lock per SQLite engine: the process's units of work on it take turns (see
-#: :class:`ServiceRecord`). Weak keys: a disposed and dropped engine takes its lock along.
-_SQLITE_TURNS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+__all__ = ["ServiceRecord", "Turn", "sqlite_turn"]
+
+
+class Turn:
+    """The turn the units of work on one SQLite database take, in this process and across.
+
+    In the process a lock (re-entrant: a unit of work may open another); across processes
+    (``spinestab serve --workers N`` on one file) an advisory lock on a file beside the
+    database (``<database>.turn``), taken by the thread that holds the process's lock. The
+    waiting process polls it with sleeps of 0.5-5 ms (SQLite's own busy handler sleeps up
+    to 100 ms between tries); after ``timeout`` it goes on without it, as without the
+    in-process lock (the unit of work then waits on SQLite as before).
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        self._held = False
+        if path and fcntl is not None:
+            with contextlib.suppress(OSError):
+                self._fd = os.open(path + ".turn", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the turn (as :meth:`threading.RLock.acquire`); True once taken."""
+        start = time.monotonic()
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        self._depth += 1
+        if self._depth == 1 and self._fd is not None:
+            left = None if timeout < 0 else max(0.0, timeout - (time.monotonic() - start))
+            self._held = self._take_file(blocking, left)
+        return True
+
+    def _take_file(self, blocking: bool, timeout: float | None) -> bool:
+        assert self._fd is not None and fcntl is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if not blocking or (deadline is not None and time.monotonic() >= deadline):
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
+            except OSError:
+                return False
+
+    def release(self) -> None:
+        """Give the turn back."""
+        self._depth -= 1
+        if self._depth == 0 and self._held:
+            assert self._fd is not None and fcntl is not None
+            self._held = False
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+    def __enter__(self) -> Turn:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+#: One turn per SQLite engine (see :class:`ServiceRecord`). Weak keys: a disposed and
+#: dropped engine takes its turn along.
+_SQLITE_TURNS: weakref.WeakKeyDictionary[Engine, Turn] = weakref.WeakKeyDictionary()
 _TURNS_GUARD = threading.Lock()
 
 
-def sqlite_turn(engine: Engine) -> threading.RLock | None:
-    """Return the lock the units of work on this SQLite engine take turns on (else None)."""
+def sqlite_turn(engine: Engine) -> Turn | None:
+    """Return the turn the units of work on this SQLite engine take (else None)."""
     if engine.dialect.name != "sqlite":
         return None
     with _TURNS_GUARD:
-        return _SQLITE_TURNS.setdefault(engine, threading.RLock())
+        turn = _SQLITE_TURNS.get(engine)
+        if turn is None:
+            database = engine.url.database
+            path = None if not database or database == ":memory:" else database
+            turn = _SQLITE_TURNS[engine] = Turn(path)
+        return turn
 
 
 class ServiceRecord(Record):
     """The record whose units of work on SQLite take turns in the process.
 
-    Other processes on the same file (a second worker, the CLI) still queue through
-    SQLite's busy timeout; on PostgreSQL nothing changes.
+    The other workers of ``spinestab serve`` take the same turn (a file lock); other
+    processes on the same file (the CLI) still queue through SQLite's busy timeout; on
+    PostgreSQL nothing changes.
     """
 
     @contextlib.contextmanager

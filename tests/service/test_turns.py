@@ -1,0 +1,72 @@
+"""The SQLite turn across processes (``spinestab.service.turns.Turn``: a file lock).
+
+Two :class:`Turn` objects on one database stand for two worker processes (each opens the
+lock file itself, and POSIX file locks are held per open file). The truths: while one holds
+the turn the other waits for it, and gets it a few milliseconds after it is given back;
+a waiter gives up after its timeout and goes on without it (as it would on SQLite's own
+waiting); a turn taken again in the same thread is one turn.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from spinestab.service import turns
+
+pytestmark = pytest.mark.skipif(turns.fcntl is None, reason="file locks are POSIX only")
+
+
+def test_a_second_process_waits_for_the_turn_and_gets_it_when_given_back(tmp_path):
+    path = str(tmp_path / "db.sqlite3")
+    first, second = turns.Turn(path), turns.Turn(path)
+    assert first.acquire()
+    got = threading.Event()
+    waited: list[float] = []
+    held: list[bool] = []
+
+    def take() -> None:
+        start = time.monotonic()
+        second.acquire(timeout=10)
+        waited.append(time.monotonic() - start)
+        held.append(second._held)
+        got.set()
+        second.release()
+
+    taker = threading.Thread(target=take)
+    taker.start()
+    time.sleep(0.3)
+    assert not got.is_set()  # still waiting while the first holds it
+    given_back = time.monotonic()
+    first.release()
+    assert got.wait(5)
+    taker.join(5)
+    assert held == [True] and waited[0] >= 0.3
+    assert time.monotonic() - given_back < 0.2  # woken within a few ms, not SQLite's 100 ms
+
+
+def test_a_waiter_goes_on_without_the_turn_after_its_timeout(tmp_path):
+    path = str(tmp_path / "db.sqlite3")
+    first, second = turns.Turn(path), turns.Turn(path)
+    with first:
+        start = time.monotonic()
+        assert second.acquire(timeout=0.2)  # goes on, without the other process's turn
+        assert not second._held and 0.2 <= time.monotonic() - start < 2
+        second.release()
+    assert second.acquire(timeout=1) and second._held
+    second.release()
+
+
+def test_the_turn_taken_again_in_the_same_thread_is_one_turn(tmp_path):
+    path = str(tmp_path / "db.sqlite3")
+    first, second = turns.Turn(path), turns.Turn(path)
+    with first:
+        with first:
+            pass
+        # re-entrant: the inner release kept the file lock
+        assert second.acquire(blocking=False) and not second._held
+        second.release()
+    assert second.acquire(blocking=False) and second._held
+    second.release()
