@@ -425,20 +425,18 @@ def audit(
         uow.session.add(AuditEvent(**row))
 
 
+_OF_PATIENT = Episode.patient_id == bindparam("pid")
+_OPEN_EPISODE = select(Episode).where(_OF_PATIENT, Episode.ended_on.is_(None))
+_OPEN_EPISODE = _OPEN_EPISODE.order_by(Episode.number.desc()).limit(1)
+_LAST_EPISODE = select(func.max(Episode.number)).where(_OF_PATIENT)
+
+
 def current_episode(uow: UnitOfWork, actor: Actor, patient: Patient) -> Episode:
     """Return the patient's open episode of care (the latest without an end; made if none)."""
-    episode = uow.session.scalars(
-        select(Episode)
-        .where(Episode.patient_id == patient.id, Episode.ended_on.is_(None))
-        .order_by(Episode.number.desc())
-        .limit(1)
-    ).one_or_none()
+    episode = uow.session.scalars(_OPEN_EPISODE, {"pid": patient.id}).one_or_none()
     if episode is not None:
         return episode
-    number = (
-        uow.session.scalar(select(func.max(Episode.number)).where(Episode.patient_id == patient.id))
-        or 0
-    ) + 1
+    number = (uow.session.scalar(_LAST_EPISODE, {"pid": patient.id}) or 0) + 1
     episode = Episode(
         patient_id=patient.id,
         number=number,

@@ -214,8 +214,18 @@ def _value_in(column: Any, value: Any, *, source: str) -> Any:
     return value
 
 
+#: Columns left out of the archive: the record's revision is a cache key
+#: (spinestab.record.revision), not part of the record; a restored record counts anew.
+NOT_ARCHIVED = frozenset({("patients", "revision")})
+
+
 def _row(model: type[Base], obj: Any) -> dict[str, Any]:
-    return {c.name: _value_out(c, getattr(obj, c.key)) for c in model.__table__.columns}
+    table = model.__table__
+    return {
+        c.name: _value_out(c, getattr(obj, c.key))
+        for c in table.columns
+        if (table.name, c.name) not in NOT_ARCHIVED
+    }
 
 
 def record_rows(uow: UnitOfWork, patient: Patient) -> dict[str, list[dict[str, Any]]]:
