@@ -92,3 +92,33 @@ def test_assumed_level_names_are_marked_until_confirmed(client):
     assert {c.split()[0] for c in cells} >= {"T12", "L1", "L2"}
     assert "(assumed)" not in confirmed and "(doubtful)" not in confirmed
     assert "(assumed)" in earlier  # the earlier result keeps saying what it rested on
+
+
+def test_the_viewer_has_words_for_every_flag_the_analysis_names(client):
+    """Every study flag the CLI explains (and the level-name states) has words in both
+    languages; the viewer page carries them (its script shows them instead of the codes)."""
+    import html
+    import json
+
+    from spinestab.cli.mri import FLAG_TEXT
+    from spinestab.service.pages.imaging import FLAG_NAMES
+
+    assert set(FLAG_TEXT) | {"level_names_assumed", "level_names_doubtful"} <= set(FLAG_NAMES)
+    csrf = login(client, "doc")
+    files = [("image", (TS_IMAGE.name, TS_IMAGE.read_bytes(), "application/gzip"))]
+    made = client.post(f"{API}/imaging", files=files, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201, made.text
+    words = {}
+    for lang in ("en", "de"):
+        client.get(f"/lang/{lang}?next=/worklist")
+        page = client.get(f"/patients/P-A/imaging/{made.json()['study']}").text
+        found = re.search(r'data-flags="([^"]*)"', page)
+        assert found, "the viewer page carries no flag words"
+        words[lang] = json.loads(html.unescape(found.group(1)))
+        assert set(words[lang]) == set(FLAG_NAMES)
+        assert all(text and text != code for code, text in words[lang].items())
+    assert (
+        words["en"]["level_truncated_by_field_of_view"]
+        == FLAG_TEXT["level_truncated_by_field_of_view"]
+    )
+    assert all(words["de"][code] != words["en"][code] for code in FLAG_NAMES)
