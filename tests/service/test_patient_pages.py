@@ -87,3 +87,74 @@ def test_patient_forms_page_lists_follow_up_questionnaires(pa):
         assert f'href="/forms/{instrument}"' in page
     form = pa.get("/forms/odi").text
     assert 'action="/forms/odi"' in form and "/patients/" not in form
+
+
+# What a patient is told after positive red-flag answers (the urgencies and whether the
+# exercises stop are those of src/spinestab/clinical/data/redflags.yaml, from
+# CLINICAL_LOGIC.md §3: any CES item -> emergency, blocks; a history of cancer alone ->
+# urgent, blocks; a single malignancy feature such as unremitting night pain -> routine).
+CLINICIAN_WORDS = ("MRI", "GIRFT", "safety-net card", "referral", "pathway", "cauda equina")
+
+
+def test_patient_form_check_gives_the_patient_words_not_the_clinicians(pa):
+    ces = {"date": "2026-05-01", "item.saddle_numbness": "1"}
+    partial = pa.post("/forms/redflags/check", data=ces).text
+    assert "Go to the emergency department now." in partial
+    assert "Do not do your exercises until you have been checked." in partial
+    assert not [w for w in CLINICIAN_WORDS if w.lower() in partial.lower()]
+    cancer = pa.post(
+        "/forms/redflags/check", data={"date": "2026-05-01", "item.cancer_history": "1"}
+    )
+    assert "check by a doctor within a week" in cancer.text
+    assert "Do not do your exercises" in cancer.text
+    assert "NICE" not in cancer.text and "2-week-wait" not in cancer.text
+    night = {"date": "2026-05-01", "item.night_pain_unremitting": "1"}
+    routine = pa.post("/forms/redflags/check", data=night).text
+    assert "at your next appointment" in routine and "carry on with your exercises" in routine
+    assert "IFOMPT" not in routine
+
+
+def test_clinician_form_check_keeps_the_clinical_action(client):
+    client.headers["X-CSRF-Token"] = login(client, "doc")
+    ces = {"date": "2026-05-01", "item.saddle_numbness": "1"}
+    partial = client.post("/patients/P-A/forms/redflags/check", data=ces).text
+    # the catalogue's clinician action (redflags.yaml), with the imaging standard it names
+    assert "Emergency MRI (GIRFT/RCR 2023" in partial and "safety-net card" in partial
+    assert "Do not do your exercises until you have been checked." not in partial
+
+
+def test_me_forms_api_answers_red_flags_in_the_patients_words(pa):
+    screen = form_json("redflags", "2026-05-01", {"saddle_numbness": True, "cancer_history": True})
+    saved = pa.post(
+        "/api/v1/me/forms", content=screen, headers={"content-type": "application/json"}
+    )
+    assert saved.status_code == 201, saved.text
+    body = saved.json()
+    texts = [a["action"] for a in body["actions"] + body["open_red_flags"]]
+    assert texts and not [t for t in texts for w in CLINICIAN_WORDS if w in t]
+    by_urgency = {a["urgency"]: a["action"] for a in body["actions"]}
+    assert by_urgency["emergency"].startswith("Go to the emergency department now.")
+    assert body["blocked_plans"] == [] and all(a["blocks_exercise"] for a in body["actions"])
+    german = pa.post(
+        "/api/v1/me/forms",
+        content=form_json("redflags", "2026-05-02", {"fever_or_rigors": True}),
+        headers={"content-type": "application/json", "accept-language": "de"},
+    )
+    action = german.json()["actions"][0]
+    assert action["urgency"] == "same_day"
+    assert action["action"].startswith("Holen Sie sich heute ärztliche Hilfe")
+    assert "Notaufnahme" in action["action"]
+
+
+def test_saving_a_blocking_red_flag_form_leads_to_what_to_do(pa):
+    ces = {"date": "2026-05-01", "item.saddle_numbness": "1"}
+    saved = pa.post("/forms/redflags", data=ces, follow_redirects=False)
+    assert saved.headers["location"] == "/today?saved=redflags"
+    today = pa.get(saved.headers["location"]).text
+    assert "Your answers are saved" in today and "emergency department" in today
+    assert not [w for w in CLINICIAN_WORDS if w.lower() in today.lower()]
+    plan = pa.get("/api/v1/me/plan").json()
+    assert plan["status"] == "blocked"
+    assert [a["urgency"] for a in plan["actions"]] == ["emergency"]
+    assert not [w for w in CLINICIAN_WORDS if w in plan["actions"][0]["text"]]
+    assert "emergency department" in plan["actions"][0]["text"]

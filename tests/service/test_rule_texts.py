@@ -164,6 +164,10 @@ def test_german_pages_carry_no_unmarked_english_rule_text(service_settings, make
         today = patient.get("/today").text
         blocked_plan = patient.get("/api/v1/me/plan").json()
         assert blocked_plan["status"] == "blocked"
-        english = [a["text"] for a in blocked_plan["actions"]]
+        english = _rule_texts(state.record, "red_flag_cauda_equina")
         assert _unmarked(today, english) == []
         assert "Gehen Sie jetzt in die Notaufnahme. Üben Sie nicht." in today
+        # the API gives the patient the same words as the page, in their language
+        said = [a["text"] for a in blocked_plan["actions"]]
+        assert "Gehen Sie jetzt in die Notaufnahme. Üben Sie nicht." in said
+        assert not set(said) & set(english)

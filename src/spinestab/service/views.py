@@ -17,7 +17,9 @@ from typing import Any
 __all__ = [
     "blocked_actions",
     "exercise_cards",
+    "for_patient",
     "pain_zone",
+    "patient_flag_actions",
     "progression_changes",
     "safety_notes",
     "timeline_events",
@@ -163,6 +165,63 @@ def blocked_actions(plan_json: Mapping[str, Any], *, language: str) -> list[dict
             }
         )
     return out
+
+
+#: Red-flag urgencies, most urgent first (CLINICAL_LOGIC.md §3 rule engine table).
+URGENCY_ORDER = ("emergency", "same_day", "urgent", "routine")
+
+
+def patient_flag_actions(
+    actions: Sequence[Mapping[str, Any]], *, language: str
+) -> list[dict[str, Any]]:
+    """Return what a patient is told to do after positive red-flag answers, in their words.
+
+    The clinician's action text (referrals, imaging, pathways) is for clinicians; a patient
+    gets one plain text per urgency (``flag_patient.<urgency>`` in the service catalogue,
+    sourced there from CLINICAL_LOGIC.md §3) and whether to stop the exercises (from the
+    rule's ``blocks_exercise``). Most urgent first; one entry per urgency and stop/carry on.
+    """
+    from spinestab.service.i18n import messages
+
+    t = messages(language)
+    seen: dict[tuple[str, bool], dict[str, Any]] = {}
+    for action in actions:
+        urgency = str(action.get("urgency") or "routine")
+        if urgency not in URGENCY_ORDER:
+            urgency = "urgent"  # an unknown urgency is never played down
+        stop = bool(action.get("blocks_exercise"))
+        seen.setdefault(
+            (urgency, stop),
+            {
+                "urgency": urgency,
+                "blocks_exercise": stop,
+                "text": t(f"flag_patient.{urgency}"),
+                "exercise": t("flag_patient.stop" if stop else "flag_patient.continue"),
+            },
+        )
+    return sorted(
+        seen.values(),
+        key=lambda a: (URGENCY_ORDER.index(a["urgency"]), not a["blocks_exercise"]),
+    )
+
+
+def for_patient(result: Mapping[str, Any], *, language: str) -> dict[str, Any]:
+    """Return a stored form's result (``POST /me/forms``) with the patient's action texts.
+
+    Each red-flag action's and open red flag's ``action`` becomes the patient text of its
+    urgency and ``exercise`` says whether to stop the exercises (see
+    :func:`patient_flag_actions`); the clinician's text is not sent to the patient.
+    """
+    out = dict(result)
+    for key in ("actions", "open_red_flags"):
+        if isinstance(out.get(key), list):
+            out[key] = [_patient_action(a, language) for a in out[key]]
+    return out
+
+
+def _patient_action(action: Mapping[str, Any], language: str) -> dict[str, Any]:
+    said = patient_flag_actions([action], language=language)[0]
+    return dict(action) | {"action": f"{said['text']} {said['exercise']}"}
 
 
 def safety_notes(language: str) -> dict[str, list[str]]:

@@ -210,7 +210,17 @@ async def form_check(instrument: str, request: Request, user: PatientUser) -> Re
         result, error = records.check_form(document(instrument, await form_fields(request))), None
     except InputError as exc:
         result, error = None, str(exc)
-    return render(request, "clinician/_intake_result.html", result=result, error=error)
+    # the patient reads what to do now, not the clinician's referral text
+    actions = views.patient_flag_actions(
+        (result or {}).get("actions") or (), language=page_language(request)
+    )
+    return render(
+        request,
+        "clinician/_intake_result.html",
+        result=result,
+        error=error,
+        patient_actions=actions,
+    )
 
 
 @router.post("/forms/{instrument}")
@@ -221,7 +231,7 @@ async def form_save(
     instrument = _instrument(instrument)
     fields = await form_fields(request)
     try:
-        await run_in_threadpool(
+        saved = await run_in_threadpool(
             records.save_form, state.record, user, _own(user), document(instrument, fields)
         )
     except InputError as exc:
@@ -233,4 +243,7 @@ async def form_save(
             values=fields,
             error=str(exc),
         )
+    if any(flag.get("blocking") for flag in saved.get("open_red_flags", ())):
+        # a red flag that stops the exercises: Today says what to do instead, in their words
+        return RedirectResponse(f"/today?saved={instrument}", status_code=303)
     return RedirectResponse(f"/progress?saved={instrument}", status_code=303)

@@ -9,7 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from spinestab.service import records
 from spinestab.service.deps import PatientUser, StateDep
+from spinestab.service.pages.render import page_language
 from spinestab.service.routers.patients import _JSON_OBJECT, read_json_body
+from spinestab.service.views import blocked_actions, for_patient
 
 __all__ = ["router"]
 
@@ -23,15 +25,23 @@ def _own(user: PatientUser) -> str:
 
 
 @router.get("/plan")
-def my_plan(state: StateDep, user: PatientUser) -> dict[str, Any]:
+def my_plan(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
     """Return the approved active plan as ``plan.json`` has it (``exercises`` included).
 
     While a blocking red flag is open (or the plan is blocked): ``status`` blocked, the
     ``actions`` to take instead with their ``urgency``, and no exercises. Before any
-    approval: ``status`` none and no plan.
+    approval: ``status`` none and no plan. Each action's ``text`` is the patient's (the
+    care catalogue's, as the Today page and the handout say it); the clinician's text of a
+    red flag is not sent.
     """
     _own(user)
-    return records.me_plan(state.record, user)
+    plan = records.me_plan(state.record, user)
+    if plan.get("status") == "blocked":
+        said = blocked_actions(plan, language=page_language(request))
+        plan["actions"] = [
+            a | {"text": s["text"]} for a, s in zip(plan["actions"], said, strict=True)
+        ]
+    return plan
 
 
 @router.post("/sessions", status_code=201)
@@ -52,11 +62,15 @@ async def log_sessions(request: Request, state: StateDep, user: PatientUser) -> 
 async def add_own_form(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
     """Store a follow-up questionnaire; 422 for bad input.
 
-    The red-flag screen too: a blocking flag blocks the plan at once.
+    The red-flag screen too: a blocking flag blocks the plan at once. Each red-flag
+    ``action`` is the patient's text for its urgency (where to go, whether to stop the
+    exercises), not the clinician's.
     """
     pseudonym = _own(user)
     data = await read_json_body(request, source="form")
-    return await run_in_threadpool(records.save_form, state.record, user, pseudonym, data)
+    saved = await run_in_threadpool(records.save_form, state.record, user, pseudonym, data)
+    # the patient is told what to do in their words, not the clinician's referral text
+    return for_patient(saved, language=page_language(request))
 
 
 @router.get("/movement")
