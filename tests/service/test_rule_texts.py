@@ -53,7 +53,7 @@ def test_rule_text_translates_values_and_marks_prose():
     assert said.text == "STarT Back: hohes Risiko (Gesamtwert 7, psychosozial 5)."
     # a nested list of failed criteria, each translated
     said = rule_text("2024-03-05: sets 2 < 3, effort not logged", language="de", kind="progress")
-    assert said.text == "2024-03-05: Sätze 2 < 3, Anstrengung nicht protokolliert"
+    assert said.text == "05.03.2024: Sätze 2 < 3, Anstrengung nicht protokolliert"
     # a value that is English prose is never mixed into a German sentence
     said = rule_text(
         "Earlier positive red-flag screen (a new pain); the latest screen (2024-03-04) is "

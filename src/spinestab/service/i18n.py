@@ -16,14 +16,28 @@ mixed in silently.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from spinestab.core.i18n import LANGUAGES, Translator, catalogue
 
-__all__ = ["LANGUAGES", "Messages", "RuleText", "choose_language", "messages", "rule_text"]
+__all__ = [
+    "LANGUAGES",
+    "Messages",
+    "RuleText",
+    "choose_language",
+    "local_date",
+    "local_number",
+    "local_value",
+    "messages",
+    "red_flag_actions",
+    "rule_text",
+]
 
 DOMAIN = "service"
 
@@ -36,12 +50,79 @@ class Messages:
         self.language = self._translate.language
 
     def __call__(self, key: str, **values: Any) -> str:
-        """Return the text of ``key`` with ``{placeholders}`` filled in."""
+        """Return the text of ``key`` with ``{placeholders}`` filled in.
+
+        Numbers with decimals and dates among the values are written as the language
+        writes them (:func:`local_value`: "0,6" and "26.10.2026" in German).
+        """
+        if self.language != "en":
+            values = {name: local_value(v, self.language) for name, v in values.items()}
         return self._translate(key, **values)
 
     def has(self, key: str) -> bool:
         """Whether the catalogue has text for ``key``."""
         return self._translate.has(key)
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?\S*)?$")
+_DECIMAL = re.compile(r"^[-+]?\d+\.\d+$")
+
+
+def local_number(value: Any, language: str, *, digits: int | None = None) -> str:
+    """Return a number as ``language`` writes it (German: a decimal comma, no grouping).
+
+    ``digits`` fixes the decimals shown; by default whole numbers show none and others
+    up to 3. Not a number: returned as text unchanged.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if digits is None:
+        pattern = "0" if number.is_integer() else "0.###"
+    else:
+        pattern = "0." + "0" * digits if digits else "0"
+    return format_decimal(
+        number, format=pattern, locale=language if language in LANGUAGES else "en"
+    )
+
+
+def local_date(value: Any, language: str) -> str:
+    """Return a date (or ``YYYY-MM-DD[ HH:MM]`` text) as ``language`` writes it.
+
+    German: ``26.10.2026`` (and ``26.10.2026 15:19``); English keeps ISO 8601 as stored.
+    Anything else is returned as text unchanged.
+    """
+    if isinstance(value, dt.datetime):
+        value = value.isoformat(sep=" ", timespec="minutes")
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    text = str(value)
+    match = _ISO_DATE.match(text)
+    if language == "en" or match is None:
+        return text
+    year, month, day, time = match.groups()
+    return f"{day}.{month}.{year}" + (f" {time}" if time else "")
+
+
+def local_value(value: Any, language: str) -> Any:
+    """Return a placeholder value written as ``language`` writes numbers and dates.
+
+    Floats, decimal texts ("0.6") and dates change; whole numbers, codes (L4-L5) and
+    words stay as they are. English: unchanged.
+    """
+    if language == "en" or isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return local_number(value, language)
+    if isinstance(value, dt.date):
+        return local_date(value, language)
+    if isinstance(value, str):
+        if _DECIMAL.match(value):
+            return local_number(value, language, digits=len(value.split(".")[1]))
+        if _ISO_DATE.match(value):
+            return local_date(value, language)
+    return value
 
 
 @cache
@@ -73,7 +154,12 @@ class RuleText:
 
 
 #: Placeholders whose value is a list of nested rule texts: (kind, separator).
-_NESTED = {"criteria": ("criterion", ", "), "flags": ("flag", "; "), "derived": ("derived", "; ")}
+_NESTED = {
+    "criteria": ("criterion", ", "),
+    "flags": ("flag", "; "),
+    "derived": ("derived", "; "),
+    "flag_action": ("flag_action", "\n"),  # one red-flag action (it has "; " in it)
+}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 #: A value token that is no prose: a number (with a unit sign), a date, a code with a digit,
 #: an underscore or in capitals (L4-L5, S1, ODI), a section mark, or a dash.
@@ -161,4 +247,28 @@ def rule_text(text: str, *, language: str, kind: str, code: str | None = None) -
         values = {n: _value(n, v, language) for n, v in match.groupdict().items()}
         if all(v is not None for v in values.values()):
             return RuleText(target(key, **values))
+    if said := red_flag_actions(language).get(" ".join(text.split())):  # any kind quoting it
+        return RuleText(said)
     return RuleText(text, english=True)
+
+
+@cache
+def red_flag_actions(language: str) -> dict[str, str]:
+    """Return ``{English action: translation}`` of the bundled red-flag rules.
+
+    ``clinical/data/redflags.yaml`` has each rule's ``action`` in English (the text the
+    screen stores, with its sources) and beside it ``action_<language>``, a translation of
+    it. A screen scored with another rule file has no translation here and stays English.
+    """
+    from importlib import resources
+
+    from spinestab.core.safe_load import parse_yaml
+
+    path = resources.files("spinestab.clinical").joinpath("data/redflags.yaml")
+    raw = parse_yaml(path.read_text("utf-8"))
+    return {
+        " ".join(str(rule["action"]).split()): " ".join(str(rule[f"action_{language}"]).split())
+        for condition in raw["conditions"].values()
+        for rule in condition["rules"]
+        if rule.get(f"action_{language}")
+    }

@@ -9,10 +9,17 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
-from spinestab.service.i18n import LANGUAGES, choose_language, messages, rule_text
+from spinestab.service.i18n import (
+    LANGUAGES,
+    choose_language,
+    local_date,
+    local_number,
+    messages,
+    rule_text,
+)
 from spinestab.service.static_files import static_url
 
 __all__ = [
@@ -39,20 +46,41 @@ def make_templates() -> Jinja2Templates:
         # the templates ship with the package: compiled once, no file check per page
         auto_reload=False,
     )
-    env.filters["num"] = number_text
+    env.filters["num"] = _num_filter
+    env.filters["day"] = _day_filter
     env.globals["static_url"] = static_url
     return Jinja2Templates(env=env)
 
 
-def number_text(value: object) -> str:
-    """Return a number as a page shows it: whole without ``.0``, else to 1 decimal."""
+def number_text(value: object, *, language: str = "en", digits: int | None = None) -> str:
+    """Return a number as a page shows it, in the page's language (German: "0,6").
+
+    Without ``digits``: whole without ``.0``, else to 1 decimal; with ``digits``: that many
+    decimals. None or empty: a dash.
+    """
     if value is None or value == "":
         return "—"
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
-    return str(int(number)) if number.is_integer() else f"{number:.1f}"
+    if digits is None:
+        digits = 0 if number.is_integer() else 1
+    return local_number(number, language, digits=digits)
+
+
+@pass_context
+def _num_filter(context: Any, value: object, digits: int | None = None) -> str:
+    """``{{ x|num }}``, ``{{ x|num(2) }}``: a number in the page's language."""
+    return number_text(value, language=context.get("lang", "en"), digits=digits)
+
+
+@pass_context
+def _day_filter(context: Any, value: object) -> str:
+    """``{{ d|day }}``: a date (or ``YYYY-MM-DD[ HH:MM]``) in the page's language."""
+    if value is None or value == "":
+        return "—"
+    return local_date(value, context.get("lang", "en"))
 
 
 def rule_html(text: str | None, kind: str, code: str | None = None, *, language: str) -> Markup:
