@@ -18,6 +18,7 @@ plan in the same transaction, as a red-flag screen does. The patient's latest st
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 
 from spinestab.errors import InputError
+from spinestab.record._latest import newest_performed_first
 from spinestab.record._uow import (
     Actor,
     UnitOfWork,
@@ -150,13 +152,16 @@ def _measure(value: Any, source: str, item: str) -> float | None:
 
 
 def latest_morphometry(uow: UnitOfWork, patient: Patient) -> MorphometryStudy | None:
-    """Return the patient's latest morphometry study (any episode of care), or None."""
-    return uow.session.scalars(
-        select(MorphometryStudy)
-        .where(MorphometryStudy.patient_id == patient.id)
-        .order_by(MorphometryStudy.id.desc())
-        .limit(1)
-    ).one_or_none()
+    """Return the patient's latest morphometry study (any episode of care), or None.
+
+    Latest: performed last (:mod:`spinestab.record._latest`), not stored last.
+    """
+    studies = newest_performed_first(
+        uow.session.scalars(
+            select(MorphometryStudy).where(MorphometryStudy.patient_id == patient.id)
+        ).all()
+    )
+    return studies[0] if studies else None
 
 
 def vertebrae_in_force(
@@ -166,16 +171,17 @@ def vertebrae_in_force(
 
     A study of other levels (a cervical film after a lumbar one) never hides an earlier
     study's vertebrae; a later study of the same vertebra replaces its earlier measurement.
+    Later means performed later (:mod:`spinestab.record._latest`), not stored later.
     Returns the vertebra rows (cranio-caudal) and the ids of the studies they come from
     (newest first).
     """
     from spinestab.core.levels import level_sort_key
 
-    studies = uow.session.scalars(
-        select(MorphometryStudy)
-        .where(MorphometryStudy.patient_id == patient.id)
-        .order_by(MorphometryStudy.id.desc())
-    ).all()
+    studies = newest_performed_first(
+        uow.session.scalars(
+            select(MorphometryStudy).where(MorphometryStudy.patient_id == patient.id)
+        ).all()
+    )
     chosen: dict[str, MorphometryVertebra] = {}
     used: list[int] = []
     for study in studies:
@@ -241,6 +247,7 @@ def save_morphometry(
     inputs: Mapping[str, str | Path] | None = None,
     options: Mapping[str, Any] | None = None,
     source: str = "import",
+    performed_on: dt.date | None = None,
 ) -> MorphometryOut:
     """Save ``morphometry.json`` with the pictures of its graded vertebrae.
 
@@ -263,6 +270,8 @@ def save_morphometry(
         The analysis options (as the command line gave them).
     source : str
         How the study came in (``spinestab morphometry`` or ``import``).
+    performed_on : datetime.date, optional
+        When the films or images were taken, where known (orders the studies).
 
     Returns
     -------
@@ -290,6 +299,7 @@ def save_morphometry(
         patient_id=patient.id,
         episode_id=episode.id,
         unit=str(unit)[:8] if unit else None,
+        performed_on=performed_on,
         options=opts,
         result=_jsonable(dict(document)),
         content_hash=digest,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from spinestab.care.adherence import planned_adherence
 from spinestab.errors import InputError
+from spinestab.record._latest import newest_performed_first
 from spinestab.record._uow import Actor, UnitOfWork, current_episode
 from spinestab.store.models import (
     Assessment,
@@ -154,20 +155,23 @@ def _latest_per_key(
     """Each key's item from the newest of the episode's studies that holds it.
 
     ``study`` is the study table, its entity name and the role of its result file among the
-    record's files; ``items(path)`` reads that file into ``(key, item)`` pairs. A study of
-    other keys (levels) never hides an earlier study's; a later study of the same key
-    replaces its item. Returns ``key -> (item, study id)`` and the ids of the studies used
-    (newest first).
+    record's files; ``items(path)`` reads that file into ``(key, item)`` pairs. Newest means
+    performed last (:mod:`spinestab.record._latest`: an older MRI imported later does not
+    count as newer). A study of other keys (levels) never hides an earlier study's; a later
+    study of the same key replaces its item. Returns ``key -> (item, study id)`` and the
+    ids of the studies used (newest first).
     """
     model, entity, role = study
-    studies = uow.session.scalars(
-        select(model.id)
-        .where(model.patient_id == patient.id, model.episode_id == episode_id)
-        .order_by(model.id.desc())
-    ).all()
+    studies = newest_performed_first(
+        uow.session.execute(
+            select(model.id, model.performed_on, model.created_at).where(
+                model.patient_id == patient.id, model.episode_id == episode_id
+            )
+        ).all()
+    )
     chosen: dict[Key, tuple[Any, int]] = {}
     used: list[int] = []
-    for study_id in studies:
+    for study_id in (s.id for s in studies):
         sha = _artifact(uow, entity, study_id, role)
         if sha is None:
             continue

@@ -345,8 +345,12 @@ def save_imaging_folder(
     inputs: Mapping[str, str | Path] | None = None,
     options: Mapping[str, Any] | None = None,
     source: str = "spinestab mri",
+    performed_on: dt.date | None = None,
 ) -> ImagingOut:
-    """Save the output folder of ``spinestab mri`` (``muscle_quality.csv`` and the rest)."""
+    """Save the output folder of ``spinestab mri`` (``muscle_quality.csv`` and the rest).
+
+    ``performed_on``: when the images were taken, where known (orders the studies).
+    """
     folder = Path(folder)
     summary = folder / "summary.json"
     per_slice = folder / "per_slice.csv"
@@ -361,6 +365,7 @@ def save_imaging_folder(
         inputs=inputs,
         options=options,
         source=source,
+        performed_on=performed_on,
     )
 
 

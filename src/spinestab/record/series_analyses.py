@@ -52,6 +52,16 @@ def series_results(uow: UnitOfWork, patient_id: int, series_id: int) -> list[Ima
     ]
 
 
+def _series_performed_on(uow: UnitOfWork, patient_id: int, series_id: Any) -> Any:
+    """Return when the analysed series was taken (as said at upload), or None."""
+    from spinestab.store.imaging_models import ImageSeries
+
+    if not series_id:
+        return None
+    series = uow.session.get(ImageSeries, int(series_id))
+    return series.performed_on if series is not None and series.patient_id == patient_id else None
+
+
 def files_named(uow: UnitOfWork, entity: str, entity_id: int, role: str) -> list[RecordFile]:
     """Return the record files of one entity with one role."""
     return list(
@@ -239,6 +249,7 @@ def save_series_analysis(
             inputs=dict(inputs),
             options=dict(options),
             source="spinestab viewer",
+            performed_on=_series_performed_on(uow, patient.id, options.get("series")),
         )
     except AlreadyStoredError:
         series_id = options.get("series")
