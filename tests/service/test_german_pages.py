@@ -75,6 +75,7 @@ def pages(tmp_path_factory):
         "/patients/functional_high_risk",
         "/patients/functional_high_risk/plans/1",
         "/patients/structural_spondylolisthesis",
+        "/patients/structural_spondylolisthesis/plans/1",
         "/patients/low_risk_self_management",
     ]
     out: dict[tuple[str, str], str] = {}
@@ -158,3 +159,15 @@ def test_german_pages_write_dates_day_first(pages):
     english = _visible(pages["en", "/patients/red_flag_cauda_equina"])
     day = dt.date.fromisoformat(ISO_DATE.findall(english)[0])
     assert day.strftime("%d.%m.%Y") in _visible(pages["de", "/patients/red_flag_cauda_equina"])
+
+
+def test_the_structural_track_reason_reads_in_german(pages):
+    path = "/patients/structural_spondylolisthesis/plans/1"
+    english = "S1: dynamic instability at L4-L5 with concordant symptoms, with 16 weeks of"
+    assert english in _visible(pages["en", path])
+    german = _visible(pages["de", path])
+    assert (
+        "S1: dynamische Instabilität bei L4-L5 mit passenden Symptomen, nach 16 Wochen"
+        " erfolgloser aktiver Behandlung." in german
+    )
+    assert "Nur auf Englisch" not in german

@@ -159,6 +159,8 @@ _NESTED = {
     "flags": ("flag", "; "),
     "derived": ("derived", "; "),
     "flag_action": ("flag_action", "\n"),  # one red-flag action (it has "; " in it)
+    "s1_what": ("s1_what", "; "),  # the S1 structural findings
+    "s1_why": ("s1_why", "\n"),  # why S1 now (one reason)
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 #: A value token that is no prose: a number (with a unit sign), a date, a code with a digit,
