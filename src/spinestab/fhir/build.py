@@ -521,7 +521,7 @@ def _movement(b: _Bundle, data: PatientExport, subject: dict) -> None:
     """Add a Device per wearable sensor and per day its steps and posture minutes (§6.1)."""
     from spinestab.fhir.wearable import device_resource
 
-    devices = {}
+    devices: dict[str, str] = {}
     for sensor in data.sensors:
         rid = b.add(
             "Device", f"wearable|{sensor.recording}|{sensor.sensor}", device_resource(sensor)

@@ -65,7 +65,9 @@ def _imaging_part(t: Any, files: Any, timeline: Any, used: Mapping[str, Any]) ->
     labels, made_by = [], []
     for study_id in ids:  # newest first, as the profile lists them
         n, study = _by_id(timeline.imaging, study_id)
-        table = next((f for f in study.files if f.role == "table"), None) if study else None
+        if study is None:
+            continue
+        table = next((f for f in study.files if f.role == "table"), None)
         if table is None:
             continue
         with files.local_path(table.sha256) as path:
