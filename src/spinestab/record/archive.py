@@ -220,11 +220,11 @@ NOT_ARCHIVED = frozenset({("patients", "revision")})
 
 
 def _row(model: type[Base], obj: Any) -> dict[str, Any]:
-    table = model.__table__
+    name = model.__tablename__
     return {
         c.name: _value_out(c, getattr(obj, c.key))
-        for c in table.columns
-        if (table.name, c.name) not in NOT_ARCHIVED
+        for c in model.__table__.columns
+        if (name, c.name) not in NOT_ARCHIVED
     }
 
 
