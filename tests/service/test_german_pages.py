@@ -171,3 +171,15 @@ def test_the_structural_track_reason_reads_in_german(pages):
         " erfolgloser aktiver Behandlung." in german
     )
     assert "Nur auf Englisch" not in german
+
+
+def test_muscle_names_in_words_on_the_record_page(pages):
+    # functional_high_risk's bundled muscle_quality.csv has multifidus and erector_spinae rows
+    from spinestab.imaging.labels import MUSCLES
+
+    english = _visible(pages["en", "/patients/functional_high_risk"])
+    german = _visible(pages["de", "/patients/functional_high_risk"])
+    assert "erector spinae" in english
+    assert "Erector spinae" in german and "Multifidus" in german
+    for page in (english, german):
+        assert not [m for m in MUSCLES if "_" in m and m in page]  # no code such as erector_spinae
