@@ -183,3 +183,13 @@ def test_muscle_names_in_words_on_the_record_page(pages):
     assert "Erector spinae" in german and "Multifidus" in german
     for page in (english, german):
         assert not [m for m in MUSCLES if "_" in m and m in page]  # no code such as erector_spinae
+
+
+def test_a_red_flag_screen_counts_its_actions_in_the_right_number(pages):
+    seen = []
+    for (language, path), page in pages.items():
+        words = ("Maßnahme", "Maßnahmen") if language == "de" else ("action", "actions")
+        for n, word in re.findall(rf"(\d+) ({words[0]}|{words[1]})\b", _visible(page)):
+            seen.append((language, int(n), word))
+            assert word == (words[0] if int(n) == 1 else words[1]), (path, n, word)
+    assert seen  # the red-flag patient's screens are listed with their number of actions
