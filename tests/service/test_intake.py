@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -49,8 +50,24 @@ def test_check_scores_startback_as_typed_without_storing(doc):
     half = doc.post(
         "/patients/P-A/forms/startback/check", data={"date": "2026-05-01", "item.q1": "1"}
     )
-    assert "Missing" in half.text and "q9" in half.text.replace("bothersomeness", "q9")
+    assert "8 questions not answered yet" in half.text  # q2-q9: counted, not listed
     assert doc.get("/api/v1/patients/P-A").json()["assessments"] == []
+
+
+def test_check_names_the_questions_still_missing_in_words(doc):
+    from spinestab.service.i18n import messages
+
+    t = messages("en")
+    labels = {f.key: t(f.label_key) for f in intake_fields("startback")}
+    fields = {"date": "2026-05-01"} | {f"item.q{i}": "0" for i in range(1, 8)}
+    text = doc.post("/patients/P-A/forms/startback/check", data=fields).text
+    missing = html.unescape(re.search(r"Missing: ([^<]*)</p>", text).group(1))
+    assert missing.split("; ") == [labels["q8"], labels["q9"]]
+    assert "q8 (" not in text and labels["q8"] != "q8"
+    # a blank red-flag screen: too many to list, counted
+    everything = doc.post("/patients/P-A/forms/redflags/check", data={"date": "2026-05-01"}).text
+    n = len(intake_fields("redflags"))
+    assert f"{n} questions not answered yet" in everything
 
 
 def test_save_stores_and_returns_to_the_record(doc):

@@ -95,7 +95,13 @@ async def intake_check(
         result, error = records.check_form(document(instrument, await form_fields(request))), None
     except InputError as exc:
         result, error = None, str(exc)
-    return render(request, "clinician/_intake_result.html", result=result, error=error)
+    return render(
+        request,
+        "clinician/_intake_result.html",
+        result=result,
+        error=error,
+        fields=intake_fields(instrument),
+    )
 
 
 @router.post("/patients/{pseudonym}/forms/{instrument}")

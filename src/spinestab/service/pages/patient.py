@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from spinestab.errors import InputError
 from spinestab.service import records, summaries, views
 from spinestab.service.deps import PatientUser, StateDep
+from spinestab.service.intake import intake_fields
 from spinestab.service.pages.intake import (
     PATIENT_INSTRUMENTS,
     document,
@@ -220,6 +221,7 @@ async def form_check(instrument: str, request: Request, user: PatientUser) -> Re
         result=result,
         error=error,
         patient_actions=actions,
+        fields=intake_fields(instrument),
     )
 
 
