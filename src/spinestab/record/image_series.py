@@ -160,8 +160,17 @@ def _input_files(image: Path) -> list[tuple[str, Path]]:
     return [(image.name, image)]
 
 
+def _date(text: str | None) -> dt.date | None:
+    """Return the DICOM series' own date (``Volume.meta["study_date"]``), if its header has one."""
+    return dt.date.fromisoformat(text) if text else None
+
+
 class SeriesDetails(_Out):
-    """What is said about a series at upload: its mask's scheme and method, a description."""
+    """What is said about a series at upload: its mask's scheme and method, a description.
+
+    ``performed_on``: the day the series was acquired; when not given, a DICOM series' own
+    date (StudyDate, else SeriesDate, else AcquisitionDate) is taken.
+    """
 
     labels: str = "musclemap"
     mask_method: str = "imported"
@@ -233,7 +242,7 @@ def add_image_series(
         patient_id=patient.id,
         episode_id=current_episode(uow, actor, patient).id,
         description=(description or image.name)[:500],
-        performed_on=details.performed_on,
+        performed_on=details.performed_on or _date(volume.meta.get("study_date")),
         modality=volume.modality if volume.modality in ("CT", "MR") else None,
         source_kind="dicom" if image.is_dir() else "nifti",
         labels=scheme.name if not Path(labels).suffix else str(labels),

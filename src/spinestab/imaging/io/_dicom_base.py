@@ -5,6 +5,7 @@ DICOM (LPS+) positions become RAS+ by flipping the sign of x and y (:func:`_asse
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,6 +65,22 @@ def _pixel_error(ds: Any, src: str, exc: Exception) -> Exception:
         source=str(fname) if isinstance(fname, str) and fname else src,
         expected="complete, readable DICOM files",
     )
+
+
+def study_date(ds: Any) -> str | None:
+    """Return the day the series was acquired, ISO ``YYYY-MM-DD``, or None when not known.
+
+    The first valid of ``StudyDate``, ``SeriesDate`` and ``AcquisitionDate`` (DICOM DA,
+    ``YYYYMMDD``); an empty or malformed value is skipped, never an error: the date only
+    orders studies ("performed last"), and a missing one falls back to the day stored.
+    """
+    for name in ("StudyDate", "SeriesDate", "AcquisitionDate"):
+        text = str(getattr(ds, name, "") or "").strip()
+        try:
+            return dt.datetime.strptime(text, "%Y%m%d").date().isoformat()
+        except ValueError:
+            continue
+    return None
 
 
 def _check_slice_positions(along: np.ndarray, *, src: str) -> None:

@@ -21,6 +21,7 @@ from spinestab.imaging.io._dicom_base import (
     _assemble,
     _check_slice_positions,
     _pixel_error,
+    study_date,
 )
 from spinestab.imaging.io.dicom_multiframe import _stack_multiframe
 from spinestab.imaging.io.volume import Volume
@@ -210,6 +211,7 @@ def _stack_datasets(datasets: list[Any], *, src: str, info: DicomSeriesInfo) -> 
             "series_description": info.description,
             "transfer_syntax": str(getattr(first.file_meta, "TransferSyntaxUID", "")),
             "n_files": len(datasets),
+            "study_date": study_date(first),
         },
     )
 

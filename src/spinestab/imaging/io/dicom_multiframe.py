@@ -14,6 +14,7 @@ from spinestab.imaging.io._dicom_base import (
     _assemble,
     _pixel_error,
     _seq_item,
+    study_date,
 )
 from spinestab.imaging.io.volume import Volume
 
@@ -88,6 +89,7 @@ def _stack_multiframe(ds: Any, *, src: str, info: DicomSeriesInfo) -> Volume:
             "series_description": info.description,
             "transfer_syntax": str(getattr(ds.file_meta, "TransferSyntaxUID", "")),
             "n_files": 1,
+            "study_date": study_date(ds),
             "n_frames": frames,
         },
     )
