@@ -378,16 +378,64 @@ def _method_component(method: str) -> dict[str, Any]:
     return {"code": c.local("measurement-method", "Measurement method"), "valueString": method}
 
 
+#: The conclusion of every measurement report: what spinestab is and is not.
+MEASUREMENTS_ONLY = "Measurements only; spinestab supports decisions, it does not diagnose."
+
+
+def imaging_study_resource(
+    study: Any, subject: dict[str, Any], *, modality: str | None = None
+) -> dict[str, Any]:
+    """Return an analysed study's ``ImagingStudy`` (status, subject, start, description).
+
+    ``study`` is any exported study with ``study_id`` and ``date`` (muscle quality,
+    instability, morphometry); ``modality`` (a DICOM code) is added where the record knows it.
+    """
+    resource: dict[str, Any] = {
+        "status": "available",
+        "subject": subject,
+        "started": study.date.isoformat(),
+    }
+    if modality is not None:
+        resource["modality"] = [c.coding("http://dicom.nema.org/resources/ontology/DCM", modality)]
+    resource["description"] = study.study_id
+    return resource
+
+
+def add_imaging_report(
+    b: _Bundle,
+    skey: str,
+    study: Any,
+    subject: dict[str, Any],
+    *,
+    code: tuple[str, str],
+    study_id: str,
+    results: list[str],
+    conclusion: str | None = None,
+) -> None:
+    """Add a study's radiology ``DiagnosticReport`` over its result Observations.
+
+    The report is listed first among the study's resources (``b.reported``), then its
+    results; ``code`` is a local (code, display) pair.
+    """
+    b.reported[skey] = [_report_id(b, skey), *results]
+    report: dict[str, Any] = {
+        "status": "final",
+        "category": [c.concept("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD")],
+        "code": c.local(*code),
+        "subject": subject,
+        "effectiveDateTime": study.date.isoformat(),
+        "imagingStudy": [_ref(study_id)],
+        "result": [_ref(r) for r in results],
+    }
+    if conclusion is not None:
+        report["conclusion"] = conclusion
+    b.add("DiagnosticReport", skey, report)
+
+
 def _imaging(b: _Bundle, data: PatientExport, subject: dict) -> None:
     for study in data.imaging:
         skey = f"imaging|{study.study_id}"
-        imaging_study: dict[str, Any] = {
-            "status": "available",
-            "subject": subject,
-            "started": study.date.isoformat(),
-            "modality": [c.coding("http://dicom.nema.org/resources/ontology/DCM", study.modality)],
-            "description": study.study_id,
-        }
+        imaging_study = imaging_study_resource(study, subject, modality=study.modality)
         if study.study_uid:
             imaging_study["identifier"] = [
                 {"system": "urn:dicom:uid", "value": f"urn:oid:{study.study_uid}"}
@@ -433,37 +481,22 @@ def _imaging(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     },
                 )
             )
-        b.reported[skey] = [_report_id(b, skey), *results]
-        b.add(
-            "DiagnosticReport",
+        add_imaging_report(
+            b,
             skey,
-            {
-                "status": "final",
-                "category": [c.concept("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD")],
-                "code": c.local("muscle-quality-analysis", "Paraspinal muscle quality analysis"),
-                "subject": subject,
-                "effectiveDateTime": study.date.isoformat(),
-                "imagingStudy": [_ref(sid)],
-                "result": [_ref(r) for r in results],
-                "conclusion": "Measurements only; spinestab supports decisions, it does not "
-                "diagnose.",
-            },
+            study,
+            subject,
+            code=("muscle-quality-analysis", "Paraspinal muscle quality analysis"),
+            study_id=sid,
+            results=results,
+            conclusion=MEASUREMENTS_ONLY,
         )
 
 
 def _instability(b: _Bundle, data: PatientExport, subject: dict) -> None:
     for study in data.instability:
         skey = f"instability|{study.study_id}"
-        sid = b.add(
-            "ImagingStudy",
-            skey,
-            {
-                "status": "available",
-                "subject": subject,
-                "started": study.date.isoformat(),
-                "description": study.study_id,
-            },
-        )
+        sid = b.add("ImagingStudy", skey, imaging_study_resource(study, subject))
         results = []
         for m in study.measures:
             code, display, unit = SEGMENT_MEASURES[m.measure]
@@ -501,19 +534,14 @@ def _instability(b: _Bundle, data: PatientExport, subject: dict) -> None:
                     },
                 )
             )
-        b.reported[skey] = [_report_id(b, skey), *results]
-        b.add(
-            "DiagnosticReport",
+        add_imaging_report(
+            b,
             skey,
-            {
-                "status": "final",
-                "category": [c.concept("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD")],
-                "code": c.local("instability-analysis", "Structural instability measurement"),
-                "subject": subject,
-                "effectiveDateTime": study.date.isoformat(),
-                "imagingStudy": [_ref(sid)],
-                "result": [_ref(r) for r in results],
-            },
+            study,
+            subject,
+            code=("instability-analysis", "Structural instability measurement"),
+            study_id=sid,
+            results=results,
         )
 
 

@@ -91,20 +91,17 @@ def vertebrae_of_file(path: Path) -> tuple[VertebraShape, ...]:
 
 def add_morphometry(b: Any, data: Any, subject: dict[str, Any]) -> None:
     """Add each morphometry study: ImagingStudy, one Observation per vertebra, DiagnosticReport."""
-    from spinestab.fhir.build import _quantity, _ref, _report_id
+    from spinestab.fhir.build import (
+        MEASUREMENTS_ONLY,
+        _quantity,
+        _ref,
+        add_imaging_report,
+        imaging_study_resource,
+    )
 
     for study in data.morphometry:
         skey = f"morphometry|{study.study_id}"
-        sid = b.add(
-            "ImagingStudy",
-            skey,
-            {
-                "status": "available",
-                "subject": subject,
-                "started": study.date.isoformat(),
-                "description": study.study_id,
-            },
-        )
+        sid = b.add("ImagingStudy", skey, imaging_study_resource(study, subject))
         results = []
         for v in study.vertebrae:
             components: list[dict[str, Any]] = []
@@ -137,21 +134,15 @@ def add_morphometry(b: Any, data: Any, subject: dict[str, Any]) -> None:
             if v.flags:
                 obs["note"] = [{"text": f} for f in v.flags]
             results.append(b.add("Observation", f"{skey}|{v.level}", obs))
-        b.reported[skey] = [_report_id(b, skey), *results]
-        b.add(
-            "DiagnosticReport",
+        add_imaging_report(
+            b,
             skey,
-            {
-                "status": "final",
-                "category": [c.concept("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD")],
-                "code": c.local(*REPORT_CODE),
-                "subject": subject,
-                "effectiveDateTime": study.date.isoformat(),
-                "imagingStudy": [_ref(sid)],
-                "result": [_ref(r) for r in results],
-                "conclusion": "Measurements only; spinestab supports decisions, it does not "
-                "diagnose.",
-            },
+            study,
+            subject,
+            code=REPORT_CODE,
+            study_id=sid,
+            results=results,
+            conclusion=MEASUREMENTS_ONLY,
         )
 
 

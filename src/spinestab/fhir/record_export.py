@@ -266,20 +266,26 @@ class _RecordReader:
                         "imaging", key, "output", DICOM_REFS, "application/json", _dump(refs), day
                     )
                 )
-            if study.options:
-                self.documents.append(
-                    SourceDocument(
-                        "imaging",
-                        key,
-                        "options",
-                        "options.json",
-                        "application/json",
-                        _dump(options_as_sent(study.options)),
-                        day,
-                    )
-                )
+            self._options_document("imaging", key, study.options, day)
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(out)
+
+    def _options_document(
+        self, kind: str, key: str, options: dict[str, Any] | None, day: dt.date
+    ) -> None:
+        """Carry a study's analysis options as sent (``options.json``), where it has any."""
+        if options:
+            self.documents.append(
+                SourceDocument(
+                    kind,
+                    key,
+                    "options",
+                    "options.json",
+                    "application/json",
+                    _dump(options_as_sent(options)),
+                    day,
+                )
+            )
 
     def _summary(self, files: Sequence[Any]) -> dict[str, Any]:
         f = self._file(files, "summary")
@@ -331,18 +337,7 @@ class _RecordReader:
                 )
             )
             self._carry("instability", key, study.files, day)
-            if study.options:
-                self.documents.append(
-                    SourceDocument(
-                        "instability",
-                        key,
-                        "options",
-                        "options.json",
-                        "application/json",
-                        _dump(options_as_sent(study.options)),
-                        day,
-                    )
-                )
+            self._options_document("instability", key, study.options, day)
         self.documents.sort(key=lambda d: (d.kind, d.study, d.role, d.name))
         return tuple(out)
 
