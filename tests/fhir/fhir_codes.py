@@ -288,3 +288,17 @@ def check_placement(bundle) -> None:
             ]
         if kind == "Observation" and code.get("code") in ("muscle-fat-fraction",):
             assert urls[res["derivedFrom"][0]["reference"]]["resourceType"] == "ImagingStudy"
+
+
+def check_bundle(bundle, validator) -> None:
+    """Assert a Bundle is valid R4B: each resource by fhir.resources' R4B models, the whole by
+    HL7's JSON schema (``validator``), and every code by the checks above."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    for entry in bundle["entry"]:
+        get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
+    errors = [f"{list(e.path)}: {e.message[:120]}" for e in validator.iter_errors(bundle)]
+    assert not errors, errors[:5]
+    check_codes(bundle, dicom_snomed_meanings())
+    check_required_bindings(bundle)
+    check_placement(bundle)

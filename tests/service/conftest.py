@@ -76,6 +76,26 @@ def seed(app) -> None:
             )
 
 
+def seed_demo_with_accounts(state, accounts, *, today=None) -> None:
+    """Seed the bundled demo patients and add accounts ``(name, role, pseudonym)``.
+
+    Each account's password is ``"<name> password 1"``; ``today`` places the demo's dates.
+    """
+    from spinestab.record.demo import seed_demo
+
+    seed_demo(state.record, **({"today": today} if today is not None else {}))
+    with session_scope(state.sessions) as session:
+        for name, role, patient in accounts:
+            add_user(
+                session,
+                name,
+                role=role,
+                password=f"{name} password 1",
+                patient=patient,
+                passwords=state.passwords,
+            )
+
+
 @pytest.fixture
 def service_settings(tmp_path, database_url, monkeypatch):
     monkeypatch.setenv("SPINESTAB_DATA_DIR", str(tmp_path / "data"))

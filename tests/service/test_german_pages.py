@@ -17,10 +17,6 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from spinestab.record.demo import seed_demo
-from spinestab.service.accounts import add_user
-from spinestab.store import session_scope
-
 TODAY = dt.date(2026, 3, 11)  # a Wednesday: the demo dates are placed against it
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 SKIPPED = re.compile(
@@ -48,26 +44,17 @@ def pages(tmp_path_factory):
     """The German and English pages of the demo patients, by (language, path)."""
     from spinestab.service.app import create_app
 
-    from .conftest import make_settings
+    from .conftest import make_settings, seed_demo_with_accounts
 
     folder = tmp_path_factory.mktemp("de")
     settings = make_settings(folder, f"sqlite:///{folder / 'store.sqlite3'}")
     app = create_app(settings)
     state = app.state.spinestab
-    seed_demo(state.record, today=TODAY)
-    with session_scope(state.sessions) as session:
-        for name, role, patient in (
-            ("doc", "clinician", None),
-            ("fhr", "patient", "functional_high_risk"),
-        ):
-            add_user(
-                session,
-                name,
-                role=role,
-                password=f"{name} password 1",
-                patient=patient,
-                passwords=state.passwords,
-            )
+    seed_demo_with_accounts(
+        state,
+        [("doc", "clinician", None), ("fhr", "patient", "functional_high_risk")],
+        today=TODAY,
+    )
     paths = [
         "/worklist",
         "/patients/red_flag_cauda_equina",

@@ -19,11 +19,9 @@ from markupsafe import escape
 
 from spinestab.core.i18n import catalogue
 from spinestab.record import get_plan
-from spinestab.record.demo import DEMO_CLINICIAN, seed_demo
-from spinestab.service.accounts import add_user
+from spinestab.record.demo import DEMO_CLINICIAN
 from spinestab.service.i18n import rule_text
 from spinestab.service.records import timeline
-from spinestab.store import session_scope
 
 MARKED = re.compile(
     r'<span lang="en">.*?</span> <span class="badge untranslated">Nur auf Englisch[^<]*</span>',
@@ -107,20 +105,11 @@ def test_german_pages_carry_no_unmarked_english_rule_text(service_settings, make
 
     app = make_app(service_settings)
     state = app.state.spinestab
-    seed_demo(state.record)
-    with session_scope(state.sessions) as session:
-        for name, role, patient in (
-            ("doc", "clinician", None),
-            ("ces", "patient", "red_flag_cauda_equina"),
-        ):
-            add_user(
-                session,
-                name,
-                role=role,
-                password=f"{name} password 1",
-                patient=patient,
-                passwords=state.passwords,
-            )
+    from .conftest import seed_demo_with_accounts
+
+    seed_demo_with_accounts(
+        state, [("doc", "clinician", None), ("ces", "patient", "red_flag_cauda_equina")]
+    )
     pages = {
         "functional_high_risk": [1, 2],  # v2: the progression draft with its reasons
         "red_flag_cauda_equina": [1],  # blocked by the red flag
