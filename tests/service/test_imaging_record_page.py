@@ -96,11 +96,14 @@ def test_assumed_level_names_are_marked_until_confirmed(client):
 
 def test_the_viewer_has_words_for_every_flag_the_analysis_names(client):
     """Every study flag the CLI explains (and the level-name states) has words in both
-    languages; the viewer page carries them (its script shows them instead of the codes)."""
+    languages; the viewer page carries them (its script shows them instead of the codes),
+    and the words for every muscle a mask can label (its level table names them as the
+    record page does, not by code)."""
     import html
     import json
 
     from spinestab.cli.mri import FLAG_TEXT
+    from spinestab.imaging.labels import MUSCLES
     from spinestab.service.pages.imaging import FLAG_NAMES
 
     assert set(FLAG_TEXT) | {"level_names_assumed", "level_names_doubtful"} <= set(FLAG_NAMES)
@@ -117,6 +120,13 @@ def test_the_viewer_has_words_for_every_flag_the_analysis_names(client):
         words[lang] = json.loads(html.unescape(found.group(1)))
         assert set(words[lang]) == set(FLAG_NAMES)
         assert all(text and text != code for code, text in words[lang].items())
+        muscles = re.search(r'data-muscles="([^"]*)"', page)
+        assert muscles, "the viewer page carries no muscle names"
+        names = json.loads(html.unescape(muscles.group(1)))
+        assert set(names) == set(MUSCLES)
+        assert all(name and "_" not in name and "result." not in name for name in names.values())
+        if lang == "de":
+            assert names["autochthon"].startswith("autochthone Rückenmuskulatur")
     assert (
         words["en"]["level_truncated_by_field_of_view"]
         == FLAG_TEXT["level_truncated_by_field_of_view"]

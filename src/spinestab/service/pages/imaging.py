@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from spinestab.core.levels import MOBILE_LEVELS
 from spinestab.errors import InputError
+from spinestab.imaging.labels import MUSCLES
 from spinestab.service.deps import ClinicianUser, StateDep
 from spinestab.service.i18n import messages
 from spinestab.service.pages.render import page_language, render
@@ -164,6 +165,7 @@ def viewer_page(
         api=f"{_api(pseudonym)}/imaging/{study}",
         viewer_text=_texts(request, VIEWER_TEXT, "viewer"),
         flag_text=_texts(request, FLAG_NAMES, "imaging_flag"),
+        muscle_text=_texts(request, MUSCLES, "result.muscle"),
         slice_level_names=SLICE_LEVEL_NAMES,
     )
 

@@ -13,6 +13,7 @@
   const csrf = root.dataset.csrf;
   const text = JSON.parse(root.dataset.text || "{}");
   const flagWords = JSON.parse(root.dataset.flags || "{}");
+  const muscleWords = JSON.parse(root.dataset.muscles || "{}"); // the record page's names
   const $ = (sel) => root.querySelector(sel);
   const status = $("#viewer-status");
 
@@ -317,7 +318,7 @@
       tr.dataset.level = row.level;
       const cells = [
         row.level + (mark && row.level !== "all" ? " " + mark : ""),
-        row.muscle.replace("_", " "),
+        muscleWords[row.muscle] || row.muscle.replace(/_/g, " "),
         text["side_" + row.side] || row.side,
         fmt(row.csa_max_mm2, 0),
         fmt(row.fat_fraction_pct, 1),
