@@ -104,3 +104,40 @@ def test_stored_order_breaks_ties_and_stands_in_for_an_unknown_date():
         SimpleNamespace(id=5, performed_on=None, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
     ]
     assert [r.id for r in newest_performed_first(rows)] == [4, 3, 1, 2, 5]
+
+
+def _daily(path, shift_days, steps_factor):
+    """The demo's daily.csv with its dates moved by ``shift_days`` and its steps scaled."""
+    with (FHR / "daily.csv").open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames
+        rows = list(reader)
+    for row in rows:
+        day = dt.date.fromisoformat(row["date"]) + dt.timedelta(days=shift_days)
+        row["date"] = day.isoformat()
+        row["steps"] = str(round(int(row["steps"]) * steps_factor))
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_an_older_wearable_recording_imported_later_does_not_count(record, tmp_path):
+    from spinestab.record import save_wearable, show_record
+    from spinestab.service.records import _json
+    from spinestab.service.summaries import movement_summary
+
+    _acute_patient(record, weeks=30)
+    with record.unit_of_work() as uow:
+        new = save_wearable(uow, CLINICIAN, "P1", _daily(tmp_path / "new" / "daily.csv", 0, 1.0))
+        old = save_wearable(uow, CLINICIAN, "P1", _daily(tmp_path / "old" / "daily.csv", -28, 2.0))
+        made = make_plan(uow, CLINICIAN, "P1")
+        timeline = _json(show_record(uow, CLINICIAN, "P1"))
+    assert old.id > new.id and old.last_date < new.last_date  # stored later, recorded earlier
+    assert made.inputs["wearable_recording"] == new.id
+    # the patient's movement page shows the days recorded last
+    shown = movement_summary(timeline, None)
+    assert shown["recording"]["last_date"] == new.last_date.isoformat()
+    assert [d["steps"] for d in shown["days"]] == [float(d["steps"]) for d in new.days]

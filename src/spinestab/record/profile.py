@@ -49,13 +49,17 @@ def _artifact(uow: UnitOfWork, entity: str, entity_id: int, role: str) -> str | 
     )
 
 
-def _latest(uow: UnitOfWork, model: Any, patient: Patient, episode_id: int) -> Any:
-    return uow.session.scalars(
-        select(model)
-        .where(model.patient_id == patient.id, model.episode_id == episode_id)
-        .order_by(model.id.desc())
-        .limit(1)
-    ).one_or_none()
+def _latest_recording(uow: UnitOfWork, patient: Patient, episode_id: int) -> Any:
+    """Return the episode's wearable recording that recorded last (not the one stored last)."""
+    rows = uow.session.execute(
+        select(
+            WearableRecording.id, WearableRecording.last_date, WearableRecording.created_at
+        ).where(
+            WearableRecording.patient_id == patient.id,
+            WearableRecording.episode_id == episode_id,
+        )
+    ).all()
+    return newest_performed_first(rows)[0] if rows else None
 
 
 def build_profile(
@@ -117,7 +121,7 @@ def build_profile(
     if used:
         inputs["instability_study"] = used[0]
         inputs["instability_studies"] = used
-    rec = _latest(uow, WearableRecording, patient, episode.id)
+    rec = _latest_recording(uow, patient, episode.id)
     if rec is not None:
         sha = _artifact(uow, "wearable", rec.id, "table")
         if sha is not None:

@@ -154,8 +154,10 @@ def movement_summary(
 
     """
     today = today or dt.date.today()
-    recordings = list(record_json.get("wearable", ()))
-    latest = recordings[-1] if recordings else None
+    from spinestab.record._latest import newest_performed_first
+
+    recordings = newest_performed_first(record_json.get("wearable", ()))
+    latest = recordings[0] if recordings else None  # the one that recorded last
     days = []
     if latest is not None:
         for day in latest.get("days", ()):
