@@ -24,21 +24,32 @@ FHR = DEMO_PATIENTS / "functional_high_risk"
 FEB, JAN = dt.date(2026, 2, 2), dt.date(2026, 1, 12)
 
 
-def _table(path, fat):
-    """The demo's L4/L5 muscle_quality.csv rows with the multifidus fat replaced by ``fat``."""
-    with (FHR / "muscle_quality.csv").open(newline="") as f:
+def _demo_table(name, path, change):
+    """Write the demo's CSV ``name`` to ``path``, each row passed through ``change``
+    (which edits it in place, or returns False to leave it out)."""
+    with (FHR / name).open(newline="") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames
-        rows = [r for r in reader if r["level"] in ("L4", "L5")]
-    for row in rows:
-        if row["muscle"] == "multifidus":
-            row["fat_fraction_pct"] = str(fat)
+        rows = [r for r in reader if change(r) is not False]
     path.parent.mkdir(parents=True)
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def _table(path, fat):
+    """The demo's L4/L5 muscle_quality.csv rows with the multifidus fat replaced by ``fat``."""
+
+    def change(row):
+        if row["level"] not in ("L4", "L5"):
+            return False
+        if row["muscle"] == "multifidus":
+            row["fat_fraction_pct"] = str(fat)
+        return True
+
+    return _demo_table("muscle_quality.csv", path, change)
 
 
 def test_an_older_mri_imported_later_does_not_count(record, tmp_path):
@@ -108,20 +119,13 @@ def test_stored_order_breaks_ties_and_stands_in_for_an_unknown_date():
 
 def _daily(path, shift_days, steps_factor):
     """The demo's daily.csv with its dates moved by ``shift_days`` and its steps scaled."""
-    with (FHR / "daily.csv").open(newline="") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames
-        rows = list(reader)
-    for row in rows:
+
+    def change(row):
         day = dt.date.fromisoformat(row["date"]) + dt.timedelta(days=shift_days)
         row["date"] = day.isoformat()
         row["steps"] = str(round(int(row["steps"]) * steps_factor))
-    path.parent.mkdir(parents=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+
+    return _demo_table("daily.csv", path, change)
 
 
 def test_an_older_wearable_recording_imported_later_does_not_count(record, tmp_path):
