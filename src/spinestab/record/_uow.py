@@ -47,6 +47,7 @@ __all__ = [
     "canonical_hash",
     "current_episode",
     "find_patient",
+    "lock_patient_id",
     "now",
     "open_record",
     "service",
@@ -121,6 +122,9 @@ class UnitOfWork:
     session: Session
     artifacts: ArtifactStore | None = None
     read_only: bool = False
+    #: One service call that owns the whole unit of work: a refusal ends the block and rolls
+    #: everything back, so the call takes no savepoint of its own (see :func:`service`).
+    single_call: bool = False
     _depth: int = field(default=0, repr=False)
     _refusals: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _audit_rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -202,15 +206,17 @@ class Record:
         self.artifacts = artifacts
 
     @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
+    def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
         """One transaction: committed when the block ends, rolled back on any error.
 
         The changed patients' revisions move on in it (:mod:`spinestab.record.revision`).
+        ``single_call=True`` for a block that makes one service call and lets its refusal
+        end the block (the web app's writes): the call then takes no savepoint.
         """
         from spinestab.record.revision import bump_revisions
 
         session = self.factory()
-        uow = UnitOfWork(session, self.artifacts)
+        uow = UnitOfWork(session, self.artifacts, single_call=single_call)
         try:
             yield uow
             bump_revisions(session)
@@ -319,8 +325,13 @@ def service(action: str, entity: str) -> Callable[[Callable[P, R]], Callable[P, 
                 raise TypeError(f"{fn.__name__}: the second argument must be an Actor")
             uow._depth += 1
             outermost = uow._depth == 1
-            # a read unit of work writes nothing in its transaction: nothing to roll back
-            savepoint = uow.session.begin_nested() if outermost and not uow.read_only else None
+            # a read unit of work writes nothing in its transaction: nothing to roll back; a
+            # single call's refusal rolls back the whole unit of work
+            savepoint = (
+                uow.session.begin_nested()
+                if outermost and not uow.read_only and not uow.single_call
+                else None
+            )
             try:
                 result = fn(*args, **kwargs)
                 if savepoint is not None and savepoint.is_active:
@@ -363,6 +374,22 @@ _PATIENT = select(Patient).where(Patient.pseudonym == bindparam("pseudonym"))
 _PATIENT_FOR_UPDATE = _PATIENT.with_for_update()
 
 
+def _check_pseudonym(pseudonym: Any) -> None:
+    if not isinstance(pseudonym, str) or not pseudonym or len(pseudonym) > 64:
+        raise NotFoundError(
+            "unknown patient", item="patient", expected="a pseudonym of 1-64 characters"
+        )
+
+
+def _unknown_patient(pseudonym: str) -> NotFoundError:
+    return NotFoundError(
+        "unknown patient",
+        item="patient",
+        value=pseudonym,
+        expected="a patient added with 'spinestab patient add'",
+    )
+
+
 def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Patient:
     """Return the patient, locked for the rest of the transaction when ``lock``.
 
@@ -371,26 +398,42 @@ def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Pati
     one after the other and each sees the other's result (e.g. a red flag saved while a
     plan is made).
     """
-    if not isinstance(pseudonym, str) or not pseudonym or len(pseudonym) > 64:
-        raise NotFoundError(
-            "unknown patient", item="patient", expected="a pseudonym of 1-64 characters"
-        )
+    _check_pseudonym(pseudonym)
     if uow.read_only and (known := uow._patients.get(pseudonym)) is not None:
         return known  # found before in this read's snapshot
     stmt = _PATIENT_FOR_UPDATE if lock else _PATIENT
     patient = uow.session.scalars(stmt, {"pseudonym": pseudonym}).one_or_none()
     if patient is None:
-        raise NotFoundError(
-            "unknown patient",
-            item="patient",
-            value=pseudonym,
-            expected="a patient added with 'spinestab patient add'",
-        )
+        raise _unknown_patient(pseudonym)
     if uow.read_only:
         uow._patients[pseudonym] = patient
     elif lock:
         uow.session.info.setdefault("spinestab.touched_patients", set()).add(patient.id)
     return patient
+
+
+_PATIENT_ID = select(Patient.id).where(Patient.pseudonym == bindparam("pseudonym"))
+_PATIENT_ID_FOR_UPDATE = _PATIENT_ID.with_for_update()
+
+
+def lock_patient_id(uow: UnitOfWork, pseudonym: str) -> int:
+    """Return the id of the patient a write is about, locked as :func:`find_patient` locks.
+
+    One Core statement on the unit of work's connection (no ORM object); the patient's
+    revision moves on with the unit of work.
+    """
+    if uow.read_only:  # its writes are Core statements: the read session's flush guard misses them
+        raise RuntimeError("a read unit of work changed the record (use unit_of_work)")
+    _check_pseudonym(pseudonym)
+    connection = uow.session.connection()
+    patient_id = connection.execute(_PATIENT_ID_FOR_UPDATE, {"pseudonym": pseudonym}).scalar()
+    if patient_id is None:
+        raise _unknown_patient(pseudonym)
+    uow.session.info.setdefault("spinestab.touched_patients", set()).add(patient_id)
+    return int(patient_id)
+
+
+_INSERT_AUDIT = insert(cast(Table, AuditEvent.__table__))
 
 
 def audit(
@@ -401,12 +444,17 @@ def audit(
     entity_id: int | None,
     *,
     patient: Patient | None = None,
+    patient_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit event (``outcome="ok"``) in the current transaction.
 
-    A read unit of work writes it when its block ends.
+    ``patient`` or ``patient_id`` names the patient. The row is written at once (one Core
+    statement in the unit of work's transaction); a read unit of work writes it when its
+    block ends.
     """
+    if patient is not None:
+        patient_id = patient.id
     row = {
         "at": now(),
         "actor": actor.username,
@@ -414,7 +462,7 @@ def audit(
         "action": action,
         "entity": entity,
         "entity_id": entity_id,
-        "patient_id": patient.id if patient is not None else None,
+        "patient_id": patient_id,
         "outcome": "ok",
         "reason": None,
         "detail": detail,
@@ -422,7 +470,7 @@ def audit(
     if uow.read_only:
         uow._audit_rows.append(row)
     else:
-        uow.session.add(AuditEvent(**row))
+        uow.session.connection().execute(_INSERT_AUDIT, row)
 
 
 _OF_PATIENT = Episode.patient_id == bindparam("pid")

@@ -13,12 +13,14 @@ the stored response it names (by ``id``, else by content) and is never scored.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from spinestab.errors import AlreadyStoredError, InputError, NotFoundError
@@ -30,6 +32,7 @@ from spinestab.record._uow import (
     canonical_hash,
     current_episode,
     find_patient,
+    lock_patient_id,
     now,
     service,
     store_file,
@@ -37,11 +40,13 @@ from spinestab.record._uow import (
 )
 from spinestab.record.safety import enforce_red_flags, open_red_flags
 from spinestab.record.schemas import AssessmentOut, FormSaved
-from spinestab.store.models import Assessment, Patient
+from spinestab.store.models import Assessment, Episode, Patient
 
 __all__ = [
     "MAX_FORM_BYTES",
+    "CheckedForm",
     "assessment_out",
+    "check_form_document",
     "form_hash",
     "read_document",
     "retract_assessment",
@@ -126,6 +131,61 @@ def _read_file(path: Path, max_bytes: int = MAX_FORM_BYTES) -> bytes:
         raise InputError(f"unreadable file ({exc.__class__.__name__})", source=source) from None
 
 
+# ------------------------------------------------------------------------------ checking
+@dataclass(frozen=True)
+class CheckedForm:
+    """A questionnaire document checked and scored, ready to store (:func:`save_form`).
+
+    Made by :func:`check_form_document` without the database, so that the web app checks
+    and scores a form before its unit of work takes the write lock.
+    """
+
+    form: Any
+    score: dict[str, Any] | None
+    digest: str | None
+    source: str
+    source_format: str
+    fhir_id: str | None
+
+
+def check_form_document(
+    document: Any,
+    *,
+    source: str = "<form>",
+    source_format: str | None = None,
+    today: dt.date | None = None,
+) -> CheckedForm:
+    """Validate and score a questionnaire document (no database: :func:`save_form` stores it).
+
+    Refuses what :func:`save_form` refuses about the document itself (an
+    :class:`~spinestab.errors.InputError`, with the same message); a FHIR ``entered-in-error``
+    response is parsed, not scored (it retracts a stored one).
+    """
+    from spinestab.clinical import parse_form, score_form
+
+    fmt = source_format or "api"
+    if isinstance(document, Mapping) and document.get("resourceType") == "QuestionnaireResponse":
+        fmt = "fhir"
+        status = document.get("status")
+        if status not in _FHIR_STATUSES:
+            raise InputError(
+                "not a questionnaire response the record can store",
+                source=source,
+                item="status",
+                value=status if isinstance(status, str) else type(status).__name__,
+                expected="completed or amended (entered-in-error retracts a stored response; "
+                "in-progress and stopped are incomplete)",
+            )
+    # refuses FHIR in-progress / stopped responses as incomplete (spinestab.clinical)
+    form = parse_form(document, source=source, today=today)
+    fhir_id = form.response_id if fmt == "fhir" else None
+    if form.is_retraction:
+        return CheckedForm(form, None, None, source, fmt, fhir_id)
+    score = score_form(form).to_dict()
+    digest = form_hash(form.instrument, form.date, form.answers)
+    return CheckedForm(form, score, digest, source, fmt, fhir_id)
+
+
 # ------------------------------------------------------------------------------ services
 @service("create", "assessment")
 def save_form_file(
@@ -173,7 +233,8 @@ def save_form(
         The patient.
     document : Any
         The decoded document: ``{"instrument", "date", "answers"}`` or a FHIR R4
-        ``QuestionnaireResponse``.
+        ``QuestionnaireResponse``; or a :class:`CheckedForm` (checked and scored before the
+        unit of work, by :func:`check_form_document`; its source and format are used).
     source : str
         Where it came from (file name), for messages and the record.
     raw : bytes, optional
@@ -197,59 +258,46 @@ def save_form(
         :class:`NotFoundError` for an unknown patient.
 
     """
-    from spinestab.clinical import parse_form, score_form
-
     authorize(actor, pseudonym, patient_may=True)
-    patient = find_patient(uow, pseudonym, lock=True)
-    fmt = source_format or "api"
-    if isinstance(document, Mapping) and document.get("resourceType") == "QuestionnaireResponse":
-        fmt = "fhir"
-        status = document.get("status")
-        if status not in _FHIR_STATUSES:
-            raise InputError(
-                "not a questionnaire response the record can store",
-                source=source,
-                item="status",
-                value=status if isinstance(status, str) else type(status).__name__,
-                expected="completed or amended (entered-in-error retracts a stored response; "
-                "in-progress and stopped are incomplete)",
-            )
-    # refuses FHIR in-progress / stopped responses as incomplete (spinestab.clinical)
-    form = parse_form(document, source=source, today=today)
-    fhir_id = form.response_id if fmt == "fhir" else None
-    if form.is_retraction:
-        return _retract_fhir(uow, actor, patient, form, source=source)
-    score = score_form(form)
-    digest = form_hash(form.instrument, form.date, form.answers)
-    existing = uow.session.scalars(
-        select(Assessment).where(
-            Assessment.patient_id == patient.id,
-            Assessment.content_hash == digest,
-            Assessment.status != "duplicate",
-        )
-    ).one_or_none()
-    if existing is not None:
-        raise _already(existing, source)
-    episode = current_episode(uow, actor, patient)
-    row = Assessment(
-        patient_id=patient.id,
-        episode_id=episode.id,
-        instrument=form.instrument,
-        date=form.date,
-        answers=form.answers,
-        scores=score.to_dict(),
-        source=source,
-        source_format=fmt,
-        content_hash=digest,
-        fhir_id=fhir_id,
-        status="stored",
-        created_at=now(),
-        created_by=actor.username,
+    patient_id = lock_patient_id(uow, pseudonym)
+    checked = (
+        document
+        if isinstance(document, CheckedForm)
+        else check_form_document(document, source=source, source_format=source_format, today=today)
     )
+    form, source, fmt = checked.form, checked.source, checked.source_format
+    if form.is_retraction:
+        patient = find_patient(uow, pseudonym, lock=True)
+        return _retract_fhir(uow, actor, patient, form, source=source)
+    connection = uow.session.connection()
+    found = connection.execute(_STORED_AND_EPISODE, {"pid": patient_id, "digest": checked.digest})
+    existing_id, episode_id = found.one()
+    if existing_id is not None:
+        existing = uow.session.get(Assessment, existing_id)
+        assert existing is not None
+        raise _already(existing, source)
+    if episode_id is None:  # the first form of a new episode of care
+        episode_id = current_episode(uow, actor, find_patient(uow, pseudonym, lock=True)).id
+    values = {
+        "patient_id": patient_id,
+        "episode_id": episode_id,
+        "instrument": form.instrument,
+        "date": form.date,
+        "answers": form.answers,
+        "scores": checked.score,
+        "source": source,
+        "source_format": fmt,
+        "content_hash": checked.digest,
+        "fhir_id": checked.fhir_id,
+        "status": "stored",
+        "created_at": now(),
+        "created_by": actor.username,
+    }
+    # SQLite rolls back only the failed statement; PostgreSQL needs a savepoint for that
+    sqlite = connection.dialect.name == "sqlite"
     try:
-        with uow.session.begin_nested():
-            uow.session.add(row)
-            uow.session.flush()
+        with contextlib.nullcontext() if sqlite else uow.session.begin_nested():
+            inserted = connection.execute(_INSERT_ASSESSMENT, values)
     except IntegrityError:
         # another writer stored the same form between the check and the insert
         raise AlreadyStoredError(
@@ -259,34 +307,76 @@ def save_form(
             value=form.date.isoformat(),
             expected="a form not yet stored",
         ) from None
+    row_id = int(inserted.inserted_primary_key[0])
     if raw is not None:
         file_row = store_file(
             uow,
             actor,
-            patient,
+            find_patient(uow, pseudonym),
             raw,
             entity="assessment",
-            entity_id=row.id,
+            entity_id=row_id,
             role="source",
             name=Path(source).name or "form",
             media_type="application/fhir+json" if fmt == "fhir" else f"application/{fmt}",
         )
-        row.artifact_sha256 = file_row.sha256
+        values["artifact_sha256"] = file_row.sha256
+        connection.execute(_SET_ARTIFACT, {"rid": row_id, "sha": file_row.sha256})
     audit(
         uow,
         actor,
         "create",
         "assessment",
-        row.id,
-        patient=patient,
+        row_id,
+        patient_id=patient_id,
         detail={"instrument": form.instrument, "date": form.date.isoformat(), "format": fmt},
     )
     blocked: list[int] = []
     flags = []
     if form.instrument == "redflags":
+        patient = find_patient(uow, pseudonym, lock=True)
         blocked = enforce_red_flags(uow, actor, patient)
         flags = open_red_flags(uow, patient)
-    return FormSaved(assessment=assessment_out(row), blocked_plans=blocked, open_red_flags=flags)
+    saved = AssessmentOut(
+        id=row_id,
+        instrument=form.instrument,
+        date=form.date,
+        status="stored",
+        source_format=fmt,
+        source=source,
+        content_hash=checked.digest,
+        fhir_id=checked.fhir_id,
+        score=checked.score,
+        created_at=values["created_at"],
+        created_by=actor.username,
+        retracted_at=None,
+        retracted_by=None,
+    )
+    return FormSaved(assessment=saved, blocked_plans=blocked, open_red_flags=flags)
+
+
+_ASSESSMENTS = cast(Table, Assessment.__table__)
+_INSERT_ASSESSMENT = insert(_ASSESSMENTS)
+_SET_ARTIFACT = (
+    update(_ASSESSMENTS)
+    .where(_ASSESSMENTS.c.id == bindparam("rid"))
+    .values(artifact_sha256=bindparam("sha"))
+)
+#: The stored copy of a form (same patient and content) and the open episode, in one read.
+_STORED_AND_EPISODE = select(
+    select(Assessment.id)
+    .where(
+        Assessment.patient_id == bindparam("pid"),
+        Assessment.content_hash == bindparam("digest"),
+        Assessment.status != "duplicate",
+    )
+    .scalar_subquery(),
+    select(Episode.id)
+    .where(Episode.patient_id == bindparam("pid"), Episode.ended_on.is_(None))
+    .order_by(Episode.number.desc())
+    .limit(1)
+    .scalar_subquery(),
+)
 
 
 def _already(existing: Assessment, source: str) -> AlreadyStoredError:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab import record as services
 from spinestab.clinical import parse_form, score_form
+from spinestab.errors import InputError
 from spinestab.record import Actor, Record
 from spinestab.service.accounts import Principal
 from spinestab.service.turns import ServiceRecord
@@ -166,8 +167,15 @@ def save_form(record: Record, user: Principal | Actor, pseudonym: str, data: Any
     A red-flag screen that opens a blocking flag blocks the patient's live plans in the
     same transaction (``blocked_plans``).
     """
-    with record.unit_of_work() as uow:
-        saved = services.save_form(uow, actor_of(user), pseudonym, data, source="form")
+    from spinestab.record.forms import check_form_document
+
+    actor = actor_of(user)
+    try:  # checked and scored before the unit of work takes the write lock
+        document: Any = check_form_document(data, source="form")
+    except InputError:
+        document = data  # refused again by the service, which audits the refusal
+    with record.unit_of_work(single_call=True) as uow:
+        saved = services.save_form(uow, actor, pseudonym, document, source="form")
     return (
         dict(saved.assessment.score)
         | {"id": saved.assessment.id}

@@ -130,11 +130,11 @@ class ServiceRecord(Record):
     """
 
     @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
+    def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
         """One transaction (see :meth:`Record.unit_of_work`), in turn with this process's."""
         turn = sqlite_turn(self.engine)
         if turn is None:
-            with super().unit_of_work() as uow:
+            with super().unit_of_work(single_call=single_call) as uow:
                 yield uow
             return
         # Waiting longer than SQLite's own busy timeout goes on without the turn: the unit
@@ -143,7 +143,7 @@ class ServiceRecord(Record):
 
         took = turn.acquire(timeout=BUSY_TIMEOUT_S)
         try:
-            with super().unit_of_work() as uow:
+            with super().unit_of_work(single_call=single_call) as uow:
                 yield uow
         finally:
             if took:
