@@ -146,6 +146,26 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path, store):
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
+def test_sqlite_keeps_a_connection_per_request_thread_open(tmp_path):
+    # the web app's 40 request threads each hold a connection: a busy server reuses them
+    # (SQLAlchemy's default pool kept 5 and opened and closed the others every time)
+    from sqlalchemy import event
+
+    from spinestab.store.db import SQLITE_POOL_SIZE
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda connection, _record: opened.append(connection))
+    try:
+        for _ in range(3):  # three bursts of 40 requests at once
+            held = [engine.connect() for _ in range(40)]
+            for connection in held:
+                connection.close()
+        assert len(opened) == 40 <= SQLITE_POOL_SIZE
+    finally:
+        engine.dispose()
+
+
 def test_artifact_store(tmp_path):
     store = FileArtifactStore(tmp_path / "artifacts")
     data = os.urandom(3 * (1 << 20) + 7)  # more than one read chunk

@@ -29,6 +29,7 @@ from spinestab.settings import Settings, get_settings
 __all__ = [
     "BUSY_TIMEOUT_S",
     "IMMEDIATE",
+    "SQLITE_POOL_SIZE",
     "make_engine",
     "migrate",
     "open_store",
@@ -42,6 +43,12 @@ __all__ = [
 BUSY_TIMEOUT_S = 60.0
 #: SQLite ``synchronous`` level of every connection (the database runs in WAL mode).
 SQLITE_SYNCHRONOUS = "NORMAL"
+#: SQLite connections kept open per engine. The web app runs up to 40 requests at once
+#: (anyio's worker threads), each with a connection; SQLAlchemy's default of 5 (and 10 more
+#: opened and closed again) made a busy server open and close a connection, with its
+#: pragmas, for most requests. An idle SQLite connection costs a file handle and its page
+#: cache (filled only as pages are read).
+SQLITE_POOL_SIZE = 48
 #: Key of the PostgreSQL advisory lock held while migrating ("spinestab" in ASCII digits).
 _PG_MIGRATION_LOCK = 0x5350494E45
 
@@ -121,7 +128,12 @@ def make_engine(url: str) -> Engine:
             if not path.parent.exists():
                 private_dir(path.parent)
             _private_file(path)
-        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S})
+        pool: dict[str, Any] = {}
+        if path is not None:  # a file: a queue pool (an in-memory database: one per thread)
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"timeout": BUSY_TIMEOUT_S}, **pool
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
