@@ -14,6 +14,10 @@ nothing.
 
 Reads use :meth:`Record.read_unit_of_work`: a read transaction, then the audit rows in a
 short write transaction; the result is handed back only once they are committed.
+
+Long module: the unit of work and the few helpers every record service shares (the actor,
+the patient found or locked, the audit row, the episode, a stored file) are the one
+interface some twenty service modules import; split up, each part would import the others.
 """
 
 from __future__ import annotations

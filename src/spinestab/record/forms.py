@@ -269,6 +269,7 @@ def save_form(
     if form.is_retraction:
         patient = find_patient(uow, pseudonym, lock=True)
         return _retract_fhir(uow, actor, patient, form, source=source)
+    assert checked.score is not None and checked.digest is not None  # scored: not a retraction
     connection = uow.session.connection()
     found = connection.execute(_STORED_AND_EPISODE, {"pid": patient_id, "digest": checked.digest})
     existing_id, episode_id = found.one()
@@ -307,6 +308,7 @@ def save_form(
             value=form.date.isoformat(),
             expected="a form not yet stored",
         ) from None
+    assert inserted.inserted_primary_key is not None
     row_id = int(inserted.inserted_primary_key[0])
     if raw is not None:
         file_row = store_file(
