@@ -118,7 +118,14 @@ def _tree_cpu_seconds(pid: int) -> float | None:
 class Server:
     """``spinestab serve`` in a subprocess."""
 
-    def __init__(self, env: dict[str, str], folder: Path, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        folder: Path,
+        *,
+        workers: int = 1,
+        keepalive_requests: int | None = None,
+    ) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = (folder / "serve.log").open("w")
@@ -132,6 +139,11 @@ class Server:
                 str(self.port),
                 "--workers",
                 str(workers),
+                *(
+                    ["--keepalive-requests", str(keepalive_requests)]
+                    if keepalive_requests is not None
+                    else []
+                ),
             ],
             env=env | {"SPINESTAB_JOB_WORKERS": "0"},
             stdout=self._log,
@@ -191,6 +203,7 @@ def _scenario(server, *, clients, requests, first, seconds, patients, make_reque
     server_cpu = None if server_cpu is None or server_after is None else server_after - server_cpu
     result = json.loads(done.stdout)
     latencies = sorted(result["latencies_ms"])
+    means = sorted(result["client_means_ms"])
     errors = sum(count for status, count in result["statuses"].items() if int(status) >= 400)
     return {
         "requests": len(latencies),
@@ -201,6 +214,8 @@ def _scenario(server, *, clients, requests, first, seconds, patients, make_reque
         "rps": len(latencies) / result["wall_s"],
         "server_cpu_ms": (server_cpu * 1000 / len(latencies)) if server_cpu is not None else None,
         "client_cpu_ms": result["cpu_s"] * 1000 / len(latencies),
+        "connections": result["connections"],
+        "client_means_ms": (means[0], statistics.median(means), means[-1]),
         "load": os.getloadavg()[0],
     }
 
@@ -258,7 +273,9 @@ def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
         folder = Path(tmp)
         env = _env(folder, url)
         _seed(env, patients=args.patients, clients=args.clients)
-        server = Server(env, folder, workers=args.workers)
+        server = Server(
+            env, folder, workers=args.workers, keepalive_requests=args.keepalive_requests
+        )
         try:
             rows = []
             counts = [(args.clients, "")] + ([(1, ", 1 client")] if args.one_client else [])
@@ -297,6 +314,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (spinestab serve)"
     )
+    parser.add_argument(
+        "--keepalive-requests",
+        type=int,
+        default=None,
+        help="spinestab serve --keepalive-requests (default: serve's own; 0: never close)",
+    )
     args = parser.parse_args(argv)
     rows: list[tuple[str, str, dict]] = []
     with tempfile.TemporaryDirectory(prefix="spinestab-bench-db-") as dbdir:
@@ -310,8 +333,10 @@ def main(argv: list[str]) -> int:
     else:
         print("PostgreSQL: skipped (set SPINESTAB_TEST_POSTGRES_URL to include it)")
     load = os.getloadavg()[0]
+    keepalive = "serve's default" if args.keepalive_requests is None else args.keepalive_requests
     print(
-        f"{args.clients} clients on loopback, {args.workers} uvicorn process(es), up to "
+        f"{args.clients} clients on loopback, {args.workers} uvicorn process(es), "
+        f"keep-alive requests per connection {keepalive}, up to "
         f"{args.requests} "
         f"requests or {args.seconds:.0f} s per scenario; load average {load:.1f} on "
         f"{os.cpu_count()} CPUs"
@@ -329,4 +354,10 @@ def main(argv: list[str]) -> int:
             f"{r['client_cpu_ms']:>7.1f} ms {r['load']:>5.1f}  {r['p95_ms'] / GOAL_P95_MS:.2f}"
         )
     print("server CPU and client CPU: CPU time per request (server: all its processes)")
+    for database, name, r in rows:
+        low, middle, high = r["client_means_ms"]
+        print(
+            f"{database:<11} {name:<24} clients' mean latency min {low:.0f} / median "
+            f"{middle:.0f} / max {high:.0f} ms; {r['connections']} connections opened"
+        )
     return 0

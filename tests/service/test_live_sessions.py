@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from spinestab.service import deps
+from spinestab.service import accounts
 
 from .conftest import login
 
@@ -28,11 +28,11 @@ def test_a_session_refresh_survives_a_concurrent_commit(app, monkeypatch, databa
         state.session_policy, touch_every=dt.timedelta(0)
     )  # every request refreshes
     other = state.sessions.kw["bind"]
-    original = deps.resolve_session
+    original = accounts._read_session
     commits = []
 
-    def resolve_then_another_writer_commits(session, token, **kwargs):
-        principal = original(session, token, **kwargs)  # read; last_seen_at pending
+    def read_then_another_writer_commits(connection, session_id):
+        found = original(connection, session_id)  # read; last_seen_at to be written next
         with other.connect() as conn:  # e.g. a live step of another patient
             conn.execute(
                 text(
@@ -42,11 +42,11 @@ def test_a_session_refresh_survives_a_concurrent_commit(app, monkeypatch, databa
             )
             conn.commit()
         commits.append(1)
-        return principal
+        return found
 
     with TestClient(app) as client:
         login(client, "pa")
-        monkeypatch.setattr(deps, "resolve_session", resolve_then_another_writer_commits)
+        monkeypatch.setattr(accounts, "_read_session", read_then_another_writer_commits)
         for _ in range(3):
             response = client.get("/api/v1/me/stream")
             assert response.status_code == 200, response.text

@@ -56,6 +56,15 @@ def serve(
         str,
         typer.Option(help="Proxy addresses trusted for X-Forwarded-For/-Proto."),
     ] = "127.0.0.1",
+    keepalive_requests: Annotated[
+        int | None,
+        typer.Option(
+            help="Close a keep-alive connection after this many requests (Connection: close, "
+            "as nginx's keepalive_requests), so that with several workers connections move "
+            "to the free one; 0: never. Default: SPINESTAB_KEEPALIVE_REQUESTS or 100.",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Serve the clinic web app (pages and /api/v1) with uvicorn."""
     import logging
@@ -69,7 +78,10 @@ def serve(
     from spinestab.service.settings import ServiceSettings
     from spinestab.store import open_store, session_scope
 
-    settings = ServiceSettings(production=production)
+    overrides: dict[str, Any] = {"production": production}
+    if keepalive_requests is not None:
+        overrides["keepalive_requests"] = keepalive_requests
+    settings = ServiceSettings(**overrides)
     if demo and production:
         err_console.print("[bold red]refusing:[/] --demo and --production exclude each other")
         raise typer.Exit(2)
@@ -130,6 +142,7 @@ def serve(
     # handed to them the way every setting travels, as SPINESTAB_PRODUCTION.
     del app
     os.environ["SPINESTAB_PRODUCTION"] = "1" if production else "0"
+    os.environ["SPINESTAB_KEEPALIVE_REQUESTS"] = str(settings.keepalive_requests)
     uvicorn.run("spinestab.service.asgi:create", factory=True, workers=workers, **options)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.core.validation import check_choice
@@ -282,42 +283,73 @@ def login(
     )
 
 
+#: The session and its user in one statement of plain columns (every request asks): built
+#: once, no ORM objects, no identity map.
+_SESSION_QUERY = (
+    select(
+        WebSession.csrf_token,
+        WebSession.last_seen_at,
+        WebSession.expires_at,
+        User.id,
+        User.username,
+        User.role,
+        User.patient_pseudonym,
+        User.language,
+        User.active,
+    )
+    .outerjoin(User, User.id == WebSession.user_id)
+    .where(WebSession.id == bindparam("session_id"))
+)
+
+
+def _read_session(connection: Connection, session_id: str) -> Row[Any] | None:
+    """Read a session and its user in a transaction of its own, ended before returning."""
+    try:
+        return connection.execute(_SESSION_QUERY, {"session_id": session_id}).first()
+    finally:
+        connection.rollback()  # the read's snapshot ends here (nothing was written)
+
+
 def resolve_session(
-    session: Session, token: str | None, *, secret: bytes, policy: SessionPolicy
+    connection: Connection, token: str | None, *, secret: bytes, policy: SessionPolicy
 ) -> Principal | None:
     """Return the principal of a live session, or None (unknown, idle or expired).
 
-    An expired session is deleted; ``last_seen_at`` is refreshed at most every
-    ``policy.touch_every`` (the caller commits).
+    Read with one Core statement on ``connection`` (a plain connection, not an ORM session:
+    this runs for every request), in a read transaction that ends before anything is
+    written. Then, in a short transaction of its own that begins with its write (SQLite,
+    WAL: a transaction that read and then writes fails at once when another writer
+    committed in between; one that starts with the write waits for the lock), an expired
+    or idle session, or one whose user is gone or disabled, is deleted; ``last_seen_at``
+    is refreshed at most every ``policy.touch_every``. Nothing is kept between requests,
+    so a logout or a timeout holds at once in every worker process.
     """
     if not token or len(token) > 128:
         return None
-    # the session and its user in one query (every request asks)
-    found = session.execute(
-        select(WebSession, User)
-        .outerjoin(User, User.id == WebSession.user_id)
-        .where(WebSession.id == keyed_hash(secret, token))
-    ).first()
+    session_id = keyed_hash(secret, token)
+    found = _read_session(connection, session_id)
     if found is None:
         return None
-    row, user = found
+    csrf, last_seen, expires, user_id, username, role, patient, language, active = found
     now = utcnow()
-    if _aware(row.expires_at) <= now or now - _aware(row.last_seen_at) > policy.idle:
-        session.delete(row)
+    last_seen = _aware(last_seen)
+    if _aware(expires) <= now or now - last_seen > policy.idle or user_id is None or not active:
+        with connection.begin():
+            connection.execute(delete(WebSession).where(WebSession.id == session_id))
         return None
-    if user is None or not user.active:
-        session.delete(row)
-        return None
-    if now - _aware(row.last_seen_at) > policy.touch_every:
-        row.last_seen_at = now
+    if now - last_seen > policy.touch_every:
+        with connection.begin():
+            connection.execute(
+                update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now)
+            )
     return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        patient_pseudonym=user.patient_pseudonym,
-        session_id=row.id,
-        csrf_token=row.csrf_token,
-        language=user.language,
+        user_id=user_id,
+        username=username,
+        role=role,
+        patient_pseudonym=patient,
+        session_id=session_id,
+        csrf_token=csrf,
+        language=language,
     )
 
 

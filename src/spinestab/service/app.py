@@ -25,7 +25,7 @@ from spinestab.errors import InputError
 from spinestab.service.accounts import SessionPolicy, ThrottlePolicy
 from spinestab.service.deps import AppState, CsrfFailed, Forbidden, LoginRequired
 from spinestab.service.jobs import JobFunction, WorkerPool, recover_interrupted
-from spinestab.service.middleware import AccessLog, BodyLimit, SecurityHeaders
+from spinestab.service.middleware import AppMiddleware
 from spinestab.service.security import Passwords, load_or_create_secret
 from spinestab.service.settings import ServiceSettings
 from spinestab.service.static_files import AppStaticFiles
@@ -131,6 +131,7 @@ def create_app(
     from spinestab.service.pages import pages_router
     from spinestab.service.pages.render import make_templates
     from spinestab.service.routers import api_router
+    from spinestab.service.routes import include_flat
     from spinestab.store import open_store
 
     settings = settings or ServiceSettings()
@@ -197,15 +198,16 @@ def create_app(
     static = resources.files("spinestab.service").joinpath("static")
     # versioned URLs cached for a year, text gzipped: in the mount, not the middleware chain
     app.mount("/static", AppStaticFiles(directory=str(static)), name="static")
-    app.include_router(api_router, prefix=API_PREFIX)
-    app.include_router(pages_router)
+    # every route in the app's own table: FastAPI walks included routers twice per level
+    include_flat(app, api_router, prefix=API_PREFIX)
+    include_flat(app, pages_router)
     app.add_middleware(
-        BodyLimit,
+        AppMiddleware,
+        hsts=settings.production,
         max_bytes=settings.max_upload_mb * 1024 * 1024,
         max_other_bytes=settings.max_json_kb * 1024,
+        keepalive_requests=settings.keepalive_requests,
     )
-    app.add_middleware(SecurityHeaders, hsts=settings.production)
-    app.add_middleware(AccessLog)
     return app
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.service.accounts import Principal, SessionPolicy, ThrottlePolicy, resolve_session
@@ -79,6 +80,11 @@ class AppState:
     #: The record pages kept by revision (spinestab.service.record_page), per process.
     record_pages: PageCache = field(default_factory=lambda: _page_cache())
 
+    @property
+    def engine(self) -> Engine:
+        """The database engine behind :attr:`sessions` (its connection pool)."""
+        return self.sessions.kw["bind"]
+
 
 def _page_cache() -> PageCache:
     from spinestab.service.record_page import PageCache
@@ -115,14 +121,14 @@ def session_token(request: Request) -> str | None:
 def current_principal(request: Request, state: StateDep) -> Principal | None:
     """Return the logged-in user of this request, or None.
 
-    Resolved in a database session of its own (not the request's :data:`SessionDep`: a
-    generator dependency costs the request two more trips through the thread pool); a
-    session found expired is deleted and that is committed at once, whatever the route does
-    next. The transaction always ends here, so the connection goes back to the pool before
-    the route runs: a route that calls the record (its own unit of work, its own
-    connection) never holds two connections at once (with as many requests in the thread
-    pool as connections in the pool, two per request waited on each other until the pool's
-    timeout).
+    One Core statement on a pooled connection of its own (:func:`resolve_session`: no ORM
+    session, no generator dependency, whose setup and teardown cost the request two more
+    trips through the thread pool). The connection goes back to the pool before the route
+    runs: a route that calls the record (its own unit of work, its own connection) never
+    holds two connections at once (with as many requests in the thread pool as connections
+    in the pool, two per request waited on each other until the pool's timeout). An
+    expired session found here is deleted and that is committed at once, whatever the route
+    does next.
     """
     cached: Principal | bool | None = getattr(request.state, "principal", False)
     if not isinstance(cached, bool):
@@ -130,41 +136,12 @@ def current_principal(request: Request, state: StateDep) -> Principal | None:
     token = session_token(request)
     principal = None
     if token:
-        with session_scope(state.sessions) as session:
+        with state.engine.connect() as connection:
             principal = resolve_session(
-                session, token, secret=state.secret, policy=state.session_policy
+                connection, token, secret=state.secret, policy=state.session_policy
             )
-            if principal is None:
-                session.commit()
-            else:
-                _write_touch(session)
-            session.commit()  # end the read transaction: the connection back to the pool
     request.state.principal = principal
     return principal
-
-
-def _write_touch(session: Session) -> None:
-    """Write a refreshed ``last_seen_at`` in a transaction of its own, at once.
-
-    SQLite (WAL): a transaction that has read and then writes fails at once with "database
-    is locked" when another writer committed in between (its snapshot is stale; the busy
-    timeout does not help), which the request's transaction did under concurrent writers
-    (live streams: 51 of 1,563 requests). A transaction that starts with the write waits
-    for the lock instead.
-    """
-    from sqlalchemy import update
-
-    from spinestab.service.models import WebSession
-
-    touched = [(o.id, o.last_seen_at) for o in session.dirty if isinstance(o, WebSession)]
-    if not touched:
-        return
-    session.rollback()
-    for session_id, seen in touched:
-        session.execute(
-            update(WebSession).where(WebSession.id == session_id).values(last_seen_at=seen)
-        )
-    session.commit()
 
 
 MaybeUser = Annotated[Principal | None, Depends(current_principal)]

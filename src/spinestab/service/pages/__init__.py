@@ -17,12 +17,20 @@ from spinestab.service.pages import (
     patient,
     record,
 )
+from spinestab.service.routes import include_flat
 
-__all__ = ["pages_router"]
+__all__ = ["PAGE_ROUTERS", "pages_router"]
+
+#: The pages' routers in the order tried, each with whether it checks CSRF.
+PAGE_ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
+    (login.login_router, False),  # the login form has its own token
+    *(
+        (module.router, True)
+        for module in (common, login, clinician, intake, patient, live, record, imaging)
+    ),
+)
 
 pages_router = APIRouter(include_in_schema=False)
-pages_router.include_router(login.login_router)  # the login form has its own token
-_checked = APIRouter(dependencies=[CsrfChecked])
-for _module in (common, login, clinician, intake, patient, live, record, imaging):
-    _checked.include_router(_module.router)
-pages_router.include_router(_checked)
+for _router, _checked in PAGE_ROUTERS:
+    # routes added one by one, not as a tree of included routers (routes.include_flat)
+    include_flat(pages_router, _router, dependencies=[CsrfChecked] if _checked else [])

@@ -19,14 +19,18 @@ from spinestab.service.routers import (
     radiographs,
     users,
 )
+from spinestab.service.routes import include_flat
 
-__all__ = ["api_router"]
+__all__ = ["API_ROUTERS", "api_router"]
+
+#: The API's routers in the order tried, each with whether it checks CSRF.
+API_ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
+    (auth.login_router, False),  # the only state change without CSRF (see auth)
+    *((module.router, True) for module in (health, auth, patients, jobs, users, interop, me, live)),
+    *((r, True) for r in (imaging.router, radiographs.router, radiographs.instability_router)),
+)
 
 api_router = APIRouter()
-api_router.include_router(auth.login_router)  # the only state change without CSRF (see auth)
-_checked = APIRouter(dependencies=[CsrfChecked])
-for _module in (health, auth, patients, jobs, users, interop, me, live):
-    _checked.include_router(_module.router)
-for _imaging in (imaging.router, radiographs.router, radiographs.instability_router):
-    _checked.include_router(_imaging)
-api_router.include_router(_checked)
+for _router, _checked in API_ROUTERS:
+    # routes added one by one, not as a tree of included routers (routes.include_flat)
+    include_flat(api_router, _router, dependencies=[CsrfChecked] if _checked else [])
