@@ -18,6 +18,15 @@ HTTP/1.1 connection per client on raw asyncio streams (uvloop when installed), r
 built in advance: about 0.1 ms of CPU per request (httpx took 1.4-2.0 ms, on the same
 cores as the server). Run it on an idle machine. ``--one-client`` adds a row per scenario
 with one client (the latency of a request alone).
+
+The server closes a keep-alive connection after ``--keepalive-requests`` requests (serve's
+default unless given; ``Connection: close``) and the client then opens a new one, as a
+browser does, its set-up counted in that request's latency; the connections opened and each
+client's mean latency are printed (with ``--workers 2``, connections that stay where they
+were accepted show as two groups of clients). Each scenario starts with ``--warmup``
+requests on the fresh server (every page made at once), printed as a row of their own
+("first after start"), then the measured requests on the running server. ``--only record``
+or ``--only form`` runs one scenario.
 """
 
 from __future__ import annotations
@@ -285,6 +294,21 @@ def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
                     ("record page", _record_page),
                     ("form submit", _form_submit),
                 ):
+                    if args.only and not name.startswith(args.only):
+                        continue
+                    if args.warmup and clients > 1:
+                        # a server that has just started makes every page at once: shown
+                        # as a row of its own, then the scenario on the running server
+                        warm = _scenario(
+                            server,
+                            clients=clients,
+                            requests=args.warmup,
+                            first=first + args.requests,
+                            seconds=args.seconds,
+                            patients=args.patients,
+                            make_request=request,
+                        )
+                        rows.append((database, name + " (first after start)", warm))
                     result = _scenario(
                         server,
                         clients=clients,
@@ -295,7 +319,7 @@ def run(database: str, url: str, args) -> list[tuple[str, str, dict]]:
                         make_request=request,
                     )
                     rows.append((database, name + label, result))
-                first += args.requests
+                first += args.requests + args.warmup
             return rows
         finally:
             server.stop()
@@ -313,6 +337,18 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (spinestab serve)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=500,
+        help="requests run first on the fresh server, shown as their own row "
+        "('first after start'); 0: none",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["record", "form"],
+        help="run one scenario only (record page, form submit)",
     )
     parser.add_argument(
         "--keepalive-requests",
@@ -342,14 +378,14 @@ def main(argv: list[str]) -> int:
         f"{os.cpu_count()} CPUs"
     )
     print(
-        f"{'database':<11} {'scenario':<24} {'requests':>8} {'errors':>6} {'p50 ms':>8} "
+        f"{'database':<11} {'scenario':<32} {'requests':>8} {'errors':>6} {'p50 ms':>8} "
         f"{'p95 ms':>8} {'max ms':>8} {'req/s':>8} {'server CPU':>10} {'client CPU':>10} "
         f"{'load':>5}  p95 / goal {GOAL_P95_MS:.0f} ms"
     )
     for database, name, r in rows:
         server = f"{r['server_cpu_ms']:.1f} ms" if r["server_cpu_ms"] is not None else "?"
         print(
-            f"{database:<11} {name:<24} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>8.1f} "
+            f"{database:<11} {name:<32} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>8.1f} "
             f"{r['p95_ms']:>8.1f} {r['max_ms']:>8.1f} {r['rps']:>8.1f} {server:>10} "
             f"{r['client_cpu_ms']:>7.1f} ms {r['load']:>5.1f}  {r['p95_ms'] / GOAL_P95_MS:.2f}"
         )
@@ -357,7 +393,7 @@ def main(argv: list[str]) -> int:
     for database, name, r in rows:
         low, middle, high = r["client_means_ms"]
         print(
-            f"{database:<11} {name:<24} clients' mean latency min {low:.0f} / median "
+            f"{database:<11} {name:<32} clients' mean latency min {low:.0f} / median "
             f"{middle:.0f} / max {high:.0f} ms; {r['connections']} connections opened"
         )
     return 0

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.errors import InputError, MissingDependencyError
@@ -201,8 +201,8 @@ def recover_interrupted(sessions: sessionmaker[Session]) -> int:
         return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def job_public(job: Job) -> dict[str, Any]:
-    """Return the public view of a job (``GET /jobs/{id}``)."""
+def job_public(job: Job | Row[Any]) -> dict[str, Any]:
+    """Return the public view of a job (``GET /jobs/{id}``): a row or a row's columns."""
     return {
         "job_id": job.id,
         "kind": job.kind,
@@ -294,12 +294,35 @@ class WorkerPool:
             run_job(self._sessions, job_id, registry=self._registry, settings=self._settings)
 
 
-def patient_jobs(session: Session, pseudonym: str, *, limit: int = 10) -> list[dict[str, Any]]:
-    """Return the public view of a patient's latest jobs, newest first."""
-    rows = session.scalars(
-        select(Job)
-        .where(Job.patient_pseudonym == pseudonym)
-        .order_by(Job.created_at.desc())
-        .limit(limit)
-    ).all()
-    return [job_public(j) for j in rows]
+#: A patient's latest jobs as plain columns (the record page asks at every showing).
+_PATIENT_JOBS = (
+    select(
+        Job.id,
+        Job.kind,
+        Job.patient_pseudonym,
+        Job.status,
+        Job.progress,
+        Job.message,
+        Job.result,
+        Job.error,
+        Job.created_by,
+        Job.created_at,
+        Job.started_at,
+        Job.finished_at,
+    )
+    .where(Job.patient_pseudonym == bindparam("pseudonym"))
+    .order_by(Job.created_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def patient_jobs(
+    session: Session | Connection, pseudonym: str, *, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Return the public view of a patient's latest jobs, newest first.
+
+    One Core statement (no ORM objects); ``session`` may be any open session or connection,
+    so the record page reads its jobs in the same read transaction as the record.
+    """
+    rows = session.execute(_PATIENT_JOBS, {"pseudonym": pseudonym, "limit": limit})
+    return [job_public(row) for row in rows]

@@ -75,6 +75,7 @@ class RecordRead:
 
     key: tuple[Any, ...]
     kept: KeptPage | None
+    jobs: list[dict[str, Any]]
     timeline: dict[str, Any] | None = None
     uploads: list[dict[str, Any]] | None = None
     reads: tuple[Any, ...] = ()
@@ -133,8 +134,11 @@ def read_record_page(
     One read unit of work: the revision is read first, in the same snapshot as the record
     (a page is kept under the revision it was made at, never a later one); on a kept page
     its reads are audited again for this user; otherwise the timeline and the uploads are
-    read. The audit rows are committed before this returns (as every read's).
+    read. The patient's analysis jobs (their own table, never kept) are read in the same
+    transaction. The audit rows are committed before this returns (as every read's).
     """
+    from spinestab.service.jobs import patient_jobs
+
     with record.read_unit_of_work() as uow:
         actor = actor_of(user)
         patient_id, revision = services.record_revision(uow, actor, pseudonym)
@@ -142,11 +146,15 @@ def read_record_page(
         kept = cache.get(key)
         if kept is not None:
             services.replay_reads(uow, actor, pseudonym, kept.reads, staff_only=True)
-            return RecordRead(key, kept)
-        timeline = as_json(services.show_record(uow, actor, pseudonym))
-        uploads = as_json(services.list_uploads(uow, actor, pseudonym))
-        reads = services.reads_of(uow)
-    return RecordRead(key, None, timeline, uploads, reads)
+            found = RecordRead(key, kept, patient_jobs(uow.session, pseudonym))
+        else:
+            timeline = as_json(services.show_record(uow, actor, pseudonym))
+            uploads = as_json(services.list_uploads(uow, actor, pseudonym))
+            reads = services.reads_of(uow)
+            found = RecordRead(
+                key, None, patient_jobs(uow.session, pseudonym), timeline, uploads, reads
+            )
+    return found
 
 
 def masked(principal: Principal, marks: Placeholders) -> Principal:

@@ -110,8 +110,7 @@ def record_page(
         kept = KeptPage(html, found.reads)
         cache.put(found.key, kept)
     jobs_html = env.get_template("clinician/_jobs.html").render(
-        page_context(request)
-        | {"pseudonym": pseudonym, "jobs": _jobs(state, pseudonym), "job_error": None}
+        page_context(request) | {"pseudonym": pseudonym, "jobs": found.jobs, "job_error": None}
     )
     return HTMLResponse(fill_in(kept, cache.marks, principal=user, jobs_html=jobs_html))
 
