@@ -61,7 +61,7 @@ def serve(
         typer.Option(
             help="Close a keep-alive connection after this many requests (Connection: close, "
             "as nginx's keepalive_requests), so that with several workers connections move "
-            "to the free one; 0: never. Default: SPINESTAB_KEEPALIVE_REQUESTS or 100.",
+            "to the free one; 0: never. Default: SPINESTAB_KEEPALIVE_REQUESTS or 20.",
             min=0,
         ),
     ] = None,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, select, update
+from sqlalchemy import Connection, Executable, Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.core.validation import check_choice
@@ -30,14 +30,17 @@ from spinestab.store import audit, get_patient, session_scope
 __all__ = [
     "LoginRefused",
     "Principal",
+    "SessionCheck",
     "SessionPolicy",
     "ThrottlePolicy",
     "add_user",
+    "check_session",
     "demo_users",
     "end_session",
     "login",
     "resolve_session",
     "utcnow",
+    "write_session_change",
 ]
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -310,39 +313,42 @@ def _read_session(connection: Connection, session_id: str) -> Row[Any] | None:
         connection.rollback()  # the read's snapshot ends here (nothing was written)
 
 
-def resolve_session(
-    connection: Connection, token: str | None, *, secret: bytes, policy: SessionPolicy
-) -> Principal | None:
-    """Return the principal of a live session, or None (unknown, idle or expired).
+@dataclass(frozen=True)
+class SessionCheck:
+    """What a session read found: the principal (None: no live session) and the write due.
 
-    Read with one Core statement on ``connection`` (a plain connection, not an ORM session:
-    this runs for every request), in a read transaction that ends before anything is
-    written. Then, in a short transaction of its own that begins with its write (SQLite,
-    WAL: a transaction that read and then writes fails at once when another writer
-    committed in between; one that starts with the write waits for the lock), an expired
-    or idle session, or one whose user is gone or disabled, is deleted; ``last_seen_at``
-    is refreshed at most every ``policy.touch_every``. Nothing is kept between requests,
-    so a logout or a timeout holds at once in every worker process.
+    ``write`` is the statement to commit next (delete an expired session, refresh
+    ``last_seen_at``), or None: most requests write nothing.
+    """
+
+    principal: Principal | None
+    write: Executable | None = None
+
+
+def check_session(
+    connection: Connection, token: str | None, *, secret: bytes, policy: SessionPolicy
+) -> SessionCheck:
+    """Read a session (one Core statement, a read transaction ended at once) and judge it.
+
+    Unknown: no principal. Expired, idle, or its user gone or disabled: no principal, and
+    the session's delete to write. Live: the principal, and a refreshed ``last_seen_at`` to
+    write when the last refresh is older than ``policy.touch_every``. Writes nothing.
     """
     if not token or len(token) > 128:
-        return None
+        return SessionCheck(None)
     session_id = keyed_hash(secret, token)
     found = _read_session(connection, session_id)
     if found is None:
-        return None
+        return SessionCheck(None)
     csrf, last_seen, expires, user_id, username, role, patient, language, active = found
     now = utcnow()
     last_seen = _aware(last_seen)
     if _aware(expires) <= now or now - last_seen > policy.idle or user_id is None or not active:
-        with connection.begin():
-            connection.execute(delete(WebSession).where(WebSession.id == session_id))
-        return None
+        return SessionCheck(None, delete(WebSession).where(WebSession.id == session_id))
+    touch = None
     if now - last_seen > policy.touch_every:
-        with connection.begin():
-            connection.execute(
-                update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now)
-            )
-    return Principal(
+        touch = update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now)
+    principal = Principal(
         user_id=user_id,
         username=username,
         role=role,
@@ -351,6 +357,33 @@ def resolve_session(
         csrf_token=csrf,
         language=language,
     )
+    return SessionCheck(principal, touch)
+
+
+def write_session_change(connection: Connection, statement: Executable) -> None:
+    """Commit a :class:`SessionCheck`'s write in a short transaction that starts with it.
+
+    SQLite (WAL): a transaction that read and then writes fails at once when another writer
+    committed in between (its snapshot is stale; the busy timeout does not help); one that
+    starts with the write waits for the lock instead.
+    """
+    with connection.begin():
+        connection.execute(statement)
+
+
+def resolve_session(
+    connection: Connection, token: str | None, *, secret: bytes, policy: SessionPolicy
+) -> Principal | None:
+    """Return the principal of a live session, or None (unknown, idle or expired).
+
+    :func:`check_session`, then its write (if any) committed on the same connection
+    (:func:`write_session_change`). Nothing is kept between requests, so a logout or a
+    timeout holds at once in every worker process.
+    """
+    check = check_session(connection, token, secret=secret, policy=policy)
+    if check.write is not None:
+        write_session_change(connection, check.write)
+    return check.principal
 
 
 def end_session(session: Session, session_id: str) -> None:

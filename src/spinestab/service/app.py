@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -23,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from spinestab import __version__
 from spinestab.errors import InputError
 from spinestab.service.accounts import SessionPolicy, ThrottlePolicy
-from spinestab.service.deps import AppState, CsrfFailed, Forbidden, LoginRequired
+from spinestab.service.deps import AppState, CsrfFailed, Forbidden, LoginRequired, loop_reader
 from spinestab.service.jobs import JobFunction, WorkerPool, recover_interrupted
 from spinestab.service.middleware import AppMiddleware
 from spinestab.service.security import Passwords, load_or_create_secret
@@ -165,7 +166,10 @@ def create_app(
         pool=pool,
         templates=make_templates(),
         record=records.open_service_record(sessions, settings.data_dir),
+        loop_reader=loop_reader(sessions.kw["bind"]),
     )
+    if state.loop_reader is not None:  # closed with the app, or when the state goes
+        weakref.finalize(state, state.loop_reader.close)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -181,6 +185,8 @@ def create_app(
         finally:
             if pool is not None:
                 pool.stop()
+            if state.loop_reader is not None:
+                state.loop_reader.close()
             sessions.kw["bind"].dispose()
 
     app = FastAPI(

@@ -7,15 +7,25 @@ route without one fails the tests.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Connection, Engine, Executable
 from sqlalchemy.orm import Session, sessionmaker
 
-from spinestab.service.accounts import Principal, SessionPolicy, ThrottlePolicy, resolve_session
+from spinestab.service.accounts import (
+    Principal,
+    SessionPolicy,
+    ThrottlePolicy,
+    check_session,
+    resolve_session,
+    write_session_change,
+)
 from spinestab.service.security import Passwords, tokens_equal
 from spinestab.store import session_scope
 
@@ -79,6 +89,8 @@ class AppState:
     record: Record
     #: The record pages kept by revision (spinestab.service.record_page), per process.
     record_pages: PageCache = field(default_factory=lambda: _page_cache())
+    #: The session check's connection on the event loop (SQLite only; see LoopReader).
+    loop_reader: LoopReader | None = None
 
     @property
     def engine(self) -> Engine:
@@ -118,28 +130,81 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
 
-def current_principal(request: Request, state: StateDep) -> Principal | None:
+class LoopReader:
+    """One database connection for the session check done on the event loop (SQLite).
+
+    Checking a session is one indexed read; on SQLite in WAL mode a read never waits for a
+    lock (readers run beside the writer on a snapshot), and takes less time than handing
+    the request to a thread of the pool and back (about a quarter of a kept record page's
+    CPU; docs/web-app.md, "Speed"). So on SQLite the read is done on the event loop itself,
+    on this connection (one per app, taken once, a lock for test clients that run an event
+    loop per thread); what the check must write goes to the thread pool as before.
+    PostgreSQL answers over the network: there the whole check stays in the pool.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Lend the connection (opened on first use)."""
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            yield self._connection
+
+    def close(self) -> None:
+        """Give the connection back to the pool (the app stops; it opens again if asked)."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def loop_reader(engine: Engine) -> LoopReader | None:
+    """Return a :class:`LoopReader` for an SQLite engine, None for any other database."""
+    return LoopReader(engine) if engine.dialect.name == "sqlite" else None
+
+
+def _resolve_in_pool(state: AppState, token: str) -> Principal | None:
+    with state.engine.connect() as connection:
+        return resolve_session(connection, token, secret=state.secret, policy=state.session_policy)
+
+
+def _write_in_pool(state: AppState, statement: Executable) -> None:
+    with state.engine.connect() as connection:
+        write_session_change(connection, statement)
+
+
+async def current_principal(request: Request, state: StateDep) -> Principal | None:
     """Return the logged-in user of this request, or None.
 
-    One Core statement on a pooled connection of its own (:func:`resolve_session`: no ORM
-    session, no generator dependency, whose setup and teardown cost the request two more
-    trips through the thread pool). The connection goes back to the pool before the route
-    runs: a route that calls the record (its own unit of work, its own connection) never
-    holds two connections at once (with as many requests in the thread pool as connections
-    in the pool, two per request waited on each other until the pool's timeout). An
-    expired session found here is deleted and that is committed at once, whatever the route
-    does next.
+    One Core statement, no ORM session (:func:`check_session`). On SQLite the read runs on
+    the event loop (:class:`LoopReader`) and only a write it calls for (an expired session
+    deleted, ``last_seen_at`` refreshed at most every ``touch_every``) goes to the thread
+    pool, on a pooled connection of its own; elsewhere the whole check runs in the pool.
+    Either way the write is committed before the route runs, whatever the route does next,
+    and no connection is held into the route (a route that calls the record, its own unit
+    of work on its own connection, never holds two at once). Nothing is kept between
+    requests: a logout or a timeout holds at once in every worker process.
     """
     cached: Principal | bool | None = getattr(request.state, "principal", False)
     if not isinstance(cached, bool):
         return cached
     token = session_token(request)
     principal = None
-    if token:
-        with state.engine.connect() as connection:
-            principal = resolve_session(
+    if token and state.loop_reader is not None:
+        with state.loop_reader.connection() as connection:
+            check = check_session(
                 connection, token, secret=state.secret, policy=state.session_policy
             )
+        if check.write is not None:
+            await run_in_threadpool(_write_in_pool, state, check.write)
+        principal = check.principal
+    elif token:
+        principal = await run_in_threadpool(_resolve_in_pool, state, token)
     request.state.principal = principal
     return principal
 

@@ -44,7 +44,7 @@ class ServiceSettings(Settings):
     max_json_kb: int = Field(default=1024, ge=1, description="Largest accepted JSON body (KiB).")
     job_workers: int = Field(default=2, ge=0, description="Background analysis threads.")
     keepalive_requests: int = Field(
-        default=100,
+        default=20,
         ge=0,
         description="Requests served on one keep-alive connection before the server closes "
         "it (Connection: close; as nginx's keepalive_requests), so that with several worker "
