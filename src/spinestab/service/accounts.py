@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, Executable, Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -305,10 +304,17 @@ _SESSION_QUERY = (
 )
 
 
-def _read_session(connection: Connection, session_id: str) -> Row[Any] | None:
+#: A session's row as read: CSRF token, last seen, expiry, then its user's id, name, role,
+#: patient, language and whether active (the user's columns are None without a user: an
+#: outer join, which the column types do not say).
+_SessionRow = Row[str, dt.datetime, dt.datetime, int, str, str, str | None, str | None, bool]
+
+
+def _read_session(connection: Connection, session_id: str) -> _SessionRow | None:
     """Read a session and its user in a transaction of its own, ended before returning."""
     try:
-        return connection.execute(_SESSION_QUERY, {"session_id": session_id}).first()
+        row = connection.execute(_SESSION_QUERY, {"session_id": session_id}).first()
+        return row
     finally:
         connection.rollback()  # the read's snapshot ends here (nothing was written)
 
@@ -343,7 +349,8 @@ def check_session(
     csrf, last_seen, expires, user_id, username, role, patient, language, active = found
     now = utcnow()
     last_seen = _aware(last_seen)
-    if _aware(expires) <= now or now - last_seen > policy.idle or user_id is None or not active:
+    live = _aware(expires) > now and now - last_seen <= policy.idle and bool(active)
+    if not live or user_id is None or username is None or role is None:
         return SessionCheck(None, delete(WebSession).where(WebSession.id == session_id))
     touch = None
     if now - last_seen > policy.touch_every:
