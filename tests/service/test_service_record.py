@@ -71,3 +71,64 @@ def test_a_turn_held_too_long_falls_back_to_sqlite_waiting(record, monkeypatch):
         release.set()
         holder.join(30)
     assert records.timeline(record, DOC, "P-LATE")["patient"]["pseudonym"] == "P-LATE"
+
+
+def test_reads_that_end_together_commit_their_audit_rows_together(record):
+    if record.engine.dialect.name != "sqlite":
+        pytest.skip("group commit is for SQLite's one write lock")
+    from sqlalchemy import event, func, select
+
+    from spinestab.store.models import AuditEvent
+
+    commits: list[int] = []
+    event.listen(record.engine, "commit", lambda _connection: commits.append(1))
+    turn = turns.sqlite_turn(record.engine)
+    assert turn is not None
+
+    def row(i: int) -> dict:
+        return {"actor": f"reader{i}", "role": "clinician", "action": "read", "entity": "t",
+                "entity_id": i, "patient_id": None, "outcome": "ok", "reason": None,
+                "detail": None}  # fmt: skip
+
+    def read(i: int) -> int:
+        record.write_audit_rows([row(i), row(i)])
+        # returned: this read's rows are committed (seen by a new connection)
+        with record.engine.connect() as connection:
+            query = select(func.count()).where(AuditEvent.actor == f"reader{i}")
+            return int(connection.execute(query).scalar_one())
+
+    with turn, ThreadPoolExecutor(max_workers=16) as pool:  # the writer waits for the turn
+        futures = [pool.submit(read, i) for i in range(16)]
+    seen = [f.result() for f in futures]
+    assert seen == [2] * 16
+    assert 1 <= len(commits) < 16  # shared transactions, not one per read
+
+
+def test_a_failed_group_commit_fails_exactly_the_callers_whose_rows_fail():
+    written: list[str] = []
+    gate = threading.Event()
+
+    def write(rows: list[dict]) -> None:  # all or nothing, as one transaction
+        gate.wait(5)
+        if any(r["who"] == "bad" for r in rows):
+            raise ValueError("cannot write a bad row")
+        written.extend(r["who"] for r in rows)
+
+    group = turns.GroupCommit(write)
+    results: dict[str, str] = {}
+
+    def call(who: str) -> None:
+        try:
+            group.commit([{"who": who}])
+            results[who] = "ok"
+        except ValueError:
+            results[who] = "failed"
+
+    callers = [threading.Thread(target=call, args=(w,)) for w in ("a", "b", "bad", "c", "d")]
+    for caller in callers:
+        caller.start()
+    gate.set()
+    for caller in callers:
+        caller.join(10)
+    assert results == {"a": "ok", "b": "ok", "bad": "failed", "c": "ok", "d": "ok"}
+    assert sorted(written) == ["a", "b", "c", "d"]

@@ -70,3 +70,63 @@ def test_the_turn_taken_again_in_the_same_thread_is_one_turn(tmp_path):
         second.release()
     assert second.acquire(blocking=False) and second._held
     second.release()
+
+
+def test_a_lock_the_helper_gets_after_its_waiter_gave_up_is_given_back(tmp_path):
+    path = str(tmp_path / "db.sqlite3")
+    first, second, third = turns.Turn(path), turns.Turn(path), turns.Turn(path)
+    first.acquire()
+    assert second.acquire(timeout=0.1) and not second._held  # gave up, went on without it
+    second.release()
+    first.release()  # the second's helper now gets the file lock for nobody
+    deadline = time.monotonic() + 5
+    while not (third.acquire(blocking=False) and third._held):
+        if third._depth:
+            third.release()
+        assert time.monotonic() < deadline, "the helper kept the turn nobody waits for"
+        time.sleep(0.01)
+    third.release()
+
+
+_TAKER = r"""
+import sys, threading, time
+from spinestab.service.turns import Turn
+path, start, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+turn, taken = Turn(path), [0]
+def take():
+    while time.time() < start:
+        time.sleep(0.001)
+    while time.time() < start + seconds:
+        with turn:
+            time.sleep(0.0005)  # a short unit of work, the GIL given up as SQLite does
+            taken[0] += 1
+threads = [threading.Thread(target=take) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(taken[0])
+"""
+
+
+def test_two_busy_processes_get_a_fair_share_of_the_turns(tmp_path):
+    # two worker processes whose threads keep asking for the turn: neither starves
+    import os
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "db.sqlite3")
+    start = time.time() + 1.5  # both started and waiting before the first take
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    takers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TAKER, path, str(start), "1.5"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    counts = [int(taker.communicate(timeout=60)[0]) for taker in takers]
+    assert min(counts) > 0.3 * sum(counts), counts
+    assert sum(counts) > 200  # the turn moved on promptly (at most ~2,000 in 1.5 s)

@@ -6,8 +6,9 @@ request threads that wait poll the lock with sleeps of up to 100 ms (its busy ha
 while still competing for the interpreter with the one thread that holds it; waiting on a
 lock in the process instead wakes a waiter as soon as the lock is free and lets the holder
 run. Reads (:meth:`Record.read_unit_of_work`) take no turn while they read, only for
-their short audit write. Measured with ``python -m benchmarks service`` (docs/web-app.md,
-"Speed").
+their short audit write, and the audit rows of reads that end together are committed in
+one transaction (:class:`GroupCommit`). Measured with ``python -m benchmarks service``
+(docs/web-app.md, "Speed").
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.record import Record, UnitOfWork
+from spinestab.store.artifacts import ArtifactStore
 
 try:  # POSIX: the turn is also taken across processes (several workers, one file)
     import fcntl
 except ImportError:  # pragma: no cover - Windows: turns within the process only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ServiceRecord", "Turn", "sqlite_turn"]
+__all__ = ["GroupCommit", "ServiceRecord", "Turn", "sqlite_turn"]
 
 
 class Turn:
@@ -37,20 +41,41 @@ class Turn:
 
     In the process a lock (re-entrant: a unit of work may open another); across processes
     (``spinestab serve --workers N`` on one file) an advisory lock on a file beside the
-    database (``<database>.turn``), taken by the thread that holds the process's lock. The
-    waiting process polls it with sleeps of 0.5-5 ms (SQLite's own busy handler sleeps up
-    to 100 ms between tries); after ``timeout`` it goes on without it, as without the
-    in-process lock (the unit of work then waits on SQLite as before).
+    database (``<database>.turn``), taken by the thread that holds the process's lock.
+
+    When another process holds it, the waiting thread hands the wait to a helper thread
+    that blocks in the kernel (``flock``), which hands the lock over the moment it is given
+    back: no polling, and the process that gave it back does not take it again before the
+    waiting one (its next thread first has to be woken and get the interpreter; the
+    waiter was woken by the kernel). Before, waiting processes polled every 0.5-5 ms and
+    the process that held the turn handed it to its own next thread first. After
+    ``timeout`` the waiter goes on without it, as without the in-process lock (the unit of
+    work then waits on SQLite as before); the helper gives the lock back if it comes later.
     """
+
+    #: A helper idle this long ends (a new one starts with the next wait).
+    HELPER_IDLE_S = 2.0
 
     def __init__(self, path: str | None) -> None:
         self._lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
-        self._held = False
+        self._held_fd: int | None = None  # which of the two file descriptors holds it
         if path and fcntl is not None:
             with contextlib.suppress(OSError):
                 self._fd = os.open(path + ".turn", os.O_RDWR | os.O_CREAT, 0o600)
+                # the helper's own open file: flock locks belong to an open file, so the
+                # helper's pending lock and the thread's own try never mistake one another
+                self._helper_fd = os.open(path + ".turn", os.O_RDWR | os.O_CREAT, 0o600)
+        self._cond = threading.Condition(threading.Lock())
+        self._wanted = False  # a thread waits for the helper to take the file lock
+        self._granted = False  # the helper took it for that thread
+        self._helper: threading.Thread | None = None
+
+    @property
+    def _held(self) -> bool:
+        """Whether this process holds the turn across processes (the file lock)."""
+        return self._held_fd is not None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the turn (as :meth:`threading.RLock.acquire`); True once taken."""
@@ -60,39 +85,73 @@ class Turn:
         self._depth += 1
         if self._depth == 1 and self._fd is not None:
             left = None if timeout < 0 else max(0.0, timeout - (time.monotonic() - start))
-            self._held = self._take_file(blocking, left)
+            self._held_fd = self._take_file(blocking, left)
         return True
 
-    def _take_file(self, blocking: bool, timeout: float | None) -> bool:
+    def _take_file(self, blocking: bool, timeout: float | None) -> int | None:
+        """Take the file lock; return the file descriptor that holds it (None: not taken)."""
         assert self._fd is not None and fcntl is not None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.0005
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return self._fd
+        except BlockingIOError:
+            if not blocking:
+                return None
+        except OSError:
+            return None
+        with self._cond:
+            self._wanted, self._granted = True, False
+            if self._helper is None:
+                self._helper = threading.Thread(
+                    target=self._wait_for_file, name="spinestab-turn", daemon=True
+                )
+                self._helper.start()
+            self._cond.notify_all()
+            granted = self._cond.wait_for(lambda: self._granted, timeout)
+            self._wanted = self._granted = False
+        return self._helper_fd if granted else None
+
+    def _wait_for_file(self) -> None:
+        """Take the file lock in the kernel for the thread that wants it (the helper thread)."""
+        assert fcntl is not None
         while True:
+            with self._cond:
+                # a grant not yet taken up is still the lock this helper holds for it
+                wanted = self._cond.wait_for(
+                    lambda: self._wanted and not self._granted, self.HELPER_IDLE_S
+                )
+                if not wanted:
+                    self._helper = None
+                    return
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if not blocking or (deadline is not None and time.monotonic() >= deadline):
-                    return False
-                time.sleep(pause)
-                pause = min(pause * 2, 0.005)
-            except OSError:
-                return False
+                fcntl.flock(self._helper_fd, fcntl.LOCK_EX)  # blocks, without the GIL
+            except OSError:  # pragma: no cover - the waiter times out and goes on
+                time.sleep(0.01)
+                continue
+            with self._cond:
+                if self._wanted:
+                    self._granted = True
+                    self._cond.notify_all()
+                    continue
+            # the thread gave up waiting in the meantime: give it back at once
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._helper_fd, fcntl.LOCK_UN)
 
     def release(self) -> None:
         """Give the turn back."""
         self._depth -= 1
-        if self._depth == 0 and self._held:
-            assert self._fd is not None and fcntl is not None
-            self._held = False
+        if self._depth == 0 and self._held_fd is not None:
+            assert fcntl is not None
+            fd, self._held_fd = self._held_fd, None
             with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
         self._lock.release()
 
     def __del__(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
+        for fd in (self._fd, getattr(self, "_helper_fd", None)):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def __enter__(self) -> Turn:
         self.acquire()
@@ -129,6 +188,10 @@ class ServiceRecord(Record):
     PostgreSQL nothing changes.
     """
 
+    def __init__(self, factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
+        super().__init__(factory, artifacts)
+        self._audit_group = GroupCommit(self._commit_rows)
+
     @contextlib.contextmanager
     def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
         """One transaction (see :meth:`Record.unit_of_work`), in turn with this process's."""
@@ -150,11 +213,20 @@ class ServiceRecord(Record):
                 turn.release()
 
     def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Commit a read's audit rows (:meth:`Record.write_audit_rows`), in turn."""
-        turn = sqlite_turn(self.engine) if rows else None
-        if turn is None:
+        """Commit a read's audit rows (:meth:`Record.write_audit_rows`), in turn.
+
+        On SQLite the rows of reads that end at the same time are committed together
+        (:class:`GroupCommit`); this returns once this read's rows are committed.
+        """
+        if not rows or sqlite_turn(self.engine) is None:
             super().write_audit_rows(rows)
             return
+        self._audit_group.commit(rows)
+
+    def _commit_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Commit audit rows in one transaction, in turn."""
+        turn = sqlite_turn(self.engine)
+        assert turn is not None
         from spinestab.store.db import BUSY_TIMEOUT_S
 
         took = turn.acquire(timeout=BUSY_TIMEOUT_S)
@@ -163,3 +235,74 @@ class ServiceRecord(Record):
         finally:
             if took:
                 turn.release()
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """One caller's rows, and what became of them."""
+
+    rows: list[dict[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Commit the rows of concurrent callers together: one writer thread, one transaction.
+
+    Each caller hands its rows over and waits until they are committed (or failed): a
+    read's audit rows are still committed before its result goes out, but the reads that
+    end while a transaction is being written share the next one (one turn, one ``BEGIN
+    IMMEDIATE``, one ``INSERT``, one commit for all of them). When a shared transaction
+    fails, each caller's rows are tried again alone, so an error fails exactly the callers
+    whose rows cannot be written. The writer thread ends when idle and starts again with
+    the next rows.
+    """
+
+    #: The writer ends after this long without rows (seconds).
+    IDLE_S = 2.0
+    #: A caller waits at most this long for its commit (seconds), then fails.
+    WAIT_S = 120.0
+
+    def __init__(self, write: Callable[[list[dict[str, Any]]], None]) -> None:
+        self._write = write
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: list[_Waiting] = []
+        self._writer: threading.Thread | None = None
+
+    def commit(self, rows: list[dict[str, Any]]) -> None:
+        """Commit ``rows`` (with those of concurrent callers); raise what failed them."""
+        mine = _Waiting(list(rows))
+        with self._cond:
+            self._waiting.append(mine)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run, name="spinestab-audit", daemon=True
+                )
+                self._writer.start()
+            else:
+                self._cond.notify()
+        if not mine.done.wait(self.WAIT_S):
+            raise RuntimeError("the audit rows were not committed in time")
+        if mine.error is not None:
+            raise mine.error
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._waiting, self.IDLE_S):
+                    self._writer = None
+                    return
+                batch, self._waiting = self._waiting, []
+            try:
+                self._write([row for one in batch for row in one.rows])
+            except Exception as exc:
+                if len(batch) == 1:
+                    batch[0].error = exc
+                else:  # each alone: fail only the callers whose rows fail
+                    for one in batch:
+                        try:
+                            self._write(one.rows)
+                        except Exception as alone:
+                            one.error = alone
+            for one in batch:
+                one.done.set()
