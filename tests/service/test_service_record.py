@@ -8,6 +8,7 @@ which fall back to waiting on SQLite itself.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -97,9 +98,13 @@ def test_reads_that_end_together_commit_their_audit_rows_together(record):
             query = select(func.count()).where(AuditEvent.actor == f"reader{i}")
             return int(connection.execute(query).scalar_one())
 
-    with turn, ThreadPoolExecutor(max_workers=16) as pool:  # the writer waits for the turn
-        futures = [pool.submit(read, i) for i in range(16)]
-    seen = [f.result() for f in futures]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        with turn:  # the writer waits for the turn while all 16 reads hand their rows over
+            futures = [pool.submit(read, i) for i in range(16)]
+            deadline = time.monotonic() + 10
+            while len(record._audit_group._waiting) < 15 and time.monotonic() < deadline:
+                time.sleep(0.01)  # (the first read's rows may be with the writer already)
+        seen = [f.result(timeout=30) for f in futures]
     assert seen == [2] * 16
     assert 1 <= len(commits) < 16  # shared transactions, not one per read
 
