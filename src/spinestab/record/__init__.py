@@ -28,6 +28,7 @@ See ``docs/record.md`` for the whole API.
 
 """
 
+from spinestab.record._latest import newest_performed_first
 from spinestab.record._uow import Actor, Record, UnitOfWork, open_record
 from spinestab.record.forms import retract_assessment, save_form, save_form_file
 from spinestab.record.history import save_history, save_history_file
@@ -66,6 +67,7 @@ __all__ = [
     "list_patients",
     "list_uploads",
     "make_plan",
+    "newest_performed_first",
     "open_record",
     "plan_files",
     "progress_plan",

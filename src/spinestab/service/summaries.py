@@ -154,7 +154,7 @@ def movement_summary(
 
     """
     today = today or dt.date.today()
-    from spinestab.record._latest import newest_performed_first
+    from spinestab.record import newest_performed_first
 
     recordings = newest_performed_first(record_json.get("wearable", ()))
     latest = recordings[0] if recordings else None  # the one that recorded last
