@@ -75,3 +75,19 @@ def test_the_server_closes_the_connection_after_n_requests(start_serve):
         assert reader.read(1) == b""  # the server closed it after the third response
     with socket.create_connection((host, int(port)), timeout=10) as sock:  # a new one works
         assert b"200 ok" in _get(sock, sock.makefile("rb"))
+
+
+def test_the_routes_thread_pool_has_the_configured_size(tmp_path, database_url, make_app):
+    import anyio.to_thread
+    from fastapi import APIRouter
+
+    app = make_app(make_settings(tmp_path, database_url, request_threads=6))
+    probe = APIRouter()
+
+    @probe.get("/probe-threads")
+    async def threads() -> dict[str, float]:
+        return {"total": anyio.to_thread.current_default_thread_limiter().total_tokens}
+
+    app.include_router(probe)
+    with TestClient(app) as client:  # the lifespan sets it in the app's event loop
+        assert client.get("/probe-threads").json() == {"total": 6}

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -173,6 +174,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # the routes' thread pool, per event loop (docs/web-app.md, "Speed")
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         if pool is not None:
             interrupted = recover_interrupted(sessions)
             if interrupted:

@@ -43,6 +43,13 @@ class ServiceSettings(Settings):
     max_upload_mb: int = Field(default=512, ge=1, description="Largest accepted upload (MiB).")
     max_json_kb: int = Field(default=1024, ge=1, description="Largest accepted JSON body (KiB).")
     job_workers: int = Field(default=2, ge=0, description="Background analysis threads.")
+    request_threads: int = Field(
+        default=40,
+        ge=1,
+        description="Threads per worker process that run the routes (anyio's pool; 40 is its "
+        "default). Fewer queue requests in order instead of letting them compete for the "
+        "interpreter; too few let slow requests (a letter, an upload) hold up the rest.",
+    )
     keepalive_requests: int = Field(
         default=20,
         ge=0,
