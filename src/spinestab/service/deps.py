@@ -133,8 +133,8 @@ def session_token(request: Request) -> str | None:
 class LoopReader:
     """One database connection for the session check done on the event loop (SQLite).
 
-    Checking a session is one indexed read; on SQLite in WAL mode a read never waits for a
-    lock (readers run beside the writer on a snapshot), and takes less time than handing
+    Checking a session is one indexed read; on SQLite in WAL mode a read waits for no writer
+    (readers run beside the writer on a snapshot), and takes less time than handing
     the request to a thread of the pool and back (about a quarter of a kept record page's
     CPU; docs/web-app.md, "Speed"). So on SQLite the read is done on the event loop itself,
     on this connection (one per app, taken once, a lock for test clients that run an event
