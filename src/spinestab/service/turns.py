@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from spinestab.record import Record, UnitOfWork
+from spinestab.service.fair_lock import FairRLock
 from spinestab.store.artifacts import ArtifactStore
 
 try:  # POSIX: the turn is also taken across processes (several workers, one file)
@@ -39,7 +40,10 @@ __all__ = ["GroupCommit", "ServiceRecord", "Turn", "sqlite_turn"]
 class Turn:
     """The turn the units of work on one SQLite database take, in this process and across.
 
-    In the process a lock (re-entrant: a unit of work may open another); across processes
+    In the process a lock, re-entrant (a unit of work may open another) and handed to the
+    waiting threads first in, first out (:class:`~spinestab.service.fair_lock.FairRLock`:
+    with :class:`threading.RLock` a running thread took the lock before the woken waiter
+    and some requests were passed over again and again); across processes
     (``spinestab serve --workers N`` on one file) an advisory lock on a file beside the
     database (``<database>.turn``), taken by the thread that holds the process's lock.
 
@@ -57,7 +61,7 @@ class Turn:
     HELPER_IDLE_S = 2.0
 
     def __init__(self, path: str | None) -> None:
-        self._lock = threading.RLock()
+        self._lock = FairRLock()  # waiters served in the order they came
         self._depth = 0
         self._fd: int | None = None
         self._held_fd: int | None = None  # which of the two file descriptors holds it
