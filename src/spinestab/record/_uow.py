@@ -44,6 +44,7 @@ from spinestab.store.artifacts import ArtifactStore, FileArtifactStore
 from spinestab.store.models import Artifact, AuditEvent, Episode, Patient
 
 __all__ = [
+    "OPEN_EPISODE_ID",
     "Actor",
     "Record",
     "UnitOfWork",
@@ -481,6 +482,8 @@ _OF_PATIENT = Episode.patient_id == bindparam("pid")
 _OPEN_EPISODE = select(Episode).where(_OF_PATIENT, Episode.ended_on.is_(None))
 _OPEN_EPISODE = _OPEN_EPISODE.order_by(Episode.number.desc()).limit(1)
 _LAST_EPISODE = select(func.max(Episode.number)).where(_OF_PATIENT)
+#: The id of the patient's open episode (``pid``), as :func:`current_episode` finds it.
+OPEN_EPISODE_ID = _OPEN_EPISODE.with_only_columns(Episode.id)
 
 
 def current_episode(uow: UnitOfWork, actor: Actor, patient: Patient) -> Episode:

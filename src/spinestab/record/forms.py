@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from spinestab.errors import AlreadyStoredError, InputError, NotFoundError
 from spinestab.record._uow import (
+    OPEN_EPISODE_ID,
     Actor,
     UnitOfWork,
     audit,
@@ -40,7 +41,7 @@ from spinestab.record._uow import (
 )
 from spinestab.record.safety import enforce_red_flags, open_red_flags
 from spinestab.record.schemas import AssessmentOut, FormSaved
-from spinestab.store.models import Assessment, Episode, Patient
+from spinestab.store.models import Assessment, Patient
 
 __all__ = [
     "MAX_FORM_BYTES",
@@ -322,7 +323,6 @@ def save_form(
             name=Path(source).name or "form",
             media_type="application/fhir+json" if fmt == "fhir" else f"application/{fmt}",
         )
-        values["artifact_sha256"] = file_row.sha256
         connection.execute(_SET_ARTIFACT, {"rid": row_id, "sha": file_row.sha256})
     audit(
         uow,
@@ -339,21 +339,7 @@ def save_form(
         patient = find_patient(uow, pseudonym, lock=True)
         blocked = enforce_red_flags(uow, actor, patient)
         flags = open_red_flags(uow, patient)
-    saved = AssessmentOut(
-        id=row_id,
-        instrument=form.instrument,
-        date=form.date,
-        status="stored",
-        source_format=fmt,
-        source=source,
-        content_hash=checked.digest,
-        fhir_id=checked.fhir_id,
-        score=checked.score,
-        created_at=values["created_at"],
-        created_by=actor.username,
-        retracted_at=None,
-        retracted_by=None,
-    )
+    saved = assessment_out(Assessment(id=row_id, **values))  # not added to the session
     return FormSaved(assessment=saved, blocked_plans=blocked, open_red_flags=flags)
 
 
@@ -373,11 +359,7 @@ _STORED_AND_EPISODE = select(
         Assessment.status != "duplicate",
     )
     .scalar_subquery(),
-    select(Episode.id)
-    .where(Episode.patient_id == bindparam("pid"), Episode.ended_on.is_(None))
-    .order_by(Episode.number.desc())
-    .limit(1)
-    .scalar_subquery(),
+    OPEN_EPISODE_ID.scalar_subquery(),
 )
 
 
