@@ -144,17 +144,14 @@ def read_record_page(
         patient_id, revision = services.record_revision(uow, actor, pseudonym)
         key = (patient_id, pseudonym, revision, dt.date.today().isoformat(), *variant)
         kept = cache.get(key)
+        jobs = patient_jobs(uow.session, pseudonym)
         if kept is not None:
             services.replay_reads(uow, actor, pseudonym, kept.reads, staff_only=True)
-            found = RecordRead(key, kept, patient_jobs(uow.session, pseudonym))
-        else:
-            timeline = as_json(services.show_record(uow, actor, pseudonym))
-            uploads = as_json(services.list_uploads(uow, actor, pseudonym))
-            reads = services.reads_of(uow)
-            found = RecordRead(
-                key, None, patient_jobs(uow.session, pseudonym), timeline, uploads, reads
-            )
-    return found
+            return RecordRead(key, kept, jobs)
+        timeline = as_json(services.show_record(uow, actor, pseudonym))
+        uploads = as_json(services.list_uploads(uow, actor, pseudonym))
+        reads = services.reads_of(uow)
+    return RecordRead(key, None, jobs, timeline, uploads, reads)
 
 
 def masked(principal: Principal, marks: Placeholders) -> Principal:

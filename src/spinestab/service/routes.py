@@ -1,14 +1,13 @@
 """The app's route table, flattened: one row per (path, method), with its access guard.
 
-Used by the access log (route templates instead of paths) and by the authorisation matrix
-test, which checks every row. :func:`include_flat` puts a router's routes into the app one
+Used by the authorisation matrix test, which checks every row (the access log reads the
+route the router chose). :func:`include_flat` puts a router's routes into the app one
 by one, as FastAPI before 0.137 did, instead of keeping the router as a node of a tree.
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from fastapi.routing import APIRoute
 
 from spinestab.service.deps import Access, csrf_checked
 
-__all__ = ["RouteRow", "include_flat", "route_rows", "route_template"]
+__all__ = ["RouteRow", "include_flat", "route_rows"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,6 @@ class RouteRow:
     name: str
     guards: tuple[Access, ...]
     csrf_checked: bool
-    regex: re.Pattern[str]
     in_schema: bool
 
 
@@ -68,19 +66,10 @@ def route_rows(app: Any) -> list[RouteRow]:
                     name=context.name,
                     guards=guards,
                     csrf_checked=csrf_checked in calls,
-                    regex=context.path_regex,
                     in_schema=bool(context.include_in_schema),
                 )
             )
     return rows
-
-
-def route_template(rows: list[RouteRow], path: str) -> str | None:
-    """Return the template (``/patients/{pseudonym}``) of the route matching ``path``."""
-    for row in rows:
-        if row.regex.match(path):
-            return row.path
-    return None
 
 
 #: What ``add_api_route`` takes that an ``APIRoute`` keeps under the same name (copied as is).
