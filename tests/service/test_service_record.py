@@ -137,3 +137,147 @@ def test_a_failed_group_commit_fails_exactly_the_callers_whose_rows_fail():
         caller.join(10)
     assert results == {"a": "ok", "b": "ok", "bad": "failed", "c": "ok", "d": "ok"}
     assert sorted(written) == ["a", "b", "c", "d"]
+
+
+def _nrs(day: int, pain: int = 3) -> dict:
+    return {"instrument": "nrs", "date": f"2026-02-{day:02d}", "answers": {"pain": pain}}
+
+
+def _held_while_submitting(record, calls):
+    """Run ``calls`` in threads while the turn is held, so that they queue up together."""
+    turn = turns.sqlite_turn(record.engine)
+    assert turn is not None
+    results: dict[int, object] = {}
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    with turn:  # the writer waits for the turn while every call is handed over
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(record._write_group._waiting) < len(calls) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # (the first call may be with the writer already)
+    for thread in threads:
+        thread.join(30)
+    return [results[i] for i in range(len(calls))]
+
+
+def test_concurrent_form_submits_share_a_transaction_and_each_gets_its_own_answer(record):
+    if record.engine.dialect.name != "sqlite":
+        pytest.skip("grouped writes are for SQLite's one write lock")
+    from sqlalchemy import event
+
+    with record.unit_of_work() as uow:
+        create_patient(uow, DOC, "P-GROUP", sex="male", birth_year=1980)
+    commits: list[int] = []
+    event.listen(record.engine, "commit", lambda _connection: commits.append(1))
+    calls = [
+        (lambda day=day: records.save_form(record, DOC, "P-GROUP", _nrs(day, day % 11)))
+        for day in range(1, 13)
+    ]
+    answers = _held_while_submitting(record, calls)
+    assert all(isinstance(a, dict) for a in answers), answers
+    assert [a["score"] for a in answers] == [day % 11 for day in range(1, 13)]
+    assert len({a["id"] for a in answers}) == 12  # each caller its own stored row
+    assert 1 <= len(commits) < 12  # shared transactions, not one per form
+    stored = records.timeline(record, DOC, "P-GROUP")["assessments"]
+    assert sorted(a["date"] for a in stored) == [f"2026-02-{d:02d}" for d in range(1, 13)]
+    assert sorted(a["id"] for a in stored) == sorted(a["id"] for a in answers)
+
+
+def test_a_refused_form_in_a_shared_transaction_fails_only_its_caller(record):
+    if record.engine.dialect.name != "sqlite":
+        pytest.skip("grouped writes are for SQLite's one write lock")
+    from sqlalchemy import select
+
+    from spinestab.errors import AlreadyStoredError, InputError, NotFoundError
+    from spinestab.store.models import AuditEvent
+
+    with record.unit_of_work() as uow:
+        create_patient(uow, DOC, "P-MIXED", sex="female", birth_year=1975)
+    first = records.save_form(record, DOC, "P-MIXED", _nrs(1))
+    bad = {"instrument": "nrs", "date": "2026-02-02", "answers": {"pain": 12}}  # 0-10
+    calls = [
+        lambda: records.save_form(record, DOC, "P-MIXED", _nrs(3)),
+        lambda: records.save_form(record, DOC, "P-MIXED", _nrs(1)),  # stored before
+        lambda: records.save_form(record, DOC, "P-MIXED", bad),
+        lambda: records.save_form(record, DOC, "P-NOBODY", _nrs(4)),
+        lambda: records.save_form(record, DOC, "P-MIXED", _nrs(5)),
+    ]
+    answers = _held_while_submitting(record, calls)
+    assert isinstance(answers[0], dict) and isinstance(answers[4], dict)
+    assert isinstance(answers[1], AlreadyStoredError)
+    assert isinstance(answers[2], InputError) and "pain" in str(answers[2])
+    assert isinstance(answers[3], NotFoundError)
+    stored = records.timeline(record, DOC, "P-MIXED")["assessments"]
+    assert sorted(a["date"] for a in stored) == ["2026-02-01", "2026-02-03", "2026-02-05"]
+    assert first["id"] in {a["id"] for a in stored}
+    with record.engine.connect() as connection:
+        refused = (
+            connection.execute(select(AuditEvent.reason).where(AuditEvent.outcome == "refused"))
+            .scalars()
+            .all()
+        )
+    assert len(refused) == 3  # each refusal audited once
+    assert sum("NotFoundError" in reason for reason in refused) == 1
+
+
+def test_an_error_in_a_shared_transaction_runs_the_others_again_alone(record):
+    if record.engine.dialect.name != "sqlite":
+        pytest.skip("grouped writes are for SQLite's one write lock")
+    with record.unit_of_work() as uow:
+        create_patient(uow, DOC, "P-RETRY", sex="male", birth_year=1966)
+
+    def broken(uow):  # not a refusal: the shared transaction fails with it
+        save_form(uow, DOC, "P-RETRY", _nrs(9), source="test")
+        raise RuntimeError("a bug in one call")
+
+    calls = [
+        lambda: records.save_form(record, DOC, "P-RETRY", _nrs(7)),
+        lambda: record.write(broken),
+        lambda: records.save_form(record, DOC, "P-RETRY", _nrs(8)),
+    ]
+    answers = _held_while_submitting(record, calls)
+    assert isinstance(answers[0], dict) and isinstance(answers[2], dict)
+    assert isinstance(answers[1], RuntimeError)
+    stored = records.timeline(record, DOC, "P-RETRY")["assessments"]
+    assert sorted(a["date"] for a in stored) == ["2026-02-07", "2026-02-08"]  # not the 9th
+
+
+def test_a_caller_that_waits_too_long_takes_back_only_work_not_begun(monkeypatch):
+    monkeypatch.setattr(turns.GroupCommit, "WAIT_S", 0.3)
+    begun, gate = threading.Event(), threading.Event()
+    written: list[str] = []
+
+    def write(rows: list[dict]) -> None:
+        begun.set()
+        gate.wait(10)  # the first batch takes longer than WAIT_S
+        written.extend(r["who"] for r in rows)
+
+    group = turns.GroupCommit(write)
+    outcome: dict[str, str] = {}
+
+    def call(who: str) -> None:
+        try:
+            group.commit([{"who": who}])
+            outcome[who] = "committed"
+        except RuntimeError as exc:
+            outcome[who] = str(exc)
+
+    first = threading.Thread(target=call, args=("first",))
+    first.start()
+    assert begun.wait(10)
+    second = threading.Thread(target=call, args=("second",))
+    second.start()
+    second.join(10)  # not begun after WAIT_S: given up
+    assert "nothing done" in outcome["second"]
+    gate.set()
+    first.join(10)
+    assert outcome["first"] == "committed"  # begun: waited for past WAIT_S, not failed
+    time.sleep(0.2)
+    assert written == ["first"]  # the given-up rows were never written

@@ -233,6 +233,16 @@ class Record:
         finally:
             session.close()
 
+    def write(self, call: Callable[[UnitOfWork], R]) -> R:
+        """Run one service call in a unit of work of its own; return what it returns.
+
+        ``call(uow)`` makes exactly one service call (a refusal rolls it back, audited, and
+        is raised). The web app's record runs concurrent calls together in one transaction
+        on SQLite (:class:`spinestab.service.turns.ServiceRecord`); here each has its own.
+        """
+        with self.unit_of_work(single_call=True) as uow:
+            return call(uow)
+
     @contextlib.contextmanager
     def read_unit_of_work(self) -> Iterator[UnitOfWork]:
         """Read without the write lock; then commit the block's audit rows, then go on.

@@ -174,8 +174,9 @@ def save_form(record: Record, user: Principal | Actor, pseudonym: str, data: Any
         document: Any = check_form_document(data, source="form")
     except InputError:
         document = data  # refused again by the service, which audits the refusal
-    with record.unit_of_work(single_call=True) as uow:
-        saved = services.save_form(uow, actor, pseudonym, document, source="form")
+    saved = record.write(
+        lambda uow: services.save_form(uow, actor, pseudonym, document, source="form")
+    )
     return (
         dict(saved.assessment.score)
         | {"id": saved.assessment.id}

@@ -20,11 +20,12 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from spinestab.errors import InputError
 from spinestab.record import Record, UnitOfWork
 from spinestab.service.fair_lock import FairRLock
 from spinestab.store.artifacts import ArtifactStore
@@ -34,7 +35,9 @@ try:  # POSIX: the turn is also taken across processes (several workers, one fil
 except ImportError:  # pragma: no cover - Windows: turns within the process only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["GroupCommit", "ServiceRecord", "Turn", "sqlite_turn"]
+__all__ = ["GroupCommit", "GroupWrite", "ServiceRecord", "Turn", "sqlite_turn"]
+
+R = TypeVar("R")
 
 
 class Turn:
@@ -195,6 +198,17 @@ class ServiceRecord(Record):
     def __init__(self, factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
         super().__init__(factory, artifacts)
         self._audit_group = GroupCommit(self._commit_rows)
+        self._write_group = GroupWrite(self)
+
+    def write(self, call: Callable[[UnitOfWork], R]) -> R:
+        """Run one service call (:meth:`Record.write`); on SQLite with concurrent ones.
+
+        The calls of concurrent requests share one transaction (:class:`GroupWrite`); this
+        returns once the transaction with this call is committed.
+        """
+        if sqlite_turn(self.engine) is None:
+            return super().write(call)
+        return cast(R, self._write_group.run(call))
 
     @contextlib.contextmanager
     def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
@@ -243,14 +257,75 @@ class ServiceRecord(Record):
 
 @dataclass(eq=False)
 class _Waiting:
-    """One caller's rows, and what became of them."""
+    """One caller's work, and what became of it."""
 
-    rows: list[dict[str, Any]]
+    work: Any
     done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
     error: BaseException | None = None
 
 
-class GroupCommit:
+class _Batches:
+    """Hand the work of concurrent callers to one thread that does it in batches.
+
+    Each caller hands its work over and waits until the thread has done it (or failed it);
+    the callers that come while a batch is being done share the next one. The thread ends
+    when idle and starts again with the next work.
+    """
+
+    #: The thread ends after this long without work (seconds).
+    IDLE_S = 2.0
+    #: A caller whose work has not begun after this long (seconds) takes it back and fails;
+    #: work begun is waited for to its end (never an error for work that is then done).
+    WAIT_S = 120.0
+
+    def __init__(self, do_batch: Callable[[list[_Waiting]], None], name: str) -> None:
+        self._do_batch = do_batch
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting: list[_Waiting] = []
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Any) -> Any:
+        """Have ``work`` done (with that of concurrent callers); return its result or raise."""
+        if threading.current_thread() is self._thread:  # it would wait for itself
+            raise RuntimeError(f"{self._name}: work handed over from within a batch")
+        mine = _Waiting(work)
+        with self._cond:
+            self._waiting.append(mine)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            else:
+                self._cond.notify()
+        if not mine.done.wait(self.WAIT_S):
+            with self._cond:
+                if mine in self._waiting:  # not begun: given up, nothing done
+                    self._waiting.remove(mine)
+                    raise RuntimeError(f"{self._name}: not begun in time (nothing done)")
+            mine.done.wait()  # begun: its outcome is what the caller gets, however late
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._waiting, self.IDLE_S):
+                    self._thread = None
+                    return
+                batch, self._waiting = self._waiting, []
+            try:
+                self._do_batch(batch)
+            except BaseException as exc:  # pragma: no cover - do_batch sets each error
+                for one in batch:
+                    if one.error is None:
+                        one.error = exc
+            for one in batch:
+                one.done.set()
+
+
+class GroupCommit(_Batches):
     """Commit the rows of concurrent callers together: one writer thread, one transaction.
 
     Each caller hands its rows over and waits until they are committed (or failed): a
@@ -262,51 +337,69 @@ class GroupCommit:
     the next rows.
     """
 
-    #: The writer ends after this long without rows (seconds).
-    IDLE_S = 2.0
-    #: A caller waits at most this long for its commit (seconds), then fails.
-    WAIT_S = 120.0
-
     def __init__(self, write: Callable[[list[dict[str, Any]]], None]) -> None:
+        super().__init__(self._write_batch, "spinestab-audit")
         self._write = write
-        self._cond = threading.Condition(threading.Lock())
-        self._waiting: list[_Waiting] = []
-        self._writer: threading.Thread | None = None
 
     def commit(self, rows: list[dict[str, Any]]) -> None:
         """Commit ``rows`` (with those of concurrent callers); raise what failed them."""
-        mine = _Waiting(list(rows))
-        with self._cond:
-            self._waiting.append(mine)
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._run, name="spinestab-audit", daemon=True
-                )
-                self._writer.start()
-            else:
-                self._cond.notify()
-        if not mine.done.wait(self.WAIT_S):
-            raise RuntimeError("the audit rows were not committed in time")
-        if mine.error is not None:
-            raise mine.error
+        self.submit(list(rows))
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if not self._cond.wait_for(lambda: self._waiting, self.IDLE_S):
-                    self._writer = None
-                    return
-                batch, self._waiting = self._waiting, []
+    def _write_batch(self, batch: list[_Waiting]) -> None:
+        try:
+            self._write([row for one in batch for row in one.work])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:  # each alone: fail only the callers whose rows fail
+                for one in batch:
+                    try:
+                        self._write(one.work)
+                    except Exception as alone:
+                        one.error = alone
+
+
+class GroupWrite(_Batches):
+    """Run the service calls of concurrent callers in one unit of work, then answer each.
+
+    On SQLite one write transaction at a time holds the database (and the turn), and its
+    fixed cost (taking the turn from the other workers, ``BEGIN IMMEDIATE``, the commit,
+    handing the turn on) was most of a form submit's time in it. Here the calls that come
+    while one transaction is being written share the next: each call in a savepoint of its
+    own (a refused call is rolled back to it and its refusal audited, the others go on),
+    one commit for all, and each caller answered only after that commit. When the shared
+    transaction fails otherwise (an error that is not a refusal, a failed commit), each
+    call is run again alone in its own unit of work, so an error fails exactly the calls
+    that cause it.
+    """
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(self._write_batch, "spinestab-writes")
+        self._record = record
+
+    def run(self, call: Callable[[UnitOfWork], Any]) -> Any:
+        """Run ``call(uow)`` (one service call) with concurrent ones; return its result."""
+        return self.submit(call)
+
+    def _write_batch(self, batch: list[_Waiting]) -> None:
+        if len(batch) > 1:
             try:
-                self._write([row for one in batch for row in one.rows])
-            except Exception as exc:
-                if len(batch) == 1:
-                    batch[0].error = exc
-                else:  # each alone: fail only the callers whose rows fail
+                with self._record.unit_of_work() as uow:  # a savepoint per service call
                     for one in batch:
                         try:
-                            self._write(one.rows)
-                        except Exception as alone:
-                            one.error = alone
-            for one in batch:
-                one.done.set()
+                            one.result = one.work(uow)
+                        except InputError as refused:  # rolled back to its savepoint
+                            one.error = refused
+                        except BaseException:  # all run again alone: their refusals too
+                            uow._refusals.clear()
+                            raise
+                return
+            except Exception:  # each alone: fail only the calls that fail
+                for one in batch:
+                    one.result = one.error = None
+        for one in batch:
+            try:
+                with self._record.unit_of_work(single_call=True) as uow:
+                    one.result = one.work(uow)
+            except Exception as exc:
+                one.error = exc
