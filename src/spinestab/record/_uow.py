@@ -134,6 +134,7 @@ class UnitOfWork:
     _refusals: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _audit_rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _patients: dict[str, Patient] = field(default_factory=dict, repr=False)
+    _patient_ids: dict[str, int] = field(default_factory=dict, repr=False)
 
     def files(self) -> ArtifactStore:
         """Return the artifact store (a unit of work made on a bare session has none)."""
@@ -429,6 +430,44 @@ def find_patient(uow: UnitOfWork, pseudonym: str, *, lock: bool = False) -> Pati
 
 _PATIENT_ID = select(Patient.id).where(Patient.pseudonym == bindparam("pseudonym"))
 _PATIENT_ID_FOR_UPDATE = _PATIENT_ID.with_for_update()
+_PATIENT_ID_AND_REVISION = _PATIENT_ID.add_columns(Patient.revision)
+
+
+def read_patient_revision(uow: UnitOfWork, pseudonym: str) -> tuple[int, int]:
+    """Return ``(id, revision)`` of a patient as this unit of work sees it.
+
+    One Core statement on the unit of work's connection (no ORM object); a read unit of work
+    keeps the id for :func:`patient_id_of`.
+    """
+    _check_pseudonym(pseudonym)
+    connection = uow.session.connection()
+    found = connection.execute(_PATIENT_ID_AND_REVISION, {"pseudonym": pseudonym}).one_or_none()
+    if found is None:
+        raise _unknown_patient(pseudonym)
+    patient_id, revision = int(found[0]), int(found[1])
+    if uow.read_only:
+        uow._patient_ids[pseudonym] = patient_id
+    return patient_id, revision
+
+
+def patient_id_of(uow: UnitOfWork, pseudonym: str) -> int:
+    """Return a patient's id for a read: as found before in this read's snapshot, else read.
+
+    One Core statement at most (no ORM object); refused as :func:`find_patient` refuses.
+    """
+    _check_pseudonym(pseudonym)
+    if uow.read_only:
+        if (known := uow._patients.get(pseudonym)) is not None:
+            return int(known.id)
+        if (known_id := uow._patient_ids.get(pseudonym)) is not None:
+            return known_id
+    connection = uow.session.connection()
+    patient_id = connection.execute(_PATIENT_ID, {"pseudonym": pseudonym}).scalar()
+    if patient_id is None:
+        raise _unknown_patient(pseudonym)
+    if uow.read_only:
+        uow._patient_ids[pseudonym] = int(patient_id)
+    return int(patient_id)
 
 
 def lock_patient_id(uow: UnitOfWork, pseudonym: str) -> int:

@@ -14,7 +14,17 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import defer, selectinload
 
-from spinestab.record._uow import Actor, UnitOfWork, audit, authorize, find_patient, service, utc
+from spinestab.record._uow import (
+    Actor,
+    UnitOfWork,
+    audit,
+    authorize,
+    find_patient,
+    patient_id_of,
+    read_patient_revision,
+    service,
+    utc,
+)
 from spinestab.record.forms import assessment_out
 from spinestab.record.history import history_out, latest_history
 from spinestab.record.morphometry import morphometry_out
@@ -155,8 +165,7 @@ def record_revision(uow: UnitOfWork, actor: Actor, pseudonym: str) -> tuple[int,
     reads a cached page was made from. Refused exactly as :func:`show_record` refuses.
     """
     authorize(actor, pseudonym, patient_may=True)
-    patient = find_patient(uow, pseudonym)
-    return patient.id, patient.revision
+    return read_patient_revision(uow, pseudonym)
 
 
 #: An audited read as :func:`replay_reads` repeats it: (action, entity, entity id, detail).
@@ -178,9 +187,9 @@ def replay_reads(
     again; every showing is audited as the read it shows, row for row.
     """
     authorize(actor, pseudonym, patient_may=not staff_only)
-    patient = find_patient(uow, pseudonym)
+    patient_id = patient_id_of(uow, pseudonym)
     for action, entity, entity_id, detail in reads:
-        audit(uow, actor, action, entity, entity_id, patient=patient, detail=detail)
+        audit(uow, actor, action, entity, entity_id, patient_id=patient_id, detail=detail)
 
 
 def _files_of_studies(
