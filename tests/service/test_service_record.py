@@ -281,3 +281,33 @@ def test_a_caller_that_waits_too_long_takes_back_only_work_not_begun(monkeypatch
     assert outcome["first"] == "committed"  # begun: waited for past WAIT_S, not failed
     time.sleep(0.2)
     assert written == ["first"]  # the given-up rows were never written
+
+
+def test_an_awaiting_caller_takes_back_only_work_not_begun(monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr(turns.GroupCommit, "WAIT_S", 0.3)
+    begun, gate = threading.Event(), threading.Event()
+    written: list[str] = []
+
+    def write(rows: list[dict]) -> None:
+        begun.set()
+        gate.wait(10)
+        written.extend(r["who"] for r in rows)
+
+    group = turns.GroupCommit(write)
+
+    async def both() -> tuple[object, object]:
+        first = asyncio.ensure_future(group.submit_async([{"who": "first"}]))
+        while not begun.is_set():
+            await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(group.submit_async([{"who": "second"}]))
+        late = await asyncio.gather(second, return_exceptions=True)  # gave up after 0.3 s
+        gate.set()
+        return await first, late[0]
+
+    first, second = asyncio.run(both())
+    assert first is None  # begun: awaited past WAIT_S, committed
+    assert isinstance(second, RuntimeError) and "nothing done" in str(second)
+    time.sleep(0.2)
+    assert written == ["first"]

@@ -14,16 +14,18 @@ account names its own pseudonym, so the record itself refuses another patient's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from spinestab import record as services
 from spinestab.clinical import parse_form, score_form
 from spinestab.errors import InputError
-from spinestab.record import Actor, Record
+from spinestab.record import Actor, Record, UnitOfWork
+from spinestab.record.schemas import FormSaved
 from spinestab.service.accounts import Principal
 from spinestab.service.turns import ServiceRecord
 
@@ -45,6 +47,7 @@ __all__ = [
     "plan_files",
     "progress_plan",
     "save_form",
+    "save_form_async",
     "save_history",
     "save_sessions",
     "save_upload",
@@ -167,6 +170,28 @@ def save_form(record: Record, user: Principal | Actor, pseudonym: str, data: Any
     A red-flag screen that opens a blocking flag blocks the patient's live plans in the
     same transaction (``blocked_plans``).
     """
+    return _form_answer(record.write(_form_call(user, pseudonym, data)))
+
+
+async def save_form_async(
+    record: Record, user: Principal | Actor, pseudonym: str, data: Any
+) -> dict[str, Any]:
+    """:func:`save_form` for a route on the event loop (the API's form submits).
+
+    The form is checked and scored on the loop; the web app's record runs the write with
+    the concurrent ones and this awaits it (``ServiceRecord.write_async``); a plain record
+    writes it in the thread pool.
+    """
+    call = _form_call(user, pseudonym, data)
+    if isinstance(record, ServiceRecord):
+        return _form_answer(await record.write_async(call))
+    return _form_answer(await run_in_threadpool(record.write, call))
+
+
+def _form_call(
+    user: Principal | Actor, pseudonym: str, data: Any
+) -> Callable[[UnitOfWork], FormSaved]:
+    """Check and score a form (before any write turn); return its write as one service call."""
     from spinestab.record.forms import check_form_document
 
     actor = actor_of(user)
@@ -174,9 +199,11 @@ def save_form(record: Record, user: Principal | Actor, pseudonym: str, data: Any
         document: Any = check_form_document(data, source="form")
     except InputError:
         document = data  # refused again by the service, which audits the refusal
-    saved = record.write(
-        lambda uow: services.save_form(uow, actor, pseudonym, document, source="form")
-    )
+    return lambda uow: services.save_form(uow, actor, pseudonym, document, source="form")
+
+
+def _form_answer(saved: FormSaved) -> dict[str, Any]:
+    """Return a saved form's answer: its score, its id, the plans it blocked, open flags."""
     return (
         dict(saved.assessment.score)
         | {"id": saved.assessment.id}

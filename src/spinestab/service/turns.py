@@ -13,17 +13,21 @@ one transaction (:class:`GroupCommit`). Measured with ``python -m benchmarks ser
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from spinestab.errors import InputError
 from spinestab.record import Record, UnitOfWork
@@ -210,6 +214,16 @@ class ServiceRecord(Record):
             return super().write(call)
         return cast(R, self._write_group.run(call))
 
+    async def write_async(self, call: Callable[[UnitOfWork], R]) -> R:
+        """:meth:`write` for a route on the event loop.
+
+        On SQLite the call is handed to the writer thread and awaited (no thread of the
+        pool waits for it: one hand-over less per request); elsewhere it runs in the pool.
+        """
+        if sqlite_turn(self.engine) is None:
+            return await run_in_threadpool(super().write, call)
+        return cast(R, await self._write_group.run_async(call))
+
     @contextlib.contextmanager
     def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
         """One transaction (see :meth:`Record.unit_of_work`), in turn with this process's."""
@@ -257,10 +271,10 @@ class ServiceRecord(Record):
 
 @dataclass(eq=False)
 class _Waiting:
-    """One caller's work, and what became of it."""
+    """One caller's work, and what became of it (told through ``future``)."""
 
     work: Any
-    done: threading.Event = field(default_factory=threading.Event)
+    future: Future[Any] = field(default_factory=Future)
     result: Any = None
     error: BaseException | None = None
 
@@ -270,7 +284,8 @@ class _Batches:
 
     Each caller hands its work over and waits until the thread has done it (or failed it);
     the callers that come while a batch is being done share the next one. The thread ends
-    when idle and starts again with the next work.
+    when idle and starts again with the next work. A caller may wait in a thread
+    (:meth:`submit`) or on an event loop (:meth:`submit_async`).
     """
 
     #: The thread ends after this long without work (seconds).
@@ -286,8 +301,8 @@ class _Batches:
         self._waiting: list[_Waiting] = []
         self._thread: threading.Thread | None = None
 
-    def submit(self, work: Any) -> Any:
-        """Have ``work`` done (with that of concurrent callers); return its result or raise."""
+    def hand_over(self, work: Any) -> Future[Any]:
+        """Hand ``work`` over; return the future of its result (cancel it to take it back)."""
         if threading.current_thread() is self._thread:  # it would wait for itself
             raise RuntimeError(f"{self._name}: work handed over from within a batch")
         mine = _Waiting(work)
@@ -298,15 +313,26 @@ class _Batches:
                 self._thread.start()
             else:
                 self._cond.notify()
-        if not mine.done.wait(self.WAIT_S):
-            with self._cond:
-                if mine in self._waiting:  # not begun: given up, nothing done
-                    self._waiting.remove(mine)
-                    raise RuntimeError(f"{self._name}: not begun in time (nothing done)")
-            mine.done.wait()  # begun: its outcome is what the caller gets, however late
-        if mine.error is not None:
-            raise mine.error
-        return mine.result
+        return mine.future
+
+    def submit(self, work: Any) -> Any:
+        """Have ``work`` done (with that of concurrent callers); return its result or raise."""
+        future = self.hand_over(work)
+        done, _ = futures_wait([future], timeout=self.WAIT_S)
+        if not done and future.cancel():  # not begun: taken back, nothing done
+            raise RuntimeError(f"{self._name}: not begun in time (nothing done)")
+        return future.result()  # begun: its outcome is what the caller gets, however late
+
+    async def submit_async(self, work: Any) -> Any:
+        """:meth:`submit` for a caller on an event loop: awaits, blocks no thread."""
+        future = self.hand_over(work)
+        awaited = asyncio.wrap_future(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(awaited), self.WAIT_S)
+        except TimeoutError:
+            if future.cancel():
+                raise RuntimeError(f"{self._name}: not begun in time (nothing done)") from None
+        return await awaited
 
     def _run(self) -> None:
         while True:
@@ -315,6 +341,10 @@ class _Batches:
                     self._thread = None
                     return
                 batch, self._waiting = self._waiting, []
+            # begun from here on; work taken back by its caller is left out
+            batch = [one for one in batch if one.future.set_running_or_notify_cancel()]
+            if not batch:
+                continue
             try:
                 self._do_batch(batch)
             except BaseException as exc:  # pragma: no cover - do_batch sets each error
@@ -322,7 +352,10 @@ class _Batches:
                     if one.error is None:
                         one.error = exc
             for one in batch:
-                one.done.set()
+                if one.error is not None:
+                    one.future.set_exception(one.error)
+                else:
+                    one.future.set_result(one.result)
 
 
 class GroupCommit(_Batches):
@@ -380,6 +413,10 @@ class GroupWrite(_Batches):
     def run(self, call: Callable[[UnitOfWork], Any]) -> Any:
         """Run ``call(uow)`` (one service call) with concurrent ones; return its result."""
         return self.submit(call)
+
+    async def run_async(self, call: Callable[[UnitOfWork], Any]) -> Any:
+        """:meth:`run`, awaited on the event loop (no thread of the pool waits for it)."""
+        return await self.submit_async(call)
 
     def _write_batch(self, batch: list[_Waiting]) -> None:
         if len(batch) > 1:

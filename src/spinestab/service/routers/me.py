@@ -68,7 +68,7 @@ async def add_own_form(request: Request, state: StateDep, user: PatientUser) -> 
     """
     pseudonym = _own(user)
     data = await read_json_body(request, source="form")
-    saved = await run_in_threadpool(records.save_form, state.record, user, pseudonym, data)
+    saved = await records.save_form_async(state.record, user, pseudonym, data)
     # the patient is told what to do in their words, not the clinician's referral text
     return for_patient(saved, language=page_language(request))
 

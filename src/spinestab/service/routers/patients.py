@@ -126,7 +126,7 @@ async def add_form(
     422 with the CLI's message for bad input (nothing stored); 409 when already stored.
     """
     data = await read_json_body(request, source="form")
-    return await run_in_threadpool(records.save_form, state.record, user, pseudonym, data)
+    return await records.save_form_async(state.record, user, pseudonym, data)
 
 
 @router.post("/{pseudonym}/history", status_code=201, openapi_extra=_JSON_OBJECT)
