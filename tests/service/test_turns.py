@@ -130,3 +130,37 @@ def test_two_busy_processes_get_a_fair_share_of_the_turns(tmp_path):
     counts = [int(taker.communicate(timeout=60)[0]) for taker in takers]
     assert min(counts) > 0.3 * sum(counts), counts
     assert sum(counts) > 200  # the turn moved on promptly (at most ~2,000 in 1.5 s)
+
+
+def test_a_lock_file_that_opens_only_once_leaves_turns_within_the_process(tmp_path, monkeypatch):
+    import os
+
+    real_open, opened = os.open, []
+
+    def open_once(path, *args, **kwargs):  # the second open (the helper's) fails
+        if opened:
+            raise PermissionError("no second descriptor")
+        fd = real_open(path, *args, **kwargs)
+        opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(os, "open", open_once)
+    turn = turns.Turn(str(tmp_path / "db.sqlite3"))
+    monkeypatch.undo()
+    with pytest.raises(OSError):
+        os.fstat(opened[0])  # the first descriptor was closed, not left half set up
+    entered = []
+
+    def use() -> None:
+        with turn:
+            entered.append(threading.current_thread().name)
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    with turn:  # held: the others wait in the process, none fails on a missing descriptor
+        for thread in threads:
+            thread.start()
+        time.sleep(0.1)
+        assert entered == []
+    for thread in threads:
+        thread.join(5)
+    assert len(entered) == 4

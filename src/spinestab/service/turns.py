@@ -71,13 +71,16 @@ class Turn:
         self._lock = FairRLock()  # waiters served in the order they came
         self._depth = 0
         self._fd: int | None = None
+        self._helper_fd: int | None = None
         self._held_fd: int | None = None  # which of the two file descriptors holds it
         if path and fcntl is not None:
-            with contextlib.suppress(OSError):
+            try:
                 self._fd = os.open(path + ".turn", os.O_RDWR | os.O_CREAT, 0o600)
                 # the helper's own open file: flock locks belong to an open file, so the
                 # helper's pending lock and the thread's own try never mistake one another
                 self._helper_fd = os.open(path + ".turn", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # no lock file: turns within the process only, both or neither
+                self._close_files()
         self._cond = threading.Condition(threading.Lock())
         self._wanted = False  # a thread waits for the helper to take the file lock
         self._granted = False  # the helper took it for that thread
@@ -120,11 +123,11 @@ class Turn:
             self._cond.notify_all()
             granted = self._cond.wait_for(lambda: self._granted, timeout)
             self._wanted = self._granted = False
-        return self._helper_fd if granted else None
+        return self._helper_fd if granted else None  # (set whenever self._fd is)
 
     def _wait_for_file(self) -> None:
         """Take the file lock in the kernel for the thread that wants it (the helper thread)."""
-        assert fcntl is not None
+        assert fcntl is not None and self._helper_fd is not None  # set whenever self._fd is
         while True:
             with self._cond:
                 # a grant not yet taken up is still the lock this helper holds for it
@@ -158,11 +161,15 @@ class Turn:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         self._lock.release()
 
-    def __del__(self) -> None:
-        for fd in (self._fd, getattr(self, "_helper_fd", None)):
+    def _close_files(self) -> None:
+        for fd in (getattr(self, "_fd", None), getattr(self, "_helper_fd", None)):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        self._fd = self._helper_fd = None
+
+    def __del__(self) -> None:
+        self._close_files()
 
     def __enter__(self) -> Turn:
         self.acquire()
