@@ -20,8 +20,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -278,12 +276,14 @@ class ServiceRecord(Record):
 
 @dataclass(eq=False)
 class _Waiting:
-    """One caller's work, and what became of it (told through ``future``)."""
+    """One caller's work, and what became of it."""
 
     work: Any
-    future: Future[Any] = field(default_factory=Future)
+    done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
+    #: For a caller on an event loop: wakes it (called by the thread once done).
+    wake: Callable[[], object] | None = None
 
 
 class _Batches:
@@ -308,11 +308,9 @@ class _Batches:
         self._waiting: list[_Waiting] = []
         self._thread: threading.Thread | None = None
 
-    def hand_over(self, work: Any) -> Future[Any]:
-        """Hand ``work`` over; return the future of its result (cancel it to take it back)."""
+    def _hand_over(self, mine: _Waiting) -> None:
         if threading.current_thread() is self._thread:  # it would wait for itself
             raise RuntimeError(f"{self._name}: work handed over from within a batch")
-        mine = _Waiting(work)
         with self._cond:
             self._waiting.append(mine)
             if self._thread is None:
@@ -320,26 +318,41 @@ class _Batches:
                 self._thread.start()
             else:
                 self._cond.notify()
-        return mine.future
+
+    def _take_back(self, mine: _Waiting) -> None:
+        """Take back work not begun (raise: nothing done); return if it has begun."""
+        with self._cond:
+            if mine in self._waiting:
+                self._waiting.remove(mine)
+                raise RuntimeError(f"{self._name}: not begun in time (nothing done)")
+
+    @staticmethod
+    def _outcome(mine: _Waiting) -> Any:
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
 
     def submit(self, work: Any) -> Any:
         """Have ``work`` done (with that of concurrent callers); return its result or raise."""
-        future = self.hand_over(work)
-        done, _ = futures_wait([future], timeout=self.WAIT_S)
-        if not done and future.cancel():  # not begun: taken back, nothing done
-            raise RuntimeError(f"{self._name}: not begun in time (nothing done)")
-        return future.result()  # begun: its outcome is what the caller gets, however late
+        mine = _Waiting(work)
+        self._hand_over(mine)
+        if not mine.done.wait(self.WAIT_S):
+            self._take_back(mine)
+            mine.done.wait()  # begun: its outcome is what the caller gets, however late
+        return self._outcome(mine)
 
     async def submit_async(self, work: Any) -> Any:
         """:meth:`submit` for a caller on an event loop: awaits, blocks no thread."""
-        future = self.hand_over(work)
-        awaited = asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        mine = _Waiting(work, wake=lambda: loop.call_soon_threadsafe(_set_done, woken))
+        self._hand_over(mine)
         try:
-            return await asyncio.wait_for(asyncio.shield(awaited), self.WAIT_S)
+            await asyncio.wait_for(asyncio.shield(woken), self.WAIT_S)
         except TimeoutError:
-            if future.cancel():
-                raise RuntimeError(f"{self._name}: not begun in time (nothing done)") from None
-        return await awaited
+            self._take_back(mine)
+            await woken  # begun: waited for, however late
+        return self._outcome(mine)
 
     def _run(self) -> None:
         while True:
@@ -347,11 +360,7 @@ class _Batches:
                 if not self._cond.wait_for(lambda: self._waiting, self.IDLE_S):
                     self._thread = None
                     return
-                batch, self._waiting = self._waiting, []
-            # begun from here on; work taken back by its caller is left out
-            batch = [one for one in batch if one.future.set_running_or_notify_cancel()]
-            if not batch:
-                continue
+                batch, self._waiting = self._waiting, []  # begun from here on
             try:
                 self._do_batch(batch)
             except BaseException as exc:  # pragma: no cover - do_batch sets each error
@@ -359,10 +368,15 @@ class _Batches:
                     if one.error is None:
                         one.error = exc
             for one in batch:
-                if one.error is not None:
-                    one.future.set_exception(one.error)
-                else:
-                    one.future.set_result(one.result)
+                one.done.set()
+                if one.wake is not None:
+                    with contextlib.suppress(RuntimeError):  # its event loop has closed
+                        one.wake()
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class GroupCommit(_Batches):
