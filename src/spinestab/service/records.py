@@ -51,7 +51,6 @@ __all__ = [
     "save_history",
     "save_sessions",
     "save_upload",
-    "score_charts",
     "timeline",
     "worklist",
 ]
@@ -487,34 +486,3 @@ def me_movement(record: Record, user: Principal | Actor) -> dict[str, Any]:
         record_json = _json(services.show_record(uow, actor, actor.patient or ""))
         plan = services.get_plan(uow, actor, actor.patient or "")
     return movement_summary(record_json, plan.plan if plan is not None else None)
-
-
-# ------------------------------------------------------------------------------ views
-def score_charts(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Scores over time per instrument, with the MIC band, ready for the record page."""
-    from spinestab.service.charts import score_chart
-
-    charts = []
-    for instrument in ("nrs", "odi", "rmdq", "psfs", "startback"):
-        points = []
-        for a in record_json["assessments"]:
-            score = a.get("score") or {}
-            if a["instrument"] != instrument or a.get("status") != "stored":
-                continue
-            value = score.get("percent") if instrument == "odi" else score.get("score")
-            if score.get("complete") and value is not None:
-                points.append((a["date"], value))
-        if points:
-            charts.append(score_chart(instrument, points))
-    return charts
-
-
-def approved_plan(record_json: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Return the active (approved) plan of a timeline, or None."""
-    active = [p for p in record_json.get("plans", []) if p.get("status") == "active"]
-    return active[-1] if active else None
-
-
-def blocking_flags(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Return the open red-flag actions that stop the exercise plan (red flags win)."""
-    return [a for a in record_json.get("open_red_flags", []) if a.get("blocking")]

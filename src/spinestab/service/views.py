@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 __all__ = [
+    "approved_plan",
     "blocked_actions",
     "exercise_cards",
     "for_patient",
@@ -22,6 +23,7 @@ __all__ = [
     "patient_flag_actions",
     "progression_changes",
     "safety_notes",
+    "score_charts",
     "timeline_events",
     "today_prompts",
     "todays_exercises",
@@ -337,3 +339,28 @@ def today_prompts(
     if rows and all(s.get("pain_next_morning") is None for s in rows):
         out.append(t("prompt.next_morning"))
     return out
+
+
+def score_charts(record_json: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Scores over time per instrument, with the MIC band, ready for the record page."""
+    from spinestab.service.charts import score_chart
+
+    charts = []
+    for instrument in ("nrs", "odi", "rmdq", "psfs", "startback"):
+        points = []
+        for a in record_json["assessments"]:
+            score = a.get("score") or {}
+            if a["instrument"] != instrument or a.get("status") != "stored":
+                continue
+            value = score.get("percent") if instrument == "odi" else score.get("score")
+            if score.get("complete") and value is not None:
+                points.append((a["date"], value))
+        if points:
+            charts.append(score_chart(instrument, points))
+    return charts
+
+
+def approved_plan(record_json: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the active (approved) plan of a timeline, or None."""
+    active = [p for p in record_json.get("plans", []) if p.get("status") == "active"]
+    return active[-1] if active else None

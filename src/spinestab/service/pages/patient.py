@@ -177,7 +177,7 @@ def progress(request: Request, state: StateDep, user: PatientUser) -> Response:
         request,
         "patient/progress.html",
         record=record,
-        charts=records.score_charts(record),
+        charts=views.score_charts(record),
         instruments=PATIENT_INSTRUMENTS,
         movement=movement,
     )

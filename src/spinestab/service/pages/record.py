@@ -119,11 +119,11 @@ def _record_context(record: dict[str, Any], uploads: list[dict[str, Any]]) -> di
     """Return the record page's context made from the record (no part of the request)."""
     return {
         "record": record,
-        "charts": records.score_charts(record),
+        "charts": views.score_charts(record),
         "instruments": INSTRUMENT_ORDER,
         "events": views.timeline_events(record),
         "uploads": uploads,
-        "active": records.approved_plan(record),
+        "active": views.approved_plan(record),
         "zone": views.pain_zone,
     }
 
