@@ -206,6 +206,7 @@ class ServiceRecord(Record):
 
     def __init__(self, factory: sessionmaker[Session], artifacts: ArtifactStore) -> None:
         super().__init__(factory, artifacts)
+        self._turn = sqlite_turn(self.engine)  # None: not SQLite, nothing changes
         self._audit_group = GroupCommit(self._commit_rows)
         self._write_group = GroupWrite(self)
 
@@ -215,9 +216,9 @@ class ServiceRecord(Record):
         The calls of concurrent requests share one transaction (:class:`GroupWrite`); this
         returns once the transaction with this call is committed.
         """
-        if sqlite_turn(self.engine) is None:
+        if self._turn is None:
             return super().write(call)
-        return cast(R, self._write_group.run(call))
+        return cast(R, self._write_group.submit(call))
 
     async def write_async(self, call: Callable[[UnitOfWork], R]) -> R:
         """:meth:`write` for a route on the event loop.
@@ -225,29 +226,33 @@ class ServiceRecord(Record):
         On SQLite the call is handed to the writer thread and awaited (no thread of the
         pool waits for it: one hand-over less per request); elsewhere it runs in the pool.
         """
-        if sqlite_turn(self.engine) is None:
+        if self._turn is None:
             return await run_in_threadpool(super().write, call)
-        return cast(R, await self._write_group.run_async(call))
+        return cast(R, await self._write_group.submit_async(call))
+
+    @contextlib.contextmanager
+    def _in_turn(self) -> Iterator[None]:
+        """Hold the turn (SQLite) for the block; without it after SQLite's busy timeout.
+
+        Waiting longer than SQLite's own busy timeout goes on without the turn: the block
+        then waits on SQLite as before (and fails as before if it never frees).
+        """
+        from spinestab.store.db import BUSY_TIMEOUT_S  # read at each call (tests lower it)
+
+        turn = self._turn
+        took = turn is not None and turn.acquire(timeout=BUSY_TIMEOUT_S)
+        try:
+            yield
+        finally:
+            if took:
+                assert turn is not None
+                turn.release()
 
     @contextlib.contextmanager
     def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
         """One transaction (see :meth:`Record.unit_of_work`), in turn with this process's."""
-        turn = sqlite_turn(self.engine)
-        if turn is None:
-            with super().unit_of_work(single_call=single_call) as uow:
-                yield uow
-            return
-        # Waiting longer than SQLite's own busy timeout goes on without the turn: the unit
-        # of work then waits on SQLite as before (and fails as before if it never frees).
-        from spinestab.store.db import BUSY_TIMEOUT_S
-
-        took = turn.acquire(timeout=BUSY_TIMEOUT_S)
-        try:
-            with super().unit_of_work(single_call=single_call) as uow:
-                yield uow
-        finally:
-            if took:
-                turn.release()
+        with self._in_turn(), super().unit_of_work(single_call=single_call) as uow:
+            yield uow
 
     def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
         """Commit a read's audit rows (:meth:`Record.write_audit_rows`), in turn.
@@ -255,23 +260,15 @@ class ServiceRecord(Record):
         On SQLite the rows of reads that end at the same time are committed together
         (:class:`GroupCommit`); this returns once this read's rows are committed.
         """
-        if not rows or sqlite_turn(self.engine) is None:
+        if not rows or self._turn is None:
             super().write_audit_rows(rows)
             return
         self._audit_group.commit(rows)
 
     def _commit_rows(self, rows: list[dict[str, Any]]) -> None:
         """Commit audit rows in one transaction, in turn."""
-        turn = sqlite_turn(self.engine)
-        assert turn is not None
-        from spinestab.store.db import BUSY_TIMEOUT_S
-
-        took = turn.acquire(timeout=BUSY_TIMEOUT_S)
-        try:
+        with self._in_turn():
             super().write_audit_rows(rows)
-        finally:
-            if took:
-                turn.release()
 
 
 @dataclass(eq=False)
@@ -424,20 +421,13 @@ class GroupWrite(_Batches):
     one commit for all, and each caller answered only after that commit. When the shared
     transaction fails otherwise (an error that is not a refusal, a failed commit), each
     call is run again alone in its own unit of work, so an error fails exactly the calls
-    that cause it.
+    that cause it. A caller hands over ``call(uow)``, one service call, with
+    :meth:`submit` (a thread) or :meth:`submit_async` (a coroutine).
     """
 
     def __init__(self, record: Record) -> None:
         super().__init__(self._write_batch, "spinestab-writes")
         self._record = record
-
-    def run(self, call: Callable[[UnitOfWork], Any]) -> Any:
-        """Run ``call(uow)`` (one service call) with concurrent ones; return its result."""
-        return self.submit(call)
-
-    async def run_async(self, call: Callable[[UnitOfWork], Any]) -> Any:
-        """:meth:`run`, awaited on the event loop (no thread of the pool waits for it)."""
-        return await self.submit_async(call)
 
     def _write_batch(self, batch: list[_Waiting]) -> None:
         if len(batch) > 1:
@@ -456,8 +446,7 @@ class GroupWrite(_Batches):
                 for one in batch:
                     one.result = one.error = None
         for one in batch:
-            try:
-                with self._record.unit_of_work(single_call=True) as uow:
-                    one.result = one.work(uow)
+            try:  # the record's own write, one unit of work per call (not this group's)
+                one.result = Record.write(self._record, one.work)
             except Exception as exc:
                 one.error = exc
