@@ -461,13 +461,7 @@ def patient_id_of(uow: UnitOfWork, pseudonym: str) -> int:
             return int(known.id)
         if (known_id := uow._patient_ids.get(pseudonym)) is not None:
             return known_id
-    connection = uow.session.connection()
-    patient_id = connection.execute(_PATIENT_ID, {"pseudonym": pseudonym}).scalar()
-    if patient_id is None:
-        raise _unknown_patient(pseudonym)
-    if uow.read_only:
-        uow._patient_ids[pseudonym] = int(patient_id)
-    return int(patient_id)
+    return read_patient_revision(uow, pseudonym)[0]
 
 
 def lock_patient_id(uow: UnitOfWork, pseudonym: str) -> int:
