@@ -249,17 +249,22 @@ def test_an_error_in_a_shared_transaction_runs_the_others_again_alone(record):
     assert sorted(a["date"] for a in stored) == ["2026-02-07", "2026-02-08"]  # not the 9th
 
 
-def test_a_caller_that_waits_too_long_takes_back_only_work_not_begun(monkeypatch):
+def _slow_group(monkeypatch):
+    """A group commit whose first batch takes longer than its callers' WAIT_S (0.3 s)."""
     monkeypatch.setattr(turns.GroupCommit, "WAIT_S", 0.3)
     begun, gate = threading.Event(), threading.Event()
     written: list[str] = []
 
     def write(rows: list[dict]) -> None:
         begun.set()
-        gate.wait(10)  # the first batch takes longer than WAIT_S
+        gate.wait(10)  # held until the test opens the gate
         written.extend(r["who"] for r in rows)
 
-    group = turns.GroupCommit(write)
+    return turns.GroupCommit(write), begun, gate, written
+
+
+def test_a_caller_that_waits_too_long_takes_back_only_work_not_begun(monkeypatch):
+    group, begun, gate, written = _slow_group(monkeypatch)
     outcome: dict[str, str] = {}
 
     def call(who: str) -> None:
@@ -286,16 +291,7 @@ def test_a_caller_that_waits_too_long_takes_back_only_work_not_begun(monkeypatch
 def test_an_awaiting_caller_takes_back_only_work_not_begun(monkeypatch):
     import asyncio
 
-    monkeypatch.setattr(turns.GroupCommit, "WAIT_S", 0.3)
-    begun, gate = threading.Event(), threading.Event()
-    written: list[str] = []
-
-    def write(rows: list[dict]) -> None:
-        begun.set()
-        gate.wait(10)
-        written.extend(r["who"] for r in rows)
-
-    group = turns.GroupCommit(write)
+    group, begun, gate, written = _slow_group(monkeypatch)
 
     async def both() -> tuple[object, object]:
         first = asyncio.ensure_future(group.submit_async([{"who": "first"}]))
