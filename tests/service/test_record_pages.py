@@ -8,6 +8,7 @@ the session rows stored from the log form, the worklist's red pain.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 from pathlib import Path
@@ -156,30 +157,46 @@ def test_upload_and_analysis_from_the_page(doc):
     assert jobs.status_code == 200 and 'id="jobs"' in jobs.text
 
 
-def test_patient_today_shows_exercises_and_logs_a_session(doc, app):
+def _latest_day(plan: dict, *, session: bool, on_or_before: dt.date) -> dt.date:
+    """The last day on or before ``on_or_before`` that is (or is not) an exercise day."""
+    days = {d["weekday"] for d in plan["schedule"] if bool(d["session"]) == session}
+    return next(
+        day
+        for day in (on_or_before - dt.timedelta(days=k) for k in range(7))
+        if day.weekday() in days
+    )
+
+
+def test_patient_today_shows_exercises_and_logs_a_session(doc, app, monkeypatch):
+    from spinestab.service.pages import patient as patient_pages
+
     today = dt.date.today()
     _planned(doc, start=today - dt.timedelta(days=today.weekday()))  # a Monday: week 1
     plan = doc.get("/api/v1/patients/P-A/plans/current").json()["plan"]
+    assert dt.date.fromisoformat(plan["programme_start"]).weekday() == 0
+    # the page on an exercise day of this week (the real weekday may be a rest day)
+    day = _latest_day(plan, session=True, on_or_before=today)
+    monkeypatch.setattr(patient_pages, "_today", lambda: day)
     with TestClient(app) as pa:
         login(pa, "pa")
         page = pa.get("/today")
         assert page.status_code == 200
-        assert "Safety notes" in page.text and "Log your session" in page.text
-        if any(d["session"] for d in plan["schedule"] if d["weekday"] == today.weekday()):
-            assert "Time for today's exercises." in page.text  # nothing logged yet
+        text = html.unescape(page.text)
+        assert "Safety notes" in text and "Log your session" in text
+        assert "Today is an exercise day." in text
+        assert "Time for today's exercises." in text  # nothing logged yet
         from spinestab.care.i18n import Translator
 
         t = Translator("en")
-        day = next(d for d in plan["schedule"] if d["weekday"] == today.weekday())
-        shown = [i for i in day["exercises"]]
-        for exercise in shown:
-            assert t(f"ex.{exercise}.name") in page.text
+        entry = next(d for d in plan["schedule"] if d["weekday"] == day.weekday())
+        for exercise in entry["exercises"]:
+            assert t(f"ex.{exercise}.name") in text
         logged_ids = re.findall(r'name="exercise" value="([^"]+)"', page.text)
         first = logged_ids[0]
         saved = pa.post(
             "/today/sessions",
             data={
-                "date": today.isoformat(),
+                "date": day.isoformat(),
                 "exercise": logged_ids,
                 f"done.{first}": "1",
                 f"sets.{first}": "2",
@@ -190,7 +207,12 @@ def test_patient_today_shows_exercises_and_logs_a_session(doc, app):
             follow_redirects=False,
         )
         assert saved.status_code == 303 and saved.headers["location"].startswith("/today?logged=")
-        assert "Time for today's exercises." not in pa.get("/today").text
+        assert "Time for today's exercises." not in html.unescape(pa.get("/today").text)
+        # a rest day asks for no session
+        rest = _latest_day(plan, session=False, on_or_before=day + dt.timedelta(days=6))
+        monkeypatch.setattr(patient_pages, "_today", lambda: rest)
+        text = html.unescape(pa.get("/today").text)
+        assert "Today is a rest day." in text and "Time for today's exercises." not in text
     sessions = doc.get("/api/v1/patients/P-A").json()["sessions"]
     rows = [(s["exercise"], s["done"], s["sets"], s["pain_during"], s["effort"]) for s in sessions]
     assert (first, True, 2, 7, 5) in rows

@@ -42,12 +42,17 @@ def _review_weeks() -> list[int]:
     return [int(w) for w in load_rules()["review_weeks"]]
 
 
+def _today() -> dt.date:
+    """Return the server's date: the day the Today page is for (one place, so tests set it)."""
+    return dt.date.today()
+
+
 def _today_context(request: Request, state: StateDep, user: PatientUser) -> dict[str, Any]:
     """Return what the Today page shows: the plan, today's exercises, reminders, forms due."""
     _own(user)
     record, plan = records.patient_home(state.record, user)
     language = page_language(request)
-    today_date = dt.date.today()
+    today_date = _today()
     context: dict[str, Any] = {
         "record": record,
         "plan": plan,
