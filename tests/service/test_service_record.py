@@ -249,6 +249,50 @@ def test_an_error_in_a_shared_transaction_runs_the_others_again_alone(record):
     assert sorted(a["date"] for a in stored) == ["2026-02-07", "2026-02-08"]  # not the 9th
 
 
+def test_a_failed_shared_commit_audits_each_refusal_once(record, monkeypatch):
+    if record.engine.dialect.name != "sqlite":
+        pytest.skip("grouped writes are for SQLite's one write lock")
+    import contextlib
+
+    from sqlalchemy import select
+
+    from spinestab.errors import InputError
+    from spinestab.store.models import AuditEvent
+
+    with record.unit_of_work() as uow:
+        create_patient(uow, DOC, "P-DISK", sex="female", birth_year=1970)
+    shared_unit_of_work = record.unit_of_work
+    failed: list[int] = []
+
+    @contextlib.contextmanager
+    def failing_once(*, single_call=False, **options):
+        with shared_unit_of_work(single_call=single_call, **options) as uow:
+            yield uow
+            if not single_call and not failed:  # the shared transaction, before its commit
+                failed.append(1)
+                raise OSError("disk I/O error")
+
+    monkeypatch.setattr(record, "unit_of_work", failing_once)
+    bad = {"instrument": "nrs", "date": "2026-02-02", "answers": {"pain": 12}}
+    calls = [
+        lambda: records.save_form(record, DOC, "P-DISK", _nrs(1)),
+        lambda: records.save_form(record, DOC, "P-DISK", _nrs(3)),
+        lambda: records.save_form(record, DOC, "P-DISK", bad),
+        lambda: records.save_form(record, DOC, "P-DISK", _nrs(4)),
+    ]
+    answers = _held_while_submitting(record, calls)
+    assert failed == [1]  # a shared transaction failed, its calls were run again alone
+    assert isinstance(answers[2], InputError)
+    assert all(isinstance(answers[i], dict) for i in (0, 1, 3)), answers
+    stored = records.timeline(record, DOC, "P-DISK")["assessments"]
+    assert sorted(a["date"] for a in stored) == ["2026-02-01", "2026-02-03", "2026-02-04"]
+    with record.engine.connect() as connection:
+        refused = connection.execute(
+            select(AuditEvent.id).where(AuditEvent.outcome == "refused")
+        ).all()
+    assert len(refused) == 1  # audited by the call run alone, not also by the failed group
+
+
 def _slow_group(monkeypatch):
     """A group commit whose first batch takes longer than its callers' WAIT_S (0.3 s)."""
     monkeypatch.setattr(turns.GroupCommit, "WAIT_S", 0.3)

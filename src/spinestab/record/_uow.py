@@ -212,12 +212,17 @@ class Record:
         self.artifacts = artifacts
 
     @contextlib.contextmanager
-    def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
+    def unit_of_work(
+        self, *, single_call: bool = False, audit_refusals_on_failure: bool = True
+    ) -> Iterator[UnitOfWork]:
         """One transaction: committed when the block ends, rolled back on any error.
 
         The changed patients' revisions move on in it (:mod:`spinestab.record.revision`).
         ``single_call=True`` for a block that makes one service call and lets its refusal
-        end the block (the web app's writes): the call then takes no savepoint.
+        end the block (the web app's writes): the call then takes no savepoint. A failed
+        block stores its refusals' audit events in a transaction of their own, unless
+        ``audit_refusals_on_failure=False`` (a block whose calls are all run again when it
+        fails, so that the runs again audit them, each once).
         """
         from spinestab.record.revision import bump_revisions
 
@@ -229,7 +234,8 @@ class Record:
             session.commit()
         except BaseException:
             session.rollback()
-            uow.write_refusals_after_rollback()
+            if audit_refusals_on_failure:
+                uow.write_refusals_after_rollback()
             raise
         finally:
             session.close()

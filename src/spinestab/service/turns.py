@@ -249,9 +249,16 @@ class ServiceRecord(Record):
                 turn.release()
 
     @contextlib.contextmanager
-    def unit_of_work(self, *, single_call: bool = False) -> Iterator[UnitOfWork]:
+    def unit_of_work(
+        self, *, single_call: bool = False, audit_refusals_on_failure: bool = True
+    ) -> Iterator[UnitOfWork]:
         """One transaction (see :meth:`Record.unit_of_work`), in turn with this process's."""
-        with self._in_turn(), super().unit_of_work(single_call=single_call) as uow:
+        with (
+            self._in_turn(),
+            super().unit_of_work(
+                single_call=single_call, audit_refusals_on_failure=audit_refusals_on_failure
+            ) as uow,
+        ):
             yield uow
 
     def write_audit_rows(self, rows: list[dict[str, Any]]) -> None:
@@ -432,15 +439,14 @@ class GroupWrite(_Batches):
     def _write_batch(self, batch: list[_Waiting]) -> None:
         if len(batch) > 1:
             try:
-                with self._record.unit_of_work() as uow:  # a savepoint per service call
+                # a savepoint per service call; on failure all are run again alone, and
+                # those runs audit their refusals
+                with self._record.unit_of_work(audit_refusals_on_failure=False) as uow:
                     for one in batch:
                         try:
                             one.result = one.work(uow)
                         except InputError as refused:  # rolled back to its savepoint
                             one.error = refused
-                        except BaseException:  # all run again alone: their refusals too
-                            uow._refusals.clear()
-                            raise
                 return
             except Exception:  # each alone: fail only the calls that fail
                 for one in batch:
