@@ -107,6 +107,42 @@ def test_muscle_table_equals_muscle_quality_csv(inputs):
         assert expected in text, expected
 
 
+@pytest.mark.parametrize(
+    ("language", "assumed", "doubtful"),
+    [("en", "(assumed)", "(doubtful)"), ("de", "(angenommen)", "(fraglich)")],
+)
+def test_levels_with_assumed_or_doubtful_names_are_marked(inputs, language, assumed, doubtful):
+    from dataclasses import replace
+
+    base = inputs["functional_high_risk"]
+    plain = _text(render_report_html(base, language=language))
+    assert assumed not in plain and doubtful not in plain  # the demo's levels are named
+    levels = sorted({r.level for r in base.imaging.rows if r.level != "all"})
+    marked = {levels[0]: "level_names_doubtful", levels[-1]: "level_names_assumed"}
+    rows = tuple(
+        replace(r, flags=";".join(filter(None, (r.flags, marked.get(r.level)))))
+        if r.level in marked
+        else replace(r, flags=";".join(filter(None, (r.flags, "level_names_doubtful"))))
+        if r.level == "all"  # a summary row rests on no vertebra: never marked
+        else r
+        for r in base.imaging.rows
+    )
+    report = ReportInputs(
+        profile=base.profile,
+        triage=base.triage,
+        plan=base.plan,
+        imaging=ImagingPart(rows=rows),
+        date=DATE,
+    )
+    text = _text(render_report_html(report, language=language))
+    words = {"level_names_doubtful": doubtful, "level_names_assumed": assumed}
+    for level, flag in marked.items():
+        n = sum(r.level == level for r in rows)
+        assert text.count(f" {level} {words[flag]} ") == n  # every row of the level
+    assert f" all {doubtful}" not in text and f" all {assumed}" not in text
+    assert text.count(f"{doubtful}:") == 1 and text.count(f"{assumed}:") == 1  # the notes
+
+
 def test_qa_overlays_and_plan_approval_are_shown(inputs):
     base = inputs["functional_high_risk"]
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 16

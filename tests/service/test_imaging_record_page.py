@@ -132,3 +132,54 @@ def test_the_viewer_has_words_for_every_flag_the_analysis_names(client):
         == FLAG_TEXT["level_truncated_by_field_of_view"]
     )
     assert all(words["de"][code] != words["en"][code] for code in FLAG_NAMES)
+
+
+def _one_uncut_vertebra_column(folder) -> None:
+    """``spinestab mri`` on a total_mr map whose vertebrae run 210 mm without a disc.
+
+    The split cannot part them, so the analysis flags the level names doubtful (as
+    tests/imaging/test_blackbox.py checks on the CLI's own output).
+    """
+    from typer.testing import CliRunner
+
+    from spinestab.cli import app as cli
+
+    shape = (40, 40, 70)
+    affine = np.diag([1.0, 1.0, 3.0, 1.0])
+    x, y = np.meshgrid(np.arange(40) - 19.5, np.arange(40) - 19.5, indexing="ij")
+    disc = (x**2 + y**2 <= 36)[..., None] & np.ones(shape, bool)
+    labels = np.zeros(shape, np.uint8)
+    labels[disc] = 19  # vertebrae
+    labels[:, :, :4][(x**2 + y**2 <= 36)] = 18  # sacrum below
+    labels[((x - 12) ** 2 + (y + 8) ** 2 <= 25)[..., None] & np.ones(shape, bool)] = 47
+    labels[((x + 12) ** 2 + (y + 8) ** 2 <= 25)[..., None] & np.ones(shape, bool)] = 46
+    nib.save(nib.Nifti1Image(labels, affine), str(folder / "seg.nii.gz"))
+    ff = np.where(labels > 0, 10.0, 0.0).astype(np.float32)
+    nib.save(nib.Nifti1Image(ff, affine), str(folder / "ff.nii.gz"))
+    args = ["mri", "--ff", str(folder / "ff.nii.gz"), "--mask", str(folder / "seg.nii.gz")]
+    args += ["--labels", "total_mr", "--out", str(folder / "out"), "--no-qa"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_doubtful_level_names_are_marked_doubtful(app, client, tmp_path):
+    import csv
+
+    from spinestab.record import Actor, save_imaging_folder
+
+    _one_uncut_vertebra_column(tmp_path)
+    out = tmp_path / "out"
+    with (out / "muscle_quality.csv").open(newline="") as fh:
+        levels = {r["level"] for r in csv.DictReader(fh) if "level_names_doubtful" in r["flags"]}
+    assert levels  # the analysis says which rows' names are doubtful
+    with app.state.spinestab.record.unit_of_work() as uow:
+        save_imaging_folder(uow, Actor(username="doc", role="clinician"), "P-A", out)
+    login(client, "doc")
+    (article,) = _articles(client.get("/patients/P-A").text)
+    cells = _level_cells(article)
+    marked = {c.split()[0] for c in cells if c.endswith("(doubtful)")}
+    assert marked == levels - {"all", "unassigned"} and marked
+    assert not any("(assumed)" in c for c in cells)  # doubtful wins over assumed
+    client.cookies.set("spinestab_lang", "de")
+    (article,) = _articles(client.get("/patients/P-A").text)
+    assert {c.split()[0] for c in _level_cells(article) if c.endswith("(fraglich)")} == marked

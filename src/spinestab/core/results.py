@@ -36,11 +36,36 @@ __all__ = [
     "SUMMARY_LEVELS",
     "MuscleQuality",
     "MuscleRow",
+    "level_names_state",
 ]
 
 #: Level names of the summary rows: ``all`` (every slice of the image) and ``unassigned``
 #: (slices outside the labelled vertebrae).
 SUMMARY_LEVELS = ("all", "unassigned")
+
+
+def level_names_state(level: str, flags: str) -> str:
+    """Return how far a row's level name can be trusted: ``doubtful``, ``assumed`` or ``""``.
+
+    From the row's flags (``level_names_doubtful`` wins over ``level_names_assumed``);
+    ``""`` for a named or confirmed level and for the summary rows (``all``,
+    ``unassigned``), whose names rest on no vertebra.
+
+    Examples
+    --------
+    >>> level_names_state("L4", "level_names_assumed;laterality_suspect")
+    'assumed'
+    >>> level_names_state("all", "level_names_doubtful")
+    ''
+
+    """
+    if level in SUMMARY_LEVELS:
+        return ""
+    found = set(filter(None, (flags or "").split(";")))
+    for state in ("doubtful", "assumed"):
+        if f"level_names_{state}" in found:
+            return state
+    return ""
 
 
 @dataclass(frozen=True, kw_only=True)

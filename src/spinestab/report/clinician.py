@@ -23,7 +23,7 @@ from spinestab.care.profile import StabilityProfile
 from spinestab.care.triage import Triage
 from spinestab.clinical.change import MIC_RULES
 from spinestab.core.i18n import Translator
-from spinestab.core.results import MuscleRow
+from spinestab.core.results import MuscleRow, level_names_state
 from spinestab.errors import require
 from spinestab.report import figures
 from spinestab.report.pdf import html_to_pdf, page_css
@@ -123,6 +123,12 @@ class ReportInputs:
 def _uri(data: bytes | str, mime: str) -> str:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     return f"data:{mime};base64," + base64.b64encode(raw).decode("ascii")
+
+
+def _level_text(level: str, flags: str, t: Translator) -> str:
+    """Return a level as the muscle table shows it: marked when its name is assumed or doubtful."""
+    state = level_names_state(level, flags)
+    return f"{level} {t(f'imaging.level_{state}')}" if state else level
 
 
 def _num(value: Any, digits: int = 1) -> str:
@@ -291,6 +297,11 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
             "made_by": inputs.imaging.made_by,
             "methods": ", ".join(methods),
             "by_study": bool(inputs.imaging.row_studies),
+            "level_notes": [
+                t(f"imaging.level_names_{state}")
+                for state in ("assumed", "doubtful")
+                if any(level_names_state(r.level, r.flags) == state for r in rows)
+            ],
             "figure": _uri(
                 figures.fat_by_level_svg(
                     rows,
@@ -306,7 +317,7 @@ def _context(inputs: ReportInputs, t: Translator) -> dict[str, Any]:
                 {
                     "muscle": muscle_labels.get(r.muscle, r.muscle),
                     "side": side_labels.get(r.side, r.side),
-                    "level": r.level,
+                    "level": _level_text(r.level, r.flags, t),
                     "csa": _num(r.csa_mean_mm2 / 100.0, 2),
                     "lean": _num(r.lean_csa_mean_mm2 / 100.0, 2),
                     "fat": _num(r.fat_fraction_pct),

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
 
+from spinestab.core.results import level_names_state
 from spinestab.service.i18n import (
     LANGUAGES,
     choose_language,
@@ -48,6 +49,7 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters["num"] = _num_filter
     env.filters["day"] = _day_filter
+    env.globals["level_names_state"] = level_names_state
     env.globals["static_url"] = static_url
     return Jinja2Templates(env=env)
 
